@@ -1,0 +1,1 @@
+# common/base.mk: build fragment (filled in by the code it builds)

@@ -1,0 +1,1 @@
+# common/verify.mk: build fragment (filled in by the code it builds)

@@ -1,0 +1,1 @@
+# helper: build fragment, included from the top-level Makefile.am

@@ -1,0 +1,1 @@
+# nss_openclaw: build fragment, included from the top-level Makefile.am

@@ -1,0 +1,1 @@
+# pam_openclaw: build fragment, included from the top-level Makefile.am

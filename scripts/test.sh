@@ -1,0 +1,152 @@
+#!/bin/bash
+# The test command: install what is needed, build, run every suite.
+#
+#   scripts/test.sh            everything (what CI runs)
+#   OC_FUZZ_SECONDS=N          seconds per fuzz target (default 30)
+#   OC_SKIP_INSTALL=1          skip the apt-get step (packages already there)
+#
+# Runs as root on Debian 12. Builds live under _build/ in the source tree,
+# one directory per flavour; every step's output goes to _build/logs/.
+# The last line is "N passed, N failed[, N skipped]"; the exit status is
+# non-zero when anything failed.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+out="$top/_build"
+logs="$out/logs"
+mkdir -p "$logs"
+fuzz_seconds=${OC_FUZZ_SECONDS:-30}
+jobs=$(nproc 2>/dev/null || echo 2)
+
+passed=0
+failed=0
+skipped=0
+failed_steps=()
+t_start=$(date +%s)
+
+note() { printf '==> %s\n' "$*"; }
+
+# step NAME CMD...: a single pass/fail unit
+step() {
+    local name=$1
+    shift
+    local log="$logs/$name.log" t0 t1
+    t0=$(date +%s)
+    if "$@" >"$log" 2>&1; then
+        t1=$(date +%s)
+        note "$name: ok ($((t1 - t0)) s)"
+        passed=$((passed + 1))
+        return 0
+    fi
+    t1=$(date +%s)
+    note "$name: FAILED ($((t1 - t0)) s), last lines of $log:"
+    tail -n 40 "$log" | sed 's/^/    /'
+    failed=$((failed + 1))
+    failed_steps+=("$name")
+    return 1
+}
+
+# suite NAME BUILDDIR TARGET [VAR=VALUE...]: run a check target with that
+# environment, count each test
+suite() {
+    local name=$1 dir=$2 target=$3
+    shift 3
+    local log="$logs/$name.log" t0 t1 rc p f s
+    t0=$(date +%s)
+    (cd "$dir" && env "$@" make -j"$jobs" "$target") >"$log" 2>&1
+    rc=$?
+    t1=$(date +%s)
+    # automake's harness writes one summary per test-suite.log
+    read -r p f s < <(awk '
+        /^# (PASS|XFAIL):/ { p += $3 }
+        /^# (FAIL|XPASS|ERROR):/ { f += $3 }
+        /^# SKIP:/ { s += $3 }
+        END { printf "%d %d %d\n", p, f, s }' "$dir/test-suite.log" 2>/dev/null || echo "0 0 0")
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        f=1 # the build or the harness itself failed
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+    skipped=$((skipped + s))
+    if [ "$rc" -eq 0 ]; then
+        note "$name: $p passed, $f failed, $s skipped ($((t1 - t0)) s)"
+    else
+        note "$name: $p passed, $f failed, $s skipped ($((t1 - t0)) s) -- see $log"
+        grep -E '^(FAIL|ERROR|XPASS):' "$log" | head -n 40 | sed 's/^/    /'
+        tail -n 30 "$log" | sed 's/^/    /'
+        failed_steps+=("$name")
+    fi
+}
+
+configure_in() {
+    local dir=$1
+    shift
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    (cd "$dir" && "$top/configure" -q "$@")
+}
+
+build_in() {
+    (cd "$1" && make -j"$jobs")
+}
+
+# 1. packages
+if [ "${OC_SKIP_INSTALL:-0}" != 1 ]; then
+    step install-deps "$top/scripts/install-deps.sh" || {
+        echo "0 passed, 1 failed"
+        exit 1
+    }
+fi
+
+# 2. bootstrap
+step autoreconf autoreconf -fi || {
+    echo "$passed passed, 1 failed"
+    exit 1
+}
+
+# 3. gcc build: warnings are errors; unit + integration suites
+if step configure-gcc configure_in "$out/gcc" CC=gcc --enable-test-hooks &&
+    step build-gcc build_in "$out/gcc"; then
+    suite check-gcc "$out/gcc" check
+    suite check-valgrind "$out/gcc" check-valgrind
+fi
+
+# 4. clang build: warnings are errors with a second compiler too
+step configure-clang configure_in "$out/clang" CC=clang --enable-test-hooks &&
+    step build-clang build_in "$out/clang"
+
+# 5. ASan + UBSan build runs the C suites
+if step configure-asan configure_in "$out/asan" CC=clang --enable-test-hooks --enable-sanitizers &&
+    step build-asan build_in "$out/asan"; then
+    suite check-asan "$out/asan" check ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+fi
+
+# 6. fuzzers, a short bounded run of each target
+if step configure-fuzz configure_in "$out/fuzz" CC=clang --enable-fuzzing --enable-test-hooks &&
+    step build-fuzz build_in "$out/fuzz"; then
+    targets=$(cd "$out/fuzz" && make -s print-fuzz-targets)
+    for t in $targets; do
+        step "fuzz-$(basename "$t")" env top_srcdir="$top" FUZZ_ARTIFACTS="$logs" \
+            "$top/tests/fuzz/run-fuzz.sh" "$out/fuzz/$t" "$fuzz_seconds"
+        grep '^fuzz ' "$logs/fuzz-$(basename "$t").log" | sed 's/^/    /'
+    done
+fi
+
+# 7. formatting and the release tarball
+step format-check make -C "$out/gcc" format-check
+step distcheck make -C "$out/gcc" distcheck
+
+t_end=$(date +%s)
+echo
+note "total time: $((t_end - t_start)) s"
+if [ ${#failed_steps[@]} -gt 0 ]; then
+    note "failed steps: ${failed_steps[*]} (logs in $logs)"
+fi
+if [ "$skipped" -gt 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped"
+else
+    echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]

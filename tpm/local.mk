@@ -1,0 +1,1 @@
+# tpm: build fragment, included from the top-level Makefile.am
