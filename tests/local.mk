@@ -8,6 +8,10 @@ if !SANITIZERS
 TESTS += tests/tenant-suite.sh
 endif
 
-EXTRA_DIST += tests/tenant-suite.sh tests/fuzz/run-fuzz.sh tests/tenant \
+# openclawctl verify-token against tokens minted by the local tenant (also
+# under ASan: the C side is what is exercised).
+TESTS += tests/integration/verify-token.sh
+
+EXTRA_DIST += tests/lib tests/integration/verify-token.sh tests/tenant-suite.sh tests/fuzz/run-fuzz.sh tests/tenant \
 	tests/README.md tests/unit/README.md tests/integration/README.md \
 	tests/system/README.md tests/fuzz/README.md

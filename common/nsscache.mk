@@ -1,0 +1,1 @@
+# common/nsscache.mk: NSS cache file format (writer + reader), libc only

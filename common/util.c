@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: MIT */
+/* util.c: libc-only helpers (see util.h). No logging, no allocation. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static bool is_hex(char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static char to_lower_ascii(char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return (char)(c - 'A' + 'a');
+    }
+    return c;
+}
+
+/*
+ * Parse the magnitude of a decimal number made only of digits.
+ * Returns 0, -EINVAL (syntax) or -ERANGE (does not fit in 64 bits).
+ */
+static int parse_digits(const char *s, uint64_t *ret_value)
+{
+    uint64_t v = 0;
+    size_t i;
+
+    if (s == NULL || s[0] == '\0') {
+        return -EINVAL;
+    }
+    for (i = 0; s[i] != '\0'; i++) {
+        unsigned d;
+
+        if (i >= OC_NUMBER_TEXT_MAX || !is_digit(s[i])) {
+            return -EINVAL;
+        }
+        d = (unsigned)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10) {
+            return -ERANGE;
+        }
+        v = v * 10 + d;
+    }
+    *ret_value = v;
+    return 0;
+}
+
+int oc_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret_value)
+{
+    uint64_t v;
+    int r;
+
+    r = parse_digits(s, &v);
+    if (r < 0) {
+        return r;
+    }
+    if (v < min || v > max) {
+        return -ERANGE;
+    }
+    *ret_value = v;
+    return 0;
+}
+
+int oc_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *ret_value)
+{
+    uint64_t v;
+    int r;
+
+    r = oc_parse_u64(s, min, max, &v);
+    if (r < 0) {
+        return r;
+    }
+    *ret_value = (uint32_t)v;
+    return 0;
+}
+
+int oc_parse_i64(const char *s, int64_t min, int64_t max, int64_t *ret_value)
+{
+    bool neg = false;
+    uint64_t mag;
+    int64_t v;
+    int r;
+
+    if (s == NULL) {
+        return -EINVAL;
+    }
+    if (s[0] == '-') {
+        neg = true;
+        s++;
+    }
+    r = parse_digits(s, &mag);
+    if (r < 0) {
+        return r;
+    }
+    if (neg) {
+        if (mag > (uint64_t)INT64_MAX + 1) {
+            return -ERANGE;
+        }
+        v = mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag;
+    } else {
+        if (mag > (uint64_t)INT64_MAX) {
+            return -ERANGE;
+        }
+        v = (int64_t)mag;
+    }
+    if (v < min || v > max) {
+        return -ERANGE;
+    }
+    *ret_value = v;
+    return 0;
+}
+
+int oc_parse_bool(const char *s, bool *ret_value)
+{
+    static const char *const yes[] = {"yes", "true", "on", "1"};
+    static const char *const no[] = {"no", "false", "off", "0"};
+    size_t i;
+
+    if (s == NULL) {
+        return -EINVAL;
+    }
+    for (i = 0; i < OC_ELEMENTSOF(yes); i++) {
+        if (oc_streq_ascii_nocase(s, yes[i])) {
+            *ret_value = true;
+            return 0;
+        }
+        if (oc_streq_ascii_nocase(s, no[i])) {
+            *ret_value = false;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+void oc_wipe(void *p, size_t n)
+{
+    if (p != NULL && n > 0) {
+        explicit_bzero(p, n);
+    }
+}
+
+void oc_free_wipe(void *p, size_t n)
+{
+    if (p == NULL) {
+        return;
+    }
+    oc_wipe(p, n);
+    free(p);
+}
+
+void oc_free_wipe_str(char *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    oc_free_wipe(s, strlen(s));
+}
+
+void oc_freep(void *p)
+{
+    void **pp = p;
+
+    free(*pp);
+    *pp = NULL;
+}
+
+void oc_closep(int *fd)
+{
+    if (*fd >= 0) {
+        /* close() is not retried on EINTR: on Linux the fd is gone anyway. */
+        (void)close(*fd);
+        *fd = -1;
+    }
+}
+
+void oc_fclosep(FILE **f)
+{
+    if (*f != NULL) {
+        (void)fclose(*f);
+        *f = NULL;
+    }
+}
+
+int oc_strnscpy(char *dst, size_t dstlen, const char *src, size_t n)
+{
+    size_t len;
+
+    if (dst == NULL || dstlen == 0) {
+        return -ENOBUFS;
+    }
+    len = strnlen(src, n);
+    if (len >= dstlen) {
+        memcpy(dst, src, dstlen - 1);
+        dst[dstlen - 1] = '\0';
+        return -ENOBUFS;
+    }
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+    return 0;
+}
+
+int oc_strscpy(char *dst, size_t dstlen, const char *src)
+{
+    return oc_strnscpy(dst, dstlen, src, SIZE_MAX);
+}
+
+char *oc_strstrip(char *s)
+{
+    size_t len;
+
+    while (is_space(*s)) {
+        s++;
+    }
+    len = strlen(s);
+    while (len > 0 && is_space(s[len - 1])) {
+        s[--len] = '\0';
+    }
+    return s;
+}
+
+bool oc_streq_ascii_nocase(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL) {
+        return false;
+    }
+    for (; *a != '\0' && *b != '\0'; a++, b++) {
+        if (to_lower_ascii(*a) != to_lower_ascii(*b)) {
+            return false;
+        }
+    }
+    return *a == '\0' && *b == '\0';
+}
+
+bool oc_utf8_valid(const char *str, size_t n, size_t *ret_bad)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t need, k;
+        uint32_t cp, min;
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            need = 1;
+            cp = c & 0x1F;
+            min = 0x80;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2;
+            cp = c & 0x0F;
+            min = 0x800;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3;
+            cp = c & 0x07;
+            min = 0x10000;
+        } else {
+            goto bad;
+        }
+        if (n - i <= need) {
+            goto bad;
+        }
+        for (k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) {
+                goto bad;
+            }
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            goto bad;
+        }
+        i += need + 1;
+    }
+    return true;
+bad:
+    if (ret_bad != NULL) {
+        *ret_bad = i;
+    }
+    return false;
+}
+
+bool oc_is_guid(const char *s)
+{
+    size_t i;
+
+    if (s == NULL) {
+        return false;
+    }
+    for (i = 0; i < OC_GUID_LEN; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-') {
+                return false;
+            }
+        } else if (!is_hex(s[i])) {
+            return false;
+        }
+    }
+    return s[OC_GUID_LEN] == '\0';
+}
+
+int oc_guid_normalize(const char *s, char ret_guid[OC_GUID_SIZE])
+{
+    size_t i;
+
+    if (!oc_is_guid(s)) {
+        return -EINVAL;
+    }
+    for (i = 0; i < OC_GUID_LEN; i++) {
+        ret_guid[i] = to_lower_ascii(s[i]);
+    }
+    ret_guid[OC_GUID_LEN] = '\0';
+    return 0;
+}
+
+bool oc_guid_equal(const char *a, const char *b)
+{
+    if (!oc_is_guid(a) || !oc_is_guid(b)) {
+        return false;
+    }
+    return oc_streq_ascii_nocase(a, b);
+}
+
+bool oc_valid_user_name(const char *s)
+{
+    size_t i;
+
+    if (s == NULL || s[0] == '\0') {
+        return false;
+    }
+    if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0) {
+        return false;
+    }
+    if (!((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_')) {
+        return false;
+    }
+    for (i = 1; s[i] != '\0'; i++) {
+        char c = s[i];
+
+        if (i >= OC_USER_NAME_MAX) {
+            return false;
+        }
+        if (!((c >= 'a' && c <= 'z') || is_digit(c) || c == '_' || c == '-')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int oc_list_next(struct oc_list_iter *it, const char **ret_item, size_t *ret_len)
+{
+    bool comma = false;
+    const char *p = it->p;
+    const char *start;
+
+    for (;;) {
+        while (is_space(*p)) {
+            p++;
+        }
+        if (*p != ',') {
+            break;
+        }
+        if (!it->started || comma) {
+            return -EINVAL;
+        }
+        comma = true;
+        p++;
+    }
+    if (*p == '\0') {
+        it->p = p;
+        return comma ? -EINVAL : 0;
+    }
+    start = p;
+    while (*p != '\0' && *p != ',' && !is_space(*p)) {
+        p++;
+    }
+    it->p = p;
+    it->started = true;
+    *ret_item = start;
+    *ret_len = (size_t)(p - start);
+    return 1;
+}

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/* ctl.h: subcommands of openclawctl. */
+#ifndef OC_CTL_H
+#define OC_CTL_H
+
+enum {
+    CTL_EXIT_OK = 0,
+    CTL_EXIT_REFUSED = 1,
+    CTL_EXIT_USAGE = 2,
+};
+
+int ctl_verify_token(int argc, char **argv);
+
+#endif /* OC_CTL_H */

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * openclawctl: the admin's command line.
+ *
+ * Each subcommand lives in its own ctl_*.c file and is listed in the table
+ * below. Exit codes: 0 success, 1 the answer is "no" (e.g. a token is
+ * refused), 2 usage or configuration error.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "helper/ctl.h"
+
+struct ctl_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct ctl_command commands[] = {
+        {"verify-token", ctl_verify_token, "explain, check by check, whether a token is accepted"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: openclawctl COMMAND [OPTIONS]\n\nCommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
+    }
+    fprintf(f, "\n'openclawctl COMMAND --help' describes each command.\n"
+               "Exit status: 0 success, 1 refused, 2 usage or configuration error.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CTL_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return CTL_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("openclawctl %s\n", PACKAGE_VERSION);
+        return CTL_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            return commands[i].run(argc - 1, argv + 1);
+        }
+    }
+    fprintf(stderr, "openclawctl: unknown command '%s' (see 'openclawctl --help')\n", argv[1]);
+    return CTL_EXIT_USAGE;
+}
