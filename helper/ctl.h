@@ -10,5 +10,6 @@ enum {
 };
 
 int ctl_verify_token(int argc, char **argv);
+int ctl_tpm(int argc, char **argv);
 
 #endif /* OC_CTL_H */

@@ -21,6 +21,7 @@ struct ctl_command {
 
 static const struct ctl_command commands[] = {
         {"verify-token", ctl_verify_token, "explain, check by check, whether a token is accepted"},
+        {"tpm", ctl_tpm, "TPM-bound keys, certificates, client assertions, sealed secrets"},
 };
 
 static void usage(FILE *f)

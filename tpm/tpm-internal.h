@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/* tpm-internal.h: shared between the files of tpm/ only. */
+#ifndef OC_TPM_INTERNAL_H
+#define OC_TPM_INTERNAL_H
+
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_tctildr.h>
+
+#include "tpm/tpm.h"
+
+struct oc_tpm {
+    TSS2_TCTI_CONTEXT_COMMON_V2 counter; /* wraps inner; handed to ESAPI */
+    TSS2_TCTI_CONTEXT *inner;
+    ESYS_CONTEXT *esys;
+    ESYS_TR primary;
+    bool primary_transient;
+    ESYS_TR session; /* salted HMAC session, continued */
+    uint16_t parent;
+    uint32_t persistent;
+    struct oc_tpm_key *keys; /* loaded keys, flushed at close */
+    unsigned n_keys;
+    uint64_t n_commands;
+    uint64_t n_sign;
+    char tcti[OC_TPM_TCTI_MAX];
+    char err[768];
+};
+
+struct oc_tpm_key {
+    struct oc_tpm *tpm;
+    ESYS_TR handle;
+    TPM2B_PUBLIC pub;
+    enum oc_tpm_key_alg alg;
+    struct oc_tpm_key *prev, *next;
+};
+
+int oc_tpm_set_error(struct oc_tpm *tpm, int r, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+int oc_tpm_fail(struct oc_tpm *tpm, const char *what, TSS2_RC rc);
+int oc_tpm_errno(TSS2_RC rc);
+TSS2_RC oc_tpm_rc_base(TSS2_RC rc);
+int oc_tpm_session_attrs(struct oc_tpm *tpm, TPMA_SESSION flags);
+const TPMT_SYM_DEF *oc_tpm_session_symmetric(void);
+int oc_tpm_check_parent(struct oc_tpm *tpm, const struct oc_tpmblob *b);
+void oc_tpm_pcr_selection(uint16_t bank, uint32_t mask, TPML_PCR_SELECTION *sel);
+const char *oc_strstrip_spaces(char *s);
+
+/* base64url without padding into out (cap bytes incl. NUL). 0 or -ENOBUFS. */
+int oc_tpm_b64url(const uint8_t *in, size_t len, char *out, size_t cap);
+
+#endif /* OC_TPM_INTERNAL_H */
