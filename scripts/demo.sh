@@ -1,6 +1,6 @@
 #!/bin/bash
 # The demo: install, build, and run the openclaw story on the embedded
-# default (the local test tenant over HTTPS; swtpm once the TPM part lands).
+# default (the local test tenant over HTTPS, and swtpm as the host's TPM).
 # Prints each step with its real command line; stops everything it started;
 # exits non-zero if any step fails. Touches nothing on the host outside the
 # clone (the Debian packages aside).
@@ -11,15 +11,22 @@ cd "$top"
 build="$top/_build/demo"
 work=$(mktemp -d "${TMPDIR:-/tmp}/openclaw-demo.XXXXXX")
 tenant_pid=""
+swtpm_pid=""
+
+stop_pid() {
+    local pid=$1
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid"
+    for _ in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
 
 cleanup() {
-    if [ -n "$tenant_pid" ] && kill -0 "$tenant_pid" 2>/dev/null; then
-        kill -TERM "$tenant_pid"
-        for _ in $(seq 1 50); do
-            kill -0 "$tenant_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-    fi
+    stop_pid "$swtpm_pid"
+    stop_pid "$tenant_pid"
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -50,7 +57,7 @@ run autoreconf -fi >"$work/autoreconf.log" 2>&1 || { cat "$work/autoreconf.log";
 mkdir -p "$build"
 (cd "$build" && run "$top/configure" -q) >/dev/null
 run make -C "$build" -j"$(nproc)" -s >"$work/make.log" 2>&1 || { cat "$work/make.log"; exit 1; }
-say "built: $(cd "$build" && ls helper/openclawctl)"
+say "built: $build/helper/openclawctl"
 
 step "Start the local test tenant (HTTPS on 127.0.0.1, a fresh test CA)"
 run "$top/tests/tenant/tenant" --state "$work/tenant" --port 0 --daemon | indent
@@ -60,14 +67,64 @@ ca="$work/tenant/ca.pem"
 tid=5f0e2c1a-7b3d-4e8f-9a1c-2d3e4f5a6b7c
 say "tenant $tid at $url (pid $tenant_pid); clients trust only $ca"
 
-step "The agent 'agent-alpha' gets an app-only token by client credentials"
 alpha=a1f3c5e7-9b2d-4f6a-8c0e-1a3b5c7d9e2f
-secret='aLp8Q~openclaw-demo-agent-alpha-secret.001'
-printf '   $ curl --cacert %s %s/%s/oauth2/v2.0/token -d grant_type=client_credentials \\\n' "$ca" "$url" "$tid"
-printf '       -d client_id=%s -d client_secret=*** -d scope=api://openclaw-host/.default\n' "$alpha"
-curl -sS --fail-with-body --cacert "$ca" "$url/$tid/oauth2/v2.0/token" \
+alpha_obj=a2e4c6a8-0b3d-4e7f-9a1c-2b4d6f8a0c3e
+token_url="$url/$tid/oauth2/v2.0/token"
+ctl="$build/helper/openclawctl"
+
+step "Start a TPM for this host (swtpm, private state, Unix socket)"
+mkdir -p "$work/tpm"
+run swtpm socket --tpm2 --tpmstate dir="$work/tpm" \
+    --server type=unixio,path="$work/tpm/sock" --ctrl type=unixio,path="$work/tpm/sock.ctrl" \
+    --flags not-need-init,startup-clear --pid file="$work/tpm/pid" --daemon
+for _ in $(seq 1 50); do [ -S "$work/tpm/sock" ] && break; sleep 0.1; done
+swtpm_pid=$(cat "$work/tpm/pid")
+tcti="swtpm:path=$work/tpm/sock"
+say "TCTI $tcti (pid $swtpm_pid)"
+
+step "agent-alpha enrolls: a signing key created inside the TPM, and its certificate"
+run "$ctl" tpm keygen --alg rsa --out "$work/agent-alpha.tpmkey" --tcti "$tcti" | indent
+run "$ctl" tpm cert --key "$work/agent-alpha.tpmkey" --subject agent-alpha \
+    --out "$work/agent-alpha.crt" --tcti "$tcti" | indent
+say "on disk: a TPM-wrapped blob (useless on any other TPM) and a public certificate"
+
+step "The admin registers the certificate on agent-alpha's application (Microsoft Graph)"
+admin=c1d3e5f7-9b2a-4c6d-8e0f-1c3d5e7f9a2b
+curl -sS --fail-with-body --cacert "$ca" "$token_url" -d grant_type=client_credentials \
+    -d "client_id=$admin" --data-urlencode 'client_secret=aDm8Q~openclaw-demo-admin-secret.00000001' \
+    --data-urlencode 'scope=https://graph.microsoft.com/.default' >"$work/admin.json"
+/usr/bin/python3 -c '
+import base64, json, sys
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+cert = x509.load_pem_x509_certificate(open(sys.argv[1], "rb").read())
+body = {"keyCredentials": [{"type": "AsymmetricX509Cert", "usage": "Verify",
+        "displayName": "agent-alpha TPM key",
+        "key": base64.b64encode(cert.public_bytes(Encoding.DER)).decode()}]}
+json.dump(body, open(sys.argv[2], "w"))
+print(json.load(open(sys.argv[3]))["access_token"], end="")' \
+    "$work/agent-alpha.crt" "$work/keycred.json" "$work/admin.json" >"$work/admin.token"
+printf '   $ curl -X PATCH %s/v1.0/applications/%s -H "Authorization: Bearer <admin token>" \\\n' "$url" "$alpha_obj"
+printf '       -d {"keyCredentials":[{"type":"AsymmetricX509Cert","usage":"Verify","key":"<DER>"}]}\n'
+code=$(curl -sS -o "$work/patch.out" -w '%{http_code}' --cacert "$ca" -X PATCH \
+    -H "Authorization: Bearer $(cat "$work/admin.token")" -H 'Content-Type: application/json' \
+    --data @"$work/keycred.json" "$url/v1.0/applications/$alpha_obj")
+say "Graph answered HTTP $code"
+[ "$code" = 204 ] || { cat "$work/patch.out"; exit 1; }
+
+step "agent-alpha gets an app-only token with a client assertion signed inside the TPM"
+printf '   $ %s tpm sign-assertion --key %s --cert %s \\\n       --client-id %s --aud %s --tcti %s\n' \
+    "$ctl" "$work/agent-alpha.tpmkey" "$work/agent-alpha.crt" "$alpha" "$token_url" "$tcti"
+"$ctl" tpm sign-assertion --key "$work/agent-alpha.tpmkey" --cert "$work/agent-alpha.crt" \
+    --client-id "$alpha" --aud "$token_url" --tcti "$tcti" >"$work/assertion"
+say "assertion header: $(b64json "$(cut -d. -f1 <"$work/assertion")" | tr -d ' \n')"
+printf '   $ curl --cacert %s %s -d grant_type=client_credentials -d client_id=%s \\\n' "$ca" "$token_url" "$alpha"
+printf '       -d client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer \\\n'
+printf '       -d client_assertion=<TPM-signed JWT> -d scope=api://openclaw-host/.default\n'
+curl -sS --fail-with-body --cacert "$ca" "$token_url" \
     -d grant_type=client_credentials -d "client_id=$alpha" \
-    --data-urlencode "client_secret=$secret" \
+    --data-urlencode 'client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer' \
+    --data-urlencode "client_assertion=$(cat "$work/assertion")" \
     --data-urlencode "scope=api://openclaw-host/.default" >"$work/response.json"
 /usr/bin/python3 -c '
 import json, sys
@@ -121,18 +178,17 @@ if [ "$rc" -ne 1 ]; then
 fi
 
 step "Not built yet (arrive with later issues; nothing here is simulated)"
-say "- TPM enrollment of the agent's key and certificate (tpm/)"
+say "- self-registration of a new agent application through Graph (openclawctl enroll)"
 say "- openclawd refreshing the agent's token and the JWKS/directory caches"
 say "- getent/id through libnss_openclaw.so.2"
 say "- ssh login and sudo gating through pam_openclaw.so, and the audit trail"
 
 step "Stop everything this demo started"
-run kill -TERM "$tenant_pid"
-for _ in $(seq 1 50); do
-    kill -0 "$tenant_pid" 2>/dev/null || break
-    sleep 0.1
-done
+run kill -TERM "$tenant_pid" "$swtpm_pid"
+stop_pid "$tenant_pid"
+stop_pid "$swtpm_pid"
 tenant_pid=""
-say "tenant stopped"
+swtpm_pid=""
+say "tenant and swtpm stopped"
 
-printf '\n\033[1mdemo: success\033[0m — token issued, decoded and verified offline; sudo refused by role.\n'
+printf '\n\033[1mdemo: success\033[0m — TPM-bound enrollment, token by TPM-signed assertion, verified offline; sudo refused by role.\n'
