@@ -11,5 +11,6 @@ enum {
 
 int ctl_verify_token(int argc, char **argv);
 int ctl_tpm(int argc, char **argv);
+int ctl_cache(int argc, char **argv);
 
 #endif /* OC_CTL_H */

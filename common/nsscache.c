@@ -1,0 +1,1147 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nsscache.c: the NSS cache file, writer and reader (see nsscache.h and
+ * docs/nss.md). Libc only; the reader never allocates.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "nsscache.h"
+#include "util.h"
+
+/* Header field offsets (all fields in host byte order). */
+enum {
+    H_MAGIC = 0,
+    H_VERSION = 8,
+    H_HEADER_SIZE = 12,
+    H_FILE_SIZE = 16,
+    H_CHECKSUM = 24,
+    H_SEED = 32,
+    H_BYTE_ORDER = 48,
+    H_N_USERS = 52,
+    H_N_GROUPS = 56,
+    H_USER_BUCKETS = 60,
+    H_GROUP_BUCKETS = 64,
+    H_USERS_OFF = 68,
+    H_GROUPS_OFF = 72,
+    H_PW_NAME_OFF = 76,
+    H_PW_UID_OFF = 80,
+    H_GR_NAME_OFF = 84,
+    H_GR_GID_OFF = 88,
+    H_REFS_OFF = 92,
+    H_N_REFS = 96,
+    H_STRINGS_OFF = 100,
+    H_STRINGS_SIZE = 104,
+    H_RESERVED = 108,
+};
+
+/* User record: 13 u32 fields. */
+enum {
+    U_NAME = 0,
+    U_GECOS = 4,
+    U_DIR = 8,
+    U_SHELL = 12,
+    U_UID = 16,
+    U_GID = 20,
+    U_FLAGS = 24,
+    U_ROLES = 28,
+    U_N_ROLES = 32,
+    U_GIDS = 36,
+    U_N_GIDS = 40,
+    U_NEXT_NAME = 44,
+    U_NEXT_UID = 48,
+    U_SIZE = 52,
+};
+
+/* Group record: 7 u32 fields. */
+enum {
+    G_NAME = 0,
+    G_GID = 4,
+    G_FLAGS = 8,
+    G_MEMBERS = 12,
+    G_N_MEMBERS = 16,
+    G_NEXT_NAME = 20,
+    G_NEXT_GID = 24,
+    G_SIZE = 28,
+};
+
+_Static_assert(H_RESERVED + 4 == OC_NSSC_HEADER_SIZE, "header layout");
+_Static_assert(H_CHECKSUM == OC_NSSC_CHECKSUM_OFFSET, "checksum offset");
+
+static inline uint32_t ld32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+static inline uint64_t ld64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+static inline void st32(uint8_t *p, uint32_t v)
+{
+    memcpy(p, &v, sizeof(v));
+}
+
+static inline void st64(uint8_t *p, uint64_t v)
+{
+    memcpy(p, &v, sizeof(v));
+}
+
+static inline uint64_t rotl64(uint64_t x, unsigned r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+/* ---------------------------------------------------------------- */
+/* Hashing                                                          */
+/* ---------------------------------------------------------------- */
+
+/*
+ * Keyed hash for the hash tables: SipHash with one compression and three
+ * finalisation rounds (SipHash-1-3), keyed by the file's random seed so
+ * that nobody can choose names that collide in a given file.
+ */
+struct sip {
+    uint64_t v0, v1, v2, v3;
+};
+
+static inline void sip_round(struct sip *s)
+{
+    s->v0 += s->v1;
+    s->v1 = rotl64(s->v1, 13);
+    s->v1 ^= s->v0;
+    s->v0 = rotl64(s->v0, 32);
+    s->v2 += s->v3;
+    s->v3 = rotl64(s->v3, 16);
+    s->v3 ^= s->v2;
+    s->v0 += s->v3;
+    s->v3 = rotl64(s->v3, 21);
+    s->v3 ^= s->v0;
+    s->v2 += s->v1;
+    s->v1 = rotl64(s->v1, 17);
+    s->v1 ^= s->v2;
+    s->v2 = rotl64(s->v2, 32);
+}
+
+static uint64_t keyed_hash(const uint8_t seed[OC_NSSC_SEED_SIZE], const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    uint64_t k0 = ld64(seed), k1 = ld64(seed + 8);
+    struct sip s = {
+            .v0 = k0 ^ 0x736f6d6570736575ull,
+            .v1 = k1 ^ 0x646f72616e646f6dull,
+            .v2 = k0 ^ 0x6c7967656e657261ull,
+            .v3 = k1 ^ 0x7465646279746573ull,
+    };
+    size_t full = len & ~(size_t)7;
+    for (size_t i = 0; i < full; i += 8) {
+        uint64_t m = ld64(p + i);
+        s.v3 ^= m;
+        sip_round(&s);
+        s.v0 ^= m;
+    }
+    uint64_t last = (uint64_t)(len & 0xff) << 56;
+    for (size_t i = 0; i < (len & 7); i++) {
+        last |= (uint64_t)p[full + i] << (8 * i);
+    }
+    s.v3 ^= last;
+    sip_round(&s);
+    s.v0 ^= last;
+    s.v2 ^= 0xff;
+    sip_round(&s);
+    sip_round(&s);
+    sip_round(&s);
+    return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+}
+
+static inline uint32_t name_hash(const uint8_t *seed, const char *name)
+{
+    return (uint32_t)keyed_hash(seed, name, strlen(name));
+}
+
+static inline uint32_t id_hash(const uint8_t *seed, uint32_t id)
+{
+    uint8_t b[4];
+    st32(b, id);
+    return (uint32_t)keyed_hash(seed, b, sizeof(b));
+}
+
+/*
+ * Content checksum (not a MAC: it detects corruption, torn copies and
+ * truncation; the file's integrity against tampering comes from its owner
+ * and mode). Four independent 64-bit multiply-rotate lanes over the
+ * 8-byte words of the file, the checksum field itself read as zero,
+ * folded with the length and a final avalanche.
+ */
+#define CK_P1 0x9e3779b97f4a7c15ull
+#define CK_P2 0xc2b2ae3d27d4eb4full
+#define CK_P3 0x165667b19e3779f9ull
+
+static inline uint64_t ck_lane(uint64_t acc, uint64_t w)
+{
+    acc += w * CK_P2;
+    acc = rotl64(acc, 29);
+    return acc * CK_P1;
+}
+
+uint64_t oc_nssc_checksum(const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    uint64_t lane[4] = {CK_P1, CK_P2, CK_P3, 0x27d4eb2f165667c5ull};
+    size_t nwords = len / 8;
+    const size_t ck_word = OC_NSSC_CHECKSUM_OFFSET / 8;
+    size_t i = 0;
+
+    /* The header words, with the checksum word as zero. */
+    for (; i < nwords && i <= ck_word; i++) {
+        uint64_t w = (i == ck_word) ? 0 : ld64(p + 8 * i);
+        lane[i & 3] = ck_lane(lane[i & 3], w);
+    }
+    /* Realign to a multiple of four words, then the hot loop. */
+    for (; i < nwords && (i & 3) != 0; i++) {
+        lane[i & 3] = ck_lane(lane[i & 3], ld64(p + 8 * i));
+    }
+    for (; i + 4 <= nwords; i += 4) {
+        lane[0] = ck_lane(lane[0], ld64(p + 8 * i));
+        lane[1] = ck_lane(lane[1], ld64(p + 8 * i + 8));
+        lane[2] = ck_lane(lane[2], ld64(p + 8 * i + 16));
+        lane[3] = ck_lane(lane[3], ld64(p + 8 * i + 24));
+    }
+    for (; i < nwords; i++) {
+        lane[i & 3] = ck_lane(lane[i & 3], ld64(p + 8 * i));
+    }
+    uint64_t tail = 0;
+    for (size_t j = nwords * 8; j < len; j++) {
+        tail |= (uint64_t)p[j] << (8 * (j - nwords * 8));
+    }
+    uint64_t h =
+            rotl64(lane[0], 1) + rotl64(lane[1], 7) + rotl64(lane[2], 12) + rotl64(lane[3], 18);
+    h ^= ck_lane(0, tail);
+    h ^= (uint64_t)len * CK_P3;
+    h ^= h >> 33;
+    h *= CK_P2;
+    h ^= h >> 29;
+    h *= CK_P3;
+    h ^= h >> 32;
+    return h;
+}
+
+/* ---------------------------------------------------------------- */
+/* Reader                                                           */
+/* ---------------------------------------------------------------- */
+
+/* [off, off + count * elem) lies within [lo, size) and off is 4-aligned. */
+static bool range_ok(uint64_t off, uint64_t count, uint64_t elem, uint64_t lo, uint64_t size)
+{
+    if (off < lo || off > size || (off & 3) != 0) {
+        return false;
+    }
+    /* count <= 2^26, elem <= 52: no overflow in 64 bits. */
+    return count * elem <= size - off;
+}
+
+static bool pow2(uint32_t v)
+{
+    return v != 0 && (v & (v - 1)) == 0;
+}
+
+int oc_nssc_open(const void *buf, size_t len, struct oc_nssc *ret)
+{
+    const uint8_t *p = buf;
+
+    if (buf == NULL || ret == NULL || len < OC_NSSC_HEADER_SIZE) {
+        return -EBADMSG;
+    }
+    if (memcmp(p + H_MAGIC, OC_NSSC_MAGIC, OC_NSSC_MAGIC_LEN) != 0) {
+        return -EBADMSG;
+    }
+    if (ld32(p + H_VERSION) != OC_NSSC_VERSION || ld32(p + H_BYTE_ORDER) != OC_NSSC_BYTE_ORDER) {
+        return -EPROTONOSUPPORT;
+    }
+    if (ld32(p + H_HEADER_SIZE) != OC_NSSC_HEADER_SIZE || ld32(p + H_RESERVED) != 0) {
+        return -EBADMSG;
+    }
+    if (len > OC_NSSC_FILE_MAX) {
+        return -EFBIG;
+    }
+    if (ld64(p + H_FILE_SIZE) != (uint64_t)len) {
+        return -EBADMSG; /* truncated or extended */
+    }
+
+    struct oc_nssc c = {.base = p, .size = len};
+    memcpy(c.seed, p + H_SEED, OC_NSSC_SEED_SIZE);
+    c.n_users = ld32(p + H_N_USERS);
+    c.n_groups = ld32(p + H_N_GROUPS);
+    uint32_t ub = ld32(p + H_USER_BUCKETS), gb = ld32(p + H_GROUP_BUCKETS);
+    c.users_off = ld32(p + H_USERS_OFF);
+    c.groups_off = ld32(p + H_GROUPS_OFF);
+    c.pw_name_off = ld32(p + H_PW_NAME_OFF);
+    c.pw_uid_off = ld32(p + H_PW_UID_OFF);
+    c.gr_name_off = ld32(p + H_GR_NAME_OFF);
+    c.gr_gid_off = ld32(p + H_GR_GID_OFF);
+    c.refs_off = ld32(p + H_REFS_OFF);
+    c.n_refs = ld32(p + H_N_REFS);
+    c.strings_off = ld32(p + H_STRINGS_OFF);
+    c.strings_size = ld32(p + H_STRINGS_SIZE);
+
+    if (c.n_users > OC_NSSC_ENTRIES_MAX || c.n_groups > OC_NSSC_ENTRIES_MAX ||
+        c.n_refs > OC_NSSC_REFS_MAX || ub > 2 * OC_NSSC_ENTRIES_MAX ||
+        gb > 2 * OC_NSSC_ENTRIES_MAX) {
+        return -EFBIG;
+    }
+    if (!pow2(ub) || !pow2(gb)) {
+        return -EBADMSG;
+    }
+    c.user_mask = ub - 1;
+    c.group_mask = gb - 1;
+
+    const uint64_t lo = OC_NSSC_HEADER_SIZE;
+    if (!range_ok(c.users_off, c.n_users, U_SIZE, lo, len) ||
+        !range_ok(c.groups_off, c.n_groups, G_SIZE, lo, len) ||
+        !range_ok(c.pw_name_off, ub, 4, lo, len) || !range_ok(c.pw_uid_off, ub, 4, lo, len) ||
+        !range_ok(c.gr_name_off, gb, 4, lo, len) || !range_ok(c.gr_gid_off, gb, 4, lo, len) ||
+        !range_ok(c.refs_off, c.n_refs, 4, lo, len)) {
+        return -EBADMSG;
+    }
+    /* The string area: non-empty, in bounds, ends with a NUL, so every
+     * string that starts inside it is terminated inside it. */
+    if (c.strings_size == 0 || c.strings_off < lo || c.strings_off > len ||
+        c.strings_size > len - c.strings_off || p[c.strings_off + c.strings_size - 1] != 0) {
+        return -EBADMSG;
+    }
+    if (oc_nssc_checksum(p, len) != ld64(p + H_CHECKSUM)) {
+        return -EBADMSG;
+    }
+    *ret = c;
+    return 0;
+}
+
+static int str_at(const struct oc_nssc *c, uint32_t off, const char **ret)
+{
+    if (off >= c->strings_size) {
+        return -EBADMSG;
+    }
+    *ret = (const char *)c->base + c->strings_off + off;
+    return 0;
+}
+
+static bool list_ok(const struct oc_nssc *c, uint32_t first, uint32_t n)
+{
+    return n <= OC_NSSC_LIST_MAX && (uint64_t)first + n <= c->n_refs;
+}
+
+static int read_user(const struct oc_nssc *c, uint32_t idx, struct oc_nssc_pw *pw,
+                     uint32_t *ret_next_name, uint32_t *ret_next_uid)
+{
+    if (idx >= c->n_users) {
+        return -EBADMSG;
+    }
+    const uint8_t *r = c->base + c->users_off + (size_t)idx * U_SIZE;
+    struct oc_nssc_pw u = {
+            .uid = ld32(r + U_UID),
+            .gid = ld32(r + U_GID),
+            .flags = ld32(r + U_FLAGS),
+            .index = idx,
+            .roles = ld32(r + U_ROLES),
+            .n_roles = ld32(r + U_N_ROLES),
+            .gids = ld32(r + U_GIDS),
+            .n_gids = ld32(r + U_N_GIDS),
+    };
+    if (str_at(c, ld32(r + U_NAME), &u.name) < 0 || str_at(c, ld32(r + U_GECOS), &u.gecos) < 0 ||
+        str_at(c, ld32(r + U_DIR), &u.dir) < 0 || str_at(c, ld32(r + U_SHELL), &u.shell) < 0 ||
+        !list_ok(c, u.roles, u.n_roles) || !list_ok(c, u.gids, u.n_gids)) {
+        return -EBADMSG;
+    }
+    if (ret_next_name != NULL) {
+        *ret_next_name = ld32(r + U_NEXT_NAME);
+    }
+    if (ret_next_uid != NULL) {
+        *ret_next_uid = ld32(r + U_NEXT_UID);
+    }
+    if (pw != NULL) {
+        *pw = u;
+    }
+    return 0;
+}
+
+static int read_group(const struct oc_nssc *c, uint32_t idx, struct oc_nssc_gr *gr,
+                      uint32_t *ret_next_name, uint32_t *ret_next_gid)
+{
+    if (idx >= c->n_groups) {
+        return -EBADMSG;
+    }
+    const uint8_t *r = c->base + c->groups_off + (size_t)idx * G_SIZE;
+    struct oc_nssc_gr g = {
+            .gid = ld32(r + G_GID),
+            .flags = ld32(r + G_FLAGS),
+            .index = idx,
+            .members = ld32(r + G_MEMBERS),
+            .n_members = ld32(r + G_N_MEMBERS),
+    };
+    if (str_at(c, ld32(r + G_NAME), &g.name) < 0 || !list_ok(c, g.members, g.n_members)) {
+        return -EBADMSG;
+    }
+    if (ret_next_name != NULL) {
+        *ret_next_name = ld32(r + G_NEXT_NAME);
+    }
+    if (ret_next_gid != NULL) {
+        *ret_next_gid = ld32(r + G_NEXT_GID);
+    }
+    if (gr != NULL) {
+        *gr = g;
+    }
+    return 0;
+}
+
+int oc_nssc_pw_at(const struct oc_nssc *c, uint32_t index, struct oc_nssc_pw *ret)
+{
+    if (index >= c->n_users) {
+        return -ENOENT;
+    }
+    return read_user(c, index, ret, NULL, NULL);
+}
+
+int oc_nssc_gr_at(const struct oc_nssc *c, uint32_t index, struct oc_nssc_gr *ret)
+{
+    if (index >= c->n_groups) {
+        return -ENOENT;
+    }
+    return read_group(c, index, ret, NULL, NULL);
+}
+
+int oc_nssc_pw_by_name(const struct oc_nssc *c, const char *name, struct oc_nssc_pw *ret)
+{
+    if (c->n_users == 0) {
+        return -ENOENT;
+    }
+    uint32_t b = name_hash(c->seed, name) & c->user_mask;
+    uint32_t e = ld32(c->base + c->pw_name_off + 4 * (size_t)b);
+    for (uint32_t steps = 0; e != 0; steps++) {
+        struct oc_nssc_pw u;
+        uint32_t next;
+        if (steps >= c->n_users || read_user(c, e - 1, &u, &next, NULL) < 0) {
+            return -EBADMSG; /* a loop or a bad index */
+        }
+        if (strcmp(u.name, name) == 0) {
+            *ret = u;
+            return 0;
+        }
+        e = next;
+    }
+    return -ENOENT;
+}
+
+int oc_nssc_pw_by_uid(const struct oc_nssc *c, uint32_t uid, struct oc_nssc_pw *ret)
+{
+    if (c->n_users == 0) {
+        return -ENOENT;
+    }
+    uint32_t b = id_hash(c->seed, uid) & c->user_mask;
+    uint32_t e = ld32(c->base + c->pw_uid_off + 4 * (size_t)b);
+    for (uint32_t steps = 0; e != 0; steps++) {
+        struct oc_nssc_pw u;
+        uint32_t next;
+        if (steps >= c->n_users || read_user(c, e - 1, &u, NULL, &next) < 0) {
+            return -EBADMSG;
+        }
+        if (u.uid == uid) {
+            *ret = u;
+            return 0;
+        }
+        e = next;
+    }
+    return -ENOENT;
+}
+
+int oc_nssc_gr_by_name(const struct oc_nssc *c, const char *name, struct oc_nssc_gr *ret)
+{
+    if (c->n_groups == 0) {
+        return -ENOENT;
+    }
+    uint32_t b = name_hash(c->seed, name) & c->group_mask;
+    uint32_t e = ld32(c->base + c->gr_name_off + 4 * (size_t)b);
+    for (uint32_t steps = 0; e != 0; steps++) {
+        struct oc_nssc_gr g;
+        uint32_t next;
+        if (steps >= c->n_groups || read_group(c, e - 1, &g, &next, NULL) < 0) {
+            return -EBADMSG;
+        }
+        if (strcmp(g.name, name) == 0) {
+            *ret = g;
+            return 0;
+        }
+        e = next;
+    }
+    return -ENOENT;
+}
+
+int oc_nssc_gr_by_gid(const struct oc_nssc *c, uint32_t gid, struct oc_nssc_gr *ret)
+{
+    if (c->n_groups == 0) {
+        return -ENOENT;
+    }
+    uint32_t b = id_hash(c->seed, gid) & c->group_mask;
+    uint32_t e = ld32(c->base + c->gr_gid_off + 4 * (size_t)b);
+    for (uint32_t steps = 0; e != 0; steps++) {
+        struct oc_nssc_gr g;
+        uint32_t next;
+        if (steps >= c->n_groups || read_group(c, e - 1, &g, NULL, &next) < 0) {
+            return -EBADMSG;
+        }
+        if (g.gid == gid) {
+            *ret = g;
+            return 0;
+        }
+        e = next;
+    }
+    return -ENOENT;
+}
+
+static int ref_at(const struct oc_nssc *c, uint32_t first, uint32_t n, uint32_t i, uint32_t *ret)
+{
+    if (i >= n || !list_ok(c, first, n)) {
+        return -EBADMSG;
+    }
+    *ret = ld32(c->base + c->refs_off + 4 * ((size_t)first + i));
+    return 0;
+}
+
+int oc_nssc_pw_gid(const struct oc_nssc *c, const struct oc_nssc_pw *pw, uint32_t i,
+                   uint32_t *ret_gid)
+{
+    return ref_at(c, pw->gids, pw->n_gids, i, ret_gid);
+}
+
+int oc_nssc_pw_role(const struct oc_nssc *c, const struct oc_nssc_pw *pw, uint32_t i,
+                    const char **ret_role)
+{
+    uint32_t off;
+    int r = ref_at(c, pw->roles, pw->n_roles, i, &off);
+    if (r < 0) {
+        return r;
+    }
+    return str_at(c, off, ret_role);
+}
+
+int oc_nssc_gr_member(const struct oc_nssc *c, const struct oc_nssc_gr *gr, uint32_t i,
+                      const char **ret_member)
+{
+    uint32_t off;
+    int r = ref_at(c, gr->members, gr->n_members, i, &off);
+    if (r < 0) {
+        return r;
+    }
+    return str_at(c, off, ret_member);
+}
+
+/* ---------------------------------------------------------------- */
+/* Writer                                                           */
+/* ---------------------------------------------------------------- */
+
+/* A string interning table: identical strings are stored once. */
+struct strtab {
+    char *data;
+    size_t len, cap;
+    uint32_t *slots; /* offset + 1, 0 = empty */
+    size_t nslots, used;
+};
+
+static uint64_t plain_hash(const char *s)
+{
+    static const uint8_t zero_seed[OC_NSSC_SEED_SIZE];
+    return keyed_hash(zero_seed, s, strlen(s));
+}
+
+static int strtab_grow_slots(struct strtab *t)
+{
+    size_t n = t->nslots ? t->nslots * 2 : 1024;
+    uint32_t *s = calloc(n, sizeof(*s));
+    if (s == NULL) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < t->nslots; i++) {
+        if (t->slots[i] == 0) {
+            continue;
+        }
+        size_t j = plain_hash(t->data + t->slots[i] - 1) & (n - 1);
+        while (s[j] != 0) {
+            j = (j + 1) & (n - 1);
+        }
+        s[j] = t->slots[i];
+    }
+    free(t->slots);
+    t->slots = s;
+    t->nslots = n;
+    return 0;
+}
+
+static int strtab_add(struct strtab *t, const char *s, uint32_t *ret_off)
+{
+    if (s == NULL) {
+        s = "";
+    }
+    if ((t->used + 1) * 2 > t->nslots) {
+        int r = strtab_grow_slots(t);
+        if (r < 0) {
+            return r;
+        }
+    }
+    size_t j = plain_hash(s) & (t->nslots - 1);
+    while (t->slots[j] != 0) {
+        if (strcmp(t->data + t->slots[j] - 1, s) == 0) {
+            *ret_off = t->slots[j] - 1;
+            return 0;
+        }
+        j = (j + 1) & (t->nslots - 1);
+    }
+    size_t n = strlen(s) + 1;
+    if (t->len + n > OC_NSSC_FILE_MAX) {
+        return -E2BIG;
+    }
+    if (t->len + n > t->cap) {
+        size_t cap = t->cap ? t->cap : 4096;
+        while (cap < t->len + n) {
+            cap *= 2;
+        }
+        char *d = realloc(t->data, cap);
+        if (d == NULL) {
+            return -ENOMEM;
+        }
+        t->data = d;
+        t->cap = cap;
+    }
+    memcpy(t->data + t->len, s, n);
+    t->slots[j] = (uint32_t)t->len + 1;
+    *ret_off = (uint32_t)t->len;
+    t->len += n;
+    t->used++;
+    return 0;
+}
+
+static void strtab_free(struct strtab *t)
+{
+    free(t->data);
+    free(t->slots);
+}
+
+/* A field of a passwd or group line: no ':' and no newline, bounded. */
+static bool field_ok(const char *s, bool may_be_empty)
+{
+    if (s == NULL) {
+        return may_be_empty;
+    }
+    size_t n = strnlen(s, OC_NSSC_STRING_MAX + 1);
+    if (n > OC_NSSC_STRING_MAX || (n == 0 && !may_be_empty)) {
+        return false;
+    }
+    return strpbrk(s, ":\n\r") == NULL && oc_utf8_valid(s, n, NULL);
+}
+
+static int cmp_user_ptr(const void *a, const void *b)
+{
+    const struct oc_nssc_user_in *const *x = a, *const *y = b;
+    return strcmp((*x)->name, (*y)->name);
+}
+
+static int cmp_group_ptr(const void *a, const void *b)
+{
+    const struct oc_nssc_group_in *const *x = a, *const *y = b;
+    return strcmp((*x)->name, (*y)->name);
+}
+
+static int cmp_str_ptr(const void *a, const void *b)
+{
+    const char *const *x = a, *const *y = b;
+    return strcmp(*x, *y);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static uint32_t buckets_for(size_t n)
+{
+    uint32_t b = 1;
+    while (b < n) {
+        b <<= 1;
+    }
+    return b;
+}
+
+/* Everything the writer allocates, freed in one place. */
+struct build {
+    const struct oc_nssc_user_in **users;
+    const struct oc_nssc_group_in **groups;
+    uint32_t *ids;
+    uint64_t *pairs; /* (user index << 32) | gid */
+    const char **tmp;
+    uint32_t *refs;
+    uint32_t *user_rec, *group_rec; /* records under construction */
+    struct strtab st;
+    uint8_t *img;
+};
+
+static void build_free(struct build *b)
+{
+    free(b->users);
+    free(b->groups);
+    free(b->ids);
+    free(b->pairs);
+    free(b->tmp);
+    free(b->refs);
+    free(b->user_rec);
+    free(b->group_rec);
+    strtab_free(&b->st);
+    free(b->img);
+}
+
+static const struct oc_nssc_user_in *find_user(struct build *b, size_t n, const char *name,
+                                               size_t *ret_idx)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int d = strcmp(name, b->users[mid]->name);
+        if (d == 0) {
+            *ret_idx = mid;
+            return b->users[mid];
+        }
+        if (d < 0) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    return NULL;
+}
+
+static void fill_tables(uint8_t *img, const uint8_t *seed)
+{
+    struct oc_nssc c;
+    c.base = img;
+    c.n_users = ld32(img + H_N_USERS);
+    c.n_groups = ld32(img + H_N_GROUPS);
+    c.user_mask = ld32(img + H_USER_BUCKETS) - 1;
+    c.group_mask = ld32(img + H_GROUP_BUCKETS) - 1;
+    c.users_off = ld32(img + H_USERS_OFF);
+    c.groups_off = ld32(img + H_GROUPS_OFF);
+    c.strings_off = ld32(img + H_STRINGS_OFF);
+    memcpy(img + H_SEED, seed, OC_NSSC_SEED_SIZE);
+
+    uint8_t *pwn = img + ld32(img + H_PW_NAME_OFF), *pwu = img + ld32(img + H_PW_UID_OFF);
+    uint8_t *grn = img + ld32(img + H_GR_NAME_OFF), *grg = img + ld32(img + H_GR_GID_OFF);
+    memset(pwn, 0, 4 * ((size_t)c.user_mask + 1));
+    memset(pwu, 0, 4 * ((size_t)c.user_mask + 1));
+    memset(grn, 0, 4 * ((size_t)c.group_mask + 1));
+    memset(grg, 0, 4 * ((size_t)c.group_mask + 1));
+    for (uint32_t i = 0; i < c.n_users; i++) {
+        uint8_t *r = img + c.users_off + (size_t)i * U_SIZE;
+        const char *name = (const char *)img + c.strings_off + ld32(r + U_NAME);
+        uint32_t b = name_hash(seed, name) & c.user_mask;
+        st32(r + U_NEXT_NAME, ld32(pwn + 4 * (size_t)b));
+        st32(pwn + 4 * (size_t)b, i + 1);
+        b = id_hash(seed, ld32(r + U_UID)) & c.user_mask;
+        st32(r + U_NEXT_UID, ld32(pwu + 4 * (size_t)b));
+        st32(pwu + 4 * (size_t)b, i + 1);
+    }
+    for (uint32_t i = 0; i < c.n_groups; i++) {
+        uint8_t *r = img + c.groups_off + (size_t)i * G_SIZE;
+        const char *name = (const char *)img + c.strings_off + ld32(r + G_NAME);
+        uint32_t b = name_hash(seed, name) & c.group_mask;
+        st32(r + G_NEXT_NAME, ld32(grn + 4 * (size_t)b));
+        st32(grn + 4 * (size_t)b, i + 1);
+        b = id_hash(seed, ld32(r + G_GID)) & c.group_mask;
+        st32(r + G_NEXT_GID, ld32(grg + 4 * (size_t)b));
+        st32(grg + 4 * (size_t)b, i + 1);
+    }
+}
+
+static int refs_push(struct build *b, size_t *n, size_t *cap, uint32_t v)
+{
+    if (*n >= OC_NSSC_REFS_MAX) {
+        return -E2BIG;
+    }
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 1024;
+        uint32_t *r = realloc(b->refs, nc * sizeof(*r));
+        if (r == NULL) {
+            return -ENOMEM;
+        }
+        b->refs = r;
+        *cap = nc;
+    }
+    b->refs[(*n)++] = v;
+    return 0;
+}
+
+int oc_nssc_build(const struct oc_nssc_user_in *users, size_t n_users,
+                  const struct oc_nssc_group_in *groups, size_t n_groups, const uint8_t *seed,
+                  void **ret_buf, size_t *ret_len)
+{
+    struct build b = {0};
+    size_t n_refs = 0, cap_refs = 0, n_pairs = 0;
+    int r;
+
+    if (ret_buf == NULL || ret_len == NULL || (n_users > 0 && users == NULL) ||
+        (n_groups > 0 && groups == NULL)) {
+        return -EINVAL;
+    }
+    if (n_users > OC_NSSC_ENTRIES_MAX || n_groups > OC_NSSC_ENTRIES_MAX) {
+        return -E2BIG;
+    }
+
+    /* Validate and sort users by name; names and uids unique. */
+    b.users = calloc(n_users ? n_users : 1, sizeof(*b.users));
+    b.groups = calloc(n_groups ? n_groups : 1, sizeof(*b.groups));
+    b.ids = calloc((n_users > n_groups ? n_users : n_groups) + 1, sizeof(*b.ids));
+    if (b.users == NULL || b.groups == NULL || b.ids == NULL) {
+        r = -ENOMEM;
+        goto out;
+    }
+    size_t total_members = 0;
+    for (size_t i = 0; i < n_users; i++) {
+        const struct oc_nssc_user_in *u = &users[i];
+        if (u->name == NULL || !oc_valid_user_name(u->name) || u->uid == 0 || u->gid == 0 ||
+            !field_ok(u->gecos, true) || !field_ok(u->dir, false) || !field_ok(u->shell, false) ||
+            u->n_roles > OC_NSSC_LIST_MAX || (u->n_roles > 0 && u->roles == NULL)) {
+            r = -EINVAL;
+            goto out;
+        }
+        for (size_t j = 0; j < u->n_roles; j++) {
+            if (!field_ok(u->roles[j], false)) {
+                r = -EINVAL;
+                goto out;
+            }
+        }
+        b.users[i] = u;
+        b.ids[i] = u->uid;
+    }
+    qsort(b.users, n_users, sizeof(*b.users), cmp_user_ptr);
+    qsort(b.ids, n_users, sizeof(*b.ids), cmp_u32);
+    for (size_t i = 1; i < n_users; i++) {
+        if (strcmp(b.users[i - 1]->name, b.users[i]->name) == 0 || b.ids[i - 1] == b.ids[i]) {
+            r = -EINVAL;
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < n_groups; i++) {
+        const struct oc_nssc_group_in *g = &groups[i];
+        if (g->name == NULL || !oc_valid_user_name(g->name) || g->gid == 0 ||
+            g->n_members > OC_NSSC_LIST_MAX || (g->n_members > 0 && g->members == NULL)) {
+            r = -EINVAL;
+            goto out;
+        }
+        total_members += g->n_members;
+        b.groups[i] = g;
+        b.ids[i] = g->gid;
+    }
+    qsort(b.groups, n_groups, sizeof(*b.groups), cmp_group_ptr);
+    qsort(b.ids, n_groups, sizeof(*b.ids), cmp_u32);
+    for (size_t i = 1; i < n_groups; i++) {
+        if (strcmp(b.groups[i - 1]->name, b.groups[i]->name) == 0 || b.ids[i - 1] == b.ids[i]) {
+            r = -EINVAL;
+            goto out;
+        }
+    }
+
+    /* Memberships: (user, gid) pairs, for each user's supplementary list. */
+    b.pairs = calloc(total_members + 1, sizeof(*b.pairs));
+    b.tmp = calloc(OC_NSSC_LIST_MAX, sizeof(*b.tmp));
+    if (b.pairs == NULL || b.tmp == NULL) {
+        r = -ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n_groups; i++) {
+        const struct oc_nssc_group_in *g = b.groups[i];
+        for (size_t j = 0; j < g->n_members; j++) {
+            size_t ui;
+            if (g->members[j] == NULL || find_user(&b, n_users, g->members[j], &ui) == NULL) {
+                r = -EINVAL;
+                goto out;
+            }
+            if (b.users[ui]->gid != g->gid) {
+                b.pairs[n_pairs++] = ((uint64_t)ui << 32) | g->gid;
+            }
+        }
+    }
+    qsort(b.pairs, n_pairs, sizeof(*b.pairs), cmp_u64);
+
+    /* Records, lists and strings, in sorted order. */
+    b.user_rec = calloc((size_t)n_users * (U_SIZE / 4) + 1, sizeof(uint32_t));
+    b.group_rec = calloc((size_t)n_groups * (G_SIZE / 4) + 1, sizeof(uint32_t));
+    if (b.user_rec == NULL || b.group_rec == NULL) {
+        r = -ENOMEM;
+        goto out;
+    }
+    uint32_t off_empty;
+    r = strtab_add(&b.st, "", &off_empty); /* offset 0 is "" */
+    if (r < 0) {
+        goto out;
+    }
+    size_t pi = 0;
+    for (size_t i = 0; i < n_users; i++) {
+        const struct oc_nssc_user_in *u = b.users[i];
+        uint32_t *rec = b.user_rec + i * (U_SIZE / 4);
+        if ((r = strtab_add(&b.st, u->name, &rec[U_NAME / 4])) < 0 ||
+            (r = strtab_add(&b.st, u->gecos, &rec[U_GECOS / 4])) < 0 ||
+            (r = strtab_add(&b.st, u->dir, &rec[U_DIR / 4])) < 0 ||
+            (r = strtab_add(&b.st, u->shell, &rec[U_SHELL / 4])) < 0) {
+            goto out;
+        }
+        rec[U_UID / 4] = u->uid;
+        rec[U_GID / 4] = u->gid;
+        rec[U_FLAGS / 4] = u->enabled ? OC_NSSC_USER_ENABLED : 0;
+
+        /* roles: sorted, duplicates dropped */
+        if (u->n_roles > 0) {
+            memcpy(b.tmp, u->roles, u->n_roles * sizeof(*b.tmp));
+        }
+        qsort(b.tmp, u->n_roles, sizeof(*b.tmp), cmp_str_ptr);
+        rec[U_ROLES / 4] = (uint32_t)n_refs;
+        uint32_t nr = 0;
+        for (size_t j = 0; j < u->n_roles; j++) {
+            uint32_t so;
+            if (j > 0 && strcmp(b.tmp[j - 1], b.tmp[j]) == 0) {
+                continue;
+            }
+            if ((r = strtab_add(&b.st, b.tmp[j], &so)) < 0 ||
+                (r = refs_push(&b, &n_refs, &cap_refs, so)) < 0) {
+                goto out;
+            }
+            nr++;
+        }
+        rec[U_N_ROLES / 4] = nr;
+
+        /* supplementary gids: sorted (pairs are sorted by user, then gid) */
+        rec[U_GIDS / 4] = (uint32_t)n_refs;
+        uint32_t ng = 0;
+        for (; pi < n_pairs && (b.pairs[pi] >> 32) == i; pi++) {
+            if (pi > 0 && b.pairs[pi - 1] == b.pairs[pi]) {
+                continue; /* a member listed twice */
+            }
+            if (ng >= OC_NSSC_LIST_MAX) {
+                r = -E2BIG;
+                goto out;
+            }
+            if ((r = refs_push(&b, &n_refs, &cap_refs, (uint32_t)b.pairs[pi])) < 0) {
+                goto out;
+            }
+            ng++;
+        }
+        rec[U_N_GIDS / 4] = ng;
+    }
+    for (size_t i = 0; i < n_groups; i++) {
+        const struct oc_nssc_group_in *g = b.groups[i];
+        uint32_t *rec = b.group_rec + i * (G_SIZE / 4);
+        if ((r = strtab_add(&b.st, g->name, &rec[G_NAME / 4])) < 0) {
+            goto out;
+        }
+        rec[G_GID / 4] = g->gid;
+        rec[G_FLAGS / 4] = g->local ? OC_NSSC_GROUP_LOCAL : 0;
+        if (g->n_members > 0) {
+            memcpy(b.tmp, g->members, g->n_members * sizeof(*b.tmp));
+        }
+        qsort(b.tmp, g->n_members, sizeof(*b.tmp), cmp_str_ptr);
+        rec[G_MEMBERS / 4] = (uint32_t)n_refs;
+        uint32_t nm = 0;
+        for (size_t j = 0; j < g->n_members; j++) {
+            uint32_t so;
+            if (j > 0 && strcmp(b.tmp[j - 1], b.tmp[j]) == 0) {
+                continue;
+            }
+            if ((r = strtab_add(&b.st, b.tmp[j], &so)) < 0 ||
+                (r = refs_push(&b, &n_refs, &cap_refs, so)) < 0) {
+                goto out;
+            }
+            nm++;
+        }
+        rec[G_N_MEMBERS / 4] = nm;
+    }
+
+    /* Layout. */
+    uint32_t ub = buckets_for(n_users), gb = buckets_for(n_groups);
+    uint64_t off = OC_NSSC_HEADER_SIZE;
+    uint64_t users_off = off;
+    off += (uint64_t)n_users * U_SIZE;
+    uint64_t groups_off = off;
+    off += (uint64_t)n_groups * G_SIZE;
+    uint64_t pwn_off = off;
+    off += 4ull * ub;
+    uint64_t pwu_off = off;
+    off += 4ull * ub;
+    uint64_t grn_off = off;
+    off += 4ull * gb;
+    uint64_t grg_off = off;
+    off += 4ull * gb;
+    uint64_t refs_off = off;
+    off += 4ull * n_refs;
+    uint64_t strings_off = off;
+    off += b.st.len;
+    uint64_t total = (off + 7) & ~7ull;
+    if (total > OC_NSSC_FILE_MAX) {
+        r = -E2BIG;
+        goto out;
+    }
+    b.img = calloc(1, (size_t)total);
+    if (b.img == NULL) {
+        r = -ENOMEM;
+        goto out;
+    }
+    /* The padding after the strings must keep the "ends with NUL" rule:
+     * count the padding as part of the string area (it is zero). */
+    uint32_t strings_size = (uint32_t)(total - strings_off);
+
+    uint8_t *img = b.img;
+    memcpy(img + H_MAGIC, OC_NSSC_MAGIC, OC_NSSC_MAGIC_LEN);
+    st32(img + H_VERSION, OC_NSSC_VERSION);
+    st32(img + H_HEADER_SIZE, OC_NSSC_HEADER_SIZE);
+    st64(img + H_FILE_SIZE, total);
+    st32(img + H_BYTE_ORDER, OC_NSSC_BYTE_ORDER);
+    st32(img + H_N_USERS, (uint32_t)n_users);
+    st32(img + H_N_GROUPS, (uint32_t)n_groups);
+    st32(img + H_USER_BUCKETS, ub);
+    st32(img + H_GROUP_BUCKETS, gb);
+    st32(img + H_USERS_OFF, (uint32_t)users_off);
+    st32(img + H_GROUPS_OFF, (uint32_t)groups_off);
+    st32(img + H_PW_NAME_OFF, (uint32_t)pwn_off);
+    st32(img + H_PW_UID_OFF, (uint32_t)pwu_off);
+    st32(img + H_GR_NAME_OFF, (uint32_t)grn_off);
+    st32(img + H_GR_GID_OFF, (uint32_t)grg_off);
+    st32(img + H_REFS_OFF, (uint32_t)refs_off);
+    st32(img + H_N_REFS, (uint32_t)n_refs);
+    st32(img + H_STRINGS_OFF, (uint32_t)strings_off);
+    st32(img + H_STRINGS_SIZE, strings_size);
+    for (size_t i = 0; i < (size_t)n_users * (U_SIZE / 4); i++) {
+        st32(img + users_off + 4 * i, b.user_rec[i]);
+    }
+    for (size_t i = 0; i < (size_t)n_groups * (G_SIZE / 4); i++) {
+        st32(img + groups_off + 4 * i, b.group_rec[i]);
+    }
+    for (size_t i = 0; i < n_refs; i++) {
+        st32(img + refs_off + 4 * i, b.refs[i]);
+    }
+    if (b.st.len > 0) {
+        memcpy(img + strings_off, b.st.data, b.st.len);
+    }
+
+    /* Seed: given, or derived from the content without tables and seed. */
+    uint8_t s[OC_NSSC_SEED_SIZE];
+    if (seed != NULL) {
+        memcpy(s, seed, sizeof(s));
+    } else {
+        uint64_t h1 = oc_nssc_checksum(img, (size_t)total);
+        uint64_t h2 = h1 ^ (h1 >> 31);
+        h2 *= CK_P1;
+        h2 ^= h2 >> 29;
+        st64(s, h1);
+        st64(s + 8, h2);
+    }
+    fill_tables(img, s);
+    st64(img + H_CHECKSUM, oc_nssc_checksum(img, (size_t)total));
+
+    *ret_buf = b.img;
+    *ret_len = (size_t)total;
+    b.img = NULL;
+    r = 0;
+out:
+    build_free(&b);
+    return r;
+}
+
+/* ---------------------------------------------------------------- */
+/* Atomic file replacement                                          */
+/* ---------------------------------------------------------------- */
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int oc_nssc_write_file(const char *path, const void *buf, size_t len)
+{
+    if (path == NULL || buf == NULL || *path == '\0') {
+        return -EINVAL;
+    }
+    size_t plen = strlen(path);
+    if (plen >= PATH_MAX - 16) {
+        return -ENAMETOOLONG;
+    }
+    char dir[PATH_MAX], tmp[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL) {
+        strcpy(dir, ".");
+    } else if (slash == path) {
+        strcpy(dir, "/");
+    } else {
+        memcpy(dir, path, (size_t)(slash - path));
+        dir[slash - path] = '\0';
+    }
+    const char *base = slash ? slash + 1 : path;
+    if (*base == '\0') {
+        return -EINVAL;
+    }
+    int n = snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, base);
+    if (n < 0 || (size_t)n >= sizeof(tmp)) {
+        return -ENAMETOOLONG;
+    }
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        return -errno;
+    }
+    int r = write_all(fd, buf, len);
+    if (r == 0 && fchmod(fd, 0644) < 0) {
+        r = -errno;
+    }
+    if (r == 0 && fsync(fd) < 0) {
+        r = -errno;
+    }
+    if (close(fd) < 0 && r == 0) {
+        r = -errno;
+    }
+    if (r == 0 && rename(tmp, path) < 0) {
+        r = -errno;
+    }
+    if (r < 0) {
+        unlink(tmp);
+        return r;
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)fsync(dfd); /* best effort: the rename is done */
+        close(dfd);
+    }
+    return 0;
+}

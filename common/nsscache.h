@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nsscache.h: the NSS cache file (writer and reader). Libc only.
+ *
+ * One immutable binary file holds the passwd and group entries of the
+ * agents (docs/nss.md describes every byte). It is written whole by
+ * oc_nssc_build() + oc_nssc_write_file() (temporary file in the same
+ * directory, fsync, rename, mode 0644) and never modified in place, so a
+ * reader that maps it sees either the old or the new file, never a mix.
+ *
+ * The reader (oc_nssc_open() and the lookups) trusts nothing in the image:
+ * the header, the checksum and every offset, count, index and chain are
+ * checked before use, and a chain walk is bounded by the record count. It
+ * works on any byte buffer (a read-only mapping, or fuzzer input) and never
+ * allocates. The reader does NOT apply the uid range policy: that is the
+ * NSS module's job (the cache is not a trust root).
+ */
+#ifndef OC_NSSCACHE_H
+#define OC_NSSCACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define OC_NSSC_MAGIC      "OCNSSC\r\n" /* 8 bytes, no NUL */
+#define OC_NSSC_MAGIC_LEN  8
+#define OC_NSSC_VERSION    1u
+#define OC_NSSC_BYTE_ORDER 0x01020304u /* written in host order; a foreign file fails */
+
+/* Caps on what a file may hold (the reader refuses anything larger). */
+#define OC_NSSC_FILE_MAX    (1024u * 1024u * 1024u) /* bytes in the file */
+#define OC_NSSC_ENTRIES_MAX (4u * 1024u * 1024u)    /* users, and groups */
+#define OC_NSSC_REFS_MAX    (64u * 1024u * 1024u)   /* list slots (roles, gids, members) */
+#define OC_NSSC_LIST_MAX    65536u                  /* items in one list */
+#define OC_NSSC_STRING_MAX  1024u                   /* bytes in one string, without NUL */
+#define OC_NSSC_SEED_SIZE   16u
+
+/* User flags */
+#define OC_NSSC_USER_ENABLED 0x1u
+/* Group flags: an existing local group (e.g. docker) whose gid the writer
+ * resolved; never served as a group entry, only used by initgroups. */
+#define OC_NSSC_GROUP_LOCAL 0x1u
+
+/* ---------------------------------------------------------------- */
+/* Writer                                                           */
+/* ---------------------------------------------------------------- */
+
+struct oc_nssc_user_in {
+    const char *name; /* user name (oc_valid_user_name) */
+    uint32_t uid;
+    uint32_t gid;      /* primary group (openclaw: the user private group, gid = uid) */
+    const char *gecos; /* display name; NULL: "" */
+    const char *dir;   /* home directory */
+    const char *shell;
+    bool enabled;
+    const char *const *roles; /* app role values (informational) */
+    size_t n_roles;
+};
+
+struct oc_nssc_group_in {
+    const char *name;
+    uint32_t gid;
+    bool local;                 /* existing local group: OC_NSSC_GROUP_LOCAL */
+    const char *const *members; /* user names; each must be a user of the same build */
+    size_t n_members;
+};
+
+/*
+ * Build a cache image in memory. Input order does not matter: records,
+ * lists and strings are laid out sorted, so the same input gives the same
+ * bytes. seed: OC_NSSC_SEED_SIZE bytes for the hash tables (use random
+ * bytes when names can be chosen by others), or NULL to derive it from the
+ * input (deterministic; fine for a config written by root).
+ * Refuses (-EINVAL) invalid names, strings with ':', newline or NUL-only
+ * trouble, duplicate names/uids/gids, uid or gid 0, members that are not
+ * users, over-long lists; -E2BIG beyond the caps; -ENOMEM.
+ * On success *ret_buf is malloc'd (free it) and *ret_len its size.
+ */
+int oc_nssc_build(const struct oc_nssc_user_in *users, size_t n_users,
+                  const struct oc_nssc_group_in *groups, size_t n_groups, const uint8_t *seed,
+                  void **ret_buf, size_t *ret_len);
+
+/*
+ * Replace path atomically with buf: a new file in the same directory,
+ * written, fchmod 0644, fsync'ed, renamed over path, directory fsync'ed.
+ * A reader never sees a partial file. 0 or a negative errno.
+ */
+int oc_nssc_write_file(const char *path, const void *buf, size_t len);
+
+/* ---------------------------------------------------------------- */
+/* Reader                                                           */
+/* ---------------------------------------------------------------- */
+
+/* A checked view of one cache image. Plain data: copy it freely. */
+struct oc_nssc {
+    const uint8_t *base;
+    size_t size;
+    uint8_t seed[OC_NSSC_SEED_SIZE];
+    uint32_t n_users, n_groups;
+    uint32_t user_mask, group_mask; /* buckets - 1 */
+    uint32_t users_off, groups_off;
+    uint32_t pw_name_off, pw_uid_off, gr_name_off, gr_gid_off;
+    uint32_t refs_off, n_refs;
+    uint32_t strings_off, strings_size;
+};
+
+struct oc_nssc_pw {
+    const char *name, *gecos, *dir, *shell; /* point into the image */
+    uint32_t uid, gid, flags;
+    uint32_t index;          /* record index, for enumeration */
+    uint32_t roles, n_roles; /* list slots: string offsets */
+    uint32_t gids, n_gids;   /* list slots: supplementary gids */
+};
+
+struct oc_nssc_gr {
+    const char *name;
+    uint32_t gid, flags;
+    uint32_t index;
+    uint32_t members, n_members; /* list slots: string offsets of user names */
+};
+
+/*
+ * Check an image and fill *ret. Errors: -EBADMSG (bad magic, size
+ * mismatch, truncated, bad checksum, tables out of bounds), -EPROTONOSUPPORT
+ * (other version or byte order), -EFBIG (over the caps).
+ */
+int oc_nssc_open(const void *buf, size_t len, struct oc_nssc *ret);
+
+/* Lookups: 0, -ENOENT (no such entry) or -EBADMSG (the image is corrupt). */
+int oc_nssc_pw_by_name(const struct oc_nssc *c, const char *name, struct oc_nssc_pw *ret);
+int oc_nssc_pw_by_uid(const struct oc_nssc *c, uint32_t uid, struct oc_nssc_pw *ret);
+int oc_nssc_pw_at(const struct oc_nssc *c, uint32_t index, struct oc_nssc_pw *ret);
+int oc_nssc_gr_by_name(const struct oc_nssc *c, const char *name, struct oc_nssc_gr *ret);
+int oc_nssc_gr_by_gid(const struct oc_nssc *c, uint32_t gid, struct oc_nssc_gr *ret);
+int oc_nssc_gr_at(const struct oc_nssc *c, uint32_t index, struct oc_nssc_gr *ret);
+
+/* List items (i < n_*): 0 or -EBADMSG. */
+int oc_nssc_pw_gid(const struct oc_nssc *c, const struct oc_nssc_pw *pw, uint32_t i,
+                   uint32_t *ret_gid);
+int oc_nssc_pw_role(const struct oc_nssc *c, const struct oc_nssc_pw *pw, uint32_t i,
+                    const char **ret_role);
+int oc_nssc_gr_member(const struct oc_nssc *c, const struct oc_nssc_gr *gr, uint32_t i,
+                      const char **ret_member);
+
+/* The checksum stored in the header, computed over buf with that field as zero. */
+uint64_t oc_nssc_checksum(const void *buf, size_t len);
+
+/* Byte offset of the checksum field in the header (for tools and fuzzing). */
+#define OC_NSSC_CHECKSUM_OFFSET 24u
+#define OC_NSSC_HEADER_SIZE     112u
+
+#endif /* OC_NSSCACHE_H */

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fuzz_nsscache: arbitrary bytes as an NSS cache file, then every lookup
+ * and walk the NSS module makes. The checksum is recomputed first (when
+ * the input is long enough to hold one), so the fuzzer explores the
+ * structure behind it instead of stopping at the checksum. The input is
+ * copied to an exact-size heap buffer, so ASan sees any read past the end.
+ */
+#include "config.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nsscache.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void walk_user(const struct oc_nssc *c, const struct oc_nssc_pw *pw)
+{
+    uint32_t gid;
+    const char *s;
+    struct oc_nssc_gr gr;
+    struct oc_nssc_pw again;
+
+    for (uint32_t i = 0; i < pw->n_gids && i < 64; i++) {
+        if (oc_nssc_pw_gid(c, pw, i, &gid) == 0) {
+            (void)oc_nssc_gr_by_gid(c, gid, &gr);
+        }
+    }
+    for (uint32_t i = 0; i < pw->n_roles && i < 64; i++) {
+        (void)oc_nssc_pw_role(c, pw, i, &s);
+    }
+    (void)oc_nssc_pw_by_name(c, pw->name, &again);
+    (void)oc_nssc_pw_by_uid(c, pw->uid, &again);
+    (void)strlen(pw->gecos);
+    (void)strlen(pw->dir);
+    (void)strlen(pw->shell);
+}
+
+static void walk_group(const struct oc_nssc *c, const struct oc_nssc_gr *gr)
+{
+    const char *m;
+    struct oc_nssc_gr again;
+    struct oc_nssc_pw pw;
+
+    for (uint32_t i = 0; i < gr->n_members && i < 64; i++) {
+        if (oc_nssc_gr_member(c, gr, i, &m) == 0) {
+            (void)oc_nssc_pw_by_name(c, m, &pw);
+        }
+    }
+    (void)oc_nssc_gr_by_name(c, gr->name, &again);
+    (void)oc_nssc_gr_by_gid(c, gr->gid, &again);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct oc_nssc c;
+    struct oc_nssc_pw pw;
+    struct oc_nssc_gr gr;
+    uint8_t *buf = malloc(size ? size : 1);
+
+    if (buf == NULL) {
+        return 0;
+    }
+    if (size > 0) {
+        memcpy(buf, data, size);
+    }
+    /* Once as given (checksum and all), once with the checksum repaired. */
+    (void)oc_nssc_open(buf, size, &c);
+    if (size >= OC_NSSC_CHECKSUM_OFFSET + 8) {
+        uint64_t ck = oc_nssc_checksum(buf, size);
+        memcpy(buf + OC_NSSC_CHECKSUM_OFFSET, &ck, sizeof(ck));
+    }
+    if (oc_nssc_open(buf, size, &c) == 0) {
+        static const char *const names[] = {"alice", "bob", "build-bot", "root", "", "x"};
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+            if (oc_nssc_pw_by_name(&c, names[i], &pw) == 0) {
+                walk_user(&c, &pw);
+            }
+            (void)oc_nssc_gr_by_name(&c, names[i], &gr);
+        }
+        static const uint32_t ids[] = {0, 1, 1000, 1879048300, 0xffffffffu};
+        for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+            (void)oc_nssc_pw_by_uid(&c, ids[i], &pw);
+            (void)oc_nssc_gr_by_gid(&c, ids[i], &gr);
+        }
+        for (uint32_t i = 0; i < c.n_users && i < 256; i++) {
+            if (oc_nssc_pw_at(&c, i, &pw) == 0) {
+                walk_user(&c, &pw);
+            }
+        }
+        for (uint32_t i = 0; i < c.n_groups && i < 256; i++) {
+            if (oc_nssc_gr_at(&c, i, &gr) == 0) {
+                walk_group(&c, &gr);
+            }
+        }
+    }
+    free(buf);
+    return 0;
+}

@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nss-stress: 16 threads x 100 000 mixed lookups through the built
+ * libnss_openclaw.so.2 (dlopen'ed, entry points called directly) while the
+ * main thread replaces the cache file 100 times. Every answer must be
+ * right and whole: each generation of the cache stamps its generation into
+ * the gecos and home of every agent, so an answer mixing two generations,
+ * a wrong uid for a name, or a missing agent is a failure. Prints TAP.
+ *
+ * OC_STRESS_THREADS / OC_STRESS_LOOKUPS / OC_STRESS_REPLACEMENTS override
+ * the sizes (e.g. smaller under helgrind or TSan; see docs/nss.md).
+ */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <nss.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nsscache.h"
+
+#ifndef OC_NSS_MODULE_PATH
+#error "OC_NSS_MODULE_PATH must name the built module"
+#endif
+
+#define UMIN    300000u
+#define UMAX    399999u
+#define AGENTS  1000u
+#define TEAMS   10u
+#define MAX_GEN 1000000u
+
+typedef enum nss_status (*getpwnam_fn)(const char *, struct passwd *, char *, size_t, int *);
+typedef enum nss_status (*getpwuid_fn)(uid_t, struct passwd *, char *, size_t, int *);
+typedef enum nss_status (*getgrgid_fn)(gid_t, struct group *, char *, size_t, int *);
+typedef enum nss_status (*initgroups_fn)(const char *, gid_t, long int *, long int *, gid_t **,
+                                         long int, int *);
+
+static getpwnam_fn f_getpwnam;
+static getpwuid_fn f_getpwuid;
+static getgrgid_fn f_getgrgid;
+static initgroups_fn f_initgroups;
+
+static char cache_path[256];
+static unsigned long lookups = 100000;
+static atomic_ulong wrong, unavail, gens_seen_mask;
+static atomic_uint max_gen_seen;
+static char first_error[256];
+static pthread_mutex_t err_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void fail(const char *fmt, ...)
+{
+    va_list ap;
+    atomic_fetch_add(&wrong, 1);
+    pthread_mutex_lock(&err_lock);
+    if (first_error[0] == '\0') {
+        va_start(ap, fmt);
+        vsnprintf(first_error, sizeof(first_error), fmt, ap);
+        va_end(ap);
+    }
+    pthread_mutex_unlock(&err_lock);
+}
+
+static int write_generation(unsigned gen)
+{
+    static struct oc_nssc_user_in u[AGENTS];
+    static struct oc_nssc_group_in g[AGENTS + TEAMS];
+    static char names[AGENTS][16], gecos[AGENTS][48], homes[AGENTS][48], teams[TEAMS][16];
+    static const char *members[TEAMS][AGENTS / TEAMS];
+    void *img;
+    size_t len;
+
+    for (unsigned i = 0; i < AGENTS; i++) {
+        snprintf(names[i], sizeof(names[i]), "agent-%04u", i);
+        snprintf(gecos[i], sizeof(gecos[i]), "g%u agent-%04u", gen, i);
+        snprintf(homes[i], sizeof(homes[i]), "/home/g%u/agent-%04u", gen, i);
+        u[i] = (struct oc_nssc_user_in){.name = names[i],
+                                        .uid = UMIN + i,
+                                        .gid = UMIN + i,
+                                        .gecos = gecos[i],
+                                        .dir = homes[i],
+                                        .shell = "/bin/sh",
+                                        .enabled = true};
+        g[i] = (struct oc_nssc_group_in){.name = names[i], .gid = UMIN + i};
+        members[i % TEAMS][i / TEAMS] = names[i];
+    }
+    for (unsigned t = 0; t < TEAMS; t++) {
+        snprintf(teams[t], sizeof(teams[t]), "team-%u", t);
+        g[AGENTS + t] = (struct oc_nssc_group_in){.name = teams[t],
+                                                  .gid = UMAX - t,
+                                                  .members = members[t],
+                                                  .n_members = AGENTS / TEAMS};
+    }
+    int r = oc_nssc_build(u, AGENTS, g, AGENTS + TEAMS, NULL, &img, &len);
+    if (r == 0) {
+        r = oc_nssc_write_file(cache_path, img, len);
+        free(img);
+    }
+    return r;
+}
+
+/* "g<gen> agent-NNNN" and "/home/g<gen>/agent-NNNN" for agent i, same gen. */
+static void check_pw(const struct passwd *pw, unsigned i)
+{
+    char want[64];
+    unsigned gen;
+    if (pw->pw_uid != UMIN + i || pw->pw_gid != UMIN + i) {
+        fail("agent %u: uid %u gid %u", i, (unsigned)pw->pw_uid, (unsigned)pw->pw_gid);
+        return;
+    }
+    snprintf(want, sizeof(want), "agent-%04u", i);
+    if (strcmp(pw->pw_name, want) != 0) {
+        fail("uid %u: name %s", (unsigned)pw->pw_uid, pw->pw_name);
+        return;
+    }
+    if (sscanf(pw->pw_gecos, "g%u ", &gen) != 1 || gen > MAX_GEN) {
+        fail("agent %u: gecos %s", i, pw->pw_gecos);
+        return;
+    }
+    snprintf(want, sizeof(want), "g%u agent-%04u", gen, i);
+    if (strcmp(pw->pw_gecos, want) != 0) {
+        fail("agent %u: gecos %s", i, pw->pw_gecos);
+        return;
+    }
+    snprintf(want, sizeof(want), "/home/g%u/agent-%04u", gen, i);
+    if (strcmp(pw->pw_dir, want) != 0) {
+        fail("agent %u: torn answer: gecos %s dir %s", i, pw->pw_gecos, pw->pw_dir);
+        return;
+    }
+    unsigned prev = atomic_load(&max_gen_seen);
+    while (gen > prev && !atomic_compare_exchange_weak(&max_gen_seen, &prev, gen)) {
+    }
+    atomic_fetch_or(&gens_seen_mask, 1ul << (gen % 64));
+}
+
+static void *reader(void *arg)
+{
+    uint64_t x = (uint64_t)(uintptr_t)arg * 0x9e3779b97f4a7c15ull + 1;
+    char buf[512];
+    struct passwd pw;
+    struct group gr;
+    int err;
+
+    for (unsigned long n = 0; n < lookups; n++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        unsigned i = (unsigned)(x % AGENTS);
+        unsigned op = (unsigned)((x >> 32) % 8);
+        char name[32];
+        enum nss_status st;
+        snprintf(name, sizeof(name), "agent-%04u", i);
+
+        switch (op) {
+        case 0:
+        case 1:
+        case 2:
+            st = f_getpwnam(name, &pw, buf, sizeof(buf), &err);
+            if (st == NSS_STATUS_SUCCESS) {
+                check_pw(&pw, i);
+            } else if (st == NSS_STATUS_UNAVAIL) {
+                atomic_fetch_add(&unavail, 1);
+            } else {
+                fail("getpwnam %s: status %d errno %d", name, st, err);
+            }
+            break;
+        case 3:
+        case 4:
+            st = f_getpwuid(UMIN + i, &pw, buf, sizeof(buf), &err);
+            if (st == NSS_STATUS_SUCCESS) {
+                check_pw(&pw, i);
+            } else if (st == NSS_STATUS_UNAVAIL) {
+                atomic_fetch_add(&unavail, 1);
+            } else {
+                fail("getpwuid %u: status %d errno %d", UMIN + i, st, err);
+            }
+            break;
+        case 5:
+            st = f_getgrgid(UMAX - i % TEAMS, &gr, buf, sizeof(buf), &err);
+            if (st == NSS_STATUS_SUCCESS) {
+                char want[16];
+                snprintf(want, sizeof(want), "team-%u", i % TEAMS);
+                size_t nm = 0;
+                while (gr.gr_mem[nm] != NULL) {
+                    nm++;
+                }
+                if (strcmp(gr.gr_name, want) != 0 || nm != AGENTS / TEAMS) {
+                    fail("getgrgid: %s with %zu members", gr.gr_name, nm);
+                }
+            } else if (st == NSS_STATUS_TRYAGAIN && err == ERANGE) {
+                /* 100 members do not fit in 512 bytes: fine, correct answer */
+            } else if (st == NSS_STATUS_UNAVAIL) {
+                atomic_fetch_add(&unavail, 1);
+            } else {
+                fail("getgrgid: status %d errno %d", st, err);
+            }
+            break;
+        case 6: {
+            long int start = 1, size = 2;
+            gid_t *groups = malloc(2 * sizeof(gid_t));
+            groups[0] = UMIN + i;
+            st = f_initgroups(name, UMIN + i, &start, &size, &groups, 0, &err);
+            if (st == NSS_STATUS_SUCCESS) {
+                if (start != 2 || groups[1] != UMAX - i % TEAMS) {
+                    fail("initgroups %s: %ld groups", name, start);
+                }
+            } else if (st == NSS_STATUS_UNAVAIL) {
+                atomic_fetch_add(&unavail, 1);
+            } else {
+                fail("initgroups %s: status %d", name, st);
+            }
+            free(groups);
+            break;
+        }
+        default:
+            st = f_getpwnam("no-such-agent", &pw, buf, sizeof(buf), &err);
+            if (st != NSS_STATUS_NOTFOUND && st != NSS_STATUS_UNAVAIL) {
+                fail("miss: status %d", st);
+            } else if (st == NSS_STATUS_NOTFOUND && err != ENOENT) {
+                fail("miss: errno %d", err);
+            }
+            break;
+        }
+    }
+    return NULL;
+}
+
+static unsigned long env_num(const char *name, unsigned long def)
+{
+    const char *v = getenv(name);
+    char *end;
+    if (v == NULL || *v == '\0') {
+        return def;
+    }
+    unsigned long n = strtoul(v, &end, 10);
+    return (*end == '\0' && n > 0) ? n : def;
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/nss-stress.XXXXXX";
+    char conf[256], text[1024];
+    unsigned long threads = env_num("OC_STRESS_THREADS", 16);
+    unsigned long replacements = env_num("OC_STRESS_REPLACEMENTS", 100);
+    lookups = env_num("OC_STRESS_LOOKUPS", 100000);
+
+    if (geteuid() != 0) {
+        printf("1..0 # SKIP the module accepts only a root-owned config; run as root\n");
+        return 0;
+    }
+    if (threads > 256) {
+        threads = 256;
+    }
+    if (mkdtemp(dir) == NULL) {
+        printf("1..0 # SKIP mkdtemp: %s\n", strerror(errno));
+        return 0;
+    }
+    chmod(dir, 0755);
+    snprintf(conf, sizeof(conf), "%s/openclaw.conf", dir);
+    snprintf(cache_path, sizeof(cache_path), "%s/nss.cache", dir);
+    snprintf(text, sizeof(text),
+             "[global]\ntenant_id = 11111111-2222-3333-4444-555555555555\n"
+             "audiences = api://openclaw-host\nuid_min = %u\nuid_max = %u\nnss_cache = %s\n",
+             UMIN, UMAX, cache_path);
+    FILE *f = fopen(conf, "w");
+    if (f == NULL) {
+        printf("1..0 # SKIP cannot write %s\n", conf);
+        return 0;
+    }
+    fputs(text, f);
+    fclose(f);
+    chmod(conf, 0644);
+    setenv("OPENCLAW_CONFIG", conf, 1);
+
+    printf("1..4\n");
+    void *h = dlopen(OC_NSS_MODULE_PATH, RTLD_NOW | RTLD_LOCAL);
+    if (h == NULL) {
+        printf("not ok 1 - dlopen %s: %s\n", OC_NSS_MODULE_PATH, dlerror());
+        return 1;
+    }
+    *(void **)&f_getpwnam = dlsym(h, "_nss_openclaw_getpwnam_r");
+    *(void **)&f_getpwuid = dlsym(h, "_nss_openclaw_getpwuid_r");
+    *(void **)&f_getgrgid = dlsym(h, "_nss_openclaw_getgrgid_r");
+    *(void **)&f_initgroups = dlsym(h, "_nss_openclaw_initgroups_dyn");
+    bool syms = f_getpwnam && f_getpwuid && f_getgrgid && f_initgroups;
+    printf("%s 1 - module loaded\n", syms && write_generation(0) == 0 ? "ok" : "not ok");
+    if (!syms) {
+        return 1;
+    }
+
+    pthread_t tid[256];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (unsigned long t = 0; t < threads; t++) {
+        pthread_create(&tid[t], NULL, reader, (void *)(uintptr_t)(t + 1));
+    }
+    unsigned long written = 0, write_errors = 0;
+    for (unsigned gen = 1; gen <= replacements; gen++) {
+        if (write_generation(gen) < 0) {
+            write_errors++;
+        } else {
+            written++;
+        }
+        struct timespec pause = {0, 5 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    for (unsigned long t = 0; t < threads; t++) {
+        pthread_join(tid[t], NULL);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+
+    printf("# %lu threads x %lu lookups, %lu replacements in %.2f s; UNAVAIL %lu; newest "
+           "generation seen %u\n",
+           threads, lookups, written, secs, (unsigned long)atomic_load(&unavail),
+           atomic_load(&max_gen_seen));
+    printf("%s 2 - cache replaced %lu times\n", write_errors == 0 ? "ok" : "not ok", written);
+    if (atomic_load(&wrong) != 0) {
+        printf("# first wrong answer: %s\n", first_error);
+    }
+    printf("%s 3 - no wrong answer (%lu wrong)\n", atomic_load(&wrong) == 0 ? "ok" : "not ok",
+           (unsigned long)atomic_load(&wrong));
+    /* A replaced file never shows as missing or corrupt to a reader. */
+    printf("%s 4 - never UNAVAIL during replacement\n",
+           atomic_load(&unavail) == 0 ? "ok" : "not ok");
+
+    unlink(cache_path);
+    unlink(conf);
+    rmdir(dir);
+    return 0;
+}

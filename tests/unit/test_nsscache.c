@@ -1,0 +1,420 @@
+/* SPDX-License-Identifier: MIT */
+/* test_nsscache: the NSS cache file format, writer and reader. */
+#include "config.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "nsscache.h"
+
+#define UMIN 100000u
+
+static const char *const roles_a[] = {"Host.Login", "Host.Sudo", "Host.Login"};
+static const char *const members_dev[] = {"bob", "alice", "alice"};
+static const char *const members_docker[] = {"alice"};
+
+static const struct oc_nssc_user_in users_fix[] = {
+        {.name = "bob",
+         .uid = UMIN + 2,
+         .gid = UMIN + 2,
+         .gecos = "Bob Agent",
+         .dir = "/home/bob",
+         .shell = "/bin/sh",
+         .enabled = false},
+        {.name = "alice",
+         .uid = UMIN + 1,
+         .gid = UMIN + 1,
+         .gecos = "Alice",
+         .dir = "/home/alice",
+         .shell = "/bin/bash",
+         .enabled = true,
+         .roles = roles_a,
+         .n_roles = 3},
+};
+
+static const struct oc_nssc_group_in groups_fix[] = {
+        {.name = "alice", .gid = UMIN + 1},
+        {.name = "bob", .gid = UMIN + 2},
+        {.name = "devs", .gid = UMIN + 50, .members = members_dev, .n_members = 3},
+        {.name = "docker", .gid = 998, .local = true, .members = members_docker, .n_members = 1},
+};
+
+static void build_fix(void **img, size_t *len)
+{
+    assert_int_equal(oc_nssc_build(users_fix, 2, groups_fix, 4, NULL, img, len), 0);
+}
+
+static void test_roundtrip(void **state)
+{
+    void *img;
+    size_t len;
+    struct oc_nssc c;
+    struct oc_nssc_pw pw;
+    struct oc_nssc_gr gr;
+    const char *s;
+    uint32_t gid;
+
+    (void)state;
+    build_fix(&img, &len);
+    assert_int_equal(oc_nssc_open(img, len, &c), 0);
+    assert_int_equal(c.n_users, 2);
+    assert_int_equal(c.n_groups, 4);
+
+    assert_int_equal(oc_nssc_pw_by_name(&c, "alice", &pw), 0);
+    assert_string_equal(pw.name, "alice");
+    assert_string_equal(pw.gecos, "Alice");
+    assert_string_equal(pw.dir, "/home/alice");
+    assert_string_equal(pw.shell, "/bin/bash");
+    assert_int_equal(pw.uid, UMIN + 1);
+    assert_int_equal(pw.gid, UMIN + 1);
+    assert_int_equal(pw.flags & OC_NSSC_USER_ENABLED, OC_NSSC_USER_ENABLED);
+    assert_int_equal(pw.index, 0);   /* sorted by name */
+    assert_int_equal(pw.n_roles, 2); /* duplicates dropped */
+    assert_int_equal(oc_nssc_pw_role(&c, &pw, 0, &s), 0);
+    assert_string_equal(s, "Host.Login");
+    assert_int_equal(oc_nssc_pw_role(&c, &pw, 1, &s), 0);
+    assert_string_equal(s, "Host.Sudo");
+    assert_int_equal(pw.n_gids, 2);
+    assert_int_equal(oc_nssc_pw_gid(&c, &pw, 0, &gid), 0);
+    assert_int_equal(gid, 998);
+    assert_int_equal(oc_nssc_pw_gid(&c, &pw, 1, &gid), 0);
+    assert_int_equal(gid, UMIN + 50);
+    assert_int_equal(oc_nssc_pw_gid(&c, &pw, 2, &gid), -EBADMSG);
+
+    assert_int_equal(oc_nssc_pw_by_uid(&c, UMIN + 2, &pw), 0);
+    assert_string_equal(pw.name, "bob");
+    assert_int_equal(pw.flags & OC_NSSC_USER_ENABLED, 0);
+    assert_int_equal(pw.n_gids, 1);
+
+    assert_int_equal(oc_nssc_pw_by_name(&c, "carol", &pw), -ENOENT);
+    assert_int_equal(oc_nssc_pw_by_uid(&c, UMIN + 3, &pw), -ENOENT);
+    assert_int_equal(oc_nssc_pw_by_name(&c, "", &pw), -ENOENT);
+
+    assert_int_equal(oc_nssc_gr_by_name(&c, "devs", &gr), 0);
+    assert_int_equal(gr.gid, UMIN + 50);
+    assert_int_equal(gr.n_members, 2);
+    assert_int_equal(oc_nssc_gr_member(&c, &gr, 0, &s), 0);
+    assert_string_equal(s, "alice");
+    assert_int_equal(oc_nssc_gr_member(&c, &gr, 1, &s), 0);
+    assert_string_equal(s, "bob");
+    assert_int_equal(oc_nssc_gr_by_gid(&c, 998, &gr), 0);
+    assert_string_equal(gr.name, "docker");
+    assert_int_equal(gr.flags & OC_NSSC_GROUP_LOCAL, OC_NSSC_GROUP_LOCAL);
+    assert_int_equal(oc_nssc_gr_by_gid(&c, 997, &gr), -ENOENT);
+
+    assert_int_equal(oc_nssc_pw_at(&c, 1, &pw), 0);
+    assert_string_equal(pw.name, "bob");
+    assert_int_equal(oc_nssc_pw_at(&c, 2, &pw), -ENOENT);
+    assert_int_equal(oc_nssc_gr_at(&c, 3, &gr), 0);
+    assert_string_equal(gr.name, "docker");
+    assert_int_equal(oc_nssc_gr_at(&c, 4, &gr), -ENOENT);
+    free(img);
+}
+
+static void test_deterministic(void **state)
+{
+    void *a, *b;
+    size_t la, lb;
+    struct oc_nssc_user_in u[2] = {users_fix[1], users_fix[0]};
+    struct oc_nssc_group_in g[4] = {groups_fix[3], groups_fix[1], groups_fix[2], groups_fix[0]};
+
+    (void)state;
+    build_fix(&a, &la);
+    assert_int_equal(oc_nssc_build(u, 2, g, 4, NULL, &b, &lb), 0);
+    assert_int_equal(la, lb);
+    assert_memory_equal(a, b, la);
+    free(b);
+
+    /* An explicit seed changes the tables, not the answers. */
+    uint8_t seed[OC_NSSC_SEED_SIZE];
+    memset(seed, 0xa5, sizeof(seed));
+    assert_int_equal(oc_nssc_build(u, 2, g, 4, seed, &b, &lb), 0);
+    assert_int_equal(la, lb);
+    assert_memory_not_equal(a, b, la);
+    struct oc_nssc c;
+    struct oc_nssc_pw pw;
+    assert_int_equal(oc_nssc_open(b, lb, &c), 0);
+    assert_int_equal(oc_nssc_pw_by_name(&c, "bob", &pw), 0);
+    assert_int_equal(pw.uid, UMIN + 2);
+    free(a);
+    free(b);
+}
+
+static void test_empty(void **state)
+{
+    void *img;
+    size_t len;
+    struct oc_nssc c;
+    struct oc_nssc_pw pw;
+    struct oc_nssc_gr gr;
+
+    (void)state;
+    assert_int_equal(oc_nssc_build(NULL, 0, NULL, 0, NULL, &img, &len), 0);
+    assert_int_equal(oc_nssc_open(img, len, &c), 0);
+    assert_int_equal(oc_nssc_pw_by_name(&c, "x", &pw), -ENOENT);
+    assert_int_equal(oc_nssc_pw_by_uid(&c, 5, &pw), -ENOENT);
+    assert_int_equal(oc_nssc_gr_by_name(&c, "x", &gr), -ENOENT);
+    assert_int_equal(oc_nssc_gr_by_gid(&c, 5, &gr), -ENOENT);
+    assert_int_equal(oc_nssc_pw_at(&c, 0, &pw), -ENOENT);
+    free(img);
+}
+
+static void test_writer_refuses(void **state)
+{
+    void *img = NULL;
+    size_t len;
+    struct oc_nssc_user_in u[2] = {users_fix[0], users_fix[1]};
+    struct oc_nssc_group_in g[4] = {groups_fix[0], groups_fix[1], groups_fix[2], groups_fix[3]};
+    static const char *const ghost[] = {"ghost"};
+
+    (void)state;
+    u[1].name = "bob"; /* duplicate name */
+    assert_int_equal(oc_nssc_build(u, 2, NULL, 0, NULL, &img, &len), -EINVAL);
+    u[1] = users_fix[1];
+    u[1].uid = u[0].uid; /* duplicate uid */
+    assert_int_equal(oc_nssc_build(u, 2, NULL, 0, NULL, &img, &len), -EINVAL);
+    u[1] = users_fix[1];
+    u[1].uid = 0;
+    assert_int_equal(oc_nssc_build(u, 2, NULL, 0, NULL, &img, &len), -EINVAL);
+    u[1] = users_fix[1];
+    u[1].gecos = "evil:0:0";
+    assert_int_equal(oc_nssc_build(u, 2, NULL, 0, NULL, &img, &len), -EINVAL);
+    u[1] = users_fix[1];
+    u[1].dir = "/home/a\nroot::0:0::/:/bin/sh";
+    assert_int_equal(oc_nssc_build(u, 2, NULL, 0, NULL, &img, &len), -EINVAL);
+    u[1] = users_fix[1];
+    u[1].name = "Root/..";
+    assert_int_equal(oc_nssc_build(u, 2, NULL, 0, NULL, &img, &len), -EINVAL);
+    u[1] = users_fix[1];
+    u[1].shell = NULL;
+    assert_int_equal(oc_nssc_build(u, 2, NULL, 0, NULL, &img, &len), -EINVAL);
+    u[1] = users_fix[1];
+
+    g[2].members = ghost; /* member that is not a user */
+    g[2].n_members = 1;
+    assert_int_equal(oc_nssc_build(u, 2, g, 4, NULL, &img, &len), -EINVAL);
+    g[2] = groups_fix[2];
+    g[2].gid = g[3].gid; /* duplicate gid */
+    assert_int_equal(oc_nssc_build(u, 2, g, 4, NULL, &img, &len), -EINVAL);
+    g[2] = groups_fix[2];
+    g[2].gid = 0;
+    assert_int_equal(oc_nssc_build(u, 2, g, 4, NULL, &img, &len), -EINVAL);
+    assert_null(img);
+}
+
+static void test_reader_refuses(void **state)
+{
+    void *img;
+    size_t len;
+    struct oc_nssc c;
+    uint8_t *p;
+
+    (void)state;
+    build_fix(&img, &len);
+    p = img;
+
+    /* Every truncation, including an empty file. */
+    for (size_t n = 0; n < len; n++) {
+        assert_int_not_equal(oc_nssc_open(p, n, &c), 0);
+    }
+    assert_int_equal(oc_nssc_open(NULL, 0, &c), -EBADMSG);
+
+    /* Every single-bit flip is caught (checksum or structure). */
+    for (size_t i = 0; i < len; i++) {
+        for (int bit = 0; bit < 8; bit++) {
+            p[i] ^= (uint8_t)(1u << bit);
+            assert_int_not_equal(oc_nssc_open(p, len, &c), 0);
+            p[i] ^= (uint8_t)(1u << bit);
+        }
+    }
+    assert_int_equal(oc_nssc_open(p, len, &c), 0);
+
+    /* Wrong version, even with a fixed checksum. */
+    uint32_t v = OC_NSSC_VERSION + 1;
+    memcpy(p + 8, &v, 4);
+    uint64_t ck = oc_nssc_checksum(p, len);
+    memcpy(p + OC_NSSC_CHECKSUM_OFFSET, &ck, 8);
+    assert_int_equal(oc_nssc_open(p, len, &c), -EPROTONOSUPPORT);
+    free(img);
+}
+
+/* Corrupt the structure but fix the checksum: lookups must not crash. */
+static void test_corrupt_structure(void **state)
+{
+    void *img;
+    size_t len;
+    struct oc_nssc c;
+    struct oc_nssc_pw pw;
+    struct oc_nssc_gr gr;
+
+    (void)state;
+    build_fix(&img, &len);
+    uint8_t *p = img;
+    for (size_t i = OC_NSSC_HEADER_SIZE - 64; i < len; i += 1) {
+        for (unsigned v = 0; v < 4; v++) {
+            uint8_t save = p[i];
+            static const uint8_t vals[] = {0x00, 0xff, 0x01, 0x7f};
+            p[i] = vals[v];
+            uint64_t ck = oc_nssc_checksum(p, len);
+            memcpy(p + OC_NSSC_CHECKSUM_OFFSET, &ck, 8);
+            if (oc_nssc_open(p, len, &c) == 0) {
+                (void)oc_nssc_pw_by_name(&c, "alice", &pw);
+                (void)oc_nssc_pw_by_name(&c, "bob", &pw);
+                (void)oc_nssc_pw_by_uid(&c, UMIN + 1, &pw);
+                (void)oc_nssc_gr_by_name(&c, "devs", &gr);
+                (void)oc_nssc_gr_by_gid(&c, 998, &gr);
+                for (uint32_t k = 0; k < c.n_users; k++) {
+                    if (oc_nssc_pw_at(&c, k, &pw) == 0) {
+                        uint32_t g;
+                        for (uint32_t j = 0; j < pw.n_gids; j++) {
+                            (void)oc_nssc_pw_gid(&c, &pw, j, &g);
+                        }
+                    }
+                }
+            }
+            p[i] = save;
+        }
+    }
+    free(img);
+}
+
+/* A hash chain that loops is reported, not followed forever. */
+static void test_chain_loop(void **state)
+{
+    void *img;
+    size_t len;
+    struct oc_nssc c;
+    struct oc_nssc_pw pw;
+
+    (void)state;
+    build_fix(&img, &len);
+    uint8_t *p = img;
+    assert_int_equal(oc_nssc_open(p, len, &c), 0);
+    /* Point every record's next-by-name at itself, every bucket at record 1. */
+    for (uint32_t i = 0; i < c.n_users; i++) {
+        uint32_t self = i + 1;
+        memcpy(p + c.users_off + i * 52 + 44, &self, 4);
+    }
+    for (uint32_t b = 0; b <= c.user_mask; b++) {
+        uint32_t one = 1;
+        memcpy(p + c.pw_name_off + 4 * b, &one, 4);
+    }
+    uint64_t ck = oc_nssc_checksum(p, len);
+    memcpy(p + OC_NSSC_CHECKSUM_OFFSET, &ck, 8);
+    assert_int_equal(oc_nssc_open(p, len, &c), 0);
+    assert_int_equal(oc_nssc_pw_by_name(&c, "nobody-here", &pw), -EBADMSG);
+    assert_int_equal(oc_nssc_pw_by_name(&c, "alice", &pw), 0);
+    free(img);
+}
+
+static void test_write_file(void **state)
+{
+    char dir[] = "/tmp/test_nsscache.XXXXXX";
+    char path[256];
+    void *img;
+    size_t len;
+    struct stat st;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/nss.cache", dir);
+    build_fix(&img, &len);
+    mode_t old = umask(077);
+    assert_int_equal(oc_nssc_write_file(path, img, len), 0);
+    umask(old);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0644);
+    assert_int_equal((size_t)st.st_size, len);
+    ino_t ino = st.st_ino;
+
+    /* Replacement is a new inode (readers holding the old map keep it). */
+    assert_int_equal(oc_nssc_write_file(path, img, len), 0);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_not_equal(st.st_ino, ino);
+
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    uint8_t *back = malloc(len);
+    assert_int_equal(fread(back, 1, len, f), len);
+    fclose(f);
+    assert_memory_equal(back, img, len);
+    free(back);
+
+    assert_int_equal(oc_nssc_write_file("/nonexistent-dir/x/nss.cache", img, len), -ENOENT);
+    assert_int_equal(oc_nssc_write_file("", img, len), -EINVAL);
+    unlink(path);
+    assert_int_equal(rmdir(dir), 0); /* no temporary file left behind */
+    free(img);
+}
+
+/* Many entries: all found, sizes sane (the cache must stay compact). */
+static void test_many(void **state)
+{
+    enum { N = 20000 };
+    struct oc_nssc_user_in *u = calloc(N, sizeof(*u));
+    struct oc_nssc_group_in *g = calloc(N, sizeof(*g));
+    char(*names)[16] = calloc(N, 16);
+    char(*homes)[32] = calloc(N, 32);
+    void *img;
+    size_t len, raw = 0;
+    struct oc_nssc c;
+
+    (void)state;
+    for (unsigned i = 0; i < N; i++) {
+        snprintf(names[i], 16, "agent-%05u", i);
+        snprintf(homes[i], 32, "/home/%s", names[i]);
+        u[i] = (struct oc_nssc_user_in){.name = names[i],
+                                        .uid = UMIN + i,
+                                        .gid = UMIN + i,
+                                        .gecos = names[i],
+                                        .dir = homes[i],
+                                        .shell = "/bin/sh",
+                                        .enabled = true};
+        g[i] = (struct oc_nssc_group_in){.name = names[i], .gid = UMIN + i};
+        raw += (size_t)snprintf(NULL, 0, "%s:*:%u:%u:%s:%s:%s\n", names[i], UMIN + i, UMIN + i,
+                                names[i], homes[i], "/bin/sh");
+        raw += (size_t)snprintf(NULL, 0, "%s:*:%u:\n", names[i], UMIN + i);
+    }
+    assert_int_equal(oc_nssc_build(u, N, g, N, NULL, &img, &len), 0);
+    assert_int_equal(oc_nssc_open(img, len, &c), 0);
+    for (unsigned i = 0; i < N; i++) {
+        struct oc_nssc_pw pw;
+        struct oc_nssc_gr gr;
+        assert_int_equal(oc_nssc_pw_by_name(&c, names[i], &pw), 0);
+        assert_int_equal(pw.uid, UMIN + i);
+        assert_int_equal(oc_nssc_pw_by_uid(&c, UMIN + i, &pw), 0);
+        assert_string_equal(pw.name, names[i]);
+        assert_int_equal(oc_nssc_gr_by_gid(&c, UMIN + i, &gr), 0);
+        assert_string_equal(gr.name, names[i]);
+    }
+    print_message("# %d agents: cache %zu bytes, raw passwd+group %zu bytes (%.2fx)\n", N, len, raw,
+                  (double)len / (double)raw);
+    assert_true(len <= 2 * raw);
+    free(img);
+    free(u);
+    free(g);
+    free(names);
+    free(homes);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_roundtrip),      cmocka_unit_test(test_deterministic),
+            cmocka_unit_test(test_empty),          cmocka_unit_test(test_writer_refuses),
+            cmocka_unit_test(test_reader_refuses), cmocka_unit_test(test_corrupt_structure),
+            cmocka_unit_test(test_chain_loop),     cmocka_unit_test(test_write_file),
+            cmocka_unit_test(test_many),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
