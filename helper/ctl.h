@@ -10,6 +10,7 @@ enum {
 };
 
 int ctl_verify_token(int argc, char **argv);
+int ctl_agent(int argc, char **argv);
 int ctl_tpm(int argc, char **argv);
 int ctl_cache(int argc, char **argv);
 

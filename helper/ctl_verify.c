@@ -26,7 +26,7 @@
 #include "conf.h"
 #include "entra.h"
 #include "helper/ctl.h"
-#include "idmap.h"
+#include "hostpolicy.h"
 #include "jwks.h"
 #include "jwt.h"
 #include "policy.h"
@@ -269,137 +269,71 @@ static int parse_args(int argc, char **argv, struct opts *o)
     return 0;
 }
 
-/* The agent, user and service checks that PAM adds on top of the token. */
+/* The agent, user and service checks that PAM adds on top of the token:
+ * the same function the module runs (common/hostpolicy), called stage by
+ * stage so that every passed check is explained too. */
 static void check_host_policy(const struct opts *o, const struct oc_config *cfg,
                               const struct oc_verify_result *res, int64_t now, struct verdict *v,
                               const struct oc_agent **ret_agent, uint32_t *ret_uid)
 {
-    const struct oc_agent *agent = oc_config_agent_by_app_id(cfg, res->appid);
-    if (agent == NULL) {
-        add_check(v, "agent", false,
-                  "application %s is not a configured agent (add an [agent NAME] section with "
-                  "app_id = %s)",
-                  res->appid, res->appid);
-        return;
-    }
-    if (!oc_guid_equal(agent->object_id, res->oid)) {
-        add_check(v, "agent", false,
-                  "oid %s is not agent %s's object_id %s (the token belongs to another service "
-                  "principal of that application)",
-                  res->oid, agent->name, agent->object_id);
-        return;
-    }
-    if (!agent->enabled) {
-        add_check(v, "agent", false, "agent %s is disabled in the config (enabled = no)",
-                  agent->name);
-        return;
-    }
+    const struct oc_hostpolicy_input in = {
+            .app_id = res->appid,
+            .object_id = res->oid,
+            .has_roles = true,
+            .roles = res->roles,
+            .n_roles = res->n_roles,
+            .user = o->user,
+            .service = o->service,
+            .rhost = o->rhost,
+            .now = now,
+    };
+    struct oc_hostpolicy_verdict hp;
 
-    _cleanup_free_ struct oc_idmap_entry *map = NULL;
-    size_t n_map = 0;
-    char err[512];
-    int r = oc_idmap_assign(cfg, &map, &n_map, err, sizeof(err));
-    if (r < 0) {
-        add_check(v, "agent", false, "identity mapping refused: %s", err);
+    if (oc_hostpolicy_check(cfg, &in, OC_HP_IDENTITY, &hp) < 0) {
+        add_check(v, hp.failed != NULL ? hp.failed : "agent", false, "%s", hp.detail);
         return;
     }
-    const struct oc_idmap_entry *e = NULL;
-    for (size_t i = 0; i < n_map; i++) {
-        if (strcmp(map[i].name, agent->name) == 0) {
-            e = &map[i];
-        }
-    }
-    if (e == NULL) {
-        add_check(v, "agent", false, "agent %s has no uid mapping", agent->name);
-        return;
-    }
-    add_check(v, "agent", true, "agent %s, uid %u, gid %u%s", agent->name, e->uid, e->gid,
-              e->pinned ? " (pinned by uid =)" : "");
-    *ret_agent = agent;
-    *ret_uid = e->uid;
-
+    add_check(v, "agent", true, "agent %s, uid %u, gid %u%s", hp.agent->name, hp.uid, hp.uid,
+              hp.uid_pinned ? " (pinned by uid =)" : "");
+    *ret_agent = hp.agent;
+    *ret_uid = hp.uid;
     if (o->user != NULL) {
-        bool same = strcmp(o->user, agent->name) == 0;
-        add_check(v, "user", same,
-                  same ? "the token's agent is user %s"
-                       : "the token's agent is %s, not user %s: a token never logs in as another "
-                         "user",
-                  agent->name, o->user);
-        if (!same) {
-            return;
-        }
+        add_check(v, "user", true, "the token's agent is user %s", hp.agent->name);
     }
-
     if (o->service == NULL) {
         return;
     }
-    const struct oc_service *svc = oc_config_service(cfg, o->service);
-    if (svc == NULL) {
-        add_check(v, "service", false,
-                  "no [service %s] or [service default] section: agents are refused for this "
-                  "service",
-                  o->service);
+
+    if (oc_hostpolicy_check(cfg, &in, OC_HP_IDENTITY | OC_HP_ROLE, &hp) < 0) {
+        add_check(v, hp.failed != NULL ? hp.failed : "role", false, "%s", hp.detail);
         return;
     }
-    add_check(v, "service", true, "policy of [service %s]", svc->name);
+    add_check(v, "service", true, "policy of [service %s]", hp.svc->name);
+    if (hp.svc->has_allow_agents) {
+        add_check(v, "allow-agents", true, "%s is in allow_agents", hp.agent->name);
+    }
+    if (hp.role != NULL) {
+        add_check(v, "role", true, "holds %s", hp.role);
+    } else {
+        add_check(v, "role", true, "[service %s] requires no role", hp.svc->name);
+    }
 
-    if (svc->has_allow_agents && !oc_strlist_contains(&svc->allow_agents, agent->name)) {
-        add_check(v, "allow-agents", false, "agent %s is not in allow_agents of [service %s]",
-                  agent->name, svc->name);
+    if (oc_hostpolicy_check(cfg, &in, OC_HP_ALL, &hp) < 0) {
+        add_check(v, hp.failed != NULL ? hp.failed : "network", false, "%s", hp.detail);
         return;
     }
-
-    if (svc->require_role.n > 0) {
-        const char *held = NULL;
-        for (size_t i = 0; i < svc->require_role.n && held == NULL; i++) {
-            for (size_t j = 0; j < res->n_roles; j++) {
-                if (strcmp(svc->require_role.items[i], res->roles[j]) == 0) {
-                    held = res->roles[j];
-                    break;
-                }
-            }
-        }
-        if (held == NULL) {
-            add_check(v, "role", false,
-                      "none of the roles required by [service %s] (%s%s) is in the token "
-                      "(assign the app role to the agent in Entra)",
-                      svc->name, svc->require_role.items[0],
-                      svc->require_role.n > 1 ? ", ..." : "");
-            return;
-        }
-        add_check(v, "role", true, "holds %s", held);
-    } else {
-        add_check(v, "role", true, "[service %s] requires no role", svc->name);
-    }
-
-    if (!svc->allow_networks.any) {
-        if (o->rhost == NULL) {
-            add_check(v, "network", false, "[service %s] limits source networks; give --rhost ADDR",
-                      svc->name);
-            return;
-        }
-        bool in = oc_netlist_match(&svc->allow_networks, o->rhost);
-        add_check(v, "network", in,
-                  in ? "%s is inside allow_networks" : "%s is outside allow_networks", o->rhost);
-        if (!in) {
-            return;
-        }
-    } else {
+    if (hp.svc->allow_networks.any) {
         add_check(v, "network", true, "any source network");
+    } else {
+        add_check(v, "network", true, "%s is inside allow_networks", o->rhost);
     }
-
     time_t t = (time_t)now;
     struct tm tm;
-    if (localtime_r(&t, &tm) == NULL) {
-        add_check(v, "time", false, "cannot compute the local time");
-        return;
+    char when[32] = "now";
+    if (localtime_r(&t, &tm) != NULL) {
+        strftime(when, sizeof(when), "%a %H:%M", &tm);
     }
-    bool inside = oc_timewin_match(&svc->allow_time, &tm);
-    char when[32];
-    strftime(when, sizeof(when), "%a %H:%M", &tm);
-    add_check(v, "time", inside,
-              inside ? "%s (local) is inside allow_time" : "%s (local) is outside allow_time",
-              when);
+    add_check(v, "time", true, "%s (local) is inside allow_time", when);
 }
 
 static void print_claims(const char *tok, size_t len, bool json_out, cJSON *json_root)

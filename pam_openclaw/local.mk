@@ -1,1 +1,63 @@
 # pam_openclaw: build fragment, included from the top-level Makefile.am
+#
+# common/libocpam.la: the host policy, failure tally and audit formatting
+# shared by the PAM module and openclawctl (libc only).
+noinst_LTLIBRARIES += common/libocpam.la
+common_libocpam_la_SOURCES = \
+	common/hostpolicy.c common/hostpolicy.h \
+	common/tally.c common/tally.h \
+	common/audit.c common/audit.h
+
+pamlib_LTLIBRARIES += pam_openclaw/pam_openclaw.la
+pam_openclaw_pam_openclaw_la_SOURCES = \
+	pam_openclaw/pam_openclaw.c \
+	pam_openclaw/prompt.c pam_openclaw/prompt.h \
+	pam_openclaw/replay.c pam_openclaw/replay.h
+pam_openclaw_pam_openclaw_la_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS)
+# -z defs: every symbol resolved at link time, except in sanitizer builds
+# (clang leaves the ASan runtime to the executable that loads the module).
+if SANITIZERS
+oc_pam_zdefs =
+else
+oc_pam_zdefs = -Wl,-z,defs
+endif
+pam_openclaw_pam_openclaw_la_LDFLAGS = -module -avoid-version -shared \
+	-Wl,--version-script=$(top_srcdir)/pam_openclaw/pam_openclaw.map $(oc_pam_zdefs)
+pam_openclaw_pam_openclaw_la_LIBADD = common/libocpam.la common/libocverify.la \
+	common/libocbase.la $(PAM_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
+EXTRA_DIST += pam_openclaw/pam_openclaw.map pam_openclaw/README.md
+
+# openclawctl agent status|unlock NAME
+helper_openclawctl_SOURCES += helper/ctl_agent.c
+CTL_EXTRA_LIBS += common/libocpam.la
+
+# openclaw-askpass: SSH_ASKPASS answerer for the chunked token prompts
+dist_bin_SCRIPTS = helper/openclaw-askpass
+
+# Integration tests (pamtester under pam_wrapper, the local tenant) and
+# system tests (root, private mount namespace, real sshd, su and sudo).
+TESTS += tests/integration/pam-module.sh tests/system/pam-sshd.sh \
+	tests/system/pam-sudo-su.sh
+EXTRA_DIST += tests/integration/pam-module.sh tests/integration/pam-lib.sh \
+	tests/system/pam-sshd.sh tests/system/pam-sudo-su.sh tests/system/pam-ns.sh
+
+check_PROGRAMS += tests/integration/pam-askpass-conv
+tests_integration_pam_askpass_conv_SOURCES = tests/integration/pam-askpass-conv.c
+tests_integration_pam_askpass_conv_LDADD = $(PAM_LIBS)
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_pam_policy
+TESTS += tests/unit/test_pam_policy
+tests_unit_test_pam_policy_SOURCES = tests/unit/test_pam_policy.c
+tests_unit_test_pam_policy_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_pam_policy_LDADD = common/libocpam.la common/libocbase.la $(CMOCKA_LIBS)
+endif
+
+# bench/pam: µs per pam_authenticate + pam_acct_mgmt, token vs pam_unix yescrypt
+noinst_PROGRAMS += bench/pam
+OC_BENCHES += bench/pam
+bench_pam_SOURCES = bench/pam.c
+bench_pam_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS)
+bench_pam_LDADD = common/libocverify.la $(PAM_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS) -lcrypt
+
+dist_man_MANS += man/pam_openclaw.8

@@ -7,7 +7,7 @@ PKGS="
 build-essential autoconf automake libtool pkg-config make gcc clang
 libclang-rt-14-dev llvm
 libpam0g-dev libcurl4-openssl-dev libcjson-dev libsecret-1-dev
-libtss2-dev libtss2-tcti-swtpm0 libssl-dev libcmocka-dev
+libtss2-dev libtss2-tcti-swtpm0 libssl-dev libcmocka-dev libcrypt-dev
 swtpm swtpm-tools tpm2-tools
 libpam-wrapper libnss-wrapper libuid-wrapper libsocket-wrapper
 pamtester valgrind

@@ -1,0 +1,993 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pam_openclaw: log Entra ID agents in with their access token and gate
+ * them by app role, source network, time window and failure history.
+ *
+ *   auth     the token (PAM_AUTHTOK or the chunked conversation of
+ *            docs/pam.md) verified offline with the JWKS cache file, the
+ *            token's agent mapped to this PAM_USER, the service's role
+ *   account  agent enabled, not locked out, network, time, role
+ *   session  audit open/close, OPENCLAW_SOCKET for the session
+ *   password refused for agents (credentials rotate in Entra)
+ *
+ * Users that are not configured agents get PAM_IGNORE everywhere. Every
+ * decision is one key=value audit line (common/audit.h) at LOG_AUTHPRIV.
+ * The token is never logged and every copy the module owns is wiped.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#define PAM_SM_AUTH
+#define PAM_SM_ACCOUNT
+#define PAM_SM_SESSION
+#define PAM_SM_PASSWORD
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+
+#include "audit.h"
+#include "clock.h"
+#include "conf.h"
+#include "entra.h"
+#include "hostpolicy.h"
+#include "jwks.h"
+#include "pam_openclaw/prompt.h"
+#include "pam_openclaw/replay.h"
+#include "tally.h"
+#include "util.h"
+
+/* Name of the JWKS cache file inside jwks_dir (written by openclawd). */
+#define OC_JWKS_FILE "keys.json"
+/* Key of the auth result for the account and session phases. */
+#define OC_DATA_AUTH "openclaw_auth"
+/* Failure delay requested from libpam (microseconds), as pam_unix does. */
+#define OC_FAIL_DELAY_US 2000000u
+/* Roles accepted in a require_role= argument. */
+#define OC_ARG_ROLES_MAX 16
+/* Longest module argument we accept. */
+#define OC_ARG_MAX 1024
+
+struct opts {
+    const char *config;
+    bool debug;
+    bool use_first_pass;
+    bool try_first_pass;
+    bool nodelay;
+    bool mode_helper;
+    const char *prompt;
+    bool has_require_role;
+    struct oc_strlist require_role;
+    char *role_items[OC_ARG_ROLES_MAX];
+    char role_buf[OC_ARG_MAX];
+};
+
+/* What auth hands to account and session (pam_set_data). */
+struct auth_result {
+    char user[OC_USER_NAME_MAX + 1];
+    char service[OC_CONFIG_SERVICE_NAME_MAX + 1];
+    char app_id[OC_GUID_SIZE];
+    char oid[OC_GUID_SIZE];
+    char uti[OC_REPLAY_ID_MAX];
+    uint32_t uid;
+    size_t n_roles;
+    char *roles[OC_ROLES_MAX];
+};
+
+/* ------------------------------------------------------------------ */
+/* Cached config and key set: parsed once, re-read when the file changes. */
+
+struct cached {
+    void *obj;
+    void (*free_fn)(void *);
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    unsigned flags;
+    char *path;
+    unsigned refs;
+};
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct cached *cache_config;
+static struct cached *cache_jwks;
+
+static void cached_free(struct cached *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    c->free_fn(c->obj);
+    free(c->path);
+    free(c);
+}
+
+static bool same_file(const struct cached *c, const char *path, const struct stat *st,
+                      unsigned flags)
+{
+    return c != NULL && strcmp(c->path, path) == 0 && c->dev == st->st_dev &&
+           c->ino == st->st_ino && c->size == st->st_size &&
+           c->mtime.tv_sec == st->st_mtim.tv_sec && c->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+           c->flags == flags;
+}
+
+static void free_config_obj(void *p)
+{
+    oc_config_free(p);
+}
+
+static void free_jwks_obj(void *p)
+{
+    oc_jwks_free(p);
+}
+
+typedef int (*loader_fn)(const char *path, unsigned flags, void **ret_obj, char *err,
+                         size_t errlen);
+
+static int load_config_obj(const char *path, unsigned flags, void **ret_obj, char *err,
+                           size_t errlen)
+{
+    struct oc_config *cfg = NULL;
+    struct oc_config_error e;
+    int r;
+
+    memset(&e, 0, sizeof(e));
+    r = oc_config_load(path, flags, &cfg, &e);
+    if (r < 0) {
+        if (oc_config_error_format(&e, err, errlen) < 0 || err[0] == '\0') {
+            (void)snprintf(err, errlen, "%s: %s", path, strerror(-r));
+        }
+        return r;
+    }
+    *ret_obj = cfg;
+    return 0;
+}
+
+static int load_jwks_obj(const char *path, unsigned flags, void **ret_obj, char *err, size_t errlen)
+{
+    struct oc_jwks *jwks = NULL;
+    const char *why = NULL;
+    int r;
+
+    (void)flags;
+    r = oc_jwks_load_file(path, &jwks, &why);
+    if (r < 0) {
+        (void)snprintf(err, errlen, "%s: %s", path, why != NULL ? why : strerror(-r));
+        return r;
+    }
+    *ret_obj = jwks;
+    return 0;
+}
+
+static int cache_get(struct cached **slot, const char *path, unsigned flags, bool nofollow,
+                     loader_fn load, void (*free_fn)(void *), struct cached **ret, char *err,
+                     size_t errlen)
+{
+    struct stat st;
+    struct cached *c;
+    void *obj = NULL;
+    int r;
+
+    pthread_mutex_lock(&cache_lock);
+    if ((nofollow ? lstat(path, &st) : stat(path, &st)) < 0) {
+        r = -errno;
+        (void)snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (same_file(*slot, path, &st, flags)) {
+        (*slot)->refs++;
+        *ret = *slot;
+        r = 0;
+        goto out;
+    }
+    r = load(path, flags, &obj, err, errlen);
+    if (r < 0) {
+        goto out;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL || (c->path = strdup(path)) == NULL) {
+        free(c);
+        free_fn(obj);
+        r = -ENOMEM;
+        (void)snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    c->obj = obj;
+    c->free_fn = free_fn;
+    c->dev = st.st_dev;
+    c->ino = st.st_ino;
+    c->size = st.st_size;
+    c->mtime = st.st_mtim;
+    c->flags = flags;
+    c->refs = 2; /* the slot's and the caller's */
+    if (*slot != NULL && --(*slot)->refs == 0) {
+        cached_free(*slot);
+    }
+    *slot = c;
+    *ret = c;
+    r = 0;
+out:
+    pthread_mutex_unlock(&cache_lock);
+    return r;
+}
+
+static void cache_put(struct cached *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&cache_lock);
+    if (--c->refs == 0) {
+        cached_free(c);
+    }
+    pthread_mutex_unlock(&cache_lock);
+}
+
+__attribute__((destructor)) static void cache_drop_all(void)
+{
+    pthread_mutex_lock(&cache_lock);
+    if (cache_config != NULL && --cache_config->refs == 0) {
+        cached_free(cache_config);
+    }
+    if (cache_jwks != NULL && --cache_jwks->refs == 0) {
+        cached_free(cache_jwks);
+    }
+    cache_config = NULL;
+    cache_jwks = NULL;
+    pthread_mutex_unlock(&cache_lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Arguments */
+
+static int parse_roles(struct opts *o, const char *text)
+{
+    struct oc_list_iter it = OC_LIST_ITER_INIT(text);
+    const char *item;
+    size_t len, used = 0;
+    int r;
+
+    o->require_role.items = o->role_items;
+    o->require_role.n = 0;
+    while ((r = oc_list_next(&it, &item, &len)) > 0) {
+        if (o->require_role.n >= OC_ARG_ROLES_MAX || used + len + 1 > sizeof(o->role_buf)) {
+            return -E2BIG;
+        }
+        memcpy(o->role_buf + used, item, len);
+        o->role_buf[used + len] = '\0';
+        o->role_items[o->require_role.n++] = o->role_buf + used;
+        used += len + 1;
+    }
+    if (r < 0 || o->require_role.n == 0) {
+        return -EINVAL;
+    }
+    o->has_require_role = true;
+    return 0;
+}
+
+static int parse_args(pam_handle_t *pamh, int argc, const char **argv, struct opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->config = OC_CONFIG_PATH;
+    o->prompt = OC_PROMPT_DEFAULT;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (a == NULL || strlen(a) >= OC_ARG_MAX) {
+            pam_syslog(pamh, LOG_ERR, "argument %d is too long (limit %d bytes)", i,
+                       OC_ARG_MAX - 1);
+            return PAM_SERVICE_ERR;
+        }
+        if (strncmp(a, "config=", 7) == 0 && a[7] == '/') {
+            o->config = a + 7;
+        } else if (strcmp(a, "debug") == 0) {
+            o->debug = true;
+        } else if (strcmp(a, "use_first_pass") == 0) {
+            o->use_first_pass = true;
+        } else if (strcmp(a, "try_first_pass") == 0) {
+            o->try_first_pass = true;
+        } else if (strcmp(a, "nodelay") == 0) {
+            o->nodelay = true;
+        } else if (strcmp(a, "mode=helper") == 0) {
+            o->mode_helper = true;
+        } else if (strcmp(a, "mode=token") == 0) {
+            o->mode_helper = false;
+        } else if (strncmp(a, "prompt=", 7) == 0 && a[7] != '\0' &&
+                   strlen(a + 7) <= OC_PROMPT_BASE_MAX) {
+            o->prompt = a + 7;
+        } else if (strncmp(a, "require_role=", 13) == 0) {
+            if (parse_roles(o, a + 13) < 0) {
+                pam_syslog(pamh, LOG_ERR,
+                           "bad require_role= argument '%s': give one or more roles separated "
+                           "by commas (at most %d), e.g. require_role=Host.Sudo",
+                           a + 13, OC_ARG_ROLES_MAX);
+                return PAM_SERVICE_ERR;
+            }
+        } else {
+            pam_syslog(pamh, LOG_ERR,
+                       "unknown or malformed argument '%s' (known: config=/PATH debug "
+                       "use_first_pass try_first_pass nodelay prompt=TEXT require_role=ROLES "
+                       "mode=token|helper); see pam_openclaw(8)",
+                       a);
+            return PAM_SERVICE_ERR;
+        }
+    }
+    if (o->use_first_pass && o->try_first_pass) {
+        pam_syslog(pamh, LOG_ERR, "use_first_pass and try_first_pass exclude each other");
+        return PAM_SERVICE_ERR;
+    }
+    return PAM_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ */
+/* Audit */
+
+struct ctx {
+    pam_handle_t *pamh;
+    struct opts o;
+    const char *phase; /* auth account session password */
+    const char *user;
+    const char *service;
+    const char *rhost;
+    struct cached *cfg_ref;
+    const struct oc_config *cfg;
+    const struct oc_agent *agent;
+    uint32_t tally_records; /* failures on file when check_lock() ran */
+};
+
+static void audit(struct ctx *c, const char *event, const char *result, const char *reason,
+                  const char *app_id, const char *oid, const char *uti, const char *detail)
+{
+    struct oc_audit a = {
+            .event = event,
+            .service = c->service,
+            .user = c->user,
+            .agent_app_id = app_id != NULL ? app_id : (c->agent != NULL ? c->agent->app_id : NULL),
+            .agent_oid = oid != NULL ? oid : (c->agent != NULL ? c->agent->object_id : NULL),
+            .token_uti = uti,
+            .rhost = c->rhost,
+            .result = result,
+            .reason = reason,
+            .detail = detail,
+    };
+    char line[OC_AUDIT_LINE_MAX];
+    int prio = strcmp(result, "success") == 0 ? LOG_INFO : LOG_NOTICE;
+
+    if (strcmp(event, "anomaly") == 0) {
+        prio = LOG_WARNING;
+    }
+    (void)oc_audit_format(&a, line, sizeof(line));
+    pam_syslog(c->pamh, prio, "%s", line);
+#ifdef OC_TEST_HOOKS
+    {
+        /* Test builds only: a copy of each audit line for the test suites. */
+        const char *f = secure_getenv("OPENCLAW_TEST_AUDIT_FILE");
+        if (f != NULL && f[0] == '/') {
+            FILE *fp = fopen(f, "ae");
+            if (fp != NULL) {
+                fprintf(fp, "%s\n", line);
+                fclose(fp);
+            }
+        }
+    }
+#endif
+}
+
+__attribute__((format(printf, 2, 3))) static void debug(struct ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!c->o.debug) {
+        return;
+    }
+    va_start(ap, fmt);
+    pam_vsyslog(c->pamh, LOG_DEBUG, fmt, ap);
+    va_end(ap);
+}
+
+/* ------------------------------------------------------------------ */
+/* Common start of every phase: arguments, user, config, agent or not. */
+
+static void ctx_done(struct ctx *c)
+{
+    cache_put(c->cfg_ref);
+    c->cfg_ref = NULL;
+    c->cfg = NULL;
+}
+
+static unsigned config_flags(void)
+{
+#ifdef OC_TEST_HOOKS
+    /* Test builds only: tests that do not run as root own their config. */
+    if (secure_getenv("OPENCLAW_TEST_INSECURE_CONFIG") != NULL) {
+        return OC_CONFIG_INSECURE_OK;
+    }
+#endif
+    return 0;
+}
+
+/* PAM_SUCCESS when the user is a configured agent (c->agent set), else the code to return. */
+static int ctx_init(struct ctx *c, pam_handle_t *pamh, const char *phase, int argc,
+                    const char **argv)
+{
+    const void *item = NULL;
+    const char *user = NULL;
+    char err[OC_CONFIG_PATH_MAX + 600];
+    int r;
+
+    memset(c, 0, sizeof(*c));
+    c->pamh = pamh;
+    c->phase = phase;
+    r = parse_args(pamh, argc, argv, &c->o);
+    if (r != PAM_SUCCESS) {
+        return r;
+    }
+    if (pam_get_item(pamh, PAM_SERVICE, &item) == PAM_SUCCESS && item != NULL) {
+        c->service = item;
+    }
+    item = NULL;
+    if (pam_get_item(pamh, PAM_RHOST, &item) == PAM_SUCCESS && item != NULL) {
+        c->rhost = item;
+    }
+    r = pam_get_user(pamh, &user, NULL);
+    if (r != PAM_SUCCESS || user == NULL || user[0] == '\0') {
+        debug(c, "no user name (%s): ignored", pam_strerror(pamh, r));
+        return PAM_IGNORE;
+    }
+    c->user = user;
+    if (c->service == NULL) {
+        pam_syslog(pamh, LOG_ERR, "the application set no PAM service name");
+        return PAM_SERVICE_ERR;
+    }
+    r = cache_get(&cache_config, c->o.config, config_flags(), true, load_config_obj,
+                  free_config_obj, &c->cfg_ref, err, sizeof(err));
+    if (r == -ENOENT) {
+        /* Not configured on this host: nobody is an agent here. */
+        debug(c, "%s does not exist: every user is ignored", c->o.config);
+        return PAM_IGNORE;
+    }
+    if (r < 0) {
+        pam_syslog(pamh, LOG_ERR,
+                   "cannot use the configuration: %s (fix the file; check it with openclawctl "
+                   "verify-token --config)",
+                   err);
+        audit(c, phase, "error", "config", NULL, NULL, NULL, err);
+        return r == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
+    }
+    c->cfg = c->cfg_ref->obj;
+    c->agent = oc_config_agent_by_name(c->cfg, user);
+    if (c->agent == NULL) {
+        debug(c, "user %s is not a configured agent: ignored", user);
+        return PAM_IGNORE;
+    }
+    return PAM_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ */
+/* auth */
+
+static void auth_result_free(pam_handle_t *pamh, void *data, int error_status)
+{
+    struct auth_result *a = data;
+
+    (void)pamh;
+    (void)error_status;
+    if (a == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < a->n_roles; i++) {
+        free(a->roles[i]);
+    }
+    oc_wipe(a, sizeof(*a));
+    free(a);
+}
+
+static int save_result(struct ctx *c, const struct oc_verify_result *res, uint32_t uid)
+{
+    struct auth_result *a = calloc(1, sizeof(*a));
+
+    if (a == NULL) {
+        return PAM_BUF_ERR;
+    }
+    (void)oc_strscpy(a->user, sizeof(a->user), c->user);
+    (void)oc_strscpy(a->service, sizeof(a->service), c->service);
+    (void)oc_strscpy(a->app_id, sizeof(a->app_id), res->appid);
+    (void)oc_strscpy(a->oid, sizeof(a->oid), res->oid);
+    if (res->log_id != NULL) {
+        (void)oc_strscpy(a->uti, sizeof(a->uti), res->log_id);
+    }
+    a->uid = uid;
+    for (size_t i = 0; i < res->n_roles && i < OC_ROLES_MAX; i++) {
+        a->roles[i] = strdup(res->roles[i]);
+        if (a->roles[i] == NULL) {
+            auth_result_free(c->pamh, a, 0);
+            return PAM_BUF_ERR;
+        }
+        a->n_roles++;
+    }
+    int r = pam_set_data(c->pamh, OC_DATA_AUTH, a, auth_result_free);
+    if (r != PAM_SUCCESS) {
+        auth_result_free(c->pamh, a, 0);
+    }
+    return r;
+}
+
+/* Count one failure for the agent; a lock raises an anomaly event. */
+static void count_failure(struct ctx *c, const struct oc_service *svc)
+{
+    const struct oc_service *s = svc != NULL ? svc : oc_config_service(c->cfg, c->service);
+    uint32_t deny = s != NULL ? s->deny : OC_DEFAULT_DENY;
+    uint32_t interval = s != NULL ? s->fail_interval : OC_DEFAULT_FAIL_INTERVAL;
+    uint32_t unlock = s != NULL ? s->unlock_time : OC_DEFAULT_UNLOCK_TIME;
+    struct oc_tally_status st;
+    int64_t now = oc_now();
+    char detail[200];
+    int r;
+
+    r = oc_tally_fail(c->cfg->global.tally_dir, c->agent->name, now, c->service, c->rhost, deny,
+                      interval, unlock, &st);
+    if (r < 0) {
+        pam_syslog(c->pamh, LOG_ERR, "cannot record a failure of %s in %s: %s", c->agent->name,
+                   c->cfg->global.tally_dir, strerror(-r));
+        return;
+    }
+    if (st.newly_locked) {
+        if (st.locked_until == OC_TALLY_FOREVER) {
+            (void)snprintf(detail, sizeof(detail),
+                           "%u failures within %us: locked until an admin runs openclawctl agent "
+                           "unlock %s",
+                           st.n_recent, interval, c->agent->name);
+        } else {
+            (void)snprintf(detail, sizeof(detail),
+                           "%u failures within %us: locked for %us (openclawctl agent unlock %s)",
+                           st.n_recent, interval, unlock, c->agent->name);
+        }
+        audit(c, "anomaly", "failure", "lockout", NULL, NULL, NULL, detail);
+    }
+}
+
+/* Is the agent locked out? PAM_SUCCESS when not, else the code to return. */
+static int check_lock(struct ctx *c, const char *event, int code)
+{
+    struct oc_tally_status st;
+    char detail[160];
+    int r;
+
+    r = oc_tally_dir_check(c->cfg->global.tally_dir);
+    if (r == 0) {
+        r = oc_tally_status(c->cfg->global.tally_dir, c->agent->name, oc_now(), &st);
+    }
+    if (r < 0) {
+        pam_syslog(c->pamh, LOG_ERR,
+                   "cannot use the failure tally in %s: %s (it must be a directory owned by "
+                   "root, mode 0700); refusing agent %s",
+                   c->cfg->global.tally_dir, strerror(-r), c->agent->name);
+        audit(c, event, "error", "tally", NULL, NULL, NULL, NULL);
+        return PAM_AUTHINFO_UNAVAIL;
+    }
+    c->tally_records = st.n_records;
+    if (st.locked) {
+        if (st.locked_until == OC_TALLY_FOREVER) {
+            (void)snprintf(detail, sizeof(detail), "locked since %lld until an admin unlocks",
+                           (long long)st.locked_at);
+        } else {
+            (void)snprintf(detail, sizeof(detail), "locked until %lld", (long long)st.locked_until);
+        }
+        audit(c, event, "failure", "locked", NULL, NULL, NULL, detail);
+        return code;
+    }
+    return PAM_SUCCESS;
+}
+
+static int helper_unavailable(struct ctx *c, const char *event, int code)
+{
+    struct stat st;
+    bool present = stat(c->cfg->global.socket, &st) == 0;
+
+    pam_syslog(c->pamh, LOG_ERR,
+               "mode=helper: cannot get a fresh token for agent %s: %s; refused (this version "
+               "has no openclawd client yet)",
+               c->agent->name,
+               present ? "the openclawd protocol is not supported by this module version"
+                       : "openclawd is not running (no socket)");
+    audit(c, event, "failure", "helper-unavailable", NULL, NULL, NULL, c->cfg->global.socket);
+    return code;
+}
+
+/* The token: PAM_AUTHTOK (first_pass modes) or the chunked conversation. */
+static int get_token(struct ctx *c, char **ret_tok, size_t *ret_len, const char **ret_reason)
+{
+    const void *item = NULL;
+    char *tok = NULL;
+    size_t len = 0;
+    int r;
+
+    *ret_reason = "no-token";
+    if (c->o.use_first_pass || c->o.try_first_pass) {
+        r = pam_get_item(c->pamh, PAM_AUTHTOK, &item);
+        if (r == PAM_SUCCESS && item != NULL && ((const char *)item)[0] != '\0') {
+            len = strnlen(item, OC_TOKEN_MAX + 1);
+            if (len > OC_TOKEN_MAX) {
+                *ret_reason = "size";
+                return PAM_AUTH_ERR;
+            }
+            tok = malloc(len + 1);
+            if (tok == NULL) {
+                return PAM_BUF_ERR;
+            }
+            memcpy(tok, item, len);
+            tok[len] = '\0';
+            *ret_tok = tok;
+            *ret_len = len;
+            return PAM_SUCCESS;
+        }
+        if (c->o.use_first_pass) {
+            return PAM_AUTH_ERR;
+        }
+    }
+    r = oc_prompt_token(c->pamh, c->o.prompt, &tok, &len);
+    if (r == -E2BIG) {
+        *ret_reason = "size";
+        return PAM_AUTH_ERR;
+    }
+    if (r == -ENOMEM) {
+        return PAM_BUF_ERR;
+    }
+    if (r < 0) {
+        *ret_reason = "conversation";
+        return PAM_CONV_ERR;
+    }
+    if (len == 0) {
+        oc_free_wipe(tok, 1);
+        return PAM_AUTH_ERR;
+    }
+    if (len == OC_PROMPT_TRUNCATED_LEN) {
+        pam_syslog(c->pamh, LOG_NOTICE,
+                   "the answer for %s was exactly %d bytes: the client probably cut it (stock "
+                   "ssh does); answer the chunked prompts with openclaw-askpass",
+                   c->user, OC_PROMPT_TRUNCATED_LEN);
+    }
+    /* Like pam_get_authtok: later modules may use_first_pass it. */
+    (void)pam_set_item(c->pamh, PAM_AUTHTOK, tok);
+    *ret_tok = tok;
+    *ret_len = len;
+    return PAM_SUCCESS;
+}
+
+static int do_authenticate(struct ctx *c, int flags)
+{
+    const struct oc_config *cfg = c->cfg;
+    const struct oc_service *svc = oc_config_service(cfg, c->service);
+    struct cached *jref = NULL;
+    struct oc_verify_result *res = NULL;
+    struct oc_verify_report report;
+    struct oc_hostpolicy_verdict v;
+    char path[OC_CONFIG_PATH_MAX + 32];
+    char err[OC_CONFIG_PATH_MAX + 200];
+    char *tok = NULL;
+    size_t len = 0;
+    const char *reason = NULL;
+    const char *detail = NULL;
+    int ret, r;
+
+    if (!c->o.nodelay) {
+        (void)pam_fail_delay(c->pamh, OC_FAIL_DELAY_US);
+    }
+    ret = check_lock(c, "auth", PAM_AUTH_ERR);
+    if (ret != PAM_SUCCESS) {
+        if (ret == PAM_AUTH_ERR && (flags & PAM_SILENT) == 0) {
+            pam_error(c->pamh, "Agent %s is locked after repeated failures.", c->agent->name);
+        }
+        return ret;
+    }
+    if (c->o.mode_helper) {
+        return helper_unavailable(c, "auth", PAM_AUTHINFO_UNAVAIL);
+    }
+
+    ret = get_token(c, &tok, &len, &reason);
+    if (ret != PAM_SUCCESS) {
+        audit(c, "auth", ret == PAM_AUTH_ERR ? "failure" : "error", reason, NULL, NULL, NULL, NULL);
+        if (ret == PAM_AUTH_ERR) {
+            count_failure(c, svc);
+        }
+        goto out;
+    }
+
+    (void)snprintf(path, sizeof(path), "%s/%s", cfg->global.jwks_dir, OC_JWKS_FILE);
+    r = cache_get(&cache_jwks, path, 0, false, load_jwks_obj, free_jwks_obj, &jref, err,
+                  sizeof(err));
+    if (r < 0) {
+        pam_syslog(c->pamh, LOG_ERR,
+                   "cannot use the signing keys: %s (openclawd keeps that file fresh; an admin "
+                   "can fetch the tenant's /discovery/v2.0/keys there)",
+                   err);
+        audit(c, "auth", "error", "jwks", NULL, NULL, NULL, err);
+        ret = r == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
+        goto out;
+    }
+
+    struct oc_verify_policy pol = {
+            .tenant_id = cfg->global.tenant_id,
+            .issuer_v1 = cfg->global.issuer_v1,
+            .issuer_v2 = cfg->global.issuer_v2,
+            .audiences = (const char *const *)cfg->global.audiences.items,
+            .n_audiences = cfg->global.audiences.n,
+            .alg_mask = cfg->global.algorithms,
+            .now = oc_now(),
+            .clock_skew = cfg->global.clock_skew,
+            .max_token_age = svc != NULL ? svc->max_token_age : 0,
+    };
+    memset(&report, 0, sizeof(report));
+    r = oc_verify_token(tok, len, jref->obj, &pol, &res, &report);
+    /* Verified or not, this copy of the token is no longer needed. */
+    oc_free_wipe(tok, len);
+    tok = NULL;
+    if (r == -ENOMEM) {
+        ret = PAM_BUF_ERR;
+        goto out;
+    }
+    if (r == -ENOKEY) {
+        reason = "kid";
+        detail = "no key with the token's kid in the JWKS cache; openclawd would refresh the "
+                 "keys and retry once, but it is not available: decided from the cache";
+        pam_syslog(c->pamh, LOG_NOTICE, "token for %s: %s", c->user, detail);
+        goto refused;
+    }
+    if (r < 0) {
+        reason = oc_verify_report_failed(&report);
+        if (reason[0] == '\0') {
+            reason = "token";
+        }
+        for (size_t i = 0; i < report.n; i++) {
+            if (!report.checks[i].ok) {
+                detail = report.checks[i].detail;
+            }
+        }
+        goto refused;
+    }
+
+    struct oc_hostpolicy_input in = {
+            .app_id = res->appid,
+            .object_id = res->oid,
+            .has_roles = true,
+            .roles = res->roles,
+            .n_roles = res->n_roles,
+            .user = c->user,
+            .service = c->service,
+            .rhost = c->rhost,
+            .now = pol.now,
+            .require_role = c->o.has_require_role ? &c->o.require_role : NULL,
+    };
+    r = oc_hostpolicy_check(cfg, &in, OC_HP_IDENTITY | OC_HP_ROLE, &v);
+    if (r == -ENOMEM) {
+        ret = PAM_BUF_ERR;
+        goto out;
+    }
+    if (r < 0) {
+        reason = v.failed != NULL ? v.failed : "policy";
+        detail = v.detail;
+        goto refused;
+    }
+    svc = v.svc;
+    if (svc->one_time_tokens) {
+        if (res->log_id == NULL) {
+            reason = "no-uti";
+            detail = "one_time_tokens needs a uti or jti claim";
+            goto refused;
+        }
+        r = oc_tally_dir_check(cfg->global.tally_dir);
+        if (r == 0) {
+            /* Kept as long as the verifier would still accept the token. */
+            r = oc_replay_use(cfg->global.tally_dir, res->log_id,
+                              res->exp + (int64_t)cfg->global.clock_skew, pol.now);
+        }
+        if (r == -EEXIST) {
+            reason = "replay";
+            detail = "one_time_tokens: this token was already used";
+            goto refused;
+        }
+        if (r < 0) {
+            pam_syslog(c->pamh, LOG_ERR, "one-time token store in %s: %s; refusing",
+                       cfg->global.tally_dir, strerror(-r));
+            reason = r == -ENOSPC ? "replay-store-full" : "replay-store";
+            audit(c, "auth", "error", reason, res->appid, res->oid, res->log_id, NULL);
+            ret = PAM_AUTHINFO_UNAVAIL;
+            goto out;
+        }
+    }
+    ret = save_result(c, res, v.uid);
+    if (ret != PAM_SUCCESS) {
+        goto out;
+    }
+    /* A success clears the failures (nothing to do when there were none). */
+    r = c->tally_records > 0 ? oc_tally_reset(cfg->global.tally_dir, c->agent->name) : 0;
+    if (r < 0) {
+        pam_syslog(c->pamh, LOG_ERR, "cannot reset the failure tally of %s: %s", c->agent->name,
+                   strerror(-r));
+    }
+    char held[OC_CONFIG_ROLE_MAX + 16];
+    (void)snprintf(held, sizeof(held), "role %s", v.role != NULL ? v.role : "(none required)");
+    audit(c, "auth", "success", "ok", res->appid, res->oid, res->log_id, held);
+    ret = PAM_SUCCESS;
+    goto out;
+
+refused:
+    audit(c, "auth", "failure", reason, res != NULL ? res->appid : NULL,
+          res != NULL ? res->oid : NULL, res != NULL ? res->log_id : NULL, detail);
+    count_failure(c, svc);
+    ret = PAM_AUTH_ERR;
+out:
+    if (tok != NULL) {
+        oc_free_wipe(tok, len);
+    }
+    oc_verify_result_free(res);
+    cache_put(jref);
+    return ret;
+}
+
+PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+    struct ctx c;
+    int r = ctx_init(&c, pamh, "auth", argc, argv);
+
+    if (r == PAM_SUCCESS) {
+        r = do_authenticate(&c, flags);
+    }
+    ctx_done(&c);
+    return r;
+}
+
+PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+    struct ctx c;
+    int r = ctx_init(&c, pamh, "setcred", argc, argv);
+
+    (void)flags;
+    ctx_done(&c);
+    return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* account */
+
+PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+    struct ctx c;
+    const void *data = NULL;
+    const struct auth_result *a = NULL;
+    struct oc_hostpolicy_verdict v;
+    int r = ctx_init(&c, pamh, "account", argc, argv);
+
+    (void)flags;
+    if (r != PAM_SUCCESS) {
+        goto out;
+    }
+    if (pam_get_data(pamh, OC_DATA_AUTH, &data) == PAM_SUCCESS && data != NULL) {
+        a = data;
+        if (strcmp(a->user, c.user) != 0) {
+            a = NULL; /* the user changed after auth: its token proves nothing here */
+        }
+    }
+    /* Auth in this transaction checked the lock and cleared the tally on
+     * success; without it, the lock is checked here. */
+    if (a == NULL) {
+        r = check_lock(&c, "account", PAM_PERM_DENIED);
+        if (r != PAM_SUCCESS) {
+            goto out;
+        }
+    }
+    if (a == NULL && c.o.mode_helper) {
+        r = helper_unavailable(&c, "account", PAM_PERM_DENIED);
+        goto out;
+    }
+    struct oc_hostpolicy_input in = {
+            .app_id = a != NULL ? a->app_id : NULL,
+            .object_id = a != NULL ? a->oid : NULL,
+            .has_roles = a != NULL,
+            .roles = a != NULL ? (const char *const *)a->roles : NULL,
+            .n_roles = a != NULL ? a->n_roles : 0,
+            .user = c.user,
+            .service = c.service,
+            .rhost = c.rhost,
+            .now = oc_now(),
+            .require_role = c.o.has_require_role ? &c.o.require_role : NULL,
+    };
+    r = oc_hostpolicy_check(c.cfg, &in, OC_HP_ALL, &v);
+    if (r == -ENOMEM) {
+        r = PAM_BUF_ERR;
+        goto out;
+    }
+    if (r < 0) {
+        audit(&c, "account", "failure", v.failed != NULL ? v.failed : "policy",
+              a != NULL ? a->app_id : NULL, a != NULL ? a->oid : NULL, a != NULL ? a->uti : NULL,
+              v.detail);
+        r = PAM_PERM_DENIED;
+        goto out;
+    }
+    audit(&c, "account", "success", "ok", a != NULL ? a->app_id : NULL, a != NULL ? a->oid : NULL,
+          a != NULL ? a->uti : NULL,
+          a != NULL ? NULL : "no token in this transaction; the service requires no role");
+    r = PAM_SUCCESS;
+out:
+    ctx_done(&c);
+    return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* session */
+
+static int session(pam_handle_t *pamh, const char *event, int argc, const char **argv)
+{
+    struct ctx c;
+    const void *data = NULL;
+    const struct auth_result *a = NULL;
+    char env[OC_CONFIG_PATH_MAX + 32];
+    int r = ctx_init(&c, pamh, "session", argc, argv);
+
+    if (r != PAM_SUCCESS) {
+        goto out;
+    }
+    if (pam_get_data(pamh, OC_DATA_AUTH, &data) == PAM_SUCCESS && data != NULL &&
+        strcmp(((const struct auth_result *)data)->user, c.user) == 0) {
+        a = data;
+    }
+    audit(&c, event, "success", "ok", a != NULL ? a->app_id : NULL, a != NULL ? a->oid : NULL,
+          a != NULL ? a->uti : NULL, NULL);
+    if (strcmp(event, "session-open") == 0) {
+        /* Only variables; the helper is never contacted here (no blocking). */
+        (void)snprintf(env, sizeof(env), "OPENCLAW_SOCKET=%s", c.cfg->global.socket);
+        if (pam_putenv(pamh, env) != PAM_SUCCESS) {
+            pam_syslog(pamh, LOG_ERR, "cannot set OPENCLAW_SOCKET in the session");
+        }
+        (void)snprintf(env, sizeof(env), "OPENCLAW_AGENT=%s", c.agent->name);
+        (void)pam_putenv(pamh, env);
+    }
+    r = PAM_SUCCESS;
+out:
+    ctx_done(&c);
+    return r;
+}
+
+PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+    (void)flags;
+    return session(pamh, "session-open", argc, argv);
+}
+
+PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+    (void)flags;
+    return session(pamh, "session-close", argc, argv);
+}
+
+/* ------------------------------------------------------------------ */
+/* password */
+
+PAM_EXTERN int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+    struct ctx c;
+    int r = ctx_init(&c, pamh, "password", argc, argv);
+
+    if (r != PAM_SUCCESS) {
+        goto out;
+    }
+    if ((flags & PAM_SILENT) == 0) {
+        pam_error(pamh,
+                  "%s is an Entra ID agent: its credentials rotate in Entra ID (or through "
+                  "openclawd), not with passwd.",
+                  c.agent->name);
+    }
+    audit(&c, "password", "failure", "password-change", NULL, NULL, NULL, NULL);
+    r = PAM_AUTHTOK_ERR;
+out:
+    ctx_done(&c);
+    return r;
+}
