@@ -123,6 +123,16 @@ if step configure-asan configure_in "$out/asan" CC=clang --enable-test-hooks --e
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
 
+# 5b. ThreadSanitizer over the NSS module's threaded stress test (lookups
+#     from 16 threads while the cache file is replaced)
+tsan_stress() {
+    (cd "$1" && make -j"$jobs" nss_openclaw/libnss_openclaw.la tests/integration/nss-stress &&
+        env TSAN_OPTIONS=halt_on_error=1:exitcode=66 OC_STRESS_THREADS=16 \
+            OC_STRESS_LOOKUPS=20000 OC_STRESS_REPLACEMENTS=50 ./tests/integration/nss-stress)
+}
+step configure-tsan configure_in "$out/tsan" CC=clang --enable-test-hooks --enable-sanitizers=thread &&
+    step tsan-nss-stress tsan_stress "$out/tsan"
+
 # 6. fuzzers, a short bounded run of each target
 # (only the targets: in this build the libraries carry libFuzzer's coverage
 # hooks, which link into fuzz targets alone)
