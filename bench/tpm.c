@@ -304,6 +304,99 @@ out:
     return rc;
 }
 
+/* Software keys (allow_software_keys = yes): no TPM, OpenSSL signs. */
+static int run_software(void)
+{
+    char dir[] = "/tmp/oc-bench-soft-XXXXXX", keys[64], host[128];
+    struct oc_tpm_options opt = {.parent = OC_TPM_PARENT_SOFTWARE, .allow_software_keys = true};
+    struct oc_tpm *tpm = NULL;
+    struct oc_tpm_key *key[2] = {NULL, NULL};
+    uint8_t *blob[2] = {NULL, NULL};
+    size_t len[2] = {0, 0};
+    X509 *cert[2] = {NULL, NULL};
+    static const struct {
+        const char *name;
+        enum oc_jws_alg alg;
+        int k;
+    } algs[] = {
+            {"software assertion RS256", OC_JWS_RS256, 0},
+            {"software assertion PS256", OC_JWS_PS256, 0},
+            {"software assertion ES256", OC_JWS_ES256, 1},
+    };
+    const int n_sign = 200, n_load = 50;
+    char err[1024];
+    double t0;
+    int rc = 1;
+
+    if (mkdtemp(dir) == NULL) {
+        return 1;
+    }
+    snprintf(keys, sizeof(keys), "%s/keys", dir);
+    snprintf(host, sizeof(host), "%s/%s", keys, OC_SOFTKEY_HOST_KEY_FILE);
+    opt.keys_dir = keys;
+    if (oc_tpm_open(&opt, &tpm, err, sizeof(err)) < 0) {
+        fprintf(stderr, "bench/tpm: %s\n", err);
+        goto out;
+    }
+    printf("\n%-36s %8s %8s %10s\n", "operation (software key, no TPM)", "TPM cmds", "signs",
+           "ms/op");
+    for (int k = 0; k < 2; k++) {
+        t0 = now_ms();
+        if (oc_tpm_keygen_software(tpm, k == 0 ? OC_TPM_KEY_RSA2048 : OC_TPM_KEY_ECC_P256, 1,
+                                   &blob[k], &len[k]) < 0) {
+            rc = fail(tpm, "software keygen");
+            goto out;
+        }
+        row(k == 0 ? "software keygen RSA-2048" : "software keygen ECC P-256", 0, 0, now_ms() - t0,
+            0);
+    }
+    t0 = now_ms();
+    for (int i = 0; i < n_load; i++) {
+        struct oc_tpm_key *tmp = NULL;
+        if (oc_tpm_key_load(tpm, blob[0], len[0], &tmp) < 0) {
+            rc = fail(tpm, "software key load");
+            goto out;
+        }
+        oc_tpm_key_free(tmp);
+    }
+    row("software key load RSA (host key+GCM)", 0, 0, (now_ms() - t0) / n_load, 0);
+    for (int k = 0; k < 2; k++) {
+        if (oc_tpm_key_load(tpm, blob[k], len[k], &key[k]) < 0 ||
+            oc_tpm_cert_create(key[k], "bench", 1, 1800000000, &cert[k]) < 0) {
+            rc = fail(tpm, "software setup");
+            goto out;
+        }
+    }
+    for (size_t a = 0; a < sizeof(algs) / sizeof(algs[0]); a++) {
+        t0 = now_ms();
+        for (int i = 0; i < n_sign; i++) {
+            struct oc_assertion_params p = {
+                    .client_id = "6f1b2c3d-4e5f-4a6b-9c8d-7e6f5a4b3c2d",
+                    .audience = "https://login.microsoftonline.com/t/oauth2/v2.0/token",
+                    .now = 1800000000 + i,
+                    .alg = algs[a].alg};
+            char *jwt = NULL;
+            if (oc_tpm_client_assertion(key[algs[a].k], cert[algs[a].k], &p, &jwt) < 0) {
+                rc = fail(tpm, algs[a].name);
+                goto out;
+            }
+            free(jwt);
+        }
+        row(algs[a].name, (double)oc_tpm_commands(tpm), 0, (now_ms() - t0) / n_sign, 0);
+    }
+    rc = 0;
+out:
+    for (int k = 0; k < 2; k++) {
+        X509_free(cert[k]);
+        free(blob[k]);
+    }
+    oc_tpm_close(tpm); /* frees the loaded keys */
+    unlink(host);
+    rmdir(keys);
+    rmdir(dir);
+    return rc;
+}
+
 int main(void)
 {
     const char *tcti = getenv("OC_TEST_TCTI");
@@ -325,5 +418,8 @@ int main(void)
     }
     r = run(tcti);
     stop_swtpm();
+    if (r == 0) {
+        r = run_software();
+    }
     return r;
 }

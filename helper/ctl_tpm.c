@@ -6,6 +6,11 @@
  *
  * Output files are written 0600 through a temporary file and rename.
  * An unsealed secret is printed only with an explicit --stdout.
+ *
+ * Software keys (not bound to a TPM) are made and used only when the
+ * configuration says allow_software_keys = yes (there is deliberately no
+ * command-line switch for it: it is the admin's decision), and every
+ * command that uses one prints a warning.
  */
 #include "config.h"
 
@@ -32,6 +37,8 @@ struct tpm_args {
     const char *tcti;
     const char *config;
     bool allow_software_keys;
+    const char *keys_dir; /* from the configuration; NULL: the library's default */
+    bool software;
     const char *alg;
     const char *out;
     const char *in;
@@ -56,6 +63,8 @@ static void tpm_usage(FILE *f)
     fprintf(f,
             "Usage: openclawctl tpm COMMAND [OPTIONS]\n\n"
             "  keygen --alg rsa|ecc --out KEY            make a TPM-bound signing key\n"
+            "  keygen --software --alg rsa|ecc --out KEY a software key (not TPM-bound; only\n"
+            "                                             with allow_software_keys = yes)\n"
             "  cert --key KEY --subject CN --out CERT    self-signed certificate (TPM-signed)\n"
             "       [--days N]                            and its x5t / x5t#S256 thumbprints\n"
             "  sign-assertion --key KEY --cert CERT --client-id ID --aud TOKEN-URL\n"
@@ -64,15 +73,16 @@ static void tpm_usage(FILE *f)
             "  seal --in FILE|- --out SEALED [--pcrs sha256:16,23] [--auth-file F]\n"
             "  unseal --in SEALED [--auth-file F] (--stdout | --check)\n"
             "  pcr-extend --pcr N --in FILE|-            extend a SHA-256 PCR (tests, admins)\n"
-            "  info                                       TPM, lockout state, loaded handles\n\n"
+            "  info [--key KEY]                           TPM, lockout state, loaded handles,\n"
+            "                                             software keys allowed, KEY's kind\n\n"
             "Common options: --tcti STRING (default: tcti from the configuration, else %s),\n"
             "  --config FILE (default %s; a missing default file is fine),\n"
             "  --parent ecc|rsa|0x81xxxxxx (storage key for keygen and seal; default ecc).\n",
             OC_TPM_DEFAULT_TCTI, OC_CONFIG_PATH);
 }
 
-/* tcti and allow_software_keys from the configuration, unless --tcti was given. */
-static int read_config(struct tpm_args *a, char **ret_tcti)
+/* tcti, keys_dir and allow_software_keys from the configuration, unless --tcti was given. */
+static int read_config(struct tpm_args *a, char **ret_tcti, char **ret_keys_dir)
 {
     struct oc_config *config = NULL;
     struct oc_config_error err;
@@ -81,6 +91,7 @@ static int read_config(struct tpm_args *a, char **ret_tcti)
     int r;
 
     *ret_tcti = NULL;
+    *ret_keys_dir = NULL;
     if (a->tcti != NULL && a->config == NULL) {
         return 0;
     }
@@ -94,6 +105,14 @@ static int read_config(struct tpm_args *a, char **ret_tcti)
         return r;
     }
     a->allow_software_keys = config->global.allow_software_keys;
+    if (config->global.keys_dir != NULL) {
+        *ret_keys_dir = strdup(config->global.keys_dir);
+        if (*ret_keys_dir == NULL) {
+            oc_config_free(config);
+            return -ENOMEM;
+        }
+        a->keys_dir = *ret_keys_dir;
+    }
     if (a->tcti == NULL && config->global.tcti != NULL) {
         *ret_tcti = strdup(config->global.tcti);
         if (*ret_tcti == NULL) {
@@ -177,11 +196,15 @@ static int parse_parent(const char *s, struct oc_tpm_options *opt)
 static int open_tpm(const struct tpm_args *a, const struct oc_tpmblob *from_blob,
                     struct oc_tpm **ret)
 {
-    struct oc_tpm_options opt = {.tcti = a->tcti, .allow_software_keys = a->allow_software_keys};
+    struct oc_tpm_options opt = {.tcti = a->tcti,
+                                 .allow_software_keys = a->allow_software_keys,
+                                 .keys_dir = a->keys_dir};
     char err[1024];
     int r;
 
-    if (from_blob != NULL) {
+    if (a->software) {
+        opt.parent = OC_TPM_PARENT_SOFTWARE;
+    } else if (from_blob != NULL) {
         opt.parent = from_blob->parent;
         opt.persistent_srk = from_blob->parent_handle;
     } else if (parse_parent(a->parent, &opt) < 0) {
@@ -219,6 +242,25 @@ static int load_blob(const char *path, uint8_t **ret_buf, size_t *ret_len, struc
     return 0;
 }
 
+/* Said on every command that uses a software key. */
+static void warn_software(const char *path)
+{
+    fprintf(stderr,
+            "warning: software key %s is not bound to a TPM (allow_software_keys = yes): a "
+            "copy of this host's disk or root on it can use it; prefer a TPM key\n",
+            path);
+}
+
+/* Without the configuration's opt-in: exit 2, naming the option. */
+static int refuse_software(const char *what)
+{
+    fprintf(stderr,
+            "openclawctl tpm: %s: software keys (not bound to a TPM) are refused; the admin must "
+            "set allow_software_keys = yes in the configuration to allow them\n",
+            what);
+    return CTL_EXIT_USAGE;
+}
+
 static int fail_tpm(struct oc_tpm *tpm)
 {
     fprintf(stderr, "openclawctl tpm: %s\n", oc_tpm_strerror(tpm));
@@ -246,10 +288,15 @@ static int cmd_keygen(const struct tpm_args *a)
         fprintf(stderr, "openclawctl tpm keygen: --alg must be rsa or ecc\n");
         return CTL_EXIT_USAGE;
     }
+    if (a->software && !a->allow_software_keys) {
+        return refuse_software("keygen --software");
+    }
     if (open_tpm(a, NULL, &tpm) < 0) {
         return CTL_EXIT_REFUSED;
     }
-    if (oc_tpm_keygen(tpm, alg, (uint64_t)oc_now(), &blob, &len) < 0) {
+    r = a->software ? oc_tpm_keygen_software(tpm, alg, (uint64_t)oc_now(), &blob, &len)
+                    : oc_tpm_keygen(tpm, alg, (uint64_t)oc_now(), &blob, &len);
+    if (r < 0) {
         return fail_tpm(tpm);
     }
     oc_tpm_close(tpm);
@@ -259,31 +306,51 @@ static int cmd_keygen(const struct tpm_args *a)
         fprintf(stderr, "openclawctl tpm keygen: cannot write %s: %s\n", a->out, strerror(-r));
         return CTL_EXIT_REFUSED;
     }
-    printf("key: %s (%s, bound to this TPM)\n", a->out, oc_tpm_key_alg_name((uint16_t)alg));
+    if (a->software) {
+        warn_software(a->out);
+        printf("key: %s (%s, SOFTWARE key encrypted under %s/%s, not bound to a TPM)\n", a->out,
+               oc_tpm_key_alg_name((uint16_t)alg),
+               a->keys_dir != NULL ? a->keys_dir : OC_TPM_DEFAULT_KEYS_DIR,
+               OC_SOFTKEY_HOST_KEY_FILE);
+    } else {
+        printf("key: %s (%s, bound to this TPM)\n", a->out, oc_tpm_key_alg_name((uint16_t)alg));
+    }
     return CTL_EXIT_OK;
 }
 
-/* Open the TPM under the key's parent and load the key. */
+/*
+ * Open the TPM under the key's parent (no TPM for a software key) and load
+ * the key. Returns the exit code to use on failure (CTL_EXIT_USAGE when the
+ * configuration forbids software keys), or CTL_EXIT_OK.
+ */
 static int with_key(const struct tpm_args *a, struct oc_tpm **ret_tpm, struct oc_tpm_key **ret_key)
 {
     struct oc_tpmblob b;
     uint8_t *buf = NULL;
     size_t len = 0;
+    int r;
 
     if (load_blob(a->key, &buf, &len, &b) < 0) {
-        return -EINVAL;
+        return CTL_EXIT_REFUSED;
+    }
+    if (b.type == OC_TPMBLOB_SOFTWARE_KEY && !a->allow_software_keys) {
+        free(buf);
+        return refuse_software(a->key);
     }
     if (open_tpm(a, &b, ret_tpm) < 0) {
         free(buf);
-        return -ENODEV;
+        return CTL_EXIT_REFUSED;
     }
-    if (oc_tpm_key_load(*ret_tpm, buf, len, ret_key) < 0) {
-        free(buf);
-        fail_tpm(*ret_tpm);
-        return -EPROTO;
-    }
+    r = oc_tpm_key_load(*ret_tpm, buf, len, ret_key);
     free(buf);
-    return 0;
+    if (r < 0) {
+        fail_tpm(*ret_tpm);
+        return CTL_EXIT_REFUSED;
+    }
+    if (r == OC_TPM_SOFTWARE_KEY) {
+        warn_software(a->key);
+    }
+    return CTL_EXIT_OK;
 }
 
 static X509 *read_cert(const char *path)
@@ -317,8 +384,9 @@ static int cmd_cert(const struct tpm_args *a)
         fprintf(stderr, "openclawctl tpm cert: --key, --subject and --out are required\n");
         return CTL_EXIT_USAGE;
     }
-    if (with_key(a, &tpm, &key) < 0) {
-        return CTL_EXIT_REFUSED;
+    r = with_key(a, &tpm, &key);
+    if (r != CTL_EXIT_OK) {
+        return r;
     }
     if (oc_tpm_cert_create(key, a->subject, a->days != 0 ? a->days : 365, oc_now(), &x) < 0) {
         return fail_tpm(tpm);
@@ -350,6 +418,7 @@ static int cmd_sign_assertion(const struct tpm_args *a)
     struct oc_assertion_params p;
     X509 *x;
     char *jwt = NULL;
+    int r;
 
     if (a->key == NULL || a->cert == NULL || a->client_id == NULL || a->aud == NULL) {
         fprintf(stderr, "openclawctl tpm sign-assertion: --key, --cert, --client-id and --aud "
@@ -360,9 +429,10 @@ static int cmd_sign_assertion(const struct tpm_args *a)
     if (x == NULL) {
         return CTL_EXIT_USAGE;
     }
-    if (with_key(a, &tpm, &key) < 0) {
+    r = with_key(a, &tpm, &key);
+    if (r != CTL_EXIT_OK) {
         X509_free(x);
-        return CTL_EXIT_REFUSED;
+        return r;
     }
     memset(&p, 0, sizeof(p));
     p.client_id = a->client_id;
@@ -405,8 +475,9 @@ static int cmd_sign(const struct tpm_args *a)
     if (r != 1) {
         return CTL_EXIT_REFUSED;
     }
-    if (with_key(a, &tpm, &key) < 0) {
-        return CTL_EXIT_REFUSED;
+    r = with_key(a, &tpm, &key);
+    if (r != CTL_EXIT_OK) {
+        return r;
     }
     alg = a->ps256 ? OC_JWS_PS256 : oc_tpm_key_default_alg(key);
     if (oc_tpm_key_sign(key, alg, digest, sig, &sig_len) < 0) {
@@ -551,6 +622,13 @@ static int cmd_unseal(const struct tpm_args *a)
         OPENSSL_cleanse(auth, sizeof(auth));
         return CTL_EXIT_REFUSED;
     }
+    if (b.type != OC_TPMBLOB_SEALED) {
+        fprintf(stderr, "openclawctl tpm unseal: %s holds a signing key, not a sealed secret\n",
+                a->in);
+        free(buf);
+        OPENSSL_cleanse(auth, sizeof(auth));
+        return CTL_EXIT_REFUSED;
+    }
     if (open_tpm(a, &b, &tpm) < 0) {
         free(buf);
         OPENSSL_cleanse(auth, sizeof(auth));
@@ -604,25 +682,59 @@ static int cmd_pcr_extend(const struct tpm_args *a)
     return CTL_EXIT_OK;
 }
 
+/* The kind of a key file, for info --key. */
+static int describe_key(const char *path)
+{
+    struct oc_tpmblob b;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+
+    if (load_blob(path, &buf, &len, &b) < 0) {
+        return -EINVAL;
+    }
+    free(buf);
+    if (b.type == OC_TPMBLOB_SOFTWARE_KEY) {
+        printf("key %s: SOFTWARE key (%s), not bound to a TPM\n", path,
+               oc_tpm_key_alg_name(b.key_alg));
+    } else if (b.type == OC_TPMBLOB_SIGNING_KEY) {
+        printf("key %s: TPM-bound (%s, storage key %s)\n", path, oc_tpm_key_alg_name(b.key_alg),
+               b.parent == OC_TPM_PARENT_RSA_SRK   ? "rsa2048 template"
+               : b.parent == OC_TPM_PARENT_ECC_SRK ? "ecc-p256 template"
+                                                   : "persistent");
+    } else {
+        printf("key %s: a sealed secret, not a key\n", path);
+    }
+    return 0;
+}
+
 static int cmd_info(const struct tpm_args *a)
 {
     struct oc_tpm *tpm = NULL;
     char buf[2048];
+    int rc = CTL_EXIT_OK;
 
+    /* without a TPM, still say what the configuration allows and what the key is */
     if (open_tpm(a, NULL, &tpm) < 0) {
-        return CTL_EXIT_REFUSED;
+        rc = CTL_EXIT_REFUSED;
+        printf("tpm: unreachable\n");
+    } else if (oc_tpm_describe(tpm, buf, sizeof(buf)) < 0) {
+        rc = fail_tpm(tpm);
+    } else {
+        oc_tpm_close(tpm);
+        fputs(buf, stdout);
     }
-    if (oc_tpm_describe(tpm, buf, sizeof(buf)) < 0) {
-        return fail_tpm(tpm);
+    if (a->allow_software_keys) {
+        printf("software keys: ALLOWED by the configuration (allow_software_keys = yes; host key "
+               "%s/%s); every use is logged as a warning\n",
+               a->keys_dir != NULL ? a->keys_dir : OC_TPM_DEFAULT_KEYS_DIR,
+               OC_SOFTKEY_HOST_KEY_FILE);
+    } else {
+        printf("software keys: refused (allow_software_keys = no)\n");
     }
-    oc_tpm_close(tpm);
-    fputs(buf, stdout);
-    printf("software keys: %s\n",
-           a->allow_software_keys
-                   ? "allow_software_keys = yes is set, but this build has no software "
-                     "fallback: only TPM keys are used"
-                   : "refused (allow_software_keys = no; the fallback is not built)");
-    return CTL_EXIT_OK;
+    if (a->key != NULL && describe_key(a->key) < 0) {
+        rc = CTL_EXIT_REFUSED;
+    }
+    return rc;
 }
 
 static int parse_uint(const char *name, const char *s, unsigned max, unsigned *ret)
@@ -664,12 +776,13 @@ int ctl_tpm(int argc, char **argv)
             {"ps256", no_argument, NULL, 'S'},
             {"stdout", no_argument, NULL, 'O'},
             {"check", no_argument, NULL, 'K'},
+            {"software", no_argument, NULL, 'W'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
     };
     struct tpm_args a;
     const char *cmd;
-    char *tcti_copy = NULL;
+    char *tcti_copy = NULL, *keys_dir_copy = NULL;
     int c, r;
 
     memset(&a, 0, sizeof(a));
@@ -747,6 +860,9 @@ int ctl_tpm(int argc, char **argv)
         case 'K':
             a.check = true;
             break;
+        case 'W':
+            a.software = true;
+            break;
         case 'h':
             tpm_usage(stdout);
             return CTL_EXIT_OK;
@@ -759,11 +875,16 @@ int ctl_tpm(int argc, char **argv)
         fprintf(stderr, "openclawctl tpm %s: unexpected argument '%s'\n", cmd, argv[optind + 1]);
         return CTL_EXIT_USAGE;
     }
-    if (read_config(&a, &tcti_copy) < 0) {
+    if (a.software && strcmp(cmd, "keygen") != 0) {
+        fprintf(stderr, "openclawctl tpm %s: --software applies to keygen only\n", cmd);
+        return CTL_EXIT_USAGE;
+    }
+    if (read_config(&a, &tcti_copy, &keys_dir_copy) < 0) {
         return CTL_EXIT_USAGE;
     }
     r = run(cmd, &a);
     free(tcti_copy);
+    free(keys_dir_copy);
     return r;
 }
 

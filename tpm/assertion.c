@@ -150,7 +150,7 @@ int oc_tpm_client_assertion(struct oc_tpm_key *key, X509 *cert,
     snprintf(jwt + n, 1 + sizeof(sig64), ".%s", sig64);
     *ret_jwt = jwt;
     jwt = NULL;
-    r = 0;
+    r = key->soft != NULL ? OC_TPM_SOFTWARE_KEY : 0;
 out:
     free(client);
     free(aud);

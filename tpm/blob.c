@@ -87,11 +87,31 @@ static bool pcr_bank_valid(uint16_t bank)
 /* The header fields that do not depend on the lengths; shared by parse and write. */
 static const char *check_fields(const struct oc_tpmblob *b)
 {
-    if (b->type != OC_TPMBLOB_SIGNING_KEY && b->type != OC_TPMBLOB_SEALED) {
+    if (b->type != OC_TPMBLOB_SIGNING_KEY && b->type != OC_TPMBLOB_SEALED &&
+        b->type != OC_TPMBLOB_SOFTWARE_KEY) {
         return "unknown blob type";
     }
     if ((b->flags & ~(unsigned)OC_TPMBLOB_F_ALL) != 0) {
         return "unknown flags set";
+    }
+    if (b->type == OC_TPMBLOB_SOFTWARE_KEY) {
+        if (oc_tpm_key_alg_name(b->key_alg) == NULL) {
+            return "unknown key algorithm";
+        }
+        if (b->flags != 0) {
+            return "software key with flags set";
+        }
+        if (b->parent != OC_TPM_PARENT_SOFTWARE || b->parent_handle != 0) {
+            return "software key with a TPM parent";
+        }
+        if (b->pcr_bank != 0 || b->pcr_mask != 0) {
+            return "software key with a PCR selection";
+        }
+        if (b->payload_len < OC_TPM_AEAD_NONCE + OC_TPM_AEAD_TAG + 1 ||
+            b->payload_len > OC_SOFTKEY_PAYLOAD_MAX) {
+            return "software key: encrypted private key missing or larger than its cap";
+        }
+        return NULL;
     }
     if (b->type == OC_TPMBLOB_SIGNING_KEY) {
         if (oc_tpm_key_alg_name(b->key_alg) == NULL) {
@@ -154,6 +174,26 @@ static const char *check_public(const struct oc_tpmblob *b)
 
     if (p->nameAlg != TPM2_ALG_SHA256) {
         return "public area name algorithm is not SHA-256";
+    }
+    if (b->type == OC_TPMBLOB_SOFTWARE_KEY) {
+        TPMI_ALG_PUBLIC want = b->key_alg == OC_TPM_KEY_RSA2048 ? TPM2_ALG_RSA : TPM2_ALG_ECC;
+        if (p->type != want) {
+            return "public area type does not match the key algorithm";
+        }
+        /* honest about what it is: never claims to be bound to a TPM */
+        if ((p->objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT) == 0 ||
+            (p->objectAttributes & (TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT)) != 0) {
+            return "public area of a software key is not a plain signing key";
+        }
+        if (p->type == TPM2_ALG_RSA &&
+            (p->parameters.rsaDetail.keyBits != 2048 || p->unique.rsa.size != 256)) {
+            return "RSA key is not 2048 bits";
+        }
+        if (p->type == TPM2_ALG_ECC && (p->parameters.eccDetail.curveID != TPM2_ECC_NIST_P256 ||
+                                        p->unique.ecc.x.size != 32 || p->unique.ecc.y.size != 32)) {
+            return "ECC key is not a P-256 point";
+        }
+        return NULL;
     }
     if (b->type == OC_TPMBLOB_SIGNING_KEY) {
         TPMI_ALG_PUBLIC want = b->key_alg == OC_TPM_KEY_RSA2048 ? TPM2_ALG_RSA : TPM2_ALG_ECC;
@@ -249,10 +289,14 @@ int oc_tpmblob_parse(const uint8_t *buf, size_t len, struct oc_tpmblob *ret, con
         return fail(ret_why, "malformed TPM public area", -EBADMSG);
     }
     off = 0;
-    if (priv_len == 0 ||
-        Tss2_MU_TPM2B_PRIVATE_Unmarshal(buf + OC_TPMBLOB_HEADER_SIZE + pub_len, priv_len, &off,
-                                        &b.priv) != TSS2_RC_SUCCESS ||
-        off != priv_len || b.priv.size == 0) {
+    if (b.type == OC_TPMBLOB_SOFTWARE_KEY) {
+        if (priv_len != 0) {
+            return fail(ret_why, "software key with a TPM private area", -EBADMSG);
+        }
+    } else if (priv_len == 0 ||
+               Tss2_MU_TPM2B_PRIVATE_Unmarshal(buf + OC_TPMBLOB_HEADER_SIZE + pub_len, priv_len,
+                                               &off, &b.priv) != TSS2_RC_SUCCESS ||
+               off != priv_len || b.priv.size == 0) {
         return fail(ret_why, "malformed TPM private area", -EBADMSG);
     }
     why = check_public(&b);
@@ -290,7 +334,11 @@ int oc_tpmblob_write(const struct oc_tpmblob *b, uint8_t **ret_buf, size_t *ret_
     if (b->payload_len > 0 && b->payload == NULL) {
         return -EINVAL;
     }
-    if (Tss2_MU_TPM2B_PUBLIC_Marshal(&b->pub, pub, sizeof(pub), &pub_len) != TSS2_RC_SUCCESS ||
+    if (Tss2_MU_TPM2B_PUBLIC_Marshal(&b->pub, pub, sizeof(pub), &pub_len) != TSS2_RC_SUCCESS) {
+        return -EINVAL;
+    }
+    /* a software key has no TPM private area: its key is in the payload */
+    if (b->type != OC_TPMBLOB_SOFTWARE_KEY &&
         Tss2_MU_TPM2B_PRIVATE_Marshal(&b->priv, priv, sizeof(priv), &priv_len) != TSS2_RC_SUCCESS) {
         return -EINVAL;
     }

@@ -31,6 +31,14 @@
  * tampering is caught by the TPM itself (the private part carries an
  * integrity HMAC keyed by the parent, bound to the public part) and, for
  * AEAD payloads, by GCM over the header and the public part.
+ *
+ * Type 3, a software signing key (only with allow_software_keys = yes):
+ * parent OC_TPM_PARENT_SOFTWARE (handle 0), no flags, no PCRs, the public
+ * key as a TPM2B_PUBLIC that is NOT fixedTPM/fixedParent, private length
+ * Q = 0, and the payload = 12-byte nonce, the PKCS#8 DER private key
+ * encrypted with AES-256-GCM under the host key (keys_dir/
+ * software-host.key), 16-byte tag. The GCM additional data is the 48-byte
+ * header followed by the marshalled public part.
  */
 #ifndef OC_TPM_BLOB_H
 #define OC_TPM_BLOB_H
@@ -55,6 +63,9 @@
 #define OC_TPM_AEAD_NONCE      12u
 #define OC_TPM_AEAD_TAG        16u
 #define OC_TPMBLOB_PAYLOAD_MAX (OC_TPM_SECRET_MAX + OC_TPM_AEAD_NONCE + OC_TPM_AEAD_TAG)
+/* Longest PKCS#8 DER private key in a software key blob (RSA-2048 needs ~1.2 KiB). */
+#define OC_SOFTKEY_DER_MAX     4096u
+#define OC_SOFTKEY_PAYLOAD_MAX (OC_SOFTKEY_DER_MAX + OC_TPM_AEAD_NONCE + OC_TPM_AEAD_TAG)
 #define OC_TPMBLOB_FILE_MAX                                                                        \
     (OC_TPMBLOB_HEADER_SIZE + OC_TPMBLOB_PUBLIC_MAX + OC_TPMBLOB_PRIVATE_MAX +                     \
      OC_TPMBLOB_PAYLOAD_MAX + OC_TPMBLOB_DIGEST_SIZE)
@@ -62,6 +73,7 @@
 enum oc_tpmblob_type {
     OC_TPMBLOB_SIGNING_KEY = 1,
     OC_TPMBLOB_SEALED = 2,
+    OC_TPMBLOB_SOFTWARE_KEY = 3, /* not TPM-bound: allow_software_keys = yes only */
 };
 
 enum oc_tpm_key_alg {
@@ -74,6 +86,7 @@ enum oc_tpm_parent {
     OC_TPM_PARENT_ECC_SRK = 1, /* ECC P-256 storage primary, TCG template */
     OC_TPM_PARENT_RSA_SRK = 2, /* RSA-2048 storage primary, TCG template */
     OC_TPM_PARENT_PERSISTENT = 3,
+    OC_TPM_PARENT_SOFTWARE = 4, /* no TPM: the host key in keys_dir encrypts the key */
 };
 
 enum {

@@ -313,7 +313,7 @@ int oc_tpm_cert_create(struct oc_tpm_key *key, const char *cn, unsigned days, in
     }
     *ret_cert = done;
     done = NULL;
-    r = 0;
+    r = key->soft != NULL ? OC_TPM_SOFTWARE_KEY : 0;
 out:
     X509_free(done);
     X509_free(x);

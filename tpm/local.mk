@@ -3,7 +3,7 @@
 
 noinst_LTLIBRARIES += tpm/liboctpm.la
 tpm_liboctpm_la_SOURCES = tpm/blob.c tpm/blob.h tpm/tpm.c tpm/tpm.h tpm/tpm-internal.h \
-	tpm/seal.c tpm/cert.c tpm/assertion.c
+	tpm/seal.c tpm/cert.c tpm/assertion.c tpm/software.c
 tpm_liboctpm_la_CFLAGS = $(AM_CFLAGS) $(TSS2_CFLAGS) $(CRYPTO_CFLAGS)
 tpm_liboctpm_la_LIBADD = $(TSS2_LIBS) $(CRYPTO_LIBS)
 
@@ -29,8 +29,10 @@ check_PROGRAMS += tests/integration/tpm_ops
 tests_integration_tpm_ops_SOURCES = tests/integration/tpm_ops.c
 tests_integration_tpm_ops_CFLAGS = $(AM_CFLAGS) $(TSS2_CFLAGS) $(CRYPTO_CFLAGS)
 tests_integration_tpm_ops_LDADD = tpm/liboctpm.la $(TSS2_LIBS) $(CRYPTO_LIBS)
-TESTS += tests/integration/tpm-swtpm.sh tests/integration/tpm-tenant.sh
+TESTS += tests/integration/tpm-swtpm.sh tests/integration/tpm-tenant.sh \
+	tests/integration/tpm-software.sh
 EXTRA_DIST += tests/integration/tpm-swtpm.sh tests/integration/tpm-tenant.sh \
+	tests/integration/tpm-software.sh \
 	tests/integration/tpm-lib.sh tests/integration/tpm_verify.py \
 	tests/fuzz/corpus/tpmblob
 

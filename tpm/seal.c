@@ -133,6 +133,10 @@ int oc_tpm_seal(struct oc_tpm *tpm, const uint8_t *secret, size_t len,
     TSS2_RC rc;
     int r;
 
+    r = oc_tpm_require_device(tpm);
+    if (r < 0) {
+        return r;
+    }
     if (len == 0 || len > OC_TPM_SECRET_MAX) {
         return oc_tpm_set_error(tpm, -EINVAL, "a secret to seal must be 1 to %u bytes",
                                 OC_TPM_SECRET_MAX);

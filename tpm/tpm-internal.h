@@ -21,6 +21,8 @@ struct oc_tpm {
     unsigned n_keys;
     uint64_t n_commands;
     uint64_t n_sign;
+    bool allow_software_keys; /* the admin's opt-in, from the options */
+    char keys_dir[OC_TPM_KEYS_DIR_MAX];
     char tcti[OC_TPM_TCTI_MAX];
     char err[768];
 };
@@ -30,6 +32,7 @@ struct oc_tpm_key {
     ESYS_TR handle;
     TPM2B_PUBLIC pub;
     enum oc_tpm_key_alg alg;
+    EVP_PKEY *soft; /* software key (no TPM handle); NULL for TPM keys */
     struct oc_tpm_key *prev, *next;
 };
 
@@ -43,6 +46,15 @@ const TPMT_SYM_DEF *oc_tpm_session_symmetric(void);
 int oc_tpm_check_parent(struct oc_tpm *tpm, const struct oc_tpmblob *b);
 void oc_tpm_pcr_selection(uint16_t bank, uint32_t mask, TPML_PCR_SELECTION *sel);
 const char *oc_strstrip_spaces(char *s);
+
+/* -ENODEV with a message when the context reaches no TPM (software keys only). */
+int oc_tpm_require_device(struct oc_tpm *tpm);
+
+/* software.c: load a parsed software key blob into key->soft (checks the opt-in). */
+int oc_soft_key_load(struct oc_tpm *tpm, const struct oc_tpmblob *b, struct oc_tpm_key *key);
+/* software.c: sign with key->soft; same output as oc_tpm_key_sign(). */
+int oc_soft_key_sign(struct oc_tpm_key *key, enum oc_jws_alg alg, const uint8_t digest[32],
+                     uint8_t sig[OC_TPM_SIG_MAX], size_t *ret_len);
 
 /* base64url without padding into out (cap bytes incl. NUL). 0 or -ENOBUFS. */
 int oc_tpm_b64url(const uint8_t *in, size_t len, char *out, size_t cap);

@@ -308,9 +308,13 @@ int oc_tpm_open(const struct oc_tpm_options *opt, struct oc_tpm **ret_tpm, char 
     TSS2_RC rc;
     int r;
 
-    if (strlen(tcti) >= OC_TPM_TCTI_MAX) {
+    const char *keys_dir =
+            opt != NULL && opt->keys_dir != NULL ? opt->keys_dir : OC_TPM_DEFAULT_KEYS_DIR;
+
+    if (strlen(tcti) >= OC_TPM_TCTI_MAX || strlen(keys_dir) >= OC_TPM_KEYS_DIR_MAX) {
         if (err != NULL && errlen > 0) {
-            snprintf(err, errlen, "the tcti setting is longer than %d bytes", OC_TPM_TCTI_MAX - 1);
+            snprintf(err, errlen, "the tcti or keys_dir setting is longer than %d bytes",
+                     OC_TPM_TCTI_MAX - 1);
         }
         return -EINVAL;
     }
@@ -323,6 +327,19 @@ int oc_tpm_open(const struct oc_tpm_options *opt, struct oc_tpm **ret_tpm, char 
     tpm->persistent = opt != NULL ? opt->persistent_srk : 0;
     tpm->primary = ESYS_TR_NONE;
     tpm->session = ESYS_TR_NONE;
+    tpm->allow_software_keys = opt != NULL && opt->allow_software_keys;
+    snprintf(tpm->keys_dir, sizeof(tpm->keys_dir), "%s", keys_dir);
+    if (tpm->parent == OC_TPM_PARENT_SOFTWARE) {
+        /* software keys only: no TPM is contacted, and only on the admin's word */
+        if (!tpm->allow_software_keys) {
+            r = oc_tpm_set_error(tpm, -EPERM,
+                                 "software keys (not bound to a TPM) are refused: the "
+                                 "configuration does not set allow_software_keys = yes");
+            goto fail;
+        }
+        *ret_tpm = tpm;
+        return 0;
+    }
     if (tpm->parent != OC_TPM_PARENT_ECC_SRK && tpm->parent != OC_TPM_PARENT_RSA_SRK &&
         tpm->parent != OC_TPM_PARENT_PERSISTENT) {
         r = oc_tpm_set_error(tpm, -EINVAL, "unknown storage parent type");
@@ -342,11 +359,12 @@ int oc_tpm_open(const struct oc_tpm_options *opt, struct oc_tpm **ret_tpm, char 
                 "cannot open the TPM through TCTI '%s': %s (0x%x): check the tcti setting, "
                 "that the device exists and that this user may open it (group tss). %s",
                 tpm->tcti, Tss2_RC_Decode(rc), (unsigned)rc,
-                opt != NULL && opt->allow_software_keys
-                        ? "allow_software_keys = yes is set, but this build has no software "
-                          "key fallback (docs/tpm.md)"
-                        : "Software keys are refused (they would need allow_software_keys = "
-                          "yes, and this build has no such fallback)");
+                tpm->allow_software_keys
+                        ? "There is no silent fallback: allow_software_keys = yes is set, so a "
+                          "software key (not bound to a TPM) can be made explicitly with "
+                          "openclawctl tpm keygen --software"
+                        : "Software keys are refused: they need allow_software_keys = yes in "
+                          "the configuration and an explicit openclawctl tpm keygen --software");
         goto fail;
     }
     count_tcti_init(&tpm->counter);
@@ -405,18 +423,32 @@ void oc_tpm_close(struct oc_tpm *tpm)
     free(tpm);
 }
 
+int oc_tpm_require_device(struct oc_tpm *tpm)
+{
+    if (tpm->esys != NULL) {
+        return 0;
+    }
+    return oc_tpm_set_error(tpm, -ENODEV,
+                            "this context was opened for software keys only and reaches no "
+                            "TPM: open the TPM for TPM keys and sealed secrets");
+}
+
 int oc_tpm_check_parent(struct oc_tpm *tpm, const struct oc_tpmblob *b)
 {
     static const char *const names[] = {"?", "the ECC P-256 storage key",
-                                        "the RSA-2048 storage key", "a persistent storage key"};
+                                        "the RSA-2048 storage key", "a persistent storage key",
+                                        "no TPM (software)"};
 
+    if (oc_tpm_require_device(tpm) < 0) {
+        return -ENODEV;
+    }
     if (b->parent != tpm->parent ||
         (b->parent == OC_TPM_PARENT_PERSISTENT && b->parent_handle != tpm->persistent)) {
         return oc_tpm_set_error(
                 tpm, -EINVAL,
                 "the blob was made under %s, but this context uses %s: open the TPM with the "
                 "blob's parent",
-                names[b->parent <= 3 ? b->parent : 0], names[tpm->parent <= 3 ? tpm->parent : 0]);
+                names[b->parent <= 4 ? b->parent : 0], names[tpm->parent <= 4 ? tpm->parent : 0]);
     }
     return 0;
 }
@@ -455,6 +487,10 @@ int oc_tpm_handle_counts(struct oc_tpm *tpm, uint32_t *ret_transient, uint32_t *
     uint32_t t, loaded, saved;
     int r;
 
+    r = oc_tpm_require_device(tpm);
+    if (r < 0) {
+        return r;
+    }
     r = count_handles(tpm, OC_TPM_TRANSIENT_FIRST, &t);
     if (r < 0) {
         return r;
@@ -512,6 +548,10 @@ int oc_tpm_describe(struct oc_tpm *tpm, char *buf, size_t len)
     char manu[5] = "?", vendor[17] = "";
     int r;
 
+    r = oc_tpm_require_device(tpm);
+    if (r < 0) {
+        return r;
+    }
     r = get_props(tpm, TPM2_PT_FIXED, TPM2_MAX_TPM_PROPERTIES, &fixed);
     if (r < 0) {
         return r;
@@ -579,6 +619,9 @@ int oc_tpm_pcr_extend(struct oc_tpm *tpm, unsigned pcr, const void *data, size_t
 
     if (pcr > 23) {
         return -EINVAL;
+    }
+    if (oc_tpm_require_device(tpm) < 0) {
+        return -ENODEV;
     }
     memset(&d, 0, sizeof(d));
     d.count = 1;
@@ -688,6 +731,10 @@ int oc_tpm_keygen(struct oc_tpm *tpm, enum oc_tpm_key_alg alg, uint64_t now, uin
     if (alg != OC_TPM_KEY_RSA2048 && alg != OC_TPM_KEY_ECC_P256) {
         return -EINVAL;
     }
+    r = oc_tpm_require_device(tpm);
+    if (r < 0) {
+        return r;
+    }
     memset(&sens, 0, sizeof(sens));
     memset(&outside, 0, sizeof(outside));
     memset(&creation_pcr, 0, sizeof(creation_pcr));
@@ -729,6 +776,19 @@ int oc_tpm_key_load(struct oc_tpm *tpm, const uint8_t *blob, size_t len,
     if (r < 0) {
         return oc_tpm_set_error(tpm, r, "the key file is not usable: %s", why);
     }
+    if (b.type == OC_TPMBLOB_SOFTWARE_KEY) {
+        key = calloc(1, sizeof(*key));
+        if (key == NULL) {
+            return -ENOMEM;
+        }
+        r = oc_soft_key_load(tpm, &b, key);
+        if (r < 0) {
+            free(key);
+            return r;
+        }
+        key->handle = ESYS_TR_NONE;
+        goto link;
+    }
     if (b.type != OC_TPMBLOB_SIGNING_KEY) {
         return oc_tpm_set_error(tpm, -EINVAL, "the file holds a sealed secret, not a key");
     }
@@ -752,6 +812,7 @@ int oc_tpm_key_load(struct oc_tpm *tpm, const uint8_t *blob, size_t len,
         free(key);
         return oc_tpm_fail(tpm, "loading the key", rc);
     }
+link:
     key->tpm = tpm;
     key->pub = b.pub;
     key->alg = (enum oc_tpm_key_alg)b.key_alg;
@@ -762,7 +823,12 @@ int oc_tpm_key_load(struct oc_tpm *tpm, const uint8_t *blob, size_t len,
     tpm->keys = key;
     tpm->n_keys++;
     *ret_key = key;
-    return 0;
+    return key->soft != NULL ? OC_TPM_SOFTWARE_KEY : 0;
+}
+
+bool oc_tpm_key_is_software(const struct oc_tpm_key *key)
+{
+    return key != NULL && key->soft != NULL;
 }
 
 void oc_tpm_key_free(struct oc_tpm_key *key)
@@ -782,7 +848,11 @@ void oc_tpm_key_free(struct oc_tpm_key *key)
         key->next->prev = key->prev;
     }
     tpm->n_keys--;
-    Esys_FlushContext(tpm->esys, key->handle);
+    if (key->soft != NULL) {
+        EVP_PKEY_free(key->soft);
+    } else {
+        Esys_FlushContext(tpm->esys, key->handle);
+    }
     free(key);
 }
 
@@ -895,6 +965,9 @@ int oc_tpm_key_sign(struct oc_tpm_key *key, enum oc_jws_alg alg, const uint8_t d
     TSS2_RC rc;
     int r;
 
+    if (key->soft != NULL) {
+        return oc_soft_key_sign(key, alg, digest, sig, ret_len);
+    }
     memset(&scheme, 0, sizeof(scheme));
     if (key->alg == OC_TPM_KEY_RSA2048 && alg == OC_JWS_RS256) {
         scheme.scheme = TPM2_ALG_RSASSA;

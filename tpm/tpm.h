@@ -18,7 +18,17 @@
  * TPM refuses the blob: made on another TPM, or the storage key changed),
  * -EACCES (policy or auth value check failed: PCRs changed, wrong auth),
  * -EBUSY (TPM in dictionary-attack lockout), -ENOSPC (TPM object memory
- * full), -EPROTO (any other TPM error), -EINVAL, -ENOMEM.
+ * full), -EPROTO (any other TPM error), -EINVAL, -ENOMEM, -EPERM (a
+ * software key without the allow_software_keys opt-in, or an unsafe host
+ * key file).
+ *
+ * Software keys (docs/tpm.md, "Software keys"): a blob of type
+ * OC_TPMBLOB_SOFTWARE_KEY holds an RSA-2048 or P-256 key encrypted with
+ * AES-256-GCM under the host key <keys_dir>/software-host.key. They are
+ * made and loaded only when the caller passes allow_software_keys (the
+ * admin's configuration), through the same functions as TPM keys. Every
+ * function that loads or uses one returns OC_TPM_SOFTWARE_KEY (1) instead
+ * of 0 on success: the caller must log a warning each time.
  */
 #ifndef OC_TPM_H
 #define OC_TPM_H
@@ -42,6 +52,16 @@
 #define OC_ASSERTION_LIFETIME_MAX     600
 /* Longest client id and audience accepted in an assertion. */
 #define OC_ASSERTION_FIELD_MAX 2048
+/* Longest keys_dir accepted (the host key of software keys lives there). */
+#define OC_TPM_KEYS_DIR_MAX 1024
+/* The host key file in keys_dir: 32 random bytes, mode 0600. */
+#define OC_SOFTKEY_HOST_KEY_FILE "software-host.key"
+#define OC_SOFTKEY_HOST_KEY_SIZE 32
+/* keys_dir when the caller passes none (the configuration's default). */
+#define OC_TPM_DEFAULT_KEYS_DIR "/var/lib/openclaw/keys"
+/* Positive success value of every call that loaded or used a software key. */
+#define OC_TPM_SOFTWARE_KEY 1
+
 /* Unseal retries when the PCRs change between PolicyPCR and Unseal. */
 #define OC_TPM_PCR_CHANGED_RETRIES 3
 
@@ -52,13 +72,20 @@ struct oc_tpm_options {
     const char *tcti;         /* NULL: OC_TPM_DEFAULT_TCTI */
     uint16_t parent;          /* OC_TPM_PARENT_*; 0: ECC SRK */
     uint32_t persistent_srk;  /* with OC_TPM_PARENT_PERSISTENT */
-    bool allow_software_keys; /* see docs/tpm.md: the fallback is not built */
+    bool allow_software_keys; /* the admin's opt-in to software keys (docs/tpm.md) */
+    const char *keys_dir;     /* host key of software keys; NULL: OC_TPM_DEFAULT_KEYS_DIR */
 };
 
 /*
  * Open the TPM. On failure err (optional, errlen bytes) receives what went
  * wrong and what to do; a failure to reach the TPM names the
- * allow_software_keys option (the software fallback is not built).
+ * allow_software_keys option and keygen --software (there is no silent
+ * fallback).
+ *
+ * With parent OC_TPM_PARENT_SOFTWARE no TPM is contacted: the context can
+ * only make and load software keys, and opening it fails with -EPERM
+ * unless allow_software_keys is set. A context with a TPM loads software
+ * keys too when allow_software_keys is set.
  */
 int oc_tpm_open(const struct oc_tpm_options *opt, struct oc_tpm **ret_tpm, char *err,
                 size_t errlen);
@@ -88,10 +115,26 @@ int oc_tpm_pcr_extend(struct oc_tpm *tpm, unsigned pcr, const void *data, size_t
 int oc_tpm_keygen(struct oc_tpm *tpm, enum oc_tpm_key_alg alg, uint64_t now, uint8_t **ret_blob,
                   size_t *ret_len);
 
-/* Load a key blob into the TPM; it stays loaded until oc_tpm_key_free(). */
+/*
+ * Create a software signing key (OpenSSL, not bound to any TPM) encrypted
+ * under the host key in keys_dir (created on first use). -EPERM unless the
+ * context was opened with allow_software_keys. Returns OC_TPM_SOFTWARE_KEY
+ * on success and a new blob (free()).
+ */
+int oc_tpm_keygen_software(struct oc_tpm *tpm, enum oc_tpm_key_alg alg, uint64_t now,
+                           uint8_t **ret_blob, size_t *ret_len);
+
+/*
+ * Load a key blob: a TPM key into the TPM (it stays loaded until
+ * oc_tpm_key_free()), or a software key (decrypted with the host key, only
+ * with allow_software_keys; returns OC_TPM_SOFTWARE_KEY).
+ */
 int oc_tpm_key_load(struct oc_tpm *tpm, const uint8_t *blob, size_t len,
                     struct oc_tpm_key **ret_key);
 void oc_tpm_key_free(struct oc_tpm_key *key);
+
+/* True for a software key (not bound to a TPM). */
+bool oc_tpm_key_is_software(const struct oc_tpm_key *key);
 
 enum oc_jws_alg {
     OC_JWS_RS256 = 1,
@@ -109,7 +152,8 @@ enum oc_jws_alg oc_tpm_key_default_alg(const struct oc_tpm_key *key);
 int oc_tpm_key_public(const struct oc_tpm_key *key, EVP_PKEY **ret_pkey);
 
 /*
- * Sign a SHA-256 digest inside the TPM: exactly one TPM command.
+ * Sign a SHA-256 digest inside the TPM: exactly one TPM command (with a
+ * software key: OpenSSL, no TPM command, returns OC_TPM_SOFTWARE_KEY).
  * Output is the JOSE form: RSA signature bytes, or ECDSA r||s (64 bytes).
  * *ret_len is set to the signature size; buf must hold 256 bytes.
  */
