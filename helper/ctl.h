@@ -9,6 +9,7 @@ enum {
     CTL_EXIT_USAGE = 2,
 };
 
+int ctl_status(int argc, char **argv);
 int ctl_verify_token(int argc, char **argv);
 int ctl_agent(int argc, char **argv);
 int ctl_tpm(int argc, char **argv);

@@ -20,6 +20,7 @@ struct ctl_command {
 };
 
 static const struct ctl_command commands[] = {
+        {"status", ctl_status, "tenant, caches and their age, helper, TPM, agents at a glance"},
         {"verify-token", ctl_verify_token, "explain, check by check, whether a token is accepted"},
         {"agent", ctl_agent, "agent status|unlock NAME: failure tally and lockout"},
         {"tpm", ctl_tpm, "TPM-bound keys, certificates, client assertions, sealed secrets"},

@@ -10,8 +10,8 @@ endif
 
 # openclawctl verify-token against tokens minted by the local tenant (also
 # under ASan: the C side is what is exercised).
-TESTS += tests/integration/verify-token.sh
+TESTS += tests/integration/verify-token.sh tests/integration/ctl-status.sh
 
-EXTRA_DIST += tests/lib tests/integration/verify-token.sh tests/tenant-suite.sh tests/fuzz/run-fuzz.sh tests/tenant \
+EXTRA_DIST += tests/lib tests/integration/verify-token.sh tests/integration/ctl-status.sh tests/tenant-suite.sh tests/fuzz/run-fuzz.sh tests/tenant \
 	tests/README.md tests/unit/README.md tests/integration/README.md \
 	tests/system/README.md tests/fuzz/README.md

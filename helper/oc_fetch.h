@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * oc_fetch.h: openclawd's HTTPS client (libcurl) and the token and JWKS
+ * requests made with it.
+ *
+ * TLS is always verified (ca_file from the config when set, else the
+ * system store); no redirects are followed; connect and total timeouts
+ * are bounded; responses are capped; proxy variables (https_proxy,
+ * no_proxy) are honoured as libcurl does by default, except for IMDS,
+ * which is never proxied. Plain http is allowed only for an IMDS URL.
+ */
+#ifndef OC_FETCH_H
+#define OC_FETCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+#include "conf.h"
+#include "jwt.h" /* OC_TOKEN_MAX */
+
+#define OC_HTTP_BODY_MAX        (256u * 1024u) /* any response body */
+#define OC_HTTP_CONNECT_TIMEOUT 5L             /* seconds */
+#define OC_HTTP_TOTAL_TIMEOUT   15L            /* seconds */
+#define OC_RETRY_AFTER_MAX      3600           /* Retry-After honoured up to this */
+#define OC_FETCH_ERR_MAX        512
+/* IMDS: the well-known address, used when neither --imds nor the
+ * environment names another endpoint. */
+#define OC_IMDS_DEFAULT "http://169.254.169.254"
+
+struct oc_tpm;
+struct oc_agent_keys;
+struct oc_fetch_job;
+
+struct oc_fetch_ctx {
+    const struct oc_config *config;
+    const char *imds_base;      /* no trailing slash */
+    struct oc_tpm *tpm;         /* opened on first use of a TPM credential */
+    struct oc_agent_keys *keys; /* per agent, loaded once */
+    CURLM *multi;               /* every HTTP request runs here, never blocking */
+    struct oc_fetch_job *jobs;  /* in flight */
+    size_t in_flight;
+};
+
+struct oc_fetch_error {
+    long http_status;           /* 0: no HTTP answer (network, TLS, timeout) */
+    int64_t retry_after;        /* seconds from Retry-After, -1 when absent */
+    bool permanent;             /* configuration problem: retrying cannot help soon */
+    char msg[OC_FETCH_ERR_MAX]; /* one line: what happened and what to do */
+};
+
+struct oc_token {
+    char *access_token; /* wipe with oc_token_clear() */
+    int64_t expires_on; /* seconds since the epoch */
+    int64_t lifetime;   /* expires_in as returned */
+};
+
+int oc_fetch_init(struct oc_fetch_ctx *ctx, const struct oc_config *config, const char *imds_base);
+void oc_fetch_done(struct oc_fetch_ctx *ctx);
+
+void oc_token_clear(struct oc_token *t);
+
+/* The scope used when a client names none: the agent's first scope, else
+ * "<first audience>/.default". */
+int oc_default_scope(const struct oc_config *config, const struct oc_agent *agent, char *buf,
+                     size_t len);
+
+/* Why this agent cannot get tokens at all (credential kind not supported,
+ * secret-file without allow_insecure_credentials, ...), or NULL. */
+const char *oc_agent_unusable(const struct oc_config *config, const struct oc_agent *agent);
+
+/*
+ * Start acquiring a token for agent and scope; the answer arrives through
+ * oc_fetch_next() with the same id. Reading a secret file and signing an
+ * assertion in the TPM happen here (fast, local); the HTTP request runs
+ * in the multi handle. 0, or a negative errno with err filled.
+ */
+int oc_fetch_token_start(struct oc_fetch_ctx *ctx, size_t agent_index, const char *scope,
+                         uint64_t id, struct oc_fetch_error *err);
+
+/* Start fetching the tenant's JWKS; on completion it is validated and
+ * written to <dir>/keys.json atomically (0644). */
+int oc_fetch_jwks_start(struct oc_fetch_ctx *ctx, const char *dir, uint64_t id,
+                        struct oc_fetch_error *err);
+
+/* Poll the extra fds and every transfer (curl_multi_poll), then drive the
+ * transfers. revents of extra are set. 0 or -EIO. */
+int oc_fetch_wait(struct oc_fetch_ctx *ctx, struct curl_waitfd *extra, unsigned n, int timeout_ms);
+
+struct oc_fetch_result {
+    uint64_t id;
+    bool jwks; /* a JWKS job; else a token job of agent */
+    size_t agent;
+    int result;            /* 0 or a negative errno */
+    struct oc_token token; /* token jobs, on success: the caller owns it */
+    struct oc_fetch_error err;
+};
+
+/* 1 with a finished job in *ret, 0 when none. */
+int oc_fetch_next(struct oc_fetch_ctx *ctx, struct oc_fetch_result *ret);
+
+#endif

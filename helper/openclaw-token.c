@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * openclaw-token: print the calling agent's access token, from openclawd.
+ *
+ *   curl -H "Authorization: Bearer $(openclaw-token)" https://...
+ *
+ * The daemon decides who the caller is from the socket's peer
+ * credentials; this program holds no secret and needs no privilege.
+ * Exit status: 0 token printed, 1 refused or unavailable, 2 usage or
+ * daemon unreachable.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "json.h"
+#include "proto.h"
+#include "util.h"
+
+#ifndef RUNSTATEDIR
+#define RUNSTATEDIR "/run"
+#endif
+#define DEFAULT_SOCKET   RUNSTATEDIR "/openclaw/openclawd.sock"
+#define SOCKET_ENV       "OPENCLAW_SOCKET"
+#define REPLY_TIMEOUT_MS 30000
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: openclaw-token [--scope SCOPE] [--json] [--agent NAME] [--socket PATH]\n"
+               "Print the access token of the agent mapped to the calling user.\n"
+               "  --scope SCOPE  e.g. api://openclaw-host/.default (default: the agent's)\n"
+               "  --json         print the daemon's JSON answer (token, expiry, scope)\n"
+               "  --agent NAME   root only: any agent (audited by the daemon)\n"
+               "  --socket PATH  default: $" SOCKET_ENV ", else " DEFAULT_SOCKET "\n");
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Read one frame (bounded wait). */
+static int read_frame(int fd, uint8_t **ret_body, size_t *ret_len)
+{
+    struct oc_proto_reader rd;
+    uint8_t buf[4096];
+
+    oc_proto_reader_init(&rd);
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        ssize_t n;
+        size_t off = 0;
+        int r = poll(&p, 1, REPLY_TIMEOUT_MS);
+
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            oc_proto_reader_reset(&rd);
+            return r == 0 ? -ETIMEDOUT : -errno;
+        }
+        n = recv(fd, buf, sizeof(buf), 0);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            oc_proto_reader_reset(&rd);
+            return n == 0 ? -ECONNRESET : -errno;
+        }
+        while (off < (size_t)n) {
+            size_t used = 0;
+            r = oc_proto_reader_feed(&rd, buf + off, (size_t)n - off, &used, ret_body, ret_len);
+            off += used;
+            if (r != 0) {
+                oc_wipe(buf, sizeof(buf));
+                oc_proto_reader_reset(&rd);
+                return r < 0 ? r : 0;
+            }
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+            {"scope", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'},
+            {"agent", required_argument, NULL, 'a'}, {"socket", required_argument, NULL, 'S'},
+            {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+    };
+    const char *scope = NULL, *agent = NULL, *path = getenv(SOCKET_ENV);
+    bool json = false;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    cJSON *req, *resp = NULL;
+    const char *s = NULL;
+    char *text;
+    uint8_t hdr[OC_PROTO_HEADER], *body = NULL;
+    size_t len = 0;
+    bool ok = false;
+    int fd, opt, r;
+
+    if (path == NULL || *path == '\0') {
+        path = DEFAULT_SOCKET;
+    }
+    while ((opt = getopt_long(argc, argv, "s:ja:S:h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 's':
+            scope = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'a':
+            agent = optarg;
+            break;
+        case 'S':
+            path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc || (scope != NULL && strlen(scope) > OC_PROTO_SCOPE_MAX) ||
+        (agent != NULL && !oc_valid_user_name(agent))) {
+        usage(stderr);
+        return 2;
+    }
+    if (oc_strscpy(sa.sun_path, sizeof(sa.sun_path), path) < 0) {
+        fprintf(stderr, "openclaw-token: socket path too long\n");
+        return 2;
+    }
+    req = cJSON_CreateObject();
+    cJSON_AddStringToObject(req, "type", "get-token");
+    if (scope != NULL) {
+        cJSON_AddStringToObject(req, "scope", scope);
+    }
+    if (agent != NULL) {
+        cJSON_AddStringToObject(req, "agent", agent);
+    }
+    text = cJSON_PrintUnformatted(req);
+    cJSON_Delete(req);
+    if (text == NULL || oc_proto_header(hdr, strlen(text)) < 0) {
+        free(text);
+        fprintf(stderr, "openclaw-token: cannot build the request\n");
+        return 2;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        fprintf(stderr, "openclaw-token: cannot reach openclawd at %s: %s (is it running?)\n", path,
+                strerror(errno));
+        free(text);
+        if (fd >= 0) {
+            close(fd);
+        }
+        return 2;
+    }
+    r = write_all(fd, hdr, sizeof(hdr));
+    r = r < 0 ? r : write_all(fd, (const uint8_t *)text, strlen(text));
+    free(text);
+    r = r < 0 ? r : read_frame(fd, &body, &len);
+    close(fd);
+    if (r < 0) {
+        fprintf(stderr, "openclaw-token: no answer from openclawd: %s\n",
+                r == -ECONNRESET ? "connection closed" : strerror(-r));
+        return 2;
+    }
+    r = oc_json_parse_object((const char *)body, len, &resp, NULL);
+    if (r < 0) {
+        oc_free_wipe(body, len + 1);
+        fprintf(stderr, "openclaw-token: openclawd sent an invalid answer\n");
+        return 2;
+    }
+    (void)oc_json_get_bool(resp, "ok", &ok);
+    if (json) {
+        fwrite(body, 1, len, stdout);
+        fputc('\n', stdout);
+    } else if (ok && oc_json_get_string(resp, "access_token", 64 * 1024, &s) == 0) {
+        printf("%s\n", s);
+    }
+    if (!ok) {
+        const char *code = "error", *msg = "";
+        (void)oc_json_get_string(resp, "error", 256, &code);
+        (void)oc_json_get_string(resp, "message", 4096, &msg);
+        fprintf(stderr, "openclaw-token: %s: %s\n", code, msg);
+    }
+    cJSON_Delete(resp);
+    oc_free_wipe(body, len + 1);
+    return ok ? 0 : 1;
+}

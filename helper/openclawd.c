@@ -1,0 +1,887 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * openclawd: the token helper daemon.
+ *
+ * Runs as the unprivileged user "openclaw" (never root unless
+ * --allow-root, for tests), nothing setuid. One thread, one poll loop:
+ * the listening socket, a signalfd and at most OC_CLIENTS_MAX clients.
+ * Every client is identified by SO_PEERCRED right after accept(), before
+ * a byte is read; each request type has a fixed rule for who may send it
+ * (common/proto.c); anything else ends the connection. See docs/helper.md.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "clock.h"
+#include "conf.h"
+#include "idmap.h"
+#include "oc_fetch.h"
+#include "oc_request.h"
+#include "oc_tokens.h"
+#include "proto.h"
+#include "util.h"
+
+#define OC_CLIENTS_MAX       64    /* concurrent connections; more are closed at once */
+#define OC_CLIENT_TIMEOUT    10    /* seconds a connection may stay idle or half-sent */
+#define OC_REQUESTS_PER_CONN 64    /* requests on one connection */
+#define OC_JWKS_MIN_INTERVAL 30    /* refresh-jwks at most this often (seconds) */
+#define OC_JWKS_INTERVAL     86400 /* periodic JWKS refresh */
+#define OC_JWKS_RETRY        60    /* after a failed JWKS refresh */
+#define OC_OUTBUF_MAX        (OC_PROTO_HEADER + OC_PROTO_FRAME_MAX)
+#define OC_LISTEN_BACKLOG    64
+#define OC_JWKS_JOB          UINT64_MAX /* job id of the JWKS request */
+
+struct client {
+    int fd;
+    uint32_t uid;
+    uint32_t gid;
+    int32_t pid;
+    int64_t deadline;
+    unsigned requests;
+    bool closing;       /* close once the output is flushed */
+    ssize_t wait_entry; /* waiting for this token entry's request, or -1 */
+    bool wait_jwks;     /* waiting for the JWKS request */
+    struct oc_proto_reader reader;
+    uint8_t *out;
+    size_t out_len;
+    size_t out_off;
+};
+
+struct daemon {
+    struct oc_config *config;
+    struct oc_idmap_entry *ids;
+    size_t n_ids;
+    struct oc_fetch_ctx fetch;
+    struct oc_tokens tokens;
+    const char *jwks_dir;
+    int64_t started;
+    int64_t jwks_last_attempt;
+    int64_t jwks_last_ok;
+    int64_t jwks_next;
+    bool jwks_in_flight;
+    char jwks_error[OC_FETCH_ERR_MAX];
+    int listen_fd;
+    int signal_fd;
+    struct client clients[OC_CLIENTS_MAX];
+    size_t n_clients;
+};
+
+static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void logmsg(const char *fmt, ...)
+{
+    char line[2048];
+    va_list ap;
+    int n;
+
+    /* One write per line: lines never interleave in the journal. */
+    va_start(ap, fmt);
+    n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        return;
+    }
+    fprintf(stderr, "openclawd: %s\n", line);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: openclawd --config FILE --foreground [--state DIR] [--imds URL]\n"
+               "                 [--allow-root]\n"
+               "  --config FILE   openclaw.conf (default " OC_CONFIG_PATH ")\n"
+               "  --foreground    run in the foreground, log to stderr (required)\n"
+               "  --state DIR     state directory instead of state_dir (JWKS in DIR/jwks)\n"
+               "  --imds URL      managed identity endpoint base (default: $IDENTITY_ENDPOINT\n"
+               "                  base, $IMDS_ENDPOINT, else " OC_IMDS_DEFAULT ")\n"
+               "  --allow-root    run as root (tests only; production runs as user openclaw)\n");
+}
+
+/* ------------------------------------------------------------------ */
+/* JWKS                                                               */
+/* ------------------------------------------------------------------ */
+
+static void jwks_failed(struct daemon *d, const struct oc_fetch_error *err)
+{
+    int64_t now = oc_now();
+
+    oc_strscpy(d->jwks_error, sizeof(d->jwks_error), err->msg);
+    d->jwks_next = now + (err->retry_after > OC_JWKS_RETRY ? err->retry_after : OC_JWKS_RETRY);
+    logmsg("JWKS refresh failed: %s (PAM keeps using the cached file)", err->msg);
+}
+
+/* Start a JWKS request unless one runs. */
+static int jwks_start(struct daemon *d)
+{
+    struct oc_fetch_error err;
+    int r;
+
+    if (d->jwks_in_flight) {
+        return 0;
+    }
+    d->jwks_last_attempt = oc_now();
+    r = oc_fetch_jwks_start(&d->fetch, d->jwks_dir, OC_JWKS_JOB, &err);
+    if (r < 0) {
+        jwks_failed(d, &err);
+        return r;
+    }
+    d->jwks_in_flight = true;
+    d->jwks_next = INT64_MAX; /* set again on completion */
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Responses                                                          */
+/* ------------------------------------------------------------------ */
+
+static int client_send_json(struct client *c, cJSON *obj)
+{
+    char *s = cJSON_PrintUnformatted(obj);
+    cJSON *tok = cJSON_GetObjectItemCaseSensitive(obj, "access_token");
+    size_t len;
+    uint8_t *p;
+
+    /* The tree holds a copy of the token: wipe it before freeing. */
+    if (cJSON_IsString(tok) && tok->valuestring != NULL) {
+        oc_wipe(tok->valuestring, strlen(tok->valuestring));
+    }
+    cJSON_Delete(obj);
+    if (s == NULL) {
+        return -ENOMEM;
+    }
+    len = strlen(s);
+    if (len > OC_PROTO_FRAME_MAX ||
+        c->out_len - c->out_off + OC_PROTO_HEADER + len > OC_OUTBUF_MAX) {
+        oc_free_wipe_str(s);
+        return -EMSGSIZE;
+    }
+    p = malloc(c->out_len - c->out_off + OC_PROTO_HEADER + len);
+    if (p == NULL) {
+        oc_free_wipe_str(s);
+        return -ENOMEM;
+    }
+    if (c->out != NULL) {
+        memcpy(p, c->out + c->out_off, c->out_len - c->out_off);
+        oc_free_wipe(c->out, c->out_len);
+    }
+    c->out_len -= c->out_off;
+    c->out_off = 0;
+    (void)oc_proto_header(p + c->out_len, len);
+    memcpy(p + c->out_len + OC_PROTO_HEADER, s, len);
+    c->out_len += OC_PROTO_HEADER + len;
+    c->out = p;
+    oc_free_wipe_str(s);
+    return 0;
+}
+
+static int send_error(struct client *c, const char *code, const char *msg, int64_t retry_after)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    cJSON_AddBoolToObject(o, "ok", 0);
+    cJSON_AddStringToObject(o, "error", code);
+    cJSON_AddStringToObject(o, "message", msg);
+    if (retry_after >= 0) {
+        cJSON_AddNumberToObject(o, "retry_after", (double)retry_after);
+    }
+    return client_send_json(c, o);
+}
+
+/* The agent index mapped to uid, or -1. */
+static ssize_t agent_of_uid(const struct daemon *d, uint32_t uid)
+{
+    for (size_t i = 0; i < d->n_ids; i++) {
+        if (d->ids[i].uid == uid) {
+            return (ssize_t)d->ids[i].agent;
+        }
+    }
+    return -1;
+}
+
+static ssize_t agent_of_name(const struct daemon *d, const char *name)
+{
+    for (size_t i = 0; i < d->config->n_agents; i++) {
+        if (strcmp(d->config->agents[i].name, name) == 0) {
+            return (ssize_t)i;
+        }
+    }
+    return -1;
+}
+
+static const char *entry_state(const struct oc_token_entry *e, int64_t now)
+{
+    if (oc_tokens_valid(e, now) != NULL) {
+        return e->last_error[0] != '\0' ? "stale" : "fresh";
+    }
+    return e->last_error[0] != '\0' ? "failing" : "none";
+}
+
+static cJSON *agent_status(const struct daemon *d, size_t a, int64_t now)
+{
+    const struct oc_agent *ag = &d->config->agents[a];
+    const char *why = oc_agent_unusable(d->config, ag);
+    cJSON *o = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+
+    cJSON_AddStringToObject(o, "name", ag->name);
+    cJSON_AddStringToObject(o, "credential", oc_credential_name(ag->credential));
+    for (size_t i = 0; i < d->n_ids; i++) {
+        if (d->ids[i].agent == a) {
+            cJSON_AddNumberToObject(o, "uid", d->ids[i].uid);
+        }
+    }
+    if (why != NULL) {
+        cJSON_AddStringToObject(o, "unusable", why);
+    }
+    for (size_t i = 0; i < d->tokens.n; i++) {
+        const struct oc_token_entry *e = &d->tokens.entries[i];
+        cJSON *t;
+
+        if (e->agent != a) {
+            continue;
+        }
+        t = cJSON_CreateObject();
+        cJSON_AddStringToObject(t, "scope", e->scope);
+        cJSON_AddStringToObject(t, "state", entry_state(e, now));
+        if (oc_tokens_valid(e, now) != NULL) {
+            cJSON_AddNumberToObject(t, "expires_on", (double)e->token.expires_on);
+            cJSON_AddNumberToObject(t, "refresh_at", (double)e->refresh_at);
+        }
+        cJSON_AddNumberToObject(t, "fetches", (double)e->fetches);
+        cJSON_AddNumberToObject(t, "failures", e->failures);
+        if (e->last_error[0] != '\0') {
+            cJSON_AddStringToObject(t, "last_error", e->last_error);
+            cJSON_AddNumberToObject(t, "next_attempt", (double)e->next_attempt);
+        }
+        cJSON_AddItemToArray(arr, t);
+    }
+    cJSON_AddItemToObject(o, "tokens", arr);
+    return o;
+}
+
+static int do_status(struct daemon *d, struct client *c)
+{
+    int64_t now = oc_now();
+    cJSON *o = cJSON_CreateObject(), *agents = cJSON_CreateArray(), *j = cJSON_CreateObject();
+    ssize_t mine = agent_of_uid(d, c->uid);
+
+    cJSON_AddBoolToObject(o, "ok", 1);
+    cJSON_AddNumberToObject(o, "uptime", (double)(now - d->started));
+    cJSON_AddStringToObject(j, "dir", d->jwks_dir);
+    if (d->jwks_last_ok > 0) {
+        cJSON_AddNumberToObject(j, "age", (double)(now - d->jwks_last_ok));
+    }
+    if (d->jwks_error[0] != '\0') {
+        cJSON_AddStringToObject(j, "last_error", d->jwks_error);
+    }
+    cJSON_AddItemToObject(o, "jwks", j);
+    for (size_t a = 0; a < d->config->n_agents; a++) {
+        if (c->uid == 0 || (mine >= 0 && (size_t)mine == a)) {
+            cJSON_AddItemToArray(agents, agent_status(d, a, now));
+        }
+    }
+    cJSON_AddItemToObject(o, "agents", agents);
+    return client_send_json(c, o);
+}
+
+/* The answer to get-token for entry e: its token, or why there is none. */
+static int reply_token(struct daemon *d, struct client *c, const struct oc_token_entry *e)
+{
+    int64_t now = oc_now();
+    const char *tok = oc_tokens_valid(e, now);
+    cJSON *o;
+
+    if (tok == NULL) {
+        return send_error(c, "unavailable",
+                          e->last_error[0] != '\0' ? e->last_error : "no token yet",
+                          e->next_attempt > now ? e->next_attempt - now : 0);
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "ok", 1);
+    cJSON_AddStringToObject(o, "agent", d->config->agents[e->agent].name);
+    cJSON_AddStringToObject(o, "scope", e->scope);
+    cJSON_AddStringToObject(o, "token_type", "Bearer");
+    cJSON_AddStringToObject(o, "access_token", tok);
+    cJSON_AddNumberToObject(o, "expires_on", (double)e->token.expires_on);
+    cJSON_AddBoolToObject(o, "stale", e->last_error[0] != '\0');
+    return client_send_json(c, o);
+}
+
+static int reply_jwks(struct daemon *d, struct client *c)
+{
+    cJSON *o;
+
+    if (d->jwks_error[0] != '\0') {
+        return send_error(c, "unavailable", d->jwks_error, OC_JWKS_MIN_INTERVAL);
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "ok", 1);
+    cJSON_AddBoolToObject(o, "refreshed", 1);
+    return client_send_json(c, o);
+}
+
+static int do_get_token(struct daemon *d, struct client *c, const struct oc_request *req)
+{
+    const struct oc_agent *ag;
+    struct oc_token_entry *e = NULL;
+    char scope[OC_PROTO_SCOPE_MAX + 1];
+    const char *why;
+    int64_t now;
+    ssize_t a;
+    int r;
+
+    if (c->uid == 0) {
+        if (req->agent[0] == '\0') {
+            c->closing = true;
+            return send_error(c, "bad-request", "root must name the agent (\"agent\")", -1);
+        }
+        a = agent_of_name(d, req->agent);
+    } else {
+        a = agent_of_uid(d, c->uid);
+        if (a < 0 ||
+            (req->agent[0] != '\0' && strcmp(req->agent, d->config->agents[a].name) != 0)) {
+            logmsg("denied: uid %u pid %d asked for a token of %s", c->uid, c->pid,
+                   req->agent[0] != '\0' ? req->agent : "its agent (it has none)");
+            c->closing = true;
+            return send_error(c, "denied",
+                              "this uid may get only the tokens of the agent mapped to it", -1);
+        }
+    }
+    if (a < 0) {
+        c->closing = true;
+        return send_error(c, "no-such-agent", "no such agent in openclaw.conf", -1);
+    }
+    ag = &d->config->agents[a];
+    if (req->scope[0] != '\0') {
+        if (ag->scopes.n > 0 && !oc_strlist_contains(&ag->scopes, req->scope)) {
+            c->closing = true;
+            return send_error(c, "denied", "scope not in the agent's scopes in openclaw.conf", -1);
+        }
+        oc_strscpy(scope, sizeof(scope), req->scope);
+    } else if (oc_default_scope(d->config, ag, scope, sizeof(scope)) < 0) {
+        return send_error(c, "no-scope", "no scope given and no default scope configured", -1);
+    }
+    if (c->uid == 0) {
+        logmsg("audit: root (pid %d) requested the token of agent %s for %s", c->pid, ag->name,
+               scope);
+    }
+    why = oc_agent_unusable(d->config, ag);
+    if (why != NULL) {
+        return send_error(c, "unusable", why, -1);
+    }
+    r = oc_tokens_entry(&d->tokens, (size_t)a, scope, &e);
+    if (r < 0) {
+        return send_error(c, "busy", "too many distinct scopes cached", -1);
+    }
+    now = oc_now();
+    if (oc_tokens_valid(e, now) == NULL && !e->in_flight && e->next_attempt <= now) {
+        (void)oc_tokens_start(&d->tokens, e);
+    }
+    if (oc_tokens_valid(e, now) == NULL && e->in_flight) {
+        /* Answered when the request completes (one request, any number of waiters). */
+        c->wait_entry = e - d->tokens.entries;
+        c->deadline = now + OC_HTTP_TOTAL_TIMEOUT + OC_CLIENT_TIMEOUT;
+        return 0;
+    }
+    return reply_token(d, c, e);
+}
+
+static int do_refresh_jwks(struct daemon *d, struct client *c)
+{
+    int64_t now = oc_now();
+    cJSON *o;
+
+    if (d->jwks_last_attempt != 0 && now - d->jwks_last_attempt < OC_JWKS_MIN_INTERVAL) {
+        o = cJSON_CreateObject();
+        cJSON_AddBoolToObject(o, "ok", 1);
+        cJSON_AddBoolToObject(o, "refreshed", 0);
+        cJSON_AddStringToObject(o, "reason", "rate-limited");
+        cJSON_AddNumberToObject(o, "retry_after",
+                                (double)(OC_JWKS_MIN_INTERVAL - (now - d->jwks_last_attempt)));
+        return client_send_json(c, o);
+    }
+    logmsg("audit: uid %u pid %d asked for a JWKS refresh", c->uid, c->pid);
+    if (jwks_start(d) < 0) {
+        return reply_jwks(d, c);
+    }
+    c->wait_jwks = true;
+    c->deadline = now + OC_HTTP_TOTAL_TIMEOUT + OC_CLIENT_TIMEOUT;
+    return 0;
+}
+
+/* One complete frame. A negative return ends the connection at once. */
+static int handle_frame(struct daemon *d, struct client *c, const uint8_t *body, size_t len)
+{
+    struct oc_request req;
+    const char *why = NULL;
+    cJSON *o;
+
+    if (oc_request_parse((const char *)body, len, &req, &why) < 0) {
+        logmsg("uid %u pid %d: bad request (%s); connection closed", c->uid, c->pid,
+               why != NULL ? why : "?");
+        return -EPROTO;
+    }
+    if (!oc_proto_peer_may_send(req.def, c->uid)) {
+        logmsg("uid %u pid %d: %s is not allowed for this uid; connection closed", c->uid, c->pid,
+               req.def->name);
+        return -EPERM;
+    }
+    if (++c->requests >= OC_REQUESTS_PER_CONN) {
+        c->closing = true;
+    }
+    switch (req.def->type) {
+    case OC_REQ_PING:
+        o = cJSON_CreateObject();
+        cJSON_AddBoolToObject(o, "ok", 1);
+        cJSON_AddStringToObject(o, "pong", PACKAGE_VERSION);
+        return client_send_json(c, o);
+    case OC_REQ_STATUS:
+        return do_status(d, c);
+    case OC_REQ_GET_TOKEN:
+        return do_get_token(d, c, &req);
+    case OC_REQ_REFRESH_JWKS:
+        return do_refresh_jwks(d, c);
+    case OC_REQ_INVALID:
+        break;
+    }
+    return -EPROTO;
+}
+
+/* ------------------------------------------------------------------ */
+/* Connections                                                        */
+/* ------------------------------------------------------------------ */
+
+static void client_close(struct daemon *d, size_t i)
+{
+    struct client *c = &d->clients[i];
+
+    close(c->fd);
+    oc_proto_reader_reset(&c->reader);
+    if (c->out != NULL) {
+        oc_free_wipe(c->out, c->out_len);
+    }
+    d->clients[i] = d->clients[d->n_clients - 1];
+    d->n_clients--;
+}
+
+static void accept_one(struct daemon *d)
+{
+    struct ucred cred;
+    socklen_t sl = sizeof(cred);
+    int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    struct client *c;
+
+    if (fd < 0) {
+        return;
+    }
+    if (d->n_clients >= OC_CLIENTS_MAX) {
+        logmsg("too many connections (%d); refusing one", OC_CLIENTS_MAX);
+        close(fd);
+        return;
+    }
+    /* The peer is known before any byte of it is read. */
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) < 0 || sl != sizeof(cred)) {
+        close(fd);
+        return;
+    }
+    c = &d->clients[d->n_clients++];
+    memset(c, 0, sizeof(*c));
+    c->fd = fd;
+    c->uid = cred.uid;
+    c->gid = cred.gid;
+    c->pid = cred.pid;
+    c->wait_entry = -1;
+    c->deadline = oc_now() + OC_CLIENT_TIMEOUT;
+    oc_proto_reader_init(&c->reader);
+}
+
+/* Returns -1 when the connection must end. */
+static int client_read(struct daemon *d, struct client *c)
+{
+    uint8_t buf[4096];
+    ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+    size_t off = 0;
+
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+        return 0;
+    }
+    if (n <= 0) {
+        return -1;
+    }
+    while (off < (size_t)n && !c->closing && c->wait_entry < 0 && !c->wait_jwks) {
+        uint8_t *body = NULL;
+        size_t used = 0, len = 0;
+        int r = oc_proto_reader_feed(&c->reader, buf + off, (size_t)n - off, &used, &body, &len);
+
+        off += used;
+        if (r < 0) {
+            logmsg("uid %u pid %d: %s; connection closed", c->uid, c->pid,
+                   r == -EMSGSIZE ? "frame length 0 or over the 64 KiB cap" : strerror(-r));
+            oc_wipe(buf, sizeof(buf));
+            return -1;
+        }
+        if (r == 1) {
+            r = handle_frame(d, c, body, len);
+            oc_free_wipe(body, len + 1);
+            if (r < 0) {
+                oc_wipe(buf, sizeof(buf));
+                return -1;
+            }
+            if (c->wait_entry < 0 && !c->wait_jwks) {
+                c->deadline = oc_now() + OC_CLIENT_TIMEOUT;
+            }
+        }
+    }
+    oc_wipe(buf, sizeof(buf));
+    /* One request at a time: bytes after a request that waits end the connection. */
+    return off < (size_t)n ? -1 : 0;
+}
+
+static int client_flush(struct client *c)
+{
+    while (c->out_off < c->out_len) {
+        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            return 0;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        c->out_off += (size_t)n;
+    }
+    if (c->out != NULL) {
+        oc_free_wipe(c->out, c->out_len);
+        c->out = NULL;
+        c->out_len = c->out_off = 0;
+    }
+    return c->closing ? -1 : 0;
+}
+
+static int listen_socket(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct stat st;
+    int fd;
+
+    if (oc_strscpy(sa.sun_path, sizeof(sa.sun_path), path) < 0) {
+        logmsg("socket path too long: %s", path);
+        return -ENAMETOOLONG;
+    }
+    /* Remove a stale socket of a previous run, never anything else. */
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            logmsg("%s exists and is not a socket; refusing to replace it", path);
+            return -EEXIST;
+        }
+        unlink(path);
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0666) < 0 ||
+        listen(fd, OC_LISTEN_BACKLOG) < 0) {
+        int e = -errno;
+        logmsg("cannot listen on %s: %s", path, strerror(-e));
+        close(fd);
+        return e;
+    }
+    return fd;
+}
+
+/* A finished HTTP job: record it and answer the clients waiting for it. */
+static void job_done(struct daemon *d, struct oc_fetch_result *res)
+{
+    if (res->jwks) {
+        d->jwks_in_flight = false;
+        if (res->result < 0) {
+            jwks_failed(d, &res->err);
+        } else {
+            d->jwks_error[0] = '\0';
+            d->jwks_last_ok = oc_now();
+            d->jwks_next = d->jwks_last_ok + OC_JWKS_INTERVAL;
+            logmsg("JWKS written to %s/keys.json", d->jwks_dir);
+        }
+        for (size_t i = 0; i < d->n_clients; i++) {
+            struct client *c = &d->clients[i];
+            if (c->wait_jwks) {
+                c->wait_jwks = false;
+                c->deadline = oc_now() + OC_CLIENT_TIMEOUT;
+                if (reply_jwks(d, c) < 0) {
+                    c->closing = true;
+                }
+            }
+        }
+        return;
+    }
+    oc_tokens_complete(&d->tokens, (size_t)res->id, res);
+    for (size_t i = 0; i < d->n_clients; i++) {
+        struct client *c = &d->clients[i];
+        if (c->wait_entry >= 0 && (uint64_t)c->wait_entry == res->id) {
+            c->wait_entry = -1;
+            c->deadline = oc_now() + OC_CLIENT_TIMEOUT;
+            if (reply_token(d, c, &d->tokens.entries[res->id]) < 0) {
+                c->closing = true;
+            }
+        }
+    }
+}
+
+static int run(struct daemon *d)
+{
+    struct curl_waitfd pfd[2 + OC_CLIENTS_MAX];
+    struct oc_fetch_result res;
+
+    for (;;) {
+        int64_t now = oc_now(), wait;
+        size_t n = 0;
+
+        /* Timeouts of idle or slow clients. */
+        for (size_t i = 0; i < d->n_clients;) {
+            if (d->clients[i].deadline <= now) {
+                client_close(d, i);
+            } else {
+                i++;
+            }
+        }
+        wait = oc_tokens_tick(&d->tokens, now, OC_CLIENT_TIMEOUT);
+        now = oc_now();
+        if (d->jwks_next <= now) {
+            (void)jwks_start(d);
+        }
+        if (d->jwks_next - now < wait) {
+            wait = d->jwks_next - now;
+        }
+        if (wait < 0) {
+            wait = 0;
+        }
+        pfd[n++] = (struct curl_waitfd){.fd = d->signal_fd, .events = CURL_WAIT_POLLIN};
+        pfd[n++] = (struct curl_waitfd){.fd = d->n_clients < OC_CLIENTS_MAX ? d->listen_fd : -1,
+                                        .events = CURL_WAIT_POLLIN};
+        /* POLLIN always: libcurl does not report POLLHUP, and a peer that
+         * closed must not make the loop spin. */
+        for (size_t i = 0; i < d->n_clients; i++) {
+            struct client *c = &d->clients[i];
+            pfd[n++] = (struct curl_waitfd){
+                    .fd = c->fd,
+                    .events = (short)(CURL_WAIT_POLLIN |
+                                      (c->out_off < c->out_len ? CURL_WAIT_POLLOUT : 0))};
+        }
+        if (oc_fetch_wait(&d->fetch, pfd, (unsigned)n, (int)(wait * 1000 + (wait == 0 ? 50 : 0))) <
+            0) {
+            logmsg("curl_multi_poll failed");
+            return -EIO;
+        }
+        while (oc_fetch_next(&d->fetch, &res) == 1) {
+            job_done(d, &res);
+        }
+        if (pfd[0].revents & CURL_WAIT_POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(d->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                if (si.ssi_signo == SIGHUP) {
+                    logmsg("SIGHUP: reloading is not supported; restart openclawd to apply a "
+                           "new configuration");
+                } else {
+                    logmsg("signal %u: exiting", si.ssi_signo);
+                    return 0;
+                }
+            }
+        }
+        /* Clients (indices match pfd), from the end: closing moves the last one. */
+        for (size_t i = d->n_clients; i-- > 0;) {
+            struct client *c = &d->clients[i];
+            short re = pfd[2 + i].revents;
+            bool drop = false;
+
+            if (re & CURL_WAIT_POLLIN) {
+                /* A client that waits or is being closed sends nothing more:
+                 * readable means it hung up or broke the one-request rule. */
+                drop = c->closing || c->wait_entry >= 0 || c->wait_jwks || client_read(d, c) < 0;
+            }
+            if (!drop && (c->out_off < c->out_len || c->closing) && c->wait_entry < 0 &&
+                !c->wait_jwks) {
+                drop = client_flush(c) < 0;
+            }
+            if (drop) {
+                client_close(d, i);
+            }
+        }
+        if (pfd[1].revents & CURL_WAIT_POLLIN) {
+            accept_one(d);
+        }
+    }
+}
+
+static const char *imds_from_env(void)
+{
+    /* App Service style: IDENTITY_ENDPOINT is the full token URL; we want its origin. */
+    static char base[OC_CONFIG_PATH_MAX];
+    const char *s = getenv("IMDS_ENDPOINT");
+
+    if (s != NULL && *s != '\0' && oc_strscpy(base, sizeof(base), s) == 0) {
+        size_t n = strlen(base);
+        while (n > 0 && base[n - 1] == '/') {
+            base[--n] = '\0';
+        }
+        return base;
+    }
+    s = getenv("IDENTITY_ENDPOINT");
+    if (s != NULL && *s != '\0' && oc_strscpy(base, sizeof(base), s) == 0) {
+        char *p = strstr(base, "://");
+        if (p != NULL && (p = strchr(p + 3, '/')) != NULL) {
+            *p = '\0';
+        }
+        return base;
+    }
+    return OC_IMDS_DEFAULT;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+            {"config", required_argument, NULL, 'c'},
+            {"foreground", no_argument, NULL, 'f'},
+            {"state", required_argument, NULL, 's'},
+            {"imds", required_argument, NULL, 'i'},
+            {"allow-root", no_argument, NULL, 'R'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0},
+    };
+    const char *config_path = OC_CONFIG_PATH, *state = NULL, *imds = NULL;
+    bool foreground = false, allow_root = false;
+    struct oc_config_error cerr;
+    static struct daemon d;
+    char errbuf[1024], jwks_dir[OC_CONFIG_PATH_MAX + 8];
+    sigset_t mask;
+    int opt, r, rc = 1;
+
+    d.listen_fd = -1;
+    d.signal_fd = -1;
+    while ((opt = getopt_long(argc, argv, "c:fs:i:Rh", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'f':
+            foreground = true;
+            break;
+        case 's':
+            state = optarg;
+            break;
+        case 'i':
+            imds = optarg;
+            break;
+        case 'R':
+            allow_root = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc || !foreground) {
+        usage(stderr);
+        if (!foreground) {
+            fprintf(stderr, "openclawd: --foreground is required (the service manager runs "
+                            "openclawd; it never forks itself)\n");
+        }
+        return 2;
+    }
+    if (geteuid() == 0 && !allow_root) {
+        logmsg("refusing to run as root: run as the user openclaw (see openclawd(8)); "
+               "--allow-root exists for tests only");
+        return 2;
+    }
+    r = oc_config_load(config_path, 0, &d.config, &cerr);
+    if (r < 0) {
+        oc_config_error_format(&cerr, errbuf, sizeof(errbuf));
+        logmsg("%s", errbuf);
+        return 2;
+    }
+    r = oc_idmap_assign(d.config, &d.ids, &d.n_ids, errbuf, sizeof(errbuf));
+    if (r < 0) {
+        logmsg("%s", errbuf);
+        oc_config_free(d.config);
+        return 2;
+    }
+    if (state != NULL) {
+        snprintf(jwks_dir, sizeof(jwks_dir), "%s/jwks", state);
+        d.jwks_dir = jwks_dir;
+    } else {
+        d.jwks_dir = d.config->global.jwks_dir;
+    }
+    for (size_t i = 0; i < d.config->n_agents; i++) {
+        const char *why = oc_agent_unusable(d.config, &d.config->agents[i]);
+        if (why != NULL) {
+            logmsg("agent %s: no tokens: %s", d.config->agents[i].name, why);
+        } else if (d.config->agents[i].credential == OC_CRED_SECRET_FILE) {
+            logmsg("agent %s: WARNING: insecure credential secret-file in use "
+                   "(allow_insecure_credentials = yes)",
+                   d.config->agents[i].name);
+        }
+    }
+    if (oc_fetch_init(&d.fetch, d.config, imds != NULL ? imds : imds_from_env()) < 0) {
+        logmsg("out of memory");
+        goto out;
+    }
+    oc_tokens_init(&d.tokens, &d.fetch);
+
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    d.signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (d.signal_fd < 0) {
+        logmsg("signalfd: %s", strerror(errno));
+        goto out;
+    }
+    d.listen_fd = listen_socket(d.config->global.socket);
+    if (d.listen_fd < 0) {
+        goto out;
+    }
+    d.started = oc_now();
+    logmsg("listening on %s (%zu agents, JWKS in %s)", d.config->global.socket, d.config->n_agents,
+           d.jwks_dir);
+    (void)jwks_start(&d);
+    rc = run(&d) < 0 ? 1 : 0;
+out:
+    while (d.n_clients > 0) {
+        client_close(&d, d.n_clients - 1);
+    }
+    if (d.listen_fd >= 0) {
+        close(d.listen_fd);
+        unlink(d.config->global.socket);
+    }
+    if (d.signal_fd >= 0) {
+        close(d.signal_fd);
+    }
+    oc_tokens_free(&d.tokens);
+    if (d.fetch.keys != NULL) {
+        oc_fetch_done(&d.fetch);
+    }
+    free(d.ids);
+    oc_config_free(d.config);
+    return rc;
+}

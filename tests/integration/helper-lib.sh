@@ -1,0 +1,76 @@
+# tests/integration/helper-lib.sh: start and talk to openclawd in tests (sourced).
+#   helper_start NAME CONFIG [ARGS...]  start openclawd (--allow-root; under $OCD_WRAPPER
+#                                       when set), wait for its socket;
+#                                       sets HELPER_PID_<NAME>; log in $work/NAME.log
+#   helper_stop PID                     SIGTERM by PID, bounded wait; returns the exit status
+#   as_uid UID CMD...                   run CMD with real+effective uid/gid UID, no groups
+#   req SOCKET JSON                     one raw request, prints the answer or CLOSED
+#   wait_for SECONDS CMD...             retry CMD every 0.2 s, bounded
+#   jwt_claim TOKEN CLAIM               prints a claim of a JWT payload (no verification)
+OCD="$top_builddir/helper/openclawd"
+OCT="$top_builddir/helper/openclaw-token"
+CLIENT="$top_srcdir/tests/integration/helper_client.py"
+PY=${PYTHON3:-/usr/bin/python3}
+OCD_WRAPPER=${OCD_WRAPPER:-}
+
+helper_start() {
+    local name=$1 conf=$2 sock i pid
+    shift 2
+    sock=$(sed -n 's/^socket *= *//p' "$conf")
+    # OCD_WRAPPER: e.g. "valgrind --error-exitcode=99 --leak-check=full -q"
+    $OCD_WRAPPER "$OCD" --config "$conf" --foreground --allow-root "$@" >"$work/$name.log" 2>&1 &
+    pid=$!
+    eval "HELPER_PID_$name=$pid"
+    for i in $(seq 1 300); do
+        [ -S "$sock" ] && return 0
+        kill -0 "$pid" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+helper_stop() {
+    local pid=$1 i rc
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for i in $(seq 1 150); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid" 2>/dev/null
+            return $?
+        fi
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 137
+}
+
+as_uid() {
+    local uid=$1
+    shift
+    setpriv --reuid="$uid" --regid="$uid" --clear-groups "$@"
+}
+
+req() {
+    "$PY" "$CLIENT" "$1" json "$2"
+}
+
+wait_for() {
+    local secs=$1 i
+    shift
+    for i in $(seq 1 $((secs * 5))); do
+        "$@" && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+jwt_claim() {
+    "$PY" -c '
+import base64, json, sys
+p = sys.argv[1].split(".")[1]
+p += "=" * (-len(p) % 4)
+v = json.loads(base64.urlsafe_b64decode(p)).get(sys.argv[2])
+print("" if v is None else v)
+' "$1" "$2"
+}
