@@ -12,6 +12,7 @@ build="$top/_build/demo"
 work=$(mktemp -d "${TMPDIR:-/tmp}/openclaw-demo.XXXXXX")
 tenant_pid=""
 swtpm_pid=""
+helper_pid=""
 
 stop_pid() {
     local pid=$1
@@ -25,6 +26,7 @@ stop_pid() {
 }
 
 cleanup() {
+    stop_pid "$helper_pid"
     stop_pid "$swtpm_pid"
     stop_pid "$tenant_pid"
     rm -rf "$work"
@@ -138,14 +140,19 @@ b64json "$(cut -d. -f1 <"$work/token")" | indent
 say "claims:"
 b64json "$(cut -d. -f2 <"$work/token")" | indent
 
-step "The host's configuration and its cached signing keys"
-mkdir -p "$work/jwks"
-run curl -sS --cacert "$ca" -o "$work/jwks/keys.json" "$url/$tid/discovery/v2.0/keys"
+step "The host's configuration (root-owned, no secrets)"
+mkdir -p "$work/state" "$work/run"
+chmod 0755 "$work"
 cat >"$work/openclaw.conf" <<CONF
 [global]
 tenant_id = $tid
+authority = $url
+issuer_v2 = https://login.microsoftonline.com/{tenantid}/v2.0
 audiences = api://openclaw-host
-jwks_dir = $work/jwks
+ca_file = $ca
+state_dir = $work/state
+runtime_dir = $work/run
+tcti = $tcti
 
 [service sshd]
 require_role = Host.Login
@@ -154,13 +161,64 @@ require_role = Host.Login
 require_role = Host.Sudo
 
 [agent agent-alpha]
-app_id    = $alpha
-object_id = a3d5f7b9-1c4e-4a8b-8d2f-3c5e7a9b1d4f
+app_id      = $alpha
+object_id   = a3d5f7b9-1c4e-4a8b-8d2f-3c5e7a9b1d4f
+credential  = tpm-certificate
+key_file    = $work/agent-alpha.tpmkey
+cert_file   = $work/agent-alpha.crt
 CONF
 chmod 0644 "$work/openclaw.conf"
 indent <"$work/openclaw.conf"
+say "(authority points at the local tenant, which signs with public-cloud issuers, hence issuer_v2;"
+say " on a real host authority = https://login.microsoftonline.com and issuer_v2 is the default)"
 
-step "openclawctl verify-token explains the decision for ssh login as agent-alpha"
+step "openclawd starts: it fetches the JWKS and keeps agent-alpha's token fresh"
+say "(--allow-root is for this demo only: on a host openclawd runs as the user 'openclaw')"
+printf '   $ %s --config %s --foreground --allow-root &\n' "$build/helper/openclawd" "$work/openclaw.conf"
+"$build/helper/openclawd" --config "$work/openclaw.conf" --foreground --allow-root \
+    >"$work/openclawd.log" 2>&1 &
+helper_pid=$!
+for _ in $(seq 1 100); do
+    [ -S "$work/run/openclawd.sock" ] && [ -s "$work/state/jwks/keys.json" ] && break
+    kill -0 "$helper_pid" 2>/dev/null || { cat "$work/openclawd.log"; exit 1; }
+    sleep 0.1
+done
+[ -S "$work/run/openclawd.sock" ] || { cat "$work/openclawd.log"; exit 1; }
+run "$ctl" status --config "$work/openclaw.conf" | indent
+
+step "agent-alpha's session asks for its token (no secret anywhere on disk)"
+alpha_uid=$("$ctl" status --config "$work/openclaw.conf" --json |
+    /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["agents"][0]["uid"])')
+say "agent-alpha is uid $alpha_uid (from its immutable object id); its session runs as that uid:"
+printf '   $ setpriv --reuid=%s --regid=%s --clear-groups openclaw-token\n' "$alpha_uid" "$alpha_uid"
+setpriv --reuid="$alpha_uid" --regid="$alpha_uid" --clear-groups \
+    "$build/helper/openclaw-token" --socket "$work/run/openclawd.sock" >"$work/token"
+say "token of $(wc -c <"$work/token") bytes; appidacr $(b64json "$(cut -d. -f2 <"$work/token")" |
+    /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["appidacr"])') (2 = certificate: the TPM-signed assertion)"
+printf '   $ setpriv --reuid=1879048999 ... openclaw-token      # another uid\n'
+if setpriv --reuid=1879048999 --regid=1879048999 --clear-groups \
+    "$build/helper/openclaw-token" --socket "$work/run/openclawd.sock" >/dev/null 2>"$work/other.err"; then
+    echo "demo: a uid that is no agent got a token" >&2
+    exit 1
+fi
+say "refused: $(head -n 1 "$work/other.err")"
+
+step "The agent's account resolves through NSS (libnss_openclaw.so.2, from the cache file)"
+run "$ctl" cache rebuild --config "$work/openclaw.conf" | indent
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$work/passwd"
+printf 'root:x:0:\n' >"$work/group"
+nsswrap() {
+    env LD_PRELOAD=libnss_wrapper.so NSS_WRAPPER_PASSWD="$work/passwd" NSS_WRAPPER_GROUP="$work/group" \
+        NSS_WRAPPER_MODULE_SO_PATH="$build/nss_openclaw/.libs/libnss_openclaw.so.2" \
+        NSS_WRAPPER_MODULE_FN_PREFIX=openclaw OPENCLAW_CONFIG="$work/openclaw.conf" "$@"
+}
+say "(through nss_wrapper, so the host's nsswitch.conf stays untouched)"
+printf '   $ getent passwd agent-alpha\n'
+nsswrap getent passwd agent-alpha | indent
+printf '   $ id agent-alpha\n'
+nsswrap id agent-alpha | indent
+
+step "pam_openclaw's decision for an ssh login as agent-alpha, explained by verify-token"
 run "$build/helper/openclawctl" verify-token --config "$work/openclaw.conf" \
     --user agent-alpha --service sshd <"$work/token" | indent
 
@@ -177,18 +235,20 @@ if [ "$rc" -ne 1 ]; then
     exit 1
 fi
 
-step "Not built yet (arrive with later issues; nothing here is simulated)"
+step "Not in this demo yet (nothing here is simulated)"
+say "- ssh login and sudo through pam_openclaw.so with real sshd and sudo: built, and run by"
+say "  the test command (tests/system/pam-sshd.sh, pam-sudo-su.sh); not yet part of this demo"
 say "- self-registration of a new agent application through Graph (openclawctl enroll)"
-say "- openclawd refreshing the agent's token and the JWKS/directory caches"
-say "- getent/id through libnss_openclaw.so.2"
-say "- ssh login and sudo gating through pam_openclaw.so, and the audit trail"
+say "- directory sync from Entra into the NSS cache, sudo by live role, the audit summary"
 
 step "Stop everything this demo started"
-run kill -TERM "$tenant_pid" "$swtpm_pid"
+run kill -TERM "$helper_pid" "$tenant_pid" "$swtpm_pid"
+stop_pid "$helper_pid"
 stop_pid "$tenant_pid"
 stop_pid "$swtpm_pid"
+helper_pid=""
 tenant_pid=""
 swtpm_pid=""
-say "tenant and swtpm stopped"
+say "openclawd, tenant and swtpm stopped"
 
-printf '\n\033[1mdemo: success\033[0m — TPM-bound enrollment, token by TPM-signed assertion, verified offline; sudo refused by role.\n'
+printf '\n\033[1mdemo: success\033[0m — TPM-bound enrollment, token through openclawd, account via NSS, verified offline; sudo refused by role.\n'
