@@ -153,6 +153,9 @@ fi
 step format-check make -C "$out/gcc" format-check
 step distcheck make -C "$out/gcc" distcheck
 
+# 8. the README's first command, the demo, must keep working too
+step demo "$top/scripts/demo.sh"
+
 t_end=$(date +%s)
 echo
 note "total time: $((t_end - t_start)) s"
