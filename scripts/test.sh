@@ -149,11 +149,14 @@ if step configure-fuzz configure_in "$out/fuzz" CC=clang --enable-fuzzing --enab
     done
 fi
 
-# 7. formatting and the release tarball
+# 7. what make install lays out: nothing setuid/setgid, modules in place
+step install-tree "$top/tests/install-tree.sh" "$out/gcc"
+
+# 8. formatting and the release tarball
 step format-check make -C "$out/gcc" format-check
 step distcheck make -C "$out/gcc" distcheck
 
-# 8. the README's first command, the demo, must keep working too
+# 9. the README's first command, the demo, must keep working too
 step demo "$top/scripts/demo.sh"
 
 t_end=$(date +%s)
