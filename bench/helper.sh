@@ -1,0 +1,268 @@
+#!/bin/bash
+# bench/helper: openclawd figures next to peers measured in the same run.
+#   1. cached get-token over the socket: p50/p99 µs and requests/s with 1
+#      and 64 concurrent clients (bench/helper-load), next to the floor of
+#      one request over a Unix socket: helper-load's own server answering
+#      with a fixed frame of the same size and the same connection rules;
+#   2. resident memory (VmRSS) of a started daemon with 10, 1 000 and the
+#      most agents a static config may hold (no tokens yet), against the
+#      goal 8 MiB + 4 KiB per agent;
+#   3. CPU seconds per refresh, scaled to one hour of refreshes for 10 000
+#      agents, from a scaled run (OC_BENCH_REFRESH_AGENTS agents, tokens
+#      that live OC_BENCH_LIFETIME s) against the local tenant, next to
+#      curl(1) making the same token request.
+# Needs root (clients run under the agent's uid with setpriv). Not a test:
+# nothing is asserted; prints one markdown table. Every process it starts
+# is stopped by PID; everything lives in one temporary directory.
+set -u
+top_srcdir='%%TOP_SRCDIR%%'
+top_builddir='%%TOP_BUILDDIR%%'
+OCD=$top_builddir/helper/openclawd
+LOAD=$top_builddir/bench/helper-load
+PY=/usr/bin/python3
+CLIENT=$top_srcdir/tests/integration/helper_client.py
+SECONDS_PER_ROW=${OC_BENCH_SECONDS:-3}
+REFRESH_AGENTS=${OC_BENCH_REFRESH_AGENTS:-100}
+LIFETIME=${OC_BENCH_LIFETIME:-40}
+WINDOW=${OC_BENCH_WINDOW:-75}
+RSS_COUNTS=${OC_BENCH_RSS_AGENTS:-"10 1000 4096"}
+
+. "$top_srcdir/tests/lib/tenant.sh"
+
+if [ "$(id -u)" != 0 ]; then
+    echo "bench/helper: needs root (clients run under an agent's uid); skipped"
+    exit 0
+fi
+work=$(mktemp -d /tmp/oc-bench-helper.XXXXXX) || exit 1
+chmod 755 "$work"
+pids=()
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do
+        kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null
+    done
+    tenant_stop
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+UID_A=1879048193
+ALPHA_APP=a1f3c5e7-9b2d-4f6a-8c0e-1a3b5c7d9e2f
+ALPHA_OID=a3d5f7b9-1c4e-4a8b-8d2f-3c5e7a9b1d4f
+ALPHA_SECRET='aLp8Q~openclaw-demo-agent-alpha-secret.001'
+
+tenant_start "$work/tenant" || {
+    echo "bench/helper: the local tenant does not start"
+    exit 1
+}
+printf '%s\n' "$ALPHA_SECRET" >"$work/alpha.secret"
+chmod 600 "$work/alpha.secret"
+mkdir -p "$work/state"
+
+global() { # SOCKET
+    cat <<CONF
+[global]
+tenant_id = $TENANT_ID
+authority = $TENANT_URL
+audiences = api://openclaw-host
+state_dir = $work/state
+socket = $1
+ca_file = $TENANT_CA
+allow_insecure_credentials = yes
+
+CONF
+}
+
+start_daemon() { # CONF SOCKET NAME: sets DPID
+    "$OCD" --config "$1" --foreground --allow-root >"$work/$3.log" 2>&1 &
+    DPID=$!
+    pids+=("$DPID")
+    local i
+    for i in $(seq 1 600); do
+        [ -S "$2" ] && return 0
+        kill -0 "$DPID" 2>/dev/null || return 1
+        sleep 0.05
+    done
+    return 1
+}
+
+stop_pid() {
+    kill -TERM "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+}
+
+field() { # LINE KEY
+    sed -n "s/.* \\?$2=\\([^ ]*\\).*/\\1/p" <<<"$1"
+}
+
+# ---------------------------------------------------------------- 1. latency
+S=$work/d.sock
+{
+    global "$S"
+    cat <<CONF
+[agent agent-alpha]
+app_id = $ALPHA_APP
+object_id = $ALPHA_OID
+uid = $UID_A
+credential = secret-file
+secret_file = $work/alpha.secret
+CONF
+} >"$work/one.conf"
+start_daemon "$work/one.conf" "$S" one || {
+    echo "bench/helper: openclawd does not start:"
+    cat "$work/one.log"
+    exit 1
+}
+REQ='{"type":"get-token"}'
+answer=$(setpriv --reuid=$UID_A --regid=$UID_A --clear-groups "$PY" "$CLIENT" "$S" json "$REQ")
+case $answer in
+*'"ok":true'*) ;;
+*)
+    echo "bench/helper: the first get-token failed: $answer"
+    exit 1
+    ;;
+esac
+answer_bytes=${#answer}
+load() { # SOCKET CLIENTS
+    setpriv --reuid=$UID_A --regid=$UID_A --clear-groups "$LOAD" client "$1" "$2" \
+        "$SECONDS_PER_ROW" "$REQ"
+}
+d1=$(load "$S" 1)
+d64=$(load "$S" 64)
+stop_pid "$DPID"
+
+P=$work/peer.sock
+"$LOAD" serve "$P" "$answer_bytes" &
+PPID_=$!
+pids+=("$PPID_")
+for i in $(seq 1 100); do
+    [ -S "$P" ] && break
+    sleep 0.05
+done
+p1=$(load "$P" 1)
+p64=$(load "$P" 64)
+stop_pid "$PPID_"
+
+# ---------------------------------------------------------------- 2. memory
+gen_agents() { # N FIRST_UID SECRET_FILE: N [agent] sections with fresh ids
+    "$PY" - "$@" <<'EOF'
+import sys, uuid
+n, uid, secret = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+for i in range(n):
+    print(f"[agent bench-{i:05d}]\napp_id = {uuid.uuid4()}\nobject_id = {uuid.uuid4()}\n"
+          f"uid = {uid + i}\ncredential = secret-file\nsecret_file = {secret}\n")
+EOF
+}
+rss_rows=()
+for n in $RSS_COUNTS; do
+    conf=$work/rss-$n.conf
+    sock=$work/rss-$n.sock
+    { global "$sock"; gen_agents "$n" 1879100000 "$work/alpha.secret"; } >"$conf"
+    if start_daemon "$conf" "$sock" "rss-$n"; then
+        sleep 0.3
+        kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$DPID/status")
+        priv=$(awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s}' "/proc/$DPID/smaps_rollup")
+        stop_pid "$DPID"
+        rss_rows+=("$n $kb $priv")
+    else
+        rss_rows+=("$n failed:$(head -c 200 "$work/rss-$n.log" | tr '\n' ' ')")
+    fi
+done
+
+# ---------------------------------------------------------------- 3. refresh CPU
+# K agents in the tenant (apps + SPs with a known secret), tokens of LIFETIME s.
+"$PY" - "$REFRESH_AGENTS" "$TENANT_ID" >"$work/seed.json" <<'EOF'
+import json, sys, uuid
+n, tid = int(sys.argv[1]), sys.argv[2]
+apps, sps = [], []
+for i in range(n):
+    app, obj, sp = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    apps.append({"id": obj, "appId": app, "displayName": f"bench-{i:05d}",
+                 "passwordCredentials": [{"secretText": "aLp8Q~openclaw-demo-agent-alpha-secret.001"}]})
+    sps.append({"id": sp, "appId": app, "displayName": f"bench-{i:05d}"})
+print(json.dumps({"tenants": [{"id": tid, "applications": apps, "servicePrincipals": sps}]}))
+EOF
+tenant_ctl POST seed "$(cat "$work/seed.json")" >/dev/null
+tenant_ctl POST token-lifetime "{\"seconds\": $LIFETIME}" >/dev/null
+R=$work/r.sock
+{
+    global "$R"
+    "$PY" - "$work/seed.json" "$work/alpha.secret" <<'EOF'
+import json, sys
+seed = json.load(open(sys.argv[1]))["tenants"][0]
+for i, (a, s) in enumerate(zip(seed["applications"], seed["servicePrincipals"])):
+    print(f"[agent {a['displayName']}]\napp_id = {a['appId']}\nobject_id = {s['id']}\n"
+          f"uid = {1879200000 + i}\ncredential = secret-file\nsecret_file = {sys.argv[2]}\n")
+EOF
+} >"$work/refresh.conf"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+refresh_row=""
+if start_daemon "$work/refresh.conf" "$R" refresh; then
+    for i in $(seq 0 $((REFRESH_AGENTS - 1))); do
+        "$PY" "$CLIENT" "$R" json "{\"type\":\"get-token\",\"agent\":\"$(printf 'bench-%05d' "$i")\"}" \
+            >/dev/null
+    done
+    tenant_ctl DELETE requests >/dev/null
+    t0=$(cpu_ticks "$DPID")
+    sleep "$WINDOW"
+    t1=$(cpu_ticks "$DPID")
+    refreshes=$(tenant_ctl GET "requests?path=/oauth2/v2.0/token" | "$PY" -c \
+        'import json,sys; print(len(json.load(sys.stdin)["requests"]))')
+    stop_pid "$DPID"
+    refresh_row="$refreshes $((t1 - t0))"
+fi
+# the peer: curl making the same token request, 20 times, CPU of the children
+TIMEFORMAT=%U+%S
+curl_cpu=$({ time (for i in $(seq 1 20); do
+    curl -sS -o /dev/null --cacert "$TENANT_CA" "$TENANT_URL/$TENANT_ID/oauth2/v2.0/token" \
+        -d grant_type=client_credentials --data-urlencode "client_id=$ALPHA_APP" \
+        --data-urlencode "client_secret=$ALPHA_SECRET" \
+        --data-urlencode "scope=api://openclaw-host/.default"
+done); } 2>&1 >/dev/null)
+
+# ---------------------------------------------------------------- table
+hz=$(getconf CLK_TCK)
+"$PY" - "$d1" "$d64" "$p1" "$p64" "$curl_cpu" "$hz" "$refresh_row" "$REFRESH_AGENTS" \
+    "$LIFETIME" "$WINDOW" "$answer_bytes" "${rss_rows[@]}" <<'EOF'
+import sys
+def kv(line):
+    return dict(x.split("=", 1) for x in line.split())
+d1, d64, p1, p64 = (kv(a) for a in sys.argv[1:5])
+curl_cpu = sum(float(x) for x in sys.argv[5].split("+"))
+hz = int(sys.argv[6])
+refresh = sys.argv[7].split()
+k, lifetime, window, nbytes = sys.argv[8:12]
+rss = [r.split(" ", 1) for r in sys.argv[12:]]
+def ratio(a, b):
+    return f"{a / b:.2f}×" if b else "–"
+print(f"openclawd (bench/helper): answer {nbytes} bytes, {d1['requests']} + {d64['requests']} requests\n")
+print("| figure | openclawd | peer | ratio | goal |")
+print("|---|---|---|---|---|")
+for name, d, p in (("1 client", d1, p1), ("64 clients", d64, p64)):
+    for q in ("p50_us", "p99_us"):
+        print(f"| get-token {q[:3]}, {name} | {float(d[q]):.1f} µs | {float(p[q]):.1f} µs (socket floor) "
+              f"| {ratio(float(d[q]), float(p[q]))} | {'p50 ≤ 50 µs' if q == 'p50_us' and name == '1 client' else ''} |")
+    print(f"| get-token req/s, {name} | {float(d['rps']):.0f} | {float(p['rps']):.0f} (socket floor) "
+          f"| {ratio(float(d['rps']), float(p['rps']))} | {'≥ 20 000 req/s' if name == '64 clients' else ''} |")
+for n, rest in rss:
+    f = rest.split()
+    if len(f) == 2 and f[0].isdigit() and f[1].isdigit():
+        kb, priv = int(f[0]), int(f[1])
+        goal_kb = 8 * 1024 + 4 * int(n)
+        print(f"| RSS, {n} agents configured | {kb / 1024:.1f} MiB | goal {goal_kb / 1024:.1f} MiB "
+              f"| {ratio(kb, goal_kb)} of goal | ≤ 8 MiB + 4 KiB/agent |")
+        print(f"| private memory (not shared with other processes), {n} agents | {priv / 1024:.1f} MiB "
+              f"| goal {goal_kb / 1024:.1f} MiB | {ratio(priv, goal_kb)} of goal | |")
+    else:
+        print(f"| RSS, {n} agents configured | {rest} | | | |")
+if len(refresh) == 2 and int(refresh[0]) > 0:
+    n_ref, ticks = int(refresh[0]), int(refresh[1])
+    per = ticks / hz / n_ref
+    # 10 000 agents, Entra tokens of 60–90 min refreshed at ~80 %: ~1 refresh per agent-hour
+    print(f"| CPU per token refresh ({n_ref} refreshes of {k} agents in {window} s, tokens of {lifetime} s) "
+          f"| {per * 1e3:.2f} ms | {curl_cpu / 20 * 1e3:.2f} ms (curl, same request) | {ratio(per, curl_cpu / 20)} | |")
+    print(f"| CPU per hour, 10 000 agents (scaled) | {per * 10000:.1f} s | {curl_cpu / 20 * 10000:.1f} s (curl) "
+          f"| {ratio(per, curl_cpu / 20)} | |")
+else:
+    print("| CPU per token refresh | no refresh observed | | | |")
+EOF
