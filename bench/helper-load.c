@@ -147,8 +147,8 @@ static void *worker_run(void *arg)
             w->reconnects++;
             continue;
         }
-        uint32_t n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 |
-                     hdr[3];
+        uint32_t n =
+                (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
         if (n == 0 || n > LOAD_FRAME_MAX || read_all(fd, ans, n) < 0) {
             w->errors++;
             close(fd);
@@ -203,8 +203,8 @@ static int run_client(const char *path, unsigned clients, unsigned seconds, cons
 
     uint64_t start = now_ns(), deadline = start + (uint64_t)seconds * 1000000000u;
     for (unsigned i = 0; i < clients; i++) {
-        w[i] = (struct worker){.path = path, .frame = frame, .frame_len = 4 + jl,
-                               .deadline = deadline};
+        w[i] = (struct worker){
+                .path = path, .frame = frame, .frame_len = 4 + jl, .deadline = deadline};
         w[i].samples = malloc(LOAD_SAMPLES_MAX * sizeof(uint32_t));
         if (w[i].samples == NULL || pthread_create(&w[i].thread, NULL, worker_run, &w[i]) != 0) {
             fprintf(stderr, "helper-load: cannot start thread %u\n", i);
