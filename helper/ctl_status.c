@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * openclawctl status: what this host's openclaw looks like right now, read
- * from local files only (no network, no TPM command): the config, the
- * JWKS and NSS cache files and their age, whether openclawd answers on its
- * socket, whether software keys are allowed, and per agent its uid,
- * credential kind, whether its key is TPM-bound or software, and its
- * lockout state.
+ * from local files (no network, no TPM command): the config, the JWKS and
+ * NSS cache files and their age, whether software keys are allowed, and
+ * per agent its uid, credential kind, whether its key is TPM-bound or
+ * software, and its lockout state; and, when openclawd answers a status
+ * request on its socket (2 s at most), what the daemon reports: JWKS,
+ * discovery and directory sync age and last error, and per agent the
+ * state and expiry of its tokens and the last refresh error.
  */
 #include "config.h"
 
@@ -17,10 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -31,6 +35,7 @@
 #include "hostpolicy.h"
 #include "jwks.h"
 #include "nsscache.h"
+#include "proto.h"
 #include "tally.h"
 #include "tpm/blob.h"
 #include "util.h"
@@ -41,9 +46,11 @@
 static void status_usage(FILE *f)
 {
     fprintf(f, "Usage: openclawctl status [--config FILE] [--json] [--insecure-config]\n\n"
-               "Shows, from local files only: the tenant, the JWKS and NSS cache files and\n"
-               "their age, whether openclawd answers, whether software keys are allowed,\n"
-               "and per agent: uid, credential, TPM-bound or software key, lockout.\n");
+               "Shows, from local files: the tenant, the JWKS and NSS cache files and their\n"
+               "age, whether software keys are allowed, and per agent: uid, credential,\n"
+               "TPM-bound or software key, lockout. When openclawd answers on its socket,\n"
+               "also what it reports: JWKS/discovery/directory sync age and last error, and\n"
+               "per agent the token state, expiry and last refresh error.\n");
 }
 
 /* "3m12s" style age, or "in the future" for clock trouble. */
@@ -132,20 +139,143 @@ static void nss_state(const char *path, int64_t now, struct file_state *st)
     munmap(map, (size_t)sb.st_size);
 }
 
-/* Does something accept connections on the helper's socket? */
-static bool helper_up(const char *path)
+static int64_t monotonic_ms(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read exactly len bytes before the deadline (poll-bounded). 0 or -1. */
+static int read_full(int fd, uint8_t *buf, size_t len, int64_t deadline_ms)
+{
+    size_t have = 0;
+    while (have < len) {
+        int64_t left = deadline_ms - monotonic_ms();
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
+            return -1;
+        }
+        ssize_t n = read(fd, buf + have, len - have);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        have += (size_t)n;
+    }
+    return 0;
+}
+
+/*
+ * Ask openclawd for its status over its socket: true when something
+ * accepts connections there; *ret_status is the parsed answer (root sees
+ * every agent) or NULL when the daemon did not answer within 2 s.
+ */
+static bool helper_status(const char *path, cJSON **ret_status)
+{
+    static const char req[] = "{\"type\":\"status\"}";
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    uint8_t hdr[OC_PROTO_HEADER];
+    uint8_t *body = NULL;
+    bool up = false;
+    int fd;
+
+    *ret_status = NULL;
     if (oc_strscpy(sa.sun_path, sizeof(sa.sun_path), path) < 0) {
         return false;
     }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         return false;
     }
-    bool up = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        goto out;
+    }
+    up = true;
+    int64_t deadline = monotonic_ms() + 2000;
+    if (oc_proto_header(hdr, sizeof(req) - 1) < 0 ||
+        send(fd, hdr, sizeof(hdr), MSG_NOSIGNAL) != (ssize_t)sizeof(hdr) ||
+        send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(req) - 1) ||
+        read_full(fd, hdr, sizeof(hdr), deadline) < 0) {
+        goto out;
+    }
+    size_t len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
+    if (len == 0 || len > OC_PROTO_FRAME_MAX || (body = malloc(len + 1)) == NULL ||
+        read_full(fd, body, len, deadline) < 0) {
+        goto out;
+    }
+    body[len] = '\0';
+    cJSON *o = cJSON_ParseWithLength((const char *)body, len);
+    if (o != NULL && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "ok"))) {
+        *ret_status = o;
+    } else {
+        cJSON_Delete(o);
+    }
+out:
+    free(body);
     close(fd);
     return up;
+}
+
+/* The daemon's status entry of agent name, or NULL. */
+static const cJSON *daemon_agent(const cJSON *st, const char *name)
+{
+    const cJSON *a;
+    cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(st, "agents"))
+    {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(a, "name");
+        if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0) {
+            return a;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * One short text for the tokens the daemon holds for an agent: the state
+ * of the first scope ("fresh, expires in 52m", "STALE: <error>", ...).
+ */
+static void token_text(const cJSON *agent, int64_t now, char *buf, size_t len)
+{
+    const cJSON *t = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(agent, "tokens"), 0);
+    const cJSON *state = cJSON_GetObjectItemCaseSensitive(t, "state");
+    const cJSON *exp = cJSON_GetObjectItemCaseSensitive(t, "expires_on");
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(t, "last_error");
+    char age[48] = "";
+
+    if (!cJSON_IsString(state)) {
+        snprintf(buf, len, "none requested yet");
+        return;
+    }
+    if (cJSON_IsNumber(exp)) {
+        fmt_age((int64_t)exp->valuedouble - now, age, sizeof(age));
+    }
+    if (strcmp(state->valuestring, "fresh") == 0) {
+        snprintf(buf, len, "fresh, expires in %s", age);
+    } else if (strcmp(state->valuestring, "stale") == 0) {
+        snprintf(buf, len, "STALE (served until it expires in %s; refresh failing: %s)", age,
+                 cJSON_IsString(err) ? err->valuestring : "?");
+    } else if (strcmp(state->valuestring, "failing") == 0) {
+        snprintf(buf, len, "FAILING: %s", cJSON_IsString(err) ? err->valuestring : "?");
+    } else {
+        snprintf(buf, len, "%s", state->valuestring);
+    }
+}
+
+/* "age 3m12s" or "never" plus ", last error: ..." for a daemon section. */
+static void section_text(const cJSON *sec, char *buf, size_t len)
+{
+    const cJSON *age = cJSON_GetObjectItemCaseSensitive(sec, "age");
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(sec, "last_error");
+    char a[48] = "never";
+    if (cJSON_IsNumber(age)) {
+        fmt_age((int64_t)age->valuedouble, a, sizeof(a));
+    }
+    snprintf(buf, len, "%s%s%s%s", cJSON_IsNumber(age) ? "age " : "", a,
+             cJSON_IsString(err) ? ", last error: " : "",
+             cJSON_IsString(err) ? err->valuestring : "");
 }
 
 /* "tpm", "software", "missing" or "unreadable: why" for a key blob file. */
@@ -236,7 +366,8 @@ int ctl_status(int argc, char **argv)
     struct file_state jw, ns;
     jwks_state(g->jwks_dir, now, &jw);
     nss_state(g->nss_cache, now, &ns);
-    bool up = helper_up(g->socket);
+    cJSON *dst = NULL;
+    bool up = helper_status(g->socket, &dst);
     char jage[48] = "", nage[48] = "";
     fmt_age(jw.age, jage, sizeof(jage));
     fmt_age(ns.age, nage, sizeof(nage));
@@ -264,6 +395,9 @@ int ctl_status(int argc, char **argv)
             cJSON_AddNumberToObject(n, "age_seconds", (double)ns.age);
         }
         cJSON_AddBoolToObject(root, "helper_up", up);
+        if (dst != NULL) {
+            cJSON_AddItemToObject(root, "helper", cJSON_Duplicate(dst, 1));
+        }
         cJSON_AddStringToObject(root, "tcti", g->tcti);
         cJSON_AddBoolToObject(root, "allow_software_keys", g->allow_software_keys);
         agents = cJSON_AddArrayToObject(root, "agents");
@@ -274,13 +408,28 @@ int ctl_status(int argc, char **argv)
                jw.present ? jage : "", jw.present && !jw.ok ? " -- PAM cannot verify tokens" : "");
         printf("nss cache:       %s%s%s\n", ns.detail, ns.present ? ", age " : "",
                ns.present ? nage : "");
-        printf("openclawd:       %s (%s)\n", up ? "answering" : "not running", g->socket);
+        printf("openclawd:       %s (%s)\n",
+               dst != NULL ? "answering"
+               : up        ? "accepts connections but does not answer status (check its log)"
+                           : "not running",
+               g->socket);
+        if (dst != NULL) {
+            static const char *const secs[] = {"jwks", "discovery", "directory"};
+            for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
+                const cJSON *sec = cJSON_GetObjectItemCaseSensitive(dst, secs[i]);
+                char t[700];
+                if (cJSON_IsObject(sec)) {
+                    section_text(sec, t, sizeof(t));
+                    printf("  %-14s %s\n", secs[i], t);
+                }
+            }
+        }
         printf("tpm:             %s; software keys %s\n", g->tcti,
                g->allow_software_keys ? "ALLOWED (allow_software_keys = yes)" : "refused");
         printf("agents:          %zu\n", cfg->n_agents);
         if (cfg->n_agents > 0) {
-            printf("  %-20s %-10s %-8s %-18s %-14s %s\n", "NAME", "UID", "ENABLED", "CREDENTIAL",
-                   "KEY", "LOCK");
+            printf("  %-20s %-10s %-8s %-18s %-14s %-22s %s\n", "NAME", "UID", "ENABLED",
+                   "CREDENTIAL", "KEY", "LOCK", "TOKEN (openclawd)");
         }
     }
 
@@ -310,6 +459,13 @@ int ctl_status(int argc, char **argv)
                 snprintf(lock, sizeof(lock), "%u failure(s)", ts.n_records);
             }
         }
+        const cJSON *da = dst != NULL ? daemon_agent(dst, a->name) : NULL;
+        char tok[700] = "-";
+        if (da != NULL) {
+            token_text(da, now, tok, sizeof(tok));
+        } else if (dst == NULL) {
+            snprintf(tok, sizeof(tok), "unknown (openclawd not answering)");
+        }
         if (json) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "name", a->name);
@@ -318,10 +474,15 @@ int ctl_status(int argc, char **argv)
             cJSON_AddStringToObject(o, "credential", cred != NULL ? cred : "none");
             cJSON_AddStringToObject(o, "key", key);
             cJSON_AddBoolToObject(o, "locked", locked);
+            if (da != NULL) {
+                cJSON_AddItemToObject(
+                        o, "tokens",
+                        cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(da, "tokens"), 1));
+            }
             cJSON_AddItemToArray(agents, o);
         } else {
-            printf("  %-20s %-10s %-8s %-18s %-14s %s\n", a->name, uidtxt,
-                   a->enabled ? "yes" : "no", cred != NULL ? cred : "none", key, lock);
+            printf("  %-20s %-10s %-8s %-18s %-14s %-22s %s\n", a->name, uidtxt,
+                   a->enabled ? "yes" : "no", cred != NULL ? cred : "none", key, lock, tok);
         }
     }
     if (json) {
@@ -332,6 +493,7 @@ int ctl_status(int argc, char **argv)
         }
         cJSON_Delete(root);
     }
+    cJSON_Delete(dst);
     oc_config_free(cfg);
     return CTL_EXIT_OK;
 }

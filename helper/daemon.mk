@@ -12,7 +12,8 @@ sbin_PROGRAMS += helper/openclawd
 helper_openclawd_SOURCES = helper/openclawd.c \
 	helper/oc_request.c helper/oc_request.h \
 	helper/oc_fetch.c helper/oc_fetch.h \
-	helper/oc_tokens.c helper/oc_tokens.h
+	helper/oc_tokens.c helper/oc_tokens.h \
+	helper/oc_sweep.c helper/oc_sweep.h
 helper_openclawd_CFLAGS = $(ocd_cflags)
 helper_openclawd_LDADD = common/libocproto.la tpm/liboctpm.la common/libocverify.la \
 	common/libocbase.la $(CURL_LIBS) $(TSS2_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
@@ -36,8 +37,10 @@ tests_unit_test_proto_LDADD = common/libocproto.la common/libocverify.la common/
 endif
 
 # The real daemon against the local tenant, clients under several uids.
-TESTS += tests/integration/helper-daemon.sh tests/integration/helper-tpm.sh
-EXTRA_DIST += tests/integration/helper-daemon.sh tests/integration/helper-tpm.sh tests/integration/helper-lib.sh \
+TESTS += tests/integration/helper-daemon.sh tests/integration/helper-tpm.sh \
+	tests/integration/helper-faults.sh
+EXTRA_DIST += tests/integration/helper-daemon.sh tests/integration/helper-tpm.sh \
+	tests/integration/helper-faults.sh tests/integration/helper-lib.sh \
 	tests/integration/helper_client.py tests/fuzz/corpus/proto
 
 if FUZZING
@@ -51,3 +54,6 @@ tests_fuzz_fuzz_proto_LDFLAGS = -fsanitize=fuzzer,address,undefined
 tests_fuzz_fuzz_proto_LDADD = common/libocbase.la $(CJSON_LIBS) $(CRYPTO_LIBS) -lm
 endif
 EXTRA_DIST += tests/fuzz/fuzz_proto.c
+
+# openclawctl status asks the daemon over its socket.
+CTL_EXTRA_LIBS += common/libocproto.la

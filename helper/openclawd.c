@@ -33,6 +33,7 @@
 #include "idmap.h"
 #include "oc_fetch.h"
 #include "oc_request.h"
+#include "oc_sweep.h"
 #include "oc_tokens.h"
 #include "proto.h"
 #include "util.h"
@@ -860,6 +861,14 @@ int main(int argc, char **argv)
     d.listen_fd = listen_socket(d.config->global.socket);
     if (d.listen_fd < 0) {
         goto out;
+    }
+    {
+        /* files a killed predecessor was writing (never those readers use) */
+        static const char *const jwks_names[] = {"keys.json"};
+        size_t swept = oc_sweep_temp(d.jwks_dir, jwks_names, 1);
+        if (swept > 0) {
+            logmsg("removed %zu temporary file(s) left by an earlier run in %s", swept, d.jwks_dir);
+        }
     }
     d.started = oc_now();
     logmsg("listening on %s (%zu agents, JWKS in %s)", d.config->global.socket, d.config->n_agents,

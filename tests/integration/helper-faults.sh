@@ -1,0 +1,213 @@
+#!/bin/sh
+# openclawd under faults: a malformed token answer, a TCP reset from the
+# token endpoint, a malformed JWKS; `openclawctl status` showing what the
+# daemon reports; and the daemon killed with SIGKILL 100 times while it
+# writes its files at start: after every kill the files that readers use
+# are complete (the last good version or the new one, never a mix), and a
+# normal restart recovers and leaves no temporary file behind. Prints TAP.
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+. "$top_srcdir/tests/lib/tap.sh"
+. "$top_srcdir/tests/lib/tenant.sh"
+. "$top_srcdir/tests/integration/helper-lib.sh"
+
+[ "$(id -u)" = 0 ] || tap_skip_all "needs root (clients run under several uids with setpriv)"
+command -v setpriv >/dev/null 2>&1 || tap_skip_all "setpriv (util-linux) missing"
+[ -x "$OCD" ] && [ -x "$OCT" ] || tap_skip_all "openclawd not built"
+"$PY" -c 'import cryptography' 2>/dev/null || tap_skip_all "python3-cryptography missing"
+CTL=$top_builddir/helper/openclawctl
+KILLS=${OC_KILL_LOOPS:-100}
+
+UID_A=1879048193
+ALPHA_APP=a1f3c5e7-9b2d-4f6a-8c0e-1a3b5c7d9e2f
+ALPHA_OID=a3d5f7b9-1c4e-4a8b-8d2f-3c5e7a9b1d4f
+ALPHA_SECRET='aLp8Q~openclaw-demo-agent-alpha-secret.001'
+TOKEN_PATH=/oauth2/v2.0/token
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/oc-faults.XXXXXX")
+chmod 755 "$work"
+HELPER_PID_main=""
+cleanup() {
+    helper_stop "$HELPER_PID_main"
+    [ -n "${kpid:-}" ] && kill -KILL "$kpid" 2>/dev/null
+    tenant_stop
+    [ -n "${OC_KEEP_WORK:-}" ] && echo "# kept $work" || rm -rf "$work"
+}
+trap cleanup EXIT
+
+tenant_start "$work/tenant" || {
+    echo "1..1"
+    echo "not ok 1 - local tenant starts"
+    exit 1
+}
+printf '%s\n' "$ALPHA_SECRET" >"$work/alpha.secret"
+chmod 600 "$work/alpha.secret"
+mkdir -p "$work/state"
+S=$work/openclawd.sock
+cat >"$work/main.conf" <<CONF
+[global]
+tenant_id = $TENANT_ID
+authority = $TENANT_URL
+audiences = api://openclaw-host
+state_dir = $work/state
+socket = $S
+ca_file = $TENANT_CA
+allow_insecure_credentials = yes
+
+[agent agent-alpha]
+app_id = $ALPHA_APP
+object_id = $ALPHA_OID
+uid = $UID_A
+credential = secret-file
+secret_file = $work/alpha.secret
+CONF
+chmod 644 "$work/main.conf"
+J=$work/state/jwks/keys.json
+
+alive() { req "$S" '{"type":"ping"}' | grep -q '"pong"'; }
+get_token() { # SCOPE (as root, for agent-alpha)
+    req "$S" "{\"type\":\"get-token\",\"agent\":\"agent-alpha\",\"scope\":\"$1\"}"
+}
+jwks_complete() { # FILE: a whole JWKS document with at least one key
+    "$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if isinstance(d.get("keys"), list) and d["keys"] and all("kid" in k for k in d["keys"]) else 1)
+' "$1" 2>/dev/null
+}
+
+helper_start main "$work/main.conf" || {
+    tap_fail "openclawd starts" "$(cat "$work/main.log")"
+    tap_done
+    exit 1
+}
+wait_for 10 test -s "$J"
+
+# --- status through the socket ------------------------------------------------
+as_uid $UID_A "$OCT" --socket "$S" >/dev/null 2>&1
+st=$("$CTL" status --config "$work/main.conf" --json 2>&1)
+if printf '%s' "$st" | "$PY" -c '
+import json, sys
+s = json.load(sys.stdin)
+a = [x for x in s["agents"] if x["name"] == "agent-alpha"][0]
+ok = s["helper_up"] and "jwks" in s["helper"] and a["tokens"][0]["state"] == "fresh" \
+     and a["tokens"][0]["expires_on"] > 0
+sys.exit(0 if ok else 1)'; then
+    tap_ok "openclawctl status --json carries what the daemon reports (token state and expiry)"
+else
+    tap_fail "openclawctl status --json carries the daemon's report" "$st"
+fi
+human=$("$CTL" status --config "$work/main.conf" 2>&1)
+printf '%s\n' "$human" | grep -q 'agent-alpha.*fresh, expires in' &&
+    printf '%s\n' "$human" | grep -q '^  jwks  *age ' &&
+    tap_ok "openclawctl status shows the token expiry and the JWKS age from the daemon" ||
+    tap_fail "openclawctl status shows the daemon's view" "$human"
+
+# --- a malformed token answer --------------------------------------------------
+tenant_ctl POST faults "{\"path\":\"$TOKEN_PATH\",\"kind\":\"malformed\",\"count\":1}" >/dev/null
+ans=$(get_token "api://openclaw-host-v2/.default")
+case $ans in
+*'"unavailable"'*) tap_ok "malformed token answer: the client is told the token is unavailable" ;;
+*) tap_fail "malformed token answer: unavailable" "$ans" ;;
+esac
+alive && grep -q 'agent agent-alpha' "$work/main.log" &&
+    tap_ok "malformed token answer: daemon alive, one log line about it" ||
+    tap_fail "malformed token answer: daemon alive" "$(tail -3 "$work/main.log")"
+if wait_for 15 sh -c "'$PY' '$CLIENT' '$S' json '{\"type\":\"get-token\",\"agent\":\"agent-alpha\",\"scope\":\"api://openclaw-host-v2/.default\"}' | grep -q access_token"; then
+    tap_ok "malformed token answer: the retry after the backoff gets the token"
+else
+    tap_fail "malformed token answer: retry gets the token" "$(tail -3 "$work/main.log")"
+fi
+
+# --- a TCP reset from the token endpoint (twice: libcurl retries once by
+# itself when a reused connection dies) -----------------------------------
+tenant_ctl POST faults "{\"path\":\"$TOKEN_PATH\",\"kind\":\"reset\",\"count\":2}" >/dev/null
+ans=$(get_token "https://graph.microsoft.com/.default")
+case $ans in
+*'"unavailable"'*) tap_ok "connection reset by the token endpoint: unavailable, retry later" ;;
+*) tap_fail "connection reset: unavailable" "$ans" ;;
+esac
+alive && tap_ok "connection reset: daemon alive" || tap_fail "connection reset: daemon alive"
+logged_reset() { grep -v audit "$work/main.log" | grep -Eiq 'agent-alpha.*(unreachable|reset|receiv)'; }
+wait_for 5 logged_reset &&
+    tap_ok "connection reset: one log line says the token endpoint is unreachable" ||
+    tap_fail "connection reset: logged" "$(tail -3 "$work/main.log")"
+if wait_for 15 sh -c "'$PY' '$CLIENT' '$S' json '{\"type\":\"get-token\",\"agent\":\"agent-alpha\",\"scope\":\"https://graph.microsoft.com/.default\"}' | grep -q access_token"; then
+    tap_ok "connection reset: the retry gets the token"
+else
+    tap_fail "connection reset: the retry gets the token" "$(tail -3 "$work/main.log")"
+fi
+helper_stop "$HELPER_PID_main"
+HELPER_PID_main=""
+
+# --- a malformed JWKS never replaces the good file -----------------------------
+cp "$J" "$work/good-keys.json"
+tenant_ctl POST faults '{"path":"/discovery/v2.0/keys","kind":"malformed","count":5}' >/dev/null
+helper_start main "$work/main.conf" || tap_fail "openclawd restarts" "$(cat "$work/main.log")"
+wait_for 10 grep -q -i 'jwks' "$work/main.log"
+sleep 0.5
+cmp -s "$J" "$work/good-keys.json" && jwks_complete "$J" &&
+    tap_ok "a malformed JWKS answer leaves the last good keys.json in place" ||
+    tap_fail "a malformed JWKS answer leaves keys.json" "$(tail -3 "$work/main.log")"
+helper_stop "$HELPER_PID_main"
+HELPER_PID_main=""
+tenant_ctl DELETE faults >/dev/null
+
+# --- SIGKILL while writing, $KILLS times ----------------------------------------
+# Each round starts the daemon (it fetches and writes the JWKS at start, and
+# any other file it keeps), waits a pseudo-random 0..199 ms, and kills it
+# with SIGKILL. After each kill, the file a reader opens must be complete.
+# The tenant rotates its keys every 10 rounds so that some writes really
+# replace the content.
+bad=0 killed_mid=0
+i=1
+while [ "$i" -le "$KILLS" ]; do
+    [ $((i % 10)) -eq 0 ] && tenant_ctl POST rotate-keys '{}' >/dev/null
+    "$OCD" --config "$work/main.conf" --foreground --allow-root >>"$work/kill.log" 2>&1 &
+    kpid=$!
+    sleep "0.$(printf '%03d' $(((i * 7919) % 200)))"
+    kill -KILL "$kpid" 2>/dev/null
+    wait "$kpid" 2>/dev/null
+    [ -S "$S" ] && killed_mid=$((killed_mid + 1))
+    if [ -e "$J" ] && ! jwks_complete "$J"; then
+        bad=$((bad + 1))
+        cp "$J" "$work/torn-$i.json"
+    fi
+    i=$((i + 1))
+done
+kpid=""
+[ "$bad" -eq 0 ] &&
+    tap_ok "SIGKILL x$KILLS during start-up writes: keys.json always complete ($killed_mid kills after the socket was up)" ||
+    tap_fail "SIGKILL x$KILLS: keys.json always complete" "$bad torn files"
+
+# restart recovers: the file is current again and no temporary file stays
+helper_start main "$work/main.conf" || tap_fail "openclawd restarts after the kills" "$(tail -5 "$work/main.log")"
+tenant_get "/$TENANT_ID/discovery/v2.0/keys" >"$work/tenant-keys.json"
+same_kids() {
+    "$PY" -c '
+import json, sys
+want = sorted(k["kid"] for k in json.load(open(sys.argv[1]))["keys"])
+got = sorted(k["kid"] for k in json.load(open(sys.argv[2]))["keys"])
+sys.exit(0 if want == got else 1)' "$work/tenant-keys.json" "$J" 2>/dev/null
+}
+if wait_for 10 same_kids; then
+    tap_ok "after the kills a normal start writes the current keys"
+else
+    tap_fail "after the kills a normal start writes the current keys" "$(tail -5 "$work/main.log")"
+fi
+left=$(find "$work/state" -name '.*.??????' | wc -l)
+[ "$left" -eq 0 ] && tap_ok "no temporary file left in the state directory after the restart" ||
+    tap_fail "no temporary file left after the restart" "$(find "$work/state" -name '.*.??????')"
+as_uid $UID_A "$OCT" --socket "$S" >/dev/null 2>&1 &&
+    tap_ok "after the kills the agent gets its token" ||
+    tap_fail "after the kills the agent gets its token" "$(tail -5 "$work/main.log")"
+helper_stop "$HELPER_PID_main"
+rc=$?
+HELPER_PID_main=""
+[ "$rc" -eq 0 ] && tap_ok "SIGTERM: clean exit" || tap_fail "SIGTERM: clean exit" "rc=$rc"
+if grep -q "$ALPHA_SECRET" "$work"/*.log; then
+    tap_fail "no secret in any log"
+else
+    tap_ok "no secret in any log"
+fi
+tap_done
