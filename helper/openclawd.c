@@ -247,6 +247,10 @@ static cJSON *agent_status(const struct daemon *d, size_t a, int64_t now)
     if (why != NULL) {
         cJSON_AddStringToObject(o, "unusable", why);
     }
+    const char *key = oc_fetch_key_kind(&d->fetch, a);
+    if (key != NULL) {
+        cJSON_AddStringToObject(o, "key", key); /* "tpm" or "software" */
+    }
     for (size_t i = 0; i < d->tokens.n; i++) {
         const struct oc_token_entry *e = &d->tokens.entries[i];
         cJSON *t;
