@@ -13,7 +13,9 @@ helper_openclawd_SOURCES = helper/openclawd.c \
 	helper/oc_request.c helper/oc_request.h \
 	helper/oc_fetch.c helper/oc_fetch.h \
 	helper/oc_tokens.c helper/oc_tokens.h \
-	helper/oc_sealed.c helper/oc_sealed.h
+	helper/oc_sealed.c helper/oc_sealed.h \
+	helper/oc_store.c helper/oc_store.h \
+	helper/oc_tokenstore.c helper/oc_tokenstore.h
 helper_openclawd_CFLAGS = $(ocd_cflags)
 helper_openclawd_LDADD = common/libocproto.la tpm/liboctpm.la common/libocverify.la \
 	common/libocbase.la $(CURL_LIBS) $(TSS2_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)

@@ -33,6 +33,7 @@
 #include "idmap.h"
 #include "oc_fetch.h"
 #include "oc_request.h"
+#include "oc_store.h"
 #include "oc_tokens.h"
 #include "proto.h"
 #include "util.h"
@@ -69,6 +70,7 @@ struct daemon {
     size_t n_ids;
     struct oc_fetch_ctx fetch;
     struct oc_tokens tokens;
+    struct oc_store *store; /* NULL: tokens are not persisted */
     const char *jwks_dir;
     int64_t started;
     int64_t jwks_last_attempt;
@@ -103,12 +105,13 @@ static void logmsg(const char *fmt, ...)
 static void usage(FILE *f)
 {
     fprintf(f, "Usage: openclawd --config FILE --foreground [--state DIR] [--imds URL]\n"
-               "                 [--allow-root]\n"
+               "                 [--no-token-store] [--allow-root]\n"
                "  --config FILE   openclaw.conf (default " OC_CONFIG_PATH ")\n"
                "  --foreground    run in the foreground, log to stderr (required)\n"
                "  --state DIR     state directory instead of state_dir (JWKS in DIR/jwks)\n"
                "  --imds URL      managed identity endpoint base (default: $IDENTITY_ENDPOINT\n"
                "                  base, $IMDS_ENDPOINT, else " OC_IMDS_DEFAULT ")\n"
+               "  --no-token-store  keep tokens in memory only (no tokens.db)\n"
                "  --allow-root    run as root (tests only; production runs as user openclaw)\n");
 }
 
@@ -696,6 +699,7 @@ static int run(struct daemon *d)
         while (oc_fetch_next(&d->fetch, &res) == 1) {
             job_done(d, &res);
         }
+        oc_store_flush(d->store, &d->tokens); /* at most one write per iteration */
         if (pfd[0].revents & CURL_WAIT_POLLIN) {
             struct signalfd_siginfo si;
             if (read(d->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
@@ -765,11 +769,12 @@ int main(int argc, char **argv)
             {"state", required_argument, NULL, 's'},
             {"imds", required_argument, NULL, 'i'},
             {"allow-root", no_argument, NULL, 'R'},
+            {"no-token-store", no_argument, NULL, 'N'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
     };
     const char *config_path = OC_CONFIG_PATH, *state = NULL, *imds = NULL;
-    bool foreground = false, allow_root = false;
+    bool foreground = false, allow_root = false, token_store = true;
     struct oc_config_error cerr;
     static struct daemon d;
     char errbuf[1024], jwks_dir[OC_CONFIG_PATH_MAX + 8];
@@ -778,7 +783,7 @@ int main(int argc, char **argv)
 
     d.listen_fd = -1;
     d.signal_fd = -1;
-    while ((opt = getopt_long(argc, argv, "c:fs:i:Rh", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:fs:i:RNh", opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             config_path = optarg;
@@ -794,6 +799,9 @@ int main(int argc, char **argv)
             break;
         case 'R':
             allow_root = true;
+            break;
+        case 'N':
+            token_store = false;
             break;
         case 'h':
             usage(stdout);
@@ -849,6 +857,12 @@ int main(int argc, char **argv)
         goto out;
     }
     oc_tokens_init(&d.tokens, &d.fetch);
+    if (token_store) {
+        oc_store_open(d.config, state != NULL ? state : d.config->global.state_dir, &d.store);
+        oc_store_load(d.store, &d.tokens);
+    } else {
+        logmsg("--no-token-store: tokens are kept in memory only");
+    }
 
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
@@ -881,6 +895,8 @@ out:
     if (d.signal_fd >= 0) {
         close(d.signal_fd);
     }
+    oc_store_flush(d.store, &d.tokens);
+    oc_store_close(d.store);
     oc_tokens_free(&d.tokens);
     if (d.fetch.keys != NULL) {
         oc_fetch_done(&d.fetch);
