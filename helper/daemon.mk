@@ -43,6 +43,10 @@ TESTS += tests/integration/helper-daemon.sh tests/integration/helper-tpm.sh
 EXTRA_DIST += tests/integration/helper-daemon.sh tests/integration/helper-tpm.sh tests/integration/helper-lib.sh \
 	tests/integration/helper_client.py tests/fuzz/corpus/proto
 
+# TPM in the daemon: tpm-sealed-secret, tokens at rest (tokens.db), software-key warning.
+TESTS += tests/integration/helper-store.sh
+EXTRA_DIST += tests/integration/helper-store.sh
+
 if FUZZING
 FUZZ_TARGETS += tests/fuzz/fuzz_proto
 noinst_PROGRAMS += tests/fuzz/fuzz_proto

@@ -80,6 +80,23 @@ static const char *file_error(int r)
     }
 }
 
+static int unseal_error(const struct oc_agent *a, int r, const char *tpmerr, char *err,
+                        size_t errlen, bool *ret_permanent)
+{
+    if (r == -EKEYREJECTED) {
+        snprintf(err, errlen,
+                 "agent %s: sealed_file %s was sealed on another TPM (or this TPM was cleared) "
+                 "and cannot be unsealed here; what to do: reseal the client secret on this "
+                 "host (openclawctl tpm seal --in - --out %s); the TPM said: %s",
+                 a->name, a->sealed_file, a->sealed_file, tpmerr);
+        return r;
+    }
+    *ret_permanent = r != -ENODEV && r != -ENOSPC && r != -ENOMEM && r != -EPROTO;
+    snprintf(err, errlen, "agent %s: cannot unseal sealed_file %s: %s", a->name, a->sealed_file,
+             tpmerr);
+    return r;
+}
+
 int oc_sealed_secret_read(struct oc_tpm **tpm, const struct oc_config *config,
                           const struct oc_agent *a, char **ret_secret, char *err, size_t errlen,
                           bool *ret_permanent)
@@ -119,35 +136,45 @@ int oc_sealed_secret_read(struct oc_tpm **tpm, const struct oc_config *config,
                  a->name, a->sealed_file);
         return -EACCES;
     }
-    if (*tpm == NULL) {
+    r = -ENODEV;
+    if (*tpm != NULL) {
+        r = oc_tpm_unseal(*tpm, blob, len, NULL, 0, &secret, &secret_len);
+    }
+    /* Not open yet (kept for later requests), or open for software keys
+     * only or under another storage parent: a context of the blob's own. */
+    if (*tpm == NULL || r == -ENODEV || r == -EINVAL) {
         struct oc_tpm_options opt = {.tcti = config->global.tcti,
                                      .keys_dir = config->global.keys_dir,
                                      .parent = b.parent,
                                      .persistent_srk = b.parent_handle,
                                      .allow_software_keys = config->global.allow_software_keys};
-        r = oc_tpm_open(&opt, tpm, tpmerr, sizeof(tpmerr));
+        bool keep = *tpm == NULL;
+        struct oc_tpm *own = NULL;
+
+        r = oc_tpm_open(&opt, &own, tpmerr, sizeof(tpmerr));
         if (r < 0) {
             free(blob);
             *ret_permanent = false;
             snprintf(err, errlen, "agent %s: %s", a->name, tpmerr);
             return r;
         }
+        r = oc_tpm_unseal(own, blob, len, NULL, 0, &secret, &secret_len);
+        if (keep) {
+            *tpm = own;
+        } else {
+            /* Keep the message; the context goes. */
+            snprintf(tpmerr, sizeof(tpmerr), "%s", oc_tpm_strerror(own));
+            oc_tpm_close(own);
+            own = NULL;
+        }
+        if (!keep && r < 0) {
+            free(blob);
+            return unseal_error(a, r, tpmerr, err, errlen, ret_permanent);
+        }
     }
-    r = oc_tpm_unseal(*tpm, blob, len, NULL, 0, &secret, &secret_len);
     free(blob);
-    if (r == -EKEYREJECTED) {
-        snprintf(err, errlen,
-                 "agent %s: sealed_file %s was sealed on another TPM (or this TPM's storage key "
-                 "changed) and cannot be unsealed here: %s; what to do: reseal the client secret "
-                 "on this host (openclawctl tpm seal --in - --out %s)",
-                 a->name, a->sealed_file, oc_tpm_strerror(*tpm), a->sealed_file);
-        return r;
-    }
     if (r < 0) {
-        *ret_permanent = r != -ENODEV && r != -ENOSPC && r != -ENOMEM && r != -EPROTO;
-        snprintf(err, errlen, "agent %s: cannot unseal sealed_file %s: %s", a->name,
-                 a->sealed_file, oc_tpm_strerror(*tpm));
-        return r;
+        return unseal_error(a, r, oc_tpm_strerror(*tpm), err, errlen, ret_permanent);
     }
     used = secret_len; /* the whole buffer is wiped, whatever is trimmed */
     while (used > 0 && (secret[used - 1] == '\n' || secret[used - 1] == '\r')) {
