@@ -36,6 +36,13 @@ tests_unit_test_proto_SOURCES = tests/unit/test_proto.c helper/oc_request.c help
 tests_unit_test_proto_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CJSON_CFLAGS)
 tests_unit_test_proto_LDADD = common/libocproto.la common/libocverify.la common/libocbase.la \
 	$(CMOCKA_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
+
+check_PROGRAMS += tests/unit/test_tokenstore
+TESTS += tests/unit/test_tokenstore
+tests_unit_test_tokenstore_SOURCES = tests/unit/test_tokenstore.c helper/oc_tokenstore.c \
+	helper/oc_tokenstore.h
+tests_unit_test_tokenstore_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CRYPTO_CFLAGS)
+tests_unit_test_tokenstore_LDADD = common/libocbase.la $(CMOCKA_LIBS) $(CRYPTO_LIBS)
 endif
 
 # The real daemon against the local tenant, clients under several uids.
@@ -58,3 +65,16 @@ tests_fuzz_fuzz_proto_LDFLAGS = -fsanitize=fuzzer,address,undefined
 tests_fuzz_fuzz_proto_LDADD = common/libocbase.la $(CJSON_LIBS) $(CRYPTO_LIBS) -lm
 endif
 EXTRA_DIST += tests/fuzz/fuzz_proto.c
+
+# tokens.db: header and decrypted-payload parsers (helper/oc_tokenstore.c)
+if FUZZING
+FUZZ_TARGETS += tests/fuzz/fuzz_tokenstore
+noinst_PROGRAMS += tests/fuzz/fuzz_tokenstore
+tests_fuzz_fuzz_tokenstore_SOURCES = tests/fuzz/fuzz_tokenstore.c helper/oc_tokenstore.c \
+	helper/oc_tokenstore.h
+tests_fuzz_fuzz_tokenstore_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+tests_fuzz_fuzz_tokenstore_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_tokenstore_LDADD = common/libocbase.la $(CRYPTO_LIBS)
+endif
+EXTRA_DIST += tests/fuzz/fuzz_tokenstore.c tests/fuzz/corpus/tokenstore
