@@ -27,7 +27,7 @@ helper_openclaw_token_LDADD = common/libocproto.la common/libocverify.la common/
 	$(CJSON_LIBS) $(CRYPTO_LIBS)
 
 dist_man_MANS += man/openclawd.8 man/openclaw-token.1
-EXTRA_DIST += data/openclawd.service docs/helper.md
+EXTRA_DIST += data/openclawd.service docs/helper.md docs/tokenstore.md
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_proto
