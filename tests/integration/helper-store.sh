@@ -211,6 +211,30 @@ tb2=$(get $UID_B)
     tap_ok "... without any request to the token endpoint" ||
     tap_fail "... without any request to the token endpoint" "$before_a -> $(token_requests "$ALPHA_APP")"
 stop
+# Again, with the clock (test builds: OPENCLAW_TEST_NOW) a minute before the
+# token expires: past its refresh point, so the daemon tries Entra at once,
+# gets 503, and serves the stored token as stale.
+before_a=$(token_requests "$ALPHA_APP")
+OPENCLAW_TEST_NOW=$(($(jwt_claim "$ta" exp) - 60))
+export OPENCLAW_TEST_NOW
+start a3 "$work/A.conf" "$work/stateA"
+unset OPENCLAW_TEST_NOW
+alpha_state() {
+    req "$S" '{"type":"status"}' | "$PY" -c '
+import json, sys
+for a in json.load(sys.stdin)["agents"]:
+    if a["name"] == "agent-alpha" and a["tokens"] and a["tokens"][0]["state"] == "stale":
+        sys.exit(0)
+sys.exit(1)'
+}
+if wait_for 10 alpha_state && [ "$(get $UID_A)" = "$ta" ] &&
+    [ "$(token_requests "$ALPHA_APP")" -gt "$before_a" ] &&
+    grep -q "agent agent-alpha: the token endpoint is unavailable (HTTP 503.*serving the last good token" "$work/a3.log"; then
+    tap_ok "restart past the refresh point while Entra answers 503: the stored token is served as stale"
+else
+    tap_fail "restart past the refresh point: stale token served" "$(tail -5 "$work/a3.log")"
+fi
+stop
 tenant_ctl DELETE faults >/dev/null
 
 # --- tpm-sealed-secret: the blob on another TPM -------------------------------
