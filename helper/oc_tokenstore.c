@@ -401,6 +401,7 @@ int oc_tokenstore_parse(const uint8_t *payload, size_t len, struct oc_tokenstore
         return -EBADMSG;
     }
     memcpy(ts.tenant_id, payload + 4, OC_TOKENSTORE_GUID_LEN);
+    ts.payload_len = PAYLOAD_FIXED;
     ts.written = (int64_t)get64(payload + 4 + OC_TOKENSTORE_GUID_LEN);
     off = PAYLOAD_FIXED;
     for (uint32_t i = 0; i < n; i++) {
