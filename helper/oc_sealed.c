@@ -112,8 +112,8 @@ int oc_sealed_secret_read(struct oc_tpm **tpm, const struct oc_config *config,
     *ret_permanent = true;
     r = read_sealed_file(a->sealed_file, &blob, &len);
     if (r < 0) {
-        snprintf(err, errlen, "agent %s: cannot use sealed_file %s: %s%s", a->name,
-                 a->sealed_file, file_error(r),
+        snprintf(err, errlen, "agent %s: cannot use sealed_file %s: %s%s", a->name, a->sealed_file,
+                 file_error(r),
                  r == -ENOENT ? " (seal the client secret on this host: openclawctl tpm seal "
                                 "--in - --out SEALED_FILE)"
                               : "");

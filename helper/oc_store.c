@@ -135,8 +135,8 @@ void oc_store_open(const struct oc_config *config, const char *state_dir,
         r = -EBADMSG;
     }
     if (r == -EKEYREJECTED || r == -EBADMSG || r == -EPROTONOSUPPORT || r == -EINVAL) {
-        logmsg("token store: state directory from another TPM (or a damaged %s: %s): ignored; " FRESH
-               ", and a new key is sealed to this TPM",
+        logmsg("token store: state directory from another TPM (or a damaged %s: %s): "
+               "ignored; " FRESH ", and a new key is sealed to this TPM",
                s->key_path, r == -EBADMSG ? "the key has the wrong size" : oc_tpm_strerror(tpm));
         r = new_key(s, tpm);
         goto done;
@@ -292,8 +292,8 @@ void oc_store_load(struct oc_store *s, struct oc_tokens *t)
             oc_agent_unusable(cfg, ag) != NULL ||
             (ag->scopes.n > 0 && !oc_strlist_contains(&ag->scopes, e->scope)) ||
             e->expires_on - OC_TOKEN_MIN_VALIDITY <= now ||
-            oc_tokens_restore(t, (size_t)a, e->scope, e->access_token, e->expires_on,
-                              e->obtained) < 0) {
+            oc_tokens_restore(t, (size_t)a, e->scope, e->access_token, e->expires_on, e->obtained) <
+                    0) {
             dropped++;
             continue;
         }

@@ -212,8 +212,8 @@ int oc_tokens_restore(struct oc_tokens *t, size_t agent, const char *scope, char
     e->token.lifetime = lifetime;
     e->obtained = obtained;
     /* The same schedule as a fresh token, counted from when it was obtained. */
-    e->refresh_at =
-            obtained + (lifetime * uniform(OC_REFRESH_FRACTION_MIN, OC_REFRESH_FRACTION_MAX)) / 1000;
+    e->refresh_at = obtained +
+                    (lifetime * uniform(OC_REFRESH_FRACTION_MIN, OC_REFRESH_FRACTION_MAX)) / 1000;
     if (e->refresh_at > expires_on - 2 * OC_TOKEN_MIN_VALIDITY) {
         e->refresh_at = expires_on - 2 * OC_TOKEN_MIN_VALIDITY;
     }

@@ -263,8 +263,8 @@ int oc_tokenstore_add(struct oc_tokenstore *ts, const char *agent, const char *a
 
     if (!oc_valid_user_name(agent) || strlen(agent) > OC_USER_NAME_MAX || !oc_is_guid(app_id) ||
         sl == 0 || sl > OC_TOKENSTORE_SCOPE_MAX || !printable((const uint8_t *)scope, sl) ||
-        tl == 0 || tl > OC_TOKENSTORE_TOKEN_MAX ||
-        !printable((const uint8_t *)access_token, tl) || !times_ok(expires_on, obtained)) {
+        tl == 0 || tl > OC_TOKENSTORE_TOKEN_MAX || !printable((const uint8_t *)access_token, tl) ||
+        !times_ok(expires_on, obtained)) {
         return -EINVAL;
     }
     if (ts->payload_len == 0) {
@@ -417,8 +417,7 @@ int oc_tokenstore_parse(const uint8_t *payload, size_t len, struct oc_tokenstore
         }
         nl = q[0];
         if (nl == 0 || nl > OC_USER_NAME_MAX || (q = take(payload, len, &off, nl)) == NULL) {
-            *why = nl == 0 || nl > OC_USER_NAME_MAX ? "an agent name length is out of range"
-                                                    : *why;
+            *why = nl == 0 || nl > OC_USER_NAME_MAX ? "an agent name length is out of range" : *why;
             goto fail;
         }
         memcpy(name, q, nl);
@@ -484,9 +483,9 @@ int oc_tokenstore_parse(const uint8_t *payload, size_t len, struct oc_tokenstore
         }
         scope = dupn(sp, sl);
         token = dupn(tp, tl);
-        r = scope == NULL || token == NULL ? -ENOMEM
-                                           : oc_tokenstore_add(&ts, name, app, scope, token, exp,
-                                                               got);
+        r = scope == NULL || token == NULL
+                    ? -ENOMEM
+                    : oc_tokenstore_add(&ts, name, app, scope, token, exp, got);
         free(scope);
         if (token != NULL) {
             oc_free_wipe(token, tl + 1);

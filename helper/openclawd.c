@@ -769,7 +769,7 @@ int main(int argc, char **argv)
             {"state", required_argument, NULL, 's'},
             {"imds", required_argument, NULL, 'i'},
             {"allow-root", no_argument, NULL, 'R'},
-            {"no-token-store", no_argument, NULL, 'N'},
+            {"no-token-store", no_argument, NULL, 'N'}, /* tokens in memory only */
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
     };

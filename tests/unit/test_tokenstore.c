@@ -224,16 +224,16 @@ static void test_payload_refusals(void **state)
     for (size_t cut = 1; cut < ts.payload_len; cut++) {
         assert_int_equal(parse_edited(&ts, SIZE_MAX, 0, cut), -EBADMSG); /* truncated */
     }
-    assert_int_equal(parse_edited(&ts, 3, 3, 0), -EBADMSG);          /* count too high */
-    assert_int_equal(parse_edited(&ts, 3, 1, 0), -EBADMSG);          /* trailing entry */
-    assert_int_equal(parse_edited(&ts, 0, 0xff, 0), -EBADMSG);       /* count over cap */
-    assert_int_equal(parse_edited(&ts, 5, 'X', 0), -EBADMSG);        /* tenant not a GUID */
-    assert_int_equal(parse_edited(&ts, first, 0, 0), -EBADMSG);      /* name length 0 */
-    assert_int_equal(parse_edited(&ts, first, 33, 0), -EBADMSG);     /* name too long */
-    assert_int_equal(parse_edited(&ts, first + 1, '/', 0), -EBADMSG); /* not a user name */
-    assert_int_equal(parse_edited(&ts, first + 1, 0, 0), -EBADMSG);  /* NUL in the name */
-    assert_int_equal(parse_edited(&ts, first + 12, 'z', 0), -EBADMSG); /* app id */
-    assert_int_equal(parse_edited(&ts, scope_len, 0xff, 0), -EBADMSG); /* scope over cap */
+    assert_int_equal(parse_edited(&ts, 3, 3, 0), -EBADMSG);               /* count too high */
+    assert_int_equal(parse_edited(&ts, 3, 1, 0), -EBADMSG);               /* trailing entry */
+    assert_int_equal(parse_edited(&ts, 0, 0xff, 0), -EBADMSG);            /* count over cap */
+    assert_int_equal(parse_edited(&ts, 5, 'X', 0), -EBADMSG);             /* tenant not a GUID */
+    assert_int_equal(parse_edited(&ts, first, 0, 0), -EBADMSG);           /* name length 0 */
+    assert_int_equal(parse_edited(&ts, first, 33, 0), -EBADMSG);          /* name too long */
+    assert_int_equal(parse_edited(&ts, first + 1, '/', 0), -EBADMSG);     /* not a user name */
+    assert_int_equal(parse_edited(&ts, first + 1, 0, 0), -EBADMSG);       /* NUL in the name */
+    assert_int_equal(parse_edited(&ts, first + 12, 'z', 0), -EBADMSG);    /* app id */
+    assert_int_equal(parse_edited(&ts, scope_len, 0xff, 0), -EBADMSG);    /* scope over cap */
     assert_int_equal(parse_edited(&ts, scope_len + 2, ' ', 0), -EBADMSG); /* space in scope */
     oc_tokenstore_free(&ts);
 }
