@@ -172,6 +172,22 @@ if [ -n "$ta" ] && [ "$(jwt_claim "$ta" appid)" = "$ALPHA_APP" ] && [ "$(jwt_cla
 else
     tap_fail "tpm-sealed-secret: agent-alpha gets a token" "$(cat "$work/client.err"; tail -5 "$work/a1.log")"
 fi
+# File checks on sealed_file, each on a scope not fetched yet (a new request).
+sealed=$work/keys/alpha.sealed
+before_a=$(token_requests "$ALPHA_APP")
+chmod 644 "$sealed"
+out=$(as_uid $UID_A "$OCT" --socket "$S" --scope "$RESOURCE_V2_URI/.default" 2>/dev/null)
+chmod 600 "$sealed"
+[ -z "$out" ] && grep -q "agent agent-alpha: cannot use sealed_file $sealed: readable by group or others (chmod 600" "$work/a1.log" &&
+    tap_ok "tpm-sealed-secret: a group-readable sealed_file is refused, the log says chmod 600" ||
+    tap_fail "tpm-sealed-secret: group-readable sealed_file refused" "$(tail -2 "$work/a1.log")"
+mv "$sealed" "$sealed.real" && ln -s "$sealed.real" "$sealed"
+out=$(as_uid $UID_A "$OCT" --socket "$S" --scope "$RESOURCE_V2_APP/.default" 2>/dev/null)
+rm -f "$sealed" && mv "$sealed.real" "$sealed"
+[ -z "$out" ] && grep -q "agent agent-alpha: cannot use sealed_file $sealed: a symbolic link" "$work/a1.log" &&
+    [ "$(token_requests "$ALPHA_APP")" = "$before_a" ] &&
+    tap_ok "tpm-sealed-secret: a symlinked sealed_file is refused; no request was sent for either" ||
+    tap_fail "tpm-sealed-secret: symlinked sealed_file refused" "$(tail -2 "$work/a1.log")"
 tb=$(get $UID_B)
 if [ -n "$tb" ] && [ "$(jwt_claim "$tb" appid)" = "$BETA_APP" ] && [ "$(jwt_claim "$tb" appidacr)" = 2 ]; then
     tap_ok "software key: agent-beta gets a token with a software-signed assertion"
