@@ -13,7 +13,10 @@ helper_openclawd_SOURCES = helper/openclawd.c \
 	helper/oc_request.c helper/oc_request.h \
 	helper/oc_fetch.c helper/oc_fetch.h \
 	helper/oc_tokens.c helper/oc_tokens.h \
-	helper/oc_sweep.c helper/oc_sweep.h
+	helper/oc_sweep.c helper/oc_sweep.h \
+	helper/oc_sealed.c helper/oc_sealed.h \
+	helper/oc_store.c helper/oc_store.h \
+	helper/oc_tokenstore.c helper/oc_tokenstore.h
 helper_openclawd_CFLAGS = $(ocd_cflags)
 helper_openclawd_LDADD = common/libocproto.la tpm/liboctpm.la common/libocverify.la \
 	common/libocbase.la $(CURL_LIBS) $(TSS2_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
@@ -25,7 +28,7 @@ helper_openclaw_token_LDADD = common/libocproto.la common/libocverify.la common/
 	$(CJSON_LIBS) $(CRYPTO_LIBS)
 
 dist_man_MANS += man/openclawd.8 man/openclaw-token.1
-EXTRA_DIST += data/openclawd.service docs/helper.md
+EXTRA_DIST += data/openclawd.service docs/helper.md docs/tokenstore.md
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_proto
@@ -34,6 +37,13 @@ tests_unit_test_proto_SOURCES = tests/unit/test_proto.c helper/oc_request.c help
 tests_unit_test_proto_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CJSON_CFLAGS)
 tests_unit_test_proto_LDADD = common/libocproto.la common/libocverify.la common/libocbase.la \
 	$(CMOCKA_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
+
+check_PROGRAMS += tests/unit/test_tokenstore
+TESTS += tests/unit/test_tokenstore
+tests_unit_test_tokenstore_SOURCES = tests/unit/test_tokenstore.c helper/oc_tokenstore.c \
+	helper/oc_tokenstore.h
+tests_unit_test_tokenstore_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CRYPTO_CFLAGS)
+tests_unit_test_tokenstore_LDADD = common/libocbase.la $(CMOCKA_LIBS) $(CRYPTO_LIBS)
 endif
 
 # The real daemon against the local tenant, clients under several uids.
@@ -42,6 +52,10 @@ TESTS += tests/integration/helper-daemon.sh tests/integration/helper-tpm.sh \
 EXTRA_DIST += tests/integration/helper-daemon.sh tests/integration/helper-tpm.sh \
 	tests/integration/helper-faults.sh tests/integration/helper-lib.sh \
 	tests/integration/helper_client.py tests/fuzz/corpus/proto
+
+# TPM in the daemon: tpm-sealed-secret, tokens at rest (tokens.db), software-key warning.
+TESTS += tests/integration/helper-store.sh
+EXTRA_DIST += tests/integration/helper-store.sh
 
 if FUZZING
 FUZZ_TARGETS += tests/fuzz/fuzz_proto
@@ -57,3 +71,15 @@ EXTRA_DIST += tests/fuzz/fuzz_proto.c
 
 # openclawctl status asks the daemon over its socket.
 CTL_EXTRA_LIBS += common/libocproto.la
+# tokens.db: header and decrypted-payload parsers (helper/oc_tokenstore.c)
+if FUZZING
+FUZZ_TARGETS += tests/fuzz/fuzz_tokenstore
+noinst_PROGRAMS += tests/fuzz/fuzz_tokenstore
+tests_fuzz_fuzz_tokenstore_SOURCES = tests/fuzz/fuzz_tokenstore.c helper/oc_tokenstore.c \
+	helper/oc_tokenstore.h
+tests_fuzz_fuzz_tokenstore_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+tests_fuzz_fuzz_tokenstore_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_tokenstore_LDADD = common/libocbase.la $(CRYPTO_LIBS)
+endif
+EXTRA_DIST += tests/fuzz/fuzz_tokenstore.c tests/fuzz/corpus/tokenstore

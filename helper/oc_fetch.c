@@ -20,6 +20,7 @@
 #include "jwks.h"
 #include "proto.h"
 #include "oc_fetch.h"
+#include "oc_sealed.h"
 #include "tpm/tpm.h"
 #include "util.h"
 
@@ -318,13 +319,17 @@ const char *oc_agent_unusable(const struct oc_config *config, const struct oc_ag
                        ? "credential = tpm-certificate needs key_file and cert_file (openclawctl "
                          "tpm keygen / cert)"
                        : NULL;
+    case OC_CRED_TPM_SEALED_SECRET:
+        return agent->sealed_file == NULL ? "credential = tpm-sealed-secret needs sealed_file "
+                                            "(openclawctl tpm seal)"
+                                          : NULL;
     case OC_CRED_MANAGED_IDENTITY:
         return NULL;
     case OC_CRED_NONE:
         return "the agent has no credential (credential = none): openclawd cannot get its tokens";
     default:
         return "this credential kind is not supported by this version of openclawd "
-               "(supported: secret-file, tpm-certificate, managed-identity)";
+               "(supported: secret-file, tpm-certificate, tpm-sealed-secret, managed-identity)";
     }
 }
 
@@ -573,6 +578,29 @@ static int load_tpm_key(struct oc_fetch_ctx *ctx, size_t i, struct oc_fetch_erro
     return 0;
 }
 
+const char *oc_fetch_key_kind(const struct oc_fetch_ctx *ctx, size_t i)
+{
+    const struct oc_agent *a = &ctx->config->agents[i];
+    struct oc_tpmblob b;
+    const char *why = NULL, *kind = NULL;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+
+    if (a->credential != OC_CRED_TPM_CERTIFICATE || a->key_file == NULL) {
+        return NULL;
+    }
+    if (ctx->keys[i].key != NULL) {
+        return oc_tpm_key_is_software(ctx->keys[i].key) ? "software" : "tpm";
+    }
+    /* Not loaded yet: the blob's header says which kind it is. */
+    if (oc_tpm_blob_read_file(a->key_file, &buf, &len) == 0 &&
+        oc_tpmblob_parse(buf, len, &b, &why) == 0) {
+        kind = b.type == OC_TPMBLOB_SOFTWARE_KEY ? "software" : "tpm";
+    }
+    free(buf);
+    return kind;
+}
+
 static int token_url(const struct oc_config *cfg, char *buf, size_t len)
 {
     int n = snprintf(buf, len, "%s/%s/oauth2/v2.0/token", cfg->global.authority,
@@ -604,6 +632,14 @@ static int client_credentials(struct oc_fetch_ctx *ctx, size_t i, const char *sc
                                     : strerror(-r));
             return r;
         }
+    } else if (a->credential == OC_CRED_TPM_SEALED_SECRET) {
+        bool permanent = true;
+        r = oc_sealed_secret_read(&ctx->tpm, ctx->config, a, &secret, err->msg, sizeof(err->msg),
+                                  &permanent);
+        if (r < 0) {
+            err->permanent = permanent;
+            return r;
+        }
     } else {
         struct oc_assertion_params p = {
                 .client_id = a->app_id, .audience = url, .now = oc_now(), .lifetime = 0};
@@ -616,6 +652,14 @@ static int client_credentials(struct oc_fetch_ctx *ctx, size_t i, const char *sc
             set_err(err, 0, false, "agent %s: the TPM could not sign the client assertion: %s",
                     a->name, oc_tpm_strerror(ctx->tpm));
             return r;
+        }
+        if (r == OC_TPM_SOFTWARE_KEY) {
+            fprintf(stderr,
+                    "openclawd: agent %s: WARNING: the client assertion was signed with a "
+                    "software key (%s is not bound to a TPM; allow_software_keys = yes): a copy "
+                    "of it and of the host key in keys_dir is this agent's credential; make a TPM "
+                    "key (openclawctl tpm keygen) as soon as a TPM is available\n",
+                    a->name, a->key_file);
         }
     }
     form = calloc(1, FORM_MAX);

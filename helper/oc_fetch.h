@@ -71,6 +71,10 @@ int oc_default_scope(const struct oc_config *config, const struct oc_agent *agen
  * secret-file without allow_insecure_credentials, ...), or NULL. */
 const char *oc_agent_unusable(const struct oc_config *config, const struct oc_agent *agent);
 
+/* A tpm-certificate agent's key: "tpm", "software" (not bound to a TPM),
+ * or NULL (another credential, or the key file is unreadable). */
+const char *oc_fetch_key_kind(const struct oc_fetch_ctx *ctx, size_t agent_index);
+
 /*
  * Start acquiring a token for agent and scope; the answer arrives through
  * oc_fetch_next() with the same id. Reading a secret file and signing an

@@ -154,6 +154,9 @@ void oc_tokens_complete(struct oc_tokens *t, size_t idx, struct oc_fetch_result 
     }
     record(&t->entries[idx], res->result, res->token, &res->err);
     memset(&res->token, 0, sizeof(res->token)); /* moved into the entry */
+    if (res->result == 0) {
+        t->dirty = true; /* the token store writes it (oc_store_flush) */
+    }
 }
 
 int64_t oc_tokens_tick(struct oc_tokens *t, int64_t now, int64_t max_wait)
@@ -187,4 +190,32 @@ int64_t oc_tokens_tick(struct oc_tokens *t, int64_t now, int64_t max_wait)
         }
     }
     return wait < 0 ? 0 : wait;
+}
+
+int oc_tokens_restore(struct oc_tokens *t, size_t agent, const char *scope, char *access_token,
+                      int64_t expires_on, int64_t obtained)
+{
+    struct oc_token_entry *e = NULL;
+    int64_t lifetime = expires_on - obtained;
+    int r;
+
+    if (access_token == NULL || lifetime <= 0) {
+        return -EINVAL;
+    }
+    r = oc_tokens_entry(t, agent, scope, &e);
+    if (r < 0) {
+        return r;
+    }
+    oc_token_clear(&e->token);
+    e->token.access_token = access_token;
+    e->token.expires_on = expires_on;
+    e->token.lifetime = lifetime;
+    e->obtained = obtained;
+    /* The same schedule as a fresh token, counted from when it was obtained. */
+    e->refresh_at = obtained +
+                    (lifetime * uniform(OC_REFRESH_FRACTION_MIN, OC_REFRESH_FRACTION_MAX)) / 1000;
+    if (e->refresh_at > expires_on - 2 * OC_TOKEN_MIN_VALIDITY) {
+        e->refresh_at = expires_on - 2 * OC_TOKEN_MIN_VALIDITY;
+    }
+    return 0;
 }

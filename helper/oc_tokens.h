@@ -47,6 +47,7 @@ struct oc_tokens {
     struct oc_fetch_ctx *fetch;
     struct oc_token_entry *entries;
     size_t n;
+    bool dirty; /* a token was obtained since the store last wrote (oc_store.h) */
 };
 
 void oc_tokens_init(struct oc_tokens *t, struct oc_fetch_ctx *fetch);
@@ -65,6 +66,12 @@ int oc_tokens_start(struct oc_tokens *t, struct oc_token_entry *e);
 
 /* Record the result of the job started for entry index idx. */
 void oc_tokens_complete(struct oc_tokens *t, size_t idx, struct oc_fetch_result *res);
+
+/* Put a token read back from the store (oc_store.h) into the (agent, scope)
+ * entry, refreshed on the normal schedule from obtained. On success the
+ * entry owns access_token; on failure the caller still does. */
+int oc_tokens_restore(struct oc_tokens *t, size_t agent, const char *scope, char *access_token,
+                      int64_t expires_on, int64_t obtained);
 
 /* Start every refresh and retry that is due; returns the seconds until the
  * next one (capped at max_wait). */

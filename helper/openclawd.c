@@ -34,6 +34,7 @@
 #include "oc_fetch.h"
 #include "oc_request.h"
 #include "oc_sweep.h"
+#include "oc_store.h"
 #include "oc_tokens.h"
 #include "proto.h"
 #include "util.h"
@@ -70,6 +71,7 @@ struct daemon {
     size_t n_ids;
     struct oc_fetch_ctx fetch;
     struct oc_tokens tokens;
+    struct oc_store *store; /* NULL: tokens are not persisted */
     const char *jwks_dir;
     int64_t started;
     int64_t jwks_last_attempt;
@@ -104,12 +106,13 @@ static void logmsg(const char *fmt, ...)
 static void usage(FILE *f)
 {
     fprintf(f, "Usage: openclawd --config FILE --foreground [--state DIR] [--imds URL]\n"
-               "                 [--allow-root]\n"
+               "                 [--no-token-store] [--allow-root]\n"
                "  --config FILE   openclaw.conf (default " OC_CONFIG_PATH ")\n"
                "  --foreground    run in the foreground, log to stderr (required)\n"
                "  --state DIR     state directory instead of state_dir (JWKS in DIR/jwks)\n"
                "  --imds URL      managed identity endpoint base (default: $IDENTITY_ENDPOINT\n"
                "                  base, $IMDS_ENDPOINT, else " OC_IMDS_DEFAULT ")\n"
+               "  --no-token-store  keep tokens in memory only (no tokens.db)\n"
                "  --allow-root    run as root (tests only; production runs as user openclaw)\n");
 }
 
@@ -247,6 +250,10 @@ static cJSON *agent_status(const struct daemon *d, size_t a, int64_t now)
     }
     if (why != NULL) {
         cJSON_AddStringToObject(o, "unusable", why);
+    }
+    const char *key = oc_fetch_key_kind(&d->fetch, a);
+    if (key != NULL) {
+        cJSON_AddStringToObject(o, "key", key); /* "tpm" or "software" */
     }
     for (size_t i = 0; i < d->tokens.n; i++) {
         const struct oc_token_entry *e = &d->tokens.entries[i];
@@ -693,6 +700,7 @@ static int run(struct daemon *d)
         while (oc_fetch_next(&d->fetch, &res) == 1) {
             job_done(d, &res);
         }
+        oc_store_flush(d->store, &d->tokens); /* at most one write per iteration */
         if (pfd[0].revents & CURL_WAIT_POLLIN) {
             struct signalfd_siginfo si;
             if (read(d->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
@@ -762,11 +770,12 @@ int main(int argc, char **argv)
             {"state", required_argument, NULL, 's'},
             {"imds", required_argument, NULL, 'i'},
             {"allow-root", no_argument, NULL, 'R'},
+            {"no-token-store", no_argument, NULL, 'N'}, /* tokens in memory only */
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
     };
     const char *config_path = OC_CONFIG_PATH, *state = NULL, *imds = NULL;
-    bool foreground = false, allow_root = false;
+    bool foreground = false, allow_root = false, token_store = true;
     struct oc_config_error cerr;
     static struct daemon d;
     char errbuf[1024], jwks_dir[OC_CONFIG_PATH_MAX + 8];
@@ -775,7 +784,7 @@ int main(int argc, char **argv)
 
     d.listen_fd = -1;
     d.signal_fd = -1;
-    while ((opt = getopt_long(argc, argv, "c:fs:i:Rh", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:fs:i:RNh", opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             config_path = optarg;
@@ -791,6 +800,9 @@ int main(int argc, char **argv)
             break;
         case 'R':
             allow_root = true;
+            break;
+        case 'N':
+            token_store = false;
             break;
         case 'h':
             usage(stdout);
@@ -846,6 +858,12 @@ int main(int argc, char **argv)
         goto out;
     }
     oc_tokens_init(&d.tokens, &d.fetch);
+    if (token_store) {
+        oc_store_open(d.config, state != NULL ? state : d.config->global.state_dir, &d.store);
+        oc_store_load(d.store, &d.tokens);
+    } else {
+        logmsg("--no-token-store: tokens are kept in memory only");
+    }
 
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
@@ -886,6 +904,8 @@ out:
     if (d.signal_fd >= 0) {
         close(d.signal_fd);
     }
+    oc_store_flush(d.store, &d.tokens);
+    oc_store_close(d.store);
     oc_tokens_free(&d.tokens);
     if (d.fetch.keys != NULL) {
         oc_fetch_done(&d.fetch);
