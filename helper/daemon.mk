@@ -12,7 +12,9 @@ sbin_PROGRAMS += helper/openclawd
 helper_openclawd_SOURCES = helper/openclawd.c \
 	helper/oc_request.c helper/oc_request.h \
 	helper/oc_fetch.c helper/oc_fetch.h \
-	helper/oc_tokens.c helper/oc_tokens.h
+	helper/oc_tokens.c helper/oc_tokens.h \
+	helper/oc_cred.c helper/oc_cred.h helper/oc_discovery.c \
+	helper/oc_credparse.c helper/oc_credparse.h
 helper_openclawd_CFLAGS = $(ocd_cflags)
 helper_openclawd_LDADD = common/libocproto.la tpm/liboctpm.la common/libocverify.la \
 	common/libocbase.la $(CURL_LIBS) $(TSS2_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
@@ -37,6 +39,9 @@ endif
 
 # The real daemon against the local tenant, clients under several uids.
 TESTS += tests/integration/helper-daemon.sh tests/integration/helper-tpm.sh
+# azure-arc, agent-identity and OIDC discovery, against the tenant and a hostile Arc fake.
+TESTS += tests/integration/helper-creds.sh
+EXTRA_DIST += tests/integration/helper-creds.sh tests/integration/arc_fake.py
 EXTRA_DIST += tests/integration/helper-daemon.sh tests/integration/helper-tpm.sh tests/integration/helper-lib.sh \
 	tests/integration/helper_client.py tests/fuzz/corpus/proto
 
@@ -51,3 +56,14 @@ tests_fuzz_fuzz_proto_LDFLAGS = -fsanitize=fuzzer,address,undefined
 tests_fuzz_fuzz_proto_LDADD = common/libocbase.la $(CJSON_LIBS) $(CRYPTO_LIBS) -lm
 endif
 EXTRA_DIST += tests/fuzz/fuzz_proto.c
+
+if FUZZING
+FUZZ_TARGETS += tests/fuzz/fuzz_credparse
+noinst_PROGRAMS += tests/fuzz/fuzz_credparse
+tests_fuzz_fuzz_credparse_SOURCES = tests/fuzz/fuzz_credparse.c helper/oc_credparse.c
+tests_fuzz_fuzz_credparse_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+tests_fuzz_fuzz_credparse_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_credparse_LDADD = common/libocbase.la $(CJSON_LIBS) -lm
+endif
+EXTRA_DIST += tests/fuzz/fuzz_credparse.c tests/fuzz/corpus/credparse
