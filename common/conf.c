@@ -551,6 +551,23 @@ static int p_credential(struct ctx *c, const struct keydef *k, const char *value
             "agent-identity, secret-file, none");
 }
 
+static int p_blueprint_credential(struct ctx *c, const struct keydef *k, const char *value,
+                                  void *field)
+{
+    static const enum oc_credential allowed[] = {OC_CRED_SECRET_FILE, OC_CRED_TPM_CERTIFICATE,
+                                                 OC_CRED_TPM_SEALED_SECRET};
+
+    for (size_t i = 0; i < OC_ELEMENTSOF(allowed); i++) {
+        if (strcmp(value, oc_credential_name(allowed[i])) == 0) {
+            *(enum oc_credential *)field = allowed[i];
+            return 0;
+        }
+    }
+    return fail_value(c, k, value,
+                      "must be one of tpm-certificate, tpm-sealed-secret, secret-file (how the "
+                      "blueprint application authenticates)");
+}
+
 static int p_agent_uid(struct ctx *c, const struct keydef *k, const char *value, void *field)
 {
     struct oc_agent *a = c->obj;
@@ -806,6 +823,8 @@ static const struct keydef keytab[] = {
          false},
         {SEC_AGENT, "blueprint_app_id", p_guid, A(blueprint_app_id), 0, 0, "",
          "blueprint_app_id = " EX_GUID, false},
+        {SEC_AGENT, "blueprint_credential", p_blueprint_credential, A(blueprint_credential), 0, 0,
+         "", "blueprint_credential = tpm-certificate", false},
         {SEC_AGENT, "scopes", p_scopes, A(scopes), 0, 0, "",
          "scopes = api://openclaw-host/.default", false},
 };
@@ -982,6 +1001,27 @@ static int end_section(struct ctx *c)
                         "%s: credential = agent-identity needs blueprint_app_id (e.g. "
                         "blueprint_app_id = " EX_GUID ")",
                         c->title);
+        }
+        if (c->seen[key_index(SEC_AGENT, "blueprint_credential")] != 0 &&
+            a->credential != OC_CRED_AGENT_IDENTITY) {
+            return fail(c, c->seen[key_index(SEC_AGENT, "blueprint_credential")],
+                        "%s: blueprint_credential is only used with credential = agent-identity "
+                        "(remove it, or set credential = agent-identity and blueprint_app_id)",
+                        c->title);
+        }
+        if (a->credential == OC_CRED_AGENT_IDENTITY) {
+            unsigned bl = c->seen[key_index(SEC_AGENT, "blueprint_credential")];
+
+            if (bl == 0) {
+                a->blueprint_credential = OC_CRED_TPM_CERTIFICATE;
+            }
+            if (a->blueprint_credential == OC_CRED_SECRET_FILE && a->secret_file == NULL) {
+                return fail(c, bl,
+                            "%s: blueprint_credential = secret-file needs secret_file, the "
+                            "blueprint's client secret (e.g. secret_file = "
+                            "/etc/openclaw/secrets/%s)",
+                            c->title, a->name);
+            }
         }
         if (n_mi > 1) {
             return fail(c, a->line,
@@ -1431,6 +1471,18 @@ static int set_agent_defaults(struct oc_agent *a, const struct oc_global *g)
         (void)snprintf(leaf, sizeof(leaf), "%s.sealed", a->name);
         r = set_default_join(&a->sealed_file, g->keys_dir, leaf);
     }
+    if (a->credential == OC_CRED_AGENT_IDENTITY) {
+        /* The blueprint's credential, same file names as an agent's own. */
+        if (a->blueprint_credential == OC_CRED_TPM_CERTIFICATE) {
+            (void)snprintf(leaf, sizeof(leaf), "%s.tpmkey", a->name);
+            r = set_default_join(&a->key_file, g->keys_dir, leaf);
+            (void)snprintf(leaf, sizeof(leaf), "%s.crt", a->name);
+            r = r < 0 ? r : set_default_join(&a->cert_file, g->keys_dir, leaf);
+        } else if (a->blueprint_credential == OC_CRED_TPM_SEALED_SECRET) {
+            (void)snprintf(leaf, sizeof(leaf), "%s.sealed", a->name);
+            r = set_default_join(&a->sealed_file, g->keys_dir, leaf);
+        }
+    }
     return r;
 }
 
@@ -1459,6 +1511,16 @@ static int check_agents(struct ctx *c)
                         "[agent %s]: credential = secret-file keeps a client secret in a plain "
                         "file: prefer credential = tpm-sealed-secret, or set "
                         "allow_insecure_credentials = yes in [global]",
+                        a->name);
+        }
+        if (a->credential == OC_CRED_AGENT_IDENTITY &&
+            a->blueprint_credential == OC_CRED_SECRET_FILE && !g->allow_insecure_credentials) {
+            unsigned bl = c->agent_seen[i][key_index(SEC_AGENT, "blueprint_credential")];
+
+            return fail(c, bl,
+                        "[agent %s]: blueprint_credential = secret-file keeps the blueprint's "
+                        "client secret in a plain file: prefer blueprint_credential = "
+                        "tpm-certificate, or set allow_insecure_credentials = yes in [global]",
                         a->name);
         }
         for (j = 0; j < i; j++) {

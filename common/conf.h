@@ -148,6 +148,9 @@ struct oc_agent {
     char mi_object_id[OC_GUID_SIZE];
     char *mi_res_id;
     char blueprint_app_id[OC_GUID_SIZE];
+    /* agent-identity: how the blueprint authenticates for T1, with this
+     * section's secret_file, key_file + cert_file or sealed_file. */
+    enum oc_credential blueprint_credential;
     struct oc_strlist scopes;
     unsigned line; /* line of the section header */
 };

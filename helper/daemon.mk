@@ -16,7 +16,9 @@ helper_openclawd_SOURCES = helper/openclawd.c \
 	helper/oc_sweep.c helper/oc_sweep.h \
 	helper/oc_sealed.c helper/oc_sealed.h \
 	helper/oc_store.c helper/oc_store.h \
-	helper/oc_tokenstore.c helper/oc_tokenstore.h
+	helper/oc_tokenstore.c helper/oc_tokenstore.h \
+	helper/oc_cred.c helper/oc_cred.h helper/oc_discovery.c \
+	helper/oc_credparse.c helper/oc_credparse.h
 helper_openclawd_CFLAGS = $(ocd_cflags)
 helper_openclawd_LDADD = common/libocproto.la tpm/liboctpm.la common/libocverify.la \
 	common/libocbase.la $(CURL_LIBS) $(TSS2_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
@@ -49,6 +51,9 @@ endif
 # The real daemon against the local tenant, clients under several uids.
 TESTS += tests/integration/helper-daemon.sh tests/integration/helper-tpm.sh \
 	tests/integration/helper-faults.sh
+# azure-arc, agent-identity and OIDC discovery, against the tenant and a hostile Arc fake.
+TESTS += tests/integration/helper-creds.sh
+EXTRA_DIST += tests/integration/helper-creds.sh tests/integration/arc_fake.py
 EXTRA_DIST += tests/integration/helper-daemon.sh tests/integration/helper-tpm.sh \
 	tests/integration/helper-faults.sh tests/integration/helper-lib.sh \
 	tests/integration/helper_client.py tests/fuzz/corpus/proto
@@ -83,3 +88,13 @@ tests_fuzz_fuzz_tokenstore_LDFLAGS = -fsanitize=fuzzer,address,undefined
 tests_fuzz_fuzz_tokenstore_LDADD = common/libocbase.la $(CRYPTO_LIBS)
 endif
 EXTRA_DIST += tests/fuzz/fuzz_tokenstore.c tests/fuzz/corpus/tokenstore
+if FUZZING
+FUZZ_TARGETS += tests/fuzz/fuzz_credparse
+noinst_PROGRAMS += tests/fuzz/fuzz_credparse
+tests_fuzz_fuzz_credparse_SOURCES = tests/fuzz/fuzz_credparse.c helper/oc_credparse.c
+tests_fuzz_fuzz_credparse_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+tests_fuzz_fuzz_credparse_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_credparse_LDADD = common/libocbase.la $(CJSON_LIBS) -lm
+endif
+EXTRA_DIST += tests/fuzz/fuzz_credparse.c tests/fuzz/corpus/credparse

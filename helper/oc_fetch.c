@@ -19,6 +19,7 @@
 #include "json.h"
 #include "jwks.h"
 #include "proto.h"
+#include "oc_cred.h"
 #include "oc_fetch.h"
 #include "oc_sealed.h"
 #include "tpm/tpm.h"
@@ -38,6 +39,7 @@ struct http_resp {
     size_t len;
     bool too_big;
     int64_t retry_after;
+    char challenge[OC_CHALLENGE_MAX]; /* first WWW-Authenticate value (Arc), "" if none */
 };
 
 static void set_err(struct oc_fetch_error *err, long status, bool permanent, const char *fmt, ...)
@@ -75,6 +77,30 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
+/* A "WWW-Authenticate:" header line: its value (first one only) into dst. */
+static bool oc_http_challenge_header(const char *buf, size_t n, char *dst, size_t cap)
+{
+    static const char name[] = "www-authenticate:";
+    size_t i = sizeof(name) - 1;
+
+    if (n < i || strncasecmp(buf, name, i) != 0) {
+        return false;
+    }
+    if (dst[0] == '\0') {
+        while (i < n && (buf[i] == ' ' || buf[i] == '\t')) {
+            i++;
+        }
+        while (n > i && (buf[n - 1] == '\r' || buf[n - 1] == '\n')) {
+            n--;
+        }
+        /* Too long, or empty: keep a value that cannot parse as a realm. */
+        if (oc_strnscpy(dst, cap, buf + i, n - i) < 0 || dst[0] == '\0') {
+            oc_strscpy(dst, cap, "(invalid)");
+        }
+    }
+    return true;
+}
+
 static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
 {
     struct http_resp *r = userdata;
@@ -84,6 +110,9 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
     size_t i = sizeof(name) - 1, j = 0;
     int64_t v;
 
+    if (oc_http_challenge_header(buf, n, r->challenge, sizeof(r->challenge))) {
+        return n;
+    }
     if (n < sizeof(name) - 1 || strncasecmp(buf, name, sizeof(name) - 1) != 0) {
         return n;
     }
@@ -113,6 +142,7 @@ static void resp_free(struct http_resp *r)
 enum job_kind {
     JOB_TOKEN = 1,
     JOB_JWKS = 2,
+    JOB_STEP = 3, /* one request of a multi-request job (oc_cred.h) */
 };
 
 struct oc_fetch_job {
@@ -128,6 +158,7 @@ struct oc_fetch_job {
     size_t agent;
     uint64_t id;
     char dir[OC_CONFIG_PATH_MAX + 8]; /* JWKS target directory */
+    struct oc_step *step;             /* JOB_STEP: its state, owned by the job */
     struct oc_fetch_job *next;        /* ctx->jobs list */
 };
 
@@ -146,7 +177,12 @@ static void job_free(struct oc_fetch_ctx *ctx, struct oc_fetch_job *j)
         curl_multi_remove_handle(ctx->multi, j->easy);
         curl_easy_cleanup(j->easy);
     }
+    /* A header may hold a secret (Arc's Authorization): wipe them all. */
+    for (struct curl_slist *h = j->hdrs; h != NULL; h = h->next) {
+        oc_wipe(h->data, strlen(h->data));
+    }
     curl_slist_free_all(j->hdrs);
+    oc_step_free(j->step);
     if (j->form != NULL) {
         oc_free_wipe(j->form, j->form_cap);
     }
@@ -271,6 +307,7 @@ void oc_fetch_done(struct oc_fetch_ctx *ctx)
         free(ctx->keys);
         ctx->keys = NULL;
     }
+    oc_cred_ctx_free(ctx);
     oc_tpm_close(ctx->tpm);
     ctx->tpm = NULL;
     if (ctx->multi != NULL) {
@@ -325,11 +362,15 @@ const char *oc_agent_unusable(const struct oc_config *config, const struct oc_ag
                                           : NULL;
     case OC_CRED_MANAGED_IDENTITY:
         return NULL;
+    case OC_CRED_AZURE_ARC:
+    case OC_CRED_AGENT_IDENTITY:
+        return oc_cred_unusable(config, agent);
     case OC_CRED_NONE:
         return "the agent has no credential (credential = none): openclawd cannot get its tokens";
     default:
         return "this credential kind is not supported by this version of openclawd "
-               "(supported: secret-file, tpm-certificate, tpm-sealed-secret, managed-identity)";
+               "(supported: secret-file, tpm-certificate, tpm-sealed-secret, managed-identity, "
+               "azure-arc, agent-identity)";
     }
 }
 
@@ -416,6 +457,12 @@ static const char *aadsts_hint(int64_t code)
         return "the scope is invalid: use one <resource>/.default scope";
     case 90002:
         return "no such tenant: check tenant_id and authority";
+    case 50013:
+        return "the agent identity refused T1: check that blueprint_app_id is the blueprint "
+               "this agent identity belongs to (its agentIdentityOf) and that app_id is the "
+               "agent identity's";
+    case 82001:
+        return "blueprint_app_id is not an agent blueprint application: check blueprint_app_id";
     default:
         return "see the error_uri in the response or the Entra sign-in logs";
     }
@@ -617,7 +664,7 @@ static int client_credentials(struct oc_fetch_ctx *ctx, size_t i, const char *sc
     struct oc_fetch_job *j;
     int r;
 
-    if (token_url(ctx->config, url, sizeof(url)) < 0) {
+    if (oc_fetch_token_endpoint(ctx, url, sizeof(url)) < 0) {
         set_err(err, 0, true, "authority too long");
         return -ENOBUFS;
     }
@@ -765,6 +812,12 @@ int oc_fetch_token_start(struct oc_fetch_ctx *ctx, size_t agent_index, const cha
     if (a->credential == OC_CRED_MANAGED_IDENTITY) {
         return managed_identity(ctx, agent_index, scope, id, err);
     }
+    if (a->credential == OC_CRED_AZURE_ARC) {
+        return oc_cred_arc_start(ctx, agent_index, scope, id, err);
+    }
+    if (a->credential == OC_CRED_AGENT_IDENTITY) {
+        return oc_cred_agent_start(ctx, agent_index, scope, id, err);
+    }
     return client_credentials(ctx, agent_index, scope, id, err);
 }
 
@@ -816,17 +869,23 @@ int oc_fetch_jwks_start(struct oc_fetch_ctx *ctx, const char *dir, uint64_t id,
                         struct oc_fetch_error *err)
 {
     struct oc_fetch_job *j;
+    const char *uri = oc_discovery_jwks_uri(ctx);
     int n;
 
     memset(err, 0, sizeof(*err));
     err->retry_after = -1;
+    if (oc_discovery_due(ctx)) {
+        /* Discovery first; its completion comes back here for the JWKS. */
+        return oc_discovery_start(ctx, dir, id, err);
+    }
     j = job_new(JOB_JWKS, 0, id);
     if (j == NULL) {
         set_err(err, 0, false, "out of memory");
         return -ENOMEM;
     }
-    n = snprintf(j->url, sizeof(j->url), "%s/%s/discovery/v2.0/keys", ctx->config->global.authority,
-                 ctx->config->global.tenant_id);
+    n = uri != NULL ? snprintf(j->url, sizeof(j->url), "%s", uri)
+                    : snprintf(j->url, sizeof(j->url), "%s/%s/discovery/v2.0/keys",
+                               ctx->config->global.authority, ctx->config->global.tenant_id);
     if (n < 0 || (size_t)n >= sizeof(j->url) || oc_strscpy(j->dir, sizeof(j->dir), dir) < 0) {
         free(j);
         set_err(err, 0, true, "authority or jwks directory too long");
@@ -886,6 +945,31 @@ int oc_fetch_wait(struct oc_fetch_ctx *ctx, struct curl_waitfd *extra, unsigned 
     return 0;
 }
 
+/* A request of a multi-request job finished: hand it to its step. */
+static int step_finished(struct oc_fetch_ctx *ctx, struct oc_fetch_job *j, CURLcode rc,
+                         struct oc_fetch_result *ret)
+{
+    struct oc_step *st = j->step;
+    struct oc_step_answer a = {.transport_ok = rc == CURLE_OK,
+                               .transport_error = j->resp.too_big ? "response larger than the cap"
+                                                                  : curl_easy_strerror(rc),
+                               .body = j->resp.body != NULL ? j->resp.body : "",
+                               .len = j->resp.len,
+                               .retry_after = j->resp.retry_after,
+                               .challenge = j->resp.challenge};
+    int r;
+
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &a.status);
+    }
+    j->step = NULL; /* the step lives on in its next request, or ends in oc_step_done */
+    memset(ret, 0, sizeof(*ret));
+    ret->err.retry_after = -1;
+    r = oc_step_done(ctx, st, &a, ret);
+    job_free(ctx, j);
+    return r;
+}
+
 int oc_fetch_next(struct oc_fetch_ctx *ctx, struct oc_fetch_result *ret)
 {
     int left = 0;
@@ -902,6 +986,12 @@ int oc_fetch_next(struct oc_fetch_ctx *ctx, struct oc_fetch_result *ret)
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
         if (j == NULL) {
             continue;
+        }
+        if (j->kind == JOB_STEP) {
+            if (step_finished(ctx, j, rc, ret) == 1) {
+                return 1;
+            }
+            continue; /* its next request runs */
         }
         memset(ret, 0, sizeof(*ret));
         ret->err.retry_after = -1;
@@ -930,4 +1020,136 @@ int oc_fetch_next(struct oc_fetch_ctx *ctx, struct oc_fetch_result *ret)
         return 1;
     }
     return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* For the multi-request jobs (oc_cred.h)                             */
+/* ------------------------------------------------------------------ */
+
+int oc_fetch_step_start(struct oc_fetch_ctx *ctx, struct oc_step *st, const char *url, bool imds,
+                        const char *authorization, char *form, size_t form_cap,
+                        struct oc_fetch_error *err)
+{
+    struct oc_fetch_job *j = job_new(JOB_STEP, st->agent, st->id);
+    char *h = NULL;
+    int r = j == NULL ? -ENOMEM : 0;
+
+    if (r == 0 && oc_strscpy(j->url, sizeof(j->url), url) < 0) {
+        r = -ENOBUFS;
+    }
+    if (r == 0 && authorization != NULL) {
+        if (asprintf(&h, "Authorization: %s", authorization) < 0) {
+            h = NULL;
+            r = -ENOMEM;
+        } else {
+            j->hdrs = curl_slist_append(NULL, h);
+            oc_free_wipe_str(h);
+            r = j->hdrs == NULL ? -ENOMEM : 0;
+        }
+    }
+    if (r < 0) {
+        free(j);
+        if (form != NULL) {
+            oc_free_wipe(form, form_cap);
+        }
+        set_err(err, 0, r == -ENOBUFS, r == -ENOBUFS ? "URL too long" : "out of memory");
+        return r;
+    }
+    j->imds = imds;
+    r = job_start(ctx, j, form, form_cap, err);
+    if (r < 0) {
+        return r; /* job_start freed the job; the step is still the caller's */
+    }
+    /* Not yet run (no transfer progresses before the next wait): safe to attach. */
+    j->step = st;
+    return 0;
+}
+
+int oc_fetch_client_auth(struct oc_fetch_ctx *ctx, size_t i, enum oc_credential kind,
+                         const char *client_id, const char *audience, char *form, size_t cap,
+                         struct oc_fetch_error *err)
+{
+    const struct oc_agent *a = &ctx->config->agents[i];
+    char *secret = NULL, *assertion = NULL;
+    int r;
+
+    switch (kind) {
+    case OC_CRED_SECRET_FILE:
+        r = read_secret(a->secret_file, &secret);
+        if (r < 0) {
+            set_err(err, 0, true, "agent %s: cannot use secret_file %s: %s", a->name,
+                    a->secret_file,
+                    r == -EPERM     ? "readable by group or others (chmod 600)"
+                    : r == -ENODATA ? "empty"
+                    : r == -EFBIG   ? "too large"
+                                    : strerror(-r));
+            return r;
+        }
+        r = form_add(form, cap, "client_secret", secret);
+        oc_free_wipe(secret, SECRET_FILE_MAX + 1);
+        break;
+    case OC_CRED_TPM_CERTIFICATE: {
+        struct oc_assertion_params p = {
+                .client_id = client_id, .audience = audience, .now = oc_now(), .lifetime = 0};
+        r = load_tpm_key(ctx, i, err);
+        if (r < 0) {
+            return r;
+        }
+        r = oc_tpm_client_assertion(ctx->keys[i].key, ctx->keys[i].cert, &p, &assertion);
+        if (r < 0) {
+            set_err(err, 0, false, "agent %s: the TPM could not sign the client assertion: %s",
+                    a->name, oc_tpm_strerror(ctx->tpm));
+            return r;
+        }
+        r = form_add(form, cap, "client_assertion_type",
+                     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+        r = r < 0 ? r : form_add(form, cap, "client_assertion", assertion);
+        oc_free_wipe_str(assertion);
+        break;
+    }
+    default:
+        set_err(err, 0, true, "agent %s: credential %s cannot authenticate %s here", a->name,
+                oc_credential_name(kind), client_id);
+        return -EOPNOTSUPP;
+    }
+    if (r < 0) {
+        set_err(err, 0, true, "agent %s: cannot build the token request", a->name);
+    }
+    return r;
+}
+
+int oc_fetch_form_add(char *form, size_t cap, const char *key, const char *value)
+{
+    return form_add(form, cap, key, value);
+}
+
+int oc_fetch_token_endpoint(const struct oc_fetch_ctx *ctx, char *buf, size_t len)
+{
+    const char *d = oc_discovery_token_endpoint(ctx);
+
+    if (d != NULL) {
+        return oc_strscpy(buf, len, d) < 0 ? -ENOBUFS : 0;
+    }
+    return token_url(ctx->config, buf, len);
+}
+
+int oc_fetch_answer_token(const char *who, const struct oc_step_answer *a, struct oc_token *ret,
+                          struct oc_fetch_error *err)
+{
+    struct http_resp r = {.status = a->status,
+                          .body = (char *)a->body,
+                          .len = a->len,
+                          .retry_after = a->retry_after};
+
+    if (a->status != 200) {
+        describe_error(who, &r, err);
+        err->retry_after = a->retry_after;
+        return -EIO;
+    }
+    return parse_token(who, &r, ret, err);
+}
+
+int oc_fetch_write_public(const char *dir, const char *name, const char *data, size_t len)
+{
+    return write_atomic(dir, name, data, len);
 }

@@ -31,6 +31,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "idmap.h"
+#include "oc_cred.h"
 #include "oc_fetch.h"
 #include "oc_request.h"
 #include "oc_sweep.h"
@@ -106,13 +107,17 @@ static void logmsg(const char *fmt, ...)
 static void usage(FILE *f)
 {
     fprintf(f, "Usage: openclawd --config FILE --foreground [--state DIR] [--imds URL]\n"
-               "                 [--no-token-store] [--allow-root]\n"
+               "                 [--no-token-store] [--arc URL] [--arc-token-dir DIR] [--allow-root]\n"
                "  --config FILE   openclaw.conf (default " OC_CONFIG_PATH ")\n"
                "  --foreground    run in the foreground, log to stderr (required)\n"
                "  --state DIR     state directory instead of state_dir (JWKS in DIR/jwks)\n"
                "  --imds URL      managed identity endpoint base (default: $IDENTITY_ENDPOINT\n"
                "                  base, $IMDS_ENDPOINT, else " OC_IMDS_DEFAULT ")\n"
                "  --no-token-store  keep tokens in memory only (no tokens.db)\n"
+               "  --arc URL       Azure Arc identity endpoint base (default: $IDENTITY_ENDPOINT\n"
+               "                  without its path, $IMDS_ENDPOINT, else " OC_ARC_DEFAULT ")\n"
+               "  --arc-token-dir DIR  where Arc challenge key files must be (default\n"
+               "                  " OC_ARC_TOKEN_DIR ")\n"
                "  --allow-root    run as root (tests only; production runs as user openclaw)\n");
 }
 
@@ -297,6 +302,7 @@ static int do_status(struct daemon *d, struct client *c)
         cJSON_AddStringToObject(j, "last_error", d->jwks_error);
     }
     cJSON_AddItemToObject(o, "jwks", j);
+    cJSON_AddItemToObject(o, "discovery", oc_discovery_status(&d->fetch, now));
     for (size_t a = 0; a < d->config->n_agents; a++) {
         if (c->uid == 0 || (mine >= 0 && (size_t)mine == a)) {
             cJSON_AddItemToArray(agents, agent_status(d, a, now));
@@ -762,6 +768,38 @@ static const char *imds_from_env(void)
     return OC_IMDS_DEFAULT;
 }
 
+/* The Azure Arc endpoint base: the Connected Machine agent sets
+ * IDENTITY_ENDPOINT to its full token URL and IMDS_ENDPOINT to its origin. */
+static const char *arc_from_env(void)
+{
+    static const char path[] = "/metadata/identity/oauth2/token";
+    static char base[OC_CONFIG_PATH_MAX];
+    const char *s = getenv("IDENTITY_ENDPOINT");
+    size_t n;
+
+    if (s != NULL && *s != '\0' && oc_strscpy(base, sizeof(base), s) == 0) {
+        n = strlen(base);
+        if (n >= sizeof(path) - 1 && strcmp(base + n - (sizeof(path) - 1), path) == 0) {
+            base[n - (sizeof(path) - 1)] = '\0';
+        } else {
+            char *p = strstr(base, "://");
+            if (p != NULL && (p = strchr(p + 3, '/')) != NULL) {
+                *p = '\0';
+            }
+        }
+        return base;
+    }
+    s = getenv("IMDS_ENDPOINT");
+    if (s != NULL && *s != '\0' && oc_strscpy(base, sizeof(base), s) == 0) {
+        n = strlen(base);
+        while (n > 0 && base[n - 1] == '/') {
+            base[--n] = '\0';
+        }
+        return base;
+    }
+    return OC_ARC_DEFAULT;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -769,22 +807,26 @@ int main(int argc, char **argv)
             {"foreground", no_argument, NULL, 'f'},
             {"state", required_argument, NULL, 's'},
             {"imds", required_argument, NULL, 'i'},
+            {"arc", required_argument, NULL, 'a'},
+            {"arc-token-dir", required_argument, NULL, 'A'},
             {"allow-root", no_argument, NULL, 'R'},
             {"no-token-store", no_argument, NULL, 'N'}, /* tokens in memory only */
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
     };
-    const char *config_path = OC_CONFIG_PATH, *state = NULL, *imds = NULL;
+    const char *config_path = OC_CONFIG_PATH, *state = NULL, *imds = NULL, *arc = NULL;
+    const char *arc_dir = OC_ARC_TOKEN_DIR;
     bool foreground = false, allow_root = false, token_store = true;
     struct oc_config_error cerr;
     static struct daemon d;
     char errbuf[1024], jwks_dir[OC_CONFIG_PATH_MAX + 8];
+    static char arc_base[OC_CONFIG_PATH_MAX], arc_tokens[OC_CONFIG_PATH_MAX];
     sigset_t mask;
     int opt, r, rc = 1;
 
     d.listen_fd = -1;
     d.signal_fd = -1;
-    while ((opt = getopt_long(argc, argv, "c:fs:i:RNh", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:fs:i:a:A:RNh", opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             config_path = optarg;
@@ -797,6 +839,12 @@ int main(int argc, char **argv)
             break;
         case 'i':
             imds = optarg;
+            break;
+        case 'a':
+            arc = optarg;
+            break;
+        case 'A':
+            arc_dir = optarg;
             break;
         case 'R':
             allow_root = true;
@@ -857,6 +905,21 @@ int main(int argc, char **argv)
         logmsg("out of memory");
         goto out;
     }
+    if (oc_strscpy(arc_base, sizeof(arc_base), arc != NULL ? arc : arc_from_env()) < 0 ||
+        oc_strscpy(arc_tokens, sizeof(arc_tokens), arc_dir) < 0 || arc_tokens[0] != '/') {
+        logmsg("--arc and --arc-token-dir: an URL and an absolute directory, each at most %d "
+               "bytes",
+               OC_CONFIG_PATH_MAX - 1);
+        goto out;
+    }
+    for (size_t n = strlen(arc_base); n > 0 && arc_base[n - 1] == '/';) {
+        arc_base[--n] = '\0';
+    }
+    for (size_t n = strlen(arc_tokens); n > 1 && arc_tokens[n - 1] == '/';) {
+        arc_tokens[--n] = '\0';
+    }
+    d.fetch.arc_base = arc_base;
+    d.fetch.arc_token_dir = arc_tokens;
     oc_tokens_init(&d.tokens, &d.fetch);
     if (token_store) {
         oc_store_open(d.config, state != NULL ? state : d.config->global.state_dir, &d.store);

@@ -584,6 +584,10 @@ static void test_agents(void **state)
     a = oc_config_agent_by_name(cfg, "blue");
     assert_int_equal(a->credential, OC_CRED_AGENT_IDENTITY);
     assert_string_equal(a->blueprint_app_id, "00000010-0000-4000-8000-0000000000b1");
+    /* The blueprint's credential defaults to a TPM certificate, named like an agent's own. */
+    assert_int_equal(a->blueprint_credential, OC_CRED_TPM_CERTIFICATE);
+    assert_string_equal(a->key_file, "/var/lib/openclaw/keys/blue.tpmkey");
+    assert_string_equal(a->cert_file, "/var/lib/openclaw/keys/blue.crt");
     a = oc_config_agent_by_name(cfg, "plain");
     assert_int_equal(a->credential, OC_CRED_SECRET_FILE);
     assert_string_equal(a->secret_file, "/etc/openclaw/secrets/plain");
@@ -628,6 +632,64 @@ static void test_agent_errors(void **state)
     bad(MINIMAL AGENT_A "groups = adm, Wheel\n", 7, "'Wheel' is not a valid Unix name");
     bad(MINIMAL AGENT_A "groups = adm adm\n", 7, "'adm' is listed twice");
     bad(MINIMAL AGENT_A "scopes = api://x/.default,\n", 7, "has an empty item");
+}
+
+static void test_blueprint_credentials(void **state)
+{
+    struct oc_config *cfg =
+            ok(MINIMAL "allow_insecure_credentials = yes\n" AGENT_A "credential = agent-identity\n"
+                       "blueprint_app_id = " TID "\n"
+                       "blueprint_credential = secret-file\n"
+                       "secret_file = /etc/openclaw/secrets/blueprint\n" AGENT_B
+                       "credential = agent-identity\n"
+                       "blueprint_app_id = " TID "\n"
+                       "blueprint_credential = tpm-sealed-secret\n");
+    const struct oc_agent *a = oc_config_agent_by_name(cfg, "alpha");
+
+    (void)state;
+    assert_int_equal(a->blueprint_credential, OC_CRED_SECRET_FILE);
+    assert_string_equal(a->secret_file, "/etc/openclaw/secrets/blueprint");
+    assert_null(a->key_file);
+    a = oc_config_agent_by_name(cfg, "beta");
+    assert_int_equal(a->blueprint_credential, OC_CRED_TPM_SEALED_SECRET);
+    assert_string_equal(a->sealed_file, "/var/lib/openclaw/keys/beta.sealed");
+    assert_null(a->key_file);
+    oc_config_free(cfg);
+
+    cfg = ok(MINIMAL AGENT_A "credential = tpm-certificate\n");
+    assert_int_equal(cfg->agents[0].blueprint_credential, OC_CRED_NONE);
+    oc_config_free(cfg);
+}
+
+static void test_blueprint_credential_errors(void **state)
+{
+    (void)state;
+    bad(MINIMAL AGENT_A "credential = agent-identity\nblueprint_app_id = " TID
+                        "\nblueprint_credential = managed-identity\n",
+        9,
+        "blueprint_credential = managed-identity: must be one of tpm-certificate, "
+        "tpm-sealed-secret, secret-file");
+    bad(MINIMAL AGENT_A "credential = agent-identity\nblueprint_app_id = " TID
+                        "\nblueprint_credential = agent-identity\n",
+        9, "must be one of tpm-certificate");
+    bad(MINIMAL AGENT_A "credential = tpm-certificate\nblueprint_credential = tpm-certificate\n", 8,
+        "blueprint_credential is only used with credential = agent-identity");
+    bad(MINIMAL AGENT_A "blueprint_credential = secret-file\n", 7,
+        "blueprint_credential is only used with credential = agent-identity");
+    bad(MINIMAL "allow_insecure_credentials = yes\n" AGENT_A "credential = agent-identity\n"
+                "blueprint_app_id = " TID "\nblueprint_credential = secret-file\n",
+        10, "blueprint_credential = secret-file needs secret_file");
+    bad(MINIMAL AGENT_A "credential = agent-identity\nblueprint_app_id = " TID
+                        "\nblueprint_credential = secret-file\nsecret_file = /s\n",
+        9,
+        "[agent alpha]: blueprint_credential = secret-file keeps the blueprint's client secret "
+        "in a plain file: prefer blueprint_credential = tpm-certificate, or set "
+        "allow_insecure_credentials = yes in [global]");
+    bad(MINIMAL AGENT_A "credential = agent-identity\nblueprint_app_id = " TID
+                        "\nblueprint_credential = tpm-certificate\n"
+                        "blueprint_credential = secret-file\n",
+        10, "blueprint_credential");
+    bad(MINIMAL AGENT_A "blueprint_credentials = tpm-certificate\n", 7, "blueprint_credential");
 }
 
 static void test_roles(void **state)
@@ -923,6 +985,8 @@ int main(void)
             cmocka_unit_test(test_service_errors),
             cmocka_unit_test(test_agents),
             cmocka_unit_test(test_agent_errors),
+            cmocka_unit_test(test_blueprint_credentials),
+            cmocka_unit_test(test_blueprint_credential_errors),
             cmocka_unit_test(test_roles),
             cmocka_unit_test(test_error_format),
             cmocka_unit_test(test_long_values_are_cut_in_messages),
