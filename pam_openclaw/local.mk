@@ -40,6 +40,9 @@ dist_bin_SCRIPTS = helper/openclaw-askpass
 # system tests (root, private mount namespace, real sshd, su and sudo).
 TESTS += tests/integration/pam-module.sh tests/system/pam-sshd.sh \
 	tests/system/pam-sudo-su.sh
+# pam_openclaw with openclawd: unknown kid, mode=helper, sessions, locks.
+TESTS += tests/integration/pam-helper.sh
+EXTRA_DIST += tests/integration/pam-helper.sh
 EXTRA_DIST += tests/integration/pam-module.sh tests/integration/pam-lib.sh \
 	tests/system/pam-sshd.sh tests/system/pam-sudo-su.sh tests/system/pam-ns.sh
 

@@ -827,9 +827,10 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
     };
     memset(&report, 0, sizeof(report));
     r = oc_verify_token(tok, len, jref->obj, &pol, &res, &report);
+    char why[OC_HC_WHY_MAX + 64];
+    char kid_detail[sizeof(why) + 128];
     if (r == -ENOKEY) {
         /* Unknown kid: one refresh through openclawd, then one more try. */
-        char why[OC_HC_WHY_MAX + 64];
         int rr = refresh_keys(c, path, &fresh, why, sizeof(why));
         if (rr == 0) {
             oc_verify_result_free(res);
@@ -856,10 +857,15 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
     }
     if (r == -ENOKEY) {
         reason = "kid";
-        detail = fresh != NULL ? "no key with the token's kid, even after openclawd refreshed "
-                                 "the keys"
-                               : "no key with the token's kid in the JWKS cache and openclawd "
-                                 "could not refresh the keys: decided from the cache";
+        if (fresh != NULL) {
+            detail = "no key with the token's kid, even after openclawd refreshed the keys";
+        } else {
+            (void)snprintf(kid_detail, sizeof(kid_detail),
+                           "no key with the token's kid in the JWKS cache, and openclawd could "
+                           "not refresh the keys (%s): decided from the cache",
+                           why);
+            detail = kid_detail;
+        }
         goto refused;
     }
     if (r < 0) {
