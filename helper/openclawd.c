@@ -58,7 +58,7 @@ struct client {
     bool closing;       /* close once the output is flushed */
     ssize_t wait_entry; /* waiting for this token entry's request, or -1 */
     bool wait_jwks;     /* waiting for the JWKS request */
-    int64_t wait_min_obtained; /* get-token max_age: oldest acceptable token (0: any) */
+    bool wait_fresh;    /* get-token max_age: only a token of the request awaited will do */
     struct oc_proto_reader reader;
     uint8_t *out;
     size_t out_len;
@@ -310,11 +310,14 @@ static int reply_token(struct daemon *d, struct client *c, const struct oc_token
     const char *tok = oc_tokens_valid(e, now);
     cJSON *o;
 
-    if (tok != NULL && e->obtained < c->wait_min_obtained) {
-        /* max_age: the refresh failed, and the token held is older than asked. */
+    if (c->wait_fresh) {
+        /* max_age: the token held is too old and no new one came. */
+        c->wait_fresh = false;
         return send_error(c, "unavailable",
-                          e->last_error[0] != '\0' ? e->last_error
-                                                   : "no token younger than max_age",
+                          e->last_error[0] != '\0'
+                                  ? e->last_error
+                                  : "the token held is older than max_age and a new one cannot "
+                                    "be fetched now",
                           e->next_attempt > now ? e->next_attempt - now : 0);
     }
     if (tok == NULL) {
@@ -406,18 +409,17 @@ static int do_get_token(struct daemon *d, struct client *c, const struct oc_requ
         return send_error(c, "busy", "too many distinct scopes cached", -1);
     }
     now = oc_now();
-    c->wait_min_obtained = req->max_age >= 0 ? now - req->max_age : 0;
-    if (oc_tokens_valid(e, now) != NULL && e->obtained <= now - req->max_age &&
-        req->max_age >= 0 && !e->in_flight && e->next_attempt <= now) {
-        /* max_age: the cached token is too old for this client; a new one
-         * is fetched (waiters of a request already in flight share it). */
+    /* max_age: a token obtained max_age seconds ago or earlier will not do;
+     * a new one is fetched (waiters of a request in flight share it). */
+    c->wait_fresh = req->max_age >= 0 && oc_tokens_valid(e, now) != NULL &&
+                    e->obtained <= now - req->max_age;
+    if (c->wait_fresh && !e->in_flight && e->next_attempt <= now) {
         (void)oc_tokens_start(&d->tokens, e);
     }
     if (oc_tokens_valid(e, now) == NULL && !e->in_flight && e->next_attempt <= now) {
         (void)oc_tokens_start(&d->tokens, e);
     }
-    if ((oc_tokens_valid(e, now) == NULL || e->obtained < c->wait_min_obtained) &&
-        e->in_flight) {
+    if ((oc_tokens_valid(e, now) == NULL || c->wait_fresh) && e->in_flight) {
         /* Answered when the request completes (one request, any number of waiters). */
         c->wait_entry = e - d->tokens.entries;
         c->deadline = now + OC_HTTP_TOTAL_TIMEOUT + OC_CLIENT_TIMEOUT;
@@ -788,10 +790,13 @@ static void job_done(struct daemon *d, struct oc_fetch_result *res)
         if (c->wait_entry >= 0 && (uint64_t)c->wait_entry == res->id) {
             c->wait_entry = -1;
             c->deadline = oc_now() + OC_CLIENT_TIMEOUT;
+            if (res->result == 0) {
+                c->wait_fresh = false; /* this is the new token it waited for */
+            }
             if (reply_token(d, c, &d->tokens.entries[res->id]) < 0) {
                 c->closing = true;
             }
-            c->wait_min_obtained = 0;
+            c->wait_fresh = false;
         }
     }
 }

@@ -41,8 +41,8 @@ dist_bin_SCRIPTS = helper/openclaw-askpass
 TESTS += tests/integration/pam-module.sh tests/system/pam-sshd.sh \
 	tests/system/pam-sudo-su.sh
 # pam_openclaw with openclawd: unknown kid, mode=helper, sessions, locks.
-TESTS += tests/integration/pam-helper.sh
-EXTRA_DIST += tests/integration/pam-helper.sh
+TESTS += tests/integration/pam-helper.sh tests/system/pam-sudo-helper.sh
+EXTRA_DIST += tests/integration/pam-helper.sh tests/system/pam-sudo-helper.sh
 EXTRA_DIST += tests/integration/pam-module.sh tests/integration/pam-lib.sh \
 	tests/system/pam-sshd.sh tests/system/pam-sudo-su.sh tests/system/pam-ns.sh
 

@@ -352,6 +352,25 @@ a1=$(req "$S" '{"type":"get-token","agent":"agent-beta","max_age":3600}')
 [ "$a1" = "$(cat "$work/w1")" ] && [ "$(token_requests "$BETA_APP")" = "$n1" ] &&
     tap_ok "max_age=3600: the cached token is served, no new request" ||
     tap_fail "max_age=3600: the cached token is served"
+n0=$(token_requests "$BETA_APP")
+a1=$(req "$S" '{"type":"get-token","agent":"agent-beta","max_age":0}')
+a2=$(req "$S" '{"type":"get-token","agent":"agent-beta","max_age":0}')
+n1=$(token_requests "$BETA_APP")
+case $a1$a2 in
+*access_token*access_token*) [ $((n1 - n0)) = 2 ] && [ "$a1" != "$a2" ] &&
+    tap_ok "max_age=0 twice within a second: two new tokens, never the one held" ||
+    tap_fail "max_age=0 twice within a second: two new tokens" "$n0 -> $n1" ;;
+*) tap_fail "max_age=0 twice within a second: two new tokens" "$a1 $a2" ;;
+esac
+tenant_ctl POST faults "{\"path\":\"$TOKEN_PATH\",\"kind\":\"status\",\"status\":503,\"count\":1}" >/dev/null
+case $(req "$S" '{"type":"get-token","agent":"agent-beta","max_age":0}') in
+*'"unavailable"'*) tap_ok "max_age=0 while Entra fails: unavailable, the older token is not served" ;;
+*) tap_fail "max_age=0 while Entra fails: unavailable" ;;
+esac
+case $(req "$S" '{"type":"get-token","agent":"agent-beta"}') in
+*access_token*'"stale":true'*) tap_ok "without max_age the last good token is still served (stale)" ;;
+*) tap_fail "without max_age the last good token is still served (stale)" ;;
+esac
 
 # --- agent-lock / agent-unlock -------------------------------------------------
 case $(req "$S" '{"type":"agent-lock","agent":"agent-alpha"}') in
