@@ -17,6 +17,15 @@ static const struct oc_proto_request_def request_table[] = {
          "token of the agent mapped to the peer uid; root may name any agent (audited)"},
         {"refresh-jwks", OC_REQ_REFRESH_JWKS, OC_WHO_ROOT,
          "fetch the tenant's JWKS now (rate-limited); root or the PAM module as root"},
+        {"session-open", OC_REQ_SESSION_OPEN, OC_WHO_ROOT,
+         "an agent session began (pam_openclaw); answers the session's environment"},
+        {"session-close", OC_REQ_SESSION_CLOSE, OC_WHO_ROOT,
+         "an agent session ended (pam_openclaw)"},
+        {"agent-lock", OC_REQ_AGENT_LOCK, OC_WHO_ROOT,
+         "refuse every token of an agent until agent-unlock (persisted)"},
+        {"agent-unlock", OC_REQ_AGENT_UNLOCK, OC_WHO_ROOT, "lift agent-lock"},
+        {"anomaly", OC_REQ_ANOMALY, OC_WHO_ROOT,
+         "pam_openclaw locked an agent out after repeated failures (audited)"},
 };
 
 const struct oc_proto_request_def *oc_proto_request_lookup(const char *name, size_t len)

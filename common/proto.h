@@ -25,6 +25,8 @@
 #define OC_PROTO_TYPE_MAX 32u
 /* Longest scope a client may ask for (a resource URI + "/.default"). */
 #define OC_PROTO_SCOPE_MAX 1024u
+/* Largest get-token max_age (seconds) a client may ask for. */
+#define OC_PROTO_MAX_AGE_MAX 86400
 
 enum oc_proto_type {
     OC_REQ_INVALID = 0,
@@ -32,6 +34,11 @@ enum oc_proto_type {
     OC_REQ_STATUS,
     OC_REQ_GET_TOKEN,
     OC_REQ_REFRESH_JWKS,
+    OC_REQ_SESSION_OPEN,
+    OC_REQ_SESSION_CLOSE,
+    OC_REQ_AGENT_LOCK,
+    OC_REQ_AGENT_UNLOCK,
+    OC_REQ_ANOMALY,
 };
 
 /* Who may send a request type. */

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * openclawctl agent status NAME | agent unlock NAME
+ * openclawctl agent status NAME | agent unlock NAME | agent lock NAME
  *
  * Shows and clears the failure tally that pam_openclaw keeps per agent in
  * tally_dir (pam_faillock's model). Unlock is what an admin runs after a
- * lockout (the anomaly audit event names this command).
+ * lockout (the anomaly audit event names this command); it also sends
+ * agent-unlock to openclawd when it runs. Lock sends agent-lock: openclawd
+ * then hands out no token of the agent until unlock.
  */
 #include "config.h"
 
@@ -21,6 +23,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "helper/ctl.h"
+#include "pam_openclaw/helperclient.h"
 #include "tally.h"
 #include "util.h"
 
@@ -28,10 +31,13 @@ static void usage(FILE *f)
 {
     fprintf(f, "Usage: openclawctl agent status NAME [--config FILE] [--json]\n"
                "       openclawctl agent unlock NAME [--config FILE]\n"
+               "       openclawctl agent lock NAME [--config FILE]\n"
                "       (--insecure-config: accept a config not owned by root; tests only)\n"
                "\n"
                "status  failures on record, lock state and until when (pam_openclaw's tally)\n"
-               "unlock  forget the failures and lift a lockout (audited)\n");
+               "unlock  forget the failures and lift a lockout, in pam_openclaw's tally and in\n"
+               "        openclawd (audited)\n"
+               "lock    openclawd hands out no token of the agent until unlock (audited)\n");
 }
 
 static void fmt_time(int64_t t, char *buf, size_t len)
@@ -91,8 +97,8 @@ int ctl_agent(int argc, char **argv)
         return CTL_EXIT_USAGE;
     }
     const char *verb = argv[optind], *name = argv[optind + 1];
-    if (strcmp(verb, "status") != 0 && strcmp(verb, "unlock") != 0) {
-        fprintf(stderr, "agent: unknown action '%s' (status or unlock)\n", verb);
+    if (strcmp(verb, "status") != 0 && strcmp(verb, "unlock") != 0 && strcmp(verb, "lock") != 0) {
+        fprintf(stderr, "agent: unknown action '%s' (status, lock or unlock)\n", verb);
         return CTL_EXIT_USAGE;
     }
     if (!oc_valid_user_name(name)) {
@@ -114,7 +120,35 @@ int ctl_agent(int argc, char **argv)
         fprintf(stderr, "agent: note: %s is not a configured agent\n", name);
     }
 
+    if (strcmp(verb, "lock") == 0) {
+        char why[OC_HC_WHY_MAX];
+        r = oc_hc_agent_request(cfg->global.socket, "agent-lock", name, OC_HC_TIMEOUT_CTL_MS, why,
+                                sizeof(why));
+        if (r < 0) {
+            fprintf(stderr, "agent: cannot lock %s in openclawd (%s): %s\n", name,
+                    cfg->global.socket, why);
+            rc = CTL_EXIT_REFUSED;
+            goto out;
+        }
+        printf("%s: locked in openclawd (no tokens until openclawctl agent unlock %s)\n", name,
+               name);
+        rc = CTL_EXIT_OK;
+        goto out;
+    }
     if (strcmp(verb, "unlock") == 0) {
+        char why[OC_HC_WHY_MAX];
+        r = oc_hc_agent_request(cfg->global.socket, "agent-unlock", name, OC_HC_TIMEOUT_CTL_MS, why,
+                                sizeof(why));
+        if (r == -EREMOTEIO) {
+            fprintf(stderr, "agent: note: %s\n", why);
+        } else if (r < 0) {
+            fprintf(stderr,
+                    "agent: note: openclawd not reached (%s): a lock it holds for %s stays; run "
+                    "this again while openclawd runs\n",
+                    why, name);
+        } else {
+            printf("%s: unlocked in openclawd\n", name);
+        }
         r = oc_tally_reset(dir, name);
         if (r < 0) {
             fprintf(stderr, "agent: cannot unlock %s in %s: %s\n", name, dir, strerror(-r));

@@ -18,7 +18,8 @@ helper_openclawd_SOURCES = helper/openclawd.c \
 	helper/oc_store.c helper/oc_store.h \
 	helper/oc_tokenstore.c helper/oc_tokenstore.h \
 	helper/oc_cred.c helper/oc_cred.h helper/oc_discovery.c \
-	helper/oc_credparse.c helper/oc_credparse.h
+	helper/oc_credparse.c helper/oc_credparse.h \
+	helper/oc_agentstate.c helper/oc_agentstate.h
 helper_openclawd_CFLAGS = $(ocd_cflags)
 helper_openclawd_LDADD = common/libocproto.la tpm/liboctpm.la common/libocverify.la \
 	common/libocbase.la $(CURL_LIBS) $(TSS2_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
@@ -35,7 +36,8 @@ EXTRA_DIST += data/openclawd.service docs/helper.md docs/tokenstore.md
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_proto
 TESTS += tests/unit/test_proto
-tests_unit_test_proto_SOURCES = tests/unit/test_proto.c helper/oc_request.c helper/oc_request.h
+tests_unit_test_proto_SOURCES = tests/unit/test_proto.c helper/oc_request.c helper/oc_request.h \
+	pam_openclaw/helperclient.c pam_openclaw/helperclient.h
 tests_unit_test_proto_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CJSON_CFLAGS)
 tests_unit_test_proto_LDADD = common/libocproto.la common/libocverify.la common/libocbase.la \
 	$(CMOCKA_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)

@@ -18,6 +18,20 @@ static bool scope_valid(const char *s)
     return true;
 }
 
+bool oc_request_needs_agent(enum oc_proto_type type)
+{
+    switch (type) {
+    case OC_REQ_SESSION_OPEN:
+    case OC_REQ_SESSION_CLOSE:
+    case OC_REQ_AGENT_LOCK:
+    case OC_REQ_AGENT_UNLOCK:
+    case OC_REQ_ANOMALY:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static int fail(const char **ret_reason, const char *why)
 {
     if (ret_reason != NULL) {
@@ -36,6 +50,7 @@ int oc_request_parse(const char *body, size_t len, struct oc_request *ret_req,
     int r;
 
     memset(&req, 0, sizeof(req));
+    req.max_age = -1;
     r = oc_json_parse_object(body, len, &obj, &why);
     if (r < 0) {
         return r == -ENOMEM ? r : fail(ret_reason, why != NULL ? why : "not a JSON object");
@@ -43,7 +58,7 @@ int oc_request_parse(const char *body, size_t len, struct oc_request *ret_req,
     cJSON_ArrayForEach(m, obj)
     {
         if (strcmp(m->string, "type") != 0 && strcmp(m->string, "scope") != 0 &&
-            strcmp(m->string, "agent") != 0) {
+            strcmp(m->string, "agent") != 0 && strcmp(m->string, "max_age") != 0) {
             cJSON_Delete(obj);
             return fail(ret_reason, "unknown member in request");
         }
@@ -78,6 +93,18 @@ int oc_request_parse(const char *body, size_t len, struct oc_request *ret_req,
     } else if (r != -ENOENT) {
         cJSON_Delete(obj);
         return fail(ret_reason, "agent not a string or too long");
+    }
+    if (req.agent[0] == '\0' && oc_request_needs_agent(req.def->type)) {
+        cJSON_Delete(obj);
+        return fail(ret_reason, "this request type needs an agent");
+    }
+    r = oc_json_get_int64(obj, "max_age", 0, OC_PROTO_MAX_AGE_MAX, &req.max_age);
+    if (r == 0 && req.def->type != OC_REQ_GET_TOKEN) {
+        cJSON_Delete(obj);
+        return fail(ret_reason, "max_age is only for get-token");
+    } else if (r < 0 && r != -ENOENT) {
+        cJSON_Delete(obj);
+        return fail(ret_reason, "max_age not an integer in [0, 86400]");
     }
     cJSON_Delete(obj);
     *ret_req = req;

@@ -31,6 +31,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "idmap.h"
+#include "oc_agentstate.h"
 #include "oc_cred.h"
 #include "oc_fetch.h"
 #include "oc_request.h"
@@ -60,6 +61,7 @@ struct client {
     bool closing;       /* close once the output is flushed */
     ssize_t wait_entry; /* waiting for this token entry's request, or -1 */
     bool wait_jwks;     /* waiting for the JWKS request */
+    bool wait_fresh;    /* get-token max_age: only a token of the request awaited will do */
     struct oc_proto_reader reader;
     uint8_t *out;
     size_t out_len;
@@ -84,6 +86,7 @@ struct daemon {
     int signal_fd;
     struct client clients[OC_CLIENTS_MAX];
     size_t n_clients;
+    struct oc_agentstate agents; /* sessions and admin locks (oc_agentstate.h) */
 };
 
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -260,6 +263,8 @@ static cJSON *agent_status(const struct daemon *d, size_t a, int64_t now)
     if (key != NULL) {
         cJSON_AddStringToObject(o, "key", key); /* "tpm" or "software" */
     }
+    cJSON_AddNumberToObject(o, "sessions", d->agents.sessions[a]);
+    cJSON_AddBoolToObject(o, "locked", d->agents.locked[a]);
     for (size_t i = 0; i < d->tokens.n; i++) {
         const struct oc_token_entry *e = &d->tokens.entries[i];
         cJSON *t;
@@ -319,6 +324,16 @@ static int reply_token(struct daemon *d, struct client *c, const struct oc_token
     const char *tok = oc_tokens_valid(e, now);
     cJSON *o;
 
+    if (c->wait_fresh) {
+        /* max_age: the token held is too old and no new one came. */
+        c->wait_fresh = false;
+        return send_error(c, "unavailable",
+                          e->last_error[0] != '\0'
+                                  ? e->last_error
+                                  : "the token held is older than max_age and a new one cannot "
+                                    "be fetched now",
+                          e->next_attempt > now ? e->next_attempt - now : 0);
+    }
     if (tok == NULL) {
         return send_error(c, "unavailable",
                           e->last_error[0] != '\0' ? e->last_error : "no token yet",
@@ -393,6 +408,12 @@ static int do_get_token(struct daemon *d, struct client *c, const struct oc_requ
         logmsg("audit: root (pid %d) requested the token of agent %s for %s", c->pid, ag->name,
                scope);
     }
+    if (d->agents.locked[a]) {
+        logmsg("uid %u pid %d: token of agent %s refused: the agent is locked", c->uid, c->pid,
+               ag->name);
+        return send_error(c, "locked",
+                          "the agent is locked by an admin; openclawctl agent unlock lifts it", -1);
+    }
     why = oc_agent_unusable(d->config, ag);
     if (why != NULL) {
         return send_error(c, "unusable", why, -1);
@@ -402,10 +423,17 @@ static int do_get_token(struct daemon *d, struct client *c, const struct oc_requ
         return send_error(c, "busy", "too many distinct scopes cached", -1);
     }
     now = oc_now();
+    /* max_age: a token obtained max_age seconds ago or earlier will not do;
+     * a new one is fetched (waiters of a request in flight share it). */
+    c->wait_fresh = req->max_age >= 0 && oc_tokens_valid(e, now) != NULL &&
+                    e->obtained <= now - req->max_age;
+    if (c->wait_fresh && !e->in_flight && e->next_attempt <= now) {
+        (void)oc_tokens_start(&d->tokens, e);
+    }
     if (oc_tokens_valid(e, now) == NULL && !e->in_flight && e->next_attempt <= now) {
         (void)oc_tokens_start(&d->tokens, e);
     }
-    if (oc_tokens_valid(e, now) == NULL && e->in_flight) {
+    if ((oc_tokens_valid(e, now) == NULL || c->wait_fresh) && e->in_flight) {
         /* Answered when the request completes (one request, any number of waiters). */
         c->wait_entry = e - d->tokens.entries;
         c->deadline = now + OC_HTTP_TOTAL_TIMEOUT + OC_CLIENT_TIMEOUT;
@@ -437,6 +465,125 @@ static int do_refresh_jwks(struct daemon *d, struct client *c)
     return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* Sessions, admin locks, anomalies (root only; see docs/helper.md)   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The environment of a new session of agent a, as NAME: value strings in
+ * env. pam_openclaw exports each valid entry with pam_putenv (it accepts
+ * names made of A-Z, 0-9 and _ under a few prefixes, see pam_openclaw(8)).
+ * Add further variables here.
+ */
+static void session_env(struct daemon *d, size_t a, cJSON *env)
+{
+    cJSON_AddStringToObject(env, "OPENCLAW_SOCKET", d->config->global.socket);
+    cJSON_AddStringToObject(env, "OPENCLAW_AGENT", d->config->agents[a].name);
+}
+
+/* An agent with open sessions has its default-scope token kept fresh:
+ * fetched now if there is none, then refreshed by oc_tokens_tick. */
+static void prefetch_default(struct daemon *d, size_t a, int64_t now)
+{
+    const struct oc_agent *ag = &d->config->agents[a];
+    struct oc_token_entry *e = NULL;
+    char scope[OC_PROTO_SCOPE_MAX + 1];
+
+    if (d->agents.locked[a] || oc_agent_unusable(d->config, ag) != NULL ||
+        oc_default_scope(d->config, ag, scope, sizeof(scope)) < 0 ||
+        oc_tokens_entry(&d->tokens, a, scope, &e) < 0) {
+        return;
+    }
+    if (oc_tokens_valid(e, now) == NULL && !e->in_flight && e->next_attempt <= now) {
+        (void)oc_tokens_start(&d->tokens, e);
+    }
+}
+
+static void sessions_keep_fresh(struct daemon *d, int64_t now)
+{
+    for (size_t a = 0; a < d->agents.n; a++) {
+        if (d->agents.sessions[a] > 0) {
+            prefetch_default(d, a, now);
+        }
+    }
+}
+
+/*
+ * pam_openclaw locked agent out after repeated failures. Hook for an
+ * anomaly response (e.g. disabling the agent's service principal through
+ * Graph, off by default); for now only the audit line.
+ */
+static void on_anomaly(struct daemon *d, size_t a)
+{
+    logmsg("anomaly: agent %s: no automatic response configured (the PAM lockout stands; "
+           "openclawctl agent unlock %s lifts it)",
+           d->config->agents[a].name, d->config->agents[a].name);
+}
+
+static int do_agent_request(struct daemon *d, struct client *c, const struct oc_request *req)
+{
+    ssize_t a = agent_of_name(d, req->agent);
+    cJSON *o, *env;
+    uint32_t n;
+    int r;
+
+    if (a < 0) {
+        logmsg("uid %u pid %d: %s for %s, which is not a configured agent", c->uid, c->pid,
+               req->def->name, req->agent);
+        c->closing = true;
+        return send_error(c, "no-such-agent", "no such agent in openclaw.conf", -1);
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "ok", 1);
+    cJSON_AddStringToObject(o, "agent", req->agent);
+    switch (req->def->type) {
+    case OC_REQ_SESSION_OPEN:
+        n = oc_agentstate_session(&d->agents, (size_t)a, +1);
+        logmsg("audit: session opened for agent %s (pid %d; %u open)", req->agent, c->pid, n);
+        prefetch_default(d, (size_t)a, oc_now());
+        cJSON_AddNumberToObject(o, "sessions", n);
+        env = cJSON_AddObjectToObject(o, "env");
+        if (env != NULL) {
+            session_env(d, (size_t)a, env);
+        }
+        break;
+    case OC_REQ_SESSION_CLOSE:
+        if (d->agents.sessions[a] == 0) {
+            logmsg("session-close for agent %s without an open session (openclawd restarted?)",
+                   req->agent);
+        }
+        n = oc_agentstate_session(&d->agents, (size_t)a, -1);
+        logmsg("audit: session closed for agent %s (pid %d; %u open)", req->agent, c->pid, n);
+        cJSON_AddNumberToObject(o, "sessions", n);
+        break;
+    case OC_REQ_AGENT_LOCK:
+    case OC_REQ_AGENT_UNLOCK: {
+        bool lock = req->def->type == OC_REQ_AGENT_LOCK;
+        bool was = d->agents.locked[a];
+        r = oc_agentstate_set_locked(&d->agents, d->config, (size_t)a, lock);
+        logmsg("audit: root (pid %d) %s agent %s%s", c->pid, lock ? "locked" : "unlocked",
+               req->agent, was == lock ? " (no change)" : "");
+        if (r < 0) {
+            logmsg("cannot write %s: %s; the %s holds until openclawd restarts",
+                   d->agents.lock_file, strerror(-r), lock ? "lock" : "unlock");
+        }
+        cJSON_AddBoolToObject(o, "locked", lock);
+        cJSON_AddBoolToObject(o, "persisted", r == 0);
+        break;
+    }
+    case OC_REQ_ANOMALY:
+        logmsg("audit: anomaly: pam_openclaw (pid %d) locked agent %s out after repeated "
+               "failures",
+               c->pid, req->agent);
+        on_anomaly(d, (size_t)a);
+        break;
+    default:
+        cJSON_Delete(o);
+        return -EPROTO;
+    }
+    return client_send_json(c, o);
+}
+
 /* One complete frame. A negative return ends the connection at once. */
 static int handle_frame(struct daemon *d, struct client *c, const uint8_t *body, size_t len)
 {
@@ -449,9 +596,9 @@ static int handle_frame(struct daemon *d, struct client *c, const uint8_t *body,
                why != NULL ? why : "?");
         return -EPROTO;
     }
-    if (!oc_proto_peer_may_send(req.def, c->uid)) {
-        logmsg("uid %u pid %d: %s is not allowed for this uid; connection closed", c->uid, c->pid,
-               req.def->name);
+    if (!oc_proto_peer_may_send(req.def, c->uid) || (req.max_age >= 0 && c->uid != 0)) {
+        logmsg("uid %u pid %d: %s%s is not allowed for this uid; connection closed", c->uid, c->pid,
+               req.def->name, req.max_age >= 0 ? " with max_age" : "");
         return -EPERM;
     }
     if (++c->requests >= OC_REQUESTS_PER_CONN) {
@@ -469,6 +616,12 @@ static int handle_frame(struct daemon *d, struct client *c, const uint8_t *body,
         return do_get_token(d, c, &req);
     case OC_REQ_REFRESH_JWKS:
         return do_refresh_jwks(d, c);
+    case OC_REQ_SESSION_OPEN:
+    case OC_REQ_SESSION_CLOSE:
+    case OC_REQ_AGENT_LOCK:
+    case OC_REQ_AGENT_UNLOCK:
+    case OC_REQ_ANOMALY:
+        return do_agent_request(d, c, &req);
     case OC_REQ_INVALID:
         break;
     }
@@ -651,9 +804,13 @@ static void job_done(struct daemon *d, struct oc_fetch_result *res)
         if (c->wait_entry >= 0 && (uint64_t)c->wait_entry == res->id) {
             c->wait_entry = -1;
             c->deadline = oc_now() + OC_CLIENT_TIMEOUT;
+            if (res->result == 0) {
+                c->wait_fresh = false; /* this is the new token it waited for */
+            }
             if (reply_token(d, c, &d->tokens.entries[res->id]) < 0) {
                 c->closing = true;
             }
+            c->wait_fresh = false;
         }
     }
 }
@@ -675,6 +832,7 @@ static int run(struct daemon *d)
                 i++;
             }
         }
+        sessions_keep_fresh(d, now);
         wait = oc_tokens_tick(&d->tokens, now, OC_CLIENT_TIMEOUT);
         now = oc_now();
         if (d->jwks_next <= now) {
@@ -901,6 +1059,20 @@ int main(int argc, char **argv)
                    d.config->agents[i].name);
         }
     }
+    r = oc_agentstate_init(&d.agents, d.config, state != NULL ? state : d.config->global.state_dir,
+                           errbuf, sizeof(errbuf));
+    if (r < 0) {
+        logmsg("cannot read the agent locks: %s (fix or remove the file; openclawd does not "
+               "start rather than forget a lock)",
+               errbuf);
+        goto out;
+    }
+    for (size_t i = 0; i < d.config->n_agents; i++) {
+        if (d.agents.locked[i]) {
+            logmsg("agent %s is locked (%s): no tokens until openclawctl agent unlock %s",
+                   d.config->agents[i].name, d.agents.lock_file, d.config->agents[i].name);
+        }
+    }
     if (oc_fetch_init(&d.fetch, d.config, imds != NULL ? imds : imds_from_env()) < 0) {
         logmsg("out of memory");
         goto out;
@@ -973,6 +1145,7 @@ out:
     if (d.fetch.keys != NULL) {
         oc_fetch_done(&d.fetch);
     }
+    oc_agentstate_free(&d.agents);
     free(d.ids);
     oc_config_free(d.config);
     return rc;

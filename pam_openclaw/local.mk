@@ -12,7 +12,8 @@ pamlib_LTLIBRARIES += pam_openclaw/pam_openclaw.la
 pam_openclaw_pam_openclaw_la_SOURCES = \
 	pam_openclaw/pam_openclaw.c \
 	pam_openclaw/prompt.c pam_openclaw/prompt.h \
-	pam_openclaw/replay.c pam_openclaw/replay.h
+	pam_openclaw/replay.c pam_openclaw/replay.h \
+	pam_openclaw/helperclient.c pam_openclaw/helperclient.h
 pam_openclaw_pam_openclaw_la_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS)
 # -z defs: every symbol resolved at link time, except in sanitizer builds
 # (clang leaves the ASan runtime to the executable that loads the module).
@@ -23,13 +24,14 @@ oc_pam_zdefs = -Wl,-z,defs
 endif
 pam_openclaw_pam_openclaw_la_LDFLAGS = -module -avoid-version -shared \
 	-Wl,--version-script=$(top_srcdir)/pam_openclaw/pam_openclaw.map $(oc_pam_zdefs)
-pam_openclaw_pam_openclaw_la_LIBADD = common/libocpam.la common/libocverify.la \
+pam_openclaw_pam_openclaw_la_LIBADD = common/libocpam.la common/libocproto.la common/libocverify.la \
 	common/libocbase.la $(PAM_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
 EXTRA_DIST += pam_openclaw/pam_openclaw.map pam_openclaw/README.md
 
 # openclawctl agent status|unlock NAME
-helper_openclawctl_SOURCES += helper/ctl_agent.c
-CTL_EXTRA_LIBS += common/libocpam.la
+helper_openclawctl_SOURCES += helper/ctl_agent.c pam_openclaw/helperclient.c \
+	pam_openclaw/helperclient.h
+CTL_EXTRA_LIBS += common/libocpam.la common/libocproto.la
 
 # openclaw-askpass: SSH_ASKPASS answerer for the chunked token prompts
 dist_bin_SCRIPTS = helper/openclaw-askpass
@@ -38,6 +40,9 @@ dist_bin_SCRIPTS = helper/openclaw-askpass
 # system tests (root, private mount namespace, real sshd, su and sudo).
 TESTS += tests/integration/pam-module.sh tests/system/pam-sshd.sh \
 	tests/system/pam-sudo-su.sh
+# pam_openclaw with openclawd: unknown kid, mode=helper, sessions, locks.
+TESTS += tests/integration/pam-helper.sh tests/system/pam-sudo-helper.sh
+EXTRA_DIST += tests/integration/pam-helper.sh tests/system/pam-sudo-helper.sh
 EXTRA_DIST += tests/integration/pam-module.sh tests/integration/pam-lib.sh \
 	tests/system/pam-sshd.sh tests/system/pam-sudo-su.sh tests/system/pam-ns.sh
 

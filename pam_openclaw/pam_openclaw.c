@@ -7,7 +7,8 @@
  *            docs/pam.md) verified offline with the JWKS cache file, the
  *            token's agent mapped to this PAM_USER, the service's role
  *   account  agent enabled, not locked out, network, time, role
- *   session  audit open/close, OPENCLAW_SOCKET for the session
+ *   session  audit open/close, tell openclawd (session-open/close), the
+ *            session's environment (OPENCLAW_SOCKET at least)
  *   password refused for agents (credentials rotate in Entra)
  *
  * Users that are not configured agents get PAM_IGNORE everywhere. Every
@@ -40,6 +41,7 @@
 #include "entra.h"
 #include "hostpolicy.h"
 #include "jwks.h"
+#include "pam_openclaw/helperclient.h"
 #include "pam_openclaw/prompt.h"
 #include "pam_openclaw/replay.h"
 #include "tally.h"
@@ -55,6 +57,12 @@
 #define OC_ARG_ROLES_MAX 16
 /* Longest module argument we accept. */
 #define OC_ARG_MAX 1024
+/* mode=helper: default age limit of the daemon's token, and bounds. */
+#define OC_HELPER_MAX_AGE_DEFAULT 300
+#define OC_HELPER_MAX_AGE_MAX     86400
+/* mode=helper: default and largest wait for the daemon's answer (seconds). */
+#define OC_HELPER_TIMEOUT_DEFAULT 5
+#define OC_HELPER_TIMEOUT_MAX     30
 
 struct opts {
     const char *config;
@@ -63,6 +71,8 @@ struct opts {
     bool try_first_pass;
     bool nodelay;
     bool mode_helper;
+    uint32_t helper_max_age; /* seconds; 0: always a fresh token */
+    uint32_t helper_timeout; /* seconds */
     const char *prompt;
     bool has_require_role;
     struct oc_strlist require_role;
@@ -279,6 +289,8 @@ static int parse_args(pam_handle_t *pamh, int argc, const char **argv, struct op
     memset(o, 0, sizeof(*o));
     o->config = OC_CONFIG_PATH;
     o->prompt = OC_PROMPT_DEFAULT;
+    o->helper_max_age = OC_HELPER_MAX_AGE_DEFAULT;
+    o->helper_timeout = OC_HELPER_TIMEOUT_DEFAULT;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (a == NULL || strlen(a) >= OC_ARG_MAX) {
@@ -300,6 +312,20 @@ static int parse_args(pam_handle_t *pamh, int argc, const char **argv, struct op
             o->mode_helper = true;
         } else if (strcmp(a, "mode=token") == 0) {
             o->mode_helper = false;
+        } else if (strncmp(a, "helper_max_age=", 15) == 0) {
+            if (oc_parse_u32(a + 15, 0, OC_HELPER_MAX_AGE_MAX, &o->helper_max_age) < 0) {
+                pam_syslog(pamh, LOG_ERR,
+                           "bad helper_max_age= argument '%s': give seconds from 0 to %d", a + 15,
+                           OC_HELPER_MAX_AGE_MAX);
+                return PAM_SERVICE_ERR;
+            }
+        } else if (strncmp(a, "helper_timeout=", 15) == 0) {
+            if (oc_parse_u32(a + 15, 1, OC_HELPER_TIMEOUT_MAX, &o->helper_timeout) < 0) {
+                pam_syslog(pamh, LOG_ERR,
+                           "bad helper_timeout= argument '%s': give seconds from 1 to %d", a + 15,
+                           OC_HELPER_TIMEOUT_MAX);
+                return PAM_SERVICE_ERR;
+            }
         } else if (strncmp(a, "prompt=", 7) == 0 && a[7] != '\0' &&
                    strlen(a + 7) <= OC_PROMPT_BASE_MAX) {
             o->prompt = a + 7;
@@ -315,7 +341,8 @@ static int parse_args(pam_handle_t *pamh, int argc, const char **argv, struct op
             pam_syslog(pamh, LOG_ERR,
                        "unknown or malformed argument '%s' (known: config=/PATH debug "
                        "use_first_pass try_first_pass nodelay prompt=TEXT require_role=ROLES "
-                       "mode=token|helper); see pam_openclaw(8)",
+                       "mode=token|helper helper_max_age=SECONDS helper_timeout=SECONDS); see "
+                       "pam_openclaw(8)",
                        a);
             return PAM_SERVICE_ERR;
         }
@@ -551,6 +578,14 @@ static void count_failure(struct ctx *c, const struct oc_service *svc)
                            st.n_recent, interval, unlock, c->agent->name);
         }
         audit(c, "anomaly", "failure", "lockout", NULL, NULL, NULL, detail);
+        /* Tell openclawd (fire and forget, short deadline; it may be absent). */
+        char why[OC_HC_WHY_MAX];
+        r = oc_hc_agent_request(c->cfg->global.socket, "anomaly", c->agent->name,
+                                OC_HC_TIMEOUT_NOTIFY_MS, why, sizeof(why));
+        if (r < 0) {
+            pam_syslog(c->pamh, LOG_NOTICE, "could not report the lockout of %s to openclawd: %s",
+                       c->agent->name, why);
+        }
     }
 }
 
@@ -587,19 +622,68 @@ static int check_lock(struct ctx *c, const char *event, int code)
     return PAM_SUCCESS;
 }
 
-static int helper_unavailable(struct ctx *c, const char *event, int code)
+static int helper_unavailable(struct ctx *c, const char *event, int code, const char *why)
 {
-    struct stat st;
-    bool present = stat(c->cfg->global.socket, &st) == 0;
-
     pam_syslog(c->pamh, LOG_ERR,
-               "mode=helper: cannot get a fresh token for agent %s: %s; refused (this version "
-               "has no openclawd client yet)",
-               c->agent->name,
-               present ? "the openclawd protocol is not supported by this module version"
-                       : "openclawd is not running (no socket)");
-    audit(c, event, "failure", "helper-unavailable", NULL, NULL, NULL, c->cfg->global.socket);
+               "mode=helper: cannot get a fresh token for agent %s from openclawd (%s): %s; "
+               "refused",
+               c->agent->name, c->cfg->global.socket, why);
+    audit(c, event, "failure", "helper-unavailable", NULL, NULL, NULL, why);
     return code;
+}
+
+/* mode=helper: the agent's token for this host's resource, from openclawd. */
+static int helper_token(struct ctx *c, const char *event, int code, char **ret_tok, size_t *ret_len)
+{
+    char scope[OC_CONFIG_PATH_MAX + 16];
+    char why[OC_HC_WHY_MAX];
+    int r;
+
+    if (c->cfg->global.audiences.n == 0 ||
+        snprintf(scope, sizeof(scope), "%s/.default", c->cfg->global.audiences.items[0]) >=
+                (int)sizeof(scope)) {
+        return helper_unavailable(c, event, code, "no usable audience in openclaw.conf");
+    }
+    r = oc_hc_get_token(c->cfg->global.socket, c->agent->name, scope, c->o.helper_max_age,
+                        (int)c->o.helper_timeout * 1000, ret_tok, ret_len, why, sizeof(why));
+    if (r == -ENOMEM) {
+        return PAM_BUF_ERR;
+    }
+    if (r < 0) {
+        return helper_unavailable(c, event, code, why);
+    }
+    debug(c, "mode=helper: openclawd gave a token of agent %s for %s (helper_max_age=%u)",
+          c->agent->name, scope, c->o.helper_max_age);
+    return PAM_SUCCESS;
+}
+
+/*
+ * Unknown kid: ask openclawd to fetch the JWKS now (it rate-limits this),
+ * then load the file it wrote, bypassing the module's cache. 0 with
+ * *ret_jwks, else a negative errno with why filled in.
+ */
+static int refresh_keys(struct ctx *c, const char *path, struct oc_jwks **ret_jwks, char *why,
+                        size_t whylen)
+{
+    const char *reason = NULL;
+    int64_t retry_after = 0;
+    int r;
+
+    r = oc_hc_refresh_jwks(c->cfg->global.socket, OC_HC_TIMEOUT_JWKS_MS, &retry_after, why, whylen);
+    if (r == -EAGAIN) {
+        size_t n = strlen(why);
+        (void)snprintf(why + n, whylen - n, " (retry after %llds)", (long long)retry_after);
+        return r;
+    }
+    if (r < 0) {
+        return r;
+    }
+    r = oc_jwks_load_file(path, ret_jwks, &reason);
+    if (r < 0) {
+        (void)snprintf(why, whylen, "refreshed, but %.120s: %.120s", path,
+                       reason != NULL ? reason : strerror(-r));
+    }
+    return r;
 }
 
 /* The token: PAM_AUTHTOK (first_pass modes) or the chunked conversation. */
@@ -662,8 +746,16 @@ static int get_token(struct ctx *c, char **ret_tok, size_t *ret_len, const char 
     return PAM_SUCCESS;
 }
 
-static int do_authenticate(struct ctx *c, int flags)
+/*
+ * The token check of auth: the presented token (mode=token) or the one
+ * openclawd fetches for the agent (mode=helper), verified the same way.
+ * event is "auth", or "account" when mode=helper's account phase runs it
+ * without an auth result (e.g. sudo with NOPASSWD).
+ */
+static int do_authenticate(struct ctx *c, int flags, const char *event)
 {
+    bool is_auth = strcmp(event, "auth") == 0;
+    struct oc_jwks *fresh = NULL;
     const struct oc_config *cfg = c->cfg;
     const struct oc_service *svc = oc_config_service(cfg, c->service);
     struct cached *jref = NULL;
@@ -678,21 +770,26 @@ static int do_authenticate(struct ctx *c, int flags)
     const char *detail = NULL;
     int ret, r;
 
-    if (!c->o.nodelay) {
+    if (!c->o.nodelay && is_auth) {
         (void)pam_fail_delay(c->pamh, OC_FAIL_DELAY_US);
     }
-    ret = check_lock(c, "auth", PAM_AUTH_ERR);
-    if (ret != PAM_SUCCESS) {
-        if (ret == PAM_AUTH_ERR && (flags & PAM_SILENT) == 0) {
-            pam_error(c->pamh, "Agent %s is locked after repeated failures.", c->agent->name);
+    if (is_auth) {
+        ret = check_lock(c, "auth", PAM_AUTH_ERR);
+        if (ret != PAM_SUCCESS) {
+            if (ret == PAM_AUTH_ERR && (flags & PAM_SILENT) == 0) {
+                pam_error(c->pamh, "Agent %s is locked after repeated failures.", c->agent->name);
+            }
+            return ret;
         }
-        return ret;
     }
     if (c->o.mode_helper) {
-        return helper_unavailable(c, "auth", PAM_AUTHINFO_UNAVAIL);
+        ret = helper_token(c, event, is_auth ? PAM_AUTHINFO_UNAVAIL : PAM_PERM_DENIED, &tok, &len);
+        if (ret != PAM_SUCCESS) {
+            return ret;
+        }
+    } else {
+        ret = get_token(c, &tok, &len, &reason);
     }
-
-    ret = get_token(c, &tok, &len, &reason);
     if (ret != PAM_SUCCESS) {
         audit(c, "auth", ret == PAM_AUTH_ERR ? "failure" : "error", reason, NULL, NULL, NULL, NULL);
         if (ret == PAM_AUTH_ERR) {
@@ -709,7 +806,7 @@ static int do_authenticate(struct ctx *c, int flags)
                    "cannot use the signing keys: %s (openclawd keeps that file fresh; an admin "
                    "can fetch the tenant's /discovery/v2.0/keys there)",
                    err);
-        audit(c, "auth", "error", "jwks", NULL, NULL, NULL, err);
+        audit(c, event, "error", "jwks", NULL, NULL, NULL, err);
         ret = r == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
         goto out;
     }
@@ -727,6 +824,27 @@ static int do_authenticate(struct ctx *c, int flags)
     };
     memset(&report, 0, sizeof(report));
     r = oc_verify_token(tok, len, jref->obj, &pol, &res, &report);
+    char why[OC_HC_WHY_MAX + 64];
+    char kid_detail[sizeof(why) + 128];
+    if (r == -ENOKEY) {
+        /* Unknown kid: one refresh through openclawd, then one more try. */
+        int rr = refresh_keys(c, path, &fresh, why, sizeof(why));
+        if (rr == 0) {
+            oc_verify_result_free(res);
+            res = NULL;
+            memset(&report, 0, sizeof(report));
+            r = oc_verify_token(tok, len, fresh, &pol, &res, &report);
+            debug(c, "token for %s: openclawd refreshed the keys; verified again: %s", c->user,
+                  r == 0 ? "ok" : "refused");
+        } else if (rr == -ENOMEM) {
+            r = -ENOMEM;
+        } else {
+            pam_syslog(c->pamh, LOG_NOTICE,
+                       "token for %s: no key with the token's kid in the JWKS cache, and "
+                       "openclawd could not refresh the keys: %s; decided from the cache",
+                       c->user, why);
+        }
+    }
     /* Verified or not, this copy of the token is no longer needed. */
     oc_free_wipe(tok, len);
     tok = NULL;
@@ -736,9 +854,15 @@ static int do_authenticate(struct ctx *c, int flags)
     }
     if (r == -ENOKEY) {
         reason = "kid";
-        detail = "no key with the token's kid in the JWKS cache; openclawd would refresh the "
-                 "keys and retry once, but it is not available: decided from the cache";
-        pam_syslog(c->pamh, LOG_NOTICE, "token for %s: %s", c->user, detail);
+        if (fresh != NULL) {
+            detail = "no key with the token's kid, even after openclawd refreshed the keys";
+        } else {
+            (void)snprintf(kid_detail, sizeof(kid_detail),
+                           "no key with the token's kid in the JWKS cache, and openclawd could "
+                           "not refresh the keys (%s): decided from the cache",
+                           why);
+            detail = kid_detail;
+        }
         goto refused;
     }
     if (r < 0) {
@@ -777,7 +901,9 @@ static int do_authenticate(struct ctx *c, int flags)
         goto refused;
     }
     svc = v.svc;
-    if (svc->one_time_tokens) {
+    /* A token of openclawd's cache is reused by design: one-time use is
+     * about presented tokens. */
+    if (svc->one_time_tokens && !c->o.mode_helper) {
         if (res->log_id == NULL) {
             reason = "no-uti";
             detail = "one_time_tokens needs a uti or jti claim";
@@ -798,7 +924,7 @@ static int do_authenticate(struct ctx *c, int flags)
             pam_syslog(c->pamh, LOG_ERR, "one-time token store in %s: %s; refusing",
                        cfg->global.tally_dir, strerror(-r));
             reason = r == -ENOSPC ? "replay-store-full" : "replay-store";
-            audit(c, "auth", "error", reason, res->appid, res->oid, res->log_id, NULL);
+            audit(c, event, "error", reason, res->appid, res->oid, res->log_id, NULL);
             ret = PAM_AUTHINFO_UNAVAIL;
             goto out;
         }
@@ -815,16 +941,25 @@ static int do_authenticate(struct ctx *c, int flags)
     }
     char held[OC_CONFIG_ROLE_MAX + 16];
     (void)snprintf(held, sizeof(held), "role %s", v.role != NULL ? v.role : "(none required)");
-    audit(c, "auth", "success", "ok", res->appid, res->oid, res->log_id, held);
+    if (c->o.mode_helper) {
+        (void)snprintf(held, sizeof(held), "role %s (live, from openclawd)",
+                       v.role != NULL ? v.role : "(none required)");
+    }
+    audit(c, event, "success", "ok", res->appid, res->oid, res->log_id, held);
     ret = PAM_SUCCESS;
     goto out;
 
 refused:
-    audit(c, "auth", "failure", reason, res != NULL ? res->appid : NULL,
+    audit(c, event, "failure", reason, res != NULL ? res->appid : NULL,
           res != NULL ? res->oid : NULL, res != NULL ? res->log_id : NULL, detail);
-    count_failure(c, svc);
-    ret = PAM_AUTH_ERR;
+    /* mode=helper presents no credential, so nothing can be guessed:
+     * its refusals (a missing role) do not count toward a lockout. */
+    if (!c->o.mode_helper) {
+        count_failure(c, svc);
+    }
+    ret = is_auth ? PAM_AUTH_ERR : PAM_PERM_DENIED;
 out:
+    oc_jwks_free(fresh);
     if (tok != NULL) {
         oc_free_wipe(tok, len);
     }
@@ -839,7 +974,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
     int r = ctx_init(&c, pamh, "auth", argc, argv);
 
     if (r == PAM_SUCCESS) {
-        r = do_authenticate(&c, flags);
+        r = do_authenticate(&c, flags, "auth");
     }
     ctx_done(&c);
     return r;
@@ -866,7 +1001,6 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
     struct oc_hostpolicy_verdict v;
     int r = ctx_init(&c, pamh, "account", argc, argv);
 
-    (void)flags;
     if (r != PAM_SUCCESS) {
         goto out;
     }
@@ -885,8 +1019,18 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
         }
     }
     if (a == NULL && c.o.mode_helper) {
-        r = helper_unavailable(&c, "account", PAM_PERM_DENIED);
-        goto out;
+        /* No auth in this transaction (sudo NOPASSWD): the live role is
+         * checked here, with a token from openclawd. */
+        r = do_authenticate(&c, flags, "account");
+        if (r != PAM_SUCCESS) {
+            goto out;
+        }
+        data = NULL;
+        if (pam_get_data(pamh, OC_DATA_AUTH, &data) != PAM_SUCCESS || data == NULL) {
+            r = PAM_PERM_DENIED;
+            goto out;
+        }
+        a = data;
     }
     struct oc_hostpolicy_input in = {
             .app_id = a != NULL ? a->app_id : NULL,
@@ -924,6 +1068,50 @@ out:
 /* ------------------------------------------------------------------ */
 /* session */
 
+/*
+ * Tell openclawd about the session (short deadline; it may be absent) and,
+ * on open, export the environment it answers: only names and values that
+ * pass oc_hc_env_valid, at most OC_HC_ENV_MAX.
+ */
+static void session_notify(struct ctx *c, bool open)
+{
+    char why[OC_HC_WHY_MAX];
+    char **env = NULL;
+    size_t n = 0, rejected = 0;
+    int r;
+
+    if (!open) {
+        r = oc_hc_agent_request(c->cfg->global.socket, "session-close", c->agent->name,
+                                OC_HC_TIMEOUT_SESSION_MS, why, sizeof(why));
+        if (r < 0) {
+            debug(c, "session-close of %s not sent to openclawd: %s", c->agent->name, why);
+        }
+        return;
+    }
+    r = oc_hc_session_open(c->cfg->global.socket, c->agent->name, OC_HC_TIMEOUT_SESSION_MS, &env,
+                           &n, &rejected, why, sizeof(why));
+    if (r < 0) {
+        pam_syslog(c->pamh, LOG_INFO,
+                   "session of %s not registered with openclawd (%s); the session still gets "
+                   "OPENCLAW_SOCKET",
+                   c->agent->name, why);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (pam_putenv(c->pamh, env[i]) != PAM_SUCCESS) {
+            pam_syslog(c->pamh, LOG_ERR, "cannot set a variable from openclawd in the session");
+        }
+    }
+    if (rejected > 0) {
+        pam_syslog(c->pamh, LOG_WARNING,
+                   "openclawd offered %zu session variable(s) that are not allowed (names "
+                   "OPENCLAW_*, AZURE_*, IDENTITY_*, IMDS_*, MSI_* of A-Z 0-9 _, printable "
+                   "values of at most %d bytes, at most %d variables); ignored",
+                   rejected, OC_HC_ENV_VALUE_MAX, OC_HC_ENV_MAX);
+    }
+    oc_hc_env_free(env, n);
+}
+
 static int session(pam_handle_t *pamh, const char *event, int argc, const char **argv)
 {
     struct ctx c;
@@ -942,13 +1130,16 @@ static int session(pam_handle_t *pamh, const char *event, int argc, const char *
     audit(&c, event, "success", "ok", a != NULL ? a->app_id : NULL, a != NULL ? a->oid : NULL,
           a != NULL ? a->uti : NULL, NULL);
     if (strcmp(event, "session-open") == 0) {
-        /* Only variables; the helper is never contacted here (no blocking). */
+        /* Set first: the session has them even when openclawd is absent. */
         (void)snprintf(env, sizeof(env), "OPENCLAW_SOCKET=%s", c.cfg->global.socket);
         if (pam_putenv(pamh, env) != PAM_SUCCESS) {
             pam_syslog(pamh, LOG_ERR, "cannot set OPENCLAW_SOCKET in the session");
         }
         (void)snprintf(env, sizeof(env), "OPENCLAW_AGENT=%s", c.agent->name);
         (void)pam_putenv(pamh, env);
+        session_notify(&c, true);
+    } else {
+        session_notify(&c, false);
     }
     r = PAM_SUCCESS;
 out:

@@ -5,6 +5,7 @@
  *   pam-askpass-conv [-d CONFDIR] [-r RHOST] [-k ASKPASS] SERVICE USER OP...
  *
  * OPs: authenticate acct_mgmt open_session close_session setcred chauthtok,
+ * env (prints the PAM environment),
  * run in order on one handle. Echo-off prompts are answered
  *   -k ASKPASS  the way the OpenSSH client does with SSH_ASKPASS: ASKPASS
  *               runs with the prompt as its only argument, one line is
@@ -141,6 +142,17 @@ static int run_op(pam_handle_t *pamh, const char *op)
     }
     if (strcmp(op, "chauthtok") == 0) {
         return pam_chauthtok(pamh, 0);
+    }
+    if (strcmp(op, "env") == 0) {
+        /* The PAM environment so far, one "env: NAME=value" line each. */
+        char **env = pam_getenvlist(pamh);
+        for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
+            printf("env: %s\n", env[i]);
+            free(env[i]);
+        }
+        free(env);
+        fflush(stdout);
+        return PAM_SUCCESS;
     }
     return -1;
 }

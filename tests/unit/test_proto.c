@@ -8,11 +8,19 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "helper/oc_request.h"
+#include "pam_openclaw/helperclient.h"
 #include "proto.h"
 
 static size_t frame(uint8_t *out, const char *body)
@@ -139,7 +147,7 @@ static void test_table_who_may_send(void **state)
     (void)state;
 
     assert_non_null(oc_proto_request_table(&n));
-    assert_int_equal(n, 4);
+    assert_int_equal(n, 9);
     d = oc_proto_request_lookup("get-token", 9);
     assert_non_null(d);
     assert_true(oc_proto_peer_may_send(d, 1879048193));
@@ -153,6 +161,223 @@ static void test_table_who_may_send(void **state)
     assert_null(oc_proto_request_lookup("ping", 3));
     assert_null(oc_proto_request_lookup("", 0));
     assert_false(oc_proto_peer_may_send(NULL, 0));
+}
+
+/* Every request that changes the daemon's state or reports to it is root only. */
+static void test_table_root_only_requests(void **state)
+{
+    static const char *root_only[] = {"refresh-jwks", "session-open", "session-close",
+                                      "agent-lock",   "agent-unlock", "anomaly"};
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(root_only) / sizeof(root_only[0]); i++) {
+        const struct oc_proto_request_def *d =
+                oc_proto_request_lookup(root_only[i], strlen(root_only[i]));
+        assert_non_null(d);
+        assert_true(oc_proto_peer_may_send(d, 0));
+        assert_false(oc_proto_peer_may_send(d, 1));
+        assert_false(oc_proto_peer_may_send(d, 1879048193));
+        assert_false(oc_proto_peer_may_send(d, 65534));
+        assert_true(oc_request_needs_agent(d->type) == (strcmp(root_only[i], "refresh-jwks") != 0));
+    }
+    assert_false(oc_request_needs_agent(OC_REQ_GET_TOKEN));
+}
+
+static void test_request_parse_agent_requests(void **state)
+{
+    static const struct {
+        const char *body;
+        enum oc_proto_type type;
+    } good[] = {
+            {"{\"type\":\"session-open\",\"agent\":\"bot-1\"}", OC_REQ_SESSION_OPEN},
+            {"{\"agent\":\"bot-1\",\"type\":\"session-close\"}", OC_REQ_SESSION_CLOSE},
+            {"{\"type\":\"agent-lock\",\"agent\":\"bot-1\"}", OC_REQ_AGENT_LOCK},
+            {"{\"type\":\"agent-unlock\",\"agent\":\"bot-1\"}", OC_REQ_AGENT_UNLOCK},
+            {"{\"type\":\"anomaly\",\"agent\":\"bot-1\"}", OC_REQ_ANOMALY},
+    };
+    struct oc_request q;
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        assert_int_equal(oc_request_parse(good[i].body, strlen(good[i].body), &q, NULL), 0);
+        assert_int_equal(q.def->type, good[i].type);
+        assert_string_equal(q.agent, "bot-1");
+        assert_int_equal(q.max_age, -1);
+    }
+}
+
+/* pam_openclaw's client: what it lets into a PAM environment. */
+static void test_client_env_valid(void **state)
+{
+    char big[OC_HC_ENV_VALUE_MAX + 2];
+    (void)state;
+
+    assert_true(oc_hc_env_valid("OPENCLAW_SOCKET", "/run/openclaw/openclawd.sock"));
+    assert_true(oc_hc_env_valid("IDENTITY_ENDPOINT", "http://127.0.0.1:4242/token"));
+    assert_true(oc_hc_env_valid("AZURE_CLIENT_ID", ""));
+    assert_true(oc_hc_env_valid("MSI_SECRET2", "x y"));
+    assert_false(oc_hc_env_valid("LD_PRELOAD", "/tmp/x.so"));
+    assert_false(oc_hc_env_valid("PATH", "/tmp"));
+    assert_false(oc_hc_env_valid("OPENCLAW_", "x"));
+    assert_false(oc_hc_env_valid("openclaw_socket", "x"));
+    assert_false(oc_hc_env_valid("OPENCLAW_A=B", "x"));
+    assert_false(oc_hc_env_valid("OPENCLAW-A", "x"));
+    assert_false(oc_hc_env_valid("", "x"));
+    assert_false(oc_hc_env_valid("OPENCLAW_X", "a\nb"));
+    assert_false(oc_hc_env_valid("OPENCLAW_X", "caf\xc3\xa9"));
+    assert_false(oc_hc_env_valid("OPENCLAW_X", NULL));
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_false(oc_hc_env_valid("OPENCLAW_X", big));
+    big[OC_HC_ENV_VALUE_MAX] = '\0';
+    assert_true(oc_hc_env_valid("OPENCLAW_X", big));
+    char name[OC_HC_ENV_NAME_MAX + 2];
+    memset(name, 'A', sizeof(name) - 1);
+    memcpy(name, "OPENCLAW_", 9);
+    name[sizeof(name) - 1] = '\0';
+    assert_false(oc_hc_env_valid(name, "x"));
+    name[OC_HC_ENV_NAME_MAX] = '\0';
+    assert_true(oc_hc_env_valid(name, "x"));
+}
+
+/*
+ * A one-shot server in a child process: accepts one connection, reads one
+ * frame, then answers with answer (NULL: closes without answering; "":
+ * never answers until killed).
+ */
+static pid_t fake_daemon(const char *path, const char *answer)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    pid_t pid;
+
+    assert_true(fd >= 0);
+    strcpy(sa.sun_path, path);
+    unlink(path);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        uint8_t buf[4096], hdr[OC_PROTO_HEADER];
+        int c = accept(fd, NULL, NULL);
+        ssize_t n = c >= 0 ? read(c, buf, sizeof(buf)) : -1;
+        (void)n;
+        if (answer != NULL && answer[0] == '\0') {
+            pause();
+        }
+        if (answer != NULL && c >= 0) {
+            (void)oc_proto_header(hdr, strlen(answer));
+            (void)!write(c, hdr, sizeof(hdr));
+            (void)!write(c, answer, strlen(answer));
+        }
+        _exit(0);
+    }
+    close(fd);
+    return pid;
+}
+
+static void reap(pid_t pid)
+{
+    int st;
+
+    kill(pid, SIGKILL);
+    (void)waitpid(pid, &st, 0);
+}
+
+static void test_client_session_open_env(void **state)
+{
+    char dir[] = "/tmp/oc-test-hc.XXXXXX", path[64], why[OC_HC_WHY_MAX];
+    char **env = NULL;
+    size_t n = 0, rejected = 0;
+    pid_t pid;
+    (void)state;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/s", dir);
+
+    /* no socket: at once, ENOENT */
+    assert_int_equal(oc_hc_session_open(path, "bot-1", 1000, &env, &n, &rejected, why, sizeof(why)),
+                     -ENOENT);
+
+    pid = fake_daemon(path,
+                      "{\"ok\":true,\"env\":{\"OPENCLAW_SOCKET\":\"/run/s\","
+                      "\"LD_PRELOAD\":\"/tmp/x.so\",\"OPENCLAW_N\":7,"
+                      "\"AZURE_X\":\"a\\nb\",\"IDENTITY_ENDPOINT\":\"http://127.0.0.1:1/\"}}");
+    assert_int_equal(oc_hc_session_open(path, "bot-1", 2000, &env, &n, &rejected, why, sizeof(why)),
+                     0);
+    reap(pid);
+    assert_int_equal(n, 2);
+    assert_int_equal(rejected, 3);
+    assert_string_equal(env[0], "OPENCLAW_SOCKET=/run/s");
+    assert_string_equal(env[1], "IDENTITY_ENDPOINT=http://127.0.0.1:1/");
+    oc_hc_env_free(env, n);
+
+    /* an error answer */
+    pid = fake_daemon(path, "{\"ok\":false,\"error\":\"no-such-agent\",\"message\":\"m\"}");
+    assert_int_equal(oc_hc_session_open(path, "bot-1", 2000, &env, &n, &rejected, why, sizeof(why)),
+                     -EREMOTEIO);
+    reap(pid);
+    assert_non_null(strstr(why, "no-such-agent"));
+
+    /* env not an object, and an answer that is not JSON */
+    pid = fake_daemon(path, "{\"ok\":true,\"env\":[\"OPENCLAW_A=b\"]}");
+    assert_int_equal(oc_hc_session_open(path, "bot-1", 2000, &env, &n, &rejected, why, sizeof(why)),
+                     -EPROTO);
+    reap(pid);
+    pid = fake_daemon(path, "{\"ok\":true");
+    assert_int_equal(oc_hc_session_open(path, "bot-1", 2000, &env, &n, &rejected, why, sizeof(why)),
+                     -EPROTO);
+    reap(pid);
+
+    /* closed without an answer (what the daemon does to a peer it refuses) */
+    pid = fake_daemon(path, NULL);
+    assert_int_equal(oc_hc_agent_request(path, "anomaly", "bot-1", 2000, why, sizeof(why)),
+                     -ECONNRESET);
+    reap(pid);
+
+    /* never answers: the deadline holds */
+    pid = fake_daemon(path, "");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(oc_hc_agent_request(path, "anomaly", "bot-1", 300, why, sizeof(why)),
+                     -ETIMEDOUT);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    reap(pid);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_true(ms >= 250 && ms < 2000);
+
+    /* refresh-jwks, rate-limited */
+    int64_t ra = 0;
+    pid = fake_daemon(path, "{\"ok\":true,\"refreshed\":false,\"reason\":\"rate-limited\","
+                            "\"retry_after\":17}");
+    assert_int_equal(oc_hc_refresh_jwks(path, 2000, &ra, why, sizeof(why)), -EAGAIN);
+    reap(pid);
+    assert_int_equal(ra, 17);
+    assert_non_null(strstr(why, "rate-limited"));
+
+    unlink(path);
+    rmdir(dir);
+}
+
+static void test_request_parse_max_age(void **state)
+{
+    static const struct {
+        const char *body;
+        int64_t max_age;
+    } good[] = {
+            {"{\"type\":\"get-token\",\"agent\":\"a\",\"max_age\":0}", 0},
+            {"{\"type\":\"get-token\",\"max_age\":300}", 300},
+            {"{\"type\":\"get-token\",\"max_age\":86400}", 86400},
+            {"{\"type\":\"get-token\"}", -1},
+    };
+    struct oc_request q;
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        assert_int_equal(oc_request_parse(good[i].body, strlen(good[i].body), &q, NULL), 0);
+        assert_int_equal(q.max_age, good[i].max_age);
+    }
 }
 
 static void test_request_parse_good(void **state)
@@ -189,6 +414,20 @@ static void test_request_parse_bad(void **state)
             "{\"type\":\"ping\"} trailing",
             "{\"type\":\"ping\"",
             "{\"type\":\"pi\\u0000ng\"}",
+            /* requests that name an agent need one */
+            "{\"type\":\"session-open\"}",
+            "{\"type\":\"session-close\",\"agent\":\"\"}",
+            "{\"type\":\"agent-lock\",\"agent\":\"a/b\"}",
+            "{\"type\":\"agent-unlock\",\"agent\":null}",
+            "{\"type\":\"anomaly\"}",
+            /* max_age: get-token only, an integer in [0, 86400] */
+            "{\"type\":\"get-token\",\"max_age\":-1}",
+            "{\"type\":\"get-token\",\"max_age\":86401}",
+            "{\"type\":\"get-token\",\"max_age\":1.5}",
+            "{\"type\":\"get-token\",\"max_age\":\"300\"}",
+            "{\"type\":\"get-token\",\"max_age\":1e400}",
+            "{\"type\":\"ping\",\"max_age\":1}",
+            "{\"type\":\"session-open\",\"agent\":\"a\",\"max_age\":1}",
     };
     struct oc_request q;
     (void)state;
@@ -215,6 +454,11 @@ int main(void)
             cmocka_unit_test(test_table_who_may_send),
             cmocka_unit_test(test_request_parse_good),
             cmocka_unit_test(test_request_parse_bad),
+            cmocka_unit_test(test_table_root_only_requests),
+            cmocka_unit_test(test_request_parse_agent_requests),
+            cmocka_unit_test(test_request_parse_max_age),
+            cmocka_unit_test(test_client_env_valid),
+            cmocka_unit_test(test_client_session_open_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+/* oc_agentstate.c: sessions per agent and persisted admin locks (see oc_agentstate.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "oc_agentstate.h"
+#include "util.h"
+
+static ssize_t agent_index(const struct oc_config *cfg, const char *name, size_t len)
+{
+    for (size_t i = 0; i < cfg->n_agents; i++) {
+        if (strlen(cfg->agents[i].name) == len && memcmp(cfg->agents[i].name, name, len) == 0) {
+            return (ssize_t)i;
+        }
+    }
+    return -1;
+}
+
+/* Read the lock file into s->locked. Absent: 0. */
+static int load_locks(struct oc_agentstate *s, const struct oc_config *cfg, char *err,
+                      size_t errlen)
+{
+    char *buf = NULL;
+    size_t have = 0;
+    struct stat st;
+    int fd, r = 0;
+
+    fd = open(s->lock_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        if (errno == ENOENT) {
+            return 0;
+        }
+        r = -errno;
+        (void)snprintf(err, errlen, "%s: %s", s->lock_file, strerror(errno));
+        return r;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > OC_AGENTSTATE_FILE_MAX) {
+        (void)snprintf(err, errlen, "%s: not a regular file of at most %u bytes", s->lock_file,
+                       OC_AGENTSTATE_FILE_MAX);
+        close(fd);
+        return -EINVAL;
+    }
+    buf = malloc((size_t)st.st_size + 1);
+    if (buf == NULL) {
+        close(fd);
+        return -ENOMEM;
+    }
+    while (have < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + have, (size_t)st.st_size - have);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        have += (size_t)n;
+    }
+    close(fd);
+    buf[have] = '\0';
+    for (char *line = buf, *nl; line < buf + have; line = nl + 1) {
+        nl = strchr(line, '\n');
+        if (nl == NULL) {
+            nl = buf + have;
+        }
+        *nl = '\0';
+        if (line[0] == '\0' || line[0] == '#') {
+            continue;
+        }
+        ssize_t a = agent_index(cfg, line, strlen(line));
+        if (a < 0) {
+            fprintf(stderr,
+                    "openclawd: %s names '%.64s', which is not a configured agent; ignored (it "
+                    "is dropped when the file is next written)\n",
+                    s->lock_file, oc_valid_user_name(line) ? line : "(invalid name)");
+            continue;
+        }
+        s->locked[a] = true;
+    }
+    free(buf);
+    return r;
+}
+
+int oc_agentstate_init(struct oc_agentstate *s, const struct oc_config *cfg, const char *state_dir,
+                       char *err, size_t errlen)
+{
+    size_t n = cfg->n_agents > 0 ? cfg->n_agents : 1;
+    int r;
+
+    memset(s, 0, sizeof(*s));
+    s->n = cfg->n_agents;
+    s->sessions = calloc(n, sizeof(*s->sessions));
+    s->locked = calloc(n, sizeof(*s->locked));
+    if (s->sessions == NULL || s->locked == NULL ||
+        asprintf(&s->lock_file, "%s/%s", state_dir, OC_AGENTSTATE_FILE) < 0) {
+        s->lock_file = NULL;
+        oc_agentstate_free(s);
+        (void)snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    r = load_locks(s, cfg, err, errlen);
+    if (r < 0) {
+        oc_agentstate_free(s);
+    }
+    return r;
+}
+
+void oc_agentstate_free(struct oc_agentstate *s)
+{
+    free(s->sessions);
+    free(s->locked);
+    free(s->lock_file);
+    memset(s, 0, sizeof(*s));
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return n < 0 ? -errno : -EIO;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int save_locks(const struct oc_agentstate *s, const struct oc_config *cfg)
+{
+    char *tmp = NULL, *dir = NULL, *slash;
+    int fd = -1, r = 0;
+
+    if (asprintf(&tmp, "%s.XXXXXX", s->lock_file) < 0) {
+        return -ENOMEM;
+    }
+    fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        r = -errno;
+        free(tmp);
+        return r;
+    }
+    for (size_t i = 0; i < s->n && r == 0; i++) {
+        if (s->locked[i]) {
+            r = write_all(fd, cfg->agents[i].name, strlen(cfg->agents[i].name));
+            if (r == 0) {
+                r = write_all(fd, "\n", 1);
+            }
+        }
+    }
+    if (r == 0 && (fchmod(fd, 0600) < 0 || fsync(fd) < 0)) {
+        r = -errno;
+    }
+    if (close(fd) < 0 && r == 0) {
+        r = -errno;
+    }
+    if (r == 0 && rename(tmp, s->lock_file) < 0) {
+        r = -errno;
+    }
+    if (r < 0) {
+        unlink(tmp);
+    } else if ((dir = strdup(s->lock_file)) != NULL && (slash = strrchr(dir, '/')) != NULL) {
+        /* The rename itself must survive a crash. */
+        *slash = '\0';
+        fd = open(dir[0] != '\0' ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) {
+            (void)fsync(fd);
+            close(fd);
+        }
+    }
+    free(dir);
+    free(tmp);
+    return r;
+}
+
+int oc_agentstate_set_locked(struct oc_agentstate *s, const struct oc_config *cfg, size_t a,
+                             bool locked)
+{
+    if (a >= s->n) {
+        return -EINVAL;
+    }
+    s->locked[a] = locked;
+    return save_locks(s, cfg);
+}
+
+uint32_t oc_agentstate_session(struct oc_agentstate *s, size_t a, int delta)
+{
+    if (a >= s->n) {
+        return 0;
+    }
+    if (delta > 0 && s->sessions[a] < OC_AGENTSTATE_SESSIONS_MAX) {
+        s->sessions[a]++;
+    } else if (delta < 0 && s->sessions[a] > 0) {
+        s->sessions[a]--;
+    }
+    return s->sessions[a];
+}

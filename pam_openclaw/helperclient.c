@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: MIT */
+/* helperclient.c: one request to openclawd with a hard deadline (see helperclient.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "json.h"
+#include "jwt.h"
+#include "pam_openclaw/helperclient.h"
+#include "proto.h"
+#include "util.h"
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait for events on fd until deadline. 0 ready, -ETIMEDOUT, -errno. */
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        struct pollfd p = {.fd = fd, .events = events};
+        int r;
+
+        if (left <= 0) {
+            return -ETIMEDOUT;
+        }
+        r = poll(&p, 1, (int)left);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0) {
+            return -errno;
+        }
+        if (r == 0) {
+            return -ETIMEDOUT;
+        }
+        return 0;
+    }
+}
+
+static int connect_deadline(int fd, const struct sockaddr_un *sa, int64_t deadline)
+{
+    for (;;) {
+        int err = 0;
+        socklen_t sl = sizeof(err);
+        int r;
+
+        if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0) {
+            return 0;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EAGAIN) {
+            /* AF_UNIX: the daemon's backlog is full; try again shortly. */
+            if (now_ms() + 10 >= deadline) {
+                return -ETIMEDOUT;
+            }
+            (void)poll(NULL, 0, 10);
+            continue;
+        }
+        if (errno != EINPROGRESS) {
+            return -errno;
+        }
+        r = wait_fd(fd, POLLOUT, deadline);
+        if (r < 0) {
+            return r;
+        }
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0) {
+            return -errno;
+        }
+        return err != 0 ? -err : 0;
+    }
+}
+
+int oc_hc_call(const char *socket_path, const char *request, int timeout_ms, char **ret_answer,
+               size_t *ret_len)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct oc_proto_reader rd;
+    int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 1);
+    uint8_t hdr[OC_PROTO_HEADER], buf[4096];
+    size_t len = strlen(request), off = 0;
+    uint8_t *body = NULL;
+    size_t body_len = 0;
+    int fd, r;
+
+    if (socket_path == NULL || oc_strscpy(sa.sun_path, sizeof(sa.sun_path), socket_path) < 0) {
+        return -ENAMETOOLONG;
+    }
+    r = oc_proto_header(hdr, len);
+    if (r < 0) {
+        return r;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    oc_proto_reader_init(&rd);
+    r = connect_deadline(fd, &sa, deadline);
+    /* Header and body, in order, each sent whole. */
+    for (int part = 0; r == 0 && part < 2; part++) {
+        const uint8_t *p = part == 0 ? hdr : (const uint8_t *)request;
+        size_t n = part == 0 ? sizeof(hdr) : len;
+        for (off = 0; r == 0 && off < n;) {
+            ssize_t w = send(fd, p + off, n - off, MSG_NOSIGNAL);
+            if (w > 0) {
+                off += (size_t)w;
+            } else if (w < 0 && errno == EINTR) {
+                continue;
+            } else if (w < 0 && errno == EAGAIN) {
+                r = wait_fd(fd, POLLOUT, deadline);
+            } else {
+                r = w < 0 ? -errno : -EIO;
+            }
+        }
+    }
+    while (r == 0 && body == NULL) {
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        size_t used = 0;
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            r = wait_fd(fd, POLLIN, deadline);
+            continue;
+        }
+        if (n < 0) {
+            r = errno == EPIPE ? -ECONNRESET : -errno;
+            break;
+        }
+        if (n == 0) {
+            r = -ECONNRESET;
+            break;
+        }
+        /* One answer is expected: bytes after it are ignored. */
+        r = oc_proto_reader_feed(&rd, buf, (size_t)n, &used, &body, &body_len);
+        r = r == 1 ? 0 : r;
+        if (r == 0 && body == NULL && used < (size_t)n) {
+            r = -EPROTO;
+        }
+    }
+    oc_wipe(buf, sizeof(buf));
+    oc_proto_reader_reset(&rd);
+    close(fd);
+    if (r < 0) {
+        if (body != NULL) {
+            oc_free_wipe(body, body_len + 1);
+        }
+        return r == -EMSGSIZE ? -EPROTO : r;
+    }
+    *ret_answer = (char *)body;
+    *ret_len = body_len;
+    return 0;
+}
+
+const char *oc_hc_strerror(int r)
+{
+    switch (r) {
+    case -ENOENT:
+        return "openclawd is not running (no socket)";
+    case -ECONNREFUSED:
+        return "openclawd is not running (nobody listens on the socket)";
+    case -ETIMEDOUT:
+        return "openclawd did not answer in time";
+    case -ECONNRESET:
+        return "openclawd closed the connection without an answer (see its log)";
+    case -EPROTO:
+        return "openclawd sent an answer that does not parse";
+    case -ENAMETOOLONG:
+        return "the socket path is too long";
+    case -EACCES:
+        return "no permission to connect to the socket";
+    default:
+        return strerror(-r);
+    }
+}
+
+__attribute__((format(printf, 3, 4))) static void set_why(char *why, size_t whylen, const char *fmt,
+                                                          ...)
+{
+    va_list ap;
+
+    if (why != NULL && whylen > 0) {
+        va_start(ap, fmt);
+        (void)vsnprintf(why, whylen, fmt, ap);
+        va_end(ap);
+    }
+}
+
+/* Build {"type":type[,"agent":agent][,"scope":scope][,"max_age":N]}, send, parse. */
+static int request(const char *socket_path, const char *type, const char *agent, const char *scope,
+                   int64_t max_age, int timeout_ms, cJSON **ret_obj, char *why, size_t whylen)
+{
+    cJSON *req = cJSON_CreateObject(), *obj = NULL;
+    char *text = NULL, *answer = NULL;
+    const char *reason = NULL, *s = NULL;
+    size_t alen = 0;
+    bool ok = false;
+    int r = -ENOMEM;
+
+    if (req == NULL || cJSON_AddStringToObject(req, "type", type) == NULL ||
+        (agent != NULL && cJSON_AddStringToObject(req, "agent", agent) == NULL) ||
+        (scope != NULL && cJSON_AddStringToObject(req, "scope", scope) == NULL) ||
+        (max_age >= 0 && cJSON_AddNumberToObject(req, "max_age", (double)max_age) == NULL) ||
+        (text = cJSON_PrintUnformatted(req)) == NULL) {
+        cJSON_Delete(req);
+        set_why(why, whylen, "out of memory");
+        return -ENOMEM;
+    }
+    cJSON_Delete(req);
+    r = oc_hc_call(socket_path, text, timeout_ms, &answer, &alen);
+    free(text);
+    if (r < 0) {
+        set_why(why, whylen, "%s", oc_hc_strerror(r));
+        return r;
+    }
+    r = oc_json_parse_object(answer, alen, &obj, &reason);
+    oc_free_wipe(answer, alen + 1);
+    if (r < 0 || oc_json_get_bool(obj, "ok", &ok) < 0) {
+        cJSON_Delete(obj);
+        set_why(why, whylen, "%s", oc_hc_strerror(-EPROTO));
+        return -EPROTO;
+    }
+    if (!ok) {
+        const char *msg = NULL;
+        (void)oc_json_get_string(obj, "error", 64, &s);
+        (void)oc_json_get_string(obj, "message", 200, &msg);
+        set_why(why, whylen, "openclawd answered %s: %s", s != NULL ? s : "an error",
+                msg != NULL ? msg : "-");
+        cJSON_Delete(obj);
+        return -EREMOTEIO;
+    }
+    *ret_obj = obj;
+    return 0;
+}
+
+int oc_hc_refresh_jwks(const char *socket_path, int timeout_ms, int64_t *ret_retry_after, char *why,
+                       size_t whylen)
+{
+    cJSON *o = NULL;
+    bool refreshed = false;
+    int64_t ra = 0;
+    const char *reason = NULL;
+    int r = request(socket_path, "refresh-jwks", NULL, NULL, -1, timeout_ms, &o, why, whylen);
+
+    if (r < 0) {
+        return r;
+    }
+    if (oc_json_get_bool(o, "refreshed", &refreshed) < 0) {
+        cJSON_Delete(o);
+        set_why(why, whylen, "%s", oc_hc_strerror(-EPROTO));
+        return -EPROTO;
+    }
+    if (!refreshed) {
+        (void)oc_json_get_string(o, "reason", 64, &reason);
+        (void)oc_json_get_int64(o, "retry_after", 0, 86400, &ra);
+        if (ret_retry_after != NULL) {
+            *ret_retry_after = ra;
+        }
+        set_why(why, whylen, "openclawd did not refresh the keys: %s",
+                reason != NULL ? reason : "no reason given");
+        cJSON_Delete(o);
+        return -EAGAIN;
+    }
+    cJSON_Delete(o);
+    return 0;
+}
+
+int oc_hc_get_token(const char *socket_path, const char *agent, const char *scope, int64_t max_age,
+                    int timeout_ms, char **ret_token, size_t *ret_len, char *why, size_t whylen)
+{
+    cJSON *o = NULL, *t;
+    size_t len;
+    char *tok;
+    int r = request(socket_path, "get-token", agent, scope, max_age, timeout_ms, &o, why, whylen);
+
+    if (r < 0) {
+        return r;
+    }
+    t = cJSON_GetObjectItemCaseSensitive(o, "access_token");
+    if (!cJSON_IsString(t) || t->valuestring == NULL || t->valuestring[0] == '\0' ||
+        (len = strlen(t->valuestring)) > OC_TOKEN_MAX) {
+        r = -EPROTO;
+        set_why(why, whylen, "openclawd's answer holds no usable access_token");
+    } else if ((tok = malloc(len + 1)) == NULL) {
+        r = -ENOMEM;
+        set_why(why, whylen, "out of memory");
+    } else {
+        memcpy(tok, t->valuestring, len + 1);
+        *ret_token = tok;
+        *ret_len = len;
+    }
+    if (cJSON_IsString(t) && t->valuestring != NULL) {
+        oc_wipe(t->valuestring, strlen(t->valuestring));
+    }
+    cJSON_Delete(o);
+    return r;
+}
+
+bool oc_hc_env_valid(const char *name, const char *value)
+{
+    static const char *const prefixes[] = {"OPENCLAW_", "AZURE_", "IDENTITY_", "IMDS_", "MSI_"};
+    size_t n = strlen(name), vn;
+    bool prefixed = false;
+
+    if (n == 0 || n > OC_HC_ENV_NAME_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char ch = name[i];
+        if (!((ch >= 'A' && ch <= 'Z') || ch == '_' || (i > 0 && ch >= '0' && ch <= '9'))) {
+            return false;
+        }
+    }
+    for (size_t i = 0; i < OC_ELEMENTSOF(prefixes); i++) {
+        size_t pn = strlen(prefixes[i]);
+        if (n > pn && strncmp(name, prefixes[i], pn) == 0) {
+            prefixed = true;
+        }
+    }
+    if (!prefixed || value == NULL) {
+        return false;
+    }
+    vn = strlen(value);
+    if (vn > OC_HC_ENV_VALUE_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < vn; i++) {
+        if ((unsigned char)value[i] < 0x20 || (unsigned char)value[i] > 0x7e) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void oc_hc_env_free(char **env, size_t n)
+{
+    if (env == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(env[i]);
+    }
+    free(env);
+}
+
+int oc_hc_session_open(const char *socket_path, const char *agent, int timeout_ms, char ***ret_env,
+                       size_t *ret_n, size_t *ret_rejected, char *why, size_t whylen)
+{
+    cJSON *o = NULL;
+    const cJSON *env, *m;
+    char **out = NULL;
+    size_t n = 0, rejected = 0;
+    int r = request(socket_path, "session-open", agent, NULL, -1, timeout_ms, &o, why, whylen);
+
+    if (r < 0) {
+        return r;
+    }
+    env = oc_json_member(o, "env");
+    if (env != NULL && !cJSON_IsObject(env)) {
+        cJSON_Delete(o);
+        set_why(why, whylen, "openclawd's \"env\" is not an object");
+        return -EPROTO;
+    }
+    out = calloc(OC_HC_ENV_MAX, sizeof(*out));
+    if (out == NULL) {
+        cJSON_Delete(o);
+        return -ENOMEM;
+    }
+    cJSON_ArrayForEach(m, env)
+    {
+        if (n >= OC_HC_ENV_MAX || !cJSON_IsString(m) || m->string == NULL ||
+            !oc_hc_env_valid(m->string, m->valuestring)) {
+            rejected++;
+            continue;
+        }
+        if (asprintf(&out[n], "%s=%s", m->string, m->valuestring) < 0) {
+            out[n] = NULL;
+            oc_hc_env_free(out, n);
+            cJSON_Delete(o);
+            return -ENOMEM;
+        }
+        n++;
+    }
+    cJSON_Delete(o);
+    *ret_env = out;
+    *ret_n = n;
+    *ret_rejected = rejected;
+    return 0;
+}
+
+int oc_hc_agent_request(const char *socket_path, const char *type, const char *agent,
+                        int timeout_ms, char *why, size_t whylen)
+{
+    cJSON *o = NULL;
+    int r = request(socket_path, type, agent, NULL, -1, timeout_ms, &o, why, whylen);
+
+    cJSON_Delete(o);
+    return r;
+}

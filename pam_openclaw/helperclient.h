@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * helperclient.h: a small client of openclawd for pam_openclaw and
+ * openclawctl: one connection, one request, one answer, close.
+ *
+ * It runs inside sshd, sudo and su as root, so it must never block long
+ * and never crash when the daemon is absent: the connect is
+ * non-blocking and the whole exchange (connect, send, answer) has one
+ * hard deadline given by the caller. Frames are common/proto.h's; the
+ * answer is parsed strictly (common/json.h). No logging: every function
+ * returns 0 or a negative errno and writes a short text into why.
+ *
+ *   -ENOENT        no socket: openclawd is not running
+ *   -ECONNREFUSED  a socket but nobody listening (openclawd stopped)
+ *   -ETIMEDOUT     no answer within the deadline
+ *   -ECONNRESET    openclawd closed the connection without an answer
+ *                  (it ends connections of peers that may not send a request)
+ *   -EPROTO        an answer that does not parse
+ *   -EREMOTEIO     openclawd answered {"ok":false,...} (code and message in why)
+ */
+#ifndef OC_HELPERCLIENT_H
+#define OC_HELPERCLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Deadlines used by pam_openclaw (milliseconds). */
+#define OC_HC_TIMEOUT_JWKS_MS    1500 /* refresh-jwks: the daemon fetches the JWKS meanwhile */
+#define OC_HC_TIMEOUT_SESSION_MS 1000 /* session-open / session-close */
+#define OC_HC_TIMEOUT_NOTIFY_MS  500  /* anomaly: fire and forget */
+#define OC_HC_TIMEOUT_CTL_MS     3000 /* openclawctl */
+/* Caps on the session environment the daemon hands over. */
+#define OC_HC_ENV_MAX       16   /* variables */
+#define OC_HC_ENV_NAME_MAX  64   /* bytes of a name */
+#define OC_HC_ENV_VALUE_MAX 1024 /* bytes of a value */
+#define OC_HC_WHY_MAX       256
+
+/*
+ * Send request (a JSON object, NUL-terminated) to the daemon at
+ * socket_path and read one answer frame within timeout_ms. *ret_answer is
+ * malloc'd, NUL-terminated, *ret_len bytes; it may hold a token: free it
+ * with oc_free_wipe(answer, len + 1).
+ */
+int oc_hc_call(const char *socket_path, const char *request, int timeout_ms, char **ret_answer,
+               size_t *ret_len);
+
+/* A short English text for a negative return of oc_hc_call. */
+const char *oc_hc_strerror(int r);
+
+/*
+ * refresh-jwks. 0: the daemon wrote a fresh JWKS file; -EAGAIN: rate-limited
+ * (*ret_retry_after seconds, when not NULL); else as above.
+ */
+int oc_hc_refresh_jwks(const char *socket_path, int timeout_ms, int64_t *ret_retry_after, char *why,
+                       size_t whylen);
+
+/*
+ * get-token for agent (root only) and scope; max_age < 0: not sent. The
+ * token is malloc'd into *ret_token (*ret_len bytes, NUL-terminated): wipe it.
+ */
+int oc_hc_get_token(const char *socket_path, const char *agent, const char *scope, int64_t max_age,
+                    int timeout_ms, char **ret_token, size_t *ret_len, char *why, size_t whylen);
+
+/*
+ * session-open: the daemon's "env" object as "NAME=value" strings that
+ * passed oc_hc_env_valid (at most OC_HC_ENV_MAX; *ret_rejected counts the
+ * others). Free with oc_hc_env_free.
+ */
+int oc_hc_session_open(const char *socket_path, const char *agent, int timeout_ms, char ***ret_env,
+                       size_t *ret_n, size_t *ret_rejected, char *why, size_t whylen);
+void oc_hc_env_free(char **env, size_t n);
+
+/* May NAME=value go into a PAM environment? Names: A-Z, 0-9, _, not
+ * starting with a digit, under one of the prefixes OPENCLAW_, AZURE_,
+ * IDENTITY_, IMDS_, MSI_; values: printable ASCII, capped. */
+bool oc_hc_env_valid(const char *name, const char *value);
+
+/* A request that names an agent and whose answer is only ok or not:
+ * session-close, agent-lock, agent-unlock, anomaly. */
+int oc_hc_agent_request(const char *socket_path, const char *type, const char *agent,
+                        int timeout_ms, char *why, size_t whylen);
+
+#endif /* OC_HELPERCLIENT_H */

@@ -1,0 +1,477 @@
+#!/bin/bash
+# pam_openclaw together with openclawd: the module (PAM applications under
+# pam_wrapper, as root) and the real daemon (--allow-root) against the
+# local test tenant. Checks: the daemon absent or hung never blocks a login
+# for long; an unknown kid makes the module ask for refresh-jwks and retry
+# once; mode=helper gates sudo by the live role (granted and revoked in the
+# tenant, no config change); session-open/close counted by the daemon, its
+# environment exported; agent-lock/unlock (persisted over a restart,
+# openclawctl agent unlock); a PAM lockout reported as an anomaly; every
+# new root-only request from another uid ends the connection. Prints TAP.
+set -u
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+. "$top_srcdir/tests/lib/tap.sh"
+. "$top_srcdir/tests/lib/tenant.sh"
+. "$top_srcdir/tests/integration/helper-lib.sh"
+. "$top_srcdir/tests/integration/pam-lib.sh"
+
+[ "$(id -u)" = 0 ] || tap_skip_all "needs root (the module asks root-only requests; clients under other uids via setpriv)"
+command -v setpriv >/dev/null 2>&1 || tap_skip_all "setpriv (util-linux) missing"
+[ -x "$OCD" ] || tap_skip_all "openclawd not built"
+mod=$(pam_module)
+conv="$top_builddir/tests/integration/pam-askpass-conv"
+ctl="$top_builddir/helper/openclawctl"
+wrapper=$(ls /usr/lib/*/libpam_wrapper.so /usr/lib/libpam_wrapper.so 2>/dev/null | head -n1)
+[ -f "$mod" ] || tap_skip_all "pam_openclaw.so not built"
+[ -x "$conv" ] || tap_skip_all "pam-askpass-conv not built (make check builds it)"
+SAN=$(pam_sanitizer_preload)
+if [ -n "$SAN" ]; then
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
+else
+    command -v pamtester >/dev/null || tap_skip_all "pamtester missing (scripts/install-deps.sh)"
+    [ -n "$wrapper" ] || tap_skip_all "libpam-wrapper missing (scripts/install-deps.sh)"
+fi
+command -v curl >/dev/null || tap_skip_all "curl missing (scripts/install-deps.sh)"
+"$PY" -c 'import cryptography' 2>/dev/null || tap_skip_all "python3-cryptography missing"
+grep -q OPENCLAW_TEST_AUDIT_FILE "$mod" || tap_skip_all "not a --enable-test-hooks build"
+
+UID_A=1879048193 # agent-alpha
+UID_B=1879048194 # agent-beta
+UID_HUMAN=4242
+HOST_APP=6c2f8a41-3d5e-4b7a-8c9d-0e1f2a3b4c5d # openclaw-host, the resource
+TOKEN_PATH=/oauth2/v2.0/token
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/oc-pamd.XXXXXX")
+chmod 755 "$work" # clients under other uids reach the socket in it
+PAM_WORK=$work
+HELPER_PID_main=""
+HANG_PID=""
+cleanup() {
+    helper_stop "$HELPER_PID_main"
+    [ -n "$HANG_PID" ] && kill "$HANG_PID" 2>/dev/null && wait "$HANG_PID" 2>/dev/null
+    tenant_stop
+    rm -rf "$work"
+}
+trap cleanup EXIT
+tenant_start "$work/tenant" || tap_skip_all "the local tenant did not start"
+
+mkdir -p "$work/state/jwks" "$work/run" "$work/svc"
+printf '%s\n' "$ALPHA_SECRET" >"$work/alpha.secret"
+printf '%s\n' "$BETA_SECRET" >"$work/beta.secret"
+chmod 600 "$work/alpha.secret" "$work/beta.secret"
+S=$work/run/openclawd.sock
+conf=$work/openclaw.conf
+cat >"$conf" <<CONF
+[global]
+tenant_id = $TENANT_ID
+authority = $TENANT_URL
+audiences = $RESOURCE_URI
+issuer_v2 = https://login.microsoftonline.com/{tenantid}/v2.0
+state_dir = $work/state
+jwks_dir = $work/state/jwks
+tally_dir = $work/tally
+runtime_dir = $work/run
+socket = $S
+ca_file = $TENANT_CA
+allow_insecure_credentials = yes
+uid_min = 1879048192
+uid_max = 2147352575
+
+[service sshd]
+require_role = Host.Login
+
+[service sudo]
+require_role = Host.Sudo
+
+[service sudo-hang]
+require_role = Host.Sudo
+
+[service lock]
+require_role = Host.Login
+deny = 2
+fail_interval = 60
+unlock_time = 600
+
+[agent agent-alpha]
+app_id = $ALPHA_APP
+object_id = $ALPHA_OID
+uid = $UID_A
+credential = secret-file
+secret_file = $work/alpha.secret
+
+[agent agent-beta]
+app_id = $BETA_APP
+object_id = $BETA_OID
+uid = $UID_B
+credential = secret-file
+secret_file = $work/beta.secret
+CONF
+chmod 644 "$conf"
+export TZ=UTC
+export OPENCLAW_TEST_AUDIT_FILE="$work/audit.log"
+
+svc() { # NAME ARGS...: every phase of the module with ARGS
+    local name=$1
+    shift
+    local args="config=$conf nodelay $*"
+    printf 'auth required %s %s\naccount required %s %s\nsession required %s %s\n' \
+        "$mod" "$args" "$mod" "$args" "$mod" "$args" >"$work/svc/$name"
+}
+svc sshd
+svc lock
+svc sudo mode=helper helper_max_age=0
+svc sudo-hang mode=helper helper_max_age=0 helper_timeout=2
+printf 'auth required pam_deny.so\naccount required pam_deny.so\n' >"$work/svc/other"
+
+# pt SERVICE USER INPUT OPS...: a PAM application (pamtester, or the test
+# driver for "env" and in sanitizer builds) under pam_wrapper; sets out, rc, ms
+pt() {
+    local service=$1 user=$2 input=$3 t0
+    shift 3
+    t0=$(date +%s%N)
+    if [ -n "$SAN" ]; then
+        out=$(timeout 60 "$conv" -d "$work/svc" "$service" "$user" "$@" <"$input" 2>&1)
+    elif [ "${PT_CONV:-}" = 1 ]; then
+        out=$(LD_PRELOAD="$wrapper" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$work/svc" \
+            timeout 60 "$conv" "$service" "$user" "$@" <"$input" 2>&1)
+    else
+        out=$(LD_PRELOAD="$wrapper" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$work/svc" \
+            timeout 60 pamtester -v "$service" "$user" "$@" <"$input" 2>&1)
+    fi
+    rc=$?
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    printf '%s\n' "$out" >>"$work/all.out"
+}
+clear_audit() { : >"$OPENCLAW_TEST_AUDIT_FILE"; }
+audit_has() { grep -q -- "$1" "$OPENCLAW_TEST_AUDIT_FILE" 2>/dev/null; }
+unlock_all() { rm -f "$work"/tally/agent-*; }
+# expect RESULT DESC REASON SERVICE USER INPUT OPS...: RESULT ok or refused
+expect() {
+    local want=$1 desc=$2 reason=$3
+    shift 3
+    unlock_all
+    clear_audit
+    pt "$@"
+    if [ "$want" = ok ] && [ "$rc" -eq 0 ]; then
+        tap_ok "$desc"
+    elif [ "$want" = refused ] && [ "$rc" -ne 0 ] &&
+        audit_has "result=failure reason=$reason\( \|$\)"; then
+        tap_ok "$desc: refused, reason=$reason"
+    else
+        tap_fail "$desc" "rc=$rc $out
+$(cat "$OPENCLAW_TEST_AUDIT_FILE" 2>/dev/null)"
+    fi
+}
+status_of() { # AGENT FIELD: a field of the agent in root's status
+    req "$S" '{"type":"status"}' | "$PY" -c '
+import json, sys
+for a in json.load(sys.stdin)["agents"]:
+    if a["name"] == sys.argv[1]:
+        v = a.get(sys.argv[2])
+        print(json.dumps(v) if isinstance(v, (bool, list, dict)) else v)' "$1" "$2"
+}
+token_requests() { # CLIENT_ID: token endpoint calls in the tenant's log
+    tenant_ctl GET "requests?path=$TOKEN_PATH" | "$PY" -c '
+import json, sys
+print(sum(1 for r in json.load(sys.stdin)["requests"] if r.get("client_id") == sys.argv[1]))' "$1"
+}
+jwks_file() {
+    tenant_get "/$TENANT_ID/discovery/v2.0/keys" >"$work/state/jwks/keys.json.tmp" &&
+        mv "$work/state/jwks/keys.json.tmp" "$work/state/jwks/keys.json"
+}
+tk=$work/tokens
+mkdir -p "$tk"
+: >"$tk/empty"
+echo "not-a-token" >"$tk/garbage"
+jwks_file
+
+# --- openclawd absent: nothing blocks ----------------------------------------
+expect refused "mode=helper without openclawd" helper-unavailable sudo agent-alpha "$tk/empty" \
+    authenticate
+[ "$ms" -lt 3000 ] && tap_ok "mode=helper without openclawd answers at once (${ms} ms)" ||
+    tap_fail "mode=helper without openclawd answers at once" "${ms} ms"
+PT_CONV=1 pt sshd agent-alpha "$tk/empty" open_session env close_session
+if [ "$rc" -eq 0 ] && printf '%s\n' "$out" | grep -qx "env: OPENCLAW_SOCKET=$S" && [ "$ms" -lt 3000 ]; then
+    tap_ok "session without openclawd: opens at once (${ms} ms), OPENCLAW_SOCKET exported"
+else
+    tap_fail "session without openclawd: opens at once, OPENCLAW_SOCKET exported" "rc=$rc ms=$ms $out"
+fi
+
+tenant_ctl POST rotate-keys '{}' >/dev/null
+tenant_token "$ALPHA_APP" "$ALPHA_SECRET" "$RESOURCE_URI/.default" >"$tk/rotated1"
+expect refused "unknown kid without openclawd" kid sshd agent-alpha "$tk/rotated1" authenticate
+audit_has "openclawd could not refresh the keys (openclawd is not running" &&
+    tap_ok "unknown kid without openclawd: the audit says openclawd could not refresh" ||
+    tap_fail "unknown kid without openclawd: the audit says why" "$(cat "$OPENCLAW_TEST_AUDIT_FILE")"
+
+# A daemon that accepts nothing and never answers: the deadlines hold.
+"$PY" -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(64)
+conns = []
+for _ in range(600):
+    s.settimeout(0.1)
+    try:
+        conns.append(s.accept()[0])
+    except OSError:
+        pass
+' "$S" &
+HANG_PID=$!
+wait_for 5 test -S "$S"
+PT_CONV=1 pt sshd agent-alpha "$tk/empty" open_session env
+if [ "$rc" -eq 0 ] && printf '%s\n' "$out" | grep -qx "env: OPENCLAW_SOCKET=$S" && [ "$ms" -lt 2500 ]; then
+    tap_ok "openclawd hung: the session opens after the short deadline (${ms} ms)"
+else
+    tap_fail "openclawd hung: the session opens after the short deadline" "rc=$rc ms=$ms $out"
+fi
+expect refused "mode=helper with a hung openclawd (helper_timeout=2)" helper-unavailable \
+    sudo-hang agent-alpha "$tk/empty" authenticate
+[ "$ms" -ge 1900 ] && [ "$ms" -lt 4000 ] &&
+    tap_ok "mode=helper with a hung openclawd waits helper_timeout, no longer (${ms} ms)" ||
+    tap_fail "mode=helper with a hung openclawd waits helper_timeout" "${ms} ms"
+kill "$HANG_PID" 2>/dev/null
+wait "$HANG_PID" 2>/dev/null
+HANG_PID=""
+rm -f "$S"
+
+# --- the daemon runs ------------------------------------------------------------
+if helper_start main "$conf"; then
+    tap_ok "openclawd starts"
+else
+    tap_fail "openclawd starts" "$(cat "$work/main.log")"
+    tap_done
+    exit 1
+fi
+started=$(date +%s)
+
+# --- authorization matrix of the new requests ---------------------------------
+for r in '{"type":"session-open","agent":"agent-alpha"}' '{"type":"session-close","agent":"agent-alpha"}' \
+    '{"type":"agent-lock","agent":"agent-alpha"}' '{"type":"agent-unlock","agent":"agent-alpha"}' \
+    '{"type":"anomaly","agent":"agent-alpha"}' '{"type":"get-token","max_age":0}'; do
+    for u in $UID_A $UID_HUMAN; do
+        a=$(as_uid "$u" "$PY" "$CLIENT" "$S" json "$r")
+        [ "$a" = CLOSED ] && tap_ok "uid $u sends $r: connection ended" ||
+            tap_fail "uid $u sends $r: connection ended" "$a"
+    done
+done
+for r in '{"type":"session-open"}' '{"type":"get-token","agent":"agent-alpha","max_age":-1}' \
+    '{"type":"get-token","agent":"agent-alpha","max_age":86401}' \
+    '{"type":"ping","max_age":5}' '{"type":"agent-lock","agent":"../x"}'; do
+    [ "$(req "$S" "$r")" = CLOSED ] && tap_ok "root sends malformed $r: connection ended" ||
+        tap_fail "root sends malformed $r: connection ended"
+done
+case $(req "$S" '{"type":"session-open","agent":"nobody-here"}') in
+*no-such-agent*) tap_ok "session-open for an unknown agent: no-such-agent" ;;
+*) tap_fail "session-open for an unknown agent: no-such-agent" ;;
+esac
+[ "$(status_of agent-alpha sessions)" = 0 ] &&
+    tap_ok "refused requests changed nothing (agent-alpha: 0 sessions)" ||
+    tap_fail "refused requests changed nothing" "$(status_of agent-alpha sessions)"
+
+# --- sessions ------------------------------------------------------------------
+clear_audit
+PT_CONV=1 pt sshd agent-alpha "$tk/empty" open_session env
+if [ "$rc" -eq 0 ] && printf '%s\n' "$out" | grep -qx "env: OPENCLAW_SOCKET=$S" &&
+    printf '%s\n' "$out" | grep -qx "env: OPENCLAW_AGENT=agent-alpha"; then
+    tap_ok "session-open: the daemon's environment is exported (OPENCLAW_SOCKET, OPENCLAW_AGENT)"
+else
+    tap_fail "session-open: the daemon's environment is exported" "rc=$rc $out"
+fi
+[ "$(status_of agent-alpha sessions)" = 1 ] && grep -q "audit: session opened for agent agent-alpha" "$work/main.log" &&
+    tap_ok "status shows 1 session for agent-alpha; the daemon logged it" ||
+    tap_fail "status shows 1 session for agent-alpha" "$(status_of agent-alpha sessions)"
+fresh() {
+    status_of agent-alpha tokens | "$PY" -c '
+import json, sys
+t = json.load(sys.stdin)
+sys.exit(0 if any(x["scope"] == sys.argv[1] and x["state"] == "fresh" for x in t) else 1)' "$RESOURCE_URI/.default"
+}
+wait_for 10 fresh && tap_ok "an open session makes the daemon fetch the agent's default token" ||
+    tap_fail "an open session makes the daemon fetch the agent's default token" "$(status_of agent-alpha tokens)"
+PT_CONV=1 pt sshd agent-alpha "$tk/empty" open_session
+PT_CONV=1 pt sshd agent-beta "$tk/empty" open_session
+[ "$(status_of agent-alpha sessions)" = 2 ] && [ "$(status_of agent-beta sessions)" = 1 ] &&
+    tap_ok "sessions are counted per agent (alpha 2, beta 1)" ||
+    tap_fail "sessions are counted per agent" "$(status_of agent-alpha sessions) $(status_of agent-beta sessions)"
+PT_CONV=1 pt sshd agent-alpha "$tk/empty" close_session
+PT_CONV=1 pt sshd agent-alpha "$tk/empty" close_session
+PT_CONV=1 pt sshd agent-alpha "$tk/empty" close_session
+[ "$rc" -eq 0 ] && [ "$(status_of agent-alpha sessions)" = 0 ] &&
+    grep -q "session-close for agent agent-alpha without an open session" "$work/main.log" &&
+    tap_ok "session-close counts down, never below 0 (an extra close is logged)" ||
+    tap_fail "session-close counts down, never below 0" "$(status_of agent-alpha sessions)"
+audit_has "event=session-open .*user=agent-alpha .*result=success" &&
+    audit_has "event=session-close .*user=agent-alpha .*result=success" &&
+    tap_ok "the module audits session open and close" ||
+    tap_fail "the module audits session open and close" "$(cat "$OPENCLAW_TEST_AUDIT_FILE")"
+
+# --- sudo by live role (mode=helper, helper_max_age=0) ----------------------------
+n0=$(token_requests "$ALPHA_APP")
+expect refused "sudo, mode=helper: agent-alpha holds Host.Login only" role sudo agent-alpha \
+    "$tk/empty" authenticate acct_mgmt
+tenant_ctl POST assignments "{\"principalAppId\":\"$ALPHA_APP\",\"resourceAppId\":\"$HOST_APP\",\"appRole\":\"Host.Sudo\"}" >/dev/null
+expect ok "sudo, mode=helper: allowed once Host.Sudo is granted in the tenant (no config change)" \
+    - sudo agent-alpha "$tk/empty" authenticate acct_mgmt
+audit_has "event=auth .*result=success reason=ok .*role Host.Sudo (live, from openclawd)" &&
+    tap_ok "the audit line says the role came live from openclawd" ||
+    tap_fail "the audit line says the role came live from openclawd" "$(cat "$OPENCLAW_TEST_AUDIT_FILE")"
+PT_CONV=1 expect ok "sudo NOPASSWD-style (account only, mode=helper): allowed with the role" - \
+    sudo agent-alpha "$tk/empty" acct_mgmt
+tenant_ctl POST assignments/remove "{\"principalAppId\":\"$ALPHA_APP\",\"resourceAppId\":\"$HOST_APP\",\"appRole\":\"Host.Sudo\"}" >/dev/null
+expect refused "sudo, mode=helper: refused again once Host.Sudo is removed" role sudo agent-alpha \
+    "$tk/empty" authenticate acct_mgmt
+PT_CONV=1 expect refused "sudo NOPASSWD-style (account only): refused without the role" role \
+    sudo agent-alpha "$tk/empty" acct_mgmt
+n1=$(token_requests "$ALPHA_APP")
+[ $((n1 - n0)) -ge 4 ] && tap_ok "helper_max_age=0: a fresh token for every decision ($((n1 - n0)) token requests)" ||
+    tap_fail "helper_max_age=0: a fresh token for every decision" "$n0 -> $n1"
+grep -q "audit: root (pid [0-9]*) requested the token of agent agent-alpha for $RESOURCE_URI/.default" "$work/main.log" &&
+    tap_ok "the daemon audits the module's token requests" ||
+    tap_fail "the daemon audits the module's token requests"
+expect refused "mode=helper: agent-beta holds no role on the host" \
+    role sudo agent-beta "$tk/empty" authenticate
+
+# max_age shared: two clients asking with max_age 0 at once share one request
+tenant_ctl POST faults "{\"path\":\"$TOKEN_PATH\",\"kind\":\"latency\",\"ms\":1500,\"count\":1}" >/dev/null
+n0=$(token_requests "$BETA_APP")
+req "$S" '{"type":"get-token","agent":"agent-beta","max_age":0}' >"$work/w1" &
+w1=$!
+sleep 0.3
+req "$S" '{"type":"get-token","agent":"agent-beta","max_age":0}' >"$work/w2"
+wait $w1
+
+n1=$(token_requests "$BETA_APP")
+if grep -q access_token "$work/w1" && cmp -s "$work/w1" "$work/w2" && [ $((n1 - n0)) = 1 ]; then
+    tap_ok "max_age=0: two waiters share the one request in flight"
+else
+    tap_fail "max_age=0: two waiters share the one request in flight" "$n0 -> $n1"
+fi
+a1=$(req "$S" '{"type":"get-token","agent":"agent-beta","max_age":3600}')
+[ "$a1" = "$(cat "$work/w1")" ] && [ "$(token_requests "$BETA_APP")" = "$n1" ] &&
+    tap_ok "max_age=3600: the cached token is served, no new request" ||
+    tap_fail "max_age=3600: the cached token is served"
+n0=$(token_requests "$BETA_APP")
+a1=$(req "$S" '{"type":"get-token","agent":"agent-beta","max_age":0}')
+a2=$(req "$S" '{"type":"get-token","agent":"agent-beta","max_age":0}')
+n1=$(token_requests "$BETA_APP")
+case $a1$a2 in
+*access_token*access_token*) [ $((n1 - n0)) = 2 ] && [ "$a1" != "$a2" ] &&
+    tap_ok "max_age=0 twice within a second: two new tokens, never the one held" ||
+    tap_fail "max_age=0 twice within a second: two new tokens" "$n0 -> $n1" ;;
+*) tap_fail "max_age=0 twice within a second: two new tokens" "$a1 $a2" ;;
+esac
+tenant_ctl POST faults "{\"path\":\"$TOKEN_PATH\",\"kind\":\"status\",\"status\":503,\"count\":1}" >/dev/null
+case $(req "$S" '{"type":"get-token","agent":"agent-beta","max_age":0}') in
+*'"unavailable"'*) tap_ok "max_age=0 while Entra fails: unavailable, the older token is not served" ;;
+*) tap_fail "max_age=0 while Entra fails: unavailable" ;;
+esac
+case $(req "$S" '{"type":"get-token","agent":"agent-beta"}') in
+*access_token*'"stale":true'*) tap_ok "without max_age the last good token is still served (stale)" ;;
+*) tap_fail "without max_age the last good token is still served (stale)" ;;
+esac
+
+# --- agent-lock / agent-unlock -------------------------------------------------
+case $(req "$S" '{"type":"agent-lock","agent":"agent-alpha"}') in
+*'"locked":true'*'"persisted":true'* | *'"persisted":true'*'"locked":true'*) tap_ok "root locks agent-alpha" ;;
+*) tap_fail "root locks agent-alpha" ;;
+esac
+case $(as_uid $UID_A "$PY" "$CLIENT" "$S" json '{"type":"get-token"}') in
+*'"error":"locked"'*) tap_ok "a locked agent gets error locked for its own token" ;;
+*) tap_fail "a locked agent gets error locked" ;;
+esac
+[ "$(status_of agent-alpha locked)" = true ] && grep -qx agent-alpha "$work/state/locked-agents" &&
+    [ "$(stat -c %a "$work/state/locked-agents")" = 600 ] &&
+    tap_ok "status shows the lock; it is in state_dir/locked-agents (0600)" ||
+    tap_fail "status shows the lock; it is persisted" "$(ls -l "$work/state")"
+expect refused "mode=helper for a locked agent" helper-unavailable sudo agent-alpha "$tk/empty" authenticate
+audit_has "openclawd answered locked" && tap_ok "the module's audit says the agent is locked" ||
+    tap_fail "the module's audit says the agent is locked" "$(cat "$OPENCLAW_TEST_AUDIT_FILE")"
+helper_stop "$HELPER_PID_main"
+HELPER_PID_main=""
+helper_start main "$conf" || tap_fail "openclawd restarts" "$(cat "$work/main.log")"
+started=$(date +%s)
+case $(as_uid $UID_A "$PY" "$CLIENT" "$S" json '{"type":"get-token"}') in
+*'"error":"locked"'*) tap_ok "the lock survives a restart of openclawd" ;;
+*) tap_fail "the lock survives a restart of openclawd" ;;
+esac
+grep -q "agent agent-alpha is locked" "$work/main.log" &&
+    tap_ok "openclawd says at start which agents are locked" ||
+    tap_fail "openclawd says at start which agents are locked"
+o=$("$ctl" agent unlock agent-alpha --config "$conf" 2>&1)
+case $o in
+*"unlocked in openclawd"*) tap_ok "openclawctl agent unlock sends agent-unlock" ;;
+*) tap_fail "openclawctl agent unlock sends agent-unlock" "$o" ;;
+esac
+t=$(as_uid $UID_A "$OCT" --socket "$S" 2>/dev/null)
+[ "$(jwt_claim "$t" appid)" = "$ALPHA_APP" ] && [ "$(status_of agent-alpha locked)" = false ] &&
+    [ ! -s "$work/state/locked-agents" ] &&
+    tap_ok "after unlock the agent gets its token again; the file no longer names it" ||
+    tap_fail "after unlock the agent gets its token again"
+o=$("$ctl" agent lock agent-beta --config "$conf" 2>&1)
+[ "$(status_of agent-beta locked)" = true ] && tap_ok "openclawctl agent lock sends agent-lock" ||
+    tap_fail "openclawctl agent lock sends agent-lock" "$o"
+"$ctl" agent unlock agent-beta --config "$conf" >/dev/null 2>&1
+
+# --- a PAM lockout is reported to the daemon --------------------------------------
+unlock_all
+clear_audit
+for i in 1 2; do pt lock agent-alpha "$tk/garbage" authenticate; done
+if audit_has "event=anomaly .*user=agent-alpha .*reason=lockout" &&
+    wait_for 5 grep -q "audit: anomaly: pam_openclaw (pid [0-9]*) locked agent agent-alpha out" "$work/main.log" &&
+    grep -q "anomaly: agent agent-alpha: no automatic response configured" "$work/main.log"; then
+    tap_ok "a lockout is an anomaly event, sent to openclawd, which logs it and calls its hook"
+else
+    tap_fail "a lockout is sent to openclawd as an anomaly" "$(tail -5 "$work/main.log")"
+fi
+unlock_all
+
+# --- unknown kid with openclawd: refresh-jwks, then one retry ------------------------
+# openclawd fetched the JWKS at start; refresh-jwks is allowed 30 s later.
+left=$((started + 31 - $(date +%s)))
+[ "$left" -gt 0 ] && [ "$left" -le 31 ] && sleep "$left"
+tenant_ctl POST rotate-keys '{}' >/dev/null
+tenant_token "$ALPHA_APP" "$ALPHA_SECRET" "$RESOURCE_URI/.default" >"$tk/rotated2"
+kid=$("$PY" -c '
+import base64, json, sys
+h = open(sys.argv[1]).read().split(".")[0]
+print(json.loads(base64.urlsafe_b64decode(h + "=" * (-len(h) % 4)))["kid"])' "$tk/rotated2")
+grep -q "\"$kid\"" "$work/state/jwks/keys.json" &&
+    tap_fail "the new key is not in the JWKS file yet" ||
+    tap_ok "the new key is not in the JWKS file yet"
+expect ok "unknown kid: the module has openclawd refresh the keys and logs in" - sshd agent-alpha \
+    "$tk/rotated2" authenticate acct_mgmt
+grep -q "\"$kid\"" "$work/state/jwks/keys.json" && grep -q "audit: uid 0 pid [0-9]* asked for a JWKS refresh" "$work/main.log" &&
+    tap_ok "the JWKS file holds the new key; the daemon logged the refresh" ||
+    tap_fail "the JWKS file holds the new key"
+tenant_ctl POST rotate-keys '{}' >/dev/null
+tenant_token "$ALPHA_APP" "$ALPHA_SECRET" "$RESOURCE_URI/.default" >"$tk/rotated3"
+expect refused "unknown kid again within 30 s: openclawd rate-limits" kid sshd agent-alpha \
+    "$tk/rotated3" authenticate
+audit_has "could not refresh the keys (openclawd did not refresh the keys: rate-limited" &&
+    tap_ok "rate-limited: the audit says openclawd could not refresh" ||
+    tap_fail "rate-limited: the audit says why" "$(cat "$OPENCLAW_TEST_AUDIT_FILE")"
+
+# --- openclawd stops: the session still closes at once -----------------------------
+helper_stop "$HELPER_PID_main"
+rc=$?
+HELPER_PID_main=""
+[ $rc -eq 0 ] && tap_ok "openclawd exits cleanly" || tap_fail "openclawd exits cleanly" "rc=$rc"
+PT_CONV=1 pt sshd agent-alpha "$tk/empty" close_session
+[ "$rc" -eq 0 ] && [ "$ms" -lt 3000 ] && tap_ok "session-close without openclawd: at once (${ms} ms)" ||
+    tap_fail "session-close without openclawd" "rc=$rc ms=$ms"
+o=$("$ctl" agent unlock agent-alpha --config "$conf" 2>&1)
+case $o in
+*"openclawd not reached"*) tap_ok "openclawctl agent unlock says when openclawd was unreachable" ;;
+*) tap_fail "openclawctl agent unlock says when openclawd was unreachable" "$o" ;;
+esac
+
+grep -q "Sanitizer\|runtime error" "$work/main.log" "$work/all.out" &&
+    tap_fail "no sanitizer report" "$(grep -A5 'Sanitizer\|runtime error' "$work/main.log" "$work/all.out")" ||
+    tap_ok "no sanitizer report"
+grep -q "eyJ" "$work/main.log" "$OPENCLAW_TEST_AUDIT_FILE" && tap_fail "no token in the logs" ||
+    tap_ok "no token in the logs"
+grep -q "$ALPHA_SECRET" "$work/main.log" && tap_fail "no secret in the log" || tap_ok "no secret in the log"
+
+tap_done
