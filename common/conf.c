@@ -846,6 +846,8 @@ static const struct keydef keytab[] = {
          "resource = api://openclaw-host", false},
         {SEC_DIRECTORY, "graph_url", p_authority, D(graph_url), 0, 0, "",
          "graph_url = " OC_DEFAULT_GRAPH_URL, false},
+        {SEC_DIRECTORY, "graph_resource", p_authority, D(graph_resource), 0, 0, "",
+         "graph_resource = " OC_DEFAULT_GRAPH_URL, false},
         {SEC_DIRECTORY, "sync_interval", p_u32, D(sync_interval), OC_SYNC_INTERVAL_MIN,
          OC_SYNC_INTERVAL_MAX, " seconds", "sync_interval = 300", false},
         {SEC_DIRECTORY, "on_anomaly", p_on_anomaly, D(on_anomaly), 0, 0, "",
@@ -1616,6 +1618,7 @@ static int check_directory(struct ctx *c)
                     "allow_insecure_credentials = yes in [global]");
     }
     r = r < 0 ? r : set_default(&d->graph_url, OC_DEFAULT_GRAPH_URL);
+    r = r < 0 ? r : set_default(&d->graph_resource, d->graph_url);
     r = r < 0 ? r : set_default(&d->resource, cfg->global.audiences.items[0]);
     r = r < 0 ? r : set_agent_defaults(&d->agent, &cfg->global);
     return r;
@@ -1943,6 +1946,7 @@ void oc_config_free(struct oc_config *cfg)
 
         free(cfg->directory->resource);
         free(cfg->directory->graph_url);
+        free(cfg->directory->graph_resource);
         free(a->name);
         free(a->key_file);
         free(a->cert_file);

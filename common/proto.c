@@ -17,6 +17,8 @@ static const struct oc_proto_request_def request_table[] = {
          "token of the agent mapped to the peer uid; root may name any agent (audited)"},
         {"refresh-jwks", OC_REQ_REFRESH_JWKS, OC_WHO_ROOT,
          "fetch the tenant's JWKS now (rate-limited); root or the PAM module as root"},
+        {"cache-rebuild", OC_REQ_CACHE_REBUILD, OC_WHO_ROOT,
+         "sync the directory now and rewrite nss.cache and directory.json; root only"},
 };
 
 const struct oc_proto_request_def *oc_proto_request_lookup(const char *name, size_t len)

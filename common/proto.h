@@ -32,6 +32,7 @@ enum oc_proto_type {
     OC_REQ_STATUS,
     OC_REQ_GET_TOKEN,
     OC_REQ_REFRESH_JWKS,
+    OC_REQ_CACHE_REBUILD,
 };
 
 /* Who may send a request type. */

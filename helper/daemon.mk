@@ -13,7 +13,9 @@ helper_openclawd_SOURCES = helper/openclawd.c \
 	helper/oc_request.c helper/oc_request.h \
 	helper/oc_fetch.c helper/oc_fetch.h \
 	helper/oc_tokens.c helper/oc_tokens.h \
-	helper/oc_cachebuild.c helper/oc_cachebuild.h
+	helper/oc_cachebuild.c helper/oc_cachebuild.h \
+	helper/oc_graph.c helper/oc_graph.h \
+	helper/oc_graphutil.c helper/oc_graphutil.h
 helper_openclawd_CFLAGS = $(ocd_cflags)
 helper_openclawd_LDADD = common/libocproto.la tpm/liboctpm.la common/libocverify.la \
 	common/libocbase.la $(CURL_LIBS) $(TSS2_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
@@ -28,8 +30,12 @@ dist_man_MANS += man/openclawd.8 man/openclaw-token.1
 EXTRA_DIST += data/openclawd.service docs/helper.md
 
 if HAVE_CMOCKA
-check_PROGRAMS += tests/unit/test_proto
-TESTS += tests/unit/test_proto
+check_PROGRAMS += tests/unit/test_proto tests/unit/test_graphutil
+TESTS += tests/unit/test_proto tests/unit/test_graphutil
+tests_unit_test_graphutil_SOURCES = tests/unit/test_graphutil.c helper/oc_graphutil.c \
+	helper/oc_graphutil.h
+tests_unit_test_graphutil_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_graphutil_LDADD = common/libocbase.la $(CMOCKA_LIBS)
 tests_unit_test_proto_SOURCES = tests/unit/test_proto.c helper/oc_request.c helper/oc_request.h
 tests_unit_test_proto_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CJSON_CFLAGS)
 tests_unit_test_proto_LDADD = common/libocproto.la common/libocverify.la common/libocbase.la \
@@ -37,8 +43,10 @@ tests_unit_test_proto_LDADD = common/libocproto.la common/libocverify.la common/
 endif
 
 # The real daemon against the local tenant, clients under several uids.
-TESTS += tests/integration/helper-daemon.sh tests/integration/helper-tpm.sh
+TESTS += tests/integration/helper-daemon.sh tests/integration/helper-tpm.sh \
+	tests/integration/helper-directory.sh
 EXTRA_DIST += tests/integration/helper-daemon.sh tests/integration/helper-tpm.sh tests/integration/helper-lib.sh \
+	tests/integration/helper-directory.sh \
 	tests/integration/helper_client.py tests/fuzz/corpus/proto
 
 if FUZZING

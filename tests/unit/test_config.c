@@ -645,6 +645,7 @@ static void test_directory_section(void **state)
     assert_non_null(d);
     assert_string_equal(d->resource, "api://openclaw-host");
     assert_string_equal(d->graph_url, "https://graph.microsoft.com");
+    assert_string_equal(d->graph_resource, "https://graph.microsoft.com");
     assert_int_equal(d->sync_interval, 300);
     assert_int_equal(d->on_anomaly, OC_ANOMALY_NONE);
     assert_string_equal(d->agent.name, "directory");
@@ -664,6 +665,7 @@ static void test_directory_section(void **state)
     d = cfg->directory;
     assert_string_equal(d->resource, "6c2f8a41-3d5e-4b7a-8c9d-0e1f2a3b4c5d");
     assert_string_equal(d->graph_url, "https://graph.microsoft.us");
+    assert_string_equal(d->graph_resource, "https://graph.microsoft.us");
     assert_int_equal(d->sync_interval, 30);
     assert_int_equal(d->on_anomaly, OC_ANOMALY_DISABLE_SP);
     assert_string_equal(d->agent.secret_file, "/etc/s");
