@@ -923,13 +923,16 @@ static int names_write(const char *path, const struct names *m)
 static const char *name_refused(const struct oc_config *cfg, const char *name, uint32_t uid,
                                 const struct names *taken, const char *oid)
 {
+    char own[OC_USER_NAME_MAX + 1];
     struct passwd *pw;
     struct group *gr;
 
     if (!oc_valid_user_name(name)) {
         return "not a valid user name";
     }
-    if (oc_dir_reserved_name(name)) {
+    oc_dir_fallback_name(oid, own);
+    /* "oc-" names are reserved for the fallback name of this very object id. */
+    if (oc_dir_reserved_name(name) && strcmp(name, own) != 0) {
         return "a reserved name";
     }
     if (oc_config_agent_by_name(cfg, name) != NULL) {

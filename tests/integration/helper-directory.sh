@@ -330,6 +330,7 @@ out=$(rebuild)
 tap_check "Graph back: the sync succeeds again" test "$(echo "$out" | json_get finished)" = true
 
 # --- hygiene -------------------------------------------------------------------------
+grep "directory sync" "$work/dir.log" | sed "s/^/# /"
 tap_check "no secret or token in the log" \
     sh -c "! grep -qE 'aDm8Q|eyJ' '$work/dir.log'"
 helper_stop "$HELPER_PID_dir"
