@@ -38,6 +38,7 @@ enum section_kind {
     SEC_SERVICE,
     SEC_AGENT,
     SEC_ROLES,
+    SEC_DIRECTORY,
 };
 
 struct ctx;
@@ -78,7 +79,8 @@ struct ctx {
     unsigned **agent_seen;   /* per agent, parallel to cfg->agents */
     unsigned **service_seen; /* per service, parallel to cfg->services */
     size_t agents_cap, services_cap, roles_cap, agent_seen_cap, service_seen_cap;
-    unsigned global_line, roles_line;
+    unsigned global_line, roles_line, directory_line;
+    unsigned directory_seen[KEYTAB_MAX];
 };
 
 static int fail(struct ctx *c, unsigned line, const char *fmt, ...)
@@ -568,6 +570,18 @@ static int p_blueprint_credential(struct ctx *c, const struct keydef *k, const c
                       "blueprint application authenticates)");
 }
 
+static int p_on_anomaly(struct ctx *c, const struct keydef *k, const char *value, void *field)
+{
+    if (strcmp(value, "none") == 0) {
+        *(enum oc_on_anomaly *)field = OC_ANOMALY_NONE;
+    } else if (strcmp(value, "disable-service-principal") == 0) {
+        *(enum oc_on_anomaly *)field = OC_ANOMALY_DISABLE_SP;
+    } else {
+        return fail_value(c, k, value, "must be none or disable-service-principal");
+    }
+    return 0;
+}
+
 static int p_agent_uid(struct ctx *c, const struct keydef *k, const char *value, void *field)
 {
     struct oc_agent *a = c->obj;
@@ -696,6 +710,22 @@ static int p_audiences(struct ctx *c, const struct keydef *k, const char *value,
     return parse_list(c, k, value, field, item_audience);
 }
 
+static int p_resource(struct ctx *c, const struct keydef *k, const char *value, void *field)
+{
+    char buf[OC_CONFIG_ITEM_MAX + 1];
+    const char *why;
+
+    if (oc_strscpy(buf, sizeof(buf), value) < 0) {
+        return fail_value(c, k, value, "is longer than %d bytes", OC_CONFIG_ITEM_MAX);
+    }
+    why = item_audience(buf);
+    if (why != NULL) {
+        return fail_value(c, k, value, "%s (the resource application's appId or app ID URI)",
+                          why);
+    }
+    return store_string(c, buf, field);
+}
+
 static int p_roles(struct ctx *c, const struct keydef *k, const char *value, void *field)
 {
     return parse_list(c, k, value, field, item_role);
@@ -731,6 +761,8 @@ static int p_allow_agents(struct ctx *c, const struct keydef *k, const char *val
 #define G(f)    offsetof(struct oc_global, f)
 #define S(f)    offsetof(struct oc_service, f)
 #define A(f)    offsetof(struct oc_agent, f)
+#define D(f)    offsetof(struct oc_directory, f)
+#define DA(f)   (offsetof(struct oc_directory, agent) + offsetof(struct oc_agent, f))
 
 static const struct keydef keytab[] = {
         /* [global] */
@@ -827,6 +859,37 @@ static const struct keydef keytab[] = {
          "", "blueprint_credential = tpm-certificate", false},
         {SEC_AGENT, "scopes", p_scopes, A(scopes), 0, 0, "",
          "scopes = api://openclaw-host/.default", false},
+
+        /* [directory] */
+        {SEC_DIRECTORY, "resource", p_resource, D(resource), 0, 0, "",
+         "resource = api://openclaw-host", false},
+        {SEC_DIRECTORY, "graph_url", p_authority, D(graph_url), 0, 0, "",
+         "graph_url = " OC_DEFAULT_GRAPH_URL, false},
+        {SEC_DIRECTORY, "graph_resource", p_authority, D(graph_resource), 0, 0, "",
+         "graph_resource = " OC_DEFAULT_GRAPH_URL, false},
+        {SEC_DIRECTORY, "sync_interval", p_u32, D(sync_interval), OC_SYNC_INTERVAL_MIN,
+         OC_SYNC_INTERVAL_MAX, " seconds", "sync_interval = 300", false},
+        {SEC_DIRECTORY, "on_anomaly", p_on_anomaly, D(on_anomaly), 0, 0, "",
+         "on_anomaly = disable-service-principal", false},
+        {SEC_DIRECTORY, "credential", p_credential, DA(credential), 0, 0, "",
+         "credential = tpm-certificate", true},
+        {SEC_DIRECTORY, "app_id", p_guid, DA(app_id), 0, 0, "", "app_id = " EX_GUID, false},
+        {SEC_DIRECTORY, "key_file", p_path, DA(key_file), 0, 0, "",
+         "key_file = " OC_DEFAULT_STATE_DIR "/keys/directory.tpmkey", false},
+        {SEC_DIRECTORY, "cert_file", p_path, DA(cert_file), 0, 0, "",
+         "cert_file = " OC_DEFAULT_STATE_DIR "/keys/directory.crt", false},
+        {SEC_DIRECTORY, "sealed_file", p_path, DA(sealed_file), 0, 0, "",
+         "sealed_file = " OC_DEFAULT_STATE_DIR "/keys/directory.sealed", false},
+        {SEC_DIRECTORY, "secret_file", p_path, DA(secret_file), 0, 0, "",
+         "secret_file = /etc/openclaw/secrets/directory", false},
+        {SEC_DIRECTORY, "mi_client_id", p_guid, DA(mi_client_id), 0, 0, "",
+         "mi_client_id = " EX_GUID, false},
+        {SEC_DIRECTORY, "mi_object_id", p_guid, DA(mi_object_id), 0, 0, "",
+         "mi_object_id = " EX_GUID, false},
+        {SEC_DIRECTORY, "mi_res_id", p_res_id, DA(mi_res_id), 0, 0, "",
+         "mi_res_id = /subscriptions/SUB/resourceGroups/RG/providers/"
+         "Microsoft.ManagedIdentity/userAssignedIdentities/NAME",
+         false},
 };
 
 #define KEYTAB_N OC_ELEMENTSOF(keytab)
@@ -912,6 +975,8 @@ static const char *section_of_key(enum section_kind not_sec, const char *name)
                 return "[service NAME]";
             case SEC_AGENT:
                 return "[agent NAME]";
+            case SEC_DIRECTORY:
+                return "[directory]";
             default:
                 return NULL;
             }
@@ -984,11 +1049,27 @@ static int end_section(struct ctx *c)
                         keytab[i].name, keytab[i].example);
         }
     }
-    if (c->sec == SEC_AGENT) {
-        struct oc_agent *a = c->obj;
+    if (c->sec == SEC_AGENT || c->sec == SEC_DIRECTORY) {
+        struct oc_agent *a =
+                c->sec == SEC_AGENT ? c->obj : &((struct oc_directory *)c->obj)->agent;
         int n_mi = (a->mi_client_id[0] != '\0') + (a->mi_object_id[0] != '\0') +
                    (a->mi_res_id != NULL);
-        unsigned cred_line = c->seen[key_index(SEC_AGENT, "credential")];
+        unsigned cred_line = c->seen[key_index(c->sec, "credential")];
+
+        if (c->sec == SEC_DIRECTORY && a->credential != OC_CRED_MANAGED_IDENTITY &&
+            a->credential != OC_CRED_NONE && a->app_id[0] == '\0') {
+            return fail(c, cred_line,
+                        "%s: credential = %s needs app_id (the application openclawd uses for "
+                        "Graph, e.g. app_id = " EX_GUID ")",
+                        c->title, oc_credential_name(a->credential));
+        }
+        if (c->sec == SEC_DIRECTORY && a->credential == OC_CRED_NONE) {
+            return fail(c, cred_line,
+                        "%s: the directory sync needs a credential for Microsoft Graph (e.g. "
+                        "credential = tpm-certificate with app_id): credential = none cannot "
+                        "sync; remove the [directory] section instead",
+                        c->title);
+        }
 
         if (a->credential == OC_CRED_SECRET_FILE && a->secret_file == NULL) {
             return fail(c, cred_line,
@@ -1194,9 +1275,41 @@ static int begin_section(struct ctx *c, char *inner)
         return 0;
     }
 
+    if (strcmp(word, "directory") == 0) {
+        struct oc_directory *d;
+
+        if (*arg != '\0') {
+            return fail(c, c->line, "[directory] takes no name: write [directory]");
+        }
+        if (c->directory_line != 0) {
+            return fail(c, c->line,
+                        "[directory] appears twice (first on line %u): merge the two sections",
+                        c->directory_line);
+        }
+        d = calloc(1, sizeof(*d));
+        if (d == NULL) {
+            return -ENOMEM;
+        }
+        cfg->directory = d;
+        agent_init(&d->agent);
+        d->line = c->line;
+        d->agent.line = c->line;
+        d->agent.name = xstrdup("directory");
+        if (d->agent.name == NULL) {
+            return -ENOMEM;
+        }
+        c->directory_line = c->line;
+        c->header_line = c->line;
+        c->seen = c->directory_seen;
+        c->sec = SEC_DIRECTORY;
+        c->obj = d;
+        (void)snprintf(c->title, sizeof(c->title), "[directory]");
+        return 0;
+    }
+
     return fail(c, c->line,
-                "unknown section [%.64s]: sections are [global], [service NAME], [agent NAME] and "
-                "[roles]",
+                "unknown section [%.64s]: sections are [global], [service NAME], [agent NAME], "
+                "[roles] and [directory]",
                 word);
 }
 
@@ -1272,7 +1385,7 @@ static int key_line(struct ctx *c, char *text)
     if (c->sec == SEC_NONE) {
         return fail(c, c->line,
                     "%s is outside any section: put it under [global], [service NAME], "
-                    "[agent NAME] or [roles]",
+                    "[agent NAME], [roles] or [directory]",
                     shown);
     }
     if (value[0] == '\0') {
@@ -1547,6 +1660,32 @@ static int check_agents(struct ctx *c)
     return 0;
 }
 
+static int check_directory(struct ctx *c)
+{
+    struct oc_config *cfg = c->cfg;
+    struct oc_directory *d = cfg->directory;
+    int i_cred = key_index(SEC_DIRECTORY, "credential");
+    int r = 0;
+
+    if (d == NULL) {
+        return 0;
+    }
+    if (c->directory_seen[key_index(SEC_DIRECTORY, "sync_interval")] == 0) {
+        d->sync_interval = OC_DEFAULT_SYNC_INTERVAL;
+    }
+    if (d->agent.credential == OC_CRED_SECRET_FILE && !cfg->global.allow_insecure_credentials) {
+        return fail(c, c->directory_seen[i_cred],
+                    "[directory]: credential = secret-file keeps a client secret in a plain "
+                    "file: prefer credential = tpm-certificate, or set "
+                    "allow_insecure_credentials = yes in [global]");
+    }
+    r = r < 0 ? r : set_default(&d->graph_url, OC_DEFAULT_GRAPH_URL);
+    r = r < 0 ? r : set_default(&d->graph_resource, d->graph_url);
+    r = r < 0 ? r : set_default(&d->resource, cfg->global.audiences.items[0]);
+    r = r < 0 ? r : set_agent_defaults(&d->agent, &cfg->global);
+    return r;
+}
+
 static int check_services(struct ctx *c)
 {
     struct oc_config *cfg = c->cfg;
@@ -1590,6 +1729,10 @@ static int finish(struct ctx *c)
         return r;
     }
     r = check_agents(c);
+    if (r < 0) {
+        return r;
+    }
+    r = check_directory(c);
     if (r < 0) {
         return r;
     }
@@ -1860,6 +2003,20 @@ void oc_config_free(struct oc_config *cfg)
         strlist_free(&a->scopes);
     }
     free(cfg->agents);
+    if (cfg->directory != NULL) {
+        struct oc_agent *a = &cfg->directory->agent;
+
+        free(cfg->directory->resource);
+        free(cfg->directory->graph_url);
+        free(cfg->directory->graph_resource);
+        free(a->name);
+        free(a->key_file);
+        free(a->cert_file);
+        free(a->sealed_file);
+        free(a->secret_file);
+        free(a->mi_res_id);
+        free(cfg->directory);
+    }
     for (i = 0; i < cfg->n_roles; i++) {
         free(cfg->roles[i].role);
         free(cfg->roles[i].group);

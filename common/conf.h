@@ -56,6 +56,10 @@
 #define OC_DEFAULT_FAIL_INTERVAL 60
 #define OC_DEFAULT_UNLOCK_TIME   600
 #define OC_INTERVAL_MAX          31536000u /* one year, for any time in seconds */
+#define OC_DEFAULT_GRAPH_URL     "https://graph.microsoft.com"
+#define OC_DEFAULT_SYNC_INTERVAL 300
+#define OC_SYNC_INTERVAL_MIN     30
+#define OC_SYNC_INTERVAL_MAX     86400
 
 /* Placeholder kept literally in issuer templates. */
 #define OC_TENANT_PLACEHOLDER "{tenantid}"
@@ -155,6 +159,28 @@ struct oc_agent {
     unsigned line; /* line of the section header */
 };
 
+/* [directory] on_anomaly */
+enum oc_on_anomaly {
+    OC_ANOMALY_NONE = 0,
+    OC_ANOMALY_DISABLE_SP, /* disable-service-principal */
+};
+
+/*
+ * [directory]: openclawd syncs the agents holding an app role on the
+ * host's resource application from Microsoft Graph (docs/directory.md).
+ * The Graph credential uses the same keys as an [agent]; it is kept in
+ * `agent` (name "directory", object_id "" unless set).
+ */
+struct oc_directory {
+    char *resource;  /* app ID URI or appId; default: the first audience */
+    char *graph_url; /* https URL, no trailing slash */
+    char *graph_resource; /* token audience for Graph; default graph_url */
+    uint32_t sync_interval;
+    enum oc_on_anomaly on_anomaly;
+    struct oc_agent agent; /* the Graph credential */
+    unsigned line;         /* line of the section header */
+};
+
 struct oc_role_map {
     char *role;  /* app role value */
     char *group; /* Unix group name */
@@ -168,6 +194,7 @@ struct oc_config {
     size_t n_agents;
     struct oc_role_map *roles;
     size_t n_roles;
+    struct oc_directory *directory; /* NULL without a [directory] section */
 };
 
 struct oc_config_error {

@@ -74,6 +74,9 @@ static int check_identity(const struct oc_config *cfg, const struct oc_hostpolic
 
     if (in->app_id != NULL) {
         agent = oc_config_agent_by_app_id(cfg, in->app_id);
+        if (agent == NULL && in->synced != NULL && oc_guid_equal(in->synced->app_id, in->app_id)) {
+            agent = in->synced;
+        }
         if (agent == NULL) {
             return refuse(v, "agent",
                           "application %s is not a configured agent (add an [agent NAME] section "
@@ -92,14 +95,25 @@ static int check_identity(const struct oc_config *cfg, const struct oc_hostpolic
             return -EINVAL;
         }
         agent = oc_config_agent_by_name(cfg, in->user);
+        if (agent == NULL && in->synced != NULL && strcmp(in->synced->name, in->user) == 0) {
+            agent = in->synced;
+        }
         if (agent == NULL) {
             return refuse(v, "agent", "user %s is not a configured agent", in->user);
         }
     }
     if (!agent->enabled) {
-        return refuse(v, "agent", "agent %s is disabled in the config (enabled = no)", agent->name);
+        return refuse(v, "agent", "agent %s is disabled %s", agent->name,
+                      agent == in->synced ? "in Entra (accountEnabled false in the directory data)"
+                                          : "in the config (enabled = no)");
     }
-    r = oc_hostpolicy_agent_uid(cfg, agent, &v->uid, &v->uid_pinned);
+    if (agent == in->synced && agent->has_uid) {
+        v->uid = agent->uid;
+        v->uid_pinned = false;
+        r = 0;
+    } else {
+        r = oc_hostpolicy_agent_uid(cfg, agent, &v->uid, &v->uid_pinned);
+    }
     if (r == -ENOMEM) {
         return r;
     }

@@ -52,6 +52,11 @@ struct oc_hostpolicy_input {
     int64_t now;         /* for the time window (local time) */
     /* Replaces the service's require_role when not NULL (module argument). */
     const struct oc_strlist *require_role;
+    /* An agent from the directory data (directory.json), for a user that
+     * is not a static [agent]: used when the config has no agent for
+     * app_id / user. Its uid is synced->uid (has_uid); the caller has
+     * checked it against uid_min..uid_max and getpwnam(user). */
+    const struct oc_agent *synced;
 };
 
 struct oc_hostpolicy_verdict {

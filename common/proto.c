@@ -26,6 +26,8 @@ static const struct oc_proto_request_def request_table[] = {
         {"agent-unlock", OC_REQ_AGENT_UNLOCK, OC_WHO_ROOT, "lift agent-lock"},
         {"anomaly", OC_REQ_ANOMALY, OC_WHO_ROOT,
          "pam_openclaw locked an agent out after repeated failures (audited)"},
+        {"cache-rebuild", OC_REQ_CACHE_REBUILD, OC_WHO_ROOT,
+         "sync the directory now and rewrite nss.cache and directory.json; root only"},
 };
 
 const struct oc_proto_request_def *oc_proto_request_lookup(const char *name, size_t len)

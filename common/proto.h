@@ -39,6 +39,7 @@ enum oc_proto_type {
     OC_REQ_AGENT_LOCK,
     OC_REQ_AGENT_UNLOCK,
     OC_REQ_ANOMALY,
+    OC_REQ_CACHE_REBUILD,
 };
 
 /* Who may send a request type. */

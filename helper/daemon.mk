@@ -19,7 +19,10 @@ helper_openclawd_SOURCES = helper/openclawd.c \
 	helper/oc_tokenstore.c helper/oc_tokenstore.h \
 	helper/oc_cred.c helper/oc_cred.h helper/oc_discovery.c \
 	helper/oc_credparse.c helper/oc_credparse.h \
-	helper/oc_agentstate.c helper/oc_agentstate.h
+	helper/oc_agentstate.c helper/oc_agentstate.h \
+	helper/oc_cachebuild.c helper/oc_cachebuild.h \
+	helper/oc_graph.c helper/oc_graph.h \
+	helper/oc_graphutil.c helper/oc_graphutil.h
 helper_openclawd_CFLAGS = $(ocd_cflags)
 helper_openclawd_LDADD = common/libocproto.la tpm/liboctpm.la common/libocverify.la \
 	common/libocbase.la $(CURL_LIBS) $(TSS2_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
@@ -34,8 +37,12 @@ dist_man_MANS += man/openclawd.8 man/openclaw-token.1
 EXTRA_DIST += data/openclawd.service docs/helper.md docs/tokenstore.md
 
 if HAVE_CMOCKA
-check_PROGRAMS += tests/unit/test_proto
-TESTS += tests/unit/test_proto
+check_PROGRAMS += tests/unit/test_proto tests/unit/test_graphutil
+TESTS += tests/unit/test_proto tests/unit/test_graphutil
+tests_unit_test_graphutil_SOURCES = tests/unit/test_graphutil.c helper/oc_graphutil.c \
+	helper/oc_graphutil.h
+tests_unit_test_graphutil_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_graphutil_LDADD = common/libocbase.la $(CMOCKA_LIBS)
 tests_unit_test_proto_SOURCES = tests/unit/test_proto.c helper/oc_request.c helper/oc_request.h \
 	pam_openclaw/helperclient.c pam_openclaw/helperclient.h
 tests_unit_test_proto_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CJSON_CFLAGS)
@@ -52,12 +59,13 @@ endif
 
 # The real daemon against the local tenant, clients under several uids.
 TESTS += tests/integration/helper-daemon.sh tests/integration/helper-tpm.sh \
-	tests/integration/helper-faults.sh
+	tests/integration/helper-faults.sh tests/integration/helper-directory.sh
 # azure-arc, agent-identity and OIDC discovery, against the tenant and a hostile Arc fake.
 TESTS += tests/integration/helper-creds.sh
 EXTRA_DIST += tests/integration/helper-creds.sh tests/integration/arc_fake.py
 EXTRA_DIST += tests/integration/helper-daemon.sh tests/integration/helper-tpm.sh \
 	tests/integration/helper-faults.sh tests/integration/helper-lib.sh \
+	tests/integration/helper-directory.sh \
 	tests/integration/helper_client.py tests/fuzz/corpus/proto
 
 # TPM in the daemon: tpm-sealed-secret, tokens at rest (tokens.db), software-key warning.

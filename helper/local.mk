@@ -6,6 +6,6 @@ dist_man_MANS += man/openclawctl.8
 
 sbin_PROGRAMS += helper/openclawctl
 helper_openclawctl_SOURCES = helper/openclawctl.c helper/ctl.h helper/ctl_verify.c \
-	helper/ctl_status.c
+	helper/ctl_status.c helper/oc_cachebuild.c helper/oc_cachebuild.h
 helper_openclawctl_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS)
 helper_openclawctl_LDADD = $(CTL_EXTRA_LIBS) common/libocverify.la common/libocbase.la $(CJSON_LIBS) $(CRYPTO_LIBS)

@@ -40,6 +40,7 @@ struct http_resp {
     bool too_big;
     int64_t retry_after;
     char challenge[OC_CHALLENGE_MAX]; /* first WWW-Authenticate value (Arc), "" if none */
+    size_t cap; /* 0: OC_HTTP_BODY_MAX */
 };
 
 static void set_err(struct oc_fetch_error *err, long status, bool permanent, const char *fmt, ...)
@@ -60,9 +61,10 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     struct http_resp *r = userdata;
     size_t n = size * nmemb;
+    size_t cap = r->cap != 0 ? r->cap : OC_HTTP_BODY_MAX;
     char *p;
 
-    if (n > OC_HTTP_BODY_MAX || r->len + n > OC_HTTP_BODY_MAX) {
+    if (n > cap || r->len + n > cap) {
         r->too_big = true;
         return 0;
     }
@@ -143,6 +145,7 @@ enum job_kind {
     JOB_TOKEN = 1,
     JOB_JWKS = 2,
     JOB_STEP = 3, /* one request of a multi-request job (oc_cred.h) */
+    JOB_GRAPH = 4,
 };
 
 struct oc_fetch_job {
@@ -153,6 +156,7 @@ struct oc_fetch_job {
     struct http_resp resp;
     char errbuf[CURL_ERROR_SIZE];
     char url[OC_CONFIG_PATH_MAX + 2 * (OC_PROTO_SCOPE_MAX + 1) + 256];
+    char *graph_body; /* Graph request body (PATCH), or NULL */
     enum job_kind kind;
     bool imds;
     size_t agent;
@@ -187,6 +191,7 @@ static void job_free(struct oc_fetch_ctx *ctx, struct oc_fetch_job *j)
         oc_free_wipe(j->form, j->form_cap);
     }
     resp_free(&j->resp);
+    free(j->graph_body);
     free(j);
     ctx->in_flight--;
 }
@@ -241,6 +246,10 @@ static int job_start(struct oc_fetch_ctx *ctx, struct oc_fetch_job *j, char *for
     if (form != NULL) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
     }
+    if (j->graph_body != NULL) {
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PATCH");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, j->graph_body);
+    }
     if (curl_multi_add_handle(ctx->multi, c) != CURLM_OK) {
         set_err(err, 0, false, "cannot start an HTTP request");
         job_free(ctx, j);
@@ -276,12 +285,19 @@ static int form_add(char *form, size_t cap, const char *key, const char *value)
     return n < 0 || (size_t)n >= cap - have ? -E2BIG : 0;
 }
 
+/* config->agents[i], or the [directory] credential at i == n_agents. */
+static const struct oc_agent *agent_at(const struct oc_config *cfg, size_t i)
+{
+    return i < cfg->n_agents ? &cfg->agents[i] : &cfg->directory->agent;
+}
+
 int oc_fetch_init(struct oc_fetch_ctx *ctx, const struct oc_config *config, const char *imds_base)
 {
     memset(ctx, 0, sizeof(*ctx));
     ctx->config = config;
     ctx->imds_base = imds_base;
-    ctx->keys = calloc(config->n_agents > 0 ? config->n_agents : 1, sizeof(*ctx->keys));
+    /* One more slot for the [directory] credential. */
+    ctx->keys = calloc(config->n_agents + 1, sizeof(*ctx->keys));
     if (ctx->keys == NULL) {
         return -ENOMEM;
     }
@@ -298,7 +314,7 @@ void oc_fetch_done(struct oc_fetch_ctx *ctx)
         job_free(ctx, ctx->jobs);
     }
     if (ctx->keys != NULL) {
-        for (size_t i = 0; i < ctx->config->n_agents; i++) {
+        for (size_t i = 0; i <= ctx->config->n_agents; i++) {
             if (ctx->keys[i].key != NULL) {
                 oc_tpm_key_free(ctx->keys[i].key);
             }
@@ -563,7 +579,7 @@ static int parse_token(const char *agent, const struct http_resp *resp, struct o
 
 static int load_tpm_key(struct oc_fetch_ctx *ctx, size_t i, struct oc_fetch_error *err)
 {
-    const struct oc_agent *a = &ctx->config->agents[i];
+    const struct oc_agent *a = agent_at(ctx->config, i);
     struct oc_agent_keys *k = &ctx->keys[i];
     struct oc_tpmblob b;
     uint8_t *buf = NULL;
@@ -658,7 +674,7 @@ static int token_url(const struct oc_config *cfg, char *buf, size_t len)
 static int client_credentials(struct oc_fetch_ctx *ctx, size_t i, const char *scope, uint64_t id,
                               struct oc_fetch_error *err)
 {
-    const struct oc_agent *a = &ctx->config->agents[i];
+    const struct oc_agent *a = agent_at(ctx->config, i);
     char url[OC_CONFIG_PATH_MAX + 128];
     char *form = NULL, *secret = NULL, *assertion = NULL;
     struct oc_fetch_job *j;
@@ -745,7 +761,7 @@ static int client_credentials(struct oc_fetch_ctx *ctx, size_t i, const char *sc
 static int managed_identity(struct oc_fetch_ctx *ctx, size_t i, const char *scope, uint64_t id,
                             struct oc_fetch_error *err)
 {
-    const struct oc_agent *a = &ctx->config->agents[i];
+    const struct oc_agent *a = agent_at(ctx->config, i);
     char resource[(OC_PROTO_SCOPE_MAX + 1)];
     char url[OC_CONFIG_PATH_MAX + 2 * (OC_PROTO_SCOPE_MAX + 1) + 256];
     char *esc, *selv = NULL;
@@ -800,7 +816,7 @@ static int managed_identity(struct oc_fetch_ctx *ctx, size_t i, const char *scop
 int oc_fetch_token_start(struct oc_fetch_ctx *ctx, size_t agent_index, const char *scope,
                          uint64_t id, struct oc_fetch_error *err)
 {
-    const struct oc_agent *a = &ctx->config->agents[agent_index];
+    const struct oc_agent *a = agent_at(ctx->config, agent_index);
     const char *why = oc_agent_unusable(ctx->config, a);
 
     memset(err, 0, sizeof(*err));
@@ -923,7 +939,7 @@ static int jwks_done(struct oc_fetch_job *j, struct oc_fetch_error *err)
 static int token_done(struct oc_fetch_ctx *ctx, struct oc_fetch_job *j, struct oc_token *ret,
                       struct oc_fetch_error *err)
 {
-    const char *name = ctx->config->agents[j->agent].name;
+    const char *name = agent_at(ctx->config, j->agent)->name;
 
     if (j->resp.status != 200) {
         describe_error(name, &j->resp, err);
@@ -931,6 +947,51 @@ static int token_done(struct oc_fetch_ctx *ctx, struct oc_fetch_job *j, struct o
         return -EIO;
     }
     return parse_token(name, &j->resp, ret, err);
+}
+
+int oc_fetch_graph_start(struct oc_fetch_ctx *ctx, const char *method, const char *url,
+                         const char *bearer, const char *body, uint64_t id,
+                         struct oc_fetch_error *err)
+{
+    struct oc_fetch_job *j;
+    char *hdr;
+    size_t n;
+
+    memset(err, 0, sizeof(*err));
+    err->retry_after = -1;
+    j = job_new(JOB_GRAPH, 0, id);
+    if (j == NULL) {
+        set_err(err, 0, false, "out of memory");
+        return -ENOMEM;
+    }
+    j->resp.cap = OC_GRAPH_BODY_MAX;
+    if (oc_strscpy(j->url, sizeof(j->url), url) < 0) {
+        free(j);
+        set_err(err, 0, true, "Graph URL too long");
+        return -ENOBUFS;
+    }
+    if (strcmp(method, "PATCH") == 0) {
+        j->graph_body = strdup(body != NULL ? body : "{}");
+        j->hdrs = curl_slist_append(j->hdrs, "Content-Type: application/json");
+        if (j->graph_body == NULL) {
+            free(j);
+            set_err(err, 0, false, "out of memory");
+            return -ENOMEM;
+        }
+    }
+    n = strlen(bearer) + 32;
+    hdr = malloc(n);
+    if (hdr == NULL) {
+        curl_slist_free_all(j->hdrs);
+        free(j->graph_body);
+        free(j);
+        set_err(err, 0, false, "out of memory");
+        return -ENOMEM;
+    }
+    (void)snprintf(hdr, n, "Authorization: Bearer %s", bearer);
+    j->hdrs = curl_slist_append(j->hdrs, hdr);
+    oc_free_wipe(hdr, n);
+    return job_start(ctx, j, NULL, 0, err);
 }
 
 int oc_fetch_wait(struct oc_fetch_ctx *ctx, struct curl_waitfd *extra, unsigned n, int timeout_ms)
@@ -998,19 +1059,29 @@ int oc_fetch_next(struct oc_fetch_ctx *ctx, struct oc_fetch_result *ret)
         ret->id = j->id;
         ret->agent = j->agent;
         ret->jwks = j->kind == JOB_JWKS;
+        ret->graph = j->kind == JOB_GRAPH;
         if (rc != CURLE_OK) {
-            const char *what = j->kind == JOB_JWKS ? "JWKS endpoint"
-                               : j->imds           ? "IMDS"
-                                                   : "token endpoint";
+            const char *what = j->kind == JOB_JWKS    ? "JWKS endpoint"
+                               : j->kind == JOB_GRAPH ? "Microsoft Graph"
+                               : j->imds              ? "IMDS"
+                                                      : "token endpoint";
             set_err(&ret->err, 0, false, "%s%s%s%s unreachable: %s: %s%s",
                     j->kind == JOB_TOKEN ? "agent " : "",
-                    j->kind == JOB_TOKEN ? ctx->config->agents[j->agent].name : "",
+                    j->kind == JOB_TOKEN ? agent_at(ctx->config, j->agent)->name : "",
                     j->kind == JOB_TOKEN ? ": " : "", what, j->url,
                     j->resp.too_big ? "response larger than the cap" : curl_easy_strerror(rc),
                     rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE
                             ? " (check ca_file in openclaw.conf)"
                             : "");
             ret->result = -EIO;
+        } else if (j->kind == JOB_GRAPH) {
+            curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &j->resp.status);
+            ret->http_status = j->resp.status;
+            ret->err.retry_after = j->resp.retry_after;
+            ret->body = j->resp.body;
+            ret->body_len = j->resp.len;
+            j->resp.body = NULL;
+            j->resp.len = 0;
         } else {
             curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &j->resp.status);
             ret->result = j->kind == JOB_JWKS ? jwks_done(j, &ret->err)

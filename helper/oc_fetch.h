@@ -22,6 +22,7 @@
 #include "jwt.h" /* OC_TOKEN_MAX */
 
 #define OC_HTTP_BODY_MAX        (256u * 1024u) /* any response body */
+#define OC_GRAPH_BODY_MAX       (8u * 1024u * 1024u) /* a Graph response (directory sync) */
 #define OC_HTTP_CONNECT_TIMEOUT 5L             /* seconds */
 #define OC_HTTP_TOTAL_TIMEOUT   15L            /* seconds */
 #define OC_RETRY_AFTER_MAX      3600           /* Retry-After honoured up to this */
@@ -82,6 +83,8 @@ const char *oc_agent_unusable(const struct oc_config *config, const struct oc_ag
 const char *oc_fetch_key_kind(const struct oc_fetch_ctx *ctx, size_t agent_index);
 
 /*
+ * agent_index: an index into config->agents, or config->n_agents for the
+ * [directory] Graph credential (when the config has that section).
  * Start acquiring a token for agent and scope; the answer arrives through
  * oc_fetch_next() with the same id. Reading a secret file and signing an
  * assertion in the TPM happen here (fast, local); the HTTP request runs
@@ -95,13 +98,27 @@ int oc_fetch_token_start(struct oc_fetch_ctx *ctx, size_t agent_index, const cha
 int oc_fetch_jwks_start(struct oc_fetch_ctx *ctx, const char *dir, uint64_t id,
                         struct oc_fetch_error *err);
 
+/*
+ * Start a Microsoft Graph request (directory sync): method "GET" or
+ * "PATCH", url an https URL, bearer the Graph access token, body a JSON
+ * text or NULL. The answer (any HTTP status) arrives through
+ * oc_fetch_next() with graph set and the body in result.body.
+ */
+int oc_fetch_graph_start(struct oc_fetch_ctx *ctx, const char *method, const char *url,
+                         const char *bearer, const char *body, uint64_t id,
+                         struct oc_fetch_error *err);
+
 /* Poll the extra fds and every transfer (curl_multi_poll), then drive the
  * transfers. revents of extra are set. 0 or -EIO. */
 int oc_fetch_wait(struct oc_fetch_ctx *ctx, struct curl_waitfd *extra, unsigned n, int timeout_ms);
 
 struct oc_fetch_result {
     uint64_t id;
-    bool jwks; /* a JWKS job; else a token job of agent */
+    bool jwks;  /* a JWKS job; else a token job of agent */
+    bool graph; /* a Graph job: http_status and body (caller frees) */
+    long http_status;
+    char *body;
+    size_t body_len;
     size_t agent;
     int result;            /* 0 or a negative errno */
     struct oc_token token; /* token jobs, on success: the caller owns it */

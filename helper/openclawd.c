@@ -34,6 +34,7 @@
 #include "oc_agentstate.h"
 #include "oc_cred.h"
 #include "oc_fetch.h"
+#include "oc_graph.h"
 #include "oc_request.h"
 #include "oc_sweep.h"
 #include "oc_store.h"
@@ -50,6 +51,7 @@
 #define OC_OUTBUF_MAX        (OC_PROTO_HEADER + OC_PROTO_FRAME_MAX)
 #define OC_LISTEN_BACKLOG    64
 #define OC_JWKS_JOB          UINT64_MAX /* job id of the JWKS request */
+#define OC_SYNC_WAIT         60         /* cache-rebuild waits this long, then "started" */
 
 struct client {
     int fd;
@@ -62,6 +64,7 @@ struct client {
     ssize_t wait_entry; /* waiting for this token entry's request, or -1 */
     bool wait_jwks;     /* waiting for the JWKS request */
     bool wait_fresh;    /* get-token max_age: only a token of the request awaited will do */
+    bool wait_sync;     /* cache-rebuild: waiting for the directory sync */
     struct oc_proto_reader reader;
     uint8_t *out;
     size_t out_len;
@@ -82,6 +85,7 @@ struct daemon {
     int64_t jwks_next;
     bool jwks_in_flight;
     char jwks_error[OC_FETCH_ERR_MAX];
+    struct oc_graph *graph; /* directory sync (oc_graph.c) */
     int listen_fd;
     int signal_fd;
     struct client clients[OC_CLIENTS_MAX];
@@ -308,6 +312,7 @@ static int do_status(struct daemon *d, struct client *c)
     }
     cJSON_AddItemToObject(o, "jwks", j);
     cJSON_AddItemToObject(o, "discovery", oc_discovery_status(&d->fetch, now));
+    cJSON_AddItemToObject(o, "directory", oc_graph_status(d->graph, now));
     for (size_t a = 0; a < d->config->n_agents; a++) {
         if (c->uid == 0 || (mine >= 0 && (size_t)mine == a)) {
             cJSON_AddItemToArray(agents, agent_status(d, a, now));
@@ -584,6 +589,39 @@ static int do_agent_request(struct daemon *d, struct client *c, const struct oc_
     return client_send_json(c, o);
 }
 
+/* The answer to cache-rebuild once the sync finished (or the wait ended). */
+static int reply_sync(struct daemon *d, struct client *c, bool finished)
+{
+    const char *err = oc_graph_last_error(d->graph);
+    cJSON *o;
+
+    if (finished && err != NULL) {
+        return send_error(c, "unavailable", err, -1);
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "ok", 1);
+    cJSON_AddBoolToObject(o, "started", 1);
+    cJSON_AddBoolToObject(o, "finished", finished);
+    if (finished) {
+        cJSON_AddNumberToObject(o, "agents", (double)oc_graph_agents(d->graph));
+    }
+    return client_send_json(c, o);
+}
+
+static int do_cache_rebuild(struct daemon *d, struct client *c)
+{
+    int64_t now = oc_now();
+
+    logmsg("audit: uid %u pid %d asked for a directory sync (cache-rebuild)", c->uid, c->pid);
+    (void)oc_graph_start(d->graph);
+    if (!oc_graph_running(d->graph)) {
+        return reply_sync(d, c, true);
+    }
+    c->wait_sync = true;
+    c->deadline = now + OC_SYNC_WAIT;
+    return 0;
+}
+
 /* One complete frame. A negative return ends the connection at once. */
 static int handle_frame(struct daemon *d, struct client *c, const uint8_t *body, size_t len)
 {
@@ -622,6 +660,8 @@ static int handle_frame(struct daemon *d, struct client *c, const uint8_t *body,
     case OC_REQ_AGENT_UNLOCK:
     case OC_REQ_ANOMALY:
         return do_agent_request(d, c, &req);
+    case OC_REQ_CACHE_REBUILD:
+        return do_cache_rebuild(d, c);
     case OC_REQ_INVALID:
         break;
     }
@@ -689,7 +729,7 @@ static int client_read(struct daemon *d, struct client *c)
     if (n <= 0) {
         return -1;
     }
-    while (off < (size_t)n && !c->closing && c->wait_entry < 0 && !c->wait_jwks) {
+    while (off < (size_t)n && !c->closing && c->wait_entry < 0 && !c->wait_jwks && !c->wait_sync) {
         uint8_t *body = NULL;
         size_t used = 0, len = 0;
         int r = oc_proto_reader_feed(&c->reader, buf + off, (size_t)n - off, &used, &body, &len);
@@ -708,7 +748,7 @@ static int client_read(struct daemon *d, struct client *c)
                 oc_wipe(buf, sizeof(buf));
                 return -1;
             }
-            if (c->wait_entry < 0 && !c->wait_jwks) {
+            if (c->wait_entry < 0 && !c->wait_jwks && !c->wait_sync) {
                 c->deadline = oc_now() + OC_CLIENT_TIMEOUT;
             }
         }
@@ -776,6 +816,20 @@ static int listen_socket(const char *path)
 /* A finished HTTP job: record it and answer the clients waiting for it. */
 static void job_done(struct daemon *d, struct oc_fetch_result *res)
 {
+    if (!res->jwks && (res->id & OC_GRAPH_JOB_FLAG) != 0) {
+        oc_graph_job_done(d->graph, res);
+        for (size_t i = 0; !oc_graph_running(d->graph) && i < d->n_clients; i++) {
+            struct client *c = &d->clients[i];
+            if (c->wait_sync) {
+                c->wait_sync = false;
+                c->deadline = oc_now() + OC_CLIENT_TIMEOUT;
+                if (reply_sync(d, c, true) < 0) {
+                    c->closing = true;
+                }
+            }
+        }
+        return;
+    }
     if (res->jwks) {
         d->jwks_in_flight = false;
         if (res->result < 0) {
@@ -826,6 +880,13 @@ static int run(struct daemon *d)
 
         /* Timeouts of idle or slow clients. */
         for (size_t i = 0; i < d->n_clients;) {
+            if (d->clients[i].wait_sync && d->clients[i].deadline <= now) {
+                /* A long sync: say it runs, and let the client go. */
+                d->clients[i].wait_sync = false;
+                d->clients[i].closing = true;
+                d->clients[i].deadline = now + OC_CLIENT_TIMEOUT;
+                (void)reply_sync(d, &d->clients[i], false);
+            }
             if (d->clients[i].deadline <= now) {
                 client_close(d, i);
             } else {
@@ -840,6 +901,12 @@ static int run(struct daemon *d)
         }
         if (d->jwks_next - now < wait) {
             wait = d->jwks_next - now;
+        }
+        if (oc_graph_next(d->graph) <= now) {
+            (void)oc_graph_start(d->graph);
+        }
+        if (oc_graph_next(d->graph) - now < wait) {
+            wait = oc_graph_next(d->graph) - now;
         }
         if (wait < 0) {
             wait = 0;
@@ -886,10 +953,11 @@ static int run(struct daemon *d)
             if (re & CURL_WAIT_POLLIN) {
                 /* A client that waits or is being closed sends nothing more:
                  * readable means it hung up or broke the one-request rule. */
-                drop = c->closing || c->wait_entry >= 0 || c->wait_jwks || client_read(d, c) < 0;
+                drop = c->closing || c->wait_entry >= 0 || c->wait_jwks || c->wait_sync ||
+                       client_read(d, c) < 0;
             }
             if (!drop && (c->out_off < c->out_len || c->closing) && c->wait_entry < 0 &&
-                !c->wait_jwks) {
+                !c->wait_jwks && !c->wait_sync) {
                 drop = client_flush(c) < 0;
             }
             if (drop) {
@@ -1099,6 +1167,11 @@ int main(int argc, char **argv)
     } else {
         logmsg("--no-token-store: tokens are kept in memory only");
     }
+    if (oc_graph_new(d.config, &d.fetch, state != NULL ? state : d.config->global.state_dir, logmsg,
+                     &d.graph) < 0) {
+        logmsg("out of memory");
+        goto out;
+    }
 
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
@@ -1142,6 +1215,7 @@ out:
     oc_store_flush(d.store, &d.tokens);
     oc_store_close(d.store);
     oc_tokens_free(&d.tokens);
+    oc_graph_free(d.graph);
     if (d.fetch.keys != NULL) {
         oc_fetch_done(&d.fetch);
     }

@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@
 #include "audit.h"
 #include "clock.h"
 #include "conf.h"
+#include "directory.h"
 #include "entra.h"
 #include "hostpolicy.h"
 #include "jwks.h"
@@ -110,6 +112,7 @@ struct cached {
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cached *cache_config;
 static struct cached *cache_jwks;
+static struct cached *cache_dir;
 
 static void cached_free(struct cached *c)
 {
@@ -251,8 +254,12 @@ __attribute__((destructor)) static void cache_drop_all(void)
     if (cache_jwks != NULL && --cache_jwks->refs == 0) {
         cached_free(cache_jwks);
     }
+    if (cache_dir != NULL && --cache_dir->refs == 0) {
+        cached_free(cache_dir);
+    }
     cache_config = NULL;
     cache_jwks = NULL;
+    cache_dir = NULL;
     pthread_mutex_unlock(&cache_lock);
 }
 
@@ -368,6 +375,12 @@ struct ctx {
     const struct oc_config *cfg;
     const struct oc_agent *agent;
     uint32_t tally_records; /* failures on file when check_lock() ran */
+    /* [directory]: directory.json (openclawd's sync), this user's entry in
+     * it, and for a synced (non-static) agent the agent made from it. */
+    struct cached *dir_ref;
+    const struct oc_dir_agent *dir_entry;
+    struct oc_agent synced;
+    bool is_synced;
 };
 
 static void audit(struct ctx *c, const char *event, const char *result, const char *reason,
@@ -425,6 +438,9 @@ __attribute__((format(printf, 2, 3))) static void debug(struct ctx *c, const cha
 
 static void ctx_done(struct ctx *c)
 {
+    cache_put(c->dir_ref);
+    c->dir_ref = NULL;
+    c->dir_entry = NULL;
     cache_put(c->cfg_ref);
     c->cfg_ref = NULL;
     c->cfg = NULL;
@@ -439,6 +455,111 @@ static unsigned config_flags(void)
     }
 #endif
     return 0;
+}
+
+static void free_dir_obj(void *p)
+{
+    oc_dir_free(p);
+}
+
+static int load_dir_obj(const char *path, unsigned flags, void **ret_obj, char *err, size_t errlen)
+{
+    struct oc_dir *d = NULL;
+    const char *why = NULL;
+    int r;
+
+    (void)flags;
+    /* Any non-zero uid here; the config's uid range is applied on lookup. */
+    r = oc_dir_load_file(path, OC_UID_MIN_FLOOR, UINT32_MAX - 1, &d, &why);
+    if (r < 0) {
+        (void)snprintf(err, errlen, "%s: %s", path, why != NULL ? why : strerror(-r));
+        return r;
+    }
+    *ret_obj = d;
+    return 0;
+}
+
+/*
+ * With [directory]: find the user in directory.json. A static agent keeps
+ * its config identity and gets its Entra state (enabled, roles) from the
+ * entry with the same name and app_id. Any other user is an agent only if
+ * the entry's uid is inside uid_min..uid_max and getpwnam(user) resolves
+ * to exactly that uid (never a human, never another agent). Without the
+ * file, a user whose uid lies in the agent range is refused, not ignored.
+ */
+static int dir_init(struct ctx *c)
+{
+    const struct oc_global *g = &c->cfg->global;
+    const struct oc_dir_agent *e = NULL;
+    char path[OC_CONFIG_PATH_MAX + 32], err[OC_CONFIG_PATH_MAX + 200];
+    struct passwd *pw;
+    int r;
+
+    (void)snprintf(path, sizeof(path), "%s/%s", g->state_dir, OC_DIR_FILE_NAME);
+    r = cache_get(&cache_dir, path, 0, true, load_dir_obj, free_dir_obj, &c->dir_ref, err,
+                  sizeof(err));
+    if (r == 0) {
+        e = oc_dir_by_name(c->dir_ref->obj, c->user);
+        if (e != NULL && (e->uid < g->uid_min || e->uid > g->uid_max)) {
+            pam_syslog(c->pamh, LOG_ERR,
+                       "%s: the uid of %s is outside uid_min..uid_max of the config: ignored", path,
+                       c->user);
+            e = NULL;
+        }
+    }
+    if (c->agent != NULL) {
+        /* A static agent: the entry counts only for the same application. */
+        if (e != NULL && oc_guid_equal(e->app_id, c->agent->app_id)) {
+            c->dir_entry = e;
+        }
+        return PAM_SUCCESS;
+    }
+    pw = getpwnam(c->user);
+    if (r < 0) {
+        if (pw != NULL && pw->pw_uid >= g->uid_min && pw->pw_uid <= g->uid_max) {
+            pam_syslog(c->pamh, LOG_ERR,
+                       "user %s has an agent uid but the directory data is unusable (%s): "
+                       "refused; check that openclawd runs and syncs (openclawctl status)",
+                       c->user, err);
+            audit(c, c->phase, "error", "directory", NULL, NULL, NULL, err);
+            return r == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
+        }
+        debug(c, "user %s is not a configured agent and there is no directory data: ignored",
+              c->user);
+        return PAM_IGNORE;
+    }
+    if (e == NULL) {
+        if (pw != NULL && pw->pw_uid >= g->uid_min && pw->pw_uid <= g->uid_max) {
+            /* An agent the last sync no longer lists (role removed, deleted). */
+            audit(c, c->phase, "failure", "agent", NULL, NULL, NULL,
+                  "an agent uid, but not in the directory data (no role on this host)");
+            return PAM_AUTHINFO_UNAVAIL;
+        }
+        debug(c, "user %s is not an agent: ignored", c->user);
+        return PAM_IGNORE;
+    }
+    if (pw == NULL || pw->pw_uid != e->uid) {
+        /* The name resolves to a local user or to nothing: never this agent. */
+        pam_syslog(c->pamh, LOG_ERR,
+                   "user %s: directory.json names agent uid %u but the user resolves to %s: "
+                   "refused",
+                   c->user, e->uid, pw == NULL ? "no user" : "another uid");
+        audit(c, c->phase, "failure", "user", e->app_id, e->object_id, NULL,
+              "the name does not resolve to the agent's uid");
+        return PAM_AUTHINFO_UNAVAIL;
+    }
+    memset(&c->synced, 0, sizeof(c->synced));
+    c->synced.name = (char *)e->name;
+    oc_strscpy(c->synced.app_id, sizeof(c->synced.app_id), e->app_id);
+    oc_strscpy(c->synced.object_id, sizeof(c->synced.object_id), e->object_id);
+    c->synced.has_uid = true;
+    c->synced.uid = e->uid;
+    c->synced.enabled = e->enabled;
+    c->synced.display_name = e->display_name;
+    c->agent = &c->synced;
+    c->dir_entry = e;
+    c->is_synced = true;
+    return PAM_SUCCESS;
 }
 
 /* PAM_SUCCESS when the user is a configured agent (c->agent set), else the code to return. */
@@ -491,6 +612,9 @@ static int ctx_init(struct ctx *c, pam_handle_t *pamh, const char *phase, int ar
     }
     c->cfg = c->cfg_ref->obj;
     c->agent = oc_config_agent_by_name(c->cfg, user);
+    if (c->cfg->directory != NULL) {
+        return dir_init(c); /* static and synced agents, see docs/directory.md */
+    }
     if (c->agent == NULL) {
         debug(c, "user %s is not a configured agent: ignored", user);
         return PAM_IGNORE;
@@ -889,7 +1013,13 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
             .rhost = c->rhost,
             .now = pol.now,
             .require_role = c->o.has_require_role ? &c->o.require_role : NULL,
+            .synced = c->is_synced ? &c->synced : NULL,
     };
+    if (c->dir_entry != NULL && !c->dir_entry->enabled) {
+        reason = "agent";
+        detail = "the agent's service principal is disabled in Entra (directory data)";
+        goto refused;
+    }
     r = oc_hostpolicy_check(cfg, &in, OC_HP_IDENTITY | OC_HP_ROLE, &v);
     if (r == -ENOMEM) {
         ret = PAM_BUF_ERR;
@@ -1032,17 +1162,29 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
         }
         a = data;
     }
+    /* Without our auth in this transaction (sudo after an ssh login), the
+     * roles come from the directory data openclawd syncs (docs/directory.md). */
+    const struct oc_dir_agent *de = a == NULL ? c.dir_entry : NULL;
+    if (c.dir_entry != NULL && !c.dir_entry->enabled) {
+        audit(&c, "account", "failure", "agent", NULL, NULL, NULL,
+              "the agent's service principal is disabled in Entra (directory data)");
+        r = PAM_PERM_DENIED;
+        goto out;
+    }
     struct oc_hostpolicy_input in = {
             .app_id = a != NULL ? a->app_id : NULL,
             .object_id = a != NULL ? a->oid : NULL,
-            .has_roles = a != NULL,
-            .roles = a != NULL ? (const char *const *)a->roles : NULL,
-            .n_roles = a != NULL ? a->n_roles : 0,
+            .has_roles = a != NULL || de != NULL,
+            .roles = a != NULL    ? (const char *const *)a->roles
+                     : de != NULL ? (const char *const *)de->roles
+                                  : NULL,
+            .n_roles = a != NULL ? a->n_roles : de != NULL ? de->n_roles : 0,
             .user = c.user,
             .service = c.service,
             .rhost = c.rhost,
             .now = oc_now(),
             .require_role = c.o.has_require_role ? &c.o.require_role : NULL,
+            .synced = c.is_synced ? &c.synced : NULL,
     };
     r = oc_hostpolicy_check(c.cfg, &in, OC_HP_ALL, &v);
     if (r == -ENOMEM) {
@@ -1058,7 +1200,9 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
     }
     audit(&c, "account", "success", "ok", a != NULL ? a->app_id : NULL, a != NULL ? a->oid : NULL,
           a != NULL ? a->uti : NULL,
-          a != NULL ? NULL : "no token in this transaction; the service requires no role");
+          a != NULL    ? NULL
+          : de != NULL ? "no token in this transaction; roles from the directory data"
+                       : "no token in this transaction; the service requires no role");
     r = PAM_SUCCESS;
 out:
     ctx_done(&c);

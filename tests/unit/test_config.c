@@ -692,6 +692,79 @@ static void test_blueprint_credential_errors(void **state)
     bad(MINIMAL AGENT_A "blueprint_credentials = tpm-certificate\n", 7, "blueprint_credential");
 }
 
+static void test_directory_section(void **state)
+{
+    struct oc_config *cfg = ok(MINIMAL);
+    const struct oc_directory *d;
+
+    (void)state;
+    assert_null(cfg->directory);
+    oc_config_free(cfg);
+
+    cfg = ok(MINIMAL "[directory]\ncredential = tpm-certificate\n"
+                     "app_id = C1D3E5F7-9B2A-4C6D-8E0F-1C3D5E7F9A2B\n");
+    d = cfg->directory;
+    assert_non_null(d);
+    assert_string_equal(d->resource, "api://openclaw-host");
+    assert_string_equal(d->graph_url, "https://graph.microsoft.com");
+    assert_string_equal(d->graph_resource, "https://graph.microsoft.com");
+    assert_int_equal(d->sync_interval, 300);
+    assert_int_equal(d->on_anomaly, OC_ANOMALY_NONE);
+    assert_string_equal(d->agent.name, "directory");
+    assert_string_equal(d->agent.app_id, "c1d3e5f7-9b2a-4c6d-8e0f-1c3d5e7f9a2b");
+    assert_int_equal(d->agent.credential, OC_CRED_TPM_CERTIFICATE);
+    assert_string_equal(d->agent.key_file, "/var/lib/openclaw/keys/directory.tpmkey");
+    assert_string_equal(d->agent.cert_file, "/var/lib/openclaw/keys/directory.crt");
+    assert_int_equal(cfg->n_agents, 0);
+    oc_config_free(cfg);
+
+    cfg = ok("[global]\ntenant_id = " TID "\naudiences = api://openclaw-host\n"
+             "allow_insecure_credentials = yes\n"
+             "[directory]\nresource = 6C2F8A41-3D5E-4B7A-8C9D-0E1F2A3B4C5D\n"
+             "graph_url = https://graph.microsoft.us/\nsync_interval = 30\n"
+             "on_anomaly = disable-service-principal\ncredential = secret-file\n"
+             "app_id = c1d3e5f7-9b2a-4c6d-8e0f-1c3d5e7f9a2b\nsecret_file = /etc/s\n" AGENT_A);
+    d = cfg->directory;
+    assert_string_equal(d->resource, "6c2f8a41-3d5e-4b7a-8c9d-0e1f2a3b4c5d");
+    assert_string_equal(d->graph_url, "https://graph.microsoft.us");
+    assert_string_equal(d->graph_resource, "https://graph.microsoft.us");
+    assert_int_equal(d->sync_interval, 30);
+    assert_int_equal(d->on_anomaly, OC_ANOMALY_DISABLE_SP);
+    assert_string_equal(d->agent.secret_file, "/etc/s");
+    assert_int_equal(cfg->n_agents, 1);
+    oc_config_free(cfg);
+
+    cfg = ok(MINIMAL "[directory]\ncredential = managed-identity\n"
+                     "mi_client_id = 0c3d4e5f-6a7b-4c8d-8e9f-1a3b2c4d5e6f\n");
+    assert_int_equal(cfg->directory->agent.credential, OC_CRED_MANAGED_IDENTITY);
+    oc_config_free(cfg);
+}
+
+static void test_directory_errors(void **state)
+{
+    (void)state;
+    bad(MINIMAL "[directory]\napp_id = c1d3e5f7-9b2a-4c6d-8e0f-1c3d5e7f9a2b\n", 4,
+        "missing required key credential");
+    bad(MINIMAL "[directory]\ncredential = tpm-certificate\n", 5, "needs app_id");
+    bad(MINIMAL "[directory]\ncredential = none\n", 5, "needs a credential for Microsoft Graph");
+    bad(MINIMAL "[directory]\ncredential = secret-file\nsecret_file = /x\n"
+                "app_id = c1d3e5f7-9b2a-4c6d-8e0f-1c3d5e7f9a2b\n",
+        5, "allow_insecure_credentials");
+    bad(MINIMAL "[directory]\nsync_interval = 29\n", 5, "sync_interval");
+    bad(MINIMAL "[directory]\nsync_interval = 86401\n", 5, "sync_interval");
+    bad(MINIMAL "[directory]\ngraph_url = http://graph.microsoft.com\n", 5, "https://");
+    bad(MINIMAL "[directory]\non_anomaly = lock\n", 5, "none or disable-service-principal");
+    bad(MINIMAL "[directory]\nresource = not a uri\n", 5, "neither a GUID nor a URI");
+    bad(MINIMAL "[directory x]\n", 4, "[directory] takes no name");
+    bad(MINIMAL "[directory]\ncredential = tpm-certificate\n"
+                "app_id = c1d3e5f7-9b2a-4c6d-8e0f-1c3d5e7f9a2b\n[directory]\n",
+        7, "appears twice (first on line 4)");
+    bad(MINIMAL "[directory]\nuid = 5000\n", 5, "uid belongs in [agent NAME]");
+    bad(MINIMAL AGENT_A "resource = api://x\n", 7, "resource belongs in [directory]");
+    bad(MINIMAL "[directory]\ncredential = tpm-certificate\ncredential = none\n", 6,
+        "set twice");
+}
+
 static void test_roles(void **state)
 {
     struct oc_config *cfg = ok(MINIMAL "[roles]\nHost.Login = openclaw-login\n"
@@ -988,6 +1061,8 @@ int main(void)
             cmocka_unit_test(test_blueprint_credentials),
             cmocka_unit_test(test_blueprint_credential_errors),
             cmocka_unit_test(test_roles),
+            cmocka_unit_test(test_directory_section),
+            cmocka_unit_test(test_directory_errors),
             cmocka_unit_test(test_error_format),
             cmocka_unit_test(test_long_values_are_cut_in_messages),
             cmocka_unit_test(test_messages_stay_valid_utf8_when_cut),

@@ -147,7 +147,11 @@ static void test_table_who_may_send(void **state)
     (void)state;
 
     assert_non_null(oc_proto_request_table(&n));
-    assert_int_equal(n, 9);
+    assert_int_equal(n, 10);
+    d = oc_proto_request_lookup("cache-rebuild", 13);
+    assert_non_null(d);
+    assert_true(oc_proto_peer_may_send(d, 0));
+    assert_false(oc_proto_peer_may_send(d, 1879048193));
     d = oc_proto_request_lookup("get-token", 9);
     assert_non_null(d);
     assert_true(oc_proto_peer_may_send(d, 1879048193));

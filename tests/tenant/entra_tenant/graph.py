@@ -96,7 +96,8 @@ class GraphApi:
             raise _not_found(object_id or app_id)
 
         if kind == "applications":
-            return self._application_op(tenant, obj, method, rest, data, roles, caller_app_id)
+            return self._application_op(tenant, obj, method, rest, data, roles, caller_app_id,
+                                        query)
         return self._service_principal_op(tenant, obj, method, rest, data, roles)
 
     def _authorize(self, headers):
@@ -155,10 +156,18 @@ class GraphApi:
         return out
 
     # ------------------------------------------------------------ applications
-    def _application_op(self, tenant, app, method, rest, data, roles, caller_app_id):
+    def _application_op(self, tenant, app, method, rest, data, roles, caller_app_id,
+                        query=None):
         if rest == "" and method == "GET":
             self._require(roles, READ)
             out = tenant.graph_application(app)
+            select = [s.strip() for s in ((query or {}).get("$select") or "").split(",") if s]
+            if select:
+                # As in Graph: keyCredentials[].key is returned only when
+                # selected on a single object.
+                out = {k: v for k, v in out.items() if k in select or k == "id"}
+                if "keyCredentials" in select:
+                    out["keyCredentials"] = [dict(k) for k in app.get("keyCredentials", [])]
             out["@odata.context"] = CONTEXT + "applications/$entity"
             return 200, out
         if rest == "" and method == "PATCH":

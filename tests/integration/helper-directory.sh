@@ -1,0 +1,340 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# helper-directory.sh: openclawd's directory sync against the local test
+# tenant. The daemon reads the service principals holding a role on the
+# host's resource application through Graph and writes nss.cache and
+# directory.json; checked through nss_wrapper + libnss_openclaw (getent),
+# the files themselves, the daemon's status, and pam_openclaw's account
+# phase (pamtester under pam_wrapper) for a service our auth did not run
+# in. Also: certificate keys as ssh keys, a disabled service principal
+# leaving NSS, a removed role, Graph down (files kept), hostile display
+# names (fallback names), name pinning across renames. Prints TAP.
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+. "$top_srcdir/tests/lib/tap.sh"
+. "$top_srcdir/tests/lib/tenant.sh"
+. "$top_srcdir/tests/integration/helper-lib.sh"
+
+MODULE="$top_builddir/nss_openclaw/.libs/libnss_openclaw.so.2"
+PAM_MODULE="$top_builddir/pam_openclaw/.libs/pam_openclaw.so"
+
+[ "$(id -u)" = 0 ] || tap_skip_all "needs root (root-owned config, root-only requests)"
+[ -x "$OCD" ] || tap_skip_all "openclawd not built"
+"$PY" -c 'import cryptography' 2>/dev/null || tap_skip_all "python3-cryptography missing"
+command -v openssl >/dev/null 2>&1 || tap_skip_all "openssl missing"
+if readelf --dyn-syms -W "$MODULE" 2>/dev/null | grep -q '__asan_'; then
+    tap_skip_all "sanitizer build: preloaded nss_wrapper and getent lack the ASan runtime"
+fi
+NSSW=
+PAMW=
+for d in /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib /usr/local/lib \
+    "/usr/lib/$(gcc -print-multiarch 2>/dev/null)"; do
+    [ -z "$NSSW" ] && [ -f "$d/libnss_wrapper.so" ] && NSSW="$d/libnss_wrapper.so"
+    [ -z "$PAMW" ] && [ -f "$d/libpam_wrapper.so" ] && PAMW="$d/libpam_wrapper.so"
+done
+[ -n "$NSSW" ] || tap_skip_all "libnss_wrapper.so not found (apt-get install libnss-wrapper)"
+
+RESOURCE_APP=6c2f8a41-3d5e-4b7a-8c9d-0e1f2a3b4c5d
+ADMIN_APP=c1d3e5f7-9b2a-4c6d-8e0f-1c3d5e7f9a2b
+ADMIN_SECRET='aDm8Q~openclaw-demo-admin-secret.00000001'
+AGENT1_OID=f1b3d5f7-9c2e-4b6a-8d0e-1f3a5b7c9d2e
+UID_MIN=1879048192
+UID_MAX=2147352575
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/oc-directory.XXXXXX")
+chmod 755 "$work"
+HELPER_PID_dir=""
+cleanup() {
+    helper_stop "$HELPER_PID_dir"
+    tenant_stop
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+tenant_start "$work/tenant" || {
+    echo "1..1"
+    echo "not ok 1 - local tenant starts"
+    exit 1
+}
+printf '%s\n' "$ADMIN_SECRET" >"$work/admin.secret"
+chmod 600 "$work/admin.secret"
+mkdir -p "$work/state"
+S=$work/openclawd.sock
+C=$work/openclaw.conf
+cat >"$C" <<CONF
+[global]
+tenant_id = $TENANT_ID
+authority = $TENANT_URL
+audiences = $RESOURCE_URI
+state_dir = $work/state
+socket = $S
+ca_file = $TENANT_CA
+allow_insecure_credentials = yes
+uid_min = $UID_MIN
+uid_max = $UID_MAX
+
+[service sudo-test]
+require_role = Host.Sudo
+
+[agent agent-beta]
+app_id = $BETA_APP
+object_id = $BETA_OID
+
+[directory]
+resource = $RESOURCE_APP
+graph_url = $TENANT_URL
+graph_resource = https://graph.microsoft.com
+sync_interval = 30
+credential = secret-file
+app_id = $ADMIN_APP
+secret_file = $work/admin.secret
+CONF
+chmod 644 "$C"
+D=$work/state/directory.json
+N=$work/state/nss.cache
+
+# The daemon sees a local user "alice" (nss_wrapper): a display name equal
+# to it must not become an agent's name.
+printf 'root:x:0:0:root:/root:/bin/sh\nalice:x:4242:4242:Alice:/home/alice:/bin/sh\n' >"$work/passwd"
+printf 'root:x:0:\nalice:x:4242:\n' >"$work/group"
+
+# getent through nss_wrapper with libnss_openclaw reading our config.
+wrap() {
+    env LD_PRELOAD="$NSSW" NSS_WRAPPER_PASSWD="$work/passwd" NSS_WRAPPER_GROUP="$work/group" \
+        NSS_WRAPPER_MODULE_SO_PATH="$MODULE" NSS_WRAPPER_MODULE_FN_PREFIX=openclaw \
+        OPENCLAW_CONFIG="$C" "$@"
+}
+
+expect_uid() { # OID: the idmap uid of an object id
+    "$PY" -c '
+import sys
+t, o, lo, hi = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+h = 0xcbf29ce484222325
+for b in ("%s:%s" % (t.lower(), o.lower())).encode():
+    h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+print(lo + h % (hi - lo + 1))' "$TENANT_ID" "$1" "$UID_MIN" "$UID_MAX"
+}
+
+dir_get() { # APP_ID FIELD: a field of that agent in directory.json
+    "$PY" -c '
+import json, sys
+for a in json.load(open(sys.argv[1]))["agents"]:
+    if a["app_id"] == sys.argv[2]:
+        v = a[sys.argv[3]]
+        print(json.dumps(v) if isinstance(v, (list, dict, bool)) else v)
+        break
+else:
+    print("ABSENT")' "$D" "$1" "$2"
+}
+
+rebuild() { # cache-rebuild as root; prints the answer
+    req "$S" '{"type":"cache-rebuild"}'
+}
+
+# --- a certificate on agent-alpha's application ---------------------------
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/alpha.key" \
+    -out "$work/alpha.crt" -days 30 -subj /CN=agent-alpha >/dev/null 2>&1
+openssl x509 -in "$work/alpha.crt" -pubkey -noout >"$work/alpha.pub"
+want_ssh=$(ssh-keygen -i -m PKCS8 -f "$work/alpha.pub" 2>/dev/null)
+cert_b64=$(sed '/-----/d' "$work/alpha.crt" | tr -d '\n')
+tenant_ctl POST key-credentials "{\"appId\":\"$ALPHA_APP\",\"certificate\":\"$cert_b64\"}" >/dev/null
+
+# --- first sync at start ----------------------------------------------------
+if export LD_PRELOAD="$NSSW" NSS_WRAPPER_PASSWD="$work/passwd" NSS_WRAPPER_GROUP="$work/group" &&
+    helper_start dir "$C"; then
+    tap_ok "openclawd starts with [directory]"
+else
+    tap_fail "openclawd starts with [directory]" "$(cat "$work/dir.log")"
+fi
+unset LD_PRELOAD NSS_WRAPPER_PASSWD NSS_WRAPPER_GROUP
+if wait_for 20 test -s "$D"; then
+    tap_ok "directory.json written by the first sync"
+else
+    tap_fail "directory.json written by the first sync" "$(cat "$work/dir.log")"
+fi
+tap_check "directory.json and nss.cache are mode 0644" \
+    test "$(stat -c %a "$D")" = 644 -a "$(stat -c %a "$N")" = 644
+
+alpha_uid=$(expect_uid "$ALPHA_OID")
+out=$(wrap getent passwd agent-alpha)
+echo "# $out"
+tap_check "getent passwd agent-alpha: synced, idmap uid $alpha_uid" \
+    test "$(echo "$out" | cut -d: -f3)" = "$alpha_uid"
+tap_check "agent-alpha's roles in directory.json" test "$(dir_get "$ALPHA_APP" roles)" = '["Host.Login"]'
+tap_check "agent-alpha's source is graph" test "$(dir_get "$ALPHA_APP" source)" = graph
+got_ssh=$("$PY" -c '
+import json, sys
+for a in json.load(open(sys.argv[1]))["agents"]:
+    if a["app_id"] == sys.argv[2]:
+        print("\n".join(k.get("ssh", "") for k in a["keys"]))' "$D" "$ALPHA_APP")
+echo "# want $want_ssh"
+echo "# got  $got_ssh"
+tap_check "the registered certificate appears as agent-alpha's ssh key" \
+    test -n "$want_ssh" -a "$got_ssh" = "$want_ssh"
+sha256=$(openssl x509 -in "$work/alpha.crt" -outform DER | sha256sum | cut -d' ' -f1)
+tap_check "the key's SHA-256 thumbprint matches the certificate" \
+    grep -q "\"sha256\":[[:space:]]*\"$sha256\"" "$D"
+tap_check "agent identity (no application): synced without keys" \
+    test "$(dir_get "$AGENT1_OID" keys)" = '[]' -a "$(dir_get "$AGENT1_OID" name)" = agent-identity-one
+tap_check "static agent-beta without assignment: source config, no roles" \
+    test "$(dir_get "$BETA_APP" source)" = config -a "$(dir_get "$BETA_APP" roles)" = '[]'
+tap_check "names.json pins the synced names" grep -q '"agent-alpha"' "$work/state/names.json"
+
+st=$(req "$S" '{"type":"status"}')
+age=$(echo "$st" | json_get directory.age 2>/dev/null)
+tap_check "status shows the directory sync age" test -n "$age" -a "${age:-x}" -ge 0
+
+# --- who may ask ------------------------------------------------------------
+out=$(as_uid 4242 "$PY" "$CLIENT" "$S" json '{"type":"cache-rebuild"}' 2>&1)
+tap_check "cache-rebuild from a non-root uid: connection closed" test "$out" = CLOSED
+
+# --- the PAM account phase from the directory data ----------------------------
+pam_account() { # USER: pamtester acct_mgmt for service sudo-test (no auth from us)
+    env LD_PRELOAD="$PAMW $NSSW" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$work/pam.d" \
+        NSS_WRAPPER_PASSWD="$work/passwd" NSS_WRAPPER_GROUP="$work/group" \
+        NSS_WRAPPER_MODULE_SO_PATH="$MODULE" NSS_WRAPPER_MODULE_FN_PREFIX=openclaw \
+        OPENCLAW_CONFIG="$C" OPENCLAW_TEST_AUDIT_FILE="$work/audit.log" \
+        pamtester sudo-test "$1" acct_mgmt >"$work/pamtester.out" 2>&1
+}
+pam_ok=
+if [ -n "$PAMW" ] && command -v pamtester >/dev/null 2>&1 && [ -f "$PAM_MODULE" ]; then
+    mkdir -p "$work/pam.d"
+    printf 'account required %s config=%s\n' "$PAM_MODULE" "$C" >"$work/pam.d/sudo-test"
+    printf 'auth required pam_deny.so\naccount required pam_deny.so\n' >"$work/pam.d/other"
+    pam_ok=yes
+fi
+
+# --- a role added, then removed -----------------------------------------------
+tenant_ctl POST assignments \
+    "{\"principalAppId\":\"$ALPHA_APP\",\"resourceAppId\":\"$RESOURCE_APP\",\"appRole\":\"Host.Sudo\"}" >/dev/null
+out=$(rebuild)
+echo "# $out"
+tap_check "cache-rebuild answers when the sync finished" \
+    test "$(echo "$out" | json_get finished)" = true
+tap_check "a new assignment: Host.Sudo in agent-alpha's roles" \
+    test "$(dir_get "$ALPHA_APP" roles)" = '["Host.Login", "Host.Sudo"]'
+if [ -n "$pam_ok" ]; then
+    if pam_account agent-alpha; then
+        tap_ok "PAM account (no auth from us): allowed with Host.Sudo in directory.json"
+    else
+        tap_fail "PAM account: allowed with Host.Sudo in directory.json" \
+            "$(cat "$work/pamtester.out" "$work/audit.log" 2>/dev/null)"
+    fi
+else
+    tap_skip "PAM account: allowed with the role" "pam_wrapper, pamtester or the module missing"
+fi
+tenant_ctl POST assignments/remove \
+    "{\"principalAppId\":\"$ALPHA_APP\",\"resourceAppId\":\"$RESOURCE_APP\",\"appRole\":\"Host.Sudo\"}" >/dev/null
+rebuild >/dev/null
+tap_check "role assignment removed: agent-alpha's roles updated" \
+    test "$(dir_get "$ALPHA_APP" roles)" = '["Host.Login"]'
+if [ -n "$pam_ok" ]; then
+    if pam_account agent-alpha; then
+        tap_fail "PAM account: refused after the role is removed" "$(cat "$work/pamtester.out")"
+    else
+        tap_ok "PAM account: refused after the role is removed"
+    fi
+    if pam_account agent-beta; then
+        tap_fail "PAM account: a static agent without the role is refused"
+    else
+        tap_ok "PAM account: a static agent without the role is refused"
+    fi
+else
+    tap_skip "PAM account: refused after the role is removed" "pam_wrapper, pamtester or the module missing"
+    tap_skip "PAM account: static agent refused" "pam_wrapper, pamtester or the module missing"
+fi
+
+# --- a disabled service principal leaves NSS ----------------------------------
+tenant_ctl POST disable-sp "{\"appId\":\"$ALPHA_APP\"}" >/dev/null
+rebuild >/dev/null
+if wrap getent passwd agent-alpha >/dev/null; then
+    tap_fail "SP disabled: agent-alpha is gone from NSS after the sync"
+else
+    tap_ok "SP disabled: agent-alpha is gone from NSS after the sync"
+fi
+tap_check "SP disabled: directory.json says enabled false" test "$(dir_get "$ALPHA_APP" enabled)" = false
+if [ -n "$pam_ok" ]; then
+    tenant_ctl POST assignments \
+        "{\"principalAppId\":\"$ALPHA_APP\",\"resourceAppId\":\"$RESOURCE_APP\",\"appRole\":\"Host.Sudo\"}" >/dev/null
+    rebuild >/dev/null
+    if pam_account agent-alpha; then
+        tap_fail "PAM account: a disabled agent is refused even with the role"
+    else
+        tap_ok "PAM account: a disabled agent is refused even with the role"
+    fi
+    tenant_ctl POST assignments/remove \
+        "{\"principalAppId\":\"$ALPHA_APP\",\"resourceAppId\":\"$RESOURCE_APP\",\"appRole\":\"Host.Sudo\"}" >/dev/null
+fi
+tenant_ctl POST enable-sp "{\"appId\":\"$ALPHA_APP\"}" >/dev/null
+rebuild >/dev/null
+out=$(wrap getent passwd agent-alpha | cut -d: -f1,3)
+tap_check "re-enabled: same name, same uid" test "$out" = "agent-alpha:$alpha_uid"
+
+# --- renames never move a pinned name ---------------------------------------
+gt=$(tenant_token "$ADMIN_APP" "$ADMIN_SECRET" "https://graph.microsoft.com/.default")
+curl -sS --cacert "$TENANT_CA" -X PATCH -H "Authorization: Bearer $gt" \
+    -H 'Content-Type: application/json' --data '{"displayName":"root"}' \
+    "$TENANT_URL/v1.0/servicePrincipals/$ALPHA_OID" >/dev/null
+rebuild >/dev/null
+tap_check "agent-alpha renamed itself to root in Entra: its name stays agent-alpha" \
+    test "$(dir_get "$ALPHA_APP" name)" = agent-alpha
+tap_check "...and the display name is only informational" test "$(dir_get "$ALPHA_APP" display_name)" = root
+
+# --- hostile display names get the fallback name ---------------------------------
+seed=$("$PY" -c '
+import json, sys
+tid, res = sys.argv[1], sys.argv[2]
+apps, sps, asg = [], [], []
+for i, dn in enumerate(["root", "../x", "alice", "agent-alpha", "O'"'"'Brien"]):
+    app = "dddddddd-0000-4000-8000-%012d" % (i + 1)
+    sp = "%08d-0000-4000-8000-eeeeeeeeeeee" % (i + 1)
+    apps.append({"id": "cccccccc-0000-4000-8000-%012d" % (i + 1), "appId": app, "displayName": dn})
+    sps.append({"id": sp, "appId": app, "displayName": dn, "accountEnabled": True})
+    asg.append({"principalId": sp, "resourceAppId": res, "appRole": "Host.Login"})
+print(json.dumps({"tenants": [{"id": tid, "applications": apps, "servicePrincipals": sps,
+                                "appRoleAssignments": asg}]}))' "$TENANT_ID" "$RESOURCE_APP")
+tenant_ctl POST seed "$seed" >/dev/null
+out=$(rebuild)
+echo "# $out"
+for i in 1 2 3 4 5; do
+    app=dddddddd-0000-4000-8000-00000000000$i
+    name=$(dir_get "$app" name)
+    tap_check "hostile display name $(dir_get "$app" display_name) gets the fallback name (got $name)" \
+        test "$name" = "oc-0000000$i"
+done
+names=$(for i in 1 2 3 4 5; do dir_get dddddddd-0000-4000-8000-00000000000$i name; done | tr '\n' ' ')
+echo "# names: $names"
+if wrap getent passwd root | grep -q "^root:x:0:"; then
+    tap_ok "root still resolves to the real root"
+else
+    tap_fail "root still resolves to the real root"
+fi
+
+# --- Graph down: the last good files stay ------------------------------------------
+cp "$D" "$work/dir.before"
+cp "$N" "$work/nss.before"
+tenant_ctl POST faults '{"path":"/v1.0/","kind":"status","status":503,"count":20}' >/dev/null
+out=$(rebuild)
+echo "# $out"
+tap_check "Graph down: cache-rebuild reports the failure" \
+    test "$(echo "$out" | json_get error 2>/dev/null)" = unavailable
+tap_check "Graph down: directory.json and nss.cache unchanged" \
+    sh -c "cmp -s '$D' '$work/dir.before' && cmp -s '$N' '$work/nss.before'"
+err=$(req "$S" '{"type":"status"}' | json_get directory.last_error 2>/dev/null)
+echo "# $err"
+tap_check "Graph down: status shows the last error" sh -c "echo '$err' | grep -q 'HTTP 503'"
+out=$(wrap getent passwd agent-alpha | cut -d: -f1)
+tap_check "Graph down: agents still resolve from the last good cache" test "$out" = agent-alpha
+tenant_ctl DELETE faults >/dev/null
+out=$(rebuild)
+tap_check "Graph back: the sync succeeds again" test "$(echo "$out" | json_get finished)" = true
+
+# --- hygiene -------------------------------------------------------------------------
+grep "directory sync" "$work/dir.log" | sed "s/^/# /"
+tap_check "no secret or token in the log" \
+    sh -c "! grep -qE 'aDm8Q|eyJ' '$work/dir.log'"
+helper_stop "$HELPER_PID_dir"
+rc=$?
+HELPER_PID_dir=""
+tap_check "openclawd exits 0 on SIGTERM" test "$rc" = 0
+tap_done
