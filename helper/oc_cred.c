@@ -124,8 +124,7 @@ static int arc_url(const struct oc_fetch_ctx *ctx, const char *scope, char *buf,
         return -ENOMEM;
     }
     w = snprintf(buf, len,
-                 "%s/metadata/identity/oauth2/token?api-version=" OC_ARC_API_VERSION
-                 "&resource=%s",
+                 "%s/metadata/identity/oauth2/token?api-version=" OC_ARC_API_VERSION "&resource=%s",
                  ctx->arc_base != NULL ? ctx->arc_base : OC_ARC_DEFAULT, esc);
     curl_free(esc);
     return w < 0 || (size_t)w >= len ? -ENOBUFS : 0;
@@ -196,7 +195,8 @@ static int arc_read_key(const char *path, const char *dir, char **ret_key, const
         return r;
     }
     if (realpath(path, real) == NULL) {
-        *ret_why = errno == ENOENT ? "the realm file does not exist" : "the realm path cannot be resolved";
+        *ret_why = errno == ENOENT ? "the realm file does not exist"
+                                   : "the realm path cannot be resolved";
         return -errno;
     }
     if (strcmp(real, path) != 0) {
@@ -302,8 +302,8 @@ static int arc_challenge_done(struct oc_fetch_ctx *ctx, struct oc_step *st,
     }
     r = oc_arc_challenge_realm(a->challenge, path, sizeof(path), &why);
     if (r < 0) {
-        fail(&ret->err, 401, false,
-             "agent %s: Azure Arc challenge refused, no key file read: %s", name, why);
+        fail(&ret->err, 401, false, "agent %s: Azure Arc challenge refused, no key file read: %s",
+             name, why);
         return r;
     }
     r = arc_read_key(path, dir, &key, &why);
@@ -446,8 +446,7 @@ static int t1_start(struct oc_fetch_ctx *ctx, struct oc_step *st, struct oc_fetc
         if (form != NULL) {
             oc_free_wipe(form, T1_FORM_MAX);
         }
-        fail(err, 0, r != -ENOMEM, "agent %s: cannot build the blueprint's token request",
-             a->name);
+        fail(err, 0, r != -ENOMEM, "agent %s: cannot build the blueprint's token request", a->name);
         return r;
     }
     /* The blueprint's own credential, from this section's files. */

@@ -65,7 +65,7 @@ struct oc_step {
 
 /* What one finished request of a step returned (filled by oc_fetch.c). */
 struct oc_step_answer {
-    bool transport_ok;      /* false: no HTTP answer (see transport_error) */
+    bool transport_ok; /* false: no HTTP answer (see transport_error) */
     const char *transport_error;
     long status;
     const char *body; /* NUL-terminated, len bytes; "" when empty */

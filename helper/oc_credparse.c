@@ -140,7 +140,7 @@ static size_t origin_len(const char *url)
     static const char https[] = "https://";
     size_t n;
 
-    if (strncasecmp(url, https, sizeof(https) - 1) != 0) {
+    if (strncmp(url, https, sizeof(https) - 1) != 0) {
         return 0;
     }
     n = sizeof(https) - 1 + strcspn(url + sizeof(https) - 1, "/");
@@ -162,7 +162,8 @@ static enum endpoint_fault check_endpoint(const char *url, const char *authority
             return EP_BAD_CHAR;
         }
     }
-    if (an == 0 || n != an || strncasecmp(url, authority, n) != 0) {
+    /* Byte-wise: Entra's documents use the host exactly as the authority does. */
+    if (an == 0 || n != an || strncmp(url, authority, n) != 0) {
         return EP_FOREIGN;
     }
     return EP_OK;

@@ -15,7 +15,7 @@
 
 #include "conf.h" /* OC_CONFIG_PATH_MAX */
 
-#define OC_CHALLENGE_MAX (OC_CONFIG_PATH_MAX + 64) /* a WWW-Authenticate value */
+#define OC_CHALLENGE_MAX  (OC_CONFIG_PATH_MAX + 64) /* a WWW-Authenticate value */
 #define OC_ARC_KEY_SUFFIX ".key"
 #define OC_DISCOVERY_MAX  (64u * 1024u) /* a discovery document (Entra's: about 2 KiB) */
 
@@ -47,9 +47,10 @@ struct oc_discovery {
 /*
  * Validate a v2 discovery document: a strict JSON object of at most
  * OC_DISCOVERY_MAX bytes whose "issuer" is exactly issuer, and whose
- * "token_endpoint" and "jwks_uri" are https URLs (printable ASCII, no
- * query, fragment or braces, at most OC_CONFIG_PATH_MAX bytes) on the
- * same origin (scheme, host, port) as authority. 0 with *ret filled, or
+ * "token_endpoint" and "jwks_uri" are https URLs ("https://" in lower
+ * case; printable ASCII, no query, fragment, braces, backslash or user
+ * info, at most OC_CONFIG_PATH_MAX bytes) on the same origin (scheme,
+ * host, port; compared byte-wise) as authority. 0 with *ret filled, or
  * -EBADMSG with *ret_why.
  */
 int oc_discovery_parse(const char *buf, size_t len, const char *issuer, const char *authority,

@@ -54,7 +54,7 @@ void oc_discovery_free(struct oc_fetch_ctx *ctx)
 const char *oc_discovery_token_endpoint(const struct oc_fetch_ctx *ctx)
 {
     return ctx->disc != NULL && ctx->disc->source != DISC_NONE ? ctx->disc->doc.token_endpoint
-                                                                : NULL;
+                                                               : NULL;
 }
 
 const char *oc_discovery_jwks_uri(const struct oc_fetch_ctx *ctx)
@@ -164,8 +164,7 @@ int oc_discovery_start(struct oc_fetch_ctx *ctx, const char *dir, uint64_t id,
     }
     if (r < 0) {
         free(st);
-        snprintf(d->last_error, sizeof(d->last_error), "discovery not started: %s",
-                 strerror(-r));
+        snprintf(d->last_error, sizeof(d->last_error), "discovery not started: %s", strerror(-r));
         d->chained = true;
         return oc_fetch_jwks_start(ctx, dir, id, err);
     }

@@ -44,10 +44,10 @@ struct oc_fetch_ctx {
     CURLM *multi;               /* every HTTP request runs here, never blocking */
     struct oc_fetch_job *jobs;  /* in flight */
     size_t in_flight;
-    const char *arc_base;           /* azure-arc endpoint base, no trailing slash */
-    const char *arc_token_dir;      /* Arc challenge key files must be directly in here */
-    struct oc_cred_ctx *cred;       /* T1 cache (oc_cred.c) */
-    struct oc_discovery_ctx *disc;  /* OIDC discovery (oc_discovery.c) */
+    const char *arc_base;          /* azure-arc endpoint base, no trailing slash */
+    const char *arc_token_dir;     /* Arc challenge key files must be directly in here */
+    struct oc_cred_ctx *cred;      /* T1 cache (oc_cred.c) */
+    struct oc_discovery_ctx *disc; /* OIDC discovery (oc_discovery.c) */
 };
 
 struct oc_fetch_error {

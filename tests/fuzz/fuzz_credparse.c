@@ -72,8 +72,7 @@ static void check_discovery(const char *buf, size_t len)
         strncmp(d.jwks_uri, FUZZ_AUTHORITY, strlen(FUZZ_AUTHORITY)) != 0 ||
         (d.token_endpoint[strlen(FUZZ_AUTHORITY)] != '\0' &&
          d.token_endpoint[strlen(FUZZ_AUTHORITY)] != '/') ||
-        (d.jwks_uri[strlen(FUZZ_AUTHORITY)] != '\0' &&
-         d.jwks_uri[strlen(FUZZ_AUTHORITY)] != '/')) {
+        (d.jwks_uri[strlen(FUZZ_AUTHORITY)] != '\0' && d.jwks_uri[strlen(FUZZ_AUTHORITY)] != '/')) {
         abort();
     }
 }

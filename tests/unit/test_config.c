@@ -636,14 +636,14 @@ static void test_agent_errors(void **state)
 
 static void test_blueprint_credentials(void **state)
 {
-    struct oc_config *cfg = ok(MINIMAL "allow_insecure_credentials = yes\n" AGENT_A
-                                       "credential = agent-identity\n"
-                                       "blueprint_app_id = " TID "\n"
-                                       "blueprint_credential = secret-file\n"
-                                       "secret_file = /etc/openclaw/secrets/blueprint\n" AGENT_B
-                                       "credential = agent-identity\n"
-                                       "blueprint_app_id = " TID "\n"
-                                       "blueprint_credential = tpm-sealed-secret\n");
+    struct oc_config *cfg =
+            ok(MINIMAL "allow_insecure_credentials = yes\n" AGENT_A "credential = agent-identity\n"
+                       "blueprint_app_id = " TID "\n"
+                       "blueprint_credential = secret-file\n"
+                       "secret_file = /etc/openclaw/secrets/blueprint\n" AGENT_B
+                       "credential = agent-identity\n"
+                       "blueprint_app_id = " TID "\n"
+                       "blueprint_credential = tpm-sealed-secret\n");
     const struct oc_agent *a = oc_config_agent_by_name(cfg, "alpha");
 
     (void)state;
@@ -666,8 +666,9 @@ static void test_blueprint_credential_errors(void **state)
     (void)state;
     bad(MINIMAL AGENT_A "credential = agent-identity\nblueprint_app_id = " TID
                         "\nblueprint_credential = managed-identity\n",
-        9, "blueprint_credential = managed-identity: must be one of tpm-certificate, "
-           "tpm-sealed-secret, secret-file");
+        9,
+        "blueprint_credential = managed-identity: must be one of tpm-certificate, "
+        "tpm-sealed-secret, secret-file");
     bad(MINIMAL AGENT_A "credential = agent-identity\nblueprint_app_id = " TID
                         "\nblueprint_credential = agent-identity\n",
         9, "must be one of tpm-certificate");
@@ -680,9 +681,10 @@ static void test_blueprint_credential_errors(void **state)
         10, "blueprint_credential = secret-file needs secret_file");
     bad(MINIMAL AGENT_A "credential = agent-identity\nblueprint_app_id = " TID
                         "\nblueprint_credential = secret-file\nsecret_file = /s\n",
-        9, "[agent alpha]: blueprint_credential = secret-file keeps the blueprint's client secret "
-           "in a plain file: prefer blueprint_credential = tpm-certificate, or set "
-           "allow_insecure_credentials = yes in [global]");
+        9,
+        "[agent alpha]: blueprint_credential = secret-file keeps the blueprint's client secret "
+        "in a plain file: prefer blueprint_credential = tpm-certificate, or set "
+        "allow_insecure_credentials = yes in [global]");
     bad(MINIMAL AGENT_A "credential = agent-identity\nblueprint_app_id = " TID
                         "\nblueprint_credential = tpm-certificate\n"
                         "blueprint_credential = secret-file\n",
