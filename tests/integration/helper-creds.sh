@@ -35,16 +35,25 @@ DISC_PATH=/v2.0/.well-known/openid-configuration
 work=$(mktemp -d "${TMPDIR:-/tmp}/oc-creds.XXXXXX")
 chmod 755 "$work"
 HELPER_PID_main="" HELPER_PID_fake="" HELPER_PID_viadir="" HELPER_PID_tamper=""
-HELPER_PID_http="" HELPER_PID_down=""
+HELPER_PID_http="" HELPER_PID_down="" HELPER_PID_tpmbp=""
 FAKE_PID=""
+swtpm_pid=""
 cleanup() {
     for p in "$HELPER_PID_main" "$HELPER_PID_fake" "$HELPER_PID_viadir" "$HELPER_PID_tamper" \
-        "$HELPER_PID_http" "$HELPER_PID_down"; do
+        "$HELPER_PID_http" "$HELPER_PID_down" "$HELPER_PID_tpmbp"; do
         helper_stop "$p"
     done
     if [ -n "$FAKE_PID" ]; then
         kill -TERM "$FAKE_PID" 2>/dev/null
         wait "$FAKE_PID" 2>/dev/null
+    fi
+    if [ -n "$swtpm_pid" ]; then
+        kill "$swtpm_pid" 2>/dev/null
+        for _ in $(seq 1 50); do
+            kill -0 "$swtpm_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$swtpm_pid" 2>/dev/null
     fi
     tenant_stop
     rm -rf "$work"
@@ -367,6 +376,67 @@ out=$("$OCT" --socket "$work/viadir.sock" --agent arc-agent 2>/dev/null)
     grep -q "realm $FAKE_DIR/oklink/good.key: the realm path goes through a symbolic link" "$work/viadir.log" &&
     tap_ok "hostile Arc: a symlinked directory component: refused, no key sent" ||
     tap_fail "hostile Arc: symlinked directory" "$out $(cat "$work/viadir.log")"
+
+# ==========================================================================
+# agent-identity with blueprint_credential = tpm-certificate (private swtpm)
+# ==========================================================================
+SWTPM=${SWTPM:-$(command -v swtpm 2>/dev/null || true)}
+tpm_case() {
+    mkdir -p "$work/tpm"
+    "$SWTPM" socket --tpm2 --tpmstate dir="$work/tpm" \
+        --server type=unixio,path="$work/tpm/sock" --ctrl type=unixio,path="$work/tpm/sock.ctrl" \
+        --flags not-need-init,startup-clear --pid file="$work/tpm/pid" --daemon \
+        >"$work/tpm/log" 2>&1
+    wait_for 5 test -s "$work/tpm/pid" && wait_for 5 test -S "$work/tpm/sock"
+    swtpm_pid=$(cat "$work/tpm/pid" 2>/dev/null)
+    TCTI="swtpm:path=$work/tpm/sock"
+    [ -n "$swtpm_pid" ] &&
+        "$CTL" tpm keygen --alg ecc --out "$work/bp.tpmkey" --tcti "$TCTI" >/dev/null 2>"$work/tpm.err" &&
+        "$CTL" tpm cert --key "$work/bp.tpmkey" --subject openclaw-agent-blueprint \
+            --out "$work/bp.pem" --tcti "$TCTI" >/dev/null 2>>"$work/tpm.err" || return 1
+    body=$("$PY" -c 'import json,sys; print(json.dumps({"appId": sys.argv[1], "certificate": open(sys.argv[2]).read()}))' \
+        "$BLUEPRINT_APP" "$work/bp.pem")
+    tenant_ctl POST key-credentials "$body" | grep -q keyId || return 1
+    sed -e '/^\[agent arc-agent\]/,$d' "$work/main.conf" |
+        sed -e 's/^socket = .*/socket = '"$(printf '%s' "$work/tpmbp.sock" | sed 's/[\/&]/\\&/g')"'/' \
+            -e 's/^allow_insecure_credentials = yes/allow_insecure_credentials = no/' >"$work/tpmbp.conf"
+    cat >>"$work/tpmbp.conf" <<CONF
+tcti = $TCTI
+
+[agent agent-one]
+app_id = $AGENT_ONE_APP
+object_id = $AGENT_ONE_APP
+uid = $UID_ONE
+credential = agent-identity
+blueprint_app_id = $BLUEPRINT_APP
+key_file = $work/bp.tpmkey
+cert_file = $work/bp.pem
+CONF
+    chmod 644 "$work/tpmbp.conf"
+    helper_start tpmbp "$work/tpmbp.conf"
+}
+if [ -z "$SWTPM" ] || [ ! -x "$SWTPM" ]; then
+    tap_skip "agent-identity with a TPM-certificate blueprint" "swtpm not installed"
+elif ! tpm_case; then
+    tap_fail "agent-identity with a TPM-certificate blueprint: setup" \
+        "$(cat "$work/tpm.err" "$work/tpm/log" "$work/tpmbp.log" 2>/dev/null)"
+else
+    tenant_ctl DELETE requests >/dev/null
+    tt=$(as_uid $UID_ONE "$OCT" --socket "$work/tpmbp.sock" 2>"$work/tpmbp.err")
+    if [ -n "$tt" ] && [ "$(jwt_claim "$tt" appid)" = "$AGENT_ONE_APP" ] &&
+        [ "$(jwt_claim "$tt" xms_par_app_azp)" = "$BLUEPRINT_APP" ] &&
+        ! grep -q "secret" "$work/tpmbp.conf" &&
+        requests_json | "$PY" -c '
+import json, sys
+r = [x for x in json.load(sys.stdin)["requests"] if x["path"].endswith("/oauth2/v2.0/token")]
+sys.exit(0 if [(x["client_id"], x["status"]) for x in r] == [(sys.argv[1], 200), (sys.argv[2], 200)] else 1)' \
+            "$BLUEPRINT_APP" "$AGENT_ONE_APP"; then
+        tap_ok "agent-identity: blueprint_credential = tpm-certificate (default): T1 by a TPM-signed assertion"
+    else
+        tap_fail "agent-identity with a TPM-certificate blueprint" \
+            "$(cat "$work/tpmbp.err" "$work/tpmbp.log"; requests_json)"
+    fi
+fi
 
 # --- clean exits ----------------------------------------------------------
 for n in main fake viadir; do
