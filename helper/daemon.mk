@@ -55,6 +55,13 @@ tests_unit_test_tokenstore_SOURCES = tests/unit/test_tokenstore.c helper/oc_toke
 	helper/oc_tokenstore.h
 tests_unit_test_tokenstore_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CRYPTO_CFLAGS)
 tests_unit_test_tokenstore_LDADD = common/libocbase.la $(CMOCKA_LIBS) $(CRYPTO_LIBS)
+check_PROGRAMS += tests/unit/test_credparse
+TESTS += tests/unit/test_credparse
+tests_unit_test_credparse_SOURCES = tests/unit/test_credparse.c helper/oc_credparse.c \
+	helper/oc_credparse.h
+tests_unit_test_credparse_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CJSON_CFLAGS)
+tests_unit_test_credparse_LDADD = common/libocverify.la common/libocbase.la $(CMOCKA_LIBS) \
+	$(CJSON_LIBS) $(CRYPTO_LIBS)
 endif
 
 # The real daemon against the local tenant, clients under several uids.
@@ -101,10 +108,11 @@ EXTRA_DIST += tests/fuzz/fuzz_tokenstore.c tests/fuzz/corpus/tokenstore
 if FUZZING
 FUZZ_TARGETS += tests/fuzz/fuzz_credparse
 noinst_PROGRAMS += tests/fuzz/fuzz_credparse
-tests_fuzz_fuzz_credparse_SOURCES = tests/fuzz/fuzz_credparse.c helper/oc_credparse.c
-tests_fuzz_fuzz_credparse_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) \
+tests_fuzz_fuzz_credparse_SOURCES = tests/fuzz/fuzz_credparse.c helper/oc_credparse.c \
+	$(oc_verify_sources)
+tests_fuzz_fuzz_credparse_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 tests_fuzz_fuzz_credparse_LDFLAGS = -fsanitize=fuzzer,address,undefined
-tests_fuzz_fuzz_credparse_LDADD = common/libocbase.la $(CJSON_LIBS) -lm
+tests_fuzz_fuzz_credparse_LDADD = common/libocbase.la $(CJSON_LIBS) $(CRYPTO_LIBS) -lm
 endif
 EXTRA_DIST += tests/fuzz/fuzz_credparse.c tests/fuzz/corpus/credparse

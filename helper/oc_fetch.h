@@ -6,8 +6,9 @@
  * TLS is always verified (ca_file from the config when set, else the
  * system store); no redirects are followed; connect and total timeouts
  * are bounded; responses are capped; proxy variables (https_proxy,
- * no_proxy) are honoured as libcurl does by default, except for IMDS,
- * which is never proxied. Plain http is allowed only for an IMDS URL.
+ * no_proxy) are honoured as libcurl does by default, except for IMDS
+ * and Azure Arc, which are never proxied. Plain http is allowed only for
+ * those two local endpoints.
  */
 #ifndef OC_FETCH_H
 #define OC_FETCH_H

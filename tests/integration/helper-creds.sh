@@ -38,6 +38,7 @@ HELPER_PID_main="" HELPER_PID_fake="" HELPER_PID_viadir="" HELPER_PID_tamper=""
 HELPER_PID_http="" HELPER_PID_down="" HELPER_PID_tpmbp=""
 FAKE_PID=""
 swtpm_pid=""
+bad_exits=""
 cleanup() {
     for p in "$HELPER_PID_main" "$HELPER_PID_fake" "$HELPER_PID_viadir" "$HELPER_PID_tamper" \
         "$HELPER_PID_http" "$HELPER_PID_down" "$HELPER_PID_tpmbp"; do
@@ -287,11 +288,11 @@ sys.exit(0 if d["source"] == "cached" and "refused" in d["last_error"] else 1)';
 }
 tamper tamper 'd["issuer"] = "https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000/v2.0"'
 check_tampered tamper "discovery with another tenant's issuer" "its issuer"
-helper_stop "$HELPER_PID_tamper"
+helper_stop "$HELPER_PID_tamper" || bad_exits="$bad_exits tamper:$?"
 HELPER_PID_tamper=""
 tamper http 'd["token_endpoint"] = d["token_endpoint"].replace("https://", "http://")'
 check_tampered http "discovery with an http token_endpoint" "token_endpoint is not an https URL"
-helper_stop "$HELPER_PID_http"
+helper_stop "$HELPER_PID_http" || bad_exits="$bad_exits http:$?"
 HELPER_PID_http=""
 
 # Discovery down and no cached file: the URLs built from authority and tenant_id.
@@ -317,7 +318,7 @@ sys.exit(0 if r and all(x["path"] == "/%s/oauth2/v2.0/token" % sys.argv[1] for x
 else
     tap_fail "discovery down, no cache" "$s $(cat "$work/down.log")"
 fi
-helper_stop "$HELPER_PID_down"
+helper_stop "$HELPER_PID_down" || bad_exits="$bad_exits down:$?"
 HELPER_PID_down=""
 
 # ==========================================================================
@@ -439,6 +440,12 @@ sys.exit(0 if [(x["client_id"], x["status"]) for x in r] == [(sys.argv[1], 200),
 fi
 
 # --- clean exits ----------------------------------------------------------
+if [ -n "$HELPER_PID_tpmbp" ]; then
+    helper_stop "$HELPER_PID_tpmbp" || bad_exits="$bad_exits tpmbp:$?"
+    HELPER_PID_tpmbp=""
+fi
+[ -z "$bad_exits" ] && tap_ok "the short-lived openclawd runs exited 0 on SIGTERM" ||
+    tap_fail "the short-lived openclawd runs exited 0 on SIGTERM" "$bad_exits"
 for n in main fake viadir; do
     eval "p=\$HELPER_PID_$n"
     helper_stop "$p"
