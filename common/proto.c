@@ -19,6 +19,9 @@ static const struct oc_proto_request_def request_table[] = {
          "fetch the tenant's JWKS now (rate-limited); root or the PAM module as root"},
         {"cache-rebuild", OC_REQ_CACHE_REBUILD, OC_WHO_ROOT,
          "sync the directory now and rewrite nss.cache and directory.json; root only"},
+        {"anomaly", OC_REQ_ANOMALY, OC_WHO_ROOT,
+         "an agent was locked out (from PAM as root): audit, and with on_anomaly = "
+         "disable-service-principal disable its service principal through Graph"},
 };
 
 const struct oc_proto_request_def *oc_proto_request_lookup(const char *name, size_t len)

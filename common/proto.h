@@ -33,6 +33,7 @@ enum oc_proto_type {
     OC_REQ_GET_TOKEN,
     OC_REQ_REFRESH_JWKS,
     OC_REQ_CACHE_REBUILD,
+    OC_REQ_ANOMALY,
 };
 
 /* Who may send a request type. */

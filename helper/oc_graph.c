@@ -44,6 +44,8 @@
 
 #define IDX_TOKEN    0xFFFFFFFEu /* job index of the token request */
 #define IDX_PHASE    0xFFFFFFFDu /* job index of the resource / assignments request */
+#define IDX_A_TOKEN  0xFFFFFFFCu /* anomaly response: its token request */
+#define IDX_A_PATCH  0xFFFFFFFBu /* anomaly response: the PATCH */
 #define URL_MAX      (OC_CONFIG_PATH_MAX + 1024)
 #define CERT_DER_MAX (16 * 1024)
 #define TOKEN_MARGIN 120 /* seconds: a Graph token is renewed this long before it expires */
@@ -103,6 +105,15 @@ struct oc_graph {
     size_t n_pr;
     size_t in_flight;
     unsigned pages;
+
+    /* Anomaly responses: queued (name, object id), the head one in flight */
+    struct {
+        char name[OC_USER_NAME_MAX + 1];
+        char oid[OC_GUID_SIZE];
+    } anomaly[OC_GRAPH_ANOMALY_QUEUE];
+    size_t n_anomaly;
+    bool anomaly_busy;
+    bool resync; /* sync again as soon as the running one ends */
 
     /* Results */
     uint64_t generation;
@@ -170,6 +181,10 @@ static void sync_end(struct oc_graph *g)
     g->in_flight = 0;
     g->gen++;
     g->generation++;
+    if (g->resync) {
+        g->resync = false;
+        g->next = oc_now();
+    }
 }
 
 static void sync_failed(struct oc_graph *g, int64_t retry_after, const char *fmt, ...)
@@ -1288,11 +1303,126 @@ size_t oc_graph_agents(const struct oc_graph *g)
     return g->agents;
 }
 
+static void anomaly_next(struct oc_graph *g);
+
+/* The head of the anomaly queue is done (either way): drop it, start the next. */
+static void anomaly_pop(struct oc_graph *g)
+{
+    g->anomaly_busy = false;
+    if (g->n_anomaly > 0) {
+        memmove(&g->anomaly[0], &g->anomaly[1], (g->n_anomaly - 1) * sizeof(g->anomaly[0]));
+        g->n_anomaly--;
+    }
+    anomaly_next(g);
+}
+
+static void anomaly_patch(struct oc_graph *g)
+{
+    char url[URL_MAX];
+    struct oc_fetch_error err;
+
+    (void)snprintf(url, sizeof(url), "%s/v1.0/servicePrincipals/%s", g->cfg->directory->graph_url,
+                   g->anomaly[0].oid);
+    if (oc_fetch_graph_start(g->fetch, "PATCH", url, g->token, "{\"accountEnabled\":false}",
+                             OC_GRAPH_JOB_FLAG | IDX_A_PATCH, &err) < 0) {
+        g->log("audit: anomaly: cannot disable the service principal %s of agent %s: %s",
+               g->anomaly[0].oid, g->anomaly[0].name, err.msg);
+        anomaly_pop(g);
+    }
+}
+
+static void anomaly_next(struct oc_graph *g)
+{
+    char scope[OC_CONFIG_PATH_MAX + 16];
+    struct oc_fetch_error err;
+
+    if (g->anomaly_busy || g->n_anomaly == 0) {
+        return;
+    }
+    g->anomaly_busy = true;
+    if (g->token != NULL && g->token_expires - TOKEN_MARGIN > oc_now()) {
+        anomaly_patch(g);
+        return;
+    }
+    (void)snprintf(scope, sizeof(scope), "%s/.default", g->cfg->directory->graph_resource);
+    if (oc_fetch_token_start(g->fetch, g->cfg->n_agents, scope, OC_GRAPH_JOB_FLAG | IDX_A_TOKEN,
+                             &err) < 0) {
+        g->log("audit: anomaly: cannot disable the service principal %s of agent %s: no Graph "
+               "token: %s",
+               g->anomaly[0].oid, g->anomaly[0].name, err.msg);
+        anomaly_pop(g);
+    }
+}
+
+int oc_graph_disable_sp(struct oc_graph *g, const char *name, const char *object_id)
+{
+    if (g->cfg->directory == NULL) {
+        return -ENOTSUP;
+    }
+    if (g->n_anomaly >= OC_GRAPH_ANOMALY_QUEUE) {
+        return -ENOSPC;
+    }
+    oc_strscpy(g->anomaly[g->n_anomaly].name, sizeof(g->anomaly[0].name), name);
+    oc_strscpy(g->anomaly[g->n_anomaly].oid, sizeof(g->anomaly[0].oid), object_id);
+    g->n_anomaly++;
+    anomaly_next(g);
+    return 0;
+}
+
+/* A finished job of the anomaly response. */
+static void anomaly_done(struct oc_graph *g, uint32_t idx, struct oc_fetch_result *res)
+{
+    if (!g->anomaly_busy || g->n_anomaly == 0) {
+        return;
+    }
+    if (idx == IDX_A_TOKEN) {
+        if (res->result < 0) {
+            g->log("audit: anomaly: cannot disable the service principal %s of agent %s: no "
+                   "Graph token: %s",
+                   g->anomaly[0].oid, g->anomaly[0].name, res->err.msg);
+            anomaly_pop(g);
+            return;
+        }
+        oc_free_wipe_str(g->token);
+        g->token = res->token.access_token;
+        g->token_expires = res->token.expires_on;
+        res->token.access_token = NULL;
+        anomaly_patch(g);
+        return;
+    }
+    if (res->result == 0 && (res->http_status == 204 || res->http_status == 200)) {
+        g->log("audit: anomaly: service principal %s of agent %s disabled in Entra "
+               "(accountEnabled false, on_anomaly = disable-service-principal)",
+               g->anomaly[0].oid, g->anomaly[0].name);
+        /* The next sync takes the agent out of NSS; run it now. */
+        g->next = 0;
+        g->resync = g->phase != PH_IDLE;
+    } else {
+        char detail[256];
+
+        if (res->result < 0) {
+            oc_strscpy(detail, sizeof(detail), res->err.msg);
+        } else {
+            (void)snprintf(detail, sizeof(detail),
+                           "Graph answered HTTP %ld (the [directory] application needs "
+                           "Application.ReadWrite.All)",
+                           res->http_status);
+        }
+        g->log("audit: anomaly: disabling the service principal %s of agent %s failed: %s",
+               g->anomaly[0].oid, g->anomaly[0].name, detail);
+    }
+    anomaly_pop(g);
+}
+
 void oc_graph_job_done(struct oc_graph *g, struct oc_fetch_result *res)
 {
     uint32_t idx = (uint32_t)(res->id & 0xFFFFFFFFu);
     uint32_t gen = (uint32_t)((res->id >> 32) & 0xFFFFFu);
 
+    if (idx == IDX_A_TOKEN || idx == IDX_A_PATCH) {
+        anomaly_done(g, idx, res);
+        goto out;
+    }
     if (g->phase == PH_IDLE || gen != (g->gen & 0xFFFFFu)) {
         goto out; /* a job of an aborted sync */
     }

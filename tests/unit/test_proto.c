@@ -139,7 +139,11 @@ static void test_table_who_may_send(void **state)
     (void)state;
 
     assert_non_null(oc_proto_request_table(&n));
-    assert_true(n >= 5);
+    assert_true(n >= 6);
+    d = oc_proto_request_lookup("anomaly", 7);
+    assert_non_null(d);
+    assert_true(oc_proto_peer_may_send(d, 0));
+    assert_false(oc_proto_peer_may_send(d, 1000));
     d = oc_proto_request_lookup("cache-rebuild", 13);
     assert_non_null(d);
     assert_true(oc_proto_peer_may_send(d, 0));
