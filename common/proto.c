@@ -24,10 +24,11 @@ static const struct oc_proto_request_def request_table[] = {
         {"agent-lock", OC_REQ_AGENT_LOCK, OC_WHO_ROOT,
          "refuse every token of an agent until agent-unlock (persisted)"},
         {"agent-unlock", OC_REQ_AGENT_UNLOCK, OC_WHO_ROOT, "lift agent-lock"},
-        {"anomaly", OC_REQ_ANOMALY, OC_WHO_ROOT,
-         "pam_openclaw locked an agent out after repeated failures (audited)"},
         {"cache-rebuild", OC_REQ_CACHE_REBUILD, OC_WHO_ROOT,
          "sync the directory now and rewrite nss.cache and directory.json; root only"},
+        {"anomaly", OC_REQ_ANOMALY, OC_WHO_ROOT,
+         "an agent was locked out (from PAM as root): audit, and with on_anomaly = "
+         "disable-service-principal disable its service principal through Graph"},
 };
 
 const struct oc_proto_request_def *oc_proto_request_lookup(const char *name, size_t len)

@@ -44,6 +44,8 @@
 
 #define IDX_TOKEN    0xFFFFFFFEu /* job index of the token request */
 #define IDX_PHASE    0xFFFFFFFDu /* job index of the resource / assignments request */
+#define IDX_A_TOKEN  0xFFFFFFFCu /* anomaly response: its token request */
+#define IDX_A_PATCH  0xFFFFFFFBu /* anomaly response: the PATCH */
 #define URL_MAX      (OC_CONFIG_PATH_MAX + 1024)
 #define CERT_DER_MAX (16 * 1024)
 #define TOKEN_MARGIN 120 /* seconds: a Graph token is renewed this long before it expires */
@@ -58,12 +60,12 @@ enum phase {
 };
 
 enum pstep {
-    PS_SP = 0,      /* GET servicePrincipals/{id} to do */
-    PS_SP_WAIT,     /* in flight */
-    PS_APP,         /* GET applications(appId=...) to do */
-    PS_APP_WAIT,    /* in flight */
-    PS_DONE,        /* complete */
-    PS_GONE,        /* deleted meanwhile: skipped */
+    PS_SP = 0,   /* GET servicePrincipals/{id} to do */
+    PS_SP_WAIT,  /* in flight */
+    PS_APP,      /* GET applications(appId=...) to do */
+    PS_APP_WAIT, /* in flight */
+    PS_DONE,     /* complete */
+    PS_GONE,     /* deleted meanwhile: skipped */
 };
 
 struct principal {
@@ -103,6 +105,15 @@ struct oc_graph {
     size_t n_pr;
     size_t in_flight;
     unsigned pages;
+
+    /* Anomaly responses: queued (name, object id), the head one in flight */
+    struct {
+        char name[OC_USER_NAME_MAX + 1];
+        char oid[OC_GUID_SIZE];
+    } anomaly[OC_GRAPH_ANOMALY_QUEUE];
+    size_t n_anomaly;
+    bool anomaly_busy;
+    bool resync; /* sync again as soon as the running one ends */
 
     /* Results */
     uint64_t generation;
@@ -170,6 +181,10 @@ static void sync_end(struct oc_graph *g)
     g->in_flight = 0;
     g->gen++;
     g->generation++;
+    if (g->resync) {
+        g->resync = false;
+        g->next = oc_now();
+    }
 }
 
 static void sync_failed(struct oc_graph *g, int64_t retry_after, const char *fmt, ...)
@@ -280,7 +295,7 @@ static int sb_put_bn(struct sshbuf *b, const BIGNUM *bn)
     }
     BN_bn2bin(bn, tmp + 1);
     r = (n > 0 && (tmp[1] & 0x80) != 0) ? sb_put(b, tmp, (size_t)n + 1)
-                                         : sb_put(b, tmp + 1, (size_t)n);
+                                        : sb_put(b, tmp + 1, (size_t)n);
     free(tmp);
     return r;
 }
@@ -370,8 +385,7 @@ static int key_from_credential(const cJSON *kc, struct oc_dir_key *k)
     int n, ret = 0;
 
     memset(k, 0, sizeof(*k));
-    if (oc_json_get_string(kc, "type", 64, &type) < 0 ||
-        strcmp(type, "AsymmetricX509Cert") != 0 ||
+    if (oc_json_get_string(kc, "type", 64, &type) < 0 || strcmp(type, "AsymmetricX509Cert") != 0 ||
         oc_json_get_string(kc, "key", CERT_DER_MAX * 2, &key) < 0 ||
         oc_json_get_string(kc, "keyId", OC_GUID_LEN, &kid) < 0 ||
         oc_guid_normalize(kid, k->key_id) < 0 ||
@@ -424,8 +438,7 @@ static int start_token(struct oc_graph *g)
     (void)snprintf(scope, sizeof(scope), "%s/.default", g->cfg->directory->graph_resource);
     r = oc_fetch_token_start(g->fetch, g->cfg->n_agents, scope, job_id(g, IDX_TOKEN), &err);
     if (r < 0) {
-        sync_failed(g, err.permanent ? 600 : -1, "cannot get a Microsoft Graph token: %s",
-                    err.msg);
+        sync_failed(g, err.permanent ? 600 : -1, "cannot get a Microsoft Graph token: %s", err.msg);
         return r;
     }
     g->in_flight++;
@@ -483,9 +496,8 @@ static int resource_done(struct oc_graph *g, const struct oc_fetch_result *res)
     if (cJSON_GetArraySize(arr) != 1) {
         int n = cJSON_GetArraySize(arr);
         cJSON_Delete(o);
-        sync_failed(g, 600,
-                    "%s service principal%s for resource = %s in the tenant: %s", n == 0 ? "no" : "several",
-                    n == 0 ? "" : "s", resource,
+        sync_failed(g, 600, "%s service principal%s for resource = %s in the tenant: %s",
+                    n == 0 ? "no" : "several", n == 0 ? "" : "s", resource,
                     n == 0 ? "check resource (the host's application appId or app ID URI) and "
                              "that the application has a service principal"
                            : "name the application by its appId");
@@ -650,8 +662,9 @@ static int assigned_done(struct oc_graph *g, const struct oc_fetch_result *res)
         if (strncmp(next, graph_url, gl) != 0 || next[gl] != '/' ||
             ++g->pages >= OC_GRAPH_PAGES_MAX) {
             cJSON_Delete(o);
-            sync_failed(g, -1, "Graph's @odata.nextLink leaves graph_url or pages too often: "
-                               "refused");
+            sync_failed(g, -1,
+                        "Graph's @odata.nextLink leaves graph_url or pages too often: "
+                        "refused");
             return -EBADMSG;
         }
         oc_strscpy(url, sizeof(url), next);
@@ -681,7 +694,8 @@ static void principal_sp_done(struct oc_graph *g, struct principal *p,
     }
     if (oc_json_parse_object(res->body, res->body_len, &o, NULL) < 0 ||
         oc_json_get_string(o, "appId", OC_GUID_LEN, &app_id) < 0 ||
-        oc_guid_normalize(app_id, p->app_id) < 0 || oc_json_get_bool(o, "accountEnabled", &enabled) < 0) {
+        oc_guid_normalize(app_id, p->app_id) < 0 ||
+        oc_json_get_bool(o, "accountEnabled", &enabled) < 0) {
         cJSON_Delete(o);
         sync_failed(g, -1, "service principal %s from Graph lacks appId or accountEnabled", p->id);
         return;
@@ -764,8 +778,8 @@ static void pump(struct oc_graph *g)
                 (void)snprintf(url, sizeof(url), "%s/v1.0/servicePrincipals/%s", graph_url, p->id);
             } else {
                 (void)snprintf(url, sizeof(url),
-                               "%s/v1.0/applications(appId='%s')?$select=keyCredentials",
-                               graph_url, p->app_id);
+                               "%s/v1.0/applications(appId='%s')?$select=keyCredentials", graph_url,
+                               p->app_id);
             }
             p->step = p->step == PS_SP ? PS_SP_WAIT : PS_APP_WAIT;
             if (graph_get(g, url, (uint32_t)i) < 0) {
@@ -873,9 +887,9 @@ static int names_load(const char *path, struct names *m)
     {
         char oid[OC_GUID_SIZE];
 
-        if (it->string == NULL || oc_guid_normalize(it->string, oid) < 0 ||
-            !cJSON_IsString(it) || !oc_valid_user_name(it->valuestring) ||
-            names_get(m, oid) != NULL || m->n >= 4 * OC_DIR_AGENTS_MAX) {
+        if (it->string == NULL || oc_guid_normalize(it->string, oid) < 0 || !cJSON_IsString(it) ||
+            !oc_valid_user_name(it->valuestring) || names_get(m, oid) != NULL ||
+            m->n >= 4 * OC_DIR_AGENTS_MAX) {
             r = -EBADMSG;
             break;
         }
@@ -995,7 +1009,7 @@ static int write_files(struct oc_graph *g, bool synced)
     struct oc_dir dir = {.version = OC_DIR_VERSION};
     struct oc_cb_agent *cb = NULL;
     const char ***nssroles = NULL;
-    char (*gecos)[OC_DIR_DISPLAY_MAX + 1] = NULL;
+    char(*gecos)[OC_DIR_DISPLAY_MAX + 1] = NULL;
     struct names names = {0};
     char path[OC_CONFIG_PATH_MAX + 32], err[1024];
     void *img = NULL;
@@ -1288,11 +1302,126 @@ size_t oc_graph_agents(const struct oc_graph *g)
     return g->agents;
 }
 
+static void anomaly_next(struct oc_graph *g);
+
+/* The head of the anomaly queue is done (either way): drop it, start the next. */
+static void anomaly_pop(struct oc_graph *g)
+{
+    g->anomaly_busy = false;
+    if (g->n_anomaly > 0) {
+        memmove(&g->anomaly[0], &g->anomaly[1], (g->n_anomaly - 1) * sizeof(g->anomaly[0]));
+        g->n_anomaly--;
+    }
+    anomaly_next(g);
+}
+
+static void anomaly_patch(struct oc_graph *g)
+{
+    char url[URL_MAX];
+    struct oc_fetch_error err;
+
+    (void)snprintf(url, sizeof(url), "%s/v1.0/servicePrincipals/%s", g->cfg->directory->graph_url,
+                   g->anomaly[0].oid);
+    if (oc_fetch_graph_start(g->fetch, "PATCH", url, g->token, "{\"accountEnabled\":false}",
+                             OC_GRAPH_JOB_FLAG | IDX_A_PATCH, &err) < 0) {
+        g->log("audit: anomaly: cannot disable the service principal %s of agent %s: %s",
+               g->anomaly[0].oid, g->anomaly[0].name, err.msg);
+        anomaly_pop(g);
+    }
+}
+
+static void anomaly_next(struct oc_graph *g)
+{
+    char scope[OC_CONFIG_PATH_MAX + 16];
+    struct oc_fetch_error err;
+
+    if (g->anomaly_busy || g->n_anomaly == 0) {
+        return;
+    }
+    g->anomaly_busy = true;
+    if (g->token != NULL && g->token_expires - TOKEN_MARGIN > oc_now()) {
+        anomaly_patch(g);
+        return;
+    }
+    (void)snprintf(scope, sizeof(scope), "%s/.default", g->cfg->directory->graph_resource);
+    if (oc_fetch_token_start(g->fetch, g->cfg->n_agents, scope, OC_GRAPH_JOB_FLAG | IDX_A_TOKEN,
+                             &err) < 0) {
+        g->log("audit: anomaly: cannot disable the service principal %s of agent %s: no Graph "
+               "token: %s",
+               g->anomaly[0].oid, g->anomaly[0].name, err.msg);
+        anomaly_pop(g);
+    }
+}
+
+int oc_graph_disable_sp(struct oc_graph *g, const char *name, const char *object_id)
+{
+    if (g->cfg->directory == NULL) {
+        return -ENOTSUP;
+    }
+    if (g->n_anomaly >= OC_GRAPH_ANOMALY_QUEUE) {
+        return -ENOSPC;
+    }
+    oc_strscpy(g->anomaly[g->n_anomaly].name, sizeof(g->anomaly[0].name), name);
+    oc_strscpy(g->anomaly[g->n_anomaly].oid, sizeof(g->anomaly[0].oid), object_id);
+    g->n_anomaly++;
+    anomaly_next(g);
+    return 0;
+}
+
+/* A finished job of the anomaly response. */
+static void anomaly_done(struct oc_graph *g, uint32_t idx, struct oc_fetch_result *res)
+{
+    if (!g->anomaly_busy || g->n_anomaly == 0) {
+        return;
+    }
+    if (idx == IDX_A_TOKEN) {
+        if (res->result < 0) {
+            g->log("audit: anomaly: cannot disable the service principal %s of agent %s: no "
+                   "Graph token: %s",
+                   g->anomaly[0].oid, g->anomaly[0].name, res->err.msg);
+            anomaly_pop(g);
+            return;
+        }
+        oc_free_wipe_str(g->token);
+        g->token = res->token.access_token;
+        g->token_expires = res->token.expires_on;
+        res->token.access_token = NULL;
+        anomaly_patch(g);
+        return;
+    }
+    if (res->result == 0 && (res->http_status == 204 || res->http_status == 200)) {
+        g->log("audit: anomaly: service principal %s of agent %s disabled in Entra "
+               "(accountEnabled false, on_anomaly = disable-service-principal)",
+               g->anomaly[0].oid, g->anomaly[0].name);
+        /* The next sync takes the agent out of NSS; run it now. */
+        g->next = 0;
+        g->resync = g->phase != PH_IDLE;
+    } else {
+        char detail[256];
+
+        if (res->result < 0) {
+            oc_strscpy(detail, sizeof(detail), res->err.msg);
+        } else {
+            (void)snprintf(detail, sizeof(detail),
+                           "Graph answered HTTP %ld (the [directory] application needs "
+                           "Application.ReadWrite.All)",
+                           res->http_status);
+        }
+        g->log("audit: anomaly: disabling the service principal %s of agent %s failed: %s",
+               g->anomaly[0].oid, g->anomaly[0].name, detail);
+    }
+    anomaly_pop(g);
+}
+
 void oc_graph_job_done(struct oc_graph *g, struct oc_fetch_result *res)
 {
     uint32_t idx = (uint32_t)(res->id & 0xFFFFFFFFu);
     uint32_t gen = (uint32_t)((res->id >> 32) & 0xFFFFFu);
 
+    if (idx == IDX_A_TOKEN || idx == IDX_A_PATCH) {
+        anomaly_done(g, idx, res);
+        goto out;
+    }
     if (g->phase == PH_IDLE || gen != (g->gen & 0xFFFFFu)) {
         goto out; /* a job of an aborted sync */
     }

@@ -63,6 +63,16 @@ size_t oc_graph_agents(const struct oc_graph *g);
 /* A finished fetch job whose id has OC_GRAPH_JOB_FLAG. Frees res->body. */
 void oc_graph_job_done(struct oc_graph *g, struct oc_fetch_result *res);
 
+/*
+ * The anomaly response (on_anomaly = disable-service-principal): PATCH
+ * servicePrincipals/{object_id} {"accountEnabled": false} with the
+ * [directory] credential, then a sync. Queued (at most
+ * OC_GRAPH_ANOMALY_QUEUE); the outcome is logged as an audit line.
+ * 0, -ENOSPC (queue full), -ENOTSUP (no [directory]).
+ */
+#define OC_GRAPH_ANOMALY_QUEUE 16
+int oc_graph_disable_sp(struct oc_graph *g, const char *name, const char *object_id);
+
 /* The "directory" member of the status answer. */
 cJSON *oc_graph_status(const struct oc_graph *g, int64_t now);
 

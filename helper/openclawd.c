@@ -30,6 +30,7 @@
 
 #include "clock.h"
 #include "conf.h"
+#include "directory.h"
 #include "idmap.h"
 #include "oc_agentstate.h"
 #include "oc_cred.h"
@@ -86,6 +87,7 @@ struct daemon {
     bool jwks_in_flight;
     char jwks_error[OC_FETCH_ERR_MAX];
     struct oc_graph *graph; /* directory sync (oc_graph.c) */
+    const char *graph_state_dir;
     int listen_fd;
     int signal_fd;
     struct client clients[OC_CLIENTS_MAX];
@@ -513,18 +515,6 @@ static void sessions_keep_fresh(struct daemon *d, int64_t now)
     }
 }
 
-/*
- * pam_openclaw locked agent out after repeated failures. Hook for an
- * anomaly response (e.g. disabling the agent's service principal through
- * Graph, off by default); for now only the audit line.
- */
-static void on_anomaly(struct daemon *d, size_t a)
-{
-    logmsg("anomaly: agent %s: no automatic response configured (the PAM lockout stands; "
-           "openclawctl agent unlock %s lifts it)",
-           d->config->agents[a].name, d->config->agents[a].name);
-}
-
 static int do_agent_request(struct daemon *d, struct client *c, const struct oc_request *req)
 {
     ssize_t a = agent_of_name(d, req->agent);
@@ -576,12 +566,6 @@ static int do_agent_request(struct daemon *d, struct client *c, const struct oc_
         cJSON_AddBoolToObject(o, "persisted", r == 0);
         break;
     }
-    case OC_REQ_ANOMALY:
-        logmsg("audit: anomaly: pam_openclaw (pid %d) locked agent %s out after repeated "
-               "failures",
-               c->pid, req->agent);
-        on_anomaly(d, (size_t)a);
-        break;
     default:
         cJSON_Delete(o);
         return -EPROTO;
@@ -622,6 +606,60 @@ static int do_cache_rebuild(struct daemon *d, struct client *c)
     return 0;
 }
 
+/*
+ * anomaly {agent}: an agent was locked out (PAM, as root). Always one
+ * audit line; with on_anomaly = disable-service-principal its service
+ * principal is disabled through Graph (oc_graph_disable_sp).
+ */
+static int do_anomaly(struct daemon *d, struct client *c, const struct oc_request *req)
+{
+    const struct oc_directory *dir = d->config->directory;
+    const struct oc_agent *a;
+    struct oc_dir *data = NULL;
+    const struct oc_dir_agent *e = NULL;
+    char oid[OC_GUID_SIZE] = "", path[OC_CONFIG_PATH_MAX + 32];
+    bool act = dir != NULL && dir->on_anomaly == OC_ANOMALY_DISABLE_SP;
+    cJSON *o;
+    int r;
+
+    if (req->agent[0] == '\0') {
+        c->closing = true;
+        return send_error(c, "bad-request", "anomaly needs the agent (\"agent\")", -1);
+    }
+    a = oc_config_agent_by_name(d->config, req->agent);
+    if (a != NULL) {
+        oc_strscpy(oid, sizeof(oid), a->object_id);
+    } else if (dir != NULL) {
+        (void)snprintf(path, sizeof(path), "%s/%s", d->graph_state_dir, OC_DIR_FILE_NAME);
+        if (oc_dir_load_file(path, d->config->global.uid_min, d->config->global.uid_max, &data,
+                             NULL) == 0 &&
+            (e = oc_dir_by_name(data, req->agent)) != NULL) {
+            oc_strscpy(oid, sizeof(oid), e->object_id);
+        }
+        oc_dir_free(data);
+    }
+    logmsg("audit: anomaly: uid %u pid %d reports agent %s locked out (object id %s); "
+           "on_anomaly = %s",
+           c->uid, c->pid, req->agent, oid[0] != '\0' ? oid : "unknown",
+           act ? "disable-service-principal" : "none");
+    if (oid[0] == '\0') {
+        c->closing = true;
+        return send_error(c, "no-such-agent", "no such agent in the config or directory data", -1);
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "ok", 1);
+    cJSON_AddStringToObject(o, "action", act ? "disable-service-principal" : "none");
+    if (act) {
+        r = oc_graph_disable_sp(d->graph, req->agent, oid);
+        cJSON_AddBoolToObject(o, "started", r == 0);
+        if (r < 0) {
+            logmsg("audit: anomaly: agent %s: the service principal is NOT disabled: %s",
+                   req->agent, r == -ENOSPC ? "too many anomaly responses queued" : strerror(-r));
+        }
+    }
+    return client_send_json(c, o);
+}
+
 /* One complete frame. A negative return ends the connection at once. */
 static int handle_frame(struct daemon *d, struct client *c, const uint8_t *body, size_t len)
 {
@@ -658,10 +696,11 @@ static int handle_frame(struct daemon *d, struct client *c, const uint8_t *body,
     case OC_REQ_SESSION_CLOSE:
     case OC_REQ_AGENT_LOCK:
     case OC_REQ_AGENT_UNLOCK:
-    case OC_REQ_ANOMALY:
         return do_agent_request(d, c, &req);
     case OC_REQ_CACHE_REBUILD:
         return do_cache_rebuild(d, c);
+    case OC_REQ_ANOMALY:
+        return do_anomaly(d, c, &req);
     case OC_REQ_INVALID:
         break;
     }
@@ -1167,8 +1206,8 @@ int main(int argc, char **argv)
     } else {
         logmsg("--no-token-store: tokens are kept in memory only");
     }
-    if (oc_graph_new(d.config, &d.fetch, state != NULL ? state : d.config->global.state_dir, logmsg,
-                     &d.graph) < 0) {
+    d.graph_state_dir = state != NULL ? state : d.config->global.state_dir;
+    if (oc_graph_new(d.config, &d.fetch, d.graph_state_dir, logmsg, &d.graph) < 0) {
         logmsg("out of memory");
         goto out;
     }

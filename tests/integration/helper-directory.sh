@@ -85,6 +85,7 @@ resource = $RESOURCE_APP
 graph_url = $TENANT_URL
 graph_resource = https://graph.microsoft.com
 sync_interval = 30
+on_anomaly = disable-service-principal
 credential = secret-file
 app_id = $ADMIN_APP
 secret_file = $work/admin.secret
@@ -151,6 +152,9 @@ if wait_for 20 test -s "$D"; then
     tap_ok "directory.json written by the first sync"
 else
     tap_fail "directory.json written by the first sync" "$(cat "$work/dir.log")"
+    # Go on from a sync on request, so one slow start does not fail everything after.
+    rebuild >/dev/null
+    wait_for 30 test -s "$D"
 fi
 tap_check "directory.json and nss.cache are mode 0644" \
     test "$(stat -c %a "$D")" = 644 -a "$(stat -c %a "$N")" = 644
@@ -309,6 +313,30 @@ if wrap getent passwd root | grep -q "^root:x:0:"; then
 else
     tap_fail "root still resolves to the real root"
 fi
+
+# --- the anomaly response: disable the service principal through Graph ---------------
+sp_enabled() { # SP_ID: accountEnabled in the tenant
+    tenant_ctl GET state | "$PY" -c '
+import json, sys
+for t in json.load(sys.stdin)["tenants"]:
+    for sp in t["servicePrincipals"]:
+        if sp["id"] == sys.argv[1]:
+            print(str(sp["accountEnabled"]).lower())' "$1"
+}
+out=$(as_uid 4242 "$PY" "$CLIENT" "$S" json '{"type":"anomaly","agent":"oc-00000005"}' 2>&1)
+tap_check "anomaly from a non-root uid: connection closed" test "$out" = CLOSED
+tap_check "no anomaly response without a report" test "$(sp_enabled 00000005-0000-4000-8000-eeeeeeeeeeee)" = true
+out=$(req "$S" '{"type":"anomaly","agent":"oc-00000005"}')
+echo "# $out"
+tap_check "anomaly: answered with the configured action" \
+    test "$(echo "$out" | json_get action)" = disable-service-principal
+sp5_disabled() { test "$(sp_enabled 00000005-0000-4000-8000-eeeeeeeeeeee)" = false; }
+sp5_gone() { ! wrap getent passwd oc-00000005 >/dev/null; }
+tap_check "anomaly: the service principal is disabled in Entra (PATCH accountEnabled false)" \
+    wait_for 10 sp5_disabled
+tap_check "anomaly: after the sync that follows, the agent is gone from NSS" wait_for 10 sp5_gone
+tap_check "anomaly: audit lines in the log" \
+    sh -c "grep -q 'audit: anomaly: uid 0 .* reports agent oc-00000005' '$work/dir.log' && grep -q 'audit: anomaly: service principal 00000005-0000-4000-8000-eeeeeeeeeeee of agent oc-00000005 disabled' '$work/dir.log'"
 
 # --- Graph down: the last good files stay ------------------------------------------
 cp "$D" "$work/dir.before"

@@ -148,6 +148,10 @@ static void test_table_who_may_send(void **state)
 
     assert_non_null(oc_proto_request_table(&n));
     assert_int_equal(n, 10);
+    d = oc_proto_request_lookup("anomaly", 7);
+    assert_non_null(d);
+    assert_true(oc_proto_peer_may_send(d, 0));
+    assert_false(oc_proto_peer_may_send(d, 1000));
     d = oc_proto_request_lookup("cache-rebuild", 13);
     assert_non_null(d);
     assert_true(oc_proto_peer_may_send(d, 0));
