@@ -32,6 +32,7 @@
 #include "conf.h"
 #include "idmap.h"
 #include "oc_fetch.h"
+#include "oc_mi.h"
 #include "oc_request.h"
 #include "oc_tokens.h"
 #include "proto.h"
@@ -80,6 +81,7 @@ struct daemon {
     int signal_fd;
     struct client clients[OC_CLIENTS_MAX];
     size_t n_clients;
+    struct oc_mi *mi; /* managed-identity endpoint (oc_mi.h); NULL when off */
 };
 
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -632,6 +634,7 @@ static void job_done(struct daemon *d, struct oc_fetch_result *res)
         return;
     }
     oc_tokens_complete(&d->tokens, (size_t)res->id, res);
+    oc_mi_token_done(d->mi, (size_t)res->id);
     for (size_t i = 0; i < d->n_clients; i++) {
         struct client *c = &d->clients[i];
         if (c->wait_entry >= 0 && (uint64_t)c->wait_entry == res->id) {
@@ -646,12 +649,13 @@ static void job_done(struct daemon *d, struct oc_fetch_result *res)
 
 static int run(struct daemon *d)
 {
-    struct curl_waitfd pfd[2 + OC_CLIENTS_MAX];
+    struct curl_waitfd pfd[2 + OC_CLIENTS_MAX + OC_MI_POLLFDS_MAX];
     struct oc_fetch_result res;
 
     for (;;) {
         int64_t now = oc_now(), wait;
-        size_t n = 0;
+        size_t n = 0, mi_at;
+        unsigned mi_n;
 
         /* Timeouts of idle or slow clients. */
         for (size_t i = 0; i < d->n_clients;) {
@@ -684,6 +688,9 @@ static int run(struct daemon *d)
                     .events = (short)(CURL_WAIT_POLLIN |
                                       (c->out_off < c->out_len ? CURL_WAIT_POLLOUT : 0))};
         }
+        mi_at = n;
+        mi_n = oc_mi_pollfds(d->mi, pfd + n, now, &wait);
+        n += mi_n;
         if (oc_fetch_wait(&d->fetch, pfd, (unsigned)n, (int)(wait * 1000 + (wait == 0 ? 50 : 0))) <
             0) {
             logmsg("curl_multi_poll failed");
@@ -723,6 +730,7 @@ static int run(struct daemon *d)
                 client_close(d, i);
             }
         }
+        oc_mi_handle(d->mi, pfd + mi_at, mi_n);
         if (pfd[1].revents & CURL_WAIT_POLLIN) {
             accept_one(d);
         }
@@ -861,6 +869,9 @@ int main(int argc, char **argv)
     if (d.listen_fd < 0) {
         goto out;
     }
+    if (oc_mi_open(d.config, d.ids, d.n_ids, &d.tokens, logmsg, &d.mi) < 0) {
+        goto out;
+    }
     d.started = oc_now();
     logmsg("listening on %s (%zu agents, JWKS in %s)", d.config->global.socket, d.config->n_agents,
            d.jwks_dir);
@@ -877,6 +888,7 @@ out:
     if (d.signal_fd >= 0) {
         close(d.signal_fd);
     }
+    oc_mi_close(d.mi);
     oc_tokens_free(&d.tokens);
     if (d.fetch.keys != NULL) {
         oc_fetch_done(&d.fetch);
