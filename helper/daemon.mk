@@ -20,10 +20,10 @@ helper_openclawd_LDADD = common/libocproto.la tpm/liboctpm.la common/libocverify
 	common/libocbase.la $(CURL_LIBS) $(TSS2_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
 
 bin_PROGRAMS += helper/openclaw-token
-helper_openclaw_token_SOURCES = helper/openclaw-token.c
-helper_openclaw_token_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS)
+helper_openclaw_token_SOURCES = helper/openclaw-token.c helper/oc_keyring.c helper/oc_keyring.h
+helper_openclaw_token_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(LIBSECRET_CFLAGS)
 helper_openclaw_token_LDADD = common/libocproto.la common/libocverify.la common/libocbase.la \
-	$(CJSON_LIBS) $(CRYPTO_LIBS)
+	$(CJSON_LIBS) $(CRYPTO_LIBS) $(LIBSECRET_LIBS)
 
 dist_man_MANS += man/openclawd.8 man/openclaw-token.1
 EXTRA_DIST += data/openclawd.service docs/helper.md
@@ -51,9 +51,10 @@ endif
 
 # The real daemon against the local tenant, clients under several uids.
 TESTS += tests/integration/helper-daemon.sh tests/integration/helper-tpm.sh
-# The managed-identity endpoint with the real Azure SDK (tests/node, npm ci).
-TESTS += tests/integration/helper-mi.sh
-EXTRA_DIST += tests/integration/helper-mi.sh tests/node/package.json tests/node/package-lock.json \
+# The managed-identity endpoint with the real Azure SDK (tests/node, npm ci),
+# and openclaw-token --keyring in a headless session (gnome-keyring).
+TESTS += tests/integration/helper-mi.sh tests/integration/helper-keyring.sh
+EXTRA_DIST += tests/integration/helper-mi.sh tests/integration/helper-keyring.sh tests/node/package.json tests/node/package-lock.json \
 	tests/node/mi-token.js docs/mi-endpoint.md tests/fuzz/fuzz_mihttp.c tests/fuzz/corpus/mihttp
 EXTRA_DIST += tests/integration/helper-daemon.sh tests/integration/helper-tpm.sh tests/integration/helper-lib.sh \
 	tests/integration/helper_client.py tests/fuzz/corpus/proto
