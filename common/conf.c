@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -416,6 +417,41 @@ static int p_tcti(struct ctx *c, const struct keydef *k, const char *value, void
     return store_string(c, value, field);
 }
 
+/* mi_endpoint: 127.x.y.z:PORT or [::1]:PORT, loopback only, port 1-65535. */
+static int p_mi_endpoint(struct ctx *c, const struct keydef *k, const char *value, void *field)
+{
+    struct oc_mi_endpoint ep = {.set = true};
+    char host[INET6_ADDRSTRLEN + 1], shown[INET6_ADDRSTRLEN + 1];
+    const char *end, *port;
+    uint32_t n;
+
+    ep.ipv6 = value[0] == '[';
+    end = ep.ipv6 ? strchr(value, ']') : strchr(value, ':');
+    port = end == NULL ? NULL : (ep.ipv6 ? (end[1] == ':' ? end + 2 : NULL) : end + 1);
+    if (port == NULL || (size_t)(end - value) - ep.ipv6 >= sizeof(host)) {
+        return fail_value(c, k, value, "must be 127.0.0.1:PORT or [::1]:PORT");
+    }
+    memcpy(host, value + ep.ipv6, (size_t)(end - value) - ep.ipv6);
+    host[(size_t)(end - value) - ep.ipv6] = '\0';
+    if (inet_pton(ep.ipv6 ? AF_INET6 : AF_INET, host, ep.addr) != 1) {
+        return fail_value(c, k, value,
+                          "must be 127.0.0.1:PORT or [::1]:PORT (an address, not a host name)");
+    }
+    if (ep.ipv6 ? memcmp(ep.addr, &in6addr_loopback, 16) != 0 : ep.addr[0] != 127) {
+        return fail_value(c, k, value,
+                          "must be a loopback address (127.0.0.0/8 or ::1): the endpoint "
+                          "identifies callers by their local socket");
+    }
+    if (oc_parse_u32(port, 1, 65535, &n) < 0) {
+        return fail_value(c, k, value, "needs a port between 1 and 65535 after the address");
+    }
+    ep.port = (uint16_t)n;
+    (void)inet_ntop(ep.ipv6 ? AF_INET6 : AF_INET, ep.addr, shown, sizeof(shown));
+    (void)snprintf(ep.text, sizeof(ep.text), ep.ipv6 ? "[%s]:%u" : "%s:%u", shown, (unsigned)n);
+    *(struct oc_mi_endpoint *)field = ep;
+    return 0;
+}
+
 static int p_text(struct ctx *c, const struct keydef *k, const char *value, void *field)
 {
     if (strlen(value) > OC_CONFIG_ITEM_MAX) {
@@ -805,6 +841,8 @@ static const struct keydef keytab[] = {
          "allow_software_keys = no", false},
         {SEC_GLOBAL, "allow_insecure_credentials", p_bool, G(allow_insecure_credentials), 0, 0, "",
          "allow_insecure_credentials = no", false},
+        {SEC_GLOBAL, "mi_endpoint", p_mi_endpoint, G(mi_endpoint), 0, 0, "",
+         "mi_endpoint = 127.0.0.1:8400", false},
 
         /* [service NAME] */
         {SEC_SERVICE, "require_role", p_roles, S(require_role), 0, 0, "",

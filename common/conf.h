@@ -94,6 +94,17 @@ struct oc_strlist {
 /* True when list holds s (exact, byte-wise). */
 bool oc_strlist_contains(const struct oc_strlist *list, const char *s);
 
+/* [global] mi_endpoint: the loopback address of openclawd's managed-identity
+ * endpoint (docs/mi-endpoint.md). */
+#define OC_MI_ENDPOINT_TEXT_MAX 32 /* "127.255.255.255:65535", "[::1]:65535" */
+struct oc_mi_endpoint {
+    bool set;                           /* false: the endpoint is off (the default) */
+    bool ipv6;                          /* ::1, else an address in 127.0.0.0/8 */
+    uint8_t addr[16];                   /* network order; the first 4 bytes for IPv4 */
+    uint16_t port;                      /* 1..65535 */
+    char text[OC_MI_ENDPOINT_TEXT_MAX]; /* normalized: "127.0.0.1:8400", "[::1]:8400" */
+};
+
 struct oc_global {
     char tenant_id[OC_GUID_SIZE]; /* lowercase canonical */
     char *authority;              /* https URL, no trailing slash */
@@ -117,6 +128,7 @@ struct oc_global {
     char *ca_file; /* NULL: system trust store */
     bool allow_software_keys;
     bool allow_insecure_credentials;
+    struct oc_mi_endpoint mi_endpoint;
 };
 
 struct oc_service {

@@ -23,15 +23,17 @@ helper_openclawd_SOURCES = helper/openclawd.c \
 	helper/oc_cachebuild.c helper/oc_cachebuild.h \
 	helper/oc_graph.c helper/oc_graph.h \
 	helper/oc_graphutil.c helper/oc_graphutil.h
+helper_openclawd_SOURCES += helper/oc_mi.c helper/oc_mi.h helper/oc_mi_env.c helper/oc_mihttp.c helper/oc_mihttp.h \
+	helper/oc_sockdiag.c helper/oc_sockdiag.h
 helper_openclawd_CFLAGS = $(ocd_cflags)
 helper_openclawd_LDADD = common/libocproto.la tpm/liboctpm.la common/libocverify.la \
 	common/libocbase.la $(CURL_LIBS) $(TSS2_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
 
 bin_PROGRAMS += helper/openclaw-token
-helper_openclaw_token_SOURCES = helper/openclaw-token.c
-helper_openclaw_token_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS)
+helper_openclaw_token_SOURCES = helper/openclaw-token.c helper/oc_keyring.c helper/oc_keyring.h
+helper_openclaw_token_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(LIBSECRET_CFLAGS)
 helper_openclaw_token_LDADD = common/libocproto.la common/libocverify.la common/libocbase.la \
-	$(CJSON_LIBS) $(CRYPTO_LIBS)
+	$(CJSON_LIBS) $(CRYPTO_LIBS) $(LIBSECRET_LIBS)
 
 dist_man_MANS += man/openclawd.8 man/openclaw-token.1
 EXTRA_DIST += data/openclawd.service docs/helper.md docs/tokenstore.md
@@ -62,7 +64,24 @@ tests_unit_test_credparse_SOURCES = tests/unit/test_credparse.c helper/oc_credpa
 tests_unit_test_credparse_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CJSON_CFLAGS)
 tests_unit_test_credparse_LDADD = common/libocverify.la common/libocbase.la $(CMOCKA_LIBS) \
 	$(CJSON_LIBS) $(CRYPTO_LIBS)
+# The managed-identity endpoint: HTTP parser, session environment, sock_diag.
+check_PROGRAMS += tests/unit/test_mihttp tests/unit/test_sockdiag
+TESTS += tests/unit/test_mihttp tests/unit/test_sockdiag
+tests_unit_test_mihttp_SOURCES = tests/unit/test_mihttp.c helper/oc_mihttp.c helper/oc_mihttp.h \
+	helper/oc_mi_env.c helper/oc_mi.h
+tests_unit_test_mihttp_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CURL_CFLAGS)
+tests_unit_test_mihttp_LDADD = common/libocbase.la $(CMOCKA_LIBS)
+tests_unit_test_sockdiag_SOURCES = tests/unit/test_sockdiag.c helper/oc_sockdiag.c \
+	helper/oc_sockdiag.h
+tests_unit_test_sockdiag_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_sockdiag_LDADD = $(CMOCKA_LIBS)
 endif
+
+# The managed-identity endpoint with the real Azure SDK (tests/node, npm ci),
+# and openclaw-token --keyring in a headless session (gnome-keyring).
+TESTS += tests/integration/helper-mi.sh tests/integration/helper-keyring.sh
+EXTRA_DIST += tests/integration/helper-mi.sh tests/integration/helper-keyring.sh tests/node/package.json tests/node/package-lock.json \
+	tests/node/mi-token.js docs/mi-endpoint.md tests/fuzz/fuzz_mihttp.c tests/fuzz/corpus/mihttp
 
 # The real daemon against the local tenant, clients under several uids.
 TESTS += tests/integration/helper-daemon.sh tests/integration/helper-tpm.sh \
@@ -88,6 +107,15 @@ tests_fuzz_fuzz_proto_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 tests_fuzz_fuzz_proto_LDFLAGS = -fsanitize=fuzzer,address,undefined
 tests_fuzz_fuzz_proto_LDADD = common/libocbase.la $(CJSON_LIBS) $(CRYPTO_LIBS) -lm
+endif
+if FUZZING
+FUZZ_TARGETS += tests/fuzz/fuzz_mihttp
+noinst_PROGRAMS += tests/fuzz/fuzz_mihttp
+tests_fuzz_fuzz_mihttp_SOURCES = tests/fuzz/fuzz_mihttp.c helper/oc_mihttp.c
+tests_fuzz_fuzz_mihttp_CFLAGS = $(AM_CFLAGS) \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+tests_fuzz_fuzz_mihttp_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_mihttp_LDADD = common/libocbase.la
 endif
 EXTRA_DIST += tests/fuzz/fuzz_proto.c
 

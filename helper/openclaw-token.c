@@ -7,7 +7,8 @@
  * The daemon decides who the caller is from the socket's peer
  * credentials; this program holds no secret and needs no privilege.
  * Exit status: 0 token printed, 1 refused or unavailable, 2 usage or
- * daemon unreachable.
+ * daemon unreachable. --keyring keeps the token in the session's keyring
+ * instead (oc_keyring.h).
  */
 #include "config.h"
 
@@ -24,6 +25,7 @@
 #include <cjson/cJSON.h>
 
 #include "json.h"
+#include "oc_keyring.h"
 #include "proto.h"
 #include "util.h"
 
@@ -36,10 +38,13 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: openclaw-token [--scope SCOPE] [--json] [--agent NAME] [--socket PATH]\n"
+    fprintf(f, "Usage: openclaw-token [--scope SCOPE] [--json | --keyring] [--agent NAME]\n"
+               "                      [--socket PATH]\n"
                "Print the access token of the agent mapped to the calling user.\n"
                "  --scope SCOPE  e.g. api://openclaw-host/.default (default: the agent's)\n"
                "  --json         print the daemon's JSON answer (token, expiry, scope)\n"
+               "  --keyring      keep the token in the session's Secret Service keyring,\n"
+               "                 fresh, until the session ends (needs a session bus)\n"
                "  --agent NAME   root only: any agent (audited by the daemon)\n"
                "  --socket PATH  default: $" SOCKET_ENV ", else " DEFAULT_SOCKET "\n");
 }
@@ -101,54 +106,20 @@ static int read_frame(int fd, uint8_t **ret_body, size_t *ret_len)
     }
 }
 
-int main(int argc, char **argv)
+/*
+ * One get-token request. 0 with the parsed answer (*ret_resp, cJSON_Delete)
+ * and its text (*ret_body, oc_free_wipe(len + 1)), or 2 (message printed).
+ */
+static int request_token(const char *path, const char *scope, const char *agent, cJSON **ret_resp,
+                         uint8_t **ret_body, size_t *ret_len)
 {
-    static const struct option opts[] = {
-            {"scope", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'},
-            {"agent", required_argument, NULL, 'a'}, {"socket", required_argument, NULL, 'S'},
-            {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
-    };
-    const char *scope = NULL, *agent = NULL, *path = getenv(SOCKET_ENV);
-    bool json = false;
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    cJSON *req, *resp = NULL;
-    const char *s = NULL;
-    char *text;
     uint8_t hdr[OC_PROTO_HEADER], *body = NULL;
+    cJSON *req, *resp = NULL;
     size_t len = 0;
-    bool ok = false;
-    int fd, opt, r;
+    char *text;
+    int fd, r;
 
-    if (path == NULL || *path == '\0') {
-        path = DEFAULT_SOCKET;
-    }
-    while ((opt = getopt_long(argc, argv, "s:ja:S:h", opts, NULL)) != -1) {
-        switch (opt) {
-        case 's':
-            scope = optarg;
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 'a':
-            agent = optarg;
-            break;
-        case 'S':
-            path = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind != argc || (scope != NULL && strlen(scope) > OC_PROTO_SCOPE_MAX) ||
-        (agent != NULL && !oc_valid_user_name(agent))) {
-        usage(stderr);
-        return 2;
-    }
     if (oc_strscpy(sa.sun_path, sizeof(sa.sun_path), path) < 0) {
         fprintf(stderr, "openclaw-token: socket path too long\n");
         return 2;
@@ -194,6 +165,127 @@ int main(int argc, char **argv)
         fprintf(stderr, "openclaw-token: openclawd sent an invalid answer\n");
         return 2;
     }
+    *ret_resp = resp;
+    *ret_body = body;
+    *ret_len = len;
+    return 0;
+}
+
+static void print_error(const cJSON *resp)
+{
+    const char *code = "error", *msg = "";
+
+    (void)oc_json_get_string(resp, "error", 256, &code);
+    (void)oc_json_get_string(resp, "message", 4096, &msg);
+    fprintf(stderr, "openclaw-token: %s: %s\n", code, msg);
+}
+
+struct keyring_args {
+    const char *path, *scope, *agent;
+};
+
+/* oc_keyring_fetch_fn: one request, its answer as a keyring token. */
+static enum oc_keyring_fetch keyring_fetch(void *p, struct oc_keyring_token *ret)
+{
+    const struct keyring_args *a = p;
+    const char *s = NULL, *code = "";
+    cJSON *resp = NULL;
+    uint8_t *body = NULL;
+    size_t len = 0;
+    int64_t exp = 0;
+    bool ok = false;
+    enum oc_keyring_fetch r = OC_KEYRING_FETCH_RETRY;
+
+    if (request_token(a->path, a->scope, a->agent, &resp, &body, &len) != 0) {
+        return OC_KEYRING_FETCH_RETRY;
+    }
+    (void)oc_json_get_bool(resp, "ok", &ok);
+    if (!ok) {
+        print_error(resp);
+        (void)oc_json_get_string(resp, "error", 256, &code);
+        r = strcmp(code, "unavailable") == 0 || strcmp(code, "busy") == 0
+                    ? OC_KEYRING_FETCH_RETRY
+                    : OC_KEYRING_FETCH_REFUSED;
+    } else if (oc_json_get_string(resp, "access_token", 64 * 1024, &s) == 0 &&
+               oc_json_get_int64(resp, "expires_on", 0, INT64_MAX, &exp) == 0 &&
+               (ret->access_token = strdup(s)) != NULL) {
+        ret->expires_on = exp;
+        s = "";
+        (void)oc_json_get_string(resp, "agent", OC_USER_NAME_MAX, &s);
+        (void)oc_strscpy(ret->agent, sizeof(ret->agent), s);
+        s = "";
+        (void)oc_json_get_string(resp, "scope", OC_PROTO_SCOPE_MAX, &s);
+        (void)oc_strscpy(ret->scope, sizeof(ret->scope), s);
+        r = OC_KEYRING_FETCH_OK;
+    } else {
+        fprintf(stderr, "openclaw-token: openclawd sent an incomplete answer\n");
+    }
+    cJSON_Delete(resp);
+    oc_free_wipe(body, len + 1);
+    return r;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+            {"scope", required_argument, NULL, 's'},
+            {"json", no_argument, NULL, 'j'},
+            {"agent", required_argument, NULL, 'a'},
+            {"socket", required_argument, NULL, 'S'},
+            {"keyring", no_argument, NULL, 'k'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0},
+    };
+    const char *scope = NULL, *agent = NULL, *path = getenv(SOCKET_ENV);
+    bool json = false, keyring = false;
+    cJSON *resp = NULL;
+    const char *s = NULL;
+    uint8_t *body = NULL;
+    size_t len = 0;
+    bool ok = false;
+    int opt, r;
+
+    if (path == NULL || *path == '\0') {
+        path = DEFAULT_SOCKET;
+    }
+    while ((opt = getopt_long(argc, argv, "s:ja:S:kh", opts, NULL)) != -1) {
+        switch (opt) {
+        case 's':
+            scope = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'a':
+            agent = optarg;
+            break;
+        case 'S':
+            path = optarg;
+            break;
+        case 'k':
+            keyring = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc || (scope != NULL && strlen(scope) > OC_PROTO_SCOPE_MAX) ||
+        (agent != NULL && !oc_valid_user_name(agent)) || (json && keyring)) {
+        usage(stderr);
+        return 2;
+    }
+    if (keyring) {
+        struct keyring_args ka = {.path = path, .scope = scope, .agent = agent};
+        return oc_keyring_run(keyring_fetch, &ka);
+    }
+    r = request_token(path, scope, agent, &resp, &body, &len);
+    if (r != 0) {
+        return r;
+    }
     (void)oc_json_get_bool(resp, "ok", &ok);
     if (json) {
         fwrite(body, 1, len, stdout);
@@ -202,10 +294,7 @@ int main(int argc, char **argv)
         printf("%s\n", s);
     }
     if (!ok) {
-        const char *code = "error", *msg = "";
-        (void)oc_json_get_string(resp, "error", 256, &code);
-        (void)oc_json_get_string(resp, "message", 4096, &msg);
-        fprintf(stderr, "openclaw-token: %s: %s\n", code, msg);
+        print_error(resp);
     }
     cJSON_Delete(resp);
     oc_free_wipe(body, len + 1);

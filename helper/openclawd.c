@@ -36,6 +36,7 @@
 #include "oc_cred.h"
 #include "oc_fetch.h"
 #include "oc_graph.h"
+#include "oc_mi.h"
 #include "oc_request.h"
 #include "oc_sweep.h"
 #include "oc_store.h"
@@ -93,6 +94,7 @@ struct daemon {
     struct client clients[OC_CLIENTS_MAX];
     size_t n_clients;
     struct oc_agentstate agents; /* sessions and admin locks (oc_agentstate.h) */
+    struct oc_mi *mi; /* managed-identity endpoint (oc_mi.h); NULL when off */
 };
 
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -486,6 +488,12 @@ static void session_env(struct daemon *d, size_t a, cJSON *env)
 {
     cJSON_AddStringToObject(env, "OPENCLAW_SOCKET", d->config->global.socket);
     cJSON_AddStringToObject(env, "OPENCLAW_AGENT", d->config->agents[a].name);
+    const char *mi_name = NULL;
+    char mi_value[128];
+    if (oc_mi_session_env(d->config, &mi_name, mi_value, sizeof(mi_value)) == 0) {
+        /* the managed-identity endpoint, for an unmodified Azure SDK */
+        cJSON_AddStringToObject(env, mi_name, mi_value);
+    }
 }
 
 /* An agent with open sessions has its default-scope token kept fresh:
@@ -892,6 +900,7 @@ static void job_done(struct daemon *d, struct oc_fetch_result *res)
         return;
     }
     oc_tokens_complete(&d->tokens, (size_t)res->id, res);
+    oc_mi_token_done(d->mi, (size_t)res->id);
     for (size_t i = 0; i < d->n_clients; i++) {
         struct client *c = &d->clients[i];
         if (c->wait_entry >= 0 && (uint64_t)c->wait_entry == res->id) {
@@ -910,12 +919,13 @@ static void job_done(struct daemon *d, struct oc_fetch_result *res)
 
 static int run(struct daemon *d)
 {
-    struct curl_waitfd pfd[2 + OC_CLIENTS_MAX];
+    struct curl_waitfd pfd[2 + OC_CLIENTS_MAX + OC_MI_POLLFDS_MAX];
     struct oc_fetch_result res;
 
     for (;;) {
         int64_t now = oc_now(), wait;
-        size_t n = 0;
+        size_t n = 0, mi_at;
+        unsigned mi_n;
 
         /* Timeouts of idle or slow clients. */
         for (size_t i = 0; i < d->n_clients;) {
@@ -962,6 +972,9 @@ static int run(struct daemon *d)
                     .events = (short)(CURL_WAIT_POLLIN |
                                       (c->out_off < c->out_len ? CURL_WAIT_POLLOUT : 0))};
         }
+        mi_at = n;
+        mi_n = oc_mi_pollfds(d->mi, pfd + n, now, &wait);
+        n += mi_n;
         if (oc_fetch_wait(&d->fetch, pfd, (unsigned)n, (int)(wait * 1000 + (wait == 0 ? 50 : 0))) <
             0) {
             logmsg("curl_multi_poll failed");
@@ -1003,6 +1016,7 @@ static int run(struct daemon *d)
                 client_close(d, i);
             }
         }
+        oc_mi_handle(d->mi, pfd + mi_at, mi_n);
         if (pfd[1].revents & CURL_WAIT_POLLIN) {
             accept_one(d);
         }
@@ -1235,6 +1249,9 @@ int main(int argc, char **argv)
             logmsg("removed %zu temporary file(s) left by an earlier run in %s", swept, d.jwks_dir);
         }
     }
+    if (oc_mi_open(d.config, d.ids, d.n_ids, &d.tokens, logmsg, &d.mi) < 0) {
+        goto out;
+    }
     d.started = oc_now();
     logmsg("listening on %s (%zu agents, JWKS in %s)", d.config->global.socket, d.config->n_agents,
            d.jwks_dir);
@@ -1253,6 +1270,7 @@ out:
     }
     oc_store_flush(d.store, &d.tokens);
     oc_store_close(d.store);
+    oc_mi_close(d.mi);
     oc_tokens_free(&d.tokens);
     oc_graph_free(d.graph);
     if (d.fetch.keys != NULL) {

@@ -14,6 +14,7 @@ pamtester valgrind
 openssh-server openssh-client sudo util-linux iproute2 curl ca-certificates
 python3 python3-pytest python3-jwt python3-cryptography
 openssl clang-format
+dbus gnome-keyring libsecret-tools
 "
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -30,11 +31,26 @@ done
 
 if [ -z "$missing" ]; then
     echo "install-deps: all packages present"
-    exit 0
+else
+    echo "install-deps: installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    # shellcheck disable=SC2086
+    apt-get install -y -q --no-install-recommends $missing
 fi
 
-echo "install-deps: installing:$missing"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-# shellcheck disable=SC2086
-apt-get install -y -q --no-install-recommends $missing
+# The Azure SDK for the managed-identity endpoint test (tests/node): the
+# exact versions of package-lock.json, from the npm registry. Needs Node.js
+# 20 and npm (not Debian 12's nodejs 18).
+top=$(cd "$(dirname "$0")/.." && pwd)
+lock="$top/tests/node/package-lock.json"
+stamp="$top/tests/node/node_modules/.package-lock.json"
+if ! command -v npm >/dev/null 2>&1; then
+    echo "install-deps: npm not found: install Node.js 20 and npm for tests/node" >&2
+    exit 1
+elif [ -f "$stamp" ] && [ "$stamp" -nt "$lock" ]; then
+    echo "install-deps: tests/node modules present"
+else
+    echo "install-deps: npm ci in tests/node"
+    (cd "$top/tests/node" && npm ci --no-audit --no-fund)
+fi

@@ -394,6 +394,54 @@ static void test_url_values(void **state)
     bad(MINIMAL "issuer_v2 = sts.windows.net\n", 4, "must be an https:// URL");
 }
 
+static void test_mi_endpoint(void **state)
+{
+    struct oc_config *cfg = ok(MINIMAL);
+    static const uint8_t v6_loopback[16] = {[15] = 1};
+
+    assert_false(cfg->global.mi_endpoint.set);
+    oc_config_free(cfg);
+
+    cfg = ok(MINIMAL "mi_endpoint = 127.0.0.1:8400\n");
+    assert_true(cfg->global.mi_endpoint.set);
+    assert_false(cfg->global.mi_endpoint.ipv6);
+    assert_memory_equal(cfg->global.mi_endpoint.addr, "\x7f\x00\x00\x01", 4);
+    assert_int_equal(cfg->global.mi_endpoint.port, 8400);
+    assert_string_equal(cfg->global.mi_endpoint.text, "127.0.0.1:8400");
+    oc_config_free(cfg);
+
+    cfg = ok(MINIMAL "mi_endpoint = 127.255.0.9:65535\n");
+    assert_string_equal(cfg->global.mi_endpoint.text, "127.255.0.9:65535");
+    oc_config_free(cfg);
+
+    cfg = ok(MINIMAL "mi_endpoint = [0:0::1]:1\n");
+    assert_true(cfg->global.mi_endpoint.ipv6);
+    assert_memory_equal(cfg->global.mi_endpoint.addr, v6_loopback, 16);
+    assert_int_equal(cfg->global.mi_endpoint.port, 1);
+    assert_string_equal(cfg->global.mi_endpoint.text, "[::1]:1");
+    oc_config_free(cfg);
+
+    bad(MINIMAL "mi_endpoint = 10.0.0.1:8400\n", 4, "must be a loopback address");
+    bad(MINIMAL "mi_endpoint = 0.0.0.0:8400\n", 4, "must be a loopback address");
+    bad(MINIMAL "mi_endpoint = [::]:8400\n", 4, "must be a loopback address");
+    bad(MINIMAL "mi_endpoint = [::ffff:127.0.0.1]:8400\n", 4, "must be a loopback address");
+    bad(MINIMAL "mi_endpoint = [fe80::1]:8400\n", 4, "must be a loopback address");
+    bad(MINIMAL "mi_endpoint = localhost:8400\n", 4, "not a host name");
+    bad(MINIMAL "mi_endpoint = 127.1:8400\n", 4, "not a host name");
+    bad(MINIMAL "mi_endpoint = ::1:8400\n", 4, "not a host name");
+    bad(MINIMAL "mi_endpoint = 127.0.0.1\n", 4, "must be 127.0.0.1:PORT or [::1]:PORT");
+    bad(MINIMAL "mi_endpoint = [::1]\n", 4, "must be 127.0.0.1:PORT or [::1]:PORT");
+    bad(MINIMAL "mi_endpoint = [::1]8400\n", 4, "must be 127.0.0.1:PORT or [::1]:PORT");
+    bad(MINIMAL "mi_endpoint = 127.0.0.1:0\n", 4, "port between 1 and 65535");
+    bad(MINIMAL "mi_endpoint = 127.0.0.1:65536\n", 4, "port between 1 and 65535");
+    bad(MINIMAL "mi_endpoint = 127.0.0.1:84x\n", 4, "port between 1 and 65535");
+    bad(MINIMAL "mi_endpoint = 127.0.0.1:\n", 4, "port between 1 and 65535");
+    bad(MINIMAL "mi_endpoint = 127.0.0.1:1:2\n", 4, "port between 1 and 65535");
+    bad(MINIMAL "mi_endpoint = [::1111111111111111111111111111111111111111111111]:1\n", 4,
+        "must be 127.0.0.1:PORT or [::1]:PORT");
+    bad(MINIMAL "mi_endpoint = 127.0.0.1:8400\nmi_endpoint = 127.0.0.1:8401\n", 5, "");
+}
+
 static void test_path_values(void **state)
 {
     bad(MINIMAL "state_dir = var/lib/openclaw\n", 4,
@@ -1051,6 +1099,7 @@ int main(void)
             cmocka_unit_test(test_algorithms),
             cmocka_unit_test(test_audience_lists),
             cmocka_unit_test(test_url_values),
+            cmocka_unit_test(test_mi_endpoint),
             cmocka_unit_test(test_path_values),
             cmocka_unit_test(test_booleans),
             cmocka_unit_test(test_services),
