@@ -14,5 +14,8 @@ int ctl_verify_token(int argc, char **argv);
 int ctl_agent(int argc, char **argv);
 int ctl_tpm(int argc, char **argv);
 int ctl_cache(int argc, char **argv);
+int ctl_enroll(int argc, char **argv);
+int ctl_check_config(int argc, char **argv);
+int ctl_audit(int argc, char **argv);
 
 #endif /* OC_CTL_H */

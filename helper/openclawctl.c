@@ -25,6 +25,9 @@ static const struct ctl_command commands[] = {
         {"agent", ctl_agent, "agent status|unlock NAME: failure tally and lockout"},
         {"tpm", ctl_tpm, "TPM-bound keys, certificates, client assertions, sealed secrets"},
         {"cache", ctl_cache, "rebuild the NSS cache file from the config"},
+        {"enroll", ctl_enroll, "TPM key + certificate for an agent, registered through Graph"},
+        {"check-config", ctl_check_config, "every problem of the configuration, with the fix"},
+        {"audit", ctl_audit, "summary of the audit log: logins, refusals, lockouts"},
 };
 
 static void usage(FILE *f)
