@@ -49,6 +49,7 @@
 #define ENROLL_RENEW_MARGIN   (7 * 86400) /* a certificate closer to expiry is remade */
 #define ENROLL_PROOF_AUDIENCE "00000002-0000-0000-c000-000000000000"
 #define GRAPH_APP_READ_ROLE   "AppRoleAssignment.ReadWrite.All"
+#define GRAPH_APP_ID          "00000003-0000-0000-c000-000000000000" /* Microsoft Graph */
 
 struct enroll {
     const char *name;
@@ -429,7 +430,7 @@ static int ensure_key(struct enroll *e, const cJSON *app)
     int r;
 
     if (has_our_key(e, app)) {
-        fprintf(stderr, "enroll: the certificate is already registered on application %s\n",
+        fprintf(stderr, "enroll: the certificate is registered on application %s\n",
                 e->appid);
         return CTL_EXIT_OK;
     }
@@ -811,7 +812,8 @@ static void print_next_steps(struct enroll *e, FILE *out)
             }
         }
     }
-    fprintf(out, "\nWhat an Entra admin must still do (the enroll token needs no more rights):\n");
+    fprintf(out, "\nWhat an Entra admin must still do (Graph with AppRoleAssignment.ReadWrite.All, or "
+                 "the portal):\n");
     if (res == NULL) {
         fprintf(out,
                 "  (the host's resource application is not known: rerun with "
@@ -823,10 +825,11 @@ static void print_next_steps(struct enroll *e, FILE *out)
     }
     role_ids(e, res, res_sp, sizeof(res_sp), login, sudo, sizeof(login));
     fprintf(out,
-            "  1. Let the agent log in (app role Host.Login); an application permission "
-            "assigned\n"
-            "     by an admin is its consent. Needs %s (or Entra admin center > Enterprise\n"
-            "     applications > the host's resource app > Users and groups > Add assignment):\n"
+            "  1. Let the agent log in (app role Host.Login). For an application, the admin's\n"
+            "     assignment is the consent. Needs %s; in the portal: Entra admin\n"
+            "     center > Enterprise applications > the host's resource app > Users and groups\n"
+            "     > Add assignment (or App registrations > the agent > API permissions > Add >\n"
+            "     My APIs > Host.Login, then Grant admin consent):\n"
             "       POST %s/v1.0/servicePrincipals/%s/appRoleAssignedTo\n"
             "       Content-Type: application/json\n"
             "       {\"principalId\": \"%s\", \"resourceId\": \"%s\", \"appRoleId\": \"%s\"}\n",
@@ -908,6 +911,21 @@ static int run_enroll(struct enroll *e)
     if (load_config(e) < 0 || check_name(e) < 0) {
         return CTL_EXIT_USAGE;
     }
+    /* a section for another app is refused before anything changes in Entra */
+    const struct oc_agent *known = e->cfg != NULL ? oc_config_agent_by_name(e->cfg, e->name) : NULL;
+    if (known != NULL && e->app_id != NULL && !oc_guid_equal(known->app_id, e->app_id)) {
+        fprintf(stderr,
+                "enroll: %s:%u: [agent %s] is configured for app %s, not %s: nothing done; "
+                "enroll under another NAME or remove that section first\n",
+                e->config_path, known->line, e->name, known->app_id, e->app_id);
+        return CTL_EXIT_REFUSED;
+    }
+    if (known != NULL && e->create) {
+        fprintf(stderr, "enroll: [agent %s] is configured (app %s): that application is reused\n",
+                e->name, known->app_id);
+        e->app_id = known->app_id;
+        e->create = false;
+    }
     if (e->tcti == NULL && e->cfg != NULL) {
         e->tcti = e->cfg->global.tcti;
     }
@@ -938,6 +956,13 @@ static int run_enroll(struct enroll *e)
     if (r < 0) {
         fprintf(stderr, "enroll: %s\n", err);
         return CTL_EXIT_USAGE;
+    }
+    /* a refused admin token is found out before the TPM makes anything */
+    cJSON *probe = NULL;
+    r = graph_find(e, "servicePrincipals", "appId", GRAPH_APP_ID, &probe);
+    cJSON_Delete(probe);
+    if (r != CTL_EXIT_OK) {
+        return r;
     }
     r = make_credential(e);
     if (r != CTL_EXIT_OK) {
