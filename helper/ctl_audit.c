@@ -475,9 +475,12 @@ int ctl_audit(int argc, char **argv)
         free(s.errors.v);
         return CTL_EXIT_USAGE;
     }
-    qsort(s.logins.v, s.logins.n, sizeof(*s.logins.v), by_count);
-    qsort(s.refusals.v, s.refusals.n, sizeof(*s.refusals.v), by_count);
-    qsort(s.errors.v, s.errors.n, sizeof(*s.errors.v), by_count);
+    struct counts *lists[] = {&s.logins, &s.refusals, &s.errors};
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        if (lists[i]->n > 1) {
+            qsort(lists[i]->v, lists[i]->n, sizeof(*lists[i]->v), by_count);
+        }
+    }
     if (json) {
         print_json(&s, source);
     } else {
