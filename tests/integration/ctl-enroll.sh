@@ -195,7 +195,33 @@ else
     sed 's/^/# /' "$work/e4.err"
 fi
 
-# --- 5. refusals ------------------------------------------------------------
+# --- 5. agent list / show on what enroll wrote ----------------------------
+install -d -m 0700 "$work/run/tally"
+list=$("$CTL" agent list --config "$conf")
+if printf '%s\n' "$list" | grep -Eq '^bot-one +[0-9]+ +tpm-certificate +yes +ok$'; then
+    ok "agent list: bot-one with its uid, credential, enabled, lock state"
+else
+    not_ok "agent list: bot-one with its uid, credential, enabled, lock state"
+    printf '%s\n' "$list" | sed 's/^/# /'
+fi
+"$CTL" agent show bot-one --config "$conf" --json >"$work/show.json"
+x256=$(sed -n 's/.*x5t#S256 \([A-Za-z0-9_-]*\).*/\1/p' "$work/e1.err" | head -n 1)
+if [ -n "$x256" ] && "$OC_PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["app_id"] == sys.argv[2] and d["key_kind"] == "TPM-bound rsa2048", d
+assert d["certificate"]["x5t#S256"] == sys.argv[3] and not d["certificate"]["expired"], d
+assert 1879048192 <= d["uid"] <= 2147352575 and d["gid"] == d["uid"], d
+assert d["tally"]["state"] == "ok" and d["tally"]["failures"] == 0, d
+' "$work/show.json" "$app_id" "$x256" 2>"$work/py.err"; then
+    ok "agent show --json: ids, key kind, certificate thumbprint and validity, uid, tally"
+else
+    not_ok "agent show --json"
+    sed 's/^/# /' "$work/py.err"
+fi
+refuse "agent show of an unknown agent" "not a configured agent" "$CTL" agent show nobody-here --config "$conf"
+
+# --- 6. refusals ------------------------------------------------------------
 printf 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.bm90LWEtc2lnbmF0dXJl\n' >"$work/bad.token"
 chmod 0600 "$work/bad.token"
 refuse "a bad admin token is refused with the explained error" \
