@@ -826,10 +826,10 @@ static void print_next_steps(struct enroll *e, FILE *out)
     role_ids(e, res, res_sp, sizeof(res_sp), login, sudo, sizeof(login));
     fprintf(out,
             "  1. Let the agent log in (app role Host.Login). For an application, the admin's\n"
-            "     assignment is the consent. Needs %s; in the portal: Entra admin\n"
-            "     center > Enterprise applications > the host's resource app > Users and groups\n"
-            "     > Add assignment (or App registrations > the agent > API permissions > Add >\n"
-            "     My APIs > Host.Login, then Grant admin consent):\n"
+            "     assignment is the consent. Needs %s; in the portal: App\n"
+            "     registrations > the agent's app > API permissions > Add a permission > My APIs\n"
+            "     > the host's resource app > Application permissions > Host.Login, then Grant\n"
+            "     admin consent:\n"
             "       POST %s/v1.0/servicePrincipals/%s/appRoleAssignedTo\n"
             "       Content-Type: application/json\n"
             "       {\"principalId\": \"%s\", \"resourceId\": \"%s\", \"appRoleId\": \"%s\"}\n",
