@@ -13,9 +13,9 @@
 static const char *const our_tags[] = {"pam_openclaw", "openclawd", "openclawctl"};
 
 /* The fixed keys of audit.h, in order. */
-static const char *const fixed_keys[] = {"event",     "service", "user",   "agent_app_id",
-                                         "agent_oid", "token_uti", "rhost", "result",
-                                         "reason"};
+static const char *const fixed_keys[] = {"event",        "service",   "user",
+                                         "agent_app_id", "agent_oid", "token_uti",
+                                         "rhost",        "result",    "reason"};
 #define N_FIXED (sizeof(fixed_keys) / sizeof(fixed_keys[0]))
 
 static bool safe_char(unsigned char c)
@@ -272,12 +272,13 @@ int oc_auditlog_parse(const char *line, size_t len, int64_t now, struct oc_audit
         if (!ours(line, start)) {
             return -ENOENT;
         }
-        if (!parse_iso(line, start, &r.time, &used) && !parse_bsd(line, start, now, &r.time, &used)) {
+        if (!parse_iso(line, start, &r.time, &used) &&
+            !parse_bsd(line, start, now, &r.time, &used)) {
             r.time = -1;
         }
     }
-    char *dst[N_FIXED] = {r.event, r.service,   r.user,   r.agent_app_id, r.agent_oid,
-                          r.token_uti, r.rhost, r.result, r.reason};
+    char *dst[N_FIXED] = {r.event,     r.service, r.user,   r.agent_app_id, r.agent_oid,
+                          r.token_uti, r.rhost,   r.result, r.reason};
     p = start;
     for (;;) {
         size_t k = p;
@@ -361,15 +362,19 @@ int oc_auditlog_parse_since(const char *s, int64_t now, int64_t *ret)
         if (i + 1 != n) {
             return -EINVAL;
         }
-        int64_t unit = s[i] == 's' ? 1 : s[i] == 'm' ? 60 : s[i] == 'h' ? 3600 : s[i] == 'd' ? 86400 : 0;
+        int64_t unit = s[i] == 's'   ? 1
+                       : s[i] == 'm' ? 60
+                       : s[i] == 'h' ? 3600
+                       : s[i] == 'd' ? 86400
+                                     : 0;
         if (unit == 0 || v > INT64_C(100000) * 86400 / unit) {
             return -EINVAL;
         }
         *ret = now - v * unit;
         return 0;
     }
-    if (n == 10 && digits(s, n, 4, &y) && s[4] == '-' && digits(s + 5, 2, 2, &mo) &&
-        s[7] == '-' && digits(s + 8, 2, 2, &d) && valid_ymdhms(y, mo, d, 0, 0, 0)) {
+    if (n == 10 && digits(s, n, 4, &y) && s[4] == '-' && digits(s + 5, 2, 2, &mo) && s[7] == '-' &&
+        digits(s + 8, 2, 2, &d) && valid_ymdhms(y, mo, d, 0, 0, 0)) {
         *ret = mk(y, mo, d, 0, 0, 0);
         return 0;
     }

@@ -17,9 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define OC_AUDITLOG_LINE_MAX  4096 /* longer lines are malformed */
-#define OC_AUDITLOG_VALUE_MAX 264  /* decoded bytes of one value (audit.c cuts at 256 + "...") */
-#define OC_AUDITLOG_FIELDS_MAX 24  /* fields in one record */
+#define OC_AUDITLOG_LINE_MAX   4096 /* longer lines are malformed */
+#define OC_AUDITLOG_VALUE_MAX  264  /* decoded bytes of one value (audit.c cuts at 256 + "...") */
+#define OC_AUDITLOG_FIELDS_MAX 24   /* fields in one record */
 
 struct oc_auditlog_rec {
     int64_t time; /* seconds since the epoch, -1 when the line has no timestamp */

@@ -45,7 +45,8 @@ static const char *lock_state(const struct oc_config *cfg, const char *name, int
                               struct oc_tally_status *st)
 {
     memset(st, 0, sizeof(*st));
-    if (cfg->global.tally_dir == NULL || oc_tally_status(cfg->global.tally_dir, name, now, st) < 0) {
+    if (cfg->global.tally_dir == NULL ||
+        oc_tally_status(cfg->global.tally_dir, name, now, st) < 0) {
         return "unknown";
     }
     return st->locked ? "LOCKED" : "ok";
@@ -66,11 +67,11 @@ static const char *key_kind(const char *path)
         return "missing or unreadable";
     }
     if (oc_tpmblob_parse(buf, len, &b, &why) == 0) {
-        kind = b.type == OC_TPMBLOB_SOFTWARE_KEY  ? "software key (not TPM-bound)"
-               : b.type == OC_TPMBLOB_SIGNING_KEY ? (b.key_alg == OC_TPM_KEY_ECC_P256
-                                                             ? "TPM-bound ecc-p256"
-                                                             : "TPM-bound rsa2048")
-                                                  : "sealed secret";
+        kind = b.type == OC_TPMBLOB_SOFTWARE_KEY ? "software key (not TPM-bound)"
+               : b.type == OC_TPMBLOB_SIGNING_KEY
+                       ? (b.key_alg == OC_TPM_KEY_ECC_P256 ? "TPM-bound ecc-p256"
+                                                           : "TPM-bound rsa2048")
+                       : "sealed secret";
     } else {
         kind = "not an openclaw key file";
     }
@@ -282,9 +283,8 @@ static int do_show(const struct oc_config *cfg, const char *path, const struct o
         printf("%s%s", i ? ", " : "", a->groups.items[i]);
     }
     printf("%s\n", a->groups.n == 0 ? "-" : "");
-    printf("credential:    %s\n", oc_credential_name(a->credential) != NULL
-                                          ? oc_credential_name(a->credential)
-                                          : "-");
+    printf("credential:    %s\n",
+           oc_credential_name(a->credential) != NULL ? oc_credential_name(a->credential) : "-");
     if (a->key_file != NULL || a->sealed_file != NULL) {
         printf("key:           %s (%s)\n", a->key_file != NULL ? a->key_file : a->sealed_file,
                kind);

@@ -30,11 +30,11 @@
 #include "helper/ctl.h"
 #include "util.h"
 
-#define AUDIT_DEFAULT_FILE  "/var/log/auth.log"
-#define AUDIT_KEYS_MAX      4096 /* distinct (agent, service) or reasons kept; more: "(other)" */
-#define AUDIT_EVENTS_MAX    200  /* lockout/anomaly lines listed (the latest) */
-#define AUDIT_JOURNALCTL    "/usr/bin/journalctl"
-#define AUDIT_JOURNAL_SOCK  "/run/systemd/journal/socket"
+#define AUDIT_DEFAULT_FILE "/var/log/auth.log"
+#define AUDIT_KEYS_MAX     4096 /* distinct (agent, service) or reasons kept; more: "(other)" */
+#define AUDIT_EVENTS_MAX   200  /* lockout/anomaly lines listed (the latest) */
+#define AUDIT_JOURNALCTL   "/usr/bin/journalctl"
+#define AUDIT_JOURNAL_SOCK "/run/systemd/journal/socket"
 
 struct count {
     char a[OC_AUDITLOG_VALUE_MAX + 1];
@@ -50,22 +50,23 @@ struct counts {
 struct summary {
     unsigned long lines, records, malformed, skipped_time, skipped_agent;
     int64_t first, last;
-    struct counts logins;   /* (user, service) of auth successes */
-    struct counts refusals; /* (reason, "") of failures */
-    struct counts errors;   /* (reason, "") of errors */
+    struct counts logins;           /* (user, service) of auth successes */
+    struct counts refusals;         /* (reason, "") of failures */
+    struct counts errors;           /* (reason, "") of errors */
     struct oc_auditlog_rec *events; /* lockouts, anomalies, unlocks (ring) */
     size_t n_events, events_total;
 };
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: openclawctl audit [--since TIME] [--agent NAME] [--file FILE] [--json]\n\n"
-               "Summarises openclaw's audit lines: successful logins per agent and service,\n"
-               "refusals by reason, lockouts and anomalies, and the time range seen.\n"
-               "  --file FILE   a syslog file (default: the journal when it runs, else %s)\n"
-               "  --since TIME  YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z] (UTC), @EPOCH or -N(s|m|h|d)\n"
-               "  --agent NAME  only this agent's lines\n"
-               "Exit status: 0 summary printed, 2 the log cannot be read or bad usage.\n",
+    fprintf(f,
+            "Usage: openclawctl audit [--since TIME] [--agent NAME] [--file FILE] [--json]\n\n"
+            "Summarises openclaw's audit lines: successful logins per agent and service,\n"
+            "refusals by reason, lockouts and anomalies, and the time range seen.\n"
+            "  --file FILE   a syslog file (default: the journal when it runs, else %s)\n"
+            "  --since TIME  YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z] (UTC), @EPOCH or -N(s|m|h|d)\n"
+            "  --agent NAME  only this agent's lines\n"
+            "Exit status: 0 summary printed, 2 the log cannot be read or bad usage.\n",
             AUDIT_DEFAULT_FILE);
 }
 
@@ -200,7 +201,8 @@ static int read_journal(struct summary *s, int64_t since, const char *agent, int
     if (pipe2(p, O_CLOEXEC) < 0) {
         return -errno;
     }
-    (void)snprintf(since_arg, sizeof(since_arg), "--since=@%lld", (long long)(since < 0 ? 0 : since));
+    (void)snprintf(since_arg, sizeof(since_arg), "--since=@%lld",
+                   (long long)(since < 0 ? 0 : since));
     pid = fork();
     if (pid < 0) {
         r = -errno;
@@ -213,9 +215,13 @@ static int read_journal(struct summary *s, int64_t since, const char *agent, int
         if (dup2(p[1], STDOUT_FILENO) < 0 || devnull < 0 || dup2(devnull, STDIN_FILENO) < 0) {
             _exit(127);
         }
-        char *const args[] = {(char *)AUDIT_JOURNALCTL, (char *)"--facility=authpriv",
-                              (char *)"--output=short-iso", (char *)"--no-pager", (char *)"--quiet",
-                              since_arg, NULL};
+        char *const args[] = {(char *)AUDIT_JOURNALCTL,
+                              (char *)"--facility=authpriv",
+                              (char *)"--output=short-iso",
+                              (char *)"--no-pager",
+                              (char *)"--quiet",
+                              since_arg,
+                              NULL};
         char *const envp[] = {(char *)"PATH=/usr/bin:/bin", (char *)"LC_ALL=C", NULL};
         execve(AUDIT_JOURNALCTL, args, envp);
         _exit(127);
@@ -450,7 +456,8 @@ int ctl_audit(int argc, char **argv)
     if (s.events == NULL) {
         return CTL_EXIT_USAGE;
     }
-    if (file == NULL && access(AUDIT_JOURNALCTL, X_OK) == 0 && access(AUDIT_JOURNAL_SOCK, F_OK) == 0) {
+    if (file == NULL && access(AUDIT_JOURNALCTL, X_OK) == 0 &&
+        access(AUDIT_JOURNAL_SOCK, F_OK) == 0) {
         source = "journal (journalctl --facility=authpriv)";
         r = read_journal(&s, since, agent, now);
     } else {
@@ -466,7 +473,7 @@ int ctl_audit(int argc, char **argv)
     }
     if (r < 0) {
         fprintf(stderr, "audit: cannot read %s: %s%s\n", source, strerror(-r),
-                r == -EACCES ? " (run as root or a member of group adm)"
+                r == -EACCES   ? " (run as root or a member of group adm)"
                 : file == NULL ? " (give the syslog file with --file)"
                                : "");
         free(s.events);

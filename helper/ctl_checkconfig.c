@@ -36,11 +36,11 @@
 #include "idmap.h"
 #include "util.h"
 
-#define CHECK_PAM_DIR      "/etc/pam.d"
-#define CHECK_DAEMON_USER  "openclaw"
-#define CHECK_PAM_LINE_MAX 4096
+#define CHECK_PAM_DIR       "/etc/pam.d"
+#define CHECK_DAEMON_USER   "openclaw"
+#define CHECK_PAM_LINE_MAX  4096
 #define CHECK_PAM_FILES_MAX 512
-#define CHECK_CERT_WARN    (14 * 86400) /* a certificate expiring sooner is reported */
+#define CHECK_CERT_WARN     (14 * 86400) /* a certificate expiring sooner is reported */
 
 struct check {
     const char *path;
@@ -55,7 +55,8 @@ struct check {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: openclawctl check-config [--config FILE] [--pam-dir DIR] [--daemon-user USER]\n\n"
+            "Usage: openclawctl check-config [--config FILE] [--pam-dir DIR] [--daemon-user "
+            "USER]\n\n"
             "Loads the configuration and reports every problem with file:line and the fix:\n"
             "parse errors, files and directories (existence, owner, mode), [roles] groups,\n"
             "uid collisions, pam_openclaw arguments in the PAM stacks (default %s).\n"
@@ -64,7 +65,7 @@ static void usage(FILE *f)
 }
 
 static void problem(struct check *c, const char *file, unsigned line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 static void problem(struct check *c, const char *file, unsigned line, const char *fmt, ...)
 {
     va_list ap;
@@ -90,8 +91,9 @@ static void check_config_file(struct check *c)
         return;
     }
     if (S_ISLNK(st.st_mode)) {
-        problem(c, c->path, 0, "is a symbolic link (refused by every openclaw component): put the "
-                               "file itself there");
+        problem(c, c->path, 0,
+                "is a symbolic link (refused by every openclaw component): put the "
+                "file itself there");
         return;
     }
     if (st.st_uid != 0) {
@@ -133,8 +135,9 @@ static void check_file(struct check *c, unsigned line, const char *what, const c
                 (unsigned)st.st_uid, c->daemon_user, path);
     }
     if (secret && (st.st_mode & 077) != 0) {
-        problem(c, c->path, line, "%s %s is readable or writable by others (mode %04o): chmod 0600 %s",
-                what, path, (unsigned)(st.st_mode & 07777), path);
+        problem(c, c->path, line,
+                "%s %s is readable or writable by others (mode %04o): chmod 0600 %s", what, path,
+                (unsigned)(st.st_mode & 07777), path);
     } else if (!secret && (st.st_mode & 022) != 0) {
         problem(c, c->path, line, "%s %s is writable by others (mode %04o): chmod 0644 %s", what,
                 path, (unsigned)(st.st_mode & 07777), path);
@@ -153,18 +156,21 @@ static void check_cert(struct check *c, unsigned line, const char *path)
     x = PEM_read_X509(f, NULL, NULL, NULL);
     fclose(f);
     if (x == NULL) {
-        problem(c, c->path, line, "cert_file %s is not a PEM certificate: remake it with "
-                                  "openclawctl tpm cert (or openclawctl enroll)",
+        problem(c, c->path, line,
+                "cert_file %s is not a PEM certificate: remake it with "
+                "openclawctl tpm cert (or openclawctl enroll)",
                 path);
         return;
     }
     if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0) {
-        problem(c, c->path, line, "cert_file %s has expired: run openclawctl enroll again (it "
-                                  "makes and registers a new certificate)",
+        problem(c, c->path, line,
+                "cert_file %s has expired: run openclawctl enroll again (it "
+                "makes and registers a new certificate)",
                 path);
     } else if (X509_cmp_time(X509_get0_notAfter(x), &soon) <= 0) {
-        problem(c, c->path, line, "cert_file %s expires within 14 days: run openclawctl enroll "
-                                  "again to renew it",
+        problem(c, c->path, line,
+                "cert_file %s expires within 14 days: run openclawctl enroll "
+                "again to renew it",
                 path);
     }
     X509_free(x);
@@ -296,8 +302,8 @@ static void check_uids(struct check *c, const struct oc_config *cfg)
 
 static bool known_pam_arg(const char *a)
 {
-    static const char *const flags[] = {"debug", "use_first_pass", "try_first_pass", "nodelay",
-                                        "mode=helper", "mode=token"};
+    static const char *const flags[] = {"debug",   "use_first_pass", "try_first_pass",
+                                        "nodelay", "mode=helper",    "mode=token"};
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
         if (strcmp(a, flags[i]) == 0) {
             return true;
@@ -370,8 +376,9 @@ static void check_pam_file(struct check *c, const char *dir, const char *name)
             }
         }
         if (uf && tf) {
-            problem(c, path, ln, "pam_openclaw.so: use_first_pass and try_first_pass exclude "
-                                 "each other: keep one");
+            problem(c, path, ln,
+                    "pam_openclaw.so: use_first_pass and try_first_pass exclude "
+                    "each other: keep one");
         }
     }
     fclose(f);
@@ -399,12 +406,14 @@ static void check_pam(struct check *c)
 int ctl_check_config(int argc, char **argv)
 {
     static const struct option opts[] = {
-            {"config", required_argument, NULL, 'c'},   {"pam-dir", required_argument, NULL, 'p'},
-            {"daemon-user", required_argument, NULL, 'u'}, {"help", no_argument, NULL, 'h'},
+            {"config", required_argument, NULL, 'c'},
+            {"pam-dir", required_argument, NULL, 'p'},
+            {"daemon-user", required_argument, NULL, 'u'},
+            {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
     };
-    struct check c = {.path = OC_CONFIG_PATH, .pam_dir = CHECK_PAM_DIR,
-                      .daemon_user = CHECK_DAEMON_USER};
+    struct check c = {
+            .path = OC_CONFIG_PATH, .pam_dir = CHECK_PAM_DIR, .daemon_user = CHECK_DAEMON_USER};
     struct oc_config *cfg = NULL;
     struct oc_config_error err;
     struct passwd *pw;

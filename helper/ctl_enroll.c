@@ -177,10 +177,8 @@ static void give_to_daemon(const char *path)
 
 static int make_credential(struct enroll *e)
 {
-    struct ctl_tpm_target t = {.tcti = e->tcti,
-                               .keys_dir = e->keys_dir,
-                               .allow_software_keys = false,
-                               .msg = stderr};
+    struct ctl_tpm_target t = {
+            .tcti = e->tcti, .keys_dir = e->keys_dir, .allow_software_keys = false, .msg = stderr};
     char x5t[OC_X5T_SIZE], x5t256[OC_X5T_S256_SIZE], subject[300];
     bool new_key = false;
     struct stat st;
@@ -296,8 +294,7 @@ static const cJSON *values(const cJSON *list)
 static int copy_guid(const cJSON *obj, const char *name, char out[OC_GUID_SIZE])
 {
     const char *s = NULL;
-    if (oc_json_get_string(obj, name, 64, &s) < 0 || s == NULL ||
-        oc_guid_normalize(s, out) < 0) {
+    if (oc_json_get_string(obj, name, 64, &s) < 0 || s == NULL || oc_guid_normalize(s, out) < 0) {
         return -EINVAL;
     }
     return 0;
@@ -371,8 +368,8 @@ static int patch_add_key(struct enroll *e, const cJSON *app)
     }
     cJSON_AddItemToArray(arr, k);
     (void)snprintf(path, sizeof(path), "/v1.0/applications/%s", e->obj_id);
-    r = graph(e, "adding the certificate to the application (PATCH keyCredentials)", "PATCH",
-              path, body, NULL);
+    r = graph(e, "adding the certificate to the application (PATCH keyCredentials)", "PATCH", path,
+              body, NULL);
 out:
     cJSON_Delete(body);
     return r;
@@ -430,8 +427,7 @@ static int ensure_key(struct enroll *e, const cJSON *app)
     int r;
 
     if (has_our_key(e, app)) {
-        fprintf(stderr, "enroll: the certificate is registered on application %s\n",
-                e->appid);
+        fprintf(stderr, "enroll: the certificate is registered on application %s\n", e->appid);
         return CTL_EXIT_OK;
     }
     r = e->proof_key != NULL ? addkey_with_proof(e) : patch_add_key(e, app);
@@ -444,8 +440,9 @@ static int ensure_key(struct enroll *e, const cJSON *app)
         return r;
     }
     if (!has_our_key(e, again)) {
-        fprintf(stderr, "enroll: Graph accepted the certificate but application %s does not "
-                        "list it: run enroll again\n",
+        fprintf(stderr,
+                "enroll: Graph accepted the certificate but application %s does not "
+                "list it: run enroll again\n",
                 e->appid);
         r = CTL_EXIT_REFUSED;
     } else {
@@ -686,7 +683,8 @@ static int write_config(const struct enroll *e, const char *section)
         return CTL_EXIT_REFUSED;
     }
     if (e->cfg != NULL && (a = oc_config_agent_by_app_id(e->cfg, e->appid)) != NULL) {
-        fprintf(stderr, "enroll: %s:%u: app %s is already configured as [agent %s]: not added twice\n",
+        fprintf(stderr,
+                "enroll: %s:%u: app %s is already configured as [agent %s]: not added twice\n",
                 e->config_path, a->line, e->appid, a->name);
         return CTL_EXIT_REFUSED;
     }
@@ -710,8 +708,9 @@ static int write_config(const struct enroll *e, const char *section)
     r = oc_config_parse(all, all_len, e->config_path, OC_CONFIG_INSECURE_OK, &check, &err);
     if (r < 0) {
         (void)oc_config_error_format(&err, msg, sizeof(msg));
-        fprintf(stderr, "enroll: the configuration would not load with the new section (%s): "
-                        "nothing written\n",
+        fprintf(stderr,
+                "enroll: the configuration would not load with the new section (%s): "
+                "nothing written\n",
                 msg);
         free(all);
         return CTL_EXIT_REFUSED;
@@ -720,8 +719,8 @@ static int write_config(const struct enroll *e, const char *section)
     (void)snprintf(tmp, sizeof(tmp), "%s.enrollXXXXXX", e->config_path);
     fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
-        fprintf(stderr, "enroll: cannot create a temporary file next to %s: %s\n",
-                e->config_path, strerror(errno));
+        fprintf(stderr, "enroll: cannot create a temporary file next to %s: %s\n", e->config_path,
+                strerror(errno));
         free(all);
         return CTL_EXIT_USAGE;
     }
@@ -812,8 +811,9 @@ static void print_next_steps(struct enroll *e, FILE *out)
             }
         }
     }
-    fprintf(out, "\nWhat an Entra admin must still do (Graph with AppRoleAssignment.ReadWrite.All, or "
-                 "the portal):\n");
+    fprintf(out,
+            "\nWhat an Entra admin must still do (Graph with AppRoleAssignment.ReadWrite.All, or "
+            "the portal):\n");
     if (res == NULL) {
         fprintf(out,
                 "  (the host's resource application is not known: rerun with "
@@ -931,7 +931,7 @@ static int run_enroll(struct enroll *e)
     }
     if (e->keys_dir == NULL) {
         e->keys_dir = e->cfg != NULL && e->cfg->global.keys_dir != NULL ? e->cfg->global.keys_dir
-                                                                          : OC_TPM_DEFAULT_KEYS_DIR;
+                                                                        : OC_TPM_DEFAULT_KEYS_DIR;
     }
     if (e->ca_file == NULL && e->cfg != NULL) {
         e->ca_file = e->cfg->global.ca_file;
@@ -944,8 +944,8 @@ static int run_enroll(struct enroll *e)
     } else {
         (void)snprintf(e->dn, sizeof(e->dn), "%.32s on %.80s", e->name, e->host);
     }
-    if ((size_t)snprintf(e->key_file, sizeof(e->key_file), "%s/%s.tpmkey", e->keys_dir,
-                         e->name) >= sizeof(e->key_file) ||
+    if ((size_t)snprintf(e->key_file, sizeof(e->key_file), "%s/%s.tpmkey", e->keys_dir, e->name) >=
+                sizeof(e->key_file) ||
         (size_t)snprintf(e->cert_file, sizeof(e->cert_file), "%s/%s.crt", e->keys_dir, e->name) >=
                 sizeof(e->cert_file)) {
         fprintf(stderr, "enroll: the keys directory path is too long\n");
@@ -970,8 +970,9 @@ static int run_enroll(struct enroll *e)
     }
     r = register_app(e);
     if (r != CTL_EXIT_OK) {
-        fprintf(stderr, "enroll: the key and certificate are kept in %s; rerunning the same "
-                        "command continues from here\n",
+        fprintf(stderr,
+                "enroll: the key and certificate are kept in %s; rerunning the same "
+                "command continues from here\n",
                 e->keys_dir);
         return r;
     }
@@ -1108,11 +1109,12 @@ int ctl_enroll(int argc, char **argv)
         return CTL_EXIT_USAGE;
     }
     if (e.display_name != NULL &&
-        (!e.create || strlen(e.display_name) == 0 ||
-         strlen(e.display_name) > ENROLL_DISPLAY_MAX || !hostile_free(e.display_name) ||
+        (!e.create || strlen(e.display_name) == 0 || strlen(e.display_name) > ENROLL_DISPLAY_MAX ||
+         !hostile_free(e.display_name) ||
          !oc_utf8_valid(e.display_name, strlen(e.display_name), NULL))) {
-        fprintf(stderr, "enroll: --display-name goes with --create and takes 1 to %d printable "
-                        "characters (no brackets or backslashes)\n",
+        fprintf(stderr,
+                "enroll: --display-name goes with --create and takes 1 to %d printable "
+                "characters (no brackets or backslashes)\n",
                 ENROLL_DISPLAY_MAX);
         return CTL_EXIT_USAGE;
     }

@@ -271,8 +271,8 @@ int ctl_graph_call(struct ctl_graph *g, const char *method, const char *path, co
         const char *why = NULL;
         cJSON *j = NULL;
         if (oc_json_parse_object_nt(resp.buf, resp.len, &j, &why) < 0) {
-            (void)snprintf(err, errlen, "%s %s: HTTP %ld with a body that is not JSON (%s)",
-                           method, path, status, why != NULL ? why : "invalid");
+            (void)snprintf(err, errlen, "%s %s: HTTP %ld with a body that is not JSON (%s)", method,
+                           path, status, why != NULL ? why : "invalid");
             r = -EBADMSG;
             goto out;
         }

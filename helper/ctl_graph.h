@@ -13,12 +13,12 @@
 
 #include <cjson/cJSON.h>
 
-#define CTL_GRAPH_DEFAULT_URL      "https://graph.microsoft.com"
-#define CTL_GRAPH_TOKEN_MAX        (16 * 1024)   /* bytes in the admin token file */
-#define CTL_GRAPH_RESPONSE_MAX     (1024 * 1024) /* bytes in one Graph response */
-#define CTL_GRAPH_CONNECT_TIMEOUT  10L           /* seconds */
-#define CTL_GRAPH_TOTAL_TIMEOUT    30L           /* seconds per request */
-#define CTL_GRAPH_ERR_MAX          512
+#define CTL_GRAPH_DEFAULT_URL     "https://graph.microsoft.com"
+#define CTL_GRAPH_TOKEN_MAX       (16 * 1024)   /* bytes in the admin token file */
+#define CTL_GRAPH_RESPONSE_MAX    (1024 * 1024) /* bytes in one Graph response */
+#define CTL_GRAPH_CONNECT_TIMEOUT 10L           /* seconds */
+#define CTL_GRAPH_TOTAL_TIMEOUT   30L           /* seconds per request */
+#define CTL_GRAPH_ERR_MAX         512
 
 struct ctl_graph;
 

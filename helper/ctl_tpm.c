@@ -312,10 +312,9 @@ static int cmd_keygen(const struct tpm_args *a)
     if (a->software) {
         warn_software(a->out);
         fprintf(msg, "key: %s (%s, SOFTWARE key encrypted under %s/%s, not bound to a TPM)\n",
-               a->out,
-               oc_tpm_key_alg_name((uint16_t)alg),
-               a->keys_dir != NULL ? a->keys_dir : OC_TPM_DEFAULT_KEYS_DIR,
-               OC_SOFTKEY_HOST_KEY_FILE);
+                a->out, oc_tpm_key_alg_name((uint16_t)alg),
+                a->keys_dir != NULL ? a->keys_dir : OC_TPM_DEFAULT_KEYS_DIR,
+                OC_SOFTKEY_HOST_KEY_FILE);
     } else {
         fprintf(msg, "key: %s (%s, bound to this TPM)\n", a->out,
                 oc_tpm_key_alg_name((uint16_t)alg));
@@ -376,8 +375,7 @@ static X509 *read_cert(const char *path)
 }
 
 /* The certificate of a->key into a->out; its thumbprints into x5t, x5t256. */
-static int make_cert(const struct tpm_args *a, char x5t[OC_X5T_SIZE],
-                     char x5t256[OC_X5T_S256_SIZE])
+static int make_cert(const struct tpm_args *a, char x5t[OC_X5T_SIZE], char x5t256[OC_X5T_S256_SIZE])
 {
     struct oc_tpm *tpm = NULL;
     struct oc_tpm_key *key = NULL;
