@@ -187,7 +187,9 @@ static int make_credential(struct enroll *e)
     if (e->cfg != NULL) {
         t.allow_software_keys = e->cfg->global.allow_software_keys;
     }
-    if (mkdir(e->keys_dir, 0700) < 0 && errno != EEXIST) {
+    if (mkdir(e->keys_dir, 0700) == 0) {
+        give_to_daemon(e->keys_dir);
+    } else if (errno != EEXIST) {
         fprintf(stderr, "enroll: cannot create the keys directory %s: %s\n", e->keys_dir,
                 strerror(errno));
         return CTL_EXIT_USAGE;
