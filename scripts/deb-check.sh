@@ -150,7 +150,7 @@ fi
 grep -q '^FAIL' "$work/inside.log" && bad "see FAIL lines above"
 
 say "lintian"
-lintian --no-tag-display-limit --fail-on error "$work"/*.changes >"$work/lintian.log" 2>&1 ||
+lintian --tag-display-limit 0 --fail-on error "$work"/*.changes >"$work/lintian.log" 2>&1 ||
     bad "lintian reports errors"
 if [ -s "$work/lintian.log" ]; then
     sed 's/^/  /' "$work/lintian.log"
