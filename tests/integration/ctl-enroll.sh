@@ -227,6 +227,10 @@ chmod 0600 "$work/bad.token"
 refuse "a bad admin token is refused with the explained error" \
     "Graph refused the admin token (401 InvalidAuthenticationToken.*get a fresh token for the admin app with Application.ReadWrite.All" \
     "$CTL" enroll bot-two --create --admin-token-file "$work/bad.token" --graph "$TENANT_URL" --config "$conf"
+(umask 077 && tenant_token "$ALPHA_APP" "$ALPHA_SECRET" https://graph.microsoft.com/.default >"$work/weak.token")
+refuse "a token without Graph permissions is refused with the permission to grant" \
+    "403 Authorization_RequestDenied.*grant Application.ReadWrite.All" \
+    "$CTL" enroll bot-two --create --admin-token-file "$work/weak.token" --graph "$TENANT_URL" --config "$conf"
 cp "$tok" "$work/open.token" && chmod 0644 "$work/open.token"
 refuse "an admin token file readable by others is refused" "mode 0600" \
     "$CTL" enroll bot-two --create --admin-token-file "$work/open.token" --graph "$TENANT_URL" --config "$conf"
