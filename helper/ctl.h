@@ -3,6 +3,8 @@
 #ifndef OC_CTL_H
 #define OC_CTL_H
 
+#include <stdbool.h>
+
 enum {
     CTL_EXIT_OK = 0,
     CTL_EXIT_REFUSED = 1,
@@ -14,5 +16,10 @@ int ctl_verify_token(int argc, char **argv);
 int ctl_agent(int argc, char **argv);
 int ctl_tpm(int argc, char **argv);
 int ctl_cache(int argc, char **argv);
+int ctl_enroll(int argc, char **argv);
+int ctl_check_config(int argc, char **argv);
+int ctl_audit(int argc, char **argv);
+/* agent list | agent show NAME (argv[0] is the verb), called by ctl_agent(). */
+int ctl_agent_info(int argc, char **argv, const char *config, unsigned cflags, bool json);
 
 #endif /* OC_CTL_H */

@@ -32,12 +32,16 @@ static void usage(FILE *f)
     fprintf(f, "Usage: openclawctl agent status NAME [--config FILE] [--json]\n"
                "       openclawctl agent unlock NAME [--config FILE]\n"
                "       openclawctl agent lock NAME [--config FILE]\n"
+               "       openclawctl agent list [--config FILE] [--json]\n"
+               "       openclawctl agent show NAME [--config FILE] [--json]\n"
                "       (--insecure-config: accept a config not owned by root; tests only)\n"
                "\n"
                "status  failures on record, lock state and until when (pam_openclaw's tally)\n"
                "unlock  forget the failures and lift a lockout, in pam_openclaw's tally and in\n"
                "        openclawd (audited)\n"
-               "lock    openclawd hands out no token of the agent until unlock (audited)\n");
+               "lock    openclawd hands out no token of the agent until unlock (audited)\n"
+               "list    configured agents: uid, credential, enabled, lock state\n"
+               "show    one agent: section, uid/gid, key kind, certificate, tally\n");
 }
 
 static void fmt_time(int64_t t, char *buf, size_t len)
@@ -91,6 +95,11 @@ int ctl_agent(int argc, char **argv)
             usage(stderr);
             return CTL_EXIT_USAGE;
         }
+    }
+    /* list and show live in ctl_agent_info.c */
+    if (argc - optind >= 1 &&
+        (strcmp(argv[optind], "list") == 0 || strcmp(argv[optind], "show") == 0)) {
+        return ctl_agent_info(argc - optind, argv + optind, config, cflags, json);
     }
     if (argc - optind != 2) {
         usage(stderr);

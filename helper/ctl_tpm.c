@@ -31,6 +31,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "helper/ctl.h"
+#include "helper/ctl_tpm.h"
 #include "tpm/tpm.h"
 
 struct tpm_args {
@@ -56,6 +57,7 @@ struct tpm_args {
     bool ps256;
     bool to_stdout;
     bool check;
+    FILE *msg; /* where keygen and cert say what they made; NULL: stdout */
 };
 
 static void tpm_usage(FILE *f)
@@ -270,6 +272,7 @@ static int fail_tpm(struct oc_tpm *tpm)
 
 static int cmd_keygen(const struct tpm_args *a)
 {
+    FILE *msg = a->msg != NULL ? a->msg : stdout;
     enum oc_tpm_key_alg alg;
     struct oc_tpm *tpm = NULL;
     uint8_t *blob = NULL;
@@ -308,12 +311,13 @@ static int cmd_keygen(const struct tpm_args *a)
     }
     if (a->software) {
         warn_software(a->out);
-        printf("key: %s (%s, SOFTWARE key encrypted under %s/%s, not bound to a TPM)\n", a->out,
-               oc_tpm_key_alg_name((uint16_t)alg),
-               a->keys_dir != NULL ? a->keys_dir : OC_TPM_DEFAULT_KEYS_DIR,
-               OC_SOFTKEY_HOST_KEY_FILE);
+        fprintf(msg, "key: %s (%s, SOFTWARE key encrypted under %s/%s, not bound to a TPM)\n",
+                a->out, oc_tpm_key_alg_name((uint16_t)alg),
+                a->keys_dir != NULL ? a->keys_dir : OC_TPM_DEFAULT_KEYS_DIR,
+                OC_SOFTKEY_HOST_KEY_FILE);
     } else {
-        printf("key: %s (%s, bound to this TPM)\n", a->out, oc_tpm_key_alg_name((uint16_t)alg));
+        fprintf(msg, "key: %s (%s, bound to this TPM)\n", a->out,
+                oc_tpm_key_alg_name((uint16_t)alg));
     }
     return CTL_EXIT_OK;
 }
@@ -370,13 +374,14 @@ static X509 *read_cert(const char *path)
     return x;
 }
 
-static int cmd_cert(const struct tpm_args *a)
+/* The certificate of a->key into a->out; its thumbprints into x5t, x5t256. */
+static int make_cert(const struct tpm_args *a, char x5t[OC_X5T_SIZE], char x5t256[OC_X5T_S256_SIZE])
 {
     struct oc_tpm *tpm = NULL;
     struct oc_tpm_key *key = NULL;
     X509 *x = NULL;
     BIO *bio = NULL;
-    char *pem = NULL, x5t[OC_X5T_SIZE], x5t256[OC_X5T_S256_SIZE];
+    char *pem = NULL;
     long pem_len;
     int r;
 
@@ -407,7 +412,75 @@ static int cmd_cert(const struct tpm_args *a)
         fprintf(stderr, "openclawctl tpm cert: cannot write %s: %s\n", a->out, strerror(-r));
         return CTL_EXIT_REFUSED;
     }
-    printf("certificate: %s\nx5t: %s\nx5t#S256: %s\n", a->out, x5t, x5t256);
+    return CTL_EXIT_OK;
+}
+
+static int cmd_cert(const struct tpm_args *a)
+{
+    char x5t[OC_X5T_SIZE], x5t256[OC_X5T_S256_SIZE];
+    int r = make_cert(a, x5t, x5t256);
+
+    if (r == CTL_EXIT_OK) {
+        fprintf(a->msg != NULL ? a->msg : stdout, "certificate: %s\nx5t: %s\nx5t#S256: %s\n",
+                a->out, x5t, x5t256);
+    }
+    return r;
+}
+
+/* ---- for other subcommands (ctl_tpm.h) ---- */
+
+static void target_args(const struct ctl_tpm_target *t, struct tpm_args *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->tcti = t->tcti;
+    a->keys_dir = t->keys_dir;
+    a->allow_software_keys = t->allow_software_keys;
+    a->msg = t->msg;
+    a->pcr = 99;
+}
+
+int ctl_tpm_keygen_file(const struct ctl_tpm_target *t, const char *alg, const char *out)
+{
+    struct tpm_args a;
+
+    target_args(t, &a);
+    a.alg = alg;
+    a.out = out;
+    return cmd_keygen(&a);
+}
+
+int ctl_tpm_cert_file(const struct ctl_tpm_target *t, const char *key, const char *subject,
+                      unsigned days, const char *out, char ret_x5t[OC_X5T_SIZE],
+                      char ret_x5t256[OC_X5T_S256_SIZE])
+{
+    struct tpm_args a;
+
+    target_args(t, &a);
+    a.key = key;
+    a.subject = subject;
+    a.days = days;
+    a.out = out;
+    return make_cert(&a, ret_x5t, ret_x5t256);
+}
+
+int ctl_tpm_assertion(const struct ctl_tpm_target *t, const char *key, X509 *cert,
+                      const struct oc_assertion_params *p, char **ret_jwt)
+{
+    struct oc_tpm *tpm = NULL;
+    struct oc_tpm_key *k = NULL;
+    struct tpm_args a;
+    int r;
+
+    target_args(t, &a);
+    a.key = key;
+    r = with_key(&a, &tpm, &k);
+    if (r != CTL_EXIT_OK) {
+        return r;
+    }
+    if (oc_tpm_client_assertion(k, cert, p, ret_jwt) < 0) {
+        return fail_tpm(tpm);
+    }
+    oc_tpm_close(tpm);
     return CTL_EXIT_OK;
 }
 

@@ -9,3 +9,32 @@ helper_openclawctl_SOURCES = helper/openclawctl.c helper/ctl.h helper/ctl_verify
 	helper/ctl_status.c helper/oc_cachebuild.c helper/oc_cachebuild.h
 helper_openclawctl_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS)
 helper_openclawctl_LDADD = $(CTL_EXTRA_LIBS) common/libocverify.la common/libocbase.la $(CJSON_LIBS) $(CRYPTO_LIBS)
+
+# Admin experience: enroll (TPM + Graph), check-config, audit.
+helper_openclawctl_SOURCES += helper/ctl_enroll.c helper/ctl_graph.c helper/ctl_graph.h \
+	helper/ctl_tpm.h helper/ctl_agent_info.c helper/ctl_checkconfig.c helper/ctl_audit.c helper/auditlog.c \
+	helper/auditlog.h
+helper_openclawctl_CFLAGS += $(CURL_CFLAGS)
+helper_openclawctl_LDADD += $(CURL_LIBS)
+
+TESTS += tests/integration/ctl-enroll.sh tests/integration/ctl-check-config.sh \
+	tests/integration/ctl-audit.sh
+EXTRA_DIST += tests/integration/ctl-enroll.sh tests/integration/ctl-check-config.sh \
+	tests/integration/ctl-audit.sh tests/fuzz/fuzz_audit.c tests/fuzz/corpus/audit \
+	docs/admin-guide.md docs/packaging.md debian scripts/deb-check.sh
+
+if FUZZING
+FUZZ_TARGETS += tests/fuzz/fuzz_audit
+noinst_PROGRAMS += tests/fuzz/fuzz_audit
+tests_fuzz_fuzz_audit_SOURCES = tests/fuzz/fuzz_audit.c helper/auditlog.c helper/auditlog.h
+tests_fuzz_fuzz_audit_CFLAGS = $(AM_CFLAGS) \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+tests_fuzz_fuzz_audit_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_audit_LDADD = common/libocbase.la
+endif
+
+# Debian packages built from a clean copy and installed into a throwaway
+# root (see docs/packaging.md); not part of `make check`.
+deb-check:
+	$(SHELL) $(top_srcdir)/scripts/deb-check.sh
+.PHONY: deb-check

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * auditlog.h: the reader of openclaw's audit lines (the writer is
+ * common/audit.c), for `openclawctl audit`.
+ *
+ * A line is an optional syslog prefix (RFC 3339 or traditional timestamp,
+ * host, tag[pid]:, and pam_syslog's "pam_openclaw(svc:type): ") followed
+ * by the key=value record of audit.h. The record is parsed strictly: the
+ * nine fixed keys in their order, values bare (audit.c's safe characters)
+ * or double-quoted with only \" \\ and \xNN escapes, one space between
+ * fields; detail and well-formed unknown keys may follow. Anything else is
+ * malformed and only counted. Libc only; no allocation.
+ */
+#ifndef OC_AUDITLOG_H
+#define OC_AUDITLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define OC_AUDITLOG_LINE_MAX   4096 /* longer lines are malformed */
+#define OC_AUDITLOG_VALUE_MAX  264  /* decoded bytes of one value (audit.c cuts at 256 + "...") */
+#define OC_AUDITLOG_FIELDS_MAX 24   /* fields in one record */
+
+struct oc_auditlog_rec {
+    int64_t time; /* seconds since the epoch, -1 when the line has no timestamp */
+    char event[OC_AUDITLOG_VALUE_MAX + 1];
+    char service[OC_AUDITLOG_VALUE_MAX + 1];
+    char user[OC_AUDITLOG_VALUE_MAX + 1];
+    char agent_app_id[OC_AUDITLOG_VALUE_MAX + 1];
+    char agent_oid[OC_AUDITLOG_VALUE_MAX + 1];
+    char token_uti[OC_AUDITLOG_VALUE_MAX + 1];
+    char rhost[OC_AUDITLOG_VALUE_MAX + 1];
+    char result[OC_AUDITLOG_VALUE_MAX + 1];
+    char reason[OC_AUDITLOG_VALUE_MAX + 1];
+    char detail[OC_AUDITLOG_VALUE_MAX + 1]; /* "" when absent */
+};
+
+/*
+ * Parse one line (len bytes, no newline needed, need not be NUL-terminated).
+ * now is used to place a traditional timestamp (no year) in a year.
+ * Returns 0 with *ret filled, -ENOENT when the line is not an openclaw
+ * audit record, -EINVAL when it claims to be one but is malformed.
+ */
+int oc_auditlog_parse(const char *line, size_t len, int64_t now, struct oc_auditlog_rec *ret);
+
+/*
+ * A point in time for --since: "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS][Z]"
+ * (UTC), "@EPOCH", or "-N" + s|m|h|d relative to now. 0 or -EINVAL.
+ */
+int oc_auditlog_parse_since(const char *s, int64_t now, int64_t *ret);
+
+#endif /* OC_AUDITLOG_H */

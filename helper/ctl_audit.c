@@ -1,0 +1,501 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctl_audit.c: `openclawctl audit`, a summary of the audit lines that
+ * pam_openclaw, openclawd and openclawctl send to syslog (LOG_AUTHPRIV):
+ * successful logins per agent and service, refusals by reason, lockouts
+ * and anomalies, over the time range seen.
+ *
+ * Source: --file FILE; else the journal (journalctl --facility=authpriv)
+ * when journalctl and a running journal exist; else /var/log/auth.log.
+ * Lines are parsed strictly (auditlog.c); malformed ones are counted and
+ * never summarised. Syslog does not authenticate who wrote a line: the
+ * summary is as trustworthy as the log's access control.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "helper/auditlog.h"
+#include "helper/ctl.h"
+#include "util.h"
+
+#define AUDIT_DEFAULT_FILE "/var/log/auth.log"
+#define AUDIT_KEYS_MAX     4096 /* distinct (agent, service) or reasons kept; more: "(other)" */
+#define AUDIT_EVENTS_MAX   200  /* lockout/anomaly lines listed (the latest) */
+#define AUDIT_JOURNALCTL   "/usr/bin/journalctl"
+#define AUDIT_JOURNAL_SOCK "/run/systemd/journal/socket"
+
+struct count {
+    char a[OC_AUDITLOG_VALUE_MAX + 1];
+    char b[OC_AUDITLOG_VALUE_MAX + 1];
+    unsigned long n;
+};
+
+struct counts {
+    struct count *v;
+    size_t n;
+};
+
+struct summary {
+    unsigned long lines, records, malformed, skipped_time, skipped_agent;
+    int64_t first, last;
+    struct counts logins;           /* (user, service) of auth successes */
+    struct counts refusals;         /* (reason, "") of failures */
+    struct counts errors;           /* (reason, "") of errors */
+    struct oc_auditlog_rec *events; /* lockouts, anomalies, unlocks (ring) */
+    size_t n_events, events_total;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: openclawctl audit [--since TIME] [--agent NAME] [--file FILE] [--json]\n\n"
+            "Summarises openclaw's audit lines: successful logins per agent and service,\n"
+            "refusals by reason, lockouts and anomalies, and the time range seen.\n"
+            "  --file FILE   a syslog file (default: the journal when it runs, else %s)\n"
+            "  --since TIME  YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z] (UTC), @EPOCH or -N(s|m|h|d)\n"
+            "  --agent NAME  only this agent's lines\n"
+            "Exit status: 0 summary printed, 2 the log cannot be read or bad usage.\n",
+            AUDIT_DEFAULT_FILE);
+}
+
+static int bump(struct counts *c, const char *a, const char *b)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        if (strcmp(c->v[i].a, a) == 0 && strcmp(c->v[i].b, b) == 0) {
+            c->v[i].n++;
+            return 0;
+        }
+    }
+    if (c->n >= AUDIT_KEYS_MAX) {
+        a = "(other)";
+        b = "";
+        for (size_t i = 0; i < c->n; i++) {
+            if (strcmp(c->v[i].a, a) == 0) {
+                c->v[i].n++;
+                return 0;
+            }
+        }
+        c->n--; /* the last slot becomes "(other)" */
+    }
+    if (c->n % 64 == 0) {
+        struct count *nv = realloc(c->v, (c->n + 64) * sizeof(*nv));
+        if (nv == NULL) {
+            return -ENOMEM;
+        }
+        c->v = nv;
+    }
+    (void)oc_strscpy(c->v[c->n].a, sizeof(c->v[c->n].a), a);
+    (void)oc_strscpy(c->v[c->n].b, sizeof(c->v[c->n].b), b);
+    c->v[c->n].n = 1;
+    c->n++;
+    return 0;
+}
+
+static int by_count(const void *x, const void *y)
+{
+    const struct count *a = x, *b = y;
+    if (a->n != b->n) {
+        return a->n < b->n ? 1 : -1;
+    }
+    int r = strcmp(a->a, b->a);
+    return r != 0 ? r : strcmp(a->b, b->b);
+}
+
+static bool is_event_of_note(const struct oc_auditlog_rec *r)
+{
+    return strcmp(r->event, "anomaly") == 0 || strcmp(r->event, "unlock") == 0 ||
+           strcmp(r->event, "lock") == 0 || strcmp(r->reason, "locked") == 0;
+}
+
+static int take(struct summary *s, const struct oc_auditlog_rec *r)
+{
+    int e = 0;
+
+    s->records++;
+    if (r->time >= 0) {
+        if (s->first < 0 || r->time < s->first) {
+            s->first = r->time;
+        }
+        if (r->time > s->last) {
+            s->last = r->time;
+        }
+    }
+    if (strcmp(r->result, "success") == 0 && strcmp(r->event, "auth") == 0) {
+        e = bump(&s->logins, r->user, r->service);
+    } else if (strcmp(r->result, "failure") == 0) {
+        e = bump(&s->refusals, r->reason, "");
+    } else if (strcmp(r->result, "error") == 0) {
+        e = bump(&s->errors, r->reason, "");
+    }
+    if (e == 0 && is_event_of_note(r)) {
+        s->events[s->events_total % AUDIT_EVENTS_MAX] = *r;
+        s->events_total++;
+        s->n_events = s->events_total < AUDIT_EVENTS_MAX ? s->events_total : AUDIT_EVENTS_MAX;
+    }
+    return e;
+}
+
+static int read_stream(FILE *f, struct summary *s, int64_t since, const char *agent, int64_t now)
+{
+    char buf[OC_AUDITLOG_LINE_MAX + 2];
+
+    while (fgets(buf, sizeof(buf), f) != NULL) {
+        size_t n = strlen(buf);
+        struct oc_auditlog_rec r;
+        bool long_line = n > 0 && buf[n - 1] != '\n' && !feof(f);
+
+        s->lines++;
+        if (long_line) {
+            /* the rest of an over-long line is dropped, and the line counted as malformed */
+            int c;
+            while ((c = fgetc(f)) != EOF && c != '\n') {
+            }
+            if (memmem(buf, n, "event=", 6) != NULL) {
+                s->malformed++;
+            }
+            continue;
+        }
+        int rc = oc_auditlog_parse(buf, n, now, &r);
+        if (rc == -ENOENT) {
+            continue;
+        }
+        if (rc < 0) {
+            s->malformed++;
+            continue;
+        }
+        if (since >= 0 && (r.time < 0 || r.time < since)) {
+            s->skipped_time++;
+            continue;
+        }
+        if (agent != NULL && strcmp(r.user, agent) != 0) {
+            s->skipped_agent++;
+            continue;
+        }
+        if (take(s, &r) < 0) {
+            return -ENOMEM;
+        }
+    }
+    return ferror(f) ? -EIO : 0;
+}
+
+/* journalctl's output through a pipe; no shell. */
+static int read_journal(struct summary *s, int64_t since, const char *agent, int64_t now)
+{
+    char since_arg[32];
+    int p[2], status = 0, r;
+    pid_t pid;
+    FILE *f;
+
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        return -errno;
+    }
+    (void)snprintf(since_arg, sizeof(since_arg), "--since=@%lld",
+                   (long long)(since < 0 ? 0 : since));
+    pid = fork();
+    if (pid < 0) {
+        r = -errno;
+        close(p[0]);
+        close(p[1]);
+        return r;
+    }
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (dup2(p[1], STDOUT_FILENO) < 0 || devnull < 0 || dup2(devnull, STDIN_FILENO) < 0) {
+            _exit(127);
+        }
+        char *const args[] = {(char *)AUDIT_JOURNALCTL,
+                              (char *)"--facility=authpriv",
+                              (char *)"--output=short-iso",
+                              (char *)"--no-pager",
+                              (char *)"--quiet",
+                              since_arg,
+                              NULL};
+        char *const envp[] = {(char *)"PATH=/usr/bin:/bin", (char *)"LC_ALL=C", NULL};
+        execve(AUDIT_JOURNALCTL, args, envp);
+        _exit(127);
+    }
+    close(p[1]);
+    f = fdopen(p[0], "r");
+    if (f == NULL) {
+        r = -errno;
+        close(p[0]);
+    } else {
+        r = read_stream(f, s, since, agent, now);
+        fclose(f);
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
+        r = -EIO;
+    }
+    return r;
+}
+
+static void fmt_time(int64_t t, char *buf, size_t len)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (t < 0 || gmtime_r(&tt, &tm) == NULL) {
+        (void)snprintf(buf, len, "-");
+    } else {
+        (void)strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+}
+
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p == '"' || *p == '\\') {
+            printf("\\%c", *p);
+        } else if (*p < 0x20 || *p >= 0x7f) {
+            printf("\\u%04x", *p); /* bytes >= 0x7f shown as their code point: never invalid JSON */
+        } else {
+            putchar(*p);
+        }
+    }
+    putchar('"');
+}
+
+/* Text output: values are printed with control characters made visible. */
+static void text_str(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p < 0x20 || *p >= 0x7f) {
+            printf("\\x%02x", *p);
+        } else {
+            putchar(*p);
+        }
+    }
+}
+
+static void print_json(const struct summary *s, const char *source)
+{
+    char a[40], b[40];
+
+    fmt_time(s->first, a, sizeof(a));
+    fmt_time(s->last, b, sizeof(b));
+    printf("{\"source\": ");
+    json_str(source);
+    printf(", \"lines\": %lu, \"records\": %lu, \"malformed\": %lu, \"first\": ", s->lines,
+           s->records, s->malformed);
+    json_str(a);
+    printf(", \"last\": ");
+    json_str(b);
+    printf(", \"logins\": [");
+    for (size_t i = 0; i < s->logins.n; i++) {
+        printf("%s{\"agent\": ", i ? ", " : "");
+        json_str(s->logins.v[i].a);
+        printf(", \"service\": ");
+        json_str(s->logins.v[i].b);
+        printf(", \"count\": %lu}", s->logins.v[i].n);
+    }
+    printf("], \"refusals\": [");
+    for (size_t i = 0; i < s->refusals.n; i++) {
+        printf("%s{\"reason\": ", i ? ", " : "");
+        json_str(s->refusals.v[i].a);
+        printf(", \"count\": %lu}", s->refusals.v[i].n);
+    }
+    printf("], \"errors\": [");
+    for (size_t i = 0; i < s->errors.n; i++) {
+        printf("%s{\"reason\": ", i ? ", " : "");
+        json_str(s->errors.v[i].a);
+        printf(", \"count\": %lu}", s->errors.v[i].n);
+    }
+    printf("], \"events\": [");
+    size_t start = s->events_total > AUDIT_EVENTS_MAX ? s->events_total % AUDIT_EVENTS_MAX : 0;
+    for (size_t i = 0; i < s->n_events; i++) {
+        const struct oc_auditlog_rec *r = &s->events[(start + i) % AUDIT_EVENTS_MAX];
+        char t[40];
+        fmt_time(r->time, t, sizeof(t));
+        printf("%s{\"time\": ", i ? ", " : "");
+        json_str(t);
+        printf(", \"event\": ");
+        json_str(r->event);
+        printf(", \"agent\": ");
+        json_str(r->user);
+        printf(", \"service\": ");
+        json_str(r->service);
+        printf(", \"result\": ");
+        json_str(r->result);
+        printf(", \"reason\": ");
+        json_str(r->reason);
+        printf("}");
+    }
+    printf("]}\n");
+}
+
+static void print_text(const struct summary *s, const char *source)
+{
+    char a[40], b[40];
+
+    fmt_time(s->first, a, sizeof(a));
+    fmt_time(s->last, b, sizeof(b));
+    printf("source:     %s\n", source);
+    printf("range:      %s .. %s\n", a, b);
+    printf("records:    %lu audit records in %lu lines", s->records, s->lines);
+    if (s->malformed > 0) {
+        printf(", %lu MALFORMED (ignored: forged or damaged lines)", s->malformed);
+    }
+    printf("\n\nlogins (auth success) per agent and service:\n");
+    if (s->logins.n == 0) {
+        printf("  (none)\n");
+    }
+    for (size_t i = 0; i < s->logins.n; i++) {
+        printf("  %6lu  ", s->logins.v[i].n);
+        text_str(s->logins.v[i].a);
+        printf("  ");
+        text_str(s->logins.v[i].b);
+        printf("\n");
+    }
+    printf("\nrefusals by reason:\n");
+    if (s->refusals.n == 0) {
+        printf("  (none)\n");
+    }
+    for (size_t i = 0; i < s->refusals.n; i++) {
+        printf("  %6lu  ", s->refusals.v[i].n);
+        text_str(s->refusals.v[i].a);
+        printf("\n");
+    }
+    if (s->errors.n > 0) {
+        printf("\nerrors by reason:\n");
+        for (size_t i = 0; i < s->errors.n; i++) {
+            printf("  %6lu  ", s->errors.v[i].n);
+            text_str(s->errors.v[i].a);
+            printf("\n");
+        }
+    }
+    printf("\nlockouts and anomalies:\n");
+    if (s->n_events == 0) {
+        printf("  (none)\n");
+    }
+    size_t start = s->events_total > AUDIT_EVENTS_MAX ? s->events_total % AUDIT_EVENTS_MAX : 0;
+    for (size_t i = 0; i < s->n_events; i++) {
+        const struct oc_auditlog_rec *r = &s->events[(start + i) % AUDIT_EVENTS_MAX];
+        char t[40];
+        fmt_time(r->time, t, sizeof(t));
+        printf("  %s event=", t);
+        text_str(r->event);
+        printf(" agent=");
+        text_str(r->user);
+        printf(" service=");
+        text_str(r->service);
+        printf(" result=");
+        text_str(r->result);
+        printf(" reason=");
+        text_str(r->reason);
+        printf("\n");
+    }
+}
+
+int ctl_audit(int argc, char **argv)
+{
+    static const struct option opts[] = {
+            {"since", required_argument, NULL, 's'}, {"agent", required_argument, NULL, 'a'},
+            {"file", required_argument, NULL, 'f'},  {"json", no_argument, NULL, 'j'},
+            {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+    };
+    struct summary s;
+    const char *file = NULL, *agent = NULL, *source;
+    int64_t since = -1, now = (int64_t)time(NULL);
+    bool json = false;
+    int c, r;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            if (oc_auditlog_parse_since(optarg, now, &since) < 0) {
+                fprintf(stderr, "audit: --since takes YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z], "
+                                "@EPOCH or -N(s|m|h|d), e.g. -24h\n");
+                return CTL_EXIT_USAGE;
+            }
+            break;
+        case 'a':
+            if (!oc_valid_user_name(optarg)) {
+                fprintf(stderr, "audit: '%s' is not a valid agent name\n", optarg);
+                return CTL_EXIT_USAGE;
+            }
+            agent = optarg;
+            break;
+        case 'f':
+            file = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return CTL_EXIT_OK;
+        default:
+            usage(stderr);
+            return CTL_EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return CTL_EXIT_USAGE;
+    }
+    memset(&s, 0, sizeof(s));
+    s.first = -1;
+    s.last = -1;
+    s.events = calloc(AUDIT_EVENTS_MAX, sizeof(*s.events));
+    if (s.events == NULL) {
+        return CTL_EXIT_USAGE;
+    }
+    if (file == NULL && access(AUDIT_JOURNALCTL, X_OK) == 0 &&
+        access(AUDIT_JOURNAL_SOCK, F_OK) == 0) {
+        source = "journal (journalctl --facility=authpriv)";
+        r = read_journal(&s, since, agent, now);
+    } else {
+        FILE *f;
+        source = file != NULL ? file : AUDIT_DEFAULT_FILE;
+        f = fopen(source, "re");
+        if (f == NULL) {
+            r = -errno;
+        } else {
+            r = read_stream(f, &s, since, agent, now);
+            fclose(f);
+        }
+    }
+    if (r < 0) {
+        fprintf(stderr, "audit: cannot read %s: %s%s\n", source, strerror(-r),
+                r == -EACCES   ? " (run as root or a member of group adm)"
+                : file == NULL ? " (give the syslog file with --file)"
+                               : "");
+        free(s.events);
+        free(s.logins.v);
+        free(s.refusals.v);
+        free(s.errors.v);
+        return CTL_EXIT_USAGE;
+    }
+    struct counts *lists[] = {&s.logins, &s.refusals, &s.errors};
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        if (lists[i]->n > 1) {
+            qsort(lists[i]->v, lists[i]->n, sizeof(*lists[i]->v), by_count);
+        }
+    }
+    if (json) {
+        print_json(&s, source);
+    } else {
+        print_text(&s, source);
+    }
+    free(s.events);
+    free(s.logins.v);
+    free(s.refusals.v);
+    free(s.errors.v);
+    return CTL_EXIT_OK;
+}
