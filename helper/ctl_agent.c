@@ -97,8 +97,7 @@ int ctl_agent(int argc, char **argv)
         return CTL_EXIT_USAGE;
     }
     const char *verb = argv[optind], *name = argv[optind + 1];
-    if (strcmp(verb, "status") != 0 && strcmp(verb, "unlock") != 0 &&
-        strcmp(verb, "lock") != 0) {
+    if (strcmp(verb, "status") != 0 && strcmp(verb, "unlock") != 0 && strcmp(verb, "lock") != 0) {
         fprintf(stderr, "agent: unknown action '%s' (status, lock or unlock)\n", verb);
         return CTL_EXIT_USAGE;
     }
@@ -138,8 +137,8 @@ int ctl_agent(int argc, char **argv)
     }
     if (strcmp(verb, "unlock") == 0) {
         char why[OC_HC_WHY_MAX];
-        r = oc_hc_agent_request(cfg->global.socket, "agent-unlock", name, OC_HC_TIMEOUT_CTL_MS,
-                                why, sizeof(why));
+        r = oc_hc_agent_request(cfg->global.socket, "agent-unlock", name, OC_HC_TIMEOUT_CTL_MS, why,
+                                sizeof(why));
         if (r == -EREMOTEIO) {
             fprintf(stderr, "agent: note: %s\n", why);
         } else if (r < 0) {

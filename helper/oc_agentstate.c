@@ -87,8 +87,8 @@ static int load_locks(struct oc_agentstate *s, const struct oc_config *cfg, char
     return r;
 }
 
-int oc_agentstate_init(struct oc_agentstate *s, const struct oc_config *cfg,
-                       const char *state_dir, char *err, size_t errlen)
+int oc_agentstate_init(struct oc_agentstate *s, const struct oc_config *cfg, const char *state_dir,
+                       char *err, size_t errlen)
 {
     size_t n = cfg->n_agents > 0 ? cfg->n_agents : 1;
     int r;

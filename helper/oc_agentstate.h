@@ -20,8 +20,8 @@
 
 #include "conf.h"
 
-#define OC_AGENTSTATE_FILE       "locked-agents"
-#define OC_AGENTSTATE_FILE_MAX   (64u * 1024u)
+#define OC_AGENTSTATE_FILE         "locked-agents"
+#define OC_AGENTSTATE_FILE_MAX     (64u * 1024u)
 #define OC_AGENTSTATE_SESSIONS_MAX 65535u /* open sessions counted per agent */
 
 struct oc_agentstate {
@@ -36,8 +36,8 @@ struct oc_agentstate {
  * nobody locked). 0, or a negative errno with a message in err (a lock
  * file that cannot be read must not silently unlock anybody).
  */
-int oc_agentstate_init(struct oc_agentstate *s, const struct oc_config *cfg,
-                       const char *state_dir, char *err, size_t errlen);
+int oc_agentstate_init(struct oc_agentstate *s, const struct oc_config *cfg, const char *state_dir,
+                       char *err, size_t errlen);
 void oc_agentstate_free(struct oc_agentstate *s);
 
 /* Lock or unlock agent index a: in memory at once, then the file is

@@ -550,8 +550,8 @@ static int do_agent_request(struct daemon *d, struct client *c, const struct oc_
         logmsg("audit: root (pid %d) %s agent %s%s", c->pid, lock ? "locked" : "unlocked",
                req->agent, was == lock ? " (no change)" : "");
         if (r < 0) {
-            logmsg("cannot write %s: %s; the %s holds until openclawd restarts", d->agents.lock_file,
-                   strerror(-r), lock ? "lock" : "unlock");
+            logmsg("cannot write %s: %s; the %s holds until openclawd restarts",
+                   d->agents.lock_file, strerror(-r), lock ? "lock" : "unlock");
         }
         cJSON_AddBoolToObject(o, "locked", lock);
         cJSON_AddBoolToObject(o, "persisted", r == 0);
@@ -583,8 +583,8 @@ static int handle_frame(struct daemon *d, struct client *c, const uint8_t *body,
         return -EPROTO;
     }
     if (!oc_proto_peer_may_send(req.def, c->uid) || (req.max_age >= 0 && c->uid != 0)) {
-        logmsg("uid %u pid %d: %s%s is not allowed for this uid; connection closed", c->uid,
-               c->pid, req.def->name, req.max_age >= 0 ? " with max_age" : "");
+        logmsg("uid %u pid %d: %s%s is not allowed for this uid; connection closed", c->uid, c->pid,
+               req.def->name, req.max_age >= 0 ? " with max_age" : "");
         return -EPERM;
     }
     if (++c->requests >= OC_REQUESTS_PER_CONN) {

@@ -192,8 +192,8 @@ const char *oc_hc_strerror(int r)
     }
 }
 
-__attribute__((format(printf, 3, 4))) static void set_why(char *why, size_t whylen,
-                                                           const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void set_why(char *why, size_t whylen, const char *fmt,
+                                                          ...)
 {
     va_list ap;
 
@@ -205,9 +205,8 @@ __attribute__((format(printf, 3, 4))) static void set_why(char *why, size_t whyl
 }
 
 /* Build {"type":type[,"agent":agent][,"scope":scope][,"max_age":N]}, send, parse. */
-static int request(const char *socket_path, const char *type, const char *agent,
-                   const char *scope, int64_t max_age, int timeout_ms, cJSON **ret_obj,
-                   char *why, size_t whylen)
+static int request(const char *socket_path, const char *type, const char *agent, const char *scope,
+                   int64_t max_age, int timeout_ms, cJSON **ret_obj, char *why, size_t whylen)
 {
     cJSON *req = cJSON_CreateObject(), *obj = NULL;
     char *text = NULL, *answer = NULL;
@@ -252,8 +251,8 @@ static int request(const char *socket_path, const char *type, const char *agent,
     return 0;
 }
 
-int oc_hc_refresh_jwks(const char *socket_path, int timeout_ms, int64_t *ret_retry_after,
-                       char *why, size_t whylen)
+int oc_hc_refresh_jwks(const char *socket_path, int timeout_ms, int64_t *ret_retry_after, char *why,
+                       size_t whylen)
 {
     cJSON *o = NULL;
     bool refreshed = false;
@@ -284,9 +283,8 @@ int oc_hc_refresh_jwks(const char *socket_path, int timeout_ms, int64_t *ret_ret
     return 0;
 }
 
-int oc_hc_get_token(const char *socket_path, const char *agent, const char *scope,
-                    int64_t max_age, int timeout_ms, char **ret_token, size_t *ret_len, char *why,
-                    size_t whylen)
+int oc_hc_get_token(const char *socket_path, const char *agent, const char *scope, int64_t max_age,
+                    int timeout_ms, char **ret_token, size_t *ret_len, char *why, size_t whylen)
 {
     cJSON *o = NULL, *t;
     size_t len;
@@ -363,9 +361,8 @@ void oc_hc_env_free(char **env, size_t n)
     free(env);
 }
 
-int oc_hc_session_open(const char *socket_path, const char *agent, int timeout_ms,
-                       char ***ret_env, size_t *ret_n, size_t *ret_rejected, char *why,
-                       size_t whylen)
+int oc_hc_session_open(const char *socket_path, const char *agent, int timeout_ms, char ***ret_env,
+                       size_t *ret_n, size_t *ret_rejected, char *why, size_t whylen)
 {
     cJSON *o = NULL;
     const cJSON *env, *m;

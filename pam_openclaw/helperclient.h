@@ -31,10 +31,10 @@
 #define OC_HC_TIMEOUT_NOTIFY_MS  500  /* anomaly: fire and forget */
 #define OC_HC_TIMEOUT_CTL_MS     3000 /* openclawctl */
 /* Caps on the session environment the daemon hands over. */
-#define OC_HC_ENV_MAX        16   /* variables */
-#define OC_HC_ENV_NAME_MAX   64   /* bytes of a name */
-#define OC_HC_ENV_VALUE_MAX  1024 /* bytes of a value */
-#define OC_HC_WHY_MAX        256
+#define OC_HC_ENV_MAX       16   /* variables */
+#define OC_HC_ENV_NAME_MAX  64   /* bytes of a name */
+#define OC_HC_ENV_VALUE_MAX 1024 /* bytes of a value */
+#define OC_HC_WHY_MAX       256
 
 /*
  * Send request (a JSON object, NUL-terminated) to the daemon at
@@ -52,25 +52,23 @@ const char *oc_hc_strerror(int r);
  * refresh-jwks. 0: the daemon wrote a fresh JWKS file; -EAGAIN: rate-limited
  * (*ret_retry_after seconds, when not NULL); else as above.
  */
-int oc_hc_refresh_jwks(const char *socket_path, int timeout_ms, int64_t *ret_retry_after,
-                       char *why, size_t whylen);
+int oc_hc_refresh_jwks(const char *socket_path, int timeout_ms, int64_t *ret_retry_after, char *why,
+                       size_t whylen);
 
 /*
  * get-token for agent (root only) and scope; max_age < 0: not sent. The
  * token is malloc'd into *ret_token (*ret_len bytes, NUL-terminated): wipe it.
  */
-int oc_hc_get_token(const char *socket_path, const char *agent, const char *scope,
-                    int64_t max_age, int timeout_ms, char **ret_token, size_t *ret_len, char *why,
-                    size_t whylen);
+int oc_hc_get_token(const char *socket_path, const char *agent, const char *scope, int64_t max_age,
+                    int timeout_ms, char **ret_token, size_t *ret_len, char *why, size_t whylen);
 
 /*
  * session-open: the daemon's "env" object as "NAME=value" strings that
  * passed oc_hc_env_valid (at most OC_HC_ENV_MAX; *ret_rejected counts the
  * others). Free with oc_hc_env_free.
  */
-int oc_hc_session_open(const char *socket_path, const char *agent, int timeout_ms,
-                       char ***ret_env, size_t *ret_n, size_t *ret_rejected, char *why,
-                       size_t whylen);
+int oc_hc_session_open(const char *socket_path, const char *agent, int timeout_ms, char ***ret_env,
+                       size_t *ret_n, size_t *ret_rejected, char *why, size_t whylen);
 void oc_hc_env_free(char **env, size_t n);
 
 /* May NAME=value go into a PAM environment? Names: A-Z, 0-9, _, not

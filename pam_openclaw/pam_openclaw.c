@@ -633,8 +633,7 @@ static int helper_unavailable(struct ctx *c, const char *event, int code, const 
 }
 
 /* mode=helper: the agent's token for this host's resource, from openclawd. */
-static int helper_token(struct ctx *c, const char *event, int code, char **ret_tok,
-                        size_t *ret_len)
+static int helper_token(struct ctx *c, const char *event, int code, char **ret_tok, size_t *ret_len)
 {
     char scope[OC_CONFIG_PATH_MAX + 16];
     char why[OC_HC_WHY_MAX];
@@ -670,8 +669,7 @@ static int refresh_keys(struct ctx *c, const char *path, struct oc_jwks **ret_jw
     int64_t retry_after = 0;
     int r;
 
-    r = oc_hc_refresh_jwks(c->cfg->global.socket, OC_HC_TIMEOUT_JWKS_MS, &retry_after, why,
-                           whylen);
+    r = oc_hc_refresh_jwks(c->cfg->global.socket, OC_HC_TIMEOUT_JWKS_MS, &retry_after, why, whylen);
     if (r == -EAGAIN) {
         size_t n = strlen(why);
         (void)snprintf(why + n, whylen - n, " (retry after %llds)", (long long)retry_after);
@@ -785,8 +783,7 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
         }
     }
     if (c->o.mode_helper) {
-        ret = helper_token(c, event, is_auth ? PAM_AUTHINFO_UNAVAIL : PAM_PERM_DENIED, &tok,
-                           &len);
+        ret = helper_token(c, event, is_auth ? PAM_AUTHINFO_UNAVAIL : PAM_PERM_DENIED, &tok, &len);
         if (ret != PAM_SUCCESS) {
             return ret;
         }

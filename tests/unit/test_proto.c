@@ -300,9 +300,10 @@ static void test_client_session_open_env(void **state)
     assert_int_equal(oc_hc_session_open(path, "bot-1", 1000, &env, &n, &rejected, why, sizeof(why)),
                      -ENOENT);
 
-    pid = fake_daemon(path, "{\"ok\":true,\"env\":{\"OPENCLAW_SOCKET\":\"/run/s\","
-                            "\"LD_PRELOAD\":\"/tmp/x.so\",\"OPENCLAW_N\":7,"
-                            "\"AZURE_X\":\"a\\nb\",\"IDENTITY_ENDPOINT\":\"http://127.0.0.1:1/\"}}");
+    pid = fake_daemon(path,
+                      "{\"ok\":true,\"env\":{\"OPENCLAW_SOCKET\":\"/run/s\","
+                      "\"LD_PRELOAD\":\"/tmp/x.so\",\"OPENCLAW_N\":7,"
+                      "\"AZURE_X\":\"a\\nb\",\"IDENTITY_ENDPOINT\":\"http://127.0.0.1:1/\"}}");
     assert_int_equal(oc_hc_session_open(path, "bot-1", 2000, &env, &n, &rejected, why, sizeof(why)),
                      0);
     reap(pid);
