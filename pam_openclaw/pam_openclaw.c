@@ -933,8 +933,11 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
     if (ret != PAM_SUCCESS) {
         goto out;
     }
-    /* A success clears the failures (nothing to do when there were none). */
-    r = c->tally_records > 0 ? oc_tally_reset(cfg->global.tally_dir, c->agent->name) : 0;
+    /* A success clears the failures (nothing to do when there were none);
+     * not a mode=helper success: it proves nothing about presented tokens. */
+    r = c->tally_records > 0 && !c->o.mode_helper
+                ? oc_tally_reset(cfg->global.tally_dir, c->agent->name)
+                : 0;
     if (r < 0) {
         pam_syslog(c->pamh, LOG_ERR, "cannot reset the failure tally of %s: %s", c->agent->name,
                    strerror(-r));
