@@ -186,6 +186,16 @@ mkdir -p "$tk"
 echo "not-a-token" >"$tk/garbage"
 jwks_file
 
+# --- the module links the protocol code but exports only pam_sm_* ----------------
+if command -v nm >/dev/null; then
+    syms=$(nm -D --defined-only "$mod" | awk '{ print $3 }' | sort | tr '\n' ' ')
+    [ "$syms" = "pam_sm_acct_mgmt pam_sm_authenticate pam_sm_chauthtok pam_sm_close_session pam_sm_open_session pam_sm_setcred " ] &&
+        tap_ok "pam_openclaw.so exports the six pam_sm_* entry points only" ||
+        tap_fail "pam_openclaw.so exports the six pam_sm_* entry points only" "$syms"
+else
+    tap_skip "pam_openclaw.so exports pam_sm_* only" "nm missing"
+fi
+
 # --- openclawd absent: nothing blocks ----------------------------------------
 expect refused "mode=helper without openclawd" helper-unavailable sudo agent-alpha "$tk/empty" \
     authenticate

@@ -261,8 +261,19 @@ static pid_t fake_daemon(const char *path, const char *answer)
     if (pid == 0) {
         uint8_t buf[4096], hdr[OC_PROTO_HEADER];
         int c = accept(fd, NULL, NULL);
-        ssize_t n = c >= 0 ? read(c, buf, sizeof(buf)) : -1;
-        (void)n;
+        size_t have = 0, want = OC_PROTO_HEADER;
+        /* the whole request frame, as the daemon reads it */
+        while (c >= 0 && have < want && have < sizeof(buf)) {
+            ssize_t n = read(c, buf + have, sizeof(buf) - have);
+            if (n <= 0) {
+                break;
+            }
+            have += (size_t)n;
+            if (have >= OC_PROTO_HEADER) {
+                want = OC_PROTO_HEADER + (((size_t)buf[0] << 24) | ((size_t)buf[1] << 16) |
+                                          ((size_t)buf[2] << 8) | (size_t)buf[3]);
+            }
+        }
         if (answer != NULL && answer[0] == '\0') {
             pause();
         }
