@@ -493,9 +493,28 @@ static int agent_t1_done(struct oc_fetch_ctx *ctx, struct oc_step *st,
     int r;
 
     snprintf(who, sizeof(who), "%s (blueprint %s, T1 request)", ag->name, ag->blueprint_app_id);
-    r = oc_fetch_answer_token(who, a, &t1, &ret->err);
+    if (!a->transport_ok) {
+        fail(&ret->err, 0, false, "agent %s: the token endpoint is unreachable: %s", who,
+             a->transport_error);
+        r = -EIO;
+    } else {
+        r = oc_fetch_answer_token(who, a, &t1, &ret->err);
+    }
     if (r < 0) {
-        return r;
+        int64_t left;
+
+        e = t1_find(ctx, ag);
+        left = e != NULL && e->t1 != NULL ? e->expires_on - oc_now() : 0;
+        if (left <= OC_T1_MIN_LEFT) {
+            return r;
+        }
+        /* Renewing ahead failed: the cached T1 is still good for a while. */
+        fprintf(stderr, "openclawd: %s; the cached T1 (valid %llds more) is used meanwhile\n",
+                ret->err.msg, (long long)left);
+        memset(&ret->err, 0, sizeof(ret->err));
+        ret->err.retry_after = -1;
+        r = agent_token_start(ctx, st, e->t1, &ret->err);
+        return r < 0 ? r : 1;
     }
     t1_store(ctx, ag, &t1);
     e = t1_find(ctx, ag);
@@ -540,7 +559,7 @@ int oc_step_done(struct oc_fetch_ctx *ctx, struct oc_step *st, const struct oc_s
         return oc_discovery_step_done(ctx, st, a, ret);
     }
     name = ctx->config->agents[st->agent].name;
-    if (!a->transport_ok) {
+    if (!a->transport_ok && st->kind != OC_STEP_AGENT_T1) {
         fail(&ret->err, 0, false, "agent %s: %s unreachable: %s", name,
              st->kind == OC_STEP_ARC_CHALLENGE || st->kind == OC_STEP_ARC_TOKEN
                      ? "the Azure Arc endpoint"

@@ -13,8 +13,10 @@
  *                   (scope api://AzureADTokenExchange/.default, fmi_path =
  *                   the agent identity's app id); T1 is then the agent
  *                   identity's client assertion. T1 is cached per
- *                   (blueprint, agent identity) until shortly before it
- *                   expires, and never logged (oc_cred.c).
+ *                   (blueprint, agent identity) and renewed ahead of its
+ *                   expiry (while renewing fails, the cached T1 is used
+ *                   until OC_T1_MIN_LEFT before it expires); never logged
+ *                   (oc_cred.c).
  *   discovery       the authority's OIDC discovery document, fetched just
  *                   before every JWKS refresh, validated, written to
  *                   <jwks_dir>/openid-configuration.json (0644); its
@@ -45,6 +47,7 @@
 #define OC_ARC_KEY_MAX       4096 /* bytes in an Arc key file */
 #define OC_T1_SCOPE          "api://AzureADTokenExchange/.default"
 #define OC_T1_REFRESH_MARGIN 300 /* seconds: T1 is renewed when less is left */
+#define OC_T1_MIN_LEFT       60  /* seconds: a cached T1 still used when renewing fails */
 #define OC_DISCOVERY_FILE    "openid-configuration.json"
 
 enum oc_step_kind {

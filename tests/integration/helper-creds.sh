@@ -35,13 +35,13 @@ DISC_PATH=/v2.0/.well-known/openid-configuration
 work=$(mktemp -d "${TMPDIR:-/tmp}/oc-creds.XXXXXX")
 chmod 755 "$work"
 HELPER_PID_main="" HELPER_PID_fake="" HELPER_PID_viadir="" HELPER_PID_tamper=""
-HELPER_PID_http="" HELPER_PID_down="" HELPER_PID_tpmbp=""
+HELPER_PID_http="" HELPER_PID_down="" HELPER_PID_tpmbp="" HELPER_PID_renew=""
 FAKE_PID=""
 swtpm_pid=""
 bad_exits=""
 cleanup() {
     for p in "$HELPER_PID_main" "$HELPER_PID_fake" "$HELPER_PID_viadir" "$HELPER_PID_tamper" \
-        "$HELPER_PID_http" "$HELPER_PID_down" "$HELPER_PID_tpmbp"; do
+        "$HELPER_PID_http" "$HELPER_PID_down" "$HELPER_PID_tpmbp" "$HELPER_PID_renew"; do
         helper_stop "$p"
     done
     if [ -n "$FAKE_PID" ]; then
@@ -320,6 +320,44 @@ else
 fi
 helper_stop "$HELPER_PID_down" || bad_exits="$bad_exits down:$?"
 HELPER_PID_down=""
+
+# ==========================================================================
+# T1 renewed ahead of expiry; a failed renewal keeps using the cached T1
+# ==========================================================================
+# With 302 s tokens, T1 is renewed from 2 s on (5 min before it expires).
+token_seq() { # the tenant's token requests since the last clear: "client:status ..."
+    requests_json | "$PY" -c '
+import json, sys
+r = [x for x in json.load(sys.stdin)["requests"] if x["path"].endswith("/oauth2/v2.0/token")]
+print(" ".join("%s:%s" % ("T1" if x["scope"] == "api://AzureADTokenExchange/.default"
+                          else x["client_id"], x["status"]) for x in r))'
+}
+tenant_ctl POST token-lifetime '{"seconds": 302}' >/dev/null
+write_conf "$work/renew.conf" "$work/renew.sock" "$work/state-renew"
+mkdir -p "$work/state-renew"
+helper_start renew "$work/renew.conf" --arc "$TENANT_URL/arc" --arc-token-dir "$TENANT_DIR/arc-tokens"
+ra=$("$OCT" --socket "$work/renew.sock" --agent agent-one 2>/dev/null)
+sleep 3
+tenant_ctl DELETE requests >/dev/null
+tenant_ctl POST faults '{"path":"/oauth2/v2.0/token","kind":"status","status":503,"count":1}' >/dev/null
+rb=$("$OCT" --socket "$work/renew.sock" --agent agent-one --scope "$RESOURCE_V2_URI/.default" 2>/dev/null)
+seq=$(token_seq)
+if [ -n "$ra" ] && [ "$(jwt_claim "$rb" aud)" = "$RESOURCE_V2_APP" ] &&
+    [ "$seq" = "T1:503 $AGENT_ONE_APP:200" ] &&
+    grep -q "T1 request).*HTTP 503.*the cached T1 (valid [0-9]*s more) is used meanwhile" "$work/renew.log"; then
+    tap_ok "agent-identity: T1 renewal fails (503): the cached, still valid T1 is used, one log line"
+else
+    tap_fail "T1 renewal failure falls back to the cached T1" "$seq $(cat "$work/renew.log")"
+fi
+tenant_ctl DELETE requests >/dev/null
+rc3=$("$OCT" --socket "$work/renew.sock" --agent agent-one --scope "$RESOURCE_V2_APP/.default" 2>/dev/null)
+seq=$(token_seq)
+[ -n "$rc3" ] && [ "$seq" = "T1:200 $AGENT_ONE_APP:200" ] &&
+    tap_ok "agent-identity: T1 is renewed ahead of its expiry on the next request" ||
+    tap_fail "T1 renewed ahead" "$seq"
+tenant_ctl POST token-lifetime '{"seconds": null}' >/dev/null
+helper_stop "$HELPER_PID_renew" || bad_exits="$bad_exits renew:$?"
+HELPER_PID_renew=""
 
 # ==========================================================================
 # A hostile Arc endpoint: every bad challenge refused before any read
