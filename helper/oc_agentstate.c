@@ -140,7 +140,12 @@ static int save_locks(const struct oc_agentstate *s, const struct oc_config *cfg
     char *tmp = NULL, *dir = NULL, *slash;
     int fd = -1, r = 0;
 
-    if (asprintf(&tmp, "%s.XXXXXX", s->lock_file) < 0) {
+    /* ".locked-agents.XXXXXX" next to the file, like every file the daemon
+     * replaces (oc_sweep.h removes those a killed daemon left behind) */
+    const char *base = strrchr(s->lock_file, '/');
+    int dlen = base != NULL ? (int)(base - s->lock_file) : 1;
+    if (asprintf(&tmp, "%.*s/.%s.XXXXXX", dlen, base != NULL ? s->lock_file : ".",
+                 base != NULL ? base + 1 : s->lock_file) < 0) {
         return -ENOMEM;
     }
     fd = mkostemp(tmp, O_CLOEXEC);

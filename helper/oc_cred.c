@@ -95,9 +95,13 @@ const char *oc_cred_unusable(const struct oc_config *config, const struct oc_age
         return agent->key_file == NULL || agent->cert_file == NULL
                        ? "blueprint_credential = tpm-certificate needs key_file and cert_file"
                        : NULL;
+    case OC_CRED_TPM_SEALED_SECRET:
+        return agent->sealed_file == NULL
+                       ? "blueprint_credential = tpm-sealed-secret needs sealed_file = PATH"
+                       : NULL;
     default:
         return "this blueprint_credential is not supported by this version of openclawd "
-               "(supported: tpm-certificate, secret-file)";
+               "(supported: tpm-certificate, tpm-sealed-secret, secret-file)";
     }
 }
 

@@ -40,7 +40,7 @@ struct http_resp {
     bool too_big;
     int64_t retry_after;
     char challenge[OC_CHALLENGE_MAX]; /* first WWW-Authenticate value (Arc), "" if none */
-    size_t cap; /* 0: OC_HTTP_BODY_MAX */
+    size_t cap;                       /* 0: OC_HTTP_BODY_MAX */
 };
 
 static void set_err(struct oc_fetch_error *err, long status, bool permanent, const char *fmt, ...)
@@ -1159,6 +1159,18 @@ int oc_fetch_client_auth(struct oc_fetch_ctx *ctx, size_t i, enum oc_credential 
         r = form_add(form, cap, "client_secret", secret);
         oc_free_wipe(secret, SECRET_FILE_MAX + 1);
         break;
+    case OC_CRED_TPM_SEALED_SECRET: {
+        bool permanent = true;
+        r = oc_sealed_secret_read(&ctx->tpm, ctx->config, a, &secret, err->msg, sizeof(err->msg),
+                                  &permanent);
+        if (r < 0) {
+            err->permanent = permanent;
+            return r;
+        }
+        r = form_add(form, cap, "client_secret", secret);
+        oc_free_wipe(secret, SECRET_FILE_MAX + 1);
+        break;
+    }
     case OC_CRED_TPM_CERTIFICATE: {
         struct oc_assertion_params p = {
                 .client_id = client_id, .audience = audience, .now = oc_now(), .lifetime = 0};

@@ -94,7 +94,7 @@ struct daemon {
     struct client clients[OC_CLIENTS_MAX];
     size_t n_clients;
     struct oc_agentstate agents; /* sessions and admin locks (oc_agentstate.h) */
-    struct oc_mi *mi; /* managed-identity endpoint (oc_mi.h); NULL when off */
+    struct oc_mi *mi;            /* managed-identity endpoint (oc_mi.h); NULL when off */
 };
 
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -117,19 +117,20 @@ static void logmsg(const char *fmt, ...)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: openclawd --config FILE --foreground [--state DIR] [--imds URL]\n"
-               "                 [--no-token-store] [--arc URL] [--arc-token-dir DIR] [--allow-root]\n"
-               "  --config FILE   openclaw.conf (default " OC_CONFIG_PATH ")\n"
-               "  --foreground    run in the foreground, log to stderr (required)\n"
-               "  --state DIR     state directory instead of state_dir (JWKS in DIR/jwks)\n"
-               "  --imds URL      managed identity endpoint base (default: $IDENTITY_ENDPOINT\n"
-               "                  base, $IMDS_ENDPOINT, else " OC_IMDS_DEFAULT ")\n"
-               "  --no-token-store  keep tokens in memory only (no tokens.db)\n"
-               "  --arc URL       Azure Arc identity endpoint base (default: $IDENTITY_ENDPOINT\n"
-               "                  without its path, $IMDS_ENDPOINT, else " OC_ARC_DEFAULT ")\n"
-               "  --arc-token-dir DIR  where Arc challenge key files must be (default\n"
-               "                  " OC_ARC_TOKEN_DIR ")\n"
-               "  --allow-root    run as root (tests only; production runs as user openclaw)\n");
+    fprintf(f,
+            "Usage: openclawd --config FILE --foreground [--state DIR] [--imds URL]\n"
+            "                 [--no-token-store] [--arc URL] [--arc-token-dir DIR] [--allow-root]\n"
+            "  --config FILE   openclaw.conf (default " OC_CONFIG_PATH ")\n"
+            "  --foreground    run in the foreground, log to stderr (required)\n"
+            "  --state DIR     state directory instead of state_dir (JWKS in DIR/jwks)\n"
+            "  --imds URL      managed identity endpoint base (default: $IDENTITY_ENDPOINT\n"
+            "                  base, $IMDS_ENDPOINT, else " OC_IMDS_DEFAULT ")\n"
+            "  --no-token-store  keep tokens in memory only (no tokens.db)\n"
+            "  --arc URL       Azure Arc identity endpoint base (default: $IDENTITY_ENDPOINT\n"
+            "                  without its path, $IMDS_ENDPOINT, else " OC_ARC_DEFAULT ")\n"
+            "  --arc-token-dir DIR  where Arc challenge key files must be (default\n"
+            "                  " OC_ARC_TOKEN_DIR ")\n"
+            "  --allow-root    run as root (tests only; production runs as user openclaw)\n");
 }
 
 /* ------------------------------------------------------------------ */
@@ -1243,10 +1244,21 @@ int main(int argc, char **argv)
     }
     {
         /* files a killed predecessor was writing (never those readers use) */
-        static const char *const jwks_names[] = {"keys.json"};
-        size_t swept = oc_sweep_temp(d.jwks_dir, jwks_names, 1);
+        static const char *const jwks_names[] = {"keys.json", "openid-configuration.json"};
+        static const char *const state_names[] = {"tokens.db", "directory.json", "names.json",
+                                                  "locked-agents"};
+        const char *sdir = state != NULL ? state : d.config->global.state_dir;
+        char cdir[OC_CONFIG_PATH_MAX];
+        const char *cbase = strrchr(d.config->global.nss_cache, '/');
+        size_t swept =
+                oc_sweep_temp(d.jwks_dir, jwks_names, 2) + oc_sweep_temp(sdir, state_names, 4);
+        if (cbase != NULL && (size_t)(cbase - d.config->global.nss_cache) < sizeof(cdir)) {
+            memcpy(cdir, d.config->global.nss_cache, (size_t)(cbase - d.config->global.nss_cache));
+            cdir[cbase - d.config->global.nss_cache] = '\0';
+            swept += oc_sweep_temp(cdir[0] != '\0' ? cdir : "/", &(const char *){cbase + 1}, 1);
+        }
         if (swept > 0) {
-            logmsg("removed %zu temporary file(s) left by an earlier run in %s", swept, d.jwks_dir);
+            logmsg("removed %zu temporary file(s) left by an earlier run", swept);
         }
     }
     if (oc_mi_open(d.config, d.ids, d.n_ids, &d.tokens, logmsg, &d.mi) < 0) {

@@ -477,6 +477,36 @@ sys.exit(0 if [(x["client_id"], x["status"]) for x in r] == [(sys.argv[1], 200),
     fi
 fi
 
+# agent-identity with blueprint_credential = tpm-sealed-secret: the
+# blueprint's client secret sealed to the same private swtpm
+if [ -n "$HELPER_PID_tpmbp" ]; then
+    helper_stop "$HELPER_PID_tpmbp" || bad_exits="$bad_exits tpmbp:$?"
+    HELPER_PID_tpmbp=""
+    if printf '%s' "$BLUEPRINT_SECRET" |
+        "$CTL" tpm seal --in - --out "$work/bp.sealed" --tcti "$TCTI" >/dev/null 2>"$work/seal.err"; then
+        chmod 600 "$work/bp.sealed"
+        sed -e '/^key_file = /d' -e '/^cert_file = /d' \
+            -e 's/^socket = .*/socket = '"$(printf '%s' "$work/sealbp.sock" | sed 's/[\/&]/\\&/g')"'/' \
+            "$work/tpmbp.conf" >"$work/sealbp.conf"
+        printf 'blueprint_credential = tpm-sealed-secret\nsealed_file = %s\n' "$work/bp.sealed" \
+            >>"$work/sealbp.conf"
+        chmod 644 "$work/sealbp.conf"
+        helper_start tpmbp "$work/sealbp.conf"
+        tenant_ctl DELETE requests >/dev/null
+        tt=$(as_uid $UID_ONE "$OCT" --socket "$work/sealbp.sock" 2>"$work/sealbp.err")
+        if [ -n "$tt" ] && [ "$(jwt_claim "$tt" appid)" = "$AGENT_ONE_APP" ] &&
+            [ "$(jwt_claim "$tt" xms_par_app_azp)" = "$BLUEPRINT_APP" ] &&
+            ! grep -q "$BLUEPRINT_SECRET" "$work/sealbp.conf" "$work/tpmbp.log"; then
+            tap_ok "agent-identity: blueprint_credential = tpm-sealed-secret: T1 with the unsealed secret"
+        else
+            tap_fail "agent-identity with a sealed blueprint secret" \
+                "$(cat "$work/sealbp.err" "$work/tpmbp.log"; requests_json)"
+        fi
+    else
+        tap_fail "agent-identity with a sealed blueprint secret: seal" "$(cat "$work/seal.err")"
+    fi
+fi
+
 # --- clean exits ----------------------------------------------------------
 if [ -n "$HELPER_PID_tpmbp" ]; then
     helper_stop "$HELPER_PID_tpmbp" || bad_exits="$bad_exits tpmbp:$?"

@@ -22,6 +22,8 @@ UID_A=1879048193
 ALPHA_APP=a1f3c5e7-9b2d-4f6a-8c0e-1a3b5c7d9e2f
 ALPHA_OID=a3d5f7b9-1c4e-4a8b-8d2f-3c5e7a9b1d4f
 ALPHA_SECRET='aLp8Q~openclaw-demo-agent-alpha-secret.001'
+ADMIN_APP=c1d3e5f7-9b2a-4c6d-8e0f-1c3d5e7f9a2b
+ADMIN_SECRET='aDm8Q~openclaw-demo-admin-secret.00000001'
 TOKEN_PATH=/oauth2/v2.0/token
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/oc-faults.XXXXXX")
@@ -41,7 +43,8 @@ tenant_start "$work/tenant" || {
     exit 1
 }
 printf '%s\n' "$ALPHA_SECRET" >"$work/alpha.secret"
-chmod 600 "$work/alpha.secret"
+printf '%s\n' "$ADMIN_SECRET" >"$work/admin.secret"
+chmod 600 "$work/alpha.secret" "$work/admin.secret"
 mkdir -p "$work/state"
 S=$work/openclawd.sock
 cat >"$work/main.conf" <<CONF
@@ -60,9 +63,18 @@ object_id = $ALPHA_OID
 uid = $UID_A
 credential = secret-file
 secret_file = $work/alpha.secret
+
+[directory]
+graph_url = $TENANT_URL
+graph_resource = https://graph.microsoft.com
+credential = secret-file
+app_id = $ADMIN_APP
+secret_file = $work/admin.secret
 CONF
 chmod 644 "$work/main.conf"
 J=$work/state/jwks/keys.json
+NC=$work/state/nss.cache
+DJ=$work/state/directory.json
 
 alive() { req "$S" '{"type":"ping"}' | grep -q '"pong"'; }
 get_token() { # SCOPE (as root, for agent-alpha)
@@ -119,17 +131,22 @@ else
     tap_fail "malformed token answer: retry gets the token" "$(tail -3 "$work/main.log")"
 fi
 
-# --- a TCP reset from the token endpoint (twice: libcurl retries once by
-# itself when a reused connection dies) -----------------------------------
-tenant_ctl POST faults "{\"path\":\"$TOKEN_PATH\",\"kind\":\"reset\",\"count\":2}" >/dev/null
+# --- TCP resets from the token endpoint -----------------------------------------
+# libcurl itself retries a request whose reused connection dies, on the next
+# idle connection of its pool, so a single reset may never reach the daemon:
+# the endpoint resets every connection until the faults are cleared.
+tenant_ctl POST faults "{\"path\":\"$TOKEN_PATH\",\"kind\":\"reset\",\"count\":20}" >/dev/null
 ans=$(get_token "https://graph.microsoft.com/.default")
 case $ans in
 *'"unavailable"'*) tap_ok "connection reset by the token endpoint: unavailable, retry later" ;;
-*) tap_fail "connection reset: unavailable" "$ans" ;;
+*) tap_fail "connection reset: unavailable" "$(printf '%.200s' "$ans"; tenant_ctl GET "requests?path=$TOKEN_PATH" | "$PY" -c '
+import json, sys
+for r in json.load(sys.stdin)["requests"][-6:]:
+    print(r["seq"], r["client_id"], r["scope"], r["status"], r["fault"])')" ;;
 esac
 alive && tap_ok "connection reset: daemon alive" || tap_fail "connection reset: daemon alive"
 logged_reset() { grep -v audit "$work/main.log" | grep -Eiq 'agent-alpha.*(unreachable|reset|receiv)'; }
-wait_for 5 logged_reset &&
+wait_for 5 logged_reset && tenant_ctl DELETE faults >/dev/null &&
     tap_ok "connection reset: one log line says the token endpoint is unreachable" ||
     tap_fail "connection reset: logged" "$(tail -3 "$work/main.log")"
 if wait_for 15 sh -c "'$PY' '$CLIENT' '$S' json '{\"type\":\"get-token\",\"agent\":\"agent-alpha\",\"scope\":\"https://graph.microsoft.com/.default\"}' | grep -q access_token"; then
@@ -154,15 +171,32 @@ HELPER_PID_main=""
 tenant_ctl DELETE faults >/dev/null
 
 # --- SIGKILL while writing, $KILLS times ----------------------------------------
-# Each round starts the daemon (it fetches and writes the JWKS at start, and
-# any other file it keeps), waits a pseudo-random 0..199 ms, and kills it
-# with SIGKILL. After each kill, the file a reader opens must be complete.
-# The tenant rotates its keys every 10 rounds so that some writes really
+# Each round starts the daemon (at start it fetches and writes the JWKS and
+# the discovery document, syncs the directory and writes nss.cache,
+# directory.json and names.json), waits a pseudo-random 0..199 ms, and kills
+# it with SIGKILL. After each kill, the files readers open must be complete:
+# keys.json a whole JWKS, nss.cache valid for openclawctl's reader (the NSS
+# module's), directory.json whole. The tenant rotates its keys and flips
+# agent-beta's role assignment every 10 rounds so that writes really
 # replace the content.
+wait_for 15 test -s "$NC"
+wait_for 15 test -s "$DJ"
+nss_ok() { "$CTL" status --config "$work/main.conf" --json 2>/dev/null | "$PY" -c '
+import json, sys
+sys.exit(0 if json.load(sys.stdin)["nss_cache"]["ok"] else 1)'; }
+dir_ok() { "$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(0 if d["agents"] else 1)' "$DJ" 2>/dev/null; }
+bad_nss=0 bad_dir=0
 bad=0 killed_mid=0
 i=1
 while [ "$i" -le "$KILLS" ]; do
-    [ $((i % 10)) -eq 0 ] && tenant_ctl POST rotate-keys '{}' >/dev/null
+    if [ $((i % 10)) -eq 0 ]; then
+        tenant_ctl POST rotate-keys '{}' >/dev/null
+        if [ $((i % 20)) -eq 0 ]; then
+            tenant_ctl POST assignments '{"principalAppId":"b1e3d5f7-9a2c-4e6b-8d0f-1b3c5d7e9f2a","resourceAppId":"6c2f8a41-3d5e-4b7a-8c9d-0e1f2a3b4c5d","appRole":"Host.Login"}' >/dev/null
+        else
+            tenant_ctl POST assignments/remove '{"principalAppId":"b1e3d5f7-9a2c-4e6b-8d0f-1b3c5d7e9f2a"}' >/dev/null
+        fi
+    fi
     "$OCD" --config "$work/main.conf" --foreground --allow-root >>"$work/kill.log" 2>&1 &
     kpid=$!
     sleep "0.$(printf '%03d' $(((i * 7919) % 200)))"
@@ -173,12 +207,17 @@ while [ "$i" -le "$KILLS" ]; do
         bad=$((bad + 1))
         cp "$J" "$work/torn-$i.json"
     fi
+    [ -e "$NC" ] && ! nss_ok && bad_nss=$((bad_nss + 1))
+    [ -e "$DJ" ] && ! dir_ok && bad_dir=$((bad_dir + 1))
     i=$((i + 1))
 done
 kpid=""
 [ "$bad" -eq 0 ] &&
     tap_ok "SIGKILL x$KILLS during start-up writes: keys.json always complete ($killed_mid kills after the socket was up)" ||
     tap_fail "SIGKILL x$KILLS: keys.json always complete" "$bad torn files"
+[ "$bad_nss" -eq 0 ] && [ "$bad_dir" -eq 0 ] &&
+    tap_ok "SIGKILL x$KILLS during directory syncs: nss.cache and directory.json always complete" ||
+    tap_fail "SIGKILL x$KILLS: nss.cache and directory.json always complete" "nss $bad_nss, directory $bad_dir"
 
 # restart recovers: the file is current again and no temporary file stays
 helper_start main "$work/main.conf" || tap_fail "openclawd restarts after the kills" "$(tail -5 "$work/main.log")"
@@ -198,6 +237,21 @@ fi
 left=$(find "$work/state" -name '.*.??????' | wc -l)
 [ "$left" -eq 0 ] && tap_ok "no temporary file left in the state directory after the restart" ||
     tap_fail "no temporary file left after the restart" "$(find "$work/state" -name '.*.??????')"
+NSSW=$(for d in /usr/lib/*-linux-gnu /usr/lib64 /usr/lib; do [ -e "$d/libnss_wrapper.so" ] && echo "$d/libnss_wrapper.so" && break; done)
+if [ -n "$NSSW" ] && [ -e "$top_builddir/nss_openclaw/.libs/libnss_openclaw.so.2" ]; then
+    printf 'root:x:0:0:root:/root:/bin/sh\n' >"$work/passwd"
+    printf 'root:x:0:\n' >"$work/group"
+    if wait_for 10 sh -c "LD_PRELOAD='$NSSW' NSS_WRAPPER_PASSWD='$work/passwd' NSS_WRAPPER_GROUP='$work/group' \
+        NSS_WRAPPER_MODULE_SO_PATH='$top_builddir/nss_openclaw/.libs/libnss_openclaw.so.2' \
+        NSS_WRAPPER_MODULE_FN_PREFIX=openclaw OPENCLAW_CONFIG='$work/main.conf' \
+        getent passwd agent-alpha | grep -q ':$UID_A:'"; then
+        tap_ok "after the kills getent resolves the agent from the NSS cache"
+    else
+        tap_fail "after the kills getent resolves the agent" "$(tail -3 "$work/main.log")"
+    fi
+else
+    tap_skip "after the kills getent resolves the agent" "nss_wrapper or the module missing"
+fi
 as_uid $UID_A "$OCT" --socket "$S" >/dev/null 2>&1 &&
     tap_ok "after the kills the agent gets its token" ||
     tap_fail "after the kills the agent gets its token" "$(tail -5 "$work/main.log")"

@@ -120,13 +120,24 @@ class GraphApi:
             else list(tenant.service_principals.values())
         flt = query.get("$filter")
         if flt:
-            m = re.match(r"^\s*(appId|displayName|id)\s+eq\s+'([^']*)'\s*$", flt)
-            if not m:
+            m = re.match(r"^\s*(appId|displayName|id)\s+eq\s+'((?:[^']|'')*)'\s*$", flt)
+            # servicePrincipals: servicePrincipalNames/any(x:x eq '...'), as Graph
+            # offers it (the identifier URIs of the app, and its appId)
+            n = re.match(r"^\s*servicePrincipalNames/any\((\w+):\1\s+eq\s+'((?:[^']|'')*)'\)\s*$",
+                         flt) if kind != "applications" else None
+            if n:
+                value = n.group(2).replace("''", "'")
+                items = [o for o in items
+                         if value.lower() in (x.lower() for x in
+                                              tenant.graph_service_principal(o)
+                                              .get("servicePrincipalNames", []))]
+            elif not m:
                 raise GraphError(400, "Request_UnsupportedQuery",
                                  "Unsupported or invalid query filter clause specified.")
-            prop, value = m.groups()
-            items = [o for o in items if (same_guid(o[prop], value) if prop != "displayName"
-                                          else o[prop] == value)]
+            else:
+                prop, value = m.group(1), m.group(2).replace("''", "'")
+                items = [o for o in items if (same_guid(o[prop], value) if prop != "displayName"
+                                              else o[prop] == value)]
         if kind == "applications":
             value = [tenant.graph_application(a) for a in items if not a.get("firstParty")]
         else:
