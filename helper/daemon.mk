@@ -55,7 +55,7 @@ TESTS += tests/integration/helper-daemon.sh tests/integration/helper-tpm.sh
 # and openclaw-token --keyring in a headless session (gnome-keyring).
 TESTS += tests/integration/helper-mi.sh tests/integration/helper-keyring.sh
 EXTRA_DIST += tests/integration/helper-mi.sh tests/integration/helper-keyring.sh tests/node/package.json tests/node/package-lock.json \
-	tests/node/mi-token.js docs/mi-endpoint.md tests/fuzz/fuzz_mihttp.c tests/fuzz/corpus/mihttp
+	tests/node/mi-token.js tests/fuzz/fuzz_mihttp.c tests/fuzz/corpus/mihttp
 EXTRA_DIST += tests/integration/helper-daemon.sh tests/integration/helper-tpm.sh tests/integration/helper-lib.sh \
 	tests/integration/helper_client.py tests/fuzz/corpus/proto
 
