@@ -18,7 +18,7 @@ top_builddir=${top_builddir:-$top_srcdir}
 command -v setpriv >/dev/null 2>&1 || tap_skip_all "setpriv (util-linux) missing"
 [ -x "$OCD" ] && [ -x "$OCT" ] || tap_skip_all "openclawd not built"
 "$PY" -c 'import cryptography' 2>/dev/null || tap_skip_all "python3-cryptography missing"
-for t in dbus-run-session gnome-keyring-daemon secret-tool; do
+for t in dbus-run-session dbus-send gnome-keyring-daemon secret-tool; do
     command -v $t >/dev/null 2>&1 ||
         tap_skip_all "$t missing: apt-get install dbus gnome-keyring libsecret-tools"
 done
@@ -39,10 +39,10 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/oc-keyring.XXXXXX")
 chmod 755 "$work"
 HELPER_PID_main=""
 cleanup() {
-    local p
-    # Whatever the sessions left under the test uids (their PIDs, by uid).
-    for p in $(pgrep -u "$UID_A,$UID_HUMAN" 2>/dev/null); do
-        kill -TERM "$p" 2>/dev/null
+    local f
+    # Processes the sessions started, by the PIDs they wrote down.
+    for f in "$work"/out-*/*.pid; do
+        [ -f "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null
     done
     helper_stop "$HELPER_PID_main"
     tenant_stop
@@ -107,8 +107,19 @@ session() { # UID SCRIPT
         LD_PRELOAD="$NSSW" NSS_WRAPPER_PASSWD="$work/passwd" NSS_WRAPPER_GROUP="$work/group" \
         XDG_DATA_HOME="$home/data" OUT="$work/out-$uid" OCT="$OCT" S="$S" SCOPE="$SCOPE" \
         LIFETIME="$LIFETIME" dbus-run-session -- sh -c '
-eval "$(printf pw | gnome-keyring-daemon --unlock --components=secrets)" >/dev/null
-echo $$ >"$OUT/shell.pid"
+# In the foreground: its PID is known, and it is stopped by it at the end.
+printf pw | gnome-keyring-daemon --foreground --unlock --components=secrets >/dev/null 2>&1 &
+gk=$!
+echo $gk >"$OUT/gnome-keyring.pid"
+trap "kill -TERM $gk 2>/dev/null" EXIT
+# Wait until it owns the Secret Service name, asking the bus (a client call
+# to the name itself could make the bus start another, locked, keyring).
+i=0
+until dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+    org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null |
+    grep -q "boolean true" || [ $i -ge 100 ]; do
+    sleep 0.1; i=$((i + 1))
+done
 # openclaw-token runs without the preloaded nss_wrapper (it is for dbus-daemon;
 # a sanitizer build of openclaw-token cannot have it loaded first)
 '"$2" >"$work/session-$uid.out" 2>&1
@@ -167,7 +178,7 @@ else
 fi
 [ "$(cat "$OA/keyring.rc" 2>/dev/null)" = 0 ] && [ ! -s "$OA/after.tok" ] &&
     tap_ok "SIGTERM: exit 0 and the item is removed from the keyring" ||
-    tap_fail "SIGTERM: exit 0, item removed" "rc=$(cat "$OA/keyring.rc" 2>/dev/null) after=$(head -c 20 "$OA/after.tok")"
+    tap_fail "SIGTERM: exit 0, item removed" "rc=$(cat "$OA/keyring.rc" 2>/dev/null) $(tail -5 "$work/session-$UID_A.out" "$OA/keyring.err" 2>&1)"
 grep -qF "$(printf '%s' "$first" | cut -d. -f3)" "$OA/keyring.err" "$work/main.log" &&
     tap_fail "no token on openclaw-token's stderr or in the daemon log" ||
     tap_ok "no token on openclaw-token's stderr or in the daemon log"
