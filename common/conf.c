@@ -703,8 +703,7 @@ static int p_resource(struct ctx *c, const struct keydef *k, const char *value, 
     }
     why = item_audience(buf);
     if (why != NULL) {
-        return fail_value(c, k, value, "%s (the resource application's appId or app ID URI)",
-                          why);
+        return fail_value(c, k, value, "%s (the resource application's appId or app ID URI)", why);
     }
     return store_string(c, buf, field);
 }
@@ -1031,8 +1030,7 @@ static int end_section(struct ctx *c)
         }
     }
     if (c->sec == SEC_AGENT || c->sec == SEC_DIRECTORY) {
-        struct oc_agent *a =
-                c->sec == SEC_AGENT ? c->obj : &((struct oc_directory *)c->obj)->agent;
+        struct oc_agent *a = c->sec == SEC_AGENT ? c->obj : &((struct oc_directory *)c->obj)->agent;
         int n_mi = (a->mi_client_id[0] != '\0') + (a->mi_object_id[0] != '\0') +
                    (a->mi_res_id != NULL);
         unsigned cred_line = c->seen[key_index(c->sec, "credential")];

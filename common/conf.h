@@ -169,8 +169,8 @@ enum oc_on_anomaly {
  * `agent` (name "directory", object_id "" unless set).
  */
 struct oc_directory {
-    char *resource;  /* app ID URI or appId; default: the first audience */
-    char *graph_url; /* https URL, no trailing slash */
+    char *resource;       /* app ID URI or appId; default: the first audience */
+    char *graph_url;      /* https URL, no trailing slash */
     char *graph_resource; /* token audience for Graph; default graph_url */
     uint32_t sync_interval;
     enum oc_on_anomaly on_anomaly;

@@ -123,8 +123,8 @@ static bool only_members(const cJSON *o, const char *const *names, size_t n)
 
 static int parse_key(const cJSON *o, struct oc_dir_key *k, const char **why)
 {
-    static const char *const names[] = {"key_id", "not_before", "not_after", "sha1", "sha256",
-                                        "ssh"};
+    static const char *const names[] = {"key_id", "not_before", "not_after",
+                                        "sha1",   "sha256",     "ssh"};
     const char *s = NULL;
     int r;
 
@@ -168,8 +168,8 @@ static int parse_key(const cJSON *o, struct oc_dir_key *k, const char **why)
 static int parse_agent(const cJSON *o, uint32_t uid_min, uint32_t uid_max, struct oc_dir_agent *a,
                        const char **why)
 {
-    static const char *const names[] = {"name",  "app_id", "object_id", "uid",  "enabled",
-                                        "display_name", "roles", "source", "keys"};
+    static const char *const names[] = {"name",         "app_id", "object_id", "uid", "enabled",
+                                        "display_name", "roles",  "source",    "keys"};
     const cJSON *arr, *it;
     const char *s = NULL;
     int64_t uid = 0;
@@ -423,6 +423,12 @@ int oc_dir_load_file(const char *path, uint32_t uid_min, uint32_t uid_max, struc
             *ret_why = "not a regular file";
         }
         return -EINVAL;
+    }
+    if ((st.st_mode & 0022) != 0) {
+        if (ret_why != NULL) {
+            *ret_why = "writable by group or others (openclawd writes it 0644)";
+        }
+        return -EPERM;
     }
     if (st.st_size > (off_t)OC_DIR_FILE_MAX) {
         if (ret_why != NULL) {

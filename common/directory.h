@@ -23,18 +23,18 @@
 
 #include "util.h"
 
-#define OC_DIR_VERSION         1
-#define OC_DIR_FILE_NAME       "directory.json"
-#define OC_DIR_FILE_MAX        (32u * 1024u * 1024u) /* bytes in the file */
-#define OC_DIR_AGENTS_MAX      4096                  /* agents in the file */
-#define OC_DIR_ROLES_MAX       64                    /* roles of one agent */
-#define OC_DIR_ROLE_MAX        256                   /* bytes in a role value */
-#define OC_DIR_KEYS_MAX        16                    /* certificate keys of one agent */
-#define OC_DIR_DISPLAY_MAX     256                   /* bytes in a display name */
-#define OC_DIR_SSH_KEY_MAX     4096                  /* bytes in one authorized_keys line */
-#define OC_DIR_SOURCE_MAX      1024                  /* bytes in the top-level source */
-#define OC_DIR_SHA1_HEX_LEN    40
-#define OC_DIR_SHA256_HEX_LEN  64
+#define OC_DIR_VERSION        1
+#define OC_DIR_FILE_NAME      "directory.json"
+#define OC_DIR_FILE_MAX       (32u * 1024u * 1024u) /* bytes in the file */
+#define OC_DIR_AGENTS_MAX     4096                  /* agents in the file */
+#define OC_DIR_ROLES_MAX      64                    /* roles of one agent */
+#define OC_DIR_ROLE_MAX       256                   /* bytes in a role value */
+#define OC_DIR_KEYS_MAX       16                    /* certificate keys of one agent */
+#define OC_DIR_DISPLAY_MAX    256                   /* bytes in a display name */
+#define OC_DIR_SSH_KEY_MAX    4096                  /* bytes in one authorized_keys line */
+#define OC_DIR_SOURCE_MAX     1024                  /* bytes in the top-level source */
+#define OC_DIR_SHA1_HEX_LEN   40
+#define OC_DIR_SHA256_HEX_LEN 64
 
 enum oc_dir_source {
     OC_DIR_SRC_GRAPH = 1, /* "graph": holds an assignment on the resource */
@@ -43,9 +43,9 @@ enum oc_dir_source {
 
 struct oc_dir_key {
     char key_id[OC_GUID_SIZE];
-    int64_t not_before; /* startDateTime, epoch seconds */
-    int64_t not_after;  /* endDateTime */
-    char sha1[OC_DIR_SHA1_HEX_LEN + 1];     /* certificate thumbprints, lowercase hex */
+    int64_t not_before;                 /* startDateTime, epoch seconds */
+    int64_t not_after;                  /* endDateTime */
+    char sha1[OC_DIR_SHA1_HEX_LEN + 1]; /* certificate thumbprints, lowercase hex */
     char sha256[OC_DIR_SHA256_HEX_LEN + 1];
     char *ssh; /* "ssh-rsa AAAA..." / "ecdsa-sha2-nistp256 AAAA..."; NULL: none */
 };
@@ -85,7 +85,8 @@ bool oc_dir_valid_role(const char *s);
 int oc_dir_parse(const char *buf, size_t len, uint32_t uid_min, uint32_t uid_max,
                  struct oc_dir **ret, const char **ret_why);
 
-/* Read and parse path: a regular file (no symlink), at most OC_DIR_FILE_MAX. */
+/* Read and parse path: a regular file (no symlink), not writable by group or
+ * others (-EPERM), at most OC_DIR_FILE_MAX. */
 int oc_dir_load_file(const char *path, uint32_t uid_min, uint32_t uid_max, struct oc_dir **ret,
                      const char **ret_why);
 

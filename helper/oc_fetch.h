@@ -21,11 +21,11 @@
 #include "conf.h"
 #include "jwt.h" /* OC_TOKEN_MAX */
 
-#define OC_HTTP_BODY_MAX        (256u * 1024u) /* any response body */
+#define OC_HTTP_BODY_MAX        (256u * 1024u)       /* any response body */
 #define OC_GRAPH_BODY_MAX       (8u * 1024u * 1024u) /* a Graph response (directory sync) */
-#define OC_HTTP_CONNECT_TIMEOUT 5L             /* seconds */
-#define OC_HTTP_TOTAL_TIMEOUT   15L            /* seconds */
-#define OC_RETRY_AFTER_MAX      3600           /* Retry-After honoured up to this */
+#define OC_HTTP_CONNECT_TIMEOUT 5L                   /* seconds */
+#define OC_HTTP_TOTAL_TIMEOUT   15L                  /* seconds */
+#define OC_RETRY_AFTER_MAX      3600                 /* Retry-After honoured up to this */
 #define OC_FETCH_ERR_MAX        512
 /* IMDS: the well-known address, used when neither --imds nor the
  * environment names another endpoint. */

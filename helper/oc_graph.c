@@ -60,12 +60,12 @@ enum phase {
 };
 
 enum pstep {
-    PS_SP = 0,      /* GET servicePrincipals/{id} to do */
-    PS_SP_WAIT,     /* in flight */
-    PS_APP,         /* GET applications(appId=...) to do */
-    PS_APP_WAIT,    /* in flight */
-    PS_DONE,        /* complete */
-    PS_GONE,        /* deleted meanwhile: skipped */
+    PS_SP = 0,   /* GET servicePrincipals/{id} to do */
+    PS_SP_WAIT,  /* in flight */
+    PS_APP,      /* GET applications(appId=...) to do */
+    PS_APP_WAIT, /* in flight */
+    PS_DONE,     /* complete */
+    PS_GONE,     /* deleted meanwhile: skipped */
 };
 
 struct principal {
@@ -295,7 +295,7 @@ static int sb_put_bn(struct sshbuf *b, const BIGNUM *bn)
     }
     BN_bn2bin(bn, tmp + 1);
     r = (n > 0 && (tmp[1] & 0x80) != 0) ? sb_put(b, tmp, (size_t)n + 1)
-                                         : sb_put(b, tmp + 1, (size_t)n);
+                                        : sb_put(b, tmp + 1, (size_t)n);
     free(tmp);
     return r;
 }
@@ -385,8 +385,7 @@ static int key_from_credential(const cJSON *kc, struct oc_dir_key *k)
     int n, ret = 0;
 
     memset(k, 0, sizeof(*k));
-    if (oc_json_get_string(kc, "type", 64, &type) < 0 ||
-        strcmp(type, "AsymmetricX509Cert") != 0 ||
+    if (oc_json_get_string(kc, "type", 64, &type) < 0 || strcmp(type, "AsymmetricX509Cert") != 0 ||
         oc_json_get_string(kc, "key", CERT_DER_MAX * 2, &key) < 0 ||
         oc_json_get_string(kc, "keyId", OC_GUID_LEN, &kid) < 0 ||
         oc_guid_normalize(kid, k->key_id) < 0 ||
@@ -439,8 +438,7 @@ static int start_token(struct oc_graph *g)
     (void)snprintf(scope, sizeof(scope), "%s/.default", g->cfg->directory->graph_resource);
     r = oc_fetch_token_start(g->fetch, g->cfg->n_agents, scope, job_id(g, IDX_TOKEN), &err);
     if (r < 0) {
-        sync_failed(g, err.permanent ? 600 : -1, "cannot get a Microsoft Graph token: %s",
-                    err.msg);
+        sync_failed(g, err.permanent ? 600 : -1, "cannot get a Microsoft Graph token: %s", err.msg);
         return r;
     }
     g->in_flight++;
@@ -498,9 +496,8 @@ static int resource_done(struct oc_graph *g, const struct oc_fetch_result *res)
     if (cJSON_GetArraySize(arr) != 1) {
         int n = cJSON_GetArraySize(arr);
         cJSON_Delete(o);
-        sync_failed(g, 600,
-                    "%s service principal%s for resource = %s in the tenant: %s", n == 0 ? "no" : "several",
-                    n == 0 ? "" : "s", resource,
+        sync_failed(g, 600, "%s service principal%s for resource = %s in the tenant: %s",
+                    n == 0 ? "no" : "several", n == 0 ? "" : "s", resource,
                     n == 0 ? "check resource (the host's application appId or app ID URI) and "
                              "that the application has a service principal"
                            : "name the application by its appId");
@@ -665,8 +662,9 @@ static int assigned_done(struct oc_graph *g, const struct oc_fetch_result *res)
         if (strncmp(next, graph_url, gl) != 0 || next[gl] != '/' ||
             ++g->pages >= OC_GRAPH_PAGES_MAX) {
             cJSON_Delete(o);
-            sync_failed(g, -1, "Graph's @odata.nextLink leaves graph_url or pages too often: "
-                               "refused");
+            sync_failed(g, -1,
+                        "Graph's @odata.nextLink leaves graph_url or pages too often: "
+                        "refused");
             return -EBADMSG;
         }
         oc_strscpy(url, sizeof(url), next);
@@ -696,7 +694,8 @@ static void principal_sp_done(struct oc_graph *g, struct principal *p,
     }
     if (oc_json_parse_object(res->body, res->body_len, &o, NULL) < 0 ||
         oc_json_get_string(o, "appId", OC_GUID_LEN, &app_id) < 0 ||
-        oc_guid_normalize(app_id, p->app_id) < 0 || oc_json_get_bool(o, "accountEnabled", &enabled) < 0) {
+        oc_guid_normalize(app_id, p->app_id) < 0 ||
+        oc_json_get_bool(o, "accountEnabled", &enabled) < 0) {
         cJSON_Delete(o);
         sync_failed(g, -1, "service principal %s from Graph lacks appId or accountEnabled", p->id);
         return;
@@ -779,8 +778,8 @@ static void pump(struct oc_graph *g)
                 (void)snprintf(url, sizeof(url), "%s/v1.0/servicePrincipals/%s", graph_url, p->id);
             } else {
                 (void)snprintf(url, sizeof(url),
-                               "%s/v1.0/applications(appId='%s')?$select=keyCredentials",
-                               graph_url, p->app_id);
+                               "%s/v1.0/applications(appId='%s')?$select=keyCredentials", graph_url,
+                               p->app_id);
             }
             p->step = p->step == PS_SP ? PS_SP_WAIT : PS_APP_WAIT;
             if (graph_get(g, url, (uint32_t)i) < 0) {
@@ -888,9 +887,9 @@ static int names_load(const char *path, struct names *m)
     {
         char oid[OC_GUID_SIZE];
 
-        if (it->string == NULL || oc_guid_normalize(it->string, oid) < 0 ||
-            !cJSON_IsString(it) || !oc_valid_user_name(it->valuestring) ||
-            names_get(m, oid) != NULL || m->n >= 4 * OC_DIR_AGENTS_MAX) {
+        if (it->string == NULL || oc_guid_normalize(it->string, oid) < 0 || !cJSON_IsString(it) ||
+            !oc_valid_user_name(it->valuestring) || names_get(m, oid) != NULL ||
+            m->n >= 4 * OC_DIR_AGENTS_MAX) {
             r = -EBADMSG;
             break;
         }
@@ -1010,7 +1009,7 @@ static int write_files(struct oc_graph *g, bool synced)
     struct oc_dir dir = {.version = OC_DIR_VERSION};
     struct oc_cb_agent *cb = NULL;
     const char ***nssroles = NULL;
-    char (*gecos)[OC_DIR_DISPLAY_MAX + 1] = NULL;
+    char(*gecos)[OC_DIR_DISPLAY_MAX + 1] = NULL;
     struct names names = {0};
     char path[OC_CONFIG_PATH_MAX + 32], err[1024];
     void *img = NULL;

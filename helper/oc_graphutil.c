@@ -90,8 +90,8 @@ int oc_graph_time(const char *s, int64_t *ret)
     const char *p;
     time_t t;
 
-    if (s == NULL || strlen(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
-        s[13] != ':' || s[16] != ':' || digits(s, 4, &y) < 0 || digits(s + 5, 2, &mo) < 0 ||
+    if (s == NULL || strlen(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+        s[16] != ':' || digits(s, 4, &y) < 0 || digits(s + 5, 2, &mo) < 0 ||
         digits(s + 8, 2, &d) < 0 || digits(s + 11, 2, &h) < 0 || digits(s + 14, 2, &mi) < 0 ||
         digits(s + 17, 2, &sec) < 0) {
         return -EINVAL;
@@ -139,9 +139,8 @@ int oc_dir_slug(const char *display_name, char out[OC_USER_NAME_MAX + 1])
 {
     size_t o = 0;
 
-    if (display_name == NULL ||
-        !((display_name[0] >= 'a' && display_name[0] <= 'z') ||
-          (display_name[0] >= 'A' && display_name[0] <= 'Z'))) {
+    if (display_name == NULL || !((display_name[0] >= 'a' && display_name[0] <= 'z') ||
+                                  (display_name[0] >= 'A' && display_name[0] <= 'Z'))) {
         return -EINVAL;
     }
     for (const char *p = display_name; *p != '\0'; p++) {
@@ -172,15 +171,15 @@ int oc_dir_slug(const char *display_name, char out[OC_USER_NAME_MAX + 1])
 bool oc_dir_reserved_name(const char *name)
 {
     static const char *const reserved[] = {
-            "root",    "daemon",   "bin",       "sys",     "sync",     "games",    "man",
-            "lp",      "mail",     "news",      "uucp",    "proxy",    "www-data", "backup",
-            "list",    "irc",      "gnats",     "nobody",  "nogroup",  "sshd",     "openclaw",
-            "admin",   "administrator", "sudo", "wheel",   "adm",      "staff",    "users",
-            "tss",     "messagebus", "operator", "shadow",  "disk",     "kmem",     "tty",
-            "utmp",    "audio",    "video",     "input",   "kvm",      "render",   "docker",
-            "lxd",     "polkitd",  "dbus",      "ntp",     "postfix",  "halt",     "shutdown",
-            "ftp",     "guest",    "ubuntu",    "debian",  "ec2-user", "azureuser", "systemd",
-            "localhost", "dialout", "plugdev",  "netdev",  "crontab",  "ssh",      "ssl-cert",
+            "root",      "daemon",        "bin",      "sys",    "sync",     "games",     "man",
+            "lp",        "mail",          "news",     "uucp",   "proxy",    "www-data",  "backup",
+            "list",      "irc",           "gnats",    "nobody", "nogroup",  "sshd",      "openclaw",
+            "admin",     "administrator", "sudo",     "wheel",  "adm",      "staff",     "users",
+            "tss",       "messagebus",    "operator", "shadow", "disk",     "kmem",      "tty",
+            "utmp",      "audio",         "video",    "input",  "kvm",      "render",    "docker",
+            "lxd",       "polkitd",       "dbus",     "ntp",    "postfix",  "halt",      "shutdown",
+            "ftp",       "guest",         "ubuntu",   "debian", "ec2-user", "azureuser", "systemd",
+            "localhost", "dialout",       "plugdev",  "netdev", "crontab",  "ssh",       "ssl-cert",
     };
 
     if (strncmp(name, "systemd-", 8) == 0 || strncmp(name, "oc-", 3) == 0) {

@@ -501,8 +501,7 @@ static int do_anomaly(struct daemon *d, struct client *c, const struct oc_reques
            act ? "disable-service-principal" : "none");
     if (oid[0] == '\0') {
         c->closing = true;
-        return send_error(c, "no-such-agent", "no such agent in the config or directory data",
-                          -1);
+        return send_error(c, "no-such-agent", "no such agent in the config or directory data", -1);
     }
     o = cJSON_CreateObject();
     cJSON_AddBoolToObject(o, "ok", 1);

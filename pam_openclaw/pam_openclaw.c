@@ -1034,7 +1034,9 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
             .roles = a != NULL    ? (const char *const *)a->roles
                      : de != NULL ? (const char *const *)de->roles
                                   : NULL,
-            .n_roles = a != NULL ? a->n_roles : de != NULL ? de->n_roles : 0,
+            .n_roles = a != NULL    ? a->n_roles
+                       : de != NULL ? de->n_roles
+                                    : 0,
             .user = c.user,
             .service = c.service,
             .rhost = c.rhost,

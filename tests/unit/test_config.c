@@ -699,8 +699,7 @@ static void test_directory_errors(void **state)
         7, "appears twice (first on line 4)");
     bad(MINIMAL "[directory]\nuid = 5000\n", 5, "uid belongs in [agent NAME]");
     bad(MINIMAL AGENT_A "resource = api://x\n", 7, "resource belongs in [directory]");
-    bad(MINIMAL "[directory]\ncredential = tpm-certificate\ncredential = none\n", 6,
-        "set twice");
+    bad(MINIMAL "[directory]\ncredential = tpm-certificate\ncredential = none\n", 6, "set twice");
 }
 
 static void test_roles(void **state)

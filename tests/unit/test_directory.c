@@ -22,7 +22,7 @@
 #define TID  "5f0e2c1a-7b3d-4e8f-9a1c-2d3e4f5a6b7c"
 #define HEAD "{\"version\":1,\"tenant_id\":\"" TID "\",\"synced_at\":1764355200,\"source\":\"g\","
 #define AGENT(name, app, uid, extra)                                                               \
-    "{\"name\":\"" name "\",\"app_id\":\"" app "\",\"object_id\":\"" app "\",\"uid\":" uid      \
+    "{\"name\":\"" name "\",\"app_id\":\"" app "\",\"object_id\":\"" app "\",\"uid\":" uid         \
     ",\"enabled\":true,\"display_name\":\"D\",\"roles\":[\"Host.Login\"],\"source\":\"graph\","    \
     "\"keys\":[]" extra "}"
 #define APP1 "a1f3c5e7-9b2d-4f6a-8c0e-1a3b5c7d9e2f"
@@ -33,10 +33,12 @@
     "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"," SSH "}"
 #define SSH "\"ssh\":\"ssh-rsa AAAAB3NzaC1yc2EAAAADAQAB\""
 
-static const char good[] = HEAD "\"agents\":[" AGENT("agent-alpha", APP1, "1900000000", "") ","
-        "{\"name\":\"build-bot\",\"app_id\":\"" APP2 "\",\"object_id\":\"" APP2 "\",\"uid\":1900000001,"
-        "\"enabled\":false,\"display_name\":\"\",\"roles\":[],\"source\":\"config\",\"keys\":[" KEY
-        "]}]}";
+static const char good[] = HEAD "\"agents\":[" AGENT(
+        "agent-alpha", APP1, "1900000000", "") ","
+                                               "{\"name\":\"build-bot\",\"app_id\":\"" APP2
+                                               "\",\"object_id\":\"" APP2 "\",\"uid\":1900000001,"
+                                               "\"enabled\":false,\"display_name\":\"\",\"roles\":["
+                                               "],\"source\":\"config\",\"keys\":[" KEY "]}]}";
 
 static void refused(const char *text, int want, const char *why_part)
 {
@@ -116,9 +118,11 @@ static void test_malformed_is_refused(void **state)
     refused(HEAD "\"agents\":[]} x", -EINVAL, "");
     refused(HEAD "\"agents\":[],\"extra\":1}", -EINVAL, "unknown");
     refused(HEAD "\"agents\":[],\"agents\":[]}", -EINVAL, "");
-    refused("{\"version\":2,\"tenant_id\":\"" TID "\",\"synced_at\":1,\"source\":\"\",\"agents\":[]}",
+    refused("{\"version\":2,\"tenant_id\":\"" TID
+            "\",\"synced_at\":1,\"source\":\"\",\"agents\":[]}",
             -EPROTONOSUPPORT, "version");
-    refused("{\"version\":1,\"tenant_id\":\"" TID "\",\"synced_at\":1,\"source\":\"\",\"agents\":{}}",
+    refused("{\"version\":1,\"tenant_id\":\"" TID
+            "\",\"synced_at\":1,\"source\":\"\",\"agents\":{}}",
             -EINVAL, "agents");
     refused("{\"version\":1,\"tenant_id\":\"5F0E2C1A-7B3D-4E8F-9A1C-2D3E4F5A6B7C\",\"synced_at\":1,"
             "\"source\":\"\",\"agents\":[]}",
@@ -127,22 +131,22 @@ static void test_malformed_is_refused(void **state)
     refused(HEAD "\"agents\":[" AGENT("../x", APP1, "1900000000", "") "]}", -EINVAL, "name");
     refused(HEAD "\"agents\":[" AGENT("a", APP1, "1900000000", ",\"x\":1") "]}", -EINVAL,
             "known members");
-    refused(HEAD "\"agents\":[" AGENT("a", APP1, "1900000000", "") "," AGENT("a", APP2, "1900000001",
-                                                                            "") "]}",
+    refused(HEAD "\"agents\":[" AGENT("a", APP1, "1900000000", "") "," AGENT("a", APP2,
+                                                                             "1900000001", "") "]}",
             -EINVAL, "same name");
-    refused(HEAD "\"agents\":[" AGENT("a", APP1, "1900000000", "") "," AGENT("b", APP2, "1900000000",
-                                                                            "") "]}",
+    refused(HEAD "\"agents\":[" AGENT("a", APP1, "1900000000", "") "," AGENT("b", APP2,
+                                                                             "1900000000", "") "]}",
             -EINVAL, "same uid");
-    refused(HEAD "\"agents\":[" AGENT("a", APP1, "1900000000", "") "," AGENT("b", APP1, "1900000001",
-                                                                            "") "]}",
+    refused(HEAD "\"agents\":[" AGENT("a", APP1, "1900000000", "") "," AGENT("b", APP1,
+                                                                             "1900000001", "") "]}",
             -EINVAL, "same app_id");
 }
 
 static void test_agent_values_are_checked(void **state)
 {
     char buf[8192];
-    static const char *const bad_roles[] = {"[\"Host Login\"]", "[1]", "[\"\"]",
-                                            "[\"a\",\"a\"]", "\"Host.Login\""};
+    static const char *const bad_roles[] = {"[\"Host Login\"]", "[1]", "[\"\"]", "[\"a\",\"a\"]",
+                                            "\"Host.Login\""};
     static const char *const bad_keys[] = {
             "[{\"key_id\":\"x\"}]",
             "[" KEY "," KEY "," KEY "," KEY "," KEY "," KEY "," KEY "," KEY "," KEY "," KEY "," KEY
@@ -248,6 +252,8 @@ static void test_write_and_load_file(void **state)
     assert_int_equal(symlink(path, link), 0);
     assert_int_equal(oc_dir_load_file(link, UMIN, UMAX, &e, &why), -ELOOP);
     assert_int_equal(oc_dir_load_file(dir, UMIN, UMAX, &e, &why), -EINVAL);
+    assert_int_equal(chmod(path, 0666), 0);
+    assert_int_equal(oc_dir_load_file(path, UMIN, UMAX, &e, &why), -EPERM);
     unlink(link);
     unlink(path);
     rmdir(dir);

@@ -18,9 +18,9 @@ static void test_odata_filter_escapes_quotes_then_url_encodes(void **state)
     char buf[512];
 
     (void)state;
-    assert_int_equal(oc_odata_eq_filter("appId", "6c2f8a41-3d5e-4b7a-8c9d-0e1f2a3b4c5d", buf,
-                                        sizeof(buf)),
-                     0);
+    assert_int_equal(
+            oc_odata_eq_filter("appId", "6c2f8a41-3d5e-4b7a-8c9d-0e1f2a3b4c5d", buf, sizeof(buf)),
+            0);
     assert_string_equal(buf, "appId%20eq%20%276c2f8a41-3d5e-4b7a-8c9d-0e1f2a3b4c5d%27");
     /* O'Brien's bot: the quote is doubled inside the literal, then encoded. */
     assert_int_equal(oc_odata_eq_filter("displayName", "O'Brien's bot", buf, sizeof(buf)), 0);
