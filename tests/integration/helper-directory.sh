@@ -58,16 +58,20 @@ tenant_start "$work/tenant" || {
 }
 printf '%s\n' "$ADMIN_SECRET" >"$work/admin.secret"
 chmod 600 "$work/admin.secret"
-mkdir -p "$work/state"
+mkdir -p "$work/state" "$work/run"
+mkdir -m 700 "$work/tally"
 S=$work/openclawd.sock
 C=$work/openclaw.conf
 cat >"$C" <<CONF
 [global]
 tenant_id = $TENANT_ID
 authority = $TENANT_URL
+issuer_v2 = https://login.microsoftonline.com/{tenantid}/v2.0
 audiences = $RESOURCE_URI
 state_dir = $work/state
 socket = $S
+runtime_dir = $work/run
+tally_dir = $work/tally
 ca_file = $TENANT_CA
 allow_insecure_credentials = yes
 uid_min = $UID_MIN
@@ -75,6 +79,9 @@ uid_max = $UID_MAX
 
 [service sudo-test]
 require_role = Host.Sudo
+
+[service login-test]
+require_role = Host.Login
 
 [agent agent-beta]
 app_id = $BETA_APP
@@ -195,7 +202,7 @@ tap_check "cache-rebuild from a non-root uid: connection closed" test "$out" = C
 # --- the PAM account phase from the directory data ----------------------------
 pam_account() { # USER: pamtester acct_mgmt for service sudo-test (no auth from us)
     env LD_PRELOAD="$PAMW $NSSW" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$work/pam.d" \
-        NSS_WRAPPER_PASSWD="$work/passwd" NSS_WRAPPER_GROUP="$work/group" \
+        NSS_WRAPPER_PASSWD="${PASSWD_FILE:-$work/passwd}" NSS_WRAPPER_GROUP="$work/group" \
         NSS_WRAPPER_MODULE_SO_PATH="$MODULE" NSS_WRAPPER_MODULE_FN_PREFIX=openclaw \
         OPENCLAW_CONFIG="$C" OPENCLAW_TEST_AUDIT_FILE="$work/audit.log" \
         pamtester sudo-test "$1" acct_mgmt >"$work/pamtester.out" 2>&1
@@ -205,7 +212,43 @@ if [ -n "$PAMW" ] && command -v pamtester >/dev/null 2>&1 && [ -f "$PAM_MODULE" 
     mkdir -p "$work/pam.d"
     printf 'account required %s config=%s\n' "$PAM_MODULE" "$C" >"$work/pam.d/sudo-test"
     printf 'auth required pam_deny.so\naccount required pam_deny.so\n' >"$work/pam.d/other"
+    printf 'auth required %s config=%s nodelay\naccount required %s config=%s\n' \
+        "$PAM_MODULE" "$C" "$PAM_MODULE" "$C" >"$work/pam.d/login-test"
     pam_ok=yes
+fi
+pam_login() { # USER TOKENFILE: pamtester authenticate + acct_mgmt for login-test
+    env LD_PRELOAD="$PAMW $NSSW" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$work/pam.d" \
+        NSS_WRAPPER_PASSWD="$work/passwd" NSS_WRAPPER_GROUP="$work/group" \
+        NSS_WRAPPER_MODULE_SO_PATH="$MODULE" NSS_WRAPPER_MODULE_FN_PREFIX=openclaw \
+        OPENCLAW_CONFIG="$C" OPENCLAW_TEST_AUDIT_FILE="$work/audit.log" \
+        pamtester login-test "$1" authenticate acct_mgmt <"$2" >"$work/pamtester.out" 2>&1
+}
+if [ -n "$pam_ok" ]; then
+    tenant_token "$ALPHA_APP" "$ALPHA_SECRET" "$RESOURCE_URI/.default" >"$work/alpha.tok"
+    tenant_token "$BETA_APP" "$BETA_SECRET" "$RESOURCE_URI/.default" >"$work/beta.tok"
+    if pam_login agent-alpha "$work/alpha.tok"; then
+        tap_ok "PAM auth: synced agent-alpha logs in with its own token (no [agent] section)"
+    else
+        tap_fail "PAM auth: synced agent-alpha logs in with its own token" \
+            "$(cat "$work/pamtester.out" "$work/audit.log" 2>/dev/null)"
+    fi
+    if pam_login agent-alpha "$work/beta.tok"; then
+        tap_fail "PAM auth: another agent's token never logs in as synced agent-alpha"
+    else
+        tap_ok "PAM auth: another agent's token never logs in as synced agent-alpha"
+    fi
+    # A local user named like the synced agent (files first in nsswitch): refused.
+    printf 'root:x:0:0:root:/root:/bin/sh\nagent-alpha:x:5000:5000::/home/x:/bin/sh\n' >"$work/passwd.shadow"
+    if PASSWD_FILE="$work/passwd.shadow" pam_account agent-alpha; then
+        tap_fail "PAM: a synced name that resolves to a local user is refused"
+    else
+        tap_ok "PAM: a synced name that resolves to a local user is refused"
+    fi
+    rm -f "$work/tally/agent-alpha"
+else
+    tap_skip "PAM auth: synced agent logs in" "pam_wrapper, pamtester or the module missing"
+    tap_skip "PAM auth: other token refused" "pam_wrapper, pamtester or the module missing"
+    tap_skip "PAM: shadowing local user refused" "pam_wrapper, pamtester or the module missing"
 fi
 
 # --- a role added, then removed -----------------------------------------------
