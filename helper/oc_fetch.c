@@ -149,6 +149,10 @@ static void job_free(struct oc_fetch_ctx *ctx, struct oc_fetch_job *j)
         curl_multi_remove_handle(ctx->multi, j->easy);
         curl_easy_cleanup(j->easy);
     }
+    /* A Graph job's headers hold its bearer token. */
+    for (struct curl_slist *h = j->hdrs; h != NULL; h = h->next) {
+        oc_wipe(h->data, strlen(h->data));
+    }
     curl_slist_free_all(j->hdrs);
     if (j->form != NULL) {
         oc_free_wipe(j->form, j->form_cap);
