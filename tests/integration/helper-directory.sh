@@ -334,7 +334,8 @@ seed=$("$PY" -c '
 import json, sys
 tid, res = sys.argv[1], sys.argv[2]
 apps, sps, asg = [], [], []
-for i, dn in enumerate(["root", "../x", "alice", "agent-alpha", "O'"'"'Brien"]):
+for i, dn in enumerate(["root", "../x", "alice", "agent-alpha", "O'"'"'Brien",
+                        "a" + "\u00e9" * 300]):
     app = "dddddddd-0000-4000-8000-%012d" % (i + 1)
     sp = "%08d-0000-4000-8000-eeeeeeeeeeee" % (i + 1)
     apps.append({"id": "cccccccc-0000-4000-8000-%012d" % (i + 1), "appId": app, "displayName": dn})
@@ -345,19 +346,22 @@ print(json.dumps({"tenants": [{"id": tid, "applications": apps, "servicePrincipa
 tenant_ctl POST seed "$seed" >/dev/null
 out=$(rebuild)
 echo "# $out"
-for i in 1 2 3 4 5; do
+for i in 1 2 3 4 5 6; do
     app=dddddddd-0000-4000-8000-00000000000$i
     name=$(dir_get "$app" name)
-    tap_check "hostile display name $(dir_get "$app" display_name) gets the fallback name (got $name)" \
+    tap_check "hostile display name $(dir_get "$app" display_name | cut -c1-20) gets the fallback name (got $name)" \
         test "$name" = "oc-0000000$i"
 done
-names=$(for i in 1 2 3 4 5; do dir_get dddddddd-0000-4000-8000-00000000000$i name; done | tr '\n' ' ')
+names=$(for i in 1 2 3 4 5 6; do dir_get dddddddd-0000-4000-8000-00000000000$i name; done | tr '\n' ' ')
 echo "# names: $names"
 if wrap getent passwd root | grep -q "^root:x:0:"; then
     tap_ok "root still resolves to the real root"
 else
     tap_fail "root still resolves to the real root"
 fi
+
+# (The anomaly response below reads directory.json with the strict parser:
+# a 600-byte display name cut inside a UTF-8 character would break it.)
 
 # --- the anomaly response: disable the service principal through Graph ---------------
 sp_enabled() { # SP_ID: accountEnabled in the tenant
