@@ -146,6 +146,12 @@ openssl x509 -in "$work/alpha.crt" -pubkey -noout >"$work/alpha.pub"
 want_ssh=$(ssh-keygen -i -m PKCS8 -f "$work/alpha.pub" 2>/dev/null)
 cert_b64=$(sed '/-----/d' "$work/alpha.crt" | tr -d '\n')
 tenant_ctl POST key-credentials "{\"appId\":\"$ALPHA_APP\",\"certificate\":\"$cert_b64\"}" >/dev/null
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/alpha-rsa.key" \
+    -out "$work/alpha-rsa.crt" -days 30 -subj /CN=agent-alpha-rsa >/dev/null 2>&1
+openssl x509 -in "$work/alpha-rsa.crt" -pubkey -noout >"$work/alpha-rsa.pub"
+want_rsa=$(ssh-keygen -i -m PKCS8 -f "$work/alpha-rsa.pub" 2>/dev/null)
+cert_b64=$(sed '/-----/d' "$work/alpha-rsa.crt" | tr -d '\n')
+tenant_ctl POST key-credentials "{\"appId\":\"$ALPHA_APP\",\"certificate\":\"$cert_b64\"}" >/dev/null
 
 # --- first sync at start ----------------------------------------------------
 if export LD_PRELOAD="$NSSW" NSS_WRAPPER_PASSWD="$work/passwd" NSS_WRAPPER_GROUP="$work/group" &&
@@ -182,8 +188,10 @@ for a in json.load(open(sys.argv[1]))["agents"]:
         print("\n".join(k.get("ssh", "") for k in a["keys"]))' "$D" "$ALPHA_APP")
 echo "# want $want_ssh"
 echo "# got  $got_ssh"
-tap_check "the registered certificate appears as agent-alpha's ssh key" \
-    test -n "$want_ssh" -a "$got_ssh" = "$want_ssh"
+tap_check "the registered EC certificate appears as agent-alpha's ssh key" \
+    sh -c "test -n '$want_ssh' && echo '$got_ssh' | grep -qxF '$want_ssh'"
+tap_check "the registered RSA certificate appears as agent-alpha's ssh-rsa key" \
+    sh -c "test -n '$want_rsa' && echo '$got_ssh' | grep -qxF '$want_rsa'"
 sha256=$(openssl x509 -in "$work/alpha.crt" -outform DER | sha256sum | cut -d' ' -f1)
 tap_check "the key's SHA-256 thumbprint matches the certificate" \
     grep -q "\"sha256\":[[:space:]]*\"$sha256\"" "$D"
