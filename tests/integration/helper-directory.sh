@@ -27,7 +27,7 @@ command -v openssl >/dev/null 2>&1 || tap_skip_all "openssl missing"
 # ASan runtime).
 SAN=
 if readelf --dyn-syms -W "$MODULE" 2>/dev/null | grep -q '__asan_' ||
-    nm -u "$OCD" 2>/dev/null | grep -q '__asan_'; then
+    nm "$OCD" 2>/dev/null | grep -q '__asan_init'; then
     SAN=yes
 fi
 SAN_WHY="sanitizer build: nss_wrapper, getent and pamtester lack the ASan runtime"
