@@ -80,6 +80,11 @@ static int cache_rebuild(int argc, char **argv)
         fprintf(stderr, "openclawctl: %s\n", msg);
         goto out;
     }
+    if (cfg->directory != NULL) {
+        fprintf(stderr, "openclawctl: note: [directory] is configured: this file holds only the "
+                        "static agents until openclawd's next directory sync (root can ask "
+                        "openclawd for one with the cache-rebuild request)\n");
+    }
     r = oc_idmap_assign(cfg, &ids, &n_ids, msg, sizeof(msg));
     if (r < 0) {
         fprintf(stderr, "openclawctl: %s\n", msg);

@@ -705,6 +705,14 @@ static void principal_sp_done(struct oc_graph *g, struct principal *p,
         dn = "";
     }
     p->display_name = strndup(dn, OC_DIR_DISPLAY_MAX);
+    if (p->display_name != NULL) {
+        size_t bad = 0;
+
+        /* A cut inside a UTF-8 sequence would make directory.json unparseable. */
+        if (!oc_utf8_valid(p->display_name, strlen(p->display_name), &bad)) {
+            p->display_name[bad] = '\0';
+        }
+    }
     /* Only applications have key credentials; agent and managed identities do not. */
     if (oc_json_get_string(o, "servicePrincipalType", 64, &type) == 0 &&
         strcmp(type, "Application") == 0) {

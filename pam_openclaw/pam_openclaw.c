@@ -492,7 +492,8 @@ static int dir_init(struct ctx *c)
     const struct oc_global *g = &c->cfg->global;
     const struct oc_dir_agent *e = NULL;
     char path[OC_CONFIG_PATH_MAX + 32], err[OC_CONFIG_PATH_MAX + 200];
-    struct passwd *pw;
+    struct passwd pwbuf, *pw = NULL;
+    char pwmem[4096];
     int r;
 
     (void)snprintf(path, sizeof(path), "%s/%s", g->state_dir, OC_DIR_FILE_NAME);
@@ -514,7 +515,10 @@ static int dir_init(struct ctx *c)
         }
         return PAM_SUCCESS;
     }
-    pw = getpwnam(c->user);
+    /* Reentrant: sshd and sudo may call PAM from more than one thread. */
+    if (getpwnam_r(c->user, &pwbuf, pwmem, sizeof(pwmem), &pw) != 0) {
+        pw = NULL;
+    }
     if (r < 0) {
         if (pw != NULL && pw->pw_uid >= g->uid_min && pw->pw_uid <= g->uid_max) {
             pam_syslog(c->pamh, LOG_ERR,

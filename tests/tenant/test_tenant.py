@@ -671,6 +671,11 @@ def test_graph_lifecycle(tenant):
     assert got["keyCredentials"][0]["key"] is None
     assert got["keyCredentials"][0]["customKeyIdentifier"] == \
         hashlib.sha1(der1).hexdigest().upper()
+    # As in Graph, the key itself only with $select on one object.
+    sel = graph(tenant, "GET", "/applications(appId='%s')?$select=keyCredentials" % app["appId"],
+                admin).json()
+    assert base64.b64decode(sel["keyCredentials"][0]["key"]) == der1
+    assert "displayName" not in sel and sel["id"] == app["id"]
     # The new app authenticates with the certificate; no roles yet.
     a = assertion(key1, der1, app["appId"], tenant.token_url)
     r = tenant.token(app["appId"], client_assertion_type=JWT_BEARER, client_assertion=a)
