@@ -935,6 +935,11 @@ static int run_enroll(struct enroll *e)
         e->keys_dir = e->cfg != NULL && e->cfg->global.keys_dir != NULL ? e->cfg->global.keys_dir
                                                                         : OC_TPM_DEFAULT_KEYS_DIR;
     }
+    if (e->keys_dir[0] != '/' || !hostile_free(e->keys_dir)) {
+        fprintf(stderr, "enroll: the keys directory must be an absolute path without control "
+                        "characters or brackets\n");
+        return CTL_EXIT_USAGE;
+    }
     if (e->ca_file == NULL && e->cfg != NULL) {
         e->ca_file = e->cfg->global.ca_file;
     }

@@ -20,8 +20,8 @@ helper_openclawctl_LDADD += $(CURL_LIBS)
 TESTS += tests/integration/ctl-enroll.sh tests/integration/ctl-check-config.sh \
 	tests/integration/ctl-audit.sh
 EXTRA_DIST += tests/integration/ctl-enroll.sh tests/integration/ctl-check-config.sh \
-	tests/integration/ctl-audit.sh tests/fuzz/fuzz_audit.c tests/fuzz/corpus/audit \
-	docs/admin-guide.md docs/packaging.md debian scripts/deb-check.sh
+	tests/integration/ctl-audit.sh tests/fuzz/fuzz_audit.c tests/fuzz/corpus/audit debian
+# (docs/ and scripts/ are distributed whole by the top-level Makefile.am)
 
 if FUZZING
 FUZZ_TARGETS += tests/fuzz/fuzz_audit

@@ -4,7 +4,7 @@
 #
 #   1. apt-get installs the packaging tools (debhelper, lintian, fakeroot,
 #      dpkg-dev) if missing;
-#   2. the tracked (and untracked, not ignored) files are copied to a temp
+#   2. the tracked files (as they are in the working tree) are copied to a temp
 #      dir and `dpkg-buildpackage -us -uc -b` builds there;
 #   3. the .debs are checked: no setuid/setgid bit, modules in the
 #      multiarch dirs;
@@ -44,7 +44,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/oc-deb.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 src="$work/openclaw"
 mkdir -p "$src"
-(cd "$top" && git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf -) |
+(cd "$top" && git ls-files -z --cached | tar --null -T - -cf -) |
     tar -xf - -C "$src"
 cd "$src"
 dpkg-checkbuilddeps || { bad "build dependencies missing (scripts/install-deps.sh installs them)"; exit 1; }

@@ -70,7 +70,6 @@ tid=5f0e2c1a-7b3d-4e8f-9a1c-2d3e4f5a6b7c
 say "tenant $tid at $url (pid $tenant_pid); clients trust only $ca"
 
 alpha=a1f3c5e7-9b2d-4f6a-8c0e-1a3b5c7d9e2f
-alpha_obj=a2e4c6a8-0b3d-4e7f-9a1c-2b4d6f8a0c3e
 token_url="$url/$tid/oauth2/v2.0/token"
 ctl="$build/helper/openclawctl"
 
@@ -84,35 +83,27 @@ swtpm_pid=$(cat "$work/tpm/pid")
 tcti="swtpm:path=$work/tpm/sock"
 say "TCTI $tcti (pid $swtpm_pid)"
 
-step "agent-alpha enrolls: a signing key created inside the TPM, and its certificate"
-run "$ctl" tpm keygen --alg rsa --out "$work/agent-alpha.tpmkey" --tcti "$tcti" | indent
-run "$ctl" tpm cert --key "$work/agent-alpha.tpmkey" --subject agent-alpha \
-    --out "$work/agent-alpha.crt" --tcti "$tcti" | indent
-say "on disk: a TPM-wrapped blob (useless on any other TPM) and a public certificate"
-
-step "The admin registers the certificate on agent-alpha's application (Microsoft Graph)"
+step "agent-alpha enrolls: a TPM key and its certificate, registered on its application through Graph"
 admin=c1d3e5f7-9b2a-4c6d-8e0f-1c3d5e7f9a2b
-curl -sS --fail-with-body --cacert "$ca" "$token_url" -d grant_type=client_credentials \
-    -d "client_id=$admin" --data-urlencode 'client_secret=aDm8Q~openclaw-demo-admin-secret.00000001' \
-    --data-urlencode 'scope=https://graph.microsoft.com/.default' >"$work/admin.json"
-/usr/bin/python3 -c '
-import base64, json, sys
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
-cert = x509.load_pem_x509_certificate(open(sys.argv[1], "rb").read())
-body = {"keyCredentials": [{"type": "AsymmetricX509Cert", "usage": "Verify",
-        "displayName": "agent-alpha TPM key",
-        "key": base64.b64encode(cert.public_bytes(Encoding.DER)).decode()}]}
-json.dump(body, open(sys.argv[2], "w"))
-print(json.load(open(sys.argv[3]))["access_token"], end="")' \
-    "$work/agent-alpha.crt" "$work/keycred.json" "$work/admin.json" >"$work/admin.token"
-printf '   $ curl -X PATCH %s/v1.0/applications/%s -H "Authorization: Bearer <admin token>" \\\n' "$url" "$alpha_obj"
-printf '       -d {"keyCredentials":[{"type":"AsymmetricX509Cert","usage":"Verify","key":"<DER>"}]}\n'
-code=$(curl -sS -o "$work/patch.out" -w '%{http_code}' --cacert "$ca" -X PATCH \
-    -H "Authorization: Bearer $(cat "$work/admin.token")" -H 'Content-Type: application/json' \
-    --data @"$work/keycred.json" "$url/v1.0/applications/$alpha_obj")
-say "Graph answered HTTP $code"
-[ "$code" = 204 ] || { cat "$work/patch.out"; exit 1; }
+say "the admin app's Graph token (Application.ReadWrite.All) goes into a 0600 file, never argv"
+(
+    umask 077
+    curl -sS --fail-with-body --cacert "$ca" "$token_url" -d grant_type=client_credentials \
+        -d "client_id=$admin" --data-urlencode 'client_secret=aDm8Q~openclaw-demo-admin-secret.00000001' \
+        --data-urlencode 'scope=https://graph.microsoft.com/.default' >"$work/admin.json"
+    /usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["access_token"])' \
+        "$work/admin.json" >"$work/admin.token"
+)
+printf '   $ openclawctl enroll agent-alpha --app-id %s --admin-token-file admin.token \\\n' "$alpha"
+printf '       --graph %s --ca-file ca.pem --tcti %s --keys-dir %s \\\n' "$url" "$tcti" "$work"
+printf '       --resource-app-id 6c2f8a41-3d5e-4b7a-8c9d-0e1f2a3b4c5d\n'
+"$ctl" enroll agent-alpha --app-id "$alpha" --admin-token-file "$work/admin.token" \
+    --graph "$url" --ca-file "$ca" --tcti "$tcti" --keys-dir "$work" \
+    --resource-app-id 6c2f8a41-3d5e-4b7a-8c9d-0e1f2a3b4c5d >"$work/enroll.out" 2>&1 ||
+    { cat "$work/enroll.out"; exit 1; }
+indent <"$work/enroll.out"
+say "on disk: a TPM-wrapped blob (useless on any other TPM) and a public certificate;"
+say "agent-alpha already holds Host.Login in the demo tenant, so the role steps are done"
 
 step "agent-alpha gets an app-only token with a client assertion signed inside the TPM"
 printf '   $ %s tpm sign-assertion --key %s --cert %s \\\n       --client-id %s --aud %s --tcti %s\n' \
@@ -238,8 +229,9 @@ fi
 step "Not in this demo yet (nothing here is simulated)"
 say "- ssh login and sudo through pam_openclaw.so with real sshd and sudo: built, and run by"
 say "  the test command (tests/system/pam-sshd.sh, pam-sudo-su.sh); not yet part of this demo"
-say "- self-registration of a new agent application through Graph (openclawctl enroll)"
-say "- directory sync from Entra into the NSS cache, sudo by live role, the audit summary"
+say "- self-registration of a new agent application (openclawctl enroll --create): built, and"
+say "  run by the test command (tests/integration/ctl-enroll.sh); this demo uses an existing app"
+say "- directory sync from Entra into the NSS cache, sudo by live role"
 
 step "Stop everything this demo started"
 run kill -TERM "$helper_pid" "$tenant_pid" "$swtpm_pid"

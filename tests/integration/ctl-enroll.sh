@@ -238,6 +238,8 @@ for n in '../evil' 'a b' 'Bot' 'x;rm' "$(printf 'a\nb')" 'aaaaaaaaaaaaaaaaaaaaaa
     refuse "hostile NAME '$(printf '%q' "$n")' refused" "not a valid agent name" enroll "$n" --create
 done
 refuse "NAME of an existing local user refused" "already a user of this host" enroll root --create
+refuse "a relative or control-character keys dir is refused" "absolute path" \
+    enroll bot-two --create --keys-dir "$(printf 'rel\nx')"
 refuse "a display name with a newline is refused" "display-name" \
     enroll bot-three --create --display-name "$(printf 'x\ny')"
 refuse "a section for another app is not replaced, and nothing is done" "configured for app" \
