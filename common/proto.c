@@ -17,6 +17,10 @@ static const struct oc_proto_request_def request_table[] = {
          "token of the agent mapped to the peer uid; root may name any agent (audited)"},
         {"refresh-jwks", OC_REQ_REFRESH_JWKS, OC_WHO_ROOT,
          "fetch the tenant's JWKS now (rate-limited); root or the PAM module as root"},
+        {"ssh-identities", OC_REQ_SSH_IDENTITIES, OC_WHO_ANY,
+         "ssh public keys of the agent mapped to the peer uid (its TPM key); none for others"},
+        {"ssh-sign", OC_REQ_SSH_SIGN, OC_WHO_ANY,
+         "ssh signature by the peer uid's own agent TPM key (audited); root and others denied"},
 };
 
 const struct oc_proto_request_def *oc_proto_request_lookup(const char *name, size_t len)

@@ -32,6 +32,8 @@ enum oc_proto_type {
     OC_REQ_STATUS,
     OC_REQ_GET_TOKEN,
     OC_REQ_REFRESH_JWKS,
+    OC_REQ_SSH_IDENTITIES,
+    OC_REQ_SSH_SIGN,
 };
 
 /* Who may send a request type. */

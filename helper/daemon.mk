@@ -12,7 +12,8 @@ sbin_PROGRAMS += helper/openclawd
 helper_openclawd_SOURCES = helper/openclawd.c \
 	helper/oc_request.c helper/oc_request.h \
 	helper/oc_fetch.c helper/oc_fetch.h \
-	helper/oc_tokens.c helper/oc_tokens.h
+	helper/oc_tokens.c helper/oc_tokens.h \
+	helper/oc_sshsign.c helper/oc_sshsign.h
 helper_openclawd_CFLAGS = $(ocd_cflags)
 helper_openclawd_LDADD = common/libocproto.la tpm/liboctpm.la common/libocverify.la \
 	common/libocbase.la $(CURL_LIBS) $(TSS2_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)

@@ -887,3 +887,20 @@ int oc_fetch_next(struct oc_fetch_ctx *ctx, struct oc_fetch_result *ret)
     }
     return 0;
 }
+
+int oc_fetch_agent_key(struct oc_fetch_ctx *ctx, size_t agent_index, struct oc_tpm_key **ret_key,
+                       struct oc_fetch_error *err)
+{
+    int r;
+
+    if (agent_index >= ctx->config->n_agents ||
+        ctx->config->agents[agent_index].credential != OC_CRED_TPM_CERTIFICATE) {
+        return -ENOENT;
+    }
+    r = load_tpm_key(ctx, agent_index, err);
+    if (r < 0) {
+        return r;
+    }
+    *ret_key = ctx->keys[agent_index].key;
+    return 0;
+}

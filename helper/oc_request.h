@@ -4,7 +4,16 @@
  *
  *   {"type": "get-token", "scope": "api://x/.default", "agent": "build-bot"}
  *
- * Members other than type, scope and agent, a type not in the table of
+ * ssh-sign carries three more members, allowed with no other type:
+ *
+ *   {"type": "ssh-sign", "key": B64URL, "data": B64URL, "flags": N}
+ *
+ * key is the ssh wire-format public key blob (at most OC_SSH_KEY_BLOB_MAX
+ * bytes), data the bytes to sign (1..OC_SSH_DATA_MAX), both strict
+ * base64url without padding (common/b64url.h); flags the ssh-agent sign
+ * flags (0..2^32-1, default 0).
+ *
+ * Members other than these, a type not in the table of
  * common/proto.h, a scope with spaces or control characters, or an agent
  * that is not a valid user name: the request is invalid and the daemon
  * ends the connection. No logging.
@@ -13,14 +22,30 @@
 #define OC_REQUEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "proto.h"
 #include "util.h"
+
+/* Longest ssh public key blob (RSA-4096 is 535 bytes). */
+#define OC_SSH_KEY_BLOB_MAX 2048u
+/* Most bytes an ssh-sign request may ask to sign (an ssh userauth request
+ * or an SSHSIG blob is a few hundred bytes). */
+#define OC_SSH_DATA_MAX (16u * 1024u)
+
+struct oc_ssh_args {
+    uint8_t key[OC_SSH_KEY_BLOB_MAX];
+    size_t key_len; /* 0 when absent */
+    uint8_t data[OC_SSH_DATA_MAX];
+    size_t data_len; /* 0 when absent */
+    uint32_t flags;
+};
 
 struct oc_request {
     const struct oc_proto_request_def *def;
     char scope[OC_PROTO_SCOPE_MAX + 1]; /* "" when absent */
     char agent[OC_USER_NAME_MAX + 1];   /* "" when absent */
+    struct oc_ssh_args ssh;             /* ssh-sign only */
 };
 
 /* 0, or -EINVAL with *ret_reason (static string) set. */

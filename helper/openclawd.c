@@ -33,6 +33,7 @@
 #include "idmap.h"
 #include "oc_fetch.h"
 #include "oc_request.h"
+#include "oc_sshsign.h"
 #include "oc_tokens.h"
 #include "proto.h"
 #include "util.h"
@@ -423,6 +424,23 @@ static int do_refresh_jwks(struct daemon *d, struct client *c)
     return 0;
 }
 
+/* ssh-identities and ssh-sign (helper/oc_sshsign.c, docs/ssh.md). */
+static int do_ssh(struct daemon *d, struct client *c, const struct oc_request *req)
+{
+    ssize_t a = c->uid == 0 ? -1 : agent_of_uid(d, c->uid);
+    bool close_after = false;
+    cJSON *o = req->def->type == OC_REQ_SSH_SIGN
+                       ? oc_sshsign_sign(&d->fetch, a, c->uid, c->pid, &req->ssh, logmsg,
+                                         &close_after)
+                       : oc_sshsign_identities(&d->fetch, a, c->uid, c->pid, logmsg);
+
+    if (o == NULL) {
+        return -ENOMEM;
+    }
+    c->closing = c->closing || close_after;
+    return client_send_json(c, o);
+}
+
 /* One complete frame. A negative return ends the connection at once. */
 static int handle_frame(struct daemon *d, struct client *c, const uint8_t *body, size_t len)
 {
@@ -455,6 +473,9 @@ static int handle_frame(struct daemon *d, struct client *c, const uint8_t *body,
         return do_get_token(d, c, &req);
     case OC_REQ_REFRESH_JWKS:
         return do_refresh_jwks(d, c);
+    case OC_REQ_SSH_IDENTITIES:
+    case OC_REQ_SSH_SIGN:
+        return do_ssh(d, c, &req);
     case OC_REQ_INVALID:
         break;
     }

@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: MIT */
+/* oc_sshsign.c: ssh identities and signatures by agents' TPM keys (see oc_sshsign.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "b64url.h"
+#include "oc_fetch.h"
+#include "oc_sshsign.h"
+#include "tpm/tpm.h"
+#include "util.h"
+
+#define SSH_ALG_RSA        "ssh-rsa"
+#define SSH_ALG_RSA_SHA256 "rsa-sha2-256"
+#define SSH_ALG_RSA_SHA512 "rsa-sha2-512"
+#define SSH_ALG_P256       "ecdsa-sha2-nistp256"
+#define SSH_CURVE_P256     "nistp256"
+
+/* ---- ssh wire format (RFC 4251 5) ---- */
+
+struct wbuf {
+    uint8_t *p;
+    size_t cap;
+    size_t len;
+    bool overflow;
+};
+
+static void put_bytes(struct wbuf *w, const void *d, size_t n)
+{
+    if (w->overflow || n > w->cap - w->len) {
+        w->overflow = true;
+        return;
+    }
+    memcpy(w->p + w->len, d, n);
+    w->len += n;
+}
+
+static void put_u32(struct wbuf *w, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    put_bytes(w, b, sizeof(b));
+}
+
+static void put_string(struct wbuf *w, const void *d, size_t n)
+{
+    if (n > UINT32_MAX) {
+        w->overflow = true;
+        return;
+    }
+    put_u32(w, (uint32_t)n);
+    put_bytes(w, d, n);
+}
+
+static void put_cstring(struct wbuf *w, const char *s)
+{
+    put_string(w, s, strlen(s));
+}
+
+/* An unsigned big-endian integer as an mpint: no leading zero bytes, one
+ * zero byte in front when the high bit is set, zero as the empty string. */
+static void put_mpint(struct wbuf *w, const uint8_t *d, size_t n)
+{
+    while (n > 0 && d[0] == 0) {
+        d++;
+        n--;
+    }
+    if (n > 0 && (d[0] & 0x80) != 0) {
+        put_u32(w, (uint32_t)n + 1);
+        put_bytes(w, "", 1);
+        put_bytes(w, d, n);
+    } else {
+        put_string(w, d, n);
+    }
+}
+
+static int put_bn_param(struct wbuf *w, EVP_PKEY *pkey, const char *name)
+{
+    BIGNUM *bn = NULL;
+    uint8_t b[1024];
+    int n;
+
+    if (EVP_PKEY_get_bn_param(pkey, name, &bn) != 1) {
+        return -EINVAL;
+    }
+    n = BN_num_bytes(bn);
+    if (n < 0 || (size_t)n > sizeof(b) || BN_bn2bin(bn, b) != n) {
+        BN_free(bn);
+        return -EOVERFLOW;
+    }
+    BN_free(bn);
+    put_mpint(w, b, (size_t)n);
+    return 0;
+}
+
+int oc_ssh_pubkey_blob(EVP_PKEY *pkey, uint8_t *buf, size_t cap, size_t *ret_len)
+{
+    struct wbuf w = {.p = buf, .cap = cap};
+    int r;
+
+    if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA) {
+        put_cstring(&w, SSH_ALG_RSA);
+        r = put_bn_param(&w, pkey, OSSL_PKEY_PARAM_RSA_E);
+        r = r < 0 ? r : put_bn_param(&w, pkey, OSSL_PKEY_PARAM_RSA_N);
+        if (r < 0) {
+            return r;
+        }
+    } else if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_EC) {
+        char group[64];
+        uint8_t point[65];
+        size_t plen = 0;
+
+        if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                           NULL) != 1 ||
+            strcmp(group, "prime256v1") != 0) {
+            return -EOPNOTSUPP;
+        }
+        if (EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
+                                            sizeof(point), &plen) != 1 ||
+            plen != sizeof(point) || point[0] != 0x04) {
+            return -EINVAL;
+        }
+        put_cstring(&w, SSH_ALG_P256);
+        put_cstring(&w, SSH_CURVE_P256);
+        put_string(&w, point, plen);
+    } else {
+        return -EOPNOTSUPP;
+    }
+    if (w.overflow) {
+        return -ENOBUFS;
+    }
+    *ret_len = w.len;
+    return 0;
+}
+
+int oc_ssh_fingerprint(const uint8_t *blob, size_t len, char ret_fp[OC_SSH_FP_SIZE])
+{
+    uint8_t md[SHA256_DIGEST_LENGTH];
+    unsigned char b64[48];
+    int n;
+
+    SHA256(blob, len, md);
+    n = EVP_EncodeBlock(b64, md, sizeof(md));
+    if (n != 44) {
+        return -EINVAL;
+    }
+    /* ssh-keygen prints it unpadded */
+    snprintf(ret_fp, OC_SSH_FP_SIZE, "SHA256:%.43s", (const char *)b64);
+    return 0;
+}
+
+int oc_ssh_sig_blob(const char *algo, const uint8_t *raw, size_t raw_len, uint8_t *buf, size_t cap,
+                    size_t *ret_len)
+{
+    struct wbuf w = {.p = buf, .cap = cap};
+
+    put_cstring(&w, algo);
+    if (strcmp(algo, SSH_ALG_P256) == 0) {
+        uint8_t inner[2 * (4 + 33)];
+        struct wbuf iw = {.p = inner, .cap = sizeof(inner)};
+
+        if (raw_len != 64) {
+            return -EINVAL;
+        }
+        put_mpint(&iw, raw, 32);
+        put_mpint(&iw, raw + 32, 32);
+        if (iw.overflow) {
+            return -ENOBUFS;
+        }
+        put_string(&w, inner, iw.len);
+    } else if (strcmp(algo, SSH_ALG_RSA_SHA256) == 0 || strcmp(algo, SSH_ALG_RSA_SHA512) == 0) {
+        if (raw_len == 0 || raw_len > OC_TPM_SIG_MAX) {
+            return -EINVAL;
+        }
+        put_string(&w, raw, raw_len);
+    } else {
+        return -EOPNOTSUPP;
+    }
+    if (w.overflow) {
+        return -ENOBUFS;
+    }
+    *ret_len = w.len;
+    return 0;
+}
+
+/* ---- daemon requests ---- */
+
+static cJSON *error_answer(const char *code, const char *msg)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    if (o == NULL) {
+        return NULL;
+    }
+    cJSON_AddBoolToObject(o, "ok", 0);
+    cJSON_AddStringToObject(o, "error", code);
+    cJSON_AddStringToObject(o, "message", msg);
+    return o;
+}
+
+/* The agent's loaded key and its ssh public key blob. */
+static int agent_key(struct oc_fetch_ctx *fetch, size_t agent, struct oc_tpm_key **ret_key,
+                     uint8_t blob[OC_SSH_KEY_BLOB_MAX], size_t *ret_len, struct oc_fetch_error *err)
+{
+    struct oc_tpm_key *key = NULL;
+    EVP_PKEY *pkey = NULL;
+    int r;
+
+    memset(err, 0, sizeof(*err));
+    r = oc_fetch_agent_key(fetch, agent, &key, err);
+    if (r < 0) {
+        return r;
+    }
+    r = oc_tpm_key_public(key, &pkey);
+    if (r < 0) {
+        snprintf(err->msg, sizeof(err->msg), "the public part of the agent's TPM key is unusable");
+        return r;
+    }
+    r = oc_ssh_pubkey_blob(pkey, blob, OC_SSH_KEY_BLOB_MAX, ret_len);
+    EVP_PKEY_free(pkey);
+    if (r < 0) {
+        snprintf(err->msg, sizeof(err->msg), "the agent's TPM key has no ssh form");
+        return r;
+    }
+    *ret_key = key;
+    return 0;
+}
+
+cJSON *oc_sshsign_identities(struct oc_fetch_ctx *fetch, ssize_t agent, uint32_t peer_uid,
+                             int32_t peer_pid, oc_sshsign_log_fn log)
+{
+    const struct oc_agent *a;
+    struct oc_fetch_error err;
+    struct oc_tpm_key *key = NULL;
+    uint8_t blob[OC_SSH_KEY_BLOB_MAX];
+    size_t len = 0;
+    char comment[OC_USER_NAME_MAX + 64];
+    char *b64 = NULL;
+    cJSON *o, *arr, *id;
+    int r;
+
+    o = cJSON_CreateObject();
+    arr = cJSON_CreateArray();
+    if (o == NULL || arr == NULL) {
+        cJSON_Delete(o);
+        cJSON_Delete(arr);
+        return NULL;
+    }
+    cJSON_AddBoolToObject(o, "ok", 1);
+    cJSON_AddItemToObject(o, "identities", arr);
+    /* root and uids without an agent have no ssh identity here */
+    if (agent < 0 || peer_uid == 0) {
+        return o;
+    }
+    a = &fetch->config->agents[agent];
+    cJSON_AddStringToObject(o, "agent", a->name);
+    if (a->credential != OC_CRED_TPM_CERTIFICATE) {
+        return o;
+    }
+    r = agent_key(fetch, (size_t)agent, &key, blob, &len, &err);
+    if (r < 0) {
+        log("agent %s: no ssh identity for uid %u pid %d: %s", a->name, peer_uid, peer_pid,
+            err.msg);
+        cJSON_Delete(o);
+        return error_answer("unusable", err.msg);
+    }
+    if (oc_b64url_encode(blob, len, &b64) < 0) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    snprintf(comment, sizeof(comment), "openclaw:%s (%s key)", a->name,
+             oc_tpm_key_is_software(key) ? "software" : "TPM");
+    id = cJSON_CreateObject();
+    if (id == NULL) {
+        free(b64);
+        cJSON_Delete(o);
+        return NULL;
+    }
+    cJSON_AddStringToObject(id, "key", b64);
+    cJSON_AddStringToObject(id, "comment", comment);
+    cJSON_AddItemToArray(arr, id);
+    free(b64);
+    return o;
+}
+
+/* The ssh signature algorithm for a key and the request flags, or NULL. */
+static const char *sign_algo(enum oc_tpm_key_alg alg, uint32_t flags)
+{
+    if (alg == OC_TPM_KEY_ECC_P256) {
+        return SSH_ALG_P256; /* flags concern RSA keys only */
+    }
+    if (alg == OC_TPM_KEY_RSA2048 && (flags & OC_SSH_AGENT_RSA_SHA2_256) != 0) {
+        return SSH_ALG_RSA_SHA256;
+    }
+    return NULL;
+}
+
+cJSON *oc_sshsign_sign(struct oc_fetch_ctx *fetch, ssize_t agent, uint32_t peer_uid,
+                       int32_t peer_pid, const struct oc_ssh_args *args, oc_sshsign_log_fn log,
+                       bool *ret_close)
+{
+    const struct oc_agent *a;
+    struct oc_fetch_error err;
+    struct oc_tpm_key *key = NULL;
+    uint8_t blob[OC_SSH_KEY_BLOB_MAX], digest[SHA256_DIGEST_LENGTH];
+    uint8_t raw[OC_TPM_SIG_MAX], sig[OC_SSH_SIG_BLOB_MAX];
+    size_t len = 0, raw_len = 0, sig_len = 0;
+    char fp[OC_SSH_FP_SIZE], *b64 = NULL;
+    const char *algo;
+    cJSON *o;
+    int r;
+
+    if (peer_uid == 0 || agent < 0) {
+        log("denied: uid %u pid %d asked for an ssh signature (%s)", peer_uid, peer_pid,
+            peer_uid == 0 ? "root has no agent ssh identity" : "no agent is mapped to this uid");
+        *ret_close = true;
+        return error_answer("denied", "only the uid mapped to an agent may sign with its key");
+    }
+    a = &fetch->config->agents[agent];
+    if (a->credential != OC_CRED_TPM_CERTIFICATE) {
+        return error_answer("no-such-key", "this agent has no TPM key (credential is not "
+                                           "tpm-certificate)");
+    }
+    r = agent_key(fetch, (size_t)agent, &key, blob, &len, &err);
+    if (r < 0) {
+        log("agent %s: ssh signature for uid %u pid %d impossible: %s", a->name, peer_uid, peer_pid,
+            err.msg);
+        return error_answer("unusable", err.msg);
+    }
+    if (args->key_len != len || memcmp(args->key, blob, len) != 0) {
+        return error_answer("no-such-key", "this key is not the agent's TPM key");
+    }
+    (void)oc_ssh_fingerprint(blob, len, fp);
+    algo = sign_algo(oc_tpm_key_alg(key), args->flags);
+    if (algo == NULL) {
+        log("agent %s: ssh signature for uid %u pid %d refused: RSA flags 0x%x ask for %s; "
+            "only rsa-sha2-256 is signed (client: PubkeyAcceptedAlgorithms rsa-sha2-256)",
+            a->name, peer_uid, peer_pid, args->flags,
+            (args->flags & OC_SSH_AGENT_RSA_SHA2_512) != 0 ? "rsa-sha2-512" : "ssh-rsa (SHA-1)");
+        return error_answer("unsupported", "only rsa-sha2-256 and ecdsa-sha2-nistp256 are signed");
+    }
+    SHA256(args->data, args->data_len, digest);
+    r = oc_tpm_key_sign(key, oc_tpm_key_default_alg(key), digest, raw, &raw_len);
+    if (r < 0) {
+        log("agent %s: the TPM could not make the ssh signature for uid %u pid %d: %s", a->name,
+            peer_uid, peer_pid, oc_tpm_strerror(fetch->tpm));
+        return error_answer("unusable", "the TPM could not sign; see the openclawd log");
+    }
+    r = oc_ssh_sig_blob(algo, raw, raw_len, sig, sizeof(sig), &sig_len);
+    oc_wipe(raw, sizeof(raw));
+    if (r < 0 || oc_b64url_encode(sig, sig_len, &b64) < 0) {
+        return r < 0 ? error_answer("unusable", "cannot encode the ssh signature") : NULL;
+    }
+    log("audit: ssh signature by agent %s for uid %u pid %d: key %s, %s, %zu bytes signed%s",
+        a->name, peer_uid, peer_pid, fp, algo, args->data_len,
+        oc_tpm_key_is_software(key) ? "" : " in the TPM");
+    if (oc_tpm_key_is_software(key)) {
+        log("warning: agent %s signed with a SOFTWARE key, not bound to a TPM "
+            "(allow_software_keys = yes); replace it with a TPM key (openclawctl tpm keygen)",
+            a->name);
+    }
+    o = cJSON_CreateObject();
+    if (o == NULL) {
+        free(b64);
+        return NULL;
+    }
+    cJSON_AddBoolToObject(o, "ok", 1);
+    cJSON_AddStringToObject(o, "algorithm", algo);
+    cJSON_AddStringToObject(o, "signature", b64);
+    free(b64);
+    return o;
+}
