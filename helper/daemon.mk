@@ -19,7 +19,7 @@ helper_openclawd_LDADD = common/libocproto.la tpm/liboctpm.la common/libocverify
 	common/libocbase.la $(CURL_LIBS) $(TSS2_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
 
 bin_PROGRAMS += helper/openclaw-token
-helper_openclaw_token_SOURCES = helper/openclaw-token.c
+helper_openclaw_token_SOURCES = helper/openclaw-token.c helper/sshagent.c helper/sshagent.h
 helper_openclaw_token_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS)
 helper_openclaw_token_LDADD = common/libocproto.la common/libocverify.la common/libocbase.la \
 	$(CJSON_LIBS) $(CRYPTO_LIBS)

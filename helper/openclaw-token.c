@@ -6,6 +6,9 @@
  *
  * The daemon decides who the caller is from the socket's peer
  * credentials; this program holds no secret and needs no privilege.
+ * `openclaw-token --ssh-agent` runs an ssh-agent whose keys are the
+ * agent's TPM keys, held by openclawd (helper/sshagent.c, docs/ssh.md).
+ *
  * Exit status: 0 token printed, 1 refused or unavailable, 2 usage or
  * daemon unreachable.
  */
@@ -25,6 +28,7 @@
 
 #include "json.h"
 #include "proto.h"
+#include "sshagent.h"
 #include "util.h"
 
 #ifndef RUNSTATEDIR
@@ -41,7 +45,12 @@ static void usage(FILE *f)
                "  --scope SCOPE  e.g. api://openclaw-host/.default (default: the agent's)\n"
                "  --json         print the daemon's JSON answer (token, expiry, scope)\n"
                "  --agent NAME   root only: any agent (audited by the daemon)\n"
-               "  --socket PATH  default: $" SOCKET_ENV ", else " DEFAULT_SOCKET "\n");
+               "  --socket PATH  default: $" SOCKET_ENV ", else " DEFAULT_SOCKET "\n"
+               "       openclaw-token --ssh-agent [--socket-dir DIR] [--foreground]\n"
+               "Run an ssh-agent whose keys are the agent's TPM keys; print its variables.\n"
+               "  --socket-dir DIR  where its private directory goes (default: $XDG_RUNTIME_DIR,\n"
+               "                    else /tmp)\n"
+               "  --foreground      do not fork (print the variables, then serve)\n");
 }
 
 static int write_all(int fd, const uint8_t *p, size_t len)
@@ -104,10 +113,18 @@ static int read_frame(int fd, uint8_t **ret_body, size_t *ret_len)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-            {"scope", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'},
-            {"agent", required_argument, NULL, 'a'}, {"socket", required_argument, NULL, 'S'},
-            {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+            {"scope", required_argument, NULL, 's'},
+            {"json", no_argument, NULL, 'j'},
+            {"agent", required_argument, NULL, 'a'},
+            {"socket", required_argument, NULL, 'S'},
+            {"help", no_argument, NULL, 'h'},
+            {"ssh-agent", no_argument, NULL, 'A'},
+            {"socket-dir", required_argument, NULL, 'D'},
+            {"foreground", no_argument, NULL, 'F'},
+            {NULL, 0, NULL, 0},
     };
+    struct oc_sshagent_options agent_opt = {.daemon_socket = NULL};
+    bool ssh_agent = false;
     const char *scope = NULL, *agent = NULL, *path = getenv(SOCKET_ENV);
     bool json = false;
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -136,6 +153,15 @@ int main(int argc, char **argv)
         case 'S':
             path = optarg;
             break;
+        case 'A':
+            ssh_agent = true;
+            break;
+        case 'D':
+            agent_opt.socket_dir = optarg;
+            break;
+        case 'F':
+            agent_opt.foreground = true;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -148,6 +174,16 @@ int main(int argc, char **argv)
         (agent != NULL && !oc_valid_user_name(agent))) {
         usage(stderr);
         return 2;
+    }
+    if (ssh_agent != (agent_opt.socket_dir != NULL || agent_opt.foreground || ssh_agent) ||
+        (ssh_agent && (scope != NULL || agent != NULL || json))) {
+        fprintf(stderr, "openclaw-token: --socket-dir and --foreground go with --ssh-agent only, "
+                        "and --ssh-agent takes no --scope, --agent or --json\n");
+        return 2;
+    }
+    if (ssh_agent) {
+        agent_opt.daemon_socket = path;
+        return oc_sshagent_run(&agent_opt);
     }
     if (oc_strscpy(sa.sun_path, sizeof(sa.sun_path), path) < 0) {
         fprintf(stderr, "openclaw-token: socket path too long\n");
