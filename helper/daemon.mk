@@ -52,3 +52,7 @@ tests_fuzz_fuzz_proto_LDFLAGS = -fsanitize=fuzzer,address,undefined
 tests_fuzz_fuzz_proto_LDADD = common/libocbase.la $(CJSON_LIBS) $(CRYPTO_LIBS) -lm
 endif
 EXTRA_DIST += tests/fuzz/fuzz_proto.c
+
+# openclaw-token --ssh-agent with TPM keys in openclawd, a real sshd (docs/ssh.md).
+TESTS += tests/integration/helper-sshagent.sh
+EXTRA_DIST += tests/integration/helper-sshagent.sh

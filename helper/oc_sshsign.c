@@ -296,9 +296,12 @@ static const char *sign_algo(enum oc_tpm_key_alg alg, uint32_t flags)
         return SSH_ALG_P256; /* flags concern RSA keys only */
     }
     if (alg == OC_TPM_KEY_RSA2048 && (flags & OC_SSH_AGENT_RSA_SHA2_256) != 0) {
-        return SSH_ALG_RSA_SHA256;
+        return SSH_ALG_RSA_SHA256; /* as OpenSSH's agent: 256 wins when both are set */
     }
-    return NULL;
+    if (alg == OC_TPM_KEY_RSA2048 && (flags & OC_SSH_AGENT_RSA_SHA2_512) != 0) {
+        return SSH_ALG_RSA_SHA512;
+    }
+    return NULL; /* ssh-rsa (SHA-1) is never signed */
 }
 
 cJSON *oc_sshsign_sign(struct oc_fetch_ctx *fetch, ssize_t agent, uint32_t peer_uid,
@@ -308,7 +311,7 @@ cJSON *oc_sshsign_sign(struct oc_fetch_ctx *fetch, ssize_t agent, uint32_t peer_
     const struct oc_agent *a;
     struct oc_fetch_error err;
     struct oc_tpm_key *key = NULL;
-    uint8_t blob[OC_SSH_KEY_BLOB_MAX], digest[SHA256_DIGEST_LENGTH];
+    uint8_t blob[OC_SSH_KEY_BLOB_MAX], digest[SHA512_DIGEST_LENGTH];
     uint8_t raw[OC_TPM_SIG_MAX], sig[OC_SSH_SIG_BLOB_MAX];
     size_t len = 0, raw_len = 0, sig_len = 0;
     char fp[OC_SSH_FP_SIZE], *b64 = NULL;
@@ -339,14 +342,25 @@ cJSON *oc_sshsign_sign(struct oc_fetch_ctx *fetch, ssize_t agent, uint32_t peer_
     (void)oc_ssh_fingerprint(blob, len, fp);
     algo = sign_algo(oc_tpm_key_alg(key), args->flags);
     if (algo == NULL) {
-        log("agent %s: ssh signature for uid %u pid %d refused: RSA flags 0x%x ask for %s; "
-            "only rsa-sha2-256 is signed (client: PubkeyAcceptedAlgorithms rsa-sha2-256)",
-            a->name, peer_uid, peer_pid, args->flags,
-            (args->flags & OC_SSH_AGENT_RSA_SHA2_512) != 0 ? "rsa-sha2-512" : "ssh-rsa (SHA-1)");
-        return error_answer("unsupported", "only rsa-sha2-256 and ecdsa-sha2-nistp256 are signed");
+        log("agent %s: ssh signature for uid %u pid %d refused: the client asks for ssh-rsa "
+            "(SHA-1), never signed; use an OpenSSH client that offers rsa-sha2-256/512",
+            a->name, peer_uid, peer_pid);
+        return error_answer("unsupported", "ssh-rsa (SHA-1) signatures are not made");
     }
-    SHA256(args->data, args->data_len, digest);
-    r = oc_tpm_key_sign(key, oc_tpm_key_default_alg(key), digest, raw, &raw_len);
+    if (strcmp(algo, SSH_ALG_RSA_SHA512) == 0) {
+        SHA512(args->data, args->data_len, digest);
+        r = oc_tpm_key_sign_rsa_sha512(key, digest, raw, &raw_len);
+    } else {
+        SHA256(args->data, args->data_len, digest);
+        r = oc_tpm_key_sign(key, oc_tpm_key_default_alg(key), digest, raw, &raw_len);
+    }
+    if (r == -EOPNOTSUPP) {
+        log("agent %s: ssh signature for uid %u pid %d refused: this TPM does not sign with "
+            "SHA-512; clients must use rsa-sha2-256 (ssh -o PubkeyAcceptedAlgorithms=rsa-sha2-256) "
+            "or an ECC key",
+            a->name, peer_uid, peer_pid);
+        return error_answer("unsupported", "this TPM cannot sign rsa-sha2-512; use rsa-sha2-256");
+    }
     if (r < 0) {
         log("agent %s: the TPM could not make the ssh signature for uid %u pid %d: %s", a->name,
             peer_uid, peer_pid, oc_tpm_strerror(fetch->tpm));

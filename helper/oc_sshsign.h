@@ -8,7 +8,7 @@
  * two requests here. The identity of an agent is the public key of its
  * `tpm-certificate` key (key_file, the key already loaded for client
  * assertions); a signature is one TPM command over the SHA-256 digest of
- * the data, wrapped in the ssh signature format (RFC 4253 6.6, RFC 5656
+ * the data (SHA-512 for rsa-sha2-512), wrapped in the ssh signature format (RFC 4253 6.6, RFC 5656
  * 3.1.2, RFC 8332 3). Every signature is logged (agent, uid, pid, key
  * fingerprint, algorithm), never the data.
  *
@@ -48,7 +48,7 @@ int oc_ssh_fingerprint(const uint8_t *blob, size_t len, char ret_fp[OC_SSH_FP_SI
 
 /*
  * The ssh signature blob for a raw signature from oc_tpm_key_sign():
- * algo is "rsa-sha2-256" (raw = the RSA signature bytes) or
+ * algo is "rsa-sha2-256" or "rsa-sha2-512" (raw = the RSA signature bytes) or
  * "ecdsa-sha2-nistp256" (raw = r||s, 64 bytes, written as two mpints).
  */
 int oc_ssh_sig_blob(const char *algo, const uint8_t *raw, size_t raw_len, uint8_t *buf, size_t cap,

@@ -311,8 +311,8 @@ else
 fi
 out=$(ssh_login "$UID_B" "$SOCK_beta" agent-beta 2>"$work/ssh.err")
 rc=$?
-if [ $rc -eq 0 ] && [ "$out" = "$UID_B" ]; then
-    tap_ok "ssh agent-beta@127.0.0.1 (RSA-2048 TPM key, the client's default algorithm): id -u = $UID_B"
+if [ $rc -eq 0 ] && [ "$out" = "$UID_B" ] && [ "$(grep -c "agent agent-beta .*rsa-sha2-512" "$work/main.log")" -ge 2 ]; then
+    tap_ok "ssh agent-beta@127.0.0.1 (RSA-2048 TPM key, the client's default rsa-sha2-512, SHA-512 in the TPM): id -u = $UID_B"
 else
     tap_fail "ssh agent-beta with the RSA TPM key, default client options" "rc=$rc out=$out $(cat "$work/ssh.err"; tail -3 "$work/main.log")"
 fi
