@@ -55,4 +55,23 @@ EXTRA_DIST += tests/fuzz/fuzz_proto.c
 
 # openclaw-token --ssh-agent with TPM keys in openclawd, a real sshd (docs/ssh.md).
 TESTS += tests/integration/helper-sshagent.sh
-EXTRA_DIST += tests/integration/helper-sshagent.sh
+EXTRA_DIST += tests/integration/helper-sshagent.sh docs/ssh.md tests/fuzz/fuzz_sshagent.c \
+	tests/fuzz/corpus/sshagent
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_sshagent
+TESTS += tests/unit/test_sshagent
+tests_unit_test_sshagent_SOURCES = tests/unit/test_sshagent.c helper/sshagent.c helper/sshagent.h
+tests_unit_test_sshagent_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CJSON_CFLAGS)
+tests_unit_test_sshagent_LDADD = common/libocproto.la common/libocverify.la common/libocbase.la \
+	$(CMOCKA_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
+endif
+if FUZZING
+FUZZ_TARGETS += tests/fuzz/fuzz_sshagent
+noinst_PROGRAMS += tests/fuzz/fuzz_sshagent
+tests_fuzz_fuzz_sshagent_SOURCES = tests/fuzz/fuzz_sshagent.c helper/sshagent.c common/proto.c \
+	$(oc_verify_sources)
+tests_fuzz_fuzz_sshagent_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS) \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+tests_fuzz_fuzz_sshagent_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_sshagent_LDADD = common/libocbase.la $(CJSON_LIBS) $(CRYPTO_LIBS) -lm
+endif
