@@ -45,6 +45,7 @@ TSS2_LOG=${TSS2_LOG:-all+none}
 export TSS2_LOG
 UID_A=1879048193 # agent-alpha, ECC key
 UID_B=1879048194 # agent-beta, RSA key
+UID_G=1879048195 # agent-gamma, software key (allow_software_keys = yes)
 UID_H=61234      # a human user, no agent
 PORT=22023
 work=$(mktemp -d "${TMPDIR:-/tmp}/oc-helper-ssh.XXXXXX")
@@ -76,7 +77,7 @@ ip link set lo up
 
 # the agents' and a human's accounts, in this namespace only
 cp /etc/passwd "$work/passwd"
-for u in "agent-alpha:$UID_A" "agent-beta:$UID_B" "human:$UID_H"; do
+for u in "agent-alpha:$UID_A" "agent-beta:$UID_B" "agent-gamma:$UID_G" "human:$UID_H"; do
     n=${u%%:*}
     id=${u##*:}
     mkdir -p "$work/home/$n"
@@ -121,6 +122,8 @@ audiences = api://openclaw-host
 state_dir = $work/state
 socket = $work/openclawd.sock
 tcti = $TCTI
+keys_dir = $work/keys
+allow_software_keys = yes
 
 [agent agent-alpha]
 app_id = a1f3c5e7-9b2d-4f6a-8c0e-1a3b5c7d9e2f
@@ -137,9 +140,25 @@ uid = $UID_B
 credential = tpm-certificate
 key_file = $work/beta.key
 cert_file = $work/beta.pem
+
+[agent agent-gamma]
+app_id = c1e3d5f7-9a2c-4e6b-8d0f-1b3c5d7e9f2a
+object_id = c3a5c7e9-1d4f-4b8c-8e2a-3d5f7b9c1e4a
+uid = $UID_G
+credential = tpm-certificate
+key_file = $work/gamma.key
+cert_file = $work/gamma.pem
 CONF
 chmod 644 "$work/oc.conf"
 mkdir -p "$work/state"
+mkdir -m 0700 "$work/keys"
+if ! { "$CTL" tpm keygen --software --alg ecc --out "$work/gamma.key" --config "$work/oc.conf" &&
+    "$CTL" tpm cert --key "$work/gamma.key" --subject agent-gamma --out "$work/gamma.pem" \
+        --config "$work/oc.conf"; } >/dev/null 2>"$work/ctl.err"; then
+    tap_fail "software key for agent-gamma" "$(cat "$work/ctl.err")"
+fi
+openssl x509 -in "$work/gamma.pem" -pubkey -noout >"$work/gamma.pub.pem"
+ssh-keygen -i -m PKCS8 -f "$work/gamma.pub.pem" >"$work/gamma.ssh.pub"
 if ! helper_start main "$work/oc.conf"; then
     tap_fail "openclawd starts" "$(cat "$work/main.log")"
     tap_done
@@ -257,6 +276,7 @@ ssh-keygen -q -t ed25519 -N '' -f "$work/hostkey" || exit 1
 mkdir -p "$work/authorized_keys" /run/sshd
 cp "$work/alpha.ssh.pub" "$work/authorized_keys/agent-alpha"
 cp "$work/beta.ssh.pub" "$work/authorized_keys/agent-beta"
+cp "$work/gamma.ssh.pub" "$work/authorized_keys/agent-gamma"
 cat >"$work/sshd_config" <<EOF
 Port $PORT
 ListenAddress 127.0.0.1
@@ -316,6 +336,18 @@ if [ $rc -eq 0 ] && [ "$out" = "$UID_B" ] && [ "$(grep -c "agent agent-beta .*rs
 else
     tap_fail "ssh agent-beta with the RSA TPM key, default client options" "rc=$rc out=$out $(cat "$work/ssh.err"; tail -3 "$work/main.log")"
 fi
+
+# a software key (allow_software_keys = yes): works, warned on every signature
+if start_agent gamma "$UID_G" && as_agent "$UID_G" "$SOCK_gamma" ssh-add -L >"$work/gamma.listed" 2>&1 &&
+    grep -q "openclaw:agent-gamma (software key)" "$work/gamma.listed" &&
+    [ "$(ssh_login "$UID_G" "$SOCK_gamma" agent-gamma 2>"$work/ssh.err")" = "$UID_G" ] &&
+    grep -q "audit: ssh signature by agent agent-gamma .*bytes signed$" "$work/main.log" &&
+    [ "$(grep -c "warning: agent agent-gamma signed with a SOFTWARE key" "$work/main.log")" = 1 ]; then
+    tap_ok "software key (allow_software_keys = yes): listed as such, ssh works, one warning line per signature"
+else
+    tap_fail "software key: listed, ssh works, warned" "$(cat "$work/gamma.listed" "$work/ssh.err"; grep gamma "$work/main.log")"
+fi
+stop_pid "${PID_gamma:-}"
 
 out=$(ssh_login "$UID_A" "$SOCK_beta" agent-alpha 2>&1)
 [ -z "$out" ] || [ "$out" != "$UID_A" ] && tap_ok "agent-alpha's uid cannot use agent-beta's agent" ||
