@@ -429,10 +429,10 @@ static int do_ssh(struct daemon *d, struct client *c, const struct oc_request *r
 {
     ssize_t a = c->uid == 0 ? -1 : agent_of_uid(d, c->uid);
     bool close_after = false;
-    cJSON *o = req->def->type == OC_REQ_SSH_SIGN
-                       ? oc_sshsign_sign(&d->fetch, a, c->uid, c->pid, &req->ssh, logmsg,
-                                         &close_after)
-                       : oc_sshsign_identities(&d->fetch, a, c->uid, c->pid, logmsg);
+    cJSON *o =
+            req->def->type == OC_REQ_SSH_SIGN
+                    ? oc_sshsign_sign(&d->fetch, a, c->uid, c->pid, &req->ssh, logmsg, &close_after)
+                    : oc_sshsign_identities(&d->fetch, a, c->uid, c->pid, logmsg);
 
     if (o == NULL) {
         return -ENOMEM;
