@@ -64,6 +64,13 @@ tests_unit_test_sshagent_SOURCES = tests/unit/test_sshagent.c helper/sshagent.c 
 tests_unit_test_sshagent_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CJSON_CFLAGS)
 tests_unit_test_sshagent_LDADD = common/libocproto.la common/libocverify.la common/libocbase.la \
 	$(CMOCKA_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
+# the ssh wire formats of oc_sshsign.c (links the daemon's TPM and fetch code, uses no TPM)
+check_PROGRAMS += tests/unit/test_sshsign
+TESTS += tests/unit/test_sshsign
+tests_unit_test_sshsign_SOURCES = tests/unit/test_sshsign.c helper/oc_sshsign.c helper/oc_fetch.c \
+	helper/oc_request.c
+tests_unit_test_sshsign_CFLAGS = $(ocd_cflags) $(CMOCKA_CFLAGS)
+tests_unit_test_sshsign_LDADD = $(helper_openclawd_LDADD) $(CMOCKA_LIBS)
 endif
 if FUZZING
 FUZZ_TARGETS += tests/fuzz/fuzz_sshagent
