@@ -40,17 +40,18 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: openclaw-token [--scope SCOPE] [--json] [--agent NAME] [--socket PATH]\n"
-               "Print the access token of the agent mapped to the calling user.\n"
-               "  --scope SCOPE  e.g. api://openclaw-host/.default (default: the agent's)\n"
-               "  --json         print the daemon's JSON answer (token, expiry, scope)\n"
-               "  --agent NAME   root only: any agent (audited by the daemon)\n"
-               "  --socket PATH  default: $" SOCKET_ENV ", else " DEFAULT_SOCKET "\n"
-               "       openclaw-token --ssh-agent [--socket-dir DIR] [--foreground]\n"
-               "Run an ssh-agent whose keys are the agent's TPM keys; print its variables.\n"
-               "  --socket-dir DIR  where its private directory goes (default: $XDG_RUNTIME_DIR,\n"
-               "                    else /tmp)\n"
-               "  --foreground      do not fork (print the variables, then serve)\n");
+    fprintf(f,
+            "Usage: openclaw-token [--scope SCOPE] [--json] [--agent NAME] [--socket PATH]\n"
+            "Print the access token of the agent mapped to the calling user.\n"
+            "  --scope SCOPE  e.g. api://openclaw-host/.default (default: the agent's)\n"
+            "  --json         print the daemon's JSON answer (token, expiry, scope)\n"
+            "  --agent NAME   root only: any agent (audited by the daemon)\n"
+            "  --socket PATH  default: $" SOCKET_ENV ", else " DEFAULT_SOCKET "\n"
+            "   or: openclaw-token --ssh-agent [--socket-dir DIR] [--foreground] [--socket PATH]\n"
+            "Run an ssh-agent whose keys are the agent's TPM keys; print its variables.\n"
+            "  --socket-dir DIR  where its private directory goes (default: $XDG_RUNTIME_DIR,\n"
+            "                    else /tmp)\n"
+            "  --foreground      do not fork (print the variables, then serve)\n");
 }
 
 static int write_all(int fd, const uint8_t *p, size_t len)

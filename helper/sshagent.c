@@ -615,6 +615,10 @@ static int agent_listen(struct agent *a)
     mode_t old;
     int n, fd;
 
+    if (base != NULL && *base != '/') {
+        fprintf(stderr, "openclaw-token --ssh-agent: --socket-dir must be an absolute path\n");
+        return -1;
+    }
     if (base == NULL) {
         base = getenv("XDG_RUNTIME_DIR");
         if (base == NULL || *base != '/' || stat(base, &st) < 0 || !S_ISDIR(st.st_mode) ||
