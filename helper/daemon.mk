@@ -13,7 +13,7 @@ helper_openclawd_SOURCES = helper/openclawd.c \
 	helper/oc_request.c helper/oc_request.h \
 	helper/oc_fetch.c helper/oc_fetch.h \
 	helper/oc_tokens.c helper/oc_tokens.h \
-	helper/oc_sshsign.c helper/oc_sshsign.h
+	helper/oc_sshsign.c helper/oc_sshsign.h helper/oc_sshwire.c helper/oc_sshwire.h
 helper_openclawd_CFLAGS = $(ocd_cflags)
 helper_openclawd_LDADD = common/libocproto.la tpm/liboctpm.la common/libocverify.la \
 	common/libocbase.la $(CURL_LIBS) $(TSS2_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
@@ -64,13 +64,12 @@ tests_unit_test_sshagent_SOURCES = tests/unit/test_sshagent.c helper/sshagent.c 
 tests_unit_test_sshagent_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CJSON_CFLAGS)
 tests_unit_test_sshagent_LDADD = common/libocproto.la common/libocverify.la common/libocbase.la \
 	$(CMOCKA_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
-# the ssh wire formats of oc_sshsign.c (links the daemon's TPM and fetch code, uses no TPM)
+# the ssh wire formats of ssh-sign (OpenSSL only, no TPM)
 check_PROGRAMS += tests/unit/test_sshsign
 TESTS += tests/unit/test_sshsign
-tests_unit_test_sshsign_SOURCES = tests/unit/test_sshsign.c helper/oc_sshsign.c helper/oc_fetch.c \
-	helper/oc_request.c
-tests_unit_test_sshsign_CFLAGS = $(ocd_cflags) $(CMOCKA_CFLAGS)
-tests_unit_test_sshsign_LDADD = $(helper_openclawd_LDADD) $(CMOCKA_LIBS)
+tests_unit_test_sshsign_SOURCES = tests/unit/test_sshsign.c helper/oc_sshwire.c helper/oc_sshwire.h
+tests_unit_test_sshsign_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CRYPTO_CFLAGS)
+tests_unit_test_sshsign_LDADD = $(CMOCKA_LIBS) $(CRYPTO_LIBS)
 endif
 if FUZZING
 FUZZ_TARGETS += tests/fuzz/fuzz_sshagent

@@ -12,8 +12,7 @@
  * 3.1.2, RFC 8332 3). Every signature is logged (agent, uid, pid, key
  * fingerprint, algorithm), never the data.
  *
- * The wire helpers are separate so that tests can check the formats
- * without a TPM.
+ * The wire formats are in oc_sshwire.h (tested without a TPM).
  */
 #ifndef OC_SSHSIGN_H
 #define OC_SSHSIGN_H
@@ -24,35 +23,15 @@
 #include <sys/types.h>
 
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
 
 #include "oc_request.h"
+#include "oc_sshwire.h"
 
 struct oc_fetch_ctx;
 
 /* ssh-agent sign flags (draft-miller-ssh-agent 4.5.1). */
 #define OC_SSH_AGENT_RSA_SHA2_256 0x02u
 #define OC_SSH_AGENT_RSA_SHA2_512 0x04u
-
-/* Largest ssh signature blob built here (string alg + RSA-2048 bytes or two mpints). */
-#define OC_SSH_SIG_BLOB_MAX 512u
-/* "SHA256:" + 43 base64 characters + NUL, as ssh-keygen -l prints it. */
-#define OC_SSH_FP_SIZE 51u
-
-/* The ssh wire-format public key blob of pkey: "ssh-rsa" (e, n) or
- * "ecdsa-sha2-nistp256" (curve, Q). -EOPNOTSUPP for other keys, -ENOBUFS. */
-int oc_ssh_pubkey_blob(EVP_PKEY *pkey, uint8_t *buf, size_t cap, size_t *ret_len);
-
-/* "SHA256:<unpadded base64 of SHA-256(blob)>". */
-int oc_ssh_fingerprint(const uint8_t *blob, size_t len, char ret_fp[OC_SSH_FP_SIZE]);
-
-/*
- * The ssh signature blob for a raw signature from oc_tpm_key_sign():
- * algo is "rsa-sha2-256" or "rsa-sha2-512" (raw = the RSA signature bytes) or
- * "ecdsa-sha2-nistp256" (raw = r||s, 64 bytes, written as two mpints).
- */
-int oc_ssh_sig_blob(const char *algo, const uint8_t *raw, size_t raw_len, uint8_t *buf, size_t cap,
-                    size_t *ret_len);
 
 /* Log function of the daemon (one line, no trailing newline). */
 typedef void (*oc_sshsign_log_fn)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
