@@ -29,6 +29,10 @@ static const struct oc_proto_request_def request_table[] = {
         {"anomaly", OC_REQ_ANOMALY, OC_WHO_ROOT,
          "an agent was locked out (from PAM as root): audit, and with on_anomaly = "
          "disable-service-principal disable its service principal through Graph"},
+        {"ssh-identities", OC_REQ_SSH_IDENTITIES, OC_WHO_ANY,
+         "ssh public keys of the agent mapped to the peer uid (its TPM key); none for others"},
+        {"ssh-sign", OC_REQ_SSH_SIGN, OC_WHO_ANY,
+         "ssh signature by the peer uid's own agent TPM key (audited); root and others denied"},
 };
 
 const struct oc_proto_request_def *oc_proto_request_lookup(const char *name, size_t len)

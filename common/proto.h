@@ -40,6 +40,8 @@ enum oc_proto_type {
     OC_REQ_AGENT_UNLOCK,
     OC_REQ_ANOMALY,
     OC_REQ_CACHE_REBUILD,
+    OC_REQ_SSH_IDENTITIES,
+    OC_REQ_SSH_SIGN,
 };
 
 /* Who may send a request type. */

@@ -25,12 +25,15 @@ helper_openclawd_SOURCES = helper/openclawd.c \
 	helper/oc_graphutil.c helper/oc_graphutil.h
 helper_openclawd_SOURCES += helper/oc_mi.c helper/oc_mi.h helper/oc_mi_env.c helper/oc_mihttp.c helper/oc_mihttp.h \
 	helper/oc_sockdiag.c helper/oc_sockdiag.h
+helper_openclawd_SOURCES += helper/oc_sshsign.c helper/oc_sshsign.h helper/oc_sshwire.c \
+	helper/oc_sshwire.h
 helper_openclawd_CFLAGS = $(ocd_cflags)
 helper_openclawd_LDADD = common/libocproto.la tpm/liboctpm.la common/libocverify.la \
 	common/libocbase.la $(CURL_LIBS) $(TSS2_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
 
 bin_PROGRAMS += helper/openclaw-token
-helper_openclaw_token_SOURCES = helper/openclaw-token.c helper/oc_keyring.c helper/oc_keyring.h
+helper_openclaw_token_SOURCES = helper/openclaw-token.c helper/oc_keyring.c helper/oc_keyring.h \
+	helper/sshagent.c helper/sshagent.h
 helper_openclaw_token_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(LIBSECRET_CFLAGS)
 helper_openclaw_token_LDADD = common/libocproto.la common/libocverify.la common/libocbase.la \
 	$(CJSON_LIBS) $(CRYPTO_LIBS) $(LIBSECRET_LIBS)
@@ -144,3 +147,31 @@ tests_fuzz_fuzz_credparse_LDFLAGS = -fsanitize=fuzzer,address,undefined
 tests_fuzz_fuzz_credparse_LDADD = common/libocbase.la $(CJSON_LIBS) $(CRYPTO_LIBS) -lm
 endif
 EXTRA_DIST += tests/fuzz/fuzz_credparse.c tests/fuzz/corpus/credparse
+# openclaw-token --ssh-agent with TPM keys in openclawd, a real sshd (docs/ssh.md).
+TESTS += tests/integration/helper-sshagent.sh
+EXTRA_DIST += tests/integration/helper-sshagent.sh docs/ssh.md tests/fuzz/fuzz_sshagent.c \
+	tests/fuzz/corpus/sshagent
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_sshagent
+TESTS += tests/unit/test_sshagent
+tests_unit_test_sshagent_SOURCES = tests/unit/test_sshagent.c helper/sshagent.c helper/sshagent.h
+tests_unit_test_sshagent_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CJSON_CFLAGS)
+tests_unit_test_sshagent_LDADD = common/libocproto.la common/libocverify.la common/libocbase.la \
+	$(CMOCKA_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
+# the ssh wire formats of ssh-sign (OpenSSL only, no TPM)
+check_PROGRAMS += tests/unit/test_sshsign
+TESTS += tests/unit/test_sshsign
+tests_unit_test_sshsign_SOURCES = tests/unit/test_sshsign.c helper/oc_sshwire.c helper/oc_sshwire.h
+tests_unit_test_sshsign_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CRYPTO_CFLAGS)
+tests_unit_test_sshsign_LDADD = $(CMOCKA_LIBS) $(CRYPTO_LIBS)
+endif
+if FUZZING
+FUZZ_TARGETS += tests/fuzz/fuzz_sshagent
+noinst_PROGRAMS += tests/fuzz/fuzz_sshagent
+tests_fuzz_fuzz_sshagent_SOURCES = tests/fuzz/fuzz_sshagent.c helper/sshagent.c common/proto.c \
+	$(oc_verify_sources)
+tests_fuzz_fuzz_sshagent_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS) \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+tests_fuzz_fuzz_sshagent_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_sshagent_LDADD = common/libocbase.la $(CJSON_LIBS) $(CRYPTO_LIBS) -lm
+endif

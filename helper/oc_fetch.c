@@ -1236,3 +1236,20 @@ int oc_fetch_write_public(const char *dir, const char *name, const char *data, s
 {
     return write_atomic(dir, name, data, len);
 }
+
+int oc_fetch_agent_key(struct oc_fetch_ctx *ctx, size_t agent_index, struct oc_tpm_key **ret_key,
+                       struct oc_fetch_error *err)
+{
+    int r;
+
+    if (agent_index >= ctx->config->n_agents ||
+        ctx->config->agents[agent_index].credential != OC_CRED_TPM_CERTIFICATE) {
+        return -ENOENT;
+    }
+    r = load_tpm_key(ctx, agent_index, err);
+    if (r < 0) {
+        return r;
+    }
+    *ret_key = ctx->keys[agent_index].key;
+    return 0;
+}

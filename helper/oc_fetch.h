@@ -129,4 +129,11 @@ struct oc_fetch_result {
 /* 1 with a finished job in *ret, 0 when none. */
 int oc_fetch_next(struct oc_fetch_ctx *ctx, struct oc_fetch_result *ret);
 
+/* The TPM key of a tpm-certificate agent, loaded on first use and kept, as
+ * for client assertions (ssh signatures use it too); owned by ctx.
+ * -ENOENT for an agent with another credential; else as the token path. */
+struct oc_tpm_key;
+int oc_fetch_agent_key(struct oc_fetch_ctx *ctx, size_t agent_index, struct oc_tpm_key **ret_key,
+                       struct oc_fetch_error *err);
+
 #endif

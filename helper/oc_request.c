@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "b64url.h"
 #include "json.h"
 #include "oc_request.h"
 
@@ -40,6 +41,58 @@ static int fail(const char **ret_reason, const char *why)
     return -EINVAL;
 }
 
+/* ---- ssh-sign members ---- */
+
+static bool ssh_member(const char *name)
+{
+    return strcmp(name, "key") == 0 || strcmp(name, "data") == 0 || strcmp(name, "flags") == 0;
+}
+
+static int b64_member(const cJSON *obj, const char *name, uint8_t *out, size_t cap, size_t *ret_len)
+{
+    const char *s = NULL;
+    size_t n = 0;
+
+    if (oc_json_get_string(obj, name, OC_B64URL_ENCODED_LEN(cap), &s) < 0 || *s == '\0' ||
+        oc_b64url_decode_into(s, strlen(s), out, cap, &n) < 0 || n == 0) {
+        return -EINVAL;
+    }
+    *ret_len = n;
+    return 0;
+}
+
+/* key, data and flags: required (flags optional) for ssh-sign, absent otherwise. */
+static int ssh_args_parse(const cJSON *obj, const struct oc_proto_request_def *def,
+                          struct oc_ssh_args *ssh, const char **ret_why)
+{
+    int64_t flags = 0;
+    int r;
+
+    if (def->type != OC_REQ_SSH_SIGN) {
+        if (oc_json_member(obj, "key") != NULL || oc_json_member(obj, "data") != NULL ||
+            oc_json_member(obj, "flags") != NULL) {
+            *ret_why = "key, data and flags belong to ssh-sign only";
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (b64_member(obj, "key", ssh->key, sizeof(ssh->key), &ssh->key_len) < 0) {
+        *ret_why = "ssh-sign: key missing, empty, not base64url or too long";
+        return -EINVAL;
+    }
+    if (b64_member(obj, "data", ssh->data, sizeof(ssh->data), &ssh->data_len) < 0) {
+        *ret_why = "ssh-sign: data missing, empty, not base64url or over 16 KiB";
+        return -EINVAL;
+    }
+    r = oc_json_get_int64(obj, "flags", 0, UINT32_MAX, &flags);
+    if (r < 0 && r != -ENOENT) {
+        *ret_why = "ssh-sign: flags not an integer 0..4294967295";
+        return -EINVAL;
+    }
+    ssh->flags = (uint32_t)flags;
+    return 0;
+}
+
 int oc_request_parse(const char *body, size_t len, struct oc_request *ret_req,
                      const char **ret_reason)
 {
@@ -58,7 +111,8 @@ int oc_request_parse(const char *body, size_t len, struct oc_request *ret_req,
     cJSON_ArrayForEach(m, obj)
     {
         if (strcmp(m->string, "type") != 0 && strcmp(m->string, "scope") != 0 &&
-            strcmp(m->string, "agent") != 0 && strcmp(m->string, "max_age") != 0) {
+            strcmp(m->string, "agent") != 0 && strcmp(m->string, "max_age") != 0 &&
+            !ssh_member(m->string)) {
             cJSON_Delete(obj);
             return fail(ret_reason, "unknown member in request");
         }
@@ -106,7 +160,11 @@ int oc_request_parse(const char *body, size_t len, struct oc_request *ret_req,
         cJSON_Delete(obj);
         return fail(ret_reason, "max_age not an integer in [0, 86400]");
     }
+    r = ssh_args_parse(obj, req.def, &req.ssh, &why);
     cJSON_Delete(obj);
+    if (r < 0) {
+        return fail(ret_reason, why);
+    }
     *ret_req = req;
     return 0;
 }

@@ -6,6 +6,9 @@
  *
  * The daemon decides who the caller is from the socket's peer
  * credentials; this program holds no secret and needs no privilege.
+ * `openclaw-token --ssh-agent` runs an ssh-agent whose keys are the
+ * agent's TPM keys, held by openclawd (helper/sshagent.c, docs/ssh.md).
+ *
  * Exit status: 0 token printed, 1 refused or unavailable, 2 usage or
  * daemon unreachable. --keyring keeps the token in the session's keyring
  * instead (oc_keyring.h).
@@ -27,6 +30,7 @@
 #include "json.h"
 #include "oc_keyring.h"
 #include "proto.h"
+#include "sshagent.h"
 #include "util.h"
 
 #ifndef RUNSTATEDIR
@@ -38,15 +42,21 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: openclaw-token [--scope SCOPE] [--json | --keyring] [--agent NAME]\n"
-               "                      [--socket PATH]\n"
-               "Print the access token of the agent mapped to the calling user.\n"
-               "  --scope SCOPE  e.g. api://openclaw-host/.default (default: the agent's)\n"
-               "  --json         print the daemon's JSON answer (token, expiry, scope)\n"
-               "  --keyring      keep the token in the session's Secret Service keyring,\n"
-               "                 fresh, until the session ends (needs a session bus)\n"
-               "  --agent NAME   root only: any agent (audited by the daemon)\n"
-               "  --socket PATH  default: $" SOCKET_ENV ", else " DEFAULT_SOCKET "\n");
+    fprintf(f,
+            "Usage: openclaw-token [--scope SCOPE] [--json | --keyring] [--agent NAME]\n"
+            "                      [--socket PATH]\n"
+            "Print the access token of the agent mapped to the calling user.\n"
+            "  --scope SCOPE  e.g. api://openclaw-host/.default (default: the agent's)\n"
+            "  --json         print the daemon's JSON answer (token, expiry, scope)\n"
+            "  --keyring      keep the token in the session's Secret Service keyring,\n"
+            "                 fresh, until the session ends (needs a session bus)\n"
+            "  --agent NAME   root only: any agent (audited by the daemon)\n"
+            "  --socket PATH  default: $" SOCKET_ENV ", else " DEFAULT_SOCKET "\n"
+            "   or: openclaw-token --ssh-agent [--socket-dir DIR] [--foreground] [--socket PATH]\n"
+            "Run an ssh-agent whose keys are the agent's TPM keys; print its variables.\n"
+            "  --socket-dir DIR  where its private directory goes (default: $XDG_RUNTIME_DIR,\n"
+            "                    else /tmp)\n"
+            "  --foreground      do not fork (print the variables, then serve)\n");
 }
 
 static int write_all(int fd, const uint8_t *p, size_t len)
@@ -228,16 +238,15 @@ static enum oc_keyring_fetch keyring_fetch(void *p, struct oc_keyring_token *ret
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-            {"scope", required_argument, NULL, 's'},
-            {"json", no_argument, NULL, 'j'},
-            {"agent", required_argument, NULL, 'a'},
-            {"socket", required_argument, NULL, 'S'},
-            {"keyring", no_argument, NULL, 'k'},
-            {"help", no_argument, NULL, 'h'},
-            {NULL, 0, NULL, 0},
+            {"scope", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'},
+            {"agent", required_argument, NULL, 'a'}, {"socket", required_argument, NULL, 'S'},
+            {"keyring", no_argument, NULL, 'k'},     {"help", no_argument, NULL, 'h'},
+            {"ssh-agent", no_argument, NULL, 'A'},   {"socket-dir", required_argument, NULL, 'D'},
+            {"foreground", no_argument, NULL, 'F'},  {NULL, 0, NULL, 0},
     };
+    struct oc_sshagent_options agent_opt = {.daemon_socket = NULL};
     const char *scope = NULL, *agent = NULL, *path = getenv(SOCKET_ENV);
-    bool json = false, keyring = false;
+    bool json = false, keyring = false, ssh_agent = false;
     cJSON *resp = NULL;
     const char *s = NULL;
     uint8_t *body = NULL;
@@ -265,6 +274,15 @@ int main(int argc, char **argv)
         case 'k':
             keyring = true;
             break;
+        case 'A':
+            ssh_agent = true;
+            break;
+        case 'D':
+            agent_opt.socket_dir = optarg;
+            break;
+        case 'F':
+            agent_opt.foreground = true;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -277,6 +295,16 @@ int main(int argc, char **argv)
         (agent != NULL && !oc_valid_user_name(agent)) || (json && keyring)) {
         usage(stderr);
         return 2;
+    }
+    if (ssh_agent != (agent_opt.socket_dir != NULL || agent_opt.foreground || ssh_agent) ||
+        (ssh_agent && (scope != NULL || agent != NULL || json || keyring))) {
+        fprintf(stderr, "openclaw-token: --socket-dir and --foreground go with --ssh-agent only, "
+                        "and --ssh-agent takes no --scope, --agent, --json or --keyring\n");
+        return 2;
+    }
+    if (ssh_agent) {
+        agent_opt.daemon_socket = path;
+        return oc_sshagent_run(&agent_opt);
     }
     if (keyring) {
         struct keyring_args ka = {.path = path, .scope = scope, .agent = agent};

@@ -38,8 +38,9 @@
 #include "oc_graph.h"
 #include "oc_mi.h"
 #include "oc_request.h"
-#include "oc_sweep.h"
+#include "oc_sshsign.h"
 #include "oc_store.h"
+#include "oc_sweep.h"
 #include "oc_tokens.h"
 #include "proto.h"
 #include "util.h"
@@ -669,6 +670,23 @@ static int do_anomaly(struct daemon *d, struct client *c, const struct oc_reques
     return client_send_json(c, o);
 }
 
+/* ssh-identities and ssh-sign (helper/oc_sshsign.c, docs/ssh.md). */
+static int do_ssh(struct daemon *d, struct client *c, const struct oc_request *req)
+{
+    ssize_t a = c->uid == 0 ? -1 : agent_of_uid(d, c->uid);
+    bool close_after = false;
+    cJSON *o =
+            req->def->type == OC_REQ_SSH_SIGN
+                    ? oc_sshsign_sign(&d->fetch, a, c->uid, c->pid, &req->ssh, logmsg, &close_after)
+                    : oc_sshsign_identities(&d->fetch, a, c->uid, c->pid, logmsg);
+
+    if (o == NULL) {
+        return -ENOMEM;
+    }
+    c->closing = c->closing || close_after;
+    return client_send_json(c, o);
+}
+
 /* One complete frame. A negative return ends the connection at once. */
 static int handle_frame(struct daemon *d, struct client *c, const uint8_t *body, size_t len)
 {
@@ -710,6 +728,9 @@ static int handle_frame(struct daemon *d, struct client *c, const uint8_t *body,
         return do_cache_rebuild(d, c);
     case OC_REQ_ANOMALY:
         return do_anomaly(d, c, &req);
+    case OC_REQ_SSH_IDENTITIES:
+    case OC_REQ_SSH_SIGN:
+        return do_ssh(d, c, &req);
     case OC_REQ_INVALID:
         break;
     }

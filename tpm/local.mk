@@ -3,7 +3,7 @@
 
 noinst_LTLIBRARIES += tpm/liboctpm.la
 tpm_liboctpm_la_SOURCES = tpm/blob.c tpm/blob.h tpm/tpm.c tpm/tpm.h tpm/tpm-internal.h \
-	tpm/seal.c tpm/cert.c tpm/assertion.c tpm/software.c
+	tpm/seal.c tpm/cert.c tpm/assertion.c tpm/software.c tpm/sign_sha512.c
 tpm_liboctpm_la_CFLAGS = $(AM_CFLAGS) $(TSS2_CFLAGS) $(CRYPTO_CFLAGS)
 tpm_liboctpm_la_LIBADD = $(TSS2_LIBS) $(CRYPTO_LIBS)
 

@@ -161,6 +161,14 @@ int oc_tpm_key_public(const struct oc_tpm_key *key, EVP_PKEY **ret_pkey);
 int oc_tpm_key_sign(struct oc_tpm_key *key, enum oc_jws_alg alg, const uint8_t digest[32],
                     uint8_t sig[OC_TPM_SIG_MAX], size_t *ret_len);
 
+/*
+ * RSASSA-PKCS1-v1_5 over a SHA-512 digest (ssh's rsa-sha2-512): one TPM
+ * command (software key: OpenSSL, returns OC_TPM_SOFTWARE_KEY). RSA keys
+ * only; -EOPNOTSUPP when the TPM refuses SHA-512. 256 bytes of signature.
+ */
+int oc_tpm_key_sign_rsa_sha512(struct oc_tpm_key *key, const uint8_t digest[64],
+                               uint8_t sig[OC_TPM_SIG_MAX], size_t *ret_len);
+
 /* ---- certificate and client assertion ---- */
 
 /*

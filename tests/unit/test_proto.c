@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
@@ -147,7 +148,7 @@ static void test_table_who_may_send(void **state)
     (void)state;
 
     assert_non_null(oc_proto_request_table(&n));
-    assert_int_equal(n, 10);
+    assert_int_equal(n, 12);
     d = oc_proto_request_lookup("anomaly", 7);
     assert_non_null(d);
     assert_true(oc_proto_peer_may_send(d, 0));
@@ -399,6 +400,58 @@ static void test_request_parse_max_age(void **state)
     }
 }
 
+static void test_request_parse_ssh(void **state)
+{
+    static const char *bad[] = {
+            "{\"type\":\"ssh-sign\",\"data\":\"aGk\"}",                   /* no key */
+            "{\"type\":\"ssh-sign\",\"key\":\"AAEC\"}",                   /* no data */
+            "{\"type\":\"ssh-sign\",\"key\":\"\",\"data\":\"aGk\"}",      /* empty key */
+            "{\"type\":\"ssh-sign\",\"key\":\"AAEC\",\"data\":\"aGk=\"}", /* padding */
+            "{\"type\":\"ssh-sign\",\"key\":\"AA+C\",\"data\":\"aGk\"}",  /* not url-safe */
+            "{\"type\":\"ssh-sign\",\"key\":\"AAEC\",\"data\":\"aGk\",\"flags\":-1}",
+            "{\"type\":\"ssh-sign\",\"key\":\"AAEC\",\"data\":\"aGk\",\"flags\":4294967296}",
+            "{\"type\":\"ssh-sign\",\"key\":\"AAEC\",\"data\":\"aGk\",\"flags\":2.5}",
+            "{\"type\":\"ssh-sign\",\"key\":1,\"data\":\"aGk\"}",
+            "{\"type\":\"ssh-identities\",\"key\":\"AAEC\"}", /* ssh members elsewhere */
+            "{\"type\":\"get-token\",\"flags\":0}",
+    };
+    const char *ok = "{\"type\":\"ssh-sign\",\"key\":\"AAEC\",\"data\":\"aGk\",\"flags\":4}";
+    struct oc_request q;
+    const char *why = NULL;
+    char *big;
+    size_t n;
+    (void)state;
+
+    assert_int_equal(oc_request_parse(ok, strlen(ok), &q, &why), 0);
+    assert_int_equal(q.def->type, OC_REQ_SSH_SIGN);
+    assert_int_equal(q.ssh.key_len, 3);
+    assert_memory_equal(q.ssh.key, "\x00\x01\x02", 3);
+    assert_int_equal(q.ssh.data_len, 2);
+    assert_memory_equal(q.ssh.data, "hi", 2);
+    assert_int_equal(q.ssh.flags, 4);
+    ok = "{\"type\":\"ssh-identities\"}";
+    assert_int_equal(oc_request_parse(ok, strlen(ok), &q, &why), 0);
+    assert_int_equal(q.def->type, OC_REQ_SSH_IDENTITIES);
+    assert_int_equal(q.ssh.key_len, 0);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (oc_request_parse(bad[i], strlen(bad[i]), &q, &why) != -EINVAL) {
+            fail_msg("accepted bad ssh request #%zu: %s", i, bad[i]);
+        }
+    }
+    /* data: 16 KiB accepted, one byte more refused (base64url of zero bytes is 'A's) */
+    big = malloc(64 * 1024);
+    assert_non_null(big);
+    for (size_t len = OC_SSH_DATA_MAX; len <= OC_SSH_DATA_MAX + 1; len++) {
+        size_t chars = len / 3 * 4 + (len % 3 == 0 ? 0 : len % 3 + 1);
+        n = (size_t)snprintf(big, 64, "{\"type\":\"ssh-sign\",\"key\":\"AAEC\",\"data\":\"");
+        memset(big + n, 'A', chars);
+        n += chars;
+        n += (size_t)snprintf(big + n, 8, "\"}");
+        assert_int_equal(oc_request_parse(big, n, &q, &why), len == OC_SSH_DATA_MAX ? 0 : -EINVAL);
+    }
+    free(big);
+}
+
 static void test_request_parse_good(void **state)
 {
     struct oc_request q;
@@ -478,6 +531,7 @@ int main(void)
             cmocka_unit_test(test_request_parse_max_age),
             cmocka_unit_test(test_client_env_valid),
             cmocka_unit_test(test_client_session_open_env),
+            cmocka_unit_test(test_request_parse_ssh),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

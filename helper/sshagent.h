@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sshagent.h: `openclaw-token --ssh-agent`, an ssh-agent whose only keys
+ * are the calling agent's TPM keys, held by openclawd (docs/ssh.md).
+ *
+ * It runs as the agent's uid, listens on a socket in a private directory
+ * (0700) and accepts only connections whose SO_PEERCRED uid is its own.
+ * It speaks the ssh-agent protocol (draft-miller-ssh-agent): a message is
+ * a 4-byte big-endian length (1..OC_SSHAGENT_MSG_MAX) and that many
+ * bytes, the first being the type. Two requests are served, by asking
+ * openclawd (ssh-identities, ssh-sign); every other type is answered
+ * SSH_AGENT_FAILURE. A malformed request of a served type, or a length
+ * over the cap, ends the connection. The agent holds no key and no secret.
+ *
+ * The codec below is libc only and has no state (fuzzed by
+ * tests/fuzz/fuzz_sshagent.c, tested by tests/unit/test_sshagent.c).
+ */
+#ifndef OC_SSHAGENT_H
+#define OC_SSHAGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Longest ssh-agent message accepted (the length field's value). */
+#define OC_SSHAGENT_MSG_MAX (256u * 1024u)
+/* Identities forwarded from openclawd at most. */
+#define OC_SSHAGENT_IDS_MAX 16u
+/* Longest comment of an identity. */
+#define OC_SSHAGENT_COMMENT_MAX 256u
+
+/* Message numbers (draft-miller-ssh-agent 5.1). */
+#define OC_SSH_AGENT_FAILURE             5
+#define OC_SSH_AGENTC_REQUEST_IDENTITIES 11
+#define OC_SSH_AGENT_IDENTITIES_ANSWER   12
+#define OC_SSH_AGENTC_SIGN_REQUEST       13
+#define OC_SSH_AGENT_SIGN_RESPONSE       14
+
+struct oc_sshagent_msg {
+    uint8_t type;
+    /* SSH_AGENTC_SIGN_REQUEST only; pointers into the parsed message */
+    const uint8_t *key;
+    size_t key_len;
+    const uint8_t *data;
+    size_t data_len;
+    uint32_t flags;
+};
+
+/*
+ * Parse one message body (after the length field). 0 with *ret set: a
+ * well-formed REQUEST_IDENTITIES (exactly the type byte) or SIGN_REQUEST
+ * (string key, string data, uint32 flags, nothing after), or any other
+ * type (ret->type says which; the caller answers SSH_AGENT_FAILURE).
+ * -EINVAL: empty, or a served type with a malformed body.
+ */
+int oc_sshagent_parse(const uint8_t *msg, size_t len, struct oc_sshagent_msg *ret);
+
+/* Incremental message reader (same contract as oc_proto_reader_feed(): the
+ * completed body is malloc()ed; -EMSGSIZE on a length of 0 or over the cap). */
+struct oc_sshagent_reader {
+    uint8_t hdr[4];
+    size_t hdr_have;
+    uint8_t *body;
+    size_t body_len;
+    size_t body_have;
+};
+void oc_sshagent_reader_init(struct oc_sshagent_reader *r);
+void oc_sshagent_reader_reset(struct oc_sshagent_reader *r);
+int oc_sshagent_reader_feed(struct oc_sshagent_reader *r, const uint8_t *data, size_t len,
+                            size_t *ret_used, uint8_t **ret_body, size_t *ret_len);
+
+struct oc_sshagent_identity {
+    uint8_t *blob;
+    size_t blob_len;
+    char comment[OC_SSHAGENT_COMMENT_MAX + 1];
+};
+
+/* Complete messages, length field included, in a new buffer (free()). */
+int oc_sshagent_build_failure(uint8_t **ret_msg, size_t *ret_len);
+int oc_sshagent_build_identities(const struct oc_sshagent_identity *ids, size_t n,
+                                 uint8_t **ret_msg, size_t *ret_len);
+int oc_sshagent_build_sign_response(const uint8_t *sig, size_t sig_len, uint8_t **ret_msg,
+                                    size_t *ret_len);
+
+/* ---- the agent process ---- */
+
+struct oc_sshagent_options {
+    const char *daemon_socket; /* openclawd's socket */
+    const char *socket_dir;    /* parent of the private directory; NULL: $XDG_RUNTIME_DIR or /tmp */
+    bool foreground;           /* do not fork; still print the variables */
+};
+
+/* Run the agent until SIGTERM/SIGINT/SIGHUP or until the session it was
+ * started in ends (its session leader exits; a session leader itself
+ * watches its parent). Returns the exit status (0, 1 setup failed). */
+int oc_sshagent_run(const struct oc_sshagent_options *opt);
+
+#endif

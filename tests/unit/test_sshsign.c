@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of the ssh wire formats openclawd builds for ssh-sign (no TPM). */
+#include "config.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+
+#include "helper/oc_sshwire.h"
+
+static const uint8_t *want_string(const uint8_t *p, const void *want, size_t n)
+{
+    uint8_t len[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
+    assert_memory_equal(p, len, 4);
+    if (n > 0) {
+        assert_memory_equal(p + 4, want, n);
+    }
+    return p + 4 + n;
+}
+
+static void test_ecdsa_blob_mpints(void **state)
+{
+    uint8_t raw[64], blob[OC_SSH_SIG_BLOB_MAX], r_want[33];
+    size_t n = 0, il;
+    const uint8_t *p;
+    (void)state;
+
+    /* r has its high bit set: one zero byte in front; s has leading zeros: stripped */
+    raw[0] = 0x80;
+    memset(raw + 1, 0x01, 31);
+    memset(raw + 32, 0, 2);
+    memset(raw + 34, 0x7f, 30);
+    assert_int_equal(oc_ssh_sig_blob("ecdsa-sha2-nistp256", raw, 64, blob, sizeof(blob), &n), 0);
+    r_want[0] = 0;
+    memcpy(r_want + 1, raw, 32);
+    il = 4 + 33 + 4 + 30;
+    p = want_string(blob, "ecdsa-sha2-nistp256", 19);
+    assert_int_equal(p[3], il);
+    p = want_string(p + 4, r_want, 33);
+    p = want_string(p, raw + 34, 30);
+    assert_int_equal((size_t)(p - blob), n);
+
+    /* zero is the empty mpint */
+    memset(raw, 0, 32);
+    memset(raw + 32, 0x11, 32);
+    assert_int_equal(oc_ssh_sig_blob("ecdsa-sha2-nistp256", raw, 64, blob, sizeof(blob), &n), 0);
+    p = want_string(blob, "ecdsa-sha2-nistp256", 19);
+    assert_int_equal(p[3], 4 + 0 + 4 + 32);
+    p = want_string(p + 4, "", 0);
+    p = want_string(p, raw + 32, 32);
+    assert_int_equal((size_t)(p - blob), n);
+
+    assert_int_equal(oc_ssh_sig_blob("ecdsa-sha2-nistp256", raw, 63, blob, sizeof(blob), &n),
+                     -EINVAL);
+    assert_int_equal(oc_ssh_sig_blob("ecdsa-sha2-nistp256", raw, 64, blob, 40, &n), -ENOBUFS);
+}
+
+static void test_rsa_blob_and_refusals(void **state)
+{
+    uint8_t raw[256], blob[OC_SSH_SIG_BLOB_MAX];
+    size_t n = 0;
+    const uint8_t *p;
+    (void)state;
+
+    memset(raw, 0xc3, sizeof(raw));
+    raw[0] = 0; /* an RSA signature keeps its full modulus length, leading zero included */
+    for (int i = 0; i < 2; i++) {
+        const char *alg = i == 0 ? "rsa-sha2-256" : "rsa-sha2-512";
+        assert_int_equal(oc_ssh_sig_blob(alg, raw, 256, blob, sizeof(blob), &n), 0);
+        p = want_string(blob, alg, 12);
+        p = want_string(p, raw, 256);
+        assert_int_equal((size_t)(p - blob), n);
+    }
+    assert_int_equal(oc_ssh_sig_blob("ssh-rsa", raw, 256, blob, sizeof(blob), &n), -EOPNOTSUPP);
+    assert_int_equal(oc_ssh_sig_blob("rsa-sha2-256", raw, 0, blob, sizeof(blob), &n), -EINVAL);
+}
+
+static void test_pubkey_blob_ecdsa(void **state)
+{
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    uint8_t blob[512], point[65];
+    size_t n = 0, pl = 0;
+    const uint8_t *p;
+    (void)state;
+
+    assert_non_null(k);
+    assert_int_equal(EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
+                                                     sizeof(point), &pl),
+                     1);
+    assert_int_equal(oc_ssh_pubkey_blob(k, blob, sizeof(blob), &n), 0);
+    p = want_string(blob, "ecdsa-sha2-nistp256", 19);
+    p = want_string(p, "nistp256", 8);
+    p = want_string(p, point, 65);
+    assert_int_equal((size_t)(p - blob), n);
+    assert_int_equal(n, 104);
+    assert_int_equal(oc_ssh_pubkey_blob(k, blob, 50, &n), -ENOBUFS);
+    EVP_PKEY_free(k);
+    k = EVP_EC_gen("P-384");
+    assert_non_null(k);
+    assert_int_equal(oc_ssh_pubkey_blob(k, blob, sizeof(blob), &n), -EOPNOTSUPP);
+    EVP_PKEY_free(k);
+}
+
+static void test_pubkey_blob_rsa(void **state)
+{
+    EVP_PKEY *k = EVP_RSA_gen(2048);
+    BIGNUM *bn = NULL;
+    static const uint8_t e65537[] = {0x01, 0x00, 0x01};
+    uint8_t blob[1024], nbuf[257];
+    size_t n = 0;
+    const uint8_t *p;
+    (void)state;
+
+    assert_non_null(k);
+    assert_int_equal(EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_N, &bn), 1);
+    nbuf[0] = 0; /* a 2048-bit modulus has its top bit set: mpint of 257 bytes */
+    assert_int_equal(BN_bn2binpad(bn, nbuf + 1, 256), 256);
+    BN_free(bn);
+    assert_int_equal(oc_ssh_pubkey_blob(k, blob, sizeof(blob), &n), 0);
+    p = want_string(blob, "ssh-rsa", 7);
+    p = want_string(p, e65537, 3);
+    p = want_string(p, nbuf, 257);
+    assert_int_equal((size_t)(p - blob), n);
+    EVP_PKEY_free(k);
+}
+
+static void test_fingerprint(void **state)
+{
+    char fp[OC_SSH_FP_SIZE];
+    (void)state;
+
+    /* SHA-256("abc") in unpadded base64, as ssh-keygen -l prints a fingerprint */
+    assert_int_equal(oc_ssh_fingerprint((const uint8_t *)"abc", 3, fp), 0);
+    assert_string_equal(fp, "SHA256:ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_ecdsa_blob_mpints), cmocka_unit_test(test_rsa_blob_and_refusals),
+            cmocka_unit_test(test_pubkey_blob_ecdsa), cmocka_unit_test(test_pubkey_blob_rsa),
+            cmocka_unit_test(test_fingerprint),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
