@@ -164,7 +164,7 @@ static void test_override_and_by_name(void **state)
 #define S_OID "00000001-0000-4000-8000-eeeeeeeeeeee"
 
 /* An agent from the directory data (openclawd's sync), not in the config. */
-static void test_synced_agent(void **state)
+static void test_synced_agent_in_the_host_policy(void **state)
 {
     struct oc_config *cfg = load();
     struct oc_agent synced = {.name = "oc-00000001",
@@ -308,9 +308,12 @@ static void test_tally(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_accepts_and_maps_uid), cmocka_unit_test(test_refusals_in_order),
-            cmocka_unit_test(test_override_and_by_name), cmocka_unit_test(test_synced_agent),
-            cmocka_unit_test(test_audit_format),         cmocka_unit_test(test_tally),
+            cmocka_unit_test(test_accepts_and_maps_uid),
+            cmocka_unit_test(test_refusals_in_order),
+            cmocka_unit_test(test_override_and_by_name),
+            cmocka_unit_test(test_audit_format),
+            cmocka_unit_test(test_tally),
+            cmocka_unit_test(test_synced_agent_in_the_host_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
