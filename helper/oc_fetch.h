@@ -22,12 +22,15 @@
 #include "conf.h"
 #include "jwt.h" /* OC_TOKEN_MAX */
 
-#define OC_HTTP_BODY_MAX        (256u * 1024u)       /* any response body */
-#define OC_GRAPH_BODY_MAX       (8u * 1024u * 1024u) /* a Graph response (directory sync) */
-#define OC_HTTP_CONNECT_TIMEOUT 5L                   /* seconds */
-#define OC_HTTP_TOTAL_TIMEOUT   15L                  /* seconds */
-#define OC_RETRY_AFTER_MAX      3600                 /* Retry-After honoured up to this */
+#define OC_HTTP_BODY_MAX        (256u * 1024u) /* any response body */
+#define OC_HTTP_CONNECT_TIMEOUT 5L             /* seconds */
+#define OC_HTTP_TOTAL_TIMEOUT   15L            /* seconds */
+#define OC_RETRY_AFTER_MAX      3600           /* Retry-After honoured up to this */
 #define OC_FETCH_ERR_MAX        512
+
+/* A Graph response (directory sync, helper/oc_graph.c). */
+#define OC_GRAPH_BODY_MAX (8u * 1024u * 1024u)
+
 /* IMDS: the well-known address, used when neither --imds nor the
  * environment names another endpoint. */
 #define OC_IMDS_DEFAULT "http://169.254.169.254"
@@ -115,7 +118,8 @@ int oc_fetch_wait(struct oc_fetch_ctx *ctx, struct curl_waitfd *extra, unsigned 
 
 struct oc_fetch_result {
     uint64_t id;
-    bool jwks;  /* a JWKS job; else a token job of agent */
+    bool jwks; /* a JWKS job; else a token job of agent */
+
     bool graph; /* a Graph job: http_status and body (caller frees) */
     long http_status;
     char *body;

@@ -160,6 +160,55 @@ static void test_override_and_by_name(void **state)
     oc_config_free(cfg);
 }
 
+#define S_APP "dddddddd-0000-4000-8000-000000000001"
+#define S_OID "00000001-0000-4000-8000-eeeeeeeeeeee"
+
+/* An agent from the directory data (openclawd's sync), not in the config. */
+static void test_synced_agent_in_the_host_policy(void **state)
+{
+    struct oc_config *cfg = load();
+    struct oc_agent synced = {.name = "oc-00000001",
+                              .app_id = S_APP,
+                              .object_id = S_OID,
+                              .has_uid = true,
+                              .uid = 1900000001u,
+                              .enabled = true};
+    struct oc_hostpolicy_input in = input(S_APP, S_OID, "oc-00000001");
+    struct oc_hostpolicy_verdict v;
+
+    (void)state;
+    /* Without the synced agent it is unknown. */
+    expect(cfg, &in, OC_HP_ALL, "agent");
+    in.synced = &synced;
+    assert_int_equal(oc_hostpolicy_check(cfg, &in, OC_HP_ALL, &v), 0);
+    assert_ptr_equal(v.agent, &synced);
+    assert_int_equal(v.uid, 1900000001u);
+    /* its token for another user, another SP of the same app, roles from the data */
+    in = input(S_APP, S_OID, "agent-a");
+    in.synced = &synced;
+    expect(cfg, &in, OC_HP_ALL, "user");
+    in = input(S_APP, A_OID, "oc-00000001");
+    in.synced = &synced;
+    expect(cfg, &in, OC_HP_ALL, "agent");
+    in = input(NULL, NULL, "oc-00000001");
+    in.synced = &synced;
+    assert_int_equal(oc_hostpolicy_check(cfg, &in, OC_HP_ALL, &v), 0);
+    in.roles = other;
+    expect(cfg, &in, OC_HP_ALL, "role");
+    /* a static agent's token never becomes the synced agent, and vice versa */
+    in = input(A_APP, A_OID, "oc-00000001");
+    in.synced = &synced;
+    expect(cfg, &in, OC_HP_ALL, "user");
+    /* disabled in Entra */
+    synced.enabled = false;
+    in = input(S_APP, S_OID, "oc-00000001");
+    in.synced = &synced;
+    assert_int_equal(oc_hostpolicy_check(cfg, &in, OC_HP_ALL, &v), -EACCES);
+    assert_string_equal(v.failed, "agent");
+    assert_non_null(strstr(v.detail, "in Entra"));
+    oc_config_free(cfg);
+}
+
 static void test_audit_format(void **state)
 {
     char line[OC_AUDIT_LINE_MAX];
@@ -264,6 +313,7 @@ int main(void)
             cmocka_unit_test(test_override_and_by_name),
             cmocka_unit_test(test_audit_format),
             cmocka_unit_test(test_tally),
+            cmocka_unit_test(test_synced_agent_in_the_host_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
