@@ -16,7 +16,7 @@ cd "$top"
 out="$top/_build"
 logs="$out/logs"
 mkdir -p "$logs"
-fuzz_seconds=${OC_FUZZ_SECONDS:-30}
+fuzz_seconds=${OC_FUZZ_SECONDS:-20}
 jobs=$(nproc 2>/dev/null || echo 2)
 
 passed=0
