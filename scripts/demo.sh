@@ -231,7 +231,10 @@ say "- ssh login and sudo through pam_openclaw.so with real sshd and sudo: built
 say "  the test command (tests/system/pam-sshd.sh, pam-sudo-su.sh); not yet part of this demo"
 say "- self-registration of a new agent application (openclawctl enroll --create): built, and"
 say "  run by the test command (tests/integration/ctl-enroll.sh); this demo uses an existing app"
-say "- directory sync from Entra into the NSS cache, sudo by live role"
+say "- directory sync from Entra into the NSS cache and sudo by live role: built, and run by the"
+say "  test command (tests/integration/helper-directory.sh, tests/system/pam-sudo-helper.sh)"
+say "- the managed-identity endpoint with the Azure SDK, the ssh-agent on the TPM key: built, and"
+say "  run by the test command (tests/integration/helper-mi.sh, helper-sshagent.sh)"
 
 step "Stop everything this demo started"
 run kill -TERM "$helper_pid" "$tenant_pid" "$swtpm_pid"
