@@ -51,6 +51,7 @@ cat >"$work/main.conf" <<CONF
 [global]
 tenant_id = $TENANT_ID
 authority = $TENANT_URL
+issuer_v2 = https://login.microsoftonline.com/{tenantid}/v2.0
 audiences = api://openclaw-host
 state_dir = $work/state
 socket = $S
@@ -251,6 +252,15 @@ if [ -n "$NSSW" ] && [ -e "$top_builddir/nss_openclaw/.libs/libnss_openclaw.so.2
     fi
 else
     tap_skip "after the kills getent resolves the agent" "nss_wrapper or the module missing"
+fi
+# PAM verifies from keys.json: a token signed by the tenant's current key
+# (rotated during the kills) verifies against the file left by the last run
+tok=$(tenant_token "$ALPHA_APP" "$ALPHA_SECRET" "api://openclaw-host/.default")
+if [ -n "$tok" ] && printf '%s' "$tok" | "$CTL" verify-token --config "$work/main.conf" \
+    --jwks "$J" >"$work/verify.out" 2>&1; then
+    tap_ok "after the kills a token signed by the current key verifies from keys.json (as PAM does)"
+else
+    tap_fail "after the kills a token verifies from keys.json" "$(tail -5 "$work/verify.out")"
 fi
 as_uid $UID_A "$OCT" --socket "$S" >/dev/null 2>&1 &&
     tap_ok "after the kills the agent gets its token" ||
