@@ -35,6 +35,7 @@ CTL_EXTRA_LIBS += common/libocpam.la common/libocproto.la
 
 # openclaw-askpass: SSH_ASKPASS answerer for the chunked token prompts
 dist_bin_SCRIPTS = helper/openclaw-askpass
+dist_man_MANS += man/openclaw-askpass.1
 
 # Integration tests (pamtester under pam_wrapper, the local tenant) and
 # system tests (root, private mount namespace, real sshd, su and sudo).

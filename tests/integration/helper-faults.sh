@@ -116,6 +116,18 @@ printf '%s\n' "$human" | grep -q 'agent-alpha.*fresh, expires in' &&
     tap_ok "openclawctl status shows the token expiry and the JWKS age from the daemon" ||
     tap_fail "openclawctl status shows the daemon's view" "$human"
 
+# --- openclaw-askpass without a token file: the token from openclawd -----------
+full=$(as_uid $UID_A "$OCT" --socket "$S" 2>/dev/null)
+askp() { as_uid $UID_A env PATH="$top_builddir/helper:$top_srcdir/helper:$PATH" OPENCLAW_SOCKET="$S" \
+    OPENCLAW_TOKEN_FILE= sh "$top_srcdir/helper/openclaw-askpass" "$1"; }
+c0=$(askp "(agent-alpha@host) Entra token [0]: ")
+c1=$(askp "(agent-alpha@host) Entra token [500]: ")
+if [ -n "$full" ] && [ "${#c0}" -eq 500 ] && [ "$c0$c1" = "$(printf '%s' "$full" | head -c $((500 + ${#c1})))" ]; then
+    tap_ok "openclaw-askpass without a token file answers the chunks with the agent's token from openclawd"
+else
+    tap_fail "openclaw-askpass answers from openclawd" "len ${#c0} ${#c1} of ${#full}"
+fi
+
 # --- a malformed token answer --------------------------------------------------
 tenant_ctl POST faults "{\"path\":\"$TOKEN_PATH\",\"kind\":\"malformed\",\"count\":1}" >/dev/null
 ans=$(get_token "api://openclaw-host-v2/.default")
