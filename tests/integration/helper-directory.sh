@@ -421,6 +421,9 @@ tap_check "anomaly: audit lines in the log" \
     sh -c "grep -q 'audit: anomaly: uid 0 .* reports agent oc-00000005' '$work/dir.log' && grep -q 'audit: anomaly: service principal 00000005-0000-4000-8000-eeeeeeeeeeee of agent oc-00000005 disabled' '$work/dir.log'"
 
 # --- Graph down: the last good files stay ------------------------------------------
+# first let any sync in flight end (cache-rebuild answers when it has),
+# so that nothing but the failing one can write after the snapshot
+rebuild >/dev/null
 cp "$D" "$work/dir.before"
 cp "$N" "$work/nss.before"
 tenant_ctl POST faults '{"path":"/v1.0/","kind":"status","status":503,"count":20}' >/dev/null

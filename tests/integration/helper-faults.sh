@@ -251,11 +251,15 @@ left=$(find "$work/state" -name '.*.??????' | wc -l)
 [ "$left" -eq 0 ] && tap_ok "no temporary file left in the state directory after the restart" ||
     tap_fail "no temporary file left after the restart" "$(find "$work/state" -name '.*.??????')"
 NSSW=$(for d in /usr/lib/*-linux-gnu /usr/lib64 /usr/lib; do [ -e "$d/libnss_wrapper.so" ] && echo "$d/libnss_wrapper.so" && break; done)
-if [ -n "$NSSW" ] && [ -e "$top_builddir/nss_openclaw/.libs/libnss_openclaw.so.2" ]; then
+NSSM=$top_builddir/nss_openclaw/.libs/libnss_openclaw.so.2
+if readelf --dyn-syms -W "$NSSM" 2>/dev/null | grep -q '__asan_'; then
+    tap_skip "after the kills getent resolves the agent" \
+        "sanitizer build: nss_wrapper and getent lack the ASan runtime (run in the gcc build)"
+elif [ -n "$NSSW" ] && [ -e "$NSSM" ]; then
     printf 'root:x:0:0:root:/root:/bin/sh\n' >"$work/passwd"
     printf 'root:x:0:\n' >"$work/group"
     if wait_for 10 sh -c "LD_PRELOAD='$NSSW' NSS_WRAPPER_PASSWD='$work/passwd' NSS_WRAPPER_GROUP='$work/group' \
-        NSS_WRAPPER_MODULE_SO_PATH='$top_builddir/nss_openclaw/.libs/libnss_openclaw.so.2' \
+        NSS_WRAPPER_MODULE_SO_PATH='$NSSM' \
         NSS_WRAPPER_MODULE_FN_PREFIX=openclaw OPENCLAW_CONFIG='$work/main.conf' \
         getent passwd agent-alpha | grep -q ':$UID_A:'"; then
         tap_ok "after the kills getent resolves the agent from the NSS cache"
