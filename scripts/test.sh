@@ -16,7 +16,7 @@ cd "$top"
 out="$top/_build"
 logs="$out/logs"
 mkdir -p "$logs"
-fuzz_seconds=${OC_FUZZ_SECONDS:-20}
+fuzz_seconds=${OC_FUZZ_SECONDS:-15}
 jobs=$(nproc 2>/dev/null || echo 2)
 
 passed=0
@@ -154,7 +154,7 @@ step install-tree "$top/tests/install-tree.sh" "$out/gcc"
 
 # 8. formatting and the release tarball
 step format-check make -C "$out/gcc" format-check
-step distcheck make -C "$out/gcc" distcheck
+step distcheck make -C "$out/gcc" -j"$jobs" distcheck
 
 # 9. the README's first command, the demo, must keep working too
 step demo "$top/scripts/demo.sh"
