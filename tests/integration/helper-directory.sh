@@ -87,6 +87,9 @@ uid_max = $UID_MAX
 [service sudo-test]
 require_role = Host.Sudo
 
+[service sshd-net]
+allow_networks = 127.0.0.0/8, ::1
+
 [service login-test]
 require_role = Host.Login
 
@@ -209,6 +212,28 @@ tap_check "the registered EC certificate appears as agent-alpha's ssh key" \
     sh -c "test -n '$want_ssh' && echo '$got_ssh' | grep -qxF '$want_ssh'"
 tap_check "the registered RSA certificate appears as agent-alpha's ssh-rsa key" \
     sh -c "test -n '$want_rsa' && echo '$got_ssh' | grep -qxF '$want_rsa'"
+# --- openclaw-authorized-keys: sshd's AuthorizedKeysCommand ------------------
+AK=$top_builddir/helper/openclaw-authorized-keys
+ak_out=$(wrap "$AK" --config "$C" agent-alpha 2>"$work/ak.err")
+echo "# $ak_out"
+nss_check "authorized-keys: agent-alpha gets its two registered keys, tagged with the agent" \
+    sh -c "echo '$ak_out' | grep -qF '$want_ssh openclaw:agent-alpha:' &&
+           echo '$ak_out' | grep -qF '$want_rsa openclaw:agent-alpha:' &&
+           test \$(echo '$ak_out' | grep -c .) -eq 2"
+ak_net=$(wrap "$AK" --config "$C" --service sshd-net agent-alpha 2>/dev/null)
+nss_check "authorized-keys: allow_networks of the service become from=\"...\"" \
+    sh -c "test \$(echo '$ak_net' | grep -c '^from=\"127.0.0.0/8,::1/128\" ') -eq 2"
+ak_h=$(wrap "$AK" --config "$C" root 2>/dev/null)
+rc_h=$?
+ak_x=$(wrap "$AK" --config "$C" '../agent-alpha' 2>/dev/null)
+rc_x=$?
+nss_check "authorized-keys: nothing for a human (root) or a hostile name, exit 0" \
+    test -z "$ak_h$ak_x" -a "$rc_h$rc_x" = 00
+printf 'root:x:0:0:root:/root:/bin/sh\nagent-alpha:x:5000:5000::/home/x:/bin/sh\n' >"$work/passwd.ak"
+ak_s=$(env LD_PRELOAD="$NSSW" NSS_WRAPPER_PASSWD="$work/passwd.ak" NSS_WRAPPER_GROUP="$work/group" \
+    NSS_WRAPPER_MODULE_SO_PATH="$MODULE" NSS_WRAPPER_MODULE_FN_PREFIX=openclaw \
+    OPENCLAW_CONFIG="$C" "$AK" --config "$C" agent-alpha 2>/dev/null)
+nss_check "authorized-keys: a local user named like the agent gets no agent key" test -z "$ak_s"
 sha256=$(openssl x509 -in "$work/alpha.crt" -outform DER | sha256sum | cut -d' ' -f1)
 tap_check "the key's SHA-256 thumbprint matches the certificate" \
     grep -q "\"sha256\":[[:space:]]*\"$sha256\"" "$D"
