@@ -746,10 +746,17 @@ int oc_sshagent_run(const struct oc_sshagent_options *opt)
     a.opt = opt;
     a.listen_fd = a.signal_fd = -1;
     /* The session it was started in: its leader (the login shell, the ssh
-     * session) going away ends the agent; a leader itself watches its parent. */
+     * session) going away ends the agent; a leader itself watches its parent.
+     * getsid() gives 0 when the leader lives outside our PID namespace (a
+     * container entered with exec): then nothing is watched and the agent
+     * lives until it is killed, as ssh-agent does. Never the plain parent
+     * otherwise: under eval "$(...)" that is a subshell which exits at once. */
     a.watch = getsid(0);
-    if (a.watch <= 0 || a.watch == getpid()) {
+    if (a.watch == getpid()) {
         a.watch = getppid();
+    }
+    if (a.watch <= 1) {
+        a.watch = 0;
     }
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);

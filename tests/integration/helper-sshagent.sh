@@ -392,6 +392,24 @@ fi
 stop_pid "${SSH_AGENT_PID:-}"
 unset SSH_AUTH_SOCK SSH_AGENT_PID
 
+# A shell whose session leader is outside its PID namespace (a container
+# entered with exec: getsid() gives 0) must still get a working agent from
+# eval "$(openclaw-token --ssh-agent)": it is not tied to the subshell that
+# started it. The namespace's pid 1 (that bash) ending kills it at the end.
+ha=$work/home/agent-alpha
+unshare --pid --fork setpriv --reuid="$UID_A" --regid="$UID_A" --clear-groups \
+    env -i PATH=/usr/bin:/bin HOME="$ha" bash -c '
+    eval "$("$1" --ssh-agent --socket "$2" --socket-dir "$3" 2>"$3/pidns.err")" >/dev/null
+    sleep 2.5
+    SSH_AUTH_SOCK=${SSH_AUTH_SOCK:-/nonexistent} timeout 20 ssh-add -l' _ "$OCT" "$DSOCK" "$ha" \
+    >"$work/pidns.out" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && grep -q ECDSA "$work/pidns.out"; then
+    tap_ok "daemon mode with the session leader outside the PID namespace: the agent still serves after its starter exited"
+else
+    tap_fail "daemon mode inside a PID namespace" "rc=$rc $(cat "$work/pidns.out" "$ha/pidns.err" 2>/dev/null)"
+fi
+
 if grep -q "aGVsbG8\|hello" "$work/main.log"; then
     tap_fail "the signed data never reaches the daemon log"
 else
