@@ -422,92 +422,76 @@ int oc_nssc_gr_at(const struct oc_nssc *c, uint32_t index, struct oc_nssc_gr *re
     return read_group(c, index, ret, NULL, NULL);
 }
 
-int oc_nssc_pw_by_name(const struct oc_nssc *c, const char *name, struct oc_nssc_pw *ret)
+/* Walk one hash chain of users: the name chain (name != NULL) or the uid
+ * chain. A chain longer than the table, or an index out of range, is
+ * corruption (-EBADMSG), never a loop. */
+static int user_chain(const struct oc_nssc *c, const char *name, uint32_t uid,
+                      struct oc_nssc_pw *ret)
 {
     if (c->n_users == 0) {
         return -ENOENT;
     }
-    uint32_t b = name_hash(c->seed, name) & c->user_mask;
-    uint32_t e = ld32(c->base + c->pw_name_off + 4 * (size_t)b);
+    uint32_t b = (name != NULL ? name_hash(c->seed, name) : id_hash(c->seed, uid)) & c->user_mask;
+    uint32_t e = ld32(c->base + (name != NULL ? c->pw_name_off : c->pw_uid_off) + 4 * (size_t)b);
     for (uint32_t steps = 0; e != 0; steps++) {
         struct oc_nssc_pw u;
         uint32_t next;
-        if (steps >= c->n_users || read_user(c, e - 1, &u, &next, NULL) < 0) {
-            return -EBADMSG; /* a loop or a bad index */
+        if (steps >= c->n_users ||
+            read_user(c, e - 1, &u, name != NULL ? &next : NULL, name != NULL ? NULL : &next) < 0) {
+            return -EBADMSG;
         }
-        if (strcmp(u.name, name) == 0) {
+        if (name != NULL ? strcmp(u.name, name) == 0 : u.uid == uid) {
             *ret = u;
             return 0;
         }
         e = next;
     }
     return -ENOENT;
+}
+
+/* The same for groups: the name chain or the gid chain. */
+static int group_chain(const struct oc_nssc *c, const char *name, uint32_t gid,
+                       struct oc_nssc_gr *ret)
+{
+    if (c->n_groups == 0) {
+        return -ENOENT;
+    }
+    uint32_t b = (name != NULL ? name_hash(c->seed, name) : id_hash(c->seed, gid)) & c->group_mask;
+    uint32_t e = ld32(c->base + (name != NULL ? c->gr_name_off : c->gr_gid_off) + 4 * (size_t)b);
+    for (uint32_t steps = 0; e != 0; steps++) {
+        struct oc_nssc_gr g;
+        uint32_t next;
+        if (steps >= c->n_groups ||
+            read_group(c, e - 1, &g, name != NULL ? &next : NULL, name != NULL ? NULL : &next) < 0) {
+            return -EBADMSG;
+        }
+        if (name != NULL ? strcmp(g.name, name) == 0 : g.gid == gid) {
+            *ret = g;
+            return 0;
+        }
+        e = next;
+    }
+    return -ENOENT;
+}
+
+int oc_nssc_pw_by_name(const struct oc_nssc *c, const char *name, struct oc_nssc_pw *ret)
+{
+    return name != NULL ? user_chain(c, name, 0, ret) : -ENOENT;
 }
 
 int oc_nssc_pw_by_uid(const struct oc_nssc *c, uint32_t uid, struct oc_nssc_pw *ret)
 {
-    if (c->n_users == 0) {
-        return -ENOENT;
-    }
-    uint32_t b = id_hash(c->seed, uid) & c->user_mask;
-    uint32_t e = ld32(c->base + c->pw_uid_off + 4 * (size_t)b);
-    for (uint32_t steps = 0; e != 0; steps++) {
-        struct oc_nssc_pw u;
-        uint32_t next;
-        if (steps >= c->n_users || read_user(c, e - 1, &u, NULL, &next) < 0) {
-            return -EBADMSG;
-        }
-        if (u.uid == uid) {
-            *ret = u;
-            return 0;
-        }
-        e = next;
-    }
-    return -ENOENT;
+    return user_chain(c, NULL, uid, ret);
 }
 
 int oc_nssc_gr_by_name(const struct oc_nssc *c, const char *name, struct oc_nssc_gr *ret)
 {
-    if (c->n_groups == 0) {
-        return -ENOENT;
-    }
-    uint32_t b = name_hash(c->seed, name) & c->group_mask;
-    uint32_t e = ld32(c->base + c->gr_name_off + 4 * (size_t)b);
-    for (uint32_t steps = 0; e != 0; steps++) {
-        struct oc_nssc_gr g;
-        uint32_t next;
-        if (steps >= c->n_groups || read_group(c, e - 1, &g, &next, NULL) < 0) {
-            return -EBADMSG;
-        }
-        if (strcmp(g.name, name) == 0) {
-            *ret = g;
-            return 0;
-        }
-        e = next;
-    }
-    return -ENOENT;
+    return name != NULL ? group_chain(c, name, 0, ret) : -ENOENT;
 }
 
 int oc_nssc_gr_by_gid(const struct oc_nssc *c, uint32_t gid, struct oc_nssc_gr *ret)
 {
-    if (c->n_groups == 0) {
-        return -ENOENT;
-    }
-    uint32_t b = id_hash(c->seed, gid) & c->group_mask;
-    uint32_t e = ld32(c->base + c->gr_gid_off + 4 * (size_t)b);
-    for (uint32_t steps = 0; e != 0; steps++) {
-        struct oc_nssc_gr g;
-        uint32_t next;
-        if (steps >= c->n_groups || read_group(c, e - 1, &g, NULL, &next) < 0) {
-            return -EBADMSG;
-        }
-        if (g.gid == gid) {
-            *ret = g;
-            return 0;
-        }
-        e = next;
-    }
-    return -ENOENT;
+    return group_chain(c, NULL, gid, ret);
 }
 
 static int ref_at(const struct oc_nssc *c, uint32_t first, uint32_t n, uint32_t i, uint32_t *ret)

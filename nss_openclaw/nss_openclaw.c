@@ -918,16 +918,42 @@ static enum nss_status ent_end(struct ent_state *e)
     return NSS_STATUS_SUCCESS;
 }
 
-enum nss_status _nss_openclaw_setpwent(int stayopen)
+/* setpwent/setgrent: not while this thread is already inside the module */
+static enum nss_status ent_set_guarded(struct ent_state *e)
 {
-    (void)stayopen;
+    enum nss_status st;
+
     if (in_module) {
         return NSS_STATUS_UNAVAIL;
     }
     in_module = 1;
-    enum nss_status st = ent_set(&pw_ent);
+    st = ent_set(e);
     in_module = 0;
     return st;
+}
+
+/* get*ent without a set*ent first: take a snapshot now. Called with e->lock
+ * held; 0 or the unavail() code. */
+static int ent_snapshot(struct ent_state *e)
+{
+    int r;
+
+    if (e->s != NULL) {
+        return 0;
+    }
+    e->idx = 0;
+    r = acquire(&e->s);
+    if (r < 0) {
+        e->s = NULL;
+        return unavail(r);
+    }
+    return 0;
+}
+
+enum nss_status _nss_openclaw_setpwent(int stayopen)
+{
+    (void)stayopen;
+    return ent_set_guarded(&pw_ent);
 }
 
 enum nss_status _nss_openclaw_endpwent(void)
@@ -941,14 +967,7 @@ enum nss_status _nss_openclaw_getpwent_r(struct passwd *pw, char *buf, size_t bu
 
     GUARD_ENTER(errnop);
     pthread_mutex_lock(&pw_ent.lock);
-    if (pw_ent.s == NULL) {
-        r = acquire(&pw_ent.s);
-        pw_ent.idx = 0;
-        if (r < 0) {
-            pw_ent.s = NULL;
-            r = unavail(r);
-        }
-    }
+    r = ent_snapshot(&pw_ent);
     while (r == 0) {
         struct oc_nssc_pw u;
         r = oc_nssc_pw_at(&pw_ent.s->c, pw_ent.idx, &u);
@@ -973,13 +992,7 @@ enum nss_status _nss_openclaw_getpwent_r(struct passwd *pw, char *buf, size_t bu
 enum nss_status _nss_openclaw_setgrent(int stayopen)
 {
     (void)stayopen;
-    if (in_module) {
-        return NSS_STATUS_UNAVAIL;
-    }
-    in_module = 1;
-    enum nss_status st = ent_set(&gr_ent);
-    in_module = 0;
-    return st;
+    return ent_set_guarded(&gr_ent);
 }
 
 enum nss_status _nss_openclaw_endgrent(void)
@@ -993,14 +1006,7 @@ enum nss_status _nss_openclaw_getgrent_r(struct group *gr, char *buf, size_t buf
 
     GUARD_ENTER(errnop);
     pthread_mutex_lock(&gr_ent.lock);
-    if (gr_ent.s == NULL) {
-        r = acquire(&gr_ent.s);
-        gr_ent.idx = 0;
-        if (r < 0) {
-            gr_ent.s = NULL;
-            r = unavail(r);
-        }
-    }
+    r = ent_snapshot(&gr_ent);
     while (r == 0) {
         struct oc_nssc_gr g;
         r = oc_nssc_gr_at(&gr_ent.s->c, gr_ent.idx, &g);

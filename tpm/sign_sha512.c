@@ -45,9 +45,6 @@ int oc_tpm_key_sign_rsa_sha512(struct oc_tpm_key *key, const uint8_t digest[64],
                                uint8_t sig[OC_TPM_SIG_MAX], size_t *ret_len)
 {
     struct oc_tpm *tpm = key->tpm;
-    TPM2B_DIGEST d;
-    TPMT_SIG_SCHEME scheme;
-    TPMT_TK_HASHCHECK validation;
     TPMT_SIGNATURE *s = NULL;
     TSS2_RC rc;
     int r;
@@ -59,28 +56,15 @@ int oc_tpm_key_sign_rsa_sha512(struct oc_tpm_key *key, const uint8_t digest[64],
     if (key->soft != NULL) {
         return soft_sign_sha512(key, digest, sig, ret_len);
     }
-    memset(&scheme, 0, sizeof(scheme));
-    scheme.scheme = TPM2_ALG_RSASSA;
-    scheme.details.any.hashAlg = TPM2_ALG_SHA512;
-    memset(&d, 0, sizeof(d));
-    d.size = 64;
-    memcpy(d.buffer, digest, 64);
-    memset(&validation, 0, sizeof(validation));
-    validation.tag = TPM2_ST_HASHCHECK;
-    validation.hierarchy = TPM2_RH_NULL;
-    /* the response's first parameter is not a TPM2B: decrypt only */
-    r = oc_tpm_session_attrs(tpm, TPMA_SESSION_DECRYPT);
+    r = oc_tpm_esys_sign(key, TPM2_ALG_RSASSA, TPM2_ALG_SHA512, digest, 64,
+                         "signing with SHA-512 in the TPM", &s, &rc);
     if (r < 0) {
-        return r;
-    }
-    rc = Esys_Sign(tpm->esys, key->handle, tpm->session, ESYS_TR_NONE, ESYS_TR_NONE, &d, &scheme,
-                   &validation, &s);
-    if (rc != TSS2_RC_SUCCESS) {
         TSS2_RC base = oc_tpm_rc_base(rc);
 
-        r = oc_tpm_fail(tpm, "signing with SHA-512 in the TPM", rc);
         /* a TPM without SHA-512 answers TPM2_RC_HASH or TPM2_RC_SCHEME */
-        return base == TPM2_RC_HASH || base == TPM2_RC_SCHEME ? -EOPNOTSUPP : r;
+        return rc != TSS2_RC_SUCCESS && (base == TPM2_RC_HASH || base == TPM2_RC_SCHEME)
+                       ? -EOPNOTSUPP
+                       : r;
     }
     if (s->sigAlg != TPM2_ALG_RSASSA || s->signature.rsassa.hash != TPM2_ALG_SHA512 ||
         s->signature.rsassa.sig.size != 256) {

@@ -42,6 +42,9 @@ int oc_tpm_fail(struct oc_tpm *tpm, const char *what, TSS2_RC rc);
 int oc_tpm_errno(TSS2_RC rc);
 TSS2_RC oc_tpm_rc_base(TSS2_RC rc);
 int oc_tpm_session_attrs(struct oc_tpm *tpm, TPMA_SESSION flags);
+int oc_tpm_esys_sign(struct oc_tpm_key *key, TPMI_ALG_SIG_SCHEME scheme_alg, TPMI_ALG_HASH hash,
+                     const uint8_t *digest, size_t len, const char *what, TPMT_SIGNATURE **ret,
+                     TSS2_RC *ret_rc);
 const TPMT_SYM_DEF *oc_tpm_session_symmetric(void);
 int oc_tpm_check_parent(struct oc_tpm *tpm, const struct oc_tpmblob *b);
 void oc_tpm_pcr_selection(uint16_t bank, uint32_t mask, TPML_PCR_SELECTION *sel);

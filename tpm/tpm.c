@@ -954,36 +954,31 @@ static int put_fixed(const uint8_t *in, size_t n, uint8_t *out, size_t size)
     return 0;
 }
 
-int oc_tpm_key_sign(struct oc_tpm_key *key, enum oc_jws_alg alg, const uint8_t digest[32],
-                    uint8_t sig[OC_TPM_SIG_MAX], size_t *ret_len)
+/* TPM2_Sign of an outside digest with KEY under SCHEME/HASH (no hash
+ * ticket: the TPM did not compute the digest). 0 and *ret (Esys_Free it),
+ * or a negative errno with the error recorded as "WHAT: ..."; the TPM's own
+ * code, when it answered, in *ret_rc for callers that tell codes apart. */
+int oc_tpm_esys_sign(struct oc_tpm_key *key, TPMI_ALG_SIG_SCHEME scheme_alg, TPMI_ALG_HASH hash,
+                     const uint8_t *digest, size_t len, const char *what, TPMT_SIGNATURE **ret,
+                     TSS2_RC *ret_rc)
 {
     struct oc_tpm *tpm = key->tpm;
     TPM2B_DIGEST d;
     TPMT_SIG_SCHEME scheme;
     TPMT_TK_HASHCHECK validation;
-    TPMT_SIGNATURE *s = NULL;
     TSS2_RC rc;
     int r;
 
-    if (key->soft != NULL) {
-        return oc_soft_key_sign(key, alg, digest, sig, ret_len);
+    *ret_rc = TSS2_RC_SUCCESS;
+    if (len > sizeof(d.buffer)) {
+        return oc_tpm_set_error(tpm, -EINVAL, "%s: a digest of %zu bytes is too long", what, len);
     }
     memset(&scheme, 0, sizeof(scheme));
-    if (key->alg == OC_TPM_KEY_RSA2048 && alg == OC_JWS_RS256) {
-        scheme.scheme = TPM2_ALG_RSASSA;
-    } else if (key->alg == OC_TPM_KEY_RSA2048 && alg == OC_JWS_PS256) {
-        scheme.scheme = TPM2_ALG_RSAPSS;
-    } else if (key->alg == OC_TPM_KEY_ECC_P256 && alg == OC_JWS_ES256) {
-        scheme.scheme = TPM2_ALG_ECDSA;
-    } else {
-        return oc_tpm_set_error(tpm, -EINVAL, "algorithm %s does not fit a %s key",
-                                oc_jws_alg_name(alg) != NULL ? oc_jws_alg_name(alg) : "?",
-                                oc_tpm_key_alg_name(key->alg));
-    }
-    scheme.details.any.hashAlg = TPM2_ALG_SHA256;
+    scheme.scheme = scheme_alg;
+    scheme.details.any.hashAlg = hash;
     memset(&d, 0, sizeof(d));
-    d.size = 32;
-    memcpy(d.buffer, digest, 32);
+    d.size = (UINT16)len;
+    memcpy(d.buffer, digest, len);
     memset(&validation, 0, sizeof(validation));
     validation.tag = TPM2_ST_HASHCHECK;
     validation.hierarchy = TPM2_RH_NULL;
@@ -993,11 +988,43 @@ int oc_tpm_key_sign(struct oc_tpm_key *key, enum oc_jws_alg alg, const uint8_t d
         return r;
     }
     rc = Esys_Sign(tpm->esys, key->handle, tpm->session, ESYS_TR_NONE, ESYS_TR_NONE, &d, &scheme,
-                   &validation, &s);
+                   &validation, ret);
     if (rc != TSS2_RC_SUCCESS) {
-        return oc_tpm_fail(tpm, "signing in the TPM", rc);
+        *ret_rc = rc;
+        return oc_tpm_fail(tpm, what, rc);
     }
-    if (scheme.scheme == TPM2_ALG_ECDSA) {
+    return 0;
+}
+
+int oc_tpm_key_sign(struct oc_tpm_key *key, enum oc_jws_alg alg, const uint8_t digest[32],
+                    uint8_t sig[OC_TPM_SIG_MAX], size_t *ret_len)
+{
+    struct oc_tpm *tpm = key->tpm;
+    TPMI_ALG_SIG_SCHEME scheme;
+    TPMT_SIGNATURE *s = NULL;
+    TSS2_RC rc;
+    int r;
+
+    if (key->soft != NULL) {
+        return oc_soft_key_sign(key, alg, digest, sig, ret_len);
+    }
+    if (key->alg == OC_TPM_KEY_RSA2048 && alg == OC_JWS_RS256) {
+        scheme = TPM2_ALG_RSASSA;
+    } else if (key->alg == OC_TPM_KEY_RSA2048 && alg == OC_JWS_PS256) {
+        scheme = TPM2_ALG_RSAPSS;
+    } else if (key->alg == OC_TPM_KEY_ECC_P256 && alg == OC_JWS_ES256) {
+        scheme = TPM2_ALG_ECDSA;
+    } else {
+        return oc_tpm_set_error(tpm, -EINVAL, "algorithm %s does not fit a %s key",
+                                oc_jws_alg_name(alg) != NULL ? oc_jws_alg_name(alg) : "?",
+                                oc_tpm_key_alg_name(key->alg));
+    }
+    r = oc_tpm_esys_sign(key, scheme, TPM2_ALG_SHA256, digest, 32, "signing in the TPM", &s,
+                         &rc);
+    if (r < 0) {
+        return r;
+    }
+    if (scheme == TPM2_ALG_ECDSA) {
         if (s->sigAlg != TPM2_ALG_ECDSA ||
             put_fixed(s->signature.ecdsa.signatureR.buffer, s->signature.ecdsa.signatureR.size, sig,
                       32) < 0 ||
@@ -1009,7 +1036,7 @@ int oc_tpm_key_sign(struct oc_tpm_key *key, enum oc_jws_alg alg, const uint8_t d
         }
     } else {
         const TPM2B_PUBLIC_KEY_RSA *rs = &s->signature.rsassa.sig;
-        if (s->sigAlg != scheme.scheme || rs->size != 256) {
+        if (s->sigAlg != scheme || rs->size != 256) {
             r = oc_tpm_set_error(tpm, -EPROTO, "the TPM returned a malformed RSA signature");
         } else {
             memcpy(sig, rs->buffer, rs->size);
