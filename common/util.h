@@ -51,6 +51,14 @@ void oc_free_wipe(void *p, size_t n);
 /* Wipe a NUL-terminated string, then free it. NULL is fine. */
 void oc_free_wipe_str(char *s);
 
+/* Write all LEN bytes to socket FD (blocking; EINTR retried, no SIGPIPE).
+ * 0, or -errno (-EIO when the peer took nothing). */
+int oc_send_all(int fd, const void *buf, size_t len);
+/* Send what is left of BUF (LEN bytes, *OFF of them already sent) on a
+ * non-blocking socket. 1 all sent, 0 would block (call again on POLLOUT),
+ * -1 the connection failed. */
+int oc_send_pending(int fd, const uint8_t *buf, size_t len, size_t *off);
+
 /* Cleanup helpers for __attribute__((cleanup)). */
 void oc_freep(void *p);
 void oc_closep(int *fd);

@@ -449,20 +449,8 @@ static int conn_read(struct oc_mi *mi, struct mi_conn *c)
 
 static int conn_flush(struct mi_conn *c)
 {
-    while (c->out_off < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0 && errno == EAGAIN) {
-            return 0;
-        }
-        if (n <= 0) {
-            return -1;
-        }
-        c->out_off += (size_t)n;
-    }
-    return -1; /* all sent: Connection: close */
+    /* all sent (1): Connection: close, so the connection ends either way */
+    return oc_send_pending(c->fd, (const uint8_t *)c->out, c->out_len, &c->out_off) == 0 ? 0 : -1;
 }
 
 static void accept_one(struct oc_mi *mi)

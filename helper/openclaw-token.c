@@ -59,22 +59,6 @@ static void usage(FILE *f)
             "  --foreground      do not fork (print the variables, then serve)\n");
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return -errno;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Read one frame (bounded wait). */
 static int read_frame(int fd, uint8_t **ret_body, size_t *ret_len)
 {
@@ -159,8 +143,8 @@ static int request_token(const char *path, const char *scope, const char *agent,
         }
         return 2;
     }
-    r = write_all(fd, hdr, sizeof(hdr));
-    r = r < 0 ? r : write_all(fd, (const uint8_t *)text, strlen(text));
+    r = oc_send_all(fd, hdr, sizeof(hdr));
+    r = r < 0 ? r : oc_send_all(fd, (const uint8_t *)text, strlen(text));
     free(text);
     r = r < 0 ? r : read_frame(fd, &body, &len);
     close(fd);

@@ -829,18 +829,10 @@ static int client_read(struct daemon *d, struct client *c)
 
 static int client_flush(struct client *c)
 {
-    while (c->out_off < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0 && errno == EAGAIN) {
-            return 0;
-        }
-        if (n <= 0) {
-            return -1;
-        }
-        c->out_off += (size_t)n;
+    int r = oc_send_pending(c->fd, c->out, c->out_len, &c->out_off);
+
+    if (r <= 0) {
+        return r;
     }
     if (c->out != NULL) {
         oc_free_wipe(c->out, c->out_len);

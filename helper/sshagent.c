@@ -244,22 +244,6 @@ int oc_sshagent_build_sign_response(const uint8_t *sig, size_t sig_len, uint8_t 
 /* Talking to openclawd                                               */
 /* ------------------------------------------------------------------ */
 
-static int send_all(int fd, const uint8_t *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return n < 0 ? -errno : -EIO;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* One request to openclawd, one parsed answer (bounded wait). */
 static int daemon_call(const char *path, cJSON *req, cJSON **ret_answer)
 {
@@ -283,8 +267,8 @@ static int daemon_call(const char *path, cJSON *req, cJSON **ret_answer)
             r = -errno;
         }
     }
-    r = r < 0 ? r : send_all(fd, hdr, sizeof(hdr));
-    r = r < 0 ? r : send_all(fd, (const uint8_t *)text, strlen(text));
+    r = r < 0 ? r : oc_send_all(fd, hdr, sizeof(hdr));
+    r = r < 0 ? r : oc_send_all(fd, (const uint8_t *)text, strlen(text));
     free(text);
     oc_proto_reader_init(&rd);
     while (r == 0 && body == NULL) {
@@ -587,18 +571,11 @@ static int client_read(struct agent *a, struct agent_client *c)
 
 static int client_write(struct agent_client *c)
 {
-    while (c->out != NULL && c->out_off < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) {
-            continue;
+    if (c->out != NULL) {
+        int r = oc_send_pending(c->fd, c->out, c->out_len, &c->out_off);
+        if (r <= 0) {
+            return r;
         }
-        if (n < 0 && errno == EAGAIN) {
-            return 0;
-        }
-        if (n <= 0) {
-            return -1;
-        }
-        c->out_off += (size_t)n;
     }
     free(c->out);
     c->out = NULL;
