@@ -374,6 +374,19 @@ static int check_identity(const cJSON *claims, struct oc_verify_result *res,
     if (r < 0 || oc_guid_check(res->appid) < 0) {
         return REFUSE("identity", "%s claim is missing or not a GUID", appid_name);
     }
+    {
+        /* Entra puts the client in appid (v1) or azp (v2), never both; a
+         * token carrying the other one too must name the same application,
+         * or two readers of it would disagree on who it is. */
+        const char *other_name = res->version == 1 ? "azp" : "appid";
+        const char *other = NULL;
+
+        r = oc_json_get_string(claims, other_name, OC_GUID_LEN, &other);
+        if (r != -ENOENT && (r < 0 || oc_guid_check(other) < 0 || strcasecmp(other, res->appid) != 0)) {
+            return REFUSE("identity", "%s and %s name different applications", appid_name,
+                          other_name);
+        }
+    }
     r = oc_json_get_string(claims, "oid", OC_GUID_LEN, &res->oid);
     if (r < 0 || oc_guid_check(res->oid) < 0) {
         return REFUSE("identity", "oid claim is missing or not a GUID");

@@ -15,3 +15,14 @@ TESTS += tests/integration/verify-token.sh tests/integration/ctl-status.sh
 EXTRA_DIST += tests/lib tests/integration/verify-token.sh tests/integration/ctl-status.sh tests/tenant-suite.sh tests/fuzz/run-fuzz.sh tests/tenant \
 	tests/README.md tests/unit/README.md tests/integration/README.md \
 	tests/system/README.md tests/fuzz/README.md
+
+# Reliability: hostile tokens, configs, cache files and socket frames
+# through the real binaries (openclawctl, libpam + pam_openclaw, the NSS
+# module, openclawd); also under ASan (all of them are ours).
+check_PROGRAMS += tests/reliability/nss-probe
+tests_reliability_nss_probe_SOURCES = tests/reliability/nss-probe.c
+tests_reliability_nss_probe_CPPFLAGS = $(AM_CPPFLAGS) -DOC_NSS_MODULE_PATH='"$(OC_NSS_MODULE)"'
+tests_reliability_nss_probe_DEPENDENCIES = nss_openclaw/libnss_openclaw.la
+TESTS += tests/reliability/hostile-inputs.sh
+EXTRA_DIST += tests/reliability/hostile-inputs.sh tests/reliability/hostile_inputs.py \
+	tests/reliability/README.md

@@ -450,6 +450,16 @@ static void test_identity_claims(void **state)
     refuse_fx("no-oid", "identity", "oid");
     refuse_fx("azp-not-guid", "identity", "azp");
     refuse_fx("roles-not-strings", "identity", "roles");
+    /* appid and azp both present: they must name the same application */
+    refuse_fx("v1-azp-disagrees", "identity", "different applications");
+    refuse_fx("v2-appid-disagrees", "identity", "different applications");
+}
+
+static void test_appid_and_azp_that_agree(void **state)
+{
+    struct oc_verify_result *res = accept_fx("v2-appid-agrees");
+
+    oc_verify_result_free(res);
 }
 
 /* ---- shape of the token ----------------------------------------------------- */
@@ -668,6 +678,7 @@ int main(void)
             cmocka_unit_test(test_delegated_tokens_are_refused),
             cmocka_unit_test(test_payload_strictness),
             cmocka_unit_test(test_identity_claims),
+            cmocka_unit_test(test_appid_and_azp_that_agree),
             cmocka_unit_test(test_truncated_and_extra_segments),
             cmocka_unit_test(test_1mib_token_refused_by_size),
             cmocka_unit_test(test_nested_header_refused),
