@@ -22,11 +22,13 @@
 #     tenant (which listens on loopback only); everything it serves is
 #     Unix sockets, reached from B's side.
 # Checked: `ssh agent-alpha@B id -u` through the TPM-backed ssh-agent only;
-# the certificate removed at the tenant, the role removed (account phase),
-# the service principal disabled: refused after B's directory sync, and
-# allowed again once restored; an unregistered key refused; no keys for a
-# human; sudo on B by live role (mode=helper, B's own TPM key); su to the
-# agent with its token; the token ssh login side by side. Prints TAP.
+# the certificate removed at the tenant (dropped by B's periodic sync,
+# sync_interval = 30, timed against the bound), the role removed (account
+# phase), the service principal disabled (gone from NSS): refused after
+# B's directory sync, and allowed again once restored; an unregistered key
+# refused; no keys for a human; sudo on B by live role (mode=helper, B's
+# own TPM key); su to the agent with its token; the token ssh login side
+# by side. The host's files are compared before and after. Prints TAP.
 set -u
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
