@@ -1272,6 +1272,7 @@ int oc_graph_start(struct oc_graph *g)
     int64_t now = oc_now();
 
     if (g->phase != PH_IDLE) {
+        g->resync = true;
         return 0;
     }
     g->last_attempt = now;

@@ -41,8 +41,10 @@ int oc_graph_new(const struct oc_config *cfg, struct oc_fetch_ctx *fetch, const 
 void oc_graph_free(struct oc_graph *g);
 
 /*
- * Start a sync now unless one runs (then 0 too: callers wait for the
- * running one). Without [directory] the static rebuild is done at once.
+ * Start a sync now. When one runs, another is queued to start as soon as
+ * it ends (the running one may have read Graph before the caller's
+ * change): callers wait for that next one. Without [directory] the static
+ * rebuild is done at once.
  */
 int oc_graph_start(struct oc_graph *g);
 

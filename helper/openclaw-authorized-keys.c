@@ -3,7 +3,7 @@
  * openclaw-authorized-keys: sshd's AuthorizedKeysCommand for agents.
  *
  *   AuthorizedKeysCommand /usr/sbin/openclaw-authorized-keys %u
- *   AuthorizedKeysCommandUser openclaw
+ *   AuthorizedKeysCommandUser nobody
  *
  * Prints, in authorized_keys format, the public keys of the certificate
  * credentials registered on the agent's Entra application, as openclawd's

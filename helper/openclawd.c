@@ -68,6 +68,7 @@ struct client {
     bool wait_jwks;     /* waiting for the JWKS request */
     bool wait_fresh;    /* get-token max_age: only a token of the request awaited will do */
     bool wait_sync;     /* cache-rebuild: waiting for the directory sync */
+    uint64_t sync_gen;  /* ...until oc_graph_generation() reaches this */
     struct oc_proto_reader reader;
     uint8_t *out;
     size_t out_len;
@@ -606,12 +607,17 @@ static int do_cache_rebuild(struct daemon *d, struct client *c)
 {
     int64_t now = oc_now();
 
+    bool was_running = oc_graph_running(d->graph);
+
     logmsg("audit: uid %u pid %d asked for a directory sync (cache-rebuild)", c->uid, c->pid);
     (void)oc_graph_start(d->graph);
     if (!oc_graph_running(d->graph)) {
         return reply_sync(d, c, true);
     }
+    /* A sync already running may have read Graph before this request: the
+     * answer waits for the one queued after it. */
     c->wait_sync = true;
+    c->sync_gen = oc_graph_generation(d->graph) + (was_running ? 2 : 1);
     c->deadline = now + OC_SYNC_WAIT;
     return 0;
 }
@@ -874,21 +880,27 @@ static int listen_socket(const char *path)
     return fd;
 }
 
+/* Answer the cache-rebuild clients whose sync has finished. */
+static void answer_sync_waiters(struct daemon *d)
+{
+    for (size_t i = 0; !oc_graph_running(d->graph) && i < d->n_clients; i++) {
+        struct client *c = &d->clients[i];
+        if (c->wait_sync && oc_graph_generation(d->graph) >= c->sync_gen) {
+            c->wait_sync = false;
+            c->deadline = oc_now() + OC_CLIENT_TIMEOUT;
+            if (reply_sync(d, c, true) < 0) {
+                c->closing = true;
+            }
+        }
+    }
+}
+
 /* A finished HTTP job: record it and answer the clients waiting for it. */
 static void job_done(struct daemon *d, struct oc_fetch_result *res)
 {
     if (!res->jwks && (res->id & OC_GRAPH_JOB_FLAG) != 0) {
         oc_graph_job_done(d->graph, res);
-        for (size_t i = 0; !oc_graph_running(d->graph) && i < d->n_clients; i++) {
-            struct client *c = &d->clients[i];
-            if (c->wait_sync) {
-                c->wait_sync = false;
-                c->deadline = oc_now() + OC_CLIENT_TIMEOUT;
-                if (reply_sync(d, c, true) < 0) {
-                    c->closing = true;
-                }
-            }
-        }
+        answer_sync_waiters(d);
         return;
     }
     if (res->jwks) {
@@ -967,6 +979,7 @@ static int run(struct daemon *d)
         }
         if (oc_graph_next(d->graph) <= now) {
             (void)oc_graph_start(d->graph);
+            answer_sync_waiters(d); /* a start that failed at once */
         }
         if (oc_graph_next(d->graph) - now < wait) {
             wait = oc_graph_next(d->graph) - now;

@@ -44,6 +44,10 @@ TESTS += tests/integration/pam-module.sh tests/system/pam-sshd.sh \
 # pam_openclaw with openclawd: unknown kid, mode=helper, sessions, locks.
 TESTS += tests/integration/pam-helper.sh tests/system/pam-sudo-helper.sh
 EXTRA_DIST += tests/integration/pam-helper.sh tests/system/pam-sudo-helper.sh
+# ssh by agent identity between two hosts (network namespaces): sshd's
+# AuthorizedKeysCommand, the TPM-backed ssh-agent, revocation, sudo, su.
+TESTS += tests/system/ssh-two-hosts.sh
+EXTRA_DIST += tests/system/ssh-two-hosts.sh
 EXTRA_DIST += tests/integration/pam-module.sh tests/integration/pam-lib.sh \
 	tests/system/pam-sshd.sh tests/system/pam-sudo-su.sh tests/system/pam-ns.sh
 

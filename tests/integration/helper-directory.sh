@@ -343,6 +343,28 @@ else
     tap_skip "PAM account: static agent refused" "pam_wrapper, pamtester or the module missing"
 fi
 
+# --- a change made while a sync runs: cache-rebuild waits for a sync that sees it
+# The running sync has read the assignments before the change; the request
+# made after the change must not be answered with that sync's result.
+tenant_ctl POST assignments \
+    "{\"principalAppId\":\"$ALPHA_APP\",\"resourceAppId\":\"$RESOURCE_APP\",\"appRole\":\"Host.Sudo\"}" >/dev/null
+rebuild >/dev/null
+tenant_ctl DELETE requests >/dev/null
+tenant_ctl POST faults '{"path":"/applications(","kind":"latency","ms":1500,"count":8}' >/dev/null
+rebuild >"$work/rebuild1.out" &
+rebuild_pid=$!
+read_assignments() { tenant_ctl GET "requests?path=appRoleAssignedTo" | grep -q '"seq"'; }
+wait_for 10 read_assignments
+tenant_ctl POST assignments/remove \
+    "{\"principalAppId\":\"$ALPHA_APP\",\"resourceAppId\":\"$RESOURCE_APP\",\"appRole\":\"Host.Sudo\"}" >/dev/null
+out=$(rebuild)
+roles=$(dir_get "$ALPHA_APP" roles)
+wait "$rebuild_pid"
+tenant_ctl DELETE faults >/dev/null
+echo "# in flight: $(cat "$work/rebuild1.out"); after the change: $out; roles $roles"
+tap_check "cache-rebuild during a running sync: answered after a sync that saw the change (role gone)" \
+    test "$(echo "$out" | json_get finished 2>/dev/null)" = true -a "$roles" = '["Host.Login"]'
+
 # --- a disabled service principal leaves NSS ----------------------------------
 tenant_ctl POST disable-sp "{\"appId\":\"$ALPHA_APP\"}" >/dev/null
 rebuild >/dev/null
