@@ -24,5 +24,11 @@ tests_reliability_nss_probe_SOURCES = tests/reliability/nss-probe.c
 tests_reliability_nss_probe_CPPFLAGS = $(AM_CPPFLAGS) -DOC_NSS_MODULE_PATH='"$(OC_NSS_MODULE)"'
 tests_reliability_nss_probe_DEPENDENCIES = nss_openclaw/libnss_openclaw.la
 TESTS += tests/reliability/hostile-inputs.sh
+# 16 threads of PAM authentications while keys rotate and openclawd restarts.
+check_PROGRAMS += tests/reliability/pam-load
+tests_reliability_pam_load_SOURCES = tests/reliability/pam-load.c
+tests_reliability_pam_load_LDADD = $(PAM_LIBS) -lpthread
+TESTS += tests/reliability/pam-load.sh
 EXTRA_DIST += tests/reliability/hostile-inputs.sh tests/reliability/hostile_inputs.py \
+	tests/reliability/pam-load.sh \
 	tests/reliability/README.md

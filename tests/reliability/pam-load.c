@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pam-load: many PAM authentications at once through libpam and the
+ * built pam_openclaw.so, each checked against its expected decision.
+ *
+ *   pam-load -d CONFDIR -s SERVICE -t THREADS -n PER_ROUND [-w GO_FILE] [-r MAX_ROUNDS] LIST
+ *
+ * LIST has one case a line: "ok USER TOKENFILE" or "fail USER TOKENFILE".
+ * Each round runs PER_ROUND authentications (pam_start_confdir +
+ * pam_authenticate + pam_acct_mgmt + pam_end) spread over THREADS threads,
+ * picking the cases in turn. With -w, rounds go on while GO_FILE exists
+ * (at most MAX_ROUNDS, default 50), so a test can keep the load up while
+ * it injects faults; otherwise one round runs.
+ *
+ * Before the first round one warm-up pass per thread loads everything; the
+ * process's open fds and resident memory are taken after it and again at
+ * the end. Prints one line:
+ *   decisions=N wrong=W rounds=R fds_before=A fds_after=B rss_before_kib=C rss_after_kib=D
+ * and each wrong decision on stderr. Exit 0 when nothing was wrong, 1 when
+ * something was, 2 usage.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <security/pam_appl.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CASES_MAX   256
+#define TOKEN_MAX   (64 * 1024)
+#define THREADS_MAX 64
+
+struct test_case {
+    bool expect_ok;
+    char user[64];
+    char *token;
+};
+
+static struct test_case cases[CASES_MAX];
+static size_t n_cases;
+static const char *confdir, *service;
+static atomic_ulong next_case, decisions, wrong;
+static atomic_long budget; /* authentications left in this round */
+
+static int conv(int num, const struct pam_message **msg, struct pam_response **resp, void *data)
+{
+    const struct test_case *tc = data;
+    struct pam_response *r = calloc((size_t)num, sizeof(*r));
+
+    if (r == NULL) {
+        return PAM_BUF_ERR;
+    }
+    for (int i = 0; i < num; i++) {
+        if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF || msg[i]->msg_style == PAM_PROMPT_ECHO_ON) {
+            r[i].resp = strdup(tc->token);
+            if (r[i].resp == NULL) {
+                for (int j = 0; j < i; j++) {
+                    free(r[j].resp);
+                }
+                free(r);
+                return PAM_BUF_ERR;
+            }
+        }
+    }
+    *resp = r;
+    return PAM_SUCCESS;
+}
+
+/* One authentication of case TC; true when the decision matches. */
+static bool run_case(const struct test_case *tc)
+{
+    struct pam_conv c = {conv, (void *)tc};
+    pam_handle_t *pamh = NULL;
+    int r = pam_start_confdir(service, tc->user, &c, confdir, &pamh);
+
+    if (r != PAM_SUCCESS) {
+        fprintf(stderr, "pam-load: pam_start_confdir: %d\n", r);
+        return false;
+    }
+    r = pam_authenticate(pamh, PAM_SILENT);
+    if (r == PAM_SUCCESS) {
+        r = pam_acct_mgmt(pamh, PAM_SILENT);
+    }
+    pam_end(pamh, r);
+    return (r == PAM_SUCCESS) == tc->expect_ok;
+}
+
+static void *worker(void *arg)
+{
+    (void)arg;
+    while (atomic_fetch_sub(&budget, 1) > 0) {
+        const struct test_case *tc = &cases[atomic_fetch_add(&next_case, 1) % n_cases];
+
+        atomic_fetch_add(&decisions, 1);
+        if (!run_case(tc)) {
+            atomic_fetch_add(&wrong, 1);
+            fprintf(stderr, "pam-load: wrong decision: expected %s for %s (%.24s...)\n",
+                    tc->expect_ok ? "success" : "refusal", tc->user, tc->token);
+        }
+    }
+    return NULL;
+}
+
+static int run_round(unsigned threads, long n)
+{
+    pthread_t t[THREADS_MAX];
+    unsigned started = 0;
+
+    atomic_store(&budget, n);
+    for (; started < threads; started++) {
+        if (pthread_create(&t[started], NULL, worker, NULL) != 0) {
+            break;
+        }
+    }
+    for (unsigned i = 0; i < started; i++) {
+        pthread_join(t[i], NULL);
+    }
+    return started == threads ? 0 : -1;
+}
+
+static long count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    long n = 0;
+
+    if (d == NULL) {
+        return -1;
+    }
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] != '.') {
+            n++;
+        }
+    }
+    closedir(d);
+    return n - 1; /* the directory's own fd */
+}
+
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/statm", "re");
+    long size = 0, resident = -1;
+
+    if (f == NULL) {
+        return -1;
+    }
+    if (fscanf(f, "%ld %ld", &size, &resident) != 2) {
+        resident = -1;
+    }
+    fclose(f);
+    return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    char *buf;
+    size_t n;
+
+    if (f == NULL) {
+        return NULL;
+    }
+    buf = malloc(TOKEN_MAX + 1);
+    if (buf == NULL) {
+        fclose(f);
+        return NULL;
+    }
+    n = fread(buf, 1, TOKEN_MAX, f);
+    fclose(f);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) {
+        n--;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+static int load_list(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    char line[4096], expect[8], user[64], file[3000];
+
+    if (f == NULL) {
+        fprintf(stderr, "pam-load: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f) != NULL && n_cases < CASES_MAX) {
+        struct test_case *tc = &cases[n_cases];
+
+        if (sscanf(line, "%7s %63s %2999s", expect, user, file) != 3) {
+            continue;
+        }
+        tc->expect_ok = strcmp(expect, "ok") == 0;
+        memcpy(tc->user, user, sizeof(tc->user));
+        tc->token = read_file(file);
+        if (tc->token == NULL) {
+            fprintf(stderr, "pam-load: cannot read %s\n", file);
+            fclose(f);
+            return -1;
+        }
+        n_cases++;
+    }
+    fclose(f);
+    return n_cases > 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    unsigned threads = 16, rounds = 0, max_rounds = 50;
+    long per_round = 1000, fds_before, fds_after, rss_before, rss_after;
+    const char *go_file = NULL;
+    int opt;
+
+    while ((opt = getopt(argc, argv, "d:s:t:n:w:r:")) != -1) {
+        switch (opt) {
+        case 'd':
+            confdir = optarg;
+            break;
+        case 's':
+            service = optarg;
+            break;
+        case 't':
+            threads = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'n':
+            per_round = strtol(optarg, NULL, 10);
+            break;
+        case 'w':
+            go_file = optarg;
+            break;
+        case 'r':
+            max_rounds = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        default:
+            return 2;
+        }
+    }
+    if (confdir == NULL || service == NULL || optind + 1 != argc || threads == 0 ||
+        threads > THREADS_MAX || per_round <= 0 || max_rounds == 0) {
+        fprintf(stderr, "usage: pam-load -d CONFDIR -s SERVICE -t THREADS -n PER_ROUND "
+                        "[-w GO_FILE] [-r MAX_ROUNDS] LIST\n");
+        return 2;
+    }
+    if (load_list(argv[optind]) < 0) {
+        return 2;
+    }
+    /* warm-up: every thread once through every case, not counted */
+    if (run_round(threads, (long)(threads * n_cases)) < 0) {
+        fprintf(stderr, "pam-load: cannot start %u threads\n", threads);
+        return 2;
+    }
+    atomic_store(&decisions, 0);
+    atomic_store(&wrong, 0);
+    fds_before = count_fds();
+    rss_before = rss_kib();
+    do {
+        if (run_round(threads, per_round) < 0) {
+            fprintf(stderr, "pam-load: cannot start %u threads\n", threads);
+            return 2;
+        }
+        rounds++;
+    } while (go_file != NULL && access(go_file, F_OK) == 0 && rounds < max_rounds);
+    fds_after = count_fds();
+    rss_after = rss_kib();
+    printf("decisions=%lu wrong=%lu rounds=%u fds_before=%ld fds_after=%ld rss_before_kib=%ld "
+           "rss_after_kib=%ld\n",
+           (unsigned long)atomic_load(&decisions), (unsigned long)atomic_load(&wrong), rounds,
+           fds_before, fds_after, rss_before, rss_after);
+    for (size_t i = 0; i < n_cases; i++) {
+        free(cases[i].token);
+    }
+    return atomic_load(&wrong) == 0 ? 0 : 1;
+}

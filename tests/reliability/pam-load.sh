@@ -1,0 +1,225 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Load with faults: PAM authentications through libpam and pam_openclaw.so
+# from 16 threads of one process (pam-load), valid and invalid tokens mixed,
+# in rounds of 1000, while the tenant rotates its signing keys, openclawd
+# refreshes the JWKS file under the readers, and openclawd is killed
+# (SIGKILL and SIGTERM) and started again. Every decision must be the
+# expected one, the driver's fds must not grow and its memory must settle
+# after the warm-up. OC_LOAD_ROUNDS / OC_LOAD_FAULTS make it longer
+# (make soak). Prints TAP.
+set -u
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+export top_srcdir top_builddir
+. "$top_srcdir/tests/lib/tap.sh"
+. "$top_srcdir/tests/lib/tenant.sh"
+. "$top_srcdir/tests/integration/pam-lib.sh"
+. "$top_srcdir/tests/integration/helper-lib.sh"
+
+LOAD="$top_builddir/tests/reliability/pam-load"
+MOD=$(pam_module)
+FAULTS=${OC_LOAD_FAULTS:-8}
+MAX_ROUNDS=${OC_LOAD_ROUNDS:-60}
+
+command -v curl >/dev/null || tap_skip_all "curl missing (scripts/install-deps.sh)"
+"$OC_PY" -c 'import cryptography' 2>/dev/null || tap_skip_all "python3-cryptography missing"
+[ "$(id -u)" = 0 ] || tap_skip_all "needs root (openclawd --allow-root, root-owned config)"
+for b in "$LOAD" "$OCD"; do
+    [ -x "$b" ] || tap_skip_all "$b not built (make check builds it)"
+done
+grep -q OPENCLAW_TEST_AUDIT_FILE "$MOD" || tap_skip_all "not a --enable-test-hooks build"
+asan=no
+nm -u "$MOD" 2>/dev/null | grep -q __asan_ && asan=yes
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+
+work=$(mktemp -d /tmp/oc-load.XXXXXX)
+chmod 755 "$work"
+PAM_WORK=$work
+export PAM_WORK
+HELPER_PID_main=""
+load_pid=""
+cleanup() {
+    [ -n "$load_pid" ] && kill -KILL "$load_pid" 2>/dev/null
+    helper_stop "$HELPER_PID_main" >/dev/null 2>&1
+    tenant_stop
+    rm -rf "$work"
+}
+trap cleanup EXIT
+tenant_start "$work/tenant" || tap_skip_all "the local tenant did not start"
+mkdir -p "$work/state/jwks" "$work/tally" "$work/run" "$work/svc" "$work/tok"
+chmod 700 "$work/tally"
+printf '%s\n' "$ALPHA_SECRET" >"$work/alpha.secret"
+chmod 600 "$work/alpha.secret"
+S=$work/run/ocd.sock
+conf=$work/openclaw.conf
+cat >"$conf" <<CONF
+[global]
+tenant_id = $TENANT_ID
+authority = $TENANT_URL
+audiences = $RESOURCE_URI, $RESOURCE_V2_APP
+issuer_v2 = https://login.microsoftonline.com/{tenantid}/v2.0
+state_dir = $work/state
+jwks_dir = $work/state/jwks
+tally_dir = $work/tally
+runtime_dir = $work/run
+socket = $S
+ca_file = $TENANT_CA
+allow_insecure_credentials = yes
+uid_min = 1879048192
+uid_max = 2147352575
+
+[service sshd]
+require_role = Host.Login
+deny = 1000
+fail_interval = 1
+unlock_time = 1
+
+[agent agent-alpha]
+app_id = $ALPHA_APP
+object_id = $ALPHA_OID
+credential = secret-file
+secret_file = $work/alpha.secret
+
+[agent agent-beta]
+app_id = $BETA_APP
+object_id = $BETA_OID
+CONF
+chmod 644 "$conf"
+export TZ=UTC OPENCLAW_TEST_AUDIT_FILE="$work/audit.log"
+printf 'auth required %s config=%s nodelay\naccount required %s config=%s\n' \
+    "$MOD" "$conf" "$MOD" "$conf" >"$work/svc/sshd"
+
+helper_start main "$conf" --no-token-store || tap_skip_all "openclawd did not start: $(tail -n 3 "$work/main.log")"
+wait_for 20 test -s "$work/state/jwks/keys.json" || tap_fail "openclawd wrote keys.json"
+
+# --- the cases ---------------------------------------------------------------
+tk=$work/tok
+tenant_token "$ALPHA_APP" "$ALPHA_SECRET" "$RESOURCE_URI/.default" >"$tk/alpha-k0"
+tenant_token "$ALPHA_APP" "$ALPHA_SECRET" "$RESOURCE_V2_URI/.default" >"$tk/alpha-k0-v2"
+tenant_token "$BETA_APP" "$BETA_SECRET" "$RESOURCE_URI/.default" >"$tk/beta-k0"
+tenant_ctl POST rotate-keys '{}' >/dev/null # K0 stays published
+tenant_token "$ALPHA_APP" "$ALPHA_SECRET" "$RESOURCE_URI/.default" >"$tk/alpha-k1"
+tenant_token "$BETA_APP" "$BETA_SECRET" "$RESOURCE_URI/.default" >"$tk/beta-k1"
+resign_token "$tk/beta-k1" "{\"exp\":$(($(date +%s) - 600)),\"nbf\":$(($(date +%s) - 4000)),\"iat\":$(($(date +%s) - 4000))}" >"$tk/beta-expired"
+resign_token "$tk/beta-k1" '{"roles":null}' >"$tk/beta-noroles"
+resign_token "$tk/beta-k1" '{"aud":"api://someone-else"}' >"$tk/beta-otheraud"
+"$OC_PY" - "$tk" <<'PY'
+import base64, json, sys
+d = sys.argv[1]
+def b64u(b): return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+h, p, s = open(d + "/beta-k1").read().strip().split(".")
+open(d + "/beta-tampered", "w").write(h + "." + p + "." + ("A" if s[0] != "A" else "B") + s[1:])
+hdr = json.loads(base64.urlsafe_b64decode(h + "=" * (-len(h) % 4)))
+hdr["kid"] = "not-published"
+hdr.pop("x5t", None)
+open(d + "/beta-unknownkid", "w").write(b64u(json.dumps(hdr).encode()) + "." + p + "." + s)
+open(d + "/garbage", "w").write("x.y.z")
+PY
+# openclawd fetches every published key when it starts: restart it so that
+# keys.json holds K0 and K1 before the load (an unknown kid right after a
+# fetch is rate-limited by design and would be refused, rightly, with "kid")
+helper_stop "$HELPER_PID_main" >/dev/null
+rm -f "$work/state/jwks/keys.json"
+helper_start main "$conf" --no-token-store || tap_fail "openclawd restarts" "$(tail -n 3 "$work/main.log")"
+k1=$("$OC_PY" -c 'import base64, json, sys
+h = open(sys.argv[1]).read().split(".")[0]
+print(json.loads(base64.urlsafe_b64decode(h + "=" * (-len(h) % 4)))["kid"])' "$tk/alpha-k1")
+wait_for 20 grep -q "$k1" "$work/state/jwks/keys.json" ||
+    tap_fail "keys.json holds the second key before the load"
+cat >"$work/cases" <<LIST
+ok agent-alpha $tk/alpha-k0
+ok agent-alpha $tk/alpha-k0-v2
+ok agent-alpha $tk/alpha-k1
+fail agent-beta $tk/alpha-k0
+fail agent-beta $tk/beta-expired
+fail agent-beta $tk/beta-noroles
+fail agent-beta $tk/beta-otheraud
+fail agent-beta $tk/beta-tampered
+fail agent-beta $tk/beta-unknownkid
+fail agent-beta $tk/garbage
+fail agent-alpha $tk/beta-k0
+LIST
+n_ok=$(grep -c '^ok ' "$work/cases")
+n_fail=$(grep -c '^fail ' "$work/cases")
+
+# --- the load, with faults ---------------------------------------------------
+: >"$work/go"
+timeout 600 "$LOAD" -d "$work/svc" -s sshd -t 16 -n 1000 -w "$work/go" -r "$MAX_ROUNDS" \
+    "$work/cases" >"$work/load.out" 2>"$work/load.err" &
+load_pid=$!
+rotations=0 kills=0 terms=0 restarts_failed=0 refreshes=0
+for i in $(seq 1 "$FAULTS"); do
+    kill -0 "$load_pid" 2>/dev/null || break
+    sleep 0.3
+    case $((i % 3)) in
+    1)
+        # a new signing key at the tenant; openclawd rewrites keys.json under the readers
+        tenant_ctl POST rotate-keys '{}' >/dev/null && rotations=$((rotations + 1))
+        case $(req "$S" '{"type":"refresh-jwks"}') in
+        *'"ok":true'* | *'"ok": true'*) refreshes=$((refreshes + 1)) ;;
+        esac
+        ;;
+    2)
+        kill -KILL "$HELPER_PID_main" 2>/dev/null && kills=$((kills + 1))
+        wait "$HELPER_PID_main" 2>/dev/null
+        sleep 0.2
+        helper_start main "$conf" --no-token-store || restarts_failed=$((restarts_failed + 1))
+        ;;
+    0)
+        helper_stop "$HELPER_PID_main" >/dev/null && terms=$((terms + 1))
+        helper_start main "$conf" --no-token-store || restarts_failed=$((restarts_failed + 1))
+        ;;
+    esac
+done
+rm -f "$work/go"
+wait "$load_pid"
+load_rc=$?
+load_pid=""
+line=$(cat "$work/load.out")
+val() { printf '%s\n' "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+decisions=$(val decisions)
+wrong=$(val wrong)
+echo "# $line"
+echo "# faults: $rotations key rotations ($refreshes JWKS refreshes), $kills SIGKILL + $terms SIGTERM restarts of openclawd"
+echo "# cases: $n_ok valid, $n_fail invalid, 16 threads"
+
+if [ "$load_rc" -lt 124 ] && [ -n "$decisions" ] && [ "$decisions" -ge 1000 ]; then
+    tap_ok "$decisions PAM decisions from 16 threads (rounds of 1000) with faults injected"
+else
+    tap_fail "at least 1000 PAM decisions" "rc=$load_rc $line $(head -c 800 "$work/load.err")"
+fi
+if [ "$load_rc" -eq 0 ] && [ "${wrong:-1}" = 0 ]; then
+    tap_ok "every decision as expected: $n_ok valid tokens accepted, $n_fail invalid refused, each time"
+else
+    tap_fail "every decision as expected" "wrong=${wrong:-?} $(grep -m 5 'wrong decision' "$work/load.err")"
+fi
+if [ "$rotations" -ge 1 ] && [ "$kills" -ge 1 ] && [ "$terms" -ge 1 ] && [ "$restarts_failed" -eq 0 ]; then
+    tap_ok "faults happened during the load: key rotation, SIGKILL and SIGTERM restarts of openclawd"
+else
+    tap_fail "faults during the load" "rotations=$rotations kills=$kills terms=$terms failed restarts=$restarts_failed (the load ended too soon?)"
+fi
+if [ -n "$(val fds_before)" ] && [ "$(val fds_before)" = "$(val fds_after)" ]; then
+    tap_ok "the driver holds as many fds after the load as after the warm-up ($(val fds_before))"
+else
+    tap_fail "no fd growth in the driver" "$line"
+fi
+rss_growth=$(($(val rss_after_kib) - $(val rss_before_kib)))
+echo "# driver resident memory: $(val rss_before_kib) KiB after the warm-up, $(val rss_after_kib) KiB at the end"
+if [ "$asan" = yes ]; then
+    tap_skip "memory settles after the warm-up" "the sanitizer's quarantine holds freed memory on purpose"
+elif [ "$rss_growth" -le 4096 ]; then
+    tap_ok "memory settles after the warm-up (grew by $rss_growth KiB over $decisions decisions)"
+else
+    tap_fail "memory settles after the warm-up" "grew by $rss_growth KiB"
+fi
+if grep -q "Sanitizer\|runtime error" "$work/load.err" "$work/main.log"; then
+    tap_fail "no sanitizer report" "$(grep -m 3 "Sanitizer\|runtime error" "$work/load.err" "$work/main.log")"
+else
+    tap_ok "no sanitizer report from the driver or openclawd"
+fi
+case $(req "$S" '{"type":"ping"}') in
+*'"ok":true'* | *'"ok": true'*) tap_ok "openclawd answers after the restarts" ;;
+*) tap_fail "openclawd answers after the restarts" "$(tail -n 3 "$work/main.log")" ;;
+esac
+tap_done
