@@ -237,6 +237,8 @@ def ratio(a, b):
     return f"{a / b:.2f}×" if b else "–"
 def met(ok):
     return "met" if ok else "not met"
+def num(x):  # 12 345
+    return f"{x:,.0f}".replace(",", " ")
 rows = []
 for name, d, p in (("1 client", d1, p1), ("64 clients", d64, p64)):
     for q in ("p50_us", "p99_us"):
@@ -246,16 +248,16 @@ for name, d, p in (("1 client", d1, p1), ("64 clients", d64, p64)):
         rows.append((f"cached get-token {q[:3]}, {name}", f"{float(d[q]):.1f} µs",
                      f"{float(p[q]):.1f} µs (socket floor)", ratio(float(d[q]), float(p[q])), goal))
     goal = f"≥ 20 000 req/s: {met(float(d['rps']) >= 20000)}" if name == "64 clients" else ""
-    rows.append((f"get-token req/s, {name}", f"{float(d['rps']):.0f}",
-                 f"{float(p['rps']):.0f} (socket floor)", ratio(float(d['rps']), float(p['rps'])), goal))
+    rows.append((f"get-token req/s, {name}", num(float(d['rps'])),
+                 f"{num(float(p['rps']))} (socket floor)", ratio(float(d['rps']), float(p['rps'])), goal))
 for n, rest in rss:
     f = rest.split()
     if len(f) == 2 and f[0].isdigit() and f[1].isdigit():
         kb, priv = int(f[0]), int(f[1])
         goal_kb = 8 * 1024 + 4 * int(n)
-        rows.append((f"VmRSS, {n} agents configured", f"{kb / 1024:.1f} MiB", f"goal {goal_kb / 1024:.1f} MiB",
+        rows.append((f"VmRSS, {num(int(n))} agents configured", f"{kb / 1024:.1f} MiB", f"goal {goal_kb / 1024:.1f} MiB",
                      f"{ratio(kb, goal_kb)} of goal", f"≤ 8 MiB + 4 KiB/agent: {met(kb <= goal_kb)}"))
-        rows.append((f"private memory (not shared with other processes), {n} agents",
+        rows.append((f"private memory (not shared with other processes), {num(int(n))} agents",
                      f"{priv / 1024:.1f} MiB", f"goal {goal_kb / 1024:.1f} MiB", f"{ratio(priv, goal_kb)} of goal",
                      f"{met(priv <= goal_kb)} by private memory"))
     else:
