@@ -569,7 +569,10 @@ static void table_lookup(unsigned n, const char *op, double o, const char *peer,
         return;
     }
     double r = p / o;
-    if (r >= 1) {
+    if (r >= 0.95 && r < 1.05) {
+        bench_row("NSS", "%s | %s ns | %s %s ns | about the same (%.2f×) | %s", fig,
+                  bench_num(a, sizeof(a), o), peer, bench_num(b, sizeof(b), p), r, goal);
+    } else if (r >= 1) {
         bench_row("NSS", "%s | %s ns | %s %s ns | %.*f× faster | %s", fig,
                   bench_num(a, sizeof(a), o), peer, bench_num(b, sizeof(b), p), r < 10 ? 1 : 0, r,
                   goal);
