@@ -18,3 +18,4 @@ bench/helper: $(srcdir)/bench/helper.sh Makefile bench/helper-load$(EXEEXT) help
 noinst_HEADERS += bench/table.h
 EXTRA_DIST += bench/run
 CLEANFILES += bench/run.log
+EXTRA_DIST += bench/README.md
