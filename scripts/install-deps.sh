@@ -115,13 +115,19 @@ bench_peers() {
     fi
     case $new in
     *sssd-common*)
-        if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-            systemctl disable --now sssd.service sssd-autofs.socket sssd-nss.socket \
-                sssd-pam.socket sssd-pam-priv.socket sssd-ssh.socket sssd-sudo.socket \
-                >/dev/null 2>&1 || true
-            echo "install-deps: disabled sssd.service and its sockets (systemctl)"
+        # systemctl disable works without a running systemd too (it edits
+        # the unit links and the SysV links); --now only under systemd.
+        units="sssd.service sssd-autofs.socket sssd-nss.socket sssd-pam.socket
+            sssd-pam-priv.socket sssd-ssh.socket sssd-sudo.socket"
+        if command -v systemctl >/dev/null 2>&1; then
+            now=""
+            [ -d /run/systemd/system ] && now="--now"
+            # shellcheck disable=SC2086
+            systemctl disable $now $units >/dev/null 2>&1 || true
+            echo "install-deps: disabled sssd.service and its sockets (systemctl disable $now)"
         elif command -v update-rc.d >/dev/null 2>&1 && [ -x /etc/init.d/sssd ]; then
             update-rc.d sssd disable >/dev/null 2>&1 || true
+            echo "install-deps: disabled the sssd init script (update-rc.d)"
         fi
         ;;
     esac
