@@ -13,3 +13,9 @@ bench/helper: $(srcdir)/bench/helper.sh Makefile bench/helper-load$(EXEEXT) help
 	sed -e 's|%%TOP_SRCDIR%%|$(abs_top_srcdir)|g' \
 	    -e 's|%%TOP_BUILDDIR%%|$(abs_top_builddir)|g' $(srcdir)/bench/helper.sh >$@.tmp && \
 	chmod +x $@.tmp && mv $@.tmp $@
+
+# bench/table.h: rows of the combined table (bench/run); bench/run itself.
+noinst_HEADERS += bench/table.h
+EXTRA_DIST += bench/run
+CLEANFILES += bench/run.log
+EXTRA_DIST += bench/README.md

@@ -24,6 +24,8 @@
 
 #include "tpm/tpm.h"
 
+#include "table.h"
+
 #ifndef OC_SWTPM
 #define OC_SWTPM ""
 #endif
@@ -162,8 +164,31 @@ static int fail(struct oc_tpm *tpm, const char *what)
     return 1;
 }
 
+/* Rows of the swtpm run also go to the combined table (bench/run). */
+static bool table_on;
+
+static void table_row(const char *what, double cmds, double signs, double ms, double peer)
+{
+    char goal[64] = "";
+    if (signs > 0) {
+        snprintf(goal, sizeof(goal), "1 TPM command per assertion: %s",
+                 cmds > 0.995 && cmds < 1.005 ? "met" : "not met");
+    }
+    if (peer > 0) {
+        bench_row("TPM (swtpm)",
+                  "%s | %.2f ms, %.2f TPM cmds | OpenSSL software key %.3f ms | "
+                  "%.0f× slower | %s",
+                  what, ms, cmds, peer, ms / peer, goal);
+    } else {
+        bench_row("TPM (swtpm)", "%s | %.2f ms, %.2f TPM cmds | – | – | %s", what, ms, cmds, goal);
+    }
+}
+
 static void row(const char *what, double cmds, double signs, double ms, double peer)
 {
+    if (table_on) {
+        table_row(what, cmds, signs, ms, peer);
+    }
     if (peer > 0) {
         printf("%-36s %8.2f %8.2f %10.3f %10.3f %8.1fx\n", what, cmds, signs, ms, peer, ms / peer);
     } else {
@@ -188,8 +213,10 @@ static int run(const char *tcti)
     t0 = now_ms();
     if (oc_tpm_open(&opt, &tpm, err, sizeof(err)) < 0) {
         fprintf(stderr, "bench/tpm: %s\n", err);
+        bench_row("TPM (swtpm)", "all | not measured (%s) | – | – | –", err);
         return 1;
     }
+    table_on = true;
     printf("%-36s %8s %8s %10s %10s %9s\n", "operation (swtpm)", "TPM cmds", "signs", "ms/op",
            "peer ms", "ratio");
     row("open (primary + salted session)", (double)oc_tpm_commands(tpm), 0, now_ms() - t0, 0);
@@ -291,6 +318,7 @@ static int run(const char *tcti)
            "in memory (no TPM binding).\n");
     rc = 0;
 out:
+    table_on = false;
     X509_free(rsa_cert);
     X509_free(ecc_cert);
     oc_tpm_key_free(rsa);
@@ -411,6 +439,8 @@ int main(void)
                     "bench/tpm: cannot start swtpm (%s); set OC_TEST_TCTI or install "
                     "swtpm\n",
                     strerror(-r));
+            bench_row("TPM (swtpm)", "all | not measured (swtpm does not start: %s) | – | – | –",
+                      strerror(-r));
             stop_swtpm();
             return 1;
         }

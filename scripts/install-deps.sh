@@ -1,7 +1,25 @@
 #!/bin/sh
 # Install every Debian 12 package openclaw needs to build, test and demo.
 # Idempotent: packages already present are left alone. Needs root.
+#
+#   --bench  also install the peers `make bench` measures against: SSSD
+#            (sssd-common: the daemon and its files provider; libnss-sss:
+#            the NSS client with its memory cache). Their maintainer scripts
+#            would configure this host for SSSD; see bench_peers below for
+#            what is undone. The benchmark runs sssd only inside a private
+#            mount namespace with its own config.
 set -eu
+
+bench=no
+for arg in "$@"; do
+    case $arg in
+    --bench) bench=yes ;;
+    *)
+        echo "install-deps: unknown option $arg (known: --bench)" >&2
+        exit 2
+        ;;
+    esac
+done
 
 PKGS="
 build-essential autoconf automake libtool pkg-config make gcc clang
@@ -43,6 +61,81 @@ fi
 # exact versions of package-lock.json, from the npm registry. Needs Node.js
 # 20 and npm (not Debian 12's nodejs 18).
 top=$(cd "$(dirname "$0")/.." && pwd)
+
+installed() {
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+# SSSD for bench/nss. Installing it changes the host in ways a benchmark
+# peer must not:
+#   * libnss-sss's postinst appends "sss" to passwd, group, shadow,
+#     netgroup, services and automount in /etc/nsswitch.conf (and adds an
+#     "automount:" line) -- restored byte for byte from a copy taken before;
+#   * libpam-sss and libpam-pwquality (dependencies of sssd-common) run
+#     pam-auth-update, which adds pam_sss and pam_pwquality to
+#     /etc/pam.d/common-* -- both profiles are removed again with
+#     pam-auth-update --remove;
+#   * sssd-common enables sssd.service and its responder sockets under
+#     systemd -- disabled and stopped again.
+# Each step is undone only for packages this run installed, never for an
+# SSSD the admin had set up already. sssd-common also creates the system
+# user "sssd" (left in place; removing the package does not remove it).
+bench_peers() {
+    new=""
+    for p in sssd-common libnss-sss; do
+        installed "$p" || new="$new $p"
+    done
+    if [ -z "$new" ]; then
+        echo "install-deps: benchmark peers present (sssd-common libnss-sss)"
+        return 0
+    fi
+    pam_new=""
+    for p in libpam-sss:sss libpam-pwquality:pwquality; do
+        installed "${p%%:*}" || pam_new="$pam_new ${p#*:}"
+    done
+    nss_copy=$(mktemp /tmp/install-deps-nsswitch.XXXXXX)
+    cp -p /etc/nsswitch.conf "$nss_copy"
+    echo "install-deps: installing benchmark peers:$new"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    # shellcheck disable=SC2086
+    if ! apt-get install -y -q --no-install-recommends $new; then
+        echo "install-deps: apt-get install failed; check /etc/nsswitch.conf against $nss_copy" >&2
+        return 1
+    fi
+    if ! cmp -s "$nss_copy" /etc/nsswitch.conf; then
+        cat "$nss_copy" >/etc/nsswitch.conf
+        echo "install-deps: restored /etc/nsswitch.conf (libnss-sss had added sss)"
+    fi
+    rm -f "$nss_copy"
+    if [ -n "$pam_new" ] && command -v pam-auth-update >/dev/null 2>&1; then
+        # shellcheck disable=SC2086
+        pam-auth-update --package --remove $pam_new
+        echo "install-deps: removed the PAM profiles:$pam_new (pam-auth-update)"
+    fi
+    case $new in
+    *sssd-common*)
+        # systemctl disable works without a running systemd too (it edits
+        # the unit links and the SysV links); --now only under systemd.
+        units="sssd.service sssd-autofs.socket sssd-nss.socket sssd-pam.socket
+            sssd-pam-priv.socket sssd-ssh.socket sssd-sudo.socket"
+        if command -v systemctl >/dev/null 2>&1; then
+            now=""
+            [ -d /run/systemd/system ] && now="--now"
+            # shellcheck disable=SC2086
+            systemctl disable $now $units >/dev/null 2>&1 || true
+            echo "install-deps: disabled sssd.service and its sockets (systemctl disable $now)"
+        elif command -v update-rc.d >/dev/null 2>&1 && [ -x /etc/init.d/sssd ]; then
+            update-rc.d sssd disable >/dev/null 2>&1 || true
+            echo "install-deps: disabled the sssd init script (update-rc.d)"
+        fi
+        ;;
+    esac
+}
+
+if [ "$bench" = yes ]; then
+    bench_peers
+fi
 lock="$top/tests/node/package-lock.json"
 stamp="$top/tests/node/node_modules/.package-lock.json"
 if ! command -v npm >/dev/null 2>&1; then
