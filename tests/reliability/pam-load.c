@@ -15,7 +15,8 @@
  * Before the first round one warm-up pass per thread loads everything; the
  * process's open fds and resident memory are taken after it and again at
  * the end. Prints one line:
- *   decisions=N wrong=W rounds=R fds_before=A fds_after=B rss_before_kib=C rss_after_kib=D
+ *   decisions=N wrong=W rounds=R fds_before=A fds_after=B rss_before_kib=C
+ *   rss_round1_kib=E rss_after_kib=D
  * and each wrong decision on stderr. Exit 0 when nothing was wrong, 1 when
  * something was, 2 usage.
  */
@@ -212,7 +213,7 @@ static int load_list(const char *path)
 int main(int argc, char **argv)
 {
     unsigned threads = 16, rounds = 0, max_rounds = 50;
-    long per_round = 1000, fds_before, fds_after, rss_before, rss_after;
+    long per_round = 1000, fds_before, fds_after, rss_before, rss_round1 = -1, rss_after;
     const char *go_file = NULL;
     int opt;
 
@@ -264,13 +265,16 @@ int main(int argc, char **argv)
             return 2;
         }
         rounds++;
+        if (rounds == 1) {
+            rss_round1 = rss_kib();
+        }
     } while (go_file != NULL && access(go_file, F_OK) == 0 && rounds < max_rounds);
     fds_after = count_fds();
     rss_after = rss_kib();
     printf("decisions=%lu wrong=%lu rounds=%u fds_before=%ld fds_after=%ld rss_before_kib=%ld "
-           "rss_after_kib=%ld\n",
+           "rss_round1_kib=%ld rss_after_kib=%ld\n",
            (unsigned long)atomic_load(&decisions), (unsigned long)atomic_load(&wrong), rounds,
-           fds_before, fds_after, rss_before, rss_after);
+           fds_before, fds_after, rss_before, rss_round1, rss_after);
     for (size_t i = 0; i < n_cases; i++) {
         free(cases[i].token);
     }

@@ -145,7 +145,10 @@ n_fail=$(grep -c '^fail ' "$work/cases")
 
 # --- the load, with faults ---------------------------------------------------
 : >"$work/go"
-timeout 600 "$LOAD" -d "$work/svc" -s sshd -t 16 -n 1000 -w "$work/go" -r "$MAX_ROUNDS" \
+# One malloc arena: with glibc's per-thread arenas the resident size drifts
+# with fragmentation (measured: +2 MiB over 30 rounds of 16 threads, flat
+# with one arena), which would hide a real leak behind noise.
+MALLOC_ARENA_MAX=1 timeout 600 "$LOAD" -d "$work/svc" -s sshd -t 16 -n 1000 -w "$work/go" -r "$MAX_ROUNDS" \
     "$work/cases" >"$work/load.out" 2>"$work/load.err" &
 load_pid=$!
 rotations=0 kills=0 terms=0 restarts_failed=0 refreshes=0
@@ -204,14 +207,16 @@ if [ -n "$(val fds_before)" ] && [ "$(val fds_before)" = "$(val fds_after)" ]; t
 else
     tap_fail "no fd growth in the driver" "$line"
 fi
-rss_growth=$(($(val rss_after_kib) - $(val rss_before_kib)))
-echo "# driver resident memory: $(val rss_before_kib) KiB after the warm-up, $(val rss_after_kib) KiB at the end"
+rss_growth=$(($(val rss_after_kib) - $(val rss_round1_kib)))
+echo "# driver resident memory: $(val rss_before_kib) KiB after the warm-up, $(val rss_round1_kib) KiB after round 1, $(val rss_after_kib) KiB at the end"
 if [ "$asan" = yes ]; then
-    tap_skip "memory settles after the warm-up" "the sanitizer's quarantine holds freed memory on purpose"
-elif [ "$rss_growth" -le 4096 ]; then
-    tap_ok "memory settles after the warm-up (grew by $rss_growth KiB over $decisions decisions)"
+    tap_skip "no memory growth after round 1" "the sanitizer's quarantine holds freed memory on purpose (LeakSanitizer checks at exit)"
+elif [ "$(val rounds)" -lt 3 ]; then
+    tap_skip "no memory growth after round 1" "only $(val rounds) rounds ran"
+elif [ "$rss_growth" -le 1024 ]; then
+    tap_ok "no memory growth: $rss_growth KiB from round 1 to round $(val rounds) (at most 1 MiB)"
 else
-    tap_fail "memory settles after the warm-up" "grew by $rss_growth KiB"
+    tap_fail "no memory growth after round 1" "grew by $rss_growth KiB"
 fi
 if grep -q "Sanitizer\|runtime error" "$work/load.err" "$work/main.log"; then
     tap_fail "no sanitizer report" "$(grep -m 3 "Sanitizer\|runtime error" "$work/load.err" "$work/main.log")"
