@@ -83,7 +83,10 @@ if [ "${1:-}" != --inner ]; then
     cd "$top"
     args="--prefix=/usr --sysconfdir=/etc --localstatedir=/var"
     printf '   # autoreconf -fi && ./configure %s && make\n' "$args"
-    autoreconf -fi >"$work/autoreconf.log" 2>&1 || { cat "$work/autoreconf.log"; die "autoreconf"; }
+    # (once: afterwards make's own rules regenerate what changed)
+    if [ ! -x "$top/configure" ]; then
+        autoreconf -fi >"$work/autoreconf.log" 2>&1 || { cat "$work/autoreconf.log"; die "autoreconf"; }
+    fi
     # configure (from scratch) only when the build dir was configured
     # otherwise: the paths are compiled into the objects
     if [ ! -f "$build/config.status" ] ||
@@ -360,9 +363,8 @@ OCD_PID=$!
 track "$OCD_PID"
 synced() { grep -Eq "\"name\":[[:space:]]*\"$NAME\"" /var/lib/openclaw/directory.json; }
 wait_for 30 test -S /run/openclaw/openclawd.sock || die "openclawd did not start"
-wait_for 30 synced || die "the directory sync did not list $NAME"
-wait_for 30 grep -q "token for agent $NAME\|agent $NAME.*token" "$work/openclawd.log" || true
-grep -E "directory sync|$NAME" "$work/openclawd.log" | grep -v '^$' | head -n 8 | indent
+wait_for 60 synced || die "the directory sync did not list $NAME"
+grep -E "directory sync" "$work/openclawd.log" | indent
 say "directory.json, $NAME's entry (synced from Graph; keys = the certificates on its application):"
 /usr/bin/python3 -c '
 import json, sys
@@ -371,6 +373,29 @@ for a in json.load(open("/var/lib/openclaw/directory.json"))["agents"]:
         for k in a["keys"]:
             k["ssh"] = k.get("ssh", "")[:40] + "..."
         print(json.dumps(a, indent=2))' "$NAME" | indent
+# as_agent CMD...: print the command line, run CMD as the agent (its uid,
+# a login-like environment, bounded in time); as_agent_q: without printing
+as_agent() {
+    printf '   %s$ %s\n' "$NAME" "$(cmdline "$@")" >&3
+    as_agent_q "$@"
+}
+as_agent_q() {
+    setpriv --reuid="$AGENT_UID" --regid="$AGENT_UID" --clear-groups \
+        env -i PATH=/usr/bin:/bin HOME="$AGENT_HOME" USER="$NAME" LOGNAME="$NAME" \
+        ${SSH_AUTH_SOCK:+SSH_AUTH_SOCK="$SSH_AUTH_SOCK"} timeout 120 "$@"
+}
+
+AGENT_UID=$(/usr/bin/python3 -c '
+import json, sys
+print([a["uid"] for a in json.load(open("/var/lib/openclaw/directory.json"))["agents"] if a["name"] == sys.argv[1]][0])' "$NAME")
+AGENT_HOME=/
+say "$NAME (uid $AGENT_UID) asks for its token; openclawd gets it with a client assertion signed in the TPM:"
+printf '   %s$ openclaw-token --json     (shown without the token itself)\n' "$NAME" >&3
+as_agent_q openclaw-token --json | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+t = d.pop("token", None) or d.pop("access_token", None)
+print(json.dumps(d), "+ a %d-byte token" % len(t or ""))' | indent || die "openclaw-token"
 run openclawctl status || die "openclawctl status"
 
 # ---------------------------------------------------------------- 3. NSS
@@ -385,23 +410,12 @@ AGENT_HOME=$(getent passwd "$NAME" | cut -d: -f6)
 install -d -m 0700 -o "$AGENT_UID" -g "$AGENT_UID" "$AGENT_HOME"
 say "(its uid follows the immutable object id of its service principal; home $AGENT_HOME made for it)"
 
-# as_agent CMD...: print the command line, run CMD as the agent (its uid,
-# a login-like environment, bounded in time); as_agent_q: without printing
-as_agent() {
-    printf '   %s$ %s\n' "$NAME" "$(cmdline "$@")" >&3
-    as_agent_q "$@"
-}
-as_agent_q() {
-    setpriv --reuid="$AGENT_UID" --regid="$AGENT_UID" --init-groups \
-        env -i PATH=/usr/bin:/bin HOME="$AGENT_HOME" USER="$NAME" LOGNAME="$NAME" \
-        ${SSH_AUTH_SOCK:+SSH_AUTH_SOCK="$SSH_AUTH_SOCK"} timeout 120 "$@"
-}
 
 # ---------------------------------------------------------------- 4. ssh
 step "sshd with pam_openclaw and AuthorizedKeysCommand openclaw-authorized-keys"
 cp "$top/data/pam.d/sshd" /etc/pam.d/sshd
 say "/etc/pam.d/sshd: the shipped stack (data/pam.d/sshd):"
-grep pam_openclaw /etc/pam.d/sshd | indent
+grep '^[a-z].*pam_openclaw' /etc/pam.d/sshd | indent
 ssh-keygen -q -t ed25519 -N '' -f "$work/hostkey"
 AKC=$(command -v openclaw-authorized-keys)
 cat >"$work/sshd_config" <<EOF
@@ -446,7 +460,7 @@ out=$(as_agent $SSH "$NAME@127.0.0.1" 'id; echo "session: OPENCLAW_AGENT=$OPENCL
     die "ssh with the TPM key: $out $(tail -n 5 "$work/sshd.log")"
 printf '%s\n' "$out" | indent
 printf '%s\n' "$out" | grep -q "^uid=$AGENT_UID($NAME)" || die "the ssh session is not $NAME's"
-grep "audit: ssh signature by agent $NAME" "$work/openclawd.log" | tail -n 1 | sed 's/^/openclawd: /' | indent
+grep "audit: ssh signature by agent $NAME" "$work/openclawd.log" | tail -n 1 | indent
 grep "Accepted publickey for $NAME" "$work/sshd.log" | tail -n 1 | sed 's/^/sshd: /' | indent
 
 step "(b) $NAME logs in with its Entra token: the stock ssh client + openclaw-askpass (keyboard-interactive)"
@@ -456,7 +470,7 @@ ASKPASS=$(command -v openclaw-askpass)
 # ssh_token TOKENFILE COMMAND: the stock client, askpass forced, no tty (as
 # a script runs it); TOKENFILE "" = the token from openclawd
 ssh_token() {
-    printf '   %s$ %sSSH_ASKPASS=openclaw-askpass SSH_ASKPASS_REQUIRE=force ssh -p %s -o PreferredAuthentications=keyboard-interactive %s@127.0.0.1 %s\n' \
+    [ -n "${QUIET:-}" ] || printf '   %s$ %sSSH_ASKPASS=openclaw-askpass SSH_ASKPASS_REQUIRE=force ssh -p %s -o PreferredAuthentications=keyboard-interactive %s@127.0.0.1 %s\n' \
         "$NAME" "${1:+OPENCLAW_TOKEN_FILE=${1##*/} }" "$PORT" "$NAME" "$(cmdline "$2")" >&3
     SSH_AUTH_SOCK='' as_agent_q env ${1:+OPENCLAW_TOKEN_FILE=$1} \
         OPENCLAW_TOKEN_SCOPE=api://openclaw-host/.default \
@@ -464,9 +478,7 @@ ssh_token() {
         setsid -w ssh -p "$PORT" -o PreferredAuthentications=keyboard-interactive \
         -o NumberOfPasswordPrompts=1 -o ConnectTimeout=20 "$NAME@127.0.0.1" "$2" </dev/null
 }
-remote='t=$(openclaw-token); echo "openclaw-token: a ${#t}-byte token for $OPENCLAW_AGENT"
-echo "AZURE_POD_IDENTITY_AUTHORITY_HOST=$AZURE_POD_IDENTITY_AUTHORITY_HOST"
-node '"$work"'/sdk/mi-token.js api://openclaw-host/.default'
+remote='t=$(openclaw-token); echo "openclaw-token: ${#t} bytes"; echo "$AZURE_POD_IDENTITY_AUTHORITY_HOST"; node '"$work"'/sdk/mi-token.js api://openclaw-host/.default'
 out=$(ssh_token "" "$remote" 2>&1) || die "ssh with the token: $out $(tail -n 5 "$work/sshd.log")"
 say "in the session, the agent's token and an unmodified Azure SDK (@azure/identity"
 say "ManagedIdentityCredential, tests/node/mi-token.js) through openclawd's endpoint on $MI:"
@@ -477,12 +489,14 @@ printf '%s\n' "$out" | grep -q "\"appid\":\"$APP_ID\"" || die "the Azure SDK's t
 # ---------------------------------------------------------------- 5. sudo
 step "sudo follows the Host.Sudo role in Entra (pam_openclaw mode=helper: a fresh token per sudo)"
 sed "s|pam_openclaw.so|pam_openclaw.so mode=helper helper_max_age=0|" "$top/data/pam.d/sudo" >/etc/pam.d/sudo
-grep pam_openclaw /etc/pam.d/sudo | indent
-printf '%s ALL=(ALL:ALL) ALL\n' "$NAME" >/etc/sudoers.d/openclaw-demo
+grep '^[a-z].*pam_openclaw' /etc/pam.d/sudo | indent
+# one try: a token without the role does not gain it by asking again
+printf 'Defaults:%s passwd_tries=1\n%s ALL=(ALL:ALL) ALL\n' "$NAME" "$NAME" >/etc/sudoers.d/openclaw-demo
 chmod 0440 /etc/sudoers.d/openclaw-demo
 grep -q '^@includedir /etc/sudoers.d\|^#includedir /etc/sudoers.d' /etc/sudoers ||
     printf '@includedir /etc/sudoers.d\n' >>/etc/sudoers
-say "/etc/sudoers.d/openclaw-demo: $(cat /etc/sudoers.d/openclaw-demo)"
+say "/etc/sudoers.d/openclaw-demo:"
+indent </etc/sudoers.d/openclaw-demo
 sudo_try() { # prints the outcome; returns sudo's status
     local o rc=0
     # shellcheck disable=SC2086
@@ -502,7 +516,7 @@ graph DELETE "$TENANT_URL/v1.0/servicePrincipals/$RES_SP/appRoleAssignedTo/$SUDO
     die "removing the Host.Sudo assignment"
 say "Host.Sudo removed; the next sudo is refused at once:"
 if sudo_try; then die "sudo succeeded after Host.Sudo was removed"; fi
-grep "requested the token of agent $NAME" "$work/openclawd.log" | tail -n 1 | sed 's/^/openclawd: /' | indent
+grep "requested the token of agent $NAME" "$work/openclawd.log" | tail -n 1 | indent
 
 # ---------------------------------------------------------------- 6. lockout, audit
 step "Five bad tokens within a minute lock $NAME ([service sshd] deny = 5, fail_interval = 60)"
@@ -516,7 +530,7 @@ chown "$AGENT_UID:$AGENT_UID" "$AGENT_HOME/bad.token"
 chmod 0600 "$AGENT_HOME/bad.token"
 unset good
 for i in 1 2 3 4 5; do
-    if out=$(ssh_token "$AGENT_HOME/bad.token" true 2>&1); then
+    if out=$(QUIET=${i#1} ssh_token "$AGENT_HOME/bad.token" true 2>&1); then
         die "a bad token logged in"
     fi
     say "attempt $i with a tampered token: $(printf '%s\n' "$out" | grep -m1 -i 'denied' || echo refused)"
@@ -525,8 +539,10 @@ if out=$(ssh_token "" 'id -u' 2>&1); then
     die "the locked agent logged in: $out"
 fi
 say "then its real token (from openclawd): $(printf '%s\n' "$out" | grep -m1 -i 'denied' || echo refused) — locked"
-run openclawctl agent status "$NAME" || true
-openclawctl agent status "$NAME" 2>&1 | grep -qi 'lock' || die "agent status does not show the lockout"
+st=$(openclawctl agent status "$NAME" 2>&1) || true
+printf '   # openclawctl agent status %s\n' "$NAME" >&3
+printf '%s\n' "$st" | indent
+printf '%s\n' "$st" | grep -q 'LOCKED' || die "agent status does not show the lockout"
 
 step "openclawctl audit: every decision, from this host's syslog (/var/log/auth.log)"
 run openclawctl agent unlock "$NAME" || die "unlock"
@@ -538,11 +554,12 @@ d, name = json.load(sys.stdin), sys.argv[1]
 logins = {(x["agent"], x["service"]): x["count"] for x in d["logins"]}
 refusals = {x["reason"]: x["count"] for x in d["refusals"]}
 events = [(e["event"], e.get("reason")) for e in d["events"]]
-assert logins.get((name, "sshd"), 0) >= 2, logins          # the token logins
+assert logins.get((name, "sshd"), 0) >= 1, logins          # the token login
 assert logins.get((name, "sudo"), 0) == 1, logins          # sudo with Host.Sudo
 assert refusals.get("role", 0) >= 2, refusals              # sudo without it, twice
 assert refusals.get("signature", 0) >= 5, refusals         # the tampered tokens
-assert ("anomaly", "locked") in events and ("unlock", "admin") in events, events
+assert refusals.get("locked", 0) >= 1, refusals            # the real token, while locked
+assert ("anomaly", "lockout") in events and ("unlock", "admin") in events, events
 ' "$NAME" || die "the audit summary misses events: $a"
 say "raw records, as syslog keeps them:"
 grep 'pam_openclaw\|openclawctl' /var/log/auth.log | grep -E 'result=success reason=ok|reason=locked|event=unlock' |
