@@ -118,12 +118,20 @@ if [ "${1:-}" != --inner ]; then
     done
     rmdir "$stage/lib" 2>/dev/null || true
     (cd "$stage" && find . \( -type f -o -type l \) ! -path './usr/share/*' | sed 's|^\.||' | sort) | indent
-    # The Azure SDK (tests/node, installed by install-deps.sh) where the
-    # agent's uid can read it, whatever the clone's permissions
     [ -f "$top/tests/node/node_modules/@azure/identity/package.json" ] ||
         die "@azure/identity missing in tests/node (scripts/install-deps.sh runs npm ci there)"
-    cp -a "$top/tests/node" "$work/sdk"
-    chmod -R a+rX "$work/sdk"
+
+    # what the namespace shadows, to check afterwards that the host is untouched
+    . "$top/tests/system/pam-ns.sh"
+    host_state() { # (a listing may fail: a missing directory is part of the state)
+        {
+            ns_host_fingerprint
+            sha256sum /etc/nsswitch.conf /etc/hosts
+            ls -la --time-style=full-iso /etc/openclaw /var/lib/openclaw /run/openclaw /home \
+                /usr/sbin /usr/bin /etc/sudoers.d
+        } 2>&1 || true
+    }
+    host_state >"$work/host.before"
 
     step "Enter private mount and network namespaces"
     say "# unshare --mount --propagation private --net $0 --inner"
@@ -135,8 +143,15 @@ if [ "${1:-}" != --inner ]; then
     wait "$inner_pid" || rc=$?
     inner_pid=""
     [ "$rc" -eq 0 ] || die "a step inside the namespace failed (exit $rc)"
-    printf '   (the namespace part took %d s; the host is unchanged: no file outside %s, no process left)\n' \
-        "$(($(date +%s) - t0))" "$work"
+    host_state >"$work/host.after"
+    diff "$work/host.before" "$work/host.after" >&2 ||
+        die "the host changed: /etc, /usr, /var, /home or the PAM directory differ"
+    left=$(ps -eo pid=,args= | grep -F "$work" | grep -v grep || true)
+    [ -z "$left" ] || die "processes left behind: $left"
+    printf '   (the namespace part took %d s; afterwards the host'"'"'s /etc, /usr, /var, /home and PAM\n' \
+        "$(($(date +%s) - t0))"
+    printf '    directory are unchanged and no process of the demo is left)\n'
+    printf '\n\033[1mdemo: success\033[0m — an agent enrolled with a TPM key, was synced from Entra, resolved through NSS, logged in over ssh by TPM key and by token, got tokens through the Azure SDK, gained and lost sudo with a role in Entra, was locked out, and every decision is in the audit.\n'
     exit 0
 fi
 
@@ -215,6 +230,10 @@ done
 overlay /home || die "overlay on /home"
 mount -t tmpfs -o mode=0755 oc-demo-run /run || die "tmpfs on /run"
 ip link set lo up
+# the Azure SDK of tests/node (npm ci by install-deps.sh), readable by the
+# agent's uid whatever the clone's permissions
+mkdir -p "$work/sdk"
+mount --bind -o ro "$top/tests/node" "$work/sdk" || die "bind mount of tests/node"
 say "# mount -t overlay -o lowerdir=$stage/usr:/usr,upperdir=... /usr   (and /etc, /var, /home)"
 say "# mount -t tmpfs oc-demo-run /run; ip link set lo up"
 
@@ -561,9 +580,12 @@ assert refusals.get("signature", 0) >= 5, refusals         # the tampered tokens
 assert refusals.get("locked", 0) >= 1, refusals            # the real token, while locked
 assert ("anomaly", "lockout") in events and ("unlock", "admin") in events, events
 ' "$NAME" || die "the audit summary misses events: $a"
-say "raw records, as syslog keeps them:"
-grep 'pam_openclaw\|openclawctl' /var/log/auth.log | grep -E 'result=success reason=ok|reason=locked|event=unlock' |
-    head -n 4 | cut -c1-200 | indent
+say "raw records in /var/log/auth.log, the first of each kind:"
+grep -E 'pam_openclaw|openclawctl' /var/log/auth.log |
+    awk '{ k = ""; for (i = 1; i <= NF; i++) if ($i ~ /^(event|service|result|reason)=/) k = k $i " "
+           if (!(k in seen)) { seen[k] = 1; print } }' |
+    sed -E 's/ (agent_app_id|agent_oid|token_uti)=[^ ]+//g; s/ detail=.*//' | indent
+say "(each record also carries agent_app_id, agent_oid and the token's uti; left out here)"
 
 step "Stop everything this demo started"
 say "# kill -TERM (by PID): ssh-agent, sshd, openclawd, swtpm, tenant, syslog reader"
@@ -574,4 +596,3 @@ tenant_stop
 pids=""
 say "stopped; the namespace's mounts vanish with it"
 
-printf '\n\033[1mdemo: success\033[0m — %s enrolled with a TPM key, synced from Entra, resolved by NSS, logged in over ssh by TPM key and by token, got tokens through the Azure SDK, gained and lost sudo by role, and was locked out and audited.\n' "$NAME"
