@@ -208,6 +208,17 @@ wait_for() { # SECONDS CMD...
     done
     return 1
 }
+# as_agent CMD...: print the command line, run CMD as the agent (its uid,
+# a login-like environment, bounded in time); as_agent_q: without printing
+as_agent() {
+    printf '   %s$ %s\n' "$NAME" "$(cmdline "$@")" >&3
+    as_agent_q "$@"
+}
+as_agent_q() {
+    setpriv --reuid="$AGENT_UID" --regid="$AGENT_UID" --clear-groups \
+        env -i PATH=/usr/bin:/bin HOME="$AGENT_HOME" USER="$NAME" LOGNAME="$NAME" \
+        ${SSH_AUTH_SOCK:+SSH_AUTH_SOCK="$SSH_AUTH_SOCK"} timeout 120 "$@"
+}
 
 step "The namespace: the staged install laid over /usr, /etc and /var; a private /run, /dev/log and loopback"
 mkdir -p "$work/ns"
@@ -392,18 +403,6 @@ for a in json.load(open("/var/lib/openclaw/directory.json"))["agents"]:
         for k in a["keys"]:
             k["ssh"] = k.get("ssh", "")[:40] + "..."
         print(json.dumps(a, indent=2))' "$NAME" | indent
-# as_agent CMD...: print the command line, run CMD as the agent (its uid,
-# a login-like environment, bounded in time); as_agent_q: without printing
-as_agent() {
-    printf '   %s$ %s\n' "$NAME" "$(cmdline "$@")" >&3
-    as_agent_q "$@"
-}
-as_agent_q() {
-    setpriv --reuid="$AGENT_UID" --regid="$AGENT_UID" --clear-groups \
-        env -i PATH=/usr/bin:/bin HOME="$AGENT_HOME" USER="$NAME" LOGNAME="$NAME" \
-        ${SSH_AUTH_SOCK:+SSH_AUTH_SOCK="$SSH_AUTH_SOCK"} timeout 120 "$@"
-}
-
 AGENT_UID=$(/usr/bin/python3 -c '
 import json, sys
 print([a["uid"] for a in json.load(open("/var/lib/openclaw/directory.json"))["agents"] if a["name"] == sys.argv[1]][0])' "$NAME")
@@ -428,7 +427,6 @@ AGENT_UID=$(getent passwd "$NAME" | cut -d: -f3)
 AGENT_HOME=$(getent passwd "$NAME" | cut -d: -f6)
 install -d -m 0700 -o "$AGENT_UID" -g "$AGENT_UID" "$AGENT_HOME"
 say "(its uid follows the immutable object id of its service principal; home $AGENT_HOME made for it)"
-
 
 # ---------------------------------------------------------------- 4. ssh
 step "sshd with pam_openclaw and AuthorizedKeysCommand openclaw-authorized-keys"
@@ -466,7 +464,8 @@ chown "$AGENT_UID:$AGENT_UID" "$AGENT_HOME/.ssh/known_hosts"
 
 step "(a) $NAME logs in with its TPM key: openclaw-token --ssh-agent (no key file anywhere)"
 printf '   %s$ openclaw-token --ssh-agent --foreground &\n' "$NAME"
-setpriv --reuid="$AGENT_UID" --regid="$AGENT_UID" --init-groups env -i PATH=/usr/bin:/bin HOME="$AGENT_HOME" \
+# (setpriv and env exec: $! is the agent itself)
+setpriv --reuid="$AGENT_UID" --regid="$AGENT_UID" --clear-groups env -i PATH=/usr/bin:/bin HOME="$AGENT_HOME" \
     openclaw-token --ssh-agent --foreground --socket-dir "$AGENT_HOME" >"$work/agent.out" 2>"$work/agent.err" &
 track $!
 wait_for 10 grep -q '^SSH_AUTH_SOCK=' "$work/agent.out" || die "the ssh-agent did not start: $(cat "$work/agent.err")"
