@@ -82,9 +82,9 @@ if [ "${1:-}" != --inner ]; then
     step "Build (the layout of a distribution package: /usr, /etc, /var)"
     cd "$top"
     args="--prefix=/usr --sysconfdir=/etc --localstatedir=/var"
-    printf '   # autoreconf -fi && ./configure %s && make\n' "$args"
-    # (once: afterwards make's own rules regenerate what changed)
+    # (autoreconf once: afterwards make's own rules regenerate what changed)
     if [ ! -x "$top/configure" ]; then
+        say "# autoreconf -fi"
         autoreconf -fi >"$work/autoreconf.log" 2>&1 || { cat "$work/autoreconf.log"; die "autoreconf"; }
     fi
     # configure (from scratch) only when the build dir was configured
@@ -93,10 +93,12 @@ if [ "${1:-}" != --inner ]; then
         [ "$(cd "$build" && ./config.status --config | tr -d "'")" != "$args" ]; then
         rm -rf "$build"
         mkdir -p "$build"
+        say "# (cd $build && $top/configure $args)"
         # shellcheck disable=SC2086
         (cd "$build" && "$top/configure" -q $args) >"$work/configure.log" 2>&1 ||
             { cat "$work/configure.log"; die "configure"; }
     fi
+    say "# make -C $build -j$(nproc)"
     make -C "$build" -j"$(nproc)" -s >"$work/make.log" 2>&1 || { tail -n 60 "$work/make.log"; die "make"; }
     say "built in $build"
 
@@ -383,7 +385,7 @@ body=$(printf '%s\n' "$post" | sed -n '3s/^ *//p')
 [ -n "$url" ] && [ -n "$body" ] || die "enroll printed no role assignment call"
 RES_SP=$(printf '%s' "$url" | sed -n 's|.*/servicePrincipals/\([^/]*\)/appRoleAssignedTo.*|\1|p')
 graph POST "$url" "$body" >"$work/login-assignment.json" || die "the Host.Login assignment"
-json_get appRoleId <"$work/login-assignment.json" | sed 's/^/appRoleId /' | indent
+say "assignment $(json_get id <"$work/login-assignment.json"): appRoleId $(json_get appRoleId <"$work/login-assignment.json") (Host.Login)"
 
 step "openclawd starts: the JWKS, the directory sync, $NAME's token (TPM-signed assertion)"
 say "(--allow-root is for this demo only: on a host openclawd runs as the user 'openclaw')"
