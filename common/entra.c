@@ -382,7 +382,8 @@ static int check_identity(const cJSON *claims, struct oc_verify_result *res,
         const char *other = NULL;
 
         r = oc_json_get_string(claims, other_name, OC_GUID_LEN, &other);
-        if (r != -ENOENT && (r < 0 || oc_guid_check(other) < 0 || strcasecmp(other, res->appid) != 0)) {
+        if (r != -ENOENT &&
+            (r < 0 || oc_guid_check(other) < 0 || strcasecmp(other, res->appid) != 0)) {
             return REFUSE("identity", "%s and %s name different applications", appid_name,
                           other_name);
         }

@@ -461,8 +461,8 @@ static int group_chain(const struct oc_nssc *c, const char *name, uint32_t gid,
     for (uint32_t steps = 0; e != 0; steps++) {
         struct oc_nssc_gr g;
         uint32_t next;
-        if (steps >= c->n_groups ||
-            read_group(c, e - 1, &g, name != NULL ? &next : NULL, name != NULL ? NULL : &next) < 0) {
+        if (steps >= c->n_groups || read_group(c, e - 1, &g, name != NULL ? &next : NULL,
+                                               name != NULL ? NULL : &next) < 0) {
             return -EBADMSG;
         }
         if (name != NULL ? strcmp(g.name, name) == 0 : g.gid == gid) {

@@ -1019,8 +1019,7 @@ int oc_tpm_key_sign(struct oc_tpm_key *key, enum oc_jws_alg alg, const uint8_t d
                                 oc_jws_alg_name(alg) != NULL ? oc_jws_alg_name(alg) : "?",
                                 oc_tpm_key_alg_name(key->alg));
     }
-    r = oc_tpm_esys_sign(key, scheme, TPM2_ALG_SHA256, digest, 32, "signing in the TPM", &s,
-                         &rc);
+    r = oc_tpm_esys_sign(key, scheme, TPM2_ALG_SHA256, digest, 32, "signing in the TPM", &s, &rc);
     if (r < 0) {
         return r;
     }
