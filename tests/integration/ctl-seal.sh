@@ -124,6 +124,53 @@ fi
     [ "$("$CTL" tpm unseal --in "$SEALED" --stdout --tcti "$TCTI_A" 2>/dev/null | wc -c)" -eq "${#ALPHA_SECRET}" ] &&
     tap_ok "the trailing newline is not sealed" || tap_fail "the trailing newline is not sealed"
 
+# on a terminal: a prompt, echo off while the secret is typed, the terminal
+# restored; the secret never appears on the terminal
+if "$PY" - "$CTL" "$work/oc.conf" "$DAEMON_USER" "$ALPHA_SECRET" >"$work/tty.out" 2>&1 <<'PYEOF'; then
+import os, pty, select, sys, termios, time
+ctl, conf, user, secret = sys.argv[1:5]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(ctl, [ctl, "seal", "agent-alpha", "--config", conf, "--daemon-user", user])
+out = b""
+def read_some(t):
+    global out
+    r, _, _ = select.select([fd], [], [], t)
+    if r:
+        try:
+            out += os.read(fd, 4096)
+        except OSError:
+            return False
+    return True
+deadline = time.time() + 20
+while b"(not shown)" not in out and time.time() < deadline:
+    read_some(0.2)
+echo_was_off = False
+while time.time() < deadline:  # the prompt comes first, then echo goes off
+    if not termios.tcgetattr(fd)[3] & termios.ECHO:
+        echo_was_off = True
+        break
+    time.sleep(0.05)
+os.write(fd, secret.encode() + b"\n")
+while time.time() < deadline and read_some(0.2) and b"sealed:" not in out:
+    pass
+echo_back = termios.tcgetattr(fd)[3] & termios.ECHO
+_, status = os.waitpid(pid, 0)
+text = out.decode(errors="replace")
+print(text)
+ok = (echo_was_off and echo_back and os.WEXITSTATUS(status) == 0 and secret not in text
+      and "sealed: the client secret of agent agent-alpha" in text)
+print("echo off:", echo_was_off, "restored:", bool(echo_back), "exit:", os.WEXITSTATUS(status))
+sys.exit(0 if ok else 1)
+PYEOF
+    tap_ok "on a terminal: prompt, no echo while typed, terminal restored, the secret never shown"
+else
+    tap_fail "seal on a terminal without echo" "$(cat "$work/tty.out")"
+fi
+[ "$("$CTL" tpm unseal --in "$SEALED" --stdout --tcti "$TCTI_A" 2>/dev/null)" = "$ALPHA_SECRET" ] &&
+    tap_ok "the secret typed on the terminal is what was sealed" ||
+    tap_fail "the secret typed on the terminal is what was sealed"
+
 if ! helper_start main "$work/oc.conf"; then
     tap_fail "openclawd starts" "$(cat "$work/main.log")"
     tap_done
