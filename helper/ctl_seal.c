@@ -37,7 +37,8 @@
 static void seal_usage(FILE *f)
 {
     fprintf(f,
-            "Usage: openclawctl seal NAME [--config FILE] [--tcti STRING] [--parent ecc|rsa|0x81...]\n"
+            "Usage: openclawctl seal NAME [--config FILE] [--tcti STRING] [--parent "
+            "ecc|rsa|0x81...]\n"
             "                        [--pcrs [sha256:]N[,N...]] [--daemon-user USER]\n\n"
             "Reads agent NAME's client secret on standard input (no echo on a terminal; at\n"
             "most %d bytes; a trailing newline is dropped), seals it to this host's TPM and\n"
@@ -315,8 +316,8 @@ static int seal_run(const struct seal_args *s)
     t.allow_software_keys = cfg->global.allow_software_keys;
     rc = ctl_tpm_seal_file(&t, s->parent, s->pcrs, secret, len, a->sealed_file, uid, gid);
     if (rc == CTL_EXIT_OK) {
-        printf("sealed: the client secret of agent %s (%zu bytes%s) in %s, for user %s\n",
-               s->name, len, s->pcrs != NULL ? ", PCR policy" : "", a->sealed_file,
+        printf("sealed: the client secret of agent %s (%zu bytes%s) in %s, for user %s\n", s->name,
+               len, s->pcrs != NULL ? ", PCR policy" : "", a->sealed_file,
                uid != (uid_t)-1 ? s->daemon_user : "(the caller)");
     }
 out:

@@ -548,8 +548,7 @@ int ctl_status(int argc, char **argv)
             }
         }
         const cJSON *dt = cJSON_GetObjectItemCaseSensitive(dst, "tpm");
-        printf("tpm:             %s, backend %s: %s%s%s; software keys %s\n", g->tcti,
-               tpm.backend,
+        printf("tpm:             %s, backend %s: %s%s%s; software keys %s\n", g->tcti, tpm.backend,
                tpm.present == 1   ? "present"
                : tpm.present == 0 ? "NOT PRESENT"
                                   : "not probed",

@@ -31,11 +31,13 @@
 static void token_usage(FILE *f)
 {
     fprintf(f,
-            "Usage: openclawctl token NAME [--scope SCOPE] [--max-age N] [--json] [--config FILE]\n\n"
+            "Usage: openclawctl token NAME [--scope SCOPE] [--max-age N] [--json] [--config "
+            "FILE]\n\n"
             "Root only. Asks openclawd for an access token of agent NAME (its default\n"
             "scope unless --scope) and prints it on standard output. --max-age N: a token\n"
             "obtained more than N seconds ago will not do (0..%d). --json prints\n"
-            "{\"token\", \"expires_on\", \"scope\", \"agent\", \"uid\"}. openclawd logs every such\n"
+            "{\"token\", \"expires_on\", \"scope\", \"agent\", \"uid\"}. openclawd logs every "
+            "such\n"
             "request as an audit line (without the token).\n"
             "Exit status: 0 token printed, 1 refused (not root, openclawd not running or\n"
             "answering no), 2 usage or configuration error (unknown agent).\n",
@@ -51,13 +53,11 @@ static int print_json(const char *token, const struct oc_hc_token_info *info, co
 
     if (o != NULL && cJSON_AddStringToObject(o, "token", token) != NULL &&
         cJSON_AddNumberToObject(o, "expires_on", (double)info->expires_on) != NULL &&
-        cJSON_AddStringToObject(o, "scope", info->scope[0] != '\0' ? info->scope : scope) !=
-                NULL &&
+        cJSON_AddStringToObject(o, "scope", info->scope[0] != '\0' ? info->scope : scope) != NULL &&
         cJSON_AddStringToObject(o, "agent", info->agent[0] != '\0' ? info->agent : name) != NULL &&
         (has_uid ? cJSON_AddNumberToObject(o, "uid", uid) : cJSON_AddNullToObject(o, "uid")) !=
                 NULL &&
-        cJSON_AddBoolToObject(o, "stale", info->stale) != NULL &&
-        (text = cJSON_Print(o)) != NULL) {
+        cJSON_AddBoolToObject(o, "stale", info->stale) != NULL && (text = cJSON_Print(o)) != NULL) {
         if (printf("%s\n", text) > 0 && fflush(stdout) == 0) {
             rc = CTL_EXIT_OK;
         }
@@ -109,12 +109,11 @@ static int token_run(const char *config, unsigned cflags, const char *name, cons
     }
     has_uid = oc_hostpolicy_agent_uid(cfg, a, &uid, &pinned) == 0;
     memset(&info, 0, sizeof(info));
-    r = oc_hc_get_token_info(cfg->global.socket, name, scope, max_age, CTL_TOKEN_TIMEOUT_MS,
-                             &token, &len, &info, why, sizeof(why));
+    r = oc_hc_get_token_info(cfg->global.socket, name, scope, max_age, CTL_TOKEN_TIMEOUT_MS, &token,
+                             &len, &info, why, sizeof(why));
     if (r == -ENOENT || r == -ECONNREFUSED) {
-        fprintf(stderr,
-                "openclawctl token: %s (%s): start it with systemctl start openclawd\n", why,
-                cfg->global.socket);
+        fprintf(stderr, "openclawctl token: %s (%s): start it with systemctl start openclawd\n",
+                why, cfg->global.socket);
         rc = CTL_EXIT_REFUSED;
         goto out;
     }

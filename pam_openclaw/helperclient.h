@@ -66,9 +66,9 @@ int oc_hc_get_token(const char *socket_path, const char *agent, const char *scop
 #define OC_HC_SCOPE_MAX 1024
 #define OC_HC_AGENT_MAX 256
 struct oc_hc_token_info {
-    int64_t expires_on;               /* seconds since the epoch; 0 when not said */
-    bool stale;                       /* served while refreshes fail */
-    char scope[OC_HC_SCOPE_MAX + 1];  /* "" when not said */
+    int64_t expires_on;              /* seconds since the epoch; 0 when not said */
+    bool stale;                      /* served while refreshes fail */
+    char scope[OC_HC_SCOPE_MAX + 1]; /* "" when not said */
     char agent[OC_HC_AGENT_MAX + 1];
 };
 
