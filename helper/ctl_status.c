@@ -319,7 +319,7 @@ static void key_kind(const char *path, char *buf, size_t len)
  * The TPM the configuration names, without a TPM command: the TCTI's
  * backend ("device", "swtpm", "mssim", "tabrmd" or "other") and whether
  * it is there (the device node, or a simulator's Unix socket accepting a
- * connection). Other backends are not probed: *ret_present stays -1.
+ * connection). Other backends are not probed: present stays -1.
  */
 struct tpm_state {
     char backend[16];
