@@ -247,7 +247,8 @@ CONF2
     wait_for 20 test -s "$d/state/jwks/keys.json"
     st() { "$ctl" status --config "$c2" --json; }
     dir_synced() { st | field helper.directory.age >/dev/null 2>&1; }
-    wait_for 30 dir_synced
+    # the first sync, or its automatic retry on a loaded machine
+    wait_for 60 dir_synced
     local out human now
     out=$(st)
     human=$("$ctl" status --config "$c2")
