@@ -19,6 +19,8 @@ int ctl_cache(int argc, char **argv);
 int ctl_enroll(int argc, char **argv);
 int ctl_check_config(int argc, char **argv);
 int ctl_audit(int argc, char **argv);
+int ctl_seal(int argc, char **argv);
+int ctl_token(int argc, char **argv);
 /* agent list | agent show NAME (argv[0] is the verb), called by ctl_agent(). */
 int ctl_agent_info(int argc, char **argv, const char *config, unsigned cflags, bool json);
 

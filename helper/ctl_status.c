@@ -315,6 +315,113 @@ static void key_kind(const char *path, char *buf, size_t len)
     free(blob);
 }
 
+/*
+ * The TPM the configuration names, without a TPM command: the TCTI's
+ * backend ("device", "swtpm", "mssim", "tabrmd" or "other") and whether
+ * it is there (the device node, or a simulator's Unix socket accepting a
+ * connection). Other backends are not probed: present stays -1.
+ */
+struct tpm_state {
+    char backend[16];
+    int present; /* 1 there, 0 not there, -1 not probed */
+    char detail[OC_CONFIG_PATH_MAX + 128];
+};
+
+static const char *tcti_arg(const char *tcti, const char *name)
+{
+    size_t n = strlen(name);
+    if (strncmp(tcti, name, n) != 0 || (tcti[n] != ':' && tcti[n] != '\0')) {
+        return NULL;
+    }
+    return tcti[n] == ':' ? tcti + n + 1 : "";
+}
+
+static void tpm_state(const char *tcti, struct tpm_state *t)
+{
+    const char *arg;
+    char path[OC_CONFIG_PATH_MAX + 1] = "";
+    struct stat sb;
+
+    memset(t, 0, sizeof(*t));
+    t->present = -1;
+    if ((arg = tcti_arg(tcti, "device")) != NULL) {
+        snprintf(t->backend, sizeof(t->backend), "device");
+        (void)oc_strscpy(path, sizeof(path), arg[0] != '\0' ? arg : "/dev/tpmrm0");
+        errno = 0;
+        if (stat(path, &sb) == 0 && S_ISCHR(sb.st_mode)) {
+            t->present = 1;
+            snprintf(t->detail, sizeof(t->detail), "device %s present", path);
+        } else {
+            t->present = 0;
+            snprintf(t->detail, sizeof(t->detail),
+                     "device %s: %s (no TPM, or the kernel's TPM driver is not loaded)", path,
+                     errno != 0 ? strerror(errno) : "not a character device");
+        }
+        return;
+    }
+    if ((arg = tcti_arg(tcti, "swtpm")) != NULL) {
+        const char *p = strstr(arg, "path=");
+        snprintf(t->backend, sizeof(t->backend), "swtpm");
+        if (p == NULL) {
+            snprintf(t->detail, sizeof(t->detail), "software TPM over TCP (not probed)");
+            return;
+        }
+        (void)oc_strnscpy(path, sizeof(path), p + 5, strcspn(p + 5, ","));
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        int fd = -1;
+        t->present = 0;
+        errno = ENAMETOOLONG;
+        if (oc_strscpy(sa.sun_path, sizeof(sa.sun_path), path) == 0 &&
+            (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0 &&
+            connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+            t->present = 1;
+        }
+        snprintf(t->detail, sizeof(t->detail), "software TPM (swtpm) at %s: %s", path,
+                 t->present == 1 ? "answering" : strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return;
+    }
+    snprintf(t->backend, sizeof(t->backend), "%s",
+             tcti_arg(tcti, "mssim") != NULL    ? "mssim"
+             : tcti_arg(tcti, "tabrmd") != NULL ? "tabrmd"
+                                                : "other");
+    snprintf(t->detail, sizeof(t->detail), "TCTI %s (not probed)", tcti);
+}
+
+/* The first token error the daemon reports for an agent, or why it cannot serve it. */
+static const char *agent_last_error(const cJSON *da)
+{
+    const cJSON *t, *u = cJSON_GetObjectItemCaseSensitive(da, "unusable");
+    if (cJSON_IsString(u)) {
+        return u->valuestring;
+    }
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(da, "tokens"))
+    {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(t, "last_error");
+        if (cJSON_IsString(e)) {
+            return e->valuestring;
+        }
+    }
+    return NULL;
+}
+
+/* The latest expiry among the agent's tokens the daemon holds, or 0. */
+static int64_t agent_expiry(const cJSON *da)
+{
+    const cJSON *t;
+    int64_t best = 0;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(da, "tokens"))
+    {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(t, "expires_on");
+        if (cJSON_IsNumber(e) && (int64_t)e->valuedouble > best) {
+            best = (int64_t)e->valuedouble;
+        }
+    }
+    return best;
+}
+
 int ctl_status(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -368,6 +475,8 @@ int ctl_status(int argc, char **argv)
     nss_state(g->nss_cache, now, &ns);
     cJSON *dst = NULL;
     bool up = helper_status(g->socket, &dst);
+    struct tpm_state tpm;
+    tpm_state(g->tcti, &tpm);
     char jage[48] = "", nage[48] = "";
     fmt_age(jw.age, jage, sizeof(jage));
     fmt_age(ns.age, nage, sizeof(nage));
@@ -399,6 +508,20 @@ int ctl_status(int argc, char **argv)
             cJSON_AddItemToObject(root, "helper", cJSON_Duplicate(dst, 1));
         }
         cJSON_AddStringToObject(root, "tcti", g->tcti);
+        cJSON *tj = cJSON_AddObjectToObject(root, "tpm");
+        cJSON_AddStringToObject(tj, "tcti", g->tcti);
+        cJSON_AddStringToObject(tj, "backend", tpm.backend);
+        if (tpm.present >= 0) {
+            cJSON_AddBoolToObject(tj, "present", tpm.present == 1);
+        } else {
+            cJSON_AddNullToObject(tj, "present");
+        }
+        cJSON_AddStringToObject(tj, "detail", tpm.detail);
+        const cJSON *dt = cJSON_GetObjectItemCaseSensitive(dst, "tpm");
+        if (cJSON_IsObject(dt)) {
+            cJSON_AddBoolToObject(tj, "open_in_openclawd",
+                                  cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dt, "open")));
+        }
         cJSON_AddBoolToObject(root, "allow_software_keys", g->allow_software_keys);
         agents = cJSON_AddArrayToObject(root, "agents");
     } else {
@@ -424,12 +547,23 @@ int ctl_status(int argc, char **argv)
                 }
             }
         }
-        printf("tpm:             %s; software keys %s\n", g->tcti,
+        const cJSON *dt = cJSON_GetObjectItemCaseSensitive(dst, "tpm");
+        printf("tpm:             %s, backend %s: %s%s%s; software keys %s\n", g->tcti, tpm.backend,
+               tpm.present == 1   ? "present"
+               : tpm.present == 0 ? "NOT PRESENT"
+                                  : "not probed",
+               tpm.present == 1 ? "" : " -- ", tpm.present == 1 ? "" : tpm.detail,
                g->allow_software_keys ? "ALLOWED (allow_software_keys = yes)" : "refused");
+        if (cJSON_IsObject(dt)) {
+            printf("  %-14s %s\n", "openclawd",
+                   cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dt, "open"))
+                           ? "has the TPM open"
+                           : "has not opened the TPM (opened on first use of a TPM credential)");
+        }
         printf("agents:          %zu\n", cfg->n_agents);
         if (cfg->n_agents > 0) {
             printf("  %-20s %-10s %-8s %-18s %-14s %-22s %s\n", "NAME", "UID", "ENABLED",
-                   "CREDENTIAL", "KEY", "LOCK", "TOKEN (openclawd)");
+                   "CREDENTIAL", "KEY", "LOCK", "TOKEN (openclawd); LAST ERROR");
         }
     }
 
@@ -449,7 +583,7 @@ int ctl_status(int argc, char **argv)
             key_kind(a->sealed_file, key, sizeof(key));
         }
         struct oc_tally_status ts;
-        char lock[64] = "-";
+        char lock[96] = "-";
         bool locked = false;
         if (oc_tally_status(g->tally_dir, a->name, now, &ts) == 0) {
             locked = ts.locked;
@@ -460,11 +594,30 @@ int ctl_status(int argc, char **argv)
             }
         }
         const cJSON *da = dst != NULL ? daemon_agent(dst, a->name) : NULL;
-        char tok[700] = "-";
+        bool tally_locked = locked;
+        bool admin_locked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(da, "locked"));
+        const char *last_error = da != NULL ? agent_last_error(da) : NULL;
+        int64_t expires_on = da != NULL ? agent_expiry(da) : 0;
+        char tok[1400] = "-";
         if (da != NULL) {
             token_text(da, now, tok, sizeof(tok));
+            const cJSON *u = cJSON_GetObjectItemCaseSensitive(da, "unusable");
+            if (cJSON_IsString(u)) {
+                size_t tl = strlen(tok);
+                snprintf(tok + tl, sizeof(tok) - tl, "; UNUSABLE: %s", u->valuestring);
+            }
         } else if (dst == NULL) {
             snprintf(tok, sizeof(tok), "unknown (openclawd not answering)");
+        }
+        if (admin_locked) {
+            /* openclawctl agent lock: openclawd hands out no token */
+            locked = true;
+            if (strcmp(lock, "-") == 0) {
+                snprintf(lock, sizeof(lock), "LOCKED by admin");
+            } else {
+                size_t ll = strlen(lock);
+                snprintf(lock + ll, sizeof(lock) - ll, ", LOCKED by admin");
+            }
         }
         if (json) {
             cJSON *o = cJSON_CreateObject();
@@ -474,7 +627,19 @@ int ctl_status(int argc, char **argv)
             cJSON_AddStringToObject(o, "credential", cred != NULL ? cred : "none");
             cJSON_AddStringToObject(o, "key", key);
             cJSON_AddBoolToObject(o, "locked", locked);
+            cJSON_AddBoolToObject(o, "tally_locked", tally_locked);
             if (da != NULL) {
+                cJSON_AddBoolToObject(o, "admin_locked", admin_locked);
+                if (expires_on > 0) {
+                    cJSON_AddNumberToObject(o, "token_expires_on", (double)expires_on);
+                } else {
+                    cJSON_AddNullToObject(o, "token_expires_on");
+                }
+                if (last_error != NULL) {
+                    cJSON_AddStringToObject(o, "last_error", last_error);
+                } else {
+                    cJSON_AddNullToObject(o, "last_error");
+                }
                 cJSON_AddItemToObject(
                         o, "tokens",
                         cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(da, "tokens"), 1));

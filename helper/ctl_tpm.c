@@ -611,12 +611,38 @@ static int read_auth(const char *path, uint8_t auth[OC_TPM_AUTH_MAX], size_t *re
     return 0;
 }
 
+/* Open the TPM under a->parent, seal, write a->out atomically (given to
+ * uid:gid before it appears). The secret is the caller's to wipe. */
+static int seal_and_write(const struct tpm_args *a, const struct oc_seal_options *opt,
+                          const uint8_t *secret, size_t len, uid_t uid, gid_t gid)
+{
+    struct oc_tpm *tpm = NULL;
+    uint8_t *blob = NULL;
+    size_t blob_len = 0;
+    int r;
+
+    if (open_tpm(a, NULL, &tpm) < 0) {
+        return CTL_EXIT_REFUSED;
+    }
+    r = oc_tpm_seal(tpm, secret, len, opt, (uint64_t)oc_now(), &blob, &blob_len);
+    if (r < 0) {
+        return fail_tpm(tpm);
+    }
+    oc_tpm_close(tpm);
+    r = oc_tpm_blob_write_file_owned(a->out, blob, blob_len, uid, gid);
+    free(blob);
+    if (r < 0) {
+        fprintf(stderr, "openclawctl: cannot write %s: %s\n", a->out, strerror(-r));
+        return CTL_EXIT_REFUSED;
+    }
+    return CTL_EXIT_OK;
+}
+
 static int cmd_seal(const struct tpm_args *a)
 {
     struct oc_seal_options opt;
-    struct oc_tpm *tpm = NULL;
-    uint8_t *secret = NULL, *blob = NULL, auth[OC_TPM_AUTH_MAX];
-    size_t len = 0, blob_len = 0, auth_len = 0;
+    uint8_t *secret = NULL, auth[OC_TPM_AUTH_MAX];
+    size_t len = 0, auth_len = 0;
     int r;
 
     if (a->in == NULL || a->out == NULL) {
@@ -648,27 +674,37 @@ static int cmd_seal(const struct tpm_args *a)
         }
         return CTL_EXIT_USAGE;
     }
-    if (open_tpm(a, NULL, &tpm) < 0) {
-        oc_tpm_secret_free(secret, len);
-        OPENSSL_cleanse(auth, sizeof(auth));
-        return CTL_EXIT_REFUSED;
-    }
-    r = oc_tpm_seal(tpm, secret, len, &opt, (uint64_t)oc_now(), &blob, &blob_len);
+    r = seal_and_write(a, &opt, secret, len, (uid_t)-1, (gid_t)-1);
     oc_tpm_secret_free(secret, len);
     OPENSSL_cleanse(auth, sizeof(auth));
-    if (r < 0) {
-        return fail_tpm(tpm);
-    }
-    oc_tpm_close(tpm);
-    r = write_file(a->out, blob, blob_len);
-    free(blob);
-    if (r < 0) {
-        fprintf(stderr, "openclawctl tpm seal: cannot write %s: %s\n", a->out, strerror(-r));
-        return CTL_EXIT_REFUSED;
+    if (r != CTL_EXIT_OK) {
+        return r;
     }
     printf("sealed: %s (%zu bytes%s%s)\n", a->out, len, opt.pcr_mask != 0 ? ", PCR policy" : "",
            auth_len > 0 ? ", auth value" : "");
     return CTL_EXIT_OK;
+}
+
+int ctl_tpm_seal_file(const struct ctl_tpm_target *t, const char *parent, const char *pcrs,
+                      const uint8_t *secret, size_t len, const char *out, uid_t uid, gid_t gid)
+{
+    struct oc_seal_options opt;
+    struct tpm_args a;
+
+    target_args(t, &a);
+    a.parent = parent;
+    a.out = out;
+    memset(&opt, 0, sizeof(opt));
+    if (pcrs != NULL && oc_tpm_parse_pcrs(pcrs, &opt.pcr_bank, &opt.pcr_mask) < 0) {
+        fprintf(stderr, "openclawctl: --pcrs takes [sha1:|sha256:|sha384:]N[,N...] with N in "
+                        "0..23\n");
+        return CTL_EXIT_USAGE;
+    }
+    if (len == 0 || len > OC_TPM_SECRET_MAX) {
+        fprintf(stderr, "openclawctl: the secret must be 1 to %d bytes\n", OC_TPM_SECRET_MAX);
+        return CTL_EXIT_USAGE;
+    }
+    return seal_and_write(&a, &opt, secret, len, uid, gid);
 }
 
 static int cmd_unseal(const struct tpm_args *a)

@@ -8,7 +8,9 @@
 #define OC_CTL_TPM_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include <openssl/x509.h>
 
@@ -32,5 +34,15 @@ int ctl_tpm_cert_file(const struct ctl_tpm_target *t, const char *key, const cha
 /* A JWT signed by key (iss = sub = p->client_id, aud = p->audience). free() it. */
 int ctl_tpm_assertion(const struct ctl_tpm_target *t, const char *key, X509 *cert,
                       const struct oc_assertion_params *p, char **ret_jwt);
+
+/*
+ * Seal secret (1 to OC_TPM_SECRET_MAX bytes) to the TPM under parent ("ecc", "rsa" or a
+ * persistent handle; NULL: ecc), to the PCR values pcrs names when not NULL
+ * ("sha256:7,16"), and write the blob atomically (temporary file, fsync, rename, mode
+ * 0600) to out, given to uid:gid before it appears ((uid_t)-1 / (gid_t)-1: unchanged).
+ * The secret stays the caller's to wipe.
+ */
+int ctl_tpm_seal_file(const struct ctl_tpm_target *t, const char *parent, const char *pcrs,
+                      const uint8_t *secret, size_t len, const char *out, uid_t uid, gid_t gid);
 
 #endif /* OC_CTL_TPM_H */

@@ -175,3 +175,8 @@ tests_fuzz_fuzz_sshagent_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS) 
 tests_fuzz_fuzz_sshagent_LDFLAGS = -fsanitize=fuzzer,address,undefined
 tests_fuzz_fuzz_sshagent_LDADD = common/libocbase.la $(CJSON_LIBS) $(CRYPTO_LIBS) -lm
 endif
+
+# openclawctl seal NAME (swtpm, the local tenant, openclawd) and
+# openclawctl token NAME (root's get-token naming the agent).
+TESTS += tests/integration/ctl-seal.sh tests/integration/ctl-token.sh
+EXTRA_DIST += tests/integration/ctl-seal.sh tests/integration/ctl-token.sh

@@ -87,8 +87,8 @@ static int unseal_error(const struct oc_agent *a, int r, const char *tpmerr, cha
         snprintf(err, errlen,
                  "agent %s: sealed_file %s was sealed on another TPM (or this TPM was cleared) "
                  "and cannot be unsealed here; what to do: reseal the client secret on this "
-                 "host (openclawctl tpm seal --in - --out %s); the TPM said: %s",
-                 a->name, a->sealed_file, a->sealed_file, tpmerr);
+                 "host (openclawctl seal %s); the TPM said: %s",
+                 a->name, a->sealed_file, a->name, tpmerr);
         return r;
     }
     *ret_permanent = r != -ENODEV && r != -ENOSPC && r != -ENOMEM && r != -EPROTO;
@@ -114,8 +114,7 @@ int oc_sealed_secret_read(struct oc_tpm **tpm, const struct oc_config *config,
     if (r < 0) {
         snprintf(err, errlen, "agent %s: cannot use sealed_file %s: %s%s", a->name, a->sealed_file,
                  file_error(r),
-                 r == -ENOENT ? " (seal the client secret on this host: openclawctl tpm seal "
-                                "--in - --out SEALED_FILE)"
+                 r == -ENOENT ? " (seal the client secret on this host: openclawctl seal AGENT)"
                               : "");
         return r;
     }

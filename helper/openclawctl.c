@@ -24,6 +24,8 @@ static const struct ctl_command commands[] = {
         {"verify-token", ctl_verify_token, "explain, check by check, whether a token is accepted"},
         {"agent", ctl_agent, "list | show|status|unlock NAME: agents, tally, lockout"},
         {"tpm", ctl_tpm, "TPM-bound keys, certificates, client assertions, sealed secrets"},
+        {"seal", ctl_seal, "seal NAME: an agent's client secret to the TPM, for openclawd"},
+        {"token", ctl_token, "token NAME: an agent's access token from openclawd (root only)"},
         {"cache", ctl_cache, "rebuild the NSS cache file from the config"},
         {"enroll", ctl_enroll, "TPM key + certificate for an agent, registered through Graph"},
         {"check-config", ctl_check_config, "every problem of the configuration, with the fix"},

@@ -320,6 +320,13 @@ static int do_status(struct daemon *d, struct client *c)
     cJSON_AddItemToObject(o, "jwks", j);
     cJSON_AddItemToObject(o, "discovery", oc_discovery_status(&d->fetch, now));
     cJSON_AddItemToObject(o, "directory", oc_graph_status(d->graph, now));
+    /* the TPM as the daemon uses it: its TCTI, and whether a context is open
+     * (opened on first use of a TPM credential) */
+    cJSON *tpm = cJSON_AddObjectToObject(o, "tpm");
+    if (tpm != NULL) {
+        cJSON_AddStringToObject(tpm, "tcti", d->config->global.tcti);
+        cJSON_AddBoolToObject(tpm, "open", d->fetch.tpm != NULL);
+    }
     for (size_t a = 0; a < d->config->n_agents; a++) {
         if (c->uid == 0 || (mine >= 0 && (size_t)mine == a)) {
             cJSON_AddItemToArray(agents, agent_status(d, a, now));

@@ -241,7 +241,8 @@ static int request(const char *socket_path, const char *type, const char *agent,
     if (!ok) {
         const char *msg = NULL;
         (void)oc_json_get_string(obj, "error", 64, &s);
-        (void)oc_json_get_string(obj, "message", 200, &msg);
+        /* a long message (a token fetch's last error) is cut by set_why, not dropped */
+        (void)oc_json_get_string(obj, "message", OC_PROTO_FRAME_MAX, &msg);
         set_why(why, whylen, "openclawd answered %s: %s", s != NULL ? s : "an error",
                 msg != NULL ? msg : "-");
         cJSON_Delete(obj);
@@ -286,6 +287,14 @@ int oc_hc_refresh_jwks(const char *socket_path, int timeout_ms, int64_t *ret_ret
 int oc_hc_get_token(const char *socket_path, const char *agent, const char *scope, int64_t max_age,
                     int timeout_ms, char **ret_token, size_t *ret_len, char *why, size_t whylen)
 {
+    return oc_hc_get_token_info(socket_path, agent, scope, max_age, timeout_ms, ret_token, ret_len,
+                                NULL, why, whylen);
+}
+
+int oc_hc_get_token_info(const char *socket_path, const char *agent, const char *scope,
+                         int64_t max_age, int timeout_ms, char **ret_token, size_t *ret_len,
+                         struct oc_hc_token_info *ret_info, char *why, size_t whylen)
+{
     cJSON *o = NULL, *t;
     size_t len;
     char *tok;
@@ -306,6 +315,23 @@ int oc_hc_get_token(const char *socket_path, const char *agent, const char *scop
         memcpy(tok, t->valuestring, len + 1);
         *ret_token = tok;
         *ret_len = len;
+    }
+    if (r == 0 && ret_info != NULL) {
+        const char *sc = NULL, *ag = NULL;
+        int64_t exp = 0;
+        bool stale = false;
+
+        memset(ret_info, 0, sizeof(*ret_info));
+        (void)oc_json_get_int64(o, "expires_on", 0, OC_JSON_INT_MAX, &exp);
+        (void)oc_json_get_bool(o, "stale", &stale);
+        if (oc_json_get_string(o, "scope", OC_HC_SCOPE_MAX, &sc) == 0) {
+            (void)oc_strscpy(ret_info->scope, sizeof(ret_info->scope), sc);
+        }
+        if (oc_json_get_string(o, "agent", OC_HC_AGENT_MAX, &ag) == 0) {
+            (void)oc_strscpy(ret_info->agent, sizeof(ret_info->agent), ag);
+        }
+        ret_info->expires_on = exp;
+        ret_info->stale = stale;
     }
     if (cJSON_IsString(t) && t->valuestring != NULL) {
         oc_wipe(t->valuestring, strlen(t->valuestring));

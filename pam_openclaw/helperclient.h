@@ -62,6 +62,21 @@ int oc_hc_refresh_jwks(const char *socket_path, int timeout_ms, int64_t *ret_ret
 int oc_hc_get_token(const char *socket_path, const char *agent, const char *scope, int64_t max_age,
                     int timeout_ms, char **ret_token, size_t *ret_len, char *why, size_t whylen);
 
+/* What openclawd says about a token besides the token itself. */
+#define OC_HC_SCOPE_MAX 1024
+#define OC_HC_AGENT_MAX 256
+struct oc_hc_token_info {
+    int64_t expires_on;              /* seconds since the epoch; 0 when not said */
+    bool stale;                      /* served while refreshes fail */
+    char scope[OC_HC_SCOPE_MAX + 1]; /* "" when not said */
+    char agent[OC_HC_AGENT_MAX + 1];
+};
+
+/* get-token as above, and (info not NULL) the token's expiry, scope and agent. */
+int oc_hc_get_token_info(const char *socket_path, const char *agent, const char *scope,
+                         int64_t max_age, int timeout_ms, char **ret_token, size_t *ret_len,
+                         struct oc_hc_token_info *ret_info, char *why, size_t whylen);
+
 /*
  * session-open: the daemon's "env" object as "NAME=value" strings that
  * passed oc_hc_env_valid (at most OC_HC_ENV_MAX; *ret_rejected counts the

@@ -31,6 +31,8 @@ EXTRA_DIST += pam_openclaw/pam_openclaw.map pam_openclaw/README.md
 # openclawctl agent status|unlock NAME
 helper_openclawctl_SOURCES += helper/ctl_agent.c pam_openclaw/helperclient.c \
 	pam_openclaw/helperclient.h
+# openclawctl token NAME (get-token naming the agent, root only)
+helper_openclawctl_SOURCES += helper/ctl_token.c
 CTL_EXTRA_LIBS += common/libocpam.la common/libocproto.la
 
 # openclaw-askpass: SSH_ASKPASS answerer for the chunked token prompts

@@ -1,8 +1,10 @@
 #!/bin/bash
 # Check what `make install` lays out, in a DESTDIR tree (never the host):
 # nothing setuid or setgid, nothing world-writable, the modules where
-# PAM and glibc look for them (without libtool archives), and every
-# program with its manual page.
+# PAM and glibc look for them (without libtool archives), every program
+# with its manual page, the systemd unit (pointing at this build's paths),
+# the sysusers.d and tmpfiles.d snippets, the pam-auth-update profile, and
+# openclaw.conf installed once and never replaced by a second install.
 #   tests/install-tree.sh BUILDDIR
 set -u
 builddir=$1
@@ -24,6 +26,11 @@ nsslibdir=$(var nsslibdir)
 bindir=$(var bindir)
 sbindir=$(var sbindir)
 mandir=$(var mandir)
+sysconfdir=$(var sysconfdir)
+unitdir=$(var systemdsystemunitdir)
+sysusersdir=$(var sysusersdir)
+tmpfilesdir=$(var tmpfilesdir)
+pamconfigsdir=$(var pamconfigsdir)
 
 special=$(find "$dest" -perm /6000 -print)
 [ -z "$special" ] || bad "setuid/setgid files: $special"
@@ -40,6 +47,68 @@ for m in man5/openclaw.conf.5 man8/openclawctl.8 man8/openclawd.8 man8/pam_openc
     man8/nss_openclaw.8 man1/openclaw-token.1; do
     [ -f "$dest$mandir/$m" ] || bad "missing manual page $m"
 done
+[ -f "$dest$mandir/man8/openclaw-authorized-keys.8" ] || bad "missing manual page openclaw-authorized-keys.8"
+[ -f "$dest$mandir/man1/openclaw-askpass.1" ] || bad "missing manual page openclaw-askpass.1"
+
+# mode FILE: octal permission bits
+mode() { stat -c %a "$1" 2>/dev/null; }
+
+# the systemd unit: this build's openclawd and configuration, user openclaw
+unit=$dest$unitdir/openclawd.service
+if [ -f "$unit" ]; then
+    [ "$(mode "$unit")" = 644 ] || bad "$unitdir/openclawd.service: mode $(mode "$unit"), not 644"
+    grep -qx "ExecStart=$sbindir/openclawd --config $sysconfdir/openclaw/openclaw.conf --foreground" "$unit" ||
+        bad "openclawd.service: ExecStart does not name $sbindir/openclawd and $sysconfdir/openclaw/openclaw.conf"
+    grep -qx "User=openclaw" "$unit" || bad "openclawd.service: not User=openclaw"
+    grep -q "^\[Install\]" "$unit" || bad "openclawd.service: no [Install] section"
+else
+    bad "no systemd unit $unitdir/openclawd.service"
+fi
+
+# sysusers.d: the system user openclaw, member of tss (the TPM device's group)
+su=$dest$sysusersdir/openclaw.conf
+if [ -f "$su" ]; then
+    grep -Eq '^u[[:space:]]+openclaw[[:space:]]+-[[:space:]]' "$su" || bad "sysusers.d/openclaw.conf: no 'u openclaw -' line"
+    grep -Eq '^m[[:space:]]+openclaw[[:space:]]+tss$' "$su" || bad "sysusers.d/openclaw.conf: openclaw not put in group tss"
+else
+    bad "no sysusers.d snippet $sysusersdir/openclaw.conf"
+fi
+
+# tmpfiles.d: each directory with its owner and mode (docs/architecture.md, Files)
+tf=$dest$tmpfilesdir/openclaw.conf
+if [ -f "$tf" ]; then
+    for want in "/var/lib/openclaw 0755 openclaw openclaw" "/var/lib/openclaw/jwks 0755 openclaw openclaw" \
+        "/var/lib/openclaw/keys 0700 openclaw openclaw" "/run/openclaw 0755 openclaw openclaw" \
+        "/run/openclaw/tally 0700 root root"; do
+        awk -v w="$want" '$1 == "d" && ($2 " " $3 " " $4 " " $5) == w { f = 1 } END { exit !f }' "$tf" ||
+            bad "tmpfiles.d/openclaw.conf: no 'd $want' line"
+    done
+else
+    bad "no tmpfiles.d snippet $tmpfilesdir/openclaw.conf"
+fi
+
+# the pam-auth-update profile, off by default
+pc=$dest$pamconfigsdir/openclaw
+if [ -f "$pc" ]; then
+    grep -qx "Default: no" "$pc" || bad "pam-configs/openclaw: not 'Default: no'"
+else
+    bad "no pam-auth-update profile $pamconfigsdir/openclaw"
+fi
+
+# openclaw.conf: installed when missing (0644), kept when present
+conf=$dest$sysconfdir/openclaw/openclaw.conf
+if [ -f "$conf" ]; then
+    [ "$(mode "$conf")" = 644 ] || bad "$sysconfdir/openclaw/openclaw.conf: mode $(mode "$conf"), not 644"
+    printf '# edited by the admin\n' >>"$conf"
+    make -C "$builddir" -s install DESTDIR="$dest" >/dev/null || bad "a second make install failed"
+    grep -qx '# edited by the admin' "$conf" || bad "a second make install replaced the existing openclaw.conf"
+else
+    bad "no $sysconfdir/openclaw/openclaw.conf"
+fi
+
+special=$(find "$dest" -perm /6000 -print)
+[ -z "$special" ] || bad "setuid/setgid files after the second install: $special"
+
 n=$(find "$dest" -type f | wc -l)
-echo "install-tree: $n files; no setuid/setgid, nothing world-writable; modules in $pamlibdir and $nsslibdir"
+echo "install-tree: $n files; no setuid/setgid, nothing world-writable; modules in $pamlibdir and $nsslibdir; unit, sysusers.d, tmpfiles.d, pam-configs, openclaw.conf (kept on reinstall)"
 exit $fail

@@ -9,6 +9,8 @@ tpm_liboctpm_la_LIBADD = $(TSS2_LIBS) $(CRYPTO_LIBS)
 
 # openclawctl tpm ...
 helper_openclawctl_SOURCES += helper/ctl_tpm.c
+# openclawctl seal NAME (an agent's client secret, sealed with ctl_tpm.c)
+helper_openclawctl_SOURCES += helper/ctl_seal.c
 helper_openclawctl_CFLAGS += $(TSS2_CFLAGS)
 CTL_EXTRA_LIBS += tpm/liboctpm.la $(TSS2_LIBS)
 

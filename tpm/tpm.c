@@ -1107,6 +1107,12 @@ int oc_tpm_blob_read_file(const char *path, uint8_t **ret_buf, size_t *ret_len)
 
 int oc_tpm_blob_write_file(const char *path, const uint8_t *buf, size_t len)
 {
+    return oc_tpm_blob_write_file_owned(path, buf, len, (uid_t)-1, (gid_t)-1);
+}
+
+int oc_tpm_blob_write_file_owned(const char *path, const uint8_t *buf, size_t len, uid_t uid,
+                                 gid_t gid)
+{
     size_t plen = strlen(path) + sizeof(".tmpXXXXXX");
     char *tmp = malloc(plen);
     int fd, r = 0;
@@ -1122,6 +1128,10 @@ int oc_tpm_blob_write_file(const char *path, const uint8_t *buf, size_t len)
         return r;
     }
     if (fchmod(fd, 0600) < 0) {
+        r = -errno;
+    }
+    /* the owner is set before the name appears: no moment with the wrong one */
+    if (r == 0 && (uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0) {
         r = -errno;
     }
     for (size_t off = 0; r == 0 && off < len;) {

@@ -36,6 +36,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -238,6 +239,10 @@ int oc_tpm_blob_read_file(const char *path, uint8_t **ret_buf, size_t *ret_len);
 
 /* Write a blob file atomically (temporary file, fsync, rename), mode 0600. */
 int oc_tpm_blob_write_file(const char *path, const uint8_t *buf, size_t len);
+/* The same, the file given to uid:gid before the rename ((uid_t)-1 / (gid_t)-1:
+ * unchanged); fchown needs root. */
+int oc_tpm_blob_write_file_owned(const char *path, const uint8_t *buf, size_t len, uid_t uid,
+                                 gid_t gid);
 
 /* Parse "sha256:16,23" (bank optional, default sha256) into bank + mask. */
 int oc_tpm_parse_pcrs(const char *s, uint16_t *ret_bank, uint32_t *ret_mask);

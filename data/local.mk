@@ -1,0 +1,34 @@
+# data/: the system integration files `make install` lays out
+# (docs/packaging.md): the systemd unit, the sysusers.d and tmpfiles.d
+# snippets, the pam-auth-update profile, and openclaw.conf (installed only
+# when there is none: see install-data-hook in Makefile.am). Directories:
+# configure --with-systemdsystemunitdir, --with-sysusersdir,
+# --with-tmpfilesdir, --with-pamconfigsdir.
+
+# The unit names the programs and the configuration by path: those of this
+# build, not the /usr ones data/openclawd.service is written with.
+OC_UNIT_SED = sed -e 's|/usr/sbin/openclawd|$(sbindir)/openclawd|g' \
+	-e 's|/etc/openclaw/|$(sysconfdir)/openclaw/|g'
+
+install-data-local: install-oc-system-files
+install-oc-system-files:
+	$(MKDIR_P) '$(DESTDIR)$(systemdsystemunitdir)' '$(DESTDIR)$(sysusersdir)' \
+		'$(DESTDIR)$(tmpfilesdir)' '$(DESTDIR)$(pamconfigsdir)'
+	$(OC_UNIT_SED) '$(srcdir)/data/openclawd.service' >'$(DESTDIR)$(systemdsystemunitdir)/openclawd.service.tmp'
+	chmod 0644 '$(DESTDIR)$(systemdsystemunitdir)/openclawd.service.tmp'
+	mv -f '$(DESTDIR)$(systemdsystemunitdir)/openclawd.service.tmp' \
+		'$(DESTDIR)$(systemdsystemunitdir)/openclawd.service'
+	$(INSTALL_DATA) '$(srcdir)/data/openclaw.sysusers' '$(DESTDIR)$(sysusersdir)/openclaw.conf'
+	$(INSTALL_DATA) '$(srcdir)/data/openclaw.tmpfiles' '$(DESTDIR)$(tmpfilesdir)/openclaw.conf'
+	$(INSTALL_DATA) '$(srcdir)/data/pam-configs/openclaw' '$(DESTDIR)$(pamconfigsdir)/openclaw'
+
+uninstall-local:
+	rm -f '$(DESTDIR)$(systemdsystemunitdir)/openclawd.service' \
+		'$(DESTDIR)$(sysusersdir)/openclaw.conf' '$(DESTDIR)$(tmpfilesdir)/openclaw.conf' \
+		'$(DESTDIR)$(pamconfigsdir)/openclaw'
+	@f='$(DESTDIR)$(sysconfdir)/openclaw/openclaw.conf'; \
+	if cmp -s "$$f" '$(srcdir)/data/openclaw.conf'; then rm -f "$$f"; \
+	  rmdir '$(DESTDIR)$(sysconfdir)/openclaw' 2>/dev/null || :; \
+	elif [ -e "$$f" ]; then echo "keeping $$f (edited: remove it yourself)"; fi
+
+.PHONY: install-oc-system-files
