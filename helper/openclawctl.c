@@ -22,11 +22,11 @@ struct ctl_command {
 static const struct ctl_command commands[] = {
         {"status", ctl_status, "tenant, caches and their age, helper, TPM, agents at a glance"},
         {"verify-token", ctl_verify_token, "explain, check by check, whether a token is accepted"},
-        {"agent", ctl_agent, "list | show|status|unlock NAME: agents, tally, lockout"},
+        {"agent", ctl_agent, "list | show|status|lock|unlock NAME: agents, tally, lockout"},
         {"tpm", ctl_tpm, "TPM-bound keys, certificates, client assertions, sealed secrets"},
         {"seal", ctl_seal, "seal NAME: an agent's client secret to the TPM, for openclawd"},
         {"token", ctl_token, "token NAME: an agent's access token from openclawd (root only)"},
-        {"cache", ctl_cache, "rebuild the NSS cache file from the config"},
+        {"cache", ctl_cache, "rebuild the NSS cache from the config | sync from Entra now"},
         {"enroll", ctl_enroll, "TPM key + certificate for an agent, registered through Graph"},
         {"check-config", ctl_check_config, "every problem of the configuration, with the fix"},
         {"audit", ctl_audit, "summary of the audit log: logins, refusals, lockouts"},

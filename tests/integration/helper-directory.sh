@@ -324,9 +324,18 @@ else
 fi
 tenant_ctl POST assignments/remove \
     "{\"principalAppId\":\"$ALPHA_APP\",\"resourceAppId\":\"$RESOURCE_APP\",\"appRole\":\"Host.Sudo\"}" >/dev/null
-rebuild >/dev/null
+# the admin's way to make it take effect at once
+out=$("$top_builddir/helper/openclawctl" cache sync --config "$C" 2>&1)
+rc=$?
+echo "# $out"
+tap_check "openclawctl cache sync: exit 0, says the sync finished" \
+    sh -c "[ $rc -eq 0 ] && echo \"\$1\" | grep -q '^directory sync finished: [0-9]* agents'" _ "$out"
 tap_check "role assignment removed: agent-alpha's roles updated" \
     test "$(dir_get "$ALPHA_APP" roles)" = '["Host.Login"]'
+out=$(as_uid 4242 "$top_builddir/helper/openclawctl" cache sync --config "$C" 2>&1)
+rc=$?
+tap_check "openclawctl cache sync by a non-root uid: refused (exit 1)" \
+    sh -c "[ $rc -eq 1 ] && echo \"\$1\" | grep -q 'only root'" _ "$out"
 if [ -n "$pam_ok" ]; then
     if pam_account agent-alpha; then
         tap_fail "PAM account: refused after the role is removed" "$(cat "$work/pamtester.out")"
@@ -478,6 +487,11 @@ out=$(rebuild)
 echo "# $out"
 tap_check "Graph down: cache-rebuild reports the failure" \
     test "$(echo "$out" | json_get error 2>/dev/null)" = unavailable
+out=$("$top_builddir/helper/openclawctl" cache sync --config "$C" 2>&1)
+rc=$?
+echo "# $out"
+tap_check "Graph down: openclawctl cache sync exits 1 and says the last good data stays" \
+    sh -c "[ $rc -eq 1 ] && echo \"\$1\" | grep -q 'the sync failed: .*last good directory data stays'" _ "$out"
 tap_check "Graph down: directory.json and nss.cache unchanged" \
     sh -c "cmp -s '$D' '$work/dir.before' && cmp -s '$N' '$work/nss.before'"
 err=$(req "$S" '{"type":"status"}' | json_get directory.last_error 2>/dev/null)
