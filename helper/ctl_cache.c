@@ -182,8 +182,9 @@ static int cache_sync(int argc, char **argv)
         return CTL_EXIT_USAGE;
     }
     if (geteuid() != 0) {
-        fprintf(stderr, "openclawctl cache sync: only root may ask openclawd for a sync (uid %u "
-                        "is not root)\n",
+        fprintf(stderr,
+                "openclawctl cache sync: only root may ask openclawd for a sync (uid %u "
+                "is not root)\n",
                 (unsigned)geteuid());
         return CTL_EXIT_REFUSED;
     }
@@ -198,8 +199,8 @@ static int cache_sync(int argc, char **argv)
                         "rewrites the cache from the static [agent] sections only\n");
     }
     ret = CTL_EXIT_REFUSED;
-    r = oc_hc_call(cfg->global.socket, "{\"type\":\"cache-rebuild\"}", CTL_SYNC_TIMEOUT_MS,
-                   &answer, &len);
+    r = oc_hc_call(cfg->global.socket, "{\"type\":\"cache-rebuild\"}", CTL_SYNC_TIMEOUT_MS, &answer,
+                   &len);
     if (r < 0) {
         fprintf(stderr, "openclawctl cache sync: %s (%s)%s\n", oc_hc_strerror(r),
                 cfg->global.socket,
