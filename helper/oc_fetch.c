@@ -577,6 +577,25 @@ static int parse_token(const char *agent, const struct http_resp *resp, struct o
     return 0;
 }
 
+void oc_fetch_tpm_failed(struct oc_fetch_ctx *ctx, int r)
+{
+    if (r != -ENODEV || ctx->tpm == NULL) {
+        return;
+    }
+    fprintf(stderr, "openclawd: the TPM connection failed; it is closed and opened again at "
+                    "the next attempt (keys reloaded from their blobs)\n");
+    for (size_t i = 0; ctx->keys != NULL && i <= ctx->config->n_agents; i++) {
+        if (ctx->keys[i].key != NULL) {
+            oc_tpm_key_free(ctx->keys[i].key);
+            ctx->keys[i].key = NULL;
+        }
+        X509_free(ctx->keys[i].cert);
+        ctx->keys[i].cert = NULL;
+    }
+    oc_tpm_close(ctx->tpm);
+    ctx->tpm = NULL;
+}
+
 static int load_tpm_key(struct oc_fetch_ctx *ctx, size_t i, struct oc_fetch_error *err)
 {
     const struct oc_agent *a = agent_at(ctx->config, i);
@@ -622,8 +641,10 @@ static int load_tpm_key(struct oc_fetch_ctx *ctx, size_t i, struct oc_fetch_erro
     r = oc_tpm_key_load(ctx->tpm, buf, len, &k->key);
     free(buf);
     if (r < 0) {
-        set_err(err, 0, true, "agent %s: the TPM refuses key_file %s: %s", a->name, a->key_file,
-                oc_tpm_strerror(ctx->tpm));
+        /* an unreachable TPM is not the blob's fault: retry later */
+        set_err(err, 0, r != -ENODEV, "agent %s: the TPM refuses key_file %s: %s", a->name,
+                a->key_file, oc_tpm_strerror(ctx->tpm));
+        oc_fetch_tpm_failed(ctx, r);
         return r;
     }
     f = fopen(a->cert_file, "re");
@@ -701,6 +722,7 @@ static int client_credentials(struct oc_fetch_ctx *ctx, size_t i, const char *sc
                                   &permanent);
         if (r < 0) {
             err->permanent = permanent;
+            oc_fetch_tpm_failed(ctx, r);
             return r;
         }
     } else {
@@ -714,6 +736,7 @@ static int client_credentials(struct oc_fetch_ctx *ctx, size_t i, const char *sc
         if (r < 0) {
             set_err(err, 0, false, "agent %s: the TPM could not sign the client assertion: %s",
                     a->name, oc_tpm_strerror(ctx->tpm));
+            oc_fetch_tpm_failed(ctx, r);
             return r;
         }
         if (r == OC_TPM_SOFTWARE_KEY) {
@@ -1165,6 +1188,7 @@ int oc_fetch_client_auth(struct oc_fetch_ctx *ctx, size_t i, enum oc_credential 
                                   &permanent);
         if (r < 0) {
             err->permanent = permanent;
+            oc_fetch_tpm_failed(ctx, r);
             return r;
         }
         r = form_add(form, cap, "client_secret", secret);
@@ -1182,6 +1206,7 @@ int oc_fetch_client_auth(struct oc_fetch_ctx *ctx, size_t i, enum oc_credential 
         if (r < 0) {
             set_err(err, 0, false, "agent %s: the TPM could not sign the client assertion: %s",
                     a->name, oc_tpm_strerror(ctx->tpm));
+            oc_fetch_tpm_failed(ctx, r);
             return r;
         }
         r = form_add(form, cap, "client_assertion_type",

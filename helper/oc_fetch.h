@@ -140,4 +140,13 @@ struct oc_tpm_key;
 int oc_fetch_agent_key(struct oc_fetch_ctx *ctx, size_t agent_index, struct oc_tpm_key **ret_key,
                        struct oc_fetch_error *err);
 
+/*
+ * After a TPM operation failed with -ENODEV (the TCTI lost the TPM: swtpm
+ * or the resource manager restarted, the device went away): every object
+ * of the context went with it. Frees the loaded keys and closes the
+ * context; the next use opens the TPM again and reloads each key from its
+ * blob, so openclawd recovers without a restart. Other errors: no-op.
+ */
+void oc_fetch_tpm_failed(struct oc_fetch_ctx *ctx, int r);
+
 #endif

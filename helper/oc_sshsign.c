@@ -191,6 +191,7 @@ cJSON *oc_sshsign_sign(struct oc_fetch_ctx *fetch, ssize_t agent, uint32_t peer_
     if (r < 0) {
         log("agent %s: the TPM could not make the ssh signature for uid %u pid %d: %s", a->name,
             peer_uid, peer_pid, oc_tpm_strerror(fetch->tpm));
+        oc_fetch_tpm_failed(fetch, r);
         return error_answer("unusable", "the TPM could not sign; see the openclawd log");
     }
     r = oc_ssh_sig_blob(algo, raw, raw_len, sig, sizeof(sig), &sig_len);

@@ -29,6 +29,8 @@ check_PROGRAMS += tests/reliability/pam-load
 tests_reliability_pam_load_SOURCES = tests/reliability/pam-load.c
 tests_reliability_pam_load_LDADD = $(PAM_LIBS) -lpthread
 TESTS += tests/reliability/pam-load.sh
+# swtpm stopped and restarted under openclawd; the state directory on a full tmpfs.
+TESTS += tests/reliability/faults.sh
 EXTRA_DIST += tests/reliability/hostile-inputs.sh tests/reliability/hostile_inputs.py \
-	tests/reliability/pam-load.sh \
+	tests/reliability/pam-load.sh tests/reliability/faults.sh \
 	tests/reliability/README.md
