@@ -31,6 +31,8 @@ tests_reliability_pam_load_LDADD = $(PAM_LIBS) -lpthread
 TESTS += tests/reliability/pam-load.sh
 # swtpm stopped and restarted under openclawd; the state directory on a full tmpfs.
 TESTS += tests/reliability/faults.sh
+# Entra down for longer than a token lifetime (20 s tokens), then back.
+TESTS += tests/reliability/outage.sh
 EXTRA_DIST += tests/reliability/hostile-inputs.sh tests/reliability/hostile_inputs.py \
-	tests/reliability/pam-load.sh tests/reliability/faults.sh \
+	tests/reliability/pam-load.sh tests/reliability/faults.sh tests/reliability/outage.sh \
 	tests/reliability/README.md

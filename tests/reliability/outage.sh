@@ -1,0 +1,157 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Entra down for longer than a token lifetime, as one story (the tenant's
+# tokens live 20 s here; every connection to it is reset while it is "down",
+# its control API aside):
+#   - PAM keeps accepting the token it holds, offline, until it expires;
+#   - openclawd keeps serving its last good token, marked stale, until
+#     5 s before expiry, then answers "unavailable" with the reason;
+#   - once expired, PAM refuses that token with reason "expiry";
+#   - Entra back: openclawd gets a fresh token by itself (after its
+#     backoff) and PAM accepts it.
+# Prints TAP.
+set -u
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+export top_srcdir top_builddir
+. "$top_srcdir/tests/lib/tap.sh"
+. "$top_srcdir/tests/lib/tenant.sh"
+. "$top_srcdir/tests/integration/pam-lib.sh"
+. "$top_srcdir/tests/integration/helper-lib.sh"
+
+CONV="$top_builddir/tests/integration/pam-askpass-conv"
+MOD=$(pam_module)
+LIFETIME=20
+
+command -v curl >/dev/null || tap_skip_all "curl missing (scripts/install-deps.sh)"
+"$OC_PY" -c 'import cryptography' 2>/dev/null || tap_skip_all "python3-cryptography missing"
+[ "$(id -u)" = 0 ] || tap_skip_all "needs root (openclawd --allow-root, root-owned config)"
+[ -x "$OCD" ] && [ -x "$CONV" ] || tap_skip_all "openclawd or pam-askpass-conv not built"
+grep -q OPENCLAW_TEST_AUDIT_FILE "$MOD" || tap_skip_all "not a --enable-test-hooks build"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+
+work=$(mktemp -d /tmp/oc-outage.XXXXXX)
+chmod 755 "$work"
+HELPER_PID_main=""
+cleanup() {
+    helper_stop "$HELPER_PID_main" >/dev/null 2>&1
+    tenant_stop
+    rm -rf "$work"
+}
+trap cleanup EXIT
+tenant_start "$work/tenant" || tap_skip_all "the local tenant did not start"
+tenant_ctl POST token-lifetime "{\"seconds\":$LIFETIME}" | grep -q "\"token_lifetime\": *$LIFETIME" ||
+    tap_skip_all "the tenant does not take a token lifetime"
+mkdir -p "$work/state/jwks" "$work/tally" "$work/run" "$work/svc"
+chmod 700 "$work/tally"
+printf '%s\n' "$ALPHA_SECRET" >"$work/alpha.secret"
+chmod 600 "$work/alpha.secret"
+S=$work/run/ocd.sock
+conf=$work/openclaw.conf
+cat >"$conf" <<CONF
+[global]
+tenant_id = $TENANT_ID
+authority = $TENANT_URL
+audiences = $RESOURCE_URI
+issuer_v2 = https://login.microsoftonline.com/{tenantid}/v2.0
+state_dir = $work/state
+jwks_dir = $work/state/jwks
+tally_dir = $work/tally
+runtime_dir = $work/run
+socket = $S
+ca_file = $TENANT_CA
+allow_insecure_credentials = yes
+clock_skew = 0
+
+[service sshd]
+require_role = Host.Login
+
+[agent agent-alpha]
+app_id = $ALPHA_APP
+object_id = $ALPHA_OID
+credential = secret-file
+secret_file = $work/alpha.secret
+CONF
+chmod 644 "$conf"
+export TZ=UTC OPENCLAW_TEST_AUDIT_FILE="$work/audit.log"
+printf 'auth required %s config=%s nodelay\naccount required %s config=%s\n' \
+    "$MOD" "$conf" "$MOD" "$conf" >"$work/svc/sshd"
+pam_login() { # TOKENFILE -> exit status of auth + account
+    : >"$work/audit.log"
+    timeout 30 "$CONV" -d "$work/svc" sshd agent-alpha authenticate acct_mgmt <"$1" >"$work/pam.out" 2>&1
+}
+helper_start main "$conf" --no-token-store || tap_skip_all "openclawd did not start: $(tail -n 3 "$work/main.log")"
+wait_for 20 test -s "$work/state/jwks/keys.json" || tap_fail "openclawd wrote keys.json"
+
+get() { req "$S" '{"type":"get-token","agent":"agent-alpha"}'; }
+field() { printf '%s' "$1" | json_get "$2" 2>/dev/null; }
+
+ans=$(get)
+field "$ans" access_token >"$work/t1"
+exp=$(field "$ans" expires_on)
+if [ -s "$work/t1" ] && [ -n "$exp" ] && [ $((exp - $(date +%s))) -le $LIFETIME ]; then
+    tap_ok "openclawd holds a token that lives ${LIFETIME} s"
+else
+    tap_fail "openclawd holds a short-lived token" "$ans"
+    tap_done
+    exit 1
+fi
+
+# --- Entra goes down ---------------------------------------------------------
+tenant_ctl POST faults '{"path":"/","kind":"reset","count":1000000}' >/dev/null
+pam_login "$work/t1" && tap_ok "Entra down: PAM accepts the token it is shown, offline" ||
+    tap_fail "Entra down: PAM accepts a valid token offline" "$(cat "$work/pam.out" "$work/audit.log")"
+# past the refresh point (75-85 % of the lifetime, at most lifetime - 10 s:
+# 10 s here) the refresh fails: stale, and served until 5 s before expiry
+while [ "$(date +%s)" -lt $((exp - 7)) ]; do sleep 0.5; done
+ans=$(get)
+if [ "$(field "$ans" ok)" = true ] && [ "$(field "$ans" access_token)" = "$(cat "$work/t1")" ] &&
+    [ "$(field "$ans" stale)" = true ]; then
+    tap_ok "Entra down past the refresh point: openclawd serves the last good token, marked stale"
+else
+    tap_fail "Entra down: openclawd serves the last good token, stale" "$(printf '%s' "$ans" | cut -c 1-200) $(tail -n 3 "$work/main.log")"
+fi
+grep -q "agent agent-alpha: token endpoint unreachable: .*serving the last good token" "$work/main.log" &&
+    tap_ok "the log says the token endpoint is unreachable and the last good token is served" ||
+    tap_fail "the log explains the outage" "$(tail -n 3 "$work/main.log")"
+while [ "$(date +%s)" -lt $((exp - 4)) ]; do sleep 0.5; done
+ans=$(get)
+if [ "$(field "$ans" ok)" = false ] && [ "$(field "$ans" error)" = unavailable ] &&
+    [ -n "$(field "$ans" message)" ]; then
+    tap_ok "5 s before expiry: openclawd answers unavailable, with the reason ($(field "$ans" message | cut -c 1-80))"
+else
+    tap_fail "near expiry: openclawd answers unavailable" "$(printf '%s' "$ans" | cut -c 1-200)"
+fi
+while [ "$(date +%s)" -le $((exp + 1)) ]; do sleep 0.5; done
+if ! pam_login "$work/t1" && grep -q "result=failure reason=expiry" "$work/audit.log"; then
+    tap_ok "expired during the outage: PAM refuses the token with reason expiry"
+else
+    tap_fail "expired: PAM refuses with reason expiry" "$(cat "$work/audit.log")"
+fi
+
+# --- Entra back ----------------------------------------------------------------
+tenant_ctl DELETE faults >/dev/null
+got=""
+for _ in $(seq 1 120); do
+    ans=$(get)
+    if [ "$(field "$ans" ok)" = true ]; then
+        got=yes
+        break
+    fi
+    sleep 0.5
+done
+field "$ans" access_token >"$work/t2"
+if [ -n "$got" ] && ! cmp -s "$work/t1" "$work/t2"; then
+    tap_ok "Entra back: openclawd has a fresh token after its backoff"
+else
+    tap_fail "Entra back: a fresh token" "$(printf '%s' "$ans" | cut -c 1-200) $(tail -n 3 "$work/main.log")"
+fi
+pam_login "$work/t2" && tap_ok "Entra back: PAM accepts the fresh token" ||
+    tap_fail "Entra back: PAM accepts the fresh token" "$(cat "$work/audit.log")"
+helper_stop "$HELPER_PID_main"
+rc=$?
+HELPER_PID_main=""
+[ $rc -eq 0 ] && tap_ok "openclawd exits cleanly" || tap_fail "openclawd exits cleanly" "rc=$rc"
+grep -q "Sanitizer\|runtime error" "$work/main.log" "$work/pam.out" && tap_fail "no sanitizer report" ||
+    tap_ok "no sanitizer report"
+tap_done
