@@ -162,6 +162,37 @@ step distcheck make -C "$out/gcc" -j"$jobs" distcheck \
 # 9. the README's first command, the demo, must keep working too
 step demo "$top/scripts/demo.sh"
 
+# 10. the reliability suite's summary, from the gcc build's logs
+#     (docs/reliability.md explains each row); not a pass/fail unit itself
+reliability_summary() {
+    local d=$1/tests reli load hostile faults_ok faults_all lost
+    reli=$d/reliability
+    load=$(sed -n 's/^# decisions=\([0-9]*\) wrong=\([0-9]*\) rounds=\([0-9]*\).*/\1 decisions in \3 rounds of 16 threads, \2 wrong/p' \
+        "$reli/pam-load.log" 2>/dev/null | head -n 1)
+    hostile=$(sed -n 's/^# | all | \([0-9]*\) | \([0-9]*\) | \([0-9]*\) | \([0-9]*\) |$/\1 tried, \2 refused with a reason, \3 accepted, \4 crashed or hung/p' \
+        "$reli/hostile-inputs.log" 2>/dev/null | head -n 1)
+    faults_all=$(cat "$reli/faults.log" "$reli/outage.log" "$d/integration/helper-faults.log" 2>/dev/null |
+        grep -c '^\(not \)\?ok [0-9]')
+    faults_ok=$(cat "$reli/faults.log" "$reli/outage.log" "$d/integration/helper-faults.log" 2>/dev/null |
+        grep -c '^ok [0-9]')
+    if grep -q '^ok [0-9]* - disk full: tokens.db and nss.cache unchanged and whole' "$reli/faults.log" 2>/dev/null &&
+        grep -q '^ok [0-9]* - SIGKILL x[0-9]* during directory syncs' "$d/integration/helper-faults.log" 2>/dev/null; then
+        lost=none
+    else
+        lost="not shown (see the faults logs)"
+    fi
+    echo "| reliability | result |"
+    echo "|---|---|"
+    echo "| load held (PAM, key rotation, openclawd restarts) | ${load:-not run} |"
+    echo "| faults survived (TPM restart, disk full, outage, SIGKILL loops) | $faults_ok of $faults_all checks |"
+    echo "| bad inputs (tokens, configs, caches, frames) | ${hostile:-not run} |"
+    echo "| data lost (disk full, 100 SIGKILLs mid-write) | $lost |"
+}
+if [ -d "$out/gcc/tests/reliability" ]; then
+    echo
+    reliability_summary "$out/gcc" | tee "$logs/reliability-summary.md"
+fi
+
 t_end=$(date +%s)
 echo
 note "total time: $((t_end - t_start)) s"
