@@ -47,31 +47,13 @@ DAEMON_USER=nobody # openclawd runs as root here (--allow-root); the owner is wh
 duid=$(id -u $DAEMON_USER)
 S=$work/openclawd.sock
 mkdir -m 0700 "$work/keys"
-cat >"$work/oc.conf" <<CONF
-[global]
-tenant_id = $TENANT_ID
-authority = $TENANT_URL
-audiences = $RESOURCE_URI
-state_dir = $work/state
-keys_dir = $work/keys
-socket = $S
-ca_file = $TENANT_CA
-tcti = $TCTI_A
-
-[agent agent-alpha]
-app_id = $ALPHA_APP
-object_id = $ALPHA_OID
-uid = $UID_A
-credential = tpm-sealed-secret
-
-[agent agent-beta]
-app_id = $BETA_APP
-object_id = $BETA_OID
-uid = $UID_B
-credential = tpm-certificate
-key_file = $work/keys/beta.key
-cert_file = $work/keys/beta.pem
-CONF
+{
+    conf_global "$work/state" "$S" "keys_dir = $work/keys" "tcti = $TCTI_A"
+    conf_agent agent-alpha "$ALPHA_APP" "$ALPHA_OID" "uid = $UID_A" \
+        "credential = tpm-sealed-secret"
+    conf_agent agent-beta "$BETA_APP" "$BETA_OID" "uid = $UID_B" "credential = tpm-certificate" \
+        "key_file = $work/keys/beta.key" "cert_file = $work/keys/beta.pem"
+} >"$work/oc.conf"
 chmod 644 "$work/oc.conf"
 mkdir -p "$work/state"
 C=(--config "$work/oc.conf" --daemon-user $DAEMON_USER)

@@ -36,31 +36,13 @@ tenant_start "$work/tenant" || {
 printf '%s\n' "$ALPHA_SECRET" >"$work/alpha.secret"
 chmod 600 "$work/alpha.secret"
 S=$work/openclawd.sock
-cat >"$work/oc.conf" <<CONF
-[global]
-tenant_id = $TENANT_ID
-authority = $TENANT_URL
-issuer_v2 = https://login.microsoftonline.com/{tenantid}/v2.0
-audiences = $RESOURCE_URI
-state_dir = $work/state
-socket = $S
-ca_file = $TENANT_CA
-allow_insecure_credentials = yes
-
-[agent agent-alpha]
-app_id = $ALPHA_APP
-object_id = $ALPHA_OID
-uid = $UID_A
-credential = secret-file
-secret_file = $work/alpha.secret
-
-[agent agent-beta]
-app_id = $BETA_APP
-object_id = $BETA_OID
-uid = $UID_B
-credential = secret-file
-secret_file = $work/alpha.secret
-CONF
+{
+    conf_global "$work/state" "$S" "$ISSUER_V2_LINE" "allow_insecure_credentials = yes"
+    conf_agent agent-alpha "$ALPHA_APP" "$ALPHA_OID" "uid = $UID_A" "credential = secret-file" \
+        "secret_file = $work/alpha.secret"
+    conf_agent agent-beta "$BETA_APP" "$BETA_OID" "uid = $UID_B" "credential = secret-file" \
+        "secret_file = $work/alpha.secret"
+} >"$work/oc.conf"
 chmod 644 "$work/oc.conf"
 mkdir -p "$work/state"
 C=(--config "$work/oc.conf")

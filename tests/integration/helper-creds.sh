@@ -81,41 +81,16 @@ tenant_ctl POST seed "{\"tenants\":[{\"id\":\"$TENANT_ID\",\"applications\":[{
 
 # write_conf FILE SOCKET STATE_DIR
 write_conf() {
-    cat >"$1" <<CONF
-[global]
-tenant_id = $TENANT_ID
-authority = $TENANT_URL
-issuer_v2 = https://login.microsoftonline.com/{tenantid}/v2.0
-audiences = $RESOURCE_URI
-state_dir = $3
-socket = $2
-ca_file = $TENANT_CA
-allow_insecure_credentials = yes
-
-[agent arc-agent]
-app_id = $MI_CLIENT
-object_id = $MI_OBJECT
-uid = $UID_ARC
-credential = azure-arc
-
-[agent agent-one]
-app_id = $AGENT_ONE_APP
-object_id = $AGENT_ONE_APP
-uid = $UID_ONE
-credential = agent-identity
-blueprint_app_id = $BLUEPRINT_APP
-blueprint_credential = secret-file
-secret_file = $work/bp.secret
-
-[agent agent-two]
-app_id = $AGENT_TWO_APP
-object_id = $AGENT_TWO_APP
-uid = $UID_TWO
-credential = agent-identity
-blueprint_app_id = $BP2_APP
-blueprint_credential = secret-file
-secret_file = $work/bp2.secret
-CONF
+    {
+        conf_global "$3" "$2" "$ISSUER_V2_LINE" "allow_insecure_credentials = yes"
+        conf_agent arc-agent "$MI_CLIENT" "$MI_OBJECT" "uid = $UID_ARC" "credential = azure-arc"
+        conf_agent agent-one "$AGENT_ONE_APP" "$AGENT_ONE_APP" "uid = $UID_ONE" \
+            "credential = agent-identity" "blueprint_app_id = $BLUEPRINT_APP" \
+            "blueprint_credential = secret-file" "secret_file = $work/bp.secret"
+        conf_agent agent-two "$AGENT_TWO_APP" "$AGENT_TWO_APP" "uid = $UID_TWO" \
+            "credential = agent-identity" "blueprint_app_id = $BP2_APP" \
+            "blueprint_credential = secret-file" "secret_file = $work/bp2.secret"
+    } >"$1"
     chmod 644 "$1"
 }
 

@@ -48,43 +48,17 @@ printf '%s\n' "$BETA_SECRET" >"$work/beta.secret"
 chmod 600 "$work/alpha.secret" "$work/beta.secret"
 
 write_conf() { # FILE SOCKET INSECURE
-    cat >"$1" <<CONF
-[global]
-tenant_id = $TENANT_ID
-authority = $TENANT_URL
-audiences = $RESOURCE_URI
-state_dir = $work/state
-socket = $2
-ca_file = $TENANT_CA
-allow_insecure_credentials = $3
-
-[agent agent-alpha]
-app_id = $ALPHA_APP
-object_id = $ALPHA_OID
-uid = $UID_A
-credential = secret-file
-secret_file = $work/alpha.secret
-
-[agent agent-beta]
-app_id = $BETA_APP
-object_id = $BETA_OID
-uid = $UID_B
-credential = secret-file
-secret_file = $work/beta.secret
-
-[agent vm-agent]
-app_id = $MI_CLIENT
-object_id = $MI_OBJECT
-uid = $UID_M
-credential = managed-identity
-
-[agent uami-agent]
-app_id = $UAMI_CLIENT
-object_id = $UAMI_OBJECT
-uid = $UID_U
-credential = managed-identity
-mi_client_id = $UAMI_CLIENT
-CONF
+    {
+        conf_global "$work/state" "$2" "allow_insecure_credentials = $3"
+        conf_agent agent-alpha "$ALPHA_APP" "$ALPHA_OID" "uid = $UID_A" \
+            "credential = secret-file" "secret_file = $work/alpha.secret"
+        conf_agent agent-beta "$BETA_APP" "$BETA_OID" "uid = $UID_B" "credential = secret-file" \
+            "secret_file = $work/beta.secret"
+        conf_agent vm-agent "$MI_CLIENT" "$MI_OBJECT" "uid = $UID_M" \
+            "credential = managed-identity"
+        conf_agent uami-agent "$UAMI_CLIENT" "$UAMI_OBJECT" "uid = $UID_U" \
+            "credential = managed-identity" "mi_client_id = $UAMI_CLIENT"
+    } >"$1"
     chmod 644 "$1"
 }
 S=$work/openclawd.sock

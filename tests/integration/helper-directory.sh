@@ -69,44 +69,19 @@ mkdir -p "$work/state" "$work/run"
 mkdir -m 700 "$work/tally"
 S=$work/openclawd.sock
 C=$work/openclaw.conf
-cat >"$C" <<CONF
-[global]
-tenant_id = $TENANT_ID
-authority = $TENANT_URL
-issuer_v2 = https://login.microsoftonline.com/{tenantid}/v2.0
-audiences = $RESOURCE_URI
-state_dir = $work/state
-socket = $S
-runtime_dir = $work/run
-tally_dir = $work/tally
-ca_file = $TENANT_CA
-allow_insecure_credentials = yes
-uid_min = $UID_MIN
-uid_max = $UID_MAX
-
-[service sudo-test]
-require_role = Host.Sudo
-
-[service sshd-net]
-allow_networks = 127.0.0.0/8, ::1
-
-[service login-test]
-require_role = Host.Login
-
-[agent agent-beta]
-app_id = $BETA_APP
-object_id = $BETA_OID
-
-[directory]
-resource = $RESOURCE_APP
-graph_url = $TENANT_URL
-graph_resource = https://graph.microsoft.com
-sync_interval = 30
-on_anomaly = disable-service-principal
-credential = secret-file
-app_id = $ADMIN_APP
-secret_file = $work/admin.secret
-CONF
+{
+    conf_global "$work/state" "$S" "$ISSUER_V2_LINE" "runtime_dir = $work/run" \
+        "tally_dir = $work/tally" "allow_insecure_credentials = yes" "uid_min = $UID_MIN" \
+        "uid_max = $UID_MAX"
+    conf_section "service sudo-test" "require_role = Host.Sudo"
+    conf_section "service sshd-net" "allow_networks = 127.0.0.0/8, ::1"
+    conf_section "service login-test" "require_role = Host.Login"
+    conf_agent agent-beta "$BETA_APP" "$BETA_OID"
+    conf_section "directory" "resource = $RESOURCE_APP" "graph_url = $TENANT_URL" \
+        "graph_resource = https://graph.microsoft.com" "sync_interval = 30" \
+        "on_anomaly = disable-service-principal" "credential = secret-file" \
+        "app_id = $ADMIN_APP" "secret_file = $work/admin.secret"
+} >"$C"
 chmod 644 "$C"
 D=$work/state/directory.json
 N=$work/state/nss.cache

@@ -71,23 +71,11 @@ chmod 644 "$work/passwd" "$work/group"
 printf '%s\n' "$ALPHA_SECRET" >"$work/alpha.secret"
 chmod 600 "$work/alpha.secret"
 S=$work/openclawd.sock
-cat >"$work/main.conf" <<CONF
-[global]
-tenant_id = $TENANT_ID
-authority = $TENANT_URL
-audiences = $RESOURCE_URI
-state_dir = $work/state
-socket = $S
-ca_file = $TENANT_CA
-allow_insecure_credentials = yes
-
-[agent agent-alpha]
-app_id = $ALPHA_APP
-object_id = $ALPHA_OID
-uid = $UID_A
-credential = secret-file
-secret_file = $work/alpha.secret
-CONF
+{
+    conf_global "$work/state" "$S" "allow_insecure_credentials = yes"
+    conf_agent agent-alpha "$ALPHA_APP" "$ALPHA_OID" "uid = $UID_A" "credential = secret-file" \
+        "secret_file = $work/alpha.secret"
+} >"$work/main.conf"
 chmod 644 "$work/main.conf"
 mkdir -p "$work/state"
 if ! helper_start main "$work/main.conf"; then

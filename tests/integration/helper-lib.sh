@@ -7,6 +7,10 @@
 #   req SOCKET JSON                     one raw request, prints the answer or CLOSED
 #   wait_for SECONDS CMD...             retry CMD every 0.2 s, bounded
 #   jwt_claim TOKEN CLAIM               prints a claim of a JWT payload (no verification)
+#   conf_global STATE_DIR SOCKET [LINE...]  prints the [global] section of a daemon
+#                                       test against the local tenant, plus LINEs
+#   conf_agent NAME APP_ID OBJECT_ID [LINE...]  prints an [agent NAME] section
+#   conf_section HEADER [LINE...]       prints [HEADER] and its LINEs
 OCD="$top_builddir/helper/openclawd"
 OCT="$top_builddir/helper/openclaw-token"
 CLIENT="$top_srcdir/tests/integration/helper_client.py"
@@ -73,4 +77,36 @@ p += "=" * (-len(p) % 4)
 v = json.loads(base64.urlsafe_b64decode(p)).get(sys.argv[2])
 print("" if v is None else v)
 ' "$1" "$2"
+}
+
+# The [global] section every openclawd test starts from: the local tenant
+# (tests/lib/tenant.sh) and its CA. Each LINE ("key = value") is added as
+# it is; ISSUER_V2_LINE is the one for the issuer the tenant signs v2
+# tokens with (tests that verify v2 tokens or use OIDC discovery add it).
+ISSUER_V2_LINE='issuer_v2 = https://login.microsoftonline.com/{tenantid}/v2.0'
+conf_global() {
+    local state=$1 sock=$2
+    shift 2
+    printf '[global]\ntenant_id = %s\nauthority = %s\n' "$TENANT_ID" "$TENANT_URL"
+    printf 'audiences = %s\nstate_dir = %s\nsocket = %s\nca_file = %s\n' \
+        "$RESOURCE_URI" "$state" "$sock" "$TENANT_CA"
+    [ $# -eq 0 ] || printf '%s\n' "$@"
+    echo
+}
+
+# One [agent NAME] section; each LINE ("key = value") is added as it is.
+conf_agent() {
+    local name=$1 app=$2 oid=$3
+    shift 3
+    printf '[agent %s]\napp_id = %s\nobject_id = %s\n' "$name" "$app" "$oid"
+    [ $# -eq 0 ] || printf '%s\n' "$@"
+    echo
+}
+
+# Any other section: [HEADER] ("service sshd", "directory", "roles").
+conf_section() {
+    printf '[%s]\n' "$1"
+    shift
+    [ $# -eq 0 ] || printf '%s\n' "$@"
+    echo
 }

@@ -72,31 +72,14 @@ chown "$UID_D" "$work/alpha.secret" "$work/beta.secret"
 write_conf() { # FILE NAME MI_ENDPOINT
     mkdir -p "$work/$2-state" "$work/$2-run"
     chown "$UID_D" "$work/$2-state" "$work/$2-run"
-    cat >"$1" <<CONF
-[global]
-tenant_id = $TENANT_ID
-authority = $TENANT_URL
-audiences = $RESOURCE_URI
-state_dir = $work/$2-state
-socket = $work/$2-run/openclawd.sock
-ca_file = $TENANT_CA
-allow_insecure_credentials = yes
-mi_endpoint = $3
-
-[agent agent-alpha]
-app_id = $ALPHA_APP
-object_id = $ALPHA_OID
-uid = $UID_A
-credential = secret-file
-secret_file = $work/alpha.secret
-
-[agent agent-beta]
-app_id = $BETA_APP
-object_id = $BETA_OID
-uid = $UID_B
-credential = secret-file
-secret_file = $work/beta.secret
-CONF
+    {
+        conf_global "$work/$2-state" "$work/$2-run/openclawd.sock" \
+            "allow_insecure_credentials = yes" "mi_endpoint = $3"
+        conf_agent agent-alpha "$ALPHA_APP" "$ALPHA_OID" "uid = $UID_A" \
+            "credential = secret-file" "secret_file = $work/alpha.secret"
+        conf_agent agent-beta "$BETA_APP" "$BETA_OID" "uid = $UID_B" "credential = secret-file" \
+            "secret_file = $work/beta.secret"
+    } >"$1"
     chmod 644 "$1"
 }
 

@@ -71,32 +71,14 @@ case $(tenant_ctl POST key-credentials "$body") in
 *) tap_fail "certificate registered on agent-alpha's application" ;;
 esac
 
-cat >"$work/oc.conf" <<CONF
-[global]
-tenant_id = $TENANT_ID
-authority = $TENANT_URL
-audiences = $RESOURCE_URI
-state_dir = $work/state
-socket = $work/openclawd.sock
-ca_file = $TENANT_CA
-tcti = $TCTI
-
-[agent agent-alpha]
-app_id = $ALPHA_APP
-object_id = $ALPHA_OID
-uid = $UID_A
-credential = tpm-certificate
-key_file = $work/agent.key
-cert_file = $work/agent.pem
-
-[agent agent-beta]
-app_id = $BETA_APP
-object_id = $BETA_OID
-uid = $UID_B
-credential = tpm-certificate
-key_file = $work/agent.key
-cert_file = $work/agent.pem
-CONF
+{
+    conf_global "$work/state" "$work/openclawd.sock" "tcti = $TCTI"
+    conf_agent agent-alpha "$ALPHA_APP" "$ALPHA_OID" "uid = $UID_A" \
+        "credential = tpm-certificate" "key_file = $work/agent.key" \
+        "cert_file = $work/agent.pem"
+    conf_agent agent-beta "$BETA_APP" "$BETA_OID" "uid = $UID_B" "credential = tpm-certificate" \
+        "key_file = $work/agent.key" "cert_file = $work/agent.pem"
+} >"$work/oc.conf"
 chmod 644 "$work/oc.conf"
 mkdir -p "$work/state"
 if ! helper_start main "$work/oc.conf"; then

@@ -62,51 +62,20 @@ printf '%s\n' "$BETA_SECRET" >"$work/beta.secret"
 chmod 600 "$work/alpha.secret" "$work/beta.secret"
 S=$work/run/openclawd.sock
 conf=$work/openclaw.conf
-cat >"$conf" <<CONF
-[global]
-tenant_id = $TENANT_ID
-authority = $TENANT_URL
-audiences = $RESOURCE_URI
-issuer_v2 = https://login.microsoftonline.com/{tenantid}/v2.0
-state_dir = $work/state
-jwks_dir = $work/state/jwks
-tally_dir = $work/tally
-runtime_dir = $work/run
-socket = $S
-ca_file = $TENANT_CA
-allow_insecure_credentials = yes
-uid_min = 1879048192
-uid_max = 2147352575
-
-[service sshd]
-require_role = Host.Login
-
-[service sudo]
-require_role = Host.Sudo
-
-[service sudo-hang]
-require_role = Host.Sudo
-
-[service lock]
-require_role = Host.Login
-deny = 2
-fail_interval = 60
-unlock_time = 600
-
-[agent agent-alpha]
-app_id = $ALPHA_APP
-object_id = $ALPHA_OID
-uid = $UID_A
-credential = secret-file
-secret_file = $work/alpha.secret
-
-[agent agent-beta]
-app_id = $BETA_APP
-object_id = $BETA_OID
-uid = $UID_B
-credential = secret-file
-secret_file = $work/beta.secret
-CONF
+{
+    conf_global "$work/state" "$S" "$ISSUER_V2_LINE" "jwks_dir = $work/state/jwks" \
+        "tally_dir = $work/tally" "runtime_dir = $work/run" "allow_insecure_credentials = yes" \
+        "uid_min = 1879048192" "uid_max = 2147352575"
+    conf_section "service sshd" "require_role = Host.Login"
+    conf_section "service sudo" "require_role = Host.Sudo"
+    conf_section "service sudo-hang" "require_role = Host.Sudo"
+    conf_section "service lock" "require_role = Host.Login" "deny = 2" "fail_interval = 60" \
+        "unlock_time = 600"
+    conf_agent agent-alpha "$ALPHA_APP" "$ALPHA_OID" "uid = $UID_A" "credential = secret-file" \
+        "secret_file = $work/alpha.secret"
+    conf_agent agent-beta "$BETA_APP" "$BETA_OID" "uid = $UID_B" "credential = secret-file" \
+        "secret_file = $work/beta.secret"
+} >"$conf"
 chmod 644 "$conf"
 export TZ=UTC
 export OPENCLAW_TEST_AUDIT_FILE="$work/audit.log"

@@ -80,25 +80,12 @@ mount -t tmpfs -o size=2m,mode=0755 oc-faults "$work/state" ||
     tap_skip_all "cannot mount a tmpfs here"
 S=$work/ocd.sock
 conf=$work/oc.conf
-cat >"$conf" <<CONF
-[global]
-tenant_id = $TENANT_ID
-authority = $TENANT_URL
-audiences = $RESOURCE_URI
-issuer_v2 = https://login.microsoftonline.com/{tenantid}/v2.0
-state_dir = $work/state
-nss_cache = $work/state/nss.cache
-socket = $S
-ca_file = $TENANT_CA
-tcti = $TCTI
-
-[agent agent-alpha]
-app_id = $ALPHA_APP
-object_id = $ALPHA_OID
-credential = tpm-certificate
-key_file = $work/agent.key
-cert_file = $work/agent.pem
-CONF
+{
+    conf_global "$work/state" "$S" "$ISSUER_V2_LINE" "nss_cache = $work/state/nss.cache" \
+        "tcti = $TCTI"
+    conf_agent agent-alpha "$ALPHA_APP" "$ALPHA_OID" "credential = tpm-certificate" \
+        "key_file = $work/agent.key" "cert_file = $work/agent.pem"
+} >"$conf"
 chmod 644 "$conf"
 helper_start main "$conf" || tap_skip_all "openclawd did not start: $(tail -n 3 "$work/main.log")"
 

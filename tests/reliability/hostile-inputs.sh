@@ -199,23 +199,12 @@ phase_start=$SECONDS
 # ---------------------------------------------------------------- frames
 printf '%s\n' 'openclaw-hostile-test-secret' >"$work/alpha.secret"
 chmod 600 "$work/alpha.secret"
-cat >"$work/daemon.conf" <<CONF
-[global]
-tenant_id = $TENANT_ID
-authority = $TENANT_URL
-audiences = $RESOURCE_URI
-issuer_v2 = https://login.microsoftonline.com/{tenantid}/v2.0
-state_dir = $work/state
-socket = $work/run/ocd.sock
-ca_file = $TENANT_CA
-allow_insecure_credentials = yes
-
-[agent agent-alpha]
-app_id = $ALPHA_APP
-object_id = $ALPHA_OID
-credential = secret-file
-secret_file = $work/alpha.secret
-CONF
+{
+    conf_global "$work/state" "$work/run/ocd.sock" "$ISSUER_V2_LINE" \
+        "allow_insecure_credentials = yes"
+    conf_agent agent-alpha "$ALPHA_APP" "$ALPHA_OID" "credential = secret-file" \
+        "secret_file = $work/alpha.secret"
+} >"$work/daemon.conf"
 chmod 644 "$work/daemon.conf"
 if helper_start main "$work/daemon.conf" --no-token-store; then
     "$OC_PY" "$GEN" frames "$work/frames" >/dev/null 2>"$work/gen.err" ||

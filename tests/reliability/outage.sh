@@ -48,30 +48,14 @@ printf '%s\n' "$ALPHA_SECRET" >"$work/alpha.secret"
 chmod 600 "$work/alpha.secret"
 S=$work/run/ocd.sock
 conf=$work/openclaw.conf
-cat >"$conf" <<CONF
-[global]
-tenant_id = $TENANT_ID
-authority = $TENANT_URL
-audiences = $RESOURCE_URI
-issuer_v2 = https://login.microsoftonline.com/{tenantid}/v2.0
-state_dir = $work/state
-jwks_dir = $work/state/jwks
-tally_dir = $work/tally
-runtime_dir = $work/run
-socket = $S
-ca_file = $TENANT_CA
-allow_insecure_credentials = yes
-clock_skew = 0
-
-[service sshd]
-require_role = Host.Login
-
-[agent agent-alpha]
-app_id = $ALPHA_APP
-object_id = $ALPHA_OID
-credential = secret-file
-secret_file = $work/alpha.secret
-CONF
+{
+    conf_global "$work/state" "$S" "$ISSUER_V2_LINE" "jwks_dir = $work/state/jwks" \
+        "tally_dir = $work/tally" "runtime_dir = $work/run" "allow_insecure_credentials = yes" \
+        "clock_skew = 0"
+    conf_section "service sshd" "require_role = Host.Login"
+    conf_agent agent-alpha "$ALPHA_APP" "$ALPHA_OID" "credential = secret-file" \
+        "secret_file = $work/alpha.secret"
+} >"$conf"
 chmod 644 "$conf"
 export TZ=UTC OPENCLAW_TEST_AUDIT_FILE="$work/audit.log"
 printf 'auth required %s config=%s nodelay\naccount required %s config=%s\n' \

@@ -86,32 +86,14 @@ ALPHA_UID=1879048193
 mkdir -p "$work/state/jwks" "$work/run"
 printf '%s\n' "$ALPHA_SECRET" >"$work/alpha.secret"
 chmod 600 "$work/alpha.secret"
-cat >"$work/openclaw.conf" <<CONF
-[global]
-tenant_id = $TENANT_ID
-authority = $TENANT_URL
-issuer_v2 = https://login.microsoftonline.com/{tenantid}/v2.0
-audiences = $RESOURCE_URI
-state_dir = $work/state
-jwks_dir = $work/state/jwks
-tally_dir = $work/tally
-runtime_dir = $work/run
-socket = $work/run/openclawd.sock
-ca_file = $TENANT_CA
-allow_insecure_credentials = yes
-uid_min = 1879048192
-uid_max = 2147352575
-
-[service sudo]
-require_role = Host.Sudo
-
-[agent agent-alpha]
-app_id = $ALPHA_APP
-object_id = $ALPHA_OID
-uid = $ALPHA_UID
-credential = secret-file
-secret_file = $work/alpha.secret
-CONF
+{
+    conf_global "$work/state" "$work/run/openclawd.sock" "$ISSUER_V2_LINE" \
+        "jwks_dir = $work/state/jwks" "tally_dir = $work/tally" "runtime_dir = $work/run" \
+        "allow_insecure_credentials = yes" "uid_min = 1879048192" "uid_max = 2147352575"
+    conf_section "service sudo" "require_role = Host.Sudo"
+    conf_agent agent-alpha "$ALPHA_APP" "$ALPHA_OID" "uid = $ALPHA_UID" \
+        "credential = secret-file" "secret_file = $work/alpha.secret"
+} >"$work/openclaw.conf"
 chmod 0644 "$work/openclaw.conf"
 if helper_start main "$work/openclaw.conf" && wait_for 10 test -s "$work/state/jwks/keys.json"; then
     tap_ok "openclawd starts and writes the JWKS file"
