@@ -33,6 +33,7 @@ openssh-server openssh-client sudo util-linux iproute2 curl ca-certificates
 python3 python3-pytest python3-jwt python3-cryptography
 openssl clang-format
 dbus gnome-keyring libsecret-tools
+debhelper lintian fakeroot dpkg-dev
 "
 
 if [ "$(id -u)" -ne 0 ]; then

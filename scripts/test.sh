@@ -159,6 +159,9 @@ step format-check make -C "$out/gcc" format-check
 step distcheck make -C "$out/gcc" -j"$jobs" distcheck \
     TESTS="$(make -s -C "$out/gcc" print-distcheck-tests)"
 
+# 8b. the Debian packages: build, install in a throwaway root, purge, lintian
+step deb-check "$top/scripts/deb-check.sh"
+
 # 9. the README's first command, the demo, must keep working too
 step demo "$top/scripts/demo.sh"
 
