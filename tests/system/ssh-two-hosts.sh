@@ -205,6 +205,7 @@ cleanup() {
         stop_pid "$p"
     done
     stop_pid "$sshd_pid"
+    [ -f "$work/B/sshd.pid" ] && stop_pid "$(cat "$work/B/sshd.pid")"
     helper_stop "$HELPER_PID_A"
     helper_stop "$HELPER_PID_B"
     for t in A B; do
@@ -407,7 +408,9 @@ inB "$SSHD" -t -f "$work/B/sshd_config" >"$work/B/sshd.log" 2>&1 || {
     tap_fail "host B: sshd -t accepts the configuration" "$(cat "$work/B/sshd.log")"
     exit 1
 }
-inB "$SSHD" -D -e -f "$work/B/sshd_config" 2>"$work/B/sshd.log" &
+# nsenter itself, not the inB function: $! must be sshd's own PID (nsenter
+# execs it), not a subshell's, or cleanup would leave sshd running
+nsenter -t "$B_PID" --mount --net "$SSHD" -D -e -f "$work/B/sshd_config" 2>"$work/B/sshd.log" &
 sshd_pid=$!
 if wait_for 10 bash -c "exec 3<>/dev/tcp/$B_IP/22" 2>/dev/null; then
     tap_ok "host B: sshd listens on $B_IP:22 (publickey) and :2222 (keyboard-interactive), reached from A over the veth"
@@ -493,7 +496,8 @@ fi
 ssh-keygen -q -t ecdsa -N '' -f "$work/A/stray" -C stray-key
 chown "$ALPHA_UID" "$work/A/stray" "$work/A/stray.pub"
 STRAY_SOCK=$HA/stray.sock
-as_uid "$ALPHA_UID" env HOME="$HA" ssh-agent -D -a "$STRAY_SOCK" >/dev/null 2>&1 &
+setpriv --reuid="$ALPHA_UID" --regid="$ALPHA_UID" --clear-groups env HOME="$HA" \
+    ssh-agent -D -a "$STRAY_SOCK" >/dev/null 2>&1 &
 other_pids="$other_pids $!"
 wait_for 5 test -S "$STRAY_SOCK"
 AGENT_ENV="SSH_AUTH_SOCK=$STRAY_SOCK" as_agent ssh-add "$work/A/stray" >/dev/null 2>&1
