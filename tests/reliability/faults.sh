@@ -147,9 +147,10 @@ cmp -s "$work/state/tokens.db" "$work/tokens.before" && cmp -s "$work/state/nss.
     tap_ok "disk full: tokens.db and nss.cache unchanged and whole" ||
     tap_fail "disk full: tokens.db and nss.cache unchanged" "$(ls -l "$work/state")"
 # openclawd writes every state file as a hidden ".NAME.<6 random>" next to
-# it, then renames it (the TPM blob writer: "NAME.tmp<6 random>")
-left=$(find "$work/state" -type f \( -name '.*' -o -name '*.tmp??????' \) 2>/dev/null | wc -l)
-[ "$left" -eq 0 ] && tap_ok "disk full: no temporary file left behind" ||
+# it, then renames it (the TPM blob writer: "NAME.tmp<6 random>"); a write
+# in progress may show its file for a moment, a left one stays: look for 5 s
+no_temps() { [ -z "$(find "$work/state" -type f \( -name '.*' -o -name '*.tmp??????' \) 2>/dev/null)" ]; }
+wait_for 5 no_temps && tap_ok "disk full: no temporary file left behind" ||
     tap_fail "disk full: no temporary file left" "$(ls -la "$work/state")"
 alive && tap_ok "disk full: openclawd stays up" || tap_fail "disk full: openclawd stays up"
 
