@@ -269,6 +269,12 @@ static void key_clear(struct oc_jwk *key)
 {
     EVP_PKEY_free(key->pkey);
     EVP_MD_free(key->sha256);
+    if (key->prepared != NULL) {
+        for (size_t i = 0; i < OC_ALG_SLOTS; i++) {
+            EVP_MD_CTX_free(key->prepared->ctx[i]);
+        }
+        free(key->prepared);
+    }
     free(key->issuer);
     memset(key, 0, sizeof(*key));
 }
@@ -339,10 +345,11 @@ static int parse_key(const cJSON *k, struct oc_jwk *key, char *kid_out, char *re
     snprintf(key->kid, sizeof(key->kid), "%s", kid);
     snprintf(key->x5t, sizeof(key->x5t), "%s", x5t != NULL ? x5t : "");
     key->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    key->prepared = calloc(1, sizeof(*key->prepared));
     if (iss != NULL) {
         key->issuer = strdup(iss);
     }
-    if (key->sha256 == NULL || (iss != NULL && key->issuer == NULL)) {
+    if (key->sha256 == NULL || key->prepared == NULL || (iss != NULL && key->issuer == NULL)) {
         key_clear(key);
         return -ENOMEM;
     }
@@ -581,19 +588,70 @@ static size_t es256_to_der(const uint8_t *sig, uint8_t der[72])
     return n;
 }
 
+/* A fresh context for key and alg, ready for EVP_DigestVerify(). NULL when
+ * OpenSSL refuses (or is out of memory). */
+static EVP_MD_CTX *prepare_ctx(const struct oc_jwk *key, unsigned alg)
+{
+    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pctx = NULL;
+    bool ok;
+
+    if (mctx == NULL) {
+        return NULL;
+    }
+    ok = EVP_DigestVerifyInit(mctx, &pctx, key->sha256, NULL, key->pkey) == 1;
+    if (ok && alg == OC_ALG_PS256) {
+        ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+             EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, key->sha256) == 1 &&
+             EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) == 1;
+    } else if (ok && alg == OC_ALG_RS256) {
+        ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1;
+    }
+    if (!ok) {
+        EVP_MD_CTX_free(mctx);
+        return NULL;
+    }
+    return mctx;
+}
+
+/* The key's prepared context for alg, set up on first use. Two threads
+ * may both set one up: the compare-and-swap keeps the first, the other is
+ * freed. A context in the cache is only ever read (copied) afterwards. */
+static const EVP_MD_CTX *prepared_ctx(const struct oc_jwk *key, unsigned alg)
+{
+    EVP_MD_CTX **slot = &key->prepared->ctx[__builtin_ctz(alg)];
+    EVP_MD_CTX *cur = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    EVP_MD_CTX *fresh, *expected = NULL;
+
+    if (cur != NULL) {
+        return cur;
+    }
+    fresh = prepare_ctx(key, alg);
+    if (fresh == NULL) {
+        return NULL;
+    }
+    if (__atomic_compare_exchange_n(slot, &expected, fresh, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
+        return fresh;
+    }
+    EVP_MD_CTX_free(fresh);
+    return expected;
+}
+
 int oc_jwk_verify(const struct oc_jwk *key, unsigned alg, const void *data, size_t data_len,
                   const uint8_t *sig, size_t sig_len)
 {
     uint8_t der[72];
+    const EVP_MD_CTX *tmpl;
     EVP_MD_CTX *mctx = NULL;
-    EVP_PKEY_CTX *pctx = NULL;
     int r;
 
-    if (key == NULL || key->pkey == NULL || key->sha256 == NULL || (data == NULL && data_len > 0) ||
-        (sig == NULL && sig_len > 0)) {
+    if (key == NULL || key->pkey == NULL || key->sha256 == NULL || key->prepared == NULL ||
+        (data == NULL && data_len > 0) || (sig == NULL && sig_len > 0)) {
         return -EINVAL;
     }
-    if ((key->alg_mask & alg) == 0 || (alg & (alg - 1)) != 0) {
+    if ((key->alg_mask & alg) == 0 || (alg & (alg - 1)) != 0 ||
+        __builtin_ctz(alg) >= OC_ALG_SLOTS) {
         return -EINVAL;
     }
     if (alg == OC_ALG_ES256) {
@@ -605,27 +663,19 @@ int oc_jwk_verify(const struct oc_jwk *key, unsigned alg, const void *data, size
     } else if (sig_len != (size_t)EVP_PKEY_get_size(key->pkey)) {
         return -EBADMSG;
     }
-    mctx = EVP_MD_CTX_new();
-    if (mctx == NULL) {
-        return -ENOMEM;
-    }
     ERR_set_mark();
     r = -EBADMSG;
-    if (EVP_DigestVerifyInit(mctx, &pctx, key->sha256, NULL, key->pkey) != 1) {
+    tmpl = prepared_ctx(key, alg);
+    if (tmpl == NULL) {
         goto out;
     }
-    if (alg == OC_ALG_PS256) {
-        if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-            EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, key->sha256) != 1 ||
-            EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) != 1) {
-            goto out;
-        }
-    } else if (alg == OC_ALG_RS256) {
-        if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) {
-            goto out;
-        }
+    mctx = EVP_MD_CTX_new();
+    if (mctx == NULL) {
+        r = -ENOMEM;
+        goto out;
     }
-    if (EVP_DigestVerify(mctx, sig, sig_len, data, data_len) == 1) {
+    if (EVP_MD_CTX_copy_ex(mctx, tmpl) == 1 &&
+        EVP_DigestVerify(mctx, sig, sig_len, data, data_len) == 1) {
         r = 0;
     }
 out:

@@ -648,6 +648,73 @@ static void test_concurrent_verifications_share_one_key_set(void **state)
     }
 }
 
+/* A fresh key set whose per-key prepared verification contexts are set up
+ * by whichever thread gets there first: eight threads released together
+ * verify good and bad tokens of every algorithm against it. Every answer
+ * must be right (a context for one algorithm must never serve another),
+ * and the sanitizer build catches a context freed twice or leaked. */
+struct race {
+    const struct oc_jwks *keys;
+    pthread_barrier_t *start;
+    int wrong;
+};
+
+static void *race_main(void *arg)
+{
+    static const struct {
+        const char *name;
+        bool good;
+    } cases[] = {
+            {"v2-ps256", true}, {"v1-rs256", true},         {"ps256-on-rs256-key", false},
+            {"v2-es256", true}, {"es256-wrong-key", false}, {"v2-agent", true},
+    };
+    struct race *rc = arg;
+    struct oc_verify_policy p = policy();
+    char *toks[6];
+    size_t lens[6];
+
+    for (int c = 0; c < 6; c++) {
+        toks[c] = fx_token(cases[c].name, &lens[c]);
+    }
+    pthread_barrier_wait(rc->start);
+    for (int i = 0; i < 50; i++) {
+        for (int c = 0; c < 6; c++) {
+            struct oc_verify_result *res = NULL;
+            int r = oc_verify_token(toks[c], lens[c], rc->keys, &p, &res, NULL);
+            if ((r == 0) != cases[c].good) {
+                rc->wrong++;
+            }
+            oc_verify_result_free(res);
+        }
+    }
+    for (int c = 0; c < 6; c++) {
+        free(toks[c]);
+    }
+    return NULL;
+}
+
+static void test_first_use_of_a_key_set_from_many_threads(void **state)
+{
+    enum { N = 8 };
+    struct oc_jwks *keys = load_jwks("jwks-common.json");
+    pthread_barrier_t start;
+    pthread_t th[N];
+    struct race rc[N];
+
+    assert_non_null(keys);
+    assert_int_equal(pthread_barrier_init(&start, NULL, N), 0);
+    for (int i = 0; i < N; i++) {
+        rc[i] = (struct race){keys, &start, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, race_main, &rc[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(rc[i].wrong, 0);
+    }
+    pthread_barrier_destroy(&start);
+    oc_jwks_free(keys);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -685,6 +752,7 @@ int main(void)
             cmocka_unit_test(test_invalid_policy),
             cmocka_unit_test(test_facets),
             cmocka_unit_test(test_concurrent_verifications_share_one_key_set),
+            cmocka_unit_test(test_first_use_of_a_key_set_from_many_threads),
     };
     return cmocka_run_group_tests_name("entra", tests, setup, teardown);
 }
