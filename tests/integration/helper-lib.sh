@@ -25,8 +25,11 @@ helper_start() {
     $OCD_WRAPPER "$OCD" --config "$conf" --foreground --allow-root "$@" >"$work/$name.log" 2>&1 &
     pid=$!
     eval "HELPER_PID_$name=$pid"
+    # Ready when its log says it listens: a socket file alone may be the one
+    # a killed predecessor left behind (the new daemon replaces it, but may
+    # not have got that far, nor blocked its signals yet).
     for i in $(seq 1 300); do
-        [ -S "$sock" ] && return 0
+        [ -S "$sock" ] && grep -q "listening on" "$work/$name.log" 2>/dev/null && return 0
         kill -0 "$pid" 2>/dev/null || return 1
         sleep 0.1
     done

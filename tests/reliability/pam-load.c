@@ -4,6 +4,7 @@
  * built pam_openclaw.so, each checked against its expected decision.
  *
  *   pam-load -d CONFDIR -s SERVICE -t THREADS -n PER_ROUND [-w GO_FILE] [-r MAX_ROUNDS] LIST
+ *   pam-load -d CONFDIR -s SERVICE -t THREADS -b BURST LIST
  *
  * LIST has one case a line: "ok USER TOKENFILE" or "fail USER TOKENFILE".
  * Each round runs PER_ROUND authentications (pam_start_confdir +
@@ -11,6 +12,12 @@
  * picking the cases in turn. With -w, rounds go on while GO_FILE exists
  * (at most MAX_ROUNDS, default 50), so a test can keep the load up while
  * it injects faults; otherwise one round runs.
+ *
+ * With -b, after the warm-up one burst runs instead of the rounds: BURST
+ * threads (at most BURST_MAX), each doing one authentication, all held at a
+ * gate until every one of them exists and then let go together, so that up
+ * to BURST authentications are in flight at once; the line then also has
+ * peak_in_flight=P, the most that were inside libpam at the same moment.
  *
  * Before the first round one warm-up pass per thread loads everything; the
  * process's open fds and resident memory are taken after it and again at
@@ -28,6 +35,7 @@
 #include <security/pam_appl.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +44,8 @@
 #define CASES_MAX   256
 #define TOKEN_MAX   (64 * 1024)
 #define THREADS_MAX 64
+#define BURST_MAX   2000
+#define BURST_STACK (1024 * 1024) /* per burst thread: PAM needs little */
 
 struct test_case {
     bool expect_ok;
@@ -48,6 +58,7 @@ static size_t n_cases;
 static const char *confdir, *service;
 static atomic_ulong next_case, decisions, wrong;
 static atomic_long budget; /* authentications left in this round */
+static atomic_long in_flight, peak_in_flight;
 
 static int conv(int num, const struct pam_message **msg, struct pam_response **resp, void *data)
 {
@@ -90,6 +101,72 @@ static bool run_case(const struct test_case *tc)
     }
     pam_end(pamh, r);
     return (r == PAM_SUCCESS) == tc->expect_ok;
+}
+
+/* The burst's gate: every thread waits on it until the main thread has
+ * started them all (or failed to start one) and opens it. */
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static bool gate_open;
+static unsigned gate_waiting;
+
+static void *burst_worker(void *arg)
+{
+    const struct test_case *tc = &cases[(size_t)(uintptr_t)arg % n_cases];
+    long now;
+
+    pthread_mutex_lock(&gate_lock);
+    gate_waiting++;
+    pthread_cond_broadcast(&gate_cond);
+    while (!gate_open) {
+        pthread_cond_wait(&gate_cond, &gate_lock);
+    }
+    pthread_mutex_unlock(&gate_lock);
+
+    now = atomic_fetch_add(&in_flight, 1) + 1;
+    for (long peak = atomic_load(&peak_in_flight);
+         now > peak && !atomic_compare_exchange_weak(&peak_in_flight, &peak, now);) {
+    }
+    atomic_fetch_add(&decisions, 1);
+    if (!run_case(tc)) {
+        atomic_fetch_add(&wrong, 1);
+        fprintf(stderr, "pam-load: wrong decision: expected %s for %s (%.24s...)\n",
+                tc->expect_ok ? "success" : "refusal", tc->user, tc->token);
+    }
+    atomic_fetch_sub(&in_flight, 1);
+    return NULL;
+}
+
+static int run_burst(unsigned n)
+{
+    pthread_t *t = calloc(n, sizeof(*t));
+    pthread_attr_t attr;
+    unsigned started = 0;
+
+    if (t == NULL || pthread_attr_init(&attr) != 0) {
+        free(t);
+        return -1;
+    }
+    (void)pthread_attr_setstacksize(&attr, BURST_STACK);
+    for (; started < n; started++) {
+        if (pthread_create(&t[started], &attr, burst_worker, (void *)(uintptr_t)started) != 0) {
+            break;
+        }
+    }
+    pthread_attr_destroy(&attr);
+    /* every started thread at the gate (bounded: they only lock and wait) */
+    pthread_mutex_lock(&gate_lock);
+    while (gate_waiting < started) {
+        pthread_cond_wait(&gate_cond, &gate_lock);
+    }
+    gate_open = true;
+    pthread_cond_broadcast(&gate_cond);
+    pthread_mutex_unlock(&gate_lock);
+    for (unsigned i = 0; i < started; i++) {
+        pthread_join(t[i], NULL);
+    }
+    free(t);
+    return started == n ? 0 : -1;
 }
 
 static void *worker(void *arg)
@@ -213,11 +290,11 @@ static int load_list(const char *path)
 int main(int argc, char **argv)
 {
     unsigned threads = 16, rounds = 0, max_rounds = 50;
-    long per_round = 1000, fds_before, fds_after, rss_before, rss_round1 = -1, rss_after;
+    long per_round = 1000, burst = 0, fds_before, fds_after, rss_before, rss_round1 = -1, rss_after;
     const char *go_file = NULL;
     int opt;
 
-    while ((opt = getopt(argc, argv, "d:s:t:n:w:r:")) != -1) {
+    while ((opt = getopt(argc, argv, "d:s:t:n:w:r:b:")) != -1) {
         switch (opt) {
         case 'd':
             confdir = optarg;
@@ -237,14 +314,22 @@ int main(int argc, char **argv)
         case 'r':
             max_rounds = (unsigned)strtoul(optarg, NULL, 10);
             break;
+        case 'b':
+            burst = strtol(optarg, NULL, 10);
+            if (burst <= 0 || burst > BURST_MAX) {
+                burst = -1;
+            }
+            break;
         default:
             return 2;
         }
     }
     if (confdir == NULL || service == NULL || optind + 1 != argc || threads == 0 ||
-        threads > THREADS_MAX || per_round <= 0 || max_rounds == 0) {
+        threads > THREADS_MAX || per_round <= 0 || max_rounds == 0 || burst < 0) {
         fprintf(stderr, "usage: pam-load -d CONFDIR -s SERVICE -t THREADS -n PER_ROUND "
-                        "[-w GO_FILE] [-r MAX_ROUNDS] LIST\n");
+                        "[-w GO_FILE] [-r MAX_ROUNDS] LIST\n"
+                        "       pam-load -d CONFDIR -s SERVICE -t THREADS -b BURST(1..%d) LIST\n",
+                BURST_MAX);
         return 2;
     }
     if (load_list(argv[optind]) < 0) {
@@ -259,6 +344,22 @@ int main(int argc, char **argv)
     atomic_store(&wrong, 0);
     fds_before = count_fds();
     rss_before = rss_kib();
+    if (burst > 0) {
+        if (run_burst((unsigned)burst) < 0) {
+            fprintf(stderr, "pam-load: cannot start %ld threads\n", burst);
+            return 2;
+        }
+        fds_after = count_fds();
+        rss_after = rss_kib();
+        printf("decisions=%lu wrong=%lu burst=%ld peak_in_flight=%ld fds_before=%ld fds_after=%ld "
+               "rss_before_kib=%ld rss_after_kib=%ld\n",
+               (unsigned long)atomic_load(&decisions), (unsigned long)atomic_load(&wrong), burst,
+               atomic_load(&peak_in_flight), fds_before, fds_after, rss_before, rss_after);
+        for (size_t i = 0; i < n_cases; i++) {
+            free(cases[i].token);
+        }
+        return atomic_load(&wrong) == 0 ? 0 : 1;
+    }
     do {
         if (run_round(threads, per_round) < 0) {
             fprintf(stderr, "pam-load: cannot start %u threads\n", threads);

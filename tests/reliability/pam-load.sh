@@ -6,8 +6,9 @@
 # refreshes the JWKS file under the readers, and openclawd is killed
 # (SIGKILL and SIGTERM) and started again. Every decision must be the
 # expected one, the driver's fds must not grow and its memory must settle
-# after the warm-up. OC_LOAD_ROUNDS / OC_LOAD_FAULTS make it longer
-# (make soak). Prints TAP.
+# after the warm-up. Then one burst: 1000 threads, one authentication
+# each, let go together through a gate. OC_LOAD_ROUNDS / OC_LOAD_FAULTS make
+# the rounds longer (make soak). Prints TAP.
 set -u
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
@@ -151,7 +152,7 @@ n_fail=$(grep -c '^fail ' "$work/cases")
 MALLOC_ARENA_MAX=1 timeout 600 "$LOAD" -d "$work/svc" -s sshd -t 16 -n 1000 -w "$work/go" -r "$MAX_ROUNDS" \
     "$work/cases" >"$work/load.out" 2>"$work/load.err" &
 load_pid=$!
-rotations=0 kills=0 terms=0 restarts_failed=0 refreshes=0
+rotations=0 kills=0 terms=0 restarts_failed=0 refreshes=0 stop_fail=
 for i in $(seq 1 "$FAULTS"); do
     kill -0 "$load_pid" 2>/dev/null || break
     sleep 0.3
@@ -170,7 +171,11 @@ for i in $(seq 1 "$FAULTS"); do
         helper_start main "$conf" --no-token-store || restarts_failed=$((restarts_failed + 1))
         ;;
     0)
-        helper_stop "$HELPER_PID_main" >/dev/null && terms=$((terms + 1))
+        if helper_stop "$HELPER_PID_main" >/dev/null; then
+            terms=$((terms + 1))
+        else
+            stop_fail="$stop_fail exit=$?"
+        fi
         helper_start main "$conf" --no-token-store || restarts_failed=$((restarts_failed + 1))
         ;;
     esac
@@ -200,7 +205,7 @@ fi
 if [ "$rotations" -ge 1 ] && [ "$kills" -ge 1 ] && [ "$terms" -ge 1 ] && [ "$restarts_failed" -eq 0 ]; then
     tap_ok "faults happened during the load: key rotation, SIGKILL and SIGTERM restarts of openclawd"
 else
-    tap_fail "faults during the load" "rotations=$rotations kills=$kills terms=$terms failed restarts=$restarts_failed (the load ended too soon?)"
+    tap_fail "faults during the load" "rotations=$rotations kills=$kills terms=$terms failed restarts=$restarts_failed${stop_fail:+ SIGTERM stops that failed:$stop_fail} (the load ended too soon?) $(tail -n 5 "$work/main.log")"
 fi
 if [ -n "$(val fds_before)" ] && [ "$(val fds_before)" = "$(val fds_after)" ]; then
     tap_ok "the driver holds as many fds after the load as after the warm-up ($(val fds_before))"
@@ -227,4 +232,32 @@ case $(req "$S" '{"type":"ping"}') in
 *'"ok":true'* | *'"ok": true'*) tap_ok "openclawd answers after the restarts" ;;
 *) tap_fail "openclawd answers after the restarts" "$(tail -n 3 "$work/main.log")" ;;
 esac
+
+# --- 1000 at once ------------------------------------------------------------
+# One burst: 1000 threads, one authentication each, all started and held at
+# a gate, then let go together (up to 1000 in flight at the same moment),
+# the same valid and invalid cases, right after a key rotation.
+tenant_ctl POST rotate-keys '{}' >/dev/null
+req "$S" '{"type":"refresh-jwks"}' >/dev/null
+MALLOC_ARENA_MAX=1 timeout 300 "$LOAD" -d "$work/svc" -s sshd -t 16 -b 1000 "$work/cases" \
+    >"$work/burst.out" 2>"$work/burst.err"
+burst_rc=$?
+line=$(cat "$work/burst.out")
+echo "# burst: $line"
+if [ "$burst_rc" -eq 0 ] && [ "$(val decisions)" = 1000 ] && [ "$(val wrong)" = 0 ]; then
+    tap_ok "1000 authentications let go at once (peak: $(val peak_in_flight) in flight together): every decision as expected"
+else
+    tap_fail "1000 authentications at once, every decision as expected" \
+        "rc=$burst_rc $line $(grep -m 5 'wrong decision\|cannot' "$work/burst.err")"
+fi
+if [ -n "$(val fds_before)" ] && [ "$(val fds_before)" = "$(val fds_after)" ]; then
+    tap_ok "the burst leaves no fd behind ($(val fds_before) before and after)"
+else
+    tap_fail "no fd left by the burst" "$line"
+fi
+if grep -q "Sanitizer\|runtime error" "$work/burst.err"; then
+    tap_fail "no sanitizer report from the burst" "$(grep -m 3 "Sanitizer\|runtime error" "$work/burst.err")"
+else
+    tap_ok "no sanitizer report from the burst"
+fi
 tap_done
