@@ -123,12 +123,16 @@ if step configure-asan configure_in "$out/asan" CC=clang --enable-test-hooks --e
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
 
-# 5b. ThreadSanitizer over the NSS module's threaded stress test (lookups
-#     from 16 threads while the cache file is replaced)
+# 5b. ThreadSanitizer over the threaded tests: the NSS module's stress test
+#     (lookups from 16 threads while the cache file is replaced) and the
+#     verification core's (threads sharing one key set, including the race
+#     to set up each key's prepared verification context)
 tsan_stress() {
-    (cd "$1" && make -j"$jobs" nss_openclaw/libnss_openclaw.la tests/integration/nss-stress &&
+    (cd "$1" && make -j"$jobs" nss_openclaw/libnss_openclaw.la tests/integration/nss-stress \
+        tests/unit/test_entra &&
         env TSAN_OPTIONS=halt_on_error=1:exitcode=66 OC_STRESS_THREADS=16 \
-            OC_STRESS_LOOKUPS=20000 OC_STRESS_REPLACEMENTS=50 ./tests/integration/nss-stress)
+            OC_STRESS_LOOKUPS=20000 OC_STRESS_REPLACEMENTS=50 ./tests/integration/nss-stress &&
+        env TSAN_OPTIONS=halt_on_error=1:exitcode=66 top_srcdir="$top" ./tests/unit/test_entra)
 }
 step configure-tsan configure_in "$out/tsan" CC=clang --enable-test-hooks --enable-sanitizers=thread &&
     step tsan-nss-stress tsan_stress "$out/tsan"
@@ -168,10 +172,13 @@ step demo "$top/scripts/demo.sh"
 # 10. the reliability suite's summary, from the gcc build's logs
 #     (docs/reliability.md explains each row); not a pass/fail unit itself
 reliability_summary() {
-    local d=$1/tests reli load hostile faults_ok faults_all lost
+    local d=$1/tests reli load burst hostile faults_ok faults_all lost
     reli=$d/reliability
     load=$(sed -n 's/^# decisions=\([0-9]*\) wrong=\([0-9]*\) rounds=\([0-9]*\).*/\1 decisions in \3 rounds of 16 threads, \2 wrong/p' \
         "$reli/pam-load.log" 2>/dev/null | head -n 1)
+    burst=$(sed -n 's/^# burst: decisions=\([0-9]*\) wrong=\([0-9]*\) burst=[0-9]* peak_in_flight=\([0-9]*\).*/\1 let go at once (peak \3 in flight), \2 wrong/p' \
+        "$reli/pam-load.log" 2>/dev/null | head -n 1)
+    [ -n "$load" ] && [ -n "$burst" ] && load="$load; $burst"
     hostile=$(sed -n 's/^# | all | \([0-9]*\) | \([0-9]*\) | \([0-9]*\) | \([0-9]*\) |$/\1 tried, \2 refused with a reason, \3 accepted, \4 crashed or hung/p' \
         "$reli/hostile-inputs.log" 2>/dev/null | head -n 1)
     faults_all=$(cat "$reli/faults.log" "$reli/outage.log" "$d/integration/helper-faults.log" 2>/dev/null |
