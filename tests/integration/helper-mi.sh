@@ -93,7 +93,7 @@ mi_start() { # NAME CONF
     pid=$!
     eval "HELPER_PID_$name=$pid"
     for i in $(seq 1 300); do
-        [ -S "$sock" ] && return 0
+        [ -S "$sock" ] && grep -q "listening on" "$work/$name.log" 2>/dev/null && return 0
         kill -0 "$pid" 2>/dev/null || return 1
         sleep 0.1
     done
