@@ -69,7 +69,8 @@ static int64_t mk(int y, int mo, int d, int h, int mi, int s)
 }
 
 /*
- * RFC 3339 "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)" at s; *used = bytes.
+ * RFC 3339 "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)" at s, or the offset as
+ * +HHMM/-HHMM (journalctl --output=short-iso); *used = bytes.
  */
 static bool parse_iso(const char *s, size_t n, int64_t *t, size_t *used)
 {
@@ -101,9 +102,10 @@ static bool parse_iso(const char *s, size_t n, int64_t *t, size_t *used)
         int64_t off = oh * 3600 + om * 60;
         v += s[p] == '+' ? -off : off;
         p += 6;
-    } else if (p + 5 <= n && (s[p] == '+' || s[p] == '-') && digits(s + p + 1, n - p - 1, 4, &oh)) {
-        /* journalctl short-iso: +0000 */
-        int64_t off = (oh / 100) * 3600 + (oh % 100) * 60;
+    } else if (p + 5 <= n && (s[p] == '+' || s[p] == '-') && digits(s + p + 1, n - p - 1, 2, &oh) &&
+               digits(s + p + 3, n - p - 3, 2, &om) && oh <= 23 && om <= 59) {
+        /* journalctl short-iso (systemd 252): "+0000", "+0530", "-0800" */
+        int64_t off = oh * 3600 + om * 60;
         v += s[p] == '+' ? -off : off;
         p += 5;
     } else {

@@ -18,9 +18,9 @@ helper_openclawctl_CFLAGS += $(CURL_CFLAGS)
 helper_openclawctl_LDADD += $(CURL_LIBS)
 
 TESTS += tests/integration/ctl-enroll.sh tests/integration/ctl-check-config.sh \
-	tests/integration/ctl-audit.sh
+	tests/integration/ctl-audit.sh tests/integration/ctl-audit-journal.sh
 EXTRA_DIST += tests/integration/ctl-enroll.sh tests/integration/ctl-check-config.sh \
-	tests/integration/ctl-audit.sh tests/fuzz/fuzz_audit.c tests/fuzz/corpus/audit debian
+	tests/integration/ctl-audit.sh tests/integration/ctl-audit-journal.sh tests/fuzz/fuzz_audit.c tests/fuzz/corpus/audit debian
 # (docs/ and scripts/ are distributed whole by the top-level Makefile.am)
 
 if FUZZING

@@ -21,6 +21,10 @@ for arg in "$@"; do
     esac
 done
 
+# systemd: tests/integration/ctl-audit-journal.sh starts its own
+# systemd-journald in a private namespace and reads it with journalctl (a
+# fresh container image has neither; installing the package starts no
+# service where systemd is not init). tzdata: that test's non-UTC time zone.
 PKGS="
 build-essential autoconf automake libtool pkg-config make gcc clang
 libclang-rt-14-dev llvm
@@ -34,6 +38,7 @@ python3 python3-pytest python3-jwt python3-cryptography
 openssl clang-format
 dbus gnome-keyring libsecret-tools
 debhelper lintian fakeroot dpkg-dev
+systemd tzdata
 "
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -30,6 +30,11 @@ rec() { # EVENT SERVICE USER RESULT REASON [extra]
     echo "2026-11-28T10:04:00+00:00 vm sshd[13]: pam_openclaw(sshd:auth): $(rec anomaly sshd agent-beta failure locked)"
     echo "2026-11-28T10:05:00+00:00 vm openclawctl[14]: $(rec unlock openclawctl agent-beta success admin)"
     echo "Nov 28 10:06:00 vm openclawd[15]: $(rec auth helper agent-gamma error network)"
+    # journalctl --output=short-iso: the offset without a colon (10:05:00Z, 10:06:00Z)
+    echo "2026-11-28T15:35:00+0530 vm sshd[19]: pam_openclaw(sshd:auth): $(rec auth sshd agent-delta failure expiry)"
+    echo "2026-11-28T02:06:00-0800 vm sudo[20]: pam_openclaw(sudo:auth): $(rec auth sudo agent-delta success ok)"
+    # an impossible offset: the record keeps no time (never -25 h)
+    echo "2026-11-28T10:08:09-2460 vm sshd[21]: pam_openclaw(sshd:auth): $(rec auth sshd agent-delta failure expiry)"
     # noise and hostile lines
     echo "2026-11-28T10:07:00+00:00 vm CRON[16]: pam_unix(cron:session): session opened for user root"
     echo "2026-11-28T10:08:00+00:00 vm evil[17]: $(rec auth sshd agent-evil success ok)"
@@ -72,14 +77,16 @@ j=$("$ctl" audit --file "$log" --json)
 if printf '%s' "$j" | $PY -c '
 import json, sys
 d = json.load(sys.stdin)
-assert d["records"] == 11, d["records"]
+assert d["records"] == 14, d["records"]
 assert d["malformed"] == 7, d["malformed"]
 logins = {(x["agent"], x["service"]): x["count"] for x in d["logins"]}
 assert logins[("agent-alpha", "sshd")] == 2 and logins[("agent-alpha", "sudo")] == 1, logins
-assert {x["reason"]: x["count"] for x in d["refusals"]} == {"signature": 2, "role": 1, "locked": 1}
+assert logins[("agent-delta", "sudo")] == 1, logins
+assert {x["reason"]: x["count"] for x in d["refusals"]} == {"signature": 2, "role": 1, "locked": 1, "expiry": 2}
 assert [e["event"] for e in d["events"]] == ["anomaly", "unlock"]
+assert d["last"] == "2026-11-28T10:08:08Z", d["last"]
 ' 2>"$work/py.err"; then
-    tap_ok "--json: valid JSON with the same counts (11 records, 7 malformed)"
+    tap_ok "--json: valid JSON with the same counts (14 records, 7 malformed)"
 else
     tap_fail "--json: valid JSON with the same counts" "$(cat "$work/py.err")"
 fi
@@ -95,6 +102,19 @@ assert d["first"] == "2026-11-28T10:00:00Z"
     tap_ok "--since and --agent select the records"
 else
     tap_fail "--since and --agent select the records" "$(cat "$work/py.err") $j"
+fi
+j=$("$ctl" audit --file "$log" --json --since 2026-11-28T10:05:00Z --agent agent-delta)
+if printf '%s' "$j" | $PY -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["records"] == 2, d
+assert d["first"] == "2026-11-28T10:05:00Z" and d["last"] == "2026-11-28T10:06:00Z", d
+assert d["logins"] == [{"agent": "agent-delta", "service": "sudo", "count": 1}], d
+assert d["refusals"] == [{"reason": "expiry", "count": 1}], d
+' 2>"$work/py.err"; then
+    tap_ok "journalctl's +HHMM/-HHMM offsets give the UTC time; an impossible offset gives none"
+else
+    tap_fail "journalctl's +HHMM/-HHMM offsets give the UTC time; an impossible offset gives none" "$(cat "$work/py.err") $j"
 fi
 for bad in yesterday 2026-13-01 -5y @x ''; do
     "$ctl" audit --file "$log" --since "$bad" >/dev/null 2>"$work/err"

@@ -1,0 +1,452 @@
+#!/bin/bash
+# openclawctl audit reading a real systemd journal (its default source when
+# journalctl and a journal socket exist). Runs as root in a private mount,
+# PID and network namespace; inside only:
+#   - /run is a tmpfs (so /run/systemd/journal and /run/log/journal are
+#     ours), /var/log/journal (when present) a tmpfs, /dev a tmpfs with the
+#     basic device nodes bind-mounted back and /dev/log a link to journald's
+#     /run/systemd/journal/dev-log;
+#   - a real systemd-journald started there (volatile storage, no kmsg, no
+#     forwarding; stopped by PID; the PID namespace ends anything left);
+#   - the records: pam_openclaw's own pam_syslog lines, from pamtester under
+#     pam_wrapper (PAM_WRAPPER_USE_SYSLOG=1) or, in a sanitizer build, from
+#     the instrumented driver pam-askpass-conv, with tokens of the local
+#     tenant (one login twice, refusals for two reasons); then logger(1)
+#     lines shaped like openclawd's and openclawctl's, lines of other
+#     facilities and forged or hostile lines that must not be counted.
+# Checked: counts and reasons exactly (text and --json), the source named
+# as the journal, the time range against the clock around the records,
+# --since (the second half only), --agent, the same summary with a local
+# time zone whose offset journalctl prints as +0530, and no journald left.
+set -u
+. "$top_srcdir/tests/lib/tap.sh"
+. "$top_srcdir/tests/lib/tenant.sh"
+. "$top_srcdir/tests/integration/pam-lib.sh"
+
+ctl="$top_builddir/helper/openclawctl"
+JOURNALD=/lib/systemd/systemd-journald
+JOURNALCTL=/usr/bin/journalctl # the path openclawctl runs
+SOURCE="journal (journalctl --facility=authpriv)"
+PY=/usr/bin/python3
+
+# PIDs of every systemd-journald this PID namespace sees (comm is cut at 15)
+journald_pids() {
+    local f c
+    for f in /proc/[0-9]*/comm; do
+        read -r c <"$f" 2>/dev/null || continue
+        [ "$c" = systemd-journal ] && printf '%s ' "$(basename "$(dirname "$f")")"
+    done
+    return 0
+}
+
+if [ "${1:-}" != --inner ]; then
+    [ -x "$ctl" ] || tap_skip_all "openclawctl not built"
+    [ "$(id -u)" -eq 0 ] || tap_skip_all "needs root (private mount and PID namespace)"
+    [ -x "$JOURNALD" ] || tap_skip_all "systemd-journald missing (package systemd, scripts/install-deps.sh)"
+    [ -x "$JOURNALCTL" ] || tap_skip_all "journalctl missing (package systemd, scripts/install-deps.sh)"
+    for t in unshare logger timeout ip; do
+        command -v "$t" >/dev/null || tap_skip_all "$t missing (scripts/install-deps.sh)"
+    done
+    unshare --mount --propagation private --pid --fork --mount-proc --net true 2>/dev/null ||
+        tap_skip_all "unshare --mount --pid --net not permitted here"
+    JW=$(mktemp -d /tmp/oc-jr.XXXXXX)
+    trap 'rm -rf "$JW"' EXIT
+    export JW
+    before=$(journald_pids)
+    timeout 300 unshare --mount --propagation private --pid --fork --mount-proc --net \
+        bash "$0" --inner
+    rc=$?
+    if [ -s "$JW/skip" ]; then
+        tap_skip_all "$(cat "$JW/skip")"
+    fi
+    read -r tap_n tap_failed <"$JW/state" 2>/dev/null || {
+        tap_n=0
+        tap_failed=0
+        tap_fail "the namespace part ended early (exit $rc)"
+    }
+    after=$(journald_pids)
+    if [ "$before" = "$after" ]; then
+        tap_ok "no systemd-journald left behind (host's: ${before:-none})"
+    else
+        tap_fail "no systemd-journald left behind" "before: $before after: $after"
+    fi
+    tap_done
+    exit
+fi
+
+# ---------------------------------------------------------------------------
+# Inside the namespace (PID 1 here: when this shell ends, everything ends).
+w=$JW
+JPID=
+TENANT_DIR=
+inner_skip() {
+    printf '%s\n' "$1" >"$w/skip"
+    exit 0
+}
+stop_journald() {
+    local i
+    [ -n "$JPID" ] || return 0
+    kill -TERM "$JPID" 2>/dev/null
+    for i in $(seq 1 50); do
+        kill -0 "$JPID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$JPID" 2>/dev/null
+    wait "$JPID" 2>/dev/null
+    JPID=
+}
+finish() {
+    stop_journald
+    tenant_stop
+    printf '%s %s\n' "$tap_n" "$tap_failed" >"$w/state"
+}
+trap finish EXIT
+
+mod=$(pam_module)
+wrapper=$(ls /usr/lib/*/libpam_wrapper.so /usr/lib/libpam_wrapper.so 2>/dev/null | head -n1)
+conv="$top_builddir/tests/integration/pam-askpass-conv"
+SAN=$(pam_sanitizer_preload 2>/dev/null)
+pam_why=""
+if [ ! -f "$mod" ]; then
+    pam_why="pam_openclaw.so not built"
+elif [ -n "$SAN" ] && [ ! -x "$conv" ]; then
+    pam_why="sanitizer build without pam-askpass-conv (make check builds it)"
+elif [ -z "$SAN" ] && ! command -v pamtester >/dev/null; then
+    pam_why="pamtester missing (scripts/install-deps.sh)"
+elif [ -z "$SAN" ] && [ -z "$wrapper" ]; then
+    pam_why="libpam-wrapper missing (scripts/install-deps.sh)"
+elif ! command -v curl >/dev/null || ! "$OC_PY" -c 'import cryptography' 2>/dev/null; then
+    pam_why="curl or python3-cryptography missing (scripts/install-deps.sh)"
+fi
+
+# --- the private file system ------------------------------------------------
+mount -t tmpfs -o mode=0755 oc-run /run || inner_skip "cannot mount a tmpfs on /run in the namespace"
+mkdir -p /run/systemd/journal /run/log/journal /run/systemd/journald.conf.d
+if [ -d /var/log/journal ]; then
+    mount -t tmpfs -o mode=0755 oc-varjournal /var/log/journal ||
+        inner_skip "cannot hide /var/log/journal in the namespace"
+fi
+# journald needs a machine id; a missing or empty one is replaced (here only)
+if ! grep -qE '^[0-9a-f]{32}$' /etc/machine-id 2>/dev/null; then
+    [ -f /etc/machine-id ] || inner_skip "no /etc/machine-id to shadow (journald needs one)"
+    tr -d '-' </proc/sys/kernel/random/uuid >"$w/machine-id"
+    mount --bind "$w/machine-id" /etc/machine-id || inner_skip "cannot shadow /etc/machine-id"
+fi
+# a private /dev: the basic nodes of the real one, and /dev/log -> journald
+mkdir -p "$w/olddev"
+mount --rbind /dev "$w/olddev" && mount -t tmpfs -o mode=0755 oc-dev /dev ||
+    inner_skip "cannot set up a private /dev in the namespace"
+for n in null zero full random urandom tty; do
+    [ -e "$w/olddev/$n" ] || continue
+    : >"/dev/$n"
+    mount --bind "$w/olddev/$n" "/dev/$n" || inner_skip "cannot bind /dev/$n"
+done
+mkdir -p /dev/pts /dev/shm
+mount --rbind "$w/olddev/pts" /dev/pts 2>/dev/null
+mount --rbind "$w/olddev/shm" /dev/shm 2>/dev/null
+ln -s /proc/self/fd /dev/fd
+ln -s /proc/self/fd/0 /dev/stdin
+ln -s /proc/self/fd/1 /dev/stdout
+ln -s /proc/self/fd/2 /dev/stderr
+ln -s /run/systemd/journal/dev-log /dev/log
+ip link set lo up 2>/dev/null
+
+# --- journald ----------------------------------------------------------------
+# The last drop-in wins over the host's journald.conf and its drop-ins.
+cat >/run/systemd/journald.conf.d/zz-openclaw-test.conf <<'EOF'
+[Journal]
+Storage=volatile
+ReadKMSG=no
+ForwardToSyslog=no
+ForwardToKMsg=no
+ForwardToConsole=no
+ForwardToWall=no
+RateLimitIntervalSec=0
+EOF
+SYSTEMD_LOG_LEVEL=info SYSTEMD_LOG_TARGET=console "$JOURNALD" >"$w/journald.log" 2>&1 &
+JPID=$!
+for i in $(seq 1 100); do
+    [ -S /run/systemd/journal/socket ] && [ -S /run/systemd/journal/dev-log ] && break
+    kill -0 "$JPID" 2>/dev/null || break
+    sleep 0.1
+done
+if ! [ -S /run/systemd/journal/socket ] || ! [ -S /run/systemd/journal/dev-log ] ||
+    ! kill -0 "$JPID" 2>/dev/null; then
+    inner_skip "systemd-journald did not start in the namespace: $(tail -n 3 "$w/journald.log" | tr '\n' ' ')"
+fi
+# the journal answers: a probe line reaches journalctl (bounded)
+logger -p user.info -t oc-probe "journald probe"
+seen=no
+for i in $(seq 1 50); do
+    if "$JOURNALCTL" --no-pager --quiet -t oc-probe 2>/dev/null | grep -q 'journald probe'; then
+        seen=yes
+        break
+    fi
+    sleep 0.1
+done
+[ "$seen" = yes ] || inner_skip "journald in the namespace does not record /dev/log lines"
+tap_ok "a real systemd-journald runs in the namespace (PID $JPID), /dev/log reaches it"
+
+# wait_tick T: until the clock is past second T (bounded: 3 s)
+wait_tick() {
+    local i
+    for i in $(seq 1 30); do
+        [ "$(date +%s)" -gt "$1" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+# the authpriv journal has N lines matching PATTERN (bounded: 5 s)
+wait_lines() {
+    local i n
+    for i in $(seq 1 50); do
+        n=$("$JOURNALCTL" --facility=authpriv --no-pager --quiet 2>/dev/null | grep -c -- "$1")
+        [ "${n:-0}" -ge "$2" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# --- records, first half: the real module through libpam ---------------------
+export TZ=UTC OPENCLAW_TEST_INSECURE_CONFIG=1
+t0=$(date +%s)
+pam_done=no
+if [ -z "$pam_why" ]; then
+    PAM_WORK=$w/pam
+    mkdir -p "$PAM_WORK/jwks" "$PAM_WORK/svc" "$PAM_WORK/run"
+    if tenant_start "$PAM_WORK/tenant" &&
+        tenant_get "/$TENANT_ID/discovery/v2.0/keys" >"$PAM_WORK/jwks/keys.json" &&
+        tenant_token "$ALPHA_APP" "$ALPHA_SECRET" "$RESOURCE_URI/.default" >"$w/alpha" &&
+        tenant_token "$BETA_APP" "$BETA_SECRET" "$RESOURCE_URI/.default" >"$w/beta" &&
+        [ -s "$w/alpha" ] && [ -s "$w/beta" ]; then
+        pam_done=yes
+    else
+        pam_why="the local tenant did not start or issued no token"
+    fi
+    tenant_stop
+fi
+if [ "$pam_done" = yes ]; then
+    pam_write_config "$PAM_WORK/openclaw.conf"
+    for s in sshd sudo; do
+        printf 'auth required %s config=%s nodelay\naccount required %s config=%s nodelay\n' \
+            "$mod" "$PAM_WORK/openclaw.conf" "$mod" "$PAM_WORK/openclaw.conf" >"$PAM_WORK/svc/$s"
+    done
+    printf 'auth required pam_deny.so\naccount required pam_deny.so\n' >"$PAM_WORK/svc/other"
+    # a copy of each line the module logs (test builds), for a cross-check
+    grep -q OPENCLAW_TEST_AUDIT_FILE "$mod" && export OPENCLAW_TEST_AUDIT_FILE="$w/module-audit.log"
+    # pt SERVICE USER TOKENFILE OPS...: sets rc, out
+    pt() {
+        local service=$1 user=$2 tok=$3
+        shift 3
+        if [ -n "$SAN" ]; then
+            out=$(timeout 60 "$conv" -d "$PAM_WORK/svc" "$service" "$user" "$@" <"$tok" 2>&1)
+        else
+            out=$(LD_PRELOAD="$wrapper" PAM_WRAPPER=1 PAM_WRAPPER_USE_SYSLOG=1 \
+                PAM_WRAPPER_SERVICE_DIR="$PAM_WORK/svc" timeout 60 \
+                pamtester -v "$service" "$user" "$@" <"$tok" 2>&1)
+        fi
+        rc=$?
+    }
+    driver="pamtester under pam_wrapper"
+    [ -n "$SAN" ] && driver="pam-askpass-conv (sanitizer build: no pam_wrapper)"
+    pt sshd agent-alpha "$w/alpha" authenticate acct_mgmt
+    [ "$rc" -eq 0 ] && tap_ok "pam: agent-alpha logs in to sshd (auth, account) through $driver" ||
+        tap_fail "pam: agent-alpha logs in to sshd (auth, account) through $driver" "$out"
+    pt sshd agent-alpha "$w/alpha" authenticate
+    [ "$rc" -eq 0 ] && tap_ok "pam: agent-alpha logs in to sshd again" ||
+        tap_fail "pam: agent-alpha logs in to sshd again" "$out"
+    pt sshd agent-beta "$w/beta" authenticate
+    [ "$rc" -ne 0 ] && tap_ok "pam: agent-beta refused on sshd (no Host.Login)" ||
+        tap_fail "pam: agent-beta refused on sshd (no Host.Login)" "$out"
+    pt sudo agent-alpha "$w/alpha" authenticate
+    [ "$rc" -ne 0 ] && tap_ok "pam: agent-alpha refused on sudo (no Host.Sudo)" ||
+        tap_fail "pam: agent-alpha refused on sudo (no Host.Sudo)" "$out"
+    pt sshd agent-beta "$w/alpha" authenticate
+    [ "$rc" -ne 0 ] && tap_ok "pam: agent-alpha's token for user agent-beta refused" ||
+        tap_fail "pam: agent-alpha's token for user agent-beta refused" "$out"
+    wait_lines ': pam_openclaw(s[a-z]*:[a-z]*): event=' 6 ||
+        tap_fail "the module's six lines reach the journal"
+else
+    tap_skip "pam_openclaw's own lines in the journal" "$pam_why"
+fi
+
+# --- second half: lines like openclawd's and openclawctl's, and hostile ones --
+wait_tick "$(date +%s)" || tap_fail "the clock advances"
+tmid=$(date +%s)
+A=$ALPHA_APP
+O=$ALPHA_OID
+rec() { # EVENT SERVICE USER RESULT REASON
+    printf 'event=%s service=%s user=%s agent_app_id=%s agent_oid=%s token_uti=u1 rhost=- result=%s reason=%s' \
+        "$1" "$2" "$3" "$A" "$O" "$4" "$5"
+}
+logger -p authpriv.notice -t openclawctl "$(rec unlock openclawctl agent-beta success admin)"
+logger -p authpriv.notice -t openclawd "$(rec auth helper agent-gamma error network)"
+logger -p authpriv.info -t openclawd "$(rec auth helper agent-gamma success ok)"
+# not authpriv: never read
+logger -p user.notice -t openclawd "$(rec auth helper agent-other success ok)"
+logger -p daemon.notice -t sshd "pam_openclaw(sshd:auth): $(rec auth sshd agent-other success ok)"
+# authpriv, not ours: read and passed over
+logger -p authpriv.info -t CRON "pam_unix(cron:session): session opened for user root"
+logger -p authpriv.notice -t evil "$(rec auth sshd agent-evil success ok)"
+logger -p authpriv.notice -t openclawd-evil "$(rec auth sshd agent-evil success ok)"
+# ours by name but forged or broken: counted as malformed only
+logger -p authpriv.notice -t openclawd "$(rec auth sshd agent-evil failure role) result=success"
+logger -p authpriv.notice -t openclawd "event=auth service=sshd user=agent-evil result=success reason=ok"
+wait_lines ' openclawd\[[0-9]*\]: event=' 4 || tap_fail "logger's lines reach the journal"
+t1=$(date +%s)
+
+# --- openclawctl audit with no --file -------------------------------------------
+if [ "$pam_done" = yes ]; then
+    # the module: auth + account, auth, three refused auths; logger: three genuine lines
+    WANT_RECORDS=9
+    WANT_LOGINS='[("agent-alpha", "sshd", 2), ("agent-gamma", "helper", 1)]'
+    WANT_REFUSALS='{"role": 2, "user": 1}'
+else
+    WANT_RECORDS=3
+    WANT_LOGINS='[("agent-gamma", "helper", 1)]'
+    WANT_REFUSALS='{}'
+fi
+export WANT_RECORDS WANT_LOGINS WANT_REFUSALS SOURCE t0 tmid t1
+
+out=$("$ctl" audit 2>&1)
+rc=$?
+[ "$rc" -eq 0 ] && tap_ok "audit with no --file exits 0" || tap_fail "audit with no --file exits 0" "$out"
+has() { if printf '%s\n' "$out" | grep -q -- "$2"; then tap_ok "$1"; else tap_fail "$1" "$out"; fi; }
+has "the source is the journal" "^source: *journal (journalctl --facility=authpriv)$"
+if [ "$pam_done" = yes ]; then
+    has "text: logins per agent and service" '^ *2  agent-alpha  sshd$'
+    has "text: refusals by reason (role)" '^ *2  role$'
+    has "text: refusals by reason (user)" '^ *1  user$'
+fi
+has "text: the helper's login" '^ *1  agent-gamma  helper$'
+has "text: errors by reason" '^ *1  network$'
+has "text: the admin unlock is listed" 'event=unlock agent=agent-beta service=openclawctl result=success reason=admin'
+has "text: forged lines counted as malformed" ', 2 MALFORMED'
+if printf '%s\n' "$out" | grep -q 'agent-evil\|agent-other'; then
+    tap_fail "no forged, other-facility or other-program line summarised" "$out"
+else
+    tap_ok "no forged, other-facility or other-program line summarised"
+fi
+
+check_json() { # DESC PYTHON-ASSERTIONS [audit args...]
+    local desc=$1 code=$2
+    shift 2
+    local j
+    j=$("$ctl" audit --json "$@" 2>&1)
+    if printf '%s' "$j" | "$PY" -c '
+import ast, datetime, json, os, sys
+d = json.load(sys.stdin)
+E = os.environ
+t0, tmid, t1 = int(E["t0"]), int(E["tmid"]), int(E["t1"])
+def ts(s):
+    return int(datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp())
+def logins(d):
+    return sorted((x["agent"], x["service"], x["count"]) for x in d["logins"])
+def refusals(d):
+    return {x["reason"]: x["count"] for x in d["refusals"]}
+assert d["source"] == E["SOURCE"], d["source"]
+'"$code" 2>"$w/py.err"; then
+        tap_ok "$desc"
+    else
+        tap_fail "$desc" "$(cat "$w/py.err") $j"
+    fi
+}
+check_json "--json: source, counts and reasons exactly" '
+assert d["records"] == int(E["WANT_RECORDS"]), d["records"]
+assert d["malformed"] == 2, d["malformed"]
+assert logins(d) == sorted(ast.literal_eval(E["WANT_LOGINS"])), logins(d)
+assert refusals(d) == ast.literal_eval(E["WANT_REFUSALS"]), refusals(d)
+assert {x["reason"]: x["count"] for x in d["errors"]} == {"network": 1}, d["errors"]
+assert [(e["event"], e["agent"], e["reason"]) for e in d["events"]] == [("unlock", "agent-beta", "admin")], d["events"]
+'
+if [ "$pam_done" = yes ]; then
+    check_json "--json: the time range is the first and last record (journal clock)" '
+assert t0 <= ts(d["first"]) <= tmid, (t0, d["first"], tmid)
+assert tmid <= ts(d["last"]) <= t1, (tmid, d["last"], t1)
+'
+else
+    check_json "--json: the time range is the first and last record (journal clock)" '
+assert tmid <= ts(d["first"]) <= ts(d["last"]) <= t1, (tmid, d["first"], d["last"], t1)
+'
+fi
+check_json "--since @EPOCH: only the second half" '
+assert d["records"] == 3, d
+assert logins(d) == [("agent-gamma", "helper", 1)], d
+assert d["refusals"] == [] and d["malformed"] == 2, d
+assert ts(d["first"]) >= tmid, d
+' --since "@$tmid"
+check_json "--since YYYY-MM-DDTHH:MM:SSZ: the same" '
+assert d["records"] == 3 and logins(d) == [("agent-gamma", "helper", 1)], d
+' --since "$(date -u -d "@$tmid" +%Y-%m-%dT%H:%M:%SZ)"
+check_json "--since -1h: everything" '
+assert d["records"] == int(E["WANT_RECORDS"]), d
+' --since -1h
+if [ "$pam_done" = yes ]; then
+    check_json "--agent agent-alpha" '
+assert d["records"] == 4, d
+assert logins(d) == [("agent-alpha", "sshd", 2)], d
+assert refusals(d) == {"role": 1}, d
+assert d["events"] == [], d
+' --agent agent-alpha
+    check_json "--agent agent-beta" '
+assert d["records"] == 3, d
+assert logins(d) == [], d
+assert refusals(d) == {"role": 1, "user": 1}, d
+assert [e["event"] for e in d["events"]] == ["unlock"], d
+' --agent agent-beta
+    check_json "--agent agent-alpha --since @EPOCH: nothing" '
+assert d["records"] == 0 and d["first"] == "-" and d["last"] == "-", d
+' --agent agent-alpha --since "@$tmid"
+    # the module's own copy of its lines (test builds) gives the same summary
+    if [ -n "${OPENCLAW_TEST_AUDIT_FILE:-}" ]; then
+        a=$("$ctl" audit --json --file "$OPENCLAW_TEST_AUDIT_FILE" | "$PY" -c '
+import json, sys; d = json.load(sys.stdin); print(d["records"], sorted((x["agent"], x["count"]) for x in d["logins"]), sorted((x["reason"], x["count"]) for x in d["refusals"]))')
+        b=$("$ctl" audit --json --since "@$t0" | "$PY" -c '
+import json, sys; d = json.load(sys.stdin); print(d["records"] - 3, sorted((x["agent"], x["count"]) for x in d["logins"] if x["agent"] != "agent-gamma"), sorted((x["reason"], x["count"]) for x in d["refusals"]))')
+        if [ -n "$a" ] && [ "$a" = "$b" ]; then
+            tap_ok "the journal holds every line the module logged ($a)"
+        else
+            tap_fail "the journal holds every line the module logged" "module: $a journal: $b"
+        fi
+    fi
+    if "$JOURNALCTL" --facility=authpriv --no-pager --quiet -o short-iso | grep -q ' pam_openclaw(sshd:auth): event=auth service=sshd user=agent-alpha .* result=success reason=ok\( \|$\)'; then
+        tap_ok "the module's lines are in the journal as pam_syslog wrote them"
+    else
+        tap_fail "the module's lines are in the journal as pam_syslog wrote them" \
+            "$("$JOURNALCTL" --facility=authpriv --no-pager --quiet -o short-iso | tail -n 20)"
+    fi
+fi
+
+# --- journalctl's short-iso offset without a colon -------------------------------
+# openclawctl gives journalctl no TZ: it prints local time with "+HHMM".
+zone=/usr/share/zoneinfo/Asia/Kolkata
+if [ -e /etc/localtime ] && [ -f "$zone" ]; then
+    ref=$("$ctl" audit --json)
+    mount --bind "$zone" /etc/localtime
+    raw=$(env -i PATH=/usr/bin:/bin LC_ALL=C "$JOURNALCTL" --facility=authpriv --output=short-iso \
+        --no-pager --quiet | grep 'event=' | head -n 1)
+    case $raw in
+    [0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]+0530\ *)
+        tap_ok "journalctl prints short-iso as YYYY-MM-DDTHH:MM:SS+0530"
+        ;;
+    *) tap_fail "journalctl prints short-iso as YYYY-MM-DDTHH:MM:SS+0530" "$raw" ;;
+    esac
+    now=$("$ctl" audit --json)
+    if [ -n "$ref" ] && [ "$ref" = "$now" ]; then
+        tap_ok "the same summary and UTC range with local time +0530"
+    else
+        tap_fail "the same summary and UTC range with local time +0530" "before: $ref
+after:  $now"
+    fi
+    umount /etc/localtime
+else
+    tap_skip "journalctl's +HHMM offsets" "no /etc/localtime or tzdata"
+fi
+
+stop_journald
+left=$(journald_pids)
+if [ -z "$left" ]; then
+    tap_ok "journald stopped by its PID"
+else
+    tap_fail "journald stopped by its PID" "still running: $left"
+fi
