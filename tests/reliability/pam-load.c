@@ -326,9 +326,10 @@ int main(int argc, char **argv)
     }
     if (confdir == NULL || service == NULL || optind + 1 != argc || threads == 0 ||
         threads > THREADS_MAX || per_round <= 0 || max_rounds == 0 || burst < 0) {
-        fprintf(stderr, "usage: pam-load -d CONFDIR -s SERVICE -t THREADS -n PER_ROUND "
-                        "[-w GO_FILE] [-r MAX_ROUNDS] LIST\n"
-                        "       pam-load -d CONFDIR -s SERVICE -t THREADS -b BURST(1..%d) LIST\n",
+        fprintf(stderr,
+                "usage: pam-load -d CONFDIR -s SERVICE -t THREADS -n PER_ROUND "
+                "[-w GO_FILE] [-r MAX_ROUNDS] LIST\n"
+                "       pam-load -d CONFDIR -s SERVICE -t THREADS -b BURST(1..%d) LIST\n",
                 BURST_MAX);
         return 2;
     }
