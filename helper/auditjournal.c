@@ -131,9 +131,9 @@ int oc_auditjournal_parse(const char *line, size_t len, struct oc_auditjournal_e
         long n = m != NULL ? decode_bytes(m, buf) : -EINVAL;
         size_t start;
         if (n >= 0) {
-            /* bytes, not valid UTF-8: openclaw never writes that; if it is ours in shape, malformed */
-            r = oc_auditlog_message_kind(ident, buf, (size_t)n, &start) == -ENOENT ? -ENOENT
-                                                                                    : -EINVAL;
+            /* bytes (not valid UTF-8): openclaw never writes them; ours in shape: malformed */
+            int k = oc_auditlog_message_kind(ident, buf, (size_t)n, &start);
+            r = k == -ENOENT ? -ENOENT : -EINVAL;
         } else {
             /* absent, null (journalctl leaves out values over 4096 bytes) or another type */
             r = oc_auditlog_ident_ours(ident) ? -EINVAL : -ENOENT;

@@ -265,11 +265,23 @@ static int read_journal_stream(FILE *f, struct summary *s, int64_t since, const 
 
         s->lines++;
         if (n > 0 && buf[n - 1] != '\n' && !feof(f)) {
-            /* as with a file: the rest of an over-long entry is dropped, the entry malformed */
+            /*
+             * The rest of an over-long entry is dropped, and the entry is
+             * malformed when it holds "event=" anywhere (journalctl's field
+             * order varies: MESSAGE may come after the cap).
+             */
+            bool has_event = memmem(buf, n, "event=", 6) != NULL;
+            char win[6];
+            size_t w = n < sizeof(win) ? n : sizeof(win);
             int c;
+            memset(win, 0, sizeof(win));
+            memcpy(win + sizeof(win) - w, buf + n - w, w);
             while ((c = fgetc(f)) != EOF && c != '\n') {
+                memmove(win, win + 1, sizeof(win) - 1);
+                win[sizeof(win) - 1] = (char)c;
+                has_event = has_event || memcmp(win, "event=", sizeof(win)) == 0;
             }
-            if (memmem(buf, n, "event=", 6) != NULL) {
+            if (has_event) {
                 s->malformed++;
             }
             continue;
