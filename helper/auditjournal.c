@@ -86,6 +86,7 @@ int oc_auditjournal_parse(const char *line, size_t len, struct oc_auditjournal_e
     memset(&e, 0, sizeof(e));
     e.time = -1;
     e.pid = -1;
+    e.syslog_pid = -1;
     has_event = memmem(line, len, "event=", 6) != NULL;
     if (len > OC_AUDITJOURNAL_LINE_MAX) {
         r = -EINVAL;
@@ -107,8 +108,11 @@ int oc_auditjournal_parse(const char *line, size_t len, struct oc_auditjournal_e
         e.has_uid = true;
         e.uid = (uint32_t)v;
     }
-    if (get_dec(o, "_PID", INT32_MAX, &v) == 0 || get_dec(o, "SYSLOG_PID", INT32_MAX, &v) == 0) {
+    if (get_dec(o, "_PID", INT32_MAX, &v) == 0) {
         e.pid = (int64_t)v;
+    }
+    if (get_dec(o, "SYSLOG_PID", INT32_MAX, &v) == 0) {
+        e.syslog_pid = (int64_t)v;
     }
     /* an identifier given twice comes as an array: then there is none */
     if (oc_json_get_string(o, "SYSLOG_IDENTIFIER", OC_AUDITLOG_LINE_MAX, &ident) == 0) {

@@ -28,11 +28,12 @@
 #define OC_AUDITJOURNAL_IDENT_MAX 64          /* SYSLOG_IDENTIFIER kept (longer: cut) */
 
 struct oc_auditjournal_entry {
-    bool parsed;  /* the line was a JSON object (else nothing below is known) */
-    int64_t time; /* __REALTIME_TIMESTAMP in seconds since the epoch, -1 unknown */
-    bool has_uid; /* _UID present and valid */
-    uint32_t uid; /* _UID: trusted, set by journald from the socket credentials */
-    int64_t pid;  /* _PID (trusted), else SYSLOG_PID (the sender's claim), -1 unknown */
+    bool parsed;        /* the line was a JSON object (else nothing below is known) */
+    int64_t time;       /* __REALTIME_TIMESTAMP in seconds since the epoch, -1 unknown */
+    bool has_uid;       /* _UID present and valid */
+    uint32_t uid;       /* _UID: trusted, set by journald from the socket credentials */
+    int64_t pid;        /* _PID: trusted (the sending process), -1 unknown */
+    int64_t syslog_pid; /* SYSLOG_PID: the sender's claim, -1 absent */
     char ident[OC_AUDITJOURNAL_IDENT_MAX + 1]; /* SYSLOG_IDENTIFIER, "" when absent */
 };
 

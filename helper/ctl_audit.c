@@ -63,6 +63,7 @@ struct sender {
     uint32_t uid;
     unsigned long n;
     char ident[OC_AUDITJOURNAL_IDENT_MAX + 1]; /* the last one's SYSLOG_IDENTIFIER */
+    int64_t pid;                               /* the last one's _PID (-1 unknown) */
 };
 
 /* Who may write the records counted from the journal (the trust rule). */
@@ -232,6 +233,7 @@ static void note_untrusted(struct summary *s, const struct oc_auditjournal_entry
         struct sender *x = &s->senders[i];
         if (x->known == e->has_uid && (!x->known || x->uid == e->uid)) {
             x->n++;
+            x->pid = e->pid;
             (void)oc_strscpy(x->ident, sizeof(x->ident), e->ident);
             return;
         }
@@ -244,6 +246,7 @@ static void note_untrusted(struct summary *s, const struct oc_auditjournal_entry
     x->known = e->has_uid;
     x->uid = e->has_uid ? e->uid : 0;
     x->n = 1;
+    x->pid = e->pid;
     (void)oc_strscpy(x->ident, sizeof(x->ident), e->ident);
 }
 
@@ -448,6 +451,12 @@ static void print_json(const struct summary *s, const char *source, const struct
         }
         printf(", \"count\": %lu, \"identifier\": ", x->n);
         json_str(x->ident);
+        printf(", \"last_pid\": ");
+        if (x->pid >= 0) {
+            printf("%lld", (long long)x->pid);
+        } else {
+            printf("null");
+        }
         printf("}");
     }
     printf("], \"untrusted_others\": %lu, \"first\": ", s->senders_other);
@@ -536,7 +545,11 @@ static void print_text(const struct summary *s, const char *source, const struct
             }
             printf(" (%lu, as '", x->n);
             text_str(x->ident);
-            printf("')");
+            printf("'");
+            if (x->pid >= 0) {
+                printf(", last pid %lld", (long long)x->pid);
+            }
+            printf(")");
         }
         if (s->senders_other > 0) {
             printf(", others (%lu)", s->senders_other);

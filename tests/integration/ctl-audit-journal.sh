@@ -384,8 +384,8 @@ has "text: the admin unlock is listed" 'event=unlock agent=agent-beta service=op
 has "text: forged and damaged lines counted as malformed" ', 4 MALFORMED'
 has "text: the trusted senders are named" "^senders: *records counted only from uid 0 and from openclawd as openclaw (uid $DU)"
 has "text: look-alikes from other uids counted as untrusted" '^untrusted: *4 UNTRUSTED (ignored)'
-has "text: the forger's uid is named" " uid $FU (3, as 'openclawd')"
-has "text: the daemon user's pam_openclaw look-alike is untrusted" " uid $DU (1, as 'sshd')"
+has "text: the forger's uid is named" " uid $FU (3, as 'openclawd', last pid [0-9]*)"
+has "text: the daemon user's pam_openclaw look-alike is untrusted" " uid $DU (1, as 'sshd', last pid [0-9]*)"
 has "text: the untrusted line says what it means" 'someone on this host forged these'
 if printf '%s\n' "$out" | grep -q 'agent-evil\|agent-other'; then
     tap_fail "no forged, other-facility or other-program line summarised" "$out"
@@ -424,6 +424,7 @@ DU, FU = int(E["DU"]), int(E["FU"])
 assert d["trusted_uids"] == [0, DU], d["trusted_uids"]
 assert sorted((x["uid"], x["count"], x["identifier"]) for x in d["untrusted_senders"]) == sorted([(FU, 3, "openclawd"), (DU, 1, "sshd")]), d["untrusted_senders"]
 assert d["untrusted_others"] == 0, d
+assert all(isinstance(x["last_pid"], int) and x["last_pid"] > 1 for x in d["untrusted_senders"]), d
 assert logins(d) == sorted(ast.literal_eval(E["WANT_LOGINS"])), logins(d)
 assert refusals(d) == ast.literal_eval(E["WANT_REFUSALS"]), refusals(d)
 assert {x["reason"]: x["count"] for x in d["errors"]} == {"network": 1}, d["errors"]
