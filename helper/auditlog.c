@@ -243,10 +243,74 @@ static bool ours(const char *prefix, size_t n)
     return false;
 }
 
+/*
+ * The key=value record at line[start..len) (it starts with "event="), into
+ * *r (whose time the caller has set). 0 or -EINVAL.
+ */
+static int parse_record(const char *line, size_t start, size_t len, struct oc_auditlog_rec *r)
+{
+    size_t p, used = 0, nfields = 0;
+    char *dst[N_FIXED] = {r->event,     r->service, r->user,   r->agent_app_id, r->agent_oid,
+                          r->token_uti, r->rhost,   r->result, r->reason};
+    p = start;
+    for (;;) {
+        size_t k = p;
+        while (k < len && ((line[k] >= 'a' && line[k] <= 'z') || line[k] == '_') && k - p < 32) {
+            k++;
+        }
+        if (k == p || k >= len || line[k] != '=') {
+            return -EINVAL;
+        }
+        size_t klen = k - p;
+        char scratch[OC_AUDITLOG_VALUE_MAX + 1];
+        char *out = scratch;
+        if (nfields < N_FIXED) {
+            if (strlen(fixed_keys[nfields]) != klen ||
+                memcmp(fixed_keys[nfields], line + p, klen) != 0) {
+                return -EINVAL;
+            }
+            out = dst[nfields];
+        } else if (klen == 6 && memcmp(line + p, "detail", 6) == 0) {
+            if (r->detail[0] != '\0') {
+                return -EINVAL;
+            }
+            out = r->detail;
+        } else {
+            for (size_t f = 0; f < N_FIXED; f++) {
+                if (strlen(fixed_keys[f]) == klen && memcmp(fixed_keys[f], line + p, klen) == 0) {
+                    return -EINVAL; /* a repeated fixed key: forged */
+                }
+            }
+        }
+        if (++nfields > OC_AUDITLOG_FIELDS_MAX) {
+            return -EINVAL;
+        }
+        if (parse_value(line + k + 1, len - k - 1, out, &used) < 0) {
+            return -EINVAL;
+        }
+        p = k + 1 + used;
+        if (p == len) {
+            break;
+        }
+        if (line[p] != ' ' || p + 1 >= len) {
+            return -EINVAL;
+        }
+        p++;
+    }
+    if (nfields < N_FIXED) {
+        return -EINVAL;
+    }
+    if (strcmp(r->result, "success") != 0 && strcmp(r->result, "failure") != 0 &&
+        strcmp(r->result, "ignore") != 0 && strcmp(r->result, "error") != 0) {
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int oc_auditlog_parse(const char *line, size_t len, int64_t now, struct oc_auditlog_rec *ret)
 {
     struct oc_auditlog_rec r;
-    size_t start = 0, p, used = 0, nfields = 0;
+    size_t start = 0, used = 0;
 
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
         len--;
@@ -279,58 +343,95 @@ int oc_auditlog_parse(const char *line, size_t len, int64_t now, struct oc_audit
             r.time = -1;
         }
     }
-    char *dst[N_FIXED] = {r.event,     r.service, r.user,   r.agent_app_id, r.agent_oid,
-                          r.token_uti, r.rhost,   r.result, r.reason};
-    p = start;
-    for (;;) {
-        size_t k = p;
-        while (k < len && ((line[k] >= 'a' && line[k] <= 'z') || line[k] == '_') && k - p < 32) {
-            k++;
-        }
-        if (k == p || k >= len || line[k] != '=') {
-            return -EINVAL;
-        }
-        size_t klen = k - p;
-        char scratch[OC_AUDITLOG_VALUE_MAX + 1];
-        char *out = scratch;
-        if (nfields < N_FIXED) {
-            if (strlen(fixed_keys[nfields]) != klen ||
-                memcmp(fixed_keys[nfields], line + p, klen) != 0) {
-                return -EINVAL;
-            }
-            out = dst[nfields];
-        } else if (klen == 6 && memcmp(line + p, "detail", 6) == 0) {
-            if (r.detail[0] != '\0') {
-                return -EINVAL;
-            }
-            out = r.detail;
-        } else {
-            for (size_t f = 0; f < N_FIXED; f++) {
-                if (strlen(fixed_keys[f]) == klen && memcmp(fixed_keys[f], line + p, klen) == 0) {
-                    return -EINVAL; /* a repeated fixed key: forged */
-                }
-            }
-        }
-        if (++nfields > OC_AUDITLOG_FIELDS_MAX) {
-            return -EINVAL;
-        }
-        if (parse_value(line + k + 1, len - k - 1, out, &used) < 0) {
-            return -EINVAL;
-        }
-        p = k + 1 + used;
-        if (p == len) {
-            break;
-        }
-        if (line[p] != ' ' || p + 1 >= len) {
-            return -EINVAL;
-        }
-        p++;
-    }
-    if (nfields < N_FIXED) {
+    if (parse_record(line, start, len, &r) < 0) {
         return -EINVAL;
     }
-    if (strcmp(r.result, "success") != 0 && strcmp(r.result, "failure") != 0 &&
-        strcmp(r.result, "ignore") != 0 && strcmp(r.result, "error") != 0) {
+    *ret = r;
+    return 0;
+}
+
+bool oc_auditlog_ident_ours(const char *ident)
+{
+    if (ident == NULL) {
+        return false;
+    }
+    for (size_t t = 0; t < sizeof(our_tags) / sizeof(our_tags[0]); t++) {
+        if (strcmp(ident, our_tags[t]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* pam_syslog's "SERVICE" in "pam_openclaw(SERVICE:PHASE): " */
+static bool service_char(unsigned char c)
+{
+    return c > 0x20 && c < 0x7f && c != ':' && c != '(' && c != ')' && c != '"' && c != '\\';
+}
+
+int oc_auditlog_message_kind(const char *ident, const char *msg, size_t len, size_t *ret_start)
+{
+    static const char pam_prefix[] = "pam_openclaw(";
+    const size_t pl = sizeof(pam_prefix) - 1;
+
+    if (len >= pl && memcmp(msg, pam_prefix, pl) == 0) {
+        /*
+         * pam_syslog: "pam_openclaw(" SERVICE ":" PHASE "): " then the record;
+         * the module's other messages (no "event=") are not records, a
+         * damaged prefix before an "event=" is malformed.
+         */
+        size_t p = pl, s = p;
+        bool has_event = memmem(msg, len, "event=", 6) != NULL;
+        while (p < len && p - s < OC_AUDITLOG_SERVICE_MAX && service_char((unsigned char)msg[p])) {
+            p++;
+        }
+        if (p == s || p >= len || msg[p] != ':') {
+            return has_event ? -EINVAL : -ENOENT;
+        }
+        s = ++p;
+        while (p < len && p - s < 32 && ((msg[p] >= 'a' && msg[p] <= 'z') || msg[p] == '_')) {
+            p++;
+        }
+        if (p == s || len - p < 3 || memcmp(msg + p, "): ", 3) != 0) {
+            return has_event ? -EINVAL : -ENOENT;
+        }
+        p += 3;
+        if (len - p < 6 || memcmp(msg + p, "event=", 6) != 0) {
+            return has_event ? -EINVAL : -ENOENT;
+        }
+        *ret_start = p;
+        return 0;
+    }
+    if (oc_auditlog_ident_ours(ident)) {
+        if (len >= 6 && memcmp(msg, "event=", 6) == 0) {
+            *ret_start = 0;
+            return 0;
+        }
+        return -ENOENT; /* our program's other messages */
+    }
+    return -ENOENT;
+}
+
+int oc_auditlog_parse_message(const char *ident, const char *msg, size_t len,
+                              struct oc_auditlog_rec *ret)
+{
+    struct oc_auditlog_rec r;
+    size_t start = 0;
+    int k;
+
+    while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '\r')) {
+        len--;
+    }
+    k = oc_auditlog_message_kind(ident, msg, len, &start);
+    if (k < 0) {
+        return k;
+    }
+    if (len > OC_AUDITLOG_LINE_MAX) {
+        return -EINVAL;
+    }
+    memset(&r, 0, sizeof(r));
+    r.time = -1;
+    if (parse_record(msg, start, len, &r) < 0) {
         return -EINVAL;
     }
     *ret = r;

@@ -3,6 +3,9 @@
  * auditlog.h: the reader of openclaw's audit lines (the writer is
  * common/audit.c), for `openclawctl audit`.
  *
+ * Two entry points share one record parser: a syslog file line
+ * (oc_auditlog_parse) and a journal entry's SYSLOG_IDENTIFIER + MESSAGE
+ * (oc_auditlog_parse_message; auditjournal.h reads the entry itself).
  * A line is an optional syslog prefix (RFC 3339 or traditional timestamp,
  * host, tag[pid]:, and pam_syslog's "pam_openclaw(svc:type): ") followed
  * by the key=value record of audit.h. The record is parsed strictly: the
@@ -14,12 +17,14 @@
 #ifndef OC_AUDITLOG_H
 #define OC_AUDITLOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define OC_AUDITLOG_LINE_MAX   4096 /* longer lines are malformed */
-#define OC_AUDITLOG_VALUE_MAX  264  /* decoded bytes of one value (audit.c cuts at 256 + "...") */
-#define OC_AUDITLOG_FIELDS_MAX 24   /* fields in one record */
+#define OC_AUDITLOG_LINE_MAX    4096 /* longer lines are malformed */
+#define OC_AUDITLOG_VALUE_MAX   264  /* decoded bytes of one value (audit.c cuts at 256 + "...") */
+#define OC_AUDITLOG_FIELDS_MAX  24   /* fields in one record */
+#define OC_AUDITLOG_SERVICE_MAX 128  /* SERVICE in a message's "pam_openclaw(SERVICE:PHASE): " */
 
 struct oc_auditlog_rec {
     int64_t time; /* seconds since the epoch, -1 when the line has no timestamp */
@@ -42,6 +47,30 @@ struct oc_auditlog_rec {
  * audit record, -EINVAL when it claims to be one but is malformed.
  */
 int oc_auditlog_parse(const char *line, size_t len, int64_t now, struct oc_auditlog_rec *ret);
+
+/*
+ * One journal message: ident is its SYSLOG_IDENTIFIER (NULL when absent),
+ * msg its MESSAGE (len bytes, need not be NUL-terminated). It is openclaw's
+ * in shape when it starts with "pam_openclaw(SERVICE:PHASE): event=" (any
+ * ident: pam_syslog logs under the program's name), or when ident is
+ * pam_openclaw, openclawd or openclawctl and it starts with "event=".
+ * Shape is not authorship: the caller applies the trust rule to the
+ * entry's trusted fields. Returns 0 with *ret filled (time -1), -ENOENT
+ * not an openclaw record, -EINVAL openclaw's in shape but malformed
+ * (including longer than OC_AUDITLOG_LINE_MAX).
+ */
+int oc_auditlog_parse_message(const char *ident, const char *msg, size_t len,
+                              struct oc_auditlog_rec *ret);
+
+/*
+ * The shape test alone (len already without a trailing newline): 0 with
+ * *ret_start at "event=", -ENOENT, or -EINVAL (a damaged pam_syslog prefix
+ * before an "event=").
+ */
+int oc_auditlog_message_kind(const char *ident, const char *msg, size_t len, size_t *ret_start);
+
+/* ident is one of the syslog identifiers openclaw's own programs log under. */
+bool oc_auditlog_ident_ours(const char *ident);
 
 /*
  * A point in time for --since: "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS][Z]"

@@ -5,17 +5,24 @@
  * successful logins per agent and service, refusals by reason, lockouts
  * and anomalies, over the time range seen.
  *
- * Source: --file FILE; else the journal (journalctl --facility=authpriv)
- * when journalctl and a running journal exist; else /var/log/auth.log.
- * Lines are parsed strictly (auditlog.c); malformed ones are counted and
- * never summarised. Syslog does not authenticate who wrote a line: the
- * summary is as trustworthy as the log's access control.
+ * Source: --file FILE; else the journal (journalctl --facility=authpriv
+ * --output=json) when journalctl and a running journal exist; else
+ * /var/log/auth.log. Records are parsed strictly (auditlog.c); malformed
+ * ones are counted and never summarised.
+ *
+ * Syslog does not authenticate who wrote a line, but journald records the
+ * sender's uid from the socket credentials (_UID). From the journal a
+ * record counts only when it came from uid 0 or from openclawd running as
+ * the daemon user (auditjournal.h); any other sender's look-alike is
+ * counted apart as untrusted. A syslog file has no such field: there the
+ * summary is as trustworthy as the file's access control.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,15 +33,18 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "helper/auditjournal.h"
 #include "helper/auditlog.h"
 #include "helper/ctl.h"
 #include "util.h"
 
-#define AUDIT_DEFAULT_FILE "/var/log/auth.log"
-#define AUDIT_KEYS_MAX     4096 /* distinct (agent, service) or reasons kept; more: "(other)" */
-#define AUDIT_EVENTS_MAX   200  /* lockout/anomaly lines listed (the latest) */
-#define AUDIT_JOURNALCTL   "/usr/bin/journalctl"
-#define AUDIT_JOURNAL_SOCK "/run/systemd/journal/socket"
+#define AUDIT_DEFAULT_FILE  "/var/log/auth.log"
+#define AUDIT_KEYS_MAX      4096 /* distinct (agent, service) or reasons kept; more: "(other)" */
+#define AUDIT_EVENTS_MAX    200  /* lockout/anomaly lines listed (the latest) */
+#define AUDIT_JOURNALCTL    "/usr/bin/journalctl"
+#define AUDIT_JOURNAL_SOCK  "/run/systemd/journal/socket"
+#define AUDIT_DAEMON_USER   "openclaw" /* the user openclawd runs as (data/openclawd.service) */
+#define AUDIT_UNTRUSTED_MAX 32         /* distinct untrusted senders listed; more: "others" */
 
 struct count {
     char a[OC_AUDITLOG_VALUE_MAX + 1];
@@ -47,8 +57,29 @@ struct counts {
     size_t n;
 };
 
+/* Senders of untrusted look-alikes, by the uid journald saw (known false: none). */
+struct sender {
+    bool known;
+    uint32_t uid;
+    unsigned long n;
+    char ident[OC_AUDITJOURNAL_IDENT_MAX + 1]; /* the last one's SYSLOG_IDENTIFIER */
+    int64_t pid;                               /* the last one's _PID (-1 unknown) */
+};
+
+/* Who may write the records counted from the journal (the trust rule). */
+struct trust {
+    const char *daemon_user;
+    bool daemon_known; /* the daemon user exists here */
+    uid_t daemon_uid;
+};
+
 struct summary {
     unsigned long lines, records, malformed, skipped_time, skipped_agent;
+    bool journal;            /* the source records the sender (journald's _UID) */
+    unsigned long untrusted; /* look-alikes from other senders (journal only) */
+    struct sender senders[AUDIT_UNTRUSTED_MAX];
+    size_t n_senders;
+    unsigned long senders_other; /* untrusted records of senders past the list */
     int64_t first, last;
     struct counts logins;           /* (user, service) of auth successes */
     struct counts refusals;         /* (reason, "") of failures */
@@ -60,14 +91,19 @@ struct summary {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: openclawctl audit [--since TIME] [--agent NAME] [--file FILE] [--json]\n\n"
+            "Usage: openclawctl audit [--since TIME] [--agent NAME] [--file FILE] [--json]\n"
+            "                         [--daemon-user USER]\n\n"
             "Summarises openclaw's audit lines: successful logins per agent and service,\n"
             "refusals by reason, lockouts and anomalies, and the time range seen.\n"
             "  --file FILE   a syslog file (default: the journal when it runs, else %s)\n"
             "  --since TIME  YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z] (UTC), @EPOCH or -N(s|m|h|d)\n"
             "  --agent NAME  only this agent's lines\n"
+            "  --daemon-user USER  the user openclawd runs as (default %s)\n"
+            "From the journal, a record counts only when journald saw it come from uid 0,\n"
+            "or from openclawd as the daemon user; other senders' look-alikes are counted\n"
+            "apart as untrusted. A syslog file does not say who wrote a line.\n"
             "Exit status: 0 summary printed, 2 the log cannot be read or bad usage.\n",
-            AUDIT_DEFAULT_FILE);
+            AUDIT_DEFAULT_FILE, AUDIT_DAEMON_USER);
 }
 
 static int bump(struct counts *c, const char *a, const char *b)
@@ -190,8 +226,111 @@ static int read_stream(FILE *f, struct summary *s, int64_t since, const char *ag
     return ferror(f) ? -EIO : 0;
 }
 
+static void note_untrusted(struct summary *s, const struct oc_auditjournal_entry *e)
+{
+    s->untrusted++;
+    for (size_t i = 0; i < s->n_senders; i++) {
+        struct sender *x = &s->senders[i];
+        if (x->known == e->has_uid && (!x->known || x->uid == e->uid)) {
+            x->n++;
+            x->pid = e->pid;
+            (void)oc_strscpy(x->ident, sizeof(x->ident), e->ident);
+            return;
+        }
+    }
+    if (s->n_senders >= AUDIT_UNTRUSTED_MAX) {
+        s->senders_other++;
+        return;
+    }
+    struct sender *x = &s->senders[s->n_senders++];
+    x->known = e->has_uid;
+    x->uid = e->has_uid ? e->uid : 0;
+    x->n = 1;
+    x->pid = e->pid;
+    (void)oc_strscpy(x->ident, sizeof(x->ident), e->ident);
+}
+
+/* journalctl --output=json: one entry per line, the trust rule on each record. */
+static int read_journal_stream(FILE *f, struct summary *s, int64_t since, const char *agent,
+                               const struct trust *t)
+{
+    const size_t cap = (size_t)OC_AUDITJOURNAL_LINE_MAX + 2;
+    char *buf = malloc(cap);
+    int ret = 0;
+
+    if (buf == NULL) {
+        return -ENOMEM;
+    }
+    while (fgets(buf, (int)cap, f) != NULL) {
+        size_t n = strlen(buf);
+        struct oc_auditjournal_entry e;
+        struct oc_auditlog_rec r;
+
+        s->lines++;
+        if (n > 0 && buf[n - 1] != '\n' && !feof(f)) {
+            /*
+             * The rest of an over-long entry is dropped, and the entry is
+             * malformed when it holds "event=" anywhere (journalctl's field
+             * order varies: MESSAGE may come after the cap).
+             */
+            bool has_event = memmem(buf, n, "event=", 6) != NULL;
+            char win[6];
+            size_t w = n < sizeof(win) ? n : sizeof(win);
+            int c;
+            memset(win, 0, sizeof(win));
+            memcpy(win + sizeof(win) - w, buf + n - w, w);
+            while ((c = fgetc(f)) != EOF && c != '\n') {
+                memmove(win, win + 1, sizeof(win) - 1);
+                win[sizeof(win) - 1] = (char)c;
+                has_event = has_event || memcmp(win, "event=", sizeof(win)) == 0;
+            }
+            if (has_event) {
+                s->malformed++;
+            }
+            continue;
+        }
+        int rc = oc_auditjournal_parse(buf, n, &e, &r);
+        if (rc == -ENOENT) {
+            continue;
+        }
+        if (rc == -ENOMEM) {
+            ret = rc;
+            break;
+        }
+        if (!e.parsed) {
+            s->malformed++; /* not a journal entry: its sender is unknown */
+            continue;
+        }
+        if (since >= 0 && (e.time < 0 || e.time < since)) {
+            s->skipped_time++;
+            continue;
+        }
+        if (!oc_auditjournal_trusted(&e, t->daemon_known, t->daemon_uid)) {
+            note_untrusted(s, &e); /* whatever --agent says, and well-formed or not */
+            continue;
+        }
+        if (rc < 0) {
+            s->malformed++;
+            continue;
+        }
+        if (agent != NULL && strcmp(r.user, agent) != 0) {
+            s->skipped_agent++;
+            continue;
+        }
+        if (take(s, &r) < 0) {
+            ret = -ENOMEM;
+            break;
+        }
+    }
+    if (ret == 0 && ferror(f)) {
+        ret = -EIO;
+    }
+    free(buf);
+    return ret;
+}
+
 /* journalctl's output through a pipe; no shell. */
-static int read_journal(struct summary *s, int64_t since, const char *agent, int64_t now)
+static int read_journal(struct summary *s, int64_t since, const char *agent, const struct trust *t)
 {
     char since_arg[32];
     int p[2], status = 0, r;
@@ -217,7 +356,7 @@ static int read_journal(struct summary *s, int64_t since, const char *agent, int
         }
         char *const args[] = {(char *)AUDIT_JOURNALCTL,
                               (char *)"--facility=authpriv",
-                              (char *)"--output=short-iso",
+                              (char *)"--output=json",
                               (char *)"--no-pager",
                               (char *)"--quiet",
                               since_arg,
@@ -232,7 +371,7 @@ static int read_journal(struct summary *s, int64_t since, const char *agent, int
         r = -errno;
         close(p[0]);
     } else {
-        r = read_stream(f, s, since, agent, now);
+        r = read_journal_stream(f, s, since, agent, t);
         fclose(f);
     }
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -282,7 +421,7 @@ static void text_str(const char *s)
     }
 }
 
-static void print_json(const struct summary *s, const char *source)
+static void print_json(const struct summary *s, const char *source, const struct trust *trust)
 {
     char a[40], b[40];
 
@@ -290,8 +429,37 @@ static void print_json(const struct summary *s, const char *source)
     fmt_time(s->last, b, sizeof(b));
     printf("{\"source\": ");
     json_str(source);
-    printf(", \"lines\": %lu, \"records\": %lu, \"malformed\": %lu, \"first\": ", s->lines,
-           s->records, s->malformed);
+    printf(", \"lines\": %lu, \"records\": %lu, \"malformed\": %lu, \"untrusted\": %lu", s->lines,
+           s->records, s->malformed, s->untrusted);
+    /* who the records counted may come from: null for a syslog file (it does not say) */
+    printf(", \"trusted_uids\": ");
+    if (!s->journal) {
+        printf("null");
+    } else if (trust->daemon_known && trust->daemon_uid != 0) {
+        printf("[0, %u]", (unsigned)trust->daemon_uid);
+    } else {
+        printf("[0]");
+    }
+    printf(", \"untrusted_senders\": [");
+    for (size_t i = 0; i < s->n_senders; i++) {
+        const struct sender *x = &s->senders[i];
+        printf("%s{\"uid\": ", i ? ", " : "");
+        if (x->known) {
+            printf("%u", (unsigned)x->uid);
+        } else {
+            printf("null");
+        }
+        printf(", \"count\": %lu, \"identifier\": ", x->n);
+        json_str(x->ident);
+        printf(", \"last_pid\": ");
+        if (x->pid >= 0) {
+            printf("%lld", (long long)x->pid);
+        } else {
+            printf("null");
+        }
+        printf("}");
+    }
+    printf("], \"untrusted_others\": %lu, \"first\": ", s->senders_other);
     json_str(a);
     printf(", \"last\": ");
     json_str(b);
@@ -338,17 +506,57 @@ static void print_json(const struct summary *s, const char *source)
     printf("]}\n");
 }
 
-static void print_text(const struct summary *s, const char *source)
+static void print_text(const struct summary *s, const char *source, const struct trust *trust)
 {
     char a[40], b[40];
 
     fmt_time(s->first, a, sizeof(a));
     fmt_time(s->last, b, sizeof(b));
     printf("source:     %s\n", source);
+    if (s->journal) {
+        printf("senders:    records counted only from uid 0");
+        if (trust->daemon_known) {
+            printf(" and from openclawd as ");
+            text_str(trust->daemon_user);
+            printf(" (uid %u)", (unsigned)trust->daemon_uid);
+        } else {
+            printf(" (no user ");
+            text_str(trust->daemon_user);
+            printf(" here: openclawd's records are not trusted; see --daemon-user)");
+        }
+        printf(", as journald saw them\n");
+    }
     printf("range:      %s .. %s\n", a, b);
     printf("records:    %lu audit records in %lu lines", s->records, s->lines);
     if (s->malformed > 0) {
         printf(", %lu MALFORMED (ignored: forged or damaged lines)", s->malformed);
+    }
+    if (s->untrusted > 0) {
+        printf("\nuntrusted:  %lu UNTRUSTED (ignored): lines that look like openclaw's records "
+               "were written by",
+               s->untrusted);
+        for (size_t i = 0; i < s->n_senders; i++) {
+            const struct sender *x = &s->senders[i];
+            printf("%s", i ? "," : "");
+            if (x->known) {
+                printf(" uid %u", (unsigned)x->uid);
+            } else {
+                printf(" an unknown uid");
+            }
+            printf(" (%lu, as '", x->n);
+            text_str(x->ident);
+            printf("'");
+            if (x->pid >= 0) {
+                printf(", last pid %lld", (long long)x->pid);
+            }
+            printf(")");
+        }
+        if (s->senders_other > 0) {
+            printf(", others (%lu)", s->senders_other);
+        }
+        printf("\n            openclaw writes its records only as root or as openclawd's user: "
+               "someone on this host forged these (or openclawd runs as another user than "
+               "--daemon-user)");
     }
     printf("\n\nlogins (auth success) per agent and service:\n");
     if (s->logins.n == 0) {
@@ -404,10 +612,15 @@ static void print_text(const struct summary *s, const char *source)
 int ctl_audit(int argc, char **argv)
 {
     static const struct option opts[] = {
-            {"since", required_argument, NULL, 's'}, {"agent", required_argument, NULL, 'a'},
-            {"file", required_argument, NULL, 'f'},  {"json", no_argument, NULL, 'j'},
-            {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+            {"since", required_argument, NULL, 's'},
+            {"agent", required_argument, NULL, 'a'},
+            {"file", required_argument, NULL, 'f'},
+            {"json", no_argument, NULL, 'j'},
+            {"daemon-user", required_argument, NULL, 'u'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0},
     };
+    struct trust trust = {.daemon_user = AUDIT_DAEMON_USER};
     struct summary s;
     const char *file = NULL, *agent = NULL, *source;
     int64_t since = -1, now = (int64_t)time(NULL);
@@ -437,6 +650,13 @@ int ctl_audit(int argc, char **argv)
         case 'j':
             json = true;
             break;
+        case 'u':
+            if (!oc_valid_user_name(optarg)) {
+                fprintf(stderr, "audit: '%s' is not a valid user name\n", optarg);
+                return CTL_EXIT_USAGE;
+            }
+            trust.daemon_user = optarg;
+            break;
         case 'h':
             usage(stdout);
             return CTL_EXIT_OK;
@@ -458,8 +678,14 @@ int ctl_audit(int argc, char **argv)
     }
     if (file == NULL && access(AUDIT_JOURNALCTL, X_OK) == 0 &&
         access(AUDIT_JOURNAL_SOCK, F_OK) == 0) {
+        const struct passwd *pw = getpwnam(trust.daemon_user);
+        if (pw != NULL) {
+            trust.daemon_known = true;
+            trust.daemon_uid = pw->pw_uid;
+        }
         source = "journal (journalctl --facility=authpriv)";
-        r = read_journal(&s, since, agent, now);
+        s.journal = true;
+        r = read_journal(&s, since, agent, &trust);
     } else {
         FILE *f;
         source = file != NULL ? file : AUDIT_DEFAULT_FILE;
@@ -489,9 +715,9 @@ int ctl_audit(int argc, char **argv)
         }
     }
     if (json) {
-        print_json(&s, source);
+        print_json(&s, source, &trust);
     } else {
-        print_text(&s, source);
+        print_text(&s, source, &trust);
     }
     free(s.events);
     free(s.logins.v);

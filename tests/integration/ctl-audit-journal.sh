@@ -13,11 +13,16 @@
 #     the instrumented driver pam-askpass-conv, with tokens of the local
 #     tenant (one login twice, refusals for two reasons); then logger(1)
 #     lines shaped like openclawd's and openclawctl's, lines of other
-#     facilities and forged or hostile lines that must not be counted.
-# Checked: counts and reasons exactly (text and --json), the source named
-# as the journal, the time range against the clock around the records,
-# --since (the second half only), --agent, the same summary with a local
-# time zone whose offset journalctl prints as +0530, and no journald left.
+#     facilities and forged or hostile lines that must not be counted;
+#   - the trust rule: /etc/passwd (a private copy) has a daemon user
+#     "openclaw"; the same look-alike lines sent by logger as root count,
+#     as another uid (setpriv) they are untrusted; the daemon user's
+#     openclawd line counts, its pam_openclaw-shaped line does not.
+# Checked: counts and reasons exactly (text and --json), the untrusted
+# count per uid, the source named as the journal, the time range against
+# the clock around the records, --since (the second half only), --agent,
+# --daemon-user, the same summary with a local time zone whose offset
+# journalctl prints as +0530, and no journald left.
 set -u
 . "$top_srcdir/tests/lib/tap.sh"
 . "$top_srcdir/tests/lib/tenant.sh"
@@ -44,7 +49,7 @@ if [ "${1:-}" != --inner ]; then
     [ "$(id -u)" -eq 0 ] || tap_skip_all "needs root (private mount and PID namespace)"
     [ -x "$JOURNALD" ] || tap_skip_all "systemd-journald missing (package systemd, scripts/install-deps.sh)"
     [ -x "$JOURNALCTL" ] || tap_skip_all "journalctl missing (package systemd, scripts/install-deps.sh)"
-    for t in unshare logger timeout ip; do
+    for t in unshare logger timeout ip setpriv; do
         command -v "$t" >/dev/null || tap_skip_all "$t missing (scripts/install-deps.sh)"
     done
     unshare --mount --propagation private --pid --fork --mount-proc --net true 2>/dev/null ||
@@ -150,6 +155,18 @@ ln -s /proc/self/fd/1 /dev/stdout
 ln -s /proc/self/fd/2 /dev/stderr
 ln -s /run/systemd/journal/dev-log /dev/log
 ip link set lo up 2>/dev/null
+# the daemon user (openclawctl audit's default --daemon-user) at a free uid,
+# and a free uid for a local user who forges records (no passwd entry needed)
+DU=
+FU=
+for u in $(seq 61900 61990); do
+    getent passwd "$u" >/dev/null && continue
+    if [ -z "$DU" ]; then DU=$u; elif [ -z "$FU" ]; then FU=$u; break; fi
+done
+[ -n "$FU" ] || inner_skip "no free uid in 61900-61990"
+{ grep -v '^openclaw:' /etc/passwd; echo "openclaw:x:$DU:$DU:openclaw test daemon:/nonexistent:/usr/sbin/nologin"; } >"$w/passwd"
+mount --bind "$w/passwd" /etc/passwd || inner_skip "cannot shadow /etc/passwd in the namespace"
+[ "$(getent passwd openclaw | cut -d: -f3)" = "$DU" ] || inner_skip "getent does not read the private /etc/passwd"
 
 # --- journald ----------------------------------------------------------------
 # The last drop-in wins over the host's journald.conf and its drop-ins.
@@ -201,6 +218,17 @@ wait_lines() {
     local i n
     for i in $(seq 1 50); do
         n=$("$JOURNALCTL" --facility=authpriv --no-pager --quiet 2>/dev/null | grep -c -- "$1")
+        [ "${n:-0}" -ge "$2" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# the authpriv journal has N entries whose JSON matches PATTERN (bounded: 5 s)
+wait_json() {
+    local i n
+    for i in $(seq 1 50); do
+        n=$("$JOURNALCTL" --facility=authpriv --output=json --no-pager --quiet 2>/dev/null | grep -c -- "$1")
         [ "${n:-0}" -ge "$2" ] && return 0
         sleep 0.1
     done
@@ -292,21 +320,53 @@ logger -p authpriv.notice -t openclawd-evil "$(rec auth sshd agent-evil success 
 # ours by name but forged or broken: counted as malformed only
 logger -p authpriv.notice -t openclawd "$(rec auth sshd agent-evil failure role) result=success"
 logger -p authpriv.notice -t openclawd "event=auth service=sshd user=agent-evil result=success reason=ok"
-wait_lines ' openclawd\[[0-9]*\]: event=' 4 || tap_fail "logger's lines reach the journal"
+# not UTF-8: journalctl gives MESSAGE as bytes; malformed
+logger -p authpriv.notice -t openclawd "$(rec auth sshd agent-evil success ok) detail=$(printf '\377')"
+# an entry longer than openclawctl's cap for one JSON line (64 KiB): malformed
+{
+    echo "SYSLOG_IDENTIFIER=openclawd"
+    echo "SYSLOG_FACILITY=10"
+    echo "PRIORITY=5"
+    echo "MESSAGE=$(rec auth sshd agent-evil success ok)"
+    for i in $(seq 1 20); do echo "OC_PAD_$i=$(head -c 4000 /dev/zero | tr '\0' p)"; done
+} >"$w/long.entry"
+logger --journald="$w/long.entry"
+# the trust rule: the same look-alikes from uid 0 count, from uid $FU they
+# are untrusted (even a broken one); the daemon user's openclawd line
+# counts, its pam_openclaw-shaped line is untrusted
+look1=$(rec auth helper agent-mallory success ok)
+look2="pam_openclaw(sshd:auth): $(rec auth sshd agent-mallory success ok)"
+logger -p authpriv.info -t openclawd "$look1"
+logger -p authpriv.info -t sshd "$look2"
+forge() { setpriv --reuid="$1" --regid="$1" --clear-groups logger "${@:2}"; }
+forge "$FU" -p authpriv.info -t openclawd "$look1"
+forge "$FU" -p authpriv.info -t sshd "$look2"
+forge "$FU" -p authpriv.notice -t openclawd "event=auth service=sshd user=agent-mallory result=success"
+forge "$DU" -p authpriv.info -t openclawd "$(rec auth helper agent-epsilon success ok)"
+forge "$DU" -p authpriv.info -t sshd "pam_openclaw(sshd:auth): $(rec auth sshd agent-epsilon success ok)"
+wait_lines ' openclawd\[[0-9]*\]: event=' 8 || tap_fail "logger's lines reach the journal"
+wait_lines ' sshd\[[0-9]*\]: pam_openclaw(sshd:auth): event=auth service=sshd user=agent-epsilon' 1 ||
+    tap_fail "the daemon user's lines reach the journal"
+wait_json '"OC_PAD_1"' 1 || tap_fail "the over-long entry reaches the journal"
+wait_json '"MESSAGE":\[' 1 || tap_fail "the non-UTF-8 line reaches the journal (MESSAGE as bytes)"
 t1=$(date +%s)
 
 # --- openclawctl audit with no --file -------------------------------------------
+# logger, second half: three genuine lines, two look-alikes from root, one
+# openclawd line from the daemon user
+HALF2=6
+HALF2_LOGINS='[("agent-gamma", "helper", 1), ("agent-mallory", "helper", 1), ("agent-mallory", "sshd", 1), ("agent-epsilon", "helper", 1)]'
 if [ "$pam_done" = yes ]; then
-    # the module: auth + account, auth, three refused auths; logger: three genuine lines
-    WANT_RECORDS=9
-    WANT_LOGINS='[("agent-alpha", "sshd", 2), ("agent-gamma", "helper", 1)]'
+    # the module: auth + account, auth, three refused auths (six lines)
+    WANT_RECORDS=$((6 + HALF2))
+    WANT_LOGINS='[("agent-alpha", "sshd", 2), '${HALF2_LOGINS#\[}
     WANT_REFUSALS='{"role": 2, "user": 1}'
 else
-    WANT_RECORDS=3
-    WANT_LOGINS='[("agent-gamma", "helper", 1)]'
+    WANT_RECORDS=$HALF2
+    WANT_LOGINS=$HALF2_LOGINS
     WANT_REFUSALS='{}'
 fi
-export WANT_RECORDS WANT_LOGINS WANT_REFUSALS SOURCE t0 tmid t1
+export WANT_RECORDS WANT_LOGINS WANT_REFUSALS HALF2 HALF2_LOGINS SOURCE t0 tmid t1 DU FU
 
 out=$("$ctl" audit 2>&1)
 rc=$?
@@ -321,7 +381,12 @@ fi
 has "text: the helper's login" '^ *1  agent-gamma  helper$'
 has "text: errors by reason" '^ *1  network$'
 has "text: the admin unlock is listed" 'event=unlock agent=agent-beta service=openclawctl result=success reason=admin'
-has "text: forged lines counted as malformed" ', 2 MALFORMED'
+has "text: forged and damaged lines counted as malformed" ', 4 MALFORMED'
+has "text: the trusted senders are named" "^senders: *records counted only from uid 0 and from openclawd as openclaw (uid $DU)"
+has "text: look-alikes from other uids counted as untrusted" '^untrusted: *4 UNTRUSTED (ignored)'
+has "text: the forger's uid is named" " uid $FU (3, as 'openclawd', last pid [0-9]*)"
+has "text: the daemon user's pam_openclaw look-alike is untrusted" " uid $DU (1, as 'sshd', last pid [0-9]*)"
+has "text: the untrusted line says what it means" 'someone on this host forged these'
 if printf '%s\n' "$out" | grep -q 'agent-evil\|agent-other'; then
     tap_fail "no forged, other-facility or other-program line summarised" "$out"
 else
@@ -353,7 +418,13 @@ assert d["source"] == E["SOURCE"], d["source"]
 }
 check_json "--json: source, counts and reasons exactly" '
 assert d["records"] == int(E["WANT_RECORDS"]), d["records"]
-assert d["malformed"] == 2, d["malformed"]
+assert d["malformed"] == 4, d["malformed"]
+assert d["untrusted"] == 4, d["untrusted"]
+DU, FU = int(E["DU"]), int(E["FU"])
+assert d["trusted_uids"] == [0, DU], d["trusted_uids"]
+assert sorted((x["uid"], x["count"], x["identifier"]) for x in d["untrusted_senders"]) == sorted([(FU, 3, "openclawd"), (DU, 1, "sshd")]), d["untrusted_senders"]
+assert d["untrusted_others"] == 0, d
+assert all(isinstance(x["last_pid"], int) and x["last_pid"] > 1 for x in d["untrusted_senders"]), d
 assert logins(d) == sorted(ast.literal_eval(E["WANT_LOGINS"])), logins(d)
 assert refusals(d) == ast.literal_eval(E["WANT_REFUSALS"]), refusals(d)
 assert {x["reason"]: x["count"] for x in d["errors"]} == {"network": 1}, d["errors"]
@@ -370,14 +441,27 @@ assert tmid <= ts(d["first"]) <= ts(d["last"]) <= t1, (tmid, d["first"], d["last
 '
 fi
 check_json "--since @EPOCH: only the second half" '
-assert d["records"] == 3, d
-assert logins(d) == [("agent-gamma", "helper", 1)], d
-assert d["refusals"] == [] and d["malformed"] == 2, d
+assert d["records"] == int(E["HALF2"]), d
+assert logins(d) == sorted(ast.literal_eval(E["HALF2_LOGINS"])), d
+assert d["refusals"] == [] and d["malformed"] == 4 and d["untrusted"] == 4, d
 assert ts(d["first"]) >= tmid, d
 ' --since "@$tmid"
 check_json "--since YYYY-MM-DDTHH:MM:SSZ: the same" '
-assert d["records"] == 3 and logins(d) == [("agent-gamma", "helper", 1)], d
+assert d["records"] == int(E["HALF2"]), d
+assert logins(d) == sorted(ast.literal_eval(E["HALF2_LOGINS"])), d
 ' --since "$(date -u -d "@$tmid" +%Y-%m-%dT%H:%M:%SZ)"
+check_json "--agent: untrusted look-alikes are counted whatever the agent" '
+assert d["records"] == 2 and d["untrusted"] == 4, d
+assert logins(d) == [("agent-mallory", "helper", 1), ("agent-mallory", "sshd", 1)], d
+' --since "@$tmid" --agent agent-mallory
+check_json "--daemon-user another user: the daemon user's openclawd line is untrusted too" '
+assert d["records"] == int(E["WANT_RECORDS"]) - 1, d
+assert d["untrusted"] == 5 and d["trusted_uids"] == [0], d
+assert sorted((x["uid"], x["count"]) for x in d["untrusted_senders"]) == sorted([(int(E["FU"]), 3), (int(E["DU"]), 2)]), d
+assert ("agent-epsilon", "helper", 1) not in logins(d), d
+' --daemon-user oc-no-such-user
+out=$("$ctl" audit --daemon-user oc-no-such-user 2>&1)
+has "text: a missing daemon user is named" "^senders: *records counted only from uid 0 (no user oc-no-such-user here"
 check_json "--since -1h: everything" '
 assert d["records"] == int(E["WANT_RECORDS"]), d
 ' --since -1h
@@ -402,7 +486,7 @@ assert d["records"] == 0 and d["first"] == "-" and d["last"] == "-", d
         a=$("$ctl" audit --json --file "$OPENCLAW_TEST_AUDIT_FILE" | "$PY" -c '
 import json, sys; d = json.load(sys.stdin); print(d["records"], sorted((x["agent"], x["count"]) for x in d["logins"]), sorted((x["reason"], x["count"]) for x in d["refusals"]))')
         b=$("$ctl" audit --json --since "@$t0" | "$PY" -c '
-import json, sys; d = json.load(sys.stdin); print(d["records"] - 3, sorted((x["agent"], x["count"]) for x in d["logins"] if x["agent"] != "agent-gamma"), sorted((x["reason"], x["count"]) for x in d["refusals"]))')
+import json, os, sys; d = json.load(sys.stdin); print(d["records"] - int(os.environ["HALF2"]), sorted((x["agent"], x["count"]) for x in d["logins"] if x["agent"] in ("agent-alpha", "agent-beta")), sorted((x["reason"], x["count"]) for x in d["refusals"]))')
         if [ -n "$a" ] && [ "$a" = "$b" ]; then
             tap_ok "the journal holds every line the module logged ($a)"
         else
