@@ -692,6 +692,59 @@ static int token_url(const struct oc_config *cfg, char *buf, size_t len)
     return n < 0 || (size_t)n >= len ? -ENOBUFS : 0;
 }
 
+/* The agent's client secret from its secret_file; on failure *err says why. */
+static int secret_from_file(const struct oc_agent *a, char **ret_secret, struct oc_fetch_error *err)
+{
+    int r = read_secret(a->secret_file, ret_secret);
+
+    if (r < 0) {
+        set_err(err, 0, true, "agent %s: cannot use secret_file %s: %s", a->name, a->secret_file,
+                r == -EPERM     ? "readable by group or others (chmod 600)"
+                : r == -ENODATA ? "empty"
+                : r == -EFBIG   ? "too large"
+                                : strerror(-r));
+    }
+    return r;
+}
+
+/* The agent's client secret, unsealed by the TPM; on failure *err says why. */
+static int secret_from_tpm(struct oc_fetch_ctx *ctx, const struct oc_agent *a, char **ret_secret,
+                           struct oc_fetch_error *err)
+{
+    bool permanent = true;
+    int r = oc_sealed_secret_read(&ctx->tpm, ctx->config, a, ret_secret, err->msg, sizeof(err->msg),
+                                  &permanent);
+
+    if (r < 0) {
+        err->permanent = permanent;
+        oc_fetch_tpm_failed(ctx, r);
+    }
+    return r;
+}
+
+/* A client assertion for client_id at audience, signed with agent i's TPM
+ * key. 0, OC_TPM_SOFTWARE_KEY (signed with a software key), or -errno with
+ * *err saying why. */
+static int tpm_assertion(struct oc_fetch_ctx *ctx, size_t i, const struct oc_agent *a,
+                         const char *client_id, const char *audience, char **ret_jwt,
+                         struct oc_fetch_error *err)
+{
+    struct oc_assertion_params p = {
+            .client_id = client_id, .audience = audience, .now = oc_now(), .lifetime = 0};
+    int r = load_tpm_key(ctx, i, err);
+
+    if (r < 0) {
+        return r;
+    }
+    r = oc_tpm_client_assertion(ctx->keys[i].key, ctx->keys[i].cert, &p, ret_jwt);
+    if (r < 0) {
+        set_err(err, 0, false, "agent %s: the TPM could not sign the client assertion: %s", a->name,
+                oc_tpm_strerror(ctx->tpm));
+        oc_fetch_tpm_failed(ctx, r);
+    }
+    return r;
+}
+
 static int client_credentials(struct oc_fetch_ctx *ctx, size_t i, const char *scope, uint64_t id,
                               struct oc_fetch_error *err)
 {
@@ -706,37 +759,18 @@ static int client_credentials(struct oc_fetch_ctx *ctx, size_t i, const char *sc
         return -ENOBUFS;
     }
     if (a->credential == OC_CRED_SECRET_FILE) {
-        r = read_secret(a->secret_file, &secret);
+        r = secret_from_file(a, &secret, err);
         if (r < 0) {
-            set_err(err, 0, true, "agent %s: cannot use secret_file %s: %s", a->name,
-                    a->secret_file,
-                    r == -EPERM     ? "readable by group or others (chmod 600)"
-                    : r == -ENODATA ? "empty"
-                    : r == -EFBIG   ? "too large"
-                                    : strerror(-r));
             return r;
         }
     } else if (a->credential == OC_CRED_TPM_SEALED_SECRET) {
-        bool permanent = true;
-        r = oc_sealed_secret_read(&ctx->tpm, ctx->config, a, &secret, err->msg, sizeof(err->msg),
-                                  &permanent);
+        r = secret_from_tpm(ctx, a, &secret, err);
         if (r < 0) {
-            err->permanent = permanent;
-            oc_fetch_tpm_failed(ctx, r);
             return r;
         }
     } else {
-        struct oc_assertion_params p = {
-                .client_id = a->app_id, .audience = url, .now = oc_now(), .lifetime = 0};
-        r = load_tpm_key(ctx, i, err);
+        r = tpm_assertion(ctx, i, a, a->app_id, url, &assertion, err);
         if (r < 0) {
-            return r;
-        }
-        r = oc_tpm_client_assertion(ctx->keys[i].key, ctx->keys[i].cert, &p, &assertion);
-        if (r < 0) {
-            set_err(err, 0, false, "agent %s: the TPM could not sign the client assertion: %s",
-                    a->name, oc_tpm_strerror(ctx->tpm));
-            oc_fetch_tpm_failed(ctx, r);
             return r;
         }
         if (r == OC_TPM_SOFTWARE_KEY) {
@@ -1169,44 +1203,18 @@ int oc_fetch_client_auth(struct oc_fetch_ctx *ctx, size_t i, enum oc_credential 
 
     switch (kind) {
     case OC_CRED_SECRET_FILE:
-        r = read_secret(a->secret_file, &secret);
+    case OC_CRED_TPM_SEALED_SECRET:
+        r = kind == OC_CRED_SECRET_FILE ? secret_from_file(a, &secret, err)
+                                        : secret_from_tpm(ctx, a, &secret, err);
         if (r < 0) {
-            set_err(err, 0, true, "agent %s: cannot use secret_file %s: %s", a->name,
-                    a->secret_file,
-                    r == -EPERM     ? "readable by group or others (chmod 600)"
-                    : r == -ENODATA ? "empty"
-                    : r == -EFBIG   ? "too large"
-                                    : strerror(-r));
             return r;
         }
         r = form_add(form, cap, "client_secret", secret);
         oc_free_wipe(secret, SECRET_FILE_MAX + 1);
         break;
-    case OC_CRED_TPM_SEALED_SECRET: {
-        bool permanent = true;
-        r = oc_sealed_secret_read(&ctx->tpm, ctx->config, a, &secret, err->msg, sizeof(err->msg),
-                                  &permanent);
+    case OC_CRED_TPM_CERTIFICATE:
+        r = tpm_assertion(ctx, i, a, client_id, audience, &assertion, err);
         if (r < 0) {
-            err->permanent = permanent;
-            oc_fetch_tpm_failed(ctx, r);
-            return r;
-        }
-        r = form_add(form, cap, "client_secret", secret);
-        oc_free_wipe(secret, SECRET_FILE_MAX + 1);
-        break;
-    }
-    case OC_CRED_TPM_CERTIFICATE: {
-        struct oc_assertion_params p = {
-                .client_id = client_id, .audience = audience, .now = oc_now(), .lifetime = 0};
-        r = load_tpm_key(ctx, i, err);
-        if (r < 0) {
-            return r;
-        }
-        r = oc_tpm_client_assertion(ctx->keys[i].key, ctx->keys[i].cert, &p, &assertion);
-        if (r < 0) {
-            set_err(err, 0, false, "agent %s: the TPM could not sign the client assertion: %s",
-                    a->name, oc_tpm_strerror(ctx->tpm));
-            oc_fetch_tpm_failed(ctx, r);
             return r;
         }
         r = form_add(form, cap, "client_assertion_type",
@@ -1214,7 +1222,6 @@ int oc_fetch_client_auth(struct oc_fetch_ctx *ctx, size_t i, enum oc_credential 
         r = r < 0 ? r : form_add(form, cap, "client_assertion", assertion);
         oc_free_wipe_str(assertion);
         break;
-    }
     default:
         set_err(err, 0, true, "agent %s: credential %s cannot authenticate %s here", a->name,
                 oc_credential_name(kind), client_id);
