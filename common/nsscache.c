@@ -1058,75 +1058,12 @@ out:
 /* Atomic file replacement                                          */
 /* ---------------------------------------------------------------- */
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -errno;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int oc_nssc_write_file(const char *path, const void *buf, size_t len)
 {
-    if (path == NULL || buf == NULL || *path == '\0') {
+    if (buf == NULL) {
         return -EINVAL;
     }
-    size_t plen = strlen(path);
-    if (plen >= PATH_MAX - 16) {
-        return -ENAMETOOLONG;
-    }
-    char dir[PATH_MAX], tmp[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    if (slash == NULL) {
-        strcpy(dir, ".");
-    } else if (slash == path) {
-        strcpy(dir, "/");
-    } else {
-        memcpy(dir, path, (size_t)(slash - path));
-        dir[slash - path] = '\0';
-    }
-    const char *base = slash ? slash + 1 : path;
-    if (*base == '\0') {
-        return -EINVAL;
-    }
-    int n = snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, base);
-    if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        return -ENAMETOOLONG;
-    }
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        return -errno;
-    }
-    int r = write_all(fd, buf, len);
-    if (r == 0 && fchmod(fd, 0644) < 0) {
-        r = -errno;
-    }
-    if (r == 0 && fsync(fd) < 0) {
-        r = -errno;
-    }
-    if (close(fd) < 0 && r == 0) {
-        r = -errno;
-    }
-    if (r == 0 && rename(tmp, path) < 0) {
-        r = -errno;
-    }
-    if (r < 0) {
-        unlink(tmp);
-        return r;
-    }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)fsync(dfd); /* best effort: the rename is done */
-        close(dfd);
-    }
-    return 0;
+    /* ".NAME.XXXXXX" next to the file (oc_sweep.h removes those a killed
+     * daemon left behind), world-readable: every process maps it */
+    return oc_replace_file(path, NULL, buf, len, 0644, (uid_t)-1, (gid_t)-1);
 }

@@ -894,48 +894,16 @@ int oc_fetch_token_start(struct oc_fetch_ctx *ctx, size_t agent_index, const cha
     return client_credentials(ctx, agent_index, scope, id, err);
 }
 
+/* dir/name, replaced atomically (temporary .name.XXXXXX), mode 0644. */
 static int write_atomic(const char *dir, const char *name, const char *data, size_t len)
 {
-    char path[OC_CONFIG_PATH_MAX + 64], tmp[OC_CONFIG_PATH_MAX + 64];
-    _cleanup_close_ int fd = -1;
-    size_t off = 0;
-    int n;
+    char path[OC_CONFIG_PATH_MAX + 64];
+    int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
 
-    n = snprintf(path, sizeof(path), "%s/%s", dir, name);
     if (n < 0 || (size_t)n >= sizeof(path)) {
         return -ENAMETOOLONG;
     }
-    n = snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name);
-    if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        return -ENAMETOOLONG;
-    }
-    fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        return -errno;
-    }
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w < 0) {
-            int e = -errno;
-            unlink(tmp);
-            return e;
-        }
-        off += (size_t)w;
-    }
-    if (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0) {
-        int e = -errno;
-        unlink(tmp);
-        return e;
-    }
-    /* Make the rename durable too. */
-    _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)fsync(dfd);
-    }
-    return 0;
+    return oc_replace_file(path, NULL, data, len, 0644, (uid_t)-1, (gid_t)-1);
 }
 
 int oc_fetch_jwks_start(struct oc_fetch_ctx *ctx, const char *dir, uint64_t id,

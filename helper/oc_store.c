@@ -309,50 +309,11 @@ void oc_store_load(struct oc_store *s, struct oc_tokens *t)
     }
 }
 
-/* Write the file atomically: temporary file (0600), fsync, rename, directory fsync. */
+/* Write the file atomically: temporary .tokens.db.XXXXXX next to it (0600),
+ * fsync, rename, directory fsync. */
 static int write_db(const struct oc_store *s, const uint8_t *data, size_t len)
 {
-    char tmp[OC_CONFIG_PATH_MAX + 32];
-    _cleanup_close_ int fd = -1;
-    _cleanup_close_ int dfd = -1;
-    size_t off = 0;
-    int n;
-
-    n = snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", s->dir, OC_STORE_DB_FILE);
-    if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        return -ENAMETOOLONG;
-    }
-    fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        return -errno;
-    }
-    if (fchmod(fd, 0600) < 0) {
-        int e = -errno;
-        unlink(tmp);
-        return e;
-    }
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w < 0) {
-            int e = -errno;
-            unlink(tmp);
-            return e;
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) < 0 || rename(tmp, s->db_path) < 0) {
-        int e = -errno;
-        unlink(tmp);
-        return e;
-    }
-    dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)fsync(dfd);
-    }
-    return 0;
+    return oc_replace_file(s->db_path, NULL, data, len, 0600, (uid_t)-1, (gid_t)-1);
 }
 
 void oc_store_flush(struct oc_store *s, struct oc_tokens *t)

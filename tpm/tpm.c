@@ -22,6 +22,7 @@
 #include <tss2/tss2_rc.h>
 
 #include "tpm/tpm-internal.h"
+#include "util.h"
 
 /* ---- a TCTI that counts the commands passing through it ---- */
 
@@ -1113,50 +1114,6 @@ int oc_tpm_blob_write_file(const char *path, const uint8_t *buf, size_t len)
 int oc_tpm_blob_write_file_owned(const char *path, const uint8_t *buf, size_t len, uid_t uid,
                                  gid_t gid)
 {
-    size_t plen = strlen(path) + sizeof(".tmpXXXXXX");
-    char *tmp = malloc(plen);
-    int fd, r = 0;
-
-    if (tmp == NULL) {
-        return -ENOMEM;
-    }
-    snprintf(tmp, plen, "%s.tmpXXXXXX", path);
-    fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        r = -errno;
-        free(tmp);
-        return r;
-    }
-    if (fchmod(fd, 0600) < 0) {
-        r = -errno;
-    }
-    /* the owner is set before the name appears: no moment with the wrong one */
-    if (r == 0 && (uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0) {
-        r = -errno;
-    }
-    for (size_t off = 0; r == 0 && off < len;) {
-        ssize_t k = write(fd, buf + off, len - off);
-        if (k < 0 && errno == EINTR) {
-            continue;
-        }
-        if (k < 0) {
-            r = -errno;
-            break;
-        }
-        off += (size_t)k;
-    }
-    if (r == 0 && fsync(fd) < 0) {
-        r = -errno;
-    }
-    if (close(fd) < 0 && r == 0) {
-        r = -errno;
-    }
-    if (r == 0 && rename(tmp, path) < 0) {
-        r = -errno;
-    }
-    if (r < 0) {
-        unlink(tmp);
-    }
-    free(tmp);
-    return r;
+    /* PATH.tmpXXXXXX, 0600, the owner set before the name appears */
+    return oc_replace_file(path, ".tmp", buf, len, 0600, uid, gid);
 }
