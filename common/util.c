@@ -420,6 +420,28 @@ int oc_send_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
+int oc_read_full(int fd, void *buf, size_t cap, size_t *ret_len)
+{
+    uint8_t *p = buf;
+    size_t len = 0;
+
+    while (len < cap) {
+        ssize_t n = read(fd, p + len, cap - len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return -errno;
+        }
+        if (n == 0) {
+            break;
+        }
+        len += (size_t)n;
+    }
+    *ret_len = len;
+    return 0;
+}
+
 int oc_replace_file(const char *path, const char *tmp_suffix, const void *buf, size_t len,
                     mode_t mode, uid_t uid, gid_t gid)
 {

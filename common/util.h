@@ -60,6 +60,10 @@ int oc_send_all(int fd, const void *buf, size_t len);
  * -1 the connection failed. */
 int oc_send_pending(int fd, const uint8_t *buf, size_t len, size_t *off);
 
+/* Read from FD until end of file or CAP bytes, EINTR retried; the count
+ * read goes to *RET_LEN (less than CAP: the file ended). 0 or -errno. */
+int oc_read_full(int fd, void *buf, size_t cap, size_t *ret_len);
+
 /* Replace the file at PATH with the LEN bytes at BUF, atomically: a new
  * temporary file next to it gets mode MODE and, unless both are -1, owner
  * UID:GID before anything is written; then the data, fsync, rename over

@@ -396,8 +396,8 @@ static int read_secret(const char *path, char **ret_secret)
     _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     struct stat st;
     char *buf;
-    ssize_t n;
-    size_t len = 0;
+    size_t len;
+    int r;
 
     if (fd < 0) {
         return -errno;
@@ -418,20 +418,10 @@ static int read_secret(const char *path, char **ret_secret)
     if (buf == NULL) {
         return -ENOMEM;
     }
-    while (len < SECRET_FILE_MAX) {
-        n = read(fd, buf + len, SECRET_FILE_MAX - len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            int e = -errno;
-            oc_free_wipe(buf, SECRET_FILE_MAX + 1);
-            return e;
-        }
-        if (n == 0) {
-            break;
-        }
-        len += (size_t)n;
+    r = oc_read_full(fd, buf, SECRET_FILE_MAX, &len);
+    if (r < 0) {
+        oc_free_wipe(buf, SECRET_FILE_MAX + 1);
+        return r;
     }
     while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) {
         len--;

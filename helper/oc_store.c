@@ -176,7 +176,8 @@ static int read_db(const char *path, uint8_t **ret_buf, size_t *ret_len)
     _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     struct stat st;
     uint8_t *buf;
-    size_t len = 0;
+    size_t len;
+    int r;
 
     if (fd < 0) {
         return -errno;
@@ -194,17 +195,13 @@ static int read_db(const char *path, uint8_t **ret_buf, size_t *ret_len)
     if (buf == NULL) {
         return -ENOMEM;
     }
-    while (len < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            int e = n < 0 ? -errno : -EIO;
-            oc_free_wipe(buf, (size_t)st.st_size + 1);
-            return e;
-        }
-        len += (size_t)n;
+    r = oc_read_full(fd, buf, (size_t)st.st_size, &len);
+    if (r == 0 && len < (size_t)st.st_size) {
+        r = -EIO; /* shrank while read */
+    }
+    if (r < 0) {
+        oc_free_wipe(buf, (size_t)st.st_size + 1);
+        return r;
     }
     *ret_buf = buf;
     *ret_len = len;

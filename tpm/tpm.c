@@ -1053,7 +1053,7 @@ int oc_tpm_blob_read_file(const char *path, uint8_t **ret_buf, size_t *ret_len)
 {
     struct stat st;
     uint8_t *buf;
-    size_t n = 0;
+    size_t n;
     int fd, r;
 
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
@@ -1079,28 +1079,15 @@ int oc_tpm_blob_read_file(const char *path, uint8_t **ret_buf, size_t *ret_len)
         close(fd);
         return -ENOMEM;
     }
-    for (;;) {
-        ssize_t k = read(fd, buf + n, OC_TPMBLOB_FILE_MAX + 1 - n);
-        if (k < 0 && errno == EINTR) {
-            continue;
-        }
-        if (k < 0) {
-            r = -errno;
-            close(fd);
-            free(buf);
-            return r;
-        }
-        if (k == 0) {
-            break;
-        }
-        n += (size_t)k;
-        if (n > OC_TPMBLOB_FILE_MAX) {
-            close(fd);
-            free(buf);
-            return -EFBIG;
-        }
-    }
+    r = oc_read_full(fd, buf, OC_TPMBLOB_FILE_MAX + 1, &n);
     close(fd);
+    if (r == 0 && n > OC_TPMBLOB_FILE_MAX) {
+        r = -EFBIG;
+    }
+    if (r < 0) {
+        free(buf);
+        return r;
+    }
     *ret_buf = buf;
     *ret_len = n;
     return 0;

@@ -323,6 +323,28 @@ static void test_clock_env_hook_only_in_test_builds(void **state)
     assert_int_equal(unsetenv(OC_CLOCK_TEST_ENV), 0);
 }
 
+static void test_read_full_stops_at_end_of_file_or_cap(void **state)
+{
+    char buf[16];
+    size_t len = 99;
+    int p[2];
+
+    (void)state;
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(write(p[1], "abcdefgh", 8), 8);
+    assert_int_equal(oc_read_full(p[0], buf, 3, &len), 0); /* the cap */
+    assert_int_equal(len, 3);
+    assert_memory_equal(buf, "abc", 3);
+    close(p[1]);
+    assert_int_equal(oc_read_full(p[0], buf, sizeof(buf), &len), 0); /* the end */
+    assert_int_equal(len, 5);
+    assert_memory_equal(buf, "defgh", 5);
+    close(p[0]);
+    len = 99;
+    assert_int_equal(oc_read_full(p[0], buf, sizeof(buf), &len), -EBADF);
+    assert_int_equal(len, 99); /* untouched on failure */
+}
+
 /* Entries of dir other than "." and "..", for "nothing left behind". */
 static int count_entries(const char *dir)
 {
@@ -404,6 +426,7 @@ int main(void)
             cmocka_unit_test(test_guid_validation_and_normalization),
             cmocka_unit_test(test_user_names),
             cmocka_unit_test(test_list_separators),
+            cmocka_unit_test(test_read_full_stops_at_end_of_file_or_cap),
             cmocka_unit_test(test_replace_file_writes_mode_and_leaves_no_temporary),
             cmocka_unit_test(test_clock_set_and_reset),
             cmocka_unit_test(test_clock_env_hook_only_in_test_builds),
