@@ -405,7 +405,7 @@ int oc_dir_load_file(const char *path, uint32_t uid_min, uint32_t uid_max, struc
     _cleanup_close_ int fd = -1;
     struct stat st;
     char *buf;
-    size_t off = 0;
+    size_t off;
     int r;
 
     if (ret_why != NULL) {
@@ -440,21 +440,11 @@ int oc_dir_load_file(const char *path, uint32_t uid_min, uint32_t uid_max, struc
     if (buf == NULL) {
         return -ENOMEM;
     }
-    while (off < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + off, (size_t)st.st_size - off);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            r = -errno;
-            free(buf);
-            return r;
-        }
-        if (n == 0) {
-            break; /* shrank while reading: parse what is there (it will fail) */
-        }
-        off += (size_t)n;
+    /* a file that shrank while read: parse what is there (it will fail) */
+    r = oc_read_full(fd, buf, (size_t)st.st_size, &off);
+    if (r < 0) {
+        free(buf);
+        return r;
     }
     r = oc_dir_parse(buf, off, uid_min, uid_max, ret, ret_why);
     free(buf);

@@ -779,6 +779,34 @@ static int refs_push(struct build *b, size_t *n, size_t *cap, uint32_t v)
     return 0;
 }
 
+/* Append a list of strings (roles, members) to the list slots: sorted,
+ * duplicates dropped, each interned in the string table. Its first slot
+ * and its length go to *ret_first and *ret_n. */
+static int refs_push_strings(struct build *b, size_t *n, size_t *cap, const char *const *list,
+                             size_t n_list, uint32_t *ret_first, uint32_t *ret_n)
+{
+    uint32_t first = (uint32_t)*n, count = 0;
+    int r;
+
+    if (n_list > 0) {
+        memcpy(b->tmp, list, n_list * sizeof(*b->tmp));
+    }
+    qsort(b->tmp, n_list, sizeof(*b->tmp), cmp_str_ptr);
+    for (size_t j = 0; j < n_list; j++) {
+        uint32_t so;
+        if (j > 0 && strcmp(b->tmp[j - 1], b->tmp[j]) == 0) {
+            continue;
+        }
+        if ((r = strtab_add(&b->st, b->tmp[j], &so)) < 0 || (r = refs_push(b, n, cap, so)) < 0) {
+            return r;
+        }
+        count++;
+    }
+    *ret_first = first;
+    *ret_n = count;
+    return 0;
+}
+
 int oc_nssc_build(const struct oc_nssc_user_in *users, size_t n_users,
                   const struct oc_nssc_group_in *groups, size_t n_groups, const uint8_t *seed,
                   void **ret_buf, size_t *ret_len)
@@ -897,25 +925,11 @@ int oc_nssc_build(const struct oc_nssc_user_in *users, size_t n_users,
         rec[U_GID / 4] = u->gid;
         rec[U_FLAGS / 4] = u->enabled ? OC_NSSC_USER_ENABLED : 0;
 
-        /* roles: sorted, duplicates dropped */
-        if (u->n_roles > 0) {
-            memcpy(b.tmp, u->roles, u->n_roles * sizeof(*b.tmp));
+        r = refs_push_strings(&b, &n_refs, &cap_refs, u->roles, u->n_roles, &rec[U_ROLES / 4],
+                              &rec[U_N_ROLES / 4]);
+        if (r < 0) {
+            goto out;
         }
-        qsort(b.tmp, u->n_roles, sizeof(*b.tmp), cmp_str_ptr);
-        rec[U_ROLES / 4] = (uint32_t)n_refs;
-        uint32_t nr = 0;
-        for (size_t j = 0; j < u->n_roles; j++) {
-            uint32_t so;
-            if (j > 0 && strcmp(b.tmp[j - 1], b.tmp[j]) == 0) {
-                continue;
-            }
-            if ((r = strtab_add(&b.st, b.tmp[j], &so)) < 0 ||
-                (r = refs_push(&b, &n_refs, &cap_refs, so)) < 0) {
-                goto out;
-            }
-            nr++;
-        }
-        rec[U_N_ROLES / 4] = nr;
 
         /* supplementary gids: sorted (pairs are sorted by user, then gid) */
         rec[U_GIDS / 4] = (uint32_t)n_refs;
@@ -943,24 +957,11 @@ int oc_nssc_build(const struct oc_nssc_user_in *users, size_t n_users,
         }
         rec[G_GID / 4] = g->gid;
         rec[G_FLAGS / 4] = g->local ? OC_NSSC_GROUP_LOCAL : 0;
-        if (g->n_members > 0) {
-            memcpy(b.tmp, g->members, g->n_members * sizeof(*b.tmp));
+        r = refs_push_strings(&b, &n_refs, &cap_refs, g->members, g->n_members, &rec[G_MEMBERS / 4],
+                              &rec[G_N_MEMBERS / 4]);
+        if (r < 0) {
+            goto out;
         }
-        qsort(b.tmp, g->n_members, sizeof(*b.tmp), cmp_str_ptr);
-        rec[G_MEMBERS / 4] = (uint32_t)n_refs;
-        uint32_t nm = 0;
-        for (size_t j = 0; j < g->n_members; j++) {
-            uint32_t so;
-            if (j > 0 && strcmp(b.tmp[j - 1], b.tmp[j]) == 0) {
-                continue;
-            }
-            if ((r = strtab_add(&b.st, b.tmp[j], &so)) < 0 ||
-                (r = refs_push(&b, &n_refs, &cap_refs, so)) < 0) {
-                goto out;
-            }
-            nm++;
-        }
-        rec[G_N_MEMBERS / 4] = nm;
     }
 
     /* Layout. */
@@ -1057,75 +1058,12 @@ out:
 /* Atomic file replacement                                          */
 /* ---------------------------------------------------------------- */
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -errno;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int oc_nssc_write_file(const char *path, const void *buf, size_t len)
 {
-    if (path == NULL || buf == NULL || *path == '\0') {
+    if (buf == NULL) {
         return -EINVAL;
     }
-    size_t plen = strlen(path);
-    if (plen >= PATH_MAX - 16) {
-        return -ENAMETOOLONG;
-    }
-    char dir[PATH_MAX], tmp[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    if (slash == NULL) {
-        strcpy(dir, ".");
-    } else if (slash == path) {
-        strcpy(dir, "/");
-    } else {
-        memcpy(dir, path, (size_t)(slash - path));
-        dir[slash - path] = '\0';
-    }
-    const char *base = slash ? slash + 1 : path;
-    if (*base == '\0') {
-        return -EINVAL;
-    }
-    int n = snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, base);
-    if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        return -ENAMETOOLONG;
-    }
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        return -errno;
-    }
-    int r = write_all(fd, buf, len);
-    if (r == 0 && fchmod(fd, 0644) < 0) {
-        r = -errno;
-    }
-    if (r == 0 && fsync(fd) < 0) {
-        r = -errno;
-    }
-    if (close(fd) < 0 && r == 0) {
-        r = -errno;
-    }
-    if (r == 0 && rename(tmp, path) < 0) {
-        r = -errno;
-    }
-    if (r < 0) {
-        unlink(tmp);
-        return r;
-    }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)fsync(dfd); /* best effort: the rename is done */
-        close(dfd);
-    }
-    return 0;
+    /* ".NAME.XXXXXX" next to the file (oc_sweep.h removes those a killed
+     * daemon left behind), world-readable: every process maps it */
+    return oc_replace_file(path, NULL, buf, len, 0644, (uid_t)-1, (gid_t)-1);
 }

@@ -231,18 +231,15 @@ static int open_tally(const char *dir, const char *name, int flags, int *ret_fd)
     return 0;
 }
 
-int oc_tally_status(const char *dir, const char *name, int64_t now,
-                    struct oc_tally_status *ret_status)
+/* Read the user's tally, records included, under a shared lock. No tally
+ * file reads as an empty tally. */
+static int tally_load(const char *dir, const char *name, struct tally *t)
 {
-    struct tally t;
     int fd = -1, r;
 
-    if (ret_status == NULL) {
-        return -EINVAL;
-    }
     r = open_tally(dir, name, O_RDONLY, &fd);
     if (r == -ENOENT) {
-        memset(ret_status, 0, sizeof(*ret_status));
+        memset(t, 0, sizeof(*t));
         return 0;
     }
     if (r < 0) {
@@ -250,9 +247,22 @@ int oc_tally_status(const char *dir, const char *name, int64_t now,
     }
     r = lock_fd(fd, LOCK_SH);
     if (r == 0) {
-        r = tally_read(fd, &t, true);
+        r = tally_read(fd, t, true);
     }
     close(fd);
+    return r;
+}
+
+int oc_tally_status(const char *dir, const char *name, int64_t now,
+                    struct oc_tally_status *ret_status)
+{
+    struct tally t;
+    int r;
+
+    if (ret_status == NULL) {
+        return -EINVAL;
+    }
+    r = tally_load(dir, name, &t);
     if (r < 0) {
         return r;
     }
@@ -265,25 +275,12 @@ int oc_tally_records(const char *dir, const char *name, struct oc_tally_record *
                      size_t *ret_n)
 {
     struct tally t;
-    int fd = -1, r;
+    int r;
 
     if (ret_records == NULL || ret_n == NULL) {
         return -EINVAL;
     }
-    r = open_tally(dir, name, O_RDONLY, &fd);
-    if (r == -ENOENT) {
-        *ret_records = NULL;
-        *ret_n = 0;
-        return 0;
-    }
-    if (r < 0) {
-        return r;
-    }
-    r = lock_fd(fd, LOCK_SH);
-    if (r == 0) {
-        r = tally_read(fd, &t, true);
-    }
-    close(fd);
+    r = tally_load(dir, name, &t);
     if (r < 0) {
         return r;
     }

@@ -3,10 +3,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -413,6 +416,106 @@ int oc_send_all(int fd, const void *buf, size_t len)
         }
         p += n;
         len -= (size_t)n;
+    }
+    return 0;
+}
+
+int oc_read_full(int fd, void *buf, size_t cap, size_t *ret_len)
+{
+    uint8_t *p = buf;
+    size_t len = 0;
+
+    while (len < cap) {
+        ssize_t n = read(fd, p + len, cap - len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return -errno;
+        }
+        if (n == 0) {
+            break;
+        }
+        len += (size_t)n;
+    }
+    *ret_len = len;
+    return 0;
+}
+
+int oc_replace_file(const char *path, const char *tmp_suffix, const void *buf, size_t len,
+                    mode_t mode, uid_t uid, gid_t gid)
+{
+    char tmp[PATH_MAX], dir[PATH_MAX];
+    const uint8_t *p = buf;
+    const char *slash, *base;
+    int fd, dfd, n, r = 0;
+
+    if (path == NULL || *path == '\0' || (buf == NULL && len > 0)) {
+        return -EINVAL;
+    }
+    if (strlen(path) >= PATH_MAX - 16) {
+        return -ENAMETOOLONG;
+    }
+    slash = strrchr(path, '/');
+    base = slash != NULL ? slash + 1 : path;
+    if (*base == '\0') {
+        return -EINVAL;
+    }
+    if (tmp_suffix != NULL) {
+        n = snprintf(tmp, sizeof(tmp), "%s%sXXXXXX", path, tmp_suffix);
+    } else {
+        n = snprintf(tmp, sizeof(tmp), "%.*s.%s.XXXXXX", (int)(base - path), path, base);
+    }
+    if (n < 0 || (size_t)n >= sizeof(tmp)) {
+        return -ENAMETOOLONG;
+    }
+    if (slash == NULL) {
+        strcpy(dir, ".");
+    } else if (slash == path) {
+        strcpy(dir, "/");
+    } else {
+        memcpy(dir, path, (size_t)(slash - path));
+        dir[slash - path] = '\0';
+    }
+
+    fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        return -errno;
+    }
+    /* mode and owner before the data: no moment with the wrong ones */
+    if (fchmod(fd, mode) < 0 ||
+        ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0)) {
+        r = -errno;
+    }
+    while (r == 0 && len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            r = w < 0 ? -errno : -EIO;
+            break;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    if (r == 0 && fsync(fd) < 0) {
+        r = -errno;
+    }
+    if (close(fd) < 0 && r == 0) {
+        r = -errno;
+    }
+    if (r == 0 && rename(tmp, path) < 0) {
+        r = -errno;
+    }
+    if (r < 0) {
+        (void)unlink(tmp);
+        return r;
+    }
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)fsync(dfd); /* best effort: the rename is done */
+        close(dfd);
     }
     return 0;
 }

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* Text form of a GUID: 8-4-4-4-12 hex digits. */
 #define OC_GUID_LEN  36
@@ -58,6 +59,22 @@ int oc_send_all(int fd, const void *buf, size_t len);
  * non-blocking socket. 1 all sent, 0 would block (call again on POLLOUT),
  * -1 the connection failed. */
 int oc_send_pending(int fd, const uint8_t *buf, size_t len, size_t *off);
+
+/* Read from FD until end of file or CAP bytes, EINTR retried; the count
+ * read goes to *RET_LEN (less than CAP: the file ended). 0 or -errno. */
+int oc_read_full(int fd, void *buf, size_t cap, size_t *ret_len);
+
+/* Replace the file at PATH with the LEN bytes at BUF, atomically: a new
+ * temporary file next to it gets mode MODE and, unless both are -1, owner
+ * UID:GID before anything is written; then the data, fsync, rename over
+ * PATH, and a best-effort fsync of the directory so the rename survives a
+ * crash. Nothing is left behind on failure.
+ * The temporary name is DIR/.BASE.XXXXXX when TMP_SUFFIX is NULL (the
+ * pattern openclawd's start-up sweep removes after a crash, oc_sweep.h),
+ * else PATH TMP_SUFFIX XXXXXX (e.g. "store.key.tmpXXXXXX").
+ * 0, -EINVAL (empty PATH, PATH ending in '/'), -ENAMETOOLONG, or -errno. */
+int oc_replace_file(const char *path, const char *tmp_suffix, const void *buf, size_t len,
+                    mode_t mode, uid_t uid, gid_t gid);
 
 /* Cleanup helpers for __attribute__((cleanup)). */
 void oc_freep(void *p);

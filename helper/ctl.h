@@ -5,6 +5,8 @@
 
 #include <stdbool.h>
 
+struct oc_config;
+
 enum {
     CTL_EXIT_OK = 0,
     CTL_EXIT_REFUSED = 1,
@@ -23,5 +25,10 @@ int ctl_seal(int argc, char **argv);
 int ctl_token(int argc, char **argv);
 /* agent list | agent show NAME (argv[0] is the verb), called by ctl_agent(). */
 int ctl_agent_info(int argc, char **argv, const char *config, unsigned cflags, bool json);
+
+/* Load the configuration at path (oc_config_load flags cflags). On failure
+ * print "who: what is wrong" on stderr and return the -errno, *ret_cfg
+ * untouched. */
+int ctl_config_load(const char *who, const char *path, unsigned cflags, struct oc_config **ret_cfg);
 
 #endif /* OC_CTL_H */

@@ -73,7 +73,6 @@ int ctl_agent(int argc, char **argv)
     bool json = false;
     unsigned cflags = 0;
     struct oc_config *cfg = NULL;
-    struct oc_config_error err;
     int c, r, rc = CTL_EXIT_USAGE;
 
     optind = 1;
@@ -114,14 +113,7 @@ int ctl_agent(int argc, char **argv)
         fprintf(stderr, "agent: '%s' is not a valid agent name\n", name);
         return CTL_EXIT_USAGE;
     }
-    memset(&err, 0, sizeof(err));
-    r = oc_config_load(config, cflags, &cfg, &err);
-    if (r < 0) {
-        char msg[1024];
-        if (oc_config_error_format(&err, msg, sizeof(msg)) < 0 || msg[0] == '\0') {
-            (void)snprintf(msg, sizeof(msg), "%s: %s", config, strerror(-r));
-        }
-        fprintf(stderr, "agent: %s\n", msg);
+    if (ctl_config_load("agent", config, cflags, &cfg) < 0) {
         return CTL_EXIT_USAGE;
     }
     const char *dir = cfg->global.tally_dir;

@@ -310,11 +310,10 @@ static int do_show(const struct oc_config *cfg, const char *path, const struct o
 int ctl_agent_info(int argc, char **argv, const char *config, unsigned cflags, bool json)
 {
     struct oc_config *cfg = NULL;
-    struct oc_config_error err;
     struct oc_idmap_entry *e = NULL;
     size_t n = 0;
     char msg[1024];
-    int r, rc;
+    int rc;
     bool list = strcmp(argv[0], "list") == 0;
 
     if ((list && argc != 1) || (!list && argc != 2)) {
@@ -325,13 +324,7 @@ int ctl_agent_info(int argc, char **argv, const char *config, unsigned cflags, b
         fprintf(stderr, "agent: '%s' is not a valid agent name\n", argv[1]);
         return CTL_EXIT_USAGE;
     }
-    memset(&err, 0, sizeof(err));
-    r = oc_config_load(config, cflags, &cfg, &err);
-    if (r < 0) {
-        if (oc_config_error_format(&err, msg, sizeof(msg)) < 0 || msg[0] == '\0') {
-            (void)snprintf(msg, sizeof(msg), "%s: %s", config, strerror(-r));
-        }
-        fprintf(stderr, "agent: %s\n", msg);
+    if (ctl_config_load("agent", config, cflags, &cfg) < 0) {
         return CTL_EXIT_USAGE;
     }
     if (oc_idmap_assign(cfg, &e, &n, msg, sizeof(msg)) < 0) {

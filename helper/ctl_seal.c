@@ -258,7 +258,6 @@ static int check_dir(const char *path)
 static int seal_run(const struct seal_args *s)
 {
     struct oc_config *cfg = NULL;
-    struct oc_config_error err;
     const struct oc_agent *a = NULL;
     struct ctl_tpm_target t;
     uint8_t *secret = NULL;
@@ -266,16 +265,9 @@ static int seal_run(const struct seal_args *s)
     ssize_t n;
     uid_t uid;
     gid_t gid;
-    int r, rc;
+    int rc;
 
-    memset(&err, 0, sizeof(err));
-    r = oc_config_load(s->config, s->cflags, &cfg, &err);
-    if (r < 0) {
-        char msg[1024];
-        if (oc_config_error_format(&err, msg, sizeof(msg)) < 0 || msg[0] == '\0') {
-            (void)snprintf(msg, sizeof(msg), "%s: %s", s->config, strerror(-r));
-        }
-        fprintf(stderr, "openclawctl seal: %s\n", msg);
+    if (ctl_config_load("openclawctl seal", s->config, s->cflags, &cfg) < 0) {
         return CTL_EXIT_USAGE;
     }
     rc = find_agent(cfg, s, &a);

@@ -79,7 +79,6 @@ static int token_run(const char *config, unsigned cflags, const char *name, cons
                      int64_t max_age, bool json)
 {
     struct oc_config *cfg = NULL;
-    struct oc_config_error err;
     struct oc_hc_token_info info;
     const struct oc_agent *a;
     char why[OC_HC_WHY_MAX];
@@ -89,14 +88,7 @@ static int token_run(const char *config, unsigned cflags, const char *name, cons
     bool pinned = false, has_uid;
     int r, rc = CTL_EXIT_USAGE;
 
-    memset(&err, 0, sizeof(err));
-    r = oc_config_load(config, cflags, &cfg, &err);
-    if (r < 0) {
-        char msg[1024];
-        if (oc_config_error_format(&err, msg, sizeof(msg)) < 0 || msg[0] == '\0') {
-            (void)snprintf(msg, sizeof(msg), "%s: %s", config, strerror(-r));
-        }
-        fprintf(stderr, "openclawctl token: %s\n", msg);
+    if (ctl_config_load("openclawctl token", config, cflags, &cfg) < 0) {
         return CTL_EXIT_USAGE;
     }
     a = oc_config_agent_by_name(cfg, name);

@@ -119,71 +119,34 @@ void oc_agentstate_free(struct oc_agentstate *s)
     memset(s, 0, sizeof(*s));
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return n < 0 ? -errno : -EIO;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int save_locks(const struct oc_agentstate *s, const struct oc_config *cfg)
 {
-    char *tmp = NULL, *dir = NULL, *slash;
-    int fd = -1, r = 0;
+    size_t len = 0, off = 0;
+    char *buf;
+    int r;
 
-    /* ".locked-agents.XXXXXX" next to the file, like every file the daemon
-     * replaces (oc_sweep.h removes those a killed daemon left behind) */
-    const char *base = strrchr(s->lock_file, '/');
-    int dlen = base != NULL ? (int)(base - s->lock_file) : 1;
-    if (asprintf(&tmp, "%.*s/.%s.XXXXXX", dlen, base != NULL ? s->lock_file : ".",
-                 base != NULL ? base + 1 : s->lock_file) < 0) {
+    /* one locked agent's name a line */
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->locked[i]) {
+            len += strlen(cfg->agents[i].name) + 1;
+        }
+    }
+    buf = malloc(len + 1);
+    if (buf == NULL) {
         return -ENOMEM;
     }
-    fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        r = -errno;
-        free(tmp);
-        return r;
-    }
-    for (size_t i = 0; i < s->n && r == 0; i++) {
+    for (size_t i = 0; i < s->n; i++) {
         if (s->locked[i]) {
-            r = write_all(fd, cfg->agents[i].name, strlen(cfg->agents[i].name));
-            if (r == 0) {
-                r = write_all(fd, "\n", 1);
-            }
+            size_t n = strlen(cfg->agents[i].name);
+            memcpy(buf + off, cfg->agents[i].name, n);
+            buf[off + n] = '\n';
+            off += n + 1;
         }
     }
-    if (r == 0 && (fchmod(fd, 0600) < 0 || fsync(fd) < 0)) {
-        r = -errno;
-    }
-    if (close(fd) < 0 && r == 0) {
-        r = -errno;
-    }
-    if (r == 0 && rename(tmp, s->lock_file) < 0) {
-        r = -errno;
-    }
-    if (r < 0) {
-        unlink(tmp);
-    } else if ((dir = strdup(s->lock_file)) != NULL && (slash = strrchr(dir, '/')) != NULL) {
-        /* The rename itself must survive a crash. */
-        *slash = '\0';
-        fd = open(dir[0] != '\0' ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd >= 0) {
-            (void)fsync(fd);
-            close(fd);
-        }
-    }
-    free(dir);
-    free(tmp);
+    /* ".locked-agents.XXXXXX" next to the file, like every file the daemon
+     * replaces (oc_sweep.h removes those a killed daemon left behind) */
+    r = oc_replace_file(s->lock_file, NULL, buf, len, 0600, (uid_t)-1, (gid_t)-1);
+    free(buf);
     return r;
 }
 

@@ -191,7 +191,7 @@ static int arc_read_key(const char *path, const char *dir, char **ret_key, const
     _cleanup_close_ int fd = -1;
     struct stat st;
     char *buf;
-    size_t len = 0;
+    size_t len;
     int r;
 
     r = oc_arc_realm_check(path, dir, ret_why);
@@ -231,21 +231,11 @@ static int arc_read_key(const char *path, const char *dir, char **ret_key, const
         return -ENOMEM;
     }
     /* Read one byte more than allowed: a file that grew is refused too. */
-    while (len < OC_ARC_KEY_MAX + 1) {
-        ssize_t n = read(fd, buf + len, OC_ARC_KEY_MAX + 1 - len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            r = -errno;
-            oc_free_wipe(buf, OC_ARC_KEY_MAX + 2);
-            *ret_why = "the realm file cannot be read";
-            return r;
-        }
-        if (n == 0) {
-            break;
-        }
-        len += (size_t)n;
+    r = oc_read_full(fd, buf, OC_ARC_KEY_MAX + 1, &len);
+    if (r < 0) {
+        oc_free_wipe(buf, OC_ARC_KEY_MAX + 2);
+        *ret_why = "the realm file cannot be read";
+        return r;
     }
     if (len > OC_ARC_KEY_MAX) {
         oc_free_wipe(buf, OC_ARC_KEY_MAX + 2);

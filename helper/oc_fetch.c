@@ -396,8 +396,8 @@ static int read_secret(const char *path, char **ret_secret)
     _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     struct stat st;
     char *buf;
-    ssize_t n;
-    size_t len = 0;
+    size_t len;
+    int r;
 
     if (fd < 0) {
         return -errno;
@@ -418,20 +418,10 @@ static int read_secret(const char *path, char **ret_secret)
     if (buf == NULL) {
         return -ENOMEM;
     }
-    while (len < SECRET_FILE_MAX) {
-        n = read(fd, buf + len, SECRET_FILE_MAX - len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            int e = -errno;
-            oc_free_wipe(buf, SECRET_FILE_MAX + 1);
-            return e;
-        }
-        if (n == 0) {
-            break;
-        }
-        len += (size_t)n;
+    r = oc_read_full(fd, buf, SECRET_FILE_MAX, &len);
+    if (r < 0) {
+        oc_free_wipe(buf, SECRET_FILE_MAX + 1);
+        return r;
     }
     while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) {
         len--;
@@ -692,6 +682,59 @@ static int token_url(const struct oc_config *cfg, char *buf, size_t len)
     return n < 0 || (size_t)n >= len ? -ENOBUFS : 0;
 }
 
+/* The agent's client secret from its secret_file; on failure *err says why. */
+static int secret_from_file(const struct oc_agent *a, char **ret_secret, struct oc_fetch_error *err)
+{
+    int r = read_secret(a->secret_file, ret_secret);
+
+    if (r < 0) {
+        set_err(err, 0, true, "agent %s: cannot use secret_file %s: %s", a->name, a->secret_file,
+                r == -EPERM     ? "readable by group or others (chmod 600)"
+                : r == -ENODATA ? "empty"
+                : r == -EFBIG   ? "too large"
+                                : strerror(-r));
+    }
+    return r;
+}
+
+/* The agent's client secret, unsealed by the TPM; on failure *err says why. */
+static int secret_from_tpm(struct oc_fetch_ctx *ctx, const struct oc_agent *a, char **ret_secret,
+                           struct oc_fetch_error *err)
+{
+    bool permanent = true;
+    int r = oc_sealed_secret_read(&ctx->tpm, ctx->config, a, ret_secret, err->msg, sizeof(err->msg),
+                                  &permanent);
+
+    if (r < 0) {
+        err->permanent = permanent;
+        oc_fetch_tpm_failed(ctx, r);
+    }
+    return r;
+}
+
+/* A client assertion for client_id at audience, signed with agent i's TPM
+ * key. 0, OC_TPM_SOFTWARE_KEY (signed with a software key), or -errno with
+ * *err saying why. */
+static int tpm_assertion(struct oc_fetch_ctx *ctx, size_t i, const struct oc_agent *a,
+                         const char *client_id, const char *audience, char **ret_jwt,
+                         struct oc_fetch_error *err)
+{
+    struct oc_assertion_params p = {
+            .client_id = client_id, .audience = audience, .now = oc_now(), .lifetime = 0};
+    int r = load_tpm_key(ctx, i, err);
+
+    if (r < 0) {
+        return r;
+    }
+    r = oc_tpm_client_assertion(ctx->keys[i].key, ctx->keys[i].cert, &p, ret_jwt);
+    if (r < 0) {
+        set_err(err, 0, false, "agent %s: the TPM could not sign the client assertion: %s", a->name,
+                oc_tpm_strerror(ctx->tpm));
+        oc_fetch_tpm_failed(ctx, r);
+    }
+    return r;
+}
+
 static int client_credentials(struct oc_fetch_ctx *ctx, size_t i, const char *scope, uint64_t id,
                               struct oc_fetch_error *err)
 {
@@ -706,37 +749,18 @@ static int client_credentials(struct oc_fetch_ctx *ctx, size_t i, const char *sc
         return -ENOBUFS;
     }
     if (a->credential == OC_CRED_SECRET_FILE) {
-        r = read_secret(a->secret_file, &secret);
+        r = secret_from_file(a, &secret, err);
         if (r < 0) {
-            set_err(err, 0, true, "agent %s: cannot use secret_file %s: %s", a->name,
-                    a->secret_file,
-                    r == -EPERM     ? "readable by group or others (chmod 600)"
-                    : r == -ENODATA ? "empty"
-                    : r == -EFBIG   ? "too large"
-                                    : strerror(-r));
             return r;
         }
     } else if (a->credential == OC_CRED_TPM_SEALED_SECRET) {
-        bool permanent = true;
-        r = oc_sealed_secret_read(&ctx->tpm, ctx->config, a, &secret, err->msg, sizeof(err->msg),
-                                  &permanent);
+        r = secret_from_tpm(ctx, a, &secret, err);
         if (r < 0) {
-            err->permanent = permanent;
-            oc_fetch_tpm_failed(ctx, r);
             return r;
         }
     } else {
-        struct oc_assertion_params p = {
-                .client_id = a->app_id, .audience = url, .now = oc_now(), .lifetime = 0};
-        r = load_tpm_key(ctx, i, err);
+        r = tpm_assertion(ctx, i, a, a->app_id, url, &assertion, err);
         if (r < 0) {
-            return r;
-        }
-        r = oc_tpm_client_assertion(ctx->keys[i].key, ctx->keys[i].cert, &p, &assertion);
-        if (r < 0) {
-            set_err(err, 0, false, "agent %s: the TPM could not sign the client assertion: %s",
-                    a->name, oc_tpm_strerror(ctx->tpm));
-            oc_fetch_tpm_failed(ctx, r);
             return r;
         }
         if (r == OC_TPM_SOFTWARE_KEY) {
@@ -860,48 +884,16 @@ int oc_fetch_token_start(struct oc_fetch_ctx *ctx, size_t agent_index, const cha
     return client_credentials(ctx, agent_index, scope, id, err);
 }
 
+/* dir/name, replaced atomically (temporary .name.XXXXXX), mode 0644. */
 static int write_atomic(const char *dir, const char *name, const char *data, size_t len)
 {
-    char path[OC_CONFIG_PATH_MAX + 64], tmp[OC_CONFIG_PATH_MAX + 64];
-    _cleanup_close_ int fd = -1;
-    size_t off = 0;
-    int n;
+    char path[OC_CONFIG_PATH_MAX + 64];
+    int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
 
-    n = snprintf(path, sizeof(path), "%s/%s", dir, name);
     if (n < 0 || (size_t)n >= sizeof(path)) {
         return -ENAMETOOLONG;
     }
-    n = snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name);
-    if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        return -ENAMETOOLONG;
-    }
-    fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        return -errno;
-    }
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w < 0) {
-            int e = -errno;
-            unlink(tmp);
-            return e;
-        }
-        off += (size_t)w;
-    }
-    if (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0) {
-        int e = -errno;
-        unlink(tmp);
-        return e;
-    }
-    /* Make the rename durable too. */
-    _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)fsync(dfd);
-    }
-    return 0;
+    return oc_replace_file(path, NULL, data, len, 0644, (uid_t)-1, (gid_t)-1);
 }
 
 int oc_fetch_jwks_start(struct oc_fetch_ctx *ctx, const char *dir, uint64_t id,
@@ -1169,44 +1161,18 @@ int oc_fetch_client_auth(struct oc_fetch_ctx *ctx, size_t i, enum oc_credential 
 
     switch (kind) {
     case OC_CRED_SECRET_FILE:
-        r = read_secret(a->secret_file, &secret);
+    case OC_CRED_TPM_SEALED_SECRET:
+        r = kind == OC_CRED_SECRET_FILE ? secret_from_file(a, &secret, err)
+                                        : secret_from_tpm(ctx, a, &secret, err);
         if (r < 0) {
-            set_err(err, 0, true, "agent %s: cannot use secret_file %s: %s", a->name,
-                    a->secret_file,
-                    r == -EPERM     ? "readable by group or others (chmod 600)"
-                    : r == -ENODATA ? "empty"
-                    : r == -EFBIG   ? "too large"
-                                    : strerror(-r));
             return r;
         }
         r = form_add(form, cap, "client_secret", secret);
         oc_free_wipe(secret, SECRET_FILE_MAX + 1);
         break;
-    case OC_CRED_TPM_SEALED_SECRET: {
-        bool permanent = true;
-        r = oc_sealed_secret_read(&ctx->tpm, ctx->config, a, &secret, err->msg, sizeof(err->msg),
-                                  &permanent);
+    case OC_CRED_TPM_CERTIFICATE:
+        r = tpm_assertion(ctx, i, a, client_id, audience, &assertion, err);
         if (r < 0) {
-            err->permanent = permanent;
-            oc_fetch_tpm_failed(ctx, r);
-            return r;
-        }
-        r = form_add(form, cap, "client_secret", secret);
-        oc_free_wipe(secret, SECRET_FILE_MAX + 1);
-        break;
-    }
-    case OC_CRED_TPM_CERTIFICATE: {
-        struct oc_assertion_params p = {
-                .client_id = client_id, .audience = audience, .now = oc_now(), .lifetime = 0};
-        r = load_tpm_key(ctx, i, err);
-        if (r < 0) {
-            return r;
-        }
-        r = oc_tpm_client_assertion(ctx->keys[i].key, ctx->keys[i].cert, &p, &assertion);
-        if (r < 0) {
-            set_err(err, 0, false, "agent %s: the TPM could not sign the client assertion: %s",
-                    a->name, oc_tpm_strerror(ctx->tpm));
-            oc_fetch_tpm_failed(ctx, r);
             return r;
         }
         r = form_add(form, cap, "client_assertion_type",
@@ -1214,7 +1180,6 @@ int oc_fetch_client_auth(struct oc_fetch_ctx *ctx, size_t i, enum oc_credential 
         r = r < 0 ? r : form_add(form, cap, "client_assertion", assertion);
         oc_free_wipe_str(assertion);
         break;
-    }
     default:
         set_err(err, 0, true, "agent %s: credential %s cannot authenticate %s here", a->name,
                 oc_credential_name(kind), client_id);

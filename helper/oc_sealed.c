@@ -21,7 +21,8 @@ static int read_sealed_file(const char *path, uint8_t **ret_buf, size_t *ret_len
     _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     struct stat st;
     uint8_t *buf;
-    size_t len = 0;
+    size_t len;
+    int r;
 
     if (fd < 0) {
         return -errno;
@@ -45,17 +46,13 @@ static int read_sealed_file(const char *path, uint8_t **ret_buf, size_t *ret_len
     if (buf == NULL) {
         return -ENOMEM;
     }
-    while (len < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            int e = n < 0 ? -errno : -EIO; /* shrank while read */
-            free(buf);
-            return e;
-        }
-        len += (size_t)n;
+    r = oc_read_full(fd, buf, (size_t)st.st_size, &len);
+    if (r == 0 && len < (size_t)st.st_size) {
+        r = -EIO; /* shrank while read */
+    }
+    if (r < 0) {
+        free(buf);
+        return r;
     }
     *ret_buf = buf;
     *ret_len = len;

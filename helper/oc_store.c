@@ -176,7 +176,8 @@ static int read_db(const char *path, uint8_t **ret_buf, size_t *ret_len)
     _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     struct stat st;
     uint8_t *buf;
-    size_t len = 0;
+    size_t len;
+    int r;
 
     if (fd < 0) {
         return -errno;
@@ -194,17 +195,13 @@ static int read_db(const char *path, uint8_t **ret_buf, size_t *ret_len)
     if (buf == NULL) {
         return -ENOMEM;
     }
-    while (len < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            int e = n < 0 ? -errno : -EIO;
-            oc_free_wipe(buf, (size_t)st.st_size + 1);
-            return e;
-        }
-        len += (size_t)n;
+    r = oc_read_full(fd, buf, (size_t)st.st_size, &len);
+    if (r == 0 && len < (size_t)st.st_size) {
+        r = -EIO; /* shrank while read */
+    }
+    if (r < 0) {
+        oc_free_wipe(buf, (size_t)st.st_size + 1);
+        return r;
     }
     *ret_buf = buf;
     *ret_len = len;
@@ -309,50 +306,11 @@ void oc_store_load(struct oc_store *s, struct oc_tokens *t)
     }
 }
 
-/* Write the file atomically: temporary file (0600), fsync, rename, directory fsync. */
+/* Write the file atomically: temporary .tokens.db.XXXXXX next to it (0600),
+ * fsync, rename, directory fsync. */
 static int write_db(const struct oc_store *s, const uint8_t *data, size_t len)
 {
-    char tmp[OC_CONFIG_PATH_MAX + 32];
-    _cleanup_close_ int fd = -1;
-    _cleanup_close_ int dfd = -1;
-    size_t off = 0;
-    int n;
-
-    n = snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", s->dir, OC_STORE_DB_FILE);
-    if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        return -ENAMETOOLONG;
-    }
-    fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        return -errno;
-    }
-    if (fchmod(fd, 0600) < 0) {
-        int e = -errno;
-        unlink(tmp);
-        return e;
-    }
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w < 0) {
-            int e = -errno;
-            unlink(tmp);
-            return e;
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) < 0 || rename(tmp, s->db_path) < 0) {
-        int e = -errno;
-        unlink(tmp);
-        return e;
-    }
-    dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)fsync(dfd);
-    }
-    return 0;
+    return oc_replace_file(s->db_path, NULL, data, len, 0600, (uid_t)-1, (gid_t)-1);
 }
 
 void oc_store_flush(struct oc_store *s, struct oc_tokens *t)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conf.h"
 #include "helper/ctl.h"
 
 struct ctl_command {
@@ -31,6 +32,23 @@ static const struct ctl_command commands[] = {
         {"check-config", ctl_check_config, "every problem of the configuration, with the fix"},
         {"audit", ctl_audit, "summary of the audit log: logins, refusals, lockouts"},
 };
+
+int ctl_config_load(const char *who, const char *path, unsigned cflags, struct oc_config **ret_cfg)
+{
+    struct oc_config_error err;
+    char msg[1024];
+    int r;
+
+    memset(&err, 0, sizeof(err));
+    r = oc_config_load(path, cflags, ret_cfg, &err);
+    if (r < 0) {
+        if (oc_config_error_format(&err, msg, sizeof(msg)) < 0 || msg[0] == '\0') {
+            (void)snprintf(msg, sizeof(msg), "%s: %s", path, strerror(-r));
+        }
+        fprintf(stderr, "%s: %s\n", who, msg);
+    }
+    return r;
+}
 
 static void usage(FILE *f)
 {

@@ -698,28 +698,64 @@ static bool name_plausible(const char *name)
            strnlen(name, OC_NSSC_STRING_MAX + 1) <= OC_NSSC_STRING_MAX;
 }
 
+/* One passwd lookup in the current snapshot: by name (name != NULL) or by
+ * uid; the record must pass the policy and is copied into buf. */
+static int pw_lookup(const char *name, uid_t uid, struct passwd *pw, char *buf, size_t buflen)
+{
+    struct snap *s;
+    struct oc_nssc_pw u;
+    int r = acquire(&s);
+
+    if (r < 0) {
+        return unavail(r);
+    }
+    if (name != NULL) {
+        r = oc_nssc_pw_by_name(&s->c, name, &u);
+    } else {
+        r = id_ok(s, uid) ? oc_nssc_pw_by_uid(&s->c, uid, &u) : -ENOENT;
+    }
+    if (r == 0 && !pw_ok(s, &u)) {
+        r = -ENOENT;
+    }
+    if (r == 0) {
+        r = fill_pw(&u, pw, buf, buflen);
+    }
+    snap_put(s);
+    return r;
+}
+
+/* The same for groups: by name (name != NULL) or by gid. */
+static int gr_lookup(const char *name, gid_t gid, struct group *gr, char *buf, size_t buflen)
+{
+    struct snap *s;
+    struct oc_nssc_gr g;
+    int r = acquire(&s);
+
+    if (r < 0) {
+        return unavail(r);
+    }
+    if (name != NULL) {
+        r = oc_nssc_gr_by_name(&s->c, name, &g);
+    } else {
+        r = id_ok(s, gid) ? oc_nssc_gr_by_gid(&s->c, gid, &g) : -ENOENT;
+    }
+    if (r == 0 && !gr_ok(s, &g)) {
+        r = -ENOENT;
+    }
+    if (r == 0) {
+        r = fill_gr(&s->c, &g, gr, buf, buflen);
+    }
+    snap_put(s);
+    return r;
+}
+
 enum nss_status _nss_openclaw_getpwnam_r(const char *name, struct passwd *pw, char *buf,
                                          size_t buflen, int *errnop)
 {
     int saved = errno, r;
-    struct snap *s;
-    struct oc_nssc_pw u;
 
     GUARD_ENTER(errnop);
-    if (!name_plausible(name)) {
-        r = -ENOENT;
-    } else if ((r = acquire(&s)) < 0) {
-        r = unavail(r);
-    } else {
-        r = oc_nssc_pw_by_name(&s->c, name, &u);
-        if (r == 0 && !pw_ok(s, &u)) {
-            r = -ENOENT;
-        }
-        if (r == 0) {
-            r = fill_pw(&u, pw, buf, buflen);
-        }
-        snap_put(s);
-    }
+    r = name_plausible(name) ? pw_lookup(name, 0, pw, buf, buflen) : -ENOENT;
     GUARD_LEAVE();
     return finish(r, saved, errnop);
 }
@@ -728,24 +764,9 @@ enum nss_status _nss_openclaw_getpwuid_r(uid_t uid, struct passwd *pw, char *buf
                                          int *errnop)
 {
     int saved = errno, r;
-    struct snap *s;
-    struct oc_nssc_pw u;
 
     GUARD_ENTER(errnop);
-    if (uid == 0) {
-        r = -ENOENT;
-    } else if ((r = acquire(&s)) < 0) {
-        r = unavail(r);
-    } else {
-        r = id_ok(s, uid) ? oc_nssc_pw_by_uid(&s->c, uid, &u) : -ENOENT;
-        if (r == 0 && !pw_ok(s, &u)) {
-            r = -ENOENT;
-        }
-        if (r == 0) {
-            r = fill_pw(&u, pw, buf, buflen);
-        }
-        snap_put(s);
-    }
+    r = uid != 0 ? pw_lookup(NULL, uid, pw, buf, buflen) : -ENOENT;
     GUARD_LEAVE();
     return finish(r, saved, errnop);
 }
@@ -754,24 +775,9 @@ enum nss_status _nss_openclaw_getgrnam_r(const char *name, struct group *gr, cha
                                          size_t buflen, int *errnop)
 {
     int saved = errno, r;
-    struct snap *s;
-    struct oc_nssc_gr g;
 
     GUARD_ENTER(errnop);
-    if (!name_plausible(name)) {
-        r = -ENOENT;
-    } else if ((r = acquire(&s)) < 0) {
-        r = unavail(r);
-    } else {
-        r = oc_nssc_gr_by_name(&s->c, name, &g);
-        if (r == 0 && !gr_ok(s, &g)) {
-            r = -ENOENT;
-        }
-        if (r == 0) {
-            r = fill_gr(&s->c, &g, gr, buf, buflen);
-        }
-        snap_put(s);
-    }
+    r = name_plausible(name) ? gr_lookup(name, 0, gr, buf, buflen) : -ENOENT;
     GUARD_LEAVE();
     return finish(r, saved, errnop);
 }
@@ -780,24 +786,9 @@ enum nss_status _nss_openclaw_getgrgid_r(gid_t gid, struct group *gr, char *buf,
                                          int *errnop)
 {
     int saved = errno, r;
-    struct snap *s;
-    struct oc_nssc_gr g;
 
     GUARD_ENTER(errnop);
-    if (gid == 0) {
-        r = -ENOENT;
-    } else if ((r = acquire(&s)) < 0) {
-        r = unavail(r);
-    } else {
-        r = id_ok(s, gid) ? oc_nssc_gr_by_gid(&s->c, gid, &g) : -ENOENT;
-        if (r == 0 && !gr_ok(s, &g)) {
-            r = -ENOENT;
-        }
-        if (r == 0) {
-            r = fill_gr(&s->c, &g, gr, buf, buflen);
-        }
-        snap_put(s);
-    }
+    r = gid != 0 ? gr_lookup(NULL, gid, gr, buf, buflen) : -ENOENT;
     GUARD_LEAVE();
     return finish(r, saved, errnop);
 }

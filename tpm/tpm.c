@@ -22,6 +22,7 @@
 #include <tss2/tss2_rc.h>
 
 #include "tpm/tpm-internal.h"
+#include "util.h"
 
 /* ---- a TCTI that counts the commands passing through it ---- */
 
@@ -1052,7 +1053,7 @@ int oc_tpm_blob_read_file(const char *path, uint8_t **ret_buf, size_t *ret_len)
 {
     struct stat st;
     uint8_t *buf;
-    size_t n = 0;
+    size_t n;
     int fd, r;
 
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
@@ -1078,28 +1079,15 @@ int oc_tpm_blob_read_file(const char *path, uint8_t **ret_buf, size_t *ret_len)
         close(fd);
         return -ENOMEM;
     }
-    for (;;) {
-        ssize_t k = read(fd, buf + n, OC_TPMBLOB_FILE_MAX + 1 - n);
-        if (k < 0 && errno == EINTR) {
-            continue;
-        }
-        if (k < 0) {
-            r = -errno;
-            close(fd);
-            free(buf);
-            return r;
-        }
-        if (k == 0) {
-            break;
-        }
-        n += (size_t)k;
-        if (n > OC_TPMBLOB_FILE_MAX) {
-            close(fd);
-            free(buf);
-            return -EFBIG;
-        }
-    }
+    r = oc_read_full(fd, buf, OC_TPMBLOB_FILE_MAX + 1, &n);
     close(fd);
+    if (r == 0 && n > OC_TPMBLOB_FILE_MAX) {
+        r = -EFBIG;
+    }
+    if (r < 0) {
+        free(buf);
+        return r;
+    }
     *ret_buf = buf;
     *ret_len = n;
     return 0;
@@ -1113,50 +1101,6 @@ int oc_tpm_blob_write_file(const char *path, const uint8_t *buf, size_t len)
 int oc_tpm_blob_write_file_owned(const char *path, const uint8_t *buf, size_t len, uid_t uid,
                                  gid_t gid)
 {
-    size_t plen = strlen(path) + sizeof(".tmpXXXXXX");
-    char *tmp = malloc(plen);
-    int fd, r = 0;
-
-    if (tmp == NULL) {
-        return -ENOMEM;
-    }
-    snprintf(tmp, plen, "%s.tmpXXXXXX", path);
-    fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        r = -errno;
-        free(tmp);
-        return r;
-    }
-    if (fchmod(fd, 0600) < 0) {
-        r = -errno;
-    }
-    /* the owner is set before the name appears: no moment with the wrong one */
-    if (r == 0 && (uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0) {
-        r = -errno;
-    }
-    for (size_t off = 0; r == 0 && off < len;) {
-        ssize_t k = write(fd, buf + off, len - off);
-        if (k < 0 && errno == EINTR) {
-            continue;
-        }
-        if (k < 0) {
-            r = -errno;
-            break;
-        }
-        off += (size_t)k;
-    }
-    if (r == 0 && fsync(fd) < 0) {
-        r = -errno;
-    }
-    if (close(fd) < 0 && r == 0) {
-        r = -errno;
-    }
-    if (r == 0 && rename(tmp, path) < 0) {
-        r = -errno;
-    }
-    if (r < 0) {
-        unlink(tmp);
-    }
-    free(tmp);
-    return r;
+    /* PATH.tmpXXXXXX, 0600, the owner set before the name appears */
+    return oc_replace_file(path, ".tmp", buf, len, 0600, uid, gid);
 }

@@ -9,8 +9,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -321,6 +323,92 @@ static void test_clock_env_hook_only_in_test_builds(void **state)
     assert_int_equal(unsetenv(OC_CLOCK_TEST_ENV), 0);
 }
 
+static void test_read_full_stops_at_end_of_file_or_cap(void **state)
+{
+    char buf[16];
+    size_t len = 99;
+    int p[2];
+
+    (void)state;
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(write(p[1], "abcdefgh", 8), 8);
+    assert_int_equal(oc_read_full(p[0], buf, 3, &len), 0); /* the cap */
+    assert_int_equal(len, 3);
+    assert_memory_equal(buf, "abc", 3);
+    close(p[1]);
+    assert_int_equal(oc_read_full(p[0], buf, sizeof(buf), &len), 0); /* the end */
+    assert_int_equal(len, 5);
+    assert_memory_equal(buf, "defgh", 5);
+    close(p[0]);
+    len = 99;
+    assert_int_equal(oc_read_full(p[0], buf, sizeof(buf), &len), -EBADF);
+    assert_int_equal(len, 99); /* untouched on failure */
+}
+
+/* Entries of dir other than "." and "..", for "nothing left behind". */
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+static void test_replace_file_writes_mode_and_leaves_no_temporary(void **state)
+{
+    char dir[] = "/tmp/oc-test-replace.XXXXXX", path[128], buf[16] = {0};
+    struct stat st;
+    int fd;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    (void)snprintf(path, sizeof(path), "%s/data", dir);
+
+    assert_int_equal(oc_replace_file(path, NULL, "one\n", 4, 0644, (uid_t)-1, (gid_t)-1), 0);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0644);
+    assert_int_equal(st.st_size, 4);
+    /* replaced, not appended; the other temporary name pattern; mode 0600 */
+    assert_int_equal(oc_replace_file(path, ".tmp", "second", 6, 0600, (uid_t)-1, (gid_t)-1), 0);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(read(fd, buf, sizeof(buf)), 6);
+    close(fd);
+    assert_memory_equal(buf, "second", 6);
+    /* empty content is a valid file */
+    assert_int_equal(oc_replace_file(path, NULL, NULL, 0, 0644, (uid_t)-1, (gid_t)-1), 0);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 0);
+    assert_int_equal(count_entries(dir), 1);
+
+    /* refused before anything is created */
+    assert_int_equal(oc_replace_file("", NULL, "x", 1, 0644, (uid_t)-1, (gid_t)-1), -EINVAL);
+    assert_int_equal(oc_replace_file(NULL, NULL, "x", 1, 0644, (uid_t)-1, (gid_t)-1), -EINVAL);
+    (void)snprintf(path, sizeof(path), "%s/", dir);
+    assert_int_equal(oc_replace_file(path, NULL, "x", 1, 0644, (uid_t)-1, (gid_t)-1), -EINVAL);
+    /* the rename fails (a directory is in the way): the temporary is removed */
+    (void)snprintf(path, sizeof(path), "%s/sub", dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_true(oc_replace_file(path, NULL, "x", 1, 0644, (uid_t)-1, (gid_t)-1) < 0);
+    assert_true(oc_replace_file(path, ".tmp", "x", 1, 0644, (uid_t)-1, (gid_t)-1) < 0);
+    assert_int_equal(count_entries(dir), 2);
+
+    assert_int_equal(rmdir(path), 0);
+    (void)snprintf(path, sizeof(path), "%s/data", dir);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -338,6 +426,8 @@ int main(void)
             cmocka_unit_test(test_guid_validation_and_normalization),
             cmocka_unit_test(test_user_names),
             cmocka_unit_test(test_list_separators),
+            cmocka_unit_test(test_read_full_stops_at_end_of_file_or_cap),
+            cmocka_unit_test(test_replace_file_writes_mode_and_leaves_no_temporary),
             cmocka_unit_test(test_clock_set_and_reset),
             cmocka_unit_test(test_clock_env_hook_only_in_test_builds),
     };
