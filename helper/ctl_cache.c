@@ -47,25 +47,32 @@ static void cache_usage(FILE *f)
                "principal removed in Entra stops new logins at once.\n");
 }
 
-static int cache_rebuild(int argc, char **argv)
+/* The options of both subcommands: --config, --help, and --output when
+ * output is not NULL (rebuild). Returns -1 to go on, else the exit code. */
+static int cache_options(int argc, char **argv, const char **config_path, const char **output)
 {
     static const struct option opts[] = {
             {"config", required_argument, NULL, 'c'},
+            {"help", no_argument, NULL, 'h'},
             {"output", required_argument, NULL, 'o'},
+            {NULL, 0, NULL, 0},
+    };
+    static const struct option opts_no_output[] = {
+            {"config", required_argument, NULL, 'c'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
     };
-    const char *config_path = OC_CONFIG_PATH, *output = NULL;
     int c;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:o:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, output != NULL ? "c:o:h" : "c:h",
+                            output != NULL ? opts : opts_no_output, NULL)) != -1) {
         switch (c) {
         case 'c':
-            config_path = optarg;
+            *config_path = optarg;
             break;
-        case 'o':
-            output = optarg;
+        case 'o': /* only in the table with --output */
+            *output = optarg;
             break;
         case 'h':
             cache_usage(stdout);
@@ -78,6 +85,18 @@ static int cache_rebuild(int argc, char **argv)
     if (optind != argc) {
         cache_usage(stderr);
         return CTL_EXIT_USAGE;
+    }
+    return -1;
+}
+
+static int cache_rebuild(int argc, char **argv)
+{
+    const char *config_path = OC_CONFIG_PATH, *output = NULL;
+    int c;
+
+    c = cache_options(argc, argv, &config_path, &output);
+    if (c >= 0) {
+        return c;
     }
 
     struct oc_config *cfg = NULL;
@@ -149,11 +168,6 @@ out:
 
 static int cache_sync(int argc, char **argv)
 {
-    static const struct option opts[] = {
-            {"config", required_argument, NULL, 'c'},
-            {"help", no_argument, NULL, 'h'},
-            {NULL, 0, NULL, 0},
-    };
     const char *config_path = OC_CONFIG_PATH;
     struct oc_config *cfg = NULL;
     struct oc_config_error err;
@@ -163,23 +177,9 @@ static int cache_sync(int argc, char **argv)
     const cJSON *ok, *finished, *agents, *why;
     int ret = CTL_EXIT_USAGE, c, r;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'h':
-            cache_usage(stdout);
-            return CTL_EXIT_OK;
-        default:
-            cache_usage(stderr);
-            return CTL_EXIT_USAGE;
-        }
-    }
-    if (optind != argc) {
-        cache_usage(stderr);
-        return CTL_EXIT_USAGE;
+    c = cache_options(argc, argv, &config_path, NULL);
+    if (c >= 0) {
+        return c;
     }
     if (geteuid() != 0) {
         fprintf(stderr,
