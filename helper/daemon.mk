@@ -84,7 +84,7 @@ endif
 # and openclaw-token --keyring in a headless session (gnome-keyring).
 TESTS += tests/integration/helper-mi.sh tests/integration/helper-keyring.sh
 EXTRA_DIST += tests/integration/helper-mi.sh tests/integration/helper-keyring.sh tests/node/package.json tests/node/package-lock.json \
-	tests/node/mi-token.js tests/fuzz/fuzz_mihttp.c tests/fuzz/corpus/mihttp
+	tests/node/mi-token.js tests/node/check-engines.js tests/fuzz/fuzz_mihttp.c tests/fuzz/corpus/mihttp
 
 # The real daemon against the local tenant, clients under several uids.
 TESTS += tests/integration/helper-daemon.sh tests/integration/helper-tpm.sh \

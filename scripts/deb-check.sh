@@ -4,8 +4,10 @@
 #
 #   1. apt-get installs the packaging tools (debhelper, lintian, fakeroot,
 #      dpkg-dev) if missing;
-#   2. the tracked files (as they are in the working tree) are copied to a temp
-#      dir and `dpkg-buildpackage -us -uc -b` builds there;
+#   2. the files a release carries (`make distdir`, from a throwaway
+#      configure of the tree: no git needed, the same from a clone or from
+#      an unpacked release tarball) are put in a temp dir and
+#      `dpkg-buildpackage -us -uc -b` builds there;
 #   3. the .debs are checked: no setuid/setgid bit, modules in the
 #      multiarch dirs;
 #   4. inside a private mount namespace, an overlay of / (upper layer on a
@@ -44,8 +46,16 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/oc-deb.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 src="$work/openclaw"
 mkdir -p "$src"
-(cd "$top" && git ls-files -z --cached | tar --null -T - -cf -) |
-    tar -xf - -C "$src"
+# the release's files: `make distdir` (an in-tree build's, or a throwaway
+# configure's in $work/dist)
+if [ -f "$top/config.status" ]; then
+    make -s -C "$top" distdir distdir="$src" >"$work/dist.log" 2>&1
+else
+    [ -x "$top/configure" ] || { bad "no $top/configure: run autoreconf -fi in $top first"; exit 1; }
+    mkdir "$work/dist"
+    (cd "$work/dist" && "$top/configure" -q && make -s distdir distdir="$src") >"$work/dist.log" 2>&1
+fi || { tail -n 40 "$work/dist.log"; bad "make distdir failed (the release's file list)"; exit 1; }
+say "source: the $(find "$src" -type f | wc -l) files of make distdir"
 cd "$src"
 dpkg-checkbuilddeps || { bad "build dependencies missing (scripts/install-deps.sh installs them)"; exit 1; }
 say "building in $src"

@@ -243,10 +243,11 @@ done
 overlay /home || die "overlay on /home"
 mount -t tmpfs -o mode=0755 oc-demo-run /run || die "tmpfs on /run"
 ip link set lo up
-# the Azure SDK of tests/node (npm ci by install-deps.sh), readable by the
-# agent's uid whatever the clone's permissions
-mkdir -p "$work/sdk"
-mount --bind -o ro "$top/tests/node" "$work/sdk" || die "bind mount of tests/node"
+# the Azure SDK of tests/node (npm ci by install-deps.sh), copied where the
+# agent's uid can read it: the clone may sit where it cannot (/root, 0700)
+mkdir -m 0755 "$work/sdk"
+cp -R "$top/tests/node/mi-token.js" "$top/tests/node/package.json" "$top/tests/node/node_modules" \
+    "$work/sdk/" && chmod -R a+rX "$work/sdk" || die "copy of tests/node to $work/sdk"
 say "# mount -t overlay -o lowerdir=$stage/usr:/usr,upperdir=... /usr   (and /etc, /var, /home)"
 say "# mount -t tmpfs oc-demo-run /run; ip link set lo up"
 
@@ -504,6 +505,7 @@ say "in the session, the agent's token and an unmodified Azure SDK (@azure/ident
 say "ManagedIdentityCredential, tests/node/mi-token.js) through openclawd's endpoint on $MI:"
 printf '%s\n' "$out" | indent
 printf '%s\n' "$out" | grep -q '"ok":true' || die "the Azure SDK got no token"
+say "(that was $(printf '%s\n' "$out" | sed -n 's/.*"sdk":"\([^"]*\)".*/\1/p') on Node.js $(printf '%s\n' "$out" | sed -n 's/.*"node":"\([^"]*\)".*/\1/p'))"
 printf '%s\n' "$out" | grep -q "\"appid\":\"$APP_ID\"" || die "the Azure SDK's token is not $NAME's"
 
 # ---------------------------------------------------------------- 5. sudo

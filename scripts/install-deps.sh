@@ -63,9 +63,13 @@ else
     apt-get install -y -q --no-install-recommends $missing
 fi
 
-# The Azure SDK for the managed-identity endpoint test (tests/node): the
-# exact versions of package-lock.json, from the npm registry. Needs Node.js
-# 20 and npm (not Debian 12's nodejs 18).
+# The Azure SDK for the managed-identity endpoint test and the demo
+# (tests/node): the exact versions of package-lock.json, from the npm
+# registry, run by Debian 12's own nodejs (18.20) and npm (9.2), which are
+# installed from the archive only where there is no node or no npm: a newer
+# Node.js installed otherwise (with its own npm) is left as it is and used.
+# The lockfile holds only packages that declare Node 18.20 in their engines
+# (docs/testing.md, "Node.js and the Azure SDK").
 top=$(cd "$(dirname "$0")/.." && pwd)
 
 installed() {
@@ -144,10 +148,22 @@ if [ "$bench" = yes ]; then
 fi
 lock="$top/tests/node/package-lock.json"
 stamp="$top/tests/node/node_modules/.package-lock.json"
-if ! command -v npm >/dev/null 2>&1; then
-    echo "install-deps: npm not found: install Node.js 20 and npm for tests/node" >&2
+node_pkgs=""
+command -v node >/dev/null 2>&1 || node_pkgs="nodejs"
+command -v npm >/dev/null 2>&1 || node_pkgs="$node_pkgs npm"
+if [ -n "$node_pkgs" ]; then
+    echo "install-deps: no node or no npm: installing Debian's$(printf ' %s' $node_pkgs)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    # shellcheck disable=SC2086
+    apt-get install -y -q --no-install-recommends $node_pkgs
+fi
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "install-deps: node or npm still missing after apt-get install nodejs npm" >&2
     exit 1
-elif [ -f "$stamp" ] && [ "$stamp" -nt "$lock" ]; then
+fi
+echo "install-deps: node $(node --version), npm $(npm --version)"
+if [ -f "$stamp" ] && [ "$stamp" -nt "$lock" ]; then
     echo "install-deps: tests/node modules present"
 else
     echo "install-deps: npm ci in tests/node"

@@ -22,6 +22,7 @@ SWTPM=${SWTPM:-$(command -v swtpm 2>/dev/null || true)}
 # swtpm instances (tpm-lib.sh: start_swtpm, TCTI_<NAME>, $work, cleanup)
 . "$top_srcdir/tests/integration/tpm-lib.sh"
 chmod 755 "$work"
+uid_copies "$work/bin" # what runs under other uids: copies, never the tree
 HELPER_PID_main=""
 all_cleanup() {
     helper_stop "$HELPER_PID_main"

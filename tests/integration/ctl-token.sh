@@ -20,6 +20,7 @@ UID_A=1879048193
 UID_B=1879048194
 work=$(mktemp -d "${TMPDIR:-/tmp}/oc-ctl-token.XXXXXX")
 chmod 755 "$work"
+uid_copies "$work/bin" # what runs under other uids: copies, never the tree
 HELPER_PID_main=""
 cleanup() {
     helper_stop "$HELPER_PID_main"

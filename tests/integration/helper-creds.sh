@@ -34,6 +34,7 @@ DISC_PATH=/v2.0/.well-known/openid-configuration
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/oc-creds.XXXXXX")
 chmod 755 "$work"
+uid_copies "$work/bin" # what runs under other uids: copies, never the tree
 HELPER_PID_main="" HELPER_PID_fake="" HELPER_PID_viadir="" HELPER_PID_tamper=""
 HELPER_PID_http="" HELPER_PID_down="" HELPER_PID_tpmbp="" HELPER_PID_renew=""
 FAKE_PID=""

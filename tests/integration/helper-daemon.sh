@@ -29,6 +29,7 @@ TOKEN_PATH=/oauth2/v2.0/token
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/oc-helper.XXXXXX")
 chmod 755 "$work" # clients under other uids reach the socket in it
+uid_copies "$work/bin" # what runs under other uids: copies, never the tree
 HELPER_PID_main=""
 cleanup() {
     helper_stop "$HELPER_PID_main"

@@ -50,6 +50,7 @@ UID_MAX=2147352575
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/oc-directory.XXXXXX")
 chmod 755 "$work"
+uid_copies "$work/bin" # what runs under other uids: copies, never the tree
 HELPER_PID_dir=""
 cleanup() {
     helper_stop "$HELPER_PID_dir"
@@ -307,7 +308,7 @@ tap_check "openclawctl cache sync: exit 0, says the sync finished" \
     sh -c "[ $rc -eq 0 ] && echo \"\$1\" | grep -q '^directory sync finished: [0-9]* agents'" _ "$out"
 tap_check "role assignment removed: agent-alpha's roles updated" \
     test "$(dir_get "$ALPHA_APP" roles)" = '["Host.Login"]'
-out=$(as_uid 4242 "$top_builddir/helper/openclawctl" cache sync --config "$C" 2>&1)
+out=$(as_uid 4242 "$CTL" cache sync --config "$C" 2>&1)
 rc=$?
 tap_check "openclawctl cache sync by a non-root uid: refused (exit 1)" \
     sh -c "[ $rc -eq 1 ] && echo \"\$1\" | grep -q 'only root'" _ "$out"

@@ -37,6 +37,7 @@ LIFETIME=30
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/oc-keyring.XXXXXX")
 chmod 755 "$work"
+uid_copies "$work/bin" # what runs under other uids: copies, never the tree
 HELPER_PID_main=""
 cleanup() {
     local f

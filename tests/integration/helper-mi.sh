@@ -24,7 +24,7 @@ command -v setpriv >/dev/null 2>&1 || tap_skip_all "setpriv (util-linux) missing
 command -v curl >/dev/null 2>&1 || tap_skip_all "curl missing"
 [ -x "$OCD" ] || tap_skip_all "openclawd not built"
 "$PY" -c 'import cryptography' 2>/dev/null || tap_skip_all "python3-cryptography missing"
-[ -n "$NODE" ] || tap_skip_all "node missing (Node.js 20 is needed for the Azure SDK test)"
+[ -n "$NODE" ] || tap_skip_all "node missing (Node.js 18.20 or later: scripts/install-deps.sh)"
 [ -f "$NODE_DIR/node_modules/@azure/identity/package.json" ] ||
     tap_skip_all "@azure/identity not installed: run scripts/install-deps.sh (npm ci in tests/node)"
 
@@ -37,6 +37,13 @@ SCOPE="$RESOURCE_URI/.default"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/oc-mi.XXXXXX")
 chmod 755 "$work"
+uid_copies "$work/bin" # what runs under other uids: copies, never the tree
+# the SDK too: the test's node script and the locked modules beside it
+mkdir -m 0755 "$work/node"
+cp -R "$NODE_DIR/mi-token.js" "$NODE_DIR/package.json" "$NODE_DIR/package-lock.json" \
+    "$NODE_DIR/check-engines.js" "$NODE_DIR/node_modules" "$work/node/" &&
+    chmod -R a+rX "$work/node" || uid_copies_failed "$work/node"
+NODE_DIR=$work/node
 mkdir -m 1777 "$work/out" # curl under the agents' uids writes its answers here
 O=$work/out
 HELPER_PID_mi=""
@@ -133,10 +140,20 @@ print(sum(1 for r in json.load(sys.stdin)["requests"] if r.get("client_id") == s
 }
 
 # --- the real SDK, per uid --------------------------------------------------
+# Which Node.js and SDK run here (Debian 12's nodejs 18.20, or a newer Node
+# where one is installed), and that every locked package accepts Node 18.20.
+echo "# node $("$NODE" --version), @azure/identity $("$PY" -c '
+import json, sys
+print(json.load(open(sys.argv[1]))["version"])' "$NODE_DIR/node_modules/@azure/identity/package.json")"
+if engines=$("$NODE" "$NODE_DIR/check-engines.js" 18.20.0 "$("$NODE" --version)" 2>&1); then
+    tap_ok "every package in package-lock.json runs on Debian 12's Node 18.20 and on this one ($(printf '%s' "$engines" | tr '\n' ';'))"
+else
+    tap_fail "every package in package-lock.json runs on Node 18.20 and on this one" "$engines"
+fi
 a=$(sdk $UID_A)
 if [ "$(field "$a" ok)" = True ] && [ "$(field "$a" appid)" = "$ALPHA_APP" ] &&
     [ "$(field "$a" oid)" = "$ALPHA_OID" ] && [ "$(field "$a" aud)" = "$RESOURCE_URI" ]; then
-    tap_ok "@azure/identity ManagedIdentityCredential as agent-alpha's uid: alpha's token (appid, oid, aud)"
+    tap_ok "@azure/identity ManagedIdentityCredential as agent-alpha's uid: alpha's token (appid, oid, aud; $(field "$a" sdk) on node $(field "$a" node))"
 else
     tap_fail "ManagedIdentityCredential as agent-alpha's uid gets alpha's token" "$a $(tail -3 "$work/node.err") $(tail -5 "$LOG")"
 fi

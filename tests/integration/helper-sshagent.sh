@@ -50,6 +50,7 @@ UID_H=61234      # a human user, no agent
 PORT=22023
 work=$(mktemp -d "${TMPDIR:-/tmp}/oc-helper-ssh.XXXXXX")
 chmod 755 "$work"
+uid_copies "$work/bin" # what runs under other uids: copies, never the tree
 HELPER_PID_main=""
 swtpm_pid=""
 sshd_pid=""

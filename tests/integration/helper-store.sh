@@ -31,6 +31,7 @@ TOKEN_PATH=/oauth2/v2.0/token
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/oc-helper-store.XXXXXX")
 chmod 755 "$work"
+uid_copies "$work/bin" # what runs under other uids: copies, never the tree
 HELPER_PID_d=""
 swtpm_pids=""
 cleanup() {

@@ -44,6 +44,7 @@ TOKEN_PATH=/oauth2/v2.0/token
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/oc-pamd.XXXXXX")
 chmod 755 "$work" # clients under other uids reach the socket in it
+uid_copies "$work/bin" # what runs under other uids: copies, never the tree
 PAM_WORK=$work
 HELPER_PID_main=""
 HANG_PID=""

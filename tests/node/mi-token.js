@@ -6,10 +6,31 @@
 //   node mi-token.js SCOPE [CLIENT_ID]
 //
 // Prints one JSON line: the token's claims that identify it (never the
-// token itself), or the error. Exit status 0 with a token, 1 without.
+// token itself), or the error, and which Node.js and @azure/identity ran
+// ("node", "sdk"). Exit status 0 with a token, 1 without.
 "use strict";
 
+const fs = require("fs");
+const path = require("path");
 const { ManagedIdentityCredential } = require("@azure/identity");
+
+// The version of the @azure/identity that require() found (its own
+// package.json, next to the module it loaded).
+function sdkVersion() {
+    let dir = path.dirname(require.resolve("@azure/identity"));
+    for (let i = 0; i < 8; i++) {
+        const f = path.join(dir, "package.json");
+        try {
+            const p = JSON.parse(fs.readFileSync(f, "utf8"));
+            if (p.name === "@azure/identity") return p.version;
+        } catch (e) {
+            // not this directory: go up
+        }
+        dir = path.dirname(dir);
+    }
+    return "unknown";
+}
+const ran = { node: process.version, sdk: "@azure/identity " + sdkVersion() };
 
 function claims(jwt) {
     const part = jwt.split(".")[1];
@@ -36,11 +57,17 @@ async function main() {
                 aud: c.aud,
                 tid: c.tid,
                 expires_in: Math.round((t.expiresOnTimestamp - Date.now()) / 1000),
+                ...ran,
             })
         );
     } catch (e) {
         console.log(
-            JSON.stringify({ ok: false, name: e.name, message: String(e.message).slice(0, 600) })
+            JSON.stringify({
+                ok: false,
+                name: e.name,
+                message: String(e.message).slice(0, 600),
+                ...ran,
+            })
         );
         process.exitCode = 1;
     }

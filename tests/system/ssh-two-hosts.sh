@@ -178,6 +178,7 @@ export TSS2_LOG
 UID_H=61234
 work=$(mktemp -d /tmp/oc-2h.XXXXXX)
 chmod 0755 "$work"
+uid_copies "$work/bin" # what runs under other uids: copies, never the tree
 mkdir -p "$work/A/state" "$work/A/run" "$work/B/state/jwks" "$work/B/run"
 chmod 0755 "$work/A" "$work/B"
 mkdir -m 0700 "$work/B/tally"
