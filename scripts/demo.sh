@@ -480,7 +480,7 @@ SSH="ssh -p $PORT -o BatchMode=yes -o ConnectTimeout=20"
 out=$(as_agent $SSH "$NAME@127.0.0.1" 'id; echo "session: OPENCLAW_AGENT=$OPENCLAW_AGENT"' 2>&1) ||
     die "ssh with the TPM key: $out $(tail -n 5 "$work/sshd.log")"
 printf '%s\n' "$out" | indent
-printf '%s\n' "$out" | grep -q "^uid=$AGENT_UID($NAME)" || die "the ssh session is not $NAME's"
+grep -q "^uid=$AGENT_UID($NAME)" <<<"$out" || die "the ssh session is not $NAME's"
 grep "audit: ssh signature by agent $NAME" "$work/openclawd.log" | tail -n 1 | indent
 grep "Accepted publickey for $NAME" "$work/sshd.log" | tail -n 1 | sed 's/^/sshd: /' | indent
 
@@ -504,9 +504,9 @@ out=$(ssh_token "" "$remote" 2>&1) || die "ssh with the token: $out $(tail -n 5 
 say "in the session, the agent's token and an unmodified Azure SDK (@azure/identity"
 say "ManagedIdentityCredential, tests/node/mi-token.js) through openclawd's endpoint on $MI:"
 printf '%s\n' "$out" | indent
-printf '%s\n' "$out" | grep -q '"ok":true' || die "the Azure SDK got no token"
+grep -q '"ok":true' <<<"$out" || die "the Azure SDK got no token"
 say "(that was $(printf '%s\n' "$out" | sed -n 's/.*"sdk":"\([^"]*\)".*/\1/p') on Node.js $(printf '%s\n' "$out" | sed -n 's/.*"node":"\([^"]*\)".*/\1/p'))"
-printf '%s\n' "$out" | grep -q "\"appid\":\"$APP_ID\"" || die "the Azure SDK's token is not $NAME's"
+grep -q "\"appid\":\"$APP_ID\"" <<<"$out" || die "the Azure SDK's token is not $NAME's"
 
 # ---------------------------------------------------------------- 5. sudo
 step "sudo follows the Host.Sudo role in Entra (pam_openclaw mode=helper: a fresh token per sudo)"
@@ -564,7 +564,7 @@ say "then its real token (from openclawd): $(printf '%s\n' "$out" | grep -m1 -i 
 st=$(openclawctl agent status "$NAME" 2>&1) || true
 printf '   # openclawctl agent status %s\n' "$NAME" >&3
 printf '%s\n' "$st" | indent
-printf '%s\n' "$st" | grep -q 'LOCKED' || die "agent status does not show the lockout"
+grep -q 'LOCKED' <<<"$st" || die "agent status does not show the lockout"
 
 step "openclawctl audit: every decision, from this host's syslog (/var/log/auth.log)"
 run openclawctl agent unlock "$NAME" || die "unlock"
