@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,7 +41,7 @@ enum {
     H_N_REFS = 96,
     H_STRINGS_OFF = 100,
     H_STRINGS_SIZE = 104,
-    H_RESERVED = 108,
+    H_REPLACED = 108, /* written in place by the next writer; outside the checksum */
 };
 
 /* User record: 13 u32 fields. */
@@ -73,8 +74,10 @@ enum {
     G_SIZE = 28,
 };
 
-_Static_assert(H_RESERVED + 4 == OC_NSSC_HEADER_SIZE, "header layout");
+_Static_assert(H_REPLACED + 4 == OC_NSSC_HEADER_SIZE, "header layout");
 _Static_assert(H_CHECKSUM == OC_NSSC_CHECKSUM_OFFSET, "checksum offset");
+_Static_assert(H_REPLACED == OC_NSSC_REPLACED_OFFSET, "replaced offset");
+_Static_assert(H_REPLACED % 8 == 4, "the replaced word is the upper half of a checksum word");
 
 static inline uint32_t ld32(const uint8_t *p)
 {
@@ -183,8 +186,9 @@ static inline uint32_t id_hash(const uint8_t *seed, uint32_t id)
  * Content checksum (not a MAC: it detects corruption, torn copies and
  * truncation; the file's integrity against tampering comes from its owner
  * and mode). Four independent 64-bit multiply-rotate lanes over the
- * 8-byte words of the file, the checksum field itself read as zero,
- * folded with the length and a final avalanche.
+ * 8-byte words of the file, the checksum field and the replaced word
+ * (the one word a later writer changes in place) read as zero, folded
+ * with the length and a final avalanche.
  */
 #define CK_P1 0x9e3779b97f4a7c15ull
 #define CK_P2 0xc2b2ae3d27d4eb4full
@@ -202,12 +206,19 @@ uint64_t oc_nssc_checksum(const void *buf, size_t len)
     const uint8_t *p = buf;
     uint64_t lane[4] = {CK_P1, CK_P2, CK_P3, 0x27d4eb2f165667c5ull};
     size_t nwords = len / 8;
-    const size_t ck_word = OC_NSSC_CHECKSUM_OFFSET / 8;
+    const size_t ck_word = OC_NSSC_CHECKSUM_OFFSET / 8, rp_word = H_REPLACED / 8;
     size_t i = 0;
 
-    /* The header words, with the checksum word as zero. */
-    for (; i < nwords && i <= ck_word; i++) {
-        uint64_t w = (i == ck_word) ? 0 : ld64(p + 8 * i);
+    /* The header words, with the checksum and the replaced word as zero. */
+    for (; i < nwords && i <= rp_word; i++) {
+        uint64_t w = 0;
+        if (i == rp_word) {
+            uint8_t b[8] = {0};
+            memcpy(b, p + 8 * i, H_REPLACED % 8);
+            w = ld64(b);
+        } else if (i != ck_word) {
+            w = ld64(p + 8 * i);
+        }
         lane[i & 3] = ck_lane(lane[i & 3], w);
     }
     /* Realign to a multiple of four words, then the hot loop. */
@@ -265,13 +276,16 @@ int oc_nssc_open(const void *buf, size_t len, struct oc_nssc *ret)
     if (buf == NULL || ret == NULL || len < OC_NSSC_HEADER_SIZE) {
         return -EBADMSG;
     }
+    if (((uintptr_t)p & 7) != 0) {
+        return -EINVAL; /* the replaced word is read atomically */
+    }
     if (memcmp(p + H_MAGIC, OC_NSSC_MAGIC, OC_NSSC_MAGIC_LEN) != 0) {
         return -EBADMSG;
     }
     if (ld32(p + H_VERSION) != OC_NSSC_VERSION || ld32(p + H_BYTE_ORDER) != OC_NSSC_BYTE_ORDER) {
         return -EPROTONOSUPPORT;
     }
-    if (ld32(p + H_HEADER_SIZE) != OC_NSSC_HEADER_SIZE || ld32(p + H_RESERVED) != 0) {
+    if (ld32(p + H_HEADER_SIZE) != OC_NSSC_HEADER_SIZE) {
         return -EBADMSG;
     }
     if (len > OC_NSSC_FILE_MAX) {
@@ -1058,12 +1072,69 @@ out:
 /* Atomic file replacement                                          */
 /* ---------------------------------------------------------------- */
 
+int oc_nssc_mark_replaced(int fd)
+{
+    uint8_t h[OC_NSSC_HEADER_SIZE];
+    struct stat st;
+    ssize_t n;
+
+    if (fd < 0) {
+        return -EBADF;
+    }
+    if (fstat(fd, &st) < 0) {
+        return -errno;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size < (off_t)OC_NSSC_HEADER_SIZE) {
+        return -EBADMSG;
+    }
+    do {
+        n = pread(fd, h, sizeof(h), 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        return -errno;
+    }
+    /* Only a cache of this version has the word; leave anything else alone. */
+    if (n != (ssize_t)sizeof(h) || memcmp(h + H_MAGIC, OC_NSSC_MAGIC, OC_NSSC_MAGIC_LEN) != 0 ||
+        ld32(h + H_VERSION) != OC_NSSC_VERSION || ld32(h + H_BYTE_ORDER) != OC_NSSC_BYTE_ORDER ||
+        ld32(h + H_HEADER_SIZE) != OC_NSSC_HEADER_SIZE) {
+        return -EBADMSG;
+    }
+    /* Through a shared mapping: one aligned 32-bit atomic store into the
+     * very page every reader has mapped. Release: whoever sees the new
+     * value also sees everything this writer did before (the rename). */
+    void *a = mmap(NULL, OC_NSSC_HEADER_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (a == MAP_FAILED) {
+        return -errno;
+    }
+    uint32_t *w = (uint32_t *)(void *)((uint8_t *)a + H_REPLACED);
+    uint32_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
+    /* a counter that never returns to 0 ("live") */
+    __atomic_store_n(w, v == UINT32_MAX ? 1u : v + 1u, __ATOMIC_RELEASE);
+    munmap(a, OC_NSSC_HEADER_SIZE);
+    return 0;
+}
+
 int oc_nssc_write_file(const char *path, const void *buf, size_t len)
 {
-    if (buf == NULL) {
+    int old, r;
+
+    if (buf == NULL || path == NULL) {
         return -EINVAL;
     }
+    /* The file being replaced, if it is there and we may write it: after
+     * the rename, its readers are told through its own header. */
+    do {
+        old = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
+    } while (old < 0 && errno == EINTR);
     /* ".NAME.XXXXXX" next to the file (oc_sweep.h removes those a killed
      * daemon left behind), world-readable: every process maps it */
-    return oc_replace_file(path, NULL, buf, len, 0644, (uid_t)-1, (gid_t)-1);
+    r = oc_replace_file(path, NULL, buf, len, 0644, (uid_t)-1, (gid_t)-1);
+    if (old >= 0) {
+        if (r == 0) {
+            /* not a cache, or not ours: readers stat within 1 s */
+            (void)oc_nssc_mark_replaced(old);
+        }
+        close(old);
+    }
+    return r;
 }

@@ -7,6 +7,11 @@
  * oc_nssc_build() + oc_nssc_write_file() (temporary file in the same
  * directory, fsync, rename, mode 0644) and never modified in place, so a
  * reader that maps it sees either the old or the new file, never a mix.
+ * The one exception is the "replaced" word in the header (outside the
+ * checksum): after the rename, the writer increments it in the OLD file
+ * through a shared mapping (release store), so that a process that has
+ * the old file mapped learns with one memory load (acquire) that it must
+ * look at the path again. A file at the path has it 0.
  *
  * The reader (oc_nssc_open() and the lookups) trusts nothing in the image:
  * the header, the checksum and every offset, count, index and chain are
@@ -24,7 +29,7 @@
 
 #define OC_NSSC_MAGIC      "OCNSSC\r\n" /* 8 bytes, no NUL */
 #define OC_NSSC_MAGIC_LEN  8
-#define OC_NSSC_VERSION    1u
+#define OC_NSSC_VERSION    2u          /* 2: the replaced word (was reserved, 0) */
 #define OC_NSSC_BYTE_ORDER 0x01020304u /* written in host order; a foreign file fails */
 
 /* Caps on what a file may hold (the reader refuses anything larger). */
@@ -34,6 +39,11 @@
 #define OC_NSSC_LIST_MAX    65536u                  /* items in one list */
 #define OC_NSSC_STRING_MAX  1024u                   /* bytes in one string, without NUL */
 #define OC_NSSC_SEED_SIZE   16u
+
+/* Byte offsets in the header (for tools and fuzzing). */
+#define OC_NSSC_CHECKSUM_OFFSET 24u
+#define OC_NSSC_REPLACED_OFFSET 108u /* u32, written in place, outside the checksum */
+#define OC_NSSC_HEADER_SIZE     112u
 
 /* User flags */
 #define OC_NSSC_USER_ENABLED 0x1u
@@ -82,10 +92,22 @@ int oc_nssc_build(const struct oc_nssc_user_in *users, size_t n_users,
 
 /*
  * Replace path atomically with buf: a new file in the same directory,
- * written, fchmod 0644, fsync'ed, renamed over path, directory fsync'ed.
- * A reader never sees a partial file. 0 or a negative errno.
+ * written, fchmod 0644, fsync'ed, renamed over path, directory fsync'ed;
+ * then, when the file it replaced was a cache this process may write, that
+ * file is marked replaced (oc_nssc_mark_replaced) so its readers move on
+ * at their next lookup. A reader never sees a partial file. 0 or a
+ * negative errno (the marking is best effort: readers also stat the path
+ * at least once a second).
  */
 int oc_nssc_write_file(const char *path, const void *buf, size_t len);
+
+/*
+ * Mark the cache open on fd (O_RDWR) as replaced: increment its replaced
+ * word through a shared mapping with a release store. Call it only after
+ * the new file has been renamed into place. 0; -EBADMSG when fd is not a
+ * regular file holding a cache of this version (left untouched).
+ */
+int oc_nssc_mark_replaced(int fd);
 
 /* ---------------------------------------------------------------- */
 /* Reader                                                           */
@@ -122,9 +144,21 @@ struct oc_nssc_gr {
 /*
  * Check an image and fill *ret. Errors: -EBADMSG (bad magic, size
  * mismatch, truncated, bad checksum, tables out of bounds), -EPROTONOSUPPORT
- * (other version or byte order), -EFBIG (over the caps).
+ * (other version or byte order), -EFBIG (over the caps), -EINVAL (buf not
+ * 8-byte aligned). The replaced word may hold any value.
  */
 int oc_nssc_open(const void *buf, size_t len, struct oc_nssc *ret);
+
+/*
+ * The image's replaced word (acquire load): 0 while the file is the one at
+ * its path; a writer that renamed another file over it increments it. A
+ * reader that sees it change re-checks the path; no system call otherwise.
+ */
+static inline uint32_t oc_nssc_replaced(const struct oc_nssc *c)
+{
+    return __atomic_load_n((const uint32_t *)(const void *)(c->base + OC_NSSC_REPLACED_OFFSET),
+                           __ATOMIC_ACQUIRE);
+}
 
 /* Lookups: 0, -ENOENT (no such entry) or -EBADMSG (the image is corrupt). */
 int oc_nssc_pw_by_name(const struct oc_nssc *c, const char *name, struct oc_nssc_pw *ret);
@@ -142,11 +176,8 @@ int oc_nssc_pw_role(const struct oc_nssc *c, const struct oc_nssc_pw *pw, uint32
 int oc_nssc_gr_member(const struct oc_nssc *c, const struct oc_nssc_gr *gr, uint32_t i,
                       const char **ret_member);
 
-/* The checksum stored in the header, computed over buf with that field as zero. */
+/* The checksum stored in the header, computed over buf with that field and the
+ * replaced word read as zero. */
 uint64_t oc_nssc_checksum(const void *buf, size_t len);
-
-/* Byte offset of the checksum field in the header (for tools and fuzzing). */
-#define OC_NSSC_CHECKSUM_OFFSET 24u
-#define OC_NSSC_HEADER_SIZE     112u
 
 #endif /* OC_NSSCACHE_H */

@@ -5,13 +5,19 @@
  *
  * State: one refcounted "snapshot" = the policy read from the root-owned
  * config (uid range, cache path, local groups the config names) + the
- * mapped cache file. Each call stats the cache path (and, at most once a
- * second, the config) and compares them with the snapshot (dev, inode,
- * size, mtime, ctime); when one changed, a new snapshot is built under a
- * mutex and swapped in, and the old one is unmapped when its last user is
- * done. Each thread keeps a reference to its last snapshot, so the common
- * path takes no lock. A lookup itself is one hash and one copy into the
- * caller's buffer.
+ * mapped cache file. A lookup makes no system call of its own: it loads
+ * the "replaced" word of the mapped cache (a writer increments it in the
+ * old file after renaming a new one into place, see nsscache.h) and reads
+ * the coarse monotonic clock (vDSO). Only when the word changed, or once
+ * OC_NSS_RECHECK_MS has passed, does it stat the cache path and the config
+ * and compare them with the snapshot (dev, inode, size, mtime, ctime): a
+ * cache replaced without the mark (copied by hand, restored from a backup)
+ * is noticed within OC_NSS_RECHECK_MS. A snapshot without a usable config
+ * or cache re-checks on every call. When something changed, a new
+ * snapshot is built under a mutex and swapped in, and the old one is
+ * unmapped when its last user is done. Each thread keeps a reference to
+ * its last snapshot, so the common path takes no lock. A lookup itself is
+ * one hash and one copy into the caller's buffer.
  *
  * The cache is not a trust root: a record with uid or gid 0 or outside
  * [uid_min, uid_max] does not exist for this module; an existing local
@@ -44,9 +50,10 @@
 /* Caps */
 #define OC_NSS_ETC_GROUP_MAX (64u * 1024u * 1024u) /* bytes of /etc/group we read */
 #define OC_NSS_ETC_GROUP     "/etc/group"
-/* A config change alone is noticed within this time; a cache change at
- * once (and it makes the config be re-read too). */
-#define OC_NSS_CONFIG_RECHECK_MS 1000
+/* A config change, or a cache replaced without the writer's mark, is
+ * noticed within this time; a marked cache replacement at the next lookup
+ * (and it makes the config be re-read too). */
+#define OC_NSS_RECHECK_MS 1000
 
 struct fid {
     dev_t dev;
@@ -67,8 +74,9 @@ struct snap {
     char *conf_path;
     struct fid conf_id;
     bool conf_missing;
-    atomic_llong conf_checked_ms; /* coarse monotonic time of the last lstat */
-    int conf_err;                 /* 0, or why the config is unusable */
+    atomic_llong checked_ms;   /* coarse monotonic time of the last stat of both files */
+    atomic_uint seen_replaced; /* the cache's replaced word when the path was last checked */
+    int conf_err;              /* 0, or why the config is unusable */
     uint32_t uid_min, uid_max;
     char *cache_path;
     struct local_group *locals; /* group names the config allows, sorted */
@@ -329,7 +337,10 @@ static struct snap *snap_build(const char *cpath)
     }
     atomic_init(&s->refs, 1);
     pthread_mutex_init(&s->etc_lock, NULL);
-    atomic_init(&s->conf_checked_ms, coarse_ms());
+    atomic_init(&s->checked_ms, coarse_ms());
+    /* 0, not the word's value now: a writer that marked the file between
+     * our open and now is seen at the first lookup */
+    atomic_init(&s->seen_replaced, 0);
     if (lstat(cpath, &st) < 0) {
         s->conf_missing = true;
         s->conf_err = errno == ENOENT ? -ENOENT : -EIO;
@@ -356,33 +367,43 @@ static bool cache_unchanged(const struct snap *s)
     return s->cache_present && fid_same(&s->cache_id, &st);
 }
 
-/* Is the config the one s was built from? Checked with lstat at most once
- * per OC_NSS_CONFIG_RECHECK_MS (and whenever the cache changes, since
- * that rebuilds the snapshot), so a lookup costs one system call. */
-static bool conf_unchanged(struct snap *s, const char *cpath)
+/* Is the config the one s was built from? (one lstat) */
+static bool conf_unchanged(const struct snap *s, const char *cpath)
 {
     struct stat st;
+    return lstat(cpath, &st) < 0 ? s->conf_missing : !s->conf_missing && fid_same(&s->conf_id, &st);
+}
+
+/*
+ * Is s still current? The common case is two loads and a vDSO clock read:
+ * no system call. The files are stat'ed when the cache's replaced word
+ * moved, once OC_NSS_RECHECK_MS has passed, and on every call while the
+ * snapshot has no usable config or cache (the admin who just fixed it
+ * should not wait).
+ */
+static bool snap_current(struct snap *s, const char *cpath)
+{
     if (strcmp(s->conf_path, cpath) != 0) {
         return false;
     }
     int64_t now = coarse_ms();
-    /* A snapshot without a usable config is re-checked on every call:
-     * the admin who just fixed the config should not wait. */
-    if (s->conf_err == 0 && now - atomic_load_explicit(&s->conf_checked_ms, memory_order_relaxed) <
-                                    OC_NSS_CONFIG_RECHECK_MS) {
-        return true;
+    bool usable = s->conf_err == 0 && s->cache_err == 0;
+    uint32_t word = 0;
+    if (usable) {
+        word = oc_nssc_replaced(&s->c);
+        if (word == atomic_load_explicit(&s->seen_replaced, memory_order_relaxed) &&
+            now - atomic_load_explicit(&s->checked_ms, memory_order_relaxed) < OC_NSS_RECHECK_MS) {
+            return true;
+        }
     }
-    bool same = lstat(cpath, &st) < 0 ? s->conf_missing
-                                      : !s->conf_missing && fid_same(&s->conf_id, &st);
-    if (same) {
-        atomic_store_explicit(&s->conf_checked_ms, now, memory_order_relaxed);
+    if (!cache_unchanged(s) || !conf_unchanged(s, cpath)) {
+        return false;
     }
-    return same;
-}
-
-static bool snap_current(struct snap *s, const char *cpath)
-{
-    return cache_unchanged(s) && conf_unchanged(s, cpath);
+    /* Still the same files (a mark on the file at the path: a restored
+     * copy of a replaced file, or two racing writers): carry on. */
+    atomic_store_explicit(&s->seen_replaced, word, memory_order_relaxed);
+    atomic_store_explicit(&s->checked_ms, now, memory_order_relaxed);
+    return true;
 }
 
 /*

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -229,11 +231,18 @@ static void test_reader_refuses(void **state)
     }
     assert_int_equal(oc_nssc_open(NULL, 0, &c), -EBADMSG);
 
-    /* Every single-bit flip is caught (checksum or structure). */
+    /* Every single-bit flip is caught (checksum or structure), except in
+     * the replaced word: a later writer changes it in place. */
     for (size_t i = 0; i < len; i++) {
+        bool replaced_word = i >= OC_NSSC_REPLACED_OFFSET && i < OC_NSSC_REPLACED_OFFSET + 4;
         for (int bit = 0; bit < 8; bit++) {
             p[i] ^= (uint8_t)(1u << bit);
-            assert_int_not_equal(oc_nssc_open(p, len, &c), 0);
+            if (replaced_word) {
+                assert_int_equal(oc_nssc_open(p, len, &c), 0);
+                assert_int_not_equal(oc_nssc_replaced(&c), 0);
+            } else {
+                assert_int_not_equal(oc_nssc_open(p, len, &c), 0);
+            }
             p[i] ^= (uint8_t)(1u << bit);
         }
     }
@@ -357,6 +366,104 @@ static void test_write_file(void **state)
     free(img);
 }
 
+static void *map_file(const char *path, size_t len, int *ret_fd)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    void *a = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    assert_true(a != MAP_FAILED);
+    *ret_fd = fd;
+    return a;
+}
+
+/*
+ * The replaced word through its states: 0 in a new file; 1 in the old file
+ * once a writer renamed another over it, seen through a reader's existing
+ * read-only mapping; counting on when two writers both mark it; never
+ * back to 0. The checksum does not cover it. Files that are not caches of
+ * this version are left alone.
+ */
+static void test_replaced_states(void **state)
+{
+    char dir[] = "/tmp/test_nsscache.XXXXXX";
+    char path[256], other[256];
+    void *img;
+    size_t len;
+    struct oc_nssc c, c2;
+    int fd, fd2;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/nss.cache", dir);
+    snprintf(other, sizeof(other), "%s/other", dir);
+    build_fix(&img, &len);
+    assert_int_equal(oc_nssc_open(img, len, &c), 0);
+    assert_int_equal(oc_nssc_replaced(&c), 0); /* built: live */
+
+    assert_int_equal(oc_nssc_write_file(path, img, len), 0);
+    void *a = map_file(path, len, &fd);
+    assert_int_equal(oc_nssc_open(a, len, &c), 0);
+    assert_int_equal(oc_nssc_replaced(&c), 0); /* at the path: live */
+
+    /* replaced: the old mapping says so, the new file does not */
+    assert_int_equal(oc_nssc_write_file(path, img, len), 0);
+    assert_int_equal(oc_nssc_replaced(&c), 1);
+    assert_int_equal(oc_nssc_open(a, len, &c), 0); /* still a valid image */
+    void *b = map_file(path, len, &fd2);
+    assert_int_equal(oc_nssc_open(b, len, &c2), 0);
+    assert_int_equal(oc_nssc_replaced(&c2), 0);
+    assert_int_equal(oc_nssc_checksum(a, len), oc_nssc_checksum(b, len));
+
+    /* marked again (two writers raced): counts on */
+    char fdpath[64];
+    snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+    int rw = open(fdpath, O_RDWR | O_CLOEXEC); /* the unlinked old file */
+    assert_true(rw >= 0);
+    assert_int_equal(oc_nssc_mark_replaced(rw), 0);
+    assert_int_equal(oc_nssc_replaced(&c), 2);
+    /* the top of the counter wraps to 1, never to 0 ("live") */
+    uint32_t top = UINT32_MAX;
+    assert_int_equal(pwrite(rw, &top, 4, OC_NSSC_REPLACED_OFFSET), 4);
+    assert_int_equal(oc_nssc_mark_replaced(rw), 0);
+    assert_int_equal(oc_nssc_replaced(&c), 1);
+    close(rw);
+
+    /* not a cache, a short file, an old version, a FIFO: untouched */
+    FILE *f = fopen(other, "wb");
+    assert_non_null(f);
+    fputs("just text, long enough to hold a header or more of it ....................."
+          "..........................................................................\n",
+          f);
+    fclose(f);
+    rw = open(other, O_RDWR | O_CLOEXEC);
+    assert_int_equal(oc_nssc_mark_replaced(rw), -EBADMSG);
+    assert_int_equal(ftruncate(rw, 10), 0);
+    assert_int_equal(oc_nssc_mark_replaced(rw), -EBADMSG);
+    uint8_t *v1 = malloc(len);
+    memcpy(v1, img, len);
+    uint32_t one = 1;
+    memcpy(v1 + 8, &one, 4);
+    assert_int_equal(pwrite(rw, v1, len, 0), (ssize_t)len);
+    assert_int_equal(oc_nssc_mark_replaced(rw), -EBADMSG);
+    uint8_t back[OC_NSSC_HEADER_SIZE];
+    assert_int_equal(pread(rw, back, sizeof(back), 0), (ssize_t)sizeof(back));
+    assert_memory_equal(back, v1, sizeof(back));
+    close(rw);
+    free(v1);
+    assert_int_equal(oc_nssc_mark_replaced(-1), -EBADF);
+    /* a text file replaced through the same function is not marked */
+    assert_int_equal(oc_nssc_write_file(other, "x\n", 2), 0);
+
+    munmap(a, len);
+    munmap(b, len);
+    close(fd);
+    close(fd2);
+    unlink(path);
+    unlink(other);
+    assert_int_equal(rmdir(dir), 0);
+    free(img);
+}
+
 /* Many entries: all found, sizes sane (the cache must stay compact). */
 static void test_many(void **state)
 {
@@ -410,11 +517,11 @@ static void test_many(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_roundtrip),      cmocka_unit_test(test_deterministic),
-            cmocka_unit_test(test_empty),          cmocka_unit_test(test_writer_refuses),
-            cmocka_unit_test(test_reader_refuses), cmocka_unit_test(test_corrupt_structure),
-            cmocka_unit_test(test_chain_loop),     cmocka_unit_test(test_write_file),
-            cmocka_unit_test(test_many),
+            cmocka_unit_test(test_roundtrip),       cmocka_unit_test(test_deterministic),
+            cmocka_unit_test(test_empty),           cmocka_unit_test(test_writer_refuses),
+            cmocka_unit_test(test_reader_refuses),  cmocka_unit_test(test_corrupt_structure),
+            cmocka_unit_test(test_chain_loop),      cmocka_unit_test(test_write_file),
+            cmocka_unit_test(test_replaced_states), cmocka_unit_test(test_many),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
