@@ -19,6 +19,10 @@
  * its last snapshot, so the common path takes no lock. A lookup itself is
  * one hash and one copy into the caller's buffer.
  *
+ * The cache is used only when it and its directory are owned by root and
+ * writable by nobody else (anyone who could truncate the mapped file could
+ * kill every process that has it mapped with SIGBUS).
+ *
  * The cache is not a trust root: a record with uid or gid 0 or outside
  * [uid_min, uid_max] does not exist for this module; an existing local
  * group (e.g. docker) is only added by initgroups when the config names it
@@ -29,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <nss.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -269,6 +274,31 @@ out:
     return r;
 }
 
+/* Owned by root and writable by nobody else: -EPERM otherwise. */
+static int owned_by_root(const struct stat *st)
+{
+    return st->st_uid == 0 && (st->st_mode & (S_IWGRP | S_IWOTH)) == 0 ? 0 : -EPERM;
+}
+
+/* The same for the directory that holds path. */
+static int dir_owned_by_root(const char *path)
+{
+    char dir[PATH_MAX];
+    struct stat st;
+    const char *slash = strrchr(path, '/');
+    size_t n = slash == NULL ? 0 : (size_t)(slash - path);
+
+    if (slash == NULL || n >= sizeof(dir)) {
+        return -EPERM; /* the path comes from the config: always absolute */
+    }
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    if (stat(n == 0 ? "/" : dir, &st) < 0) {
+        return -errno;
+    }
+    return S_ISDIR(st.st_mode) ? owned_by_root(&st) : -ENOTDIR;
+}
+
 static int map_cache(struct snap *s)
 {
     int fd;
@@ -288,6 +318,12 @@ static int map_cache(struct snap *s)
     fid_from(&s->cache_id, &st);
     if (!S_ISREG(st.st_mode)) {
         r = -EBADMSG;
+        goto out;
+    }
+    /* Whoever may write (or truncate) the mapped file could crash every
+     * reader with SIGBUS: only root may, and only root may rename another
+     * file over it. */
+    if ((r = owned_by_root(&st)) < 0 || (r = dir_owned_by_root(s->cache_path)) < 0) {
         goto out;
     }
     if (st.st_size < (off_t)OC_NSSC_HEADER_SIZE || (uint64_t)st.st_size > OC_NSSC_FILE_MAX) {

@@ -5,6 +5,10 @@
  * the input is long enough to hold one), so the fuzzer explores the
  * structure behind it instead of stopping at the checksum. The input is
  * copied to an exact-size heap buffer, so ASan sees any read past the end.
+ * The replaced word (written in place by a later writer, outside the
+ * checksum) is driven through its states: whatever the input holds, 0
+ * (live), 1 (replaced once), the top of the counter, and back; the image
+ * must stay valid and the word must read back as stored.
  */
 #include "config.h"
 
@@ -54,6 +58,21 @@ static void walk_group(const struct oc_nssc *c, const struct oc_nssc_gr *gr)
     (void)oc_nssc_gr_by_gid(c, gr->gid, &again);
 }
 
+/* Every state of the replaced word keeps a valid image valid. */
+static void replaced_states(uint8_t *buf, size_t size, const struct oc_nssc *c)
+{
+    const uint32_t was = oc_nssc_replaced(c);
+    const uint32_t states[] = {0, 1, 2, UINT32_MAX, was ^ 1u, was};
+    struct oc_nssc again;
+
+    for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+        memcpy(buf + OC_NSSC_REPLACED_OFFSET, &states[i], sizeof(states[i]));
+        if (oc_nssc_open(buf, size, &again) != 0 || oc_nssc_replaced(&again) != states[i]) {
+            __builtin_trap();
+        }
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct oc_nssc c;
@@ -74,6 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(buf + OC_NSSC_CHECKSUM_OFFSET, &ck, sizeof(ck));
     }
     if (oc_nssc_open(buf, size, &c) == 0) {
+        replaced_states(buf, size, &c);
         static const char *const names[] = {"alice", "bob", "build-bot", "root", "", "x"};
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
             if (oc_nssc_pw_by_name(&c, names[i], &pw) == 0) {

@@ -692,7 +692,7 @@ static void test_missing_config(void **state)
 
 /* Put bytes at the cache path by rename, marking the file replaced as
  * the real writer does (oc_nssc_write_file). */
-static void write_bytes(const void *p, size_t n)
+static void write_bytes_as(const void *p, size_t n, uid_t owner, mode_t mode)
 {
     char tmp[300];
     snprintf(tmp, sizeof(tmp), "%s.tmp", cache_path);
@@ -702,12 +702,56 @@ static void write_bytes(const void *p, size_t n)
         assert_int_equal(fwrite(p, 1, n, f), n);
     }
     assert_int_equal(fclose(f), 0);
+    assert_int_equal(chown(tmp, owner, (gid_t)-1), 0);
+    assert_int_equal(chmod(tmp, mode), 0);
     int old = open(cache_path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
     assert_int_equal(rename(tmp, cache_path), 0);
     if (old >= 0) {
         (void)oc_nssc_mark_replaced(old);
         close(old);
     }
+}
+
+static void write_bytes(const void *p, size_t n)
+{
+    write_bytes_as(p, n, 0, 0644);
+}
+
+/* A cache that anyone but root could write or truncate (its owner, its
+ * group, everyone, or whoever may write its directory) is not used: a
+ * truncation would kill every process that has it mapped. */
+static void test_cache_owner_refused(void **state)
+{
+    void *img;
+    size_t len;
+    struct stat st;
+
+    (void)state;
+    NEED_ROOT();
+    assert_int_equal(stat(cache_path, &st), 0);
+    img = malloc((size_t)st.st_size);
+    FILE *f = fopen(cache_path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(img, 1, (size_t)st.st_size, f), (size_t)st.st_size);
+    fclose(f);
+    len = (size_t)st.st_size;
+
+    expect_alice();
+    write_bytes_as(img, len, 65534, 0644); /* owned by another account */
+    expect_unavail();
+    write_bytes_as(img, len, 0, 0664); /* group-writable */
+    expect_unavail();
+    write_bytes_as(img, len, 0, 0646); /* world-writable */
+    expect_unavail();
+    write_bytes_as(img, len, 0, 0644);
+    expect_alice();
+    assert_int_equal(chmod(dir, 0775), 0); /* a directory others may write */
+    write_bytes_as(img, len, 0, 0644);
+    expect_unavail();
+    assert_int_equal(chmod(dir, 0755), 0);
+    write_bytes_as(img, len, 0, 0644);
+    expect_alice();
+    free(img);
 }
 
 static void test_corrupt_cache(void **state)
@@ -845,6 +889,7 @@ int main(void)
             cmocka_unit_test_setup(test_getgrent, setup),
             cmocka_unit_test_setup(test_missing_cache, setup),
             cmocka_unit_test_setup(test_unmarked_change_noticed, setup),
+            cmocka_unit_test_setup(test_cache_owner_refused, setup),
             cmocka_unit_test_setup(test_missing_config, setup),
             cmocka_unit_test_setup(test_corrupt_cache, setup),
             cmocka_unit_test_setup(test_uid0_refused, setup),
