@@ -71,6 +71,14 @@ OC_BENCHES += bench/nss
 bench_nss_SOURCES = bench/nss.c
 bench_nss_CPPFLAGS = $(AM_CPPFLAGS) -DOC_NSS_MODULE_PATH='"$(OC_NSS_MODULE)"'
 bench_nss_LDADD = common/libocbase.la
-bench_nss_DEPENDENCIES = common/libocbase.la nss_openclaw/libnss_openclaw.la
+bench_nss_DEPENDENCIES = common/libocbase.la nss_openclaw/libnss_openclaw.la \
+	bench/libnss_ocnoop.la
+# the glibc floor: a no-op NSS module (never installed; -rpath makes it shared)
+noinst_LTLIBRARIES += bench/libnss_ocnoop.la
+bench_libnss_ocnoop_la_SOURCES = bench/nss-noop.c
+bench_libnss_ocnoop_la_LDFLAGS = -module -avoid-version -shrext .so.2 -no-undefined \
+	-rpath /nowhere -export-symbols-regex '^_nss_ocnoop_'
+OC_NSS_NOOP_DIR = $(abs_top_builddir)/bench/.libs
+bench_nss_CPPFLAGS += -DOC_NSS_NOOP_DIR='"$(OC_NSS_NOOP_DIR)"'
 
 dist_man_MANS += man/nss_openclaw.8
