@@ -357,8 +357,7 @@ static bool list_ok(const struct oc_nssc *c, uint32_t first, uint32_t n)
     return n <= OC_NSSC_LIST_MAX && (uint64_t)first + n <= c->n_refs;
 }
 
-static int read_user(const struct oc_nssc *c, uint32_t idx, struct oc_nssc_pw *pw,
-                     uint32_t *ret_next_name, uint32_t *ret_next_uid)
+static int read_user(const struct oc_nssc *c, uint32_t idx, struct oc_nssc_pw *pw)
 {
     if (idx >= c->n_users) {
         return -EBADMSG;
@@ -379,20 +378,13 @@ static int read_user(const struct oc_nssc *c, uint32_t idx, struct oc_nssc_pw *p
         !list_ok(c, u.roles, u.n_roles) || !list_ok(c, u.gids, u.n_gids)) {
         return -EBADMSG;
     }
-    if (ret_next_name != NULL) {
-        *ret_next_name = ld32(r + U_NEXT_NAME);
-    }
-    if (ret_next_uid != NULL) {
-        *ret_next_uid = ld32(r + U_NEXT_UID);
-    }
     if (pw != NULL) {
         *pw = u;
     }
     return 0;
 }
 
-static int read_group(const struct oc_nssc *c, uint32_t idx, struct oc_nssc_gr *gr,
-                      uint32_t *ret_next_name, uint32_t *ret_next_gid)
+static int read_group(const struct oc_nssc *c, uint32_t idx, struct oc_nssc_gr *gr)
 {
     if (idx >= c->n_groups) {
         return -EBADMSG;
@@ -408,12 +400,6 @@ static int read_group(const struct oc_nssc *c, uint32_t idx, struct oc_nssc_gr *
     if (str_at(c, ld32(r + G_NAME), &g.name) < 0 || !list_ok(c, g.members, g.n_members)) {
         return -EBADMSG;
     }
-    if (ret_next_name != NULL) {
-        *ret_next_name = ld32(r + G_NEXT_NAME);
-    }
-    if (ret_next_gid != NULL) {
-        *ret_next_gid = ld32(r + G_NEXT_GID);
-    }
     if (gr != NULL) {
         *gr = g;
     }
@@ -425,7 +411,7 @@ int oc_nssc_pw_at(const struct oc_nssc *c, uint32_t index, struct oc_nssc_pw *re
     if (index >= c->n_users) {
         return -ENOENT;
     }
-    return read_user(c, index, ret, NULL, NULL);
+    return read_user(c, index, ret);
 }
 
 int oc_nssc_gr_at(const struct oc_nssc *c, uint32_t index, struct oc_nssc_gr *ret)
@@ -433,12 +419,14 @@ int oc_nssc_gr_at(const struct oc_nssc *c, uint32_t index, struct oc_nssc_gr *re
     if (index >= c->n_groups) {
         return -ENOENT;
     }
-    return read_group(c, index, ret, NULL, NULL);
+    return read_group(c, index, ret);
 }
 
 /* Walk one hash chain of users: the name chain (name != NULL) or the uid
- * chain. A chain longer than the table, or an index out of range, is
- * corruption (-EBADMSG), never a loop. */
+ * chain. Each step reads only the key and the link; the whole record is
+ * read (and checked) once, for the match. A chain longer than the table,
+ * or an index or string offset out of range, is corruption (-EBADMSG),
+ * never a loop. */
 static int user_chain(const struct oc_nssc *c, const char *name, uint32_t uid,
                       struct oc_nssc_pw *ret)
 {
@@ -448,17 +436,24 @@ static int user_chain(const struct oc_nssc *c, const char *name, uint32_t uid,
     uint32_t b = (name != NULL ? name_hash(c->seed, name) : id_hash(c->seed, uid)) & c->user_mask;
     uint32_t e = ld32(c->base + (name != NULL ? c->pw_name_off : c->pw_uid_off) + 4 * (size_t)b);
     for (uint32_t steps = 0; e != 0; steps++) {
-        struct oc_nssc_pw u;
-        uint32_t next;
-        if (steps >= c->n_users ||
-            read_user(c, e - 1, &u, name != NULL ? &next : NULL, name != NULL ? NULL : &next) < 0) {
+        if (steps >= c->n_users || e > c->n_users) {
             return -EBADMSG;
         }
-        if (name != NULL ? strcmp(u.name, name) == 0 : u.uid == uid) {
-            *ret = u;
-            return 0;
+        const uint8_t *r = c->base + c->users_off + (size_t)(e - 1) * U_SIZE;
+        bool match;
+        if (name != NULL) {
+            const char *n;
+            if (str_at(c, ld32(r + U_NAME), &n) < 0) {
+                return -EBADMSG;
+            }
+            match = strcmp(n, name) == 0;
+        } else {
+            match = ld32(r + U_UID) == uid;
         }
-        e = next;
+        if (match) {
+            return read_user(c, e - 1, ret);
+        }
+        e = ld32(r + (name != NULL ? U_NEXT_NAME : U_NEXT_UID));
     }
     return -ENOENT;
 }
@@ -473,17 +468,24 @@ static int group_chain(const struct oc_nssc *c, const char *name, uint32_t gid,
     uint32_t b = (name != NULL ? name_hash(c->seed, name) : id_hash(c->seed, gid)) & c->group_mask;
     uint32_t e = ld32(c->base + (name != NULL ? c->gr_name_off : c->gr_gid_off) + 4 * (size_t)b);
     for (uint32_t steps = 0; e != 0; steps++) {
-        struct oc_nssc_gr g;
-        uint32_t next;
-        if (steps >= c->n_groups || read_group(c, e - 1, &g, name != NULL ? &next : NULL,
-                                               name != NULL ? NULL : &next) < 0) {
+        if (steps >= c->n_groups || e > c->n_groups) {
             return -EBADMSG;
         }
-        if (name != NULL ? strcmp(g.name, name) == 0 : g.gid == gid) {
-            *ret = g;
-            return 0;
+        const uint8_t *r = c->base + c->groups_off + (size_t)(e - 1) * G_SIZE;
+        bool match;
+        if (name != NULL) {
+            const char *n;
+            if (str_at(c, ld32(r + G_NAME), &n) < 0) {
+                return -EBADMSG;
+            }
+            match = strcmp(n, name) == 0;
+        } else {
+            match = ld32(r + G_GID) == gid;
         }
-        e = next;
+        if (match) {
+            return read_group(c, e - 1, ret);
+        }
+        e = ld32(r + (name != NULL ? G_NEXT_NAME : G_NEXT_GID));
     }
     return -ENOENT;
 }

@@ -146,8 +146,11 @@ static void thread_snap_release(void *p)
     snap_put(p);
 }
 
+static void config_path_init(void);
+
 static void module_init(void)
 {
+    config_path_init();
     (void)pthread_atfork(NULL, NULL, after_fork_child);
     thread_key_ok = pthread_key_create(&thread_key, thread_snap_release) == 0;
 }
@@ -197,10 +200,17 @@ static void snap_put(struct snap *s)
     }
 }
 
-static const char *config_path(void)
+/* The config path, read once per process (module_init): a lookup does not
+ * scan the environment. */
+static char conf_path_buf[PATH_MAX];
+
+static void config_path_init(void)
 {
     const char *p = secure_getenv(OC_NSS_CONFIG_ENV);
-    return (p != NULL && *p == '/') ? p : OC_CONFIG_PATH;
+    if (p == NULL || *p != '/' || strlen(p) >= sizeof(conf_path_buf)) {
+        p = OC_CONFIG_PATH;
+    }
+    memcpy(conf_path_buf, p, strlen(p) + 1);
 }
 
 static int cmp_local(const void *a, const void *b)
@@ -419,9 +429,6 @@ static bool conf_unchanged(const struct snap *s, const char *cpath)
  */
 static bool snap_current(struct snap *s, const char *cpath)
 {
-    if (strcmp(s->conf_path, cpath) != 0) {
-        return false;
-    }
     int64_t now = coarse_ms();
     bool usable = s->conf_err == 0 && s->cache_err == 0;
     uint32_t word = 0;
@@ -448,7 +455,7 @@ static bool snap_current(struct snap *s, const char *cpath)
  */
 static int acquire(struct snap **ret)
 {
-    const char *cpath = config_path();
+    const char *cpath = conf_path_buf;
     struct snap *s;
 
     (void)pthread_once(&init_once, module_init);
@@ -487,6 +494,37 @@ static int acquire(struct snap **ret)
     }
     *ret = s;
     return 0;
+}
+
+/* A snapshot for one lookup, released with lookup_end(). The common case
+ * borrows this thread's own snapshot without touching its reference
+ * count (a shared cache line every thread would write): only this thread
+ * can drop the key's reference, and not before its next lookup. */
+struct lookup {
+    struct snap *s;
+    bool owned;
+};
+
+static int lookup_begin(struct lookup *l)
+{
+    struct snap *s = NULL;
+    if (__builtin_expect(pthread_once(&init_once, module_init) == 0 && thread_key_ok, 1)) {
+        s = pthread_getspecific(thread_key);
+    }
+    if (s != NULL && s->conf_err == 0 && s->cache_err == 0 && snap_current(s, conf_path_buf)) {
+        l->s = s;
+        l->owned = false;
+        return 0;
+    }
+    l->owned = true;
+    return acquire(&l->s);
+}
+
+static void lookup_end(struct lookup *l)
+{
+    if (l->owned) {
+        snap_put(l->s);
+    }
 }
 
 /* On dlclose (or glibc's freeres at exit), drop the module's own
@@ -759,13 +797,14 @@ static bool name_plausible(const char *name)
  * uid; the record must pass the policy and is copied into buf. */
 static int pw_lookup(const char *name, uid_t uid, struct passwd *pw, char *buf, size_t buflen)
 {
-    struct snap *s;
+    struct lookup l;
     struct oc_nssc_pw u;
-    int r = acquire(&s);
+    int r = lookup_begin(&l);
 
     if (r < 0) {
         return unavail(r);
     }
+    const struct snap *s = l.s;
     if (name != NULL) {
         r = oc_nssc_pw_by_name(&s->c, name, &u);
     } else {
@@ -777,20 +816,21 @@ static int pw_lookup(const char *name, uid_t uid, struct passwd *pw, char *buf, 
     if (r == 0) {
         r = fill_pw(&u, pw, buf, buflen);
     }
-    snap_put(s);
+    lookup_end(&l);
     return r;
 }
 
 /* The same for groups: by name (name != NULL) or by gid. */
 static int gr_lookup(const char *name, gid_t gid, struct group *gr, char *buf, size_t buflen)
 {
-    struct snap *s;
+    struct lookup l;
     struct oc_nssc_gr g;
-    int r = acquire(&s);
+    int r = lookup_begin(&l);
 
     if (r < 0) {
         return unavail(r);
     }
+    const struct snap *s = l.s;
     if (name != NULL) {
         r = oc_nssc_gr_by_name(&s->c, name, &g);
     } else {
@@ -802,7 +842,7 @@ static int gr_lookup(const char *name, gid_t gid, struct group *gr, char *buf, s
     if (r == 0) {
         r = fill_gr(&s->c, &g, gr, buf, buflen);
     }
-    snap_put(s);
+    lookup_end(&l);
     return r;
 }
 
@@ -894,16 +934,17 @@ enum nss_status _nss_openclaw_initgroups_dyn(const char *user, gid_t group, long
                                              int *errnop)
 {
     int saved = errno, r;
-    struct snap *s;
+    struct lookup l;
     struct oc_nssc_pw u;
 
     GUARD_ENTER(errnop);
     if (!name_plausible(user) || start == NULL || size == NULL || groupsp == NULL || *start < 0 ||
         *size < *start) {
         r = -ENOENT;
-    } else if ((r = acquire(&s)) < 0) {
+    } else if ((r = lookup_begin(&l)) < 0) {
         r = unavail(r);
     } else {
+        struct snap *s = l.s;
         r = oc_nssc_pw_by_name(&s->c, user, &u);
         if (r == 0 && !pw_ok(s, &u)) {
             r = -ENOENT;
@@ -930,7 +971,7 @@ enum nss_status _nss_openclaw_initgroups_dyn(const char *user, gid_t group, long
                 r = add_gid(gid, start, size, groupsp, limit);
             }
         }
-        snap_put(s);
+        lookup_end(&l);
     }
     GUARD_LEAVE();
     return finish(r, saved, errnop);
