@@ -488,8 +488,8 @@ static const char *const gop_names[G_NOPS] = {"getpwnam_r", "getpwuid_r", "getgr
 enum gbe { B_FLOOR, B_OPENCLAW, B_SSSD, B_FILES, B_N };
 static const char *const gbe_module[B_N] = {"ocnoop", "openclaw", "sss", "files"};
 static const char *const gbe_label[B_N] = {"glibc floor", "openclaw", "SSSD memory cache", "files"};
-#define G_ROUNDS        9
-#define G_ROUND_NS      20000000ull /* one measurement of one backend in one round */
+#define G_ROUNDS        15
+#define G_ROUND_NS      10000000ull /* one measurement of one backend in one round */
 #define G_COUNT_LOOKUPS 1000u
 #define G_WARMUP        20u
 
@@ -572,7 +572,7 @@ static unsigned long arg_num(const char *s)
 
 /*
  * The measuring process (exec'ed inside its namespace):
- *   --glibc-child N CHECK         commands (struct gcmd) on stdin, ns (double) on stdout
+ *   --glibc-child N CHECK WARM    commands (struct gcmd) on stdin, ns (double) on stdout
  *   --glibc-run N CHECK OP COUNT  G_WARMUP lookups, then COUNT more (under strace)
  */
 static int glibc_child(int argc, char **argv)
@@ -592,12 +592,19 @@ static int glibc_child(int argc, char **argv)
         }
         return 0;
     }
-    if (argc == 4 && strcmp(argv[1], "--glibc-child") == 0) {
+    if (argc == 5 && strcmp(argv[1], "--glibc-child") == 0) {
         unsigned n = (unsigned)arg_num(argv[2]);
         bool check = argv[3][0] == '1';
         struct gcmd c;
         if (n == 0) {
             return 2;
+        }
+        /* warm: every kind of lookup once per agent (SSSD's memory cache
+         * holds only what its responder has answered once) */
+        for (unsigned i = 0; argv[4][0] == '1' && i < n; i++) {
+            for (int op = 0; op < G_MISS; op++) {
+                (void)glibc_one((enum gop)op, i, check);
+            }
         }
         while (read(STDIN_FILENO, &c, sizeof(c)) == (ssize_t)sizeof(c)) {
             double ns = c.op >= 0 && c.op < G_NOPS
@@ -653,7 +660,8 @@ static pid_t glibc_spawn(enum gbe b, unsigned n, int in_fd, int out_fd, const ch
         execlp("strace", "strace", "-f", "-c", "-o", strace_out, self_exe, "--glibc-run", ns, check,
                ops, cnt, (char *)NULL);
     } else {
-        execl(self_exe, self_exe, "--glibc-child", ns, check, (char *)NULL);
+        execl(self_exe, self_exe, "--glibc-child", ns, check, b == B_SSSD ? "1" : "0",
+              (char *)NULL);
     }
     _exit(127);
 }
