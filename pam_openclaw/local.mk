@@ -47,6 +47,11 @@ TESTS += tests/integration/pam-module.sh tests/system/pam-sshd.sh \
 # pam_openclaw with openclawd: unknown kid, mode=helper, sessions, locks.
 TESTS += tests/integration/pam-helper.sh tests/system/pam-sudo-helper.sh
 EXTRA_DIST += tests/integration/pam-helper.sh tests/system/pam-sudo-helper.sh
+# Fail safe for humans, fail closed for agents: every openclaw fault x
+# login, su, sudo, sshd, cron, passwd x root, a human, an agent, on this
+# machine's own PAM stack written by pam-auth-update (docs/reliability.md).
+TESTS += tests/system/pam-fault-matrix.sh
+EXTRA_DIST += tests/system/pam-fault-matrix.sh
 # ssh by agent identity between two hosts (network namespaces): sshd's
 # AuthorizedKeysCommand, the TPM-backed ssh-agent, revocation, sudo, su.
 TESTS += tests/system/ssh-two-hosts.sh

@@ -596,8 +596,8 @@ static int config_unusable(struct ctx *c, int r, const char *err)
     }
     if (who != OC_WHO_AGENT_UID) {
         pam_syslog(c->pamh, LOG_ERR,
-                   "cannot use the configuration: %s; user %s is not an agent (%s) and is "
-                   "ignored, agents are refused until the file is fixed: run openclawctl "
+                   "cannot use the configuration: %s; user %s is not an agent (%s): "
+                   "ignored; agents are refused until the file is fixed: run openclawctl "
                    "check-config",
                    err, c->user, oc_who_name(who));
         return PAM_IGNORE;

@@ -71,7 +71,7 @@ const char *oc_who_name(enum oc_who w)
     case OC_WHO_OTHER:
         break;
     }
-    return "not an agent";
+    return "no agent uid";
 }
 
 void oc_pam_iso8601(int64_t t, char *buf, size_t len)

@@ -51,7 +51,7 @@ enum oc_who oc_who_classify(const char *name, int in_passwd, bool resolves, uint
  */
 void oc_pam_iso8601(int64_t t, char *buf, size_t len);
 
-/* "local user", "agent uid", "not an agent". */
+/* "local user", "agent uid", "no agent uid". */
 const char *oc_who_name(enum oc_who w);
 
 #endif

@@ -89,7 +89,7 @@ static void test_classify(void **state)
     assert_int_equal(oc_who_classify("x", 0, true, 5, 0, HI), OC_WHO_OTHER);
     assert_string_equal(oc_who_name(OC_WHO_LOCAL), "local user");
     assert_string_equal(oc_who_name(OC_WHO_AGENT_UID), "agent uid");
-    assert_string_equal(oc_who_name(OC_WHO_OTHER), "not an agent");
+    assert_string_equal(oc_who_name(OC_WHO_OTHER), "no agent uid");
 }
 
 static void test_iso8601(void **state)
