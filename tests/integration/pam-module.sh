@@ -405,6 +405,12 @@ else
 fi
 expect_refused "a valid token while locked" locked lock agent-alpha "$tk/alpha"
 OPS=acct_mgmt expect_refused "account while locked" locked lock agent-alpha /dev/null
+if grep -Eq 'reason=locked detail="locked until [0-9]+ \(20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\)"' \
+    "$OPENCLAW_TEST_AUDIT_FILE"; then
+    tap_ok "the lockout detail gives the end in ISO 8601 UTC next to the epoch"
+else
+    tap_fail "the lockout detail gives the end in ISO 8601 UTC next to the epoch" "$(cat "$OPENCLAW_TEST_AUDIT_FILE")"
+fi
 st=$(ctl agent status agent-alpha --config "$conf" 2>&1)
 src=$?
 if [ "$src" -eq 1 ] && printf '%s' "$st" | grep -q "LOCKED" && printf '%s' "$st" | grep -q "failures:     3"; then
