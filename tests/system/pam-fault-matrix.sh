@@ -13,7 +13,8 @@
 #
 # Then, for each fault on openclaw's side (config missing, unparsable,
 # owned by nobody, writable by others; JWKS cache missing, corrupt; NSS
-# cache missing, corrupt; openclawd dead; tally directory unusable):
+# cache missing, corrupt; openclawd dead; tally directory unusable, or
+# read-only):
 #   login  pamtester login USER authenticate acct_mgmt (password / token)
 #   su     su USER -c 'id -u', run by nobody, answer on stdin
 #   sudo   sudo -S id -u, run by the user (root: no authentication)
@@ -33,7 +34,7 @@ set -u
 . "$top_srcdir/tests/system/pam-ns.sh"
 . "$top_srcdir/tests/lib/tenant.sh"
 
-FAULTS="none config-missing config-typo config-owner config-mode jwks-missing jwks-corrupt nss-missing nss-corrupt openclawd-dead tally-unusable"
+FAULTS="none config-missing config-typo config-owner config-mode jwks-missing jwks-corrupt nss-missing nss-corrupt openclawd-dead tally-unusable tally-readonly"
 SERVICES="login su sudo sshd cron passwd"
 PW_ROOT='Root-pw-f4ult-matrix'
 PW_ALICE='Alice-pw-f4ult-matrix'
@@ -46,7 +47,8 @@ agent_expect() { # FAULT SERVICE
         return
     }
     case $1 in
-    none | openclawd-dead) echo y ;; # a presented token needs no daemon
+    # a presented token needs no daemon; a success writes no tally
+    none | openclawd-dead | tally-readonly) echo y ;;
     config-* | tally-unusable) echo n ;;
     jwks-*) [ "$2" = cron ] && echo y || echo n ;; # account needs no keys
     nss-*)
@@ -202,6 +204,7 @@ EOF
         cp "$w/keys.json.good" "$w/jwks/keys.json"
         cp "$w/nss.cache.good" "$w/nss.cache"
         chmod 0644 "$w/jwks/keys.json" "$w/nss.cache"
+        umount "$w/tally" 2>/dev/null
         rm -rf "$w/tally" "$w/oc-run"
         mkdir -p "$w/tally" "$w/oc-run"
         chown root:root "$w/tally"
@@ -227,6 +230,9 @@ EOF
         tally-unusable)
             chown nobody "$w/tally"
             chmod 0777 "$w/tally"
+            ;;
+        tally-readonly)
+            mount --bind "$w/tally" "$w/tally" && mount -o remount,bind,ro "$w/tally"
             ;;
         esac
     }
