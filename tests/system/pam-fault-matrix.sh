@@ -96,7 +96,6 @@ if [ "${1:-}" = --inner ]; then
     }
     ovl etc /etc || fail_setup "overlay /etc"
     ovl pamcfg /usr/share/pam-configs || fail_setup "overlay /usr/share/pam-configs"
-    mkdir -p /var/lib/pam 2>/dev/null
     ovl varpam /var/lib/pam || fail_setup "overlay /var/lib/pam"
     ovl debconf /var/cache/debconf || fail_setup "overlay /var/cache/debconf"
     libdir=$(dirname "$NS_PAM_DIR")
@@ -119,6 +118,7 @@ if [ "${1:-}" = --inner ]; then
     sshd_pid=
     trap '[ -n "$sshd_pid" ] && kill "$sshd_pid" 2>/dev/null
         [ -n "$NS_SYSLOG_PID" ] && kill "$NS_SYSLOG_PID" 2>/dev/null' EXIT
+    trap 'exit 143' TERM INT
 
     # --- users: root and alice with passwords; the agent only through NSS
     printf 'alice:x:4242:4242:a human:/tmp:/bin/sh\n' >>/etc/passwd
@@ -467,6 +467,8 @@ for t in unshare su sudo setpriv setsid curl pamtester pam-auth-update chpasswd 
     command -v "$t" >/dev/null || tap_skip_all "$t missing (scripts/install-deps.sh)"
 done
 [ -f /etc/pam.d/common-auth ] || tap_skip_all "no Debian common-* PAM files on this machine"
+[ -d /var/lib/pam ] && [ -d /var/cache/debconf ] && [ -d /usr/share/pam-configs ] ||
+    tap_skip_all "no /var/lib/pam, /var/cache/debconf or /usr/share/pam-configs (libpam-runtime)"
 unshare --mount --propagation private --net true 2>/dev/null || tap_skip_all "unshare --mount --net not permitted here"
 grep -qw overlay /proc/filesystems || tap_skip_all "no overlay filesystem"
 ns_pam_dir >/dev/null || tap_skip_all "cannot find the PAM module directory"
