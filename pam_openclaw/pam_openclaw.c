@@ -11,7 +11,10 @@
  *            session's environment (OPENCLAW_SOCKET at least)
  *   password refused for agents (credentials rotate in Entra)
  *
- * Users that are not configured agents get PAM_IGNORE everywhere. Every
+ * Users that are not agents get PAM_IGNORE everywhere, whatever is broken
+ * on openclaw's side: root and the users of /etc/passwd are never agents
+ * (pam_openclaw/whois.h); agents are refused when the module cannot decide
+ * for them (fail safe for humans, fail closed for agents). Every
  * decision is one key=value audit line (common/audit.h) at LOG_AUTHPRIV.
  * The token is never logged and every copy the module owns is wiped.
  */
@@ -46,6 +49,7 @@
 #include "pam_openclaw/helperclient.h"
 #include "pam_openclaw/prompt.h"
 #include "pam_openclaw/replay.h"
+#include "pam_openclaw/whois.h"
 #include "tally.h"
 #include "util.h"
 
@@ -381,6 +385,7 @@ struct ctx {
     const struct oc_dir_agent *dir_entry;
     struct oc_agent synced;
     bool is_synced;
+    int in_passwd; /* oc_who_in_passwd_file() for the user */
 };
 
 static void audit(struct ctx *c, const char *event, const char *result, const char *reason,
@@ -566,6 +571,45 @@ static int dir_init(struct ctx *c)
     return PAM_SUCCESS;
 }
 
+/*
+ * The config is missing or unusable: decide "agent or not" without it
+ * (pam_openclaw/whois.h), with the compiled-in agent uid range. Any other
+ * user is ignored, as if openclaw were not installed; an agent is refused
+ * with a line that says what to fix. Returns the code for the phase.
+ */
+static int config_unusable(struct ctx *c, int r, const char *err)
+{
+    struct passwd pwbuf, *pw = NULL;
+    char pwmem[4096];
+    enum oc_who who;
+
+    /* Reentrant: sshd and sudo may call PAM from more than one thread. */
+    if (getpwnam_r(c->user, &pwbuf, pwmem, sizeof(pwmem), &pw) != 0) {
+        pw = NULL;
+    }
+    who = oc_who_classify(c->user, c->in_passwd, pw != NULL, pw != NULL ? pw->pw_uid : 0,
+                          OC_DEFAULT_UID_MIN, OC_DEFAULT_UID_MAX);
+    if (r == -ENOENT && who != OC_WHO_AGENT_UID) {
+        /* Not configured on this host: nobody is an agent here. */
+        debug(c, "%s does not exist: user %s is ignored", c->o.config, c->user);
+        return PAM_IGNORE;
+    }
+    if (who != OC_WHO_AGENT_UID) {
+        pam_syslog(c->pamh, LOG_ERR,
+                   "cannot use the configuration: %s; user %s is not an agent (%s): "
+                   "ignored; agents are refused until the file is fixed: run openclawctl "
+                   "check-config",
+                   err, c->user, oc_who_name(who));
+        return PAM_IGNORE;
+    }
+    pam_syslog(c->pamh, LOG_ERR,
+               "cannot use the configuration: %s; user %s has an agent uid (%u, in %u..%u): "
+               "refused until the file is fixed: run openclawctl check-config",
+               err, c->user, (unsigned)pw->pw_uid, OC_DEFAULT_UID_MIN, OC_DEFAULT_UID_MAX);
+    audit(c, c->phase, "error", "config", NULL, NULL, NULL, err);
+    return r == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
+}
+
 /* PAM_SUCCESS when the user is a configured agent (c->agent set), else the code to return. */
 static int ctx_init(struct ctx *c, pam_handle_t *pamh, const char *phase, int argc,
                     const char **argv)
@@ -599,20 +643,23 @@ static int ctx_init(struct ctx *c, pam_handle_t *pamh, const char *phase, int ar
         pam_syslog(pamh, LOG_ERR, "the application set no PAM service name");
         return PAM_SERVICE_ERR;
     }
-    r = cache_get(&cache_config, c->o.config, config_flags(), true, load_config_obj,
-                  free_config_obj, &c->cfg_ref, err, sizeof(err));
-    if (r == -ENOENT) {
-        /* Not configured on this host: nobody is an agent here. */
-        debug(c, "%s does not exist: every user is ignored", c->o.config);
+    /* Root and every user of /etc/passwd are never agents, whatever the
+     * config, the caches or the daemon say (docs/pam.md). */
+    r = oc_who_in_passwd_file(OC_PASSWD_FILE, user);
+    if (r < 0 && r != -EINVAL) {
+        pam_syslog(pamh, LOG_WARNING, "cannot read %s (%s): the agent uid range alone decides",
+                   OC_PASSWD_FILE, strerror(-r));
+    }
+    c->in_passwd = r;
+    if (oc_who_classify(user, r, false, 0, 0, 0) == OC_WHO_LOCAL) {
+        debug(c, "user %s is a local user (root or in %s): never an agent, ignored", user,
+              OC_PASSWD_FILE);
         return PAM_IGNORE;
     }
+    r = cache_get(&cache_config, c->o.config, config_flags(), true, load_config_obj,
+                  free_config_obj, &c->cfg_ref, err, sizeof(err));
     if (r < 0) {
-        pam_syslog(pamh, LOG_ERR,
-                   "cannot use the configuration: %s (fix the file; check it with openclawctl "
-                   "verify-token --config)",
-                   err);
-        audit(c, phase, "error", "config", NULL, NULL, NULL, err);
-        return r == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
+        return config_unusable(c, r, err);
     }
     c->cfg = c->cfg_ref->obj;
     c->agent = oc_config_agent_by_name(c->cfg, user);
@@ -738,11 +785,15 @@ static int check_lock(struct ctx *c, const char *event, int code)
     }
     c->tally_records = st.n_records;
     if (st.locked) {
+        char iso[32];
         if (st.locked_until == OC_TALLY_FOREVER) {
-            (void)snprintf(detail, sizeof(detail), "locked since %lld until an admin unlocks",
-                           (long long)st.locked_at);
+            oc_pam_iso8601(st.locked_at, iso, sizeof(iso));
+            (void)snprintf(detail, sizeof(detail), "locked since %lld (%s) until an admin unlocks",
+                           (long long)st.locked_at, iso);
         } else {
-            (void)snprintf(detail, sizeof(detail), "locked until %lld", (long long)st.locked_until);
+            oc_pam_iso8601(st.locked_until, iso, sizeof(iso));
+            (void)snprintf(detail, sizeof(detail), "locked until %lld (%s)",
+                           (long long)st.locked_until, iso);
         }
         audit(c, event, "failure", "locked", NULL, NULL, NULL, detail);
         return code;

@@ -197,6 +197,11 @@ reliability_summary() {
     echo "| faults survived (TPM restart, disk full, outage, SIGKILL loops) | $faults_ok of $faults_all checks |"
     echo "| bad inputs (tokens, configs, caches, frames) | ${hostile:-not run} |"
     echo "| data lost (disk full, 100 SIGKILLs mid-write) | $lost |"
+    # tests/system/pam-fault-matrix.sh: profile on vs off, every openclaw fault
+    local lockout
+    lockout=$(sed -n 's/^# humans locked out by an openclaw fault: \([0-9]* of [0-9]*\)$/\1/p' \
+        "$d/system/pam-fault-matrix.log" 2>/dev/null | head -n 1)
+    echo "| humans locked out by an openclaw fault (login, su, sudo, sshd, cron, passwd) | ${lockout:-not run} |"
 }
 if [ -d "$out/gcc/tests/reliability" ]; then
     echo

@@ -330,12 +330,37 @@ OPS="authenticate acct_mgmt open_session close_session chauthtok" \
     expect_ok "a human user: PAM_IGNORE in auth, account, session, password" probe-sshd root "$tk/alpha"
 OPS="authenticate acct_mgmt open_session close_session chauthtok" \
     expect_ok "missing config: PAM_IGNORE for everyone" probe-noconf agent-alpha "$tk/alpha"
-clear_audit
-pt broken agent-alpha "$tk/alpha"
-if [ "$rc" -ne 0 ] && audit_has "result=error reason=config"; then
-    tap_ok "invalid config: refused with an error, reason=config"
+# Invalid or missing config: who is an agent is decided without it (root
+# and /etc/passwd users never are; else an agent uid through NSS, here
+# nss_wrapper's files): people are ignored, agents refused (docs/pam.md).
+nssw=$(ls /usr/lib/*/libnss_wrapper.so /usr/lib/libnss_wrapper.so 2>/dev/null | head -n1)
+if [ -n "$SAN" ] || [ -z "$nssw" ]; then
+    tap_skip "invalid or missing config: people ignored, agents refused" "needs pamtester and nss_wrapper"
 else
-    tap_fail "invalid config: refused with an error, reason=config" "rc=$rc $out"
+    printf 'agent-alpha:x:1879048300:1879048300::/tmp:/bin/sh\nldap-human:x:5000:5000::/tmp:/bin/sh\nroot:x:0:0::/root:/bin/sh\n' >"$PAM_WORK/nssw.passwd"
+    printf 'agent-alpha:x:1879048300:\nldap-human:x:5000:\nroot:x:0:\n' >"$PAM_WORK/nssw.group"
+    nssw_prefix="env LD_PRELOAD=$nssw:$wrapper NSS_WRAPPER_PASSWD=$PAM_WORK/nssw.passwd NSS_WRAPPER_GROUP=$PAM_WORK/nssw.group"
+    probe probe-broken "config=$PAM_WORK/broken.conf nodelay"
+    for who in root ldap-human; do
+        PT_PREFIX=$nssw_prefix OPS="authenticate acct_mgmt open_session close_session chauthtok" \
+            expect_ok "invalid config: $who is not an agent: PAM_IGNORE in auth, account, session, password" probe-broken "$who" "$tk/alpha"
+    done
+    for svc in broken probe-broken probe-noconf; do
+        clear_audit
+        PT_PREFIX=$nssw_prefix pt "$svc" agent-alpha "$tk/alpha"
+        if [ "$rc" -ne 0 ] && audit_has "result=error reason=config"; then
+            tap_ok "$svc: user with an agent uid refused with an error, reason=config"
+        else
+            tap_fail "$svc: user with an agent uid refused with an error, reason=config" "rc=$rc $out"
+        fi
+    done
+    clear_audit
+    pt broken agent-alpha "$tk/alpha"
+    if [ "$rc" -ne 0 ] && ! audit_has "reason=config"; then
+        tap_ok "invalid config: a user that does not resolve is not an agent (ignored)"
+    else
+        tap_fail "invalid config: a user that does not resolve is not an agent (ignored)" "rc=$rc $out"
+    fi
 fi
 pt badarg agent-alpha "$tk/alpha"
 if [ "$rc" -ne 0 ] && printf '%s' "$out" | grep -qi "error in service module"; then
@@ -380,6 +405,12 @@ else
 fi
 expect_refused "a valid token while locked" locked lock agent-alpha "$tk/alpha"
 OPS=acct_mgmt expect_refused "account while locked" locked lock agent-alpha /dev/null
+if grep -Eq 'reason=locked detail="locked until [0-9]+ \(20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\)"' \
+    "$OPENCLAW_TEST_AUDIT_FILE"; then
+    tap_ok "the lockout detail gives the end in ISO 8601 UTC next to the epoch"
+else
+    tap_fail "the lockout detail gives the end in ISO 8601 UTC next to the epoch" "$(cat "$OPENCLAW_TEST_AUDIT_FILE")"
+fi
 st=$(ctl agent status agent-alpha --config "$conf" 2>&1)
 src=$?
 if [ "$src" -eq 1 ] && printf '%s' "$st" | grep -q "LOCKED" && printf '%s' "$st" | grep -q "failures:     3"; then
