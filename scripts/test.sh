@@ -16,7 +16,7 @@ cd "$top"
 out="$top/_build"
 logs="$out/logs"
 mkdir -p "$logs"
-fuzz_seconds=${OC_FUZZ_SECONDS:-15}
+fuzz_seconds=${OC_FUZZ_SECONDS:-30}
 jobs=$(nproc 2>/dev/null || echo 2)
 
 passed=0
@@ -137,14 +137,48 @@ tsan_stress() {
 step configure-tsan configure_in "$out/tsan" CC=clang --enable-test-hooks --enable-sanitizers=thread &&
     step tsan-nss-stress tsan_stress "$out/tsan"
 
-# 6. fuzzers, a short bounded run of each target
-# (only the targets: in this build the libraries carry libFuzzer's coverage
-# hooks, which link into fuzz targets alone)
+# 6. fuzzers under ASan + UBSan (--enable-fuzzing implies
+#    --enable-sanitizers: the targets and every library they link are
+#    instrumented, UBSan aborts), a bounded run of each target. Before
+#    them: nm shows the instrumentation, and a target with a planted bug
+#    must make run-fuzz.sh fail (the harness's negative control).
+# (only the targets are built: in this build the libraries carry
+# libFuzzer's coverage hooks, which link into fuzz targets alone)
 build_fuzz_targets() {
-    (cd "$1" && make -j"$jobs" $(make -s print-fuzz-targets))
+    (cd "$1" && make -j"$jobs" $(make -s print-fuzz-targets) tests/fuzz/fuzz_planted)
+}
+# fuzz_negative_control BUILDDIR: run-fuzz.sh must fail on the planted
+# out-of-bounds read with an ASan report, and on a recoverable UBSan
+# "runtime error" that leaves the exit status 0
+fuzz_negative_control() {
+    local d rc
+    d=$(mktemp -d "${TMPDIR:-/tmp}/oc-fuzz-control.XXXXXX")
+    env top_srcdir="$top" FUZZ_ARTIFACTS="$d" OC_PLANTED=oob \
+        "$top/tests/fuzz/run-fuzz.sh" "$1/tests/fuzz/fuzz_planted" 10
+    rc=$?
+    if [ "$rc" -eq 0 ] || ! grep -q 'ERROR: AddressSanitizer: heap-buffer-overflow' "$d/fuzz-planted.log"; then
+        echo "negative control: run-fuzz.sh did not fail with an ASan report on the planted read (exit $rc)"
+        rm -rf "$d"
+        return 1
+    fi
+    echo "negative control: planted out-of-bounds read caught (ASan heap-buffer-overflow)"
+    rm -f "$d"/*
+    env top_srcdir="$top" FUZZ_ARTIFACTS="$d" OC_PLANTED=ub \
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=0 \
+        "$top/tests/fuzz/run-fuzz.sh" "$1/tests/fuzz/fuzz_planted" 2
+    rc=$?
+    if [ "$rc" -eq 0 ] || ! grep -q 'runtime error: signed integer overflow' "$d/fuzz-planted.log"; then
+        echo "negative control: run-fuzz.sh did not fail on a recoverable UBSan runtime error (exit $rc)"
+        rm -rf "$d"
+        return 1
+    fi
+    echo "negative control: recoverable UBSan runtime error caught from the log"
+    rm -rf "$d"
 }
 if step configure-fuzz configure_in "$out/fuzz" CC=clang --enable-fuzzing --enable-test-hooks &&
     step build-fuzz build_fuzz_targets "$out/fuzz"; then
+    step fuzz-instrumented "$top/tests/fuzz/check-instrumented.sh" "$out/fuzz"
+    step fuzz-negative-control fuzz_negative_control "$out/fuzz"
     targets=$(cd "$out/fuzz" && make -s print-fuzz-targets)
     for t in $targets; do
         step "fuzz-$(basename "$t")" env top_srcdir="$top" FUZZ_ARTIFACTS="$logs" \
@@ -191,12 +225,23 @@ reliability_summary() {
     else
         lost="not shown (see the faults logs)"
     fi
+    # executions per fuzz target (run-fuzz.sh's line in each step's log)
+    fuzz=$(cat "$logs"/fuzz-fuzz_*.log 2>/dev/null |
+        sed -n 's/^fuzz \([a-z0-9_]*\) *\([0-9]*\)s: \([0-9]*\) execs.*/\1 \3 \2/p' |
+        awk '{ printf "%s%s %s", sep, $1, $2; sep = ", "; n++; s = $3 }
+             END { if (n) printf " (%d targets, %d s each)", n, s }')
+    if grep -q '^negative control: planted out-of-bounds read caught' "$logs/fuzz-negative-control.log" 2>/dev/null; then
+        fuzz="${fuzz:-no target ran}; planted out-of-bounds read caught"
+    else
+        fuzz="${fuzz:-no target ran}; planted bug NOT shown caught (fuzz-negative-control)"
+    fi
     echo "| reliability | result |"
     echo "|---|---|"
     echo "| load held (PAM, key rotation, openclawd restarts) | ${load:-not run} |"
     echo "| faults survived (TPM restart, disk full, outage, SIGKILL loops) | $faults_ok of $faults_all checks |"
     echo "| bad inputs (tokens, configs, caches, frames) | ${hostile:-not run} |"
     echo "| data lost (disk full, 100 SIGKILLs mid-write) | $lost |"
+    echo "| fuzzing under ASan+UBSan (executions per target) | $fuzz |"
 }
 if [ -d "$out/gcc/tests/reliability" ]; then
     echo
