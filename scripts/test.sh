@@ -8,7 +8,8 @@
 # Runs as root on Debian 12. Builds live under _build/ in the source tree,
 # one directory per flavour; every step's output goes to _build/logs/.
 # The last line is "N passed, N failed[, N skipped]"; the exit status is
-# non-zero when anything failed.
+# non-zero when anything failed. A skip not listed in tests/skip-allowlist
+# for its suite counts as a failure (docs/testing.md, "Skips and failures").
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -65,6 +66,17 @@ suite() {
         END { printf "%d %d %d\n", p, f, s }' "$dir/test-suite.log" 2>/dev/null || echo "0 0 0")
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
         f=1 # the build or the harness itself failed
+    fi
+    # a skip is for a missing tool or privilege only: each skip that
+    # tests/skip-allowlist does not list for this suite is a failure
+    local skipcheck unlisted
+    skipcheck=$("$top/scripts/check-skips.sh" "$name" "$log" 2>&1)
+    printf '%s\n' "$skipcheck" >>"$log"
+    unlisted=$(printf '%s\n' "$skipcheck" | grep -c '^skip not on the allow-list')
+    if [ "$unlisted" -gt 0 ]; then
+        f=$((f + unlisted))
+        rc=1
+        printf '%s\n' "$skipcheck" | grep '^skip not on the allow-list' | head -n 20 | sed 's/^/    /'
     fi
     passed=$((passed + p))
     failed=$((failed + f))
@@ -215,10 +227,17 @@ reliability_summary() {
     [ -n "$load" ] && [ -n "$burst" ] && load="$load; $burst"
     hostile=$(sed -n 's/^# | all | \([0-9]*\) | \([0-9]*\) | \([0-9]*\) | \([0-9]*\) |$/\1 tried, \2 refused with a reason, \3 accepted, \4 crashed or hung/p' \
         "$reli/hostile-inputs.log" 2>/dev/null | head -n 1)
-    faults_all=$(cat "$reli/faults.log" "$reli/outage.log" "$d/integration/helper-faults.log" 2>/dev/null |
-        grep -c '^\(not \)\?ok [0-9]')
-    faults_ok=$(cat "$reli/faults.log" "$reli/outage.log" "$d/integration/helper-faults.log" 2>/dev/null |
-        grep -c '^ok [0-9]')
+    # a skipped check is never a fault survived: "ok N - ... # SKIP" counts
+    # as skipped, a whole log skipped (1..0) or bailed out counts as missing
+    local flogs="$reli/faults.log $reli/outage.log $d/integration/helper-faults.log" f fskip=0 fmissing=""
+    faults_all=$(cat $flogs 2>/dev/null | grep -c '^\(not \)\?ok [0-9]')
+    faults_ok=$(cat $flogs 2>/dev/null | grep '^ok [0-9]' | grep -vc ' # SKIP')
+    fskip=$(cat $flogs 2>/dev/null | grep '^ok [0-9]' | grep -c ' # SKIP')
+    for f in $flogs; do
+        if [ ! -s "$f" ] || grep -q '^1\.\.0\|^Bail out!' "$f"; then
+            fmissing="$fmissing $(basename "$f" .log)"
+        fi
+    done
     if grep -q '^ok [0-9]* - disk full: tokens.db and nss.cache unchanged and whole' "$reli/faults.log" 2>/dev/null &&
         grep -q '^ok [0-9]* - SIGKILL x[0-9]* during directory syncs' "$d/integration/helper-faults.log" 2>/dev/null; then
         lost=none
@@ -238,7 +257,10 @@ reliability_summary() {
     echo "| reliability | result |"
     echo "|---|---|"
     echo "| load held (PAM, key rotation, openclawd restarts) | ${load:-not run} |"
-    echo "| faults survived (TPM restart, disk full, outage, SIGKILL loops) | $faults_ok of $faults_all checks |"
+    faults="$faults_ok of $faults_all checks passed"
+    [ "$fskip" -eq 0 ] || faults="$faults ($fskip skipped, not counted as passed)"
+    [ -z "$fmissing" ] || faults="$faults; did not run:$fmissing"
+    echo "| faults survived (TPM restart, disk full, outage, SIGKILL loops) | $faults |"
     echo "| bad inputs (tokens, configs, caches, frames) | ${hostile:-not run} |"
     echo "| data lost (disk full, 100 SIGKILLs mid-write) | $lost |"
     echo "| fuzzing under ASan+UBSan (executions per target) | $fuzz |"

@@ -64,13 +64,13 @@ start_swtpm() {
     wait_for 5 test -s "$work/tpm/pid" && wait_for 5 test -S "$work/tpm/sock"
 }
 mkdir -p "$work/tpm" "$work/state"
-start_swtpm || tap_skip_all "swtpm did not start"
+start_swtpm || tap_setup_fail "swtpm did not start"
 TCTI="swtpm:path=$work/tpm/sock"
 "$CTL" tpm keygen --alg ecc --out "$work/agent.key" --tcti "$TCTI" >/dev/null 2>"$work/ctl.err" &&
     "$CTL" tpm cert --key "$work/agent.key" --subject agent-alpha --out "$work/agent.pem" \
         --tcti "$TCTI" >/dev/null 2>>"$work/ctl.err" ||
-    tap_skip_all "no TPM key: $(cat "$work/ctl.err")"
-tenant_start "$work/tenant" || tap_skip_all "the local tenant did not start"
+    tap_setup_fail "no TPM key: $(cat "$work/ctl.err")"
+tenant_start "$work/tenant" || tap_setup_fail "the local tenant did not start"
 body=$("$PY" -c 'import json,sys; print(json.dumps({"appId": sys.argv[1], "certificate": open(sys.argv[2]).read()}))' \
     "$ALPHA_APP" "$work/agent.pem")
 tenant_ctl POST key-credentials "$body" >/dev/null
@@ -87,7 +87,7 @@ conf=$work/oc.conf
         "key_file = $work/agent.key" "cert_file = $work/agent.pem"
 } >"$conf"
 chmod 644 "$conf"
-helper_start main "$conf" || tap_skip_all "openclawd did not start: $(tail -n 3 "$work/main.log")"
+helper_start main "$conf" || tap_setup_fail "openclawd did not start: $(tail -n 3 "$work/main.log")"
 
 token() { req "$S" '{"type":"get-token","agent":"agent-alpha","max_age":0}'; }
 is_ok() { case $1 in *'"ok":true'*) return 0 ;; esac; return 1; }

@@ -46,7 +46,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-tenant_start "$work/tenant" || tap_skip_all "the local tenant did not start"
+tenant_start "$work/tenant" || tap_setup_fail "the local tenant did not start"
 mkdir -p "$work/jwks" "$work/svc" "$work/run" "$work/tally" "$work/pamdir" "$work/state"
 chmod 700 "$work/tally"
 tenant_get "/$TENANT_ID/discovery/v2.0/keys" >"$work/jwks/keys.json"

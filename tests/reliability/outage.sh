@@ -39,9 +39,9 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-tenant_start "$work/tenant" || tap_skip_all "the local tenant did not start"
+tenant_start "$work/tenant" || tap_setup_fail "the local tenant did not start"
 tenant_ctl POST token-lifetime "{\"seconds\":$LIFETIME}" | grep -q "\"token_lifetime\": *$LIFETIME" ||
-    tap_skip_all "the tenant does not take a token lifetime"
+    tap_setup_fail "the tenant does not take a token lifetime"
 mkdir -p "$work/state/jwks" "$work/tally" "$work/run" "$work/svc"
 chmod 700 "$work/tally"
 printf '%s\n' "$ALPHA_SECRET" >"$work/alpha.secret"
@@ -64,7 +64,7 @@ pam_login() { # TOKENFILE -> exit status of auth + account
     : >"$work/audit.log"
     timeout 30 "$CONV" -d "$work/svc" sshd agent-alpha authenticate acct_mgmt <"$1" >"$work/pam.out" 2>&1
 }
-helper_start main "$conf" --no-token-store || tap_skip_all "openclawd did not start: $(tail -n 3 "$work/main.log")"
+helper_start main "$conf" --no-token-store || tap_setup_fail "openclawd did not start: $(tail -n 3 "$work/main.log")"
 wait_for 20 test -s "$work/state/jwks/keys.json" || tap_fail "openclawd wrote keys.json"
 
 get() { req "$S" '{"type":"get-token","agent":"agent-alpha"}'; }

@@ -47,7 +47,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-tenant_start "$work/tenant" || tap_skip_all "the local tenant did not start"
+tenant_start "$work/tenant" || tap_setup_fail "the local tenant did not start"
 mkdir -p "$work/state/jwks" "$work/tally" "$work/run" "$work/svc" "$work/tok"
 chmod 700 "$work/tally"
 printf '%s\n' "$ALPHA_SECRET" >"$work/alpha.secret"
@@ -91,7 +91,7 @@ export TZ=UTC OPENCLAW_TEST_AUDIT_FILE="$work/audit.log"
 printf 'auth required %s config=%s nodelay\naccount required %s config=%s\n' \
     "$MOD" "$conf" "$MOD" "$conf" >"$work/svc/sshd"
 
-helper_start main "$conf" --no-token-store || tap_skip_all "openclawd did not start: $(tail -n 3 "$work/main.log")"
+helper_start main "$conf" --no-token-store || tap_setup_fail "openclawd did not start: $(tail -n 3 "$work/main.log")"
 wait_for 20 test -s "$work/state/jwks/keys.json" || tap_fail "openclawd wrote keys.json"
 
 # --- the cases ---------------------------------------------------------------
