@@ -127,8 +127,11 @@ out=$(req "$S" '{"type":"cache-rebuild"}')
 is_ok "$out" && [ -s "$work/state/nss.cache" ] && [ -s "$work/state/tokens.db" ] &&
     tap_ok "before: nss.cache and tokens.db written on the tmpfs" ||
     tap_fail "before: nss.cache and tokens.db written" "$out $(ls -l "$work/state")"
-cp "$work/state/tokens.db" "$work/tokens.before"
-cp "$work/state/nss.cache" "$work/nss.before"
+# every file the daemon has written, by content hash: after the disk-full
+# writes each must exist and be unchanged (a missing file is data lost)
+state_hashes() { (cd "$work/state" && find . -type f ! -name '.*' ! -name '*.tmp??????' ! -name 'filler*' \
+    -exec sha256sum {} + | sort -k 2); }
+state_hashes >"$work/state.before"
 dd if=/dev/zero of="$work/state/filler" bs=64k >/dev/null 2>&1
 dd if=/dev/zero of="$work/state/filler2" bs=1k >/dev/null 2>&1
 free=$(df --output=avail -k "$work/state" | tail -n 1 | tr -d ' ')
@@ -143,9 +146,15 @@ case $out in
 *'"ok":false'*) tap_ok "disk full: the directory rebuild reports its failure" ;;
 *) tap_fail "disk full: the directory rebuild reports its failure" "$out" ;;
 esac
-cmp -s "$work/state/tokens.db" "$work/tokens.before" && cmp -s "$work/state/nss.cache" "$work/nss.before" &&
-    tap_ok "disk full: tokens.db and nss.cache unchanged and whole" ||
-    tap_fail "disk full: tokens.db and nss.cache unchanged" "$(ls -l "$work/state")"
+state_hashes >"$work/state.after"
+nfiles=$(wc -l <"$work/state.before")
+if grep -q ' ./tokens.db$' "$work/state.before" && grep -q ' ./nss.cache$' "$work/state.before" &&
+    cmp -s "$work/state.before" "$work/state.after"; then
+    tap_ok "disk full: tokens.db and nss.cache unchanged and whole (all $nfiles files the daemon wrote exist, same content hash)"
+else
+    tap_fail "disk full: tokens.db and nss.cache unchanged" \
+        "$(diff "$work/state.before" "$work/state.after"; ls -l "$work/state")"
+fi
 # openclawd writes every state file as a hidden ".NAME.<6 random>" next to
 # it, then renames it (the TPM blob writer: "NAME.tmp<6 random>"); a write
 # in progress may show its file for a moment, a left one stays: look for 5 s
