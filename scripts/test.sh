@@ -225,8 +225,13 @@ reliability_summary() {
     burst=$(sed -n 's/^# burst: decisions=\([0-9]*\) wrong=\([0-9]*\) burst=[0-9]* peak_in_flight=\([0-9]*\).*/\1 let go at once (peak \3 in flight), \2 wrong/p' \
         "$reli/pam-load.log" 2>/dev/null | head -n 1)
     [ -n "$load" ] && [ -n "$burst" ] && load="$load; $burst"
-    hostile=$(sed -n 's/^# | all | \([0-9]*\) | \([0-9]*\) | \([0-9]*\) | \([0-9]*\) |$/\1 tried, \2 refused with a reason, \3 accepted, \4 crashed or hung/p' \
+    hostile=$(sed -n 's/^# | all | \([0-9]*\) | \([0-9]*\) | \([0-9]*\) | \([0-9]*\) | \([0-9]*\) |$/\1 tried, \2 refused for the expected reason (\3 for another reason, \4 accepted, \5 crashed or hung)/p' \
         "$reli/hostile-inputs.log" 2>/dev/null | head -n 1)
+    # the reason matching itself: inputs checked against another input's
+    # reason must not count (hostile-inputs.sh's negative controls)
+    if [ -n "$hostile" ] && [ "$(grep -c '^ok [0-9]* - negative control: ' "$reli/hostile-inputs.log")" -lt 3 ]; then
+        hostile="$hostile; negative controls of the reason matching NOT shown"
+    fi
     # a skipped check is never a fault survived: "ok N - ... # SKIP" counts
     # as skipped, a whole log skipped (1..0) or bailed out counts as missing
     local flogs="$reli/faults.log $reli/outage.log $d/integration/helper-faults.log" f fskip=0 fmissing=""
@@ -256,6 +261,17 @@ reliability_summary() {
     else
         lost="not shown: ${kills:-no SIGKILL figures}; ${disk:-disk full not shown}; ${control:-negative control not caught} (see the faults logs)"
     fi
+    # executions per fuzz target (run-fuzz.sh's line in each step's log)
+    local fuzz
+    fuzz=$(cat "$logs"/fuzz-fuzz_*.log 2>/dev/null |
+        sed -n 's/^fuzz \([a-z0-9_]*\) *\([0-9]*\)s: \([0-9]*\) execs.*/\1 \3 \2/p' |
+        awk '{ printf "%s%s %s", sep, $1, $2; sep = ", "; n++; s = $3 }
+             END { if (n) printf " (%d targets, %d s each)", n, s }')
+    if grep -q '^negative control: planted out-of-bounds read caught' "$logs/fuzz-negative-control.log" 2>/dev/null; then
+        fuzz="${fuzz:-no target ran}; planted out-of-bounds read caught"
+    else
+        fuzz="${fuzz:-no target ran}; planted bug NOT shown caught (fuzz-negative-control)"
+    fi
     echo "| reliability | result |"
     echo "|---|---|"
     echo "| load held (PAM, key rotation, openclawd restarts) | ${load:-not run} |"
@@ -263,7 +279,7 @@ reliability_summary() {
     [ "$fskip" -eq 0 ] || faults="$faults ($fskip skipped, not counted as passed)"
     [ -z "$fmissing" ] || faults="$faults; did not run:$fmissing"
     echo "| faults survived (TPM restart, disk full, outage, SIGKILL loops) | $faults |"
-    echo "| bad inputs (tokens, configs, caches, frames) | ${hostile:-not run} |"
+    echo "| bad inputs refused for their own reason (tokens, configs, caches, frames) | ${hostile:-not run} |"
     echo "| data lost (disk full; SIGKILLs mid-write, each file the previous or next version) | $lost |"
     echo "| fuzzing under ASan+UBSan (executions per target) | $fuzz |"
 }
