@@ -224,7 +224,14 @@ reliability_summary() {
         "$reli/pam-load.log" 2>/dev/null | head -n 1)
     burst=$(sed -n 's/^# burst: decisions=\([0-9]*\) wrong=\([0-9]*\) burst=[0-9]* peak_in_flight=\([0-9]*\).*/\1 let go at once (peak \3 in flight), \2 wrong/p' \
         "$reli/pam-load.log" 2>/dev/null | head -n 1)
-    [ -n "$load" ] && [ -n "$burst" ] && load="$load; $burst"
+    # the faults, each with decisions made across it (pam-load.sh counts them)
+    local across
+    across=$(sed -n 's|^# faults with decisions across: rotations=\([0-9]*\)/\([0-9]*\) sigkills=\([0-9]*\)/\([0-9]*\) sigterms=\([0-9]*\)/\([0-9]*\)$|\2 key rotations, \4 SIGKILLs, \6 SIGTERMs of openclawd (with decisions across \1, \3, \5 of them)|p' \
+        "$reli/pam-load.log" 2>/dev/null | head -n 1)
+    if ! grep -q '^ok [0-9]* - faults during the load, each with decisions across it' "$reli/pam-load.log" 2>/dev/null; then
+        across="${across:-no fault figures}: NOT each with decisions across it"
+    fi
+    [ -n "$load" ] && [ -n "$burst" ] && load="$load, during $across; $burst"
     hostile=$(sed -n 's/^# | all | \([0-9]*\) | \([0-9]*\) | \([0-9]*\) | \([0-9]*\) | \([0-9]*\) |$/\1 tried, \2 refused for the expected reason (\3 for another reason, \4 accepted, \5 crashed or hung)/p' \
         "$reli/hostile-inputs.log" 2>/dev/null | head -n 1)
     # the reason matching itself: inputs checked against another input's
@@ -274,7 +281,7 @@ reliability_summary() {
     fi
     echo "| reliability | result |"
     echo "|---|---|"
-    echo "| load held (PAM, key rotation, openclawd restarts) | ${load:-not run} |"
+    echo "| load held: PAM decisions from the JWKS file, offline (valid tokens never ask openclawd), while keys rotate and openclawd is killed and restarted | ${load:-not run} |"
     faults="$faults_ok of $faults_all checks passed"
     [ "$fskip" -eq 0 ] || faults="$faults ($fskip skipped, not counted as passed)"
     [ -z "$fmissing" ] || faults="$faults; did not run:$fmissing"
