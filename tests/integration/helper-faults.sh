@@ -217,11 +217,12 @@ tenant_ctl DELETE faults >/dev/null
 #
 # Kills mid-write: in a --enable-test-hooks build, OPENCLAW_TEST_WRITE_HOOK
 # =pause=40 holds each replacement 40 ms between the temporary file's data
-# and the rename; a temporary file found after a kill shows that the kill
-# landed inside a write (the next start sweeps it: "removed N temporary
-# file(s)"). The same loop with a writer that removes the file before the
-# rename (",unlink-first") must report data lost: the check's negative
-# control.
+# and the rename, and every other round kills as soon as such a write is
+# seen in progress (the others after 0..199 ms); a temporary file found
+# after a kill shows that the kill landed inside a write (the next start
+# sweeps it: "removed N temporary file(s)"). The same loop with a writer
+# that removes the file before the rename (",unlink-first") must report
+# data lost: the check's negative control.
 wait_for 15 test -s "$NC" || tap_fail "before the kills: openclawd wrote nss.cache" "$(tail -3 "$work/main.log")"
 wait_for 15 test -s "$DJ" || tap_fail "before the kills: openclawd wrote directory.json" "$(tail -3 "$work/main.log")"
 HOOKS=
@@ -280,6 +281,15 @@ with open(manifest, "w") as f:
     for p in sorted(now):
         f.write("%s %s\n" % (p, now[p]))
 PY
+wait_for_temp() { # SECS: until a new temporary file (not one an earlier round left) appears
+    local j
+    for j in $(seq 1 $(($1 * 100))); do
+        find "$work/state" -name '.*.??????' 2>/dev/null | sort | comm -13 "$work/temps.before" - |
+            grep -q . && return 0
+        sleep 0.01
+    done
+    return 1
+}
 # kill_loop N HOOK TAG: N start/kill rounds with OPENCLAW_TEST_WRITE_HOOK=HOOK;
 # sets lost torn mid new_versions and keeps the details in $work/TAG.*
 kill_loop() {
@@ -303,7 +313,13 @@ kill_loop() {
         OPENCLAW_TEST_WRITE_HOOK=$hook "$OCD" --config "$work/main.conf" --foreground --allow-root \
             >>"$work/$tag.log" 2>&1 &
         kpid=$!
-        sleep "0.$(printf '%03d' $(((i * 7919) % 200)))"
+        if [ -n "$hook" ] && [ $((i % 2)) -eq 1 ]; then
+            # every other round (test builds): kill as soon as a write is
+            # seen in progress (a temporary file), whatever the build's speed
+            wait_for_temp 5
+        else
+            sleep "0.$(printf '%03d' $(((i * 7919) % 200)))"
+        fi
         kill -KILL "$kpid" 2>/dev/null
         wait "$kpid" 2>/dev/null
         kpid=""
