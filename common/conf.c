@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -1602,6 +1603,14 @@ static int check_global(struct ctx *c)
                     "uid_min = %u .. uid_max = %u contains 65534/65535 (nobody, and (uid_t)-1 in "
                     "16 bits): choose a range above them (e.g. uid_min = %u, uid_max = %u)",
                     g->uid_min, g->uid_max, OC_DEFAULT_UID_MIN, OC_DEFAULT_UID_MAX);
+    }
+    /* bind() and connect() take at most sun_path's size, NUL included */
+    if (strlen(g->socket) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
+        return fail(c, gline(c, "socket"),
+                    "socket: the path is %zu bytes, a Unix socket path holds at most %zu: "
+                    "choose a shorter one (e.g. socket = %s/openclawd.sock)",
+                    strlen(g->socket), sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1,
+                    OC_DEFAULT_RUNTIME_DIR);
     }
     return 0;
 }

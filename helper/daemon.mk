@@ -106,18 +106,16 @@ FUZZ_TARGETS += tests/fuzz/fuzz_proto
 noinst_PROGRAMS += tests/fuzz/fuzz_proto
 tests_fuzz_fuzz_proto_SOURCES = tests/fuzz/fuzz_proto.c common/proto.c helper/oc_request.c \
 	$(oc_verify_sources)
-tests_fuzz_fuzz_proto_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS) \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-tests_fuzz_fuzz_proto_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_proto_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_proto_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_proto_LDADD = common/libocbase.la $(CJSON_LIBS) $(CRYPTO_LIBS) -lm
 endif
 if FUZZING
 FUZZ_TARGETS += tests/fuzz/fuzz_mihttp
 noinst_PROGRAMS += tests/fuzz/fuzz_mihttp
 tests_fuzz_fuzz_mihttp_SOURCES = tests/fuzz/fuzz_mihttp.c helper/oc_mihttp.c
-tests_fuzz_fuzz_mihttp_CFLAGS = $(AM_CFLAGS) \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-tests_fuzz_fuzz_mihttp_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_mihttp_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_mihttp_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_mihttp_LDADD = common/libocbase.la
 endif
 EXTRA_DIST += tests/fuzz/fuzz_proto.c
@@ -130,9 +128,8 @@ FUZZ_TARGETS += tests/fuzz/fuzz_tokenstore
 noinst_PROGRAMS += tests/fuzz/fuzz_tokenstore
 tests_fuzz_fuzz_tokenstore_SOURCES = tests/fuzz/fuzz_tokenstore.c helper/oc_tokenstore.c \
 	helper/oc_tokenstore.h
-tests_fuzz_fuzz_tokenstore_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-tests_fuzz_fuzz_tokenstore_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_tokenstore_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_tokenstore_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_tokenstore_LDADD = common/libocbase.la $(CRYPTO_LIBS)
 endif
 EXTRA_DIST += tests/fuzz/fuzz_tokenstore.c tests/fuzz/corpus/tokenstore
@@ -141,9 +138,8 @@ FUZZ_TARGETS += tests/fuzz/fuzz_credparse
 noinst_PROGRAMS += tests/fuzz/fuzz_credparse
 tests_fuzz_fuzz_credparse_SOURCES = tests/fuzz/fuzz_credparse.c helper/oc_credparse.c \
 	$(oc_verify_sources)
-tests_fuzz_fuzz_credparse_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS) \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-tests_fuzz_fuzz_credparse_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_credparse_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_credparse_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_credparse_LDADD = common/libocbase.la $(CJSON_LIBS) $(CRYPTO_LIBS) -lm
 endif
 EXTRA_DIST += tests/fuzz/fuzz_credparse.c tests/fuzz/corpus/credparse
@@ -170,9 +166,8 @@ FUZZ_TARGETS += tests/fuzz/fuzz_sshagent
 noinst_PROGRAMS += tests/fuzz/fuzz_sshagent
 tests_fuzz_fuzz_sshagent_SOURCES = tests/fuzz/fuzz_sshagent.c helper/sshagent.c common/proto.c \
 	$(oc_verify_sources)
-tests_fuzz_fuzz_sshagent_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS) \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-tests_fuzz_fuzz_sshagent_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_sshagent_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_sshagent_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_sshagent_LDADD = common/libocbase.la $(CJSON_LIBS) $(CRYPTO_LIBS) -lm
 endif
 

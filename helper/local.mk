@@ -28,9 +28,8 @@ FUZZ_TARGETS += tests/fuzz/fuzz_audit
 noinst_PROGRAMS += tests/fuzz/fuzz_audit
 tests_fuzz_fuzz_audit_SOURCES = tests/fuzz/fuzz_audit.c helper/auditlog.c helper/auditlog.h \
 	helper/auditjournal.c helper/auditjournal.h common/json.c common/json.h
-tests_fuzz_fuzz_audit_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-tests_fuzz_fuzz_audit_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_audit_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_audit_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_audit_LDADD = common/libocbase.la $(CJSON_LIBS) -lm
 endif
 

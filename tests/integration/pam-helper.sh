@@ -55,7 +55,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-tenant_start "$work/tenant" || tap_skip_all "the local tenant did not start"
+tenant_start "$work/tenant" || tap_setup_fail "the local tenant did not start"
 
 mkdir -p "$work/state/jwks" "$work/run" "$work/svc"
 printf '%s\n' "$ALPHA_SECRET" >"$work/alpha.secret"
