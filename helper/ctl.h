@@ -20,6 +20,7 @@ int ctl_tpm(int argc, char **argv);
 int ctl_cache(int argc, char **argv);
 int ctl_enroll(int argc, char **argv);
 int ctl_check_config(int argc, char **argv);
+int ctl_test_login(int argc, char **argv);
 int ctl_audit(int argc, char **argv);
 int ctl_seal(int argc, char **argv);
 int ctl_token(int argc, char **argv);
