@@ -752,7 +752,6 @@ static void print_text(const struct check *c)
 static int print_json(const struct check *c, int rc)
 {
     cJSON *o = cJSON_CreateObject(), *arr = cJSON_CreateArray();
-    char *s;
 
     if (o == NULL || arr == NULL) {
         cJSON_Delete(o);
@@ -779,14 +778,7 @@ static int print_json(const struct check *c, int rc)
         cJSON_AddStringToObject(e, "message", c->f[i].msg);
         cJSON_AddItemToArray(arr, e);
     }
-    s = cJSON_Print(o);
-    cJSON_Delete(o);
-    if (s == NULL) {
-        return -ENOMEM;
-    }
-    printf("%s\n", s);
-    cJSON_free(s);
-    return 0;
+    return ctl_json_print(o);
 }
 
 /* Read the whole config file (for the pass that collects every parse error). */

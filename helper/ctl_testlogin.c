@@ -319,7 +319,6 @@ static int print(const struct tl *t)
 
     if (t->json) {
         cJSON *o = cJSON_CreateObject(), *arr = cJSON_CreateArray();
-        char *s;
         if (o == NULL || arr == NULL) {
             cJSON_Delete(o);
             cJSON_Delete(arr);
@@ -344,14 +343,7 @@ static int print(const struct tl *t)
         if (t->agent && !t->refused && t->required[0] != '\0') {
             cJSON_AddStringToObject(o, "required", t->required);
         }
-        s = cJSON_Print(o);
-        cJSON_Delete(o);
-        if (s == NULL) {
-            return -ENOMEM;
-        }
-        printf("%s\n", s);
-        cJSON_free(s);
-        return 0;
+        return ctl_json_print(o);
     }
     if (!t->agent) {
         printf("%s: not an agent; openclaw ignores this user on %s (the other modules of the "

@@ -8,9 +8,12 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
 
 #include "conf.h"
 #include "helper/ctl.h"
@@ -50,6 +53,19 @@ int ctl_config_load(const char *who, const char *path, unsigned cflags, struct o
         fprintf(stderr, "%s: %s\n", who, msg);
     }
     return r;
+}
+
+int ctl_json_print(cJSON *o)
+{
+    char *s = o != NULL ? cJSON_Print(o) : NULL;
+
+    cJSON_Delete(o);
+    if (s == NULL) {
+        return -ENOMEM;
+    }
+    printf("%s\n", s);
+    cJSON_free(s);
+    return 0;
 }
 
 /* Levenshtein distance of a and b, capped: enough to suggest a command. */
