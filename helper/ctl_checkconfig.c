@@ -846,11 +846,12 @@ static struct oc_config *parse_all(struct check *c, const struct oc_config_error
     char *buf = read_config(c->path, &len);
     int r = -EINVAL;
 
-    for (unsigned i = 0; i < CHECK_PARSE_ERRORS; i++) {
+    for (unsigned i = 0, last = 0; i < CHECK_PARSE_ERRORS; i++) {
         problem(c, c->path, err.line, "%s", err.msg[0] != '\0' ? err.msg : "cannot be parsed");
-        if (buf == NULL || err.line == 0) {
-            break;
+        if (buf == NULL || err.line == 0 || err.line == last) {
+            break; /* about the whole file, or a line already left out */
         }
+        last = err.line;
         blank_line(buf, len, err.line);
         memset(&err, 0, sizeof(err));
         r = oc_config_parse(buf, len, c->path, OC_CONFIG_INSECURE_OK, &cfg, &err);
