@@ -304,6 +304,7 @@ apt-get remove -y openclaw libpam-openclaw libnss-openclaw >/tmp/remove.log 2>&1
 alive && bad "openclawd still runs after remove"
 grep -l pam_openclaw /etc/pam.d/* 2>/dev/null && bad "a PAM stack still names pam_openclaw after remove"
 say "remove stopped openclawd and took the profile out of the stacks"
+rm -f /etc/openclaw/openclaw.conf # the admin's file, which purge keeps
 apt-get purge -y openclaw libpam-openclaw libnss-openclaw >/tmp/purge.log 2>&1 ||
     { tail -n 20 /tmp/purge.log; bad "apt-get purge"; }
 for p in /var/lib/openclaw /etc/openclaw /usr/share/pam-configs/openclaw; do
@@ -334,13 +335,13 @@ if unshare --mount --propagation private bash -c '
         case $d in *-dbgsym_*) ;; *) cp "$d" "$m/tmp/next/" ;; esac
     done
     cp "$w/upgrade.sh" "$m/tmp/upgrade.sh"
-    install -m 0755 "$w/systemctl" "$m/usr/local/sbin/systemctl"
+    # in place of the real one: apt runs dpkg with PATH=DPkg::Path (no /usr/local)
+    install -m 0755 "$w/systemctl" "$m/usr/bin/systemctl"
     # services may start here (openclawd only: the test double knows no other)
     printf "#!/bin/sh\nexit 0\n" >"$m/usr/sbin/policy-rc.d"
     chmod 0755 "$m/usr/sbin/policy-rc.d"
     rc=0
-    chroot "$m" env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-        /bin/bash /tmp/upgrade.sh || rc=$?
+    chroot "$m" /bin/bash /tmp/upgrade.sh || rc=$?
     # stop what the test started, by its pid, before the namespace goes
     if [ -s "$m/run/oc-fake-systemd/openclawd.pid" ]; then
         kill "$(cat "$m/run/oc-fake-systemd/openclawd.pid")" 2>/dev/null || :
