@@ -183,7 +183,7 @@ dpkg-deb -I "$work"/openclaw_*.deb postinst | grep -q 'try-restart' ||
     bad "the postinst of openclaw does not try-restart openclawd on upgrade"
 dpkg-deb -I "$work"/openclaw_*.deb preinst 2>/dev/null | grep -q 'stop' &&
     bad "the preinst of openclaw stops openclawd on upgrade"
-dpkg-deb -I "$work"/openclaw_*.deb prerm | grep -q 'deb-systemd-invoke stop openclawd' ||
+dpkg-deb -I "$work"/openclaw_*.deb prerm 2>/dev/null | grep -q 'deb-systemd-invoke stop openclawd' ||
     bad "the prerm of openclaw does not stop openclawd on remove"
 
 cat >"$work/systemctl" <<'FAKE'
@@ -290,20 +290,20 @@ else
 fi
 grep -q pam_openclaw /etc/pam.d/common-auth || bad "the profile is no longer enabled after the upgrade"
 [ -f /usr/share/pam-configs/openclaw ] || bad "the profile file is gone after the upgrade"
-say "upgraded to $v1, openclawd running the new binary as pid $p1, profile still enabled"
+[ $rc -eq 0 ] && say "upgraded to $v1, openclawd running the new binary as pid $p1, profile still enabled"
 
 systemctl stop openclawd.service
 apt-get install -y --reinstall --no-install-recommends /tmp/next/openclaw_*.deb >/tmp/apt-re.log 2>&1 ||
     { tail -n 30 /tmp/apt-re.log; bad "apt-get install --reinstall"; }
 alive && bad "a stopped openclawd was started by a reinstall of $v1"
-say "a stopped openclawd stays stopped across a reinstall"
+[ $rc -eq 0 ] && say "a stopped openclawd stays stopped across a reinstall"
 
 systemctl start openclawd.service || bad "openclawd does not start again"
 apt-get remove -y openclaw libpam-openclaw libnss-openclaw >/tmp/remove.log 2>&1 ||
     { tail -n 20 /tmp/remove.log; bad "apt-get remove"; }
 alive && bad "openclawd still runs after remove"
 grep -l pam_openclaw /etc/pam.d/* 2>/dev/null && bad "a PAM stack still names pam_openclaw after remove"
-say "remove stopped openclawd and took the profile out of the stacks"
+[ $rc -eq 0 ] && say "remove stopped openclawd and took the profile out of the stacks"
 rm -f /etc/openclaw/openclaw.conf # the admin's file, which purge keeps
 apt-get purge -y openclaw libpam-openclaw libnss-openclaw >/tmp/purge.log 2>&1 ||
     { tail -n 20 /tmp/purge.log; bad "apt-get purge"; }
