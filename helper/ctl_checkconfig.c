@@ -36,6 +36,7 @@
 #include <openssl/x509.h>
 
 #include "conf.h"
+#include "directory.h"
 #include "helper/ctl.h"
 #include "helper/ctl_localdb.h"
 #include "idmap.h"
@@ -372,6 +373,42 @@ static void check_agents(struct check *c, const struct oc_config *cfg)
                     a->name, c->db.group_path, le->line, (unsigned)le->id);
         }
     }
+}
+
+/* Agents of the directory data (with [directory]) named like a local user or group. */
+static void check_dir_agents(struct check *c, const struct oc_config *cfg)
+{
+    char path[OC_CONFIG_PATH_MAX + 32];
+    struct oc_dir *d = NULL;
+    const char *why = NULL;
+
+    if (cfg->directory == NULL) {
+        return;
+    }
+    (void)snprintf(path, sizeof(path), "%s/%s", cfg->global.state_dir, OC_DIR_FILE_NAME);
+    if (oc_dir_load_file(path, cfg->global.uid_min, cfg->global.uid_max, &d, &why) < 0) {
+        return; /* not synced yet, or openclawctl status says why */
+    }
+    for (size_t i = 0; i < d->n_agents; i++) {
+        const struct oc_dir_agent *a = &d->agents[i];
+        const struct ctl_local_entry *le = ctl_localdb_user(&c->db, a->name);
+        if (le != NULL) {
+            problem(c, path, 0,
+                    "agent %s (app %s) has the name of a local user (%s:%u, uid %u): the local "
+                    "user wins and the agent is refused; rename the local user, or pin the "
+                    "agent another name in %s/names.json (docs/directory.md)",
+                    a->name, a->app_id, c->db.passwd_path, le->line, (unsigned)le->id,
+                    cfg->global.state_dir);
+        } else if ((le = ctl_localdb_group(&c->db, a->name)) != NULL) {
+            problem(c, path, 0,
+                    "agent %s (app %s) has the name of a local group (%s:%u, gid %u): its "
+                    "private group would be confused with it; rename the group, or pin the "
+                    "agent another name in %s/names.json (docs/directory.md)",
+                    a->name, a->app_id, c->db.group_path, le->line, (unsigned)le->id,
+                    cfg->global.state_dir);
+        }
+    }
+    oc_dir_free(d);
 }
 
 static void check_roles(struct check *c, const struct oc_config *cfg)
@@ -968,6 +1005,7 @@ int ctl_check_config(int argc, char **argv)
         check_dirs(&c, cfg);
         check_range(&c, cfg);
         check_agents(&c, cfg);
+        check_dir_agents(&c, cfg);
         check_roles(&c, cfg);
         check_uids(&c, cfg);
     }

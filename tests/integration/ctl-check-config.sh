@@ -218,6 +218,37 @@ expect_rc "uid range over the system uids: exit 1" 1
 expect "the overlap with SYS_UID_MIN..SYS_UID_MAX" \
     "error: the agent uid range uid_min..uid_max = 200000..299999 overlaps SYS_UID_MIN..SYS_UID_MAX = 100..250000 of $work/login.defs.sys:2"
 
+# [directory]: synced agents named like a local user or group
+write_good
+write_pam
+printf 'x\n' >"$work/admin.secret"
+chmod 0600 "$work/admin.secret"
+cat >>"$conf" <<CONF
+
+[directory]
+graph_url = https://graph.example
+credential = secret-file
+app_id = 9a1f3c5e-7b2d-4f6a-8c0e-1a3b5c7d9e2f
+secret_file = $work/admin.secret
+CONF
+sed -i 's/^audiences = api:\/\/openclaw-host$/audiences = api:\/\/openclaw-host\nallow_insecure_credentials = yes/' "$conf"
+dagent() { # NAME UID N
+    printf '{"name":"%s","app_id":"b1f3c5e7-9b2d-4f6a-8c0e-1a3b5c7d9e%02d","object_id":"b3d5f7b9-1c4e-4a8b-8d2f-3c5e7a9b1d%02d","uid":%s,"enabled":true,"display_name":"%s","source":"graph","roles":[],"keys":[]}' \
+        "$1" "$3" "$3" "$2" "$1"
+}
+printf '{"version":1,"tenant_id":"5f0e2c1a-7b3d-4e8f-9a1c-2d3e4f5a6b7c","synced_at":1,"source":"https://graph.example","agents":[%s,%s,%s]}\n' \
+    "$(dagent ocuser 200001 1)" "$(dagent ocgroup 200002 2)" "$(dagent fine-bot 200003 3)" \
+    >"$st/directory.json"
+out=$(run 2>&1)
+rc=$?
+expect_rc "synced agents named like local ones: exit 1" 1
+expect "a synced agent named like a local user, with the fix" \
+    "^$st/directory.json: error: agent ocuser (app .*) has the name of a local user ($work/passwd:4, uid 1001).*names.json"
+expect "a synced agent named like a local group, with the fix" \
+    "^$st/directory.json: error: agent ocgroup (app .*) has the name of a local group ($work/group:5, gid 1002)"
+expect_not "a synced agent with its own name: nothing" "agent fine-bot"
+rm -f "$st/directory.json"
+
 # warnings only: exit 3; [service default] covers every PAM service
 write_good
 write_pam
