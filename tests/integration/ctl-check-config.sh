@@ -264,6 +264,10 @@ printf 'auth required pam_openclaw.so\n' >"$work/pam.d/cron"
 out=$(run 2>&1)
 rc=$?
 expect_rc "[service default] covers PAM services without their own section" 0
+rm -f "$work/pam.d/"*
+out=$(run 2>&1)
+rc=$?
+expect_rc "no PAM service uses pam_openclaw yet: its sections are no typos (exit 0)" 0
 
 # --json: the same findings, machine-readable
 write_good
