@@ -6,7 +6,8 @@ noinst_LTLIBRARIES += common/libocpam.la
 common_libocpam_la_SOURCES = \
 	common/hostpolicy.c common/hostpolicy.h \
 	common/tally.c common/tally.h \
-	common/audit.c common/audit.h
+	common/audit.c common/audit.h \
+	common/pamargs.c common/pamargs.h
 
 pamlib_LTLIBRARIES += pam_openclaw/pam_openclaw.la
 pam_openclaw_pam_openclaw_la_SOURCES = \

@@ -46,6 +46,7 @@
 #include "entra.h"
 #include "hostpolicy.h"
 #include "jwks.h"
+#include "pamargs.h"
 #include "pam_openclaw/helperclient.h"
 #include "pam_openclaw/prompt.h"
 #include "pam_openclaw/replay.h"
@@ -59,16 +60,14 @@
 #define OC_DATA_AUTH "openclaw_auth"
 /* Failure delay requested from libpam (microseconds), as pam_unix does. */
 #define OC_FAIL_DELAY_US 2000000u
-/* Roles accepted in a require_role= argument. */
-#define OC_ARG_ROLES_MAX 16
-/* Longest module argument we accept. */
-#define OC_ARG_MAX 1024
-/* mode=helper: default age limit of the daemon's token, and bounds. */
+/* Roles accepted in a require_role= argument; longest argument (pamargs.h). */
+#define OC_ARG_ROLES_MAX OC_PAM_ARG_ROLES_MAX
+#define OC_ARG_MAX       OC_PAM_ARG_LEN_MAX
+/* mode=helper: default age limit of the daemon's token and default wait for
+ * its answer (seconds); the bounds are in pamargs.h. */
 #define OC_HELPER_MAX_AGE_DEFAULT 300
-#define OC_HELPER_MAX_AGE_MAX     86400
-/* mode=helper: default and largest wait for the daemon's answer (seconds). */
 #define OC_HELPER_TIMEOUT_DEFAULT 5
-#define OC_HELPER_TIMEOUT_MAX     30
+_Static_assert(OC_PAM_ARG_PROMPT_MAX == OC_PROMPT_BASE_MAX, "prompt= bound of pamargs.h");
 
 struct opts {
     const char *config;
@@ -303,59 +302,52 @@ static int parse_args(pam_handle_t *pamh, int argc, const char **argv, struct op
     o->helper_max_age = OC_HELPER_MAX_AGE_DEFAULT;
     o->helper_timeout = OC_HELPER_TIMEOUT_DEFAULT;
     for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (a == NULL || strlen(a) >= OC_ARG_MAX) {
-            pam_syslog(pamh, LOG_ERR, "argument %d is too long (limit %d bytes)", i,
-                       OC_ARG_MAX - 1);
+        const struct oc_pam_arg *d = NULL;
+        const char *v = NULL;
+        uint32_t n = 0;
+        char why[512];
+        /* the table is shared with openclawctl check-config (common/pamargs.c) */
+        int r = oc_pam_arg_parse(argv[i], &d, &v, &n, why, sizeof(why));
+        if (r == 0 && d->id == OC_PAM_ARG_REQUIRE_ROLE && parse_roles(o, v) < 0) {
+            r = -EINVAL;
+            (void)snprintf(why, sizeof(why), "too many roles");
+        }
+        if (r < 0) {
+            pam_syslog(pamh, LOG_ERR, "bad argument %d '%.64s%s': %s", i,
+                       argv[i] != NULL ? argv[i] : "", r == -E2BIG ? "..." : "", why);
             return PAM_SERVICE_ERR;
         }
-        if (strncmp(a, "config=", 7) == 0 && a[7] == '/') {
-            o->config = a + 7;
-        } else if (strcmp(a, "debug") == 0) {
+        switch (d->id) {
+        case OC_PAM_ARG_CONFIG:
+            o->config = v;
+            break;
+        case OC_PAM_ARG_DEBUG:
             o->debug = true;
-        } else if (strcmp(a, "use_first_pass") == 0) {
+            break;
+        case OC_PAM_ARG_USE_FIRST_PASS:
             o->use_first_pass = true;
-        } else if (strcmp(a, "try_first_pass") == 0) {
+            break;
+        case OC_PAM_ARG_TRY_FIRST_PASS:
             o->try_first_pass = true;
-        } else if (strcmp(a, "nodelay") == 0) {
+            break;
+        case OC_PAM_ARG_NODELAY:
             o->nodelay = true;
-        } else if (strcmp(a, "mode=helper") == 0) {
-            o->mode_helper = true;
-        } else if (strcmp(a, "mode=token") == 0) {
-            o->mode_helper = false;
-        } else if (strncmp(a, "helper_max_age=", 15) == 0) {
-            if (oc_parse_u32(a + 15, 0, OC_HELPER_MAX_AGE_MAX, &o->helper_max_age) < 0) {
-                pam_syslog(pamh, LOG_ERR,
-                           "bad helper_max_age= argument '%s': give seconds from 0 to %d", a + 15,
-                           OC_HELPER_MAX_AGE_MAX);
-                return PAM_SERVICE_ERR;
-            }
-        } else if (strncmp(a, "helper_timeout=", 15) == 0) {
-            if (oc_parse_u32(a + 15, 1, OC_HELPER_TIMEOUT_MAX, &o->helper_timeout) < 0) {
-                pam_syslog(pamh, LOG_ERR,
-                           "bad helper_timeout= argument '%s': give seconds from 1 to %d", a + 15,
-                           OC_HELPER_TIMEOUT_MAX);
-                return PAM_SERVICE_ERR;
-            }
-        } else if (strncmp(a, "prompt=", 7) == 0 && a[7] != '\0' &&
-                   strlen(a + 7) <= OC_PROMPT_BASE_MAX) {
-            o->prompt = a + 7;
-        } else if (strncmp(a, "require_role=", 13) == 0) {
-            if (parse_roles(o, a + 13) < 0) {
-                pam_syslog(pamh, LOG_ERR,
-                           "bad require_role= argument '%s': give one or more roles separated "
-                           "by commas (at most %d), e.g. require_role=Host.Sudo",
-                           a + 13, OC_ARG_ROLES_MAX);
-                return PAM_SERVICE_ERR;
-            }
-        } else {
-            pam_syslog(pamh, LOG_ERR,
-                       "unknown or malformed argument '%s' (known: config=/PATH debug "
-                       "use_first_pass try_first_pass nodelay prompt=TEXT require_role=ROLES "
-                       "mode=token|helper helper_max_age=SECONDS helper_timeout=SECONDS); see "
-                       "pam_openclaw(8)",
-                       a);
-            return PAM_SERVICE_ERR;
+            break;
+        case OC_PAM_ARG_MODE_HELPER:
+        case OC_PAM_ARG_MODE_TOKEN:
+            o->mode_helper = d->id == OC_PAM_ARG_MODE_HELPER;
+            break;
+        case OC_PAM_ARG_HELPER_MAX_AGE:
+            o->helper_max_age = n;
+            break;
+        case OC_PAM_ARG_HELPER_TIMEOUT:
+            o->helper_timeout = n;
+            break;
+        case OC_PAM_ARG_PROMPT:
+            o->prompt = v;
+            break;
+        case OC_PAM_ARG_REQUIRE_ROLE:
+            break; /* parsed above */
         }
     }
     if (o->use_first_pass && o->try_first_pass) {
