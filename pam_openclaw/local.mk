@@ -46,6 +46,9 @@ TESTS += tests/integration/pam-module.sh tests/system/pam-sshd.sh \
 # pam_openclaw with openclawd: unknown kid, mode=helper, sessions, locks.
 TESTS += tests/integration/pam-helper.sh tests/system/pam-sudo-helper.sh
 EXTRA_DIST += tests/integration/pam-helper.sh tests/system/pam-sudo-helper.sh
+# Only Entra-signed input counts toward an agent's lockout (docs/security.md).
+TESTS += tests/integration/pam-lockout-signed.sh
+EXTRA_DIST += tests/integration/pam-lockout-signed.sh
 # ssh by agent identity between two hosts (network namespaces): sshd's
 # AuthorizedKeysCommand, the TPM-backed ssh-agent, revocation, sudo, su.
 TESTS += tests/system/ssh-two-hosts.sh

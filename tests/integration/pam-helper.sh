@@ -396,7 +396,10 @@ o=$("$ctl" agent lock agent-beta --config "$conf" 2>&1)
 # --- a PAM lockout is reported to the daemon --------------------------------------
 unlock_all
 clear_audit
-for i in 1 2; do pt lock agent-alpha "$tk/garbage" authenticate; done
+# the agent's own signed token for another resource: only Entra-signed
+# input counts toward a lockout (garbage is charged to its source)
+tenant_token "$ALPHA_APP" "$ALPHA_SECRET" "$RESOURCE_V2_URI/.default" >"$tk/alpha-other"
+for i in 1 2; do pt lock agent-alpha "$tk/alpha-other" authenticate; done
 if audit_has "event=anomaly .*user=agent-alpha .*reason=lockout" &&
     wait_for 5 grep -q "audit: anomaly: uid 0 pid [0-9]* reports agent agent-alpha locked out (object id [0-9a-f-]*); on_anomaly = none" "$work/main.log"; then
     tap_ok "a lockout is an anomaly event, sent to openclawd, which audits it (no response configured)"

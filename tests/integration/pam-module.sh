@@ -372,7 +372,8 @@ ctl agent unlock agent-alpha --config "$conf" >/dev/null 2>&1 || true
 KEEP_TALLY=1
 ctl agent unlock agent-alpha --config "$conf" >/dev/null 2>&1
 clear_audit
-for i in 1 2 3; do pt lock agent-alpha "$tk/spliced"; done
+# the agent's own signed token for another audience: only signed input counts
+for i in 1 2 3; do pt lock agent-alpha "$tk/alpha-v2"; done
 if audit_has "event=anomaly service=lock user=agent-alpha .*result=failure reason=lockout"; then
     tap_ok "3 failures within 60 s lock the agent and raise event=anomaly"
 else
@@ -390,14 +391,14 @@ fi
 OPENCLAW_TEST_NOW=$(($(date +%s) + 601)) expect_ok "the lock ends after unlock_time" lock agent-alpha "$tk/alpha"
 st=$(ctl agent status agent-alpha --config "$conf" 2>&1)
 tap_check "a success clears the tally" sh -c 'printf "%s" "$1" | grep -q "failures:     0"' _ "$st"
-for i in 1 2; do pt lockforever agent-alpha "$tk/spliced"; done
+for i in 1 2; do pt lockforever agent-alpha "$tk/alpha-v2"; done
 OPENCLAW_TEST_NOW=$(($(date +%s) + 3000)) expect_refused "unlock_time = 0 locks until an admin unlocks" locked lockforever agent-alpha "$tk/alpha"
 out=$(ctl agent unlock agent-alpha --config "$conf" 2>&1)
 tap_check "openclawctl agent unlock" test $? -eq 0
 expect_ok "accepted after the admin unlock" lockforever agent-alpha "$tk/alpha"
 out=$(ctl agent status ../etc --config "$conf" 2>&1)
 tap_check "agent names with / or .. are refused" test $? -eq 2
-for i in 1 2 3; do pt lock agent-beta "$tk/spliced"; done
+for i in 1 2 3; do pt lock agent-beta "$tk/beta"; done
 expect_ok "one agent's lock does not lock another" sshd agent-alpha "$tk/alpha"
 KEEP_TALLY=
 ctl agent unlock agent-beta --config "$conf" >/dev/null 2>&1
