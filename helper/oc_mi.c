@@ -46,6 +46,7 @@ struct oc_mi {
     const struct oc_idmap_entry *ids;
     size_t n_ids;
     struct oc_tokens *tokens;
+    struct oc_decide *decide;
     oc_mi_log_fn log;
     int listen_fd;
     int nl_fd;
@@ -106,7 +107,8 @@ static int listen_on(const struct oc_mi_endpoint *ep, oc_mi_log_fn log)
 }
 
 int oc_mi_open(const struct oc_config *config, const struct oc_idmap_entry *ids, size_t n_ids,
-               struct oc_tokens *tokens, oc_mi_log_fn log, struct oc_mi **ret_mi)
+               struct oc_tokens *tokens, struct oc_decide *decide, oc_mi_log_fn log,
+               struct oc_mi **ret_mi)
 {
     const struct oc_mi_endpoint *ep = &config->global.mi_endpoint;
     struct oc_mi *mi;
@@ -125,6 +127,7 @@ int oc_mi_open(const struct oc_config *config, const struct oc_idmap_entry *ids,
     mi->ids = ids;
     mi->n_ids = n_ids;
     mi->tokens = tokens;
+    mi->decide = decide;
     mi->log = log;
     mi->listen_fd = -1;
     mi->nl_fd = oc_sockdiag_open();
@@ -397,9 +400,14 @@ static int handle_request(struct oc_mi *mi, struct mi_conn *c, size_t len)
     if (r < 0 || (size_t)r >= sizeof(scope)) {
         return answer_error(c, 400, "invalid_request", "resource is too long", -1);
     }
-    if (ag->scopes.n > 0 && !oc_strlist_contains(&ag->scopes, scope)) {
-        return answer_error(c, 403, "access_denied",
-                            "scope not in the agent's scopes in openclaw.conf", -1);
+    const char *code = NULL;
+    struct oc_issue is = {.path = OC_ISSUE_MI_TOKEN,
+                          .uid = c->uid,
+                          .pid = 0, /* TCP: the kernel gives the uid, not the pid */
+                          .agent = (size_t)a,
+                          .scope = scope};
+    if (oc_decide(mi->decide, &is, &code, &why) < 0) {
+        return answer_error(c, 403, "access_denied", why, -1);
     }
     why = oc_agent_unusable(mi->config, ag);
     if (why != NULL) {

@@ -11,6 +11,7 @@
 #include <openssl/sha.h>
 
 #include "b64url.h"
+#include "oc_decide.h"
 #include "oc_fetch.h"
 #include "oc_sshsign.h"
 #include "tpm/tpm.h"
@@ -131,9 +132,9 @@ static const char *sign_algo(enum oc_tpm_key_alg alg, uint32_t flags)
     return NULL; /* ssh-rsa (SHA-1) is never signed */
 }
 
-cJSON *oc_sshsign_sign(struct oc_fetch_ctx *fetch, ssize_t agent, uint32_t peer_uid,
-                       int32_t peer_pid, const struct oc_ssh_args *args, oc_sshsign_log_fn log,
-                       bool *ret_close)
+cJSON *oc_sshsign_sign(struct oc_fetch_ctx *fetch, struct oc_decide *decide, ssize_t agent,
+                       uint32_t peer_uid, int32_t peer_pid, const struct oc_ssh_args *args,
+                       oc_sshsign_log_fn log, bool *ret_close)
 {
     const struct oc_agent *a;
     struct oc_fetch_error err;
@@ -165,6 +166,15 @@ cJSON *oc_sshsign_sign(struct oc_fetch_ctx *fetch, ssize_t agent, uint32_t peer_
     }
     if (args->key_len != len || memcmp(args->key, blob, len) != 0) {
         return error_answer("no-such-key", "this key is not the agent's TPM key");
+    }
+    const char *code = NULL, *why = NULL;
+    struct oc_issue is = {.path = OC_ISSUE_SSH_SIGN,
+                          .uid = peer_uid,
+                          .pid = peer_pid,
+                          .agent = (size_t)agent,
+                          .scope = NULL};
+    if (oc_decide(decide, &is, &code, &why) < 0) {
+        return error_answer(code, why);
     }
     (void)oc_ssh_fingerprint(blob, len, fp);
     algo = sign_algo(oc_tpm_key_alg(key), args->flags);

@@ -28,6 +28,7 @@
 #include "oc_sshwire.h"
 
 struct oc_fetch_ctx;
+struct oc_decide;
 
 /* ssh-agent sign flags (draft-miller-ssh-agent 4.5.1). */
 #define OC_SSH_AGENT_RSA_SHA2_256 0x02u
@@ -47,12 +48,13 @@ cJSON *oc_sshsign_identities(struct oc_fetch_ctx *fetch, ssize_t agent, uint32_t
 
 /*
  * ssh-sign: sign args->data with the TPM key of agent (the peer's own;
- * -1 or a root peer: "denied", *ret_close set). Answer
+ * -1 or a root peer: "denied", *ret_close set), once oc_decide() allows
+ * it (else its error code: locked, locked-out, disabled). Answer
  * {"ok":true,"algorithm":NAME,"signature":B64URL} or an error object
  * (denied, no-such-key, unsupported, unusable). NULL: out of memory.
  */
-cJSON *oc_sshsign_sign(struct oc_fetch_ctx *fetch, ssize_t agent, uint32_t peer_uid,
-                       int32_t peer_pid, const struct oc_ssh_args *args, oc_sshsign_log_fn log,
-                       bool *ret_close);
+cJSON *oc_sshsign_sign(struct oc_fetch_ctx *fetch, struct oc_decide *decide, ssize_t agent,
+                       uint32_t peer_uid, int32_t peer_pid, const struct oc_ssh_args *args,
+                       oc_sshsign_log_fn log, bool *ret_close);
 
 #endif

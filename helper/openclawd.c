@@ -33,6 +33,7 @@
 #include "directory.h"
 #include "idmap.h"
 #include "oc_agentstate.h"
+#include "oc_decide.h"
 #include "oc_cred.h"
 #include "oc_fetch.h"
 #include "oc_graph.h"
@@ -96,7 +97,9 @@ struct daemon {
     struct client clients[OC_CLIENTS_MAX];
     size_t n_clients;
     struct oc_agentstate agents; /* sessions and admin locks (oc_agentstate.h) */
-    struct oc_mi *mi;            /* managed-identity endpoint (oc_mi.h); NULL when off */
+    struct oc_decide decide;     /* the one decision point (oc_decide.h) */
+    char dir_file[OC_CONFIG_PATH_MAX + 32];
+    struct oc_mi *mi; /* managed-identity endpoint (oc_mi.h); NULL when off */
 };
 
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -415,10 +418,6 @@ static int do_get_token(struct daemon *d, struct client *c, const struct oc_requ
     }
     ag = &d->config->agents[a];
     if (req->scope[0] != '\0') {
-        if (ag->scopes.n > 0 && !oc_strlist_contains(&ag->scopes, req->scope)) {
-            c->closing = true;
-            return send_error(c, "denied", "scope not in the agent's scopes in openclaw.conf", -1);
-        }
         oc_strscpy(scope, sizeof(scope), req->scope);
     } else if (oc_default_scope(d->config, ag, scope, sizeof(scope)) < 0) {
         return send_error(c, "no-scope", "no scope given and no default scope configured", -1);
@@ -427,11 +426,15 @@ static int do_get_token(struct daemon *d, struct client *c, const struct oc_requ
         logmsg("audit: root (pid %d) requested the token of agent %s for %s", c->pid, ag->name,
                scope);
     }
-    if (d->agents.locked[a]) {
-        logmsg("uid %u pid %d: token of agent %s refused: the agent is locked", c->uid, c->pid,
-               ag->name);
-        return send_error(c, "locked",
-                          "the agent is locked by an admin; openclawctl agent unlock lifts it", -1);
+    struct oc_issue is = {.path = OC_ISSUE_SOCKET_TOKEN,
+                          .uid = c->uid,
+                          .pid = c->pid,
+                          .agent = (size_t)a,
+                          .scope = scope};
+    const char *code = NULL;
+    if (oc_decide(&d->decide, &is, &code, &why) < 0) {
+        c->closing = c->closing || strcmp(code, "denied") == 0;
+        return send_error(c, code, why, -1);
     }
     why = oc_agent_unusable(d->config, ag);
     if (why != NULL) {
@@ -514,8 +517,13 @@ static void prefetch_default(struct daemon *d, size_t a, int64_t now)
     struct oc_token_entry *e = NULL;
     char scope[OC_PROTO_SCOPE_MAX + 1];
 
-    if (d->agents.locked[a] || oc_agent_unusable(d->config, ag) != NULL ||
+    const char *code, *why;
+
+    if (oc_agent_unusable(d->config, ag) != NULL ||
         oc_default_scope(d->config, ag, scope, sizeof(scope)) < 0 ||
+        oc_decide(&d->decide,
+                  &(struct oc_issue){.path = OC_ISSUE_PREFETCH, .agent = a, .scope = scope}, &code,
+                  &why) < 0 ||
         oc_tokens_entry(&d->tokens, a, scope, &e) < 0) {
         return;
     }
@@ -669,6 +677,12 @@ static int do_anomaly(struct daemon *d, struct client *c, const struct oc_reques
         c->closing = true;
         return send_error(c, "no-such-agent", "no such agent in the config or directory data", -1);
     }
+    ssize_t ai = agent_of_name(d, req->agent);
+    if (ai >= 0) {
+        /* Held for the decision point (oc_decide.h) until agent-unlock or
+         * the longest unlock_time: no token or signature while locked out. */
+        oc_decide_lockout(&d->decide, (size_t)ai, oc_now());
+    }
     o = cJSON_CreateObject();
     cJSON_AddBoolToObject(o, "ok", 1);
     cJSON_AddStringToObject(o, "action", act ? "disable-service-principal" : "none");
@@ -688,10 +702,10 @@ static int do_ssh(struct daemon *d, struct client *c, const struct oc_request *r
 {
     ssize_t a = c->uid == 0 ? -1 : agent_of_uid(d, c->uid);
     bool close_after = false;
-    cJSON *o =
-            req->def->type == OC_REQ_SSH_SIGN
-                    ? oc_sshsign_sign(&d->fetch, a, c->uid, c->pid, &req->ssh, logmsg, &close_after)
-                    : oc_sshsign_identities(&d->fetch, a, c->uid, c->pid, logmsg);
+    cJSON *o = req->def->type == OC_REQ_SSH_SIGN
+                       ? oc_sshsign_sign(&d->fetch, &d->decide, a, c->uid, c->pid, &req->ssh,
+                                         logmsg, &close_after)
+                       : oc_sshsign_identities(&d->fetch, a, c->uid, c->pid, logmsg);
 
     if (o == NULL) {
         return -ENOMEM;
@@ -1294,7 +1308,15 @@ int main(int argc, char **argv)
             logmsg("removed %zu temporary file(s) left by an earlier run", swept);
         }
     }
-    if (oc_mi_open(d.config, d.ids, d.n_ids, &d.tokens, logmsg, &d.mi) < 0) {
+    if (d.config->directory != NULL) {
+        (void)snprintf(d.dir_file, sizeof(d.dir_file), "%s/%s", d.graph_state_dir,
+                       OC_DIR_FILE_NAME);
+    }
+    d.decide = (struct oc_decide){.config = d.config,
+                                  .agents = &d.agents,
+                                  .dir_file = d.dir_file[0] != '\0' ? d.dir_file : NULL,
+                                  .log = logmsg};
+    if (oc_mi_open(d.config, d.ids, d.n_ids, &d.tokens, &d.decide, logmsg, &d.mi) < 0) {
         goto out;
     }
     d.started = oc_now();
@@ -1321,6 +1343,7 @@ out:
     if (d.fetch.keys != NULL) {
         oc_fetch_done(&d.fetch);
     }
+    oc_decide_free(&d.decide);
     oc_agentstate_free(&d.agents);
     free(d.ids);
     oc_config_free(d.config);
