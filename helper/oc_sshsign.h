@@ -9,8 +9,11 @@
  * `tpm-certificate` key (key_file, the key already loaded for client
  * assertions); a signature is one TPM command over the SHA-256 digest of
  * the data (SHA-512 for rsa-sha2-512), wrapped in the ssh signature format (RFC 4253 6.6, RFC 5656
- * 3.1.2, RFC 8332 3). Every signature is logged (agent, uid, pid, key
- * fingerprint, algorithm), never the data.
+ * 3.1.2, RFC 8332 3). The key is also the agent's Entra credential, so
+ * only SSH is signed: a userauth request for the agent's own key or an
+ * SSHSIG blob in an allowed namespace (oc_ssh_signable_check); anything
+ * else is refused "not-ssh". Every signature is logged (agent, uid, pid,
+ * key fingerprint, algorithm, what was signed), never the data.
  *
  * The wire formats are in oc_sshwire.h (tested without a TPM).
  */

@@ -15,63 +15,7 @@ set -u
 . "$top_srcdir/tests/lib/tenant.sh"
 . "$top_srcdir/tests/integration/helper-lib.sh"
 
-CTL="$top_builddir/helper/openclawctl"
-[ "$(id -u)" = 0 ] || tap_skip_all "needs root (clients run under the agent's uid with setpriv)"
-command -v setpriv >/dev/null 2>&1 || tap_skip_all "setpriv (util-linux) missing"
-command -v curl >/dev/null 2>&1 || tap_skip_all "curl missing"
-[ -x "$OCD" ] && [ -x "$CTL" ] || tap_skip_all "openclawd/openclawctl not built"
-"$PY" -c 'import cryptography' 2>/dev/null || tap_skip_all "python3-cryptography missing"
-
-UID_A=1879048193
-RESOURCE_APP=6c2f8a41-3d5e-4b7a-8c9d-0e1f2a3b4c5d
-ADMIN_APP=c1d3e5f7-9b2a-4c6d-8e0f-1c3d5e7f9a2b
-ADMIN_SECRET='aDm8Q~openclaw-demo-admin-secret.00000001'
-work=$(mktemp -d "${TMPDIR:-/tmp}/oc-decide.XXXXXX")
-chmod 755 "$work"
-mkdir -m 1777 "$work/out"
-HELPER_PID_main=""
-cleanup() {
-    helper_stop "$HELPER_PID_main"
-    tenant_stop
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-tenant_start "$work/tenant" || tap_skip_all "the local tenant did not start"
-PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-S=$work/openclawd.sock
-C=$work/oc.conf
-printf '%s\n' "$ADMIN_SECRET" >"$work/admin.secret"
-chmod 600 "$work/admin.secret"
-mkdir -p "$work/state" "$work/run"
-mkdir -m 0700 "$work/keys"
-{
-    conf_global "$work/state" "$S" "$ISSUER_V2_LINE" "runtime_dir = $work/run" \
-        "allow_insecure_credentials = yes" "allow_software_keys = yes" "keys_dir = $work/keys" \
-        "mi_endpoint = 127.0.0.1:$PORT"
-    conf_agent agent-alpha "$ALPHA_APP" "$ALPHA_OID" "uid = $UID_A" \
-        "credential = tpm-certificate" "key_file = $work/alpha.key" "cert_file = $work/alpha.pem" \
-        "scopes = $RESOURCE_URI/.default"
-    conf_section "directory" "resource = $RESOURCE_APP" "graph_url = $TENANT_URL" \
-        "graph_resource = https://graph.microsoft.com" "sync_interval = 3600" \
-        "credential = secret-file" "app_id = $ADMIN_APP" "secret_file = $work/admin.secret"
-} >"$C"
-chmod 644 "$C"
-if ! { "$CTL" tpm keygen --software --alg ecc --out "$work/alpha.key" --config "$C" &&
-    "$CTL" tpm cert --key "$work/alpha.key" --subject agent-alpha --out "$work/alpha.pem" \
-        --config "$C"; } >/dev/null 2>"$work/ctl.err"; then
-    tap_fail "a software key and certificate for agent-alpha" "$(cat "$work/ctl.err")"
-    tap_done
-    exit 1
-fi
-der=$(openssl x509 -in "$work/alpha.pem" -outform DER | base64 -w0)
-tenant_ctl POST key-credentials "{\"appId\":\"$ALPHA_APP\",\"key\":\"$der\"}" >"$work/kc.out" 2>&1
-if ! helper_start main "$C"; then
-    tap_fail "openclawd starts" "$(cat "$work/main.log")"
-    tap_done
-    exit 1
-fi
-LOG=$work/main.log
+. "$top_srcdir/tests/integration/helper-agentkey-lib.sh"
 
 # --- the request table: which types hand out a credential -------------------------
 # Every type of common/proto.c's table is either one that issues a token or
@@ -90,25 +34,7 @@ fi
 # --- the three issuing entry points, as the agent's uid ---------------------------
 # ssh-sign signs an SSH userauth request for the agent's own key (what ssh asks).
 ssh_sign() {
-    as_uid $UID_A "$PY" - "$S" "$CLIENT" <<'PYEOF'
-import base64, json, os, struct, subprocess, sys
-sock, client = sys.argv[1], sys.argv[2]
-def req(o):
-    return json.loads(subprocess.run([sys.executable, client, sock, "json", json.dumps(o)],
-                                     capture_output=True, text=True, timeout=30).stdout or "{}")
-ids = req({"type": "ssh-identities"}).get("identities", [])
-if not ids:
-    print("NO-IDENTITY"); sys.exit(0)
-b64 = ids[0]["key"]
-blob = base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4))
-alg = blob[4:4 + struct.unpack(">I", blob[:4])[0]]
-s = lambda b: struct.pack(">I", len(b)) + b
-data = (s(os.urandom(32)) + b"\x32" + s(b"agent-alpha") + s(b"ssh-connection") + s(b"publickey")
-        + b"\x01" + s(alg) + s(blob))
-a = req({"type": "ssh-sign", "key": b64,
-         "data": base64.urlsafe_b64encode(data).decode().rstrip("=")})
-print("SIGNED" if a.get("ok") else "REFUSED:%s" % a.get("error"))
-PYEOF
+    as_uid $UID_A "$PY" "$top_srcdir/tests/integration/ssh_sign_client.py" "$S" userauth
 }
 get_token() {
     as_uid $UID_A "$PY" "$CLIENT" "$S" json '{"type":"get-token"}' |
