@@ -865,6 +865,67 @@ static int helper_unavailable(struct ctx *c, const char *event, int code, const 
     return code;
 }
 
+/*
+ * mode=helper presents no credential, so it is only for the agent itself
+ * (sudo by an agent already logged in): the account that invoked the
+ * program - PAM_RUSER when the service sets it, and the real uid of this
+ * process (sudo and su keep the caller's) - must be PAM_USER. Root may
+ * ask with no other PAM_RUSER (it holds every agent's tokens anyway).
+ * Otherwise su, or sudo with targetpw/runaspw, would let anyone become
+ * the agent without a credential.
+ */
+static int check_helper_caller(struct ctx *c, const char *event, int code)
+{
+    const void *item = NULL;
+    const char *ruser = NULL;
+    uint32_t agent_uid = 0;
+    bool pinned = false;
+    uid_t ruid = getuid();
+    char detail[OC_USER_NAME_MAX * 2 + 160];
+    int r;
+
+    if (c->is_synced && c->agent->has_uid) {
+        agent_uid = c->agent->uid;
+        r = 0;
+    } else {
+        r = oc_hostpolicy_agent_uid(c->cfg, c->agent, &agent_uid, &pinned);
+    }
+    if (pam_get_item(c->pamh, PAM_RUSER, &item) == PAM_SUCCESS && item != NULL &&
+        ((const char *)item)[0] != '\0') {
+        ruser = item;
+    }
+    if (r < 0) {
+        (void)snprintf(detail, sizeof(detail), "cannot tell the uid of agent %s: %s",
+                       c->agent->name, strerror(-r));
+    } else if (ruser != NULL && strcmp(ruser, c->user) != 0) {
+        struct passwd pw, *res = NULL;
+        char buf[2048];
+        if (getpwnam_r(ruser, &pw, buf, sizeof(buf), &res) == 0 && res != NULL &&
+            res->pw_uid == agent_uid) {
+            ruser = NULL; /* another name of the agent's own uid */
+        } else {
+            (void)snprintf(detail, sizeof(detail), "invoked by %.64s (PAM_RUSER), not by %s", ruser,
+                           c->user);
+        }
+        r = ruser == NULL ? 0 : -EPERM;
+    }
+    if (r == 0 && ruid != 0 && ruid != (uid_t)agent_uid) {
+        (void)snprintf(detail, sizeof(detail), "invoked by uid %u, not by %s (uid %u)",
+                       (unsigned)ruid, c->user, agent_uid);
+        r = -EPERM;
+    }
+    if (r == 0) {
+        return PAM_SUCCESS;
+    }
+    pam_syslog(c->pamh, LOG_NOTICE,
+               "mode=helper for %s refused: %s; mode=helper is only for the agent itself (sudo "
+               "by an agent already logged in), never for su or sudo's targetpw/runaspw: use "
+               "mode=token there",
+               c->user, detail);
+    audit(c, event, "failure", "caller", NULL, NULL, NULL, detail);
+    return code;
+}
+
 /* mode=helper: the agent's token for this host's resource, from openclawd. */
 static int helper_token(struct ctx *c, const char *event, int code, char **ret_tok, size_t *ret_len)
 {
@@ -1017,6 +1078,10 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
         }
     }
     if (c->o.mode_helper) {
+        ret = check_helper_caller(c, event, is_auth ? PAM_AUTH_ERR : PAM_PERM_DENIED);
+        if (ret != PAM_SUCCESS) {
+            return ret;
+        }
         ret = helper_token(c, event, is_auth ? PAM_AUTHINFO_UNAVAIL : PAM_PERM_DENIED, &tok, &len);
         if (ret != PAM_SUCCESS) {
             return ret;
