@@ -151,8 +151,10 @@ EXTRA_DIST += tests/fuzz/fuzz_credparse.c tests/fuzz/corpus/credparse
 # openclaw-token --ssh-agent with TPM keys in openclawd, a real sshd (docs/ssh.md).
 TESTS += tests/integration/helper-sshagent.sh
 # One decision point for every path that issues a credential (docs/security.md).
-TESTS += tests/integration/helper-decide.sh tests/integration/helper-ssh-only.sh
+TESTS += tests/integration/helper-decide.sh tests/integration/helper-ssh-only.sh \
+	tests/integration/helper-hardening.sh
 EXTRA_DIST += tests/integration/helper-decide.sh tests/integration/helper-ssh-only.sh \
+	tests/integration/helper-hardening.sh \
 	tests/integration/helper-agentkey-lib.sh tests/integration/ssh_sign_client.py
 EXTRA_DIST += tests/integration/helper-sshagent.sh docs/ssh.md tests/fuzz/fuzz_sshagent.c \
 	tests/fuzz/corpus/sshagent

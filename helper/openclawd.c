@@ -20,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -118,6 +121,34 @@ static void logmsg(const char *fmt, ...)
         return;
     }
     fprintf(stderr, "openclawd: %s\n", line);
+}
+
+/*
+ * The daemon holds every agent's tokens and loads their keys: none of it
+ * may reach a core file, another process of the same uid (ptrace,
+ * /proc/PID/mem: not dumpable), or swap. Memory is locked when the limit
+ * allows it (root, or LimitMEMLOCK=infinity as the shipped unit sets);
+ * otherwise one line says so.
+ */
+static void harden_process(void)
+{
+    struct rlimit rl = {0, 0};
+
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+        logmsg("warning: cannot make the process non-dumpable: %s", strerror(errno));
+    }
+    /* EPERM under the unit's system call filter: its LimitCORE=0 holds there */
+    (void)setrlimit(RLIMIT_CORE, &rl);
+    if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && (rl.rlim_cur == RLIM_INFINITY || geteuid() == 0)) {
+        if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0) {
+            logmsg("memory not locked (%s): tokens may reach swap; allow mlockall "
+                   "(SystemCallFilter=@memlock) or use encrypted swap",
+                   strerror(errno));
+        }
+    } else {
+        logmsg("memory not locked: RLIMIT_MEMLOCK is finite (the shipped unit sets "
+               "LimitMEMLOCK=infinity); tokens may reach swap unless it is encrypted");
+    }
 }
 
 static void usage(FILE *f)
@@ -1195,6 +1226,7 @@ int main(int argc, char **argv)
         }
         return 2;
     }
+    harden_process();
     if (geteuid() == 0 && !allow_root) {
         logmsg("refusing to run as root: run as the user openclaw (see openclawd(8)); "
                "--allow-root exists for tests only");

@@ -47,8 +47,8 @@ TESTS += tests/integration/pam-module.sh tests/system/pam-sshd.sh \
 TESTS += tests/integration/pam-helper.sh tests/system/pam-sudo-helper.sh
 EXTRA_DIST += tests/integration/pam-helper.sh tests/system/pam-sudo-helper.sh
 # Only Entra-signed input counts toward an agent's lockout (docs/security.md).
-TESTS += tests/integration/pam-lockout-signed.sh
-EXTRA_DIST += tests/integration/pam-lockout-signed.sh
+TESTS += tests/integration/pam-lockout-signed.sh tests/integration/askpass-login-only.sh
+EXTRA_DIST += tests/integration/pam-lockout-signed.sh tests/integration/askpass-login-only.sh
 # ssh by agent identity between two hosts (network namespaces): sshd's
 # AuthorizedKeysCommand, the TPM-backed ssh-agent, revocation, sudo, su.
 TESTS += tests/system/ssh-two-hosts.sh

@@ -267,10 +267,10 @@ askpass_run() {
     clear_audit
     unlock_all
     if [ -n "$SAN" ]; then
-        out=$(OPENCLAW_TOKEN_FILE=$1 timeout 60 "$conv" -d "$PAM_WORK/svc" -k "$askpass" \
+        out=$(OPENCLAW_TOKEN_FILE=$1 OPENCLAW_CONFIG=$conf timeout 60 "$conv" -d "$PAM_WORK/svc" -k "$askpass" \
             "$2" "$3" authenticate acct_mgmt 2>&1)
     else
-        out=$(OPENCLAW_TOKEN_FILE=$1 LD_PRELOAD="$wrapper" PAM_WRAPPER=1 \
+        out=$(OPENCLAW_TOKEN_FILE=$1 OPENCLAW_CONFIG=$conf LD_PRELOAD="$wrapper" PAM_WRAPPER=1 \
             PAM_WRAPPER_SERVICE_DIR="$PAM_WORK/svc" timeout 60 "$conv" -k "$askpass" \
             "$2" "$3" authenticate acct_mgmt 2>&1)
     fi
@@ -295,7 +295,9 @@ if [ -x "$conv" ]; then
     else
         tap_fail "a token of exactly 4 chunks ends with an empty fifth answer" "rc=$rc n=$n $out"
     fi
-    head -c 17000 /dev/zero | tr '\0' a >"$tk/huge"
+    # JWT-shaped, for the host's audience (askpass sends nothing else)
+    printf 'x.%s.%s' "$(printf '{"aud":"%s"}' "$RESOURCE_URI" | base64 -w0 | tr '+/' '-_' | tr -d =)" \
+        "$(head -c 17000 /dev/zero | tr '\0' a)" >"$tk/huge"
     chmod 600 "$tk/huge"
     askpass_run "$tk/huge" chunked agent-alpha
     if [ "$rc" -ne 0 ] && audit_has "result=failure reason=size"; then
