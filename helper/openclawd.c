@@ -50,13 +50,17 @@
 #include "util.h"
 
 #define OC_CLIENTS_MAX       64    /* concurrent connections; more are closed at once */
+#define OC_CLIENTS_ROOT      8     /* of those, kept for root (PAM, openclawctl) */
+#define OC_CLIENTS_PER_UID   8     /* connections of one non-root uid at once */
+#define OC_FIRST_FRAME       2     /* seconds for a new connection's first whole frame */
+#define OC_ACCEPT_BATCH      64    /* connections accepted (or refused) per loop turn */
 #define OC_CLIENT_TIMEOUT    10    /* seconds a connection may stay idle or half-sent */
 #define OC_REQUESTS_PER_CONN 64    /* requests on one connection */
 #define OC_JWKS_MIN_INTERVAL 30    /* refresh-jwks at most this often (seconds) */
 #define OC_JWKS_INTERVAL     86400 /* periodic JWKS refresh */
 #define OC_JWKS_RETRY        60    /* after a failed JWKS refresh */
 #define OC_OUTBUF_MAX        (OC_PROTO_HEADER + OC_PROTO_FRAME_MAX)
-#define OC_LISTEN_BACKLOG    64
+#define OC_LISTEN_BACKLOG    512
 #define OC_JWKS_JOB          UINT64_MAX /* job id of the JWKS request */
 #define OC_SYNC_WAIT         60         /* cache-rebuild waits this long, then "started" */
 
@@ -812,25 +816,58 @@ static void client_close(struct daemon *d, size_t i)
     d->n_clients--;
 }
 
-static void accept_one(struct daemon *d)
+/*
+ * A local flood must not lock anybody else out: one non-root uid holds at
+ * most OC_CLIENTS_PER_UID connections, all non-root uids together leave
+ * OC_CLIENTS_ROOT slots to root (pam_openclaw, openclawctl), and a new
+ * connection has OC_FIRST_FRAME seconds for its first frame. Connections
+ * over a limit are accepted and closed at once, so the listen backlog
+ * never fills up. Refusals are logged at most once a second, with a count.
+ */
+static bool client_slot_free(const struct daemon *d, uint32_t uid)
 {
+    size_t mine = 0;
+
+    if (uid == 0) {
+        return d->n_clients < OC_CLIENTS_MAX;
+    }
+    for (size_t i = 0; i < d->n_clients; i++) {
+        mine += d->clients[i].uid == uid;
+    }
+    return mine < OC_CLIENTS_PER_UID && d->n_clients < OC_CLIENTS_MAX - OC_CLIENTS_ROOT;
+}
+
+/* Accept one connection; false when none was pending. */
+static bool accept_one(struct daemon *d)
+{
+    static int64_t last_log;
+    static unsigned refused;
     struct ucred cred;
     socklen_t sl = sizeof(cred);
     int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     struct client *c;
+    int64_t now = oc_now();
 
     if (fd < 0) {
-        return;
-    }
-    if (d->n_clients >= OC_CLIENTS_MAX) {
-        logmsg("too many connections (%d); refusing one", OC_CLIENTS_MAX);
-        close(fd);
-        return;
+        return false;
     }
     /* The peer is known before any byte of it is read. */
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) < 0 || sl != sizeof(cred)) {
         close(fd);
-        return;
+        return true;
+    }
+    if (!client_slot_free(d, cred.uid)) {
+        close(fd);
+        refused++;
+        if (now != last_log) {
+            logmsg("connection limit: refused %u connection(s), the last from uid %u pid %d "
+                   "(%d per uid, %d kept for root, %d in all)",
+                   refused, cred.uid, cred.pid, OC_CLIENTS_PER_UID, OC_CLIENTS_ROOT,
+                   OC_CLIENTS_MAX);
+            last_log = now;
+            refused = 0;
+        }
+        return true;
     }
     c = &d->clients[d->n_clients++];
     memset(c, 0, sizeof(*c));
@@ -839,8 +876,9 @@ static void accept_one(struct daemon *d)
     c->gid = cred.gid;
     c->pid = cred.pid;
     c->wait_entry = -1;
-    c->deadline = oc_now() + OC_CLIENT_TIMEOUT;
+    c->deadline = now + OC_FIRST_FRAME;
     oc_proto_reader_init(&c->reader);
+    return true;
 }
 
 /* Returns -1 when the connection must end. */
@@ -1040,8 +1078,7 @@ static int run(struct daemon *d)
             wait = 0;
         }
         pfd[n++] = (struct curl_waitfd){.fd = d->signal_fd, .events = CURL_WAIT_POLLIN};
-        pfd[n++] = (struct curl_waitfd){.fd = d->n_clients < OC_CLIENTS_MAX ? d->listen_fd : -1,
-                                        .events = CURL_WAIT_POLLIN};
+        pfd[n++] = (struct curl_waitfd){.fd = d->listen_fd, .events = CURL_WAIT_POLLIN};
         /* POLLIN always: libcurl does not report POLLHUP, and a peer that
          * closed must not make the loop spin. */
         for (size_t i = 0; i < d->n_clients; i++) {
@@ -1050,6 +1087,9 @@ static int run(struct daemon *d)
                     .fd = c->fd,
                     .events = (short)(CURL_WAIT_POLLIN |
                                       (c->out_off < c->out_len ? CURL_WAIT_POLLOUT : 0))};
+            if (c->deadline - now < wait) {
+                wait = c->deadline - now > 0 ? c->deadline - now : 0;
+            }
         }
         mi_at = n;
         mi_n = oc_mi_pollfds(d->mi, pfd + n, now, &wait);
@@ -1097,7 +1137,8 @@ static int run(struct daemon *d)
         }
         oc_mi_handle(d->mi, pfd + mi_at, mi_n);
         if (pfd[1].revents & CURL_WAIT_POLLIN) {
-            accept_one(d);
+            for (unsigned k = 0; k < OC_ACCEPT_BATCH && accept_one(d); k++) {
+            }
         }
     }
 }
