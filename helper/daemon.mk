@@ -153,7 +153,7 @@ TESTS += tests/integration/helper-sshagent.sh
 # One decision point for every path that issues a credential (docs/security.md).
 TESTS += tests/integration/helper-decide.sh tests/integration/helper-ssh-only.sh \
 	tests/integration/helper-hardening.sh tests/integration/helper-flood.sh
-EXTRA_DIST += tests/integration/helper-decide.sh tests/integration/helper-ssh-only.sh \
+EXTRA_DIST += docs/security.md tests/integration/helper-decide.sh tests/integration/helper-ssh-only.sh \
 	tests/integration/helper-hardening.sh tests/integration/helper-flood.sh \
 	tests/integration/flood_client.py \
 	tests/integration/helper-agentkey-lib.sh tests/integration/ssh_sign_client.py
