@@ -49,20 +49,21 @@
 #include "proto.h"
 #include "util.h"
 
-#define OC_CLIENTS_MAX       64    /* concurrent connections; more are closed at once */
-#define OC_CLIENTS_ROOT      8     /* of those, kept for root (PAM, openclawctl) */
-#define OC_CLIENTS_PER_UID   8     /* connections of one non-root uid at once */
-#define OC_FIRST_FRAME       2     /* seconds for a new connection's first whole frame */
-#define OC_ACCEPT_BATCH      64    /* connections accepted (or refused) per loop turn */
-#define OC_CLIENT_TIMEOUT    10    /* seconds a connection may stay idle or half-sent */
-#define OC_REQUESTS_PER_CONN 64    /* requests on one connection */
-#define OC_JWKS_MIN_INTERVAL 30    /* refresh-jwks at most this often (seconds) */
-#define OC_JWKS_INTERVAL     86400 /* periodic JWKS refresh */
-#define OC_JWKS_RETRY        60    /* after a failed JWKS refresh */
-#define OC_OUTBUF_MAX        (OC_PROTO_HEADER + OC_PROTO_FRAME_MAX)
-#define OC_LISTEN_BACKLOG    512
-#define OC_JWKS_JOB          UINT64_MAX /* job id of the JWKS request */
-#define OC_SYNC_WAIT         60         /* cache-rebuild waits this long, then "started" */
+#define OC_CLIENTS_MAX        64      /* concurrent connections; more are closed at once */
+#define OC_CLIENTS_ROOT       8       /* of those, kept for root (PAM, openclawctl) */
+#define OC_CLIENTS_PER_UID    8       /* connections of one non-root uid at once */
+#define OC_FIRST_FRAME        2       /* seconds for a new connection's first whole frame */
+#define OC_ACCEPT_BATCH       64      /* connections accepted (or refused) per loop turn */
+#define OC_ROOT_SOCKET_SUFFIX ".root" /* root's own socket next to the socket, 0600 */
+#define OC_CLIENT_TIMEOUT     10      /* seconds a connection may stay idle or half-sent */
+#define OC_REQUESTS_PER_CONN  64      /* requests on one connection */
+#define OC_JWKS_MIN_INTERVAL  30      /* refresh-jwks at most this often (seconds) */
+#define OC_JWKS_INTERVAL      86400   /* periodic JWKS refresh */
+#define OC_JWKS_RETRY         60      /* after a failed JWKS refresh */
+#define OC_OUTBUF_MAX         (OC_PROTO_HEADER + OC_PROTO_FRAME_MAX)
+#define OC_LISTEN_BACKLOG     512
+#define OC_JWKS_JOB           UINT64_MAX /* job id of the JWKS request */
+#define OC_SYNC_WAIT          60         /* cache-rebuild waits this long, then "started" */
 
 struct client {
     int fd;
@@ -100,6 +101,8 @@ struct daemon {
     struct oc_graph *graph; /* directory sync (oc_graph.c) */
     const char *graph_state_dir;
     int listen_fd;
+    int root_fd; /* root's own socket (socket + OC_ROOT_SOCKET_SUFFIX, 0600) */
+    char root_path[OC_CONFIG_PATH_MAX + 8];
     int signal_fd;
     struct client clients[OC_CLIENTS_MAX];
     size_t n_clients;
@@ -837,14 +840,15 @@ static bool client_slot_free(const struct daemon *d, uint32_t uid)
     return mine < OC_CLIENTS_PER_UID && d->n_clients < OC_CLIENTS_MAX - OC_CLIENTS_ROOT;
 }
 
-/* Accept one connection; false when none was pending. */
-static bool accept_one(struct daemon *d)
+/* Accept one connection on fd (root_only: the root socket); false when
+ * none was pending. */
+static bool accept_one(struct daemon *d, int lfd, bool root_only)
 {
     static int64_t last_log;
     static unsigned refused;
     struct ucred cred;
     socklen_t sl = sizeof(cred);
-    int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     struct client *c;
     int64_t now = oc_now();
 
@@ -854,6 +858,10 @@ static bool accept_one(struct daemon *d)
     /* The peer is known before any byte of it is read. */
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) < 0 || sl != sizeof(cred)) {
         close(fd);
+        return true;
+    }
+    if (root_only && cred.uid != 0) {
+        close(fd); /* only the daemon's own uid could reach it at all */
         return true;
     }
     if (!client_slot_free(d, cred.uid)) {
@@ -938,7 +946,7 @@ static int client_flush(struct client *c)
     return c->closing ? -1 : 0;
 }
 
-static int listen_socket(const char *path)
+static int listen_socket(const char *path, mode_t mode)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     struct stat st;
@@ -960,7 +968,7 @@ static int listen_socket(const char *path)
     if (fd < 0) {
         return -errno;
     }
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0666) < 0 ||
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, mode) < 0 ||
         listen(fd, OC_LISTEN_BACKLOG) < 0) {
         int e = -errno;
         logmsg("cannot listen on %s: %s", path, strerror(-e));
@@ -1035,7 +1043,7 @@ static void job_done(struct daemon *d, struct oc_fetch_result *res)
 
 static int run(struct daemon *d)
 {
-    struct curl_waitfd pfd[2 + OC_CLIENTS_MAX + OC_MI_POLLFDS_MAX];
+    struct curl_waitfd pfd[3 + OC_CLIENTS_MAX + OC_MI_POLLFDS_MAX];
     struct oc_fetch_result res;
 
     for (;;) {
@@ -1079,6 +1087,7 @@ static int run(struct daemon *d)
         }
         pfd[n++] = (struct curl_waitfd){.fd = d->signal_fd, .events = CURL_WAIT_POLLIN};
         pfd[n++] = (struct curl_waitfd){.fd = d->listen_fd, .events = CURL_WAIT_POLLIN};
+        pfd[n++] = (struct curl_waitfd){.fd = d->root_fd, .events = CURL_WAIT_POLLIN};
         /* POLLIN always: libcurl does not report POLLHUP, and a peer that
          * closed must not make the loop spin. */
         for (size_t i = 0; i < d->n_clients; i++) {
@@ -1118,7 +1127,7 @@ static int run(struct daemon *d)
         /* Clients (indices match pfd), from the end: closing moves the last one. */
         for (size_t i = d->n_clients; i-- > 0;) {
             struct client *c = &d->clients[i];
-            short re = pfd[2 + i].revents;
+            short re = pfd[3 + i].revents;
             bool drop = false;
 
             if (re & CURL_WAIT_POLLIN) {
@@ -1136,8 +1145,13 @@ static int run(struct daemon *d)
             }
         }
         oc_mi_handle(d->mi, pfd + mi_at, mi_n);
+        /* root's socket first: no flood of the other one can delay it */
+        if (pfd[2].revents & CURL_WAIT_POLLIN) {
+            for (unsigned k = 0; k < OC_ACCEPT_BATCH && accept_one(d, d->root_fd, true); k++) {
+            }
+        }
         if (pfd[1].revents & CURL_WAIT_POLLIN) {
-            for (unsigned k = 0; k < OC_ACCEPT_BATCH && accept_one(d); k++) {
+            for (unsigned k = 0; k < OC_ACCEPT_BATCH && accept_one(d, d->listen_fd, false); k++) {
             }
         }
     }
@@ -1224,6 +1238,7 @@ int main(int argc, char **argv)
     int opt, r, rc = 1;
 
     d.listen_fd = -1;
+    d.root_fd = -1;
     d.signal_fd = -1;
     while ((opt = getopt_long(argc, argv, "c:fs:i:a:A:RNh", opts, NULL)) != -1) {
         switch (opt) {
@@ -1358,9 +1373,17 @@ int main(int argc, char **argv)
         logmsg("signalfd: %s", strerror(errno));
         goto out;
     }
-    d.listen_fd = listen_socket(d.config->global.socket);
+    d.listen_fd = listen_socket(d.config->global.socket, 0666);
     if (d.listen_fd < 0) {
         goto out;
+    }
+    (void)snprintf(d.root_path, sizeof(d.root_path), "%s%s", d.config->global.socket,
+                   OC_ROOT_SOCKET_SUFFIX);
+    d.root_fd = listen_socket(d.root_path, 0600);
+    if (d.root_fd < 0) {
+        logmsg("no root socket %s: root and pam_openclaw share the main socket (and its "
+               "limits)",
+               d.root_path);
     }
     {
         /* files a killed predecessor was writing (never those readers use) */
@@ -1404,6 +1427,10 @@ out:
     if (d.listen_fd >= 0) {
         close(d.listen_fd);
         unlink(d.config->global.socket);
+    }
+    if (d.root_fd >= 0) {
+        close(d.root_fd);
+        unlink(d.root_path);
     }
     if (d.signal_fd >= 0) {
         close(d.signal_fd);

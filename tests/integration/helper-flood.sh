@@ -2,8 +2,8 @@
 # The daemon socket and the managed-identity endpoint under a local flood
 # (docs/security.md): uid nobody holding 600 connections to each, sending
 # nothing and reconnecting whatever is closed, must not keep root (the PAM
-# module, openclawctl) nor another uid from being answered within the
-# documented bound, FLOOD_BOUND_MS (1 s). openclawd as root with a config
+# module, openclawctl: on root's own socket, SOCKET.root) nor another uid
+# from being answered within the documented bound, FLOOD_BOUND_MS (1 s). openclawd as root with a config
 # that needs no tenant; clients under other uids with setpriv. Prints TAP.
 set -u
 . "$top_srcdir/tests/lib/tap.sh"
@@ -85,10 +85,14 @@ stop_flood() {
 
 # --- the socket ---------------------------------------------------------------------
 start_flood unix "$S"
-served "root's ping (as pam_openclaw and openclawctl connect) during the flood" pong 0 "$PY" "$CLIENT" "$S" json '{"type":"ping"}'
-served "root's status during the flood" '"ok":true' 0 "$PY" "$CLIENT" "$S" json '{"type":"status"}'
-served "another uid's ping during the flood" pong $UID_H "$PY" "$CLIENT" "$S" json '{"type":"ping"}'
+# root (pam_openclaw, openclawctl) connects to its own socket, S.root (0600)
+served "root's ping on its own socket (as pam_openclaw connects) during the flood" pong 0 "$PY" "$CLIENT" "$S.root" json '{"type":"ping"}'
+served "root's status on its own socket during the flood" '"ok":true' 0 "$PY" "$CLIENT" "$S.root" json '{"type":"status"}'
+served "another uid's ping during the flood (connect as openclaw-token does)" pong $UID_H "$PY" "$FLOOD" ping "$S"
 stop_flood
+tap_check "root's socket is mode 0600" test "$(stat -c %a "$S.root")" = 600
+out=$(as_uid $UID_H "$PY" "$CLIENT" "$S.root" json '{"type":"ping"}' 2>&1)
+tap_check "another uid cannot use root's socket" sh -c 'printf "%s" "$1" | grep -q "Permission denied\|CLOSED"' _ "$out"
 tap_check "the refusals are logged, at most once a second" grep -q "connection limit: refused [0-9]* connection(s), the last from uid $NOBODY" "$work/main.log"
 n=$(grep -c "connection limit: refused" "$work/main.log")
 tap_check "... not once per connection ($n lines for a 12 s flood)" test "$n" -le 20
