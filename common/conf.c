@@ -777,6 +777,18 @@ static int p_scopes(struct ctx *c, const struct keydef *k, const char *value, vo
     return parse_list(c, k, value, field, item_scope);
 }
 
+static const char *item_namespace(char *item)
+{
+    return is_printable_ascii_word(item) && strlen(item) <= 128
+                   ? NULL
+                   : "is not an SSHSIG namespace (printable ASCII, no spaces, at most 128)";
+}
+
+static int p_namespaces(struct ctx *c, const struct keydef *k, const char *value, void *field)
+{
+    return parse_list(c, k, value, field, item_namespace);
+}
+
 static int p_allow_agents(struct ctx *c, const struct keydef *k, const char *value, void *field)
 {
     struct oc_service *s = c->obj;
@@ -829,6 +841,8 @@ static const struct keydef keytab[] = {
          "nss_cache = " OC_DEFAULT_STATE_DIR "/nss.cache", false},
         {SEC_GLOBAL, "keys_dir", p_path, G(keys_dir), 0, 0, "",
          "keys_dir = " OC_DEFAULT_STATE_DIR "/keys", false},
+        {SEC_GLOBAL, "ssh_namespaces", p_namespaces, G(ssh_namespaces), 0, 0, "",
+         "ssh_namespaces = file, git", false},
         {SEC_GLOBAL, "runtime_dir", p_path, G(runtime_dir), 0, 0, "",
          "runtime_dir = " OC_DEFAULT_RUNTIME_DIR, false},
         {SEC_GLOBAL, "socket", p_path, G(socket), 0, 0, "",
@@ -2015,6 +2029,7 @@ void oc_config_free(struct oc_config *cfg)
     free(g->issuer_v1);
     free(g->issuer_v2);
     strlist_free(&g->audiences);
+    strlist_free(&g->ssh_namespaces);
     free(g->home);
     free(g->shell);
     free(g->state_dir);

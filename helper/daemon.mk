@@ -20,6 +20,7 @@ helper_openclawd_SOURCES = helper/openclawd.c \
 	helper/oc_cred.c helper/oc_cred.h helper/oc_discovery.c \
 	helper/oc_credparse.c helper/oc_credparse.h \
 	helper/oc_agentstate.c helper/oc_agentstate.h \
+	helper/oc_decide.c helper/oc_decide.h \
 	helper/oc_cachebuild.c helper/oc_cachebuild.h \
 	helper/oc_graph.c helper/oc_graph.h \
 	helper/oc_graphutil.c helper/oc_graphutil.h
@@ -145,6 +146,13 @@ endif
 EXTRA_DIST += tests/fuzz/fuzz_credparse.c tests/fuzz/corpus/credparse
 # openclaw-token --ssh-agent with TPM keys in openclawd, a real sshd (docs/ssh.md).
 TESTS += tests/integration/helper-sshagent.sh
+# One decision point for every path that issues a credential (docs/security.md).
+TESTS += tests/integration/helper-decide.sh tests/integration/helper-ssh-only.sh \
+	tests/integration/helper-hardening.sh tests/integration/helper-flood.sh
+EXTRA_DIST += docs/security.md tests/integration/helper-decide.sh tests/integration/helper-ssh-only.sh \
+	tests/integration/helper-hardening.sh tests/integration/helper-flood.sh \
+	tests/integration/flood_client.py \
+	tests/integration/helper-agentkey-lib.sh tests/integration/ssh_sign_client.py
 EXTRA_DIST += tests/integration/helper-sshagent.sh docs/ssh.md tests/fuzz/fuzz_sshagent.c \
 	tests/fuzz/corpus/sshagent
 if HAVE_CMOCKA

@@ -53,6 +53,9 @@ EXTRA_DIST += tests/integration/pam-helper.sh tests/system/pam-sudo-helper.sh
 # machine's own PAM stack written by pam-auth-update (docs/reliability.md).
 TESTS += tests/system/pam-fault-matrix.sh
 EXTRA_DIST += tests/system/pam-fault-matrix.sh
+# Only Entra-signed input counts toward an agent's lockout (docs/security.md).
+TESTS += tests/integration/pam-lockout-signed.sh tests/integration/askpass-login-only.sh
+EXTRA_DIST += tests/integration/pam-lockout-signed.sh tests/integration/askpass-login-only.sh
 # ssh by agent identity between two hosts (network namespaces): sshd's
 # AuthorizedKeysCommand, the TPM-backed ssh-agent, revocation, sudo, su.
 TESTS += tests/system/ssh-two-hosts.sh

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -45,7 +46,9 @@
 #include "directory.h"
 #include "entra.h"
 #include "hostpolicy.h"
+#include "json.h"
 #include "jwks.h"
+#include "jwt.h"
 #include "pamargs.h"
 #include "pam_openclaw/helperclient.h"
 #include "pam_openclaw/prompt.h"
@@ -60,6 +63,12 @@
 #define OC_DATA_AUTH "openclaw_auth"
 /* Failure delay requested from libpam (microseconds), as pam_unix does. */
 #define OC_FAIL_DELAY_US 2000000u
+/* Failure delay for a source throttled after too much unsigned input. */
+#define OC_SOURCE_DELAY_US 10000000u
+/* Longest a source stays throttled (seconds), whatever unlock_time says. */
+#define OC_SOURCE_HOLD_MAX 900u
+/* The source of a request without PAM_RHOST (su, sudo, a local login). */
+#define OC_SOURCE_LOCAL "(local)"
 /* Roles accepted in a require_role= argument; longest argument (pamargs.h). */
 #define OC_ARG_ROLES_MAX OC_PAM_ARG_ROLES_MAX
 #define OC_ARG_MAX       OC_PAM_ARG_LEN_MAX
@@ -756,6 +765,102 @@ static void count_failure(struct ctx *c, const struct oc_service *svc)
     }
 }
 
+/*
+ * Input that no key of the tenant signed (nothing, garbage, a forged or
+ * unverifiable token, another identity's token) proves nothing about the
+ * agent: charging it to the agent would let anyone who reaches sshd lock
+ * any agent out and trigger the anomaly response. It is charged to its
+ * source instead (PAM_RHOST, else OC_SOURCE_LOCAL): past the service's
+ * deny within fail_interval the source is throttled (its failures are
+ * delayed OC_SOURCE_DELAY_US) for unlock_time, at most OC_SOURCE_HOLD_MAX.
+ * Never an anomaly, never a tenant-wide action.
+ */
+static void count_unsigned(struct ctx *c, const struct oc_service *svc)
+{
+    const struct oc_service *s = svc != NULL ? svc : oc_config_service(c->cfg, c->service);
+    const char *source = c->rhost != NULL && c->rhost[0] != '\0' ? c->rhost : OC_SOURCE_LOCAL;
+    uint32_t deny = s != NULL ? s->deny : OC_DEFAULT_DENY;
+    uint32_t interval = s != NULL ? s->fail_interval : OC_DEFAULT_FAIL_INTERVAL;
+    uint32_t hold = s != NULL ? s->unlock_time : OC_DEFAULT_UNLOCK_TIME;
+    struct oc_tally_status st;
+    char detail[200];
+    int r;
+
+    if (hold == 0 || hold > OC_SOURCE_HOLD_MAX) {
+        hold = OC_SOURCE_HOLD_MAX;
+    }
+    r = oc_tally_dir_check(c->cfg->global.tally_dir);
+    if (r == 0) {
+        r = oc_tally_source_fail(c->cfg->global.tally_dir, source, oc_now(), c->service, deny,
+                                 interval, hold, &st);
+    }
+    if (r < 0) {
+        pam_syslog(c->pamh, LOG_ERR, "cannot record a failure of source %s in %s: %s", source,
+                   c->cfg->global.tally_dir, strerror(-r));
+        return;
+    }
+    if (st.newly_locked) {
+        (void)snprintf(detail, sizeof(detail),
+                       "%u unsigned or foreign tokens from %.64s within %us: its failures are "
+                       "delayed %us for %us (no agent is locked)",
+                       st.n_recent, source, interval, OC_SOURCE_DELAY_US / 1000000u, hold);
+        audit(c, "throttle", "failure", "source", NULL, NULL, NULL, detail);
+    }
+    if (st.locked && !c->o.nodelay) {
+        (void)pam_fail_delay(c->pamh, OC_SOURCE_DELAY_US);
+    }
+}
+
+/* Did the tenant's key verify the token's signature (whatever failed later)? */
+static bool signature_verified(const struct oc_verify_report *rep)
+{
+    for (size_t i = 0; i < rep->n; i++) {
+        if (strcmp(rep->checks[i].name, "signature") == 0) {
+            return rep->checks[i].ok;
+        }
+    }
+    return false;
+}
+
+static bool is_agents_identity(const struct ctx *c, const char *appid, const char *oid)
+{
+    return (appid != NULL && c->agent->app_id[0] != '\0' &&
+            strcasecmp(appid, c->agent->app_id) == 0) ||
+           (oid != NULL && c->agent->object_id[0] != '\0' &&
+            strcasecmp(oid, c->agent->object_id) == 0);
+}
+
+/*
+ * A token refused by a claim check after its signature verified: is it
+ * this agent's own (appid/azp or oid)? Only such a token - a real token
+ * of the agent, presented wrongly - may count toward the agent's lockout.
+ * The payload is read only because the signature verified.
+ */
+static bool signed_by_agent(const struct ctx *c, const char *tok, size_t len,
+                            const struct oc_verify_report *rep)
+{
+    struct oc_jwt *jwt = NULL;
+    cJSON *claims = NULL;
+    const char *appid = NULL, *oid = NULL;
+    bool mine = false;
+
+    if (!signature_verified(rep) ||
+        oc_jwt_parse(tok, len, c->cfg->global.algorithms, &jwt, NULL) < 0) {
+        return false;
+    }
+    if (oc_jwt_decode_payload(jwt, &claims, NULL) == 0) {
+        if (oc_json_get_string(claims, "appid", OC_CLAIM_MAX, &appid) < 0) {
+            appid = NULL;
+            (void)oc_json_get_string(claims, "azp", OC_CLAIM_MAX, &appid);
+        }
+        (void)oc_json_get_string(claims, "oid", OC_CLAIM_MAX, &oid);
+        mine = is_agents_identity(c, appid, oid);
+        cJSON_Delete(claims);
+    }
+    oc_jwt_free(jwt);
+    return mine;
+}
+
 /* Is the agent locked out? PAM_SUCCESS when not, else the code to return. */
 static int check_lock(struct ctx *c, const char *event, int code)
 {
@@ -800,6 +905,67 @@ static int helper_unavailable(struct ctx *c, const char *event, int code, const 
                "refused",
                c->agent->name, c->cfg->global.socket, why);
     audit(c, event, "failure", "helper-unavailable", NULL, NULL, NULL, why);
+    return code;
+}
+
+/*
+ * mode=helper presents no credential, so it is only for the agent itself
+ * (sudo by an agent already logged in): the account that invoked the
+ * program - PAM_RUSER when the service sets it, and the real uid of this
+ * process (sudo and su keep the caller's) - must be PAM_USER. Root may
+ * ask with no other PAM_RUSER (it holds every agent's tokens anyway).
+ * Otherwise su, or sudo with targetpw/runaspw, would let anyone become
+ * the agent without a credential.
+ */
+static int check_helper_caller(struct ctx *c, const char *event, int code)
+{
+    const void *item = NULL;
+    const char *ruser = NULL;
+    uint32_t agent_uid = 0;
+    bool pinned = false;
+    uid_t ruid = getuid();
+    char detail[OC_USER_NAME_MAX * 2 + 160];
+    int r;
+
+    if (c->is_synced && c->agent->has_uid) {
+        agent_uid = c->agent->uid;
+        r = 0;
+    } else {
+        r = oc_hostpolicy_agent_uid(c->cfg, c->agent, &agent_uid, &pinned);
+    }
+    if (pam_get_item(c->pamh, PAM_RUSER, &item) == PAM_SUCCESS && item != NULL &&
+        ((const char *)item)[0] != '\0') {
+        ruser = item;
+    }
+    if (r < 0) {
+        (void)snprintf(detail, sizeof(detail), "cannot tell the uid of agent %s: %s",
+                       c->agent->name, strerror(-r));
+    } else if (ruser != NULL && strcmp(ruser, c->user) != 0) {
+        struct passwd pw, *res = NULL;
+        char buf[2048];
+        if (getpwnam_r(ruser, &pw, buf, sizeof(buf), &res) == 0 && res != NULL &&
+            res->pw_uid == agent_uid) {
+            ruser = NULL; /* another name of the agent's own uid */
+        } else {
+            (void)snprintf(detail, sizeof(detail), "invoked by %.64s (PAM_RUSER), not by %s", ruser,
+                           c->user);
+        }
+        r = ruser == NULL ? 0 : -EPERM;
+    }
+    if (r == 0 && ruid != 0 && ruid != (uid_t)agent_uid) {
+        (void)snprintf(detail, sizeof(detail), "invoked by uid %u, not by %s (uid %u)",
+                       (unsigned)ruid, c->user, agent_uid);
+        r = -EPERM;
+    }
+    if (r == 0) {
+        return PAM_SUCCESS;
+    }
+    pam_syslog(c->pamh, LOG_NOTICE,
+               "mode=helper for %s refused: %s; mode=helper is only for the agent itself (sudo "
+               "by an agent already logged in), never for su or sudo's targetpw/runaspw: use "
+               "mode=token there",
+               c->user, detail);
+    audit(c, event, "failure", "caller", NULL, NULL, NULL, detail);
     return code;
 }
 
@@ -939,6 +1105,7 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
     size_t len = 0;
     const char *reason = NULL;
     const char *detail = NULL;
+    bool agents_own = false; /* signed by the tenant and the agent's own */
     int ret, r;
 
     if (!c->o.nodelay && is_auth) {
@@ -954,6 +1121,10 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
         }
     }
     if (c->o.mode_helper) {
+        ret = check_helper_caller(c, event, is_auth ? PAM_AUTH_ERR : PAM_PERM_DENIED);
+        if (ret != PAM_SUCCESS) {
+            return ret;
+        }
         ret = helper_token(c, event, is_auth ? PAM_AUTHINFO_UNAVAIL : PAM_PERM_DENIED, &tok, &len);
         if (ret != PAM_SUCCESS) {
             return ret;
@@ -964,7 +1135,7 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
     if (ret != PAM_SUCCESS) {
         audit(c, "auth", ret == PAM_AUTH_ERR ? "failure" : "error", reason, NULL, NULL, NULL, NULL);
         if (ret == PAM_AUTH_ERR) {
-            count_failure(c, svc);
+            count_unsigned(c, svc); /* no token at all: nothing Entra signed */
         }
         goto out;
     }
@@ -1015,6 +1186,9 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
                        "openclawd could not refresh the keys: %s; decided from the cache",
                        c->user, why);
         }
+    }
+    if (r == -EACCES && !c->o.mode_helper) {
+        agents_own = signed_by_agent(c, tok, len, &report);
     }
     /* Verified or not, this copy of the token is no longer needed. */
     oc_free_wipe(tok, len);
@@ -1133,9 +1307,18 @@ refused:
     audit(c, event, "failure", reason, res != NULL ? res->appid : NULL,
           res != NULL ? res->oid : NULL, res != NULL ? res->log_id : NULL, detail);
     /* mode=helper presents no credential, so nothing can be guessed:
-     * its refusals (a missing role) do not count toward a lockout. */
+     * its refusals (a missing role) do not count toward a lockout. Only
+     * the agent's own Entra-signed token counts toward its lockout;
+     * anything else is charged to the source (count_unsigned). */
+    if (res != NULL) {
+        agents_own = is_agents_identity(c, res->appid, res->oid);
+    }
     if (!c->o.mode_helper) {
-        count_failure(c, svc);
+        if (agents_own) {
+            count_failure(c, svc);
+        } else {
+            count_unsigned(c, svc);
+        }
     }
     ret = is_auth ? PAM_AUTH_ERR : PAM_PERM_DENIED;
 out:

@@ -120,7 +120,7 @@ printf '%s\n' "$human" | grep -q 'agent-alpha.*fresh, expires in' &&
 # --- openclaw-askpass without a token file: the token from openclawd -----------
 full=$(as_uid $UID_A "$OCT" --socket "$S" 2>/dev/null)
 askp() { as_uid $UID_A env PATH="$UID_BIN:$PATH" OPENCLAW_SOCKET="$S" \
-    OPENCLAW_TOKEN_FILE= sh "$ASKPASS" "$1"; }
+    OPENCLAW_TOKEN_FILE= OPENCLAW_CONFIG="$work/main.conf" sh "$ASKPASS" "$1"; }
 c0=$(askp "(agent-alpha@host) Entra token [0]: ")
 c1=$(askp "(agent-alpha@host) Entra token [500]: ")
 if [ -n "$full" ] && [ "${#c0}" -eq 500 ] && [ "$c0$c1" = "$(printf '%s' "$full" | head -c $((500 + ${#c1})))" ]; then

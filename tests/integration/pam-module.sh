@@ -267,10 +267,10 @@ askpass_run() {
     clear_audit
     unlock_all
     if [ -n "$SAN" ]; then
-        out=$(OPENCLAW_TOKEN_FILE=$1 timeout 60 "$conv" -d "$PAM_WORK/svc" -k "$askpass" \
+        out=$(OPENCLAW_TOKEN_FILE=$1 OPENCLAW_CONFIG=$conf timeout 60 "$conv" -d "$PAM_WORK/svc" -k "$askpass" \
             "$2" "$3" authenticate acct_mgmt 2>&1)
     else
-        out=$(OPENCLAW_TOKEN_FILE=$1 LD_PRELOAD="$wrapper" PAM_WRAPPER=1 \
+        out=$(OPENCLAW_TOKEN_FILE=$1 OPENCLAW_CONFIG=$conf LD_PRELOAD="$wrapper" PAM_WRAPPER=1 \
             PAM_WRAPPER_SERVICE_DIR="$PAM_WORK/svc" timeout 60 "$conv" -k "$askpass" \
             "$2" "$3" authenticate acct_mgmt 2>&1)
     fi
@@ -295,7 +295,9 @@ if [ -x "$conv" ]; then
     else
         tap_fail "a token of exactly 4 chunks ends with an empty fifth answer" "rc=$rc n=$n $out"
     fi
-    head -c 17000 /dev/zero | tr '\0' a >"$tk/huge"
+    # JWT-shaped, for the host's audience (askpass sends nothing else)
+    printf 'x.%s.%s' "$(printf '{"aud":"%s"}' "$RESOURCE_URI" | base64 -w0 | tr '+/' '-_' | tr -d =)" \
+        "$(head -c 17000 /dev/zero | tr '\0' a)" >"$tk/huge"
     chmod 600 "$tk/huge"
     askpass_run "$tk/huge" chunked agent-alpha
     if [ "$rc" -ne 0 ] && audit_has "result=failure reason=size"; then
@@ -397,7 +399,8 @@ ctl agent unlock agent-alpha --config "$conf" >/dev/null 2>&1 || true
 KEEP_TALLY=1
 ctl agent unlock agent-alpha --config "$conf" >/dev/null 2>&1
 clear_audit
-for i in 1 2 3; do pt lock agent-alpha "$tk/spliced"; done
+# the agent's own signed token for another audience: only signed input counts
+for i in 1 2 3; do pt lock agent-alpha "$tk/alpha-v2"; done
 if audit_has "event=anomaly service=lock user=agent-alpha .*result=failure reason=lockout"; then
     tap_ok "3 failures within 60 s lock the agent and raise event=anomaly"
 else
@@ -421,14 +424,14 @@ fi
 OPENCLAW_TEST_NOW=$(($(date +%s) + 601)) expect_ok "the lock ends after unlock_time" lock agent-alpha "$tk/alpha"
 st=$(ctl agent status agent-alpha --config "$conf" 2>&1)
 tap_check "a success clears the tally" sh -c 'printf "%s" "$1" | grep -q "failures:     0"' _ "$st"
-for i in 1 2; do pt lockforever agent-alpha "$tk/spliced"; done
+for i in 1 2; do pt lockforever agent-alpha "$tk/alpha-v2"; done
 OPENCLAW_TEST_NOW=$(($(date +%s) + 3000)) expect_refused "unlock_time = 0 locks until an admin unlocks" locked lockforever agent-alpha "$tk/alpha"
 out=$(ctl agent unlock agent-alpha --config "$conf" 2>&1)
 tap_check "openclawctl agent unlock" test $? -eq 0
 expect_ok "accepted after the admin unlock" lockforever agent-alpha "$tk/alpha"
 out=$(ctl agent status ../etc --config "$conf" 2>&1)
 tap_check "agent names with / or .. are refused" test $? -eq 2
-for i in 1 2 3; do pt lock agent-beta "$tk/spliced"; done
+for i in 1 2 3; do pt lock agent-beta "$tk/beta"; done
 expect_ok "one agent's lock does not lock another" sshd agent-alpha "$tk/alpha"
 KEEP_TALLY=
 ctl agent unlock agent-beta --config "$conf" >/dev/null 2>&1

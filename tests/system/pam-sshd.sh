@@ -62,7 +62,7 @@ EOF
 
     # ssh_as USER TOKENFILE CMD: the stock client, askpass forced, no stdin
     ssh_as() {
-        out=$(OPENCLAW_TOKEN_FILE=$2 SSH_ASKPASS=$NS_ASKPASS SSH_ASKPASS_REQUIRE=force \
+        out=$(OPENCLAW_TOKEN_FILE=$2 OPENCLAW_CONFIG=$w/openclaw.conf SSH_ASKPASS=$NS_ASKPASS SSH_ASKPASS_REQUIRE=force \
             DISPLAY=none timeout 60 setsid -w ssh -F /dev/null -p "$port" \
             -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
             -o PreferredAuthentications=keyboard-interactive -o NumberOfPasswordPrompts=1 \
