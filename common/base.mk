@@ -46,8 +46,8 @@ common_libocbase_la_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer-no-link
 FUZZ_TARGETS += tests/fuzz/fuzz_config
 noinst_PROGRAMS += tests/fuzz/fuzz_config
 tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c
-tests_fuzz_fuzz_config_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
-tests_fuzz_fuzz_config_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_fuzz_config_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_config_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_config_LDADD = common/libocbase.la
 endif
 

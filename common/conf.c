@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -776,6 +777,18 @@ static int p_scopes(struct ctx *c, const struct keydef *k, const char *value, vo
     return parse_list(c, k, value, field, item_scope);
 }
 
+static const char *item_namespace(char *item)
+{
+    return is_printable_ascii_word(item) && strlen(item) <= 128
+                   ? NULL
+                   : "is not an SSHSIG namespace (printable ASCII, no spaces, at most 128)";
+}
+
+static int p_namespaces(struct ctx *c, const struct keydef *k, const char *value, void *field)
+{
+    return parse_list(c, k, value, field, item_namespace);
+}
+
 static int p_allow_agents(struct ctx *c, const struct keydef *k, const char *value, void *field)
 {
     struct oc_service *s = c->obj;
@@ -828,6 +841,8 @@ static const struct keydef keytab[] = {
          "nss_cache = " OC_DEFAULT_STATE_DIR "/nss.cache", false},
         {SEC_GLOBAL, "keys_dir", p_path, G(keys_dir), 0, 0, "",
          "keys_dir = " OC_DEFAULT_STATE_DIR "/keys", false},
+        {SEC_GLOBAL, "ssh_namespaces", p_namespaces, G(ssh_namespaces), 0, 0, "",
+         "ssh_namespaces = file, git", false},
         {SEC_GLOBAL, "runtime_dir", p_path, G(runtime_dir), 0, 0, "",
          "runtime_dir = " OC_DEFAULT_RUNTIME_DIR, false},
         {SEC_GLOBAL, "socket", p_path, G(socket), 0, 0, "",
@@ -1603,6 +1618,14 @@ static int check_global(struct ctx *c)
                     "16 bits): choose a range above them (e.g. uid_min = %u, uid_max = %u)",
                     g->uid_min, g->uid_max, OC_DEFAULT_UID_MIN, OC_DEFAULT_UID_MAX);
     }
+    /* bind() and connect() take at most sun_path's size, NUL included */
+    if (strlen(g->socket) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
+        return fail(c, gline(c, "socket"),
+                    "socket: the path is %zu bytes, a Unix socket path holds at most %zu: "
+                    "choose a shorter one (e.g. socket = %s/openclawd.sock)",
+                    strlen(g->socket), sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1,
+                    OC_DEFAULT_RUNTIME_DIR);
+    }
     return 0;
 }
 
@@ -2006,6 +2029,7 @@ void oc_config_free(struct oc_config *cfg)
     free(g->issuer_v1);
     free(g->issuer_v2);
     strlist_free(&g->audiences);
+    strlist_free(&g->ssh_namespaces);
     free(g->home);
     free(g->shell);
     free(g->state_dir);

@@ -129,6 +129,8 @@ struct oc_global {
     bool allow_software_keys;
     bool allow_insecure_credentials;
     struct oc_mi_endpoint mi_endpoint;
+    /* SSHSIG namespaces the ssh-agent signs (docs/ssh.md); empty: file, git */
+    struct oc_strlist ssh_namespaces;
 };
 
 struct oc_service {

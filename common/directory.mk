@@ -16,9 +16,8 @@ if FUZZING
 FUZZ_TARGETS += tests/fuzz/fuzz_directory
 noinst_PROGRAMS += tests/fuzz/fuzz_directory
 tests_fuzz_fuzz_directory_SOURCES = tests/fuzz/fuzz_directory.c common/directory.c common/json.c
-tests_fuzz_fuzz_directory_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-tests_fuzz_fuzz_directory_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_directory_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_directory_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_directory_LDADD = common/libocbase.la $(CJSON_LIBS) -lm
 endif
 EXTRA_DIST += tests/fuzz/fuzz_directory.c tests/fuzz/corpus/directory

@@ -209,16 +209,34 @@ static void fill_status(const struct tally *t, int64_t now, struct oc_tally_stat
     }
 }
 
-static int open_tally(const char *dir, const char *name, int flags, int *ret_fd)
+/*
+ * The file of a source: OC_TALLY_SOURCE_PREFIX and the FNV-1a 64 hash of
+ * the source in hex. The prefix is not a valid user name, so a source never
+ * shares a file with an agent.
+ */
+static int source_path(const char *dir, const char *source, char *buf, size_t len)
 {
-    char path[PATH_MAX];
-    struct stat st;
-    int r, fd;
+    uint64_t h = 0xcbf29ce484222325ull;
+    int n;
 
-    r = tally_path(dir, name, path, sizeof(path));
-    if (r < 0) {
-        return r;
+    if (dir == NULL || source == NULL) {
+        return -EINVAL;
     }
+    for (const unsigned char *p = (const unsigned char *)source; *p != '\0'; p++) {
+        h = (h ^ *p) * 0x100000001b3ull;
+    }
+    n = snprintf(buf, len, "%s/%s%016llx", dir, OC_TALLY_SOURCE_PREFIX, (unsigned long long)h);
+    if (n < 0 || (size_t)n >= len) {
+        return -ENAMETOOLONG;
+    }
+    return 0;
+}
+
+static int open_path(const char *path, int flags, int *ret_fd)
+{
+    struct stat st;
+    int fd;
+
     fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
     if (fd < 0) {
         return -errno;
@@ -229,6 +247,15 @@ static int open_tally(const char *dir, const char *name, int flags, int *ret_fd)
     }
     *ret_fd = fd;
     return 0;
+}
+
+static int open_tally(const char *dir, const char *name, int flags, int *ret_fd)
+{
+    char path[PATH_MAX];
+    int r;
+
+    r = tally_path(dir, name, path, sizeof(path));
+    return r < 0 ? r : open_path(path, flags, ret_fd);
 }
 
 /* Read the user's tally, records included, under a shared lock. No tally
@@ -289,9 +316,10 @@ int oc_tally_records(const char *dir, const char *name, struct oc_tally_record *
     return 0;
 }
 
-int oc_tally_fail(const char *dir, const char *name, int64_t now, const char *service,
-                  const char *rhost, uint32_t deny, uint32_t fail_interval, uint32_t unlock_time,
-                  struct oc_tally_status *ret_status)
+/* One failure in the tally file at path (see oc_tally_fail). */
+static int tally_fail_path(const char *path, int64_t now, const char *service, const char *rhost,
+                           uint32_t deny, uint32_t fail_interval, uint32_t unlock_time,
+                           struct oc_tally_status *ret_status)
 {
     struct tally t;
     struct oc_tally_record *rec;
@@ -303,7 +331,7 @@ int oc_tally_fail(const char *dir, const char *name, int64_t now, const char *se
     if (deny == 0 || ret_status == NULL) {
         return -EINVAL;
     }
-    r = open_tally(dir, name, O_RDWR | O_CREAT, &fd);
+    r = open_path(path, O_RDWR | O_CREAT, &fd);
     if (r < 0) {
         return r;
     }
@@ -356,6 +384,31 @@ int oc_tally_fail(const char *dir, const char *name, int64_t now, const char *se
     }
     free(t.rec);
     return r;
+}
+
+int oc_tally_fail(const char *dir, const char *name, int64_t now, const char *service,
+                  const char *rhost, uint32_t deny, uint32_t fail_interval, uint32_t unlock_time,
+                  struct oc_tally_status *ret_status)
+{
+    char path[PATH_MAX];
+    int r = tally_path(dir, name, path, sizeof(path));
+
+    return r < 0 ? r
+                 : tally_fail_path(path, now, service, rhost, deny, fail_interval, unlock_time,
+                                   ret_status);
+}
+
+int oc_tally_source_fail(const char *dir, const char *source, int64_t now, const char *service,
+                         uint32_t deny, uint32_t fail_interval, uint32_t hold,
+                         struct oc_tally_status *ret_status)
+{
+    char path[PATH_MAX];
+    int r = source_path(dir, source, path, sizeof(path));
+
+    /* hold 0 would mean "until an admin": a source is never held that long. */
+    return r < 0 ? r
+                 : tally_fail_path(path, now, service, source, deny, fail_interval,
+                                   hold == 0 ? 1 : hold, ret_status);
 }
 
 int oc_tally_reset(const char *dir, const char *name)

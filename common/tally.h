@@ -71,6 +71,20 @@ int oc_tally_fail(const char *dir, const char *name, int64_t now, const char *se
                   const char *rhost, uint32_t deny, uint32_t fail_interval, uint32_t unlock_time,
                   struct oc_tally_status *ret_status);
 
+/*
+ * Per-source tally of input that no Entra key signed (garbage, a forged or
+ * unverifiable token): it is never charged to an agent, only to where it
+ * came from (source: PAM_RHOST, or a local marker). Same file format, in
+ * the same directory, named OC_TALLY_SOURCE_PREFIX + a hash of the source
+ * (never a valid user name). When deny failures fall within fail_interval
+ * the source is "locked" (throttled) for hold seconds (at least 1): the
+ * caller decides what that means (pam_openclaw: a longer failure delay).
+ */
+#define OC_TALLY_SOURCE_PREFIX "@src-"
+int oc_tally_source_fail(const char *dir, const char *source, int64_t now, const char *service,
+                         uint32_t deny, uint32_t fail_interval, uint32_t hold,
+                         struct oc_tally_status *ret_status);
+
 /* Forget every failure and lift the lock (a success, or an admin unlock). */
 int oc_tally_reset(const char *dir, const char *name);
 

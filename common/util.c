@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -442,6 +443,33 @@ int oc_read_full(int fd, void *buf, size_t cap, size_t *ret_len)
     return 0;
 }
 
+#ifdef OC_TEST_HOOKS
+/* Test builds only (configure --enable-test-hooks): OPENCLAW_TEST_WRITE_HOOK
+ * = "pause=MS" holds every replacement for MS milliseconds between the
+ * temporary file's fsync and the rename, so a test's SIGKILL lands inside
+ * the write; ",unlink-first" adds a deliberately broken writer that removes
+ * PATH before that pause (the negative control of the tests' "data lost"
+ * check: a kill in the pause loses the file). */
+static void replace_test_hook(const char *path)
+{
+    const char *s = secure_getenv("OPENCLAW_TEST_WRITE_HOOK");
+    unsigned long ms = 0;
+
+    if (s == NULL || strncmp(s, "pause=", 6) != 0) {
+        return;
+    }
+    for (s += 6; is_digit(*s) && ms < 10000; s++) {
+        ms = ms * 10 + (unsigned long)(*s - '0');
+    }
+    if (strcmp(s, ",unlink-first") == 0) {
+        (void)unlink(path);
+    }
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+#endif
+
 int oc_replace_file(const char *path, const char *tmp_suffix, const void *buf, size_t len,
                     mode_t mode, uid_t uid, gid_t gid)
 {
@@ -505,6 +533,11 @@ int oc_replace_file(const char *path, const char *tmp_suffix, const void *buf, s
     if (close(fd) < 0 && r == 0) {
         r = -errno;
     }
+#ifdef OC_TEST_HOOKS
+    if (r == 0) {
+        replace_test_hook(path);
+    }
+#endif
     if (r == 0 && rename(tmp, path) < 0) {
         r = -errno;
     }

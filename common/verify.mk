@@ -48,12 +48,11 @@ tests_unit_test_entra_LDFLAGS = -pthread
 tests_unit_test_entra_LDADD = $(oc_verify_test_ldadd)
 endif
 
-# Fuzz targets compile their own copy of the library with coverage and
-# ASan/UBSan instrumentation, so the normal library stays uninstrumented.
+# Fuzz targets compile their own copy of the library with coverage hooks
+# (the fuzz build puts ASan + UBSan on everything: configure --enable-fuzzing).
 if FUZZING
-oc_fuzz_cflags = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS) \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-oc_fuzz_ldflags = -fsanitize=fuzzer,address,undefined
+oc_fuzz_cflags = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS) $(FUZZ_CFLAGS)
+oc_fuzz_ldflags = $(FUZZ_CFLAGS)
 oc_fuzz_ldadd = $(CJSON_LIBS) $(CRYPTO_LIBS) -lm
 
 FUZZ_TARGETS += tests/fuzz/fuzz_jwt tests/fuzz/fuzz_jwks

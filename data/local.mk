@@ -32,3 +32,10 @@ uninstall-local:
 	elif [ -e "$$f" ]; then echo "keeping $$f (edited: remove it yourself)"; fi
 
 .PHONY: install-oc-system-files
+
+# bash completion for openclawctl and openclaw-token (bash-completion loads
+# them on demand from this directory).
+bashcompletiondir = $(datadir)/bash-completion/completions
+dist_bashcompletion_DATA = data/bash-completion/openclawctl data/bash-completion/openclaw-token
+TESTS += tests/integration/completion.sh
+EXTRA_DIST += tests/integration/completion.sh

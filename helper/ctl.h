@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 struct oc_config;
+struct cJSON;
 
 enum {
     CTL_EXIT_OK = 0,
@@ -20,6 +21,7 @@ int ctl_tpm(int argc, char **argv);
 int ctl_cache(int argc, char **argv);
 int ctl_enroll(int argc, char **argv);
 int ctl_check_config(int argc, char **argv);
+int ctl_test_login(int argc, char **argv);
 int ctl_audit(int argc, char **argv);
 int ctl_seal(int argc, char **argv);
 int ctl_token(int argc, char **argv);
@@ -30,5 +32,9 @@ int ctl_agent_info(int argc, char **argv, const char *config, unsigned cflags, b
  * print "who: what is wrong" on stderr and return the -errno, *ret_cfg
  * untouched. */
 int ctl_config_load(const char *who, const char *path, unsigned cflags, struct oc_config **ret_cfg);
+
+/* Print o as indented JSON on stdout and free it. 0, or -ENOMEM (o NULL
+ * or not printable). */
+int ctl_json_print(struct cJSON *o);
 
 #endif /* OC_CTL_H */

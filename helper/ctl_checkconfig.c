@@ -2,14 +2,17 @@
 /*
  * ctl_checkconfig.c: `openclawctl check-config`, every problem of the
  * configuration and the host files it names, each with file:line and the
- * fix. Beyond the parser (which stops at the first error): ownership and
- * modes of the config, key, certificate, sealed and secret files and of
- * the state directories (DESIGN.md's Files table), [roles] and agent
- * groups that do not exist, uid collisions between agents and with local
- * users, and PAM stacks that give pam_openclaw an unknown argument.
+ * fix, all in one run. Beyond the parser: ownership and modes of the
+ * config, key, certificate, sealed and secret files and of the state
+ * directories (DESIGN.md's Files table), [roles] and agent groups that do
+ * not exist, the agent uid range against login.defs and /etc/passwd, uid
+ * and name collisions between agents and local users or groups, and the
+ * PAM stacks: arguments of pam_openclaw (the module's own table), services
+ * without a [service] section and sections no PAM file uses, and the
+ * openclaw profile enabled while the configuration is invalid.
  *
- * Exit status: 0 no problem, 1 problems found, 2 the file cannot be read.
- * Read only: it changes nothing.
+ * Exit status: 0 clean, 1 errors, 2 the file cannot be read, 3 warnings
+ * only. Read only: it changes nothing.
  */
 #include "config.h"
 
@@ -28,19 +31,45 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "conf.h"
+#include "directory.h"
 #include "helper/ctl.h"
+#include "helper/ctl_localdb.h"
 #include "idmap.h"
+#include "pamargs.h"
 #include "util.h"
 
-#define CHECK_PAM_DIR       "/etc/pam.d"
-#define CHECK_DAEMON_USER   "openclaw"
-#define CHECK_PAM_LINE_MAX  4096
-#define CHECK_PAM_FILES_MAX 512
-#define CHECK_CERT_WARN     (14 * 86400) /* a certificate expiring sooner is reported */
+#define CHECK_PAM_DIR         "/etc/pam.d"
+#define CHECK_DAEMON_USER     "openclaw"
+#define CHECK_PAM_LINE_MAX    4096
+#define CHECK_PAM_FILES_MAX   512
+#define CHECK_PAM_INCLUDE_MAX 16           /* includes followed per PAM file */
+#define CHECK_CERT_WARN       (14 * 86400) /* a certificate expiring sooner is reported */
+#define CHECK_PARSE_ERRORS    64           /* parse errors collected in one run */
+#define CHECK_FINDINGS_MAX    10000
+#define CHECK_EXIT_WARNINGS   3
+
+struct finding {
+    bool warning;
+    char *file;
+    unsigned line;
+    char *msg;
+};
+
+/* A PAM file of the PAM directory and how it reaches pam_openclaw. */
+struct pam_file {
+    char name[256];
+    unsigned oc_line; /* first line naming pam_openclaw.so, 0: none */
+    size_t n_inc;
+    char inc[CHECK_PAM_INCLUDE_MAX][256]; /* @include, include, substack */
+    unsigned inc_line[CHECK_PAM_INCLUDE_MAX];
+    bool uses;          /* directly or through an include */
+    unsigned uses_line; /* the line that does it */
+};
 
 struct check {
     const char *path;
@@ -48,20 +77,69 @@ struct check {
     const char *daemon_user;
     uid_t daemon_uid;
     bool daemon_known;
-    unsigned problems;
-    unsigned notes;
+    bool json;
+    struct ctl_localdb db;
+    struct finding *f;
+    size_t n, cap;
+    unsigned errors, warnings;
+    bool oom;
+    struct pam_file *pam;
+    size_t n_pam;
+    bool pam_read;
 };
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: openclawctl check-config [--config FILE] [--pam-dir DIR] [--daemon-user "
-            "USER]\n\n"
+            "Usage: openclawctl check-config [--config FILE] [--pam-dir DIR] [--daemon-user USER]\n"
+            "                                [--login-defs FILE] [--passwd FILE] [--group FILE]\n"
+            "                                [--json]\n\n"
             "Loads the configuration and reports every problem with file:line and the fix:\n"
             "parse errors, files and directories (existence, owner, mode), [roles] groups,\n"
-            "uid collisions, pam_openclaw arguments in the PAM stacks (default %s).\n"
-            "Exit status: 0 no problem, 1 problems found, 2 the file cannot be read.\n",
+            "the agent uid range against login.defs and the local users, names and uids\n"
+            "shared with local users or groups, the PAM stacks (default %s): pam_openclaw\n"
+            "arguments, services without a [service] section, sections no PAM file uses,\n"
+            "and the openclaw profile enabled while the configuration is invalid.\n"
+            "Exit status: 0 clean, 1 errors, 2 the file cannot be read, 3 warnings only.\n",
             CHECK_PAM_DIR);
+}
+
+static void add(struct check *c, bool warning, const char *file, unsigned line, const char *fmt,
+                va_list ap) __attribute__((format(printf, 5, 0)));
+static void add(struct check *c, bool warning, const char *file, unsigned line, const char *fmt,
+                va_list ap)
+{
+    char *msg = NULL;
+
+    if (warning) {
+        c->warnings++;
+    } else {
+        c->errors++;
+    }
+    if (c->n == c->cap) {
+        size_t ncap = c->cap == 0 ? 32 : c->cap * 2;
+        struct finding *n = ncap <= CHECK_FINDINGS_MAX ? realloc(c->f, ncap * sizeof(*n)) : NULL;
+        if (n == NULL) {
+            c->oom = true;
+            return;
+        }
+        c->f = n;
+        c->cap = ncap;
+    }
+    if (vasprintf(&msg, fmt, ap) < 0) {
+        c->oom = true;
+        return;
+    }
+    c->f[c->n].warning = warning;
+    c->f[c->n].file = strdup(file);
+    c->f[c->n].line = line;
+    c->f[c->n].msg = msg;
+    if (c->f[c->n].file == NULL) {
+        free(msg);
+        c->oom = true;
+        return;
+    }
+    c->n++;
 }
 
 static void problem(struct check *c, const char *file, unsigned line, const char *fmt, ...)
@@ -70,16 +148,41 @@ static void problem(struct check *c, const char *file, unsigned line, const char
 {
     va_list ap;
 
-    if (line > 0) {
-        printf("%s:%u: ", file, line);
-    } else {
-        printf("%s: ", file);
-    }
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    add(c, false, file, line, fmt, ap);
     va_end(ap);
-    putchar('\n');
-    c->problems++;
+}
+
+static void warning(struct check *c, const char *file, unsigned line, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+static void warning(struct check *c, const char *file, unsigned line, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    add(c, true, file, line, fmt, ap);
+    va_end(ap);
+}
+
+/* Move the last finding to the front (the one an admin must read first). */
+static void to_front(struct check *c)
+{
+    if (c->n > 1) {
+        struct finding last = c->f[c->n - 1];
+        memmove(&c->f[1], &c->f[0], (c->n - 1) * sizeof(c->f[0]));
+        c->f[0] = last;
+    }
+}
+
+static void free_findings(struct check *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->f[i].file);
+        free(c->f[i].msg);
+    }
+    free(c->f);
+    c->f = NULL;
+    c->n = c->cap = 0;
 }
 
 /* The config file itself: root, not writable by group or others, not a symlink. */
@@ -168,7 +271,7 @@ static void check_cert(struct check *c, unsigned line, const char *path)
                 "makes and registers a new certificate)",
                 path);
     } else if (X509_cmp_time(X509_get0_notAfter(x), &soon) <= 0) {
-        problem(c, c->path, line,
+        warning(c, c->path, line,
                 "cert_file %s expires within 14 days: run openclawctl enroll "
                 "again to renew it",
                 path);
@@ -232,36 +335,86 @@ static void check_dirs(struct check *c, const struct oc_config *cfg)
     }
 }
 
+/* A group in the group file; with the default file also through NSS (LDAP, sssd). */
+static bool group_exists(const struct check *c, const char *name)
+{
+    return ctl_localdb_group(&c->db, name) != NULL ||
+           (strcmp(c->db.group_path, CTL_GROUP_PATH) == 0 && getgrnam(name) != NULL);
+}
+
 static void check_agents(struct check *c, const struct oc_config *cfg)
 {
     for (size_t i = 0; i < cfg->n_agents; i++) {
         const struct oc_agent *a = &cfg->agents[i];
+        const struct ctl_local_entry *le;
         check_file(c, a->line, "key_file", a->key_file, true);
         check_file(c, a->line, "cert_file", a->cert_file, false);
         check_cert(c, a->line, a->cert_file);
         check_file(c, a->line, "sealed_file", a->sealed_file, true);
         check_file(c, a->line, "secret_file", a->secret_file, true);
         for (size_t k = 0; k < a->groups.n; k++) {
-            if (getgrnam(a->groups.items[k]) == NULL) {
+            if (!group_exists(c, a->groups.items[k])) {
                 problem(c, c->path, a->line,
                         "[agent %s] groups: group '%s' does not exist: groupadd %s, or remove it",
                         a->name, a->groups.items[k], a->groups.items[k]);
             }
         }
-        struct passwd *pw = getpwnam(a->name);
-        if (pw != NULL && (pw->pw_uid < cfg->global.uid_min || pw->pw_uid > cfg->global.uid_max)) {
+        if ((le = ctl_localdb_user(&c->db, a->name)) != NULL) {
             problem(c, c->path, a->line,
-                    "[agent %s]: a local user of that name exists (uid %u): the agent would "
-                    "shadow or be shadowed by it; rename the section",
-                    a->name, (unsigned)pw->pw_uid);
+                    "[agent %s]: %s:%u has a local user of that name (uid %u): the local user "
+                    "wins and is never an agent, the agent cannot log in; rename the section "
+                    "(and the agent's pinned name)",
+                    a->name, c->db.passwd_path, le->line, (unsigned)le->id);
+        }
+        if ((le = ctl_localdb_group(&c->db, a->name)) != NULL) {
+            problem(c, c->path, a->line,
+                    "[agent %s]: %s:%u has a local group of that name (gid %u): the agent's "
+                    "private group would be confused with it; rename the section",
+                    a->name, c->db.group_path, le->line, (unsigned)le->id);
         }
     }
+}
+
+/* Agents of the directory data (with [directory]) named like a local user or group. */
+static void check_dir_agents(struct check *c, const struct oc_config *cfg)
+{
+    char path[OC_CONFIG_PATH_MAX + 32];
+    struct oc_dir *d = NULL;
+    const char *why = NULL;
+
+    if (cfg->directory == NULL) {
+        return;
+    }
+    (void)snprintf(path, sizeof(path), "%s/%s", cfg->global.state_dir, OC_DIR_FILE_NAME);
+    if (oc_dir_load_file(path, cfg->global.uid_min, cfg->global.uid_max, &d, &why) < 0) {
+        return; /* not synced yet, or openclawctl status says why */
+    }
+    for (size_t i = 0; i < d->n_agents; i++) {
+        const struct oc_dir_agent *a = &d->agents[i];
+        const struct ctl_local_entry *le = ctl_localdb_user(&c->db, a->name);
+        if (le != NULL) {
+            problem(c, path, 0,
+                    "agent %s (app %s) has the name of a local user (%s:%u, uid %u): the local "
+                    "user wins and the agent is refused; rename the local user, or pin the "
+                    "agent another name in %s/names.json (docs/directory.md)",
+                    a->name, a->app_id, c->db.passwd_path, le->line, (unsigned)le->id,
+                    cfg->global.state_dir);
+        } else if ((le = ctl_localdb_group(&c->db, a->name)) != NULL) {
+            problem(c, path, 0,
+                    "agent %s (app %s) has the name of a local group (%s:%u, gid %u): its "
+                    "private group would be confused with it; rename the group, or pin the "
+                    "agent another name in %s/names.json (docs/directory.md)",
+                    a->name, a->app_id, c->db.group_path, le->line, (unsigned)le->id,
+                    cfg->global.state_dir);
+        }
+    }
+    oc_dir_free(d);
 }
 
 static void check_roles(struct check *c, const struct oc_config *cfg)
 {
     for (size_t i = 0; i < cfg->n_roles; i++) {
-        if (getgrnam(cfg->roles[i].group) == NULL) {
+        if (!group_exists(c, cfg->roles[i].group)) {
             problem(c, c->path, 0,
                     "[roles] %s = %s: group '%s' does not exist: groupadd --system %s",
                     cfg->roles[i].role, cfg->roles[i].group, cfg->roles[i].group,
@@ -282,46 +435,125 @@ static void check_uids(struct check *c, const struct oc_config *cfg)
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        struct passwd *pw = getpwuid(e[i].uid);
-        if (pw != NULL && strcmp(pw->pw_name, e[i].name) != 0) {
+        const struct ctl_local_entry *pw = ctl_localdb_uid(&c->db, e[i].uid);
+        if (pw != NULL && strcmp(pw->name, e[i].name) != 0) {
             problem(c, c->path, cfg->agents[e[i].agent].line,
-                    "[agent %s] gets uid %u, which local user '%s' already has: pin another "
-                    "uid with 'uid = N' in that section",
-                    e[i].name, (unsigned)e[i].uid, pw->pw_name);
+                    "[agent %s] gets uid %u, which local user '%s' already has (%s:%u): pin "
+                    "another uid with 'uid = N' in that section",
+                    e[i].name, (unsigned)e[i].uid, pw->name, c->db.passwd_path, pw->line);
         }
-        struct group *gr = getgrgid(e[i].gid);
-        if (gr != NULL && strcmp(gr->gr_name, e[i].name) != 0) {
+        const struct ctl_local_entry *gr = ctl_localdb_gid(&c->db, e[i].gid);
+        if (gr != NULL && strcmp(gr->name, e[i].name) != 0) {
             problem(c, c->path, cfg->agents[e[i].agent].line,
-                    "[agent %s] gets gid %u, which local group '%s' already has: pin another "
-                    "uid with 'uid = N'",
-                    e[i].name, (unsigned)e[i].gid, gr->gr_name);
+                    "[agent %s] gets gid %u, which local group '%s' already has (%s:%u): pin "
+                    "another uid with 'uid = N'",
+                    e[i].name, (unsigned)e[i].gid, gr->name, c->db.group_path, gr->line);
         }
     }
     free(e);
 }
 
-static bool known_pam_arg(const char *a)
+/* The line of "key =" in [section] of the config (0: not written there). */
+static unsigned key_line(const char *path, const char *section, const char *key)
 {
-    static const char *const flags[] = {"debug",   "use_first_pass", "try_first_pass",
-                                        "nodelay", "mode=helper",    "mode=token"};
-    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
-        if (strcmp(a, flags[i]) == 0) {
-            return true;
+    FILE *f = fopen(path, "re");
+    char line[CHECK_PAM_LINE_MAX + 2];
+    unsigned ln = 0, found = 0;
+    bool in = false;
+    size_t kl = strlen(key), sl = strlen(section);
+
+    if (f == NULL) {
+        return 0;
+    }
+    while (fgets(line, sizeof(line), f) != NULL && ln < 1000000) {
+        char *p = line;
+        ln++;
+        while (*p == ' ' || *p == '\t') {
+            p++;
+        }
+        if (*p == '[') {
+            in = strncmp(p + 1, section, sl) == 0 && p[1 + sl] == ']';
+        } else if (in && strncmp(p, key, kl) == 0 &&
+                   (p[kl] == ' ' || p[kl] == '\t' || p[kl] == '=')) {
+            found = ln;
         }
     }
-    return (strncmp(a, "config=/", 8) == 0) || (strncmp(a, "prompt=", 7) == 0 && a[7] != '\0') ||
-           (strncmp(a, "require_role=", 13) == 0 && a[13] != '\0');
+    fclose(f);
+    return found;
 }
 
-/* One PAM service file: lines naming pam_openclaw.so, their arguments checked. */
-static void check_pam_file(struct check *c, const char *dir, const char *name)
+/*
+ * The agent uid range: never over the uids useradd hands out (login.defs'
+ * UID_MIN..UID_MAX and SYS_UID_MIN..SYS_UID_MAX), never over a local user.
+ */
+static void check_range(struct check *c, const struct oc_config *cfg)
+{
+    uint32_t lo = cfg->global.uid_min, hi = cfg->global.uid_max;
+    unsigned line = key_line(c->path, "global", "uid_min");
+    const struct ctl_localdb *db = &c->db;
+    struct {
+        const char *what;
+        uint32_t min, max;
+        unsigned lmin, lmax;
+    } ranges[] = {
+            {"UID_MIN..UID_MAX", db->uid_min, db->uid_max, db->uid_min_line, db->uid_max_line},
+            {"SYS_UID_MIN..SYS_UID_MAX", db->sys_uid_min, db->sys_uid_max, db->sys_uid_min_line,
+             db->sys_uid_max_line},
+    };
+
+    if (line == 0) {
+        line = key_line(c->path, "global", "uid_max");
+    }
+    for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+        if (ranges[i].min <= ranges[i].max && lo <= ranges[i].max && ranges[i].min <= hi) {
+            char where[64] = "";
+            if (ranges[i].lmin > 0 || ranges[i].lmax > 0) {
+                (void)snprintf(where, sizeof(where), ":%u",
+                               ranges[i].lmax > 0 ? ranges[i].lmax : ranges[i].lmin);
+            }
+            problem(c, c->path, line,
+                    "the agent uid range uid_min..uid_max = %u..%u overlaps %s = %u..%u of %s%s%s "
+                    "(the uids useradd gives to local accounts): a new local account could take "
+                    "an agent's uid; move the range above %u, e.g. leave uid_min/uid_max unset "
+                    "(default %u..%u)",
+                    (unsigned)lo, (unsigned)hi, ranges[i].what, (unsigned)ranges[i].min,
+                    (unsigned)ranges[i].max, db->login_defs_path, where,
+                    db->login_defs_read ? "" : " (its defaults: the file cannot be read)",
+                    (unsigned)ranges[i].max, OC_DEFAULT_UID_MIN, OC_DEFAULT_UID_MAX);
+        }
+    }
+    for (size_t i = 0; i < db->n_users; i++) {
+        if (db->users[i].id >= lo && db->users[i].id <= hi) {
+            problem(c, db->passwd_path, db->users[i].line,
+                    "local user '%s' has uid %u, inside the agent uid range %u..%u of %s: it is "
+                    "never an agent (local users never are) but its uid can be an agent's; move "
+                    "the range (uid_min/uid_max) or give the user a uid outside it",
+                    db->users[i].name, (unsigned)db->users[i].id, (unsigned)lo, (unsigned)hi,
+                    c->path);
+        }
+    }
+}
+
+static void pam_include(struct pam_file *pf, const char *name, unsigned ln)
+{
+    if (pf->n_inc < CHECK_PAM_INCLUDE_MAX &&
+        oc_strscpy(pf->inc[pf->n_inc], sizeof(pf->inc[0]), name) == 0) {
+        pf->inc_line[pf->n_inc++] = ln;
+    }
+}
+
+/*
+ * One PAM file: lines naming pam_openclaw.so, their arguments checked
+ * against the module's own table (pamargs.h); the files it includes.
+ */
+static void check_pam_file(struct check *c, const char *dir, struct pam_file *pf)
 {
     char path[1024], line[CHECK_PAM_LINE_MAX + 2];
     unsigned ln = 0;
     FILE *f;
     int fd;
 
-    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path)) {
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, pf->name) >= sizeof(path)) {
         return;
     }
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -331,19 +563,22 @@ static void check_pam_file(struct check *c, const char *dir, const char *name)
         }
         return;
     }
-    while (fgets(line, sizeof(line), f) != NULL) {
+    while (fgets(line, sizeof(line), f) != NULL && ln < 100000) {
         ln++;
         char *hash = strchr(line, '#'), *save = NULL, *tok;
         bool seen = false, uf = false, tf = false;
         if (hash != NULL) {
             *hash = '\0';
         }
-        if (strstr(line, "pam_openclaw") == NULL) {
-            continue;
-        }
         /* type control module args...; control may be [ ... ] */
         tok = strtok_r(line, " \t\r\n", &save);
         if (tok == NULL) {
+            continue;
+        }
+        if (strcmp(tok, "@include") == 0) {
+            if ((tok = strtok_r(NULL, " \t\r\n", &save)) != NULL) {
+                pam_include(pf, tok, ln);
+            }
             continue;
         }
         tok = strtok_r(NULL, " \t\r\n", &save);
@@ -351,8 +586,17 @@ static void check_pam_file(struct check *c, const char *dir, const char *name)
             while (tok != NULL && strchr(tok, ']') == NULL) {
                 tok = strtok_r(NULL, " \t\r\n", &save);
             }
+        } else if (tok != NULL && (strcmp(tok, "include") == 0 || strcmp(tok, "substack") == 0)) {
+            if ((tok = strtok_r(NULL, " \t\r\n", &save)) != NULL) {
+                pam_include(pf, tok, ln);
+            }
+            continue;
         }
         while ((tok = strtok_r(NULL, " \t\r\n", &save)) != NULL) {
+            const struct oc_pam_arg *d;
+            const char *v;
+            uint32_t num;
+            char why[512];
             if (!seen) {
                 const char *base = strrchr(tok, '/');
                 base = base != NULL ? base + 1 : tok;
@@ -360,20 +604,22 @@ static void check_pam_file(struct check *c, const char *dir, const char *name)
                 if (!seen) {
                     break;
                 }
+                if (pf->oc_line == 0) {
+                    pf->oc_line = ln;
+                }
                 continue;
             }
             if (strchr(tok, '[') != NULL) {
                 break; /* a bracketed argument with spaces: not ours to judge */
             }
-            uf |= strcmp(tok, "use_first_pass") == 0;
-            tf |= strcmp(tok, "try_first_pass") == 0;
-            if (!known_pam_arg(tok)) {
+            if (oc_pam_arg_parse(tok, &d, &v, &num, why, sizeof(why)) < 0) {
                 problem(c, path, ln,
-                        "pam_openclaw.so: unknown argument '%s' (the module refuses the "
-                        "service): known are config=/PATH debug use_first_pass try_first_pass "
-                        "nodelay prompt=TEXT require_role=ROLES mode=token|helper",
-                        tok);
+                        "pam_openclaw.so: argument '%s': %s (the module refuses the service)", tok,
+                        why);
+                continue;
             }
+            uf |= d->id == OC_PAM_ARG_USE_FIRST_PASS;
+            tf |= d->id == OC_PAM_ARG_TRY_FIRST_PASS;
         }
         if (uf && tf) {
             problem(c, path, ln,
@@ -384,23 +630,276 @@ static void check_pam_file(struct check *c, const char *dir, const char *name)
     fclose(f);
 }
 
+static struct pam_file *pam_find(struct check *c, const char *name)
+{
+    const char *base = strrchr(name, '/');
+
+    base = base != NULL ? base + 1 : name;
+    for (size_t i = 0; i < c->n_pam; i++) {
+        if (strcmp(c->pam[i].name, base) == 0) {
+            return &c->pam[i];
+        }
+    }
+    return NULL;
+}
+
+/* Editor and package-manager leftovers that libpam never reads as a service. */
+static bool pam_ignored(const char *name)
+{
+    size_t n = strlen(name);
+
+    return name[0] == '.' || name[n - 1] == '~' || strstr(name, ".dpkg-") != NULL ||
+           strstr(name, ".ucf-") != NULL || (n > 4 && strcmp(name + n - 4, ".bak") == 0);
+}
+
+/* A file named after a service, not one only included by others. */
+static bool pam_is_service(const char *name)
+{
+    return strncmp(name, "common-", 7) != 0;
+}
+
 static void check_pam(struct check *c)
 {
     DIR *d = opendir(c->pam_dir);
     struct dirent *de;
-    unsigned n = 0;
+    bool changed = true;
 
     if (d == NULL) {
         return;
     }
-    while ((de = readdir(d)) != NULL && n < CHECK_PAM_FILES_MAX) {
-        if (de->d_name[0] == '.') {
+    c->pam_read = true;
+    c->pam = calloc(CHECK_PAM_FILES_MAX, sizeof(*c->pam));
+    if (c->pam == NULL) {
+        c->oom = true;
+        closedir(d);
+        return;
+    }
+    while ((de = readdir(d)) != NULL && c->n_pam < CHECK_PAM_FILES_MAX) {
+        if (pam_ignored(de->d_name) ||
+            oc_strscpy(c->pam[c->n_pam].name, sizeof(c->pam[0].name), de->d_name) < 0) {
             continue;
         }
-        n++;
-        check_pam_file(c, c->pam_dir, de->d_name);
+        c->n_pam++;
     }
     closedir(d);
+    for (size_t i = 0; i < c->n_pam; i++) {
+        check_pam_file(c, c->pam_dir, &c->pam[i]);
+        c->pam[i].uses = c->pam[i].oc_line > 0;
+        c->pam[i].uses_line = c->pam[i].oc_line;
+    }
+    /* through includes, a bounded number of rounds (include loops end here) */
+    for (unsigned round = 0; changed && round < CHECK_PAM_INCLUDE_MAX; round++) {
+        changed = false;
+        for (size_t i = 0; i < c->n_pam; i++) {
+            for (size_t k = 0; k < c->pam[i].n_inc && !c->pam[i].uses; k++) {
+                const struct pam_file *inc = pam_find(c, c->pam[i].inc[k]);
+                if (inc != NULL && inc->uses) {
+                    c->pam[i].uses = true;
+                    c->pam[i].uses_line = c->pam[i].inc_line[k];
+                    changed = true;
+                }
+            }
+        }
+    }
+}
+
+/* The first common-* file that calls pam_openclaw: the profile is enabled. */
+static const struct pam_file *pam_profile(const struct check *c)
+{
+    for (size_t i = 0; i < c->n_pam; i++) {
+        if (!pam_is_service(c->pam[i].name) && c->pam[i].oc_line > 0) {
+            return &c->pam[i];
+        }
+    }
+    return NULL;
+}
+
+/* PAM services using pam_openclaw without a section, and sections no service uses. */
+static void check_services(struct check *c, const struct oc_config *cfg)
+{
+    char path[1024], users[512] = "";
+    size_t used = 0;
+    bool has_default = false;
+
+    if (!c->pam_read) {
+        return;
+    }
+    for (size_t i = 0; i < cfg->n_services; i++) {
+        has_default |= strcmp(cfg->services[i].name, "default") == 0;
+    }
+    for (size_t i = 0; i < c->n_pam; i++) {
+        const struct pam_file *pf = &c->pam[i];
+        bool found = false;
+        if (!pf->uses || !pam_is_service(pf->name)) {
+            continue;
+        }
+        if (used < sizeof(users)) {
+            int w = snprintf(users + used, sizeof(users) - used, "%s%s", used > 0 ? ", " : "",
+                             pf->name);
+            used += w > 0 ? (size_t)w : 0;
+        }
+        for (size_t k = 0; k < cfg->n_services && !found; k++) {
+            found = strcmp(cfg->services[k].name, pf->name) == 0;
+        }
+        if (!found && !has_default) {
+            (void)snprintf(path, sizeof(path), "%s/%s", c->pam_dir, pf->name);
+            warning(c, path, pf->uses_line,
+                    "service '%s' uses pam_openclaw%s, but %s has no [service %s] and no "
+                    "[service default]: every agent is refused there; add a [service %s] "
+                    "section (require_role = ...), or take pam_openclaw out of this stack",
+                    pf->name, pf->oc_line > 0 ? "" : " through an include", c->path, pf->name,
+                    pf->name);
+        }
+    }
+    /* No PAM service uses pam_openclaw yet (the module installed, not
+     * enabled): sections waiting for it are not typos. */
+    for (size_t k = 0; k < cfg->n_services && used > 0; k++) {
+        const struct oc_service *s = &cfg->services[k];
+        const struct pam_file *pf = pam_find(c, s->name);
+        if (strcmp(s->name, "default") == 0 || (pf != NULL && pf->uses)) {
+            continue;
+        }
+        warning(c, c->path, s->line,
+                "[service %s]: %s, so the section is never used (a typo?); the services that "
+                "use pam_openclaw: %s; rename the section or remove it",
+                s->name,
+                pf == NULL ? "no PAM file of that name in the PAM directory"
+                           : "its PAM file does not call pam_openclaw",
+                users);
+    }
+}
+
+/* Findings on stdout: "file:line: error: what: fix", then the count. */
+static void print_text(const struct check *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        const struct finding *f = &c->f[i];
+        if (f->line > 0) {
+            printf("%s:%u: %s: %s\n", f->file, f->line, f->warning ? "warning" : "error", f->msg);
+        } else {
+            printf("%s: %s: %s\n", f->file, f->warning ? "warning" : "error", f->msg);
+        }
+    }
+    if (c->errors == 0 && c->warnings == 0) {
+        printf("%s: OK\n", c->path);
+    } else {
+        printf("check-config: %u error%s, %u warning%s\n", c->errors, c->errors == 1 ? "" : "s",
+               c->warnings, c->warnings == 1 ? "" : "s");
+    }
+}
+
+static int print_json(const struct check *c, int rc)
+{
+    cJSON *o = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+
+    if (o == NULL || arr == NULL) {
+        cJSON_Delete(o);
+        cJSON_Delete(arr);
+        return -ENOMEM;
+    }
+    cJSON_AddStringToObject(o, "config", c->path);
+    cJSON_AddStringToObject(o, "result",
+                            rc == CTL_EXIT_OK           ? "ok"
+                            : rc == CHECK_EXIT_WARNINGS ? "warnings"
+                            : rc == CTL_EXIT_USAGE      ? "unreadable"
+                                                        : "errors");
+    cJSON_AddNumberToObject(o, "errors", c->errors);
+    cJSON_AddNumberToObject(o, "warnings", c->warnings);
+    cJSON_AddItemToObject(o, "findings", arr);
+    for (size_t i = 0; i < c->n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        if (e == NULL) {
+            break;
+        }
+        cJSON_AddStringToObject(e, "severity", c->f[i].warning ? "warning" : "error");
+        cJSON_AddStringToObject(e, "file", c->f[i].file);
+        cJSON_AddNumberToObject(e, "line", c->f[i].line);
+        cJSON_AddStringToObject(e, "message", c->f[i].msg);
+        cJSON_AddItemToArray(arr, e);
+    }
+    return ctl_json_print(o);
+}
+
+/* Read the whole config file (for the pass that collects every parse error). */
+static char *read_config(const char *path, size_t *ret_len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    char *buf;
+
+    if (fd < 0) {
+        return NULL;
+    }
+    buf = malloc(OC_CONFIG_FILE_MAX + 1);
+    if (buf == NULL || oc_read_full(fd, buf, OC_CONFIG_FILE_MAX + 1, ret_len) < 0 ||
+        *ret_len > OC_CONFIG_FILE_MAX) {
+        free(buf);
+        close(fd);
+        return NULL;
+    }
+    close(fd);
+    buf[*ret_len] = '\0';
+    return buf;
+}
+
+/* Blank line ln (1-based) with spaces, or the whole section when it is a header. */
+static void blank_line(char *buf, size_t len, unsigned ln)
+{
+    size_t i = 0;
+    unsigned cur = 1;
+    bool header, first = true;
+
+    while (i < len && cur < ln) {
+        if (buf[i++] == '\n') {
+            cur++;
+        }
+    }
+    while (i < len && (buf[i] == ' ' || buf[i] == '\t')) {
+        i++;
+    }
+    header = i < len && buf[i] == '[';
+    for (; i < len; i++) {
+        if (buf[i] == '\n') {
+            if (!header) {
+                break;
+            }
+            first = false;
+            continue;
+        }
+        if (!first && buf[i] == '[' && buf[i - 1] == '\n') {
+            break; /* the next section */
+        }
+        buf[i] = ' ';
+    }
+}
+
+/*
+ * The parser stops at the first error. Collect the others by parsing
+ * again with each broken line (or section) blanked out, line numbers
+ * kept. Returns the config parsed without the broken parts, or NULL.
+ */
+static struct oc_config *parse_all(struct check *c, const struct oc_config_error *first)
+{
+    struct oc_config_error err = *first;
+    struct oc_config *cfg = NULL;
+    size_t len = 0;
+    char *buf = read_config(c->path, &len);
+    int r = -EINVAL;
+
+    for (unsigned i = 0, last = 0; i < CHECK_PARSE_ERRORS; i++) {
+        problem(c, c->path, err.line, "%s", err.msg[0] != '\0' ? err.msg : "cannot be parsed");
+        if (buf == NULL || err.line == 0 || err.line == last) {
+            break; /* about the whole file, or a line already left out */
+        }
+        last = err.line;
+        blank_line(buf, len, err.line);
+        memset(&err, 0, sizeof(err));
+        r = oc_config_parse(buf, len, c->path, OC_CONFIG_INSECURE_OK, &cfg, &err);
+        if (r == 0) {
+            break;
+        }
+    }
+    free(buf);
+    return r == 0 ? cfg : NULL;
 }
 
 int ctl_check_config(int argc, char **argv)
@@ -409,6 +908,10 @@ int ctl_check_config(int argc, char **argv)
             {"config", required_argument, NULL, 'c'},
             {"pam-dir", required_argument, NULL, 'p'},
             {"daemon-user", required_argument, NULL, 'u'},
+            {"login-defs", required_argument, NULL, 'l'},
+            {"passwd", required_argument, NULL, 'P'},
+            {"group", required_argument, NULL, 'G'},
+            {"json", no_argument, NULL, 'j'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
     };
@@ -416,9 +919,10 @@ int ctl_check_config(int argc, char **argv)
             .path = OC_CONFIG_PATH, .pam_dir = CHECK_PAM_DIR, .daemon_user = CHECK_DAEMON_USER};
     struct oc_config *cfg = NULL;
     struct oc_config_error err;
+    const struct pam_file *profile;
     struct passwd *pw;
-    char msg[1024];
-    int ch, r;
+    bool invalid = false, unreadable = false;
+    int ch, r, rc;
 
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -436,6 +940,18 @@ int ctl_check_config(int argc, char **argv)
             }
             c.daemon_user = optarg;
             break;
+        case 'l':
+            c.db.login_defs_path = optarg;
+            break;
+        case 'P':
+            c.db.passwd_path = optarg;
+            break;
+        case 'G':
+            c.db.group_path = optarg;
+            break;
+        case 'j':
+            c.json = true;
+            break;
         case 'h':
             usage(stdout);
             return CTL_EXIT_OK;
@@ -448,6 +964,10 @@ int ctl_check_config(int argc, char **argv)
         usage(stderr);
         return CTL_EXIT_USAGE;
     }
+    if (ctl_localdb_load(&c.db) < 0) {
+        fprintf(stderr, "check-config: out of memory\n");
+        return CTL_EXIT_USAGE;
+    }
     pw = getpwnam(c.daemon_user);
     if (pw != NULL) {
         c.daemon_known = true;
@@ -457,46 +977,77 @@ int ctl_check_config(int argc, char **argv)
     memset(&err, 0, sizeof(err));
     r = oc_config_load(c.path, 0, &cfg, &err);
     if (r == -EPERM || r == -ELOOP) {
+        invalid = true; /* the module refuses it */
         check_config_file(&c);
         memset(&err, 0, sizeof(err));
         r = oc_config_load(c.path, OC_CONFIG_INSECURE_OK, &cfg, &err);
     }
     if (r == -ENOENT || r == -EACCES || r == -EFBIG || r == -ENOMEM || r == -EISDIR) {
-        if (oc_config_error_format(&err, msg, sizeof(msg)) < 0 || msg[0] == '\0') {
-            (void)snprintf(msg, sizeof(msg), "%s: %s", c.path, strerror(-r));
+        unreadable = invalid = true;
+        if (err.msg[0] != '\0') {
+            problem(&c, c.path, 0, "%s", err.msg);
+        } else {
+            problem(&c, c.path, 0, "%s: make it a regular file root can read", strerror(-r));
         }
-        fprintf(stderr, "check-config: %s\n", msg);
-        return CTL_EXIT_USAGE;
-    }
-    if (r < 0) {
-        if (oc_config_error_format(&err, msg, sizeof(msg)) < 0 || msg[0] == '\0') {
-            (void)snprintf(msg, sizeof(msg), "%s: %s", c.path, strerror(-r));
+    } else if (r < 0) {
+        invalid = true;
+        cfg = parse_all(&c, &err);
+        if (cfg != NULL) {
+            warning(&c, c.path, 0,
+                    "the checks below ran on the file with the broken lines left out");
         }
-        printf("%s\n", msg);
-        c.problems++;
-        /* the parser stops at the first error; the PAM stacks are still worth a look */
-        check_pam(&c);
-        printf("check-config: %u problem%s (fix the first one and run again: the rest of the "
-               "file was not read)\n",
-               c.problems, c.problems == 1 ? "" : "s");
-        return CTL_EXIT_REFUSED;
     }
-    if (!c.daemon_known) {
-        problem(&c, c.path, 0,
-                "the daemon user '%s' does not exist: adduser --system --group --home "
-                "/var/lib/openclaw %s && adduser %s tss (or pass --daemon-user)",
-                c.daemon_user, c.daemon_user, c.daemon_user);
+    if (cfg != NULL) {
+        if (!c.daemon_known) {
+            problem(&c, c.path, 0,
+                    "the daemon user '%s' does not exist: adduser --system --group --home "
+                    "/var/lib/openclaw %s && adduser %s tss (or pass --daemon-user)",
+                    c.daemon_user, c.daemon_user, c.daemon_user);
+        }
+        check_dirs(&c, cfg);
+        check_range(&c, cfg);
+        check_agents(&c, cfg);
+        check_dir_agents(&c, cfg);
+        check_roles(&c, cfg);
+        check_uids(&c, cfg);
     }
-    check_dirs(&c, cfg);
-    check_agents(&c, cfg);
-    check_roles(&c, cfg);
-    check_uids(&c, cfg);
     check_pam(&c);
-    oc_config_free(cfg);
-    if (c.problems == 0) {
-        printf("%s: OK\n", c.path);
-        return CTL_EXIT_OK;
+    if (cfg != NULL) {
+        check_services(&c, cfg);
     }
-    printf("check-config: %u problem%s\n", c.problems, c.problems == 1 ? "" : "s");
-    return CTL_EXIT_REFUSED;
+    profile = pam_profile(&c);
+    if (invalid && profile != NULL) {
+        char where[1024];
+        (void)snprintf(where, sizeof(where), "%s/%s", c.pam_dir, profile->name);
+        problem(&c, where, profile->oc_line,
+                "the openclaw PAM profile is enabled (pam_openclaw in the common stacks) while "
+                "%s is invalid: every agent is refused on every service; fix the errors below, "
+                "or disable the profile first with pam-auth-update --disable openclaw",
+                c.path);
+        to_front(&c);
+    }
+    oc_config_free(cfg);
+    rc = unreadable       ? CTL_EXIT_USAGE
+         : c.errors > 0   ? CTL_EXIT_REFUSED
+         : c.warnings > 0 ? CHECK_EXIT_WARNINGS
+                          : CTL_EXIT_OK;
+    if (c.oom) {
+        fprintf(stderr, "check-config: out of memory: some findings were lost\n");
+        rc = rc == CTL_EXIT_OK || rc == CHECK_EXIT_WARNINGS ? CTL_EXIT_REFUSED : rc;
+    }
+    if (c.json) {
+        if (print_json(&c, rc) < 0) {
+            fprintf(stderr, "check-config: out of memory\n");
+        }
+    } else if (unreadable) {
+        for (size_t i = 0; i < c.n; i++) {
+            fprintf(stderr, "check-config: %s: %s\n", c.f[i].file, c.f[i].msg);
+        }
+    } else {
+        print_text(&c);
+    }
+    free_findings(&c);
+    free(c.pam);
+    ctl_localdb_free(&c.db);
+    return rc;
 }

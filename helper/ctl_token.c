@@ -36,7 +36,8 @@ static void token_usage(FILE *f)
             "Root only. Asks openclawd for an access token of agent NAME (its default\n"
             "scope unless --scope) and prints it on standard output. --max-age N: a token\n"
             "obtained more than N seconds ago will not do (0..%d). --json prints\n"
-            "{\"token\", \"expires_on\", \"scope\", \"agent\", \"uid\"}. openclawd logs every "
+            "{\"access_token\", \"expires_on\", \"scope\", \"agent\", \"uid\"}. openclawd logs "
+            "every "
             "such\n"
             "request as an audit line (without the token).\n"
             "Exit status: 0 token printed, 1 refused (not root, openclawd not running or\n"
@@ -51,7 +52,7 @@ static int print_json(const char *token, const struct oc_hc_token_info *info, co
     char *text = NULL;
     int rc = CTL_EXIT_REFUSED;
 
-    if (o != NULL && cJSON_AddStringToObject(o, "token", token) != NULL &&
+    if (o != NULL && cJSON_AddStringToObject(o, "access_token", token) != NULL &&
         cJSON_AddNumberToObject(o, "expires_on", (double)info->expires_on) != NULL &&
         cJSON_AddStringToObject(o, "scope", info->scope[0] != '\0' ? info->scope : scope) != NULL &&
         cJSON_AddStringToObject(o, "agent", info->agent[0] != '\0' ? info->agent : name) != NULL &&
@@ -66,7 +67,7 @@ static int print_json(const char *token, const struct oc_hc_token_info *info, co
         oc_free_wipe_str(text);
     }
     if (o != NULL) {
-        cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "token");
+        cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "access_token");
         if (cJSON_IsString(t) && t->valuestring != NULL) {
             oc_wipe(t->valuestring, strlen(t->valuestring));
         }

@@ -20,6 +20,7 @@ helper_openclawd_SOURCES = helper/openclawd.c \
 	helper/oc_cred.c helper/oc_cred.h helper/oc_discovery.c \
 	helper/oc_credparse.c helper/oc_credparse.h \
 	helper/oc_agentstate.c helper/oc_agentstate.h \
+	helper/oc_decide.c helper/oc_decide.h \
 	helper/oc_cachebuild.c helper/oc_cachebuild.h \
 	helper/oc_graph.c helper/oc_graph.h \
 	helper/oc_graphutil.c helper/oc_graphutil.h
@@ -106,18 +107,16 @@ FUZZ_TARGETS += tests/fuzz/fuzz_proto
 noinst_PROGRAMS += tests/fuzz/fuzz_proto
 tests_fuzz_fuzz_proto_SOURCES = tests/fuzz/fuzz_proto.c common/proto.c helper/oc_request.c \
 	$(oc_verify_sources)
-tests_fuzz_fuzz_proto_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS) \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-tests_fuzz_fuzz_proto_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_proto_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_proto_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_proto_LDADD = common/libocbase.la $(CJSON_LIBS) $(CRYPTO_LIBS) -lm
 endif
 if FUZZING
 FUZZ_TARGETS += tests/fuzz/fuzz_mihttp
 noinst_PROGRAMS += tests/fuzz/fuzz_mihttp
 tests_fuzz_fuzz_mihttp_SOURCES = tests/fuzz/fuzz_mihttp.c helper/oc_mihttp.c
-tests_fuzz_fuzz_mihttp_CFLAGS = $(AM_CFLAGS) \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-tests_fuzz_fuzz_mihttp_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_mihttp_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_mihttp_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_mihttp_LDADD = common/libocbase.la
 endif
 EXTRA_DIST += tests/fuzz/fuzz_proto.c
@@ -130,9 +129,8 @@ FUZZ_TARGETS += tests/fuzz/fuzz_tokenstore
 noinst_PROGRAMS += tests/fuzz/fuzz_tokenstore
 tests_fuzz_fuzz_tokenstore_SOURCES = tests/fuzz/fuzz_tokenstore.c helper/oc_tokenstore.c \
 	helper/oc_tokenstore.h
-tests_fuzz_fuzz_tokenstore_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-tests_fuzz_fuzz_tokenstore_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_tokenstore_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_tokenstore_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_tokenstore_LDADD = common/libocbase.la $(CRYPTO_LIBS)
 endif
 EXTRA_DIST += tests/fuzz/fuzz_tokenstore.c tests/fuzz/corpus/tokenstore
@@ -141,14 +139,20 @@ FUZZ_TARGETS += tests/fuzz/fuzz_credparse
 noinst_PROGRAMS += tests/fuzz/fuzz_credparse
 tests_fuzz_fuzz_credparse_SOURCES = tests/fuzz/fuzz_credparse.c helper/oc_credparse.c \
 	$(oc_verify_sources)
-tests_fuzz_fuzz_credparse_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS) \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-tests_fuzz_fuzz_credparse_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_credparse_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_credparse_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_credparse_LDADD = common/libocbase.la $(CJSON_LIBS) $(CRYPTO_LIBS) -lm
 endif
 EXTRA_DIST += tests/fuzz/fuzz_credparse.c tests/fuzz/corpus/credparse
 # openclaw-token --ssh-agent with TPM keys in openclawd, a real sshd (docs/ssh.md).
 TESTS += tests/integration/helper-sshagent.sh
+# One decision point for every path that issues a credential (docs/security.md).
+TESTS += tests/integration/helper-decide.sh tests/integration/helper-ssh-only.sh \
+	tests/integration/helper-hardening.sh tests/integration/helper-flood.sh
+EXTRA_DIST += docs/security.md tests/integration/helper-decide.sh tests/integration/helper-ssh-only.sh \
+	tests/integration/helper-hardening.sh tests/integration/helper-flood.sh \
+	tests/integration/flood_client.py \
+	tests/integration/helper-agentkey-lib.sh tests/integration/ssh_sign_client.py
 EXTRA_DIST += tests/integration/helper-sshagent.sh docs/ssh.md tests/fuzz/fuzz_sshagent.c \
 	tests/fuzz/corpus/sshagent
 if HAVE_CMOCKA
@@ -170,9 +174,8 @@ FUZZ_TARGETS += tests/fuzz/fuzz_sshagent
 noinst_PROGRAMS += tests/fuzz/fuzz_sshagent
 tests_fuzz_fuzz_sshagent_SOURCES = tests/fuzz/fuzz_sshagent.c helper/sshagent.c common/proto.c \
 	$(oc_verify_sources)
-tests_fuzz_fuzz_sshagent_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS) \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-tests_fuzz_fuzz_sshagent_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_sshagent_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_sshagent_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_sshagent_LDADD = common/libocbase.la $(CJSON_LIBS) $(CRYPTO_LIBS) -lm
 endif
 

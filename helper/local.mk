@@ -12,14 +12,16 @@ helper_openclawctl_LDADD = $(CTL_EXTRA_LIBS) common/libocverify.la common/libocb
 
 # Admin experience: enroll (TPM + Graph), check-config, audit.
 helper_openclawctl_SOURCES += helper/ctl_enroll.c helper/ctl_graph.c helper/ctl_graph.h \
-	helper/ctl_tpm.h helper/ctl_agent_info.c helper/ctl_checkconfig.c helper/ctl_audit.c helper/auditlog.c \
+	helper/ctl_tpm.h helper/ctl_agent_info.c helper/ctl_checkconfig.c helper/ctl_localdb.c helper/ctl_localdb.h helper/ctl_testlogin.c helper/ctl_audit.c helper/auditlog.c \
 	helper/auditlog.h helper/auditjournal.c helper/auditjournal.h
 helper_openclawctl_CFLAGS += $(CURL_CFLAGS)
 helper_openclawctl_LDADD += $(CURL_LIBS)
 
 TESTS += tests/integration/ctl-enroll.sh tests/integration/ctl-check-config.sh \
+	tests/integration/ctl-test-login.sh \
 	tests/integration/ctl-audit.sh tests/integration/ctl-audit-journal.sh
 EXTRA_DIST += tests/integration/ctl-enroll.sh tests/integration/ctl-check-config.sh \
+	tests/integration/ctl-test-login.sh \
 	tests/integration/ctl-audit.sh tests/integration/ctl-audit-journal.sh tests/fuzz/fuzz_audit.c tests/fuzz/corpus/audit debian
 # (docs/ and scripts/ are distributed whole by the top-level Makefile.am)
 
@@ -28,9 +30,8 @@ FUZZ_TARGETS += tests/fuzz/fuzz_audit
 noinst_PROGRAMS += tests/fuzz/fuzz_audit
 tests_fuzz_fuzz_audit_SOURCES = tests/fuzz/fuzz_audit.c helper/auditlog.c helper/auditlog.h \
 	helper/auditjournal.c helper/auditjournal.h common/json.c common/json.h
-tests_fuzz_fuzz_audit_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-tests_fuzz_fuzz_audit_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_audit_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_audit_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_audit_LDADD = common/libocbase.la $(CJSON_LIBS) -lm
 endif
 

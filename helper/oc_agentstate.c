@@ -97,7 +97,8 @@ int oc_agentstate_init(struct oc_agentstate *s, const struct oc_config *cfg, con
     s->n = cfg->n_agents;
     s->sessions = calloc(n, sizeof(*s->sessions));
     s->locked = calloc(n, sizeof(*s->locked));
-    if (s->sessions == NULL || s->locked == NULL ||
+    s->lockout_until = calloc(n, sizeof(*s->lockout_until));
+    if (s->sessions == NULL || s->locked == NULL || s->lockout_until == NULL ||
         asprintf(&s->lock_file, "%s/%s", state_dir, OC_AGENTSTATE_FILE) < 0) {
         s->lock_file = NULL;
         oc_agentstate_free(s);
@@ -115,6 +116,7 @@ void oc_agentstate_free(struct oc_agentstate *s)
 {
     free(s->sessions);
     free(s->locked);
+    free(s->lockout_until);
     free(s->lock_file);
     memset(s, 0, sizeof(*s));
 }
@@ -157,6 +159,9 @@ int oc_agentstate_set_locked(struct oc_agentstate *s, const struct oc_config *cf
         return -EINVAL;
     }
     s->locked[a] = locked;
+    if (!locked) {
+        s->lockout_until[a] = 0;
+    }
     return save_locks(s, cfg);
 }
 

@@ -28,7 +28,10 @@ struct oc_agentstate {
     size_t n;           /* agents in the config */
     uint32_t *sessions; /* per agent */
     bool *locked;       /* per agent */
-    char *lock_file;    /* STATE_DIR/locked-agents */
+    /* per agent: end of the lockout pam_openclaw reported (anomaly), 0
+     * none, INT64_MAX until agent-unlock; memory only (oc_decide.h) */
+    int64_t *lockout_until;
+    char *lock_file; /* STATE_DIR/locked-agents */
 };
 
 /*
@@ -41,7 +44,8 @@ int oc_agentstate_init(struct oc_agentstate *s, const struct oc_config *cfg, con
 void oc_agentstate_free(struct oc_agentstate *s);
 
 /* Lock or unlock agent index a: in memory at once, then the file is
- * rewritten. 0 or a negative errno (the memory state applies anyway). */
+ * rewritten. 0 or a negative errno (the memory state applies anyway).
+ * An unlock also lifts a reported lockout. */
 int oc_agentstate_set_locked(struct oc_agentstate *s, const struct oc_config *cfg, size_t a,
                              bool locked);
 

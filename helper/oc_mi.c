@@ -22,7 +22,10 @@
 #include "proto.h"
 #include "util.h"
 
-#define OC_MI_BACKLOG 64
+#define OC_MI_BACKLOG 512
+/* Connections of one uid at once (a local flood must not lock others out). */
+#define OC_MI_CONNS_PER_UID 4
+#define OC_MI_ACCEPT_BATCH  64
 /* Room for the status line and headers around a body. */
 #define OC_MI_HEADERS_ROOM 512
 
@@ -46,6 +49,7 @@ struct oc_mi {
     const struct oc_idmap_entry *ids;
     size_t n_ids;
     struct oc_tokens *tokens;
+    struct oc_decide *decide;
     oc_mi_log_fn log;
     int listen_fd;
     int nl_fd;
@@ -106,7 +110,8 @@ static int listen_on(const struct oc_mi_endpoint *ep, oc_mi_log_fn log)
 }
 
 int oc_mi_open(const struct oc_config *config, const struct oc_idmap_entry *ids, size_t n_ids,
-               struct oc_tokens *tokens, oc_mi_log_fn log, struct oc_mi **ret_mi)
+               struct oc_tokens *tokens, struct oc_decide *decide, oc_mi_log_fn log,
+               struct oc_mi **ret_mi)
 {
     const struct oc_mi_endpoint *ep = &config->global.mi_endpoint;
     struct oc_mi *mi;
@@ -125,6 +130,7 @@ int oc_mi_open(const struct oc_config *config, const struct oc_idmap_entry *ids,
     mi->ids = ids;
     mi->n_ids = n_ids;
     mi->tokens = tokens;
+    mi->decide = decide;
     mi->log = log;
     mi->listen_fd = -1;
     mi->nl_fd = oc_sockdiag_open();
@@ -397,9 +403,14 @@ static int handle_request(struct oc_mi *mi, struct mi_conn *c, size_t len)
     if (r < 0 || (size_t)r >= sizeof(scope)) {
         return answer_error(c, 400, "invalid_request", "resource is too long", -1);
     }
-    if (ag->scopes.n > 0 && !oc_strlist_contains(&ag->scopes, scope)) {
-        return answer_error(c, 403, "access_denied",
-                            "scope not in the agent's scopes in openclaw.conf", -1);
+    const char *code = NULL;
+    struct oc_issue is = {.path = OC_ISSUE_MI_TOKEN,
+                          .uid = c->uid,
+                          .pid = 0, /* TCP: the kernel gives the uid, not the pid */
+                          .agent = (size_t)a,
+                          .scope = scope};
+    if (oc_decide(mi->decide, &is, &code, &why) < 0) {
+        return answer_error(c, 403, "access_denied", why, -1);
     }
     why = oc_agent_unusable(mi->config, ag);
     if (why != NULL) {
@@ -453,8 +464,14 @@ static int conn_flush(struct mi_conn *c)
     return oc_send_pending(c->fd, (const uint8_t *)c->out, c->out_len, &c->out_off) == 0 ? 0 : -1;
 }
 
-static void accept_one(struct oc_mi *mi)
+/* Accept one connection; false when none was pending. Over the limits
+ * (OC_MI_CONNS_MAX, OC_MI_CONNS_PER_UID) it is accepted and closed at
+ * once, so the backlog never fills up; refusals are logged once a second. */
+static bool accept_one(struct oc_mi *mi)
 {
+    static int64_t last_log;
+    static unsigned refused;
+    size_t mine = 0;
     struct mi_conn *c;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
@@ -464,17 +481,12 @@ static void accept_one(struct oc_mi *mi)
     int r;
 
     if (fd < 0) {
-        return;
+        return false;
     }
     if (ss.ss_family == AF_INET) {
         port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
     } else if (ss.ss_family == AF_INET6) {
         port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    }
-    if (mi->n >= OC_MI_CONNS_MAX) {
-        mi->log("mi endpoint: too many connections (%d); refusing one", OC_MI_CONNS_MAX);
-        close(fd);
-        return;
     }
     /* The caller is known from the kernel before any byte of it is read. */
     r = oc_sockdiag_peer_uid(mi->nl_fd, fd, ++mi->seq, &uid);
@@ -482,7 +494,22 @@ static void accept_one(struct oc_mi *mi)
         mi->log("mi endpoint: cannot identify the caller on port %u (%s); connection closed", port,
                 strerror(-r));
         close(fd);
-        return;
+        return true;
+    }
+    for (size_t i = 0; i < mi->n; i++) {
+        mine += mi->conns[i].uid == uid;
+    }
+    if (mi->n >= OC_MI_CONNS_MAX || mine >= OC_MI_CONNS_PER_UID) {
+        close(fd);
+        refused++;
+        if (oc_now() != last_log) {
+            mi->log("mi endpoint: connection limit: refused %u connection(s), the last from uid "
+                    "%u (%d per uid, %d in all)",
+                    refused, uid, OC_MI_CONNS_PER_UID, OC_MI_CONNS_MAX);
+            last_log = oc_now();
+            refused = 0;
+        }
+        return true;
     }
     c = &mi->conns[mi->n++];
     c->fd = fd;
@@ -495,6 +522,7 @@ static void accept_one(struct oc_mi *mi)
     c->in_len = 0;
     c->out = NULL;
     c->out_len = c->out_off = 0;
+    return true;
 }
 
 /* ------------------------------------------------------------------ */
@@ -515,8 +543,7 @@ unsigned oc_mi_pollfds(struct oc_mi *mi, struct curl_waitfd *pfd, int64_t now, i
             i++;
         }
     }
-    pfd[n++] = (struct curl_waitfd){.fd = mi->n < OC_MI_CONNS_MAX ? mi->listen_fd : -1,
-                                    .events = CURL_WAIT_POLLIN};
+    pfd[n++] = (struct curl_waitfd){.fd = mi->listen_fd, .events = CURL_WAIT_POLLIN};
     for (size_t i = 0; i < mi->n; i++) {
         struct mi_conn *c = &mi->conns[i];
 
@@ -556,7 +583,8 @@ void oc_mi_handle(struct oc_mi *mi, const struct curl_waitfd *pfd, unsigned n)
         }
     }
     if (pfd[0].revents & CURL_WAIT_POLLIN) {
-        accept_one(mi);
+        for (unsigned k = 0; k < OC_MI_ACCEPT_BATCH && accept_one(mi); k++) {
+        }
     }
 }
 

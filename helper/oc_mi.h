@@ -30,6 +30,7 @@
 
 #include "conf.h"
 #include "idmap.h"
+#include "oc_decide.h"
 #include "oc_tokens.h"
 
 #define OC_MI_CONNS_MAX       32 /* connections at once; more are closed at once */
@@ -47,10 +48,11 @@ typedef void (*oc_mi_log_fn)(const char *fmt, ...) __attribute__((format(printf,
 /*
  * Open the endpoint when config has mi_endpoint: listen on it, open the
  * sock_diag socket. *ret_mi is NULL when the endpoint is off. config,
- * ids and tokens must outlive it. 0, or a negative errno (logged).
+ * ids, tokens and decide must outlive it. 0, or a negative errno (logged).
  */
 int oc_mi_open(const struct oc_config *config, const struct oc_idmap_entry *ids, size_t n_ids,
-               struct oc_tokens *tokens, oc_mi_log_fn log, struct oc_mi **ret_mi);
+               struct oc_tokens *tokens, struct oc_decide *decide, oc_mi_log_fn log,
+               struct oc_mi **ret_mi);
 void oc_mi_close(struct oc_mi *mi);
 
 /*

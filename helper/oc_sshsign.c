@@ -11,6 +11,7 @@
 #include <openssl/sha.h>
 
 #include "b64url.h"
+#include "oc_decide.h"
 #include "oc_fetch.h"
 #include "oc_sshsign.h"
 #include "tpm/tpm.h"
@@ -131,9 +132,9 @@ static const char *sign_algo(enum oc_tpm_key_alg alg, uint32_t flags)
     return NULL; /* ssh-rsa (SHA-1) is never signed */
 }
 
-cJSON *oc_sshsign_sign(struct oc_fetch_ctx *fetch, ssize_t agent, uint32_t peer_uid,
-                       int32_t peer_pid, const struct oc_ssh_args *args, oc_sshsign_log_fn log,
-                       bool *ret_close)
+cJSON *oc_sshsign_sign(struct oc_fetch_ctx *fetch, struct oc_decide *decide, ssize_t agent,
+                       uint32_t peer_uid, int32_t peer_pid, const struct oc_ssh_args *args,
+                       oc_sshsign_log_fn log, bool *ret_close)
 {
     const struct oc_agent *a;
     struct oc_fetch_error err;
@@ -173,6 +174,33 @@ cJSON *oc_sshsign_sign(struct oc_fetch_ctx *fetch, ssize_t agent, uint32_t peer_
             "(SHA-1), never signed; use an OpenSSH client that offers rsa-sha2-256/512",
             a->name, peer_uid, peer_pid);
         return error_answer("unsupported", "ssh-rsa (SHA-1) signatures are not made");
+    }
+    /* The key is also the agent's Entra credential: only SSH is signed. */
+    const struct oc_strlist *ns = &fetch->config->global.ssh_namespaces;
+    struct oc_ssh_signable what;
+    const char *code = NULL, *why = NULL;
+    char what_text[OC_SSH_USER_MAX + 64];
+    if (oc_ssh_signable_check(args->data, args->data_len, blob, len, algo,
+                              (const char *const *)ns->items, ns->n, &what, &why) < 0) {
+        log("audit: ssh-sign: agent %s for uid %u pid %d: refused (not-ssh): %s; %zu bytes not "
+            "signed",
+            a->name, peer_uid, peer_pid, why, args->data_len);
+        return error_answer("not-ssh", why);
+    }
+    if (what.sshsig) {
+        (void)snprintf(what_text, sizeof(what_text), "SSHSIG namespace %s", what.ns);
+    } else {
+        (void)snprintf(what_text, sizeof(what_text), "userauth as %s%s", what.user,
+                       what.hostbound ? " (host-bound)" : "");
+    }
+    struct oc_issue is = {.path = OC_ISSUE_SSH_SIGN,
+                          .uid = peer_uid,
+                          .pid = peer_pid,
+                          .agent = (size_t)agent,
+                          .scope = NULL,
+                          .what = what_text};
+    if (oc_decide(decide, &is, &code, &why) < 0) {
+        return error_answer(code, why);
     }
     if (strcmp(algo, OC_SSH_ALG_RSA_SHA512) == 0) {
         SHA512(args->data, args->data_len, digest);

@@ -9,8 +9,11 @@
  * `tpm-certificate` key (key_file, the key already loaded for client
  * assertions); a signature is one TPM command over the SHA-256 digest of
  * the data (SHA-512 for rsa-sha2-512), wrapped in the ssh signature format (RFC 4253 6.6, RFC 5656
- * 3.1.2, RFC 8332 3). Every signature is logged (agent, uid, pid, key
- * fingerprint, algorithm), never the data.
+ * 3.1.2, RFC 8332 3). The key is also the agent's Entra credential, so
+ * only SSH is signed: a userauth request for the agent's own key or an
+ * SSHSIG blob in an allowed namespace (oc_ssh_signable_check); anything
+ * else is refused "not-ssh". Every signature is logged (agent, uid, pid,
+ * key fingerprint, algorithm, what was signed), never the data.
  *
  * The wire formats are in oc_sshwire.h (tested without a TPM).
  */
@@ -28,6 +31,7 @@
 #include "oc_sshwire.h"
 
 struct oc_fetch_ctx;
+struct oc_decide;
 
 /* ssh-agent sign flags (draft-miller-ssh-agent 4.5.1). */
 #define OC_SSH_AGENT_RSA_SHA2_256 0x02u
@@ -47,12 +51,13 @@ cJSON *oc_sshsign_identities(struct oc_fetch_ctx *fetch, ssize_t agent, uint32_t
 
 /*
  * ssh-sign: sign args->data with the TPM key of agent (the peer's own;
- * -1 or a root peer: "denied", *ret_close set). Answer
+ * -1 or a root peer: "denied", *ret_close set), once oc_decide() allows
+ * it (else its error code: locked, locked-out, disabled). Answer
  * {"ok":true,"algorithm":NAME,"signature":B64URL} or an error object
  * (denied, no-such-key, unsupported, unusable). NULL: out of memory.
  */
-cJSON *oc_sshsign_sign(struct oc_fetch_ctx *fetch, ssize_t agent, uint32_t peer_uid,
-                       int32_t peer_pid, const struct oc_ssh_args *args, oc_sshsign_log_fn log,
-                       bool *ret_close);
+cJSON *oc_sshsign_sign(struct oc_fetch_ctx *fetch, struct oc_decide *decide, ssize_t agent,
+                       uint32_t peer_uid, int32_t peer_pid, const struct oc_ssh_args *args,
+                       oc_sshsign_log_fn log, bool *ret_close);
 
 #endif

@@ -179,3 +179,163 @@ int oc_ssh_sig_blob(const char *algo, const uint8_t *raw, size_t raw_len, uint8_
     *ret_len = w.len;
     return 0;
 }
+
+/* ---- what ssh-sign may sign ---- */
+
+struct rbuf {
+    const uint8_t *p;
+    size_t len;
+    size_t off;
+};
+
+static bool get_string(struct rbuf *r, const uint8_t **ret, size_t *ret_len)
+{
+    uint32_t n;
+
+    if (r->len - r->off < 4) {
+        return false;
+    }
+    n = (uint32_t)r->p[r->off] << 24 | (uint32_t)r->p[r->off + 1] << 16 |
+        (uint32_t)r->p[r->off + 2] << 8 | (uint32_t)r->p[r->off + 3];
+    if (n > r->len - r->off - 4) {
+        return false;
+    }
+    *ret = r->p + r->off + 4;
+    *ret_len = n;
+    r->off += 4 + (size_t)n;
+    return true;
+}
+
+static bool string_is(const uint8_t *s, size_t n, const char *want)
+{
+    return n == strlen(want) && memcmp(s, want, n) == 0;
+}
+
+static void copy_printable(char *dst, size_t cap, const uint8_t *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n && i + 1 < cap; i++) {
+        dst[i] = s[i] >= 0x20 && s[i] < 0x7f ? (char)s[i] : '?';
+    }
+    dst[i] = '\0';
+}
+
+static int refuse(const char **ret_why, const char *why)
+{
+    *ret_why = why;
+    return -EPERM;
+}
+
+static int check_userauth(struct rbuf *r, const uint8_t *key, size_t key_len, const char *algo,
+                          struct oc_ssh_signable *out, const char **ret_why)
+{
+    const uint8_t *s;
+    size_t n;
+
+    if (!get_string(r, &s, &n) || n == 0 || n > OC_SSH_SESSION_ID_MAX) {
+        return refuse(ret_why, "neither an ssh userauth request nor an SSHSIG blob");
+    }
+    memcpy(out->session_id, s, n);
+    out->session_id_len = n;
+    if (r->off >= r->len || r->p[r->off] != OC_SSH_MSG_USERAUTH_REQUEST) {
+        return refuse(ret_why, "neither an ssh userauth request nor an SSHSIG blob");
+    }
+    r->off++;
+    if (!get_string(r, &s, &n)) {
+        return refuse(ret_why, "userauth request: no user");
+    }
+    copy_printable(out->user, sizeof(out->user), s, n);
+    if (!get_string(r, &s, &n) || !string_is(s, n, OC_SSH_USERAUTH_SERVICE)) {
+        return refuse(ret_why, "userauth request: service is not ssh-connection");
+    }
+    if (!get_string(r, &s, &n)) {
+        return refuse(ret_why, "userauth request: no method");
+    }
+    if (string_is(s, n, OC_SSH_METHOD_HOSTBOUND)) {
+        out->hostbound = true;
+    } else if (!string_is(s, n, OC_SSH_METHOD_PUBLICKEY)) {
+        return refuse(ret_why, "userauth request: method is not publickey");
+    }
+    if (r->off >= r->len || r->p[r->off] != 1) {
+        return refuse(ret_why, "userauth request: not a signature request (flag is not TRUE)");
+    }
+    r->off++;
+    if (!get_string(r, &s, &n) || algo == NULL || !string_is(s, n, algo)) {
+        return refuse(ret_why, "userauth request: its algorithm is not the one signed with");
+    }
+    if (!get_string(r, &s, &n) || n != key_len || memcmp(s, key, n) != 0) {
+        return refuse(ret_why, "userauth request: for another key than the agent's");
+    }
+    if (out->hostbound && (!get_string(r, &s, &n) || n == 0)) {
+        return refuse(ret_why, "userauth request: hostbound without a host key");
+    }
+    return 0;
+}
+
+static int check_sshsig(struct rbuf *r, const char *const *namespaces, size_t n_namespaces,
+                        struct oc_ssh_signable *out, const char **ret_why)
+{
+    const uint8_t *s;
+    size_t n, want;
+    bool allowed = false;
+
+    r->off = sizeof(OC_SSHSIG_MAGIC) - 1;
+    if (!get_string(r, &s, &n) || n == 0 || n > OC_SSH_NAMESPACE_MAX) {
+        return refuse(ret_why, "SSHSIG: no namespace");
+    }
+    copy_printable(out->ns, sizeof(out->ns), s, n);
+    for (size_t i = 0; i < n_namespaces; i++) {
+        allowed = allowed || string_is(s, n, namespaces[i]);
+    }
+    if (!allowed) {
+        return refuse(ret_why, "SSHSIG: namespace not allowed (ssh_namespaces in openclaw.conf)");
+    }
+    if (!get_string(r, &s, &n) || n != 0) {
+        return refuse(ret_why, "SSHSIG: reserved field not empty");
+    }
+    if (!get_string(r, &s, &n)) {
+        return refuse(ret_why, "SSHSIG: no hash algorithm");
+    }
+    want = string_is(s, n, "sha256") ? 32 : string_is(s, n, "sha512") ? 64 : 0;
+    if (want == 0) {
+        return refuse(ret_why, "SSHSIG: hash algorithm is not sha256 or sha512");
+    }
+    if (!get_string(r, &s, &n) || n != want) {
+        return refuse(ret_why, "SSHSIG: digest length does not match the hash");
+    }
+    out->sshsig = true;
+    return 0;
+}
+
+int oc_ssh_signable_check(const uint8_t *data, size_t len, const uint8_t *key, size_t key_len,
+                          const char *algo, const char *const *namespaces, size_t n_namespaces,
+                          struct oc_ssh_signable *ret, const char **ret_why)
+{
+    static const char *const defaults[] = {OC_SSH_NAMESPACES_DEFAULT};
+    struct oc_ssh_signable out;
+    struct rbuf r = {.p = data, .len = len, .off = 0};
+    int rc;
+
+    memset(&out, 0, sizeof(out));
+    if (data == NULL || key == NULL || ret == NULL || ret_why == NULL) {
+        return -EINVAL;
+    }
+    if (n_namespaces == 0) {
+        namespaces = defaults;
+        n_namespaces = sizeof(defaults) / sizeof(defaults[0]);
+    }
+    if (len >= sizeof(OC_SSHSIG_MAGIC) - 1 &&
+        memcmp(data, OC_SSHSIG_MAGIC, sizeof(OC_SSHSIG_MAGIC) - 1) == 0) {
+        rc = check_sshsig(&r, namespaces, n_namespaces, &out, ret_why);
+    } else {
+        rc = check_userauth(&r, key, key_len, algo, &out, ret_why);
+    }
+    if (rc == 0 && r.off != r.len) {
+        rc = refuse(ret_why, "trailing bytes after an ssh userauth request or SSHSIG blob");
+    }
+    if (rc == 0) {
+        *ret = out;
+    }
+    return rc;
+}

@@ -8,6 +8,7 @@
 #ifndef OC_SSHWIRE_H
 #define OC_SSHWIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,5 +41,47 @@ int oc_ssh_fingerprint(const uint8_t *blob, size_t len, char ret_fp[OC_SSH_FP_SI
  */
 int oc_ssh_sig_blob(const char *algo, const uint8_t *raw, size_t raw_len, uint8_t *buf, size_t cap,
                     size_t *ret_len);
+
+/* ---- what ssh-sign may sign (docs/ssh.md) ---- */
+
+#define OC_SSH_MSG_USERAUTH_REQUEST 50
+#define OC_SSH_USERAUTH_SERVICE     "ssh-connection"
+#define OC_SSH_METHOD_PUBLICKEY     "publickey"
+#define OC_SSH_METHOD_HOSTBOUND     "publickey-hostbound-v00@openssh.com"
+#define OC_SSHSIG_MAGIC             "SSHSIG"
+#define OC_SSH_SESSION_ID_MAX       64u  /* SHA-512 exchange hash */
+#define OC_SSH_USER_MAX             256u /* user name kept for the audit line */
+#define OC_SSH_NAMESPACE_MAX        128u
+/* Namespaces SSHSIG blobs may use when the config names none. */
+#define OC_SSH_NAMESPACES_DEFAULT "file", "git"
+
+struct oc_ssh_signable {
+    bool sshsig;                               /* false: a userauth request */
+    bool hostbound;                            /* userauth by publickey-hostbound-v00@openssh.com */
+    char user[OC_SSH_USER_MAX + 1];            /* userauth: its user, non-printables as '?' */
+    char ns[OC_SSH_NAMESPACE_MAX + 1];         /* SSHSIG: its namespace */
+    uint8_t session_id[OC_SSH_SESSION_ID_MAX]; /* userauth */
+    size_t session_id_len;
+};
+
+/*
+ * Is data something the agent's key may sign? Exactly one of, with
+ * nothing after:
+ *  - an SSH_MSG_USERAUTH_REQUEST (RFC 4252 7): string session id (1..64
+ *    bytes), byte 50, string user, string "ssh-connection", string
+ *    "publickey" (or OpenSSH's "publickey-hostbound-v00@openssh.com",
+ *    followed by the server's host key), boolean TRUE, string algo (the
+ *    algorithm the signature will be made with) and string key (this
+ *    agent's own key blob, byte for byte);
+ *  - an SSHSIG blob (OpenSSH PROTOCOL.sshsig): "SSHSIG", string namespace
+ *    (one of namespaces), string reserved (empty), string "sha256" or
+ *    "sha512", string digest of that hash's length.
+ * Anything else - a JWS signing input, a TLS or X.509 to-be-signed, a
+ * userauth request for another key - is refused: the key is also the
+ * agent's Entra credential. 0 with *ret filled, or -EPERM and *ret_why.
+ */
+int oc_ssh_signable_check(const uint8_t *data, size_t len, const uint8_t *key, size_t key_len,
+                          const char *algo, const char *const *namespaces, size_t n_namespaces,
+                          struct oc_ssh_signable *ret, const char **ret_why);
 
 #endif

@@ -47,7 +47,7 @@ static void usage(FILE *f)
             "                      [--socket PATH]\n"
             "Print the access token of the agent mapped to the calling user.\n"
             "  --scope SCOPE  e.g. api://openclaw-host/.default (default: the agent's)\n"
-            "  --json         print the daemon's JSON answer (token, expiry, scope)\n"
+            "  --json         print the daemon's JSON answer (access_token, expires_on, scope)\n"
             "  --keyring      keep the token in the session's Secret Service keyring,\n"
             "                 fresh, until the session ends (needs a session bus)\n"
             "  --agent NAME   root only: any agent (audited by the daemon)\n"

@@ -20,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -33,6 +36,7 @@
 #include "directory.h"
 #include "idmap.h"
 #include "oc_agentstate.h"
+#include "oc_decide.h"
 #include "oc_cred.h"
 #include "oc_fetch.h"
 #include "oc_graph.h"
@@ -45,16 +49,21 @@
 #include "proto.h"
 #include "util.h"
 
-#define OC_CLIENTS_MAX       64    /* concurrent connections; more are closed at once */
-#define OC_CLIENT_TIMEOUT    10    /* seconds a connection may stay idle or half-sent */
-#define OC_REQUESTS_PER_CONN 64    /* requests on one connection */
-#define OC_JWKS_MIN_INTERVAL 30    /* refresh-jwks at most this often (seconds) */
-#define OC_JWKS_INTERVAL     86400 /* periodic JWKS refresh */
-#define OC_JWKS_RETRY        60    /* after a failed JWKS refresh */
-#define OC_OUTBUF_MAX        (OC_PROTO_HEADER + OC_PROTO_FRAME_MAX)
-#define OC_LISTEN_BACKLOG    64
-#define OC_JWKS_JOB          UINT64_MAX /* job id of the JWKS request */
-#define OC_SYNC_WAIT         60         /* cache-rebuild waits this long, then "started" */
+#define OC_CLIENTS_MAX        64      /* concurrent connections; more are closed at once */
+#define OC_CLIENTS_ROOT       8       /* of those, kept for root (PAM, openclawctl) */
+#define OC_CLIENTS_PER_UID    8       /* connections of one non-root uid at once */
+#define OC_FIRST_FRAME        2       /* seconds for a new connection's first whole frame */
+#define OC_ACCEPT_BATCH       64      /* connections accepted (or refused) per loop turn */
+#define OC_ROOT_SOCKET_SUFFIX ".root" /* root's own socket next to the socket, 0600 */
+#define OC_CLIENT_TIMEOUT     10      /* seconds a connection may stay idle or half-sent */
+#define OC_REQUESTS_PER_CONN  64      /* requests on one connection */
+#define OC_JWKS_MIN_INTERVAL  30      /* refresh-jwks at most this often (seconds) */
+#define OC_JWKS_INTERVAL      86400   /* periodic JWKS refresh */
+#define OC_JWKS_RETRY         60      /* after a failed JWKS refresh */
+#define OC_OUTBUF_MAX         (OC_PROTO_HEADER + OC_PROTO_FRAME_MAX)
+#define OC_LISTEN_BACKLOG     512
+#define OC_JWKS_JOB           UINT64_MAX /* job id of the JWKS request */
+#define OC_SYNC_WAIT          60         /* cache-rebuild waits this long, then "started" */
 
 struct client {
     int fd;
@@ -92,11 +101,15 @@ struct daemon {
     struct oc_graph *graph; /* directory sync (oc_graph.c) */
     const char *graph_state_dir;
     int listen_fd;
+    int root_fd; /* root's own socket (socket + OC_ROOT_SOCKET_SUFFIX, 0600) */
+    char root_path[OC_CONFIG_PATH_MAX + 8];
     int signal_fd;
     struct client clients[OC_CLIENTS_MAX];
     size_t n_clients;
     struct oc_agentstate agents; /* sessions and admin locks (oc_agentstate.h) */
-    struct oc_mi *mi;            /* managed-identity endpoint (oc_mi.h); NULL when off */
+    struct oc_decide decide;     /* the one decision point (oc_decide.h) */
+    char dir_file[OC_CONFIG_PATH_MAX + 32];
+    struct oc_mi *mi; /* managed-identity endpoint (oc_mi.h); NULL when off */
 };
 
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -115,6 +128,34 @@ static void logmsg(const char *fmt, ...)
         return;
     }
     fprintf(stderr, "openclawd: %s\n", line);
+}
+
+/*
+ * The daemon holds every agent's tokens and loads their keys: none of it
+ * may reach a core file, another process of the same uid (ptrace,
+ * /proc/PID/mem: not dumpable), or swap. Memory is locked when the limit
+ * allows it (root, or LimitMEMLOCK=infinity as the shipped unit sets);
+ * otherwise one line says so.
+ */
+static void harden_process(void)
+{
+    struct rlimit rl = {0, 0};
+
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+        logmsg("warning: cannot make the process non-dumpable: %s", strerror(errno));
+    }
+    /* EPERM under the unit's system call filter: its LimitCORE=0 holds there */
+    (void)setrlimit(RLIMIT_CORE, &rl);
+    if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && (rl.rlim_cur == RLIM_INFINITY || geteuid() == 0)) {
+        if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0) {
+            logmsg("memory not locked (%s): tokens may reach swap; allow mlockall "
+                   "(SystemCallFilter=@memlock) or use encrypted swap",
+                   strerror(errno));
+        }
+    } else {
+        logmsg("memory not locked: RLIMIT_MEMLOCK is finite (the shipped unit sets "
+               "LimitMEMLOCK=infinity); tokens may reach swap unless it is encrypted");
+    }
 }
 
 static void usage(FILE *f)
@@ -415,10 +456,6 @@ static int do_get_token(struct daemon *d, struct client *c, const struct oc_requ
     }
     ag = &d->config->agents[a];
     if (req->scope[0] != '\0') {
-        if (ag->scopes.n > 0 && !oc_strlist_contains(&ag->scopes, req->scope)) {
-            c->closing = true;
-            return send_error(c, "denied", "scope not in the agent's scopes in openclaw.conf", -1);
-        }
         oc_strscpy(scope, sizeof(scope), req->scope);
     } else if (oc_default_scope(d->config, ag, scope, sizeof(scope)) < 0) {
         return send_error(c, "no-scope", "no scope given and no default scope configured", -1);
@@ -427,11 +464,15 @@ static int do_get_token(struct daemon *d, struct client *c, const struct oc_requ
         logmsg("audit: root (pid %d) requested the token of agent %s for %s", c->pid, ag->name,
                scope);
     }
-    if (d->agents.locked[a]) {
-        logmsg("uid %u pid %d: token of agent %s refused: the agent is locked", c->uid, c->pid,
-               ag->name);
-        return send_error(c, "locked",
-                          "the agent is locked by an admin; openclawctl agent unlock lifts it", -1);
+    struct oc_issue is = {.path = OC_ISSUE_SOCKET_TOKEN,
+                          .uid = c->uid,
+                          .pid = c->pid,
+                          .agent = (size_t)a,
+                          .scope = scope};
+    const char *code = NULL;
+    if (oc_decide(&d->decide, &is, &code, &why) < 0) {
+        c->closing = c->closing || strcmp(code, "denied") == 0;
+        return send_error(c, code, why, -1);
     }
     why = oc_agent_unusable(d->config, ag);
     if (why != NULL) {
@@ -514,8 +555,13 @@ static void prefetch_default(struct daemon *d, size_t a, int64_t now)
     struct oc_token_entry *e = NULL;
     char scope[OC_PROTO_SCOPE_MAX + 1];
 
-    if (d->agents.locked[a] || oc_agent_unusable(d->config, ag) != NULL ||
+    const char *code, *why;
+
+    if (oc_agent_unusable(d->config, ag) != NULL ||
         oc_default_scope(d->config, ag, scope, sizeof(scope)) < 0 ||
+        oc_decide(&d->decide,
+                  &(struct oc_issue){.path = OC_ISSUE_PREFETCH, .agent = a, .scope = scope}, &code,
+                  &why) < 0 ||
         oc_tokens_entry(&d->tokens, a, scope, &e) < 0) {
         return;
     }
@@ -669,6 +715,12 @@ static int do_anomaly(struct daemon *d, struct client *c, const struct oc_reques
         c->closing = true;
         return send_error(c, "no-such-agent", "no such agent in the config or directory data", -1);
     }
+    ssize_t ai = agent_of_name(d, req->agent);
+    if (ai >= 0) {
+        /* Held for the decision point (oc_decide.h) until agent-unlock or
+         * the longest unlock_time: no token or signature while locked out. */
+        oc_decide_lockout(&d->decide, (size_t)ai, oc_now());
+    }
     o = cJSON_CreateObject();
     cJSON_AddBoolToObject(o, "ok", 1);
     cJSON_AddStringToObject(o, "action", act ? "disable-service-principal" : "none");
@@ -688,10 +740,10 @@ static int do_ssh(struct daemon *d, struct client *c, const struct oc_request *r
 {
     ssize_t a = c->uid == 0 ? -1 : agent_of_uid(d, c->uid);
     bool close_after = false;
-    cJSON *o =
-            req->def->type == OC_REQ_SSH_SIGN
-                    ? oc_sshsign_sign(&d->fetch, a, c->uid, c->pid, &req->ssh, logmsg, &close_after)
-                    : oc_sshsign_identities(&d->fetch, a, c->uid, c->pid, logmsg);
+    cJSON *o = req->def->type == OC_REQ_SSH_SIGN
+                       ? oc_sshsign_sign(&d->fetch, &d->decide, a, c->uid, c->pid, &req->ssh,
+                                         logmsg, &close_after)
+                       : oc_sshsign_identities(&d->fetch, a, c->uid, c->pid, logmsg);
 
     if (o == NULL) {
         return -ENOMEM;
@@ -767,25 +819,63 @@ static void client_close(struct daemon *d, size_t i)
     d->n_clients--;
 }
 
-static void accept_one(struct daemon *d)
+/*
+ * A local flood must not lock anybody else out: one non-root uid holds at
+ * most OC_CLIENTS_PER_UID connections, all non-root uids together leave
+ * OC_CLIENTS_ROOT slots to root (pam_openclaw, openclawctl), and a new
+ * connection has OC_FIRST_FRAME seconds for its first frame. Connections
+ * over a limit are accepted and closed at once, so the listen backlog
+ * never fills up. Refusals are logged at most once a second, with a count.
+ */
+static bool client_slot_free(const struct daemon *d, uint32_t uid)
 {
+    size_t mine = 0;
+
+    if (uid == 0) {
+        return d->n_clients < OC_CLIENTS_MAX;
+    }
+    for (size_t i = 0; i < d->n_clients; i++) {
+        mine += d->clients[i].uid == uid;
+    }
+    return mine < OC_CLIENTS_PER_UID && d->n_clients < OC_CLIENTS_MAX - OC_CLIENTS_ROOT;
+}
+
+/* Accept one connection on fd (root_only: the root socket); false when
+ * none was pending. */
+static bool accept_one(struct daemon *d, int lfd, bool root_only)
+{
+    static int64_t last_log;
+    static unsigned refused;
     struct ucred cred;
     socklen_t sl = sizeof(cred);
-    int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     struct client *c;
+    int64_t now = oc_now();
 
     if (fd < 0) {
-        return;
-    }
-    if (d->n_clients >= OC_CLIENTS_MAX) {
-        logmsg("too many connections (%d); refusing one", OC_CLIENTS_MAX);
-        close(fd);
-        return;
+        return false;
     }
     /* The peer is known before any byte of it is read. */
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) < 0 || sl != sizeof(cred)) {
         close(fd);
-        return;
+        return true;
+    }
+    if (root_only && cred.uid != 0) {
+        close(fd); /* only the daemon's own uid could reach it at all */
+        return true;
+    }
+    if (!client_slot_free(d, cred.uid)) {
+        close(fd);
+        refused++;
+        if (now != last_log) {
+            logmsg("connection limit: refused %u connection(s), the last from uid %u pid %d "
+                   "(%d per uid, %d kept for root, %d in all)",
+                   refused, cred.uid, cred.pid, OC_CLIENTS_PER_UID, OC_CLIENTS_ROOT,
+                   OC_CLIENTS_MAX);
+            last_log = now;
+            refused = 0;
+        }
+        return true;
     }
     c = &d->clients[d->n_clients++];
     memset(c, 0, sizeof(*c));
@@ -794,8 +884,9 @@ static void accept_one(struct daemon *d)
     c->gid = cred.gid;
     c->pid = cred.pid;
     c->wait_entry = -1;
-    c->deadline = oc_now() + OC_CLIENT_TIMEOUT;
+    c->deadline = now + OC_FIRST_FRAME;
     oc_proto_reader_init(&c->reader);
+    return true;
 }
 
 /* Returns -1 when the connection must end. */
@@ -855,7 +946,7 @@ static int client_flush(struct client *c)
     return c->closing ? -1 : 0;
 }
 
-static int listen_socket(const char *path)
+static int listen_socket(const char *path, mode_t mode)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     struct stat st;
@@ -877,7 +968,7 @@ static int listen_socket(const char *path)
     if (fd < 0) {
         return -errno;
     }
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0666) < 0 ||
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, mode) < 0 ||
         listen(fd, OC_LISTEN_BACKLOG) < 0) {
         int e = -errno;
         logmsg("cannot listen on %s: %s", path, strerror(-e));
@@ -952,7 +1043,7 @@ static void job_done(struct daemon *d, struct oc_fetch_result *res)
 
 static int run(struct daemon *d)
 {
-    struct curl_waitfd pfd[2 + OC_CLIENTS_MAX + OC_MI_POLLFDS_MAX];
+    struct curl_waitfd pfd[3 + OC_CLIENTS_MAX + OC_MI_POLLFDS_MAX];
     struct oc_fetch_result res;
 
     for (;;) {
@@ -995,8 +1086,8 @@ static int run(struct daemon *d)
             wait = 0;
         }
         pfd[n++] = (struct curl_waitfd){.fd = d->signal_fd, .events = CURL_WAIT_POLLIN};
-        pfd[n++] = (struct curl_waitfd){.fd = d->n_clients < OC_CLIENTS_MAX ? d->listen_fd : -1,
-                                        .events = CURL_WAIT_POLLIN};
+        pfd[n++] = (struct curl_waitfd){.fd = d->listen_fd, .events = CURL_WAIT_POLLIN};
+        pfd[n++] = (struct curl_waitfd){.fd = d->root_fd, .events = CURL_WAIT_POLLIN};
         /* POLLIN always: libcurl does not report POLLHUP, and a peer that
          * closed must not make the loop spin. */
         for (size_t i = 0; i < d->n_clients; i++) {
@@ -1005,6 +1096,9 @@ static int run(struct daemon *d)
                     .fd = c->fd,
                     .events = (short)(CURL_WAIT_POLLIN |
                                       (c->out_off < c->out_len ? CURL_WAIT_POLLOUT : 0))};
+            if (c->deadline - now < wait) {
+                wait = c->deadline - now > 0 ? c->deadline - now : 0;
+            }
         }
         mi_at = n;
         mi_n = oc_mi_pollfds(d->mi, pfd + n, now, &wait);
@@ -1033,7 +1127,7 @@ static int run(struct daemon *d)
         /* Clients (indices match pfd), from the end: closing moves the last one. */
         for (size_t i = d->n_clients; i-- > 0;) {
             struct client *c = &d->clients[i];
-            short re = pfd[2 + i].revents;
+            short re = pfd[3 + i].revents;
             bool drop = false;
 
             if (re & CURL_WAIT_POLLIN) {
@@ -1051,8 +1145,14 @@ static int run(struct daemon *d)
             }
         }
         oc_mi_handle(d->mi, pfd + mi_at, mi_n);
+        /* root's socket first: no flood of the other one can delay it */
+        if (pfd[2].revents & CURL_WAIT_POLLIN) {
+            for (unsigned k = 0; k < OC_ACCEPT_BATCH && accept_one(d, d->root_fd, true); k++) {
+            }
+        }
         if (pfd[1].revents & CURL_WAIT_POLLIN) {
-            accept_one(d);
+            for (unsigned k = 0; k < OC_ACCEPT_BATCH && accept_one(d, d->listen_fd, false); k++) {
+            }
         }
     }
 }
@@ -1138,6 +1238,7 @@ int main(int argc, char **argv)
     int opt, r, rc = 1;
 
     d.listen_fd = -1;
+    d.root_fd = -1;
     d.signal_fd = -1;
     while ((opt = getopt_long(argc, argv, "c:fs:i:a:A:RNh", opts, NULL)) != -1) {
         switch (opt) {
@@ -1181,6 +1282,7 @@ int main(int argc, char **argv)
         }
         return 2;
     }
+    harden_process();
     if (geteuid() == 0 && !allow_root) {
         logmsg("refusing to run as root: run as the user openclaw (see openclawd(8)); "
                "--allow-root exists for tests only");
@@ -1271,9 +1373,17 @@ int main(int argc, char **argv)
         logmsg("signalfd: %s", strerror(errno));
         goto out;
     }
-    d.listen_fd = listen_socket(d.config->global.socket);
+    d.listen_fd = listen_socket(d.config->global.socket, 0666);
     if (d.listen_fd < 0) {
         goto out;
+    }
+    (void)snprintf(d.root_path, sizeof(d.root_path), "%s%s", d.config->global.socket,
+                   OC_ROOT_SOCKET_SUFFIX);
+    d.root_fd = listen_socket(d.root_path, 0600);
+    if (d.root_fd < 0) {
+        logmsg("no root socket %s: root and pam_openclaw share the main socket (and its "
+               "limits)",
+               d.root_path);
     }
     {
         /* files a killed predecessor was writing (never those readers use) */
@@ -1294,7 +1404,15 @@ int main(int argc, char **argv)
             logmsg("removed %zu temporary file(s) left by an earlier run", swept);
         }
     }
-    if (oc_mi_open(d.config, d.ids, d.n_ids, &d.tokens, logmsg, &d.mi) < 0) {
+    if (d.config->directory != NULL) {
+        (void)snprintf(d.dir_file, sizeof(d.dir_file), "%s/%s", d.graph_state_dir,
+                       OC_DIR_FILE_NAME);
+    }
+    d.decide = (struct oc_decide){.config = d.config,
+                                  .agents = &d.agents,
+                                  .dir_file = d.dir_file[0] != '\0' ? d.dir_file : NULL,
+                                  .log = logmsg};
+    if (oc_mi_open(d.config, d.ids, d.n_ids, &d.tokens, &d.decide, logmsg, &d.mi) < 0) {
         goto out;
     }
     d.started = oc_now();
@@ -1310,6 +1428,10 @@ out:
         close(d.listen_fd);
         unlink(d.config->global.socket);
     }
+    if (d.root_fd >= 0) {
+        close(d.root_fd);
+        unlink(d.root_path);
+    }
     if (d.signal_fd >= 0) {
         close(d.signal_fd);
     }
@@ -1321,6 +1443,7 @@ out:
     if (d.fetch.keys != NULL) {
         oc_fetch_done(&d.fetch);
     }
+    oc_decide_free(&d.decide);
     oc_agentstate_free(&d.agents);
     free(d.ids);
     oc_config_free(d.config);

@@ -95,6 +95,25 @@ int oc_sshagent_parse(const uint8_t *msg, size_t len, struct oc_sshagent_msg *re
             return -EINVAL;
         }
         break;
+    case OC_SSH_AGENTC_EXTENSION: {
+        const uint8_t *name, *sig;
+        size_t name_len, sig_len;
+        if (get_string(msg, len, &off, &name, &name_len) < 0 ||
+            name_len != strlen(OC_SSH_SESSION_BIND) ||
+            memcmp(name, OC_SSH_SESSION_BIND, name_len) != 0) {
+            break; /* another extension: answered SSH_AGENT_FAILURE */
+        }
+        if (get_string(msg, len, &off, &m.hostkey, &m.hostkey_len) < 0 ||
+            get_string(msg, len, &off, &m.session_id, &m.session_id_len) < 0 ||
+            get_string(msg, len, &off, &sig, &sig_len) < 0 || len - off != 1 || msg[off] > 1 ||
+            m.hostkey_len == 0 || m.session_id_len == 0 ||
+            m.session_id_len > OC_SSH_SESSION_ID_MAX || sig_len == 0) {
+            return -EINVAL;
+        }
+        m.forwarding = msg[off] == 1;
+        m.session_bind = true;
+        break;
+    }
     default:
         break; /* answered SSH_AGENT_FAILURE, body not looked at */
     }
@@ -438,6 +457,10 @@ static int do_sign(const char *path, const struct oc_sshagent_msg *m, uint8_t **
 struct agent_client {
     int fd;
     struct oc_sshagent_reader rd;
+    /* the last session-bind@openssh.com of this connection */
+    uint8_t session_id[OC_SSH_SESSION_ID_MAX];
+    size_t session_id_len; /* 0: never bound */
+    bool forwarded;
     uint8_t *out;
     size_t out_len;
     size_t out_off;
@@ -497,6 +520,58 @@ static void accept_one(struct agent *a)
     a->n++;
 }
 
+/*
+ * session-bind@openssh.com (OpenSSH PROTOCOL.agent): ssh tells the agent
+ * which session (host key, session id) this connection serves, and
+ * whether it is a forwarded one. Recorded for the checks below and in the
+ * agent's log; the host key's signature is not verified here (a peer of
+ * this socket runs as the agent's own uid already).
+ */
+static int session_bind(struct agent_client *c, const struct oc_sshagent_msg *m, uint8_t **ret_msg,
+                        size_t *ret_len)
+{
+    uint8_t *out = malloc(5);
+
+    if (out == NULL) {
+        return -ENOMEM;
+    }
+    memcpy(c->session_id, m->session_id, m->session_id_len);
+    c->session_id_len = m->session_id_len;
+    c->forwarded = m->forwarding;
+    fprintf(stderr,
+            "openclaw-token --ssh-agent: connection bound to an ssh session (%zu-byte host "
+            "key%s)\n",
+            m->hostkey_len, m->forwarding ? ", forwarded agent" : "");
+    set_u32(out, 1);
+    out[4] = OC_SSH_AGENT_SUCCESS;
+    *ret_msg = out;
+    *ret_len = 5;
+    return 0;
+}
+
+/*
+ * On a connection bound to a session (not a forwarded one), a userauth
+ * request must be for that session, as OpenSSH's ssh-agent requires: a
+ * signature for another session is refused.
+ */
+static bool bound_session_ok(const struct agent_client *c, const struct oc_sshagent_msg *m)
+{
+    const uint8_t *sid;
+    size_t sid_len, off = 0;
+
+    if (c->session_id_len == 0 || c->forwarded || m->data_len < 6 ||
+        memcmp(m->data, "SSHSIG", 6) == 0) {
+        return true;
+    }
+    if (get_string(m->data, m->data_len, &off, &sid, &sid_len) < 0 ||
+        sid_len != c->session_id_len || memcmp(sid, c->session_id, sid_len) != 0) {
+        fprintf(stderr, "openclaw-token --ssh-agent: refused a signature for another ssh session "
+                        "than the one this connection is bound to\n");
+        return false;
+    }
+    return true;
+}
+
 /* One message from a client; its answer queued. <0: end the connection. */
 static int handle_msg(struct agent *a, struct agent_client *c, const uint8_t *body, size_t len)
 {
@@ -515,7 +590,9 @@ static int handle_msg(struct agent *a, struct agent_client *c, const uint8_t *bo
     if (m.type == OC_SSH_AGENTC_REQUEST_IDENTITIES) {
         r = do_identities(a->opt->daemon_socket, &out, &out_len);
     } else if (m.type == OC_SSH_AGENTC_SIGN_REQUEST) {
-        r = do_sign(a->opt->daemon_socket, &m, &out, &out_len);
+        r = bound_session_ok(c, &m) ? do_sign(a->opt->daemon_socket, &m, &out, &out_len) : -EPERM;
+    } else if (m.session_bind) {
+        r = session_bind(c, &m, &out, &out_len);
     } else {
         r = -EOPNOTSUPP;
     }

@@ -35,6 +35,11 @@
 #define OC_SSH_AGENT_IDENTITIES_ANSWER   12
 #define OC_SSH_AGENTC_SIGN_REQUEST       13
 #define OC_SSH_AGENT_SIGN_RESPONSE       14
+#define OC_SSH_AGENT_SUCCESS             6
+#define OC_SSH_AGENTC_EXTENSION          27
+/* OpenSSH's extension binding a connection to an ssh session (PROTOCOL.agent). */
+#define OC_SSH_SESSION_BIND   "session-bind@openssh.com"
+#define OC_SSH_SESSION_ID_MAX 64u
 
 struct oc_sshagent_msg {
     uint8_t type;
@@ -44,13 +49,23 @@ struct oc_sshagent_msg {
     const uint8_t *data;
     size_t data_len;
     uint32_t flags;
+    /* SSH_AGENTC_EXTENSION session-bind@openssh.com only (session_bind
+     * set): string hostkey, string session id (1..64 bytes), string
+     * signature, bool forwarding, nothing after */
+    bool session_bind;
+    const uint8_t *hostkey;
+    size_t hostkey_len;
+    const uint8_t *session_id;
+    size_t session_id_len;
+    bool forwarding;
 };
 
 /*
  * Parse one message body (after the length field). 0 with *ret set: a
  * well-formed REQUEST_IDENTITIES (exactly the type byte) or SIGN_REQUEST
- * (string key, string data, uint32 flags, nothing after), or any other
- * type (ret->type says which; the caller answers SSH_AGENT_FAILURE).
+ * (string key, string data, uint32 flags, nothing after), an EXTENSION
+ * (session_bind set for a well-formed session-bind@openssh.com), or any
+ * other type (ret->type says which; the caller answers SSH_AGENT_FAILURE).
  * -EINVAL: empty, or a served type with a malformed body.
  */
 int oc_sshagent_parse(const uint8_t *msg, size_t len, struct oc_sshagent_msg *ret);

@@ -59,8 +59,8 @@ if FUZZING
 FUZZ_TARGETS += tests/fuzz/fuzz_nsscache
 noinst_PROGRAMS += tests/fuzz/fuzz_nsscache
 tests_fuzz_fuzz_nsscache_SOURCES = tests/fuzz/fuzz_nsscache.c
-tests_fuzz_fuzz_nsscache_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
-tests_fuzz_fuzz_nsscache_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_fuzz_nsscache_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_nsscache_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_nsscache_LDADD = common/libocbase.la
 endif
 EXTRA_DIST += tests/fuzz/corpus/nsscache

@@ -89,6 +89,24 @@ static int connect_deadline(int fd, const struct sockaddr_un *sa, int64_t deadli
     }
 }
 
+/*
+ * Root (pam_openclaw, openclawctl) first tries openclawd's root-only socket,
+ * SOCKET.root (0600): a flood of the main socket by local users cannot
+ * delay it. Without it (an older daemon, a path too long), the main one.
+ */
+static int connect_any(int fd, const char *socket_path, struct sockaddr_un *sa, int64_t deadline)
+{
+    struct sockaddr_un root = {.sun_family = AF_UNIX};
+
+    if (geteuid() == 0 &&
+        snprintf(root.sun_path, sizeof(root.sun_path), "%s.root", socket_path) <
+                (int)sizeof(root.sun_path) &&
+        connect_deadline(fd, &root, deadline) == 0) {
+        return 0;
+    }
+    return connect_deadline(fd, sa, deadline);
+}
+
 int oc_hc_call(const char *socket_path, const char *request, int timeout_ms, char **ret_answer,
                size_t *ret_len)
 {
@@ -113,7 +131,7 @@ int oc_hc_call(const char *socket_path, const char *request, int timeout_ms, cha
         return -errno;
     }
     oc_proto_reader_init(&rd);
-    r = connect_deadline(fd, &sa, deadline);
+    r = connect_any(fd, socket_path, &sa, deadline);
     /* Header and body, in order, each sent whole. */
     for (int part = 0; r == 0 && part < 2; part++) {
         const uint8_t *p = part == 0 ? hdr : (const uint8_t *)request;

@@ -6,13 +6,15 @@ noinst_LTLIBRARIES += common/libocpam.la
 common_libocpam_la_SOURCES = \
 	common/hostpolicy.c common/hostpolicy.h \
 	common/tally.c common/tally.h \
-	common/audit.c common/audit.h
+	common/audit.c common/audit.h \
+	common/pamargs.c common/pamargs.h
 
 pamlib_LTLIBRARIES += pam_openclaw/pam_openclaw.la
 pam_openclaw_pam_openclaw_la_SOURCES = \
 	pam_openclaw/pam_openclaw.c \
 	pam_openclaw/prompt.c pam_openclaw/prompt.h \
 	pam_openclaw/replay.c pam_openclaw/replay.h \
+	pam_openclaw/whois.c pam_openclaw/whois.h \
 	pam_openclaw/helperclient.c pam_openclaw/helperclient.h
 pam_openclaw_pam_openclaw_la_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS)
 # -z defs: every symbol resolved at link time, except in sanitizer builds
@@ -46,6 +48,14 @@ TESTS += tests/integration/pam-module.sh tests/system/pam-sshd.sh \
 # pam_openclaw with openclawd: unknown kid, mode=helper, sessions, locks.
 TESTS += tests/integration/pam-helper.sh tests/system/pam-sudo-helper.sh
 EXTRA_DIST += tests/integration/pam-helper.sh tests/system/pam-sudo-helper.sh
+# Fail safe for humans, fail closed for agents: every openclaw fault x
+# login, su, sudo, sshd, cron, passwd x root, a human, an agent, on this
+# machine's own PAM stack written by pam-auth-update (docs/reliability.md).
+TESTS += tests/system/pam-fault-matrix.sh
+EXTRA_DIST += tests/system/pam-fault-matrix.sh
+# Only Entra-signed input counts toward an agent's lockout (docs/security.md).
+TESTS += tests/integration/pam-lockout-signed.sh tests/integration/askpass-login-only.sh
+EXTRA_DIST += tests/integration/pam-lockout-signed.sh tests/integration/askpass-login-only.sh
 # ssh by agent identity between two hosts (network namespaces): sshd's
 # AuthorizedKeysCommand, the TPM-backed ssh-agent, revocation, sudo, su.
 TESTS += tests/system/ssh-two-hosts.sh
@@ -63,6 +73,13 @@ TESTS += tests/unit/test_pam_policy
 tests_unit_test_pam_policy_SOURCES = tests/unit/test_pam_policy.c
 tests_unit_test_pam_policy_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_pam_policy_LDADD = common/libocpam.la common/libocbase.la $(CMOCKA_LIBS)
+# who is an agent without the config (pam_openclaw/whois.c)
+check_PROGRAMS += tests/unit/test_pam_whois
+TESTS += tests/unit/test_pam_whois
+tests_unit_test_pam_whois_SOURCES = tests/unit/test_pam_whois.c pam_openclaw/whois.c \
+	pam_openclaw/whois.h
+tests_unit_test_pam_whois_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_pam_whois_LDADD = $(CMOCKA_LIBS)
 endif
 
 # bench/pam: µs per pam_authenticate + pam_acct_mgmt, token vs pam_unix yescrypt

@@ -11,7 +11,10 @@
  *            session's environment (OPENCLAW_SOCKET at least)
  *   password refused for agents (credentials rotate in Entra)
  *
- * Users that are not configured agents get PAM_IGNORE everywhere. Every
+ * Users that are not agents get PAM_IGNORE everywhere, whatever is broken
+ * on openclaw's side: root and the users of /etc/passwd are never agents
+ * (pam_openclaw/whois.h); agents are refused when the module cannot decide
+ * for them (fail safe for humans, fail closed for agents). Every
  * decision is one key=value audit line (common/audit.h) at LOG_AUTHPRIV.
  * The token is never logged and every copy the module owns is wiped.
  */
@@ -25,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -42,10 +46,14 @@
 #include "directory.h"
 #include "entra.h"
 #include "hostpolicy.h"
+#include "json.h"
 #include "jwks.h"
+#include "jwt.h"
+#include "pamargs.h"
 #include "pam_openclaw/helperclient.h"
 #include "pam_openclaw/prompt.h"
 #include "pam_openclaw/replay.h"
+#include "pam_openclaw/whois.h"
 #include "tally.h"
 #include "util.h"
 
@@ -55,16 +63,20 @@
 #define OC_DATA_AUTH "openclaw_auth"
 /* Failure delay requested from libpam (microseconds), as pam_unix does. */
 #define OC_FAIL_DELAY_US 2000000u
-/* Roles accepted in a require_role= argument. */
-#define OC_ARG_ROLES_MAX 16
-/* Longest module argument we accept. */
-#define OC_ARG_MAX 1024
-/* mode=helper: default age limit of the daemon's token, and bounds. */
+/* Failure delay for a source throttled after too much unsigned input. */
+#define OC_SOURCE_DELAY_US 10000000u
+/* Longest a source stays throttled (seconds), whatever unlock_time says. */
+#define OC_SOURCE_HOLD_MAX 900u
+/* The source of a request without PAM_RHOST (su, sudo, a local login). */
+#define OC_SOURCE_LOCAL "(local)"
+/* Roles accepted in a require_role= argument; longest argument (pamargs.h). */
+#define OC_ARG_ROLES_MAX OC_PAM_ARG_ROLES_MAX
+#define OC_ARG_MAX       OC_PAM_ARG_LEN_MAX
+/* mode=helper: default age limit of the daemon's token and default wait for
+ * its answer (seconds); the bounds are in pamargs.h. */
 #define OC_HELPER_MAX_AGE_DEFAULT 300
-#define OC_HELPER_MAX_AGE_MAX     86400
-/* mode=helper: default and largest wait for the daemon's answer (seconds). */
 #define OC_HELPER_TIMEOUT_DEFAULT 5
-#define OC_HELPER_TIMEOUT_MAX     30
+_Static_assert(OC_PAM_ARG_PROMPT_MAX == OC_PROMPT_BASE_MAX, "prompt= bound of pamargs.h");
 
 struct opts {
     const char *config;
@@ -299,59 +311,52 @@ static int parse_args(pam_handle_t *pamh, int argc, const char **argv, struct op
     o->helper_max_age = OC_HELPER_MAX_AGE_DEFAULT;
     o->helper_timeout = OC_HELPER_TIMEOUT_DEFAULT;
     for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (a == NULL || strlen(a) >= OC_ARG_MAX) {
-            pam_syslog(pamh, LOG_ERR, "argument %d is too long (limit %d bytes)", i,
-                       OC_ARG_MAX - 1);
+        const struct oc_pam_arg *d = NULL;
+        const char *v = NULL;
+        uint32_t n = 0;
+        char why[512];
+        /* the table is shared with openclawctl check-config (common/pamargs.c) */
+        int r = oc_pam_arg_parse(argv[i], &d, &v, &n, why, sizeof(why));
+        if (r == 0 && d->id == OC_PAM_ARG_REQUIRE_ROLE && parse_roles(o, v) < 0) {
+            r = -EINVAL;
+            (void)snprintf(why, sizeof(why), "too many roles");
+        }
+        if (r < 0) {
+            pam_syslog(pamh, LOG_ERR, "bad argument %d '%.64s%s': %s", i,
+                       argv[i] != NULL ? argv[i] : "", r == -E2BIG ? "..." : "", why);
             return PAM_SERVICE_ERR;
         }
-        if (strncmp(a, "config=", 7) == 0 && a[7] == '/') {
-            o->config = a + 7;
-        } else if (strcmp(a, "debug") == 0) {
+        switch (d->id) {
+        case OC_PAM_ARG_CONFIG:
+            o->config = v;
+            break;
+        case OC_PAM_ARG_DEBUG:
             o->debug = true;
-        } else if (strcmp(a, "use_first_pass") == 0) {
+            break;
+        case OC_PAM_ARG_USE_FIRST_PASS:
             o->use_first_pass = true;
-        } else if (strcmp(a, "try_first_pass") == 0) {
+            break;
+        case OC_PAM_ARG_TRY_FIRST_PASS:
             o->try_first_pass = true;
-        } else if (strcmp(a, "nodelay") == 0) {
+            break;
+        case OC_PAM_ARG_NODELAY:
             o->nodelay = true;
-        } else if (strcmp(a, "mode=helper") == 0) {
-            o->mode_helper = true;
-        } else if (strcmp(a, "mode=token") == 0) {
-            o->mode_helper = false;
-        } else if (strncmp(a, "helper_max_age=", 15) == 0) {
-            if (oc_parse_u32(a + 15, 0, OC_HELPER_MAX_AGE_MAX, &o->helper_max_age) < 0) {
-                pam_syslog(pamh, LOG_ERR,
-                           "bad helper_max_age= argument '%s': give seconds from 0 to %d", a + 15,
-                           OC_HELPER_MAX_AGE_MAX);
-                return PAM_SERVICE_ERR;
-            }
-        } else if (strncmp(a, "helper_timeout=", 15) == 0) {
-            if (oc_parse_u32(a + 15, 1, OC_HELPER_TIMEOUT_MAX, &o->helper_timeout) < 0) {
-                pam_syslog(pamh, LOG_ERR,
-                           "bad helper_timeout= argument '%s': give seconds from 1 to %d", a + 15,
-                           OC_HELPER_TIMEOUT_MAX);
-                return PAM_SERVICE_ERR;
-            }
-        } else if (strncmp(a, "prompt=", 7) == 0 && a[7] != '\0' &&
-                   strlen(a + 7) <= OC_PROMPT_BASE_MAX) {
-            o->prompt = a + 7;
-        } else if (strncmp(a, "require_role=", 13) == 0) {
-            if (parse_roles(o, a + 13) < 0) {
-                pam_syslog(pamh, LOG_ERR,
-                           "bad require_role= argument '%s': give one or more roles separated "
-                           "by commas (at most %d), e.g. require_role=Host.Sudo",
-                           a + 13, OC_ARG_ROLES_MAX);
-                return PAM_SERVICE_ERR;
-            }
-        } else {
-            pam_syslog(pamh, LOG_ERR,
-                       "unknown or malformed argument '%s' (known: config=/PATH debug "
-                       "use_first_pass try_first_pass nodelay prompt=TEXT require_role=ROLES "
-                       "mode=token|helper helper_max_age=SECONDS helper_timeout=SECONDS); see "
-                       "pam_openclaw(8)",
-                       a);
-            return PAM_SERVICE_ERR;
+            break;
+        case OC_PAM_ARG_MODE_HELPER:
+        case OC_PAM_ARG_MODE_TOKEN:
+            o->mode_helper = d->id == OC_PAM_ARG_MODE_HELPER;
+            break;
+        case OC_PAM_ARG_HELPER_MAX_AGE:
+            o->helper_max_age = n;
+            break;
+        case OC_PAM_ARG_HELPER_TIMEOUT:
+            o->helper_timeout = n;
+            break;
+        case OC_PAM_ARG_PROMPT:
+            o->prompt = v;
+            break;
+        case OC_PAM_ARG_REQUIRE_ROLE:
+            break; /* parsed above */
         }
     }
     if (o->use_first_pass && o->try_first_pass) {
@@ -381,6 +386,7 @@ struct ctx {
     const struct oc_dir_agent *dir_entry;
     struct oc_agent synced;
     bool is_synced;
+    int in_passwd; /* oc_who_in_passwd_file() for the user */
 };
 
 static void audit(struct ctx *c, const char *event, const char *result, const char *reason,
@@ -566,6 +572,45 @@ static int dir_init(struct ctx *c)
     return PAM_SUCCESS;
 }
 
+/*
+ * The config is missing or unusable: decide "agent or not" without it
+ * (pam_openclaw/whois.h), with the compiled-in agent uid range. Any other
+ * user is ignored, as if openclaw were not installed; an agent is refused
+ * with a line that says what to fix. Returns the code for the phase.
+ */
+static int config_unusable(struct ctx *c, int r, const char *err)
+{
+    struct passwd pwbuf, *pw = NULL;
+    char pwmem[4096];
+    enum oc_who who;
+
+    /* Reentrant: sshd and sudo may call PAM from more than one thread. */
+    if (getpwnam_r(c->user, &pwbuf, pwmem, sizeof(pwmem), &pw) != 0) {
+        pw = NULL;
+    }
+    who = oc_who_classify(c->user, c->in_passwd, pw != NULL, pw != NULL ? pw->pw_uid : 0,
+                          OC_DEFAULT_UID_MIN, OC_DEFAULT_UID_MAX);
+    if (r == -ENOENT && who != OC_WHO_AGENT_UID) {
+        /* Not configured on this host: nobody is an agent here. */
+        debug(c, "%s does not exist: user %s is ignored", c->o.config, c->user);
+        return PAM_IGNORE;
+    }
+    if (who != OC_WHO_AGENT_UID) {
+        pam_syslog(c->pamh, LOG_ERR,
+                   "cannot use the configuration: %s; user %s is not an agent (%s): "
+                   "ignored; agents are refused until the file is fixed: run openclawctl "
+                   "check-config",
+                   err, c->user, oc_who_name(who));
+        return PAM_IGNORE;
+    }
+    pam_syslog(c->pamh, LOG_ERR,
+               "cannot use the configuration: %s; user %s has an agent uid (%u, in %u..%u): "
+               "refused until the file is fixed: run openclawctl check-config",
+               err, c->user, (unsigned)pw->pw_uid, OC_DEFAULT_UID_MIN, OC_DEFAULT_UID_MAX);
+    audit(c, c->phase, "error", "config", NULL, NULL, NULL, err);
+    return r == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
+}
+
 /* PAM_SUCCESS when the user is a configured agent (c->agent set), else the code to return. */
 static int ctx_init(struct ctx *c, pam_handle_t *pamh, const char *phase, int argc,
                     const char **argv)
@@ -599,20 +644,23 @@ static int ctx_init(struct ctx *c, pam_handle_t *pamh, const char *phase, int ar
         pam_syslog(pamh, LOG_ERR, "the application set no PAM service name");
         return PAM_SERVICE_ERR;
     }
-    r = cache_get(&cache_config, c->o.config, config_flags(), true, load_config_obj,
-                  free_config_obj, &c->cfg_ref, err, sizeof(err));
-    if (r == -ENOENT) {
-        /* Not configured on this host: nobody is an agent here. */
-        debug(c, "%s does not exist: every user is ignored", c->o.config);
+    /* Root and every user of /etc/passwd are never agents, whatever the
+     * config, the caches or the daemon say (docs/pam.md). */
+    r = oc_who_in_passwd_file(OC_PASSWD_FILE, user);
+    if (r < 0 && r != -EINVAL) {
+        pam_syslog(pamh, LOG_WARNING, "cannot read %s (%s): the agent uid range alone decides",
+                   OC_PASSWD_FILE, strerror(-r));
+    }
+    c->in_passwd = r;
+    if (oc_who_classify(user, r, false, 0, 0, 0) == OC_WHO_LOCAL) {
+        debug(c, "user %s is a local user (root or in %s): never an agent, ignored", user,
+              OC_PASSWD_FILE);
         return PAM_IGNORE;
     }
+    r = cache_get(&cache_config, c->o.config, config_flags(), true, load_config_obj,
+                  free_config_obj, &c->cfg_ref, err, sizeof(err));
     if (r < 0) {
-        pam_syslog(pamh, LOG_ERR,
-                   "cannot use the configuration: %s (fix the file; check it with openclawctl "
-                   "verify-token --config)",
-                   err);
-        audit(c, phase, "error", "config", NULL, NULL, NULL, err);
-        return r == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
+        return config_unusable(c, r, err);
     }
     c->cfg = c->cfg_ref->obj;
     c->agent = oc_config_agent_by_name(c->cfg, user);
@@ -717,6 +765,102 @@ static void count_failure(struct ctx *c, const struct oc_service *svc)
     }
 }
 
+/*
+ * Input that no key of the tenant signed (nothing, garbage, a forged or
+ * unverifiable token, another identity's token) proves nothing about the
+ * agent: charging it to the agent would let anyone who reaches sshd lock
+ * any agent out and trigger the anomaly response. It is charged to its
+ * source instead (PAM_RHOST, else OC_SOURCE_LOCAL): past the service's
+ * deny within fail_interval the source is throttled (its failures are
+ * delayed OC_SOURCE_DELAY_US) for unlock_time, at most OC_SOURCE_HOLD_MAX.
+ * Never an anomaly, never a tenant-wide action.
+ */
+static void count_unsigned(struct ctx *c, const struct oc_service *svc)
+{
+    const struct oc_service *s = svc != NULL ? svc : oc_config_service(c->cfg, c->service);
+    const char *source = c->rhost != NULL && c->rhost[0] != '\0' ? c->rhost : OC_SOURCE_LOCAL;
+    uint32_t deny = s != NULL ? s->deny : OC_DEFAULT_DENY;
+    uint32_t interval = s != NULL ? s->fail_interval : OC_DEFAULT_FAIL_INTERVAL;
+    uint32_t hold = s != NULL ? s->unlock_time : OC_DEFAULT_UNLOCK_TIME;
+    struct oc_tally_status st;
+    char detail[200];
+    int r;
+
+    if (hold == 0 || hold > OC_SOURCE_HOLD_MAX) {
+        hold = OC_SOURCE_HOLD_MAX;
+    }
+    r = oc_tally_dir_check(c->cfg->global.tally_dir);
+    if (r == 0) {
+        r = oc_tally_source_fail(c->cfg->global.tally_dir, source, oc_now(), c->service, deny,
+                                 interval, hold, &st);
+    }
+    if (r < 0) {
+        pam_syslog(c->pamh, LOG_ERR, "cannot record a failure of source %s in %s: %s", source,
+                   c->cfg->global.tally_dir, strerror(-r));
+        return;
+    }
+    if (st.newly_locked) {
+        (void)snprintf(detail, sizeof(detail),
+                       "%u unsigned or foreign tokens from %.64s within %us: its failures are "
+                       "delayed %us for %us (no agent is locked)",
+                       st.n_recent, source, interval, OC_SOURCE_DELAY_US / 1000000u, hold);
+        audit(c, "throttle", "failure", "source", NULL, NULL, NULL, detail);
+    }
+    if (st.locked && !c->o.nodelay) {
+        (void)pam_fail_delay(c->pamh, OC_SOURCE_DELAY_US);
+    }
+}
+
+/* Did the tenant's key verify the token's signature (whatever failed later)? */
+static bool signature_verified(const struct oc_verify_report *rep)
+{
+    for (size_t i = 0; i < rep->n; i++) {
+        if (strcmp(rep->checks[i].name, "signature") == 0) {
+            return rep->checks[i].ok;
+        }
+    }
+    return false;
+}
+
+static bool is_agents_identity(const struct ctx *c, const char *appid, const char *oid)
+{
+    return (appid != NULL && c->agent->app_id[0] != '\0' &&
+            strcasecmp(appid, c->agent->app_id) == 0) ||
+           (oid != NULL && c->agent->object_id[0] != '\0' &&
+            strcasecmp(oid, c->agent->object_id) == 0);
+}
+
+/*
+ * A token refused by a claim check after its signature verified: is it
+ * this agent's own (appid/azp or oid)? Only such a token - a real token
+ * of the agent, presented wrongly - may count toward the agent's lockout.
+ * The payload is read only because the signature verified.
+ */
+static bool signed_by_agent(const struct ctx *c, const char *tok, size_t len,
+                            const struct oc_verify_report *rep)
+{
+    struct oc_jwt *jwt = NULL;
+    cJSON *claims = NULL;
+    const char *appid = NULL, *oid = NULL;
+    bool mine = false;
+
+    if (!signature_verified(rep) ||
+        oc_jwt_parse(tok, len, c->cfg->global.algorithms, &jwt, NULL) < 0) {
+        return false;
+    }
+    if (oc_jwt_decode_payload(jwt, &claims, NULL) == 0) {
+        if (oc_json_get_string(claims, "appid", OC_CLAIM_MAX, &appid) < 0) {
+            appid = NULL;
+            (void)oc_json_get_string(claims, "azp", OC_CLAIM_MAX, &appid);
+        }
+        (void)oc_json_get_string(claims, "oid", OC_CLAIM_MAX, &oid);
+        mine = is_agents_identity(c, appid, oid);
+        cJSON_Delete(claims);
+    }
+    oc_jwt_free(jwt);
+    return mine;
+}
+
 /* Is the agent locked out? PAM_SUCCESS when not, else the code to return. */
 static int check_lock(struct ctx *c, const char *event, int code)
 {
@@ -738,11 +882,15 @@ static int check_lock(struct ctx *c, const char *event, int code)
     }
     c->tally_records = st.n_records;
     if (st.locked) {
+        char iso[32];
         if (st.locked_until == OC_TALLY_FOREVER) {
-            (void)snprintf(detail, sizeof(detail), "locked since %lld until an admin unlocks",
-                           (long long)st.locked_at);
+            oc_pam_iso8601(st.locked_at, iso, sizeof(iso));
+            (void)snprintf(detail, sizeof(detail), "locked since %lld (%s) until an admin unlocks",
+                           (long long)st.locked_at, iso);
         } else {
-            (void)snprintf(detail, sizeof(detail), "locked until %lld", (long long)st.locked_until);
+            oc_pam_iso8601(st.locked_until, iso, sizeof(iso));
+            (void)snprintf(detail, sizeof(detail), "locked until %lld (%s)",
+                           (long long)st.locked_until, iso);
         }
         audit(c, event, "failure", "locked", NULL, NULL, NULL, detail);
         return code;
@@ -757,6 +905,67 @@ static int helper_unavailable(struct ctx *c, const char *event, int code, const 
                "refused",
                c->agent->name, c->cfg->global.socket, why);
     audit(c, event, "failure", "helper-unavailable", NULL, NULL, NULL, why);
+    return code;
+}
+
+/*
+ * mode=helper presents no credential, so it is only for the agent itself
+ * (sudo by an agent already logged in): the account that invoked the
+ * program - PAM_RUSER when the service sets it, and the real uid of this
+ * process (sudo and su keep the caller's) - must be PAM_USER. Root may
+ * ask with no other PAM_RUSER (it holds every agent's tokens anyway).
+ * Otherwise su, or sudo with targetpw/runaspw, would let anyone become
+ * the agent without a credential.
+ */
+static int check_helper_caller(struct ctx *c, const char *event, int code)
+{
+    const void *item = NULL;
+    const char *ruser = NULL;
+    uint32_t agent_uid = 0;
+    bool pinned = false;
+    uid_t ruid = getuid();
+    char detail[OC_USER_NAME_MAX * 2 + 160];
+    int r;
+
+    if (c->is_synced && c->agent->has_uid) {
+        agent_uid = c->agent->uid;
+        r = 0;
+    } else {
+        r = oc_hostpolicy_agent_uid(c->cfg, c->agent, &agent_uid, &pinned);
+    }
+    if (pam_get_item(c->pamh, PAM_RUSER, &item) == PAM_SUCCESS && item != NULL &&
+        ((const char *)item)[0] != '\0') {
+        ruser = item;
+    }
+    if (r < 0) {
+        (void)snprintf(detail, sizeof(detail), "cannot tell the uid of agent %s: %s",
+                       c->agent->name, strerror(-r));
+    } else if (ruser != NULL && strcmp(ruser, c->user) != 0) {
+        struct passwd pw, *res = NULL;
+        char buf[2048];
+        if (getpwnam_r(ruser, &pw, buf, sizeof(buf), &res) == 0 && res != NULL &&
+            res->pw_uid == agent_uid) {
+            ruser = NULL; /* another name of the agent's own uid */
+        } else {
+            (void)snprintf(detail, sizeof(detail), "invoked by %.64s (PAM_RUSER), not by %s", ruser,
+                           c->user);
+        }
+        r = ruser == NULL ? 0 : -EPERM;
+    }
+    if (r == 0 && ruid != 0 && ruid != (uid_t)agent_uid) {
+        (void)snprintf(detail, sizeof(detail), "invoked by uid %u, not by %s (uid %u)",
+                       (unsigned)ruid, c->user, agent_uid);
+        r = -EPERM;
+    }
+    if (r == 0) {
+        return PAM_SUCCESS;
+    }
+    pam_syslog(c->pamh, LOG_NOTICE,
+               "mode=helper for %s refused: %s; mode=helper is only for the agent itself (sudo "
+               "by an agent already logged in), never for su or sudo's targetpw/runaspw: use "
+               "mode=token there",
+               c->user, detail);
+    audit(c, event, "failure", "caller", NULL, NULL, NULL, detail);
     return code;
 }
 
@@ -896,6 +1105,7 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
     size_t len = 0;
     const char *reason = NULL;
     const char *detail = NULL;
+    bool agents_own = false; /* signed by the tenant and the agent's own */
     int ret, r;
 
     if (!c->o.nodelay && is_auth) {
@@ -911,6 +1121,10 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
         }
     }
     if (c->o.mode_helper) {
+        ret = check_helper_caller(c, event, is_auth ? PAM_AUTH_ERR : PAM_PERM_DENIED);
+        if (ret != PAM_SUCCESS) {
+            return ret;
+        }
         ret = helper_token(c, event, is_auth ? PAM_AUTHINFO_UNAVAIL : PAM_PERM_DENIED, &tok, &len);
         if (ret != PAM_SUCCESS) {
             return ret;
@@ -921,7 +1135,7 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
     if (ret != PAM_SUCCESS) {
         audit(c, "auth", ret == PAM_AUTH_ERR ? "failure" : "error", reason, NULL, NULL, NULL, NULL);
         if (ret == PAM_AUTH_ERR) {
-            count_failure(c, svc);
+            count_unsigned(c, svc); /* no token at all: nothing Entra signed */
         }
         goto out;
     }
@@ -972,6 +1186,9 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
                        "openclawd could not refresh the keys: %s; decided from the cache",
                        c->user, why);
         }
+    }
+    if (r == -EACCES && !c->o.mode_helper) {
+        agents_own = signed_by_agent(c, tok, len, &report);
     }
     /* Verified or not, this copy of the token is no longer needed. */
     oc_free_wipe(tok, len);
@@ -1090,9 +1307,18 @@ refused:
     audit(c, event, "failure", reason, res != NULL ? res->appid : NULL,
           res != NULL ? res->oid : NULL, res != NULL ? res->log_id : NULL, detail);
     /* mode=helper presents no credential, so nothing can be guessed:
-     * its refusals (a missing role) do not count toward a lockout. */
+     * its refusals (a missing role) do not count toward a lockout. Only
+     * the agent's own Entra-signed token counts toward its lockout;
+     * anything else is charged to the source (count_unsigned). */
+    if (res != NULL) {
+        agents_own = is_agents_identity(c, res->appid, res->oid);
+    }
     if (!c->o.mode_helper) {
-        count_failure(c, svc);
+        if (agents_own) {
+            count_failure(c, svc);
+        } else {
+            count_unsigned(c, svc);
+        }
     }
     ret = is_auth ? PAM_AUTH_ERR : PAM_PERM_DENIED;
 out:

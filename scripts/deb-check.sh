@@ -17,7 +17,11 @@
 #      the pam-auth-update profile enabled and removed with the module,
 #      and a purge that leaves nothing behind. The host's / is untouched:
 #      every write lands in the tmpfs, which goes with the namespace;
-#   5. lintian: errors fail the check; warnings are printed.
+#   5. upgrade and removal: version N+1 built from a copy with a bumped
+#      changelog; in a second throwaway root openclawd (enabled, started)
+#      must run the new binary after the upgrade, the pam-auth-update
+#      profile must stay enabled; remove stops openclawd, purge cleans up;
+#   6. lintian: errors fail the check; warnings are printed.
 # Usage: scripts/deb-check.sh [--keep DIR]   (DIR receives the .debs)
 set -euo pipefail
 
@@ -158,6 +162,210 @@ else
     bad "the throwaway-root checks failed"
 fi
 grep -q '^FAIL' "$work/inside.log" && bad "see FAIL lines above"
+
+# --- upgrade and removal: openclawd across N -> N+1 -------------------------
+# A second build, version N+1 (the changelog of a copy bumped), then in a
+# second throwaway root: install N, enable and start openclawd, enable the
+# pam-auth-update profile, upgrade to N+1: openclawd must run the new binary
+# (postinst try-restart) and the profile stay in the stacks; a stopped
+# openclawd stays stopped across a reinstall; remove stops it and takes the
+# profile out; purge leaves nothing. No systemd runs here: a test double of
+# systemctl (below) runs the unit's ExecStart, with its Environment=, as
+# its User=, so the maintainer scripts' deb-systemd-invoke calls act on a
+# real openclawd process.
+say "building version N+1 for the upgrade test"
+next="$work/next"
+mkdir -p "$next"
+cp -a "$src" "$next/openclaw"
+vn=$(cd "$src" && dpkg-parsechangelog -S Version)
+vn1="$vn+upgradetest1"
+{
+    printf 'openclaw (%s) unstable; urgency=medium\n\n' "$vn1"
+    printf '  * Rebuilt by scripts/deb-check.sh to test an upgrade.\n\n'
+    printf ' -- %s  %s\n\n' "$(cd "$src" && dpkg-parsechangelog -S Maintainer)" "$(date -R)"
+    cat "$src/debian/changelog"
+} >"$next/openclaw/debian/changelog.new"
+mv "$next/openclaw/debian/changelog.new" "$next/openclaw/debian/changelog"
+(cd "$next/openclaw" && DEB_BUILD_OPTIONS="parallel=2 ${DEB_BUILD_OPTIONS:-}" \
+    dpkg-buildpackage -us -uc -b >"$next/build.log" 2>&1) ||
+    { tail -n 40 "$next/build.log"; bad "dpkg-buildpackage of N+1 failed"; exit 1; }
+dpkg-deb -I "$work"/openclaw_*.deb postinst | grep -q 'try-restart' ||
+    bad "the postinst of openclaw does not try-restart openclawd on upgrade"
+dpkg-deb -I "$work"/openclaw_*.deb preinst 2>/dev/null | grep -q 'stop' &&
+    bad "the preinst of openclaw stops openclawd on upgrade"
+dpkg-deb -I "$work"/openclaw_*.deb prerm 2>/dev/null | grep -q 'deb-systemd-invoke stop openclawd' ||
+    bad "the prerm of openclaw does not stop openclawd on remove"
+
+cat >"$work/systemctl" <<'FAKE'
+#!/bin/bash
+# Test double of systemctl for deb-check's throwaway root, where no
+# systemd runs: enough of it for the maintainer scripts and the test, for
+# openclawd.service only (any other unit: nothing to do).
+set -u
+args=()
+for a in "$@"; do
+    case $a in -*) ;; *) args+=("$a") ;; esac
+done
+act=${args[0]:-}
+unit=${args[1]:-}
+unit=${unit%.service}
+file=/lib/systemd/system/openclawd.service
+wants=/etc/systemd/system/multi-user.target.wants/openclawd.service
+pidf=/run/oc-fake-systemd/openclawd.pid
+running() { [ -s "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; }
+key() { sed -n "s/^$1=//p" "$file"; }
+start() {
+    running && return 0
+    mkdir -p /run/oc-fake-systemd
+    local user group env exe
+    user=$(key User) group=$(key Group)
+    install -d -o "$user" -g "$user" -m 0755 "/run/$(key RuntimeDirectory)"
+    mapfile -t env < <(key Environment)
+    exe=$(key ExecStart)
+    setsid setpriv --reuid="$user" --regid="$group" --init-groups \
+        env "${env[@]}" $exe >>/var/log/openclawd.log 2>&1 </dev/null &
+    echo $! >"$pidf"
+    sleep 1
+    running
+}
+stop() {
+    running || return 0
+    local p i=0
+    p=$(cat "$pidf")
+    kill "$p"
+    while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    rm -f "$pidf"
+}
+[ "$unit" = openclawd ] || [ "$act" = daemon-reload ] || [ "$act" = --version ] || exit 0
+case $act in
+daemon-reload) ;;
+start) start ;;
+stop) stop ;;
+restart) stop && start ;;
+try-restart | condrestart) if running; then stop && start; fi ;;
+is-active) if running; then echo active; else echo inactive; exit 3; fi ;;
+is-enabled) if [ -L "$wants" ]; then echo enabled; else echo disabled; exit 1; fi ;;
+enable) mkdir -p "${wants%/*}" && ln -sf "$file" "$wants" ;;
+disable) rm -f "$wants" ;;
+*) echo "fake systemctl: $act not supported" >&2; exit 1 ;;
+esac
+FAKE
+
+cat >"$work/upgrade.sh" <<'INSIDE'
+#!/bin/bash
+# runs chrooted in the overlay; prints FAIL lines, exit 1 on any
+set -u
+rc=0
+bad() { echo "FAIL: $*"; rc=1; }
+export DEBIAN_FRONTEND=noninteractive
+say() { echo "upgrade: $*"; }
+pid() { cat /run/oc-fake-systemd/openclawd.pid 2>/dev/null; }
+alive() { [ -n "$(pid)" ] && kill -0 "$(pid)" 2>/dev/null; }
+apt-get install -y --no-install-recommends /tmp/debs/*.deb >/tmp/apt.log 2>&1 ||
+    { tail -n 30 /tmp/apt.log; echo "FAIL: apt-get install of N"; exit 1; }
+v0=$(dpkg-query -W -f='${Version}' openclaw)
+cat >/etc/openclaw/openclaw.conf <<'CONF'
+[global]
+tenant_id = 5f0e2c1a-7b3d-4e8f-9a1c-2d3e4f5a6b7c
+audiences = api://openclaw-host
+# nothing listens there: openclawd runs and retries, offline
+authority = https://127.0.0.1:9
+CONF
+chmod 0644 /etc/openclaw/openclaw.conf
+systemctl enable openclawd.service
+systemctl start openclawd.service || bad "openclawd does not start (version $v0): $(tail -n 5 /var/log/openclawd.log)"
+p0=$(pid)
+[ "$(stat -c %U "/proc/$p0" 2>/dev/null)" = openclaw ] || bad "openclawd does not run as openclaw"
+grep -q '^TSS2_LOG=all+none$' <(tr '\0' '\n' <"/proc/$p0/environ") ||
+    bad "openclawd runs without TSS2_LOG=all+none (the unit's Environment=)"
+grep -q 'ERROR:tcti' /var/log/openclawd.log && bad "tpm2-tss writes ERROR:tcti lines into openclawd's log"
+pam-auth-update --package --enable openclaw >/dev/null 2>&1
+grep -q pam_openclaw /etc/pam.d/common-auth || bad "pam-auth-update --enable openclaw did nothing"
+say "installed $v0, openclawd running as pid $p0, profile enabled"
+
+apt-get install -y --no-install-recommends /tmp/next/*.deb >/tmp/apt-up.log 2>&1 ||
+    { tail -n 30 /tmp/apt-up.log; echo "FAIL: apt-get install of N+1"; exit 1; }
+v1=$(dpkg-query -W -f='${Version}' openclaw)
+[ "$v1" != "$v0" ] || bad "the upgrade did not change the version ($v0)"
+p1=$(pid)
+if ! alive; then
+    bad "openclawd is not running after the upgrade to $v1"
+elif [ "$p1" = "$p0" ]; then
+    bad "openclawd was not restarted by the upgrade (pid $p0 still runs the old binary)"
+else
+    exe=$(readlink "/proc/$p1/exe")
+    case $exe in *deleted*) bad "openclawd runs a deleted binary: $exe" ;; esac
+    [ "$(stat -L -c %d:%i "/proc/$p1/exe")" = "$(stat -c %d:%i /usr/sbin/openclawd)" ] ||
+        bad "openclawd (pid $p1) does not run /usr/sbin/openclawd of $v1"
+fi
+grep -q pam_openclaw /etc/pam.d/common-auth || bad "the profile is no longer enabled after the upgrade"
+[ -f /usr/share/pam-configs/openclaw ] || bad "the profile file is gone after the upgrade"
+[ $rc -eq 0 ] && say "upgraded to $v1, openclawd running the new binary as pid $p1, profile still enabled"
+
+systemctl stop openclawd.service
+apt-get install -y --reinstall --no-install-recommends /tmp/next/openclaw_*.deb >/tmp/apt-re.log 2>&1 ||
+    { tail -n 30 /tmp/apt-re.log; bad "apt-get install --reinstall"; }
+alive && bad "a stopped openclawd was started by a reinstall of $v1"
+[ $rc -eq 0 ] && say "a stopped openclawd stays stopped across a reinstall"
+
+systemctl start openclawd.service || bad "openclawd does not start again"
+apt-get remove -y openclaw libpam-openclaw libnss-openclaw >/tmp/remove.log 2>&1 ||
+    { tail -n 20 /tmp/remove.log; bad "apt-get remove"; }
+alive && bad "openclawd still runs after remove"
+grep -l pam_openclaw /etc/pam.d/* 2>/dev/null && bad "a PAM stack still names pam_openclaw after remove"
+[ $rc -eq 0 ] && say "remove stopped openclawd and took the profile out of the stacks"
+rm -f /etc/openclaw/openclaw.conf # the admin's file, which purge keeps
+apt-get purge -y openclaw libpam-openclaw libnss-openclaw >/tmp/purge.log 2>&1 ||
+    { tail -n 20 /tmp/purge.log; bad "apt-get purge"; }
+for p in /var/lib/openclaw /etc/openclaw /usr/share/pam-configs/openclaw; do
+    [ -e "$p" ] && bad "$p left after purge"
+done
+dpkg -l openclaw libpam-openclaw libnss-openclaw 2>/dev/null | grep -q '^[ir]' &&
+    bad "packages still known to dpkg after purge"
+exit $rc
+INSIDE
+say "upgrade $vn -> $vn1 and removal in a second throwaway root"
+if unshare --mount --propagation private bash -c '
+    set -e
+    w=$1
+    mkdir -p "$w/root2"
+    mount -t tmpfs -o size=1g oc-deb "$w/root2"
+    mkdir "$w/root2/upper" "$w/root2/work" "$w/root2/merged"
+    mount -t overlay overlay -o "lowerdir=/,upperdir=$w/root2/upper,workdir=$w/root2/work" "$w/root2/merged"
+    m=$w/root2/merged
+    mount -t proc proc "$m/proc"
+    mount --rbind /dev "$m/dev"
+    mount -t tmpfs tmpfs "$m/run"
+    mount -t tmpfs tmpfs "$m/tmp"
+    mkdir "$m/tmp/debs" "$m/tmp/next" "$m/run/systemd" "$m/run/systemd/system"
+    for d in "$w"/*.deb; do
+        case $d in *-dbgsym_*) ;; *) cp "$d" "$m/tmp/debs/" ;; esac
+    done
+    for d in "$w"/next/*.deb; do
+        case $d in *-dbgsym_*) ;; *) cp "$d" "$m/tmp/next/" ;; esac
+    done
+    cp "$w/upgrade.sh" "$m/tmp/upgrade.sh"
+    # in place of the real one: apt runs dpkg with PATH=DPkg::Path (no /usr/local)
+    install -m 0755 "$w/systemctl" "$m/usr/bin/systemctl"
+    # services may start here (openclawd only: the test double knows no other)
+    printf "#!/bin/sh\nexit 0\n" >"$m/usr/sbin/policy-rc.d"
+    chmod 0755 "$m/usr/sbin/policy-rc.d"
+    rc=0
+    chroot "$m" /bin/bash /tmp/upgrade.sh || rc=$?
+    # stop what the test started, by its pid, before the namespace goes
+    if [ -s "$m/run/oc-fake-systemd/openclawd.pid" ]; then
+        kill "$(cat "$m/run/oc-fake-systemd/openclawd.pid")" 2>/dev/null || :
+    fi
+    exit $rc
+' oc-deb "$work" >"$work/upgrade.log" 2>&1; then
+    sed -n 's/^upgrade: /  /p' "$work/upgrade.log"
+    say "upgrade (openclawd restarted on the new binary, profile kept), remove and purge passed"
+else
+    sed 's/^/  /' "$work/upgrade.log"
+    bad "the upgrade/remove checks failed"
+fi
+grep -q '^FAIL' "$work/upgrade.log" && bad "see FAIL lines above"
+# --- end of the upgrade and removal test ----------------------------------
 
 say "lintian"
 lintian --tag-display-limit 0 --fail-on error "$work"/*.changes >"$work/lintian.log" 2>&1 ||

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The README's two commands on a pristine Debian 12, as a new user meets them.
 #
-#   scripts/fresh-check.sh [--base-only] [--rebuild-base] [--keep] [--only demo|tests]
+#   scripts/fresh-check.sh [--base-only] [--rebuild-base] [--keep] [--only demo|tests] [--run CMD]
 #
 # 1. A pristine Debian 12 root: `debootstrap --variant=minbase bookworm`,
 #    built once and cached in $OC_FRESH_CACHE (default
@@ -18,8 +18,12 @@
 #    exactly as written, as root, from /root/openclaw:
 #        ./scripts/demo.sh
 #        ./scripts/test.sh
-# 5. Their results are printed; the logs are kept in the work directory
-#    when a command failed (or with --keep).
+# 5. Their results are printed; the logs (and the test command's
+#    _build/logs) are kept in the work directory when a command failed (or
+#    with --keep).
+#
+# --run CMD runs CMD (bash, in /root/openclaw of the pristine root) instead
+# of the two commands: for finding out why one of them failed there.
 #
 # The host is left as it was: every mount lives in the private namespace,
 # every process started dies with its PID namespace, and the copy of the
@@ -40,6 +44,7 @@ base_only=no
 rebuild=no
 keep=no
 only=both
+custom=
 while [ $# -gt 0 ]; do
     case $1 in
     --base-only) base_only=yes ;;
@@ -50,6 +55,12 @@ while [ $# -gt 0 ]; do
         only=$2
         shift
         case $only in demo | tests) ;; *) usage ;; esac
+        ;;
+    --run)
+        [ $# -ge 2 ] || usage
+        custom=$2
+        only=custom
+        shift
         ;;
     -h | --help) usage ;;
     *)
@@ -127,6 +138,13 @@ cleanup() {
     local rc=$?
     if [ "$keep" = yes ] || [ "$rc" -ne 0 ]; then
         # only the logs are worth keeping; the root is large
+        [ -d "$root/root/openclaw/_build/logs" ] && cp -r "$root/root/openclaw/_build/logs" "$work/build-logs"
+        # the suites' own logs of failed tests
+        if [ -d "$root/root/openclaw/_build" ]; then
+            (cd "$root/root/openclaw/_build" && find . -name '*.log' -path '*/tests/*' \
+                -newer "$work/results" -exec grep -l -E '^(not ok|Bail out)' {} + 2>/dev/null |
+                while read -r f; do mkdir -p "$work/failed/$(dirname "$f")" && cp "$f" "$work/failed/$f"; done)
+        fi
         rm -rf "$root"
         say "logs kept in $work"
     else
@@ -185,8 +203,8 @@ done
 inner=$work/inner.sh
 cat >"$inner" <<'EOF'
 set -u
-root=$1 only=$2
-shift 2
+root=$1 only=$2 custom=$3
+shift 3
 mount --make-rprivate /
 mount --bind "$root" "$root"
 mount -t proc proc "$root/proc"
@@ -199,21 +217,30 @@ mount -t tmpfs -o mode=0755 tmpfs "$root/run"
 mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
 mkdir -p "$root/run/lock"
 run() {
-    local name=$1 limit=$2 t0 t1 rc
+    local name=$1 limit=$2 cmd t0 t1 rc
     shift 2
+    cmd="./scripts/$name.sh"
+    [ "$name" != custom ] || cmd=$custom
     t0=$(date +%s)
     timeout -k 30 "$limit" chroot "$root" /usr/bin/env -i "$@" /bin/bash -c \
-        "cd /root/openclaw && ./scripts/$name.sh" </dev/null >"$root/../$name.log" 2>&1
+        "cd /root/openclaw && $cmd" </dev/null >"$root/../$name.log" 2>&1
     rc=$?
     t1=$(date +%s)
     echo "$name $rc $((t1 - t0))" >>"$root/../results"
 }
-[ "$only" = tests ] || run demo 3600 "$@"
-[ "$only" = demo ] || run test 4800 "$@"
+case $only in
+custom) run custom 4800 "$@" ;;
+demo) run demo 3600 "$@" ;;
+tests) run test 4800 "$@" ;;
+*)
+    run demo 3600 "$@"
+    run test 4800 "$@"
+    ;;
+esac
 EOF
 : >"$work/results"
 say "running the README's commands in the pristine root (logs: $work/demo.log, $work/test.log)"
-unshare --mount --pid --fork --kill-child /bin/bash "$inner" "$root" "$only" "${envs[@]}"
+unshare --mount --pid --fork --kill-child /bin/bash "$inner" "$root" "$only" "$custom" "${envs[@]}"
 
 # 5. results
 status=0
@@ -221,6 +248,9 @@ while read -r name rc secs; do
     line=$(tail -n 1 "$work/$name.log" 2>/dev/null)
     say "$name: exit $rc in $secs s; last line: $line"
     [ "$rc" -eq 0 ] || status=1
+    if [ "$name" = custom ]; then
+        tail -n 60 "$work/$name.log" | sed 's/^/    /'
+    fi
     if [ "$name" = test ] && ! printf '%s\n' "$line" | grep -Eq '^[0-9]+ passed, 0 failed(, [0-9]+ skipped)?$'; then
         status=1
     fi

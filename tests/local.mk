@@ -13,8 +13,20 @@ endif
 TESTS += tests/integration/verify-token.sh tests/integration/ctl-status.sh
 
 EXTRA_DIST += tests/lib tests/integration/verify-token.sh tests/integration/ctl-status.sh tests/tenant-suite.sh tests/fuzz/run-fuzz.sh tests/tenant \
+	tests/fuzz/check-instrumented.sh tests/fuzz/fuzz_planted.c tests/fuzz/corpus/planted tests/skip-allowlist \
 	tests/README.md tests/unit/README.md tests/integration/README.md \
 	tests/system/README.md tests/fuzz/README.md
+
+# The fuzz harness's negative control (scripts/test.sh): a target with a
+# planted bug that run-fuzz.sh must fail on. Built only on request, never
+# one of FUZZ_TARGETS.
+if FUZZING
+EXTRA_PROGRAMS = tests/fuzz/fuzz_planted
+tests_fuzz_fuzz_planted_SOURCES = tests/fuzz/fuzz_planted.c
+tests_fuzz_fuzz_planted_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS) -fsanitize-recover=undefined
+tests_fuzz_fuzz_planted_LDFLAGS = $(FUZZ_CFLAGS)
+CLEANFILES += tests/fuzz/fuzz_planted
+endif
 
 # Reliability: hostile tokens, configs, cache files and socket frames
 # through the real binaries (openclawctl, libpam + pam_openclaw, the NSS

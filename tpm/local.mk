@@ -45,9 +45,8 @@ if FUZZING
 FUZZ_TARGETS += tests/fuzz/fuzz_tpmblob
 noinst_PROGRAMS += tests/fuzz/fuzz_tpmblob
 tests_fuzz_fuzz_tpmblob_SOURCES = tests/fuzz/fuzz_tpmblob.c tpm/blob.c tpm/blob.h
-tests_fuzz_fuzz_tpmblob_CFLAGS = $(AM_CFLAGS) $(TSS2_CFLAGS) $(CRYPTO_CFLAGS) \
-	-fsanitize=fuzzer,address,undefined
-tests_fuzz_fuzz_tpmblob_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_tpmblob_CFLAGS = $(AM_CFLAGS) $(TSS2_CFLAGS) $(CRYPTO_CFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_tpmblob_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_tpmblob_LDADD = $(TSS2_LIBS) $(CRYPTO_LIBS)
 endif
 EXTRA_DIST += tests/fuzz/fuzz_tpmblob.c

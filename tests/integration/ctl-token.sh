@@ -89,8 +89,8 @@ if [ $rc -eq 0 ] && [ "$(printf '%s' "$j" | json_get agent)" = agent-alpha ] &&
     [ "$(printf '%s' "$j" | json_get uid)" = "$UID_A" ] &&
     [ "$(printf '%s' "$j" | json_get scope)" = "$RESOURCE_URI/.default" ] &&
     [ "$(printf '%s' "$j" | json_get expires_on)" -gt "$now" ] &&
-    [ "$(jwt_claim "$(printf '%s' "$j" | json_get token)" appid)" = "$ALPHA_APP" ]; then
-    tap_ok "--json: token, expires_on in the future, scope, agent, uid"
+    [ "$(jwt_claim "$(printf '%s' "$j" | json_get access_token)" appid)" = "$ALPHA_APP" ]; then
+    tap_ok "--json: access_token, expires_on in the future, scope, agent, uid"
 else
     tap_fail "--json: token, expires_on, scope, agent, uid" "rc=$rc $j $(cat "$work/j.err")"
 fi

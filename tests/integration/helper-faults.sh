@@ -120,7 +120,7 @@ printf '%s\n' "$human" | grep -q 'agent-alpha.*fresh, expires in' &&
 # --- openclaw-askpass without a token file: the token from openclawd -----------
 full=$(as_uid $UID_A "$OCT" --socket "$S" 2>/dev/null)
 askp() { as_uid $UID_A env PATH="$UID_BIN:$PATH" OPENCLAW_SOCKET="$S" \
-    OPENCLAW_TOKEN_FILE= sh "$ASKPASS" "$1"; }
+    OPENCLAW_TOKEN_FILE= OPENCLAW_CONFIG="$work/main.conf" sh "$ASKPASS" "$1"; }
 c0=$(askp "(agent-alpha@host) Entra token [0]: ")
 c1=$(askp "(agent-alpha@host) Entra token [500]: ")
 if [ -n "$full" ] && [ "${#c0}" -eq 500 ] && [ "$c0$c1" = "$(printf '%s' "$full" | head -c $((500 + ${#c1})))" ]; then
@@ -172,14 +172,31 @@ helper_stop "$HELPER_PID_main"
 HELPER_PID_main=""
 
 # --- a malformed JWKS never replaces the good file -----------------------------
+# The proof waits for the event itself: the tenant's request log shows the
+# malformed answer served, and the daemon logs "JWKS refresh failed" (the
+# start-up line "listening on ... JWKS in ..." comes before any fetch).
 cp "$J" "$work/good-keys.json"
+jwks_faults_served() { # how many malformed answers the JWKS endpoint gave
+    tenant_ctl GET "requests?path=/discovery/v2.0/keys" | "$PY" -c '
+import json, sys
+print(sum(1 for r in json.load(sys.stdin)["requests"] if r["fault"] == "malformed"))'
+}
+jwks_hits0=$(jwks_faults_served)
 tenant_ctl POST faults '{"path":"/discovery/v2.0/keys","kind":"malformed","count":5}' >/dev/null
 helper_start main "$work/main.conf" || tap_fail "openclawd restarts" "$(cat "$work/main.log")"
-wait_for 10 grep -q -i 'jwks' "$work/main.log"
-sleep 0.5
-cmp -s "$J" "$work/good-keys.json" && jwks_complete "$J" &&
-    tap_ok "a malformed JWKS answer leaves the last good keys.json in place" ||
+jwks_fault_hit() { [ "$(jwks_faults_served)" -gt "${jwks_hits0:-0}" ]; }
+jwks_refresh_failed() { grep -q 'JWKS refresh failed' "$work/main.log"; }
+if ! wait_for 15 jwks_fault_hit; then
+    tap_fail "a malformed JWKS answer leaves keys.json: the tenant served the malformed answer" \
+        "malformed answers served: $(jwks_faults_served) (before: $jwks_hits0)"
+elif ! wait_for 15 jwks_refresh_failed; then
+    tap_fail "a malformed JWKS answer leaves keys.json: the daemon logs JWKS refresh failed" \
+        "$(tail -3 "$work/main.log")"
+elif cmp -s "$J" "$work/good-keys.json" && jwks_complete "$J"; then
+    tap_ok "a malformed JWKS answer (served $(($(jwks_faults_served) - jwks_hits0)) times, 'JWKS refresh failed' logged) leaves the last good keys.json in place"
+else
     tap_fail "a malformed JWKS answer leaves keys.json" "$(tail -3 "$work/main.log")"
+fi
 helper_stop "$HELPER_PID_main"
 HELPER_PID_main=""
 tenant_ctl DELETE faults >/dev/null
@@ -188,50 +205,174 @@ tenant_ctl DELETE faults >/dev/null
 # Each round starts the daemon (at start it fetches and writes the JWKS and
 # the discovery document, syncs the directory and writes nss.cache,
 # directory.json and names.json), waits a pseudo-random 0..199 ms, and kills
-# it with SIGKILL. After each kill, the files readers open must be complete:
-# keys.json a whole JWKS, nss.cache valid for openclawctl's reader (the NSS
-# module's), directory.json whole. The tenant rotates its keys and flips
-# agent-beta's role assignment every 10 rounds so that writes really
-# replace the content.
-wait_for 15 test -s "$NC"
-wait_for 15 test -s "$DJ"
-nss_ok() { "$CTL" status --config "$work/main.conf" --json 2>/dev/null | "$PY" -c '
-import json, sys
-sys.exit(0 if json.load(sys.stdin)["nss_cache"]["ok"] else 1)'; }
-dir_ok() { "$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(0 if d["agents"] else 1)' "$DJ" 2>/dev/null; }
-bad_nss=0 bad_dir=0
-bad=0 killed_mid=0
-i=1
-while [ "$i" -le "$KILLS" ]; do
-    if [ $((i % 10)) -eq 0 ]; then
-        tenant_ctl POST rotate-keys '{}' >/dev/null
-        if [ $((i % 20)) -eq 0 ]; then
-            tenant_ctl POST assignments '{"principalAppId":"b1e3d5f7-9a2c-4e6b-8d0f-1b3c5d7e9f2a","resourceAppId":"6c2f8a41-3d5e-4b7a-8c9d-0e1f2a3b4c5d","appRole":"Host.Login"}' >/dev/null
-        else
-            tenant_ctl POST assignments/remove '{"principalAppId":"b1e3d5f7-9a2c-4e6b-8d0f-1b3c5d7e9f2a"}' >/dev/null
+# it with SIGKILL. The tenant rotates its keys and flips agent-beta's role
+# assignment every 10 rounds so that writes really replace the content.
+#
+# Data lost: before each kill the content hash of every file the daemon
+# has written is recorded; after it each one must still exist and be
+# either that previous version or a whole next version (keys.json: the
+# tenant's current key set; nss.cache: valid for the NSS module's reader;
+# directory.json: whole with agents; any other JSON file: parses; other
+# files: present). A missing file is data lost, a file that is neither
+# version is torn.
+#
+# Kills mid-write: in a --enable-test-hooks build, OPENCLAW_TEST_WRITE_HOOK
+# =pause=40 holds each replacement 40 ms between the temporary file's data
+# and the rename, and every other round kills as soon as such a write is
+# seen in progress (the others after 0..199 ms); a temporary file found
+# after a kill shows that the kill landed inside a write (the next start
+# sweeps it: "removed N temporary file(s)"). The same loop with a writer
+# that removes the file before the rename (",unlink-first") must report
+# data lost: the check's negative control.
+wait_for 15 test -s "$NC" || tap_fail "before the kills: openclawd wrote nss.cache" "$(tail -3 "$work/main.log")"
+wait_for 15 test -s "$DJ" || tap_fail "before the kills: openclawd wrote directory.json" "$(tail -3 "$work/main.log")"
+HOOKS=
+grep -q OPENCLAW_TEST_WRITE_HOOK "$OCD" && HOOKS=yes
+cat >"$work/versions.py" <<'PY'
+# versions.py STATE MANIFEST TENANT_KEYS CTL CONF: compare the files under
+# STATE with MANIFEST (path, sha256 per line: the versions before the
+# kill), print "lost PATH" / "torn PATH WHY" / "new PATH", write the new
+# manifest. Files are everything the daemon wrote (its temporary files
+# and the socket aside).
+import hashlib, json, os, re, subprocess, sys
+state, manifest, tenant_keys, ctl, conf = sys.argv[1:6]
+tmp = re.compile(r"^\..+\.[A-Za-z0-9]{6}$")
+prev = {}
+if os.path.exists(manifest):
+    for line in open(manifest):
+        p, h = line.split()
+        prev[p] = h
+now = {}
+for d, _, names in os.walk(state):
+    for n in names:
+        p = os.path.join(d, n)
+        if tmp.match(n) or not os.path.isfile(p) or os.path.islink(p):
+            continue
+        now[p] = hashlib.sha256(open(p, "rb").read()).hexdigest()
+
+def kids(path):
+    return sorted(k["kid"] for k in json.load(open(path))["keys"])
+
+def whole(p):
+    name = os.path.basename(p)
+    try:
+        if name == "keys.json":
+            return kids(p) == kids(tenant_keys) or "not the tenant's current key set"
+        if name == "nss.cache":
+            out = subprocess.run([ctl, "status", "--config", conf, "--json"],
+                                 capture_output=True, text=True).stdout
+            return json.loads(out)["nss_cache"]["ok"] or "the NSS reader refuses it"
+        if name == "directory.json":
+            return bool(json.load(open(p))["agents"]) or "no agents"
+        if name.endswith(".json"):
+            json.load(open(p))
+        return True
+    except Exception as e:
+        return "%s: %s" % (type(e).__name__, e)
+
+for p in sorted(prev):
+    if p not in now:
+        print("lost", p)
+for p in sorted(now):
+    if prev.get(p) == now[p]:
+        continue
+    w = whole(p)
+    print(("new %s" % p) if w is True else ("torn %s %s" % (p, w)))
+with open(manifest, "w") as f:
+    for p in sorted(now):
+        f.write("%s %s\n" % (p, now[p]))
+PY
+wait_for_temp() { # SECS: until a new temporary file (not one an earlier round left) appears
+    local j
+    for j in $(seq 1 $(($1 * 100))); do
+        find "$work/state" -name '.*.??????' 2>/dev/null | sort | comm -13 "$work/temps.before" - |
+            grep -q . && return 0
+        sleep 0.01
+    done
+    return 1
+}
+# kill_loop N HOOK TAG: N start/kill rounds with OPENCLAW_TEST_WRITE_HOOK=HOOK;
+# sets lost torn mid new_versions and keeps the details in $work/TAG.*
+kill_loop() {
+    local n=$1 hook=$2 tag=$3 i out
+    lost=0 torn=0 mid=0 new_versions=0
+    : >"$work/$tag.details"
+    find "$work/state" -name '.*.??????' | sort >"$work/temps.before"
+    "$PY" "$work/versions.py" "$work/state" "$work/$tag.manifest" "$work/tenant-now.json" \
+        "$CTL" "$work/main.conf" >/dev/null 2>&1
+    i=1
+    while [ "$i" -le "$n" ]; do
+        if [ $((i % 10)) -eq 0 ]; then
+            tenant_ctl POST rotate-keys '{}' >/dev/null
+            if [ $((i % 20)) -eq 0 ]; then
+                tenant_ctl POST assignments '{"principalAppId":"b1e3d5f7-9a2c-4e6b-8d0f-1b3c5d7e9f2a","resourceAppId":"6c2f8a41-3d5e-4b7a-8c9d-0e1f2a3b4c5d","appRole":"Host.Login"}' >/dev/null
+            else
+                tenant_ctl POST assignments/remove '{"principalAppId":"b1e3d5f7-9a2c-4e6b-8d0f-1b3c5d7e9f2a"}' >/dev/null
+            fi
         fi
+        tenant_get "/$TENANT_ID/discovery/v2.0/keys" >"$work/tenant-now.json"
+        OPENCLAW_TEST_WRITE_HOOK=$hook "$OCD" --config "$work/main.conf" --foreground --allow-root \
+            >>"$work/$tag.log" 2>&1 &
+        kpid=$!
+        if [ -n "$hook" ] && [ $((i % 2)) -eq 1 ]; then
+            # every other round (test builds): kill as soon as a write is
+            # seen in progress (a temporary file), whatever the build's speed
+            wait_for_temp 5
+        else
+            sleep "0.$(printf '%03d' $(((i * 7919) % 200)))"
+        fi
+        kill -KILL "$kpid" 2>/dev/null
+        wait "$kpid" 2>/dev/null
+        kpid=""
+        # a temporary file this round's daemon left (not one an earlier
+        # round left that this one was killed before sweeping)
+        find "$work/state" -name '.*.??????' | sort >"$work/temps.now"
+        if [ -n "$(comm -13 "$work/temps.before" "$work/temps.now")" ]; then
+            mid=$((mid + 1))
+        fi
+        mv "$work/temps.now" "$work/temps.before"
+        out=$("$PY" "$work/versions.py" "$work/state" "$work/$tag.manifest" "$work/tenant-now.json" \
+            "$CTL" "$work/main.conf" 2>&1)
+        printf '%s\n' "$out" | sed "s/^/round $i: /" >>"$work/$tag.details"
+        lost=$((lost + $(printf '%s\n' "$out" | grep -c '^lost ')))
+        torn=$((torn + $(printf '%s\n' "$out" | grep -c '^torn ')))
+        new_versions=$((new_versions + $(printf '%s\n' "$out" | grep -c '^new ')))
+        i=$((i + 1))
+    done
+}
+if [ -n "$HOOKS" ]; then
+    hook="pause=40"
+else
+    hook=""
+fi
+kill_loop "$KILLS" "$hook" kills
+swept=$(grep -c 'removed [0-9]* temporary file' "$work/kills.log")
+[ "$lost" -eq 0 ] && [ "$torn" -eq 0 ] &&
+    tap_ok "SIGKILL x$KILLS during start-up writes and directory syncs: data lost none (every file the daemon wrote exists and is the previous or a whole next version; $new_versions new versions)" ||
+    tap_fail "SIGKILL x$KILLS: every file exists and is the previous or a whole next version" \
+        "lost $lost, torn $torn: $(grep -E ': (lost|torn) ' "$work/kills.details" | head -n 10)"
+if [ -z "$HOOKS" ]; then
+    tap_skip "SIGKILL x$KILLS: kills landed mid-write" "not a --enable-test-hooks build (no write-in-progress hook)"
+elif [ "$mid" -gt 0 ] && [ "$swept" -gt 0 ]; then
+    tap_ok "SIGKILL x$KILLS: $mid kills landed mid-write (a temporary file left behind), $swept starts swept them"
+else
+    tap_fail "SIGKILL x$KILLS: kills landed mid-write" "mid-write $mid, sweeps $swept"
+fi
+echo "# kills=$KILLS mid_write=$mid swept=$swept lost=$lost torn=$torn new_versions=$new_versions"
+
+# The negative control: a writer that removes the file before the rename
+# (test builds only) must make the same check report data lost.
+if [ -n "$HOOKS" ]; then
+    kill_loop 20 "pause=40,unlink-first" broken
+    if [ "$lost" -gt 0 ]; then
+        tap_ok "negative control: a writer that deletes the file before the rename is caught (data lost: $lost in 20 kills)"
+    else
+        tap_fail "negative control: a writer that deletes the file before the rename is caught as data lost" \
+            "lost $lost, torn $torn, mid-write $mid"
     fi
-    "$OCD" --config "$work/main.conf" --foreground --allow-root >>"$work/kill.log" 2>&1 &
-    kpid=$!
-    sleep "0.$(printf '%03d' $(((i * 7919) % 200)))"
-    kill -KILL "$kpid" 2>/dev/null
-    wait "$kpid" 2>/dev/null
-    [ -S "$S" ] && killed_mid=$((killed_mid + 1))
-    if [ -e "$J" ] && ! jwks_complete "$J"; then
-        bad=$((bad + 1))
-        cp "$J" "$work/torn-$i.json"
-    fi
-    [ -e "$NC" ] && ! nss_ok && bad_nss=$((bad_nss + 1))
-    [ -e "$DJ" ] && ! dir_ok && bad_dir=$((bad_dir + 1))
-    i=$((i + 1))
-done
-kpid=""
-[ "$bad" -eq 0 ] &&
-    tap_ok "SIGKILL x$KILLS during start-up writes: keys.json always complete ($killed_mid kills after the socket was up)" ||
-    tap_fail "SIGKILL x$KILLS: keys.json always complete" "$bad torn files"
-[ "$bad_nss" -eq 0 ] && [ "$bad_dir" -eq 0 ] &&
-    tap_ok "SIGKILL x$KILLS during directory syncs: nss.cache and directory.json always complete" ||
-    tap_fail "SIGKILL x$KILLS: nss.cache and directory.json always complete" "nss $bad_nss, directory $bad_dir"
+else
+    tap_skip "negative control: a writer that deletes the file before the rename" "not a --enable-test-hooks build"
+fi
 
 # restart recovers: the file is current again and no temporary file stays
 helper_start main "$work/main.conf" || tap_fail "openclawd restarts after the kills" "$(tail -5 "$work/main.log")"

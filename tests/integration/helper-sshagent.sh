@@ -319,6 +319,14 @@ if [ $((after - before)) -eq 1 ] &&
 else
     tap_fail "daemon log: one audited signature for the login" "$((after - before)) $(grep audit "$work/main.log")"
 fi
+# OpenSSH binds the agent connection to the session (session-bind@openssh.com);
+# the agent accepts it, records it and signs only for that session
+if grep -q "connection bound to an ssh session" "$work/agent-alpha.err" &&
+    grep -q "audit: ssh-sign: agent agent-alpha for uid $UID_A pid [0-9]*, userauth as agent-alpha (host-bound): allowed" "$work/main.log"; then
+    tap_ok "ssh's session-bind@openssh.com is accepted and recorded; the signed data is a host-bound userauth request"
+else
+    tap_fail "ssh's session-bind@openssh.com is accepted and recorded" "$(cat "$work/agent-alpha.err"; grep ssh-sign "$work/main.log")"
+fi
 fp=$(ssh-keygen -l -f "$work/alpha.ssh.pub" | cut -d' ' -f2)
 grep -q "key $fp," "$work/main.log" && tap_ok "the logged fingerprint is ssh-keygen -l's ($fp)" ||
     tap_fail "the logged fingerprint is ssh-keygen -l's" "$fp"

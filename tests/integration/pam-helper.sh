@@ -55,7 +55,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-tenant_start "$work/tenant" || tap_skip_all "the local tenant did not start"
+tenant_start "$work/tenant" || tap_setup_fail "the local tenant did not start"
 
 mkdir -p "$work/state/jwks" "$work/run" "$work/svc"
 printf '%s\n' "$ALPHA_SECRET" >"$work/alpha.secret"
@@ -70,6 +70,7 @@ conf=$work/openclaw.conf
     conf_section "service sshd" "require_role = Host.Login"
     conf_section "service sudo" "require_role = Host.Sudo"
     conf_section "service sudo-hang" "require_role = Host.Sudo"
+    conf_section "service su" "require_role = Host.Sudo"
     conf_section "service lock" "require_role = Host.Login" "deny = 2" "fail_interval = 60" \
         "unlock_time = 600"
     conf_agent agent-alpha "$ALPHA_APP" "$ALPHA_OID" "uid = $UID_A" "credential = secret-file" \
@@ -91,6 +92,7 @@ svc() { # NAME ARGS...: every phase of the module with ARGS
 svc sshd
 svc lock
 svc sudo mode=helper helper_max_age=0
+svc su mode=helper helper_max_age=0
 svc sudo-hang mode=helper helper_max_age=0 helper_timeout=2
 printf 'auth required pam_deny.so\naccount required pam_deny.so\n' >"$work/svc/other"
 
@@ -107,7 +109,7 @@ pt() {
             timeout 60 "$conv" "$service" "$user" "$@" <"$input" 2>&1)
     else
         out=$(LD_PRELOAD="$wrapper" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$work/svc" \
-            timeout 60 pamtester -v "$service" "$user" "$@" <"$input" 2>&1)
+            timeout 60 ${PT_PREFIX:-} pamtester -v ${PT_OPTS:-} "$service" "$user" "$@" <"$input" 2>&1)
     fi
     rc=$?
     ms=$((($(date +%s%N) - t0) / 1000000))
@@ -299,6 +301,37 @@ audit_has "event=auth .*result=success reason=ok .*role Host.Sudo (live, from op
     tap_fail "the audit line says the role came live from openclawd" "$(cat "$OPENCLAW_TEST_AUDIT_FILE")"
 PT_CONV=1 expect ok "sudo NOPASSWD-style (account only, mode=helper): allowed with the role" - \
     sudo agent-alpha "$tk/empty" acct_mgmt
+# mode=helper presents no credential: only the agent itself may use it
+# (the review's attack: an su stack with mode=helper, run by nobody)
+if [ -z "$SAN" ]; then
+    PT_OPTS="-I ruser=nobody" expect refused "mode=helper: pamtester -I ruser=nobody su agent-alpha" \
+        caller su agent-alpha /dev/null authenticate
+    PT_OPTS="-I ruser=nobody" PT_CONV= expect refused "mode=helper, account only (sudo NOPASSWD) invoked by nobody" \
+        caller sudo agent-alpha /dev/null acct_mgmt
+    PT_OPTS="-I ruser=agent-alpha" expect ok "mode=helper: PAM_RUSER is the agent itself" - \
+        sudo agent-alpha /dev/null authenticate acct_mgmt
+else
+    tap_skip "mode=helper callers by PAM_RUSER" "sanitizer build: the test driver sets no PAM_RUSER"
+fi
+# The real uid, as su and sudo run (real uid the caller, effective root):
+# the test driver reads the service files itself (no pam_wrapper, which
+# the loader does not preload into such a process).
+if [ -x "$conv" ]; then
+    setpriv --ruid=65534 -- timeout 60 "$conv" -d "$work/svc" su agent-alpha authenticate \
+        </dev/null >"$work/ruid-nobody.out" 2>&1
+    rc_nobody=$?
+    setpriv --ruid=$UID_A -- timeout 60 "$conv" -d "$work/svc" su agent-alpha authenticate \
+        </dev/null >"$work/ruid-agent.out" 2>&1
+    rc_agent=$?
+    if [ "$rc_nobody" -ne 0 ] && [ "$rc_agent" -eq 0 ]; then
+        tap_ok "mode=helper: real uid nobody is refused, the agent's own real uid is served"
+    else
+        tap_fail "mode=helper: real uid nobody is refused, the agent's own real uid is served" \
+            "nobody rc=$rc_nobody $(cat "$work/ruid-nobody.out"); agent rc=$rc_agent $(cat "$work/ruid-agent.out")"
+    fi
+else
+    tap_skip "mode=helper: real uid of the caller" "pam-askpass-conv not built"
+fi
 tenant_ctl POST assignments/remove "{\"principalAppId\":\"$ALPHA_APP\",\"resourceAppId\":\"$HOST_APP\",\"appRole\":\"Host.Sudo\"}" >/dev/null
 expect refused "sudo, mode=helper: refused again once Host.Sudo is removed" role sudo agent-alpha \
     "$tk/empty" authenticate acct_mgmt
@@ -397,7 +430,10 @@ o=$("$ctl" agent lock agent-beta --config "$conf" 2>&1)
 # --- a PAM lockout is reported to the daemon --------------------------------------
 unlock_all
 clear_audit
-for i in 1 2; do pt lock agent-alpha "$tk/garbage" authenticate; done
+# the agent's own signed token for another resource: only Entra-signed
+# input counts toward a lockout (garbage is charged to its source)
+tenant_token "$ALPHA_APP" "$ALPHA_SECRET" "$RESOURCE_V2_URI/.default" >"$tk/alpha-other"
+for i in 1 2; do pt lock agent-alpha "$tk/alpha-other" authenticate; done
 if audit_has "event=anomaly .*user=agent-alpha .*reason=lockout" &&
     wait_for 5 grep -q "audit: anomaly: uid 0 pid [0-9]* reports agent agent-alpha locked out (object id [0-9a-f-]*); on_anomaly = none" "$work/main.log"; then
     tap_ok "a lockout is an anomaly event, sent to openclawd, which audits it (no response configured)"

@@ -34,7 +34,7 @@ grep -q OPENCLAW_TEST_AUDIT_FILE "$mod" || tap_skip_all "not a --enable-test-hoo
 PAM_WORK=$(mktemp -d "${TMPDIR:-/tmp}/oc-pam.XXXXXX")
 export PAM_WORK
 trap 'tenant_stop; rm -rf "$PAM_WORK"' EXIT
-tenant_start "$PAM_WORK/tenant" || tap_skip_all "the local tenant did not start"
+tenant_start "$PAM_WORK/tenant" || tap_setup_fail "the local tenant did not start"
 mkdir -p "$PAM_WORK/jwks" "$PAM_WORK/svc" "$PAM_WORK/run"
 tenant_get "/$TENANT_ID/discovery/v2.0/keys" >"$PAM_WORK/jwks/keys.json"
 
@@ -208,7 +208,7 @@ mkdir -p "$tk"
 tenant_token "$ALPHA_APP" "$ALPHA_SECRET" "$RESOURCE_URI/.default" >"$tk/alpha"
 tenant_token "$BETA_APP" "$BETA_SECRET" "$RESOURCE_URI/.default" >"$tk/beta"
 tenant_token "$ALPHA_APP" "$ALPHA_SECRET" "$RESOURCE_V2_URI/.default" >"$tk/alpha-v2"
-[ -s "$tk/alpha" ] && [ -s "$tk/beta" ] || tap_skip_all "the tenant issued no token"
+[ -s "$tk/alpha" ] && [ -s "$tk/beta" ] || tap_setup_fail "the tenant issued no token"
 printf '\n' >"$tk/empty"
 alpha_exp=$(token_claim "$tk/alpha" exp)
 alpha_uti=$(token_claim "$tk/alpha" uti)
@@ -267,10 +267,10 @@ askpass_run() {
     clear_audit
     unlock_all
     if [ -n "$SAN" ]; then
-        out=$(OPENCLAW_TOKEN_FILE=$1 timeout 60 "$conv" -d "$PAM_WORK/svc" -k "$askpass" \
+        out=$(OPENCLAW_TOKEN_FILE=$1 OPENCLAW_CONFIG=$conf timeout 60 "$conv" -d "$PAM_WORK/svc" -k "$askpass" \
             "$2" "$3" authenticate acct_mgmt 2>&1)
     else
-        out=$(OPENCLAW_TOKEN_FILE=$1 LD_PRELOAD="$wrapper" PAM_WRAPPER=1 \
+        out=$(OPENCLAW_TOKEN_FILE=$1 OPENCLAW_CONFIG=$conf LD_PRELOAD="$wrapper" PAM_WRAPPER=1 \
             PAM_WRAPPER_SERVICE_DIR="$PAM_WORK/svc" timeout 60 "$conv" -k "$askpass" \
             "$2" "$3" authenticate acct_mgmt 2>&1)
     fi
@@ -295,7 +295,9 @@ if [ -x "$conv" ]; then
     else
         tap_fail "a token of exactly 4 chunks ends with an empty fifth answer" "rc=$rc n=$n $out"
     fi
-    head -c 17000 /dev/zero | tr '\0' a >"$tk/huge"
+    # JWT-shaped, for the host's audience (askpass sends nothing else)
+    printf 'x.%s.%s' "$(printf '{"aud":"%s"}' "$RESOURCE_URI" | base64 -w0 | tr '+/' '-_' | tr -d =)" \
+        "$(head -c 17000 /dev/zero | tr '\0' a)" >"$tk/huge"
     chmod 600 "$tk/huge"
     askpass_run "$tk/huge" chunked agent-alpha
     if [ "$rc" -ne 0 ] && audit_has "result=failure reason=size"; then
@@ -330,12 +332,37 @@ OPS="authenticate acct_mgmt open_session close_session chauthtok" \
     expect_ok "a human user: PAM_IGNORE in auth, account, session, password" probe-sshd root "$tk/alpha"
 OPS="authenticate acct_mgmt open_session close_session chauthtok" \
     expect_ok "missing config: PAM_IGNORE for everyone" probe-noconf agent-alpha "$tk/alpha"
-clear_audit
-pt broken agent-alpha "$tk/alpha"
-if [ "$rc" -ne 0 ] && audit_has "result=error reason=config"; then
-    tap_ok "invalid config: refused with an error, reason=config"
+# Invalid or missing config: who is an agent is decided without it (root
+# and /etc/passwd users never are; else an agent uid through NSS, here
+# nss_wrapper's files): people are ignored, agents refused (docs/pam.md).
+nssw=$(ls /usr/lib/*/libnss_wrapper.so /usr/lib/libnss_wrapper.so 2>/dev/null | head -n1)
+if [ -n "$SAN" ] || [ -z "$nssw" ]; then
+    tap_skip "invalid or missing config: people ignored, agents refused" "needs pamtester and nss_wrapper"
 else
-    tap_fail "invalid config: refused with an error, reason=config" "rc=$rc $out"
+    printf 'agent-alpha:x:1879048300:1879048300::/tmp:/bin/sh\nldap-human:x:5000:5000::/tmp:/bin/sh\nroot:x:0:0::/root:/bin/sh\n' >"$PAM_WORK/nssw.passwd"
+    printf 'agent-alpha:x:1879048300:\nldap-human:x:5000:\nroot:x:0:\n' >"$PAM_WORK/nssw.group"
+    nssw_prefix="env LD_PRELOAD=$nssw:$wrapper NSS_WRAPPER_PASSWD=$PAM_WORK/nssw.passwd NSS_WRAPPER_GROUP=$PAM_WORK/nssw.group"
+    probe probe-broken "config=$PAM_WORK/broken.conf nodelay"
+    for who in root ldap-human; do
+        PT_PREFIX=$nssw_prefix OPS="authenticate acct_mgmt open_session close_session chauthtok" \
+            expect_ok "invalid config: $who is not an agent: PAM_IGNORE in auth, account, session, password" probe-broken "$who" "$tk/alpha"
+    done
+    for svc in broken probe-broken probe-noconf; do
+        clear_audit
+        PT_PREFIX=$nssw_prefix pt "$svc" agent-alpha "$tk/alpha"
+        if [ "$rc" -ne 0 ] && audit_has "result=error reason=config"; then
+            tap_ok "$svc: user with an agent uid refused with an error, reason=config"
+        else
+            tap_fail "$svc: user with an agent uid refused with an error, reason=config" "rc=$rc $out"
+        fi
+    done
+    clear_audit
+    pt broken agent-alpha "$tk/alpha"
+    if [ "$rc" -ne 0 ] && ! audit_has "reason=config"; then
+        tap_ok "invalid config: a user that does not resolve is not an agent (ignored)"
+    else
+        tap_fail "invalid config: a user that does not resolve is not an agent (ignored)" "rc=$rc $out"
+    fi
 fi
 pt badarg agent-alpha "$tk/alpha"
 if [ "$rc" -ne 0 ] && printf '%s' "$out" | grep -qi "error in service module"; then
@@ -372,7 +399,8 @@ ctl agent unlock agent-alpha --config "$conf" >/dev/null 2>&1 || true
 KEEP_TALLY=1
 ctl agent unlock agent-alpha --config "$conf" >/dev/null 2>&1
 clear_audit
-for i in 1 2 3; do pt lock agent-alpha "$tk/spliced"; done
+# the agent's own signed token for another audience: only signed input counts
+for i in 1 2 3; do pt lock agent-alpha "$tk/alpha-v2"; done
 if audit_has "event=anomaly service=lock user=agent-alpha .*result=failure reason=lockout"; then
     tap_ok "3 failures within 60 s lock the agent and raise event=anomaly"
 else
@@ -380,6 +408,12 @@ else
 fi
 expect_refused "a valid token while locked" locked lock agent-alpha "$tk/alpha"
 OPS=acct_mgmt expect_refused "account while locked" locked lock agent-alpha /dev/null
+if grep -Eq 'reason=locked detail="locked until [0-9]+ \(20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\)"' \
+    "$OPENCLAW_TEST_AUDIT_FILE"; then
+    tap_ok "the lockout detail gives the end in ISO 8601 UTC next to the epoch"
+else
+    tap_fail "the lockout detail gives the end in ISO 8601 UTC next to the epoch" "$(cat "$OPENCLAW_TEST_AUDIT_FILE")"
+fi
 st=$(ctl agent status agent-alpha --config "$conf" 2>&1)
 src=$?
 if [ "$src" -eq 1 ] && printf '%s' "$st" | grep -q "LOCKED" && printf '%s' "$st" | grep -q "failures:     3"; then
@@ -390,14 +424,14 @@ fi
 OPENCLAW_TEST_NOW=$(($(date +%s) + 601)) expect_ok "the lock ends after unlock_time" lock agent-alpha "$tk/alpha"
 st=$(ctl agent status agent-alpha --config "$conf" 2>&1)
 tap_check "a success clears the tally" sh -c 'printf "%s" "$1" | grep -q "failures:     0"' _ "$st"
-for i in 1 2; do pt lockforever agent-alpha "$tk/spliced"; done
+for i in 1 2; do pt lockforever agent-alpha "$tk/alpha-v2"; done
 OPENCLAW_TEST_NOW=$(($(date +%s) + 3000)) expect_refused "unlock_time = 0 locks until an admin unlocks" locked lockforever agent-alpha "$tk/alpha"
 out=$(ctl agent unlock agent-alpha --config "$conf" 2>&1)
 tap_check "openclawctl agent unlock" test $? -eq 0
 expect_ok "accepted after the admin unlock" lockforever agent-alpha "$tk/alpha"
 out=$(ctl agent status ../etc --config "$conf" 2>&1)
 tap_check "agent names with / or .. are refused" test $? -eq 2
-for i in 1 2 3; do pt lock agent-beta "$tk/spliced"; done
+for i in 1 2 3; do pt lock agent-beta "$tk/beta"; done
 expect_ok "one agent's lock does not lock another" sshd agent-alpha "$tk/alpha"
 KEEP_TALLY=
 ctl agent unlock agent-beta --config "$conf" >/dev/null 2>&1

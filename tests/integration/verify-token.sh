@@ -11,7 +11,7 @@ command -v curl >/dev/null || tap_skip_all "curl missing (scripts/install-deps.s
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/oc-verify.XXXXXX")
 trap 'tenant_stop; rm -rf "$work"' EXIT
-tenant_start "$work/tenant" || tap_skip_all "the local tenant did not start"
+tenant_start "$work/tenant" || tap_setup_fail "the local tenant did not start"
 
 tenant_get "/$TENANT_ID/discovery/v2.0/keys" >"$work/keys.json"
 cat >"$work/openclaw.conf" <<CONF

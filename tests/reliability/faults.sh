@@ -64,13 +64,13 @@ start_swtpm() {
     wait_for 5 test -s "$work/tpm/pid" && wait_for 5 test -S "$work/tpm/sock"
 }
 mkdir -p "$work/tpm" "$work/state"
-start_swtpm || tap_skip_all "swtpm did not start"
+start_swtpm || tap_setup_fail "swtpm did not start"
 TCTI="swtpm:path=$work/tpm/sock"
 "$CTL" tpm keygen --alg ecc --out "$work/agent.key" --tcti "$TCTI" >/dev/null 2>"$work/ctl.err" &&
     "$CTL" tpm cert --key "$work/agent.key" --subject agent-alpha --out "$work/agent.pem" \
         --tcti "$TCTI" >/dev/null 2>>"$work/ctl.err" ||
-    tap_skip_all "no TPM key: $(cat "$work/ctl.err")"
-tenant_start "$work/tenant" || tap_skip_all "the local tenant did not start"
+    tap_setup_fail "no TPM key: $(cat "$work/ctl.err")"
+tenant_start "$work/tenant" || tap_setup_fail "the local tenant did not start"
 body=$("$PY" -c 'import json,sys; print(json.dumps({"appId": sys.argv[1], "certificate": open(sys.argv[2]).read()}))' \
     "$ALPHA_APP" "$work/agent.pem")
 tenant_ctl POST key-credentials "$body" >/dev/null
@@ -87,7 +87,7 @@ conf=$work/oc.conf
         "key_file = $work/agent.key" "cert_file = $work/agent.pem"
 } >"$conf"
 chmod 644 "$conf"
-helper_start main "$conf" || tap_skip_all "openclawd did not start: $(tail -n 3 "$work/main.log")"
+helper_start main "$conf" || tap_setup_fail "openclawd did not start: $(tail -n 3 "$work/main.log")"
 
 token() { req "$S" '{"type":"get-token","agent":"agent-alpha","max_age":0}'; }
 is_ok() { case $1 in *'"ok":true'*) return 0 ;; esac; return 1; }
@@ -127,8 +127,11 @@ out=$(req "$S" '{"type":"cache-rebuild"}')
 is_ok "$out" && [ -s "$work/state/nss.cache" ] && [ -s "$work/state/tokens.db" ] &&
     tap_ok "before: nss.cache and tokens.db written on the tmpfs" ||
     tap_fail "before: nss.cache and tokens.db written" "$out $(ls -l "$work/state")"
-cp "$work/state/tokens.db" "$work/tokens.before"
-cp "$work/state/nss.cache" "$work/nss.before"
+# every file the daemon has written, by content hash: after the disk-full
+# writes each must exist and be unchanged (a missing file is data lost)
+state_hashes() { (cd "$work/state" && find . -type f ! -name '.*' ! -name '*.tmp??????' ! -name 'filler*' \
+    -exec sha256sum {} + | sort -k 2); }
+state_hashes >"$work/state.before"
 dd if=/dev/zero of="$work/state/filler" bs=64k >/dev/null 2>&1
 dd if=/dev/zero of="$work/state/filler2" bs=1k >/dev/null 2>&1
 free=$(df --output=avail -k "$work/state" | tail -n 1 | tr -d ' ')
@@ -143,9 +146,15 @@ case $out in
 *'"ok":false'*) tap_ok "disk full: the directory rebuild reports its failure" ;;
 *) tap_fail "disk full: the directory rebuild reports its failure" "$out" ;;
 esac
-cmp -s "$work/state/tokens.db" "$work/tokens.before" && cmp -s "$work/state/nss.cache" "$work/nss.before" &&
-    tap_ok "disk full: tokens.db and nss.cache unchanged and whole" ||
-    tap_fail "disk full: tokens.db and nss.cache unchanged" "$(ls -l "$work/state")"
+state_hashes >"$work/state.after"
+nfiles=$(wc -l <"$work/state.before")
+if grep -q ' ./tokens.db$' "$work/state.before" && grep -q ' ./nss.cache$' "$work/state.before" &&
+    cmp -s "$work/state.before" "$work/state.after"; then
+    tap_ok "disk full: tokens.db and nss.cache unchanged and whole (all $nfiles files the daemon wrote exist, same content hash)"
+else
+    tap_fail "disk full: tokens.db and nss.cache unchanged" \
+        "$(diff "$work/state.before" "$work/state.after"; ls -l "$work/state")"
+fi
 # openclawd writes every state file as a hidden ".NAME.<6 random>" next to
 # it, then renames it (the TPM blob writer: "NAME.tmp<6 random>"); a write
 # in progress may show its file for a moment, a left one stays: look for 5 s

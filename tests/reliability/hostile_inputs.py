@@ -8,8 +8,12 @@
     hostile_inputs.py frames OUTDIR
 
 Each writes OUTDIR/NNN files and OUTDIR/list with one line per input:
-"NNN<TAB>description" (frames: "NNN<TAB>uid-kind<TAB>description", uid-kind
-"root" or "user"). Every input is one that must be refused: none of them
+"NNN<TAB>expected reason<TAB>description" (frames: "NNN<TAB>uid-kind<TAB>
+expected reason<TAB>description", uid-kind "root" or "user"). The expected
+reason is what hostile-inputs.sh must see for the input to count: tokens
+"pam=AUDIT_REASON verify=FAILED_CHECK", configs an extended regular
+expression over check-config's first line, caches "UNAVAIL" (every lookup),
+frames an extended regular expression over openclawd's answer and log. Every input is one that must be refused: none of them
 is a valid token, config, cache file or request. Deterministic: the same
 inputs every run (a fixed seed where bytes are picked), so a failure
 names an input that can be looked at again.
@@ -36,9 +40,22 @@ def unb64u(text):
 
 
 class Out:
-    def __init__(self, outdir):
+    """OUTDIR/NNN files and OUTDIR/list. With REASONS (a table reason ->
+    descriptions), each input's expected reason is looked up by its
+    description (without a "signed by the tenant: "-like prefix) and written
+    as the column before the description; an input without one is an error."""
+
+    def __init__(self, outdir, reasons=None, fmt=str):
         self.dir = outdir
+        self.fmt = fmt
         self.n = 0
+        self.reasons = None
+        if reasons is not None:
+            self.reasons = {}
+            for reason, descs in reasons.items():
+                for d in descs:
+                    assert d not in self.reasons, "two expected reasons for " + d
+                    self.reasons[d] = reason
         os.makedirs(outdir, exist_ok=True)
         self.list = open(os.path.join(outdir, "list"), "w")
 
@@ -49,6 +66,9 @@ class Out:
             data = data.encode("utf-8", "surrogateescape")
         with open(os.path.join(self.dir, name), "wb") as f:
             f.write(data)
+        if self.reasons is not None:
+            key = desc.split(": ", 1)[1] if desc.startswith(PREFIXES) else desc
+            extra = extra + (self.fmt(self.reasons[key]),)
         self.list.write("\t".join((name,) + extra + (desc.replace("\t", " "),)) + "\n")
         return name
 
@@ -58,6 +78,160 @@ class Out:
 
 
 # ---------------------------------------------------------------- tokens
+PREFIXES = ("signed by the tenant: ", "header rewritten: ")
+
+# tokens: the audit reason pam_openclaw logs (result=failure reason=R) and
+# the check openclawctl verify-token --json names as "failed", the same for
+# both; "conversation" (no token at all) is the one where verify-token
+# answers on stderr instead (TOKEN_VERIFY_TEXT).
+TOKEN_REASONS = {
+    "conversation": [
+        "empty",
+    ],
+    "key-issuer": [
+        "tid of another tenant",
+        "no tid",
+        "tid not a GUID",
+        "every claim null",
+    ],
+    "app-only": [
+        "a delegated (user) token: scp and upn",
+        "idtyp user",
+    ],
+    "format": [
+        "one dot",
+        "two dots",
+        "three short parts",
+        "two parts (no signature)",
+        "four parts",
+        "standard base64 alphabet (+ and /)",
+        "padding in the header",
+        "padding in the signature",
+        "a space inside",
+        "a NUL inside",
+        "with a Bearer prefix",
+        "16 KiB of one character",
+        "3000 random bytes",
+        "2000 random printable bytes",
+        "overlong UTF-8 sequences",
+        "the token reversed",
+    ],
+    "version": [
+        "ver 3.0",
+        "ver a number",
+    ],
+    "role": [
+        "no roles",
+        "empty roles",
+        "roles only Host.Sudo (sshd needs Host.Login)",
+        "role differing in case",
+    ],
+    "identity": [
+        "azp of agent-beta",
+        "no appid and no azp",
+        "appid not a GUID",
+        "no oid",
+        "oid not a GUID",
+        "oid a number",
+        "appid and azp disagree",
+        "roles a string",
+        "roles of numbers",
+        "roles nested",
+    ],
+    "size": [
+        "20 000 roles, none right",
+        "role of 100 000 bytes",
+        "payload of 64 KiB",
+        "three parts of 40 000 bytes",
+    ],
+    "not-before": [
+        "not valid for an hour (nbf)",
+        "nbf as a string",
+    ],
+    "header": [
+        "crit names an unknown extension",
+        "typ JWE with enc",
+        "zip DEF",
+        "header not JSON",
+        "header a JSON array",
+        "header JSON null",
+        "header with a duplicate alg",
+        "parts swapped",
+    ],
+    "audience": [
+        "audience of another resource",
+        "audience Graph",
+        "audience a list of others",
+        "audience an empty list",
+        "empty audience",
+        "no audience",
+        "audience a number",
+        "audience with a trailing slash",
+        "audience differing in case",
+    ],
+    "alg": [
+        "alg none, no signature",
+        "alg none, the signature kept",
+        "alg None (case)",
+        "alg HS256 (key confusion)",
+        "alg RS512",
+        "alg missing",
+        "alg a number",
+    ],
+    "payload": [
+        "role with a NUL",
+        "claims nested 900 deep",
+    ],
+    "agent": [
+        "appid of agent-beta",
+        "oid of agent-beta",
+    ],
+    "kid": [
+        "alg ES256 over an RSA signature",
+        "kid unknown",
+        "kid of 10 000 bytes",
+        "kid a number",
+        "kid with a path",
+        "kid and x5t missing",
+        "jku pointing elsewhere, unknown kid",
+        "embedded jwk, unknown kid",
+    ],
+    "signature": [
+        "empty signature",
+        "signature shortened",
+        "signature lengthened",
+        "first signature character changed",
+        "one payload bit flipped",
+        "roles added after signing",
+        "payload truncated JSON",
+        "payload invalid UTF-8",
+        "payload with a duplicate key",
+    ],
+    "issuer": [
+        "issuer of another tenant",
+        "no issuer",
+        "issuer over http",
+        "issuer with a suffix",
+        "issuer a list",
+    ],
+    "expiry": [
+        "expired an hour ago",
+        "expired beyond the clock skew",
+        "no exp",
+        "exp as a string",
+        "exp as a float",
+        "exp 1e308",
+        "exp negative",
+        "exp 2^63",
+        "exp 2^64+1",
+        "exp true",
+        "exp null",
+        "exp an object",
+    ],
+}
+TOKEN_VERIFY_TEXT = {"conversation": "verify-token: no token on standard input"}
+
+
 def tenant_sign(header, claims):
     ctx = ssl.create_default_context(cafile=os.environ["TENANT_CA"])
     body = json.dumps({"header": header, "claims": claims, "x5t": True}).encode()
@@ -68,7 +242,8 @@ def tenant_sign(header, claims):
 
 
 def tokens(outdir, base_file):
-    out = Out(outdir)
+    out = Out(outdir, TOKEN_REASONS,
+              lambda r: "pam=%s verify=%s" % (r, TOKEN_VERIFY_TEXT.get(r, r)))
     base = open(base_file).read().strip()
     h64, p64, s64 = base.split(".")
     header = json.loads(unb64u(h64))
@@ -196,7 +371,9 @@ def tokens(outdir, base_file):
     out.add(h64 + "." + p64, "two parts (no signature)")
     out.add(h64 + "." + p64 + ".", "empty signature")
     out.add(base + "." + s64, "four parts")
-    out.add(h64 + "." + p64 + "." + s64[:-4], "signature shortened")
+    # (re-encoded, so the shorter signature is still canonical base64url and
+    # reaches the signature check on every run)
+    out.add(h64 + "." + p64 + "." + b64u(unb64u(s64)[:-3]), "signature shortened")
     out.add(h64 + "." + p64 + "." + s64 + "AAAA", "signature lengthened")
     out.add(h64 + "." + p64 + "." + ("A" if s64[0] != "A" else "B") + s64[1:],
             "first signature character changed")
@@ -232,8 +409,61 @@ def tokens(outdir, base_file):
 
 
 # ---------------------------------------------------------------- configs
+# configs: an extended regular expression the first line of openclawctl
+# check-config's answer must match (the error that names the input's fault)
+CONFIG_REASONS = {
+    r"a section header must end with '\]'": [
+        "unterminated section header", "text after a section header"],
+    r"unknown section \[\]": ["empty section name"],
+    r"\[agent\] needs the agent's Unix user name": ["agent without a name"],
+    r"\[agent \.\./evil\]: the agent name is its Unix user name": ["agent name with a path"],
+    r"\[agent two words\]: the agent name is its Unix user name": ["agent name with a space"],
+    r"unknown section \[nosuchsection\]": ["unknown section"],
+    r"'this line has no equals sign' is not a section header or a 'key = value' line": [
+        "a line without '='"],
+    r"a line starts with '='": ["a line with an empty key"],
+    r"tenant_id is set twice": ["a duplicate key"],
+    r"unknown key no_such_key": ["an unknown key"],
+    r"tenant_id = contoso\.onmicrosoft\.com#.*: must be": ["tenant_id not a GUID"],
+    r"uid_max = 1000 is below uid_min = 2000000000": ["uid_min above uid_max"],
+    r"uid_min = 0: must be between 1000 and": ["uid_min 0 (root)"],
+    r"uid_max = 1099511627776: must be between 1000 and": ["uid_max beyond 32 bits"],
+    r"uid_min = -5: must be a whole number": ["uid_min negative"],
+    r"uid_min = 100000abc: must be a whole number": ["a number with trailing text"],
+    r"allow_insecure_credentials = maybe: must be yes or no": ["a boolean that is neither"],
+    r"authority = https://a+\.\.\.: is too long": ["a value of 4000 bytes"],
+    r"is larger than 1048576 bytes": ["a file over the 1 MiB cap"],
+    r"contains a NUL byte": ["a NUL byte in a value"],
+    r"is not valid UTF-8": ["invalid UTF-8 in a value"],
+    r"jwks_dir = relative/dir: must be an absolute path": ["a relative jwks_dir"],
+    r"socket: the path is 210 bytes, a Unix socket path holds at most 107": [
+        "a socket path too long for sun_path"],
+    r"'10\.0\.0\.0/33': prefix length too long": ["allow_networks prefix /33"],
+    r"'300\.1\.1\.1/8' is not an IPv4/IPv6 address": ["allow_networks bad address"],
+    r"'fe80::/129': prefix length too long": ["allow_networks IPv6 prefix /129"],
+    r"';;;' is not an IPv4/IPv6 address": ["allow_networks garbage"],
+    r"allow_time = Xx 09:00-17:00: must be": ["allow_time bad day"],
+    r"allow_time = Al 25:00-26:00: must be": ["allow_time hour 25"],
+    r"require_role has no value": ["empty require_role"],
+    r"deny = -1: must be": ["lockout threshold (deny) negative"],
+    r"deny = 0: must be": ["lockout threshold (deny) 0"],
+    r"max_token_age = soon: must be a whole number": ["max_token_age not a number"],
+    r"\[agent gamma\]: missing required key app_id": ["agent without app_id"],
+    r"app_id = not-a-guid: must be a GUID": ["agent app_id not a GUID"],
+    r"\[agent gamma\]: app_id a1f3c5e7-9b2d-4f6a-8c0e-1a3b5c7d9e2f is already used": [
+        "two agents with the same app_id and object_id"],
+    r"uid = 0: must be between 1000 and": ["agent with uid 0"],
+    r"credential = telepathy: must be one of": ["agent with an unknown credential kind"],
+    r"\[agent alpha-dup\] appears twice": ["the same agent section twice"],
+    r"more than 4096 \[agent\] sections": ["5000 agents (over the cap)"],
+    r"line is longer than 4096 bytes": [
+        "64 KiB of zero bytes", "8 KiB of random bytes", "a line of 70 000 spaces"],
+    r"\[global\]: missing required key tenant_id": ["20 000 repeated section headers"],
+}
+
+
 def configs(outdir, good_file):
-    out = Out(outdir)
+    out = Out(outdir, CONFIG_REASONS)
     good = open(good_file).read()
 
     def with_extra(desc, text, section="[global]"):
@@ -244,6 +474,15 @@ def configs(outdir, good_file):
     def replace(desc, old, new):
         assert old in good, old
         out.add(good.replace(old, new, 1), desc)
+
+    def replace_line(desc, key, value):
+        # the base config already sets KEY: change its line (a second line
+        # would be refused as a duplicate key, not for the value)
+        lines = good.split("\n")
+        hits = [i for i, l in enumerate(lines) if l.split("=")[0].strip() == key]
+        assert len(hits) == 1, key
+        lines[hits[0]] = "%s = %s" % (key, value)
+        out.add("\n".join(lines), desc)
 
     out.add("[global\ntenant_id = x\n", "unterminated section header")
     out.add(good + "\n[]\n", "empty section name")
@@ -257,17 +496,21 @@ def configs(outdir, good_file):
     with_extra("a duplicate key", "tenant_id = 5f0e2c1a-7b3d-4e8f-9a1c-2d3e4f5a6b7c")
     with_extra("an unknown key", "no_such_key = 1")
     replace("tenant_id not a GUID", "tenant_id = ", "tenant_id = contoso.onmicrosoft.com#")
-    with_extra("uid_min above uid_max", "uid_min = 2000000000\nuid_max = 1000")
-    with_extra("uid_min 0 (root)", "uid_min = 0")
-    with_extra("uid_max beyond 32 bits", "uid_max = 1099511627776")
-    with_extra("uid_min negative", "uid_min = -5")
-    with_extra("a number with trailing text", "uid_min = 100000abc")
+    lines = good.split("\n")
+    lines = ["uid_min = 2000000000" if l.startswith("uid_min") else
+             "uid_max = 1000" if l.startswith("uid_max") else l for l in lines]
+    out.add("\n".join(lines), "uid_min above uid_max")
+    replace_line("uid_min 0 (root)", "uid_min", "0")
+    replace_line("uid_max beyond 32 bits", "uid_max", "1099511627776")
+    replace_line("uid_min negative", "uid_min", "-5")
+    replace_line("a number with trailing text", "uid_min", "100000abc")
     with_extra("a boolean that is neither", "allow_insecure_credentials = maybe")
-    with_extra("a value of 1 MiB", "authority = https://" + "a" * (1 << 20))
+    with_extra("a value of 4000 bytes", "authority = https://" + "a" * 4000)
+    with_extra("a file over the 1 MiB cap", "authority = https://" + "a" * (1 << 20))
     with_extra("a NUL byte in a value", "authority = https://login\u0000.example")
     with_extra("invalid UTF-8 in a value", "authority = https://\udcff\udcfe.example")
     with_extra("a relative jwks_dir", "jwks_dir = relative/dir")
-    with_extra("a socket path too long for sun_path", "socket = /run/" + "s" * 200 + ".sock")
+    replace_line("a socket path too long for sun_path", "socket", "/run/" + "s" * 200 + ".sock")
     with_extra("allow_networks prefix /33", "allow_networks = 10.0.0.0/33", "[service sshd]")
     with_extra("allow_networks bad address", "allow_networks = 300.1.1.1/8", "[service sshd]")
     with_extra("allow_networks IPv6 prefix /129", "allow_networks = fe80::/129", "[service sshd]")
@@ -275,7 +518,8 @@ def configs(outdir, good_file):
     with_extra("allow_time bad day", "allow_time = Xx 09:00-17:00", "[service sshd]")
     with_extra("allow_time hour 25", "allow_time = Al 25:00-26:00", "[service sshd]")
     with_extra("empty require_role", "require_role =", "[service sshd]")
-    with_extra("lockout threshold negative", "lockout_threshold = -1", "[service sshd]")
+    with_extra("lockout threshold (deny) negative", "deny = -1", "[service sshd]")
+    with_extra("lockout threshold (deny) 0", "deny = 0", "[service sshd]")
     with_extra("max_token_age not a number", "max_token_age = soon", "[service sshd]")
     out.add(good + "\n[agent gamma]\nobject_id = a3d5f7b9-1c4e-4a8b-8d2f-3c5e7a9b1d40\n",
             "agent without app_id")
@@ -307,11 +551,15 @@ def configs(outdir, good_file):
 # ---------------------------------------------------------------- caches
 def caches(outdir, good_file):
     out = Out(outdir)
+
+    def add(data, desc):  # every lookup of the NSS module must answer UNAVAIL
+        out.add(data, desc, "UNAVAIL")
+
     good = open(good_file, "rb").read()
     n = len(good)
     for cut in sorted(set([0, 1, 7, 8, 15, 16, 31, 32, 63, 64, 127, n // 4, n // 2, n - 8, n - 1])):
         if 0 <= cut < n:
-            out.add(good[:cut], "truncated to %d of %d bytes" % (cut, n))
+            add(good[:cut], "truncated to %d of %d bytes" % (cut, n))
     rnd = random.Random(1128)
     positions = sorted(set([8, 9, 12, 16, 20, 24, 28, 40, 48, 56] +
                            [rnd.randrange(64, n) for _ in range(14)]))
@@ -319,15 +567,15 @@ def caches(outdir, good_file):
         if pos < n:
             b = bytearray(good)
             b[pos] ^= 0x40
-            out.add(bytes(b), "byte %d flipped" % pos)
-    out.add(b"OCNSSC\r\n", "the magic alone")
-    out.add(b"OCNSSC\r\n" + b"\x00" * (n - 8), "the magic and zeros")
-    out.add(b"OCNSSC\r\n" + b"\xff" * (n - 8), "the magic and 0xff bytes")
-    out.add(b"\x00" * n, "zeros of the right size")
-    out.add(bytes(rnd.randrange(256) for _ in range(n)), "random bytes of the right size")
-    out.add(good + b"\x00" * 64, "64 bytes appended")
-    out.add(good + good, "the file twice")
-    out.add(b"\x00" * (16 << 20), "16 MiB of zeros")
+            add(bytes(b), "byte %d flipped" % pos)
+    add(b"OCNSSC\r\n", "the magic alone")
+    add(b"OCNSSC\r\n" + b"\x00" * (n - 8), "the magic and zeros")
+    add(b"OCNSSC\r\n" + b"\xff" * (n - 8), "the magic and 0xff bytes")
+    add(b"\x00" * n, "zeros of the right size")
+    add(bytes(rnd.randrange(256) for _ in range(n)), "random bytes of the right size")
+    add(good + b"\x00" * 64, "64 bytes appended")
+    add(good + good, "the file twice")
+    add(b"\x00" * (16 << 20), "16 MiB of zeros")
     return out.close()
 
 
@@ -339,59 +587,116 @@ def frame(body):
 
 
 def frames(outdir):
+    """Each frame carries the reason openclawd must give (an extended regular
+    expression over its answer and the log lines it wrote for the frame):
+    its answer's error, or its log line "uid U pid P: ...; connection
+    closed". The members are the protocol's own (type, agent, scope,
+    max_age; key, data, flags for ssh-sign: helper/oc_request.c), so each
+    frame reaches the check it is named for. EOF: the frame never completes
+    (the peer ends the connection inside it): no answer and no log line, as
+    nothing was ever a request."""
     out = Out(outdir)
 
-    def add(data, who, desc):
-        out.add(data, desc, who)
+    def add(data, who, expect, desc):
+        out.add(data, desc, who, expect)
 
-    add(struct.pack(">I", 0), "root", "length 0")
-    add(struct.pack(">I", 0xFFFFFFFF), "root", "length 4 GiB")
-    add(struct.pack(">I", 64 * 1024 + 1) + b"{" * 100, "root", "length one over the cap")
-    add(struct.pack(">I", 100) + b'{"type":"ping"}', "root", "body shorter than its length")
-    add(b"\x00\x00", "root", "half a header")
-    add(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "root", "an HTTP request")
-    add(frame("not json"), "root", "body not JSON")
-    add(frame("[]"), "root", "body a JSON array")
-    add(frame('"ping"'), "root", "body a JSON string")
-    add(frame("null"), "root", "body JSON null")
-    add(frame("{}"), "root", "no type")
-    add(frame('{"type":123}'), "root", "type a number")
-    add(frame('{"type":"no-such-request"}'), "root", "unknown type")
-    add(frame('{"type":"' + "p" * 5000 + '"}'), "root", "type of 5000 bytes")
-    add(frame('{"type":"ping\u0000x"}'), "root", "type with a NUL")
-    add(frame(b'{"type":"\xff\xfe"}'), "root", "type invalid UTF-8")
-    add(frame('{"type":"PING"}'), "root", "type in upper case")
-    add(frame('{"type":"ping","type":"status"}'), "root", "duplicate type")
-    add(frame('{"type":"ping","x":' + "[" * 5000 + "]" * 5000 + "}"), "root", "nested 5000 deep")
-    add(frame("{" + '"a":1,' * 8000 + '"type":"ping"'), "root", "unterminated object of 8000 members")
-    add(frame('{"type":"get-token"}'), "root", "get-token without an agent")
-    add(frame('{"type":"get-token","uid":"zero"}'), "root", "get-token uid a string")
-    add(frame('{"type":"get-token","uid":-1}'), "root", "get-token uid -1")
-    add(frame('{"type":"get-token","uid":4294967296}'), "root", "get-token uid 2^32")
-    add(frame('{"type":"get-token","uid":1e309}'), "root", "get-token uid 1e309")
-    add(frame('{"type":"get-token","uid":123,"scope":"' + "s" * 2000 + '"}'), "root",
-        "get-token with a scope of 2000 bytes")
-    add(frame('{"type":"get-token","uid":123,"max_age":-5}'), "root", "get-token max_age -5")
-    add(frame('{"type":"get-token","uid":123,"max_age":"soon"}'), "root", "get-token max_age a string")
-    add(frame('{"type":"get-token","user":"../../etc/shadow"}'), "root", "get-token for a path name")
-    add(frame('{"type":"get-token","uid":0}'), "user", "get-token for uid 0 from a non-root peer")
-    add(frame('{"type":"get-token","uid":0,"max_age":0}'), "user", "get-token max_age from a non-root peer")
-    add(frame('{"type":"refresh-jwks"}'), "user", "refresh-jwks from a non-root peer")
-    add(frame('{"type":"agent-lock","agent":"agent-alpha"}'), "user", "agent-lock from a non-root peer")
-    add(frame('{"type":"agent-unlock","agent":"agent-alpha"}'), "user", "agent-unlock from a non-root peer")
-    add(frame('{"type":"cache-rebuild"}'), "user", "cache-rebuild from a non-root peer")
-    add(frame('{"type":"anomaly","agent":"agent-alpha"}'), "user", "anomaly from a non-root peer")
-    add(frame('{"type":"session-open","user":"agent-alpha"}'), "user", "session-open from a non-root peer")
-    add(frame('{"type":"agent-lock","agent":"../../x"}'), "root", "agent-lock of a path name")
-    add(frame('{"type":"agent-lock","agent":"' + "a" * 3000 + '"}'), "root", "agent-lock of a 3000-byte name")
-    add(frame('{"type":"agent-lock"}'), "root", "agent-lock without a name")
-    add(frame('{"type":"session-open"}'), "root", "session-open without a user")
-    add(frame('{"type":"session-open","user":"no-such-agent"}'), "root", "session-open of an unknown user")
-    add(frame('{"type":"ssh-sign"}'), "user", "ssh-sign without data")
-    add(frame('{"type":"ssh-sign","key":"!!","data":"!!"}'), "user", "ssh-sign with bad base64")
+    cap = r"frame length 0 or over the 64 KiB cap; connection closed"
+
+    def bad(why):
+        return r"bad request \(" + why + r"\); connection closed"
+
+    def not_allowed(what):
+        return r"uid [0-9]+ pid [0-9]+: " + what + r" is not allowed for this uid; connection closed"
+
+    add(struct.pack(">I", 0), "root", cap, "length 0")
+    add(struct.pack(">I", 0xFFFFFFFF), "root", cap, "length 4 GiB")
+    add(struct.pack(">I", 64 * 1024 + 1) + b"{" * 100, "root", cap, "length one over the cap")
+    add(struct.pack(">I", 100) + b'{"type":"ping"}', "root", "EOF", "body shorter than its length")
+    add(b"\x00\x00", "root", "EOF", "half a header")
+    add(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "root", cap, "an HTTP request")
+    add(frame("not json"), "root", bad("document is not an object or array"), "body not JSON")
+    add(frame("[]"), "root", bad("document is not an object"), "body a JSON array")
+    add(frame('"ping"'), "root", bad("document is not an object or array"), "body a JSON string")
+    add(frame("null"), "root", bad("document is not an object or array"), "body JSON null")
+    add(frame("{}"), "root", bad("type missing or not a short string"), "no type")
+    add(frame('{"type":123}'), "root", bad("type missing or not a short string"), "type a number")
+    add(frame('{"type":"no-such-request"}'), "root", bad("unknown request type"), "unknown type")
+    add(frame('{"type":"' + "p" * 5000 + '"}'), "root", bad("type missing or not a short string"),
+        "type of 5000 bytes")
+    add(frame('{"type":"ping\u0000x"}'), "root", bad("control character in string"), "type with a NUL")
+    add(frame(b'{"type":"\xff\xfe"}'), "root", bad("[^)]*UTF-8[^)]*"), "type invalid UTF-8")
+    add(frame('{"type":"PING"}'), "root", bad("unknown request type"), "type in upper case")
+    add(frame('{"type":"ping","type":"status"}'), "root", bad("duplicate member name"), "duplicate type")
+    add(frame('{"type":"ping","x":' + "[" * 5000 + "]" * 5000 + "}"), "root",
+        bad("nesting deeper than 32 levels"), "nested 5000 deep")
+    add(frame("{" + '"a":1,' * 8000 + '"type":"ping"'), "root", bad("truncated document"),
+        "unterminated object of 8000 members")
+    add(frame('{"type":"ping","uid":0}'), "root", bad("unknown member in request"),
+        "a member the protocol does not have (uid)")
+    add(frame('{"type":"get-token"}'), "root", r"root must name the agent", "get-token without an agent")
+    add(frame('{"type":"get-token","agent":5}'), "root", bad("agent not a string or too long"),
+        "get-token agent a number")
+    add(frame('{"type":"get-token","agent":"../../etc/shadow"}'), "root",
+        bad("agent is not a valid user name"), "get-token for a path name")
+    add(frame('{"type":"get-token","agent":"' + "a" * 3000 + '"}'), "root",
+        bad("agent not a string or too long"), "get-token agent of 3000 bytes")
+    add(frame('{"type":"get-token","agent":"no-such-agent"}'), "root", r"no such agent in openclaw.conf",
+        "get-token of an agent that is not configured")
+    add(frame('{"type":"get-token","agent":"agent-alpha","scope":"' + "s" * 2000 + '"}'), "root",
+        bad("scope not a string or too long"), "get-token with a scope of 2000 bytes")
+    add(frame('{"type":"get-token","agent":"agent-alpha","scope":"a b"}'), "root",
+        bad("scope empty or with spaces or control characters"), "get-token scope with a space")
+    add(frame('{"type":"get-token","agent":"agent-alpha","scope":""}'), "root",
+        bad("scope empty or with spaces or control characters"), "get-token empty scope")
+    add(frame('{"type":"get-token","agent":"agent-alpha","max_age":-5}'), "root",
+        bad(r"max_age not an integer in \[0, 86400\]"), "get-token max_age -5")
+    add(frame('{"type":"get-token","agent":"agent-alpha","max_age":86401}'), "root",
+        bad(r"max_age not an integer in \[0, 86400\]"), "get-token max_age one over a day")
+    add(frame('{"type":"get-token","agent":"agent-alpha","max_age":1e309}'), "root",
+        bad(r"max_age not an integer in \[0, 86400\]"), "get-token max_age 1e309")
+    add(frame('{"type":"get-token","agent":"agent-alpha","max_age":"soon"}'), "root",
+        bad(r"max_age not an integer in \[0, 86400\]"), "get-token max_age a string")
+    add(frame('{"type":"ping","max_age":5}'), "root", bad("max_age is only for get-token"),
+        "max_age on a ping")
+    add(frame('{"type":"get-token","agent":"agent-alpha"}'), "user",
+        r"denied: uid 65534 pid [0-9]+ asked for a token of agent-alpha",
+        "get-token of agent-alpha from a uid that is not agent-alpha's")
+    add(frame('{"type":"get-token","max_age":0}'), "user", not_allowed("get-token with max_age"),
+        "get-token max_age from a non-root peer")
+    add(frame('{"type":"refresh-jwks"}'), "user", not_allowed("refresh-jwks"),
+        "refresh-jwks from a non-root peer")
+    add(frame('{"type":"agent-lock","agent":"agent-alpha"}'), "user", not_allowed("agent-lock"),
+        "agent-lock from a non-root peer")
+    add(frame('{"type":"agent-unlock","agent":"agent-alpha"}'), "user", not_allowed("agent-unlock"),
+        "agent-unlock from a non-root peer")
+    add(frame('{"type":"cache-rebuild"}'), "user", not_allowed("cache-rebuild"),
+        "cache-rebuild from a non-root peer")
+    add(frame('{"type":"anomaly","agent":"agent-alpha"}'), "user", not_allowed("anomaly"),
+        "anomaly from a non-root peer")
+    add(frame('{"type":"session-open","agent":"agent-alpha"}'), "user", not_allowed("session-open"),
+        "session-open from a non-root peer")
+    add(frame('{"type":"agent-lock","agent":"../../x"}'), "root", bad("agent is not a valid user name"),
+        "agent-lock of a path name")
+    add(frame('{"type":"agent-lock","agent":"' + "a" * 3000 + '"}'), "root",
+        bad("agent not a string or too long"), "agent-lock of a 3000-byte name")
+    add(frame('{"type":"agent-lock"}'), "root", bad("this request type needs an agent"),
+        "agent-lock without a name")
+    add(frame('{"type":"session-open"}'), "root", bad("this request type needs an agent"),
+        "session-open without an agent")
+    add(frame('{"type":"session-open","agent":"no-such-agent"}'), "root", r"no-such-agent|no such agent",
+        "session-open of an unknown agent")
+    add(frame('{"type":"ping","key":"AAAA"}'), "root", bad("key, data and flags belong to ssh-sign only"),
+        "an ssh-sign member on a ping")
+    add(frame('{"type":"ssh-sign"}'), "user",
+        bad("ssh-sign: key missing, empty, not base64url or too long"), "ssh-sign without key and data")
+    add(frame('{"type":"ssh-sign","key":"!!","data":"!!"}'), "user",
+        bad("ssh-sign: key missing, empty, not base64url or too long"), "ssh-sign with bad base64")
     add(frame('{"type":"ssh-sign","key":"AAAA","data":"' + "A" * 60000 + '"}'), "user",
-        "ssh-sign with 45 KB of data and a bogus key")
-    add(frame('{"type":"ping"}')[:3], "root", "a header cut short")
+        bad("ssh-sign: data missing, empty, not base64url or over 16 KiB"),
+        "ssh-sign with 45 KB of data")
+    add(frame('{"type":"ssh-sign","key":"AAAA","data":"AAAA","flags":-1}'), "user",
+        bad("ssh-sign: flags not an integer 0..4294967295"), "ssh-sign flags -1")
+    add(frame('{"type":"ping"}')[:3], "root", "EOF", "a header cut short")
     return out.close()
 
 

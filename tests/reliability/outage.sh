@@ -39,9 +39,9 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-tenant_start "$work/tenant" || tap_skip_all "the local tenant did not start"
+tenant_start "$work/tenant" || tap_setup_fail "the local tenant did not start"
 tenant_ctl POST token-lifetime "{\"seconds\":$LIFETIME}" | grep -q "\"token_lifetime\": *$LIFETIME" ||
-    tap_skip_all "the tenant does not take a token lifetime"
+    tap_setup_fail "the tenant does not take a token lifetime"
 mkdir -p "$work/state/jwks" "$work/tally" "$work/run" "$work/svc"
 chmod 700 "$work/tally"
 printf '%s\n' "$ALPHA_SECRET" >"$work/alpha.secret"
@@ -64,7 +64,7 @@ pam_login() { # TOKENFILE -> exit status of auth + account
     : >"$work/audit.log"
     timeout 30 "$CONV" -d "$work/svc" sshd agent-alpha authenticate acct_mgmt <"$1" >"$work/pam.out" 2>&1
 }
-helper_start main "$conf" --no-token-store || tap_skip_all "openclawd did not start: $(tail -n 3 "$work/main.log")"
+helper_start main "$conf" --no-token-store || tap_setup_fail "openclawd did not start: $(tail -n 3 "$work/main.log")"
 wait_for 20 test -s "$work/state/jwks/keys.json" || tap_fail "openclawd wrote keys.json"
 
 get() { req "$S" '{"type":"get-token","agent":"agent-alpha"}'; }
@@ -95,9 +95,17 @@ if [ "$(field "$ans" ok)" = true ] && [ "$(field "$ans" access_token)" = "$(cat 
 else
     tap_fail "Entra down: openclawd serves the last good token, stale" "$(printf '%s' "$ans" | cut -c 1-200) $(tail -n 3 "$work/main.log")"
 fi
-grep -q "agent agent-alpha: token endpoint unreachable: .*serving the last good token" "$work/main.log" &&
-    tap_ok "the log says the token endpoint is unreachable and the last good token is served" ||
-    tap_fail "the log explains the outage" "$(tail -n 3 "$work/main.log")"
+# the outage is the event itself: the tenant reset the daemon's token
+# requests (its fault hit count), and the daemon logged it
+resets=$(tenant_ctl GET "requests?path=/oauth2/v2.0/token" | "$OC_PY" -c '
+import json, sys
+print(sum(1 for r in json.load(sys.stdin)["requests"] if r["fault"] == "reset"))')
+if [ "${resets:-0}" -ge 1 ] &&
+    grep -q "agent agent-alpha: token endpoint unreachable: .*serving the last good token" "$work/main.log"; then
+    tap_ok "the log says the token endpoint is unreachable and the last good token is served (the tenant reset $resets token requests)"
+else
+    tap_fail "the log explains the outage" "token requests reset by the tenant: ${resets:-?}; $(tail -n 3 "$work/main.log")"
+fi
 while [ "$(date +%s)" -lt $((exp - 4)) ]; do sleep 0.5; done
 ans=$(get)
 if [ "$(field "$ans" ok)" = false ] && [ "$(field "$ans" error)" = unavailable ] &&

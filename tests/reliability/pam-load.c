@@ -3,7 +3,8 @@
  * pam-load: many PAM authentications at once through libpam and the
  * built pam_openclaw.so, each checked against its expected decision.
  *
- *   pam-load -d CONFDIR -s SERVICE -t THREADS -n PER_ROUND [-w GO_FILE] [-r MAX_ROUNDS] LIST
+ *   pam-load -d CONFDIR -s SERVICE -t THREADS -n PER_ROUND [-w GO_FILE] [-r MAX_ROUNDS]
+ *            [-p PROGRESS_FILE] LIST
  *   pam-load -d CONFDIR -s SERVICE -t THREADS -b BURST LIST
  *
  * LIST has one case a line: "ok USER TOKENFILE" or "fail USER TOKENFILE".
@@ -11,7 +12,9 @@
  * pam_authenticate + pam_acct_mgmt + pam_end) spread over THREADS threads,
  * picking the cases in turn. With -w, rounds go on while GO_FILE exists
  * (at most MAX_ROUNDS, default 50), so a test can keep the load up while
- * it injects faults; otherwise one round runs.
+ * it injects faults; otherwise one round runs. With -p, PROGRESS_FILE holds
+ * the number of decisions so far, rewritten every 20 ms during the rounds,
+ * so the test can show decisions were made across each fault.
  *
  * With -b, after the warm-up one burst runs instead of the rounds: BURST
  * threads (at most BURST_MAX), each doing one authentication, all held at a
@@ -31,6 +34,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <security/pam_appl.h>
 #include <stdatomic.h>
@@ -39,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CASES_MAX   256
@@ -59,6 +64,30 @@ static const char *confdir, *service;
 static atomic_ulong next_case, decisions, wrong;
 static atomic_long budget; /* authentications left in this round */
 static atomic_long in_flight, peak_in_flight;
+static atomic_bool rounds_done;
+
+/* -p: the decisions so far, rewritten in place every 20 ms */
+static void *progress(void *arg)
+{
+    int fd = open(arg, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const struct timespec tick = {.tv_sec = 0, .tv_nsec = 20 * 1000 * 1000};
+    char line[32];
+
+    if (fd < 0) {
+        fprintf(stderr, "pam-load: %s: %s\n", (const char *)arg, strerror(errno));
+        return NULL;
+    }
+    do {
+        int n = snprintf(line, sizeof(line), "%020lu\n", (unsigned long)atomic_load(&decisions));
+
+        if (pwrite(fd, line, (size_t)n, 0) != n) {
+            break;
+        }
+        nanosleep(&tick, NULL);
+    } while (!atomic_load(&rounds_done));
+    close(fd);
+    return NULL;
+}
 
 static int conv(int num, const struct pam_message **msg, struct pam_response **resp, void *data)
 {
@@ -291,10 +320,12 @@ int main(int argc, char **argv)
 {
     unsigned threads = 16, rounds = 0, max_rounds = 50;
     long per_round = 1000, burst = 0, fds_before, fds_after, rss_before, rss_round1 = -1, rss_after;
-    const char *go_file = NULL;
+    const char *go_file = NULL, *progress_file = NULL;
+    pthread_t progress_thread;
+    bool progress_started = false;
     int opt;
 
-    while ((opt = getopt(argc, argv, "d:s:t:n:w:r:b:")) != -1) {
+    while ((opt = getopt(argc, argv, "d:s:t:n:w:r:b:p:")) != -1) {
         switch (opt) {
         case 'd':
             confdir = optarg;
@@ -314,6 +345,9 @@ int main(int argc, char **argv)
         case 'r':
             max_rounds = (unsigned)strtoul(optarg, NULL, 10);
             break;
+        case 'p':
+            progress_file = optarg;
+            break;
         case 'b':
             burst = strtol(optarg, NULL, 10);
             if (burst <= 0 || burst > BURST_MAX) {
@@ -328,7 +362,7 @@ int main(int argc, char **argv)
         threads > THREADS_MAX || per_round <= 0 || max_rounds == 0 || burst < 0) {
         fprintf(stderr,
                 "usage: pam-load -d CONFDIR -s SERVICE -t THREADS -n PER_ROUND "
-                "[-w GO_FILE] [-r MAX_ROUNDS] LIST\n"
+                "[-w GO_FILE] [-r MAX_ROUNDS] [-p PROGRESS_FILE] LIST\n"
                 "       pam-load -d CONFDIR -s SERVICE -t THREADS -b BURST(1..%d) LIST\n",
                 BURST_MAX);
         return 2;
@@ -361,6 +395,10 @@ int main(int argc, char **argv)
         }
         return atomic_load(&wrong) == 0 ? 0 : 1;
     }
+    if (progress_file != NULL) {
+        progress_started =
+                pthread_create(&progress_thread, NULL, progress, (void *)progress_file) == 0;
+    }
     do {
         if (run_round(threads, per_round) < 0) {
             fprintf(stderr, "pam-load: cannot start %u threads\n", threads);
@@ -371,6 +409,10 @@ int main(int argc, char **argv)
             rss_round1 = rss_kib();
         }
     } while (go_file != NULL && access(go_file, F_OK) == 0 && rounds < max_rounds);
+    atomic_store(&rounds_done, true);
+    if (progress_started) {
+        pthread_join(progress_thread, NULL);
+    }
     fds_after = count_fds();
     rss_after = rss_kib();
     printf("decisions=%lu wrong=%lu rounds=%u fds_before=%ld fds_after=%ld rss_before_kib=%ld "

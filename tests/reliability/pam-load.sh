@@ -3,8 +3,14 @@
 # Load with faults: PAM authentications through libpam and pam_openclaw.so
 # from 16 threads of one process (pam-load), valid and invalid tokens mixed,
 # in rounds of 1000, while the tenant rotates its signing keys, openclawd
-# refreshes the JWKS file under the readers, and openclawd is killed
-# (SIGKILL and SIGTERM) and started again. Every decision must be the
+# rewrites the JWKS file under the readers, and openclawd is killed
+# (SIGKILL and SIGTERM) and started again: OC_LOAD_FAULTS (default 12)
+# faults in turn, so at least 3 of each kind, every one with decisions made
+# across it (the driver's progress count grew from just before the fault to
+# just after the restart). What this measures: PAM's offline verification
+# from the keys.json openclawd keeps, under rotation and daemon restarts;
+# the valid cases never ask openclawd (PAM needs no daemon to decide), only
+# the unknown kid asks it for a refresh. Every decision must be the
 # expected one, the driver's fds must not grow and its memory must settle
 # after the warm-up. Then one burst: 1000 threads, one authentication
 # each, let go together through a gate. OC_LOAD_ROUNDS / OC_LOAD_FAULTS make
@@ -20,8 +26,8 @@ export top_srcdir top_builddir
 
 LOAD="$top_builddir/tests/reliability/pam-load"
 MOD=$(pam_module)
-FAULTS=${OC_LOAD_FAULTS:-8}
-MAX_ROUNDS=${OC_LOAD_ROUNDS:-60}
+FAULTS=${OC_LOAD_FAULTS:-12}
+MAX_ROUNDS=${OC_LOAD_ROUNDS:-300}
 
 command -v curl >/dev/null || tap_skip_all "curl missing (scripts/install-deps.sh)"
 "$OC_PY" -c 'import cryptography' 2>/dev/null || tap_skip_all "python3-cryptography missing"
@@ -47,7 +53,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-tenant_start "$work/tenant" || tap_skip_all "the local tenant did not start"
+tenant_start "$work/tenant" || tap_setup_fail "the local tenant did not start"
 mkdir -p "$work/state/jwks" "$work/tally" "$work/run" "$work/svc" "$work/tok"
 chmod 700 "$work/tally"
 printf '%s\n' "$ALPHA_SECRET" >"$work/alpha.secret"
@@ -91,7 +97,7 @@ export TZ=UTC OPENCLAW_TEST_AUDIT_FILE="$work/audit.log"
 printf 'auth required %s config=%s nodelay\naccount required %s config=%s\n' \
     "$MOD" "$conf" "$MOD" "$conf" >"$work/svc/sshd"
 
-helper_start main "$conf" --no-token-store || tap_skip_all "openclawd did not start: $(tail -n 3 "$work/main.log")"
+helper_start main "$conf" --no-token-store || tap_setup_fail "openclawd did not start: $(tail -n 3 "$work/main.log")"
 wait_for 20 test -s "$work/state/jwks/keys.json" || tap_fail "openclawd wrote keys.json"
 
 # --- the cases ---------------------------------------------------------------
@@ -150,12 +156,16 @@ n_fail=$(grep -c '^fail ' "$work/cases")
 # with fragmentation (measured: +2 MiB over 30 rounds of 16 threads, flat
 # with one arena), which would hide a real leak behind noise.
 MALLOC_ARENA_MAX=1 timeout 600 "$LOAD" -d "$work/svc" -s sshd -t 16 -n 1000 -w "$work/go" -r "$MAX_ROUNDS" \
-    "$work/cases" >"$work/load.out" 2>"$work/load.err" &
+    -p "$work/progress" "$work/cases" >"$work/load.out" 2>"$work/load.err" &
 load_pid=$!
+progress() { local n; n=$(cat "$work/progress" 2>/dev/null) && echo $((10#${n:-0})) || echo 0; }
+wait_for 30 test -s "$work/progress" || tap_fail "the load driver reports its progress"
 rotations=0 kills=0 terms=0 restarts_failed=0 refreshes=0 stop_fail=
+across_rot=0 across_kill=0 across_term=0
 for i in $(seq 1 "$FAULTS"); do
     kill -0 "$load_pid" 2>/dev/null || break
     sleep 0.3
+    before=$(progress)
     case $((i % 3)) in
     1)
         # a new signing key at the tenant; openclawd rewrites keys.json under the readers
@@ -179,6 +189,15 @@ for i in $(seq 1 "$FAULTS"); do
         helper_start main "$conf" --no-token-store || restarts_failed=$((restarts_failed + 1))
         ;;
     esac
+    # decisions were made across the fault: the count grew from just
+    # before it to after the restart (or the refresh)
+    if [ "$(progress)" -gt "$before" ]; then
+        case $((i % 3)) in
+        1) across_rot=$((across_rot + 1)) ;;
+        2) across_kill=$((across_kill + 1)) ;;
+        0) across_term=$((across_term + 1)) ;;
+        esac
+    fi
 done
 rm -f "$work/go"
 wait "$load_pid"
@@ -190,6 +209,7 @@ decisions=$(val decisions)
 wrong=$(val wrong)
 echo "# $line"
 echo "# faults: $rotations key rotations ($refreshes JWKS refreshes), $kills SIGKILL + $terms SIGTERM restarts of openclawd"
+echo "# faults with decisions across: rotations=$across_rot/$rotations sigkills=$across_kill/$kills sigterms=$across_term/$terms"
 echo "# cases: $n_ok valid, $n_fail invalid, 16 threads"
 
 if [ "$load_rc" -lt 124 ] && [ -n "$decisions" ] && [ "$decisions" -ge 1000 ]; then
@@ -202,10 +222,13 @@ if [ "$load_rc" -eq 0 ] && [ "${wrong:-1}" = 0 ]; then
 else
     tap_fail "every decision as expected" "wrong=${wrong:-?} $(grep -m 5 'wrong decision' "$work/load.err")"
 fi
-if [ "$rotations" -ge 1 ] && [ "$kills" -ge 1 ] && [ "$terms" -ge 1 ] && [ "$restarts_failed" -eq 0 ]; then
-    tap_ok "faults happened during the load: key rotation, SIGKILL and SIGTERM restarts of openclawd"
+want=$((FAULTS / 3))
+if [ "$rotations" -ge "$want" ] && [ "$kills" -ge "$want" ] && [ "$terms" -ge "$want" ] &&
+    [ "$across_rot" -eq "$rotations" ] && [ "$across_kill" -eq "$kills" ] &&
+    [ "$across_term" -eq "$terms" ] && [ "$restarts_failed" -eq 0 ]; then
+    tap_ok "faults during the load, each with decisions across it: $rotations key rotations, $kills SIGKILL and $terms SIGTERM restarts of openclawd"
 else
-    tap_fail "faults during the load" "rotations=$rotations kills=$kills terms=$terms failed restarts=$restarts_failed${stop_fail:+ SIGTERM stops that failed:$stop_fail} (the load ended too soon?) $(tail -n 5 "$work/main.log")"
+    tap_fail "at least $want of each fault during the load, each with decisions across it" "rotations=$across_rot/$rotations kills=$across_kill/$kills terms=$across_term/$terms failed restarts=$restarts_failed${stop_fail:+ SIGTERM stops that failed:$stop_fail} (the load ended too soon?) $(tail -n 5 "$work/main.log")"
 fi
 if [ -n "$(val fds_before)" ] && [ "$(val fds_before)" = "$(val fds_after)" ]; then
     tap_ok "the driver holds as many fds after the load as after the warm-up ($(val fds_before))"

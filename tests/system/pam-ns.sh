@@ -9,7 +9,13 @@
 #     (sshd sessions load modules from there only), or, without overlayfs,
 #     a tmpfs copy of it bind-mounted over it;
 #   - /etc/passwd, /etc/group, /etc/pam.d, /etc/sudoers: bind mounts of
-#     copies with the agents added (no NSS module needed);
+#     copies (the agents are never added there: root and /etc/passwd
+#     users are never agents, docs/pam.md);
+#   - with ns_add_agent: the multiarch lib dir (an overlay adding the built
+#     libnss_openclaw.so.2 and pam_openclaw.so), /etc/nsswitch.conf
+#     ("files openclaw") and the NSS module's compiled-in config path (an
+#     overlay holding the test config with nss_cache set): the agents
+#     resolve through the real NSS module, as on a real host;
 #   - /run: a tmpfs (sshd needs /run/sshd, sudo its timestamp dir).
 # Inner results are written as "ok - DESC" / "not ok - DESC" lines to
 # $NS_RESULTS and re-numbered by the outer half.
@@ -31,7 +37,7 @@ ns_pam_dir() {
 ns_host_fingerprint() {
     {
         ls -la --time-style=full-iso "$(ns_pam_dir)"
-        sha256sum /etc/passwd /etc/group /etc/sudoers 2>/dev/null
+        sha256sum /etc/passwd /etc/group /etc/sudoers /etc/nsswitch.conf 2>/dev/null
         find /etc/pam.d -type f -exec sha256sum {} + 2>/dev/null | sort
         ls -la --time-style=full-iso /etc/pam.d 2>/dev/null
         ls -d /etc/openclaw /dev/log 2>/dev/null
@@ -91,10 +97,59 @@ ns_setup() {
     return 0
 }
 
-# ns_add_agent NAME UID: the agent's passwd and group entries (copies only).
+# ns_nss_setup WORK CONF: serve the [agent] sections of CONF through the
+# built libnss_openclaw.so.2 (see the header). Run once, inside the
+# namespace, after ns_setup. Sets NS_NSS_CONF (the config the NSS module
+# reads) and NS_NSS_CACHE.
+ns_nss_setup() {
+    local w=$1 conf=$2 nssmod confpath anc rel libdir
+    [ -n "${NS_NSS_CONF:-}" ] && return 0
+    nssmod=${NS_NSS_MODULE:-$(dirname "$NS_MODULE")/../../nss_openclaw/.libs/libnss_openclaw.so.2}
+    [ -f "$nssmod" ] || return 1
+    confpath=$(strings -a "$nssmod" | grep -m1 '^/.*/openclaw/openclaw\.conf$')
+    [ -n "$confpath" ] || return 1
+    NS_NSS_CACHE=$w/nss.cache
+    mkdir -p "$w/nsstop/lib/security" "$w/nsstop/etc"
+    sed "s|^\[global\]\$|[global]\nnss_cache = $NS_NSS_CACHE\nhome = /tmp\nshell = /bin/sh|" "$conf" >"$w/nss.conf"
+    chmod 0644 "$w/nss.conf"
+    "${NS_CTL:-$(dirname "$NS_MODULE")/../../helper/openclawctl}" cache rebuild \
+        --config "$w/nss.conf" --output "$NS_NSS_CACHE" >/dev/null || return 1
+    chmod 0644 "$NS_NSS_CACHE"
+    # the modules in the real multiarch dir (sessions load them from there)
+    libdir=$(dirname "$NS_PAM_DIR")
+    cp "$nssmod" "$w/nsstop/lib/libnss_openclaw.so.2"
+    cp "$NS_PAM_DIR/pam_openclaw.so" "$w/nsstop/lib/security/pam_openclaw.so"
+    chmod 0644 "$w/nsstop/lib/libnss_openclaw.so.2" "$w/nsstop/lib/security/pam_openclaw.so"
+    mount -t overlay openclaw-lib -o "lowerdir=$w/nsstop/lib:$libdir" "$libdir" || return 1
+    # the config where the NSS module looks (compiled-in path)
+    anc=$(dirname "$confpath")
+    while [ ! -d "$anc" ]; do anc=$(dirname "$anc"); done
+    rel=${confpath#"$anc"}
+    mkdir -p "$w/nsstop/etc$(dirname "$rel")"
+    cp "$w/nss.conf" "$w/nsstop/etc$rel"
+    mount -t overlay openclaw-etc -o "lowerdir=$w/nsstop/etc:$anc" "$anc" || return 1
+    sed -e 's/^passwd:.*/passwd: files openclaw/' -e 's/^group:.*/group: files openclaw/' \
+        /etc/nsswitch.conf >"$w/nsswitch.conf"
+    mount --bind "$w/nsswitch.conf" /etc/nsswitch.conf || return 1
+    NS_NSS_CONF=$confpath
+    return 0
+}
+
+# ns_add_agent NAME UID: the agent resolves through NSS (libnss_openclaw)
+# to UID; its [agent NAME] section is in $NS_WORK/openclaw.conf. Never in
+# /etc/passwd (a local user is never an agent).
 ns_add_agent() {
-    printf '%s:x:%s:%s:openclaw agent:/tmp:/bin/sh\n' "$1" "$2" "$2" >>/etc/passwd
-    printf '%s:x:%s:\n' "$1" "$2" >>/etc/group
+    local got
+    if ! ns_nss_setup "$NS_WORK" "$NS_WORK/openclaw.conf"; then
+        ns_result fail "agent $1 served through libnss_openclaw"
+        return 1
+    fi
+    got=$(getent passwd "$1" | cut -d: -f3)
+    if [ "$got" != "$2" ]; then
+        ns_result fail "agent $1 served through libnss_openclaw" "getent passwd $1: uid '$got', expected $2"
+        return 1
+    fi
+    return 0
 }
 
 # Split a token file into 500-byte lines (the chunks of the continuation

@@ -62,7 +62,7 @@ EOF
 
     # ssh_as USER TOKENFILE CMD: the stock client, askpass forced, no stdin
     ssh_as() {
-        out=$(OPENCLAW_TOKEN_FILE=$2 SSH_ASKPASS=$NS_ASKPASS SSH_ASKPASS_REQUIRE=force \
+        out=$(OPENCLAW_TOKEN_FILE=$2 OPENCLAW_CONFIG=$w/openclaw.conf SSH_ASKPASS=$NS_ASKPASS SSH_ASKPASS_REQUIRE=force \
             DISPLAY=none timeout 60 setsid -w ssh -F /dev/null -p "$port" \
             -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
             -o PreferredAuthentications=keyboard-interactive -o NumberOfPasswordPrompts=1 \
@@ -168,7 +168,7 @@ export PAM_WORK
 trap 'tenant_stop; rm -rf "$PAM_WORK"' EXIT
 before=$(ns_host_fingerprint)
 [ -f "$(ns_pam_dir)/pam_openclaw.so" ] && touch "$PAM_WORK/host-had-module"
-tenant_start "$PAM_WORK/tenant" || tap_skip_all "the local tenant did not start"
+tenant_start "$PAM_WORK/tenant" || tap_setup_fail "the local tenant did not start"
 mkdir -p "$PAM_WORK/jwks" "$PAM_WORK/run"
 tenant_get "/$TENANT_ID/discovery/v2.0/keys" >"$PAM_WORK/jwks/keys.json"
 pam_write_config "$PAM_WORK/openclaw.conf"
@@ -179,13 +179,13 @@ resign_token "$PAM_WORK/alpha" "{\"xms_filler\": \"$(head -c 900 /dev/zero | tr 
 tenant_ctl POST assignments "{\"principalAppId\": \"$BETA_APP\", \"resourceAppId\": \"6c2f8a41-3d5e-4b7a-8c9d-0e1f2a3b4c5d\", \"appRole\": \"Host.Login\"}" >/dev/null
 tenant_token "$BETA_APP" "$BETA_SECRET" "$RESOURCE_URI/.default" >"$PAM_WORK/beta-login"
 chmod 0600 "$PAM_WORK"/alpha* "$PAM_WORK"/beta*
-[ "$(wc -c <"$PAM_WORK/alpha-big")" -gt 2000 ] || tap_skip_all "could not build a > 2 KB token"
+[ "$(wc -c <"$PAM_WORK/alpha-big")" -gt 2000 ] || tap_setup_fail "could not build a > 2 KB token"
 uid_of() {
     "$ctl" verify-token --config "$PAM_WORK/openclaw.conf" --json --user "$1" <"$2" | json_get agent.uid
 }
 ALPHA_UID=$(uid_of agent-alpha "$PAM_WORK/alpha")
 BETA_UID=$(uid_of agent-beta "$PAM_WORK/beta" 2>/dev/null)
-[ -n "$ALPHA_UID" ] || tap_skip_all "openclawctl verify-token gave no uid"
+[ -n "$ALPHA_UID" ] || tap_setup_fail "openclawctl verify-token gave no uid"
 [ -n "$BETA_UID" ] || BETA_UID=$((ALPHA_UID + 1))
 
 NS_RESULTS=$PAM_WORK/results

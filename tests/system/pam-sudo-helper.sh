@@ -81,7 +81,7 @@ chmod 0755 "$work"
 HELPER_PID_main=""
 trap 'helper_stop "$HELPER_PID_main"; tenant_stop; rm -rf "$work"' EXIT
 before=$(ns_host_fingerprint)
-tenant_start "$work/tenant" || tap_skip_all "the local tenant did not start"
+tenant_start "$work/tenant" || tap_setup_fail "the local tenant did not start"
 ALPHA_UID=1879048193
 mkdir -p "$work/state/jwks" "$work/run"
 printf '%s\n' "$ALPHA_SECRET" >"$work/alpha.secret"

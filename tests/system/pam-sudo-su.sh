@@ -153,7 +153,7 @@ chmod 0755 "$PAM_WORK"
 export PAM_WORK
 trap 'tenant_stop; rm -rf "$PAM_WORK"' EXIT
 before=$(ns_host_fingerprint)
-tenant_start "$PAM_WORK/tenant" || tap_skip_all "the local tenant did not start"
+tenant_start "$PAM_WORK/tenant" || tap_setup_fail "the local tenant did not start"
 mkdir -p "$PAM_WORK/jwks" "$PAM_WORK/run"
 tenant_get "/$TENANT_ID/discovery/v2.0/keys" >"$PAM_WORK/jwks/keys.json"
 pam_write_config "$PAM_WORK/openclaw.conf"
@@ -163,7 +163,7 @@ tenant_ctl POST assignments "{\"principalAppId\": \"$ALPHA_APP\", \"resourceAppI
 tenant_token "$ALPHA_APP" "$ALPHA_SECRET" "$RESOURCE_URI/.default" >"$PAM_WORK/alpha-sudo"
 case $(token_claim "$PAM_WORK/alpha-sudo" roles) in
 *Host.Sudo*) ;;
-*) tap_skip_all "the tenant did not add Host.Sudo to the token" ;;
+*) tap_setup_fail "the tenant did not add Host.Sudo to the token" ;;
 esac
 chmod 0644 "$PAM_WORK"/alpha* "$PAM_WORK"/beta # read by the unprivileged callers
 uid_of() {
@@ -171,7 +171,7 @@ uid_of() {
 }
 ALPHA_UID=$(uid_of agent-alpha "$PAM_WORK/alpha")
 BETA_UID=$(uid_of agent-beta "$PAM_WORK/beta" 2>/dev/null)
-[ -n "$ALPHA_UID" ] || tap_skip_all "openclawctl verify-token gave no uid"
+[ -n "$ALPHA_UID" ] || tap_setup_fail "openclawctl verify-token gave no uid"
 [ -n "$BETA_UID" ] || BETA_UID=$((ALPHA_UID + 1))
 
 NS_RESULTS=$PAM_WORK/results

@@ -655,7 +655,7 @@ fi
 # ssh_token PORT: the stock client, keyboard-interactive only, no ssh-agent;
 # openclaw-askpass gets each chunk of the agent's token from A's openclawd
 ssh_token() {
-    out=$(AGENT_ENV="SSH_ASKPASS=$ASKPASS SSH_ASKPASS_REQUIRE=force DISPLAY=none OPENCLAW_TOKEN_SCOPE=$RESOURCE_URI/.default" \
+    out=$(AGENT_ENV="SSH_ASKPASS=$ASKPASS SSH_ASKPASS_REQUIRE=force DISPLAY=none OPENCLAW_TOKEN_SCOPE=$RESOURCE_URI/.default OPENCLAW_CONFIG=$work/A/openclaw.conf" \
         as_agent setsid -w ssh -F /dev/null -p "$1" -o StrictHostKeyChecking=no \
         -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=20 \
         -o PreferredAuthentications=keyboard-interactive -o NumberOfPasswordPrompts=1 \

@@ -20,7 +20,14 @@
 #include "conf.h"
 #include "util.h"
 
-#define TID     "6c1d2e8a-4b7f-4f3a-9e21-0d5c8b7a9f10"
+#define TID "6c1d2e8a-4b7f-4f3a-9e21-0d5c8b7a9f10"
+/* path components of 105 and 102 bytes (socket path lengths) */
+#define LONG_NAME                                                                                  \
+    "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn" \
+    "nnnnnnnnnnnnn"
+#define LONG_NAME_102                                                                              \
+    "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn" \
+    "nnnnnnnnnn"
 #define MINIMAL "[global]\ntenant_id = " TID "\naudiences = api://openclaw-host\n"
 #define AGENT_A                                                                                    \
     "[agent alpha]\napp_id = 0000000a-0000-4000-8000-000000000001\n"                               \
@@ -181,6 +188,13 @@ static void test_number_range_errors_name_the_fix(void **state)
     bad(MINIMAL "uid_min = 100000\nuid_max = 99999\n", 5,
         "uid_max = 99999 is below uid_min = 100000");
     bad(MINIMAL "uid_min = 1000\nuid_max = 70000\n", 5, "contains 65534/65535");
+    /* a socket path longer than sun_path holds (107 bytes and the NUL),
+     * set or derived from runtime_dir */
+    bad(MINIMAL "socket = /run/" LONG_NAME ".sock\n", 4,
+        "socket: the path is 115 bytes, a Unix socket path holds at most 107");
+    bad(MINIMAL "runtime_dir = /run/" LONG_NAME "\n", 0,
+        "socket: the path is 125 bytes, a Unix socket path holds at most 107");
+    oc_config_free(ok(MINIMAL "socket = /run/" LONG_NAME_102 "\n")); /* 107 bytes: fits */
     bad(MINIMAL "uid_max = 65535\nuid_min = 65535\n", 5, "contains 65534/65535");
     bad(MINIMAL "[service sshd]\ndeny = 0\n", 5, "deny = 0: must be between 1 and 1000 failures");
     bad(MINIMAL "[service sshd]\ndeny = 1001\n", 5, "must be between 1 and 1000");

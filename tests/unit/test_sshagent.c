@@ -120,6 +120,62 @@ static void test_parse_other_types_are_answered_failure(void **state)
     }
 }
 
+/* An EXTENSION body: string name, then string fields, then a bool. */
+static size_t extension(uint8_t *out, const char *name, const char *const *fields, size_t n,
+                        int last)
+{
+    size_t off = 0;
+
+    out[off++] = OC_SSH_AGENTC_EXTENSION;
+    put32(out + off, (uint32_t)strlen(name));
+    memcpy(out + off + 4, name, strlen(name));
+    off += 4 + strlen(name);
+    for (size_t i = 0; i < n; i++) {
+        put32(out + off, (uint32_t)strlen(fields[i]));
+        memcpy(out + off + 4, fields[i], strlen(fields[i]));
+        off += 4 + strlen(fields[i]);
+    }
+    if (last >= 0) {
+        out[off++] = (uint8_t)last;
+    }
+    return off;
+}
+
+static void test_parse_session_bind(void **state)
+{
+    const char *const f[] = {"hostkey-blob", "0123456789abcdef0123456789abcdef", "sig"};
+    const char *const empty_sid[] = {"hostkey-blob", "", "sig"};
+    uint8_t b[256];
+    struct oc_sshagent_msg m;
+    size_t n;
+    (void)state;
+
+    n = extension(b, OC_SSH_SESSION_BIND, f, 3, 1);
+    assert_int_equal(oc_sshagent_parse(b, n, &m), 0);
+    assert_true(m.session_bind);
+    assert_true(m.forwarding);
+    assert_int_equal(m.session_id_len, 32);
+    assert_memory_equal(m.session_id, f[1], 32);
+    assert_int_equal(m.hostkey_len, strlen(f[0]));
+    n = extension(b, OC_SSH_SESSION_BIND, f, 3, 0);
+    assert_int_equal(oc_sshagent_parse(b, n, &m), 0);
+    assert_false(m.forwarding);
+    /* malformed session-binds end the connection */
+    n = extension(b, OC_SSH_SESSION_BIND, f, 3, 2);
+    assert_int_equal(oc_sshagent_parse(b, n, &m), -EINVAL);
+    n = extension(b, OC_SSH_SESSION_BIND, f, 3, -1);
+    assert_int_equal(oc_sshagent_parse(b, n, &m), -EINVAL);
+    n = extension(b, OC_SSH_SESSION_BIND, empty_sid, 3, 0);
+    assert_int_equal(oc_sshagent_parse(b, n, &m), -EINVAL);
+    n = extension(b, OC_SSH_SESSION_BIND, f, 3, 0);
+    b[n++] = 0;
+    assert_int_equal(oc_sshagent_parse(b, n, &m), -EINVAL);
+    /* another extension: not served (answered failure) */
+    n = extension(b, "query", NULL, 0, -1);
+    assert_int_equal(oc_sshagent_parse(b, n, &m), 0);
+    assert_false(m.session_bind);
+}
+
 static void test_reader_byte_by_byte_and_two_messages(void **state)
 {
     const uint8_t stream[] = {0, 0, 0, 1, 11, 0, 0, 0, 3, 13, 1, 2};
@@ -231,6 +287,7 @@ int main(void)
             cmocka_unit_test(test_parse_sign_request),
             cmocka_unit_test(test_parse_sign_request_malformed),
             cmocka_unit_test(test_parse_other_types_are_answered_failure),
+            cmocka_unit_test(test_parse_session_bind),
             cmocka_unit_test(test_reader_byte_by_byte_and_two_messages),
             cmocka_unit_test(test_reader_length_cap),
             cmocka_unit_test(test_build_messages),

@@ -134,6 +134,158 @@ static void test_pubkey_blob_rsa(void **state)
     EVP_PKEY_free(k);
 }
 
+/* ---- what ssh-sign may sign ---- */
+
+struct wire {
+    uint8_t b[1024];
+    size_t n;
+};
+
+static void w_bytes(struct wire *w, const void *p, size_t n)
+{
+    assert_true(w->n + n <= sizeof(w->b));
+    memcpy(w->b + w->n, p, n);
+    w->n += n;
+}
+
+static void w_string(struct wire *w, const void *p, size_t n)
+{
+    uint8_t len[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
+    w_bytes(w, len, 4);
+    w_bytes(w, p, n);
+}
+
+static void w_str(struct wire *w, const char *s)
+{
+    w_string(w, s, strlen(s));
+}
+
+static const uint8_t key[] = "\0\0\0\x13"
+                             "ecdsa-sha2-nistp256 and the rest of the key";
+
+/* A userauth request; method NULL: publickey. */
+static struct wire userauth(const char *alg, const uint8_t *k, size_t klen, const char *method)
+{
+    struct wire w = {.n = 0};
+    uint8_t sid[32], t = 1, msg = OC_SSH_MSG_USERAUTH_REQUEST;
+
+    memset(sid, 0xab, sizeof(sid));
+    w_string(&w, sid, sizeof(sid));
+    w_bytes(&w, &msg, 1);
+    w_str(&w, "agent-alpha");
+    w_str(&w, "ssh-connection");
+    w_str(&w, method != NULL ? method : "publickey");
+    w_bytes(&w, &t, 1);
+    w_str(&w, alg);
+    w_string(&w, k, klen);
+    return w;
+}
+
+static struct wire sshsig(const char *ns, const char *hash, size_t digest_len)
+{
+    struct wire w = {.n = 0};
+    uint8_t digest[64] = {0};
+
+    w_bytes(&w, "SSHSIG", 6);
+    w_str(&w, ns);
+    w_str(&w, "");
+    w_str(&w, hash);
+    w_string(&w, digest, digest_len);
+    return w;
+}
+
+static int check(const struct wire *w, const char *const *ns, size_t n_ns,
+                 struct oc_ssh_signable *out)
+{
+    const char *why = NULL;
+    int r = oc_ssh_signable_check(w->b, w->n, key, sizeof(key), OC_SSH_ALG_P256, ns, n_ns, out,
+                                  &why);
+    if (r < 0) {
+        assert_non_null(why);
+    }
+    return r;
+}
+
+static void test_signable_userauth(void **state)
+{
+    struct oc_ssh_signable out;
+    struct wire w;
+    uint8_t other[sizeof(key)];
+    (void)state;
+
+    w = userauth(OC_SSH_ALG_P256, key, sizeof(key), NULL);
+    assert_int_equal(check(&w, NULL, 0, &out), 0);
+    assert_false(out.sshsig);
+    assert_false(out.hostbound);
+    assert_string_equal(out.user, "agent-alpha");
+    assert_int_equal(out.session_id_len, 32);
+    /* host-bound: a host key follows the key */
+    w = userauth(OC_SSH_ALG_P256, key, sizeof(key), OC_SSH_METHOD_HOSTBOUND);
+    assert_int_equal(check(&w, NULL, 0, &out), -EPERM); /* no host key */
+    w_str(&w, "ssh-ed25519 host key");
+    assert_int_equal(check(&w, NULL, 0, &out), 0);
+    assert_true(out.hostbound);
+    /* refused: another algorithm, another key, trailing bytes, cut, other method */
+    w = userauth(OC_SSH_ALG_RSA_SHA256, key, sizeof(key), NULL);
+    assert_int_equal(check(&w, NULL, 0, &out), -EPERM);
+    memcpy(other, key, sizeof(key));
+    other[sizeof(other) - 2] ^= 1;
+    w = userauth(OC_SSH_ALG_P256, other, sizeof(other), NULL);
+    assert_int_equal(check(&w, NULL, 0, &out), -EPERM);
+    w = userauth(OC_SSH_ALG_P256, key, sizeof(key), NULL);
+    w_bytes(&w, "", 1);
+    assert_int_equal(check(&w, NULL, 0, &out), -EPERM);
+    w = userauth(OC_SSH_ALG_P256, key, sizeof(key), NULL);
+    w.n--;
+    assert_int_equal(check(&w, NULL, 0, &out), -EPERM);
+    w = userauth(OC_SSH_ALG_P256, key, sizeof(key), "password");
+    assert_int_equal(check(&w, NULL, 0, &out), -EPERM);
+}
+
+static void test_signable_sshsig(void **state)
+{
+    static const char *const mine[] = {"builds"};
+    struct oc_ssh_signable out;
+    struct wire w;
+    (void)state;
+
+    w = sshsig("git", "sha512", 64);
+    assert_int_equal(check(&w, NULL, 0, &out), 0);
+    assert_true(out.sshsig);
+    assert_string_equal(out.ns, "git");
+    w = sshsig("file", "sha256", 32);
+    assert_int_equal(check(&w, NULL, 0, &out), 0);
+    w = sshsig("file", "sha256", 64); /* digest of the wrong length */
+    assert_int_equal(check(&w, NULL, 0, &out), -EPERM);
+    w = sshsig("file", "md5", 16);
+    assert_int_equal(check(&w, NULL, 0, &out), -EPERM);
+    w = sshsig("openclaw", "sha512", 64); /* not on the default list */
+    assert_int_equal(check(&w, NULL, 0, &out), -EPERM);
+    w = sshsig("builds", "sha512", 64); /* a configured list replaces the default */
+    assert_int_equal(check(&w, mine, 1, &out), 0);
+    w = sshsig("git", "sha512", 64);
+    assert_int_equal(check(&w, mine, 1, &out), -EPERM);
+}
+
+static void test_signable_refuses_a_jws(void **state)
+{
+    static const char jws[] = "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJ4In0";
+    struct oc_ssh_signable out;
+    const char *why = NULL;
+    uint8_t digest[32] = {0};
+    (void)state;
+
+    assert_int_equal(oc_ssh_signable_check((const uint8_t *)jws, sizeof(jws) - 1, key, sizeof(key),
+                                           OC_SSH_ALG_P256, NULL, 0, &out, &why),
+                     -EPERM);
+    assert_int_equal(oc_ssh_signable_check(digest, sizeof(digest), key, sizeof(key),
+                                           OC_SSH_ALG_P256, NULL, 0, &out, &why),
+                     -EPERM);
+    assert_int_equal(oc_ssh_signable_check((const uint8_t *)"", 0, key, sizeof(key),
+                                           OC_SSH_ALG_P256, NULL, 0, &out, &why),
+                     -EPERM);
+}
+
 static void test_fingerprint(void **state)
 {
     char fp[OC_SSH_FP_SIZE];
@@ -149,7 +301,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_ecdsa_blob_mpints), cmocka_unit_test(test_rsa_blob_and_refusals),
             cmocka_unit_test(test_pubkey_blob_ecdsa), cmocka_unit_test(test_pubkey_blob_rsa),
-            cmocka_unit_test(test_fingerprint),
+            cmocka_unit_test(test_fingerprint),       cmocka_unit_test(test_signable_userauth),
+            cmocka_unit_test(test_signable_sshsig),   cmocka_unit_test(test_signable_refuses_a_jws),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
