@@ -284,14 +284,19 @@ out:
     return r;
 }
 
-/* Owned by root and writable by nobody else: -EPERM otherwise. */
-static int owned_by_root(const struct stat *st)
+/* Writable by its owner alone: -EPERM otherwise. */
+static int owner_only(const struct stat *st)
 {
-    return st->st_uid == 0 && (st->st_mode & (S_IWGRP | S_IWOTH)) == 0 ? 0 : -EPERM;
+    return (st->st_mode & (S_IWGRP | S_IWOTH)) == 0 ? 0 : -EPERM;
 }
 
-/* The same for the directory that holds path. */
-static int dir_owned_by_root(const char *path)
+/* The directory that holds path must be writable by its owner alone, and
+ * the file owned by root or by that same owner (the account that writes the
+ * cache into its own directory). Until root writes the cache into a
+ * root-owned directory (docs/nss.md, "Who may write the cache"), the daemon
+ * account that owns the state directory is trusted with it, as before; any
+ * other owner, or a directory others can write, is refused. */
+static int dir_allows(const char *path, const struct stat *file)
 {
     char dir[PATH_MAX];
     struct stat st;
@@ -306,7 +311,13 @@ static int dir_owned_by_root(const char *path)
     if (stat(n == 0 ? "/" : dir, &st) < 0) {
         return -errno;
     }
-    return S_ISDIR(st.st_mode) ? owned_by_root(&st) : -ENOTDIR;
+    if (!S_ISDIR(st.st_mode)) {
+        return -ENOTDIR;
+    }
+    if (owner_only(&st) < 0) {
+        return -EPERM;
+    }
+    return file->st_uid == 0 || file->st_uid == st.st_uid ? 0 : -EPERM;
 }
 
 static int map_cache(struct snap *s)
@@ -331,9 +342,9 @@ static int map_cache(struct snap *s)
         goto out;
     }
     /* Whoever may write (or truncate) the mapped file could crash every
-     * reader with SIGBUS: only root may, and only root may rename another
-     * file over it. */
-    if ((r = owned_by_root(&st)) < 0 || (r = dir_owned_by_root(s->cache_path)) < 0) {
+     * reader with SIGBUS: only its owner may, and only the directory's
+     * owner may rename another file over it (dir_allows). */
+    if ((r = owner_only(&st)) < 0 || (r = dir_allows(s->cache_path, &st)) < 0) {
         goto out;
     }
     if (st.st_size < (off_t)OC_NSSC_HEADER_SIZE || (uint64_t)st.st_size > OC_NSSC_FILE_MAX) {

@@ -720,9 +720,11 @@ static void write_bytes(const void *p, size_t n)
     write_bytes_as(p, n, 0, 0644);
 }
 
-/* A cache that anyone but root could write or truncate (its owner, its
- * group, everyone, or whoever may write its directory) is not used: a
- * truncation would kill every process that has it mapped. */
+/* A cache that anyone but root or the owner of its directory could write or
+ * truncate (another owner, its group, everyone, or whoever may write its
+ * directory) is not used: a truncation would kill every process that has it
+ * mapped. The owner of the directory (the daemon account, until root writes
+ * the cache) may own the file. */
 static void test_cache_owner_refused(void **state)
 {
     void *img;
@@ -752,6 +754,14 @@ static void test_cache_owner_refused(void **state)
     write_bytes_as(img, len, 0, 0644);
     expect_unavail();
     assert_int_equal(chmod(dir, 0755), 0);
+    write_bytes_as(img, len, 0, 0644);
+    expect_alice();
+    assert_int_equal(chown(dir, 4242, 4242), 0); /* the daemon account's dir */
+    write_bytes_as(img, len, 4242, 0644);
+    expect_alice();
+    write_bytes_as(img, len, 65534, 0644); /* not the directory's owner */
+    expect_unavail();
+    assert_int_equal(chown(dir, 0, 0), 0);
     write_bytes_as(img, len, 0, 0644);
     expect_alice();
     free(img);
