@@ -136,6 +136,7 @@ work=$(mktemp -d /var/tmp/openclaw-fresh.XXXXXX) || die "mktemp failed"
 root=$work/root
 cleanup() {
     local rc=$?
+    [ -d "$root/usr" ] && say "disk used by the root at the end: $(du -sh "$root" 2>/dev/null | cut -f1)"
     if [ "$keep" = yes ] || [ "$rc" -ne 0 ]; then
         # only the logs are worth keeping; the root is large
         [ -d "$root/root/openclaw/_build/logs" ] && cp -r "$root/root/openclaw/_build/logs" "$work/build-logs"
