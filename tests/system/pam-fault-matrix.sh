@@ -313,7 +313,7 @@ EOF
             local o=(-F /dev/null -p "$port" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
                 -o LogLevel=ERROR -o NumberOfPasswordPrompts=1 -o ConnectTimeout=20)
             if [ "$u" = agent-alpha ]; then
-                out=$(OPENCLAW_TOKEN_FILE=$w/askpass-token SSH_ASKPASS=$NS_ASKPASS SSH_ASKPASS_REQUIRE=force \
+                out=$(OPENCLAW_TOKEN_FILE=$w/askpass-token OPENCLAW_CONFIG=$w/openclaw.conf.good SSH_ASKPASS=$NS_ASKPASS SSH_ASKPASS_REQUIRE=force \
                     DISPLAY=none timeout 60 setsid -w ssh "${o[@]}" \
                     -o PreferredAuthentications=keyboard-interactive -l "$u" 127.0.0.1 'id -u' \
                     </dev/null 2>"$w/run.err")
@@ -347,6 +347,17 @@ EOF
         cat "$w/run.err" 2>/dev/null
     }
 
+    # The syslog listener writes a record a moment after the program sent
+    # it: look again for up to 5 s before calling a refusal unexplained.
+    reason_logged() { # MARK SSHD_MARK REGEX
+        local i
+        for i in $(seq 1 25); do
+            { log_since "$1"; tail -n +"$(($2 + 1))" "$w/sshd.log"; } | grep -Eq -- "$3" && return 0
+            sleep 0.2
+        done
+        return 1
+    }
+
     humans=0
     humans_in=0
     humans_diff=0
@@ -373,8 +384,7 @@ EOF
                         printf '%s %s agent-alpha: %s, expected %s\n%s\n' "$f" "$s" "$r" "$exp" \
                             "$(cat "$w/run.err"; tail -n +"$((smark + 1))" "$w/sshd.log" | tail -n 5)" >>"$w/diffs"
                     elif [ "$r" = n ] && $syslog_ok; then
-                        if ! { log_since "$mark"; tail -n +"$((smark + 1))" "$w/sshd.log"; } |
-                            grep -Eq -- "$(agent_reason "$f" "$s")"; then
+                        if ! reason_logged "$mark" "$smark" "$(agent_reason "$f" "$s")"; then
                             agent_bad=$((agent_bad + 1))
                             cell="n (no logged reason)"
                             printf '%s %s agent-alpha: refused without the expected log line /%s/\n%s\n' \
