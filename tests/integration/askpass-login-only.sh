@@ -16,7 +16,6 @@ command -v setpriv >/dev/null 2>&1 || tap_skip_all "setpriv (util-linux) missing
 "$PY" -c 'import cryptography' 2>/dev/null || tap_skip_all "python3-cryptography missing"
 
 UID_A=1879048193
-ASKPASS="$top_srcdir/helper/openclaw-askpass"
 GRAPH=https://graph.microsoft.com
 work=$(mktemp -d "${TMPDIR:-/tmp}/oc-askpass.XXXXXX")
 chmod 755 "$work"
@@ -27,6 +26,9 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+# what runs as the agent's uid (openclaw-askpass, openclaw-token on its
+# PATH): copies, never the tree
+uid_copies "$work/bin"
 tenant_start "$work/tenant" || tap_skip_all "the local tenant did not start"
 printf '%s\n' "$ALPHA_SECRET" >"$work/alpha.secret"
 chmod 600 "$work/alpha.secret"
@@ -46,7 +48,7 @@ helper_start main "$C" || tap_skip_all "openclawd did not start: $(cat "$work/ma
 ask() {
     local prompt=$1
     shift
-    as_uid $UID_A env -i PATH="$top_builddir/helper:/usr/bin:/bin" OPENCLAW_SOCKET="$S" \
+    as_uid $UID_A env -i PATH="$UID_BIN:/usr/bin:/bin" OPENCLAW_SOCKET="$S" \
         OPENCLAW_CONFIG="$C" "$@" sh "$ASKPASS" "$prompt" 2>"$work/ask.err"
 }
 aud_of() { jwt_claim "$1" aud; }
@@ -94,7 +96,7 @@ out=$(ask "Entra token [0]: " OPENCLAW_TOKEN_FILE="$work/graph.tok")
 tap_check "a Graph token in OPENCLAW_TOKEN_FILE: declined" test -z "$out"
 out=$(ask "Entra token [0]: " OPENCLAW_TOKEN_FILE="$work/login.tok")
 tap_check "a login token in OPENCLAW_TOKEN_FILE: answered" test "$out" = "$(printf '%s' "$full" | head -c 500)"
-out=$(as_uid $UID_A env -i PATH="$top_builddir/helper:/usr/bin:/bin" OPENCLAW_SOCKET="$S" \
+out=$(as_uid $UID_A env -i PATH="$UID_BIN:/usr/bin:/bin" OPENCLAW_SOCKET="$S" \
     OPENCLAW_CONFIG="$work/missing.conf" sh "$ASKPASS" "Entra token [0]: " 2>/dev/null)
 tap_check "no readable openclaw.conf (no known login audience): declined" test -z "$out"
 

@@ -5,7 +5,9 @@
 # application (tokens by client assertion, ssh signatures by the same key),
 # scopes = the host's resource; the managed-identity endpoint on PORT;
 # [directory] synced from the tenant; openclawd as root (socket S, log
-# LOG, config C). Skips the suite when something it needs is missing.
+# LOG, config C). What runs as the agent's uid is copied into $work/bin
+# (uid_copies): CLIENT, OCT and SC (ssh_sign_client.py). Skips the suite
+# when something it needs is missing.
 CTL="$top_builddir/helper/openclawctl"
 [ "$(id -u)" = 0 ] || tap_skip_all "needs root (clients run under the agent's uid with setpriv)"
 command -v setpriv >/dev/null 2>&1 || tap_skip_all "setpriv (util-linux) missing"
@@ -27,6 +29,9 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+# what runs as the agent's uid: copies, never the tree
+uid_copies "$work/bin" "$top_srcdir/tests/integration/ssh_sign_client.py"
+SC=$UID_BIN/ssh_sign_client.py
 
 tenant_start "$work/tenant" || tap_skip_all "the local tenant did not start"
 PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

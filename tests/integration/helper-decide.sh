@@ -34,7 +34,7 @@ fi
 # --- the three issuing entry points, as the agent's uid ---------------------------
 # ssh-sign signs an SSH userauth request for the agent's own key (what ssh asks).
 ssh_sign() {
-    as_uid $UID_A "$PY" "$top_srcdir/tests/integration/ssh_sign_client.py" "$S" userauth
+    as_uid $UID_A "$PY" "$SC" "$S" userauth
 }
 get_token() {
     as_uid $UID_A "$PY" "$CLIENT" "$S" json '{"type":"get-token"}' |

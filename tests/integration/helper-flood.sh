@@ -17,7 +17,6 @@ command -v curl >/dev/null 2>&1 || tap_skip_all "curl missing"
 FLOOD_BOUND_MS=1000
 NOBODY=65534
 UID_H=4242 # another uid, no agent
-FLOOD="$top_srcdir/tests/integration/flood_client.py"
 work=$(mktemp -d "${TMPDIR:-/tmp}/oc-flood.XXXXXX")
 chmod 755 "$work"
 HELPER_PID_main=""
@@ -28,6 +27,9 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+# what runs under other uids (CLIENT, the flood): copies, never the tree
+uid_copies "$work/bin" "$top_srcdir/tests/integration/flood_client.py"
+FLOOD=$UID_BIN/flood_client.py
 
 PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 S=$work/oc.sock

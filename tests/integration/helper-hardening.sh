@@ -24,6 +24,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+uid_copies "$work/bin" # the daemon under another uid: a copy, never the tree
 
 conf() { # DIR: a daemon config with no reachable tenant
     mkdir -p "$1/state"

@@ -4,8 +4,9 @@
 #                                       sets HELPER_PID_<NAME>; log in $work/NAME.log
 #   helper_stop PID                     SIGTERM by PID, bounded wait; returns the exit status
 #   as_uid UID CMD...                   run CMD with real+effective uid/gid UID, no groups
-#   uid_copies DIR                      copies of the programs other uids run (OCD, OCT,
-#                                       CTL, ASKPASS, CLIENT then name them): never the tree
+#   uid_copies DIR [FILE...]            copies of the programs other uids run (OCD, OCT,
+#                                       CTL, ASKPASS, CLIENT then name them; each FILE
+#                                       as DIR/its name): never the tree
 #   req SOCKET JSON                     one raw request, prints the answer or CLOSED
 #   wait_for SECONDS CMD...             retry CMD every 0.2 s, bounded
 #   jwt_claim TOKEN CLAIM               prints a claim of a JWT payload (no verification)
@@ -60,24 +61,30 @@ as_uid() {
     setpriv --reuid="$uid" --regid="$uid" --clear-groups "$@"
 }
 
-# uid_copies DIR: what tests run under other uids, copied into DIR (made
-# 0755 inside the test's own temporary directory): openclawd,
+# uid_copies DIR [FILE...]: what tests run under other uids, copied into
+# DIR (made 0755 inside the test's own temporary directory): openclawd,
 # openclaw-token, openclawctl, openclaw-askpass and helper_client.py. OCD,
 # OCT, CTL, ASKPASS and CLIENT then name the copies and UID_BIN the
-# directory (for PATH). The source and build trees may sit where no other
-# uid can enter (a clone in /root, mode 0700): a program run under another
-# uid never reads from them. A program that is not built is not copied
-# (the test's own checks skip or fail); a copy that fails ends the test.
+# directory (for PATH). Each FILE (a test's own script or data file) is
+# copied too, as DIR/its name (0755 when executable, else 0644). The source
+# and build trees may sit where no other uid can enter (a clone in /root,
+# mode 0700): a program run under another uid never reads from them. A
+# program that is not built is not copied (the test's own checks skip or
+# fail); a copy that fails ends the test.
 uid_copies() {
-    local dir=$1 f
+    local dir=$1 f mode
+    shift
     install -d -m 0755 "$dir" || uid_copies_failed "$dir"
     for f in "$top_builddir/helper/openclawd" "$top_builddir/helper/openclaw-token" \
-        "$top_builddir/helper/openclawctl" "$top_srcdir/helper/openclaw-askpass"; do
-        [ -f "$f" ] || continue
-        install -m 0755 "$f" "$dir/" || uid_copies_failed "$dir"
+        "$top_builddir/helper/openclawctl" "$top_srcdir/helper/openclaw-askpass" \
+        "$top_srcdir/tests/integration/helper_client.py" "$@"; do
+        case $f in
+        "$top_builddir"/helper/* | "$top_srcdir"/helper/*) [ -f "$f" ] || continue ;;
+        esac
+        mode=0644
+        [ ! -x "$f" ] || mode=0755
+        install -m "$mode" "$f" "$dir/" || uid_copies_failed "$dir"
     done
-    install -m 0644 "$top_srcdir/tests/integration/helper_client.py" "$dir/" ||
-        uid_copies_failed "$dir"
     UID_BIN=$dir
     CLIENT=$dir/helper_client.py
     ASKPASS=$dir/openclaw-askpass

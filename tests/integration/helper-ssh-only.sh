@@ -14,7 +14,6 @@ set -u
 . "$top_srcdir/tests/integration/helper-lib.sh"
 . "$top_srcdir/tests/integration/helper-agentkey-lib.sh"
 
-SC="$top_srcdir/tests/integration/ssh_sign_client.py"
 sc() { as_uid $UID_A "$PY" "$SC" "$S" "$@" 2>&1; }
 TOKEN_URL="$TENANT_URL/$TENANT_ID/oauth2/v2.0/token"
 

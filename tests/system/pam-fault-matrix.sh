@@ -313,7 +313,11 @@ EOF
             local o=(-F /dev/null -p "$port" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
                 -o LogLevel=ERROR -o NumberOfPasswordPrompts=1 -o ConnectTimeout=20)
             if [ "$u" = agent-alpha ]; then
-                out=$(OPENCLAW_TOKEN_FILE=$w/askpass-token OPENCLAW_CONFIG=$w/openclaw.conf.good SSH_ASKPASS=$NS_ASKPASS SSH_ASKPASS_REQUIRE=force \
+                # the client's own openclaw.conf (the login audiences
+                # openclaw-askpass answers for): the good one, whatever
+                # the server's fault
+                out=$(OPENCLAW_TOKEN_FILE=$w/askpass-token OPENCLAW_CONFIG=$w/openclaw.conf.good \
+                    SSH_ASKPASS=$NS_ASKPASS SSH_ASKPASS_REQUIRE=force \
                     DISPLAY=none timeout 60 setsid -w ssh "${o[@]}" \
                     -o PreferredAuthentications=keyboard-interactive -l "$u" 127.0.0.1 'id -u' \
                     </dev/null 2>"$w/run.err")
