@@ -12,9 +12,9 @@
 #    No package, no Node.js, no git, no build output.
 # 3. The committed HEAD of this tree is cloned into /root/openclaw (mode
 #    0700 /root, as a new root user would have it).
-# 4. In a private mount and PID namespace, the root bound onto itself (a
-#    chroot whose / is not a mount point cannot unshare its propagation),
-#    with proc, sys, dev, run and tmp mounted, the README's two commands run
+# 4. In a private mount and PID namespace, the root bound onto itself and
+#    made the namespace's root (pivot_root), with proc, sys, dev, run and
+#    tmp mounted, the README's two commands run
 #    exactly as written, as root, from /root/openclaw:
 #        ./scripts/demo.sh
 #        ./scripts/test.sh
@@ -143,7 +143,7 @@ cleanup() {
         # the suites' own logs of failed tests
         if [ -d "$root/root/openclaw/_build" ]; then
             (cd "$root/root/openclaw/_build" && find . -name '*.log' -path '*/tests/*' \
-                -newer "$work/results" -exec grep -l -E '^(not ok|Bail out)' {} + 2>/dev/null |
+                -newer "$work/.start" -exec grep -l -E '^(not ok|Bail out)' {} + 2>/dev/null |
                 while read -r f; do mkdir -p "$work/failed/$(dirname "$f")" && cp "$f" "$work/failed/$f"; done)
         fi
         rm -rf "$root"
@@ -206,6 +206,9 @@ cat >"$inner" <<'EOF'
 set -u
 root=$1 only=$2 custom=$3
 shift 3
+# The logs and the results, opened before the root changes (they live
+# beside the root, outside it).
+exec 5>>"$root/../results" 6>"$root/../demo.log" 7>"$root/../test.log" 8>"$root/../custom.log"
 mount --make-rprivate /
 mount --bind "$root" "$root"
 mount -t proc proc "$root/proc"
@@ -217,29 +220,40 @@ mount -t tmpfs -o mode=1777 tmpfs "$root/dev/shm"
 mount -t tmpfs -o mode=0755 tmpfs "$root/run"
 mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
 mkdir -p "$root/run/lock"
+# The pristine root becomes the root of this mount namespace (pivot_root,
+# not chroot): a test that enters another mount namespace (nsenter, setns)
+# lands on the namespace's root, which must be the pristine one, as on a
+# real machine.
+cd "$root" || exit 1
+mkdir .fresh-check-old-root
+pivot_root . .fresh-check-old-root || exit 1
+cd / || exit 1
+umount -l /.fresh-check-old-root
+rmdir /.fresh-check-old-root
 run() {
-    local name=$1 limit=$2 cmd t0 t1 rc
-    shift 2
+    local name=$1 limit=$2 fd=$3 cmd t0 t1 rc
+    shift 3
     cmd="./scripts/$name.sh"
     [ "$name" != custom ] || cmd=$custom
     t0=$(date +%s)
-    timeout -k 30 "$limit" chroot "$root" /usr/bin/env -i "$@" /bin/bash -c \
-        "cd /root/openclaw && $cmd" </dev/null >"$root/../$name.log" 2>&1
+    timeout -k 30 "$limit" /usr/bin/env -i "$@" /bin/bash -c \
+        "cd /root/openclaw && $cmd" </dev/null >&"$fd" 2>&1
     rc=$?
     t1=$(date +%s)
-    echo "$name $rc $((t1 - t0))" >>"$root/../results"
+    echo "$name $rc $((t1 - t0))" >&5
 }
 case $only in
-custom) run custom 4800 "$@" ;;
-demo) run demo 3600 "$@" ;;
-tests) run test 4800 "$@" ;;
+custom) run custom 4800 8 "$@" ;;
+demo) run demo 3600 6 "$@" ;;
+tests) run test 4800 7 "$@" ;;
 *)
-    run demo 3600 "$@"
-    run test 4800 "$@"
+    run demo 3600 6 "$@"
+    run test 4800 7 "$@"
     ;;
 esac
 EOF
 : >"$work/results"
+: >"$work/.start"
 say "running the README's commands in the pristine root (logs: $work/demo.log, $work/test.log)"
 unshare --mount --pid --fork --kill-child /bin/bash "$inner" "$root" "$only" "$custom" "${envs[@]}"
 
