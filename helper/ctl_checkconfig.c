@@ -9,7 +9,9 @@
  * and name collisions between agents and local users or groups, and the
  * PAM stacks: arguments of pam_openclaw (the module's own table), services
  * without a [service] section and sections no PAM file uses, and the
- * openclaw profile enabled while the configuration is invalid.
+ * openclaw profile enabled while the configuration is invalid, and
+ * mode=helper where it hands the agent to someone else: su, or sudo with
+ * targetpw/runaspw in sudoers.
  *
  * Exit status: 0 clean, 1 errors, 2 the file cannot be read, 3 warnings
  * only. Read only: it changes nothing.
@@ -44,6 +46,8 @@
 #include "util.h"
 
 #define CHECK_PAM_DIR         "/etc/pam.d"
+#define CHECK_SUDOERS         "/etc/sudoers" /* and the files of its ".d" directory */
+#define CHECK_SUDOERS_FILES   256
 #define CHECK_DAEMON_USER     "openclaw"
 #define CHECK_PAM_LINE_MAX    4096
 #define CHECK_PAM_FILES_MAX   512
@@ -67,13 +71,17 @@ struct pam_file {
     size_t n_inc;
     char inc[CHECK_PAM_INCLUDE_MAX][256]; /* @include, include, substack */
     unsigned inc_line[CHECK_PAM_INCLUDE_MAX];
-    bool uses;          /* directly or through an include */
-    unsigned uses_line; /* the line that does it */
+    bool uses;            /* directly or through an include */
+    unsigned uses_line;   /* the line that does it */
+    unsigned helper_line; /* first pam_openclaw line with mode=helper, 0: none */
+    bool helper;          /* reaches mode=helper, directly or through an include */
+    unsigned helper_via;  /* the line that does it */
 };
 
 struct check {
     const char *path;
     const char *pam_dir;
+    const char *sudoers;
     const char *daemon_user;
     uid_t daemon_uid;
     bool daemon_known;
@@ -93,15 +101,17 @@ static void usage(FILE *f)
     fprintf(f,
             "Usage: openclawctl check-config [--config FILE] [--pam-dir DIR] [--daemon-user USER]\n"
             "                                [--login-defs FILE] [--passwd FILE] [--group FILE]\n"
-            "                                [--json]\n\n"
+            "                                [--sudoers FILE] [--json]\n\n"
             "Loads the configuration and reports every problem with file:line and the fix:\n"
             "parse errors, files and directories (existence, owner, mode), [roles] groups,\n"
             "the agent uid range against login.defs and the local users, names and uids\n"
             "shared with local users or groups, the PAM stacks (default %s): pam_openclaw\n"
             "arguments, services without a [service] section, sections no PAM file uses,\n"
-            "and the openclaw profile enabled while the configuration is invalid.\n"
+            "the openclaw profile enabled while the configuration is invalid, and\n"
+            "mode=helper on su, or on sudo with targetpw/runaspw in sudoers (default %s\n"
+            "and the files of %s.d).\n"
             "Exit status: 0 clean, 1 errors, 2 the file cannot be read, 3 warnings only.\n",
-            CHECK_PAM_DIR);
+            CHECK_PAM_DIR, CHECK_SUDOERS, CHECK_SUDOERS);
 }
 
 static void add(struct check *c, bool warning, const char *file, unsigned line, const char *fmt,
@@ -566,7 +576,7 @@ static void check_pam_file(struct check *c, const char *dir, struct pam_file *pf
     while (fgets(line, sizeof(line), f) != NULL && ln < 100000) {
         ln++;
         char *hash = strchr(line, '#'), *save = NULL, *tok;
-        bool seen = false, uf = false, tf = false;
+        bool seen = false, uf = false, tf = false, helper = false;
         if (hash != NULL) {
             *hash = '\0';
         }
@@ -620,6 +630,12 @@ static void check_pam_file(struct check *c, const char *dir, struct pam_file *pf
             }
             uf |= d->id == OC_PAM_ARG_USE_FIRST_PASS;
             tf |= d->id == OC_PAM_ARG_TRY_FIRST_PASS;
+            if (d->id == OC_PAM_ARG_MODE_HELPER || d->id == OC_PAM_ARG_MODE_TOKEN) {
+                helper = d->id == OC_PAM_ARG_MODE_HELPER; /* the last one wins */
+            }
+        }
+        if (helper && pf->helper_line == 0) {
+            pf->helper_line = ln;
         }
         if (uf && tf) {
             problem(c, path, ln,
@@ -686,16 +702,23 @@ static void check_pam(struct check *c)
         check_pam_file(c, c->pam_dir, &c->pam[i]);
         c->pam[i].uses = c->pam[i].oc_line > 0;
         c->pam[i].uses_line = c->pam[i].oc_line;
+        c->pam[i].helper = c->pam[i].helper_line > 0;
+        c->pam[i].helper_via = c->pam[i].helper_line;
     }
     /* through includes, a bounded number of rounds (include loops end here) */
     for (unsigned round = 0; changed && round < CHECK_PAM_INCLUDE_MAX; round++) {
         changed = false;
         for (size_t i = 0; i < c->n_pam; i++) {
-            for (size_t k = 0; k < c->pam[i].n_inc && !c->pam[i].uses; k++) {
+            for (size_t k = 0; k < c->pam[i].n_inc; k++) {
                 const struct pam_file *inc = pam_find(c, c->pam[i].inc[k]);
-                if (inc != NULL && inc->uses) {
+                if (inc != NULL && inc->uses && !c->pam[i].uses) {
                     c->pam[i].uses = true;
                     c->pam[i].uses_line = c->pam[i].inc_line[k];
+                    changed = true;
+                }
+                if (inc != NULL && inc->helper && !c->pam[i].helper) {
+                    c->pam[i].helper = true;
+                    c->pam[i].helper_via = c->pam[i].inc_line[k];
                     changed = true;
                 }
             }
@@ -766,6 +789,133 @@ static void check_services(struct check *c, const struct oc_config *cfg)
                 pf == NULL ? "no PAM file of that name in the PAM directory"
                            : "its PAM file does not call pam_openclaw",
                 users);
+    }
+}
+
+/*
+ * One sudoers file: the first Defaults line (any binding) that sets
+ * targetpw or runaspw, into where/where_line. A line continued with a
+ * backslash is read as one.
+ */
+static void sudoers_scan(const char *path, char *where, size_t where_size, unsigned *where_line,
+                         char *flag, size_t flag_size)
+{
+    char line[CHECK_PAM_LINE_MAX + 2];
+    unsigned ln = 0, start = 0;
+    bool defaults = false, cont = false;
+    FILE *f;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+
+    if (fd < 0 || (f = fdopen(fd, "r")) == NULL) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return;
+    }
+    while (*where_line == 0 && fgets(line, sizeof(line), f) != NULL && ln < 100000) {
+        char *save = NULL, *tok, *p;
+        size_t n;
+        ln++;
+        n = strcspn(line, "\r\n");
+        line[n] = '\0';
+        p = line + strspn(line, " \t");
+        if (!cont) {
+            start = ln;
+            defaults = strncmp(p, "Defaults", 8) == 0 && strchr(" \t:@>!", p[8]) != NULL &&
+                       p[8] != '\0';
+            if (defaults) {
+                p += 8 + strcspn(p + 8, " \t"); /* the binding: Defaults:user, ... */
+            }
+        }
+        cont = n > 0 && line[n - 1] == '\\';
+        if (cont) {
+            line[n - 1] = '\0';
+        }
+        if (!defaults || *p == '#') {
+            continue;
+        }
+        for (tok = strtok_r(p, " \t,", &save); tok != NULL; tok = strtok_r(NULL, " \t,", &save)) {
+            if (strcmp(tok, "targetpw") == 0 || strcmp(tok, "runaspw") == 0) {
+                (void)oc_strscpy(flag, flag_size, tok);
+                (void)oc_strscpy(where, where_size, path);
+                *where_line = start;
+                break;
+            }
+        }
+    }
+    fclose(f);
+}
+
+/* sudoers and the files of its .d directory, as sudo's includedir reads them. */
+static void sudoers_find(const char *sudoers, char *where, size_t where_size, unsigned *where_line,
+                         char *flag, size_t flag_size)
+{
+    char dir[1024], path[1280];
+    struct dirent *de;
+    unsigned n = 0;
+    DIR *d;
+
+    sudoers_scan(sudoers, where, where_size, where_line, flag, flag_size);
+    if ((size_t)snprintf(dir, sizeof(dir), "%s.d", sudoers) >= sizeof(dir) ||
+        (d = opendir(dir)) == NULL) {
+        return;
+    }
+    while (*where_line == 0 && (de = readdir(d)) != NULL && n++ < CHECK_SUDOERS_FILES) {
+        size_t len = strlen(de->d_name);
+        /* sudo skips names ending in '~' or containing a '.' */
+        if (strchr(de->d_name, '.') != NULL || de->d_name[len - 1] == '~' ||
+            (size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= sizeof(path)) {
+            continue;
+        }
+        sudoers_scan(path, where, where_size, where_line, flag, flag_size);
+    }
+    closedir(d);
+}
+
+/*
+ * mode=helper authenticates the agent without a credential and never asks
+ * who is asking: right for sudo of the agent itself, wrong for su (anyone
+ * who can run su becomes the agent) and for sudo when sudoers asks for the
+ * target's password (targetpw, runaspw): the same hole.
+ */
+static void check_helper_mode(struct check *c)
+{
+    char where[1024] = "", flag[16] = "", path[1024];
+    unsigned where_line = 0;
+    bool sudo_read = false;
+
+    for (size_t i = 0; i < c->n_pam; i++) {
+        const struct pam_file *pf = &c->pam[i];
+        bool su = strcmp(pf->name, "su") == 0 || strcmp(pf->name, "su-l") == 0;
+        bool sudo = strcmp(pf->name, "sudo") == 0 || strcmp(pf->name, "sudo-i") == 0;
+        if (!pf->helper || !(su || sudo)) {
+            continue;
+        }
+        if (sudo && !sudo_read) {
+            sudoers_find(c->sudoers, where, sizeof(where), &where_line, flag, sizeof(flag));
+            sudo_read = true;
+        }
+        if (sudo && where_line == 0) {
+            continue;
+        }
+        (void)snprintf(path, sizeof(path), "%s/%s", c->pam_dir, pf->name);
+        if (su) {
+            warning(c, path, pf->helper_via,
+                    "service '%s' reaches pam_openclaw with mode=helper%s: mode=helper "
+                    "authenticates without a credential, only for the agent itself (it never asks "
+                    "who is asking), so anyone who may run su becomes the agent; use mode=helper "
+                    "only for sudo without targetpw/runaspw, and mode=token here",
+                    pf->name, pf->helper_line > 0 ? "" : " through an include");
+        } else {
+            warning(c, path, pf->helper_via,
+                    "service '%s' reaches pam_openclaw with mode=helper%s while %s:%u sets %s: "
+                    "sudo then authenticates the target user, and mode=helper authenticates "
+                    "without a credential, only for the agent itself, so anyone who may sudo to "
+                    "the agent becomes it; use mode=helper only for sudo without "
+                    "targetpw/runaspw: remove %s, or use mode=token here",
+                    pf->name, pf->helper_line > 0 ? "" : " through an include", where, where_line,
+                    flag, flag);
+        }
     }
 }
 
@@ -911,12 +1061,15 @@ int ctl_check_config(int argc, char **argv)
             {"login-defs", required_argument, NULL, 'l'},
             {"passwd", required_argument, NULL, 'P'},
             {"group", required_argument, NULL, 'G'},
+            {"sudoers", required_argument, NULL, 'S'},
             {"json", no_argument, NULL, 'j'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
     };
-    struct check c = {
-            .path = OC_CONFIG_PATH, .pam_dir = CHECK_PAM_DIR, .daemon_user = CHECK_DAEMON_USER};
+    struct check c = {.path = OC_CONFIG_PATH,
+                      .pam_dir = CHECK_PAM_DIR,
+                      .sudoers = CHECK_SUDOERS,
+                      .daemon_user = CHECK_DAEMON_USER};
     struct oc_config *cfg = NULL;
     struct oc_config_error err;
     const struct pam_file *profile;
@@ -948,6 +1101,9 @@ int ctl_check_config(int argc, char **argv)
             break;
         case 'G':
             c.db.group_path = optarg;
+            break;
+        case 'S':
+            c.sudoers = optarg;
             break;
         case 'j':
             c.json = true;
@@ -1012,6 +1168,7 @@ int ctl_check_config(int argc, char **argv)
         check_uids(&c, cfg);
     }
     check_pam(&c);
+    check_helper_mode(&c);
     if (cfg != NULL) {
         check_services(&c, cfg);
     }

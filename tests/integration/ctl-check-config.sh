@@ -2,9 +2,10 @@
 # openclawctl check-config: a clean setup passes (exit 0); a broken one has
 # every problem reported with file:line and the fix, all in one run (exit 1;
 # warnings only: exit 3); parse errors are all reported with their lines;
-# an unreadable file exits 2; --json says the same. Host files (login.defs,
-# passwd, group, the PAM directory) are fixtures given by option: the
-# host's own are never read.
+# an unreadable file exits 2; --json says the same; mode=helper on su, or
+# on sudo with targetpw/runaspw, is warned about. Host files (login.defs,
+# passwd, group, the PAM directory, sudoers) are fixtures given by option:
+# the host's own are never read.
 set -u
 . "$top_srcdir/tests/lib/tap.sh"
 ctl="$top_builddir/helper/openclawctl"
@@ -82,10 +83,20 @@ write_pam() {
     printf 'auth required pam_unix.so\n' >"$work/pam.d/common-auth"
     printf 'auth required pam_deny.so\n' >"$work/pam.d/other"
 }
+# sudoers as Debian ships it (what sudo by live role needs: no targetpw)
+write_sudoers() {
+    rm -rf "$work/sudoers.d"
+    mkdir -p "$work/sudoers.d"
+    printf 'Defaults\tenv_reset\nDefaults\tmail_badpass\n# Defaults targetpw\nroot ALL=(ALL:ALL) ALL\n@includedir %s\n' \
+        "$work/sudoers.d" >"$work/sudoers"
+    printf '# sudo reads this directory\n' >"$work/sudoers.d/README"
+}
+write_sudoers
 LD="$work/login.defs"
 run() {
     "$ctl" check-config --config "$conf" --pam-dir "$work/pam.d" --daemon-user root \
-        --login-defs "$LD" --passwd "$work/passwd" --group "$work/group" "$@"
+        --login-defs "$LD" --passwd "$work/passwd" --group "$work/group" \
+        --sudoers "$work/sudoers" "$@"
 }
 expect() { # DESC PATTERN
     if printf '%s\n' "$out" | grep -q -- "$2"; then tap_ok "$1"; else tap_fail "$1" "$out"; fi
@@ -268,6 +279,51 @@ rm -f "$work/pam.d/"*
 out=$(run 2>&1)
 rc=$?
 expect_rc "no PAM service uses pam_openclaw yet: its sections are no typos (exit 0)" 0
+
+# mode=helper where it hands the agent to whoever asks: su; sudo with targetpw/runaspw
+write_good
+write_pam
+printf '\n[service su]\nrequire_role = Host.Sudo\n' >>"$conf"
+printf 'auth sufficient pam_openclaw.so mode=helper require_role=Host.Sudo\n@include common-auth\n' \
+    >"$work/pam.d/su"
+out=$(run 2>&1)
+rc=$?
+expect_rc "su with mode=helper: warnings only (exit 3)" 3
+expect "su with mode=helper: warned at its line, with the fix" \
+    "^$work/pam.d/su:1: warning: service 'su' reaches pam_openclaw with mode=helper: mode=helper authenticates without a credential, only for the agent itself.*use mode=helper only for sudo without targetpw/runaspw"
+expect_not "sudo with mode=helper and a sudoers without targetpw: nothing" "pam.d/sudo:.*mode=helper"
+printf 'auth sufficient pam_openclaw.so mode=helper mode=token\n@include common-auth\n' >"$work/pam.d/su"
+out=$(run 2>&1)
+rc=$?
+expect_rc "su with mode=token (the last mode= wins): clean" 0
+printf 'auth sufficient pam_openclaw.so mode=helper\n' >"$work/pam.d/common-auth"
+printf 'auth required pam_env.so\nauth include common-auth\n' >"$work/pam.d/su-l"
+out=$(run 2>&1)
+rc=$?
+expect "su-l reaching mode=helper through an include: warned at the include line" \
+    "^$work/pam.d/su-l:2: warning: service 'su-l' reaches pam_openclaw with mode=helper through an include"
+write_good
+write_pam
+printf 'Defaults:%%admin  env_keep += "HOME", runaspw\n' >>"$work/sudoers"
+out=$(run 2>&1)
+rc=$?
+dl=$(grep -n '^Defaults:%admin' "$work/sudoers" | cut -d: -f1)
+expect_rc "sudo mode=helper with runaspw: warnings only (exit 3)" 3
+expect "sudo mode=helper with runaspw: the PAM line, the sudoers line and the fix" \
+    "^$work/pam.d/sudo:1: warning: service 'sudo' reaches pam_openclaw with mode=helper while $work/sudoers:$dl sets runaspw: .*remove runaspw, or use mode=token"
+write_sudoers
+printf 'Defaults !targetpw\n' >"$work/sudoers.d/negated"
+printf 'Defaults targetpw\n' >"$work/sudoers.d/old.conf"
+printf 'Defaults targetpw\n' >"$work/sudoers.d/backup~"
+out=$(run 2>&1)
+rc=$?
+expect_rc "!targetpw, and files sudo skips (a '.', a trailing '~'): clean" 0
+printf 'Defaults\tenv_reset,\\\n\ttargetpw\n' >"$work/sudoers.d/local"
+out=$(run 2>&1)
+rc=$?
+expect "targetpw in a file of sudoers.d, on a continued line: warned" \
+    "^$work/pam.d/sudo:1: warning: service 'sudo' reaches pam_openclaw with mode=helper while $work/sudoers.d/local:1 sets targetpw"
+write_sudoers
 
 # --json: the same findings, machine-readable
 write_good
