@@ -286,7 +286,28 @@ reliability_summary() {
     [ "$fskip" -eq 0 ] || faults="$faults ($fskip skipped, not counted as passed)"
     [ -z "$fmissing" ] || faults="$faults; did not run:$fmissing"
     echo "| faults survived (TPM restart, disk full, outage, SIGKILL loops) | $faults |"
-    echo "| bad inputs refused for their own reason (tokens, configs, caches, frames) | ${hostile:-not run} |"
+    # the attack regression tests of the one-policy work: TAP checks held;
+    # a missing, skipped or bailed-out log is "not run", never held
+    local alogs="pam-lockout-signed helper-decide helper-ssh-only helper-flood askpass-login-only"
+    local a aok=0 aall=0 askip=0 amissing="" attacks
+    for a in $alogs; do
+        f=$d/integration/$a.log
+        if [ ! -s "$f" ] || grep -q '^1\.\.0\|^Bail out!' "$f"; then
+            amissing="$amissing $a"
+            continue
+        fi
+        aall=$((aall + $(grep -c '^\(not \)\?ok [0-9]' "$f")))
+        aok=$((aok + $(grep '^ok [0-9]' "$f" | grep -vc ' # SKIP')))
+        askip=$((askip + $(grep '^ok [0-9]' "$f" | grep -c ' # SKIP')))
+    done
+    if [ "$aall" -eq 0 ]; then
+        attacks="attacks: not run"
+    else
+        attacks="attacks: $aok of $aall checks held (garbage-token lockout, locked agent on every path, ssh-sign forgery, local flood, askpass)"
+        [ "$askip" -eq 0 ] || attacks="$attacks ($askip skipped, not counted as held)"
+        [ -z "$amissing" ] || attacks="$attacks; not run:$amissing"
+    fi
+    echo "| bad inputs refused for their own reason (tokens, configs, caches, frames) | ${hostile:-not run}; $attacks |"
     echo "| data lost (disk full; SIGKILLs mid-write, each file the previous or next version) | $lost |"
     echo "| fuzzing under ASan+UBSan (executions per target) | $fuzz |"
     # tests/system/pam-fault-matrix.sh: profile on vs off, every openclaw fault
