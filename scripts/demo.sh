@@ -12,7 +12,8 @@
 #      openclaw-askpass); in the session: openclaw-token and the unmodified
 #      Azure SDK against openclawd's managed-identity endpoint;
 #   5. sudo follows the Host.Sudo role granted and removed in the tenant;
-#   6. five bad tokens lock the agent; openclawctl audit shows the events.
+#   6. five tampered tokens lock nobody; five of the agent's own signed
+#      tokens for another resource lock it; openclawctl audit shows the events.
 #
 # Steps 1-6 run inside private mount and network namespaces (unshare): the
 # built tree is installed into a staging directory that the namespace lays
@@ -541,10 +542,12 @@ if sudo_try; then die "sudo succeeded after Host.Sudo was removed"; fi
 grep "requested the token of agent $NAME" "$work/openclawd.log" | tail -n 1 | indent
 
 # ---------------------------------------------------------------- 6. lockout, audit
-step "Five bad tokens within a minute lock $NAME ([service sshd] deny = 5, fail_interval = 60)"
+step "Unsigned tokens lock nobody; $NAME's own signed tokens, presented wrongly, lock it ([service sshd] deny = 5, fail_interval = 60)"
 good=$(as_agent_q openclaw-token --scope api://openclaw-host/.default 2>/dev/null)
 [ -n "$good" ] || die "openclaw-token gave no token"
-# the agent's real token with its signature's last characters changed
+# the agent's real token with its signature's last characters changed:
+# anyone who reaches sshd can send such a token, so it proves nothing about
+# the agent and is charged to its source (throttled), never to the agent
 bad="${good%?????}AAAAA"
 [ "$bad" != "$good" ] || bad="${good%?????}BBBBB"
 printf '%s\n' "$bad" >"$AGENT_HOME/bad.token"
@@ -556,6 +559,39 @@ for i in 1 2 3 4 5; do
         die "a bad token logged in"
     fi
     say "attempt $i with a tampered token: $(printf '%s\n' "$out" | grep -m1 -i 'denied' || echo refused)"
+done
+out=$(ssh_token "" 'id -u' 2>&1) || die "five tampered tokens locked $NAME out: $out"
+grep -qx "$AGENT_UID" <<<"$out" || die "the ssh session is not $NAME's: $out"
+say "then its real token (from openclawd) logs in: uid $AGENT_UID -- the tampered tokens were"
+say "charged to their source (127.0.0.1, now throttled), not to $NAME"
+# The agent's own token, signed by the tenant, for another resource
+# (api://openclaw-host-v2): a real credential presented wrongly, which is
+# what the lockout is for. openclaw-askpass only ever sends a token for this
+# host's audiences, so a plain SSH_ASKPASS script presents it.
+other=$(as_agent_q openclaw-token --scope api://openclaw-host-v2/.default 2>/dev/null)
+[ -n "$other" ] || die "openclaw-token gave no token for api://openclaw-host-v2"
+printf '%s' "$other" >"$AGENT_HOME/other.token"
+unset other
+cat >"$AGENT_HOME/raw-askpass" <<'ASK'
+#!/bin/sh
+# answers pam_openclaw's "[N]" prompt with 500 bytes of the token file from offset N
+n=$(printf '%s' "$1" | sed -n 's/.*\[\([0-9][0-9]*\)\]: *$/\1/p')
+[ -n "$n" ] || exit 1
+tail -c +$((n + 1)) "$OC_RAW_TOKEN" | head -c 500
+ASK
+chown "$AGENT_UID:$AGENT_UID" "$AGENT_HOME/other.token" "$AGENT_HOME/raw-askpass"
+chmod 0600 "$AGENT_HOME/other.token"
+chmod 0700 "$AGENT_HOME/raw-askpass"
+printf '   %s$ OC_RAW_TOKEN=other.token SSH_ASKPASS=./raw-askpass SSH_ASKPASS_REQUIRE=force ssh -p %s -o PreferredAuthentications=keyboard-interactive %s@127.0.0.1 true\n' \
+    "$NAME" "$PORT" "$NAME" >&3
+for i in 1 2 3 4 5; do
+    if out=$(SSH_AUTH_SOCK='' as_agent_q env OC_RAW_TOKEN="$AGENT_HOME/other.token" \
+        SSH_ASKPASS="$AGENT_HOME/raw-askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=none \
+        setsid -w ssh -p "$PORT" -o PreferredAuthentications=keyboard-interactive \
+        -o NumberOfPasswordPrompts=1 -o ConnectTimeout=20 "$NAME@127.0.0.1" true </dev/null 2>&1); then
+        die "a token for another audience logged in"
+    fi
+    say "attempt $i with its token for api://openclaw-host-v2: $(printf '%s\n' "$out" | grep -m1 -i 'denied' || echo refused)"
 done
 if out=$(ssh_token "" 'id -u' 2>&1); then
     die "the locked agent logged in: $out"
@@ -580,6 +616,7 @@ assert logins.get((name, "sshd"), 0) >= 1, logins          # the token login
 assert logins.get((name, "sudo"), 0) == 1, logins          # sudo with Host.Sudo
 assert refusals.get("role", 0) >= 2, refusals              # sudo without it, twice
 assert refusals.get("signature", 0) >= 5, refusals         # the tampered tokens
+assert refusals.get("audience", 0) >= 5, refusals          # its tokens for another resource
 assert refusals.get("locked", 0) >= 1, refusals            # the real token, while locked
 assert ("anomaly", "lockout") in events and ("unlock", "admin") in events, events
 ' "$NAME" || die "the audit summary misses events: $a"

@@ -2,7 +2,7 @@
 # The test command: install what is needed, build, run every suite.
 #
 #   scripts/test.sh            everything (what CI runs)
-#   OC_FUZZ_SECONDS=N          seconds per fuzz target (default 30)
+#   OC_FUZZ_SECONDS=N          seconds per fuzz target (default 20)
 #   OC_SKIP_INSTALL=1          skip the apt-get step (packages already there)
 #
 # Runs as root on Debian 12. Builds live under _build/ in the source tree,
@@ -17,7 +17,7 @@ cd "$top"
 out="$top/_build"
 logs="$out/logs"
 mkdir -p "$logs"
-fuzz_seconds=${OC_FUZZ_SECONDS:-30}
+fuzz_seconds=${OC_FUZZ_SECONDS:-20}
 jobs=$(nproc 2>/dev/null || echo 2)
 
 passed=0
