@@ -70,7 +70,14 @@ suite() {
     # a skip is for a missing tool or privilege only: each skip that
     # tests/skip-allowlist does not list for this suite is a failure
     local skipcheck unlisted
-    skipcheck=$("$top/scripts/check-skips.sh" "$name" "$log" 2>&1)
+    # (read from each test's own log: in the make output of a parallel run
+    #  the lines of two tests can interleave)
+    local tlogs="$logs/$name.test-logs" t
+    : >"$tlogs"
+    while IFS= read -r t; do
+        [ -f "${t%.trs}.log" ] && cat "${t%.trs}.log" >>"$tlogs"
+    done < <(find "$dir/tests" -name '*.trs' 2>/dev/null | sort)
+    skipcheck=$("$top/scripts/check-skips.sh" "$name" "$tlogs" 2>&1)
     printf '%s\n' "$skipcheck" >>"$log"
     unlisted=$(printf '%s\n' "$skipcheck" | grep -c '^skip not on the allow-list')
     if [ "$unlisted" -gt 0 ]; then
