@@ -34,7 +34,7 @@ set -u
 . "$top_srcdir/tests/system/pam-ns.sh"
 . "$top_srcdir/tests/lib/tenant.sh"
 
-FAULTS="none config-missing config-typo config-owner config-mode jwks-missing jwks-corrupt nss-missing nss-corrupt openclawd-dead tally-unusable tally-readonly"
+FAULTS="none config-missing config-typo config-owner config-mode config-unreadable jwks-missing jwks-corrupt nss-missing nss-corrupt openclawd-dead tally-unusable tally-readonly disk-full"
 SERVICES="login su sudo sshd cron passwd"
 PW_ROOT='Root-pw-f4ult-matrix'
 PW_ALICE='Alice-pw-f4ult-matrix'
@@ -48,7 +48,7 @@ agent_expect() { # FAULT SERVICE
     }
     case $1 in
     # a presented token needs no daemon; a success writes no tally
-    none | openclawd-dead | tally-readonly) echo y ;;
+    none | openclawd-dead | tally-readonly | disk-full) echo y ;;
     config-* | tally-unusable) echo n ;;
     jwks-*) [ "$2" = cron ] && echo y || echo n ;; # account needs no keys
     nss-*)
@@ -198,6 +198,7 @@ EOF
 
     # baseline: every openclaw file as it should be
     baseline() {
+        [ -d "$NS_CONF" ] && rmdir "$NS_CONF"
         cp "$w/openclaw.conf.good" "$NS_CONF"
         chown root:root "$NS_CONF"
         chmod 0644 "$NS_CONF"
@@ -218,6 +219,11 @@ EOF
         config-typo) sed -i 's/^audiences =/audience =/' "$NS_CONF" ;;
         config-owner) chown nobody "$NS_CONF" ;;
         config-mode) chmod 0666 "$NS_CONF" ;;
+        config-unreadable)
+            # root reads any mode: a directory where the file should be
+            rm -f "$NS_CONF"
+            mkdir "$NS_CONF"
+            ;;
         jwks-missing) rm -f "$w/jwks/keys.json" ;;
         jwks-corrupt) printf '{"keys": [{"kty": "RSA", "kid"' >"$w/jwks/keys.json" ;;
         nss-missing) rm -f "$w/nss.cache" ;;
@@ -233,6 +239,11 @@ EOF
             ;;
         tally-readonly)
             mount --bind "$w/tally" "$w/tally" && mount -o remount,bind,ro "$w/tally"
+            ;;
+        disk-full)
+            # the tally's file system full (a tiny tmpfs, filled)
+            mount -t tmpfs -o size=64k,mode=0700 oc-full "$w/tally" &&
+                { head -c 1M /dev/zero >"$w/tally/.fill" 2>/dev/null || true; }
             ;;
         esac
     }
