@@ -84,6 +84,12 @@ EOF
     fi
     # (sshd empties the environment of its PAM auth child, so only the
     # session lines reach the test-build audit copy; syslog gets all)
+    # sshd closes the session after the client has gone: its close line
+    # may come a moment after ssh returned (bounded wait, then judge)
+    for _ in $(seq 1 50); do
+        grep -q "event=session-close service=sshd user=agent-alpha" "$w/audit.log" 2>/dev/null && break
+        sleep 0.1
+    done
     if grep -q "event=session-open service=sshd user=agent-alpha agent_app_id=$ALPHA_APP agent_oid=$ALPHA_OID .*rhost=127.0.0.1 result=success" "$w/audit.log" 2>/dev/null &&
         grep -q "event=session-close service=sshd user=agent-alpha" "$w/audit.log"; then
         ns_result ok "sshd: session open/close audited with the agent's ids and rhost=127.0.0.1"
