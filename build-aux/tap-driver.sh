@@ -276,6 +276,9 @@ function report(result, details)
   # Log the result in the log file too, to help debugging (this is
   # especially true when said result is a TAP error or "Bail out!").
   print result msg | "cat >&3";
+  # openclaw: one whole line per write, so that the stderr of the test,
+  # which shares the log, never lands in the middle of a result line
+  fflush("cat >&3");
 }
 
 function testsuite_error(error_message)
@@ -543,6 +546,7 @@ while (1)
       }
     # Copy any input line verbatim into the log file.
     print | "cat >&3"
+    fflush("cat >&3")
     # Parsing of TAP input should stop after a "Bail out!" directive.
     if (bailed_out)
       continue
