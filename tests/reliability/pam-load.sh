@@ -132,8 +132,11 @@ helper_start main "$conf" --no-token-store || tap_fail "openclawd restarts" "$(t
 k1=$("$OC_PY" -c 'import base64, json, sys
 h = open(sys.argv[1]).read().split(".")[0]
 print(json.loads(base64.urlsafe_b64decode(h + "=" * (-len(h) % 4)))["kid"])' "$tk/alpha-k1")
-wait_for 20 grep -q "$k1" "$work/state/jwks/keys.json" ||
-    tap_fail "keys.json holds the second key before the load"
+# The fetch starts when openclawd listens; a failed one is retried after
+# 60 s (OC_JWKS_RETRY), so the wait covers one retry on a loaded machine.
+wait_for 80 grep -q "$k1" "$work/state/jwks/keys.json" ||
+    tap_fail "keys.json holds the second key before the load" \
+        "openclawd's log: $(grep -E 'JWKS|listening' "$work/main.log" | tail -n 4 | tr '\n' ' ')"
 cat >"$work/cases" <<LIST
 ok agent-alpha $tk/alpha-k0
 ok agent-alpha $tk/alpha-k0-v2
