@@ -29,7 +29,7 @@ trap cleanup EXIT
 # what runs as the agent's uid (openclaw-askpass, openclaw-token on its
 # PATH): copies, never the tree
 uid_copies "$work/bin"
-tenant_start "$work/tenant" || tap_skip_all "the local tenant did not start"
+tenant_start "$work/tenant" || tap_setup_fail "the local tenant did not start"
 printf '%s\n' "$ALPHA_SECRET" >"$work/alpha.secret"
 chmod 600 "$work/alpha.secret"
 mkdir -p "$work/state"
@@ -42,7 +42,7 @@ C=$work/oc.conf
         "secret_file = $work/alpha.secret" "scopes = $GRAPH/.default, $RESOURCE_URI/.default"
 } >"$C"
 chmod 644 "$C"
-helper_start main "$C" || tap_skip_all "openclawd did not start: $(cat "$work/main.log")"
+helper_start main "$C" || tap_setup_fail "openclawd did not start: $(cat "$work/main.log")"
 
 # ask PROMPT [VAR=VALUE...]: openclaw-askpass as the agent, like ssh runs it
 ask() {

@@ -33,7 +33,7 @@ trap cleanup EXIT
 uid_copies "$work/bin" "$top_srcdir/tests/integration/ssh_sign_client.py"
 SC=$UID_BIN/ssh_sign_client.py
 
-tenant_start "$work/tenant" || tap_skip_all "the local tenant did not start"
+tenant_start "$work/tenant" || tap_setup_fail "the local tenant did not start"
 PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 S=$work/openclawd.sock
 C=$work/oc.conf

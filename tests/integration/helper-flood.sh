@@ -40,7 +40,7 @@ mkdir -p "$work/state"
     printf 'mi_endpoint = 127.0.0.1:%s\n' "$PORT"
 } >"$work/oc.conf"
 chmod 644 "$work/oc.conf"
-helper_start main "$work/oc.conf" || tap_skip_all "openclawd did not start: $(cat "$work/main.log")"
+helper_start main "$work/oc.conf" || tap_setup_fail "openclawd did not start: $(cat "$work/main.log")"
 
 # timed UID CMD...: runs CMD as UID (0: root itself); sets ms and out
 timed() {

@@ -23,7 +23,7 @@ grep -q OPENCLAW_TEST_AUDIT_FILE "$mod" || tap_skip_all "not a --enable-test-hoo
 PAM_WORK=$(mktemp -d "${TMPDIR:-/tmp}/oc-lock.XXXXXX")
 export PAM_WORK
 trap 'tenant_stop; rm -rf "$PAM_WORK"' EXIT
-tenant_start "$PAM_WORK/tenant" || tap_skip_all "the local tenant did not start"
+tenant_start "$PAM_WORK/tenant" || tap_setup_fail "the local tenant did not start"
 mkdir -p "$PAM_WORK/jwks" "$PAM_WORK/svc" "$PAM_WORK/run"
 tenant_get "/$TENANT_ID/discovery/v2.0/keys" >"$PAM_WORK/jwks/keys.json"
 export TZ=UTC
@@ -65,7 +65,7 @@ mkdir -p "$tk"
 tenant_token "$ALPHA_APP" "$ALPHA_SECRET" "$RESOURCE_URI/.default" >"$tk/alpha"
 tenant_token "$BETA_APP" "$BETA_SECRET" "$RESOURCE_URI/.default" >"$tk/beta"
 tenant_token "$ALPHA_APP" "$ALPHA_SECRET" "$RESOURCE_V2_URI/.default" >"$tk/alpha-v2"
-[ -s "$tk/alpha" ] && [ -s "$tk/beta" ] && [ -s "$tk/alpha-v2" ] || tap_skip_all "the tenant issued no token"
+[ -s "$tk/alpha" ] && [ -s "$tk/beta" ] && [ -s "$tk/alpha-v2" ] || tap_setup_fail "the tenant issued no token"
 printf 'x\n' >"$tk/garbage"
 sig=$(cut -d. -f3 <"$tk/alpha")
 printf '%s.%s.%s\n' "$(cut -d. -f1 <"$tk/alpha")" "$(cut -d. -f2 <"$tk/beta")" "$sig" >"$tk/forged"

@@ -35,6 +35,9 @@ set -u
 . "$top_srcdir/tests/lib/tenant.sh"
 
 FAULTS="none config-missing config-typo config-owner config-mode config-unreadable jwks-missing jwks-corrupt nss-missing nss-corrupt openclawd-dead tally-unusable tally-readonly disk-full"
+# The negative control runs the inner part again with another profile and
+# a few faults (OC_MATRIX_PROFILE, OC_MATRIX_FAULTS; set by this script).
+FAULTS=${OC_MATRIX_FAULTS:-$FAULTS}
 SERVICES="login su sudo sshd cron passwd"
 PW_ROOT='Root-pw-f4ult-matrix'
 PW_ALICE='Alice-pw-f4ult-matrix'
@@ -135,7 +138,7 @@ if [ "${1:-}" = --inner ]; then
         printf '@includedir /etc/sudoers.d\n' >>/etc/sudoers
 
     # --- the real pam-auth-update with the shipped profile, on and off
-    cp "$top_srcdir/data/pam-configs/openclaw" /usr/share/pam-configs/openclaw
+    cp "${OC_MATRIX_PROFILE:-$top_srcdir/data/pam-configs/openclaw}" /usr/share/pam-configs/openclaw
     export DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true
     pam-auth-update --enable openclaw >"$w/pau-on.out" 2>&1
     cp -a /etc/pam.d "$w/pamd-on"
@@ -516,7 +519,7 @@ fingerprint() {
     } | sha256sum | cut -d' ' -f1
 }
 before=$(fingerprint)
-tenant_start "$PAM_WORK/tenant" || tap_skip_all "the local tenant did not start"
+tenant_start "$PAM_WORK/tenant" || tap_setup_fail "the local tenant did not start"
 tenant_get "/$TENANT_ID/discovery/v2.0/keys" >"$PAM_WORK/keys.json.good"
 mkdir -p "$PAM_WORK/jwks"
 cp "$PAM_WORK/keys.json.good" "$PAM_WORK/jwks/keys.json"
@@ -524,11 +527,11 @@ tenant_ctl POST assignments "{\"principalAppId\": \"$ALPHA_APP\", \"resourceAppI
 tenant_token "$ALPHA_APP" "$ALPHA_SECRET" "$RESOURCE_URI/.default" >"$PAM_WORK/token"
 case $(token_claim "$PAM_WORK/token" roles) in
 *Host.Login*Host.Sudo* | *Host.Sudo*Host.Login*) ;;
-*) tap_skip_all "the tenant did not put Host.Login and Host.Sudo in the token" ;;
+*) tap_setup_fail "the tenant did not put Host.Login and Host.Sudo in the token" ;;
 esac
 pam_write_config "$PAM_WORK/uid.conf"
 ALPHA_UID=$("$ctl" verify-token --config "$PAM_WORK/uid.conf" --json --user agent-alpha <"$PAM_WORK/token" | json_get agent.uid)
-[ -n "$ALPHA_UID" ] || tap_skip_all "openclawctl verify-token gave no uid"
+[ -n "$ALPHA_UID" ] || tap_setup_fail "openclawctl verify-token gave no uid"
 
 NS_RESULTS=$PAM_WORK/results
 export NS_RESULTS NS_WORK=$PAM_WORK NS_MODULE=$mod NS_NSS_MODULE=$nssmod NS_CTL=$ctl NS_CONF=$conf \
@@ -539,6 +542,38 @@ ns_report
 ns_expect 5
 if [ -f "$PAM_WORK/matrix.md" ]; then
     sed 's/^/# /' "$PAM_WORK/stack.txt" "$PAM_WORK/matrix.md"
+fi
+
+# Negative control: the same measurement must turn red when the property
+# breaks. A profile that does not let the module's "not an agent" answer
+# (PAM_IGNORE) through, ignore=ignore dropped, and with a Password block
+# like the one the profile had before, run under one fault, must show the
+# humans locked out of every service. (The old Password block alone does
+# not lock passwd on every host: where pam_pwquality comes first it sets
+# the new password for pam_unix's use_authtok.)
+ctl_w=$PAM_WORK/control
+mkdir -p "$ctl_w/ovl" "$ctl_w/jwks"
+chmod 0755 "$ctl_w"
+cp "$PAM_WORK/keys.json.good" "$PAM_WORK/token" "$ctl_w/"
+{
+    sed 's/ ignore=ignore//' "$top_srcdir/data/pam-configs/openclaw"
+    printf 'Password-Type: Primary\nPassword:\n\t[success=end default=die] pam_openclaw.so\n'
+    printf 'Password-Initial:\n\t[success=end default=die] pam_openclaw.so\n'
+} >"$ctl_w/profile-broken"
+NS_WORK=$ctl_w NS_RESULTS=$ctl_w/results OC_MATRIX_PROFILE=$ctl_w/profile-broken \
+    OC_MATRIX_FAULTS=config-typo timeout 300 unshare --mount --propagation private --net bash "$0" --inner
+ctl_fig=$(sed -n 's/^humans locked out by an openclaw fault: \([0-9]* of [0-9]*\)$/\1/p' "$ctl_w/matrix.md" 2>/dev/null)
+ctl_missing=""
+for s in $SERVICES; do
+    grep -q "^config-typo $s \(root\|alice\): profile on n, off y$" "$ctl_w/diffs" 2>/dev/null ||
+        ctl_missing="$ctl_missing $s"
+done
+if [ -n "$ctl_fig" ] && [ "${ctl_fig%% *}" -gt 0 ] && [ -z "$ctl_missing" ]; then
+    echo "# negative control: humans locked out $ctl_fig with a profile that drops ignore=ignore"
+    tap_ok "negative control: a profile that turns the module's 'not an agent' answer into die is caught (humans locked out: $ctl_fig, in every service)"
+else
+    tap_fail "negative control: a profile that turns 'not an agent' into die must show humans locked out in every service" \
+        "figure: ${ctl_fig:-none}; not caught in:${ctl_missing:- -}; $(cat "$ctl_w/results" "$ctl_w/diffs" 2>/dev/null | head -n 20)"
 fi
 after=$(fingerprint)
 if [ "$before" = "$after" ]; then
