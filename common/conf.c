@@ -1600,13 +1600,29 @@ static bool in_range(uint32_t v, uint32_t lo, uint32_t hi)
     return v >= lo && v <= hi;
 }
 
+/* Test builds only (configure --enable-test-hooks): OPENCLAW_TEST_BREAK =
+ * "uid-range" turns off the uid_min/uid_max order check, the negative
+ * control of the hostile-inputs test (a config that should be refused for
+ * that reason must then no longer be counted as refused for it). */
+static bool uid_range_check_on(void)
+{
+#ifdef OC_TEST_HOOKS
+    const char *s = secure_getenv("OPENCLAW_TEST_BREAK");
+
+    if (s != NULL && strcmp(s, "uid-range") == 0) {
+        return false;
+    }
+#endif
+    return true;
+}
+
 static int check_global(struct ctx *c)
 {
     struct oc_global *g = &c->cfg->global;
     unsigned lmin = gline(c, "uid_min"), lmax = gline(c, "uid_max");
     unsigned at = lmax > lmin ? lmax : lmin;
 
-    if (g->uid_max < g->uid_min) {
+    if (g->uid_max < g->uid_min && uid_range_check_on()) {
         return fail(c, at,
                     "uid_max = %u is below uid_min = %u: uid_max must be at least uid_min (e.g. "
                     "uid_min = %u with uid_max = %u)",

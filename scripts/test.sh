@@ -242,9 +242,16 @@ reliability_summary() {
     hostile=$(sed -n 's/^# | all | \([0-9]*\) | \([0-9]*\) | \([0-9]*\) | \([0-9]*\) | \([0-9]*\) |$/\1 tried, \2 refused for the expected reason (\3 for another reason, \4 accepted, \5 crashed or hung)/p' \
         "$reli/hostile-inputs.log" 2>/dev/null | head -n 1)
     # the reason matching itself: inputs checked against another input's
-    # reason must not count (hostile-inputs.sh's negative controls)
-    if [ -n "$hostile" ] && [ "$(grep -c '^ok [0-9]* - negative control: ' "$reli/hostile-inputs.log")" -lt 3 ]; then
+    # reason must not count (hostile-inputs.sh's negative controls), nor a
+    # config refused by a test build whose uid range check is off on purpose
+    if [ -n "$hostile" ] && [ "$(grep -c '^ok [0-9]* - negative control: .* checked against .* is not counted' "$reli/hostile-inputs.log")" -lt 3 ]; then
         hostile="$hostile; negative controls of the reason matching NOT shown"
+    elif [ -n "$hostile" ]; then
+        if grep -q '^ok [0-9]* - negative control: with the uid range check broken on purpose' "$reli/hostile-inputs.log"; then
+            hostile="$hostile; negative control: with the uid range check broken on purpose, uid_min above uid_max no longer counts as refused"
+        else
+            hostile="$hostile; negative control with the check broken on purpose NOT shown"
+        fi
     fi
     # a skipped check is never a fault survived: "ok N - ... # SKIP" counts
     # as skipped, a whole log skipped (1..0) or bailed out counts as missing
@@ -321,6 +328,18 @@ reliability_summary() {
     local lockout
     lockout=$(sed -n 's/^# humans locked out by an openclaw fault: \([0-9]* of [0-9]*\)$/\1/p' \
         "$d/system/pam-fault-matrix.log" 2>/dev/null | head -n 1)
+    # its negative control: a profile that turns the module's "not an
+    # agent" answer into die must show humans locked out in every service
+    # (pam-fault-matrix.sh runs it after the matrix)
+    local lcontrol
+    lcontrol=$(sed -n 's/^# negative control: humans locked out \([0-9]* of [0-9]*\) with .*/\1/p' \
+        "$d/system/pam-fault-matrix.log" 2>/dev/null | head -n 1)
+    if [ -n "$lockout" ] && [ -n "$lcontrol" ] &&
+        grep -q '^ok [0-9]* - negative control: a profile that turns the module.s .not an agent. answer into die is caught' "$d/system/pam-fault-matrix.log"; then
+        lockout="$lockout; negative control: a profile that drops ignore=ignore locks humans out ($lcontrol caught)"
+    elif [ -n "$lockout" ]; then
+        lockout="$lockout; negative control NOT shown (a profile that drops ignore=ignore must lock humans out)"
+    fi
     echo "| humans locked out by an openclaw fault (login, su, sudo, sshd, cron, passwd) | ${lockout:-not run} |"
 }
 if [ -d "$out/gcc/tests/reliability" ]; then

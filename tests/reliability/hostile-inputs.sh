@@ -215,6 +215,18 @@ if [ -n "$id" ] && [ -n "$other" ]; then
 else
     tap_fail "negative control: configs" "inputs not found in the list"
 fi
+# negative control with the product broken on purpose: a test build whose
+# config check no longer compares uid_min with uid_max
+# (OPENCLAW_TEST_BREAK=uid-range) must not get "uid_min above uid_max"
+# counted as refused for its reason
+if [ -n "$id" ]; then
+    expect=$(awk -F'\t' -v id="$id" '$1 == id { print $2 }' "$work/configs/list")
+    OPENCLAW_TEST_BREAK=uid-range config_try "$work/configs/$id"
+    v=$(config_verdict "$expect")
+    [ "$v" != refused ] && [ "$v" != crashed ] &&
+        tap_ok "negative control: with the uid range check broken on purpose, config $id (uid_min above uid_max) is not counted as refused (verdict: $v)" ||
+        tap_fail "negative control: with the uid range check broken, config $id must not count as refused" "verdict $v: $first"
+fi
 
 printf "# %s: %d s\n" configs $((SECONDS - phase_start))
 phase_start=$SECONDS
