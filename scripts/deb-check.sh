@@ -83,6 +83,16 @@ dpkg-deb -c "$work"/libnss-openclaw_*.deb >"$work/list"
 grep "\./usr/lib/$ma/libnss_openclaw.so.2$" "$work/list" >/dev/null ||
     bad "libnss_openclaw.so.2 is not in /usr/lib/$ma"
 say "no setuid/setgid bits; modules in /usr/lib/$ma and /usr/lib/$ma/security"
+# production builds: no test hook (OPENCLAW_TEST_*: a settable clock, a
+# write pause, a check turned off) compiled into any packaged file
+mkdir -p "$work/contents"
+for d in "$work"/*.deb; do
+    dpkg-deb -x "$d" "$work/contents"
+done
+hooks=$(grep -rla 'OPENCLAW_TEST_' "$work/contents" 2>/dev/null | sed "s|^$work/contents||" || true)
+[ -z "$hooks" ] || bad "test hooks compiled into the packages:$(printf ' %s' $hooks)"
+[ -s "$work/contents/usr/lib/$ma/security/pam_openclaw.so" ] || bad "the packages could not be unpacked for the test-hook check"
+say "no test hook (OPENCLAW_TEST_*) in any packaged file"
 
 # --- the throwaway root ---------------------------------------------------
 cat >"$work/inside.sh" <<'INSIDE'
