@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "oc_agentstate.h"
 #include "util.h"
 
@@ -73,6 +74,21 @@ static int load_locks(struct oc_agentstate *s, const struct oc_config *cfg, char
         if (line[0] == '\0' || line[0] == '#') {
             continue;
         }
+        /* "NAME" (admin lock) or "NAME lockout-until=EPOCH" (a lockout
+         * pam_openclaw reported; INT64_MAX: until agent-unlock) */
+        char *sp = strchr(line, ' ');
+        int64_t until = 0;
+        if (sp != NULL) {
+            *sp = '\0';
+            if (strncmp(sp + 1, "lockout-until=", 14) != 0 ||
+                oc_parse_i64(sp + 15, 1, INT64_MAX, &until) < 0) {
+                fprintf(stderr,
+                        "openclawd: %s: a line for '%.64s' is not 'NAME' nor 'NAME "
+                        "lockout-until=EPOCH'; ignored\n",
+                        s->lock_file, oc_valid_user_name(line) ? line : "(invalid name)");
+                continue;
+            }
+        }
         ssize_t a = agent_index(cfg, line, strlen(line));
         if (a < 0) {
             fprintf(stderr,
@@ -81,7 +97,11 @@ static int load_locks(struct oc_agentstate *s, const struct oc_config *cfg, char
                     s->lock_file, oc_valid_user_name(line) ? line : "(invalid name)");
             continue;
         }
-        s->locked[a] = true;
+        if (sp != NULL) {
+            s->lockout_until[a] = until;
+        } else {
+            s->locked[a] = true;
+        }
     }
     free(buf);
     return r;
@@ -121,16 +141,24 @@ void oc_agentstate_free(struct oc_agentstate *s)
     memset(s, 0, sizeof(*s));
 }
 
+/* "lockout-until=" and an int64 */
+#define LOCKOUT_SUFFIX_MAX (1 + 14 + 20)
+
 static int save_locks(const struct oc_agentstate *s, const struct oc_config *cfg)
 {
+    int64_t now = oc_now();
     size_t len = 0, off = 0;
     char *buf;
     int r;
 
-    /* one locked agent's name a line */
+    /* one locked agent's name a line; a lockout still running: the name
+     * and its end */
     for (size_t i = 0; i < s->n; i++) {
         if (s->locked[i]) {
             len += strlen(cfg->agents[i].name) + 1;
+        }
+        if (s->lockout_until[i] > now) {
+            len += strlen(cfg->agents[i].name) + LOCKOUT_SUFFIX_MAX + 1;
         }
     }
     buf = malloc(len + 1);
@@ -139,12 +167,14 @@ static int save_locks(const struct oc_agentstate *s, const struct oc_config *cfg
     }
     for (size_t i = 0; i < s->n; i++) {
         if (s->locked[i]) {
-            size_t n = strlen(cfg->agents[i].name);
-            memcpy(buf + off, cfg->agents[i].name, n);
-            buf[off + n] = '\n';
-            off += n + 1;
+            off += (size_t)snprintf(buf + off, len + 1 - off, "%s\n", cfg->agents[i].name);
+        }
+        if (s->lockout_until[i] > now) {
+            off += (size_t)snprintf(buf + off, len + 1 - off, "%s lockout-until=%lld\n",
+                                    cfg->agents[i].name, (long long)s->lockout_until[i]);
         }
     }
+    len = off;
     /* ".locked-agents.XXXXXX" next to the file, like every file the daemon
      * replaces (oc_sweep.h removes those a killed daemon left behind) */
     r = oc_replace_file(s->lock_file, NULL, buf, len, 0600, (uid_t)-1, (gid_t)-1);
@@ -162,6 +192,16 @@ int oc_agentstate_set_locked(struct oc_agentstate *s, const struct oc_config *cf
     if (!locked) {
         s->lockout_until[a] = 0;
     }
+    return save_locks(s, cfg);
+}
+
+int oc_agentstate_set_lockout(struct oc_agentstate *s, const struct oc_config *cfg, size_t a,
+                              int64_t until)
+{
+    if (a >= s->n) {
+        return -EINVAL;
+    }
+    s->lockout_until[a] = until;
     return save_locks(s, cfg);
 }
 

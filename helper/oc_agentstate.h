@@ -6,7 +6,10 @@
  * small file so a restart keeps the locks.
  *
  * The lock file, STATE_DIR/locked-agents, holds one agent name per line
- * (mode 0600, at most OC_AGENTSTATE_FILE_MAX bytes). It is written as a
+ * for an admin lock, and "NAME lockout-until=EPOCH" for a lockout
+ * pam_openclaw reported that has not ended (INT64_MAX: until
+ * agent-unlock), so a restart keeps both (mode 0600, at most
+ * OC_AGENTSTATE_FILE_MAX bytes). It is written as a
  * temporary file in the same directory, fsync'd and renamed. A name in
  * it that is not a configured agent is reported and dropped at the next
  * write. Daemon code: reports go to stderr like the rest of openclawd.
@@ -29,7 +32,8 @@ struct oc_agentstate {
     uint32_t *sessions; /* per agent */
     bool *locked;       /* per agent */
     /* per agent: end of the lockout pam_openclaw reported (anomaly), 0
-     * none, INT64_MAX until agent-unlock; memory only (oc_decide.h) */
+     * none, INT64_MAX until agent-unlock; kept in the lock file too
+     * (oc_decide.h) */
     int64_t *lockout_until;
     char *lock_file; /* STATE_DIR/locked-agents */
 };
@@ -48,6 +52,12 @@ void oc_agentstate_free(struct oc_agentstate *s);
  * An unlock also lifts a reported lockout. */
 int oc_agentstate_set_locked(struct oc_agentstate *s, const struct oc_config *cfg, size_t a,
                              bool locked);
+
+/* Hold agent index a's reported lockout until UNTIL (epoch seconds;
+ * INT64_MAX: until agent-unlock): in memory at once, then the file is
+ * rewritten. 0 or a negative errno (the memory state applies anyway). */
+int oc_agentstate_set_lockout(struct oc_agentstate *s, const struct oc_config *cfg, size_t a,
+                              int64_t until);
 
 /* Count a session opened (+1) or closed (-1) for agent index a; returns
  * the new count (never below 0 nor above OC_AGENTSTATE_SESSIONS_MAX). */

@@ -68,7 +68,13 @@ void oc_decide_lockout(struct oc_decide *d, size_t a, int64_t now)
     if (hold == 0) {
         hold = OC_DEFAULT_UNLOCK_TIME;
     }
-    d->agents->lockout_until[a] = forever ? INT64_MAX : now + (int64_t)hold;
+    if (oc_agentstate_set_lockout(d->agents, d->config, a,
+                                  forever ? INT64_MAX : now + (int64_t)hold) < 0 &&
+        d->log != NULL) {
+        d->log("the lockout of agent %s is held in memory only: the lock file could not be "
+               "written (check the state directory's space and permissions)",
+               d->config->agents[a].name);
+    }
 }
 
 int oc_decide(struct oc_decide *d, const struct oc_issue *is, const char **ret_code,

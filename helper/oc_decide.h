@@ -7,8 +7,9 @@
  * mode=helper), a token on the managed-identity endpoint, an ssh-agent
  * signature - asks oc_decide() first, which applies in this order:
  *   1. the admin lock (openclawctl agent lock; oc_agentstate),
- *   2. the lockout pam_openclaw reported (anomaly; held in memory until
- *      the longest unlock_time of any service, or until agent-unlock),
+ *   2. the lockout pam_openclaw reported (anomaly; held until the
+ *      longest unlock_time of any service, or until agent-unlock, and
+ *      kept in the lock file across restarts),
  *   3. accountEnabled of the agent's service principal in the directory
  *      data of the last sync (and enabled = no in openclaw.conf),
  *   4. for a token, the agent's scopes (when the config lists any),

@@ -86,6 +86,15 @@ expect_all "after agent-unlock" ok
 # 2. a lockout pam_openclaw reported (anomaly)
 req "$S" '{"type":"anomaly","agent":"agent-alpha"}' >/dev/null
 expect_all "PAM lockout reported (anomaly)" refused
+# the lockout outlives a restart of openclawd (kept in locked-agents)
+cat "$LOG" >"$work/before-restart.log"
+helper_stop "$HELPER_PID_main" >/dev/null
+if helper_start main "$C"; then
+    tap_check "the reported lockout is written to locked-agents" grep -q '^agent-alpha lockout-until=[0-9]' "$work/state/locked-agents"
+    expect_all "PAM lockout reported, after a restart of openclawd" refused
+else
+    tap_fail "openclawd starts again" "$(cat "$work/main.log")"
+fi
 req "$S" '{"type":"agent-unlock","agent":"agent-alpha"}' >/dev/null
 expect_all "after openclawctl agent unlock (agent-unlock)" ok
 
@@ -108,7 +117,9 @@ code=$(as_uid $UID_A curl -sS -o /dev/null -w '%{http_code}' -H 'Metadata: true'
     "http://127.0.0.1:$PORT/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://graph.microsoft.com")
 tap_check "MI endpoint: a resource outside the agent's scopes is refused (403)" test "$code" = 403
 
-# one audit line per decision, naming the path
+# one audit line per decision, naming the path (both daemons' logs)
+cat "$work/before-restart.log" "$LOG" >"$work/all.log"
+LOG=$work/all.log
 for p in get-token mi-token ssh-sign; do
     tap_check "audit lines of the decision point for $p (allowed and refused)" sh -c \
         "grep -q 'audit: $p: agent agent-alpha for uid $UID_A .*: allowed' '$LOG' && grep -q 'audit: $p: agent agent-alpha for uid $UID_A .*: refused (locked)' '$LOG'"
