@@ -168,6 +168,13 @@ TESTS += tests/unit/test_sshsign
 tests_unit_test_sshsign_SOURCES = tests/unit/test_sshsign.c helper/oc_sshwire.c helper/oc_sshwire.h
 tests_unit_test_sshsign_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CRYPTO_CFLAGS)
 tests_unit_test_sshsign_LDADD = $(CMOCKA_LIBS) $(CRYPTO_LIBS)
+# the lock file: admin locks and reported lockouts across restarts
+check_PROGRAMS += tests/unit/test_agentstate
+TESTS += tests/unit/test_agentstate
+tests_unit_test_agentstate_SOURCES = tests/unit/test_agentstate.c helper/oc_agentstate.c \
+	helper/oc_agentstate.h
+tests_unit_test_agentstate_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_agentstate_LDADD = common/libocbase.la $(CMOCKA_LIBS)
 endif
 if FUZZING
 FUZZ_TARGETS += tests/fuzz/fuzz_sshagent
