@@ -22,8 +22,8 @@
 
 static char dir[] = "/tmp/oc-agentstate.XXXXXX";
 static char file[sizeof(dir) + 32];
-static struct oc_agent agents[3] = {{.name = "agent-alpha"}, {.name = "agent-beta"},
-                                    {.name = "agent-gamma"}};
+static struct oc_agent agents[3] = {
+        {.name = "agent-alpha"}, {.name = "agent-beta"}, {.name = "agent-gamma"}};
 static struct oc_config cfg = {.agents = agents, .n_agents = 3};
 
 static void write_file(const char *text)
