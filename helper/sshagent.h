@@ -57,6 +57,8 @@ struct oc_sshagent_msg {
     size_t hostkey_len;
     const uint8_t *session_id;
     size_t session_id_len;
+    const uint8_t *signature; /* the host key's signature over the session id */
+    size_t signature_len;
     bool forwarding;
 };
 
@@ -103,7 +105,35 @@ struct oc_sshagent_options {
     const char *daemon_socket; /* openclawd's socket */
     const char *socket_dir;    /* parent of the private directory; NULL: $XDG_RUNTIME_DIR or /tmp */
     bool foreground;           /* do not fork; still print the variables */
+    /* --destination: a file of the host keys the agent's key may be used
+     * at (see oc_sshagent_load_destinations()); NULL: no constraint */
+    const char *destination_file;
 };
+
+/* Host keys in a --destination file at most. */
+#define OC_SSHAGENT_DEST_MAX 1024u
+
+/* A set of allowed destination host keys (ssh public key blobs). */
+struct oc_sshagent_dests {
+    uint8_t **keys;
+    size_t *lens;
+    size_t n;
+};
+
+/*
+ * Read a destination file: one host public key a line, in a .pub file's
+ * form ("TYPE BASE64 [comment]") or a known_hosts line's ("HOSTS TYPE
+ * BASE64 [comment]"; host names are not looked at). Empty lines and lines
+ * starting with '#' are skipped. A line that is neither, a marker line
+ * (@cert-authority, @revoked), a key of an unsupported type, more than
+ * OC_SSHAGENT_DEST_MAX keys or none at all: -EINVAL with the 1-based line
+ * number in *ret_line (0: the file as a whole) and a phrase in *ret_why.
+ * Other errors: -errno of opening or reading.
+ */
+int oc_sshagent_load_destinations(const char *path, struct oc_sshagent_dests *ret, size_t *ret_line,
+                                  const char **ret_why);
+void oc_sshagent_free_destinations(struct oc_sshagent_dests *d);
+bool oc_sshagent_dest_listed(const struct oc_sshagent_dests *d, const uint8_t *key, size_t len);
 
 /* Run the agent until SIGTERM/SIGINT/SIGHUP or until the session it was
  * started in ends (its session leader exits; a session leader itself
