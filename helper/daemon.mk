@@ -147,6 +147,10 @@ endif
 EXTRA_DIST += tests/fuzz/fuzz_credparse.c tests/fuzz/corpus/credparse
 # openclaw-token --ssh-agent with TPM keys in openclawd, a real sshd (docs/ssh.md).
 TESTS += tests/integration/helper-sshagent.sh
+# session-bind@openssh.com verified, --destination (docs/ssh.md, docs/security.md).
+TESTS += tests/integration/helper-ssh-bind.sh
+EXTRA_DIST += tests/integration/helper-ssh-bind.sh tests/integration/ssh_bind_client.py \
+	tests/integration/helper-ssh-lib.sh
 # One decision point for every path that issues a credential (docs/security.md).
 TESTS += tests/integration/helper-decide.sh tests/integration/helper-ssh-only.sh \
 	tests/integration/helper-hardening.sh tests/integration/helper-flood.sh
