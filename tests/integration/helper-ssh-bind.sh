@@ -163,6 +163,8 @@ if $ok && grep -q "3 destination host key(s) from $work/dest-all" "$work/agent-d
     tap_ok "agents with --destination start (.pub lines, a known_hosts line, ssh-keyscan output)"
 else
     tap_fail "agents with --destination start" "$(cat "$work"/agent-d*.err)"
+    tap_done
+    exit 1
 fi
 for a in all scan; do
     eval "sock=\$SOCK_d$a"
