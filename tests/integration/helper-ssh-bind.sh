@@ -17,7 +17,11 @@
 #   - --destination with the sshd's host key (a .pub line, a known_hosts
 #     line from ssh-keyscan): ssh logs in; with another host's key: the
 #     agent refuses the signature and says why; a forwarding chain through
-#     a host not listed is refused; SSHSIG only on local connections.
+#     a host not listed is refused; SSHSIG only on local connections;
+#   - the attack with real programs: ssh -A to a first sshd, and from the
+#     session there ssh through the forwarded agent to a second sshd (its
+#     own host key): works without a list and with both keys listed; with
+#     only the first host listed the agent refuses the second login.
 # Prints TAP.
 set -u
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -47,7 +51,9 @@ cleanup() {
     for p in $agent_pids; do
         stop_pid "$p"
     done
-    stop_pid "$sshd_pid"
+    for p in $sshd_pids; do
+        stop_pid "$p"
+    done
     helper_stop "$HELPER_PID_main"
     tenant_stop
     rm -rf "$work"
@@ -204,6 +210,50 @@ expect "--destination: SSHSIG through a forwarded agent is refused" \
     "SUCCESS FAILURE" "$SOCK_dall" "bind:$HK/ed:s1:fwd" "sshsig"
 expect "--destination: SSHSIG on a local (unbound) connection is signed" \
     "SIGNED" "$SOCK_dall" "sshsig"
+
+# --- the forwarded agent, with real ssh: host 1 (listed) on to host 2 ------------
+SSH_PORT2=22025
+if ! sshd_start "$work/authorized_keys" "$SSH_PORT2" sshd2; then
+    tap_fail "a second sshd starts on 127.0.0.1:$SSH_PORT2" "$(cat "$work/sshd2.log")"
+    tap_done
+    exit 1
+fi
+cp "$work/hostkey.pub" "$work/dest-one"
+cat "$work/hostkey.pub" "$work/sshd2-hostkey.pub" >"$work/dest-two"
+chmod 644 "$work/dest-one" "$work/dest-two"
+if ! start_agent done "$UID_A" --destination "$work/dest-one" ||
+    ! start_agent dtwo "$UID_A" --destination "$work/dest-two"; then
+    tap_fail "agents with --destination (one host, two hosts) start" "$(cat "$work/agent-done.err" "$work/agent-dtwo.err")"
+    tap_done
+    exit 1
+fi
+# what the session on host 1 runs: ssh to host 2 with the forwarded agent
+SSH_CMD="ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=20 -o LogLevel=ERROR -p $SSH_PORT2 agent-alpha@127.0.0.1 id -u"
+export SSH_CMD
+for a in plain dtwo; do
+    eval "sock=\$SOCK_$a"
+    out=$(ssh_login "$UID_A" "$sock" agent-alpha -A 2>"$work/ssh.err")
+    rc=$?
+    if [ $rc -eq 0 ] && [ "$out" = "$UID_A" ] &&
+        grep -q "signature verified, forwarded agent, hop 1)" "$work/agent-$a.err"; then
+        tap_ok "ssh -A host 1, then ssh host 2 through the forwarded agent ($a): logs in; the forwarded connection was bound and verified"
+    else
+        tap_fail "ssh -A host 1, then ssh host 2 through the forwarded agent ($a)" "rc=$rc out=$out $(cat "$work/ssh.err" "$work/agent-$a.err"; tail -5 "$work/sshd2.log")"
+    fi
+done
+fp2=$(ssh-keygen -l -f "$work/sshd2-hostkey.pub" | cut -d' ' -f2)
+out=$(ssh_login "$UID_A" "$SOCK_done" agent-alpha -A 2>"$work/ssh.err")
+rc=$?
+if [ $rc -ne 0 ] && [ "$out" != "$UID_A" ] &&
+    grep -q "refused a signature: host key $fp2 (login, hop 2 of 2) is not in the --destination file $work/dest-one" "$work/agent-done.err"; then
+    tap_ok "--destination with host 1 only: host 1's session cannot use the forwarded agent to log in to host 2 (refused, host 2's key named)"
+else
+    tap_fail "--destination with host 1 only: the forwarded agent is refused for host 2" "rc=$rc out=$out $(cat "$work/ssh.err" "$work/agent-done.err")"
+fi
+unset SSH_CMD
+out=$(ssh_login "$UID_A" "$SOCK_done" agent-alpha 2>"$work/ssh.err")
+[ "$out" = "$UID_A" ] && tap_ok "--destination with host 1 only: ssh to host 1 itself still logs in" ||
+    tap_fail "--destination with host 1 only: ssh to host 1 logs in" "$out $(cat "$work/ssh.err" "$work/agent-done.err")"
 
 # a bad destination file: the agent does not start and names the line
 printf 'ssh-ed25519 %s\n@cert-authority * %s\n' "$(cut -d' ' -f2 "$HK/ed.pub")" "$(cut -d' ' -f1,2 "$HK/ed.pub")" >"$work/dest-bad"

@@ -6,18 +6,24 @@
 #   passwd_with NAME:UID...           a copy of /etc/passwd with these accounts
 #                                     (home $work/home/NAME, theirs) bind-mounted
 #                                     over /etc/passwd, in this namespace only
-#   sshd_start AUTHKEYS_DIR           sshd on 127.0.0.1:$SSH_PORT, host key
-#                                     $work/hostkey (ed25519, made here), keys
-#                                     from AUTHKEYS_DIR/%u; sets sshd_pid
+#   sshd_start AUTHKEYS_DIR [PORT NAME]  sshd on 127.0.0.1:PORT (default
+#                                     $SSH_PORT), host key $work/hostkey (with
+#                                     NAME: $work/NAME-hostkey; ed25519, made
+#                                     here), keys from AUTHKEYS_DIR/%u; log
+#                                     $work/NAME.log (sshd.log); sets sshd_pid
+#                                     and adds it to sshd_pids
 #   start_agent NAME UID [OPTION...]  openclaw-token --ssh-agent --foreground as
 #                                     UID (socket in its home); sets SOCK_<NAME>
 #                                     and PID_<NAME>; its stderr in
 #                                     $work/agent-NAME.err
 #   as_agent UID SOCK CMD...          CMD as UID with that agent, no key on disk
 #   ssh_login UID SOCK USER [OPT...]  ssh USER@127.0.0.1 id -u through the agent
-# agent_pids and sshd_pid are for the suite's cleanup to stop.
+#                                     (port $SSH_PORT, or the -p in OPT; the
+#                                     remote command $SSH_CMD if set)
+# agent_pids and sshd_pids are for the suite's cleanup to stop.
 agent_pids=""
 sshd_pid=""
+sshd_pids=""
 
 stop_pid() {
     [ -n "$1" ] || return 0
@@ -44,13 +50,15 @@ passwd_with() {
 }
 
 sshd_start() {
-    ssh-keygen -q -t ed25519 -N '' -f "$work/hostkey" || return 1
+    local port=${2:-$SSH_PORT} name=${3:-sshd} hk=$work/hostkey
+    [ "$name" = sshd ] || hk=$work/$name-hostkey
+    ssh-keygen -q -t ed25519 -N '' -f "$hk" || return 1
     mkdir -p /run/sshd
-    cat >"$work/sshd_config" <<EOF
-Port $SSH_PORT
+    cat >"$work/${name}_config" <<EOF
+Port $port
 ListenAddress 127.0.0.1
-HostKey $work/hostkey
-PidFile $work/sshd.pid
+HostKey $hk
+PidFile $work/$name.pid
 UsePAM no
 PubkeyAuthentication yes
 AuthorizedKeysFile $1/%u
@@ -61,9 +69,10 @@ PermitRootLogin no
 StrictModes no
 LogLevel VERBOSE
 EOF
-    "${SSHD:-/usr/sbin/sshd}" -D -e -f "$work/sshd_config" 2>"$work/sshd.log" &
+    "${SSHD:-/usr/sbin/sshd}" -D -e -f "$work/${name}_config" 2>"$work/$name.log" &
     sshd_pid=$!
-    wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SSH_PORT" 2>/dev/null
+    sshd_pids="$sshd_pids $sshd_pid"
+    wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null
 }
 
 start_agent() {
@@ -94,5 +103,5 @@ ssh_login() {
     shift 3
     as_agent "$uid" "$sock" ssh -F /dev/null -o IdentitiesOnly=no -o BatchMode=yes \
         -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=20 \
-        -o LogLevel=ERROR "$@" -p "$SSH_PORT" "$user@127.0.0.1" id -u
+        -o LogLevel=ERROR -p "$SSH_PORT" "$@" "$user@127.0.0.1" "${SSH_CMD:-id -u}"
 }
