@@ -8,11 +8,14 @@
  * It speaks the ssh-agent protocol (draft-miller-ssh-agent): a message is
  * a 4-byte big-endian length (1..OC_SSHAGENT_MSG_MAX) and that many
  * bytes, the first being the type. Two requests are served, by asking
- * openclawd (ssh-identities, ssh-sign); every other type is answered
+ * openclawd (ssh-identities, ssh-sign), and OpenSSH's
+ * session-bind@openssh.com extension, verified here (sshkey_verify.h) and
+ * kept per connection, with the --destination host keys deciding which
+ * sign requests reach openclawd; every other type is answered
  * SSH_AGENT_FAILURE. A malformed request of a served type, or a length
  * over the cap, ends the connection. The agent holds no key and no secret.
  *
- * The codec below is libc only and has no state (fuzzed by
+ * The codec below has no state (fuzzed by
  * tests/fuzz/fuzz_sshagent.c, tested by tests/unit/test_sshagent.c).
  */
 #ifndef OC_SSHAGENT_H
