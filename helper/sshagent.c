@@ -895,10 +895,17 @@ static int handle_msg(struct agent *a, struct agent_client *c, const uint8_t *bo
     size_t out_len = 0;
     int r;
 
-    if (oc_sshagent_parse(body, len, &m) < 0) {
-        fprintf(stderr,
-                "openclaw-token --ssh-agent: malformed request (type %u); connection "
-                "closed\n",
+    memset(&m, 0, sizeof(m));
+    r = oc_sshagent_parse(body, len, &m);
+    if (r < 0 && body[0] == OC_SSH_AGENTC_EXTENSION) {
+        /* only a session-bind@openssh.com is malformed here: refused as a
+         * bind that does not verify is (OpenSSH answers it with a failure) */
+        c->bind_refused = true;
+        fprintf(stderr, AGENT_LOG "refused a malformed session-bind@openssh.com; this connection "
+                                  "will sign nothing\n");
+        m.type = OC_SSH_AGENTC_EXTENSION;
+    } else if (r < 0) {
+        fprintf(stderr, AGENT_LOG "malformed request (type %u); connection closed\n",
                 (unsigned)body[0]);
         return -EPROTO;
     }

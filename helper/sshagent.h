@@ -13,7 +13,9 @@
  * kept per connection, with the --destination host keys deciding which
  * sign requests reach openclawd; every other type is answered
  * SSH_AGENT_FAILURE. A malformed request of a served type, or a length
- * over the cap, ends the connection. The agent holds no key and no secret.
+ * over the cap, ends the connection, but for a malformed session-bind:
+ * answered SSH_AGENT_FAILURE, and that connection signs nothing more. The
+ * agent holds no key and no secret.
  *
  * The codec below has no state (fuzzed by
  * tests/fuzz/fuzz_sshagent.c, tested by tests/unit/test_sshagent.c).

@@ -125,6 +125,10 @@ if grep -q "refused session-bind@openssh.com for ssh-ed25519 host key SHA256:[^ 
 else
     tap_fail "each refused bind is logged with the host key and the reason" "$(cat "$work/agent-plain.err")"
 fi
+expect "a malformed bind: a failure (the connection stays open) and nothing signed after it" \
+    "FAILURE FAILURE" "$SOCK_plain" junkbind "sign:s1"
+grep -q "refused a malformed session-bind@openssh.com; this connection will sign nothing" "$work/agent-plain.err" &&
+    tap_ok "the malformed bind is logged" || tap_fail "the malformed bind is logged" "$(cat "$work/agent-plain.err")"
 expect "a bad bind, then a good one on the same connection: the connection still signs nothing" \
     "FAILURE SUCCESS FAILURE" "$SOCK_plain" "bind:$HK/ed:s1:fwd:badsig" "bind:$HK/ed:s2:auth" "sign:s2:$HK/ed"
 

@@ -13,6 +13,8 @@
 #       the agent's first key (publickey, or publickey-hostbound-v00 naming
 #       HOSTKEY's public key). Prints SIGNED or FAILURE.
 #   sshsig  an SSHSIG blob in namespace "git". Prints SIGNED or FAILURE.
+#   junkbind  a session-bind@openssh.com with a byte after its fields.
+#       Prints SUCCESS or FAILURE.
 # CLOSED when the agent ends the connection.
 import base64
 import hashlib
@@ -100,6 +102,9 @@ def main():
             sig = host_sign(priv, sid, len(f) > 4 and f[4] == "badsig")
             body = (b"\x1b" + sstr(b"session-bind@openssh.com") + sstr(blob) + sstr(sid) +
                     sstr(sig) + (b"\x01" if f[3] == "fwd" else b"\x00"))
+        elif f[0] == "junkbind":
+            body = (b"\x1b" + sstr(b"session-bind@openssh.com") + sstr(b"k") + sstr(b"s") +
+                    sstr(b"g") + b"\x00\x00")
         elif f[0] in ("sign", "sshsig"):
             if f[0] == "sshsig":
                 data = (b"SSHSIG" + sstr(b"git") + sstr(b"") + sstr(b"sha512") +

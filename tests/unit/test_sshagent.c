@@ -164,7 +164,7 @@ static void test_parse_session_bind(void **state)
     n = extension(b, OC_SSH_SESSION_BIND, f, 3, 0);
     assert_int_equal(oc_sshagent_parse(b, n, &m), 0);
     assert_false(m.forwarding);
-    /* malformed session-binds end the connection */
+    /* malformed session-binds: -EINVAL (the agent answers a failure and signs nothing more) */
     n = extension(b, OC_SSH_SESSION_BIND, f, 3, 2);
     assert_int_equal(oc_sshagent_parse(b, n, &m), -EINVAL);
     n = extension(b, OC_SSH_SESSION_BIND, f, 3, -1);
