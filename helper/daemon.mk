@@ -34,8 +34,9 @@ helper_openclawd_LDADD = common/libocproto.la tpm/liboctpm.la common/libocverify
 
 bin_PROGRAMS += helper/openclaw-token
 helper_openclaw_token_SOURCES = helper/openclaw-token.c helper/oc_keyring.c helper/oc_keyring.h \
-	helper/sshagent.c helper/sshagent.h
-helper_openclaw_token_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(LIBSECRET_CFLAGS)
+	helper/sshagent.c helper/sshagent.h helper/sshkey_verify.c helper/sshkey_verify.h \
+	helper/oc_sshwire.c helper/oc_sshwire.h
+helper_openclaw_token_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS) $(LIBSECRET_CFLAGS)
 helper_openclaw_token_LDADD = common/libocproto.la common/libocverify.la common/libocbase.la \
 	$(CJSON_LIBS) $(CRYPTO_LIBS) $(LIBSECRET_LIBS)
 
@@ -146,6 +147,10 @@ endif
 EXTRA_DIST += tests/fuzz/fuzz_credparse.c tests/fuzz/corpus/credparse
 # openclaw-token --ssh-agent with TPM keys in openclawd, a real sshd (docs/ssh.md).
 TESTS += tests/integration/helper-sshagent.sh
+# session-bind@openssh.com verified, --destination (docs/ssh.md, docs/security.md).
+TESTS += tests/integration/helper-ssh-bind.sh
+EXTRA_DIST += tests/integration/helper-ssh-bind.sh tests/integration/ssh_bind_client.py \
+	tests/integration/helper-ssh-lib.sh
 # One decision point for every path that issues a credential (docs/security.md).
 TESTS += tests/integration/helper-decide.sh tests/integration/helper-ssh-only.sh \
 	tests/integration/helper-hardening.sh tests/integration/helper-flood.sh
@@ -158,10 +163,18 @@ EXTRA_DIST += tests/integration/helper-sshagent.sh docs/ssh.md tests/fuzz/fuzz_s
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_sshagent
 TESTS += tests/unit/test_sshagent
-tests_unit_test_sshagent_SOURCES = tests/unit/test_sshagent.c helper/sshagent.c helper/sshagent.h
-tests_unit_test_sshagent_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CJSON_CFLAGS)
+tests_unit_test_sshagent_SOURCES = tests/unit/test_sshagent.c helper/sshagent.c helper/sshagent.h \
+	helper/sshkey_verify.c helper/sshkey_verify.h helper/oc_sshwire.c helper/oc_sshwire.h
+tests_unit_test_sshagent_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS)
 tests_unit_test_sshagent_LDADD = common/libocproto.la common/libocverify.la common/libocbase.la \
 	$(CMOCKA_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
+# the host key signature of session-bind@openssh.com (OpenSSL only)
+check_PROGRAMS += tests/unit/test_sshkey_verify
+TESTS += tests/unit/test_sshkey_verify
+tests_unit_test_sshkey_verify_SOURCES = tests/unit/test_sshkey_verify.c helper/sshkey_verify.c \
+	helper/sshkey_verify.h
+tests_unit_test_sshkey_verify_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CRYPTO_CFLAGS)
+tests_unit_test_sshkey_verify_LDADD = $(CMOCKA_LIBS) $(CRYPTO_LIBS)
 # the ssh wire formats of ssh-sign (OpenSSL only, no TPM)
 check_PROGRAMS += tests/unit/test_sshsign
 TESTS += tests/unit/test_sshsign
@@ -180,6 +193,7 @@ if FUZZING
 FUZZ_TARGETS += tests/fuzz/fuzz_sshagent
 noinst_PROGRAMS += tests/fuzz/fuzz_sshagent
 tests_fuzz_fuzz_sshagent_SOURCES = tests/fuzz/fuzz_sshagent.c helper/sshagent.c common/proto.c \
+	helper/sshkey_verify.c helper/oc_sshwire.c \
 	$(oc_verify_sources)
 tests_fuzz_fuzz_sshagent_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_sshagent_LDFLAGS = $(FUZZ_CFLAGS)

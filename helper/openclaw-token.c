@@ -53,10 +53,13 @@ static void usage(FILE *f)
             "  --agent NAME   root only: any agent (audited by the daemon)\n"
             "  --socket PATH  default: $" SOCKET_ENV ", else " DEFAULT_SOCKET "\n"
             "   or: openclaw-token --ssh-agent [--socket-dir DIR] [--foreground] [--socket PATH]\n"
+            "                            [--destination FILE]\n"
             "Run an ssh-agent whose keys are the agent's TPM keys; print its variables.\n"
             "  --socket-dir DIR  where its private directory goes (default: $XDG_RUNTIME_DIR,\n"
             "                    else /tmp)\n"
-            "  --foreground      do not fork (print the variables, then serve)\n");
+            "  --foreground      do not fork (print the variables, then serve)\n"
+            "  --destination FILE  sign ssh logins only to the hosts whose host keys FILE\n"
+            "                    lists (.pub or known_hosts lines), every forwarding hop too\n");
 }
 
 /* Read one frame (bounded wait). */
@@ -222,11 +225,17 @@ static enum oc_keyring_fetch keyring_fetch(void *p, struct oc_keyring_token *ret
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-            {"scope", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'},
-            {"agent", required_argument, NULL, 'a'}, {"socket", required_argument, NULL, 'S'},
-            {"keyring", no_argument, NULL, 'k'},     {"help", no_argument, NULL, 'h'},
-            {"ssh-agent", no_argument, NULL, 'A'},   {"socket-dir", required_argument, NULL, 'D'},
-            {"foreground", no_argument, NULL, 'F'},  {NULL, 0, NULL, 0},
+            {"scope", required_argument, NULL, 's'},
+            {"json", no_argument, NULL, 'j'},
+            {"agent", required_argument, NULL, 'a'},
+            {"socket", required_argument, NULL, 'S'},
+            {"keyring", no_argument, NULL, 'k'},
+            {"help", no_argument, NULL, 'h'},
+            {"ssh-agent", no_argument, NULL, 'A'},
+            {"socket-dir", required_argument, NULL, 'D'},
+            {"foreground", no_argument, NULL, 'F'},
+            {"destination", required_argument, NULL, 'd'},
+            {NULL, 0, NULL, 0},
     };
     struct oc_sshagent_options agent_opt = {.daemon_socket = NULL};
     const char *scope = NULL, *agent = NULL, *path = getenv(SOCKET_ENV);
@@ -267,6 +276,9 @@ int main(int argc, char **argv)
         case 'F':
             agent_opt.foreground = true;
             break;
+        case 'd':
+            agent_opt.destination_file = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -280,9 +292,11 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (ssh_agent != (agent_opt.socket_dir != NULL || agent_opt.foreground || ssh_agent) ||
+    if (ssh_agent != (agent_opt.socket_dir != NULL || agent_opt.foreground ||
+                      agent_opt.destination_file != NULL || ssh_agent) ||
         (ssh_agent && (scope != NULL || agent != NULL || json || keyring))) {
-        fprintf(stderr, "openclaw-token: --socket-dir and --foreground go with --ssh-agent only, "
+        fprintf(stderr, "openclaw-token: --socket-dir, --foreground and --destination go with "
+                        "--ssh-agent only, "
                         "and --ssh-agent takes no --scope, --agent, --json or --keyring\n");
         return 2;
     }

@@ -17,11 +17,14 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/evp.h>
 
 #include "b64url.h"
 #include "json.h"
+#include "oc_sshwire.h"
 #include "proto.h"
 #include "sshagent.h"
+#include "sshkey_verify.h"
 #include "util.h"
 
 #define AGENT_CLIENTS_MAX 16    /* connections at once; more are closed */
@@ -31,6 +34,9 @@
 #define SIGN_DATA_MAX     (16u * 1024u)
 #define SIGNATURE_MAX     1024u
 #define SOCKET_DIR_PREFIX "openclaw-ssh-"
+#define AGENT_HOPS_MAX    16u /* session binds kept per connection, as OpenSSH's ssh-agent */
+#define DEST_LINE_MAX     (16u * 1024u)
+#define AGENT_LOG         "openclaw-token --ssh-agent: "
 
 /* ------------------------------------------------------------------ */
 /* Codec                                                              */
@@ -96,8 +102,8 @@ int oc_sshagent_parse(const uint8_t *msg, size_t len, struct oc_sshagent_msg *re
         }
         break;
     case OC_SSH_AGENTC_EXTENSION: {
-        const uint8_t *name, *sig;
-        size_t name_len, sig_len;
+        const uint8_t *name;
+        size_t name_len;
         if (get_string(msg, len, &off, &name, &name_len) < 0 ||
             name_len != strlen(OC_SSH_SESSION_BIND) ||
             memcmp(name, OC_SSH_SESSION_BIND, name_len) != 0) {
@@ -105,9 +111,9 @@ int oc_sshagent_parse(const uint8_t *msg, size_t len, struct oc_sshagent_msg *re
         }
         if (get_string(msg, len, &off, &m.hostkey, &m.hostkey_len) < 0 ||
             get_string(msg, len, &off, &m.session_id, &m.session_id_len) < 0 ||
-            get_string(msg, len, &off, &sig, &sig_len) < 0 || len - off != 1 || msg[off] > 1 ||
-            m.hostkey_len == 0 || m.session_id_len == 0 ||
-            m.session_id_len > OC_SSH_SESSION_ID_MAX || sig_len == 0) {
+            get_string(msg, len, &off, &m.signature, &m.signature_len) < 0 || len - off != 1 ||
+            msg[off] > 1 || m.hostkey_len == 0 || m.session_id_len == 0 ||
+            m.session_id_len > OC_SSH_SESSION_ID_MAX || m.signature_len == 0) {
             return -EINVAL;
         }
         m.forwarding = msg[off] == 1;
@@ -257,6 +263,164 @@ int oc_sshagent_build_sign_response(const uint8_t *sig, size_t sig_len, uint8_t 
     *ret_msg = p;
     *ret_len = 4 + 1 + 4 + sig_len;
     return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Destination host keys (--destination)                              */
+/* ------------------------------------------------------------------ */
+
+/* Standard base64 (with padding), as .pub and known_hosts files carry it. */
+static int b64_decode(const char *in, size_t len, uint8_t **ret, size_t *ret_len)
+{
+    size_t pad;
+    uint8_t *out;
+    int n;
+
+    if (len < 4 || len % 4 != 0 || len / 4 * 3 > OC_SSHKEY_BLOB_MAX + 2) {
+        return -EINVAL;
+    }
+    pad = in[len - 1] != '=' ? 0 : in[len - 2] != '=' ? 1 : 2;
+    out = malloc(len / 4 * 3);
+    if (out == NULL) {
+        return -ENOMEM;
+    }
+    n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
+    if (n < 0 || (size_t)n < pad) {
+        free(out);
+        return -EINVAL;
+    }
+    *ret = out;
+    *ret_len = (size_t)n - pad;
+    return 0;
+}
+
+static bool looks_like_key_type(const char *t)
+{
+    return strncmp(t, "ssh-", 4) == 0 || strncmp(t, "ecdsa-", 6) == 0 || strncmp(t, "sk-", 3) == 0;
+}
+
+/* One line's key: "TYPE BASE64 ..." or "HOSTS TYPE BASE64 ...". 1: a key,
+ * 0: nothing on the line, <0: refused with *ret_why. */
+static int dest_line(char *line, uint8_t **ret_key, size_t *ret_len, const char **ret_why)
+{
+    char *save = NULL, *f[3] = {NULL, NULL, NULL}, *type, *b64;
+    char got[OC_SSHKEY_TYPE_MAX];
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    int r;
+
+    for (size_t i = 0; i < 3; i++) {
+        f[i] = strtok_r(i == 0 ? line : NULL, " \t\r\n", &save);
+    }
+    if (f[0] == NULL || f[0][0] == '#') {
+        return 0;
+    }
+    if (f[0][0] == '@') {
+        *ret_why = "marker lines (@cert-authority, @revoked) are not taken";
+        return -EINVAL;
+    }
+    /* a .pub line's second field is base64 and never looks like a type */
+    if (f[1] != NULL && looks_like_key_type(f[1])) {
+        type = f[1];
+        b64 = f[2];
+    } else {
+        type = f[0];
+        b64 = f[1];
+    }
+    if (b64 == NULL || b64_decode(b64, strlen(b64), &blob, &len) < 0) {
+        *ret_why = "not a public key (TYPE BASE64 [comment], or a known_hosts line)";
+        return -EINVAL;
+    }
+    r = oc_sshkey_check(blob, len, got, ret_why);
+    if (r == -EOPNOTSUPP) {
+        *ret_why = "key type not supported (ssh-ed25519, ecdsa-sha2-nistp256/384/521, ssh-rsa)";
+    } else if (r == 0 && strcmp(got, type) != 0) {
+        *ret_why = "the key's type is not the one the line names";
+        r = -EINVAL;
+    }
+    if (r < 0) {
+        free(blob);
+        return -EINVAL;
+    }
+    *ret_key = blob;
+    *ret_len = len;
+    return 1;
+}
+
+void oc_sshagent_free_destinations(struct oc_sshagent_dests *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        free(d->keys[i]);
+    }
+    free(d->keys);
+    free(d->lens);
+    memset(d, 0, sizeof(*d));
+}
+
+int oc_sshagent_load_destinations(const char *path, struct oc_sshagent_dests *ret, size_t *ret_line,
+                                  const char **ret_why)
+{
+    struct oc_sshagent_dests d = {NULL, NULL, 0};
+    FILE *f = fopen(path, "re");
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t n;
+    int r = 0;
+
+    *ret_line = 0;
+    if (f == NULL) {
+        *ret_why = strerror(errno);
+        return -errno;
+    }
+    d.keys = calloc(OC_SSHAGENT_DEST_MAX, sizeof(*d.keys));
+    d.lens = calloc(OC_SSHAGENT_DEST_MAX, sizeof(*d.lens));
+    if (d.keys == NULL || d.lens == NULL) {
+        r = -ENOMEM;
+        *ret_why = "out of memory";
+    }
+    while (r == 0 && (n = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        if ((size_t)n > DEST_LINE_MAX || memchr(line, '\0', (size_t)n) != NULL) {
+            *ret_why = "line too long or not text";
+            r = -EINVAL;
+        } else if (d.n == OC_SSHAGENT_DEST_MAX) {
+            *ret_why = "more than 1024 host keys";
+            r = -EINVAL;
+        } else {
+            r = dest_line(line, &d.keys[d.n], &d.lens[d.n], ret_why);
+            d.n += r == 1 ? 1 : 0;
+            r = r < 0 ? r : 0;
+        }
+        if (r < 0) {
+            *ret_line = lineno;
+        }
+    }
+    if (r == 0 && ferror(f)) {
+        r = -EIO;
+        *ret_why = "read error";
+    }
+    if (r == 0 && d.n == 0) {
+        *ret_why = "no host key in it (an empty list would refuse every login)";
+        r = -EINVAL;
+    }
+    free(line);
+    fclose(f);
+    if (r < 0) {
+        oc_sshagent_free_destinations(&d);
+        return r;
+    }
+    *ret = d;
+    return 0;
+}
+
+bool oc_sshagent_dest_listed(const struct oc_sshagent_dests *d, const uint8_t *key, size_t len)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->lens[i] == len && memcmp(d->keys[i], key, len) == 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* ------------------------------------------------------------------ */
@@ -454,13 +618,23 @@ static int do_sign(const char *path, const struct oc_sshagent_msg *m, uint8_t **
 /* The agent's socket and loop                                        */
 /* ------------------------------------------------------------------ */
 
+/* One verified session-bind@openssh.com: an ssh session this connection serves. */
+struct agent_hop {
+    uint8_t *hostkey;
+    size_t hostkey_len;
+    uint8_t sid[OC_SSH_SESSION_ID_MAX];
+    size_t sid_len;
+    bool forwarded;
+};
+
 struct agent_client {
     int fd;
     struct oc_sshagent_reader rd;
-    /* the last session-bind@openssh.com of this connection */
-    uint8_t session_id[OC_SSH_SESSION_ID_MAX];
-    size_t session_id_len; /* 0: never bound */
-    bool forwarded;
+    /* the session binds of this connection, in order: forwarding hops,
+     * then at most one bound for authentication (the last) */
+    struct agent_hop hops[AGENT_HOPS_MAX];
+    size_t n_hops;
+    bool bind_refused; /* a bind was refused: this connection signs nothing */
     uint8_t *out;
     size_t out_len;
     size_t out_off;
@@ -473,6 +647,7 @@ struct agent {
     int listen_fd;
     int signal_fd;
     pid_t watch;
+    struct oc_sshagent_dests dests; /* --destination; n = 0: none */
     struct agent_client clients[AGENT_CLIENTS_MAX];
     size_t n;
 };
@@ -484,6 +659,9 @@ static void client_drop(struct agent *a, size_t i)
     close(c->fd);
     oc_sshagent_reader_reset(&c->rd);
     free(c->out);
+    for (size_t h = 0; h < c->n_hops; h++) {
+        free(c->hops[h].hostkey);
+    }
     a->clients[i] = a->clients[a->n - 1];
     a->n--;
 }
@@ -520,53 +698,190 @@ static void accept_one(struct agent *a)
     a->n++;
 }
 
-/*
- * session-bind@openssh.com (OpenSSH PROTOCOL.agent): ssh tells the agent
- * which session (host key, session id) this connection serves, and
- * whether it is a forwarded one. Recorded for the checks below and in the
- * agent's log; the host key's signature is not verified here (a peer of
- * this socket runs as the agent's own uid already).
- */
-static int session_bind(struct agent_client *c, const struct oc_sshagent_msg *m, uint8_t **ret_msg,
-                        size_t *ret_len)
+static bool bytes_eq(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
 {
-    uint8_t *out = malloc(5);
+    return a_len == b_len && memcmp(a, b, a_len) == 0;
+}
 
-    if (out == NULL) {
+/*
+ * session-bind@openssh.com (OpenSSH PROTOCOL.agent 1): ssh tells the agent
+ * which session (host key, session id) this connection serves, and
+ * whether it is a forwarded one, with the host key's signature over the
+ * session id from the first key exchange. Taken as OpenSSH's ssh-agent
+ * takes it: the signature must verify; a connection bound for
+ * authentication takes no further bind; forwarding hops accumulate (at
+ * most AGENT_HOPS_MAX), the same bind again changes nothing, a session id
+ * seen with another host key is refused. A refused bind leaves the
+ * connection unable to sign anything (as a failed bind leaves a
+ * destination-constrained key unusable in OpenSSH).
+ */
+static int session_bind(struct agent_client *c, const struct oc_sshagent_msg *m)
+{
+    char fp[OC_SSH_FP_SIZE] = "(unreadable key)", type[OC_SSHKEY_TYPE_MAX] = "?";
+    const char *why = NULL, *check_why = NULL;
+    struct agent_hop *h;
+    int r;
+
+    (void)oc_ssh_fingerprint(m->hostkey, m->hostkey_len, fp);
+    (void)oc_sshkey_check(m->hostkey, m->hostkey_len, type, &check_why);
+    r = oc_sshkey_verify(m->hostkey, m->hostkey_len, m->signature, m->signature_len, m->session_id,
+                         m->session_id_len, &why);
+    if (r == -ENOMEM) {
+        return r;
+    }
+    for (size_t i = 0; r == 0 && i < c->n_hops; i++) {
+        h = &c->hops[i];
+        if (!h->forwarded) {
+            why = "this connection is already bound to an ssh session for authentication";
+            r = -EPERM;
+        } else if (bytes_eq(h->sid, h->sid_len, m->session_id, m->session_id_len)) {
+            if (bytes_eq(h->hostkey, h->hostkey_len, m->hostkey, m->hostkey_len)) {
+                return 0; /* the same bind again */
+            }
+            why = "this session id is already bound to another host key";
+            r = -EPERM;
+        }
+    }
+    if (r == 0 && c->n_hops == AGENT_HOPS_MAX) {
+        why = "too many session binds on one connection (16)";
+        r = -EPERM;
+    }
+    if (r < 0) {
+        c->bind_refused = true;
+        fprintf(stderr,
+                AGENT_LOG "refused session-bind@openssh.com for %s host key %s: %s; this "
+                          "connection will sign nothing\n",
+                type, fp, why);
+        return -EPERM;
+    }
+    h = &c->hops[c->n_hops];
+    h->hostkey = malloc(m->hostkey_len);
+    if (h->hostkey == NULL) {
         return -ENOMEM;
     }
-    memcpy(c->session_id, m->session_id, m->session_id_len);
-    c->session_id_len = m->session_id_len;
-    c->forwarded = m->forwarding;
+    memcpy(h->hostkey, m->hostkey, m->hostkey_len);
+    h->hostkey_len = m->hostkey_len;
+    memcpy(h->sid, m->session_id, m->session_id_len);
+    h->sid_len = m->session_id_len;
+    h->forwarded = m->forwarding;
+    c->n_hops++;
     fprintf(stderr,
-            "openclaw-token --ssh-agent: connection bound to an ssh session (%zu-byte host "
-            "key%s)\n",
-            m->hostkey_len, m->forwarding ? ", forwarded agent" : "");
-    set_u32(out, 1);
-    out[4] = OC_SSH_AGENT_SUCCESS;
-    *ret_msg = out;
-    *ret_len = 5;
+            AGENT_LOG "connection bound to an ssh session (host key %s %s, signature verified%s, "
+                      "hop %zu)\n",
+            type, fp, m->forwarding ? ", forwarded agent" : "", c->n_hops);
+    return 0;
+}
+
+/* The fields of an SSH_MSG_USERAUTH_REQUEST the agent looks at: the
+ * session id and, for publickey-hostbound-v00@openssh.com, the server's
+ * host key (NULL otherwise). openclawd checks the whole request. */
+static int userauth_fields(const uint8_t *d, size_t len, const uint8_t **ret_sid,
+                           size_t *ret_sid_len, const uint8_t **ret_hostkey, size_t *ret_hk_len)
+{
+    const uint8_t *s;
+    size_t n, off = 0;
+
+    *ret_hostkey = NULL;
+    *ret_hk_len = 0;
+    if (get_string(d, len, &off, ret_sid, ret_sid_len) < 0 || off >= len ||
+        d[off] != OC_SSH_MSG_USERAUTH_REQUEST) {
+        return -EINVAL;
+    }
+    off++;
+    if (get_string(d, len, &off, &s, &n) < 0 || get_string(d, len, &off, &s, &n) < 0 ||
+        get_string(d, len, &off, &s, &n) < 0) {
+        return -EINVAL; /* user, service, method */
+    }
+    if (bytes_eq(s, n, (const uint8_t *)OC_SSH_METHOD_HOSTBOUND, strlen(OC_SSH_METHOD_HOSTBOUND))) {
+        if (off >= len) {
+            return -EINVAL;
+        }
+        off++; /* TRUE */
+        if (get_string(d, len, &off, &s, &n) < 0 || get_string(d, len, &off, &s, &n) < 0 ||
+            get_string(d, len, &off, ret_hostkey, ret_hk_len) < 0) {
+            return -EINVAL; /* algorithm, key, host key */
+        }
+    }
     return 0;
 }
 
 /*
- * On a connection bound to a session (not a forwarded one), a userauth
- * request must be for that session, as OpenSSH's ssh-agent requires: a
- * signature for another session is refused.
+ * May this connection have data signed? Without --destination: not after
+ * a refused bind, and on a connection whose last bind is for
+ * authentication only a userauth request for that session (OpenSSH's
+ * rule). With --destination, as OpenSSH applies a key's destination
+ * constraints: a userauth request only on a connection bound for
+ * authentication, for the session it is bound to (and the host key in a
+ * host-bound request is that session's), through hops whose host keys
+ * are all in the list; SSHSIG data only on a connection not bound to any
+ * ssh session (a local one: never through a forwarded agent). Refusals
+ * are logged with the reason.
  */
-static bool bound_session_ok(const struct agent_client *c, const struct oc_sshagent_msg *m)
+static bool sign_permitted(const struct agent *a, const struct agent_client *c,
+                           const struct oc_sshagent_msg *m)
 {
-    const uint8_t *sid;
-    size_t sid_len, off = 0;
+    const struct agent_hop *last = c->n_hops > 0 ? &c->hops[c->n_hops - 1] : NULL;
+    bool sshsig = m->data_len >= 6 && memcmp(m->data, OC_SSHSIG_MAGIC, 6) == 0;
+    bool dest = a->dests.n > 0;
+    const uint8_t *sid = NULL, *hk = NULL;
+    size_t sid_len = 0, hk_len = 0;
+    char fp[OC_SSH_FP_SIZE], why[256];
 
-    if (c->session_id_len == 0 || c->forwarded || m->data_len < 6 ||
-        memcmp(m->data, "SSHSIG", 6) == 0) {
-        return true;
+    why[0] = '\0';
+    if (c->bind_refused) {
+        snprintf(why, sizeof(why), "a session-bind@openssh.com on this connection was refused");
+    } else if (sshsig) {
+        if (dest && last != NULL) {
+            snprintf(why, sizeof(why),
+                     "SSHSIG data through a connection bound to an ssh session (%s); with "
+                     "--destination only local connections sign it",
+                     last->forwarded ? "a forwarded agent" : "an ssh login");
+        }
+    } else if (userauth_fields(m->data, m->data_len, &sid, &sid_len, &hk, &hk_len) < 0) {
+        if (dest) {
+            snprintf(why, sizeof(why), "neither an ssh userauth request nor SSHSIG data");
+        }
+        /* else openclawd refuses it and audits the refusal */
+    } else if (!dest) {
+        if (last != NULL && !last->forwarded && !bytes_eq(sid, sid_len, last->sid, last->sid_len)) {
+            snprintf(why, sizeof(why),
+                     "a userauth request for another ssh session than the one this connection "
+                     "is bound to");
+        }
+    } else if (last == NULL) {
+        snprintf(why, sizeof(why),
+                 "a userauth request on a connection not bound to an ssh session (with "
+                 "--destination, ssh must be OpenSSH 8.9 or later on every hop)");
+    } else if (last->forwarded) {
+        snprintf(why, sizeof(why),
+                 "a userauth request through a forwarded agent whose last host did not bind "
+                 "its own session (ssh older than OpenSSH 8.9 there, or not ssh)");
+    } else if (!bytes_eq(sid, sid_len, last->sid, last->sid_len)) {
+        snprintf(why, sizeof(why),
+                 "a userauth request for another ssh session than the one this connection is "
+                 "bound to");
+    } else if (c->n_hops > 1 && hk == NULL) {
+        snprintf(why, sizeof(why),
+                 "a userauth request through a forwarded agent names no host key");
+    } else if (hk != NULL && !bytes_eq(hk, hk_len, last->hostkey, last->hostkey_len)) {
+        snprintf(why, sizeof(why),
+                 "the host key in the userauth request is not the bound session's");
+    } else {
+        for (size_t i = 0; i < c->n_hops && why[0] == '\0'; i++) {
+            const struct agent_hop *h = &c->hops[i];
+            if (!oc_sshagent_dest_listed(&a->dests, h->hostkey, h->hostkey_len)) {
+                if (oc_ssh_fingerprint(h->hostkey, h->hostkey_len, fp) < 0) {
+                    snprintf(fp, sizeof(fp), "?");
+                }
+                snprintf(why, sizeof(why),
+                         "host key %s (%s %zu of %zu) is not in the --destination file %s", fp,
+                         h->forwarded ? "forwarding hop" : "login, hop", i + 1, c->n_hops,
+                         a->opt->destination_file);
+            }
+        }
     }
-    if (get_string(m->data, m->data_len, &off, &sid, &sid_len) < 0 ||
-        sid_len != c->session_id_len || memcmp(sid, c->session_id, sid_len) != 0) {
-        fprintf(stderr, "openclaw-token --ssh-agent: refused a signature for another ssh session "
-                        "than the one this connection is bound to\n");
+    if (why[0] != '\0') {
+        fprintf(stderr, AGENT_LOG "refused a signature: %s\n", why);
         return false;
     }
     return true;
@@ -580,19 +895,31 @@ static int handle_msg(struct agent *a, struct agent_client *c, const uint8_t *bo
     size_t out_len = 0;
     int r;
 
-    if (oc_sshagent_parse(body, len, &m) < 0) {
-        fprintf(stderr,
-                "openclaw-token --ssh-agent: malformed request (type %u); connection "
-                "closed\n",
+    memset(&m, 0, sizeof(m));
+    r = oc_sshagent_parse(body, len, &m);
+    if (r < 0 && body[0] == OC_SSH_AGENTC_EXTENSION) {
+        /* only a session-bind@openssh.com is malformed here: refused as a
+         * bind that does not verify is (OpenSSH answers it with a failure) */
+        c->bind_refused = true;
+        fprintf(stderr, AGENT_LOG "refused a malformed session-bind@openssh.com; this connection "
+                                  "will sign nothing\n");
+        m.type = OC_SSH_AGENTC_EXTENSION;
+    } else if (r < 0) {
+        fprintf(stderr, AGENT_LOG "malformed request (type %u); connection closed\n",
                 (unsigned)body[0]);
         return -EPROTO;
     }
     if (m.type == OC_SSH_AGENTC_REQUEST_IDENTITIES) {
         r = do_identities(a->opt->daemon_socket, &out, &out_len);
     } else if (m.type == OC_SSH_AGENTC_SIGN_REQUEST) {
-        r = bound_session_ok(c, &m) ? do_sign(a->opt->daemon_socket, &m, &out, &out_len) : -EPERM;
+        r = sign_permitted(a, c, &m) ? do_sign(a->opt->daemon_socket, &m, &out, &out_len) : -EPERM;
     } else if (m.session_bind) {
-        r = session_bind(c, &m, &out, &out_len);
+        r = session_bind(c, &m);
+        if (r == 0) {
+            out = msg_new(OC_SSH_AGENT_SUCCESS, 1);
+            out_len = 5;
+            r = out != NULL ? 0 : -ENOMEM;
+        }
     } else {
         r = -EOPNOTSUPP;
     }
@@ -736,6 +1063,7 @@ static void agent_cleanup(struct agent *a)
     if (a->dir[0] != '\0') {
         rmdir(a->dir);
     }
+    oc_sshagent_free_destinations(&a->dests);
 }
 
 static int agent_loop(struct agent *a)
@@ -811,6 +1139,23 @@ int oc_sshagent_run(const struct oc_sshagent_options *opt)
     }
     if (a.watch <= 1) {
         a.watch = 0;
+    }
+    if (opt->destination_file != NULL) {
+        const char *why = "";
+        size_t line = 0;
+        if (oc_sshagent_load_destinations(opt->destination_file, &a.dests, &line, &why) < 0) {
+            if (line > 0) {
+                fprintf(stderr, AGENT_LOG "--destination %s, line %zu: %s\n", opt->destination_file,
+                        line, why);
+            } else {
+                fprintf(stderr, AGENT_LOG "--destination %s: %s\n", opt->destination_file, why);
+            }
+            return 1;
+        }
+        fprintf(stderr,
+                AGENT_LOG "%zu destination host key(s) from %s: the key signs ssh logins "
+                          "only to those hosts\n",
+                a.dests.n, opt->destination_file);
     }
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);

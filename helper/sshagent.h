@@ -8,11 +8,16 @@
  * It speaks the ssh-agent protocol (draft-miller-ssh-agent): a message is
  * a 4-byte big-endian length (1..OC_SSHAGENT_MSG_MAX) and that many
  * bytes, the first being the type. Two requests are served, by asking
- * openclawd (ssh-identities, ssh-sign); every other type is answered
+ * openclawd (ssh-identities, ssh-sign), and OpenSSH's
+ * session-bind@openssh.com extension, verified here (sshkey_verify.h) and
+ * kept per connection, with the --destination host keys deciding which
+ * sign requests reach openclawd; every other type is answered
  * SSH_AGENT_FAILURE. A malformed request of a served type, or a length
- * over the cap, ends the connection. The agent holds no key and no secret.
+ * over the cap, ends the connection, but for a malformed session-bind:
+ * answered SSH_AGENT_FAILURE, and that connection signs nothing more. The
+ * agent holds no key and no secret.
  *
- * The codec below is libc only and has no state (fuzzed by
+ * The codec below has no state (fuzzed by
  * tests/fuzz/fuzz_sshagent.c, tested by tests/unit/test_sshagent.c).
  */
 #ifndef OC_SSHAGENT_H
@@ -57,6 +62,8 @@ struct oc_sshagent_msg {
     size_t hostkey_len;
     const uint8_t *session_id;
     size_t session_id_len;
+    const uint8_t *signature; /* the host key's signature over the session id */
+    size_t signature_len;
     bool forwarding;
 };
 
@@ -103,7 +110,35 @@ struct oc_sshagent_options {
     const char *daemon_socket; /* openclawd's socket */
     const char *socket_dir;    /* parent of the private directory; NULL: $XDG_RUNTIME_DIR or /tmp */
     bool foreground;           /* do not fork; still print the variables */
+    /* --destination: a file of the host keys the agent's key may be used
+     * at (see oc_sshagent_load_destinations()); NULL: no constraint */
+    const char *destination_file;
 };
+
+/* Host keys in a --destination file at most. */
+#define OC_SSHAGENT_DEST_MAX 1024u
+
+/* A set of allowed destination host keys (ssh public key blobs). */
+struct oc_sshagent_dests {
+    uint8_t **keys;
+    size_t *lens;
+    size_t n;
+};
+
+/*
+ * Read a destination file: one host public key a line, in a .pub file's
+ * form ("TYPE BASE64 [comment]") or a known_hosts line's ("HOSTS TYPE
+ * BASE64 [comment]"; host names are not looked at). Empty lines and lines
+ * starting with '#' are skipped. A line that is neither, a marker line
+ * (@cert-authority, @revoked), a key of an unsupported type, more than
+ * OC_SSHAGENT_DEST_MAX keys or none at all: -EINVAL with the 1-based line
+ * number in *ret_line (0: the file as a whole) and a phrase in *ret_why.
+ * Other errors: -errno of opening or reading.
+ */
+int oc_sshagent_load_destinations(const char *path, struct oc_sshagent_dests *ret, size_t *ret_line,
+                                  const char **ret_why);
+void oc_sshagent_free_destinations(struct oc_sshagent_dests *d);
+bool oc_sshagent_dest_listed(const struct oc_sshagent_dests *d, const uint8_t *key, size_t len);
 
 /* Run the agent until SIGTERM/SIGINT/SIGHUP or until the session it was
  * started in ends (its session leader exits; a session leader itself

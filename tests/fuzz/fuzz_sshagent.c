@@ -4,7 +4,9 @@
  * --ssh-agent`: the byte stream from ssh is split into messages by the
  * incremental reader (in chunks whose sizes come from the input itself),
  * and each message goes through the strict parser, exactly as the agent
- * does. A parsed sign request must point inside its message.
+ * does. A parsed sign request must point inside its message; a parsed
+ * session-bind@openssh.com goes through the host key signature check
+ * (helper/sshkey_verify.c), which must say why when it refuses.
  */
 #include "config.h"
 
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 
 #include "helper/sshagent.h"
+#include "helper/sshkey_verify.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -33,6 +36,13 @@ static void check_msg(const uint8_t *body, size_t len)
         }
     } else if (m.type == OC_SSH_AGENTC_REQUEST_IDENTITIES && len != 1) {
         abort();
+    } else if (m.session_bind) {
+        const char *why = NULL;
+        if (oc_sshkey_verify(m.hostkey, m.hostkey_len, m.signature, m.signature_len, m.session_id,
+                             m.session_id_len, &why) != 0 &&
+            why == NULL) {
+            abort();
+        }
     }
 }
 

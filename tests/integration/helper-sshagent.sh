@@ -22,6 +22,7 @@ top_builddir=${top_builddir:-$top_srcdir}
 export top_srcdir top_builddir
 . "$top_srcdir/tests/lib/tap.sh"
 . "$top_srcdir/tests/integration/helper-lib.sh"
+. "$top_srcdir/tests/integration/helper-ssh-lib.sh"
 
 SWTPM=${SWTPM:-$(command -v swtpm 2>/dev/null || true)}
 CTL="$top_builddir/helper/openclawctl"
@@ -47,23 +48,12 @@ UID_A=1879048193 # agent-alpha, ECC key
 UID_B=1879048194 # agent-beta, RSA key
 UID_G=1879048195 # agent-gamma, software key (allow_software_keys = yes)
 UID_H=61234      # a human user, no agent
-PORT=22023
+SSH_PORT=22023
 work=$(mktemp -d "${TMPDIR:-/tmp}/oc-helper-ssh.XXXXXX")
 chmod 755 "$work"
 uid_copies "$work/bin" # what runs under other uids: copies, never the tree
 HELPER_PID_main=""
 swtpm_pid=""
-sshd_pid=""
-agent_pids=""
-stop_pid() {
-    [ -n "$1" ] || return 0
-    kill "$1" 2>/dev/null
-    for _ in $(seq 1 50); do
-        kill -0 "$1" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    kill -9 "$1" 2>/dev/null
-}
 cleanup() {
     for p in $agent_pids; do
         stop_pid "$p"
@@ -77,16 +67,8 @@ trap cleanup EXIT
 ip link set lo up
 
 # the agents' and a human's accounts, in this namespace only
-cp /etc/passwd "$work/passwd"
-for u in "agent-alpha:$UID_A" "agent-beta:$UID_B" "agent-gamma:$UID_G" "human:$UID_H"; do
-    n=${u%%:*}
-    id=${u##*:}
-    mkdir -p "$work/home/$n"
-    chown "$id:$id" "$work/home/$n"
-    printf '%s:x:%s:%s:openclaw test:%s:/bin/sh\n' "$n" "$id" "$id" "$work/home/$n" >>"$work/passwd"
-done
-chmod 644 "$work/passwd"
-mount --bind "$work/passwd" /etc/passwd || tap_skip_all "cannot bind-mount a passwd copy"
+passwd_with "agent-alpha:$UID_A" "agent-beta:$UID_B" "agent-gamma:$UID_G" "human:$UID_H" ||
+    tap_skip_all "cannot bind-mount a passwd copy"
 
 mkdir -p "$work/tpm"
 "$SWTPM" socket --tpm2 --tpmstate dir="$work/tpm" \
@@ -167,29 +149,6 @@ if ! helper_start main "$work/oc.conf"; then
 fi
 DSOCK=$work/openclawd.sock
 audits() { grep -c "audit: ssh signature by agent $1 " "$work/main.log"; }
-
-# start_agent NAME UID: openclaw-token --ssh-agent --foreground as UID;
-# sets SOCK_<NAME> and PID_<NAME>
-start_agent() {
-    local name=$1 uid=$2 pid s
-    # setpriv and env exec: $! is the agent itself
-    setpriv --reuid="$uid" --regid="$uid" --clear-groups env HOME="$work/home/agent-$name" \
-        "$OCT" --ssh-agent --foreground --socket "$DSOCK" --socket-dir "$work/home/agent-$name" \
-        >"$work/agent-$name.out" 2>"$work/agent-$name.err" &
-    pid=$!
-    agent_pids="$agent_pids $pid"
-    wait_for 5 grep -q '^SSH_AUTH_SOCK=' "$work/agent-$name.out" || return 1
-    s=$(sed -n 's/^SSH_AUTH_SOCK=\([^;]*\);.*/\1/p' "$work/agent-$name.out")
-    eval "SOCK_$name=\$s PID_$name=\$pid"
-    [ -S "$s" ]
-}
-# as_agent UID SOCK CMD...: CMD as UID with the agent's socket, no key on disk
-as_agent() {
-    local uid=$1 sock=$2 home
-    shift 2
-    home=$(getent passwd "$uid" | cut -d: -f6)
-    as_uid "$uid" env -i PATH=/usr/bin:/bin HOME="$home" SSH_AUTH_SOCK="$sock" timeout 60 "$@"
-}
 
 for n in alpha:$UID_A beta:$UID_B; do
     name=${n%%:*}
@@ -273,37 +232,11 @@ for n in alpha:$UID_A beta:$UID_B; do
 done
 
 # --- a real sshd ---
-ssh-keygen -q -t ed25519 -N '' -f "$work/hostkey" || exit 1
-mkdir -p "$work/authorized_keys" /run/sshd
+mkdir -p "$work/authorized_keys"
 cp "$work/alpha.ssh.pub" "$work/authorized_keys/agent-alpha"
 cp "$work/beta.ssh.pub" "$work/authorized_keys/agent-beta"
 cp "$work/gamma.ssh.pub" "$work/authorized_keys/agent-gamma"
-cat >"$work/sshd_config" <<EOF
-Port $PORT
-ListenAddress 127.0.0.1
-HostKey $work/hostkey
-PidFile $work/sshd.pid
-UsePAM no
-PubkeyAuthentication yes
-AuthorizedKeysFile $work/authorized_keys/%u
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-HostbasedAuthentication no
-PermitRootLogin no
-StrictModes no
-LogLevel VERBOSE
-EOF
-"$SSHD" -D -e -f "$work/sshd_config" 2>"$work/sshd.log" &
-sshd_pid=$!
-wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT" 2>/dev/null
-# ssh_login UID SOCK USER [OPTIONS...]: prints id -u of the session
-ssh_login() {
-    local uid=$1 sock=$2 user=$3
-    shift 3
-    as_agent "$uid" "$sock" ssh -F /dev/null -o IdentitiesOnly=no -o BatchMode=yes \
-        -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=20 \
-        -o LogLevel=ERROR "$@" -p "$PORT" "$user@127.0.0.1" id -u
-}
+sshd_start "$work/authorized_keys" || exit 1
 before=$(audits agent-alpha)
 out=$(ssh_login "$UID_A" "$SOCK_alpha" agent-alpha 2>"$work/ssh.err")
 rc=$?
@@ -320,10 +253,10 @@ else
     tap_fail "daemon log: one audited signature for the login" "$((after - before)) $(grep audit "$work/main.log")"
 fi
 # OpenSSH binds the agent connection to the session (session-bind@openssh.com);
-# the agent accepts it, records it and signs only for that session
-if grep -q "connection bound to an ssh session" "$work/agent-alpha.err" &&
+# the agent verifies the host key's signature, records it and signs only for that session
+if grep -q "connection bound to an ssh session (host key ssh-ed25519 SHA256:[^ ]*, signature verified, hop 1)" "$work/agent-alpha.err" &&
     grep -q "audit: ssh-sign: agent agent-alpha for uid $UID_A pid [0-9]*, userauth as agent-alpha (host-bound): allowed" "$work/main.log"; then
-    tap_ok "ssh's session-bind@openssh.com is accepted and recorded; the signed data is a host-bound userauth request"
+    tap_ok "ssh's session-bind@openssh.com is verified (the host key's signature) and recorded; the signed data is a host-bound userauth request"
 else
     tap_fail "ssh's session-bind@openssh.com is accepted and recorded" "$(cat "$work/agent-alpha.err"; grep ssh-sign "$work/main.log")"
 fi

@@ -7,8 +7,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -157,10 +159,12 @@ static void test_parse_session_bind(void **state)
     assert_int_equal(m.session_id_len, 32);
     assert_memory_equal(m.session_id, f[1], 32);
     assert_int_equal(m.hostkey_len, strlen(f[0]));
+    assert_int_equal(m.signature_len, 3);
+    assert_memory_equal(m.signature, "sig", 3);
     n = extension(b, OC_SSH_SESSION_BIND, f, 3, 0);
     assert_int_equal(oc_sshagent_parse(b, n, &m), 0);
     assert_false(m.forwarding);
-    /* malformed session-binds end the connection */
+    /* malformed session-binds: -EINVAL (the agent answers a failure and signs nothing more) */
     n = extension(b, OC_SSH_SESSION_BIND, f, 3, 2);
     assert_int_equal(oc_sshagent_parse(b, n, &m), -EINVAL);
     n = extension(b, OC_SSH_SESSION_BIND, f, 3, -1);
@@ -280,6 +284,65 @@ static void test_build_messages(void **state)
     assert_int_equal(oc_sshagent_build_sign_response(blob1, 0, &m, &n), -EINVAL);
 }
 
+/* Two host keys (ssh-ed25519 and ecdsa-sha2-nistp256, from ssh-keygen), as
+ * .pub lines and as known_hosts lines. */
+#define ED_B64 "AAAAC3NzaC1lZDI1NTE5AAAAIG7QQOU9HUvXSe9VtluvEti4Y7WNuRGEoPc9pSHfvPiu"
+#define EC_B64                                                                                     \
+    "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBNBd9nrQKtlarCbgKKVhuTqC68CKXQJNHCjTca"   \
+    "gMdY1n4UQHj5pFMB/lbQbOG7RlGG8iXx0kTtiK2t+rDkTW9Uc="
+
+static int dest_file(const char *text, struct oc_sshagent_dests *d, size_t *line, const char **why)
+{
+    char path[] = "/tmp/oc-test-dest.XXXXXX";
+    int fd = mkstemp(path), r;
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    r = oc_sshagent_load_destinations(path, d, line, why);
+    unlink(path);
+    return r;
+}
+
+static void test_destination_file(void **state)
+{
+    struct oc_sshagent_dests d;
+    const char *why = NULL;
+    size_t line = 0;
+    uint8_t ed[51];
+    (void)state;
+
+    assert_int_equal(dest_file("# allowed hosts\n\nssh-ed25519 " ED_B64 " host-a\n"
+                               "[127.0.0.1]:22 ecdsa-sha2-nistp256 " EC_B64 "\n"
+                               "|1|c2FsdA==|aGFzaA== ssh-ed25519 " ED_B64 "\n",
+                               &d, &line, &why),
+                     0);
+    assert_int_equal(d.n, 3);
+    assert_int_equal(d.lens[0], 51);
+    memcpy(ed, d.keys[0], sizeof(ed));
+    assert_true(oc_sshagent_dest_listed(&d, ed, sizeof(ed)));
+    ed[50] ^= 1;
+    assert_false(oc_sshagent_dest_listed(&d, ed, sizeof(ed)));
+    assert_false(oc_sshagent_dest_listed(&d, ed, 50));
+    oc_sshagent_free_destinations(&d);
+
+    /* refused: no key, a marker, a type that is not the key's, bad
+     * base64, an unsupported type; the line is named */
+    assert_int_equal(dest_file("# nothing\n", &d, &line, &why), -EINVAL);
+    assert_int_equal(line, 0);
+    assert_int_equal(dest_file("ssh-ed25519 " ED_B64 "\n@revoked * ssh-ed25519 " ED_B64 "\n", &d,
+                               &line, &why),
+                     -EINVAL);
+    assert_int_equal(line, 2);
+    assert_int_equal(dest_file("ssh-rsa " ED_B64 "\n", &d, &line, &why), -EINVAL);
+    assert_int_equal(line, 1);
+    assert_int_equal(dest_file("ssh-ed25519 AAAA*AAA\n", &d, &line, &why), -EINVAL);
+    assert_int_equal(dest_file("ssh-dss AAAAB3NzaC1kc3MAAAAA\n", &d, &line, &why), -EINVAL);
+    assert_int_equal(dest_file("host.example\n", &d, &line, &why), -EINVAL);
+    assert_int_equal(oc_sshagent_load_destinations("/nonexistent/dest", &d, &line, &why), -ENOENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -291,6 +354,7 @@ int main(void)
             cmocka_unit_test(test_reader_byte_by_byte_and_two_messages),
             cmocka_unit_test(test_reader_length_cap),
             cmocka_unit_test(test_build_messages),
+            cmocka_unit_test(test_destination_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
