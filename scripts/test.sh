@@ -309,7 +309,7 @@ reliability_summary() {
     # "ok" line: a broken case caught); outage.sh's is this row's own
     local fctl
     fctl=$(cat $flogs 2>/dev/null | grep -c '^ok [0-9]* - negative control: ')
-    [ "$fctl" -eq 0 ] || faults="$faults ($fctl of them negative controls, each a broken case caught)"
+    [ "$fctl" -eq 0 ] || faults="$faults (negative controls among them: $fctl, each a broken case caught)"
     [ "$fskip" -eq 0 ] || faults="$faults ($fskip skipped, not counted as passed)"
     [ -z "$fmissing" ] || faults="$faults; did not run:$fmissing"
     if grep -q '^ok [0-9]* - negative control: a daemon that drops its last good token when a refresh fails is caught' \
