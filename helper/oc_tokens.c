@@ -75,6 +75,22 @@ static uint32_t uniform(uint32_t lo, uint32_t hi)
     return lo + arc4random_uniform(hi - lo + 1);
 }
 
+#ifdef OC_TEST_HOOKS
+/* Test builds only (configure --enable-test-hooks): OPENCLAW_TEST_TOKEN_HOOK
+ * = "drop-last-good" makes a failed refresh drop the token held, a
+ * deliberately broken daemon that stops serving its last good token during
+ * an outage (the negative control of tests/reliability/outage.sh). */
+static void token_test_hook(struct oc_token_entry *e)
+{
+    const char *s = secure_getenv("OPENCLAW_TEST_TOKEN_HOOK");
+
+    if (s != NULL && strcmp(s, "drop-last-good") == 0 && e->token.access_token != NULL) {
+        oc_token_clear(&e->token);
+        fprintf(stderr, "openclawd: test hook: the last good token is dropped (drop-last-good)\n");
+    }
+}
+#endif
+
 static void record(struct oc_token_entry *e, int r, struct oc_token tok,
                    const struct oc_fetch_error *res_err)
 {
@@ -121,6 +137,9 @@ static void record(struct oc_token_entry *e, int r, struct oc_token tok,
     }
     e->next_attempt = now + delay;
     e->last_status = err.http_status;
+#ifdef OC_TEST_HOOKS
+    token_test_hook(e);
+#endif
     oc_strscpy(e->last_error, sizeof(e->last_error), err.msg);
     fprintf(stderr, "openclawd: %s (next attempt in %llds%s)\n", err.msg, (long long)delay,
             oc_tokens_valid(e, now) != NULL ? "; serving the last good token until it expires"

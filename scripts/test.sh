@@ -239,6 +239,21 @@ reliability_summary() {
         across="${across:-no fault figures}: NOT each with decisions across it"
     fi
     [ -n "$load" ] && [ -n "$burst" ] && load="$load, during $across; $burst"
+    # its negative controls (pam-load.sh): keys.json frozen without the
+    # rotated key must give wrong decisions, faults without load must fail
+    # the faults check
+    local lctl
+    lctl=$(sed -n 's/^ok [0-9]* - negative control: keys.json frozen without the rotated key, \([0-9]*\) wrong decisions caught in \([0-9]*\) .*/keys.json frozen without the rotated key: \1 wrong decisions caught in \2/p' \
+        "$reli/pam-load.log" 2>/dev/null | head -n 1)
+    if ! grep -q '^ok [0-9]* - negative control: [0-9]* faults with no decisions across them are caught' \
+        "$reli/pam-load.log" 2>/dev/null; then
+        lctl="negative control NOT shown (pam-load.sh: faults without decisions across them not caught${lctl:+; $lctl})"
+    elif [ -z "$lctl" ]; then
+        lctl="negative control NOT shown (pam-load.sh: keys.json frozen without the rotated key not caught)"
+    else
+        lctl="negative controls: $lctl; faults without decisions across them caught"
+    fi
+    [ -n "$load" ] && load="$load; $lctl"
     hostile=$(sed -n 's/^# | all | \([0-9]*\) | \([0-9]*\) | \([0-9]*\) | \([0-9]*\) | \([0-9]*\) |$/\1 tried, \2 refused for the expected reason (\3 for another reason, \4 accepted, \5 crashed or hung)/p' \
         "$reli/hostile-inputs.log" 2>/dev/null | head -n 1)
     # the reason matching itself: inputs checked against another input's
@@ -297,8 +312,19 @@ reliability_summary() {
     echo "|---|---|"
     echo "| load held: PAM decisions from the JWKS file, offline (valid tokens never ask openclawd), while keys rotate and openclawd is killed and restarted | ${load:-not run} |"
     faults="$faults_ok of $faults_all checks passed"
+    # the negative controls among those checks (a control that passes is an
+    # "ok" line: a broken case caught); outage.sh's is this row's own
+    local fctl
+    fctl=$(cat $flogs 2>/dev/null | grep -c '^ok [0-9]* - negative control: ')
+    [ "$fctl" -eq 0 ] || faults="$faults (negative controls among them: $fctl, each a broken case caught)"
     [ "$fskip" -eq 0 ] || faults="$faults ($fskip skipped, not counted as passed)"
     [ -z "$fmissing" ] || faults="$faults; did not run:$fmissing"
+    if grep -q '^ok [0-9]* - negative control: a daemon that drops its last good token when a refresh fails is caught' \
+        "$reli/outage.log" 2>/dev/null; then
+        faults="$faults; negative control: an openclawd that drops its last good token in the outage caught"
+    else
+        faults="$faults; negative control NOT shown (outage.sh: an openclawd that drops its last good token)"
+    fi
     echo "| faults survived (TPM restart, disk full, outage, SIGKILL loops) | $faults |"
     # the attack regression tests of the one-policy work: TAP checks held;
     # a missing, skipped or bailed-out log is "not run", never held

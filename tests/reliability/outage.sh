@@ -9,6 +9,10 @@
 #   - once expired, PAM refuses that token with reason "expiry";
 #   - Entra back: openclawd gets a fresh token by itself (after its
 #     backoff) and PAM accepts it.
+# Negative control, in the same outage: a second openclawd built to fail
+# (the test hook OPENCLAW_TEST_TOKEN_HOOK=drop-last-good drops the token it
+# holds when a refresh fails) must fail the same "serves the last good
+# token" check.
 # Prints TAP.
 set -u
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -33,8 +37,10 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 work=$(mktemp -d /tmp/oc-outage.XXXXXX)
 chmod 755 "$work"
 HELPER_PID_main=""
+HELPER_PID_broken=""
 cleanup() {
     helper_stop "$HELPER_PID_main" >/dev/null 2>&1
+    helper_stop "$HELPER_PID_broken" >/dev/null 2>&1
     tenant_stop
     rm -rf "$work"
 }
@@ -42,7 +48,8 @@ trap cleanup EXIT
 tenant_start "$work/tenant" || tap_setup_fail "the local tenant did not start"
 tenant_ctl POST token-lifetime "{\"seconds\":$LIFETIME}" | grep -q "\"token_lifetime\": *$LIFETIME" ||
     tap_setup_fail "the tenant does not take a token lifetime"
-mkdir -p "$work/state/jwks" "$work/tally" "$work/run" "$work/svc"
+mkdir -p "$work/state/jwks" "$work/tally" "$work/run" "$work/svc" "$work/state-broken/jwks" \
+    "$work/run-broken"
 chmod 700 "$work/tally"
 printf '%s\n' "$ALPHA_SECRET" >"$work/alpha.secret"
 chmod 600 "$work/alpha.secret"
@@ -57,6 +64,17 @@ conf=$work/openclaw.conf
         "secret_file = $work/alpha.secret"
 } >"$conf"
 chmod 644 "$conf"
+# the negative control's daemon: the same agent, its own state and socket
+S_BROKEN=$work/run-broken/ocd.sock
+conf_broken=$work/broken.conf
+{
+    conf_global "$work/state-broken" "$S_BROKEN" "$ISSUER_V2_LINE" \
+        "jwks_dir = $work/state-broken/jwks" "runtime_dir = $work/run-broken" \
+        "allow_insecure_credentials = yes" "clock_skew = 0"
+    conf_agent agent-alpha "$ALPHA_APP" "$ALPHA_OID" "credential = secret-file" \
+        "secret_file = $work/alpha.secret"
+} >"$conf_broken"
+chmod 644 "$conf_broken"
 export TZ=UTC OPENCLAW_TEST_AUDIT_FILE="$work/audit.log"
 printf 'auth required %s config=%s nodelay\naccount required %s config=%s\n' \
     "$MOD" "$conf" "$MOD" "$conf" >"$work/svc/sshd"
@@ -66,13 +84,27 @@ pam_login() { # TOKENFILE -> exit status of auth + account
 }
 helper_start main "$conf" --no-token-store || tap_setup_fail "openclawd did not start: $(tail -n 3 "$work/main.log")"
 wait_for 20 test -s "$work/state/jwks/keys.json" || tap_fail "openclawd wrote keys.json"
+OPENCLAW_TEST_TOKEN_HOOK=drop-last-good helper_start broken "$conf_broken" --no-token-store ||
+    tap_setup_fail "the negative control's openclawd did not start: $(tail -n 3 "$work/broken.log")"
 
-get() { req "$S" '{"type":"get-token","agent":"agent-alpha"}'; }
+get() { req "${1:-$S}" '{"type":"get-token","agent":"agent-alpha"}'; }
 field() { printf '%s' "$1" | json_get "$2" 2>/dev/null; }
+# The check "openclawd serves its last good token, marked stale" on the
+# daemon at SOCK, which got TOKENFILE before the outage; its answer in $ans.
+serves_last_good() {
+    ans=$(get "$1")
+    [ "$(field "$ans" ok)" = true ] && [ "$(field "$ans" access_token)" = "$(cat "$2")" ] &&
+        [ "$(field "$ans" stale)" = true ]
+}
 
+ans=$(get "$S_BROKEN")
+field "$ans" access_token >"$work/t1-broken"
+exp_broken=$(field "$ans" expires_on)
 ans=$(get)
 field "$ans" access_token >"$work/t1"
 exp=$(field "$ans" expires_on)
+[ -s "$work/t1-broken" ] && [ -n "$exp_broken" ] ||
+    tap_setup_fail "the negative control's openclawd has no token: $(printf '%s' "$ans" | cut -c 1-200)"
 if [ -s "$work/t1" ] && [ -n "$exp" ] && [ $((exp - $(date +%s))) -le $LIFETIME ]; then
     tap_ok "openclawd holds a token that lives ${LIFETIME} s"
 else
@@ -85,16 +117,33 @@ fi
 tenant_ctl POST faults '{"path":"/","kind":"reset","count":1000000}' >/dev/null
 pam_login "$work/t1" && tap_ok "Entra down: PAM accepts the token it is shown, offline" ||
     tap_fail "Entra down: PAM accepts a valid token offline" "$(cat "$work/pam.out" "$work/audit.log")"
+# the negative control first: the same check on the daemon that drops its
+# token when a refresh fails, once its refresh has failed (its refresh
+# point is 10 s before its expiry) and while its token would still be
+# served (more than 5 s before its expiry); it got its token just before
+# the main daemon, so this comes before the main daemon's check
+while [ "$(date +%s)" -lt $((exp_broken - 8)) ]; do sleep 0.5; done
+# (the hook's line comes before the line of the failure it acts on)
+wait_for 5 grep -q "agent agent-alpha: token endpoint unreachable" "$work/broken.log"
+serves_last_good "$S_BROKEN" "$work/t1-broken"
+caught=$?
+if [ "$caught" -ne 0 ] && [ "$(date +%s)" -lt $((exp_broken - 5)) ] &&
+    grep -q "test hook: the last good token is dropped" "$work/broken.log"; then
+    tap_ok "negative control: a daemon that drops its last good token when a refresh fails is caught by the same check (it answered: $(field "$ans" error))"
+else
+    tap_fail "negative control: a daemon that drops its last good token is caught" \
+        "the check $([ "$caught" -ne 0 ] && echo failed || echo passed) on it; its answer, $((exp_broken - $(date +%s))) s before its token's expiry: $(printf '%s' "$ans" | cut -c 1-200); $(tail -n 3 "$work/broken.log")"
+fi
 # past the refresh point (75-85 % of the lifetime, at most lifetime - 10 s:
 # 10 s here) the refresh fails: stale, and served until 5 s before expiry
 while [ "$(date +%s)" -lt $((exp - 7)) ]; do sleep 0.5; done
-ans=$(get)
-if [ "$(field "$ans" ok)" = true ] && [ "$(field "$ans" access_token)" = "$(cat "$work/t1")" ] &&
-    [ "$(field "$ans" stale)" = true ]; then
+if serves_last_good "$S" "$work/t1"; then
     tap_ok "Entra down past the refresh point: openclawd serves the last good token, marked stale"
 else
     tap_fail "Entra down: openclawd serves the last good token, stale" "$(printf '%s' "$ans" | cut -c 1-200) $(tail -n 3 "$work/main.log")"
 fi
+helper_stop "$HELPER_PID_broken" >/dev/null
+HELPER_PID_broken=""
 # the outage is the event itself: the tenant reset the daemon's token
 # requests (its fault hit count), and the daemon logged it
 resets=$(tenant_ctl GET "requests?path=/oauth2/v2.0/token" | "$OC_PY" -c '
@@ -144,6 +193,6 @@ helper_stop "$HELPER_PID_main"
 rc=$?
 HELPER_PID_main=""
 [ $rc -eq 0 ] && tap_ok "openclawd exits cleanly" || tap_fail "openclawd exits cleanly" "rc=$rc"
-grep -q "Sanitizer\|runtime error" "$work/main.log" "$work/pam.out" && tap_fail "no sanitizer report" ||
+grep -q "Sanitizer\|runtime error" "$work/main.log" "$work/broken.log" "$work/pam.out" && tap_fail "no sanitizer report" ||
     tap_ok "no sanitizer report"
 tap_done

@@ -14,7 +14,12 @@
 # expected one, the driver's fds must not grow and its memory must settle
 # after the warm-up. Then one burst: 1000 threads, one authentication
 # each, let go together through a gate. OC_LOAD_ROUNDS / OC_LOAD_FAULTS make
-# the rounds longer (make soak). Prints TAP.
+# the rounds longer (make soak). Then two negative controls, each breaking
+# on purpose what a check claims and requiring that same check to fail:
+# faults injected with no load running (no decisions across them), and one
+# round of the load with openclawd stopped and keys.json frozen at its
+# first version, without the rotated key (valid tokens signed with that key
+# must be refused: wrong decisions). Prints TAP.
 set -u
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
@@ -99,6 +104,8 @@ printf 'auth required %s config=%s nodelay\naccount required %s config=%s\n' \
 
 helper_start main "$conf" --no-token-store || tap_setup_fail "openclawd did not start: $(tail -n 3 "$work/main.log")"
 wait_for 20 test -s "$work/state/jwks/keys.json" || tap_fail "openclawd wrote keys.json"
+# the first keys.json, before any rotation: the negative control's frozen file
+cp -p "$work/state/jwks/keys.json" "$work/keys-frozen.json"
 
 # --- the cases ---------------------------------------------------------------
 tk=$work/tok
@@ -163,10 +170,15 @@ MALLOC_ARENA_MAX=1 timeout 600 "$LOAD" -d "$work/svc" -s sshd -t 16 -n 1000 -w "
 load_pid=$!
 progress() { local n; n=$(cat "$work/progress" 2>/dev/null) && echo $((10#${n:-0})) || echo 0; }
 wait_for 30 test -s "$work/progress" || tap_fail "the load driver reports its progress"
-rotations=0 kills=0 terms=0 restarts_failed=0 refreshes=0 stop_fail=
-across_rot=0 across_kill=0 across_term=0
-for i in $(seq 1 "$FAULTS"); do
-    kill -0 "$load_pid" 2>/dev/null || break
+faults_reset() {
+    rotations=0 kills=0 terms=0 restarts_failed=0 refreshes=0 stop_fail=
+    across_rot=0 across_kill=0 across_term=0
+}
+# Fault I (I mod 3: a key rotation, a SIGKILL, a SIGTERM), counted, and
+# counted again as "across" when the driver's decisions grew from just
+# before it to after the restart (or the refresh).
+inject_fault() {
+    local i=$1 before
     sleep 0.3
     before=$(progress)
     case $((i % 3)) in
@@ -192,8 +204,6 @@ for i in $(seq 1 "$FAULTS"); do
         helper_start main "$conf" --no-token-store || restarts_failed=$((restarts_failed + 1))
         ;;
     esac
-    # decisions were made across the fault: the count grew from just
-    # before it to after the restart (or the refresh)
     if [ "$(progress)" -gt "$before" ]; then
         case $((i % 3)) in
         1) across_rot=$((across_rot + 1)) ;;
@@ -201,6 +211,22 @@ for i in $(seq 1 "$FAULTS"); do
         0) across_term=$((across_term + 1)) ;;
         esac
     fi
+}
+# The faults check: at least WANT of each kind, each with decisions across
+# it, and every restart succeeded.
+faults_held() {
+    local want=$1
+    [ "$rotations" -ge "$want" ] && [ "$kills" -ge "$want" ] && [ "$terms" -ge "$want" ] &&
+        [ "$across_rot" -eq "$rotations" ] && [ "$across_kill" -eq "$kills" ] &&
+        [ "$across_term" -eq "$terms" ] && [ "$restarts_failed" -eq 0 ]
+}
+across_figures() { echo "rotations=$across_rot/$rotations sigkills=$across_kill/$kills sigterms=$across_term/$terms"; }
+# The decisions check: the driver exited 0 and counted no wrong decision.
+all_as_expected() { [ "$1" -eq 0 ] && [ "${2:-1}" = 0 ]; }
+faults_reset
+for i in $(seq 1 "$FAULTS"); do
+    kill -0 "$load_pid" 2>/dev/null || break
+    inject_fault "$i"
 done
 rm -f "$work/go"
 wait "$load_pid"
@@ -212,7 +238,7 @@ decisions=$(val decisions)
 wrong=$(val wrong)
 echo "# $line"
 echo "# faults: $rotations key rotations ($refreshes JWKS refreshes), $kills SIGKILL + $terms SIGTERM restarts of openclawd"
-echo "# faults with decisions across: rotations=$across_rot/$rotations sigkills=$across_kill/$kills sigterms=$across_term/$terms"
+echo "# faults with decisions across: $(across_figures)"
 echo "# cases: $n_ok valid, $n_fail invalid, 16 threads"
 
 if [ "$load_rc" -lt 124 ] && [ -n "$decisions" ] && [ "$decisions" -ge 1000 ]; then
@@ -220,18 +246,16 @@ if [ "$load_rc" -lt 124 ] && [ -n "$decisions" ] && [ "$decisions" -ge 1000 ]; t
 else
     tap_fail "at least 1000 PAM decisions" "rc=$load_rc $line $(head -c 800 "$work/load.err")"
 fi
-if [ "$load_rc" -eq 0 ] && [ "${wrong:-1}" = 0 ]; then
+if all_as_expected "$load_rc" "$wrong"; then
     tap_ok "every decision as expected: $n_ok valid tokens accepted, $n_fail invalid refused, each time"
 else
     tap_fail "every decision as expected" "wrong=${wrong:-?} $(grep -m 5 'wrong decision' "$work/load.err")"
 fi
 want=$((FAULTS / 3))
-if [ "$rotations" -ge "$want" ] && [ "$kills" -ge "$want" ] && [ "$terms" -ge "$want" ] &&
-    [ "$across_rot" -eq "$rotations" ] && [ "$across_kill" -eq "$kills" ] &&
-    [ "$across_term" -eq "$terms" ] && [ "$restarts_failed" -eq 0 ]; then
+if faults_held "$want"; then
     tap_ok "faults during the load, each with decisions across it: $rotations key rotations, $kills SIGKILL and $terms SIGTERM restarts of openclawd"
 else
-    tap_fail "at least $want of each fault during the load, each with decisions across it" "rotations=$across_rot/$rotations kills=$across_kill/$kills terms=$across_term/$terms failed restarts=$restarts_failed${stop_fail:+ SIGTERM stops that failed:$stop_fail} (the load ended too soon?) $(tail -n 5 "$work/main.log")"
+    tap_fail "at least $want of each fault during the load, each with decisions across it" "$(across_figures) failed restarts=$restarts_failed${stop_fail:+ SIGTERM stops that failed:$stop_fail} (the load ended too soon?) $(tail -n 5 "$work/main.log")"
 fi
 if [ -n "$(val fds_before)" ] && [ "$(val fds_before)" = "$(val fds_after)" ]; then
     tap_ok "the driver holds as many fds after the load as after the warm-up ($(val fds_before))"
@@ -270,7 +294,7 @@ MALLOC_ARENA_MAX=1 timeout 300 "$LOAD" -d "$work/svc" -s sshd -t 16 -b 1000 "$wo
 burst_rc=$?
 line=$(cat "$work/burst.out")
 echo "# burst: $line"
-if [ "$burst_rc" -eq 0 ] && [ "$(val decisions)" = 1000 ] && [ "$(val wrong)" = 0 ]; then
+if [ "$(val decisions)" = 1000 ] && all_as_expected "$burst_rc" "$(val wrong)"; then
     tap_ok "1000 authentications let go at once (peak: $(val peak_in_flight) in flight together): every decision as expected"
 else
     tap_fail "1000 authentications at once, every decision as expected" \
@@ -285,5 +309,50 @@ if grep -q "Sanitizer\|runtime error" "$work/burst.err"; then
     tap_fail "no sanitizer report from the burst" "$(grep -m 3 "Sanitizer\|runtime error" "$work/burst.err")"
 else
     tap_ok "no sanitizer report from the burst"
+fi
+
+# --- negative controls ---------------------------------------------------------
+# 1. Faults with no decisions across them: one of each kind while no load
+# runs (the driver has ended, its progress count stands still); the faults
+# check must say they did not hold.
+faults_reset
+for i in 1 2 3; do
+    inject_fault "$i"
+done
+echo "# negative control: faults without load, decisions across: $(across_figures)"
+if [ "$rotations" -eq 1 ] && [ "$kills" -eq 1 ] && [ "$terms" -eq 1 ] && [ "$restarts_failed" -eq 0 ] &&
+    ! faults_held 1; then
+    tap_ok "negative control: 3 faults with no decisions across them are caught by the faults check ($(across_figures))"
+else
+    tap_fail "negative control: faults with no decisions across them are caught" \
+        "$(across_figures) failed restarts=$restarts_failed $(tail -n 3 "$work/main.log")"
+fi
+# 2. keys.json frozen at openclawd's first version, without the rotated
+# key K1, and openclawd stopped so that nothing writes a newer one: one
+# round of the same cases, where the valid tokens signed with K1 must be
+# refused (wrong decisions, each a valid token refused), and the decisions
+# check must say "wrong".
+helper_stop "$HELPER_PID_main" >/dev/null
+HELPER_PID_main=""
+cp -p "$work/keys-frozen.json" "$work/state/jwks/keys.json"
+MALLOC_ARENA_MAX=1 timeout 120 "$LOAD" -d "$work/svc" -s sshd -t 16 -n $((20 * (n_ok + n_fail))) "$work/cases" \
+    >"$work/control.out" 2>"$work/control.err"
+control_rc=$?
+line=$(cat "$work/control.out")
+# each case ran 20 times: exactly the valid K1 cases' decisions are wrong,
+# and no invalid token was accepted (stderr names every wrong decision,
+# the uncounted warm-up's too)
+want_wrong=$((20 * $(grep -c '^ok .*-k1$' "$work/cases")))
+echo "# negative control: keys.json frozen without the rotated key: $line"
+if ! grep -q "$k1" "$work/keys-frozen.json" && [ "$(val wrong)" -ge 1 ] 2>/dev/null &&
+    [ "$(val wrong)" = "$want_wrong" ] && ! grep -q 'wrong decision: expected refusal' "$work/control.err" &&
+    ! all_as_expected "$control_rc" "$(val wrong)"; then
+    tap_ok "negative control: keys.json frozen without the rotated key, $(val wrong) wrong decisions caught in $(val decisions) (the valid tokens of the rotated key, refused each time)"
+else
+    tap_fail "negative control: keys.json frozen without the rotated key gives wrong decisions" \
+        "rc=$control_rc $line; expected wrong=$want_wrong, valid tokens only $(grep -m 3 'wrong\|cannot' "$work/control.err")"
+fi
+if grep -q "Sanitizer\|runtime error" "$work/control.err"; then
+    tap_fail "no sanitizer report from the negative control's round" "$(grep -m 3 "Sanitizer\|runtime error" "$work/control.err")"
 fi
 tap_done
