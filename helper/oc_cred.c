@@ -71,6 +71,8 @@ static void fail(struct oc_fetch_error *err, long status, bool permanent, const 
 
     err->http_status = status;
     err->permanent = permanent;
+    err->entra_code[0] = '\0';
+    err->entra_desc[0] = '\0';
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);

@@ -52,9 +52,26 @@ static void set_err(struct oc_fetch_error *err, long status, bool permanent, con
 
     err->http_status = status;
     err->permanent = permanent;
+    err->entra_code[0] = '\0';
+    err->entra_desc[0] = '\0';
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
+}
+
+/* Server text into s (size n): printable ASCII, every other byte a space
+ * (line breaks) or '?', runs of spaces kept as they are. */
+static void printable_copy(char *s, size_t n, const char *text)
+{
+    size_t i = 0;
+
+    for (; text[i] != '\0' && i + 1 < n; i++) {
+        unsigned char ch = (unsigned char)text[i];
+        s[i] = ch == '\r' || ch == '\n' || ch == '\t' ? ' '
+               : ch < 0x20 || ch >= 0x7f              ? '?'
+                                                      : (char)ch;
+    }
+    s[i] = '\0';
 }
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -480,7 +497,7 @@ static void describe_error(const char *agent, const struct http_resp *resp,
 {
     cJSON *obj = NULL;
     const char *e = NULL, *d = NULL;
-    char first[200] = "", ecode[64];
+    char first[240] = "", ecode[OC_FETCH_ENTRA_CODE_MAX];
     int64_t code = 0;
     bool permanent =
             resp->status >= 400 && resp->status < 500 && resp->status != 429 && resp->status != 408;
@@ -497,6 +514,11 @@ static void describe_error(const char *agent, const struct http_resp *resp,
         if (d != NULL) {
             size_t n = strcspn(d, "\r\n");
             oc_strnscpy(first, sizeof(first), d, n);
+            if (n >= sizeof(first)) {
+                /* cut for the log line: say so (the MI endpoint answers
+                 * the whole text) */
+                memcpy(first + sizeof(first) - 4, "...", 4);
+            }
             for (char *p = first; *p != '\0'; p++) {
                 if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f) {
                     *p = '?';
@@ -528,6 +550,10 @@ static void describe_error(const char *agent, const struct http_resp *resp,
         set_err(err, resp->status, permanent, "agent %s: token request failed (HTTP %ld%s%s%s%s)",
                 agent, resp->status, e != NULL ? " " : "", e != NULL ? e : "",
                 first[0] != '\0' ? ": " : "", first);
+    }
+    if (e != NULL) {
+        printable_copy(err->entra_code, sizeof(err->entra_code), e);
+        printable_copy(err->entra_desc, sizeof(err->entra_desc), d != NULL ? d : "");
     }
     cJSON_Delete(obj);
 }

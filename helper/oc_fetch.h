@@ -27,6 +27,10 @@
 #define OC_HTTP_TOTAL_TIMEOUT   15L            /* seconds */
 #define OC_RETRY_AFTER_MAX      3600           /* Retry-After honoured up to this */
 #define OC_FETCH_ERR_MAX        512
+/* Entra's own error code and description, kept whole for the MI endpoint
+ * (which answers them as IMDS does). */
+#define OC_FETCH_ENTRA_CODE_MAX 64
+#define OC_FETCH_ENTRA_DESC_MAX 1024
 
 /* A Graph response (directory sync, helper/oc_graph.c). */
 #define OC_GRAPH_BODY_MAX (8u * 1024u * 1024u)
@@ -60,6 +64,10 @@ struct oc_fetch_error {
     int64_t retry_after;        /* seconds from Retry-After, -1 when absent */
     bool permanent;             /* configuration problem: retrying cannot help soon */
     char msg[OC_FETCH_ERR_MAX]; /* one line: what happened and what to do */
+    /* Entra's answer, printable ASCII ("" when there was none): its
+     * "error" and its "error_description" with line breaks as spaces */
+    char entra_code[OC_FETCH_ENTRA_CODE_MAX];
+    char entra_desc[OC_FETCH_ENTRA_DESC_MAX];
 };
 
 struct oc_token {

@@ -242,6 +242,14 @@ static void add_number_string(cJSON *o, const char *name, int64_t v)
     cJSON_AddStringToObject(o, name, buf);
 }
 
+/* The last attempt ended with Entra refusing the request itself (4xx other
+ * than 408 Request Timeout and 429 Too Many Requests, with Entra's error). */
+static bool entra_refused(const struct oc_token_entry *e)
+{
+    return e->last_status >= 400 && e->last_status < 500 && e->last_status != 408 &&
+           e->last_status != 429 && e->last_entra_code[0] != '\0';
+}
+
 /* The IMDS answer for entry e (every member a string), or why there is none. */
 static int answer_token(struct oc_mi *mi, struct mi_conn *c, const struct oc_token_entry *e)
 {
@@ -250,6 +258,13 @@ static int answer_token(struct oc_mi *mi, struct mi_conn *c, const struct oc_tok
     const struct oc_agent *ag = &mi->config->agents[e->agent];
     cJSON *o;
 
+    if (tok == NULL && entra_refused(e)) {
+        /* As IMDS: Entra's 4xx (an unknown resource, a missing role
+         * assignment, a disabled service principal) is a 400 with Entra's
+         * own error and description, at once; the client's retry gets the
+         * same answer until openclawd's next attempt (oc_tokens.h). */
+        return answer_error(c, 400, e->last_entra_code, e->last_entra_desc, -1);
+    }
     if (tok == NULL) {
         int64_t ra = e->next_attempt > now ? e->next_attempt - now : 1;
         return answer_error(c, 503, "unavailable",
@@ -366,7 +381,8 @@ static int handle_request(struct oc_mi *mi, struct mi_conn *c, size_t len)
         return answer_error(c, 405, "invalid_request", "Method not allowed: use GET", -1);
     }
     if (req.metadata != 1) {
-        return answer_error(c, 400, "invalid_request", "Required metadata header not specified",
+        /* IMDS's own code for a missing or false Metadata header */
+        return answer_error(c, 400, "bad_request_102", "Required metadata header not specified",
                             -1);
     }
     if (oc_mihttp_query_parse(req.query, &q, &why) < 0) {

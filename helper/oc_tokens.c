@@ -113,6 +113,8 @@ static void record(struct oc_token_entry *e, int r, struct oc_token tok,
         e->failures = 0;
         e->last_status = 200;
         e->last_error[0] = '\0';
+        e->last_entra_code[0] = '\0';
+        e->last_entra_desc[0] = '\0';
         return;
     }
     /* Exponential backoff with "equal jitter": half fixed, half random. */
@@ -141,6 +143,8 @@ static void record(struct oc_token_entry *e, int r, struct oc_token tok,
     token_test_hook(e);
 #endif
     oc_strscpy(e->last_error, sizeof(e->last_error), err.msg);
+    oc_strscpy(e->last_entra_code, sizeof(e->last_entra_code), err.entra_code);
+    oc_strscpy(e->last_entra_desc, sizeof(e->last_entra_desc), err.entra_desc);
     fprintf(stderr, "openclawd: %s (next attempt in %llds%s)\n", err.msg, (long long)delay,
             oc_tokens_valid(e, now) != NULL ? "; serving the last good token until it expires"
                                             : "");

@@ -41,6 +41,10 @@ struct oc_token_entry {
     bool in_flight;   /* a request is running: never a second one */
     long last_status;
     char last_error[OC_FETCH_ERR_MAX]; /* "" after a success */
+    /* Entra's error code and description of the last failure ("" when
+     * Entra gave none): what the MI endpoint answers, as IMDS does */
+    char last_entra_code[OC_FETCH_ENTRA_CODE_MAX];
+    char last_entra_desc[OC_FETCH_ENTRA_DESC_MAX];
 };
 
 struct oc_tokens {
