@@ -136,6 +136,16 @@ tests_fuzz_fuzz_tokenstore_LDADD = common/libocbase.la $(CRYPTO_LIBS)
 endif
 EXTRA_DIST += tests/fuzz/fuzz_tokenstore.c tests/fuzz/corpus/tokenstore
 if FUZZING
+FUZZ_TARGETS += tests/fuzz/fuzz_agentstate
+noinst_PROGRAMS += tests/fuzz/fuzz_agentstate
+tests_fuzz_fuzz_agentstate_SOURCES = tests/fuzz/fuzz_agentstate.c helper/oc_agentstate.c \
+	helper/oc_agentstate.h
+tests_fuzz_fuzz_agentstate_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_agentstate_LDFLAGS = $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_agentstate_LDADD = common/libocbase.la
+endif
+EXTRA_DIST += tests/fuzz/fuzz_agentstate.c tests/fuzz/corpus/agentstate
+if FUZZING
 FUZZ_TARGETS += tests/fuzz/fuzz_credparse
 noinst_PROGRAMS += tests/fuzz/fuzz_credparse
 tests_fuzz_fuzz_credparse_SOURCES = tests/fuzz/fuzz_credparse.c helper/oc_credparse.c \

@@ -24,6 +24,49 @@ static ssize_t agent_index(const struct oc_config *cfg, const char *name, size_t
     return -1;
 }
 
+void oc_agentstate_parse(struct oc_agentstate *s, const struct oc_config *cfg, char *buf,
+                         size_t have)
+{
+    for (char *line = buf, *nl; line < buf + have; line = nl + 1) {
+        nl = strchr(line, '\n');
+        if (nl == NULL) {
+            nl = buf + have;
+        }
+        *nl = '\0';
+        if (line[0] == '\0' || line[0] == '#') {
+            continue;
+        }
+        /* "NAME" (admin lock) or "NAME lockout-until=EPOCH" (a lockout
+         * pam_openclaw reported; INT64_MAX: until agent-unlock) */
+        char *sp = strchr(line, ' ');
+        int64_t until = 0;
+        if (sp != NULL) {
+            *sp = '\0';
+            if (strncmp(sp + 1, "lockout-until=", 14) != 0 ||
+                oc_parse_i64(sp + 15, 1, INT64_MAX, &until) < 0) {
+                fprintf(stderr,
+                        "openclawd: %s: a line for '%.64s' is not 'NAME' nor 'NAME "
+                        "lockout-until=EPOCH'; ignored\n",
+                        s->lock_file, oc_valid_user_name(line) ? line : "(invalid name)");
+                continue;
+            }
+        }
+        ssize_t a = agent_index(cfg, line, strlen(line));
+        if (a < 0) {
+            fprintf(stderr,
+                    "openclawd: %s names '%.64s', which is not a configured agent; ignored (it "
+                    "is dropped when the file is next written)\n",
+                    s->lock_file, oc_valid_user_name(line) ? line : "(invalid name)");
+            continue;
+        }
+        if (sp != NULL) {
+            s->lockout_until[a] = until;
+        } else {
+            s->locked[a] = true;
+        }
+    }
+}
+
 /* Read the lock file into s->locked. Absent: 0. */
 static int load_locks(struct oc_agentstate *s, const struct oc_config *cfg, char *err,
                       size_t errlen)
@@ -65,44 +108,7 @@ static int load_locks(struct oc_agentstate *s, const struct oc_config *cfg, char
     }
     close(fd);
     buf[have] = '\0';
-    for (char *line = buf, *nl; line < buf + have; line = nl + 1) {
-        nl = strchr(line, '\n');
-        if (nl == NULL) {
-            nl = buf + have;
-        }
-        *nl = '\0';
-        if (line[0] == '\0' || line[0] == '#') {
-            continue;
-        }
-        /* "NAME" (admin lock) or "NAME lockout-until=EPOCH" (a lockout
-         * pam_openclaw reported; INT64_MAX: until agent-unlock) */
-        char *sp = strchr(line, ' ');
-        int64_t until = 0;
-        if (sp != NULL) {
-            *sp = '\0';
-            if (strncmp(sp + 1, "lockout-until=", 14) != 0 ||
-                oc_parse_i64(sp + 15, 1, INT64_MAX, &until) < 0) {
-                fprintf(stderr,
-                        "openclawd: %s: a line for '%.64s' is not 'NAME' nor 'NAME "
-                        "lockout-until=EPOCH'; ignored\n",
-                        s->lock_file, oc_valid_user_name(line) ? line : "(invalid name)");
-                continue;
-            }
-        }
-        ssize_t a = agent_index(cfg, line, strlen(line));
-        if (a < 0) {
-            fprintf(stderr,
-                    "openclawd: %s names '%.64s', which is not a configured agent; ignored (it "
-                    "is dropped when the file is next written)\n",
-                    s->lock_file, oc_valid_user_name(line) ? line : "(invalid name)");
-            continue;
-        }
-        if (sp != NULL) {
-            s->lockout_until[a] = until;
-        } else {
-            s->locked[a] = true;
-        }
-    }
+    oc_agentstate_parse(s, cfg, buf, have);
     free(buf);
     return r;
 }
@@ -144,12 +150,11 @@ void oc_agentstate_free(struct oc_agentstate *s)
 /* "lockout-until=" and an int64 */
 #define LOCKOUT_SUFFIX_MAX (1 + 14 + 20)
 
-static int save_locks(const struct oc_agentstate *s, const struct oc_config *cfg)
+int oc_agentstate_format(const struct oc_agentstate *s, const struct oc_config *cfg, int64_t now,
+                         char **ret_buf, size_t *ret_len)
 {
-    int64_t now = oc_now();
     size_t len = 0, off = 0;
     char *buf;
-    int r;
 
     /* one locked agent's name a line; a lockout still running: the name
      * and its end */
@@ -165,6 +170,7 @@ static int save_locks(const struct oc_agentstate *s, const struct oc_config *cfg
     if (buf == NULL) {
         return -ENOMEM;
     }
+    buf[0] = '\0';
     for (size_t i = 0; i < s->n; i++) {
         if (s->locked[i]) {
             off += (size_t)snprintf(buf + off, len + 1 - off, "%s\n", cfg->agents[i].name);
@@ -174,7 +180,21 @@ static int save_locks(const struct oc_agentstate *s, const struct oc_config *cfg
                                     cfg->agents[i].name, (long long)s->lockout_until[i]);
         }
     }
-    len = off;
+    *ret_buf = buf;
+    *ret_len = off;
+    return 0;
+}
+
+static int save_locks(const struct oc_agentstate *s, const struct oc_config *cfg)
+{
+    size_t len = 0;
+    char *buf = NULL;
+    int r;
+
+    r = oc_agentstate_format(s, cfg, oc_now(), &buf, &len);
+    if (r < 0) {
+        return r;
+    }
     /* ".locked-agents.XXXXXX" next to the file, like every file the daemon
      * replaces (oc_sweep.h removes those a killed daemon left behind) */
     r = oc_replace_file(s->lock_file, NULL, buf, len, 0600, (uid_t)-1, (gid_t)-1);

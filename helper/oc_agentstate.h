@@ -59,6 +59,18 @@ int oc_agentstate_set_locked(struct oc_agentstate *s, const struct oc_config *cf
 int oc_agentstate_set_lockout(struct oc_agentstate *s, const struct oc_config *cfg, size_t a,
                               int64_t until);
 
+/* The lock file's text, parsed into s (buf[have] must be '\0'; buf is
+ * changed): a line "NAME" locks NAME, "NAME lockout-until=EPOCH" holds
+ * its lockout; comments (#), empty lines, other lines and names that are
+ * not configured agents are reported on stderr and skipped. */
+void oc_agentstate_parse(struct oc_agentstate *s, const struct oc_config *cfg, char *buf,
+                         size_t have);
+
+/* The lock file's text for s at now (lockouts ended by now are left out)
+ * in *ret_buf (malloc'd, '\0'-terminated, length *ret_len). */
+int oc_agentstate_format(const struct oc_agentstate *s, const struct oc_config *cfg, int64_t now,
+                         char **ret_buf, size_t *ret_len);
+
 /* Count a session opened (+1) or closed (-1) for agent index a; returns
  * the new count (never below 0 nor above OC_AGENTSTATE_SESSIONS_MAX). */
 uint32_t oc_agentstate_session(struct oc_agentstate *s, size_t a, int delta);
