@@ -351,8 +351,7 @@ static int dir_open_existing(const char *dir, int *ret_dirfd)
     return oc_tally_dir_open(dir, geteuid(), false, ret_dirfd, NULL);
 }
 
-int oc_tally_status_at(int dirfd, const char *name, int64_t now,
-                       struct oc_tally_status *ret_status)
+int oc_tally_status_at(int dirfd, const char *name, int64_t now, struct oc_tally_status *ret_status)
 {
     struct tally t;
     int r;
@@ -489,8 +488,8 @@ static int tally_fail_file(int dirfd, const char *name, int64_t now, const char 
 }
 
 int oc_tally_fail_at(int dirfd, const char *name, int64_t now, const char *service,
-                     const char *rhost, uint32_t deny, uint32_t fail_interval,
-                     uint32_t unlock_time, struct oc_tally_status *ret_status)
+                     const char *rhost, uint32_t deny, uint32_t fail_interval, uint32_t unlock_time,
+                     struct oc_tally_status *ret_status)
 {
     if (!tally_name_ok(name)) {
         return -EINVAL;

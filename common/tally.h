@@ -108,8 +108,8 @@ int oc_tally_fail(const char *dir, const char *name, int64_t now, const char *se
                   const char *rhost, uint32_t deny, uint32_t fail_interval, uint32_t unlock_time,
                   struct oc_tally_status *ret_status);
 int oc_tally_fail_at(int dirfd, const char *name, int64_t now, const char *service,
-                     const char *rhost, uint32_t deny, uint32_t fail_interval,
-                     uint32_t unlock_time, struct oc_tally_status *ret_status);
+                     const char *rhost, uint32_t deny, uint32_t fail_interval, uint32_t unlock_time,
+                     struct oc_tally_status *ret_status);
 
 /*
  * Per-source tally of input that no Entra key signed (garbage, a forged or

@@ -780,8 +780,8 @@ static void count_failure(struct ctx *c, const struct oc_service *svc)
     int dfd = -1;
     r = tally_dir(c, &dfd);
     if (r == 0) {
-        r = oc_tally_fail_at(dfd, c->agent->name, now, c->service, c->rhost, deny, interval,
-                             unlock, &st);
+        r = oc_tally_fail_at(dfd, c->agent->name, now, c->service, c->rhost, deny, interval, unlock,
+                             &st);
     }
     if (r < 0) {
         pam_syslog(c->pamh, LOG_ERR, "cannot record a failure of %s in %s: %s", c->agent->name,

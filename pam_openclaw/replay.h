@@ -17,8 +17,9 @@
 #define OC_REPLAY_ID_MAX 128
 
 /*
- * Remember id until exp in uti.db of the checked directory dirfd. 0 (first use), -EEXIST (seen before and not yet
- * expired), -ENOSPC (store full of live entries), -EINVAL, or -errno.
+ * Remember id until exp in uti.db of the checked directory dirfd.
+ * 0 (first use), -EEXIST (seen before and not yet expired), -ENOSPC
+ * (store full of live entries), -EINVAL, or -errno.
  */
 int oc_replay_use(int dirfd, const char *id, int64_t exp, int64_t now);
 
