@@ -21,6 +21,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -734,6 +735,65 @@ static int save_result(struct ctx *c, const struct oc_verify_result *res, uint32
 }
 
 /*
+ * The tally directory that a full walk (oc_tally_dir_open: every ancestor
+ * checked) last accepted in this process, by path and identity. A later
+ * call opens the path (O_NOFOLLOW) and takes the result without a new walk
+ * only when it is that very directory, still a directory of the effective
+ * uid without group/other access: whatever was renamed or symlinked on the
+ * way, it is the directory that was checked. Anything else walks again.
+ */
+static struct {
+    char path[OC_CONFIG_PATH_MAX + 1];
+    dev_t dev;
+    ino_t ino;
+} tally_seen;
+
+static int tally_dir_seen(const char *dir, int *ret_fd)
+{
+    struct stat st;
+    bool same;
+    int fd;
+
+    pthread_mutex_lock(&cache_lock);
+    same = strcmp(tally_seen.path, dir) == 0;
+    pthread_mutex_unlock(&cache_lock);
+    if (!same) {
+        return -ESTALE;
+    }
+    fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        return -errno;
+    }
+    pthread_mutex_lock(&cache_lock);
+    same = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+           (st.st_mode & 077) == 0 && strcmp(tally_seen.path, dir) == 0 &&
+           st.st_dev == tally_seen.dev && st.st_ino == tally_seen.ino;
+    pthread_mutex_unlock(&cache_lock);
+    if (!same) {
+        close(fd);
+        return -ESTALE;
+    }
+    *ret_fd = fd;
+    return 0;
+}
+
+/* Remember the directory fd that a full walk accepted; -1: forget. */
+static void tally_dir_remember(const char *dir, int fd)
+{
+    struct stat st;
+
+    pthread_mutex_lock(&cache_lock);
+    if (fd >= 0 && fstat(fd, &st) == 0 &&
+        oc_strscpy(tally_seen.path, sizeof(tally_seen.path), dir) >= 0) {
+        tally_seen.dev = st.st_dev;
+        tally_seen.ino = st.st_ino;
+    } else {
+        tally_seen.path[0] = '\0';
+    }
+    pthread_mutex_unlock(&cache_lock);
+}
+
+/*
  * The tally directory of this call: opened (created when it alone is
  * missing) and checked on first use, every ancestor included, then held.
  * On failure one log line says what to fix; the error is kept, so the
@@ -745,8 +805,10 @@ static int tally_dir(struct ctx *c, int *ret_fd)
     size_t bad = 0;
     int r;
 
-    if (c->tally_fd < 0 && c->tally_err == 0) {
+    if (c->tally_fd < 0 && c->tally_err == 0 && tally_dir_seen(dir, &c->tally_fd) < 0) {
+        c->tally_fd = -1;
         r = oc_tally_dir_open(dir, geteuid(), true, &c->tally_fd, &bad);
+        tally_dir_remember(dir, r == 0 ? c->tally_fd : -1);
         if (r < 0) {
             c->tally_fd = -1;
             c->tally_err = r;

@@ -77,6 +77,78 @@ pt() {
     rc=$?
 }
 
+# pamseq SERVICE USER [TOKENFILE | !SHELLCMD]...: one PAM handle in one
+# process, pam_authenticate once per TOKENFILE (as sshd retries within a
+# connection), shell commands in between; prints each result.
+pamseq() {
+    LD_PRELOAD="$wrapper" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$PAM_WORK/svc" timeout 60 \
+        "$OC_PY" -c "$PAMSEQ_PY" "$@" 2>>"$PAM_WORK/all.out"
+}
+PAMSEQ_PY=$(cat <<'PY'
+import ctypes, ctypes.util, subprocess, sys
+
+# SERVICE USER [TOKENFILE | !SHELLCMD]...: one PAM handle, pam_authenticate
+# once per TOKENFILE (as sshd retries), shell commands run in between.
+libc = ctypes.CDLL(None)
+libc.calloc.restype = ctypes.c_void_p
+libc.calloc.argtypes = [ctypes.c_size_t, ctypes.c_size_t]
+libc.strdup.restype = ctypes.c_void_p
+libc.strdup.argtypes = [ctypes.c_char_p]
+ctypes.CDLL("libpam.so.0", mode=ctypes.RTLD_GLOBAL)
+pam = ctypes.CDLL(None)  # pam_wrapper's pam_start (preloaded) before libpam's
+
+
+class Msg(ctypes.Structure):
+    _fields_ = [("msg_style", ctypes.c_int), ("msg", ctypes.c_char_p)]
+
+
+class Resp(ctypes.Structure):
+    _fields_ = [("resp", ctypes.c_void_p), ("resp_retcode", ctypes.c_int)]
+
+
+CONV = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.POINTER(Msg)),
+                        ctypes.POINTER(ctypes.POINTER(Resp)), ctypes.c_void_p)
+
+
+class Conv(ctypes.Structure):
+    _fields_ = [("conv", CONV), ("appdata_ptr", ctypes.c_void_p)]
+
+
+answer = [b""]
+
+
+def conv(n, msgs, resp, _):
+    arr = libc.calloc(n, ctypes.sizeof(Resp))
+    r = ctypes.cast(arr, ctypes.POINTER(Resp))
+    for i in range(n):
+        if msgs[i].contents.msg_style in (1, 2):  # PAM_PROMPT_ECHO_OFF/ON
+            r[i].resp = libc.strdup(answer[0])
+    resp[0] = r
+    return 0
+
+
+c_conv = CONV(conv)
+pam.pam_start.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(Conv),
+                          ctypes.POINTER(ctypes.c_void_p)]
+pam.pam_authenticate.argtypes = [ctypes.c_void_p, ctypes.c_int]
+pam.pam_end.argtypes = [ctypes.c_void_p, ctypes.c_int]
+service, user = sys.argv[1].encode(), sys.argv[2].encode()
+h = ctypes.c_void_p()
+cv = Conv(c_conv, None)
+if pam.pam_start(service, user, ctypes.byref(cv), ctypes.byref(h)) != 0:
+    sys.exit("pam_start failed")
+rc = 0
+for step in sys.argv[3:]:
+    if step.startswith("!"):
+        subprocess.run(step[1:], shell=True, check=True)
+        continue
+    answer[0] = open(step, "rb").read().strip()
+    rc = pam.pam_authenticate(h, 0)
+    print(rc, flush=True)
+pam.pam_end(h, rc)
+PY
+)
+
 # race SERVICE TOKENFILE CMD...: authenticate agent-alpha; once the module
 # waits at its prompt (or pamtester has ended: refused before the prompt),
 # run CMD, then answer with the token. Sets rc and prompted (y/n).
@@ -194,6 +266,24 @@ if [ "$rc" -ne 0 ] && [ "$n" -eq 1 ] && audit_has "user=agent-alpha .*result=fai
 else
     tap_fail "(a) ... and the failure is recorded in the real directory (1 record)" \
         "rc=$rc records=$n $(ls -la "$R/tally.real"; cat "$OPENCLAW_TEST_AUDIT_FILE")"
+fi
+rm -f "$R/tally"
+mv "$R/tally.real" "$R/tally"
+rm -f "$R/tally/agent-alpha"
+
+# The same swap between two attempts in one PAM handle (the module keeps
+# the directory it checked for the next attempt of the process): the
+# second attempt notices it is no longer that directory and walks again.
+reset_victim
+fresh_audit
+res=$(pamseq rootlayout agent-alpha "$tk/alpha" "!mv '$R/tally' '$R/tally.real' && ln -s '$victim' '$R/tally'" \
+    "$tk/alpha-v2" | tr '\n' ' ')
+if victim_untouched && [ "$(records "$R/tally.real")" -eq 0 ] && [ "${res%% *}" = 0 ] &&
+    [ "$(echo "$res" | cut -d' ' -f2)" != 0 ] && audit_has "user=agent-alpha .*result=error reason=tally"; then
+    tap_ok "(a) swapped between two attempts in one handle: the symlink not followed, the agent refused (reason=tally)"
+else
+    tap_fail "(a) swapped between two attempts in one handle: the symlink not followed, the agent refused (reason=tally)" \
+        "results: $res $(diff -r "$PAM_WORK/victim.orig" "$victim" | head -5; cat "$OPENCLAW_TEST_AUDIT_FILE")"
 fi
 rm -f "$R/tally"
 mv "$R/tally.real" "$R/tally"
