@@ -974,18 +974,23 @@ static int check_lock(struct ctx *c, const char *event, int code)
 {
     struct oc_tally_status st;
     char detail[160];
-    int r;
+    int dfd = -1, r;
 
-    int dfd = -1;
-    r = tally_dir(c, &dfd);
+    r = tally_dir(c, &dfd); /* logs what is wrong with the directory */
     if (r == 0) {
         r = oc_tally_status_at(dfd, c->agent->name, oc_now(), &st);
+        if (r < 0) {
+            pam_syslog(c->pamh, LOG_ERR,
+                       "cannot use the failure tally of %s in %s: %s (a tally file must be a "
+                       "regular file owned by root with one link, never a symlink: remove %s/%s "
+                       "if it is not, which also clears its failures)",
+                       c->agent->name, c->cfg->global.tally_dir, strerror(-r),
+                       c->cfg->global.tally_dir, c->agent->name);
+        }
     }
     if (r < 0) {
-        pam_syslog(c->pamh, LOG_ERR,
-                   "cannot use the failure tally of %s in %s: %s (the directory root's 0700, "
-                   "its files regular, owned by root, one link each); refusing agent %s",
-                   c->agent->name, c->cfg->global.tally_dir, strerror(-r), c->agent->name);
+        pam_syslog(c->pamh, LOG_ERR, "refusing agent %s: its failure tally is unusable",
+                   c->agent->name);
         audit(c, event, "error", "tally", NULL, NULL, NULL, NULL);
         return PAM_AUTHINFO_UNAVAIL;
     }
@@ -1382,8 +1387,12 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
             goto refused;
         }
         if (r < 0) {
-            pam_syslog(c->pamh, LOG_ERR, "one-time token store in %s: %s; refusing",
-                       cfg->global.tally_dir, strerror(-r));
+            pam_syslog(c->pamh, LOG_ERR,
+                       "one-time token store %s/" OC_REPLAY_FILE ": %s; refusing%s",
+                       cfg->global.tally_dir, strerror(-r),
+                       r == -ENOSPC ? ""
+                                    : " (it must be a regular file owned by root with one link, "
+                                      "never a symlink)");
             reason = r == -ENOSPC ? "replay-store-full" : "replay-store";
             audit(c, event, "error", reason, res->appid, res->oid, res->log_id, NULL);
             ret = PAM_AUTHINFO_UNAVAIL;
