@@ -848,7 +848,7 @@ static const struct keydef keytab[] = {
         {SEC_GLOBAL, "socket", p_path, G(socket), 0, 0, "",
          "socket = " OC_DEFAULT_RUNTIME_DIR "/openclawd.sock", false},
         {SEC_GLOBAL, "tally_dir", p_path, G(tally_dir), 0, 0, "",
-         "tally_dir = " OC_DEFAULT_RUNTIME_DIR "/tally", false},
+         "tally_dir = " OC_DEFAULT_TALLY_DIR, false},
         {SEC_GLOBAL, "tcti", p_tcti, G(tcti), 0, 0, "", "tcti = " OC_DEFAULT_TCTI, false},
         {SEC_GLOBAL, "ca_file", p_path, G(ca_file), 0, 0, "",
          "ca_file = /etc/ssl/certs/ca-certificates.crt", false},
@@ -1590,7 +1590,7 @@ static int global_defaults(struct ctx *c)
     r = r < 0 ? r : set_default_join(&g->keys_dir, g->state_dir, "keys");
     r = r < 0 ? r : set_default(&g->runtime_dir, OC_DEFAULT_RUNTIME_DIR);
     r = r < 0 ? r : set_default_join(&g->socket, g->runtime_dir, "openclawd.sock");
-    r = r < 0 ? r : set_default_join(&g->tally_dir, g->runtime_dir, "tally");
+    r = r < 0 ? r : set_default(&g->tally_dir, OC_DEFAULT_TALLY_DIR);
     r = r < 0 ? r : set_default(&g->tcti, OC_DEFAULT_TCTI);
     return r;
 }

@@ -50,6 +50,7 @@
 #define OC_DEFAULT_SHELL         "/bin/sh"
 #define OC_DEFAULT_STATE_DIR     "/var/lib/openclaw"
 #define OC_DEFAULT_RUNTIME_DIR   "/run/openclaw"
+#define OC_DEFAULT_TALLY_DIR     "/var/lib/openclaw-pam" /* root's, kept across reboots */
 #define OC_DEFAULT_TCTI          "device:/dev/tpmrm0"
 #define OC_DEFAULT_DENY          5
 #define OC_DENY_MAX              1000

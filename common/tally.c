@@ -33,63 +33,124 @@ struct tally {
     struct oc_tally_record *rec; /* h.n entries */
 };
 
-int oc_tally_dir_check(const char *dir)
+/* May a directory on the way to the tally directory be trusted: only root
+ * or the owner can change which entries it holds. A sticky directory
+ * (/tmp) qualifies: nobody else may rename or remove an entry of root's
+ * in it, and the next component must be root's (or the owner's) too. */
+static bool ancestor_ok(const struct stat *st, uid_t owner)
 {
+    return (st->st_uid == 0 || st->st_uid == owner) &&
+           ((st->st_mode & (S_IWGRP | S_IWOTH)) == 0 || (st->st_mode & S_ISVTX) != 0);
+}
+
+int oc_tally_dir_open(const char *dir, uid_t owner, bool create, int *ret_dirfd,
+                      size_t *ret_bad_len)
+{
+    char comp[NAME_MAX + 1];
     struct stat st;
+    const char *p = dir;
+    size_t bad = 1;
+    int fd, r = 0;
 
     if (dir == NULL || dir[0] != '/') {
         return -EINVAL;
     }
-    if (lstat(dir, &st) < 0) {
-        if (errno != ENOENT) {
-            return -errno;
+    fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        r = -errno;
+        goto out;
+    }
+    if (fstat(fd, &st) < 0) {
+        r = -errno;
+        goto out;
+    }
+    for (;;) {
+        while (*p == '/') {
+            p++;
         }
-        int mr = mkdir(dir, 0700);
-        if (mr < 0 && errno == ENOENT) {
-            /* e.g. /run/openclaw before openclawd ever ran: one level only */
-            char parent[PATH_MAX];
-            char *slash;
-            if (oc_strscpy(parent, sizeof(parent), dir) < 0) {
-                return -ENAMETOOLONG;
+        size_t len = strcspn(p, "/");
+        const char *rest = p + len;
+        while (*rest == '/') {
+            rest++;
+        }
+        bool last = *rest == '\0';
+        if (len == 0) {
+            /* "/" itself named as the tally directory */
+            r = -EPERM;
+            goto out;
+        }
+        if (!ancestor_ok(&st, owner)) {
+            r = -EPERM;
+            goto out;
+        }
+        bad = (size_t)(p - dir) + len;
+        if (len > NAME_MAX) {
+            r = -ENAMETOOLONG;
+            goto out;
+        }
+        memcpy(comp, p, len);
+        comp[len] = '\0';
+        if (strcmp(comp, ".") == 0 || strcmp(comp, "..") == 0) {
+            r = -EINVAL;
+            goto out;
+        }
+        /* O_NOFOLLOW on every component: a symlink anywhere is refused. */
+        int nfd = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (nfd < 0 && errno == ENOENT && last && create) {
+            if (mkdirat(fd, comp, 0700) < 0 && errno != EEXIST) {
+                r = -errno;
+                goto out;
             }
-            slash = strrchr(parent, '/');
-            if (slash != NULL && slash != parent) {
-                *slash = '\0';
-                if (mkdir(parent, 0755) < 0 && errno != EEXIST) {
-                    return -errno;
-                }
-            }
-            mr = mkdir(dir, 0700);
+            nfd = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         }
-        if (mr < 0 && errno != EEXIST) {
-            return -errno;
+        if (nfd < 0) {
+            r = -errno;
+            goto out;
         }
-        if (lstat(dir, &st) < 0) {
-            return -errno;
+        close(fd);
+        fd = nfd;
+        if (fstat(fd, &st) < 0) {
+            r = -errno;
+            goto out;
         }
+        if (!S_ISDIR(st.st_mode)) {
+            r = -ENOTDIR;
+            goto out;
+        }
+        if (last) {
+            break;
+        }
+        p = rest;
     }
-    if (!S_ISDIR(st.st_mode)) {
-        return -ENOTDIR;
+    if (st.st_uid != owner || (st.st_mode & 077) != 0) {
+        r = -EPERM;
+        goto out;
     }
-    if (st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
-        return -EPERM;
+    if (ret_dirfd != NULL) {
+        *ret_dirfd = fd;
+        fd = -1;
     }
-    return 0;
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (r < 0 && ret_bad_len != NULL) {
+        *ret_bad_len = bad;
+    }
+    return r;
 }
 
-static int tally_path(const char *dir, const char *name, char *buf, size_t len)
+int oc_tally_dir_check(const char *dir)
 {
-    int n;
+    return oc_tally_dir_open(dir, geteuid(), true, NULL, NULL);
+}
 
-    if (dir == NULL || name == NULL || !oc_valid_user_name(name) || strstr(name, "..") != NULL ||
-        strchr(name, '/') != NULL) {
-        return -EINVAL;
-    }
-    n = snprintf(buf, len, "%s/%s", dir, name);
-    if (n < 0 || (size_t)n >= len) {
-        return -ENAMETOOLONG;
-    }
-    return 0;
+/* Names that are not valid user names (so anything with '/', "." or "..")
+ * never reach openat(). */
+static bool tally_name_ok(const char *name)
+{
+    return name != NULL && oc_valid_user_name(name) && strstr(name, "..") == NULL &&
+           strchr(name, '/') == NULL;
 }
 
 static ssize_t read_full(int fd, void *buf, size_t n, off_t off)
@@ -214,57 +275,60 @@ static void fill_status(const struct tally *t, int64_t now, struct oc_tally_stat
  * the source in hex. The prefix is not a valid user name, so a source never
  * shares a file with an agent.
  */
-static int source_path(const char *dir, const char *source, char *buf, size_t len)
+static void source_name(const char *source, char buf[static OC_TALLY_SOURCE_NAME_MAX])
 {
     uint64_t h = 0xcbf29ce484222325ull;
-    int n;
 
-    if (dir == NULL || source == NULL) {
-        return -EINVAL;
-    }
     for (const unsigned char *p = (const unsigned char *)source; *p != '\0'; p++) {
         h = (h ^ *p) * 0x100000001b3ull;
     }
-    n = snprintf(buf, len, "%s/%s%016llx", dir, OC_TALLY_SOURCE_PREFIX, (unsigned long long)h);
-    if (n < 0 || (size_t)n >= len) {
-        return -ENAMETOOLONG;
-    }
-    return 0;
+    (void)snprintf(buf, OC_TALLY_SOURCE_NAME_MAX, "%s%016llx", OC_TALLY_SOURCE_PREFIX,
+                   (unsigned long long)h);
 }
 
-static int open_path(const char *path, int flags, int *ret_fd)
+int oc_tally_file_open(int dirfd, const char *name, int flags, int *ret_fd)
 {
     struct stat st;
-    int fd;
+    int fd, r = 0;
 
-    fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+    if (dirfd < 0 || name == NULL || name[0] == '\0' || strchr(name, '/') != NULL ||
+        strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || ret_fd == NULL) {
+        return -EINVAL;
+    }
+    /* O_NONBLOCK: a FIFO never holds the caller at open (and is refused). */
+    fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
     if (fd < 0) {
         return -errno;
     }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) < 0) {
+        r = -errno;
+    } else if (!S_ISREG(st.st_mode)) {
+        r = -EINVAL;
+    } else if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        r = -EPERM;
+    } else if (st.st_nlink != 1) {
+        r = -EMLINK; /* a hard link: writing would change another file too */
+    }
+    if (r < 0) {
         close(fd);
-        return -EINVAL;
+        return r;
     }
     *ret_fd = fd;
     return 0;
 }
 
-static int open_tally(const char *dir, const char *name, int flags, int *ret_fd)
+static int open_tally(int dirfd, const char *name, int flags, int *ret_fd)
 {
-    char path[PATH_MAX];
-    int r;
-
-    r = tally_path(dir, name, path, sizeof(path));
-    return r < 0 ? r : open_path(path, flags, ret_fd);
+    return tally_name_ok(name) ? oc_tally_file_open(dirfd, name, flags, ret_fd) : -EINVAL;
 }
 
 /* Read the user's tally, records included, under a shared lock. No tally
  * file reads as an empty tally. */
-static int tally_load(const char *dir, const char *name, struct tally *t)
+static int tally_load(int dirfd, const char *name, struct tally *t)
 {
     int fd = -1, r;
 
-    r = open_tally(dir, name, O_RDONLY, &fd);
+    r = open_tally(dirfd, name, O_RDONLY, &fd);
     if (r == -ENOENT) {
         memset(t, 0, sizeof(*t));
         return 0;
@@ -280,8 +344,14 @@ static int tally_load(const char *dir, const char *name, struct tally *t)
     return r;
 }
 
-int oc_tally_status(const char *dir, const char *name, int64_t now,
-                    struct oc_tally_status *ret_status)
+/* The tally directory dir for a read or a reset: -ENOENT when it does not
+ * exist (nothing on record), never created. */
+static int dir_open_existing(const char *dir, int *ret_dirfd)
+{
+    return oc_tally_dir_open(dir, geteuid(), false, ret_dirfd, NULL);
+}
+
+int oc_tally_status_at(int dirfd, const char *name, int64_t now, struct oc_tally_status *ret_status)
 {
     struct tally t;
     int r;
@@ -289,7 +359,7 @@ int oc_tally_status(const char *dir, const char *name, int64_t now,
     if (ret_status == NULL) {
         return -EINVAL;
     }
-    r = tally_load(dir, name, &t);
+    r = tally_load(dirfd, name, &t);
     if (r < 0) {
         return r;
     }
@@ -298,16 +368,47 @@ int oc_tally_status(const char *dir, const char *name, int64_t now,
     return 0;
 }
 
+int oc_tally_status(const char *dir, const char *name, int64_t now,
+                    struct oc_tally_status *ret_status)
+{
+    int dirfd = -1, r;
+
+    if (ret_status == NULL || !tally_name_ok(name)) {
+        return -EINVAL;
+    }
+    r = dir_open_existing(dir, &dirfd);
+    if (r == -ENOENT) {
+        memset(ret_status, 0, sizeof(*ret_status));
+        return 0;
+    }
+    if (r < 0) {
+        return r;
+    }
+    r = oc_tally_status_at(dirfd, name, now, ret_status);
+    close(dirfd);
+    return r;
+}
+
 int oc_tally_records(const char *dir, const char *name, struct oc_tally_record **ret_records,
                      size_t *ret_n)
 {
     struct tally t;
-    int r;
+    int dirfd = -1, r;
 
-    if (ret_records == NULL || ret_n == NULL) {
+    if (ret_records == NULL || ret_n == NULL || !tally_name_ok(name)) {
         return -EINVAL;
     }
-    r = tally_load(dir, name, &t);
+    r = dir_open_existing(dir, &dirfd);
+    if (r == -ENOENT) {
+        *ret_records = NULL;
+        *ret_n = 0;
+        return 0;
+    }
+    if (r < 0) {
+        return r;
+    }
+    r = tally_load(dirfd, name, &t);
+    close(dirfd);
     if (r < 0) {
         return r;
     }
@@ -316,10 +417,10 @@ int oc_tally_records(const char *dir, const char *name, struct oc_tally_record *
     return 0;
 }
 
-/* One failure in the tally file at path (see oc_tally_fail). */
-static int tally_fail_path(const char *path, int64_t now, const char *service, const char *rhost,
-                           uint32_t deny, uint32_t fail_interval, uint32_t unlock_time,
-                           struct oc_tally_status *ret_status)
+/* One failure in the tally file name of dirfd (see oc_tally_fail). */
+static int tally_fail_file(int dirfd, const char *name, int64_t now, const char *service,
+                           const char *rhost, uint32_t deny, uint32_t fail_interval,
+                           uint32_t unlock_time, struct oc_tally_status *ret_status)
 {
     struct tally t;
     struct oc_tally_record *rec;
@@ -331,7 +432,7 @@ static int tally_fail_path(const char *path, int64_t now, const char *service, c
     if (deny == 0 || ret_status == NULL) {
         return -EINVAL;
     }
-    r = open_path(path, O_RDWR | O_CREAT, &fd);
+    r = oc_tally_file_open(dirfd, name, O_RDWR | O_CREAT, &fd);
     if (r < 0) {
         return r;
     }
@@ -386,37 +487,57 @@ static int tally_fail_path(const char *path, int64_t now, const char *service, c
     return r;
 }
 
+int oc_tally_fail_at(int dirfd, const char *name, int64_t now, const char *service,
+                     const char *rhost, uint32_t deny, uint32_t fail_interval, uint32_t unlock_time,
+                     struct oc_tally_status *ret_status)
+{
+    if (!tally_name_ok(name)) {
+        return -EINVAL;
+    }
+    return tally_fail_file(dirfd, name, now, service, rhost, deny, fail_interval, unlock_time,
+                           ret_status);
+}
+
 int oc_tally_fail(const char *dir, const char *name, int64_t now, const char *service,
                   const char *rhost, uint32_t deny, uint32_t fail_interval, uint32_t unlock_time,
                   struct oc_tally_status *ret_status)
 {
-    char path[PATH_MAX];
-    int r = tally_path(dir, name, path, sizeof(path));
+    int dirfd = -1, r;
 
-    return r < 0 ? r
-                 : tally_fail_path(path, now, service, rhost, deny, fail_interval, unlock_time,
-                                   ret_status);
+    if (!tally_name_ok(name)) {
+        return -EINVAL;
+    }
+    r = oc_tally_dir_open(dir, geteuid(), true, &dirfd, NULL);
+    if (r < 0) {
+        return r;
+    }
+    r = oc_tally_fail_at(dirfd, name, now, service, rhost, deny, fail_interval, unlock_time,
+                         ret_status);
+    close(dirfd);
+    return r;
 }
 
-int oc_tally_source_fail(const char *dir, const char *source, int64_t now, const char *service,
-                         uint32_t deny, uint32_t fail_interval, uint32_t hold,
-                         struct oc_tally_status *ret_status)
+int oc_tally_source_fail_at(int dirfd, const char *source, int64_t now, const char *service,
+                            uint32_t deny, uint32_t fail_interval, uint32_t hold,
+                            struct oc_tally_status *ret_status)
 {
-    char path[PATH_MAX];
-    int r = source_path(dir, source, path, sizeof(path));
+    char name[OC_TALLY_SOURCE_NAME_MAX];
 
+    if (source == NULL) {
+        return -EINVAL;
+    }
+    source_name(source, name);
     /* hold 0 would mean "until an admin": a source is never held that long. */
-    return r < 0 ? r
-                 : tally_fail_path(path, now, service, source, deny, fail_interval,
-                                   hold == 0 ? 1 : hold, ret_status);
+    return tally_fail_file(dirfd, name, now, service, source, deny, fail_interval,
+                           hold == 0 ? 1 : hold, ret_status);
 }
 
-int oc_tally_reset(const char *dir, const char *name)
+int oc_tally_reset_at(int dirfd, const char *name)
 {
     struct tally t;
     int fd = -1, r;
 
-    r = open_tally(dir, name, O_RDWR, &fd);
+    r = open_tally(dirfd, name, O_RDWR, &fd);
     if (r == -ENOENT) {
         return 0;
     }
@@ -429,5 +550,24 @@ int oc_tally_reset(const char *dir, const char *name)
         r = tally_write(fd, &t);
     }
     close(fd);
+    return r;
+}
+
+int oc_tally_reset(const char *dir, const char *name)
+{
+    int dirfd = -1, r;
+
+    if (!tally_name_ok(name)) {
+        return -EINVAL;
+    }
+    r = dir_open_existing(dir, &dirfd);
+    if (r == -ENOENT) {
+        return 0;
+    }
+    if (r < 0) {
+        return r;
+    }
+    r = oc_tally_reset_at(dirfd, name);
+    close(dirfd);
     return r;
 }

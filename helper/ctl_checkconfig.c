@@ -43,6 +43,7 @@
 #include "helper/ctl_localdb.h"
 #include "idmap.h"
 #include "pamargs.h"
+#include "tally.h"
 #include "util.h"
 
 #define CHECK_PAM_DIR         "/etc/pam.d"
@@ -318,6 +319,58 @@ static void check_dir(struct check *c, const char *what, const char *path, const
     }
 }
 
+/*
+ * The tally directory as pam_openclaw opens it (oc_tally_dir_open, owner
+ * root): every directory above it root's and not writable by group or
+ * others (sticky ones excepted), no symlink on the way. Its owner or a
+ * writer of a directory above could rename it or swap it for a symlink
+ * while the module waits for a token. The directory's own owner and mode
+ * are check_dir()'s.
+ */
+static void check_tally_dir(struct check *c, const char *path)
+{
+    char at[OC_CONFIG_PATH_MAX + 1];
+    struct stat st;
+    size_t bad = 0;
+    int r;
+
+    if (path == NULL) {
+        return;
+    }
+    check_dir(c, "tally_dir", path, "root", 0700);
+    r = oc_tally_dir_open(path, 0, false, NULL, &bad);
+    if (r == 0 || r == -ENOENT || bad >= sizeof(at)) {
+        return; /* missing: check_dir() said how to make it */
+    }
+    memcpy(at, path, bad);
+    at[bad] = '\0';
+    bool self = path[strspn(path + bad, "/") + bad] == '\0';
+    bool seen = lstat(at, &st) == 0;
+    if (seen && S_ISLNK(st.st_mode)) {
+        problem(c, c->path, 0,
+                "tally_dir %s: %s is a symlink: pam_openclaw refuses agents (a symlink on the "
+                "way lets its owner redirect root's writes): name the real directory in "
+                "tally_dir",
+                path, at);
+    } else if (self && r == -EPERM) {
+        return; /* owner or mode of the directory itself: check_dir() said it */
+    } else if (seen && r == -EPERM && st.st_uid != 0) {
+        problem(c, c->path, 0,
+                "tally_dir %s: %s above it is owned by uid %u, not root: pam_openclaw refuses "
+                "agents (that account could rename or replace the tally directory): choose a "
+                "tally_dir below root's directories only (default " OC_DEFAULT_TALLY_DIR ")",
+                path, at, (unsigned)st.st_uid);
+    } else if (seen && r == -EPERM) {
+        problem(c, c->path, 0,
+                "tally_dir %s: %s above it has mode %04o (writable by group or others, not "
+                "sticky): pam_openclaw refuses agents: chmod go-w %s",
+                path, at, (unsigned)(st.st_mode & 07777), at);
+    } else {
+        problem(c, c->path, 0, "tally_dir %s: %s: %s: pam_openclaw refuses agents", path, at,
+                strerror(-r));
+    }
+}
+
 static void check_dirs(struct check *c, const struct oc_config *cfg)
 {
     const struct oc_global *g = &cfg->global;
@@ -327,7 +380,7 @@ static void check_dirs(struct check *c, const struct oc_config *cfg)
     check_dir(c, "jwks_dir", g->jwks_dir, du, 0755);
     check_dir(c, "keys_dir", g->keys_dir, du, 0700);
     check_dir(c, "runtime_dir", g->runtime_dir, du, 0755);
-    check_dir(c, "tally_dir", g->tally_dir, "root", 0700);
+    check_tally_dir(c, g->tally_dir);
     if (g->socket != NULL) {
         char dir[OC_CONFIG_PATH_MAX + 1];
         (void)oc_strscpy(dir, sizeof(dir), g->socket);

@@ -56,6 +56,10 @@ EXTRA_DIST += tests/system/pam-fault-matrix.sh
 # Only Entra-signed input counts toward an agent's lockout (docs/security.md).
 TESTS += tests/integration/pam-lockout-signed.sh tests/integration/askpass-login-only.sh
 EXTRA_DIST += tests/integration/pam-lockout-signed.sh tests/integration/askpass-login-only.sh
+# Root's own files (tally, uti.db) out of other accounts' reach: the symlink
+# swap during the prompt, unsafe directories, linked files (docs/security.md).
+TESTS += tests/integration/pam-tally-trust.sh
+EXTRA_DIST += tests/integration/pam-tally-trust.sh
 # ssh by agent identity between two hosts (network namespaces): sshd's
 # AuthorizedKeysCommand, the TPM-backed ssh-agent, revocation, sudo, su.
 TESTS += tests/system/ssh-two-hosts.sh

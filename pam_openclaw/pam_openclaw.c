@@ -21,6 +21,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -380,6 +381,11 @@ struct ctx {
     const struct oc_config *cfg;
     const struct oc_agent *agent;
     uint32_t tally_records; /* failures on file when check_lock() ran */
+    /* The failure tally's directory, opened and checked once per call
+     * (tally_dir()) and used through openat() until ctx_done(): a rename
+     * or symlink while the conversation waits changes nothing. */
+    int tally_fd;
+    int tally_err;
     /* [directory]: directory.json (openclawd's sync), this user's entry in
      * it, and for a synced (non-static) agent the agent made from it. */
     struct cached *dir_ref;
@@ -444,6 +450,10 @@ __attribute__((format(printf, 2, 3))) static void debug(struct ctx *c, const cha
 
 static void ctx_done(struct ctx *c)
 {
+    if (c->tally_fd >= 0) {
+        close(c->tally_fd);
+        c->tally_fd = -1;
+    }
     cache_put(c->dir_ref);
     c->dir_ref = NULL;
     c->dir_entry = NULL;
@@ -621,6 +631,7 @@ static int ctx_init(struct ctx *c, pam_handle_t *pamh, const char *phase, int ar
     int r;
 
     memset(c, 0, sizeof(*c));
+    c->tally_fd = -1;
     c->pamh = pamh;
     c->phase = phase;
     r = parse_args(pamh, argc, argv, &c->o);
@@ -723,6 +734,99 @@ static int save_result(struct ctx *c, const struct oc_verify_result *res, uint32
     return r;
 }
 
+/*
+ * The tally directory that a full walk (oc_tally_dir_open: every ancestor
+ * checked) last accepted in this process, by path and identity. A later
+ * call opens the path (O_NOFOLLOW) and takes the result without a new walk
+ * only when it is that very directory, still a directory of the effective
+ * uid without group/other access: whatever was renamed or symlinked on the
+ * way, it is the directory that was checked. Anything else walks again.
+ */
+static struct {
+    char path[OC_CONFIG_PATH_MAX + 1];
+    dev_t dev;
+    ino_t ino;
+} tally_seen;
+
+static int tally_dir_seen(const char *dir, int *ret_fd)
+{
+    struct stat st;
+    bool same;
+    int fd;
+
+    pthread_mutex_lock(&cache_lock);
+    same = strcmp(tally_seen.path, dir) == 0;
+    pthread_mutex_unlock(&cache_lock);
+    if (!same) {
+        return -ESTALE;
+    }
+    fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        return -errno;
+    }
+    pthread_mutex_lock(&cache_lock);
+    same = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+           (st.st_mode & 077) == 0 && strcmp(tally_seen.path, dir) == 0 &&
+           st.st_dev == tally_seen.dev && st.st_ino == tally_seen.ino;
+    pthread_mutex_unlock(&cache_lock);
+    if (!same) {
+        close(fd);
+        return -ESTALE;
+    }
+    *ret_fd = fd;
+    return 0;
+}
+
+/* Remember the directory fd that a full walk accepted; -1: forget. */
+static void tally_dir_remember(const char *dir, int fd)
+{
+    struct stat st;
+
+    pthread_mutex_lock(&cache_lock);
+    if (fd >= 0 && fstat(fd, &st) == 0 &&
+        oc_strscpy(tally_seen.path, sizeof(tally_seen.path), dir) >= 0) {
+        tally_seen.dev = st.st_dev;
+        tally_seen.ino = st.st_ino;
+    } else {
+        tally_seen.path[0] = '\0';
+    }
+    pthread_mutex_unlock(&cache_lock);
+}
+
+/*
+ * The tally directory of this call: opened (created when it alone is
+ * missing) and checked on first use, every ancestor included, then held.
+ * On failure one log line says what to fix; the error is kept, so the
+ * directory is walked once per call at most.
+ */
+static int tally_dir(struct ctx *c, int *ret_fd)
+{
+    const char *dir = c->cfg->global.tally_dir;
+    size_t bad = 0;
+    int r;
+
+    if (c->tally_fd < 0 && c->tally_err == 0 && tally_dir_seen(dir, &c->tally_fd) < 0) {
+        c->tally_fd = -1;
+        r = oc_tally_dir_open(dir, geteuid(), true, &c->tally_fd, &bad);
+        tally_dir_remember(dir, r == 0 ? c->tally_fd : -1);
+        if (r < 0) {
+            c->tally_fd = -1;
+            c->tally_err = r;
+            pam_syslog(c->pamh, LOG_ERR,
+                       "cannot use the failure tally directory %s: %.*s: %s (it must be a "
+                       "directory owned by root, mode 0700, and every directory above it owned "
+                       "by root and not writable by group or others, no symlinks: run "
+                       "openclawctl check-config)",
+                       dir, (int)bad, dir, strerror(-r));
+        }
+    }
+    if (c->tally_fd < 0) {
+        return c->tally_err;
+    }
+    *ret_fd = c->tally_fd;
+    return 0;
+}
+
 /* Count one failure for the agent; a lock raises an anomaly event. */
 static void count_failure(struct ctx *c, const struct oc_service *svc)
 {
@@ -735,8 +839,12 @@ static void count_failure(struct ctx *c, const struct oc_service *svc)
     char detail[200];
     int r;
 
-    r = oc_tally_fail(c->cfg->global.tally_dir, c->agent->name, now, c->service, c->rhost, deny,
-                      interval, unlock, &st);
+    int dfd = -1;
+    r = tally_dir(c, &dfd);
+    if (r == 0) {
+        r = oc_tally_fail_at(dfd, c->agent->name, now, c->service, c->rhost, deny, interval, unlock,
+                             &st);
+    }
     if (r < 0) {
         pam_syslog(c->pamh, LOG_ERR, "cannot record a failure of %s in %s: %s", c->agent->name,
                    c->cfg->global.tally_dir, strerror(-r));
@@ -789,10 +897,10 @@ static void count_unsigned(struct ctx *c, const struct oc_service *svc)
     if (hold == 0 || hold > OC_SOURCE_HOLD_MAX) {
         hold = OC_SOURCE_HOLD_MAX;
     }
-    r = oc_tally_dir_check(c->cfg->global.tally_dir);
+    int dfd = -1;
+    r = tally_dir(c, &dfd);
     if (r == 0) {
-        r = oc_tally_source_fail(c->cfg->global.tally_dir, source, oc_now(), c->service, deny,
-                                 interval, hold, &st);
+        r = oc_tally_source_fail_at(dfd, source, oc_now(), c->service, deny, interval, hold, &st);
     }
     if (r < 0) {
         pam_syslog(c->pamh, LOG_ERR, "cannot record a failure of source %s in %s: %s", source,
@@ -866,17 +974,23 @@ static int check_lock(struct ctx *c, const char *event, int code)
 {
     struct oc_tally_status st;
     char detail[160];
-    int r;
+    int dfd = -1, r;
 
-    r = oc_tally_dir_check(c->cfg->global.tally_dir);
+    r = tally_dir(c, &dfd); /* logs what is wrong with the directory */
     if (r == 0) {
-        r = oc_tally_status(c->cfg->global.tally_dir, c->agent->name, oc_now(), &st);
+        r = oc_tally_status_at(dfd, c->agent->name, oc_now(), &st);
+        if (r < 0) {
+            pam_syslog(c->pamh, LOG_ERR,
+                       "cannot use the failure tally of %s in %s: %s (a tally file must be a "
+                       "regular file owned by root with one link, never a symlink: remove %s/%s "
+                       "if it is not, which also clears its failures)",
+                       c->agent->name, c->cfg->global.tally_dir, strerror(-r),
+                       c->cfg->global.tally_dir, c->agent->name);
+        }
     }
     if (r < 0) {
-        pam_syslog(c->pamh, LOG_ERR,
-                   "cannot use the failure tally in %s: %s (it must be a directory owned by "
-                   "root, mode 0700); refusing agent %s",
-                   c->cfg->global.tally_dir, strerror(-r), c->agent->name);
+        pam_syslog(c->pamh, LOG_ERR, "refusing agent %s: its failure tally is unusable",
+                   c->agent->name);
         audit(c, event, "error", "tally", NULL, NULL, NULL, NULL);
         return PAM_AUTHINFO_UNAVAIL;
     }
@@ -1260,11 +1374,12 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
             detail = "one_time_tokens needs a uti or jti claim";
             goto refused;
         }
-        r = oc_tally_dir_check(cfg->global.tally_dir);
+        int dfd = -1;
+        r = tally_dir(c, &dfd);
         if (r == 0) {
             /* Kept as long as the verifier would still accept the token. */
-            r = oc_replay_use(cfg->global.tally_dir, res->log_id,
-                              res->exp + (int64_t)cfg->global.clock_skew, pol.now);
+            r = oc_replay_use(dfd, res->log_id, res->exp + (int64_t)cfg->global.clock_skew,
+                              pol.now);
         }
         if (r == -EEXIST) {
             reason = "replay";
@@ -1272,8 +1387,12 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
             goto refused;
         }
         if (r < 0) {
-            pam_syslog(c->pamh, LOG_ERR, "one-time token store in %s: %s; refusing",
-                       cfg->global.tally_dir, strerror(-r));
+            pam_syslog(c->pamh, LOG_ERR,
+                       "one-time token store %s/" OC_REPLAY_FILE ": %s; refusing%s",
+                       cfg->global.tally_dir, strerror(-r),
+                       r == -ENOSPC ? ""
+                                    : " (it must be a regular file owned by root with one link, "
+                                      "never a symlink)");
             reason = r == -ENOSPC ? "replay-store-full" : "replay-store";
             audit(c, event, "error", reason, res->appid, res->oid, res->log_id, NULL);
             ret = PAM_AUTHINFO_UNAVAIL;
@@ -1286,9 +1405,12 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
     }
     /* A success clears the failures (nothing to do when there were none);
      * not a mode=helper success: it proves nothing about presented tokens. */
-    r = c->tally_records > 0 && !c->o.mode_helper
-                ? oc_tally_reset(cfg->global.tally_dir, c->agent->name)
-                : 0;
+    r = 0;
+    if (c->tally_records > 0 && !c->o.mode_helper) {
+        int dfd = -1;
+        r = tally_dir(c, &dfd);
+        r = r < 0 ? r : oc_tally_reset_at(dfd, c->agent->name);
+    }
     if (r < 0) {
         pam_syslog(c->pamh, LOG_ERR, "cannot reset the failure tally of %s: %s", c->agent->name,
                    strerror(-r));

@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "pam_openclaw/replay.h"
+#include "tally.h"
 
 struct replay_rec {
     int64_t exp;
@@ -29,23 +29,20 @@ static int do_flock(int fd)
     return 0;
 }
 
-int oc_replay_use(const char *dir, const char *id, int64_t exp, int64_t now)
+int oc_replay_use(int dirfd, const char *id, int64_t exp, int64_t now)
 {
-    char path[PATH_MAX];
     struct stat st;
     struct replay_rec *recs = NULL;
     size_t n = 0, keep = 0, idlen;
     int fd, r = 0;
 
-    if (dir == NULL || id == NULL || (idlen = strlen(id)) == 0 || idlen >= OC_REPLAY_ID_MAX) {
+    if (dirfd < 0 || id == NULL || (idlen = strlen(id)) == 0 || idlen >= OC_REPLAY_ID_MAX) {
         return -EINVAL;
     }
-    if (snprintf(path, sizeof(path), "%s/%s", dir, OC_REPLAY_FILE) >= (int)sizeof(path)) {
-        return -ENAMETOOLONG;
-    }
-    fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
-    if (fd < 0) {
-        return -errno;
+    /* A regular file of root's with one link, never through a symlink. */
+    r = oc_tally_file_open(dirfd, OC_REPLAY_FILE, O_RDWR | O_CREAT, &fd);
+    if (r < 0) {
+        return r;
     }
     r = do_flock(fd);
     if (r < 0) {

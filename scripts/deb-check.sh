@@ -115,6 +115,7 @@ check_dir() { # PATH OWNER MODE
 check_dir /var/lib/openclaw openclaw 755
 check_dir /var/lib/openclaw/jwks openclaw 755
 check_dir /var/lib/openclaw/keys openclaw 700
+check_dir /var/lib/openclaw-pam root 700
 [ -f /usr/lib/tmpfiles.d/openclaw.conf ] || bad "no tmpfiles snippet"
 [ -f /lib/systemd/system/openclawd.service ] || bad "no systemd unit"
 ls /etc/systemd/system/*.wants/openclawd.service >/dev/null 2>&1 && bad "openclawd.service enabled"
@@ -136,7 +137,7 @@ grep -q pam_openclaw /etc/pam.d/common-auth || bad "pam-auth-update --enable ope
 apt-get purge -y openclaw libpam-openclaw libnss-openclaw >/tmp/purge.log 2>&1 ||
     { tail -n 20 /tmp/purge.log; bad "apt-get purge"; }
 grep -l pam_openclaw /etc/pam.d/* 2>/dev/null && bad "a PAM stack still names pam_openclaw after removal"
-for p in /var/lib/openclaw /etc/openclaw /usr/sbin/openclawd /usr/share/pam-configs/openclaw \
+for p in /var/lib/openclaw /var/lib/openclaw-pam /etc/openclaw /usr/sbin/openclawd /usr/share/pam-configs/openclaw \
     /usr/lib/tmpfiles.d/openclaw.conf; do
     [ -e "$p" ] && bad "$p left after purge"
 done

@@ -328,7 +328,7 @@ reliability_summary() {
     echo "| faults survived (TPM restart, disk full, outage, SIGKILL loops) | $faults |"
     # the attack regression tests of the one-policy work: TAP checks held;
     # a missing, skipped or bailed-out log is "not run", never held
-    local alogs="pam-lockout-signed helper-decide helper-ssh-only helper-flood askpass-login-only helper-ssh-bind"
+    local alogs="pam-lockout-signed helper-decide helper-ssh-only helper-flood askpass-login-only helper-ssh-bind pam-tally-trust"
     local a aok=0 aall=0 askip=0 amissing="" attacks
     for a in $alogs; do
         f=$d/integration/$a.log

@@ -79,7 +79,7 @@ tf=$dest$tmpfilesdir/openclaw.conf
 if [ -f "$tf" ]; then
     for want in "/var/lib/openclaw 0755 openclaw openclaw" "/var/lib/openclaw/jwks 0755 openclaw openclaw" \
         "/var/lib/openclaw/keys 0700 openclaw openclaw" "/run/openclaw 0755 openclaw openclaw" \
-        "/run/openclaw/tally 0700 root root"; do
+        "/var/lib/openclaw-pam 0700 root root"; do
         awk -v w="$want" '$1 == "d" && ($2 " " $3 " " $4 " " $5) == w { f = 1 } END { exit !f }' "$tf" ||
             bad "tmpfiles.d/openclaw.conf: no 'd $want' line"
     done

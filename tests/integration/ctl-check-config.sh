@@ -53,6 +53,7 @@ tenant_id = 5f0e2c1a-7b3d-4e8f-9a1c-2d3e4f5a6b7c
 audiences = api://openclaw-host
 state_dir = $st
 runtime_dir = $work/run
+tally_dir = $work/run/tally
 uid_min = 200000
 uid_max = 299999
 
@@ -118,6 +119,32 @@ else
     tap_fail "a clean configuration passes with exit 0 (helper_max_age/helper_timeout accepted)" \
         "exit $rc: $out"
 fi
+
+# the tally directory below a directory another account owns or may write,
+# or through a symlink: pam_openclaw refuses agents, check-config names it
+write_good
+write_pam
+chown nobody "$work/run"
+out=$(run 2>&1)
+rc=$?
+expect_rc "tally_dir below a directory of another account: exit 1" 1
+expect "tally_dir below a directory of another account: that directory named" \
+    "error: tally_dir $work/run/tally: $work/run above it is owned by uid $(id -u nobody), not root"
+chown root "$work/run"
+chmod 0777 "$work/run"
+out=$(run 2>&1)
+expect "tally_dir below a directory writable by others: the chmod" \
+    "error: tally_dir $work/run/tally: $work/run above it has mode 0777 .*chmod go-w $work/run"
+chmod 0755 "$work/run"
+mv "$work/run/tally" "$work/run/tally.real"
+ln -s tally.real "$work/run/tally"
+out=$(run 2>&1)
+expect "tally_dir a symlink: named" "error: tally_dir $work/run/tally: $work/run/tally is a symlink"
+rm "$work/run/tally"
+mv "$work/run/tally.real" "$work/run/tally"
+out=$(run 2>&1)
+rc=$?
+expect_rc "tally_dir back in root's directories: clean again" 0
 
 # break many things at once
 chmod 0644 "$st/keys/a.tpmkey"

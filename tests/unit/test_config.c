@@ -94,7 +94,7 @@ static void test_minimal_config_defaults(void **state)
     assert_string_equal(g->keys_dir, "/var/lib/openclaw/keys");
     assert_string_equal(g->runtime_dir, "/run/openclaw");
     assert_string_equal(g->socket, "/run/openclaw/openclawd.sock");
-    assert_string_equal(g->tally_dir, "/run/openclaw/tally");
+    assert_string_equal(g->tally_dir, "/var/lib/openclaw-pam");
     assert_string_equal(g->tcti, "device:/dev/tpmrm0");
     assert_null(g->ca_file);
     assert_false(g->allow_software_keys);
@@ -171,7 +171,8 @@ static void test_derived_defaults_follow_their_base(void **state)
     assert_string_equal(cfg->global.nss_cache, "/srv/oc/nss.cache");
     assert_string_equal(cfg->global.keys_dir, "/srv/oc/keys");
     assert_string_equal(cfg->global.socket, "/run/x/openclawd.sock");
-    assert_string_equal(cfg->global.tally_dir, "/run/x/tally");
+    /* root's tally never follows the daemon's runtime_dir */
+    assert_string_equal(cfg->global.tally_dir, "/var/lib/openclaw-pam");
     assert_string_equal(cfg->global.issuer_v2, "https://login.chinacloudapi.cn/{tenantid}/v2.0");
     oc_config_free(cfg);
 }

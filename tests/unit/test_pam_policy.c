@@ -275,11 +275,51 @@ static void test_tally(void **state)
     assert_int_equal(oc_tally_reset(dir, "agent-a"), 0);
     assert_int_equal(oc_tally_status(dir, "agent-a", 9002, &st), 0);
     assert_false(st.locked);
-    /* a missing parent (the runtime dir before the daemon ran) is created */
+    /* the directory alone is created when missing, never its parent */
     char nested[96], parent[96];
     snprintf(parent, sizeof(parent), "%s/run", dir);
     snprintf(nested, sizeof(nested), "%s/run/tally", dir);
+    assert_int_equal(oc_tally_dir_check(nested), -ENOENT);
+    assert_int_equal(mkdir(parent, 0755), 0);
     assert_int_equal(oc_tally_dir_check(nested), 0);
+    /* an ancestor writable by others (not sticky) or a symlink on the way */
+    size_t bad = 0;
+    assert_int_equal(chmod(parent, 0777), 0);
+    assert_int_equal(oc_tally_dir_open(nested, geteuid(), false, NULL, &bad), -EPERM);
+    assert_int_equal(bad, strlen(parent));
+    assert_int_equal(chmod(parent, 01777), 0); /* sticky, as /tmp: accepted */
+    assert_int_equal(oc_tally_dir_open(nested, geteuid(), false, NULL, NULL), 0);
+    assert_int_equal(chmod(parent, 0755), 0);
+    char lnk[96];
+    snprintf(lnk, sizeof(lnk), "%s/lnk", dir);
+    assert_int_equal(symlink("run", lnk), 0);
+    snprintf(nested, sizeof(nested), "%s/lnk/tally", dir);
+    assert_int_not_equal(oc_tally_dir_check(nested), 0);
+    assert_int_equal(oc_tally_dir_open(lnk, geteuid(), false, NULL, NULL), -ENOTDIR);
+    assert_int_equal(unlink(lnk), 0);
+    assert_int_equal(oc_tally_dir_open("/", geteuid(), false, NULL, NULL), -EPERM);
+    snprintf(nested, sizeof(nested), "%s/run/../run/tally", dir);
+    assert_int_equal(oc_tally_dir_check(nested), -EINVAL);
+    snprintf(nested, sizeof(nested), "%s/run/tally", dir);
+    /* a tally file that is a symlink or a hard link is neither read nor written */
+    char target[128], file[128];
+    snprintf(target, sizeof(target), "%s/run/target", dir);
+    snprintf(file, sizeof(file), "%s/agent-c", nested);
+    FILE *tf = fopen(target, "w");
+    assert_non_null(tf);
+    fputs("not a tally", tf);
+    fclose(tf);
+    assert_int_equal(link(target, file), 0);
+    assert_int_equal(oc_tally_fail(nested, "agent-c", 1, "x", NULL, 3, 60, 60, &st), -EMLINK);
+    assert_int_equal(oc_tally_status(nested, "agent-c", 1, &st), -EMLINK);
+    assert_int_equal(unlink(file), 0);
+    assert_int_equal(symlink(target, file), 0);
+    assert_int_equal(oc_tally_fail(nested, "agent-c", 1, "x", NULL, 3, 60, 60, &st), -ELOOP);
+    assert_int_equal(unlink(file), 0);
+    struct stat tst;
+    assert_int_equal(stat(target, &tst), 0);
+    assert_int_equal(tst.st_size, strlen("not a tally"));
+    assert_int_equal(unlink(target), 0);
     assert_int_equal(rmdir(nested), 0);
     assert_int_equal(rmdir(parent), 0);
     /* names that could leave the directory */
