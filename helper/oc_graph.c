@@ -1437,8 +1437,11 @@ static void anomaly_next(struct oc_graph *g);
 /* The outcome of the head anomaly response: its audit record. */
 static void anomaly_record(const struct oc_graph *g, bool disabled, const char *detail)
 {
-    change_record(g, "sp-disable", g->anomaly[0].name, NULL, g->anomaly[0].oid,
-                  disabled ? "success" : "error", disabled ? "anomaly" : "graph", detail);
+    const struct oc_agent *a = oc_config_agent_by_name(g->cfg, g->anomaly[0].name);
+
+    change_record(g, "sp-disable", g->anomaly[0].name, a != NULL ? a->app_id : NULL,
+                  g->anomaly[0].oid, disabled ? "success" : "error",
+                  disabled ? "anomaly" : "graph", detail);
 }
 
 /* The head of the anomaly queue is done (either way): drop it, start the next. */
