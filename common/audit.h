@@ -9,12 +9,14 @@
  * Fields always appear in this order and always appear; an unknown value
  * is "-". The four caller fields are openclawd's (service=openclawd): who
  * asked (the kernel's uid and pid of the peer), through which path
- * (socket, mi, keyring, ssh-agent, sync) and for which scope. They are
- * printed, all four, when via is not NULL, and left out of pam_openclaw's
- * and openclawctl's lines, so a reader of the nine fixed keys reads both. Values are printed bare when they are made of safe characters,
- * else double-quoted with \" \\ and \xNN escapes, so one line stays one
- * record whatever a client put into PAM_RHOST or a token claim. The token
- * itself is never a field. This file formats only; the caller logs.
+ * (socket, mi, ssh-agent, sync; openclaw-token --keyring asks on the
+ * socket) and for which scope. They are printed, all four, when via is
+ * not NULL, and left out of pam_openclaw's and openclawctl's lines, so a
+ * reader of the nine fixed keys reads both.
+ * Values are printed bare when they are made of safe characters, else
+ * double-quoted with \" \\ and \xNN escapes, so one line stays one record
+ * whatever a client put into PAM_RHOST or a token claim. The token itself
+ * is never a field. This file formats only; the caller logs.
  */
 #ifndef OC_AUDIT_H
 #define OC_AUDIT_H
@@ -38,7 +40,7 @@ struct oc_audit {
     const char *result; /* success failure ignore error */
     const char *reason; /* stable word: ok signature role network time locked ... */
     /* openclawd's records only; via NULL: the four fields are omitted */
-    const char *via;    /* socket mi keyring ssh-agent sync; "" or "-": none */
+    const char *via;    /* socket mi ssh-agent sync; "" or "-": none */
     int64_t caller_uid; /* peer uid from the kernel; negative: "-" */
     int64_t caller_pid; /* peer pid from the kernel; negative: "-" (TCP callers) */
     const char *scope;  /* a token's scope; NULL: "-" */

@@ -115,8 +115,8 @@ static void usage(FILE *f)
 static int bump4(struct counts *c, const char *a, const char *b, const char *x, const char *y)
 {
     for (size_t i = 0; i < c->n; i++) {
-        if (strcmp(c->v[i].a, a) == 0 && strcmp(c->v[i].b, b) == 0 &&
-            strcmp(c->v[i].c, x) == 0 && strcmp(c->v[i].d, y) == 0) {
+        if (strcmp(c->v[i].a, a) == 0 && strcmp(c->v[i].b, b) == 0 && strcmp(c->v[i].c, x) == 0 &&
+            strcmp(c->v[i].d, y) == 0) {
             c->v[i].n++;
             return 0;
         }
@@ -440,6 +440,15 @@ static void json_str(const char *s)
     putchar('"');
 }
 
+/* "KEY": "VALUE", ... for kv[0..n) (n even; keys are plain words). */
+static void json_pairs(const char *const *kv, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        printf("%s\"%s\": ", i ? ", " : "", kv[i]);
+        json_str(kv[i + 1]);
+    }
+}
+
 /* Text output: values are printed with control characters made visible. */
 static void text_str(const char *s)
 {
@@ -450,6 +459,16 @@ static void text_str(const char *s)
             putchar(*p);
         }
     }
+}
+
+/* PREFIX VALUE ... for pv[0..n) (n even; values made visible), then a newline. */
+static void text_parts(const char *const *pv, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        printf("%s", pv[i]);
+        text_str(pv[i + 1]);
+    }
+    printf("\n");
 }
 
 static void print_json(const struct summary *s, const char *source, const struct trust *trust)
@@ -517,14 +536,9 @@ static void print_json(const struct summary *s, const char *source, const struct
     printf("], \"openclawd\": [");
     for (size_t i = 0; i < s->daemon.n; i++) {
         const struct count *x = &s->daemon.v[i];
-        printf("%s{\"event\": ", i ? ", " : "");
-        json_str(x->a);
-        printf(", \"via\": ");
-        json_str(x->b);
-        printf(", \"result\": ");
-        json_str(x->c);
-        printf(", \"reason\": ");
-        json_str(x->d);
+        const char *kv[] = {"event", x->a, "via", x->b, "result", x->c, "reason", x->d};
+        printf("%s{", i ? ", " : "");
+        json_pairs(kv, sizeof(kv) / sizeof(kv[0]));
         printf(", \"count\": %lu}", x->n);
     }
     printf("], \"events\": [");
@@ -533,18 +547,10 @@ static void print_json(const struct summary *s, const char *source, const struct
         const struct oc_auditlog_rec *r = &s->events[(start + i) % AUDIT_EVENTS_MAX];
         char t[40];
         fmt_time(r->time, t, sizeof(t));
-        printf("%s{\"time\": ", i ? ", " : "");
-        json_str(t);
-        printf(", \"event\": ");
-        json_str(r->event);
-        printf(", \"agent\": ");
-        json_str(r->user);
-        printf(", \"service\": ");
-        json_str(r->service);
-        printf(", \"result\": ");
-        json_str(r->result);
-        printf(", \"reason\": ");
-        json_str(r->reason);
+        const char *kv[] = {"time",    t,          "event",  r->event,  "agent",  r->user,
+                            "service", r->service, "result", r->result, "reason", r->reason};
+        printf("%s{", i ? ", " : "");
+        json_pairs(kv, sizeof(kv) / sizeof(kv[0]));
         printf("}");
     }
     printf("]}\n");
@@ -636,15 +642,9 @@ static void print_text(const struct summary *s, const char *source, const struct
     }
     for (size_t i = 0; i < s->daemon.n; i++) {
         const struct count *x = &s->daemon.v[i];
+        const char *pv[] = {"", x->a, "  via=", x->b, "  ", x->c, "  ", x->d};
         printf("  %6lu  ", x->n);
-        text_str(x->a);
-        printf("  via=");
-        text_str(x->b);
-        printf("  ");
-        text_str(x->c);
-        printf("  ");
-        text_str(x->d);
-        printf("\n");
+        text_parts(pv, sizeof(pv) / sizeof(pv[0]));
     }
     printf("\nlockouts and anomalies:\n");
     if (s->n_events == 0) {
@@ -655,17 +655,10 @@ static void print_text(const struct summary *s, const char *source, const struct
         const struct oc_auditlog_rec *r = &s->events[(start + i) % AUDIT_EVENTS_MAX];
         char t[40];
         fmt_time(r->time, t, sizeof(t));
-        printf("  %s event=", t);
-        text_str(r->event);
-        printf(" agent=");
-        text_str(r->user);
-        printf(" service=");
-        text_str(r->service);
-        printf(" result=");
-        text_str(r->result);
-        printf(" reason=");
-        text_str(r->reason);
-        printf("\n");
+        const char *pv[] = {" event=",  r->event,   " agent=", r->user,    " service=",
+                            r->service, " result=", r->result, " reason=", r->reason};
+        printf("  %s", t);
+        text_parts(pv, sizeof(pv) / sizeof(pv[0]));
     }
 }
 

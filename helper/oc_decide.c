@@ -9,34 +9,24 @@
 #include "clock.h"
 #include "oc_decide.h"
 
+/* Stable names of the paths and the via= of their records. */
+static const struct {
+    const char *name, *via;
+} paths[] = {
+        [OC_ISSUE_SOCKET_TOKEN] = {"get-token", "socket"},
+        [OC_ISSUE_MI_TOKEN] = {"mi-token", "mi"},
+        [OC_ISSUE_SSH_SIGN] = {"ssh-sign", "ssh-agent"},
+        [OC_ISSUE_PREFETCH] = {"prefetch", "-"},
+};
+
 const char *oc_issue_path_name(enum oc_issue_path path)
 {
-    switch (path) {
-    case OC_ISSUE_SOCKET_TOKEN:
-        return "get-token";
-    case OC_ISSUE_MI_TOKEN:
-        return "mi-token";
-    case OC_ISSUE_SSH_SIGN:
-        return "ssh-sign";
-    case OC_ISSUE_PREFETCH:
-        return "prefetch";
-    }
-    return "?";
+    return (size_t)path < sizeof(paths) / sizeof(paths[0]) ? paths[path].name : "?";
 }
 
 const char *oc_issue_via(enum oc_issue_path path)
 {
-    switch (path) {
-    case OC_ISSUE_SOCKET_TOKEN:
-        return "socket";
-    case OC_ISSUE_MI_TOKEN:
-        return "mi";
-    case OC_ISSUE_SSH_SIGN:
-        return "ssh-agent";
-    case OC_ISSUE_PREFETCH:
-        break;
-    }
-    return "-";
+    return (size_t)path < sizeof(paths) / sizeof(paths[0]) ? paths[path].via : "-";
 }
 
 /* The one audit record of a decision (code NULL: allowed). */

@@ -1045,8 +1045,8 @@ static const struct oc_dir_agent *dir_by_oid(const struct oc_dir *d, const char 
     return NULL;
 }
 
-static void agent_record(const struct oc_graph *g, const char *event,
-                         const struct oc_dir_agent *a, const char *detail)
+static void agent_record(const struct oc_graph *g, const char *event, const struct oc_dir_agent *a,
+                         const char *detail)
 {
     change_record(g, event, a->name, a->app_id, a->object_id, "success", "sync", detail);
 }
@@ -1065,8 +1065,8 @@ static void added_detail(const struct oc_dir_agent *a, char *buf, size_t len)
 }
 
 /* roles of a that b lacks: one record each */
-static void role_records(const struct oc_graph *g, const char *event,
-                         const struct oc_dir_agent *a, const struct oc_dir_agent *b)
+static void role_records(const struct oc_graph *g, const char *event, const struct oc_dir_agent *a,
+                         const struct oc_dir_agent *b)
 {
     char detail[OC_DIR_ROLE_MAX + 8];
 
@@ -1440,8 +1440,8 @@ static void anomaly_record(const struct oc_graph *g, bool disabled, const char *
     const struct oc_agent *a = oc_config_agent_by_name(g->cfg, g->anomaly[0].name);
 
     change_record(g, "sp-disable", g->anomaly[0].name, a != NULL ? a->app_id : NULL,
-                  g->anomaly[0].oid, disabled ? "success" : "error",
-                  disabled ? "anomaly" : "graph", detail);
+                  g->anomaly[0].oid, disabled ? "success" : "error", disabled ? "anomaly" : "graph",
+                  detail);
 }
 
 /* The head of the anomaly queue is done (either way): drop it, start the next. */

@@ -487,15 +487,14 @@ static int do_get_token(struct daemon *d, struct client *c, const struct oc_requ
             (req->agent[0] != '\0' && strcmp(req->agent, d->config->agents[a].name) != 0)) {
             logmsg("denied: uid %u pid %d asked for a token of %s", c->uid, c->pid,
                    req->agent[0] != '\0' ? req->agent : "its agent (it has none)");
-            oc_decide_refused(&d->decide,
-                              &(struct oc_issue){.path = OC_ISSUE_SOCKET_TOKEN,
-                                                 .uid = c->uid,
-                                                 .pid = c->pid,
-                                                 .scope = req->scope[0] != '\0' ? req->scope
-                                                                                 : NULL},
-                              req->agent[0] != '\0' ? req->agent : NULL, "denied",
-                              a < 0 ? "no agent is mapped to this uid"
-                                    : "another agent's token asked for");
+            oc_decide_refused(
+                    &d->decide,
+                    &(struct oc_issue){.path = OC_ISSUE_SOCKET_TOKEN,
+                                       .uid = c->uid,
+                                       .pid = c->pid,
+                                       .scope = req->scope[0] != '\0' ? req->scope : NULL},
+                    req->agent[0] != '\0' ? req->agent : NULL, "denied",
+                    a < 0 ? "no agent is mapped to this uid" : "another agent's token asked for");
             c->closing = true;
             return send_error(c, "denied",
                               "this uid may get only the tokens of the agent mapped to it", -1);
