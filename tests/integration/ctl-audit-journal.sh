@@ -19,9 +19,10 @@
 #     handed out on the socket and on the MI endpoint, both refused to a
 #     uid without an agent, agent-lock + a refused token + agent-unlock,
 #     session-open/close, an anomaly whose response disables the service
-#     principal through Graph (then a refused token: locked out), and a
-#     sync that finds a second service principal disabled (disable-sp in
-#     the tenant's control API);
+#     principal through Graph (then a refused token: locked out), a sync
+#     that finds a second service principal disabled (disable-sp in the
+#     tenant's control API), one that finds it enabled again, a role
+#     granted to it and a new agent, and one where both are withdrawn;
 #   - then logger(1) lines shaped like openclawctl's, lines of other
 #     facilities and forged or hostile lines that must not be counted;
 #   - the trust rule: /etc/passwd (a private copy) has a daemon user
@@ -320,6 +321,7 @@ RESOURCE_APP=6c2f8a41-3d5e-4b7a-8c9d-0e1f2a3b4c5d
 ADMIN_APP=c1d3e5f7-9b2a-4c6d-8e0f-1c3d5e7f9a2b
 ADMIN_SECRET='aDm8Q~openclaw-demo-admin-secret.00000001'
 ONE_APP=f1b3d5f7-9c2e-4b6a-8d0e-1f3a5b7c9d2e # agent-identity-one, synced from Graph
+TWO_APP=f2c4e6a8-0d3f-4c7b-9e1a-2a4b6c8d0e3f # agent-identity-two, no role on the host at first
 UA=1879048193                                # agent-alpha's uid
 ocd_why=""
 if [ ! -x "$OCD" ]; then
@@ -420,11 +422,27 @@ if [ -z "$ocd_why" ]; then
         ocd_req '{"type":"cache-rebuild"}' >"$work/sync2.out"
         wait_records '^event=agent-disabled ' 2 ||
             tap_fail "the sync records both disabled service principals" "$(cat "$work/sync2.out"; ocd_records | tail -5)"
+        # 7. Entra grants roles (a new agent, a second role) and enables again, then withdraws
+        HOST_APP=$RESOURCE_APP
+        g2=$(tenant_ctl POST assignments "{\"principalAppId\":\"$TWO_APP\",\"resourceAppId\":\"$HOST_APP\",\"appRole\":\"Host.Login\"}" | json_get id)
+        g1=$(tenant_ctl POST assignments "{\"principalAppId\":\"$ONE_APP\",\"resourceAppId\":\"$HOST_APP\",\"appRole\":\"Host.Sudo\"}" | json_get id)
+        tenant_ctl POST enable-sp "{\"appId\":\"$ONE_APP\"}" >/dev/null
+        ocd_req '{"type":"cache-rebuild"}' >"$work/sync3.out"
+        wait_records '^event=role-granted ' 1 && wait_records '^event=agent-enabled ' 1 ||
+            tap_fail "the sync records the granted role and the enabled agent" "$(cat "$work/sync3.out"; ocd_records | tail -5)"
+        for id in $g2 $g1; do
+            tenant_ctl POST assignments/remove "{\"id\":\"$id\"}" >/dev/null
+        done
+        ocd_req '{"type":"cache-rebuild"}' >"$work/sync4.out"
+        wait_records '^event=role-withdrawn ' 1 && wait_records '^event=agent-removed ' 1 ||
+            tap_fail "the sync records the withdrawn role and the removed agent" "$(cat "$work/sync4.out"; ocd_records | tail -5)"
         helper_stop "$HELPER_PID_ocd" >/dev/null
         # what the daemon wrote, one record per decision:
         # (event, via, result, reason): count
-        ND=$((NADD + 14))
-        WANT_DAEMON="{('agent-added', 'sync', 'success', 'sync'): $NADD,
+        ND=$((NADD + 19))
+        WANT_DAEMON="{('agent-added', 'sync', 'success', 'sync'): $((NADD + 1)),
+ ('role-granted', 'sync', 'success', 'sync'): 1, ('agent-enabled', 'sync', 'success', 'sync'): 1,
+ ('role-withdrawn', 'sync', 'success', 'sync'): 1, ('agent-removed', 'sync', 'success', 'sync'): 1,
  ('token', 'socket', 'success', 'ok'): 1, ('token', 'mi', 'success', 'ok'): 1,
  ('token', 'socket', 'failure', 'denied'): 1, ('token', 'mi', 'failure', 'denied'): 1,
  ('lock', 'socket', 'success', 'admin'): 1, ('token', 'socket', 'failure', 'locked'): 1,
@@ -470,6 +488,12 @@ sync = [f for f in recs if f["via"] == "sync"]
 assert all(f["caller_uid"] == "-" and f["caller_pid"] == "-" for f in sync), sync
 dis = sorted(f["user"] for f in recs if f["event"] == "agent-disabled")
 assert dis[0] == "agent-alpha" and len(dis) == 2, dis
+one = {f["event"]: f for f in recs if f["user"] == dis[1]}
+assert one["role-granted"]["detail"] == '"role Host.Sudo"', one
+assert one["role-withdrawn"]["detail"] == '"role Host.Sudo"', one
+assert "agent-enabled" in one, one
+two = [f for f in recs if f["event"] in ("agent-removed", "agent-added") and f["user"] not in dis]
+assert any(f["event"] == "agent-removed" and f["user"] in [g["user"] for g in two if g["event"] == "agent-added"] for f in two), two
 EOF
             tap_ok "the journal's authpriv holds openclawd's $ND records, one per decision, with their fields"
         else
