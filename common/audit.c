@@ -84,6 +84,18 @@ static void field(struct out *o, const char *key, const char *v, bool first)
     put_value(o, v);
 }
 
+static void field_num(struct out *o, const char *key, int64_t v)
+{
+    char num[24];
+
+    if (v < 0) {
+        num[0] = '\0';
+    } else {
+        (void)snprintf(num, sizeof(num), "%lld", (long long)v);
+    }
+    field(o, key, num, false);
+}
+
 int oc_audit_format(const struct oc_audit *a, char *buf, size_t len)
 {
     struct out o = {.buf = buf, .len = len, .pos = 0, .cut = false};
@@ -101,6 +113,12 @@ int oc_audit_format(const struct oc_audit *a, char *buf, size_t len)
     field(&o, "rhost", a->rhost, false);
     field(&o, "result", a->result, false);
     field(&o, "reason", a->reason, false);
+    if (a->via != NULL) {
+        field_num(&o, "caller_uid", a->caller_uid);
+        field_num(&o, "caller_pid", a->caller_pid);
+        field(&o, "via", a->via, false);
+        field(&o, "scope", a->scope, false);
+    }
     if (a->detail != NULL) {
         field(&o, "detail", a->detail, false);
     }

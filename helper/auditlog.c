@@ -243,6 +243,25 @@ static bool ours(const char *prefix, size_t n)
     return false;
 }
 
+/* The field of an optional key (detail, openclawd's caller fields), or NULL. */
+static char *optional_field(struct oc_auditlog_rec *r, const char *key, size_t klen)
+{
+    struct {
+        const char *key;
+        char *out;
+    } const opt[] = {
+            {"detail", r->detail}, {"caller_uid", r->caller_uid}, {"caller_pid", r->caller_pid},
+            {"via", r->via},       {"scope", r->scope},
+    };
+
+    for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++) {
+        if (strlen(opt[i].key) == klen && memcmp(opt[i].key, key, klen) == 0) {
+            return opt[i].out;
+        }
+    }
+    return NULL;
+}
+
 /*
  * The key=value record at line[start..len) (it starts with "event="), into
  * *r (whose time the caller has set). 0 or -EINVAL.
@@ -270,12 +289,12 @@ static int parse_record(const char *line, size_t start, size_t len, struct oc_au
                 return -EINVAL;
             }
             out = dst[nfields];
-        } else if (klen == 6 && memcmp(line + p, "detail", 6) == 0) {
-            if (r->detail[0] != '\0') {
-                return -EINVAL;
+        } else if ((out = optional_field(r, line + p, klen)) != NULL) {
+            if (out[0] != '\0') {
+                return -EINVAL; /* a repeated key: forged */
             }
-            out = r->detail;
         } else {
+            out = scratch;
             for (size_t f = 0; f < N_FIXED; f++) {
                 if (strlen(fixed_keys[f]) == klen && memcmp(fixed_keys[f], line + p, klen) == 0) {
                     return -EINVAL; /* a repeated fixed key: forged */

@@ -11,8 +11,9 @@
  * by the key=value record of audit.h. The record is parsed strictly: the
  * nine fixed keys in their order, values bare (audit.c's safe characters)
  * or double-quoted with only \" \\ and \xNN escapes, one space between
- * fields; detail and well-formed unknown keys may follow. Anything else is
- * malformed and only counted. Libc only; no allocation.
+ * fields; openclawd's caller fields (caller_uid, caller_pid, via, scope),
+ * detail and well-formed unknown keys may follow, each at most once.
+ * Anything else is malformed and only counted. Libc only; no allocation.
  */
 #ifndef OC_AUDITLOG_H
 #define OC_AUDITLOG_H
@@ -38,6 +39,11 @@ struct oc_auditlog_rec {
     char result[OC_AUDITLOG_VALUE_MAX + 1];
     char reason[OC_AUDITLOG_VALUE_MAX + 1];
     char detail[OC_AUDITLOG_VALUE_MAX + 1]; /* "" when absent */
+    /* openclawd's records (audit.h): "" when absent */
+    char caller_uid[OC_AUDITLOG_VALUE_MAX + 1];
+    char caller_pid[OC_AUDITLOG_VALUE_MAX + 1];
+    char via[OC_AUDITLOG_VALUE_MAX + 1];
+    char scope[OC_AUDITLOG_VALUE_MAX + 1];
 };
 
 /*

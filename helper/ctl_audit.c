@@ -3,7 +3,9 @@
  * ctl_audit.c: `openclawctl audit`, a summary of the audit lines that
  * pam_openclaw, openclawd and openclawctl send to syslog (LOG_AUTHPRIV):
  * successful logins per agent and service, refusals by reason, lockouts
- * and anomalies, over the time range seen.
+ * and anomalies, openclawd's decisions (service=openclawd: tokens,
+ * signatures, sessions, locks, anomaly responses, directory changes) by
+ * event, path, result and reason, over the time range seen.
  *
  * Source: --file FILE; else the journal (journalctl --facility=authpriv
  * --output=json) when journalctl and a running journal exist; else
@@ -49,6 +51,8 @@
 struct count {
     char a[OC_AUDITLOG_VALUE_MAX + 1];
     char b[OC_AUDITLOG_VALUE_MAX + 1];
+    char c[OC_AUDITLOG_VALUE_MAX + 1]; /* openclawd's: result */
+    char d[OC_AUDITLOG_VALUE_MAX + 1]; /* openclawd's: reason */
     unsigned long n;
 };
 
@@ -84,6 +88,7 @@ struct summary {
     struct counts logins;           /* (user, service) of auth successes */
     struct counts refusals;         /* (reason, "") of failures */
     struct counts errors;           /* (reason, "") of errors */
+    struct counts daemon;           /* openclawd's (event, via, result, reason) */
     struct oc_auditlog_rec *events; /* lockouts, anomalies, unlocks (ring) */
     size_t n_events, events_total;
 };
@@ -94,7 +99,8 @@ static void usage(FILE *f)
             "Usage: openclawctl audit [--since TIME] [--agent NAME] [--file FILE] [--json]\n"
             "                         [--daemon-user USER]\n\n"
             "Summarises openclaw's audit lines: successful logins per agent and service,\n"
-            "refusals by reason, lockouts and anomalies, and the time range seen.\n"
+            "refusals by reason, lockouts and anomalies, openclawd's decisions by event,\n"
+            "path (via), result and reason, and the time range seen.\n"
             "  --file FILE   a syslog file (default: the journal when it runs, else %s)\n"
             "  --since TIME  YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z] (UTC), @EPOCH or -N(s|m|h|d)\n"
             "  --agent NAME  only this agent's lines\n"
@@ -106,17 +112,18 @@ static void usage(FILE *f)
             AUDIT_DEFAULT_FILE, AUDIT_DAEMON_USER);
 }
 
-static int bump(struct counts *c, const char *a, const char *b)
+static int bump4(struct counts *c, const char *a, const char *b, const char *x, const char *y)
 {
     for (size_t i = 0; i < c->n; i++) {
-        if (strcmp(c->v[i].a, a) == 0 && strcmp(c->v[i].b, b) == 0) {
+        if (strcmp(c->v[i].a, a) == 0 && strcmp(c->v[i].b, b) == 0 && strcmp(c->v[i].c, x) == 0 &&
+            strcmp(c->v[i].d, y) == 0) {
             c->v[i].n++;
             return 0;
         }
     }
     if (c->n >= AUDIT_KEYS_MAX) {
         a = "(other)";
-        b = "";
+        b = x = y = "";
         for (size_t i = 0; i < c->n; i++) {
             if (strcmp(c->v[i].a, a) == 0) {
                 c->v[i].n++;
@@ -134,9 +141,16 @@ static int bump(struct counts *c, const char *a, const char *b)
     }
     (void)oc_strscpy(c->v[c->n].a, sizeof(c->v[c->n].a), a);
     (void)oc_strscpy(c->v[c->n].b, sizeof(c->v[c->n].b), b);
+    (void)oc_strscpy(c->v[c->n].c, sizeof(c->v[c->n].c), x);
+    (void)oc_strscpy(c->v[c->n].d, sizeof(c->v[c->n].d), y);
     c->v[c->n].n = 1;
     c->n++;
     return 0;
+}
+
+static int bump(struct counts *c, const char *a, const char *b)
+{
+    return bump4(c, a, b, "", "");
 }
 
 static int by_count(const void *x, const void *y)
@@ -146,11 +160,25 @@ static int by_count(const void *x, const void *y)
         return a->n < b->n ? 1 : -1;
     }
     int r = strcmp(a->a, b->a);
-    return r != 0 ? r : strcmp(a->b, b->b);
+    r = r != 0 ? r : strcmp(a->b, b->b);
+    r = r != 0 ? r : strcmp(a->c, b->c);
+    return r != 0 ? r : strcmp(a->d, b->d);
+}
+
+/* openclawd's own records (audit.h's caller fields) */
+static bool is_daemon(const struct oc_auditlog_rec *r)
+{
+    return strcmp(r->service, "openclawd") == 0;
 }
 
 static bool is_event_of_note(const struct oc_auditlog_rec *r)
 {
+    if (is_daemon(r)) {
+        /* a token refused for a lock is a decision, listed in the table */
+        return strcmp(r->event, "anomaly") == 0 || strcmp(r->event, "unlock") == 0 ||
+               strcmp(r->event, "lock") == 0 || strcmp(r->event, "sp-disable") == 0 ||
+               strcmp(r->event, "agent-disabled") == 0;
+    }
     return strcmp(r->event, "anomaly") == 0 || strcmp(r->event, "unlock") == 0 ||
            strcmp(r->event, "lock") == 0 || strcmp(r->reason, "locked") == 0;
 }
@@ -168,7 +196,10 @@ static int take(struct summary *s, const struct oc_auditlog_rec *r)
             s->last = r->time;
         }
     }
-    if (strcmp(r->result, "success") == 0 && strcmp(r->event, "auth") == 0) {
+    if (is_daemon(r)) {
+        /* openclawd's decisions are counted apart from the logins */
+        e = bump4(&s->daemon, r->event, r->via[0] != '\0' ? r->via : "-", r->result, r->reason);
+    } else if (strcmp(r->result, "success") == 0 && strcmp(r->event, "auth") == 0) {
         e = bump(&s->logins, r->user, r->service);
     } else if (strcmp(r->result, "failure") == 0) {
         e = bump(&s->refusals, r->reason, "");
@@ -409,6 +440,15 @@ static void json_str(const char *s)
     putchar('"');
 }
 
+/* "KEY": "VALUE", ... for kv[0..n) (n even; keys are plain words). */
+static void json_pairs(const char *const *kv, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        printf("%s\"%s\": ", i ? ", " : "", kv[i]);
+        json_str(kv[i + 1]);
+    }
+}
+
 /* Text output: values are printed with control characters made visible. */
 static void text_str(const char *s)
 {
@@ -419,6 +459,16 @@ static void text_str(const char *s)
             putchar(*p);
         }
     }
+}
+
+/* PREFIX VALUE ... for pv[0..n) (n even; values made visible), then a newline. */
+static void text_parts(const char *const *pv, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        printf("%s", pv[i]);
+        text_str(pv[i + 1]);
+    }
+    printf("\n");
 }
 
 static void print_json(const struct summary *s, const char *source, const struct trust *trust)
@@ -483,24 +533,24 @@ static void print_json(const struct summary *s, const char *source, const struct
         json_str(s->errors.v[i].a);
         printf(", \"count\": %lu}", s->errors.v[i].n);
     }
+    printf("], \"openclawd\": [");
+    for (size_t i = 0; i < s->daemon.n; i++) {
+        const struct count *x = &s->daemon.v[i];
+        const char *kv[] = {"event", x->a, "via", x->b, "result", x->c, "reason", x->d};
+        printf("%s{", i ? ", " : "");
+        json_pairs(kv, sizeof(kv) / sizeof(kv[0]));
+        printf(", \"count\": %lu}", x->n);
+    }
     printf("], \"events\": [");
     size_t start = s->events_total > AUDIT_EVENTS_MAX ? s->events_total % AUDIT_EVENTS_MAX : 0;
     for (size_t i = 0; i < s->n_events; i++) {
         const struct oc_auditlog_rec *r = &s->events[(start + i) % AUDIT_EVENTS_MAX];
         char t[40];
         fmt_time(r->time, t, sizeof(t));
-        printf("%s{\"time\": ", i ? ", " : "");
-        json_str(t);
-        printf(", \"event\": ");
-        json_str(r->event);
-        printf(", \"agent\": ");
-        json_str(r->user);
-        printf(", \"service\": ");
-        json_str(r->service);
-        printf(", \"result\": ");
-        json_str(r->result);
-        printf(", \"reason\": ");
-        json_str(r->reason);
+        const char *kv[] = {"time",    t,          "event",  r->event,  "agent",  r->user,
+                            "service", r->service, "result", r->result, "reason", r->reason};
+        printf("%s{", i ? ", " : "");
+        json_pairs(kv, sizeof(kv) / sizeof(kv[0]));
         printf("}");
     }
     printf("]}\n");
@@ -586,6 +636,16 @@ static void print_text(const struct summary *s, const char *source, const struct
             printf("\n");
         }
     }
+    printf("\nopenclawd decisions by event, path, result and reason:\n");
+    if (s->daemon.n == 0) {
+        printf("  (none)\n");
+    }
+    for (size_t i = 0; i < s->daemon.n; i++) {
+        const struct count *x = &s->daemon.v[i];
+        const char *pv[] = {"", x->a, "  via=", x->b, "  ", x->c, "  ", x->d};
+        printf("  %6lu  ", x->n);
+        text_parts(pv, sizeof(pv) / sizeof(pv[0]));
+    }
     printf("\nlockouts and anomalies:\n");
     if (s->n_events == 0) {
         printf("  (none)\n");
@@ -595,17 +655,10 @@ static void print_text(const struct summary *s, const char *source, const struct
         const struct oc_auditlog_rec *r = &s->events[(start + i) % AUDIT_EVENTS_MAX];
         char t[40];
         fmt_time(r->time, t, sizeof(t));
-        printf("  %s event=", t);
-        text_str(r->event);
-        printf(" agent=");
-        text_str(r->user);
-        printf(" service=");
-        text_str(r->service);
-        printf(" result=");
-        text_str(r->result);
-        printf(" reason=");
-        text_str(r->reason);
-        printf("\n");
+        const char *pv[] = {" event=",  r->event,   " agent=", r->user,    " service=",
+                            r->service, " result=", r->result, " reason=", r->reason};
+        printf("  %s", t);
+        text_parts(pv, sizeof(pv) / sizeof(pv[0]));
     }
 }
 
@@ -706,9 +759,10 @@ int ctl_audit(int argc, char **argv)
         free(s.logins.v);
         free(s.refusals.v);
         free(s.errors.v);
+        free(s.daemon.v);
         return CTL_EXIT_USAGE;
     }
-    struct counts *lists[] = {&s.logins, &s.refusals, &s.errors};
+    struct counts *lists[] = {&s.logins, &s.refusals, &s.errors, &s.daemon};
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
         if (lists[i]->n > 1) {
             qsort(lists[i]->v, lists[i]->n, sizeof(*lists[i]->v), by_count);
@@ -723,5 +777,6 @@ int ctl_audit(int argc, char **argv)
     free(s.logins.v);
     free(s.refusals.v);
     free(s.errors.v);
+    free(s.daemon.v);
     return CTL_EXIT_OK;
 }

@@ -29,7 +29,7 @@ helper_openclawd_SOURCES += helper/oc_mi.c helper/oc_mi.h helper/oc_mi_env.c hel
 helper_openclawd_SOURCES += helper/oc_sshsign.c helper/oc_sshsign.h helper/oc_sshwire.c \
 	helper/oc_sshwire.h
 helper_openclawd_CFLAGS = $(ocd_cflags)
-helper_openclawd_LDADD = common/libocproto.la tpm/liboctpm.la common/libocverify.la \
+helper_openclawd_LDADD = common/libocpam.la common/libocproto.la tpm/liboctpm.la common/libocverify.la \
 	common/libocbase.la $(CURL_LIBS) $(TSS2_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
 
 bin_PROGRAMS += helper/openclaw-token

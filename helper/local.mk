@@ -40,3 +40,13 @@ endif
 deb-check:
 	$(SHELL) $(top_srcdir)/scripts/deb-check.sh
 .PHONY: deb-check
+
+# openclawd's audit records: the caller fields of common/audit.c, read back
+# by openclawctl audit's parser.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_audit
+TESTS += tests/unit/test_audit
+tests_unit_test_audit_SOURCES = tests/unit/test_audit.c helper/auditlog.c helper/auditlog.h
+tests_unit_test_audit_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_audit_LDADD = common/libocpam.la common/libocbase.la $(CMOCKA_LIBS)
+endif

@@ -9,19 +9,56 @@
 #include "clock.h"
 #include "oc_decide.h"
 
+/* Stable names of the paths and the via= of their records. */
+static const struct {
+    const char *name, *via;
+} paths[] = {
+        [OC_ISSUE_SOCKET_TOKEN] = {"get-token", "socket"},
+        [OC_ISSUE_MI_TOKEN] = {"mi-token", "mi"},
+        [OC_ISSUE_SSH_SIGN] = {"ssh-sign", "ssh-agent"},
+        [OC_ISSUE_PREFETCH] = {"prefetch", "-"},
+};
+
 const char *oc_issue_path_name(enum oc_issue_path path)
 {
-    switch (path) {
-    case OC_ISSUE_SOCKET_TOKEN:
-        return "get-token";
-    case OC_ISSUE_MI_TOKEN:
-        return "mi-token";
-    case OC_ISSUE_SSH_SIGN:
-        return "ssh-sign";
-    case OC_ISSUE_PREFETCH:
-        return "prefetch";
+    return (size_t)path < sizeof(paths) / sizeof(paths[0]) ? paths[path].name : "?";
+}
+
+const char *oc_issue_via(enum oc_issue_path path)
+{
+    return (size_t)path < sizeof(paths) / sizeof(paths[0]) ? paths[path].via : "-";
+}
+
+/* The one audit record of a decision (code NULL: allowed). */
+static void record(struct oc_decide *d, const struct oc_issue *is, const char *name,
+                   const struct oc_agent *ag, const char *code, const char *detail)
+{
+    if (d->audit == NULL || is->path == OC_ISSUE_PREFETCH) {
+        return;
     }
-    return "?";
+    d->audit(&(const struct oc_audit){
+            .event = is->path == OC_ISSUE_SSH_SIGN ? "ssh-sign" : "token",
+            .service = "openclawd",
+            .user = name,
+            .agent_app_id = ag != NULL ? ag->app_id : NULL,
+            .agent_oid = ag != NULL ? ag->object_id : NULL,
+            .result = code == NULL ? "success" : "failure",
+            .reason = code == NULL ? "ok" : code,
+            .via = oc_issue_via(is->path),
+            .caller_uid = is->uid,
+            .caller_pid = is->pid > 0 ? is->pid : -1,
+            .scope = is->scope,
+            .detail = detail,
+    });
+}
+
+void oc_decide_refused(struct oc_decide *d, const struct oc_issue *is, const char *name,
+                       const char *code, const char *detail)
+{
+    const struct oc_agent *ag =
+            name != NULL && name[0] != '\0' ? oc_config_agent_by_name(d->config, name) : NULL;
+
+    record(d, is, name, ag, code, detail);
 }
 
 /* directory.json of the last sync, re-read when the file changed. NULL
@@ -86,6 +123,7 @@ int oc_decide(struct oc_decide *d, const struct oc_issue *is, const char **ret_c
     const char *code = NULL, *msg = NULL;
 
     if (is->agent >= d->agents->n || is->agent >= d->config->n_agents) {
+        record(d, is, NULL, NULL, "denied", "no such agent");
         *ret_code = "denied";
         *ret_msg = "no such agent";
         return -EACCES;
@@ -121,6 +159,7 @@ int oc_decide(struct oc_decide *d, const struct oc_issue *is, const char **ret_c
            is->scope != NULL ? is->scope : "", is->what != NULL ? ", " : "",
            is->what != NULL ? is->what : "", code == NULL ? "allowed" : "refused (",
            code == NULL ? "" : code, code == NULL ? "" : ")");
+    record(d, is, ag->name, ag, code, is->what);
     if (code == NULL) {
         return 0;
     }

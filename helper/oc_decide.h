@@ -13,8 +13,14 @@
  *   3. accountEnabled of the agent's service principal in the directory
  *      data of the last sync (and enabled = no in openclaw.conf),
  *   4. for a token, the agent's scopes (when the config lists any),
- * and writes exactly one audit line, allowed or refused. A new path adds
- * one OC_ISSUE_* value and calls oc_decide(); nothing else decides.
+ * and writes exactly one audit record, allowed or refused: a key=value
+ * line of common/audit.h (event=token or ssh-sign, service=openclawd,
+ * the caller's uid and pid, via=socket|mi|ssh-agent, the scope) to the
+ * audit sink (openclawd: syslog, LOG_AUTHPRIV), next to a prose line on
+ * the log. A new path adds one OC_ISSUE_* value and calls oc_decide();
+ * nothing else decides. A request refused before an agent is known
+ * (a uid without an agent, another agent's identity) is recorded through
+ * oc_decide_refused(), in the same shape.
  */
 #ifndef OC_DECIDE_H
 #define OC_DECIDE_H
@@ -24,6 +30,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "audit.h"
 #include "conf.h"
 #include "directory.h"
 #include "oc_agentstate.h"
@@ -42,6 +49,7 @@ struct oc_decide {
     struct oc_agentstate *agents; /* admin locks, PAM lockouts */
     const char *dir_file;         /* directory.json of the sync, NULL without [directory] */
     oc_decide_log_fn log;
+    oc_audit_sink_fn audit; /* the audit records; NULL: none */
     /* directory.json as last read, and the file it came from */
     struct oc_dir *dir;
     struct stat dir_st;
@@ -51,7 +59,7 @@ struct oc_decide {
 struct oc_issue {
     enum oc_issue_path path;
     uint32_t uid;
-    int32_t pid;
+    int32_t pid;       /* 0: unknown (a TCP caller of the MI endpoint) */
     size_t agent;      /* index in config->agents */
     const char *scope; /* a token's scope; NULL for a signature */
     const char *what;  /* optional: what is signed, for the audit line */
@@ -60,11 +68,25 @@ struct oc_issue {
 /* Stable names of the paths, for the audit line. */
 const char *oc_issue_path_name(enum oc_issue_path path);
 
+/* The via= of a path's audit record: socket, mi, ssh-agent ("-": prefetch). */
+const char *oc_issue_via(enum oc_issue_path path);
+
+/*
+ * The audit record of a request refused before the decision point (no
+ * agent mapped to the caller's uid, root on a path that is not root's,
+ * another agent's identity asked for, data that is not SSH): is->agent is
+ * ignored; name is the agent asked for, or NULL; code a stable word
+ * ("denied", "not-ssh"); detail free text or NULL.
+ */
+void oc_decide_refused(struct oc_decide *d, const struct oc_issue *is, const char *name,
+                       const char *code, const char *detail);
+
 /*
  * 0 when the credential may be issued; -EACCES when refused, with a
  * stable error code (*ret_code: "locked", "locked-out", "disabled",
  * "denied") and a message for the caller (*ret_msg, static or owned by
- * d). One audit line either way (OC_ISSUE_PREFETCH: refusals only).
+ * d). One audit line either way (OC_ISSUE_PREFETCH: refusals only, and
+ * as prose: no credential leaves the daemon, so no audit record).
  */
 int oc_decide(struct oc_decide *d, const struct oc_issue *is, const char **ret_code,
               const char **ret_msg);

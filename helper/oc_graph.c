@@ -90,6 +90,7 @@ struct oc_graph {
     struct oc_fetch_ctx *fetch;
     char state_dir[OC_CONFIG_PATH_MAX + 1];
     oc_graph_log_fn log;
+    oc_audit_sink_fn audit; /* NULL: no records */
 
     /* Graph token */
     char *token;
@@ -1008,6 +1009,112 @@ static void dir_agent_fill(struct oc_dir_agent *a, const struct principal *p)
     a->n_keys = p->n_keys;
 }
 
+/* ------------------------------------------------------------------ */
+/* Audit records of directory changes                                 */
+/* ------------------------------------------------------------------ */
+
+static void change_record(const struct oc_graph *g, const char *event, const char *name,
+                          const char *app_id, const char *oid, const char *result,
+                          const char *reason, const char *detail)
+{
+    if (g->audit == NULL) {
+        return;
+    }
+    g->audit(&(const struct oc_audit){
+            .event = event,
+            .service = "openclawd",
+            .user = name,
+            .agent_app_id = app_id,
+            .agent_oid = oid,
+            .result = result,
+            .reason = reason,
+            .via = "sync",
+            .caller_uid = -1,
+            .caller_pid = -1,
+            .detail = detail,
+    });
+}
+
+static const struct oc_dir_agent *dir_by_oid(const struct oc_dir *d, const char *oid)
+{
+    for (size_t i = 0; d != NULL && i < d->n_agents; i++) {
+        if (oc_guid_equal(d->agents[i].object_id, oid)) {
+            return &d->agents[i];
+        }
+    }
+    return NULL;
+}
+
+static void agent_record(const struct oc_graph *g, const char *event, const struct oc_dir_agent *a,
+                         const char *detail)
+{
+    change_record(g, event, a->name, a->app_id, a->object_id, "success", "sync", detail);
+}
+
+/* The roles of a in one detail text ("uid N; roles A,B"). */
+static void added_detail(const struct oc_dir_agent *a, char *buf, size_t len)
+{
+    size_t n = (size_t)snprintf(buf, len, "uid %u; roles ", a->uid);
+
+    for (size_t i = 0; i < a->n_roles && n < len; i++) {
+        n += (size_t)snprintf(buf + n, len - n, "%s%s", i > 0 ? "," : "", a->roles[i]);
+    }
+    if (a->n_roles == 0 && n < len) {
+        (void)snprintf(buf + n, len - n, "none");
+    }
+}
+
+/* roles of a that b lacks: one record each */
+static void role_records(const struct oc_graph *g, const char *event, const struct oc_dir_agent *a,
+                         const struct oc_dir_agent *b)
+{
+    char detail[OC_DIR_ROLE_MAX + 8];
+
+    for (size_t i = 0; i < a->n_roles; i++) {
+        if (!oc_dir_agent_has_role(b, a->roles[i])) {
+            (void)snprintf(detail, sizeof(detail), "role %s", a->roles[i]);
+            agent_record(g, event, a, detail);
+        }
+    }
+}
+
+/*
+ * One record per change from old (the directory.json a sync replaces;
+ * NULL: none, the first sync) to new, matched by object id (immutable).
+ */
+static void directory_changes(const struct oc_graph *g, const struct oc_dir *old,
+                              const struct oc_dir *new)
+{
+    char detail[512];
+
+    for (size_t i = 0; i < new->n_agents; i++) {
+        const struct oc_dir_agent *n = &new->agents[i];
+        const struct oc_dir_agent *o = dir_by_oid(old, n->object_id);
+
+        if (o == NULL) {
+            added_detail(n, detail, sizeof(detail));
+            agent_record(g, "agent-added", n, detail);
+            if (!n->enabled) {
+                agent_record(g, "agent-disabled", n, "disabled when added");
+            }
+            continue;
+        }
+        if (o->enabled != n->enabled) {
+            agent_record(g, n->enabled ? "agent-enabled" : "agent-disabled", n,
+                         n->enabled ? "enabled again" : "accountEnabled false or enabled = no");
+        }
+        role_records(g, "role-granted", n, o);
+        role_records(g, "role-withdrawn", o, n);
+    }
+    for (size_t i = 0; old != NULL && i < old->n_agents; i++) {
+        const struct oc_dir_agent *o = &old->agents[i];
+
+        if (dir_by_oid(new, o->object_id) == NULL) {
+            agent_record(g, "agent-removed", o, "no longer holds a role on the resource");
+        }
+    }
+}
+
 static int write_files(struct oc_graph *g, bool synced)
 {
     const struct oc_config *cfg = g->cfg;
@@ -1023,7 +1130,8 @@ static int write_files(struct oc_graph *g, bool synced)
     void *img = NULL;
     size_t img_len = 0;
     uint8_t seed[OC_NSSC_SEED_SIZE];
-    bool names_changed = false;
+    bool names_changed = false, old_ok = false;
+    struct oc_dir *old_dir = NULL;
     int r;
 
     r = oc_idmap_assign(cfg, &ids, &n_ids, err, sizeof(err));
@@ -1199,10 +1307,21 @@ static int write_files(struct oc_graph *g, bool synced)
         }
     }
     (void)snprintf(path, sizeof(path), "%s/%s", g->state_dir, OC_DIR_FILE_NAME);
+    /* the data this sync replaces, for its change records */
+    r = oc_dir_load_file(path, gl->uid_min, gl->uid_max, &old_dir, NULL);
+    if (r < 0 && r != -ENOENT) {
+        g->log("directory sync: %s unreadable (%s): this sync's changes are not audited one by "
+               "one",
+               path, strerror(-r));
+    }
+    old_ok = r == 0 || r == -ENOENT;
     r = oc_dir_write_file(path, &dir);
     if (r < 0) {
         sync_failed(g, -1, "cannot write %s: %s", path, strerror(-r));
         goto out;
+    }
+    if (old_ok) {
+        directory_changes(g, old_dir, &dir);
     }
     r = oc_nssc_write_file(gl->nss_cache, img, img_len);
     if (r < 0) {
@@ -1230,6 +1349,7 @@ out:
     free(img);
     free(ids);
     names_free(&names);
+    oc_dir_free(old_dir);
     return r;
 }
 
@@ -1238,7 +1358,7 @@ out:
 /* ------------------------------------------------------------------ */
 
 int oc_graph_new(const struct oc_config *cfg, struct oc_fetch_ctx *fetch, const char *state_dir,
-                 oc_graph_log_fn log, struct oc_graph **ret)
+                 oc_graph_log_fn log, oc_audit_sink_fn audit, struct oc_graph **ret)
 {
     struct oc_graph *g = calloc(1, sizeof(*g));
 
@@ -1248,6 +1368,7 @@ int oc_graph_new(const struct oc_config *cfg, struct oc_fetch_ctx *fetch, const 
     g->cfg = cfg;
     g->fetch = fetch;
     g->log = log;
+    g->audit = audit;
     if (oc_strscpy(g->state_dir, sizeof(g->state_dir), state_dir) < 0) {
         free(g);
         return -ENAMETOOLONG;
@@ -1313,6 +1434,16 @@ size_t oc_graph_agents(const struct oc_graph *g)
 
 static void anomaly_next(struct oc_graph *g);
 
+/* The outcome of the head anomaly response: its audit record. */
+static void anomaly_record(const struct oc_graph *g, bool disabled, const char *detail)
+{
+    const struct oc_agent *a = oc_config_agent_by_name(g->cfg, g->anomaly[0].name);
+
+    change_record(g, "sp-disable", g->anomaly[0].name, a != NULL ? a->app_id : NULL,
+                  g->anomaly[0].oid, disabled ? "success" : "error", disabled ? "anomaly" : "graph",
+                  detail);
+}
+
 /* The head of the anomaly queue is done (either way): drop it, start the next. */
 static void anomaly_pop(struct oc_graph *g)
 {
@@ -1335,6 +1466,7 @@ static void anomaly_patch(struct oc_graph *g)
                              OC_GRAPH_JOB_FLAG | IDX_A_PATCH, &err) < 0) {
         g->log("audit: anomaly: cannot disable the service principal %s of agent %s: %s",
                g->anomaly[0].oid, g->anomaly[0].name, err.msg);
+        anomaly_record(g, false, err.msg);
         anomaly_pop(g);
     }
 }
@@ -1358,6 +1490,7 @@ static void anomaly_next(struct oc_graph *g)
         g->log("audit: anomaly: cannot disable the service principal %s of agent %s: no Graph "
                "token: %s",
                g->anomaly[0].oid, g->anomaly[0].name, err.msg);
+        anomaly_record(g, false, err.msg);
         anomaly_pop(g);
     }
 }
@@ -1388,6 +1521,7 @@ static void anomaly_done(struct oc_graph *g, uint32_t idx, struct oc_fetch_resul
             g->log("audit: anomaly: cannot disable the service principal %s of agent %s: no "
                    "Graph token: %s",
                    g->anomaly[0].oid, g->anomaly[0].name, res->err.msg);
+            anomaly_record(g, false, res->err.msg);
             anomaly_pop(g);
             return;
         }
@@ -1402,6 +1536,7 @@ static void anomaly_done(struct oc_graph *g, uint32_t idx, struct oc_fetch_resul
         g->log("audit: anomaly: service principal %s of agent %s disabled in Entra "
                "(accountEnabled false, on_anomaly = disable-service-principal)",
                g->anomaly[0].oid, g->anomaly[0].name);
+        anomaly_record(g, true, "accountEnabled false in Entra");
         /* The next sync takes the agent out of NSS; run it now. */
         g->next = 0;
         g->resync = g->phase != PH_IDLE;
@@ -1418,6 +1553,7 @@ static void anomaly_done(struct oc_graph *g, uint32_t idx, struct oc_fetch_resul
         }
         g->log("audit: anomaly: disabling the service principal %s of agent %s failed: %s",
                g->anomaly[0].oid, g->anomaly[0].name, detail);
+        anomaly_record(g, false, detail);
     }
     anomaly_pop(g);
 }

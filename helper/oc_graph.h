@@ -21,6 +21,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "audit.h"
 #include "conf.h"
 #include "oc_fetch.h"
 
@@ -35,9 +36,15 @@ struct oc_graph;
 
 typedef void (*oc_graph_log_fn)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* state_dir: where directory.json and names.json live. */
+/*
+ * state_dir: where directory.json and names.json live. audit (may be NULL)
+ * receives one record per change a sync makes to directory.json: event=
+ * agent-added, agent-removed, agent-disabled, agent-enabled, role-granted,
+ * role-withdrawn (via=sync; the first sync on a host adds every agent),
+ * and the outcome of an anomaly response, event=sp-disable.
+ */
 int oc_graph_new(const struct oc_config *cfg, struct oc_fetch_ctx *fetch, const char *state_dir,
-                 oc_graph_log_fn log, struct oc_graph **ret);
+                 oc_graph_log_fn log, oc_audit_sink_fn audit, struct oc_graph **ret);
 void oc_graph_free(struct oc_graph *g);
 
 /*
@@ -69,7 +76,7 @@ void oc_graph_job_done(struct oc_graph *g, struct oc_fetch_result *res);
  * The anomaly response (on_anomaly = disable-service-principal): PATCH
  * servicePrincipals/{object_id} {"accountEnabled": false} with the
  * [directory] credential, then a sync. Queued (at most
- * OC_GRAPH_ANOMALY_QUEUE); the outcome is logged as an audit line.
+ * OC_GRAPH_ANOMALY_QUEUE); the outcome is an audit record (event=sp-disable).
  * 0, -ENOSPC (queue full), -ENOTSUP (no [directory]).
  */
 #define OC_GRAPH_ANOMALY_QUEUE 16

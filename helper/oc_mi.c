@@ -388,10 +388,15 @@ static int handle_request(struct oc_mi *mi, struct mi_conn *c, size_t len)
     if (oc_mihttp_query_parse(req.query, &q, &why) < 0) {
         return answer_error(c, 400, "invalid_request", why, -1);
     }
+    struct oc_issue is = {.path = OC_ISSUE_MI_TOKEN,
+                          .uid = c->uid,
+                          .pid = 0, /* TCP: the kernel gives the uid, not the pid */
+                          .scope = NULL};
     if (c->uid == 0) {
         mi->log("mi endpoint: root (port %u) asked for a token here; refused (root uses "
                 "openclaw-token --agent NAME on the socket, which is audited)",
                 c->peer_port);
+        oc_decide_refused(mi->decide, &is, NULL, "denied", "root gets no token here");
         return answer_error(c, 403, "access_denied",
                             "root gets agent tokens from the openclawd socket "
                             "(openclaw-token --agent NAME), not from this endpoint",
@@ -402,6 +407,7 @@ static int handle_request(struct oc_mi *mi, struct mi_conn *c, size_t len)
         mi->log("denied: uid %u (port %u) asked the mi endpoint for a token; no agent is "
                 "mapped to this uid",
                 c->uid, c->peer_port);
+        oc_decide_refused(mi->decide, &is, NULL, "denied", "no agent is mapped to this uid");
         return answer_error(c, 400, "invalid_request",
                             "Identity not found: no agent is mapped to the uid of this caller", -1);
     }
@@ -410,6 +416,8 @@ static int handle_request(struct oc_mi *mi, struct mi_conn *c, size_t len)
         mi->log("denied: uid %u (agent %s, port %u) asked the mi endpoint for an identity that "
                 "is not its agent's",
                 c->uid, ag->name, c->peer_port);
+        oc_decide_refused(mi->decide, &is, ag->name, "denied",
+                          "client_id, object_id or mi_res_id of another identity");
         return answer_error(c, 400, "invalid_request",
                             "Identity not found: this caller may get only the token of the "
                             "agent mapped to its uid",
@@ -420,11 +428,8 @@ static int handle_request(struct oc_mi *mi, struct mi_conn *c, size_t len)
         return answer_error(c, 400, "invalid_request", "resource is too long", -1);
     }
     const char *code = NULL;
-    struct oc_issue is = {.path = OC_ISSUE_MI_TOKEN,
-                          .uid = c->uid,
-                          .pid = 0, /* TCP: the kernel gives the uid, not the pid */
-                          .agent = (size_t)a,
-                          .scope = scope};
+    is.agent = (size_t)a;
+    is.scope = scope;
     if (oc_decide(mi->decide, &is, &code, &why) < 0) {
         return answer_error(c, 403, "access_denied", why, -1);
     }

@@ -147,9 +147,13 @@ cJSON *oc_sshsign_sign(struct oc_fetch_ctx *fetch, struct oc_decide *decide, ssi
     cJSON *o;
     int r;
 
+    struct oc_issue is = {.path = OC_ISSUE_SSH_SIGN, .uid = peer_uid, .pid = peer_pid};
     if (peer_uid == 0 || agent < 0) {
         log("denied: uid %u pid %d asked for an ssh signature (%s)", peer_uid, peer_pid,
             peer_uid == 0 ? "root has no agent ssh identity" : "no agent is mapped to this uid");
+        oc_decide_refused(decide, &is, NULL, "denied",
+                          peer_uid == 0 ? "root has no agent ssh identity"
+                                        : "no agent is mapped to this uid");
         *ret_close = true;
         return error_answer("denied", "only the uid mapped to an agent may sign with its key");
     }
@@ -185,6 +189,7 @@ cJSON *oc_sshsign_sign(struct oc_fetch_ctx *fetch, struct oc_decide *decide, ssi
         log("audit: ssh-sign: agent %s for uid %u pid %d: refused (not-ssh): %s; %zu bytes not "
             "signed",
             a->name, peer_uid, peer_pid, why, args->data_len);
+        oc_decide_refused(decide, &is, a->name, "not-ssh", why);
         return error_answer("not-ssh", why);
     }
     if (what.sshsig) {
@@ -193,12 +198,8 @@ cJSON *oc_sshsign_sign(struct oc_fetch_ctx *fetch, struct oc_decide *decide, ssi
         (void)snprintf(what_text, sizeof(what_text), "userauth as %s%s", what.user,
                        what.hostbound ? " (host-bound)" : "");
     }
-    struct oc_issue is = {.path = OC_ISSUE_SSH_SIGN,
-                          .uid = peer_uid,
-                          .pid = peer_pid,
-                          .agent = (size_t)agent,
-                          .scope = NULL,
-                          .what = what_text};
+    is.agent = (size_t)agent;
+    is.what = what_text;
     if (oc_decide(decide, &is, &code, &why) < 0) {
         return error_answer(code, why);
     }

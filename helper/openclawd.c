@@ -27,10 +27,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
+#include "audit.h"
 #include "clock.h"
 #include "conf.h"
 #include "directory.h"
@@ -128,6 +130,46 @@ static void logmsg(const char *fmt, ...)
         return;
     }
     fprintf(stderr, "openclawd: %s\n", line);
+}
+
+/*
+ * The audit sink: one key=value record of common/audit.h per decision, to
+ * syslog at LOG_AUTHPRIV under the ident openclawd (openlog in main), where
+ * auth.log, the journal's authpriv and `openclawctl audit` read it. The
+ * prose lines above stay on standard error (the daemon facility).
+ */
+static void audit_record(const struct oc_audit *a)
+{
+    char line[OC_AUDIT_LINE_MAX];
+    int prio = strcmp(a->result, "success") == 0 ? LOG_INFO : LOG_NOTICE;
+
+    if (strcmp(a->event, "anomaly") == 0 || strcmp(a->event, "sp-disable") == 0) {
+        prio = LOG_WARNING;
+    }
+    (void)oc_audit_format(a, line, sizeof(line));
+    syslog(LOG_AUTHPRIV | prio, "%s", line);
+}
+
+/* A record about agent name asked by client c (through the socket). */
+static void audit_client(struct daemon *d, const struct client *c, const char *event,
+                         const char *name, const char *result, const char *reason,
+                         const char *detail)
+{
+    const struct oc_agent *ag = oc_config_agent_by_name(d->config, name);
+
+    audit_record(&(const struct oc_audit){
+            .event = event,
+            .service = "openclawd",
+            .user = name,
+            .agent_app_id = ag != NULL ? ag->app_id : NULL,
+            .agent_oid = ag != NULL ? ag->object_id : NULL,
+            .result = result,
+            .reason = reason,
+            .via = "socket",
+            .caller_uid = c->uid,
+            .caller_pid = c->pid > 0 ? c->pid : -1,
+            .detail = detail,
+    });
 }
 
 /*
@@ -445,12 +487,26 @@ static int do_get_token(struct daemon *d, struct client *c, const struct oc_requ
             (req->agent[0] != '\0' && strcmp(req->agent, d->config->agents[a].name) != 0)) {
             logmsg("denied: uid %u pid %d asked for a token of %s", c->uid, c->pid,
                    req->agent[0] != '\0' ? req->agent : "its agent (it has none)");
+            oc_decide_refused(
+                    &d->decide,
+                    &(struct oc_issue){.path = OC_ISSUE_SOCKET_TOKEN,
+                                       .uid = c->uid,
+                                       .pid = c->pid,
+                                       .scope = req->scope[0] != '\0' ? req->scope : NULL},
+                    req->agent[0] != '\0' ? req->agent : NULL, "denied",
+                    a < 0 ? "no agent is mapped to this uid" : "another agent's token asked for");
             c->closing = true;
             return send_error(c, "denied",
                               "this uid may get only the tokens of the agent mapped to it", -1);
         }
     }
     if (a < 0) {
+        oc_decide_refused(&d->decide,
+                          &(struct oc_issue){.path = OC_ISSUE_SOCKET_TOKEN,
+                                             .uid = c->uid,
+                                             .pid = c->pid,
+                                             .scope = req->scope[0] != '\0' ? req->scope : NULL},
+                          req->agent, "no-such-agent", NULL);
         c->closing = true;
         return send_error(c, "no-such-agent", "no such agent in openclaw.conf", -1);
     }
@@ -579,8 +635,26 @@ static void sessions_keep_fresh(struct daemon *d, int64_t now)
     }
 }
 
+/* The event= of an agent request's record. */
+static const char *audit_event(enum oc_proto_type type)
+{
+    switch (type) {
+    case OC_REQ_SESSION_OPEN:
+        return "session-open";
+    case OC_REQ_SESSION_CLOSE:
+        return "session-close";
+    case OC_REQ_AGENT_LOCK:
+        return "lock";
+    case OC_REQ_AGENT_UNLOCK:
+        return "unlock";
+    default:
+        return "-";
+    }
+}
+
 static int do_agent_request(struct daemon *d, struct client *c, const struct oc_request *req)
 {
+    char detail[OC_CONFIG_PATH_MAX + 96];
     ssize_t a = agent_of_name(d, req->agent);
     cJSON *o, *env;
     uint32_t n;
@@ -589,6 +663,8 @@ static int do_agent_request(struct daemon *d, struct client *c, const struct oc_
     if (a < 0) {
         logmsg("uid %u pid %d: %s for %s, which is not a configured agent", c->uid, c->pid,
                req->def->name, req->agent);
+        audit_client(d, c, audit_event(req->def->type), req->agent, "failure", "no-such-agent",
+                     NULL);
         c->closing = true;
         return send_error(c, "no-such-agent", "no such agent in openclaw.conf", -1);
     }
@@ -599,6 +675,8 @@ static int do_agent_request(struct daemon *d, struct client *c, const struct oc_
     case OC_REQ_SESSION_OPEN:
         n = oc_agentstate_session(&d->agents, (size_t)a, +1);
         logmsg("audit: session opened for agent %s (pid %d; %u open)", req->agent, c->pid, n);
+        (void)snprintf(detail, sizeof(detail), "%u open", n);
+        audit_client(d, c, "session-open", req->agent, "success", "ok", detail);
         prefetch_default(d, (size_t)a, oc_now());
         cJSON_AddNumberToObject(o, "sessions", n);
         env = cJSON_AddObjectToObject(o, "env");
@@ -613,6 +691,8 @@ static int do_agent_request(struct daemon *d, struct client *c, const struct oc_
         }
         n = oc_agentstate_session(&d->agents, (size_t)a, -1);
         logmsg("audit: session closed for agent %s (pid %d; %u open)", req->agent, c->pid, n);
+        (void)snprintf(detail, sizeof(detail), "%u open", n);
+        audit_client(d, c, "session-close", req->agent, "success", "ok", detail);
         cJSON_AddNumberToObject(o, "sessions", n);
         break;
     case OC_REQ_AGENT_LOCK:
@@ -626,6 +706,11 @@ static int do_agent_request(struct daemon *d, struct client *c, const struct oc_
             logmsg("cannot write %s: %s; the %s holds until openclawd restarts",
                    d->agents.lock_file, strerror(-r), lock ? "lock" : "unlock");
         }
+        (void)snprintf(detail, sizeof(detail), "%s%s%s%s", was == lock ? "no change" : "",
+                       was == lock && r < 0 ? "; " : "", r < 0 ? "not written to " : "",
+                       r < 0 ? d->agents.lock_file : "");
+        audit_client(d, c, lock ? "lock" : "unlock", req->agent, "success", "admin",
+                     detail[0] != '\0' ? detail : NULL);
         cJSON_AddBoolToObject(o, "locked", lock);
         cJSON_AddBoolToObject(o, "persisted", r == 0);
         break;
@@ -712,6 +797,8 @@ static int do_anomaly(struct daemon *d, struct client *c, const struct oc_reques
            c->uid, c->pid, req->agent, oid[0] != '\0' ? oid : "unknown",
            act ? "disable-service-principal" : "none");
     if (oid[0] == '\0') {
+        audit_client(d, c, "anomaly", req->agent, "failure", "no-such-agent",
+                     "not in the config or the directory data: nothing done");
         c->closing = true;
         return send_error(c, "no-such-agent", "no such agent in the config or directory data", -1);
     }
@@ -721,16 +808,23 @@ static int do_anomaly(struct daemon *d, struct client *c, const struct oc_reques
          * the longest unlock_time: no token or signature while locked out. */
         oc_decide_lockout(&d->decide, (size_t)ai, oc_now());
     }
+    r = act ? oc_graph_disable_sp(d->graph, req->agent, oid) : 0;
+    if (r < 0) {
+        logmsg("audit: anomaly: agent %s: the service principal is NOT disabled: %s", req->agent,
+               r == -ENOSPC ? "too many anomaly responses queued" : strerror(-r));
+    }
+    /* The Graph answer to the PATCH comes later: event=sp-disable (oc_graph.c). */
+    (void)snprintf(path, sizeof(path), "object id %s; on_anomaly = %s", oid,
+                   !act     ? "none: the service principal is not disabled"
+                   : r == 0 ? "disable-service-principal: disabling the service principal"
+                            : "disable-service-principal: NOT disabled, the queue is full");
+    audit_client(d, c, "anomaly", req->agent, r == 0 ? "success" : "error",
+                 r == 0 ? "lockout" : "sp-disable", path);
     o = cJSON_CreateObject();
     cJSON_AddBoolToObject(o, "ok", 1);
     cJSON_AddStringToObject(o, "action", act ? "disable-service-principal" : "none");
     if (act) {
-        r = oc_graph_disable_sp(d->graph, req->agent, oid);
         cJSON_AddBoolToObject(o, "started", r == 0);
-        if (r < 0) {
-            logmsg("audit: anomaly: agent %s: the service principal is NOT disabled: %s",
-                   req->agent, r == -ENOSPC ? "too many anomaly responses queued" : strerror(-r));
-        }
     }
     return client_send_json(c, o);
 }
@@ -1283,6 +1377,7 @@ int main(int argc, char **argv)
         return 2;
     }
     harden_process();
+    openlog("openclawd", LOG_PID, LOG_AUTHPRIV);
     if (geteuid() == 0 && !allow_root) {
         logmsg("refusing to run as root: run as the user openclaw (see openclawd(8)); "
                "--allow-root exists for tests only");
@@ -1357,7 +1452,7 @@ int main(int argc, char **argv)
         logmsg("--no-token-store: tokens are kept in memory only");
     }
     d.graph_state_dir = state != NULL ? state : d.config->global.state_dir;
-    if (oc_graph_new(d.config, &d.fetch, d.graph_state_dir, logmsg, &d.graph) < 0) {
+    if (oc_graph_new(d.config, &d.fetch, d.graph_state_dir, logmsg, audit_record, &d.graph) < 0) {
         logmsg("out of memory");
         goto out;
     }
@@ -1411,7 +1506,8 @@ int main(int argc, char **argv)
     d.decide = (struct oc_decide){.config = d.config,
                                   .agents = &d.agents,
                                   .dir_file = d.dir_file[0] != '\0' ? d.dir_file : NULL,
-                                  .log = logmsg};
+                                  .log = logmsg,
+                                  .audit = audit_record};
     if (oc_mi_open(d.config, d.ids, d.n_ids, &d.tokens, &d.decide, logmsg, &d.mi) < 0) {
         goto out;
     }
@@ -1447,5 +1543,6 @@ out:
     oc_agentstate_free(&d.agents);
     free(d.ids);
     oc_config_free(d.config);
+    closelog();
     return rc;
 }

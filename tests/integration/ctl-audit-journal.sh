@@ -11,22 +11,37 @@
 #   - the records: pam_openclaw's own pam_syslog lines, from pamtester under
 #     pam_wrapper (PAM_WRAPPER_USE_SYSLOG=1) or, in a sanitizer build, from
 #     the instrumented driver pam-askpass-conv, with tokens of the local
-#     tenant (one login twice, refusals for two reasons); then logger(1)
-#     lines shaped like openclawd's and openclawctl's, lines of other
+#     tenant (one login twice, refusals for two reasons);
+#   - openclawd's own records: the real daemon, started as the daemon user
+#     against the local tenant (its syslog(3) reaches journald through the
+#     namespace's /dev/log), driven through its socket and its managed-
+#     identity endpoint: a directory sync (every agent added), a token
+#     handed out on the socket and on the MI endpoint, both refused to a
+#     uid without an agent, agent-lock + a refused token + agent-unlock,
+#     session-open/close, an anomaly whose response disables the service
+#     principal through Graph (then a refused token: locked out), a sync
+#     that finds a second service principal disabled (disable-sp in the
+#     tenant's control API), one that finds it enabled again, a role
+#     granted to it and a new agent, and one where both are withdrawn;
+#   - then logger(1) lines shaped like openclawctl's, lines of other
 #     facilities and forged or hostile lines that must not be counted;
 #   - the trust rule: /etc/passwd (a private copy) has a daemon user
 #     "openclaw"; the same look-alike lines sent by logger as root count,
-#     as another uid (setpriv) they are untrusted; the daemon user's
-#     openclawd line counts, its pam_openclaw-shaped line does not.
-# Checked: counts and reasons exactly (text and --json), the untrusted
-# count per uid, the source named as the journal, the time range against
-# the clock around the records, --since (the second half only), --agent,
-# --daemon-user, the same summary with a local time zone whose offset
-# journalctl prints as +0530, and no journald left.
+#     as another uid (setpriv) they are untrusted; the daemon's records
+#     (as the daemon user) count, the daemon user's pam_openclaw-shaped
+#     line does not.
+# Checked: openclawd's records in the journal's authpriv (SYSLOG_FACILITY=10)
+# one per decision with their fields; counts and reasons exactly (text and
+# --json, openclawd's table by event, via, result and reason), the
+# untrusted count per uid, the source named as the journal, the time range
+# against the clock around the records, --since (the second half only),
+# --agent, --daemon-user, the same summary with a local time zone whose
+# offset journalctl prints as +0530, and no journald left.
 set -u
 . "$top_srcdir/tests/lib/tap.sh"
 . "$top_srcdir/tests/lib/tenant.sh"
 . "$top_srcdir/tests/integration/pam-lib.sh"
+. "$top_srcdir/tests/integration/helper-lib.sh"
 
 ctl="$top_builddir/helper/openclawctl"
 JOURNALD=/lib/systemd/systemd-journald
@@ -251,7 +266,6 @@ if [ -z "$pam_why" ]; then
     else
         pam_why="the local tenant did not start or issued no token"
     fi
-    tenant_stop
 fi
 if [ "$pam_done" = yes ]; then
     pam_write_config "$PAM_WORK/openclaw.conf"
@@ -298,18 +312,210 @@ else
     tap_skip "pam_openclaw's own lines in the journal" "$pam_why"
 fi
 
-# --- second half: lines like openclawd's and openclawctl's, and hostile ones --
+# --- second half: openclawd's own records, from the real daemon ---------------
 wait_tick "$(date +%s)" || tap_fail "the clock advances"
 tmid=$(date +%s)
 A=$ALPHA_APP
 O=$ALPHA_OID
+RESOURCE_APP=6c2f8a41-3d5e-4b7a-8c9d-0e1f2a3b4c5d
+ADMIN_APP=c1d3e5f7-9b2a-4c6d-8e0f-1c3d5e7f9a2b
+ADMIN_SECRET='aDm8Q~openclaw-demo-admin-secret.00000001'
+ONE_APP=f1b3d5f7-9c2e-4b6a-8d0e-1f3a5b7c9d2e # agent-identity-one, synced from Graph
+TWO_APP=f2c4e6a8-0d3f-4c7b-9e1a-2a4b6c8d0e3f # agent-identity-two, no role on the host at first
+UA=1879048193                                # agent-alpha's uid
+ocd_why=""
+if [ ! -x "$OCD" ]; then
+    ocd_why="openclawd not built"
+elif ! command -v curl >/dev/null || ! "$OC_PY" -c 'import cryptography' 2>/dev/null; then
+    ocd_why="curl or python3-cryptography missing (scripts/install-deps.sh)"
+elif [ -z "${TENANT_DIR:-}" ] || ! kill -0 "$(cat "$TENANT_DIR/pid" 2>/dev/null)" 2>/dev/null; then
+    tenant_start "$w/tenant" || ocd_why="the local tenant did not start"
+fi
+ND=0 # openclawd's records
+WANT_DAEMON='{}'
+ocd_req() { # JSON: one request as root on the daemon's socket
+    req "$work/oc.sock" "$1"
+}
+ocd_token() { # UID: get-token on the socket as UID; TOKEN, REFUSED:CODE or CLOSED
+    as_uid "$1" "$PY" "$CLIENT" "$work/oc.sock" json '{"type":"get-token"}' 2>/dev/null |
+        "$PY" -c 'import json,sys; a=json.load(sys.stdin); print("TOKEN" if a.get("ok") else "REFUSED:%s" % a.get("error"))' 2>/dev/null ||
+        echo CLOSED
+}
+ocd_mi() { # UID: the MI endpoint's status code for UID
+    as_uid "$1" curl -sS -o /dev/null -w '%{http_code}' -H 'Metadata: true' \
+        "http://127.0.0.1:$MIPORT/metadata/identity/oauth2/token?api-version=2018-02-01&resource=$RESOURCE_URI" 2>/dev/null
+}
+# the daemon's records in the journal: N of them (bounded: 10 s)
+ocd_records() {
+    "$JOURNALCTL" SYSLOG_FACILITY=10 SYSLOG_IDENTIFIER=openclawd _UID="$DU" --output=json \
+        --no-pager --quiet 2>/dev/null | "$PY" -c '
+import json, sys
+for l in sys.stdin:
+    m = json.loads(l).get("MESSAGE")
+    if isinstance(m, str) and m.startswith("event="):
+        print(m)'
+}
+wait_records() { # PATTERN N
+    local i n
+    for i in $(seq 1 100); do
+        n=$(ocd_records | grep -c -- "$1")
+        [ "${n:-0}" -ge "$2" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+ocd_check() { # DESC WANT GOT
+    if [ "$2" = "$3" ]; then tap_ok "$1 ($3)"; else tap_fail "$1" "want $2, got $3"; fi
+}
+if [ -z "$ocd_why" ]; then
+    # the daemon runs as the daemon user: its tree, copies of the programs
+    chmod 755 "$w"
+    work=$w/ocd
+    mkdir -p "$work/state" "$work/run"
+    uid_copies "$work/bin"
+    printf '%s\n' "$ALPHA_SECRET" >"$work/alpha.secret"
+    printf '%s\n' "$ADMIN_SECRET" >"$work/admin.secret"
+    MIPORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    {
+        conf_global "$work/state" "$work/oc.sock" "$ISSUER_V2_LINE" "runtime_dir = $work/run" \
+            "allow_insecure_credentials = yes" "mi_endpoint = 127.0.0.1:$MIPORT"
+        conf_agent agent-alpha "$ALPHA_APP" "$ALPHA_OID" "uid = $UA" \
+            "credential = secret-file" "secret_file = $work/alpha.secret"
+        conf_section "directory" "resource = $RESOURCE_APP" "graph_url = $TENANT_URL" \
+            "graph_resource = https://graph.microsoft.com" "sync_interval = 3600" \
+            "on_anomaly = disable-service-principal" "credential = secret-file" \
+            "app_id = $ADMIN_APP" "secret_file = $work/admin.secret"
+    } >"$work/oc.conf"
+    chmod 644 "$work/oc.conf"
+    chown -R "$DU:$DU" "$work/state" "$work/run" "$work/alpha.secret" "$work/admin.secret"
+    chmod 600 "$work/alpha.secret" "$work/admin.secret"
+    chown "$DU:$DU" "$work"
+    if OCD_WRAPPER="setpriv --reuid=$DU --regid=$DU --clear-groups" helper_start ocd "$work/oc.conf"; then
+        tap_ok "openclawd runs as the daemon user (uid $DU) in the namespace"
+        # 1. a directory sync: every agent of the first sync is added
+        ocd_req '{"type":"cache-rebuild"}' >"$work/sync1.out"
+        NADD=$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["agents"]))' \
+            "$work/state/directory.json" 2>/dev/null)
+        grep -q '"finished": *true' "$work/sync1.out" && [ "${NADD:-0}" -ge 2 ] ||
+            tap_fail "the first directory sync finishes" "$(cat "$work/sync1.out"; tail -5 "$work/ocd.log")"
+        # 2. tokens handed out (socket, MI endpoint) and refused to a uid without an agent
+        ocd_check "get-token as agent-alpha's uid: handed out" TOKEN "$(ocd_token $UA)"
+        ocd_check "the MI endpoint as agent-alpha's uid: handed out" 200 "$(ocd_mi $UA)"
+        ocd_check "get-token as a uid without an agent: refused" REFUSED:denied "$(ocd_token "$FU")"
+        ocd_check "the MI endpoint as a uid without an agent: refused" 400 "$(ocd_mi "$FU")"
+        # 3. the admin lock, a token refused under it, the unlock
+        ocd_req '{"type":"agent-lock","agent":"agent-alpha"}' >/dev/null
+        ocd_check "get-token while locked: refused" REFUSED:locked "$(ocd_token $UA)"
+        ocd_req '{"type":"agent-unlock","agent":"agent-alpha"}' >/dev/null
+        # 4. a session
+        ocd_req '{"type":"session-open","agent":"agent-alpha"}' >/dev/null
+        ocd_req '{"type":"session-close","agent":"agent-alpha"}' >/dev/null
+        # 5. an anomaly: the lockout, and the service principal disabled through Graph
+        ocd_req '{"type":"anomaly","agent":"agent-alpha"}' >"$work/anomaly.out"
+        grep -q '"action": *"disable-service-principal"' "$work/anomaly.out" ||
+            tap_fail "the anomaly response starts" "$(cat "$work/anomaly.out")"
+        wait_records '^event=sp-disable ' 1 ||
+            tap_fail "the anomaly response's outcome is recorded" "$(tail -5 "$work/ocd.log")"
+        ocd_check "get-token after the anomaly: refused" REFUSED:locked-out "$(ocd_token $UA)"
+        # 6. a second service principal disabled in Entra, seen by the next sync
+        tenant_ctl POST disable-sp "{\"appId\":\"$ONE_APP\"}" >/dev/null
+        ocd_req '{"type":"cache-rebuild"}' >"$work/sync2.out"
+        wait_records '^event=agent-disabled ' 2 ||
+            tap_fail "the sync records both disabled service principals" "$(cat "$work/sync2.out"; ocd_records | tail -5)"
+        # 7. Entra grants roles (a new agent, a second role) and enables again, then withdraws
+        HOST_APP=$RESOURCE_APP
+        g2=$(tenant_ctl POST assignments "{\"principalAppId\":\"$TWO_APP\",\"resourceAppId\":\"$HOST_APP\",\"appRole\":\"Host.Login\"}" | json_get id)
+        g1=$(tenant_ctl POST assignments "{\"principalAppId\":\"$ONE_APP\",\"resourceAppId\":\"$HOST_APP\",\"appRole\":\"Host.Sudo\"}" | json_get id)
+        tenant_ctl POST enable-sp "{\"appId\":\"$ONE_APP\"}" >/dev/null
+        ocd_req '{"type":"cache-rebuild"}' >"$work/sync3.out"
+        wait_records '^event=role-granted ' 1 && wait_records '^event=agent-enabled ' 1 ||
+            tap_fail "the sync records the granted role and the enabled agent" "$(cat "$work/sync3.out"; ocd_records | tail -5)"
+        for id in $g2 $g1; do
+            tenant_ctl POST assignments/remove "{\"id\":\"$id\"}" >/dev/null
+        done
+        ocd_req '{"type":"cache-rebuild"}' >"$work/sync4.out"
+        wait_records '^event=role-withdrawn ' 1 && wait_records '^event=agent-removed ' 1 ||
+            tap_fail "the sync records the withdrawn role and the removed agent" "$(cat "$work/sync4.out"; ocd_records | tail -5)"
+        helper_stop "$HELPER_PID_ocd" >/dev/null
+        # what the daemon wrote, one record per decision:
+        # (event, via, result, reason): count
+        ND=$((NADD + 19))
+        WANT_DAEMON="{('agent-added', 'sync', 'success', 'sync'): $((NADD + 1)),
+ ('role-granted', 'sync', 'success', 'sync'): 1, ('agent-enabled', 'sync', 'success', 'sync'): 1,
+ ('role-withdrawn', 'sync', 'success', 'sync'): 1, ('agent-removed', 'sync', 'success', 'sync'): 1,
+ ('token', 'socket', 'success', 'ok'): 1, ('token', 'mi', 'success', 'ok'): 1,
+ ('token', 'socket', 'failure', 'denied'): 1, ('token', 'mi', 'failure', 'denied'): 1,
+ ('lock', 'socket', 'success', 'admin'): 1, ('token', 'socket', 'failure', 'locked'): 1,
+ ('unlock', 'socket', 'success', 'admin'): 1,
+ ('session-open', 'socket', 'success', 'ok'): 1, ('session-close', 'socket', 'success', 'ok'): 1,
+ ('anomaly', 'socket', 'success', 'lockout'): 1, ('sp-disable', 'sync', 'success', 'anomaly'): 1,
+ ('token', 'socket', 'failure', 'locked-out'): 1, ('agent-disabled', 'sync', 'success', 'sync'): 2}"
+        export WANT_DAEMON UA DU FU ALPHA_APP ALPHA_OID
+        wait_records '^event=' "$ND" || tap_fail "the daemon's $ND records reach the journal"
+        ocd_records >"$work/records"
+        sed 's/^/# openclawd: /' "$work/records" # for the log
+        if "$PY" - "$work/records" 2>"$w/py.err" <<'EOF'; then
+import ast, os, re, sys
+E = os.environ
+recs = []
+for line in open(sys.argv[1]):
+    f = dict(re.findall(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)', line))
+    # pam_openclaw's nine keys in order, then openclawd's caller fields
+    assert list(f)[:13] == ["event", "service", "user", "agent_app_id", "agent_oid", "token_uti",
+                            "rhost", "result", "reason", "caller_uid", "caller_pid", "via",
+                            "scope"], line
+    assert f["service"] == "openclawd", line
+    recs.append(f)
+got = {}
+for f in recs:
+    k = (f["event"], f["via"], f["result"], f["reason"])
+    got[k] = got.get(k, 0) + 1
+want = ast.literal_eval(E["WANT_DAEMON"])
+assert got == want, (sorted(got.items()), sorted(want.items()))
+ok = [f for f in recs if f["event"] == "token" and f["result"] == "success"]
+for f in ok:
+    assert f["user"] == "agent-alpha" and f["caller_uid"] == E["UA"], f
+    assert f["agent_app_id"] == E["ALPHA_APP"] and f["agent_oid"] == E["ALPHA_OID"], f
+    assert f["scope"] == "api://openclaw-host/.default", f
+sock = [f for f in ok if f["via"] == "socket"][0]
+assert sock["caller_pid"].isdigit(), sock  # the kernel's pid of the peer
+assert [f for f in ok if f["via"] == "mi"][0]["caller_pid"] == "-"  # TCP: no pid
+denied = [f for f in recs if f["reason"] == "denied"]
+assert all(f["caller_uid"] == E["FU"] and f["user"] == "-" for f in denied), denied
+lock = [f for f in recs if f["event"] in ("lock", "unlock", "session-open", "anomaly")]
+assert all(f["caller_uid"] == "0" and f["user"] == "agent-alpha" for f in lock), lock
+sync = [f for f in recs if f["via"] == "sync"]
+assert all(f["caller_uid"] == "-" and f["caller_pid"] == "-" for f in sync), sync
+dis = sorted(f["user"] for f in recs if f["event"] == "agent-disabled")
+assert dis[0] == "agent-alpha" and len(dis) == 2, dis
+one = {f["event"]: f for f in recs if f["user"] == dis[1]}
+assert one["role-granted"]["detail"] == '"role Host.Sudo"', one
+assert one["role-withdrawn"]["detail"] == '"role Host.Sudo"', one
+assert "agent-enabled" in one, one
+two = [f for f in recs if f["event"] in ("agent-removed", "agent-added") and f["user"] not in dis]
+assert any(f["event"] == "agent-removed" and f["user"] in [g["user"] for g in two if g["event"] == "agent-added"] for f in two), two
+EOF
+            tap_ok "the journal's authpriv holds openclawd's $ND records, one per decision, with their fields"
+        else
+            tap_fail "the journal's authpriv holds openclawd's records, one per decision" \
+                "$(cat "$w/py.err"; cat "$work/records")"
+        fi
+        # as root they would count too; the prose lines stay on stderr, not authpriv
+        n=$("$JOURNALCTL" SYSLOG_FACILITY=10 --no-pager --quiet 2>/dev/null | grep -c 'openclawd.*audit: ')
+        ocd_check "no prose 'audit:' line of the daemon in authpriv" 0 "$n"
+    else
+        tap_fail "openclawd runs as the daemon user (uid $DU) in the namespace" "$(cat "$work/ocd.log")"
+    fi
+else
+    tap_skip "openclawd's own records in the journal" "$ocd_why"
+fi
+
+# --- lines like openclawctl's, and hostile ones -----------------------------------
 rec() { # EVENT SERVICE USER RESULT REASON
     printf 'event=%s service=%s user=%s agent_app_id=%s agent_oid=%s token_uti=u1 rhost=- result=%s reason=%s' \
         "$1" "$2" "$3" "$A" "$O" "$4" "$5"
 }
 logger -p authpriv.notice -t openclawctl "$(rec unlock openclawctl agent-beta success admin)"
-logger -p authpriv.notice -t openclawd "$(rec auth helper agent-gamma error network)"
-logger -p authpriv.info -t openclawd "$(rec auth helper agent-gamma success ok)"
 # not authpriv: never read
 logger -p user.notice -t openclawd "$(rec auth helper agent-other success ok)"
 logger -p daemon.notice -t sshd "pam_openclaw(sshd:auth): $(rec auth sshd agent-other success ok)"
@@ -332,8 +538,8 @@ logger -p authpriv.notice -t openclawd "$(rec auth sshd agent-evil success ok) d
 } >"$w/long.entry"
 logger --journald="$w/long.entry"
 # the trust rule: the same look-alikes from uid 0 count, from uid $FU they
-# are untrusted (even a broken one); the daemon user's openclawd line
-# counts, its pam_openclaw-shaped line is untrusted
+# are untrusted (even a broken one); the daemon user's pam_openclaw-shaped
+# line is untrusted (its openclawd records above count)
 look1=$(rec auth helper agent-mallory success ok)
 look2="pam_openclaw(sshd:auth): $(rec auth sshd agent-mallory success ok)"
 logger -p authpriv.info -t openclawd "$look1"
@@ -342,9 +548,8 @@ forge() { setpriv --reuid="$1" --regid="$1" --clear-groups logger "${@:2}"; }
 forge "$FU" -p authpriv.info -t openclawd "$look1"
 forge "$FU" -p authpriv.info -t sshd "$look2"
 forge "$FU" -p authpriv.notice -t openclawd "event=auth service=sshd user=agent-mallory result=success"
-forge "$DU" -p authpriv.info -t openclawd "$(rec auth helper agent-epsilon success ok)"
 forge "$DU" -p authpriv.info -t sshd "pam_openclaw(sshd:auth): $(rec auth sshd agent-epsilon success ok)"
-wait_lines ' openclawd\[[0-9]*\]: event=' 8 || tap_fail "logger's lines reach the journal"
+wait_lines ' openclawd\[[0-9]*\]: event=auth' 5 || tap_fail "logger's lines reach the journal"
 wait_lines ' sshd\[[0-9]*\]: pam_openclaw(sshd:auth): event=auth service=sshd user=agent-epsilon' 1 ||
     tap_fail "the daemon user's lines reach the journal"
 wait_json '"OC_PAD_1"' 1 || tap_fail "the over-long entry reaches the journal"
@@ -352,10 +557,22 @@ wait_json '"MESSAGE":\[' 1 || tap_fail "the non-UTF-8 line reaches the journal (
 t1=$(date +%s)
 
 # --- openclawctl audit with no --file -------------------------------------------
-# logger, second half: three genuine lines, two look-alikes from root, one
-# openclawd line from the daemon user
-HALF2=6
-HALF2_LOGINS='[("agent-gamma", "helper", 1), ("agent-mallory", "helper", 1), ("agent-mallory", "sshd", 1), ("agent-epsilon", "helper", 1)]'
+# second half: openclawd's ND records, openclawctl's unlock (logger), two
+# look-alikes from root
+HALF2=$((ND + 3))
+HALF2_LOGINS='[("agent-mallory", "helper", 1), ("agent-mallory", "sshd", 1)]'
+# the events listed: openclawd's lock, unlock, anomaly, sp-disable and both
+# agent-disabled, then openclawctl's unlock; of them agent-alpha's
+WANT_EVENTS='[("unlock", "agent-beta", "admin")]'
+ALPHA_EVENTS='[]'
+NA=0 # openclawd's records about agent-alpha
+if [ "$ND" -gt 0 ]; then
+    WANT_EVENTS='[("lock", "agent-alpha", "admin"), ("unlock", "agent-alpha", "admin"), ("anomaly", "agent-alpha", "lockout"), ("sp-disable", "agent-alpha", "anomaly"), ("agent-disabled", "agent-alpha", "sync"), ("agent-disabled", "agent-identity-one", "sync"), ("unlock", "agent-beta", "admin")]'
+    ALPHA_EVENTS='[("lock", "agent-alpha", "admin"), ("unlock", "agent-alpha", "admin"), ("anomaly", "agent-alpha", "lockout"), ("sp-disable", "agent-alpha", "anomaly"), ("agent-disabled", "agent-alpha", "sync")]'
+    # added, 2 tokens, lock, locked, unlock, session-open/close, anomaly,
+    # sp-disable, locked-out, disabled
+    NA=12
+fi
 if [ "$pam_done" = yes ]; then
     # the module: auth + account, auth, three refused auths (six lines)
     WANT_RECORDS=$((6 + HALF2))
@@ -366,7 +583,8 @@ else
     WANT_LOGINS=$HALF2_LOGINS
     WANT_REFUSALS='{}'
 fi
-export WANT_RECORDS WANT_LOGINS WANT_REFUSALS HALF2 HALF2_LOGINS SOURCE t0 tmid t1 DU FU
+export WANT_RECORDS WANT_LOGINS WANT_REFUSALS HALF2 HALF2_LOGINS SOURCE t0 tmid t1 DU FU ND NA \
+    WANT_EVENTS ALPHA_EVENTS WANT_DAEMON
 
 out=$("$ctl" audit 2>&1)
 rc=$?
@@ -378,8 +596,15 @@ if [ "$pam_done" = yes ]; then
     has "text: refusals by reason (role)" '^ *2  role$'
     has "text: refusals by reason (user)" '^ *1  user$'
 fi
-has "text: the helper's login" '^ *1  agent-gamma  helper$'
-has "text: errors by reason" '^ *1  network$'
+if [ "$ND" -gt 0 ]; then
+    has "text: openclawd's table: a token handed out on the socket" '^ *1  token  via=socket  success  ok$'
+    has "text: openclawd's table: a token handed out on the MI endpoint" '^ *1  token  via=mi  success  ok$'
+    has "text: openclawd's table: a token refused under the admin lock" '^ *1  token  via=socket  failure  locked$'
+    has "text: openclawd's table: the sync's disabled agents" '^ *2  agent-disabled  via=sync  success  sync$'
+    has "text: the daemon's anomaly is listed" 'event=anomaly agent=agent-alpha service=openclawd result=success reason=lockout'
+else
+    has "text: no openclawd decisions" '^openclawd decisions by event, path, result and reason:$'
+fi
 has "text: the admin unlock is listed" 'event=unlock agent=agent-beta service=openclawctl result=success reason=admin'
 has "text: forged and damaged lines counted as malformed" ', 4 MALFORMED'
 has "text: the trusted senders are named" "^senders: *records counted only from uid 0 and from openclawd as openclaw (uid $DU)"
@@ -409,6 +634,8 @@ def logins(d):
     return sorted((x["agent"], x["service"], x["count"]) for x in d["logins"])
 def refusals(d):
     return {x["reason"]: x["count"] for x in d["refusals"]}
+def daemon(d):
+    return {(x["event"], x["via"], x["result"], x["reason"]): x["count"] for x in d["openclawd"]}
 assert d["source"] == E["SOURCE"], d["source"]
 '"$code" 2>"$w/py.err"; then
         tap_ok "$desc"
@@ -427,8 +654,9 @@ assert d["untrusted_others"] == 0, d
 assert all(isinstance(x["last_pid"], int) and x["last_pid"] > 1 for x in d["untrusted_senders"]), d
 assert logins(d) == sorted(ast.literal_eval(E["WANT_LOGINS"])), logins(d)
 assert refusals(d) == ast.literal_eval(E["WANT_REFUSALS"]), refusals(d)
-assert {x["reason"]: x["count"] for x in d["errors"]} == {"network": 1}, d["errors"]
-assert [(e["event"], e["agent"], e["reason"]) for e in d["events"]] == [("unlock", "agent-beta", "admin")], d["events"]
+assert d["errors"] == [], d["errors"]
+assert [(e["event"], e["agent"], e["reason"]) for e in d["events"]] == ast.literal_eval(E["WANT_EVENTS"]), d["events"]
+assert daemon(d) == ast.literal_eval(E["WANT_DAEMON"]), sorted(daemon(d).items())
 '
 if [ "$pam_done" = yes ]; then
     check_json "--json: the time range is the first and last record (journal clock)" '
@@ -444,6 +672,7 @@ check_json "--since @EPOCH: only the second half" '
 assert d["records"] == int(E["HALF2"]), d
 assert logins(d) == sorted(ast.literal_eval(E["HALF2_LOGINS"])), d
 assert d["refusals"] == [] and d["malformed"] == 4 and d["untrusted"] == 4, d
+assert daemon(d) == ast.literal_eval(E["WANT_DAEMON"]), d
 assert ts(d["first"]) >= tmid, d
 ' --since "@$tmid"
 check_json "--since YYYY-MM-DDTHH:MM:SSZ: the same" '
@@ -454,11 +683,12 @@ check_json "--agent: untrusted look-alikes are counted whatever the agent" '
 assert d["records"] == 2 and d["untrusted"] == 4, d
 assert logins(d) == [("agent-mallory", "helper", 1), ("agent-mallory", "sshd", 1)], d
 ' --since "@$tmid" --agent agent-mallory
-check_json "--daemon-user another user: the daemon user's openclawd line is untrusted too" '
-assert d["records"] == int(E["WANT_RECORDS"]) - 1, d
-assert d["untrusted"] == 5 and d["trusted_uids"] == [0], d
-assert sorted((x["uid"], x["count"]) for x in d["untrusted_senders"]) == sorted([(int(E["FU"]), 3), (int(E["DU"]), 2)]), d
-assert ("agent-epsilon", "helper", 1) not in logins(d), d
+check_json "--daemon-user another user: the daemon's records are untrusted too" '
+ND = int(E["ND"])
+assert d["records"] == int(E["WANT_RECORDS"]) - ND, d
+assert d["untrusted"] == 4 + ND and d["trusted_uids"] == [0], d
+assert sorted((x["uid"], x["count"]) for x in d["untrusted_senders"]) == sorted([(int(E["FU"]), 3), (int(E["DU"]), 1 + ND)]), d
+assert d["openclawd"] == [], d
 ' --daemon-user oc-no-such-user
 out=$("$ctl" audit --daemon-user oc-no-such-user 2>&1)
 has "text: a missing daemon user is named" "^senders: *records counted only from uid 0 (no user oc-no-such-user here"
@@ -467,10 +697,11 @@ assert d["records"] == int(E["WANT_RECORDS"]), d
 ' --since -1h
 if [ "$pam_done" = yes ]; then
     check_json "--agent agent-alpha" '
-assert d["records"] == 4, d
+assert d["records"] == 4 + int(E["NA"]), d
 assert logins(d) == [("agent-alpha", "sshd", 2)], d
 assert refusals(d) == {"role": 1}, d
-assert d["events"] == [], d
+assert [(e["event"], e["agent"], e["reason"]) for e in d["events"]] == ast.literal_eval(E["ALPHA_EVENTS"]), d
+assert sum(x["count"] for x in d["openclawd"]) == int(E["NA"]), d
 ' --agent agent-alpha
     check_json "--agent agent-beta" '
 assert d["records"] == 3, d
@@ -478,8 +709,9 @@ assert logins(d) == [], d
 assert refusals(d) == {"role": 1, "user": 1}, d
 assert [e["event"] for e in d["events"]] == ["unlock"], d
 ' --agent agent-beta
-    check_json "--agent agent-alpha --since @EPOCH: nothing" '
-assert d["records"] == 0 and d["first"] == "-" and d["last"] == "-", d
+    check_json "--agent agent-alpha --since @EPOCH: openclawd's records only" '
+assert d["records"] == int(E["NA"]) and d["logins"] == [] and d["refusals"] == [], d
+assert sum(x["count"] for x in d["openclawd"]) == int(E["NA"]), d
 ' --agent agent-alpha --since "@$tmid"
     # the module's own copy of its lines (test builds) gives the same summary
     if [ -n "${OPENCLAW_TEST_AUDIT_FILE:-}" ]; then
