@@ -84,11 +84,18 @@ if [ "${1:-}" != --inner ]; then
         tap_failed=0
         tap_fail "the namespace part ended early (exit $rc)"
     }
-    after=$(journald_pids)
-    if [ "$before" = "$after" ]; then
-        tap_ok "no systemd-journald left behind (host's: ${before:-none})"
+    # the test's own journald is gone (the namespace's PID 1 ended and took
+    # it along); other journalds on the host (the system's, another
+    # test's) may come and go meanwhile
+    left=""
+    for p in $(journald_pids); do
+        tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "OC_AUDIT_JOURNAL_RUN=$JW" &&
+            left="$left $p"
+    done
+    if [ -z "$left" ]; then
+        tap_ok "no systemd-journald of this test left behind (the host's before: ${before:-none}, after: $(journald_pids))"
     else
-        tap_fail "no systemd-journald left behind" "before: $before after: $after"
+        tap_fail "no systemd-journald of this test left behind" "still running:$left"
     fi
     tap_done
     exit
@@ -195,7 +202,11 @@ ForwardToConsole=no
 ForwardToWall=no
 RateLimitIntervalSec=0
 EOF
-SYSTEMD_LOG_LEVEL=info SYSTEMD_LOG_TARGET=console "$JOURNALD" >"$w/journald.log" 2>&1 &
+# OC_AUDIT_JOURNAL_RUN marks this test's journald in its environment: the
+# outer part checks that no journald with it is left, whatever other
+# journalds the host runs
+OC_AUDIT_JOURNAL_RUN=$w SYSTEMD_LOG_LEVEL=info SYSTEMD_LOG_TARGET=console "$JOURNALD" \
+    >"$w/journald.log" 2>&1 &
 JPID=$!
 for i in $(seq 1 100); do
     [ -S /run/systemd/journal/socket ] && [ -S /run/systemd/journal/dev-log ] && break
