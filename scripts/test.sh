@@ -343,7 +343,7 @@ reliability_summary() {
     if [ "$aall" -eq 0 ]; then
         attacks="attacks: not run"
     else
-        attacks="attacks: $aok of $aall checks held (garbage-token lockout, locked agent on every path, ssh-sign forgery, local flood, askpass)"
+        attacks="attacks: $aok of $aall checks held (garbage-token lockout, locked agent on every path, ssh-sign forgery, local flood, askpass, forged session-bind and destinations, tally directory swapped by the daemon account)"
         [ "$askip" -eq 0 ] || attacks="$attacks ($askip skipped, not counted as held)"
         [ -z "$amissing" ] || attacks="$attacks; not run:$amissing"
     fi
