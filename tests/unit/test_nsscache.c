@@ -309,14 +309,18 @@ static void test_chain_loop(void **state)
     build_fix(&img, &len);
     uint8_t *p = img;
     assert_int_equal(oc_nssc_open(p, len, &c), 0);
-    /* Point every record's next-by-name at itself, every bucket at record 1. */
+    /* Point every record's next-by-name at itself, every bucket at the
+     * first record (records are named by their offset in the data area,
+     * the index table lists them; next-by-name is the record's 12th word). */
+    uint32_t first;
     for (uint32_t i = 0; i < c.n_users; i++) {
-        uint32_t self = i + 1;
-        memcpy(p + c.users_off + i * 52 + 44, &self, 4);
+        uint32_t self;
+        memcpy(&self, p + c.users_off + 4 * i, 4);
+        memcpy(p + c.strings_off + self + 44, &self, 4);
     }
+    memcpy(&first, p + c.users_off, 4);
     for (uint32_t b = 0; b <= c.user_mask; b++) {
-        uint32_t one = 1;
-        memcpy(p + c.pw_name_off + 4 * b, &one, 4);
+        memcpy(p + c.pw_name_off + 4 * b, &first, 4);
     }
     uint64_t ck = oc_nssc_checksum(p, len);
     memcpy(p + OC_NSSC_CHECKSUM_OFFSET, &ck, 8);
