@@ -381,6 +381,12 @@ static inline const uint8_t *rec_at(const struct oc_nssc *c, uint32_t ref, uint3
     return c->base + c->strings_off + ref;
 }
 
+/* A list of n record refs at off in the data area. */
+static bool refs_ok(const struct oc_nssc *c, uint32_t off, uint32_t n)
+{
+    return n <= OC_NSSC_LIST_MAX && (off & 3) == 0 && (uint64_t)off + 4ull * n <= c->strings_size;
+}
+
 static int read_user(const struct oc_nssc *c, const uint8_t *r, struct oc_nssc_pw *pw)
 {
     uint32_t idx = ld32(r + U_INDEX);
@@ -399,7 +405,7 @@ static int read_user(const struct oc_nssc *c, const uint8_t *r, struct oc_nssc_p
     };
     if (str_at(c, ld32(r + U_NAME), &u.name) < 0 || str_at(c, ld32(r + U_GECOS), &u.gecos) < 0 ||
         str_at(c, ld32(r + U_DIR), &u.dir) < 0 || str_at(c, ld32(r + U_SHELL), &u.shell) < 0 ||
-        !list_ok(c, u.roles, u.n_roles) || !list_ok(c, u.gids, u.n_gids)) {
+        !list_ok(c, u.roles, u.n_roles) || !refs_ok(c, u.gids, u.n_gids)) {
         return -EBADMSG;
     }
     if (pw != NULL) {
@@ -546,10 +552,31 @@ static int ref_at(const struct oc_nssc *c, uint32_t first, uint32_t n, uint32_t 
     return 0;
 }
 
+/* The record of the user's i-th supplementary group. */
+static const uint8_t *pw_group_rec(const struct oc_nssc *c, const struct oc_nssc_pw *pw, uint32_t i)
+{
+    if (i >= pw->n_gids || !refs_ok(c, pw->gids, pw->n_gids)) {
+        return NULL;
+    }
+    return rec_at(c, ld32(c->base + c->strings_off + pw->gids + 4 * (size_t)i), G_SIZE);
+}
+
 int oc_nssc_pw_gid(const struct oc_nssc *c, const struct oc_nssc_pw *pw, uint32_t i,
                    uint32_t *ret_gid)
 {
-    return ref_at(c, pw->gids, pw->n_gids, i, ret_gid);
+    const uint8_t *r = pw_group_rec(c, pw, i);
+    if (r == NULL) {
+        return -EBADMSG;
+    }
+    *ret_gid = ld32(r + G_GID);
+    return 0;
+}
+
+int oc_nssc_pw_group(const struct oc_nssc *c, const struct oc_nssc_pw *pw, uint32_t i,
+                     struct oc_nssc_gr *ret)
+{
+    const uint8_t *r = pw_group_rec(c, pw, i);
+    return r != NULL ? read_group(c, r, ret) : -EBADMSG;
 }
 
 int oc_nssc_pw_role(const struct oc_nssc *c, const struct oc_nssc_pw *pw, uint32_t i,
@@ -780,6 +807,8 @@ struct build {
     uint32_t *refs;
     uint32_t *user_rec, *group_rec; /* records under construction */
     uint32_t *user_ref, *group_ref; /* where each goes in the data area */
+    size_t *user_pair;              /* each user's first membership pair */
+    uint64_t *gid_group;            /* (gid << 32) | group index, sorted */
     struct strtab st;
     uint8_t *img;
 };
@@ -796,6 +825,8 @@ static void build_free(struct build *b)
     free(b->group_rec);
     free(b->user_ref);
     free(b->group_ref);
+    free(b->user_pair);
+    free(b->gid_group);
     strtab_free(&b->st);
     free(b->img);
 }
@@ -1027,7 +1058,10 @@ int oc_nssc_build(const struct oc_nssc_user_in *users, size_t n_users,
     b.group_rec = calloc((size_t)n_groups * (G_SIZE / 4) + 1, sizeof(uint32_t));
     b.user_ref = calloc((size_t)n_users + 1, sizeof(uint32_t));
     b.group_ref = calloc((size_t)n_groups + 1, sizeof(uint32_t));
-    if (b.user_rec == NULL || b.group_rec == NULL || b.user_ref == NULL || b.group_ref == NULL) {
+    b.user_pair = calloc((size_t)n_users + 1, sizeof(size_t));
+    b.gid_group = calloc((size_t)n_groups + 1, sizeof(uint64_t));
+    if (b.user_rec == NULL || b.group_rec == NULL || b.user_ref == NULL || b.group_ref == NULL ||
+        b.user_pair == NULL || b.gid_group == NULL) {
         r = -ENOMEM;
         goto out;
     }
@@ -1055,6 +1089,26 @@ int oc_nssc_build(const struct oc_nssc_user_in *users, size_t n_users,
         rec[U_GID / 4] = u->gid;
         rec[U_FLAGS / 4] = u->enabled ? OC_NSSC_USER_ENABLED : 0;
         rec[U_INDEX / 4] = (uint32_t)i;
+
+        /* supplementary groups, sorted by gid (pairs are sorted by user,
+         * then gid): room for the refs of their records, next to the
+         * user's strings (filled in once every group record has its place) */
+        uint32_t ng = 0;
+        b.user_pair[i] = pi;
+        for (; pi < n_pairs && (b.pairs[pi] >> 32) == i; pi++) {
+            if (pi > 0 && b.pairs[pi - 1] == b.pairs[pi]) {
+                continue; /* a member listed twice */
+            }
+            if (ng >= OC_NSSC_LIST_MAX) {
+                r = -E2BIG;
+                goto out;
+            }
+            ng++;
+        }
+        rec[U_N_GIDS / 4] = ng;
+        if (ng > 0 && (r = strtab_record(&b.st, 4 * (size_t)ng, 0, &rec[U_GIDS / 4])) < 0) {
+            goto out;
+        }
         /* the user private group's record right after (its name is the
          * user's, just above) */
         size_t gi;
@@ -1068,24 +1122,6 @@ int oc_nssc_build(const struct oc_nssc_user_in *users, size_t n_users,
         if (r < 0) {
             goto out;
         }
-
-        /* supplementary gids: sorted (pairs are sorted by user, then gid) */
-        rec[U_GIDS / 4] = (uint32_t)n_refs;
-        uint32_t ng = 0;
-        for (; pi < n_pairs && (b.pairs[pi] >> 32) == i; pi++) {
-            if (pi > 0 && b.pairs[pi - 1] == b.pairs[pi]) {
-                continue; /* a member listed twice */
-            }
-            if (ng >= OC_NSSC_LIST_MAX) {
-                r = -E2BIG;
-                goto out;
-            }
-            if ((r = refs_push(&b, &n_refs, &cap_refs, (uint32_t)b.pairs[pi])) < 0) {
-                goto out;
-            }
-            ng++;
-        }
-        rec[U_N_GIDS / 4] = ng;
     }
     for (size_t i = 0; i < n_groups; i++) {
         const struct oc_nssc_group_in *g = b.groups[i];
@@ -1168,6 +1204,32 @@ int oc_nssc_build(const struct oc_nssc_user_in *users, size_t n_users,
         st32(img + users_off + 4 * i, b.user_ref[i]);
         for (size_t k = 0; k < U_SIZE / 4; k++) {
             st32(img + strings_off + b.user_ref[i] + 4 * k, b.user_rec[i * (U_SIZE / 4) + k]);
+        }
+    }
+    for (size_t i = 0; i < n_groups; i++) {
+        b.gid_group[i] = ((uint64_t)b.groups[i]->gid << 32) | i;
+    }
+    qsort(b.gid_group, n_groups, sizeof(*b.gid_group), cmp_u64);
+    for (size_t i = 0; i < n_users; i++) {
+        /* the refs of the user's supplementary groups (every gid in pairs
+         * is a group's: they come from the groups' member lists) */
+        const uint32_t *rec = b.user_rec + i * (U_SIZE / 4);
+        uint8_t *list = img + strings_off + rec[U_GIDS / 4];
+        for (size_t p = b.user_pair[i], k = 0; k < rec[U_N_GIDS / 4]; p++) {
+            if (p > 0 && b.pairs[p - 1] == b.pairs[p]) {
+                continue;
+            }
+            uint64_t key = (uint64_t)(uint32_t)b.pairs[p] << 32;
+            size_t lo = 0, hi = n_groups;
+            while (lo < hi) { /* the first entry >= key: the group of that gid */
+                size_t mid = lo + (hi - lo) / 2;
+                if (b.gid_group[mid] < key) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            st32(list + 4 * k++, b.group_ref[(uint32_t)b.gid_group[lo]]);
         }
     }
     for (size_t i = 0; i < n_groups; i++) {
