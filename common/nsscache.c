@@ -1128,9 +1128,8 @@ int oc_nssc_build(const struct oc_nssc_user_in *users, size_t n_users,
         uint32_t *rec = b.group_rec + i * (G_SIZE / 4);
         /* placed after its user when it is a user private group, else
          * here, its name after it */
-        if ((b.group_ref[i] == 0 &&
-             (r = strtab_record(&b.st, G_SIZE, G_SIZE + strlen(g->name) + 1, &b.group_ref[i])) <
-                     0) ||
+        if ((b.group_ref[i] == 0 && (r = strtab_record(&b.st, G_SIZE, G_SIZE + strlen(g->name) + 1,
+                                                       &b.group_ref[i])) < 0) ||
             (r = strtab_add(&b.st, g->name, &rec[G_NAME / 4])) < 0) {
             goto out;
         }

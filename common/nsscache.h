@@ -29,7 +29,7 @@
 
 #define OC_NSSC_MAGIC      "OCNSSC\r\n" /* 8 bytes, no NUL */
 #define OC_NSSC_MAGIC_LEN  8
-#define OC_NSSC_VERSION    3u /* 2: the replaced word; 3: records next to their strings */
+#define OC_NSSC_VERSION    3u          /* 2: the replaced word; 3: records next to their strings */
 #define OC_NSSC_BYTE_ORDER 0x01020304u /* written in host order; a foreign file fails */
 
 /* Caps on what a file may hold (the reader refuses anything larger). */
