@@ -1446,6 +1446,8 @@ int main(int argc, char **argv)
                            "openclaw.conf",
                            "sssd.conf",
                            "sssd.log",
+                           "passwd.sssd",
+                           "group.sssd",
                            "nsswitch.ocnoop.conf",
                            "nsswitch.openclaw.conf",
                            "nsswitch.sss.conf",
