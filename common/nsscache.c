@@ -44,7 +44,15 @@ enum {
     H_REPLACED = 108, /* written in place by the next writer; outside the checksum */
 };
 
-/* User record: 13 u32 fields. */
+/*
+ * Records live in the data area (H_STRINGS_OFF), each followed by its own
+ * strings, and are named by their byte offset in that area (a "ref"; 0,
+ * the empty string, names none). Buckets and chain links hold refs; the
+ * index tables (H_USERS_OFF, H_GROUPS_OFF) hold one ref per record in name
+ * order, for enumeration.
+ *
+ * User record: 14 u32 fields.
+ */
 enum {
     U_NAME = 0,
     U_GECOS = 4,
@@ -59,10 +67,11 @@ enum {
     U_N_GIDS = 40,
     U_NEXT_NAME = 44,
     U_NEXT_UID = 48,
-    U_SIZE = 52,
+    U_INDEX = 52, /* its position in the index table */
+    U_SIZE = 56,
 };
 
-/* Group record: 7 u32 fields. */
+/* Group record: 8 u32 fields. */
 enum {
     G_NAME = 0,
     G_GID = 4,
@@ -71,8 +80,13 @@ enum {
     G_N_MEMBERS = 16,
     G_NEXT_NAME = 20,
     G_NEXT_GID = 24,
-    G_SIZE = 28,
+    G_INDEX = 28,
+    G_SIZE = 32,
 };
+
+/* A record and its strings start on a cache line when that saves one: a
+ * hit then touches its bucket and one or two lines in one page. */
+#define OC_NSSC_LINE 64u
 
 _Static_assert(H_REPLACED + 4 == OC_NSSC_HEADER_SIZE, "header layout");
 _Static_assert(H_CHECKSUM == OC_NSSC_CHECKSUM_OFFSET, "checksum offset");
@@ -323,8 +337,8 @@ int oc_nssc_open(const void *buf, size_t len, struct oc_nssc *ret)
     c.group_mask = gb - 1;
 
     const uint64_t lo = OC_NSSC_HEADER_SIZE;
-    if (!range_ok(c.users_off, c.n_users, U_SIZE, lo, len) ||
-        !range_ok(c.groups_off, c.n_groups, G_SIZE, lo, len) ||
+    if (!range_ok(c.users_off, c.n_users, 4, lo, len) ||
+        !range_ok(c.groups_off, c.n_groups, 4, lo, len) ||
         !range_ok(c.pw_name_off, ub, 4, lo, len) || !range_ok(c.pw_uid_off, ub, 4, lo, len) ||
         !range_ok(c.gr_name_off, gb, 4, lo, len) || !range_ok(c.gr_gid_off, gb, 4, lo, len) ||
         !range_ok(c.refs_off, c.n_refs, 4, lo, len)) {
@@ -357,12 +371,28 @@ static bool list_ok(const struct oc_nssc *c, uint32_t first, uint32_t n)
     return n <= OC_NSSC_LIST_MAX && (uint64_t)first + n <= c->n_refs;
 }
 
-static int read_user(const struct oc_nssc *c, uint32_t idx, struct oc_nssc_pw *pw)
+/* The record at ref in the data area, or NULL when it would not lie
+ * inside it (ref 0 is the empty string, never a record). */
+static inline const uint8_t *rec_at(const struct oc_nssc *c, uint32_t ref, uint32_t size)
 {
+    if (ref == 0 || (ref & 3) != 0 || c->strings_size < size || ref > c->strings_size - size) {
+        return NULL;
+    }
+    return c->base + c->strings_off + ref;
+}
+
+/* A list of n record refs at off in the data area. */
+static bool refs_ok(const struct oc_nssc *c, uint32_t off, uint32_t n)
+{
+    return n <= OC_NSSC_LIST_MAX && (off & 3) == 0 && (uint64_t)off + 4ull * n <= c->strings_size;
+}
+
+static int read_user(const struct oc_nssc *c, const uint8_t *r, struct oc_nssc_pw *pw)
+{
+    uint32_t idx = ld32(r + U_INDEX);
     if (idx >= c->n_users) {
         return -EBADMSG;
     }
-    const uint8_t *r = c->base + c->users_off + (size_t)idx * U_SIZE;
     struct oc_nssc_pw u = {
             .uid = ld32(r + U_UID),
             .gid = ld32(r + U_GID),
@@ -375,7 +405,7 @@ static int read_user(const struct oc_nssc *c, uint32_t idx, struct oc_nssc_pw *p
     };
     if (str_at(c, ld32(r + U_NAME), &u.name) < 0 || str_at(c, ld32(r + U_GECOS), &u.gecos) < 0 ||
         str_at(c, ld32(r + U_DIR), &u.dir) < 0 || str_at(c, ld32(r + U_SHELL), &u.shell) < 0 ||
-        !list_ok(c, u.roles, u.n_roles) || !list_ok(c, u.gids, u.n_gids)) {
+        !list_ok(c, u.roles, u.n_roles) || !refs_ok(c, u.gids, u.n_gids)) {
         return -EBADMSG;
     }
     if (pw != NULL) {
@@ -384,12 +414,12 @@ static int read_user(const struct oc_nssc *c, uint32_t idx, struct oc_nssc_pw *p
     return 0;
 }
 
-static int read_group(const struct oc_nssc *c, uint32_t idx, struct oc_nssc_gr *gr)
+static int read_group(const struct oc_nssc *c, const uint8_t *r, struct oc_nssc_gr *gr)
 {
+    uint32_t idx = ld32(r + G_INDEX);
     if (idx >= c->n_groups) {
         return -EBADMSG;
     }
-    const uint8_t *r = c->base + c->groups_off + (size_t)idx * G_SIZE;
     struct oc_nssc_gr g = {
             .gid = ld32(r + G_GID),
             .flags = ld32(r + G_FLAGS),
@@ -411,7 +441,8 @@ int oc_nssc_pw_at(const struct oc_nssc *c, uint32_t index, struct oc_nssc_pw *re
     if (index >= c->n_users) {
         return -ENOENT;
     }
-    return read_user(c, index, ret);
+    const uint8_t *r = rec_at(c, ld32(c->base + c->users_off + 4 * (size_t)index), U_SIZE);
+    return r != NULL ? read_user(c, r, ret) : -EBADMSG;
 }
 
 int oc_nssc_gr_at(const struct oc_nssc *c, uint32_t index, struct oc_nssc_gr *ret)
@@ -419,14 +450,16 @@ int oc_nssc_gr_at(const struct oc_nssc *c, uint32_t index, struct oc_nssc_gr *re
     if (index >= c->n_groups) {
         return -ENOENT;
     }
-    return read_group(c, index, ret);
+    const uint8_t *r = rec_at(c, ld32(c->base + c->groups_off + 4 * (size_t)index), G_SIZE);
+    return r != NULL ? read_group(c, r, ret) : -EBADMSG;
 }
 
 /* Walk one hash chain of users: the name chain (name != NULL) or the uid
- * chain. Each step reads only the key and the link; the whole record is
+ * chain. Each step reads only the key and the link (the name follows its
+ * record, so both are on the same line or the next); the whole record is
  * read (and checked) once, for the match. A chain longer than the table,
- * or an index or string offset out of range, is corruption (-EBADMSG),
- * never a loop. */
+ * or a ref or string offset out of range, is corruption (-EBADMSG), never
+ * a loop. */
 static int user_chain(const struct oc_nssc *c, const char *name, uint32_t uid,
                       struct oc_nssc_pw *ret)
 {
@@ -436,10 +469,10 @@ static int user_chain(const struct oc_nssc *c, const char *name, uint32_t uid,
     uint32_t b = (name != NULL ? name_hash(c->seed, name) : id_hash(c->seed, uid)) & c->user_mask;
     uint32_t e = ld32(c->base + (name != NULL ? c->pw_name_off : c->pw_uid_off) + 4 * (size_t)b);
     for (uint32_t steps = 0; e != 0; steps++) {
-        if (steps >= c->n_users || e > c->n_users) {
+        const uint8_t *r = rec_at(c, e, U_SIZE);
+        if (steps >= c->n_users || r == NULL) {
             return -EBADMSG;
         }
-        const uint8_t *r = c->base + c->users_off + (size_t)(e - 1) * U_SIZE;
         bool match;
         if (name != NULL) {
             const char *n;
@@ -451,7 +484,7 @@ static int user_chain(const struct oc_nssc *c, const char *name, uint32_t uid,
             match = ld32(r + U_UID) == uid;
         }
         if (match) {
-            return read_user(c, e - 1, ret);
+            return read_user(c, r, ret);
         }
         e = ld32(r + (name != NULL ? U_NEXT_NAME : U_NEXT_UID));
     }
@@ -468,10 +501,10 @@ static int group_chain(const struct oc_nssc *c, const char *name, uint32_t gid,
     uint32_t b = (name != NULL ? name_hash(c->seed, name) : id_hash(c->seed, gid)) & c->group_mask;
     uint32_t e = ld32(c->base + (name != NULL ? c->gr_name_off : c->gr_gid_off) + 4 * (size_t)b);
     for (uint32_t steps = 0; e != 0; steps++) {
-        if (steps >= c->n_groups || e > c->n_groups) {
+        const uint8_t *r = rec_at(c, e, G_SIZE);
+        if (steps >= c->n_groups || r == NULL) {
             return -EBADMSG;
         }
-        const uint8_t *r = c->base + c->groups_off + (size_t)(e - 1) * G_SIZE;
         bool match;
         if (name != NULL) {
             const char *n;
@@ -483,7 +516,7 @@ static int group_chain(const struct oc_nssc *c, const char *name, uint32_t gid,
             match = ld32(r + G_GID) == gid;
         }
         if (match) {
-            return read_group(c, e - 1, ret);
+            return read_group(c, r, ret);
         }
         e = ld32(r + (name != NULL ? G_NEXT_NAME : G_NEXT_GID));
     }
@@ -519,10 +552,31 @@ static int ref_at(const struct oc_nssc *c, uint32_t first, uint32_t n, uint32_t 
     return 0;
 }
 
+/* The record of the user's i-th supplementary group. */
+static const uint8_t *pw_group_rec(const struct oc_nssc *c, const struct oc_nssc_pw *pw, uint32_t i)
+{
+    if (i >= pw->n_gids || !refs_ok(c, pw->gids, pw->n_gids)) {
+        return NULL;
+    }
+    return rec_at(c, ld32(c->base + c->strings_off + pw->gids + 4 * (size_t)i), G_SIZE);
+}
+
 int oc_nssc_pw_gid(const struct oc_nssc *c, const struct oc_nssc_pw *pw, uint32_t i,
                    uint32_t *ret_gid)
 {
-    return ref_at(c, pw->gids, pw->n_gids, i, ret_gid);
+    const uint8_t *r = pw_group_rec(c, pw, i);
+    if (r == NULL) {
+        return -EBADMSG;
+    }
+    *ret_gid = ld32(r + G_GID);
+    return 0;
+}
+
+int oc_nssc_pw_group(const struct oc_nssc *c, const struct oc_nssc_pw *pw, uint32_t i,
+                     struct oc_nssc_gr *ret)
+{
+    const uint8_t *r = pw_group_rec(c, pw, i);
+    return r != NULL ? read_group(c, r, ret) : -EBADMSG;
 }
 
 int oc_nssc_pw_role(const struct oc_nssc *c, const struct oc_nssc_pw *pw, uint32_t i,
@@ -551,7 +605,8 @@ int oc_nssc_gr_member(const struct oc_nssc *c, const struct oc_nssc_gr *gr, uint
 /* Writer                                                           */
 /* ---------------------------------------------------------------- */
 
-/* A string interning table: identical strings are stored once. */
+/* The data area under construction: records, and strings through an
+ * interning table (identical strings are stored once). */
 struct strtab {
     char *data;
     size_t len, cap;
@@ -588,6 +643,74 @@ static int strtab_grow_slots(struct strtab *t)
     return 0;
 }
 
+/* Room for n more bytes. */
+static int strtab_room(struct strtab *t, size_t n)
+{
+    if (t->len + n > OC_NSSC_FILE_MAX) {
+        return -E2BIG;
+    }
+    if (t->len + n > t->cap) {
+        size_t cap = t->cap ? t->cap : 4096;
+        while (cap < t->len + n) {
+            cap *= 2;
+        }
+        char *d = realloc(t->data, cap);
+        if (d == NULL) {
+            return -ENOMEM;
+        }
+        t->data = d;
+        t->cap = cap;
+    }
+    return 0;
+}
+
+/* Append n zero bytes. */
+static int strtab_zero(struct strtab *t, size_t n)
+{
+    int r = strtab_room(t, n);
+    if (r < 0) {
+        return r;
+    }
+    memset(t->data + t->len, 0, n);
+    t->len += n;
+    return 0;
+}
+
+/* Reserve a record of size bytes (zero; filled in by the caller) that will
+ * be followed by about block - size bytes of its own strings: 4-aligned,
+ * and moved to the next cache line when the block would otherwise touch
+ * one line more than it needs (block 0: never moved). *ret_ref: its
+ * offset. */
+static int strtab_record(struct strtab *t, size_t size, size_t block, uint32_t *ret_ref)
+{
+    size_t pad = (4 - (t->len & 3)) & 3;
+    size_t at = (t->len + pad) % OC_NSSC_LINE;
+    size_t lines = (block + OC_NSSC_LINE - 1) / OC_NSSC_LINE;
+    if (block > 0 && at != 0 && at + block > lines * OC_NSSC_LINE) {
+        pad += OC_NSSC_LINE - at;
+    }
+    int r = strtab_zero(t, pad);
+    if (r < 0) {
+        return r;
+    }
+    *ret_ref = (uint32_t)t->len;
+    return strtab_zero(t, size);
+}
+
+/* Append s without interning it (a copy next to its record). */
+static int strtab_put(struct strtab *t, const char *s, uint32_t *ret_off)
+{
+    size_t n = strlen(s) + 1;
+    int r = strtab_room(t, n);
+    if (r < 0) {
+        return r;
+    }
+    memcpy(t->data + t->len, s, n);
+    *ret_off = (uint32_t)t->len;
+    t->len += n;
+    return 0;
+}
+
 static int strtab_add(struct strtab *t, const char *s, uint32_t *ret_off)
 {
     if (s == NULL) {
@@ -607,26 +730,11 @@ static int strtab_add(struct strtab *t, const char *s, uint32_t *ret_off)
         }
         j = (j + 1) & (t->nslots - 1);
     }
-    size_t n = strlen(s) + 1;
-    if (t->len + n > OC_NSSC_FILE_MAX) {
-        return -E2BIG;
+    int r = strtab_put(t, s, ret_off);
+    if (r < 0) {
+        return r;
     }
-    if (t->len + n > t->cap) {
-        size_t cap = t->cap ? t->cap : 4096;
-        while (cap < t->len + n) {
-            cap *= 2;
-        }
-        char *d = realloc(t->data, cap);
-        if (d == NULL) {
-            return -ENOMEM;
-        }
-        t->data = d;
-        t->cap = cap;
-    }
-    memcpy(t->data + t->len, s, n);
-    t->slots[j] = (uint32_t)t->len + 1;
-    *ret_off = (uint32_t)t->len;
-    t->len += n;
+    t->slots[j] = *ret_off + 1;
     t->used++;
     return 0;
 }
@@ -698,6 +806,9 @@ struct build {
     const char **tmp;
     uint32_t *refs;
     uint32_t *user_rec, *group_rec; /* records under construction */
+    uint32_t *user_ref, *group_ref; /* where each goes in the data area */
+    size_t *user_pair;              /* each user's first membership pair */
+    uint64_t *gid_group;            /* (gid << 32) | group index, sorted */
     struct strtab st;
     uint8_t *img;
 };
@@ -712,6 +823,10 @@ static void build_free(struct build *b)
     free(b->refs);
     free(b->user_rec);
     free(b->group_rec);
+    free(b->user_ref);
+    free(b->group_ref);
+    free(b->user_pair);
+    free(b->gid_group);
     strtab_free(&b->st);
     free(b->img);
 }
@@ -726,6 +841,27 @@ static const struct oc_nssc_user_in *find_user(struct build *b, size_t n, const 
         if (d == 0) {
             *ret_idx = mid;
             return b->users[mid];
+        }
+        if (d < 0) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    return NULL;
+}
+
+/* The group named name (b->groups is sorted by name), or NULL. */
+static const struct oc_nssc_group_in *find_group(struct build *b, size_t n, const char *name,
+                                                 size_t *ret_idx)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int d = strcmp(name, b->groups[mid]->name);
+        if (d == 0) {
+            *ret_idx = mid;
+            return b->groups[mid];
         }
         if (d < 0) {
             hi = mid;
@@ -756,24 +892,26 @@ static void fill_tables(uint8_t *img, const uint8_t *seed)
     memset(grn, 0, 4 * ((size_t)c.group_mask + 1));
     memset(grg, 0, 4 * ((size_t)c.group_mask + 1));
     for (uint32_t i = 0; i < c.n_users; i++) {
-        uint8_t *r = img + c.users_off + (size_t)i * U_SIZE;
+        uint32_t ref = ld32(img + c.users_off + 4 * (size_t)i);
+        uint8_t *r = img + c.strings_off + ref;
         const char *name = (const char *)img + c.strings_off + ld32(r + U_NAME);
         uint32_t b = name_hash(seed, name) & c.user_mask;
         st32(r + U_NEXT_NAME, ld32(pwn + 4 * (size_t)b));
-        st32(pwn + 4 * (size_t)b, i + 1);
+        st32(pwn + 4 * (size_t)b, ref);
         b = id_hash(seed, ld32(r + U_UID)) & c.user_mask;
         st32(r + U_NEXT_UID, ld32(pwu + 4 * (size_t)b));
-        st32(pwu + 4 * (size_t)b, i + 1);
+        st32(pwu + 4 * (size_t)b, ref);
     }
     for (uint32_t i = 0; i < c.n_groups; i++) {
-        uint8_t *r = img + c.groups_off + (size_t)i * G_SIZE;
+        uint32_t ref = ld32(img + c.groups_off + 4 * (size_t)i);
+        uint8_t *r = img + c.strings_off + ref;
         const char *name = (const char *)img + c.strings_off + ld32(r + G_NAME);
         uint32_t b = name_hash(seed, name) & c.group_mask;
         st32(r + G_NEXT_NAME, ld32(grn + 4 * (size_t)b));
-        st32(grn + 4 * (size_t)b, i + 1);
+        st32(grn + 4 * (size_t)b, ref);
         b = id_hash(seed, ld32(r + G_GID)) & c.group_mask;
         st32(r + G_NEXT_GID, ld32(grg + 4 * (size_t)b));
-        st32(grg + 4 * (size_t)b, i + 1);
+        st32(grg + 4 * (size_t)b, ref);
     }
 }
 
@@ -918,7 +1056,12 @@ int oc_nssc_build(const struct oc_nssc_user_in *users, size_t n_users,
     /* Records, lists and strings, in sorted order. */
     b.user_rec = calloc((size_t)n_users * (U_SIZE / 4) + 1, sizeof(uint32_t));
     b.group_rec = calloc((size_t)n_groups * (G_SIZE / 4) + 1, sizeof(uint32_t));
-    if (b.user_rec == NULL || b.group_rec == NULL) {
+    b.user_ref = calloc((size_t)n_users + 1, sizeof(uint32_t));
+    b.group_ref = calloc((size_t)n_groups + 1, sizeof(uint32_t));
+    b.user_pair = calloc((size_t)n_users + 1, sizeof(size_t));
+    b.gid_group = calloc((size_t)n_groups + 1, sizeof(uint64_t));
+    if (b.user_rec == NULL || b.group_rec == NULL || b.user_ref == NULL || b.group_ref == NULL ||
+        b.user_pair == NULL || b.gid_group == NULL) {
         r = -ENOMEM;
         goto out;
     }
@@ -931,7 +1074,12 @@ int oc_nssc_build(const struct oc_nssc_user_in *users, size_t n_users,
     for (size_t i = 0; i < n_users; i++) {
         const struct oc_nssc_user_in *u = b.users[i];
         uint32_t *rec = b.user_rec + i * (U_SIZE / 4);
-        if ((r = strtab_add(&b.st, u->name, &rec[U_NAME / 4])) < 0 ||
+        /* the record, then its name, gecos and home (the shell is usually
+         * shared); field_ok bounded the lengths */
+        size_t block = U_SIZE + strlen(u->name) + 1 + (u->gecos ? strlen(u->gecos) : 0) + 1 +
+                       strlen(u->dir) + 1;
+        if ((r = strtab_record(&b.st, U_SIZE, block, &b.user_ref[i])) < 0 ||
+            (r = strtab_add(&b.st, u->name, &rec[U_NAME / 4])) < 0 ||
             (r = strtab_add(&b.st, u->gecos, &rec[U_GECOS / 4])) < 0 ||
             (r = strtab_add(&b.st, u->dir, &rec[U_DIR / 4])) < 0 ||
             (r = strtab_add(&b.st, u->shell, &rec[U_SHELL / 4])) < 0) {
@@ -940,16 +1088,13 @@ int oc_nssc_build(const struct oc_nssc_user_in *users, size_t n_users,
         rec[U_UID / 4] = u->uid;
         rec[U_GID / 4] = u->gid;
         rec[U_FLAGS / 4] = u->enabled ? OC_NSSC_USER_ENABLED : 0;
+        rec[U_INDEX / 4] = (uint32_t)i;
 
-        r = refs_push_strings(&b, &n_refs, &cap_refs, u->roles, u->n_roles, &rec[U_ROLES / 4],
-                              &rec[U_N_ROLES / 4]);
-        if (r < 0) {
-            goto out;
-        }
-
-        /* supplementary gids: sorted (pairs are sorted by user, then gid) */
-        rec[U_GIDS / 4] = (uint32_t)n_refs;
+        /* supplementary groups, sorted by gid (pairs are sorted by user,
+         * then gid): room for the refs of their records, next to the
+         * user's strings (filled in once every group record has its place) */
         uint32_t ng = 0;
+        b.user_pair[i] = pi;
         for (; pi < n_pairs && (b.pairs[pi] >> 32) == i; pi++) {
             if (pi > 0 && b.pairs[pi - 1] == b.pairs[pi]) {
                 continue; /* a member listed twice */
@@ -958,19 +1103,37 @@ int oc_nssc_build(const struct oc_nssc_user_in *users, size_t n_users,
                 r = -E2BIG;
                 goto out;
             }
-            if ((r = refs_push(&b, &n_refs, &cap_refs, (uint32_t)b.pairs[pi])) < 0) {
-                goto out;
-            }
             ng++;
         }
         rec[U_N_GIDS / 4] = ng;
+        if (ng > 0 && (r = strtab_record(&b.st, 4 * (size_t)ng, 0, &rec[U_GIDS / 4])) < 0) {
+            goto out;
+        }
+        /* the user private group's record right after (its name is the
+         * user's, just above) */
+        size_t gi;
+        if (find_group(&b, n_groups, u->name, &gi) != NULL &&
+            (r = strtab_record(&b.st, G_SIZE, 0, &b.group_ref[gi])) < 0) {
+            goto out;
+        }
+
+        r = refs_push_strings(&b, &n_refs, &cap_refs, u->roles, u->n_roles, &rec[U_ROLES / 4],
+                              &rec[U_N_ROLES / 4]);
+        if (r < 0) {
+            goto out;
+        }
     }
     for (size_t i = 0; i < n_groups; i++) {
         const struct oc_nssc_group_in *g = b.groups[i];
         uint32_t *rec = b.group_rec + i * (G_SIZE / 4);
-        if ((r = strtab_add(&b.st, g->name, &rec[G_NAME / 4])) < 0) {
+        /* placed after its user when it is a user private group, else
+         * here, its name after it */
+        if ((b.group_ref[i] == 0 && (r = strtab_record(&b.st, G_SIZE, G_SIZE + strlen(g->name) + 1,
+                                                       &b.group_ref[i])) < 0) ||
+            (r = strtab_add(&b.st, g->name, &rec[G_NAME / 4])) < 0) {
             goto out;
         }
+        rec[G_INDEX / 4] = (uint32_t)i;
         rec[G_GID / 4] = g->gid;
         rec[G_FLAGS / 4] = g->local ? OC_NSSC_GROUP_LOCAL : 0;
         r = refs_push_strings(&b, &n_refs, &cap_refs, g->members, g->n_members, &rec[G_MEMBERS / 4],
@@ -984,9 +1147,9 @@ int oc_nssc_build(const struct oc_nssc_user_in *users, size_t n_users,
     uint32_t ub = buckets_for(n_users), gb = buckets_for(n_groups);
     uint64_t off = OC_NSSC_HEADER_SIZE;
     uint64_t users_off = off;
-    off += (uint64_t)n_users * U_SIZE;
+    off += 4ull * n_users;
     uint64_t groups_off = off;
-    off += (uint64_t)n_groups * G_SIZE;
+    off += 4ull * n_groups;
     uint64_t pwn_off = off;
     off += 4ull * ub;
     uint64_t pwu_off = off;
@@ -997,8 +1160,8 @@ int oc_nssc_build(const struct oc_nssc_user_in *users, size_t n_users,
     off += 4ull * gb;
     uint64_t refs_off = off;
     off += 4ull * n_refs;
-    uint64_t strings_off = off;
-    off += b.st.len;
+    uint64_t strings_off = (off + OC_NSSC_LINE - 1) & ~(uint64_t)(OC_NSSC_LINE - 1);
+    off = strings_off + b.st.len;
     uint64_t total = (off + 7) & ~7ull;
     if (total > OC_NSSC_FILE_MAX) {
         r = -E2BIG;
@@ -1033,17 +1196,49 @@ int oc_nssc_build(const struct oc_nssc_user_in *users, size_t n_users,
     st32(img + H_N_REFS, (uint32_t)n_refs);
     st32(img + H_STRINGS_OFF, (uint32_t)strings_off);
     st32(img + H_STRINGS_SIZE, strings_size);
-    for (size_t i = 0; i < (size_t)n_users * (U_SIZE / 4); i++) {
-        st32(img + users_off + 4 * i, b.user_rec[i]);
+    if (b.st.len > 0) {
+        memcpy(img + strings_off, b.st.data, b.st.len);
     }
-    for (size_t i = 0; i < (size_t)n_groups * (G_SIZE / 4); i++) {
-        st32(img + groups_off + 4 * i, b.group_rec[i]);
+    for (size_t i = 0; i < n_users; i++) {
+        st32(img + users_off + 4 * i, b.user_ref[i]);
+        for (size_t k = 0; k < U_SIZE / 4; k++) {
+            st32(img + strings_off + b.user_ref[i] + 4 * k, b.user_rec[i * (U_SIZE / 4) + k]);
+        }
+    }
+    for (size_t i = 0; i < n_groups; i++) {
+        b.gid_group[i] = ((uint64_t)b.groups[i]->gid << 32) | i;
+    }
+    qsort(b.gid_group, n_groups, sizeof(*b.gid_group), cmp_u64);
+    for (size_t i = 0; i < n_users; i++) {
+        /* the refs of the user's supplementary groups (every gid in pairs
+         * is a group's: they come from the groups' member lists) */
+        const uint32_t *rec = b.user_rec + i * (U_SIZE / 4);
+        uint8_t *list = img + strings_off + rec[U_GIDS / 4];
+        for (size_t p = b.user_pair[i], k = 0; k < rec[U_N_GIDS / 4]; p++) {
+            if (p > 0 && b.pairs[p - 1] == b.pairs[p]) {
+                continue;
+            }
+            uint64_t key = (uint64_t)(uint32_t)b.pairs[p] << 32;
+            size_t lo = 0, hi = n_groups;
+            while (lo < hi) { /* the first entry >= key: the group of that gid */
+                size_t mid = lo + (hi - lo) / 2;
+                if (b.gid_group[mid] < key) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            st32(list + 4 * k++, b.group_ref[(uint32_t)b.gid_group[lo]]);
+        }
+    }
+    for (size_t i = 0; i < n_groups; i++) {
+        st32(img + groups_off + 4 * i, b.group_ref[i]);
+        for (size_t k = 0; k < G_SIZE / 4; k++) {
+            st32(img + strings_off + b.group_ref[i] + 4 * k, b.group_rec[i * (G_SIZE / 4) + k]);
+        }
     }
     for (size_t i = 0; i < n_refs; i++) {
         st32(img + refs_off + 4 * i, b.refs[i]);
-    }
-    if (b.st.len > 0) {
-        memcpy(img + strings_off, b.st.data, b.st.len);
     }
 
     /* Seed: given, or derived from the content without tables and seed. */

@@ -29,7 +29,7 @@
 
 #define OC_NSSC_MAGIC      "OCNSSC\r\n" /* 8 bytes, no NUL */
 #define OC_NSSC_MAGIC_LEN  8
-#define OC_NSSC_VERSION    2u          /* 2: the replaced word (was reserved, 0) */
+#define OC_NSSC_VERSION    3u          /* 2: the replaced word; 3: records next to their strings */
 #define OC_NSSC_BYTE_ORDER 0x01020304u /* written in host order; a foreign file fails */
 
 /* Caps on what a file may hold (the reader refuses anything larger). */
@@ -131,7 +131,7 @@ struct oc_nssc_pw {
     uint32_t uid, gid, flags;
     uint32_t index;          /* record index, for enumeration */
     uint32_t roles, n_roles; /* list slots: string offsets */
-    uint32_t gids, n_gids;   /* list slots: supplementary gids */
+    uint32_t gids, n_gids;   /* data area: refs of the supplementary groups' records */
 };
 
 struct oc_nssc_gr {
@@ -175,6 +175,9 @@ int oc_nssc_pw_role(const struct oc_nssc *c, const struct oc_nssc_pw *pw, uint32
                     const char **ret_role);
 int oc_nssc_gr_member(const struct oc_nssc *c, const struct oc_nssc_gr *gr, uint32_t i,
                       const char **ret_member);
+/* The user's i-th supplementary group itself (i < n_gids): 0 or -EBADMSG. */
+int oc_nssc_pw_group(const struct oc_nssc *c, const struct oc_nssc_pw *pw, uint32_t i,
+                     struct oc_nssc_gr *ret);
 
 /* The checksum stored in the header, computed over buf with that field and the
  * replaced word read as zero. */

@@ -961,21 +961,14 @@ enum nss_status _nss_openclaw_initgroups_dyn(const char *user, gid_t group, long
             r = -ENOENT;
         }
         for (uint32_t i = 0; r == 0 && i < u.n_gids; i++) {
-            uint32_t gid;
             struct oc_nssc_gr g;
-            if ((r = oc_nssc_pw_gid(&s->c, &u, i, &gid)) < 0) {
+            /* the group's record itself (the list holds refs to them) */
+            if ((r = oc_nssc_pw_group(&s->c, &u, i, &g)) < 0) {
                 break;
             }
+            uint32_t gid = g.gid;
             if (gid == group || gid == 0) {
                 continue; /* the primary group is the caller's */
-            }
-            int k = oc_nssc_gr_by_gid(&s->c, gid, &g);
-            if (k == -EBADMSG) {
-                r = k;
-                break;
-            }
-            if (k < 0) {
-                continue; /* a gid without a group record: not ours to grant */
             }
             bool ok = (g.flags & OC_NSSC_GROUP_LOCAL) ? local_ok(s, &g) : id_ok(s, gid);
             if (ok) {

@@ -3,8 +3,10 @@
 # Idempotent: packages already present are left alone. Needs root.
 #
 #   --bench  also install the peers `make bench` measures against: SSSD
-#            (sssd-common: the daemon and its files provider; libnss-sss:
-#            the NSS client with its memory cache). Their maintainer scripts
+#            (sssd-common: the daemon; sssd-proxy: the provider of the
+#            benchmark's domain; ldb-tools: ldbadd, which preloads its cache
+#            database; libnss-sss: the NSS client with its memory cache).
+#            Their maintainer scripts
 #            would configure this host for SSSD; see bench_peers below for
 #            what is undone. The benchmark runs sssd only inside a private
 #            mount namespace with its own config.
@@ -92,11 +94,11 @@ installed() {
 # user "sssd" (left in place; removing the package does not remove it).
 bench_peers() {
     new=""
-    for p in sssd-common libnss-sss; do
+    for p in sssd-common sssd-proxy ldb-tools libnss-sss; do
         installed "$p" || new="$new $p"
     done
     if [ -z "$new" ]; then
-        echo "install-deps: benchmark peers present (sssd-common libnss-sss)"
+        echo "install-deps: benchmark peers present (sssd-common sssd-proxy ldb-tools libnss-sss)"
         return 0
     fi
     pam_new=""

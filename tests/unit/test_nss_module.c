@@ -832,8 +832,10 @@ static void test_uid0_refused(void **state)
     assert_int_equal(oc_nssc_open(img, len, &c), 0);
     uint8_t *p = img;
     uint32_t zero = 0;
-    memcpy(p + c.users_off + 16, &zero, 4); /* uid */
-    memcpy(p + c.users_off + 20, &zero, 4); /* gid */
+    uint32_t rec; /* the record's offset in the data area, from the index table */
+    memcpy(&rec, p + c.users_off, 4);
+    memcpy(p + c.strings_off + rec + 16, &zero, 4); /* uid */
+    memcpy(p + c.strings_off + rec + 20, &zero, 4); /* gid */
     uint64_t ck = oc_nssc_checksum(p, len);
     memcpy(p + OC_NSSC_CHECKSUM_OFFSET, &ck, 8);
     write_bytes(p, len);

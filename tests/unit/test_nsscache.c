@@ -309,14 +309,18 @@ static void test_chain_loop(void **state)
     build_fix(&img, &len);
     uint8_t *p = img;
     assert_int_equal(oc_nssc_open(p, len, &c), 0);
-    /* Point every record's next-by-name at itself, every bucket at record 1. */
+    /* Point every record's next-by-name at itself, every bucket at the
+     * first record (records are named by their offset in the data area,
+     * the index table lists them; next-by-name is the record's 12th word). */
+    uint32_t first;
     for (uint32_t i = 0; i < c.n_users; i++) {
-        uint32_t self = i + 1;
-        memcpy(p + c.users_off + i * 52 + 44, &self, 4);
+        uint32_t self;
+        memcpy(&self, p + c.users_off + 4 * i, 4);
+        memcpy(p + c.strings_off + self + 44, &self, 4);
     }
+    memcpy(&first, p + c.users_off, 4);
     for (uint32_t b = 0; b <= c.user_mask; b++) {
-        uint32_t one = 1;
-        memcpy(p + c.pw_name_off + 4 * b, &one, 4);
+        memcpy(p + c.pw_name_off + 4 * b, &first, 4);
     }
     uint64_t ck = oc_nssc_checksum(p, len);
     memcpy(p + OC_NSSC_CHECKSUM_OFFSET, &ck, 8);
@@ -464,6 +468,85 @@ static void test_replaced_states(void **state)
     free(img);
 }
 
+/* What a hit reads lies together: each user's record, its own strings and
+ * the refs of its groups in one run of the data area that touches no more
+ * cache lines than its size needs, its private group's record right after;
+ * a group read through a user's list is the group of that gid. */
+static void test_hit_locality(void **state)
+{
+    enum { N = 3000, TEAM = 100 };
+    struct oc_nssc_user_in *u = calloc(N, sizeof(*u));
+    struct oc_nssc_group_in *g = calloc(N + N / TEAM, sizeof(*g));
+    char(*names)[16] = calloc(N, 16);
+    char(*homes)[32] = calloc(N, 32);
+    char(*gecos)[32] = calloc(N, 32);
+    char(*teams)[16] = calloc(N / TEAM, 16);
+    const char **members = calloc(N, sizeof(*members));
+    void *img;
+    size_t len;
+    struct oc_nssc c;
+
+    (void)state;
+    for (unsigned i = 0; i < N; i++) {
+        snprintf(names[i], 16, "agent-%05u", i);
+        snprintf(homes[i], 32, "/home/%s", names[i]);
+        snprintf(gecos[i], 32, "Agent %u of the test", i);
+        u[i] = (struct oc_nssc_user_in){.name = names[i],
+                                        .uid = UMIN + i,
+                                        .gid = UMIN + i,
+                                        .gecos = gecos[i],
+                                        .dir = homes[i],
+                                        .shell = "/bin/sh",
+                                        .enabled = true};
+        g[i] = (struct oc_nssc_group_in){.name = names[i], .gid = UMIN + i};
+        members[i] = names[i];
+    }
+    for (unsigned t = 0; t < N / TEAM; t++) {
+        snprintf(teams[t], 16, "team-%u", t);
+        g[N + t] = (struct oc_nssc_group_in){.name = teams[t],
+                                             .gid = UMIN + N + t,
+                                             .members = members + t * TEAM,
+                                             .n_members = TEAM};
+    }
+    assert_int_equal(oc_nssc_build(u, N, g, N + N / TEAM, NULL, &img, &len), 0);
+    assert_int_equal(oc_nssc_open(img, len, &c), 0);
+    const uint8_t *p = img;
+    for (unsigned i = 0; i < N; i++) {
+        struct oc_nssc_pw pw;
+        struct oc_nssc_gr gr;
+        uint32_t rec;
+        assert_int_equal(oc_nssc_pw_by_uid(&c, UMIN + i, &pw), 0);
+        memcpy(&rec, p + c.users_off + 4 * pw.index, 4);
+        size_t at = c.strings_off + rec, end = at + 56; /* the record */
+        assert_ptr_equal(pw.name, (const char *)p + end);
+        end += strlen(pw.name) + 1;
+        assert_ptr_equal(pw.gecos, (const char *)p + end);
+        end += strlen(pw.gecos) + 1;
+        assert_ptr_equal(pw.dir, (const char *)p + end);
+        end += strlen(pw.dir) + 1;
+        size_t lines = (end - at + 63) / 64;
+        assert_true((at % 64) + (end - at) <= lines * 64);
+        /* the group refs right after the strings, then the private group */
+        assert_int_equal(pw.n_gids, 1);
+        assert_true(c.strings_off + pw.gids >= end && c.strings_off + pw.gids < end + 4 + 11);
+        assert_int_equal(oc_nssc_pw_group(&c, &pw, 0, &gr), 0);
+        assert_int_equal(gr.gid, UMIN + N + i / TEAM);
+        assert_string_equal(gr.name, teams[i / TEAM]);
+        assert_int_equal(oc_nssc_gr_by_gid(&c, UMIN + i, &gr), 0);
+        assert_ptr_equal(gr.name, pw.name);
+        memcpy(&rec, p + c.groups_off + 4 * gr.index, 4);
+        assert_int_equal(c.strings_off + rec, c.strings_off + pw.gids + 4);
+    }
+    free(img);
+    free(u);
+    free(g);
+    free(names);
+    free(homes);
+    free(gecos);
+    free(teams);
+    free(members);
+}
+
 /* Many entries: all found, sizes sane (the cache must stay compact). */
 static void test_many(void **state)
 {
@@ -522,6 +605,7 @@ int main(void)
             cmocka_unit_test(test_reader_refuses),  cmocka_unit_test(test_corrupt_structure),
             cmocka_unit_test(test_chain_loop),      cmocka_unit_test(test_write_file),
             cmocka_unit_test(test_replaced_states), cmocka_unit_test(test_many),
+            cmocka_unit_test(test_hit_locality),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
