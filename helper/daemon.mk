@@ -162,6 +162,8 @@ TESTS += tests/integration/helper-ssh-bind.sh
 EXTRA_DIST += tests/integration/helper-ssh-bind.sh tests/integration/ssh_bind_client.py \
 	tests/integration/helper-ssh-lib.sh
 # One decision point for every path that issues a credential (docs/security.md).
+TESTS += tests/integration/nss-cache-upgrade.sh
+EXTRA_DIST += tests/integration/nss-cache-upgrade.sh
 TESTS += tests/integration/helper-decide.sh tests/integration/helper-ssh-only.sh \
 	tests/integration/helper-hardening.sh tests/integration/helper-flood.sh
 EXTRA_DIST += docs/security.md tests/integration/helper-decide.sh tests/integration/helper-ssh-only.sh \

@@ -19,6 +19,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -1357,6 +1359,25 @@ out:
 /* Entry points                                                       */
 /* ------------------------------------------------------------------ */
 
+/* The cache file at path exists and names another format version. */
+static bool cache_of_older_format(const char *path)
+{
+    uint64_t head[(OC_NSSC_HEADER_SIZE + 7) / 8]; /* aligned, as oc_nssc_open wants */
+    struct oc_nssc c;
+    ssize_t n;
+    int fd;
+
+    if (path == NULL || (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+        return false;
+    }
+    do {
+        n = pread(fd, head, OC_NSSC_HEADER_SIZE, 0);
+    } while (n < 0 && errno == EINTR);
+    close(fd);
+    return n == (ssize_t)OC_NSSC_HEADER_SIZE &&
+           oc_nssc_open(head, OC_NSSC_HEADER_SIZE, &c) == -EPROTONOSUPPORT;
+}
+
 int oc_graph_new(const struct oc_config *cfg, struct oc_fetch_ctx *fetch, const char *state_dir,
                  oc_graph_log_fn log, oc_audit_sink_fn audit, struct oc_graph **ret)
 {
@@ -1374,6 +1395,14 @@ int oc_graph_new(const struct oc_config *cfg, struct oc_fetch_ctx *fetch, const 
         return -ENAMETOOLONG;
     }
     g->next = cfg->directory != NULL ? 0 : INT64_MAX;
+    if (cfg->directory == NULL && cache_of_older_format(cfg->global.nss_cache)) {
+        /* Static agents only: nothing else rewrites the file until an
+         * admin's cache rebuild, so a cache an older release wrote (after
+         * an upgrade) is written again at start, from the config alone. */
+        g->log("%s has an older format than this release reads: written again from the config",
+               cfg->global.nss_cache);
+        g->next = 0;
+    }
     *ret = g;
     return 0;
 }
