@@ -9,7 +9,8 @@ common_libocbase_la_SOURCES = \
 	common/clock.c common/clock.h \
 	common/conf.c common/conf.h \
 	common/idmap.c common/idmap.h \
-	common/policy.c common/policy.h
+	common/policy.c common/policy.h \
+	common/rootdir.c common/rootdir.h
 
 EXTRA_DIST += common/README.md
 

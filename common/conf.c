@@ -835,8 +835,8 @@ static const struct keydef keytab[] = {
         {SEC_GLOBAL, "shell", p_path, G(shell), 0, 0, "", "shell = /bin/sh", false},
         {SEC_GLOBAL, "state_dir", p_path, G(state_dir), 0, 0, "",
          "state_dir = " OC_DEFAULT_STATE_DIR, false},
-        {SEC_GLOBAL, "jwks_dir", p_path, G(jwks_dir), 0, 0, "",
-         "jwks_dir = " OC_DEFAULT_STATE_DIR "/jwks", false},
+        {SEC_GLOBAL, "jwks_dir", p_path, G(jwks_dir), 0, 0, "", "jwks_dir = " OC_DEFAULT_JWKS_DIR,
+         false},
         {SEC_GLOBAL, "nss_cache", p_path, G(nss_cache), 0, 0, "",
          "nss_cache = " OC_DEFAULT_STATE_DIR "/nss.cache", false},
         {SEC_GLOBAL, "keys_dir", p_path, G(keys_dir), 0, 0, "",
@@ -1585,7 +1585,7 @@ static int global_defaults(struct ctx *c)
     r = r < 0 ? r : set_default(&g->home, OC_DEFAULT_HOME);
     r = r < 0 ? r : set_default(&g->shell, OC_DEFAULT_SHELL);
     r = r < 0 ? r : set_default(&g->state_dir, OC_DEFAULT_STATE_DIR);
-    r = r < 0 ? r : set_default_join(&g->jwks_dir, g->state_dir, "jwks");
+    r = r < 0 ? r : set_default(&g->jwks_dir, OC_DEFAULT_JWKS_DIR);
     r = r < 0 ? r : set_default_join(&g->nss_cache, g->state_dir, "nss.cache");
     r = r < 0 ? r : set_default_join(&g->keys_dir, g->state_dir, "keys");
     r = r < 0 ? r : set_default(&g->runtime_dir, OC_DEFAULT_RUNTIME_DIR);

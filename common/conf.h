@@ -39,18 +39,20 @@
 #define OC_CONFIG_ROLES_MAX        1024          /* entries in [roles] */
 
 /* Defaults (see openclaw.conf(5) for the reasons). */
-#define OC_DEFAULT_AUTHORITY     "https://login.microsoftonline.com"
-#define OC_DEFAULT_ISSUER_V1     "https://sts.windows.net/{tenantid}/"
-#define OC_DEFAULT_CLOCK_SKEW    300
-#define OC_CLOCK_SKEW_MAX        600
-#define OC_DEFAULT_UID_MIN       1879048192u /* 0x70000000 */
-#define OC_DEFAULT_UID_MAX       2147352575u /* 0x7FFDFFFF */
-#define OC_UID_MIN_FLOOR         1000u
-#define OC_DEFAULT_HOME          "/home/%u"
-#define OC_DEFAULT_SHELL         "/bin/sh"
-#define OC_DEFAULT_STATE_DIR     "/var/lib/openclaw"
-#define OC_DEFAULT_RUNTIME_DIR   "/run/openclaw"
-#define OC_DEFAULT_TALLY_DIR     "/var/lib/openclaw-pam" /* root's, kept across reboots */
+#define OC_DEFAULT_AUTHORITY   "https://login.microsoftonline.com"
+#define OC_DEFAULT_ISSUER_V1   "https://sts.windows.net/{tenantid}/"
+#define OC_DEFAULT_CLOCK_SKEW  300
+#define OC_CLOCK_SKEW_MAX      600
+#define OC_DEFAULT_UID_MIN     1879048192u /* 0x70000000 */
+#define OC_DEFAULT_UID_MAX     2147352575u /* 0x7FFDFFFF */
+#define OC_UID_MIN_FLOOR       1000u
+#define OC_DEFAULT_HOME        "/home/%u"
+#define OC_DEFAULT_SHELL       "/bin/sh"
+#define OC_DEFAULT_STATE_DIR   "/var/lib/openclaw"
+#define OC_DEFAULT_RUNTIME_DIR "/run/openclaw"
+#define OC_DEFAULT_TALLY_DIR   "/var/lib/openclaw-pam" /* root's, kept across reboots */
+/* root's, written by openclaw-sync only (docs/security.md, "The trust boundary") */
+#define OC_DEFAULT_JWKS_DIR      "/var/lib/openclaw-trust/jwks"
 #define OC_DEFAULT_TCTI          "device:/dev/tpmrm0"
 #define OC_DEFAULT_DENY          5
 #define OC_DENY_MAX              1000

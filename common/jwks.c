@@ -455,12 +455,67 @@ out:
     return r;
 }
 
-int oc_jwks_load_file(const char *path, struct oc_jwks **ret_jwks, const char **ret_reason)
+int oc_jwks_load_fd(int fd, struct oc_jwks **ret_jwks, const char **ret_reason)
 {
     struct stat st;
     char *buf = NULL;
     size_t have = 0;
-    int fd = -1, r;
+    int r;
+
+    if (fd < 0 || ret_jwks == NULL) {
+        return -EINVAL;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        if (ret_reason != NULL) {
+            *ret_reason = "JWKS path is not a regular file";
+        }
+        return -EINVAL;
+    }
+    if (st.st_size > OC_JWKS_MAX_BYTES) {
+        if (ret_reason != NULL) {
+            *ret_reason = "JWKS document is larger than 256 KiB";
+        }
+        return -EFBIG;
+    }
+    /* one byte more than the cap, to notice a file that grew meanwhile */
+    buf = malloc(OC_JWKS_MAX_BYTES + 1);
+    if (buf == NULL) {
+        return -ENOMEM;
+    }
+    r = 0;
+    while (have <= OC_JWKS_MAX_BYTES) {
+        ssize_t n = read(fd, buf + have, OC_JWKS_MAX_BYTES + 1 - have);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            r = -errno;
+            break;
+        }
+        if (n == 0) {
+            break;
+        }
+        have += (size_t)n;
+    }
+    if (r < 0) {
+        if (ret_reason != NULL) {
+            *ret_reason = "cannot read the JWKS file";
+        }
+    } else if (have > OC_JWKS_MAX_BYTES) {
+        r = -EFBIG;
+        if (ret_reason != NULL) {
+            *ret_reason = "JWKS document is larger than 256 KiB";
+        }
+    } else {
+        r = oc_jwks_parse(buf, have, ret_jwks, ret_reason);
+    }
+    free(buf);
+    return r;
+}
+
+int oc_jwks_load_file(const char *path, struct oc_jwks **ret_jwks, const char **ret_reason)
+{
+    int fd, r;
 
     if (path == NULL || ret_jwks == NULL) {
         return -EINVAL;
@@ -471,58 +526,10 @@ int oc_jwks_load_file(const char *path, struct oc_jwks **ret_jwks, const char **
         if (ret_reason != NULL) {
             *ret_reason = "cannot open the JWKS file";
         }
-        goto out;
+        return r;
     }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        r = -EINVAL;
-        if (ret_reason != NULL) {
-            *ret_reason = "JWKS path is not a regular file";
-        }
-        goto out;
-    }
-    if (st.st_size > OC_JWKS_MAX_BYTES) {
-        r = -EFBIG;
-        if (ret_reason != NULL) {
-            *ret_reason = "JWKS document is larger than 256 KiB";
-        }
-        goto out;
-    }
-    /* one byte more than the cap, to notice a file that grew meanwhile */
-    buf = malloc(OC_JWKS_MAX_BYTES + 1);
-    if (buf == NULL) {
-        r = -ENOMEM;
-        goto out;
-    }
-    for (;;) {
-        ssize_t n = read(fd, buf + have, OC_JWKS_MAX_BYTES + 1 - have);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            r = -errno;
-            if (ret_reason != NULL) {
-                *ret_reason = "cannot read the JWKS file";
-            }
-            goto out;
-        }
-        if (n == 0) {
-            break;
-        }
-        have += (size_t)n;
-        if (have > OC_JWKS_MAX_BYTES) {
-            r = -EFBIG;
-            if (ret_reason != NULL) {
-                *ret_reason = "JWKS document is larger than 256 KiB";
-            }
-            goto out;
-        }
-    }
-    r = oc_jwks_parse(buf, have, ret_jwks, ret_reason);
-out:
-    free(buf);
-    if (fd >= 0) {
-        close(fd);
-    }
+    r = oc_jwks_load_fd(fd, ret_jwks, ret_reason);
+    close(fd);
     return r;
 }
 

@@ -78,6 +78,18 @@ int oc_jwks_parse(const char *buf, size_t len, struct oc_jwks **ret_jwks, const 
 /* Reads (O_CLOEXEC, size-capped) and parses a JWKS file. -errno of the
  * I/O, -EFBIG when larger than OC_JWKS_MAX_BYTES, or as oc_jwks_parse(). */
 int oc_jwks_load_file(const char *path, struct oc_jwks **ret_jwks, const char **ret_reason);
+/* In jwks_dir (root's, written by openclaw-sync): the key set, and the file
+ * whose existence asks openclaw-sync (openclaw-sync.path) for a refresh;
+ * it fetches at most every OC_JWKS_REFRESH_MIN seconds on request, and
+ * pam_openclaw waits up to OC_JWKS_REFRESH_WAIT_MS for the new file. */
+#define OC_JWKS_FILE            "keys.json"
+#define OC_JWKS_REQUEST_FILE    "refresh-requested"
+#define OC_JWKS_REFRESH_MIN     30
+#define OC_JWKS_REFRESH_WAIT_MS 2000
+
+/* The same from an open descriptor (pam_openclaw: a file opened relative to
+ * its checked directory, rootdir.h). */
+int oc_jwks_load_fd(int fd, struct oc_jwks **ret_jwks, const char **ret_reason);
 
 /* Finds a usable key by kid (a key matches on its kid, or on its x5t when
  * the token only had an x5t). NULL when absent. */

@@ -8,6 +8,7 @@
 # The unit names the programs and the configuration by path: those of this
 # build, not the /usr ones data/openclawd.service is written with.
 OC_UNIT_SED = sed -e 's|/usr/sbin/openclawd|$(sbindir)/openclawd|g' \
+	-e 's|/usr/sbin/openclaw-sync|$(sbindir)/openclaw-sync|g' \
 	-e 's|/etc/openclaw/|$(sysconfdir)/openclaw/|g'
 
 install-data-local: install-oc-system-files
@@ -18,12 +19,21 @@ install-oc-system-files:
 	chmod 0644 '$(DESTDIR)$(systemdsystemunitdir)/openclawd.service.tmp'
 	mv -f '$(DESTDIR)$(systemdsystemunitdir)/openclawd.service.tmp' \
 		'$(DESTDIR)$(systemdsystemunitdir)/openclawd.service'
+	$(OC_UNIT_SED) '$(srcdir)/data/openclaw-sync.service' >'$(DESTDIR)$(systemdsystemunitdir)/openclaw-sync.service.tmp'
+	chmod 0644 '$(DESTDIR)$(systemdsystemunitdir)/openclaw-sync.service.tmp'
+	mv -f '$(DESTDIR)$(systemdsystemunitdir)/openclaw-sync.service.tmp' \
+		'$(DESTDIR)$(systemdsystemunitdir)/openclaw-sync.service'
+	$(INSTALL_DATA) '$(srcdir)/data/openclaw-sync.timer' '$(srcdir)/data/openclaw-sync.path' \
+		'$(DESTDIR)$(systemdsystemunitdir)/'
 	$(INSTALL_DATA) '$(srcdir)/data/openclaw.sysusers' '$(DESTDIR)$(sysusersdir)/openclaw.conf'
 	$(INSTALL_DATA) '$(srcdir)/data/openclaw.tmpfiles' '$(DESTDIR)$(tmpfilesdir)/openclaw.conf'
 	$(INSTALL_DATA) '$(srcdir)/data/pam-configs/openclaw' '$(DESTDIR)$(pamconfigsdir)/openclaw'
 
 uninstall-local:
 	rm -f '$(DESTDIR)$(systemdsystemunitdir)/openclawd.service' \
+		'$(DESTDIR)$(systemdsystemunitdir)/openclaw-sync.service' \
+		'$(DESTDIR)$(systemdsystemunitdir)/openclaw-sync.timer' \
+		'$(DESTDIR)$(systemdsystemunitdir)/openclaw-sync.path' \
 		'$(DESTDIR)$(sysusersdir)/openclaw.conf' '$(DESTDIR)$(tmpfilesdir)/openclaw.conf' \
 		'$(DESTDIR)$(pamconfigsdir)/openclaw'
 	@f='$(DESTDIR)$(sysconfdir)/openclaw/openclaw.conf'; \

@@ -43,6 +43,8 @@
 #include "helper/ctl_localdb.h"
 #include "idmap.h"
 #include "pamargs.h"
+#include "jwks.h"
+#include "rootdir.h"
 #include "tally.h"
 #include "util.h"
 
@@ -320,14 +322,15 @@ static void check_dir(struct check *c, const char *what, const char *path, const
 }
 
 /*
- * The tally directory as pam_openclaw opens it (oc_tally_dir_open, owner
- * root): every directory above it root's and not writable by group or
- * others (sticky ones excepted), no symlink on the way. Its owner or a
- * writer of a directory above could rename it or swap it for a symlink
- * while the module waits for a token. The directory's own owner and mode
- * are check_dir()'s.
+ * A directory of root's as pam_openclaw opens it (rootdir.h, owner root):
+ * every directory above it root's and not writable by group or others
+ * (sticky ones excepted), no symlink on the way. Its owner or a writer of
+ * a directory above could rename it or swap it for a symlink. The
+ * directory's own owner and mode are check_dir()'s. key: "tally_dir" or
+ * "jwks_dir"; deflt: its default, named in the advice.
  */
-static void check_tally_dir(struct check *c, const char *path)
+static void check_root_dir(struct check *c, const char *key, const char *path, mode_t mode,
+                           const char *deflt)
 {
     char at[OC_CONFIG_PATH_MAX + 1];
     struct stat st;
@@ -337,8 +340,8 @@ static void check_tally_dir(struct check *c, const char *path)
     if (path == NULL) {
         return;
     }
-    check_dir(c, "tally_dir", path, "root", 0700);
-    r = oc_tally_dir_open(path, 0, false, NULL, &bad);
+    check_dir(c, key, path, "root", mode);
+    r = oc_rootdir_open(path, 0, (mode_t)(~mode & 077), 0, NULL, &bad);
     if (r == 0 || r == -ENOENT || bad >= sizeof(at)) {
         return; /* missing: check_dir() said how to make it */
     }
@@ -348,26 +351,53 @@ static void check_tally_dir(struct check *c, const char *path)
     bool seen = lstat(at, &st) == 0;
     if (seen && S_ISLNK(st.st_mode)) {
         problem(c, c->path, 0,
-                "tally_dir %s: %s is a symlink: pam_openclaw refuses agents (a symlink on the "
-                "way lets its owner redirect root's writes): name the real directory in "
-                "tally_dir",
-                path, at);
+                "%s %s: %s is a symlink: pam_openclaw refuses agents (a symlink on the way lets "
+                "its owner redirect root): name the real directory in %s",
+                key, path, at, key);
     } else if (self && r == -EPERM) {
         return; /* owner or mode of the directory itself: check_dir() said it */
     } else if (seen && r == -EPERM && st.st_uid != 0) {
         problem(c, c->path, 0,
-                "tally_dir %s: %s above it is owned by uid %u, not root: pam_openclaw refuses "
-                "agents (that account could rename or replace the tally directory): choose a "
-                "tally_dir below root's directories only (default " OC_DEFAULT_TALLY_DIR ")",
-                path, at, (unsigned)st.st_uid);
+                "%s %s: %s above it is owned by uid %u, not root: pam_openclaw refuses agents "
+                "(that account could rename or replace the directory): choose a %s below "
+                "root's directories only (default %s)",
+                key, path, at, (unsigned)st.st_uid, key, deflt);
     } else if (seen && r == -EPERM) {
         problem(c, c->path, 0,
-                "tally_dir %s: %s above it has mode %04o (writable by group or others, not "
-                "sticky): pam_openclaw refuses agents: chmod go-w %s",
-                path, at, (unsigned)(st.st_mode & 07777), at);
+                "%s %s: %s above it has mode %04o (writable by group or others, not sticky): "
+                "pam_openclaw refuses agents: chmod go-w %s",
+                key, path, at, (unsigned)(st.st_mode & 07777), at);
     } else {
-        problem(c, c->path, 0, "tally_dir %s: %s: %s: pam_openclaw refuses agents", path, at,
+        problem(c, c->path, 0, "%s %s: %s: %s: pam_openclaw refuses agents", key, path, at,
                 strerror(-r));
+    }
+}
+
+/* keys.json in jwks_dir: openclaw-sync's, root's and not writable by others. */
+static void check_keys_file(struct check *c, const char *dir)
+{
+    char path[OC_CONFIG_PATH_MAX + 32];
+    struct stat st;
+
+    if (dir == NULL ||
+        snprintf(path, sizeof(path), "%s/%s", dir, OC_JWKS_FILE) >= (int)sizeof(path)) {
+        return;
+    }
+    if (lstat(path, &st) < 0) {
+        if (errno == ENOENT) {
+            warning(c, c->path, 0,
+                    "%s does not exist yet: agents cannot log in until openclaw-sync fetched "
+                    "the keys: systemctl enable --now openclaw-sync.timer openclaw-sync.path "
+                    "(or run openclaw-sync once)",
+                    path);
+        }
+        return;
+    }
+    if (!oc_rootfile_stat_ok(&st, 0)) {
+        problem(c, c->path, 0,
+                "%s is not a regular file of root's that only root can write: pam_openclaw "
+                "refuses agents; remove it and run openclaw-sync (root writes it)",
+                path);
     }
 }
 
@@ -377,10 +407,11 @@ static void check_dirs(struct check *c, const struct oc_config *cfg)
     const char *du = c->daemon_user;
 
     check_dir(c, "state_dir", g->state_dir, du, 0755);
-    check_dir(c, "jwks_dir", g->jwks_dir, du, 0755);
+    check_root_dir(c, "jwks_dir", g->jwks_dir, 0755, OC_DEFAULT_JWKS_DIR);
+    check_keys_file(c, g->jwks_dir);
     check_dir(c, "keys_dir", g->keys_dir, du, 0700);
     check_dir(c, "runtime_dir", g->runtime_dir, du, 0755);
-    check_tally_dir(c, g->tally_dir);
+    check_root_dir(c, "tally_dir", g->tally_dir, 0700, OC_DEFAULT_TALLY_DIR);
     if (g->socket != NULL) {
         char dir[OC_CONFIG_PATH_MAX + 1];
         (void)oc_strscpy(dir, sizeof(dir), g->socket);

@@ -34,14 +34,16 @@
 #include "helper/ctl.h"
 #include "hostpolicy.h"
 #include "jwks.h"
+#include "rootdir.h"
 #include "nsscache.h"
 #include "proto.h"
 #include "tally.h"
 #include "tpm/blob.h"
 #include "util.h"
 
-/* Name of the JWKS cache file inside jwks_dir (written by openclawd). */
-#define STATUS_JWKS_FILE "keys.json"
+/* The keys pam_openclaw trusts: keys.json in jwks_dir (root's, written by
+ * openclaw-sync). */
+#define STATUS_JWKS_FILE OC_JWKS_FILE
 
 static void status_usage(FILE *f)
 {
@@ -76,22 +78,44 @@ struct file_state {
     char detail[OC_CONFIG_PATH_MAX + 256];
 };
 
+/* keys.json as pam_openclaw reads it: through the checked directory, a
+ * file of root's that nobody else can write (rootdir.h). */
 static void jwks_state(const char *dir, int64_t now, struct file_state *st)
 {
     char path[OC_CONFIG_PATH_MAX + 32];
+    struct oc_jwks *keys = NULL;
+    const char *why = NULL;
     struct stat sb;
+    int dfd = -1, fd = -1, r;
+
     snprintf(path, sizeof(path), "%s/%s", dir, STATUS_JWKS_FILE);
     memset(st, 0, sizeof(*st));
     if (stat(path, &sb) < 0) {
-        snprintf(st->detail, sizeof(st->detail), "%s: %s (openclawd fetches it)", path,
+        snprintf(st->detail, sizeof(st->detail), "%s: %s (openclaw-sync fetches it, as root)", path,
                  strerror(errno));
         return;
     }
     st->present = true;
     st->age = now - (int64_t)sb.st_mtime;
-    struct oc_jwks *keys = NULL;
-    const char *why = NULL;
-    int r = oc_jwks_load_file(path, &keys, &why);
+    r = oc_rootdir_open(dir, 0, 022, 0, &dfd, NULL);
+    if (r == 0) {
+        r = oc_rootfile_open(dfd, STATUS_JWKS_FILE, O_RDONLY, 0, false, &fd, NULL);
+        close(dfd);
+        if (r < 0) {
+            why = r == -EPERM ? "not root's, or writable by others: pam_openclaw refuses it "
+                                "(only openclaw-sync may write it)"
+                              : NULL;
+        }
+    } else {
+        why = r == -EPERM || r == -ELOOP ? "jwks_dir is not a directory of root's that only "
+                                           "root can write: pam_openclaw refuses it "
+                                           "(openclawctl check-config)"
+                                         : NULL;
+    }
+    if (r == 0) {
+        r = oc_jwks_load_fd(fd, &keys, &why);
+        close(fd);
+    }
     if (r < 0) {
         snprintf(st->detail, sizeof(st->detail), "%s: unusable: %s", path,
                  why != NULL ? why : strerror(-r));

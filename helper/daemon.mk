@@ -32,6 +32,18 @@ helper_openclawd_CFLAGS = $(ocd_cflags)
 helper_openclawd_LDADD = common/libocpam.la common/libocproto.la tpm/liboctpm.la common/libocverify.la \
 	common/libocbase.la $(CURL_LIBS) $(TSS2_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
 
+# openclaw-sync: root's one-shot writer of the keys pam_openclaw trusts
+# (docs/security.md, "The trust boundary"); the fetch code is openclawd's.
+sbin_PROGRAMS += helper/openclaw-sync
+helper_openclaw_sync_SOURCES = helper/openclaw-sync.c \
+	helper/oc_fetch.c helper/oc_fetch.h \
+	helper/oc_cred.c helper/oc_cred.h helper/oc_discovery.c \
+	helper/oc_credparse.c helper/oc_credparse.h \
+	helper/oc_sealed.c helper/oc_sealed.h
+helper_openclaw_sync_CFLAGS = $(ocd_cflags)
+helper_openclaw_sync_LDADD = tpm/liboctpm.la common/libocverify.la common/libocbase.la \
+	$(CURL_LIBS) $(TSS2_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
+
 bin_PROGRAMS += helper/openclaw-token
 helper_openclaw_token_SOURCES = helper/openclaw-token.c helper/oc_keyring.c helper/oc_keyring.h \
 	helper/sshagent.c helper/sshagent.h helper/sshkey_verify.c helper/sshkey_verify.h \
@@ -40,8 +52,9 @@ helper_openclaw_token_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS) $(L
 helper_openclaw_token_LDADD = common/libocproto.la common/libocverify.la common/libocbase.la \
 	$(CJSON_LIBS) $(CRYPTO_LIBS) $(LIBSECRET_LIBS)
 
-dist_man_MANS += man/openclawd.8 man/openclaw-token.1
-EXTRA_DIST += data/openclawd.service docs/helper.md docs/tokenstore.md
+dist_man_MANS += man/openclawd.8 man/openclaw-token.1 man/openclaw-sync.8
+EXTRA_DIST += data/openclawd.service data/openclaw-sync.service data/openclaw-sync.timer \
+	data/openclaw-sync.path docs/helper.md docs/tokenstore.md
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_proto tests/unit/test_graphutil

@@ -1395,12 +1395,12 @@ int main(int argc, char **argv)
         oc_config_free(d.config);
         return 2;
     }
-    if (state != NULL) {
-        snprintf(jwks_dir, sizeof(jwks_dir), "%s/jwks", state);
-        d.jwks_dir = jwks_dir;
-    } else {
-        d.jwks_dir = d.config->global.jwks_dir;
-    }
+    /* The daemon's own copy of discovery and keys (its token endpoint, its
+     * status), never the config's jwks_dir: the keys pam_openclaw trusts
+     * are root's, written by openclaw-sync (docs/security.md). */
+    snprintf(jwks_dir, sizeof(jwks_dir), "%s/jwks",
+             state != NULL ? state : d.config->global.state_dir);
+    d.jwks_dir = jwks_dir;
     for (size_t i = 0; i < d.config->n_agents; i++) {
         const char *why = oc_agent_unusable(d.config, &d.config->agents[i]);
         if (why != NULL) {

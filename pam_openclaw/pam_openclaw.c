@@ -51,6 +51,7 @@
 #include "jwks.h"
 #include "jwt.h"
 #include "pamargs.h"
+#include "rootdir.h"
 #include "pam_openclaw/helperclient.h"
 #include "pam_openclaw/prompt.h"
 #include "pam_openclaw/replay.h"
@@ -58,8 +59,6 @@
 #include "tally.h"
 #include "util.h"
 
-/* Name of the JWKS cache file inside jwks_dir (written by openclawd). */
-#define OC_JWKS_FILE "keys.json"
 /* Key of the auth result for the account and session phases. */
 #define OC_DATA_AUTH "openclaw_auth"
 /* Failure delay requested from libpam (microseconds), as pam_unix does. */
@@ -175,22 +174,6 @@ static int load_config_obj(const char *path, unsigned flags, void **ret_obj, cha
         return r;
     }
     *ret_obj = cfg;
-    return 0;
-}
-
-static int load_jwks_obj(const char *path, unsigned flags, void **ret_obj, char *err, size_t errlen)
-{
-    struct oc_jwks *jwks = NULL;
-    const char *why = NULL;
-    int r;
-
-    (void)flags;
-    r = oc_jwks_load_file(path, &jwks, &why);
-    if (r < 0) {
-        (void)snprintf(err, errlen, "%s: %s", path, why != NULL ? why : strerror(-r));
-        return r;
-    }
-    *ret_obj = jwks;
     return 0;
 }
 
@@ -735,63 +718,12 @@ static int save_result(struct ctx *c, const struct oc_verify_result *res, uint32
 }
 
 /*
- * The tally directory that a full walk (oc_tally_dir_open: every ancestor
- * checked) last accepted in this process, by path and identity. A later
- * call opens the path (O_NOFOLLOW) and takes the result without a new walk
- * only when it is that very directory, still a directory of the effective
- * uid without group/other access: whatever was renamed or symlinked on the
- * way, it is the directory that was checked. Anything else walks again.
+ * The directories that a full walk (rootdir.h: every ancestor checked) last
+ * accepted in this process, by path and identity: a later call skips the
+ * walk only when opening the path gives that very directory again
+ * (oc_rootdir_open_seen). Under cache_lock.
  */
-static struct {
-    char path[OC_CONFIG_PATH_MAX + 1];
-    dev_t dev;
-    ino_t ino;
-} tally_seen;
-
-static int tally_dir_seen(const char *dir, int *ret_fd)
-{
-    struct stat st;
-    bool same;
-    int fd;
-
-    pthread_mutex_lock(&cache_lock);
-    same = strcmp(tally_seen.path, dir) == 0;
-    pthread_mutex_unlock(&cache_lock);
-    if (!same) {
-        return -ESTALE;
-    }
-    fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        return -errno;
-    }
-    pthread_mutex_lock(&cache_lock);
-    same = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
-           (st.st_mode & 077) == 0 && strcmp(tally_seen.path, dir) == 0 &&
-           st.st_dev == tally_seen.dev && st.st_ino == tally_seen.ino;
-    pthread_mutex_unlock(&cache_lock);
-    if (!same) {
-        close(fd);
-        return -ESTALE;
-    }
-    *ret_fd = fd;
-    return 0;
-}
-
-/* Remember the directory fd that a full walk accepted; -1: forget. */
-static void tally_dir_remember(const char *dir, int fd)
-{
-    struct stat st;
-
-    pthread_mutex_lock(&cache_lock);
-    if (fd >= 0 && fstat(fd, &st) == 0 &&
-        oc_strscpy(tally_seen.path, sizeof(tally_seen.path), dir) >= 0) {
-        tally_seen.dev = st.st_dev;
-        tally_seen.ino = st.st_ino;
-    } else {
-        tally_seen.path[0] = '\0';
-    }
-    pthread_mutex_unlock(&cache_lock);
-}
+static struct oc_rootdir_seen tally_seen, jwks_seen;
 
 /*
  * The tally directory of this call: opened (created when it alone is
@@ -805,10 +737,10 @@ static int tally_dir(struct ctx *c, int *ret_fd)
     size_t bad = 0;
     int r;
 
-    if (c->tally_fd < 0 && c->tally_err == 0 && tally_dir_seen(dir, &c->tally_fd) < 0) {
-        c->tally_fd = -1;
-        r = oc_tally_dir_open(dir, geteuid(), true, &c->tally_fd, &bad);
-        tally_dir_remember(dir, r == 0 ? c->tally_fd : -1);
+    if (c->tally_fd < 0 && c->tally_err == 0) {
+        pthread_mutex_lock(&cache_lock);
+        r = oc_rootdir_open_seen(&tally_seen, dir, geteuid(), 077, 0700, &c->tally_fd, &bad);
+        pthread_mutex_unlock(&cache_lock);
         if (r < 0) {
             c->tally_fd = -1;
             c->tally_err = r;
@@ -1109,32 +1041,181 @@ static int helper_token(struct ctx *c, const char *event, int code, char **ret_t
 }
 
 /*
- * Unknown kid: ask openclawd to fetch the JWKS now (it rate-limits this),
- * then load the file it wrote, bypassing the module's cache. 0 with
- * *ret_jwks, else a negative errno with why filled in.
+ * The signing keys: keys.json in jwks_dir, a directory of root's that no
+ * other account may write (rootdir.h; openclaw-sync writes it as root),
+ * opened relative to the checked directory and parsed once while the file
+ * stays the same. *ret_dirfd: that directory, for a refresh (the caller
+ * closes it).
  */
-static int refresh_keys(struct ctx *c, const char *path, struct oc_jwks **ret_jwks, char *why,
-                        size_t whylen)
+static int keys_get(struct ctx *c, struct cached **ret, int *ret_dirfd, char *err, size_t errlen)
 {
-    const char *reason = NULL;
-    int64_t retry_after = 0;
-    int r;
+    const char *dir = c->cfg->global.jwks_dir;
+    struct oc_jwks *jwks = NULL;
+    const char *why = NULL;
+    struct cached *k = NULL;
+    struct stat st;
+    size_t bad = 0;
+    int dfd = -1, fd = -1, r;
 
-    r = oc_hc_refresh_jwks(c->cfg->global.socket, OC_HC_TIMEOUT_JWKS_MS, &retry_after, why, whylen);
-    if (r == -EAGAIN) {
-        size_t n = strlen(why);
-        (void)snprintf(why + n, whylen - n, " (retry after %llds)", (long long)retry_after);
+    pthread_mutex_lock(&cache_lock);
+    r = oc_rootdir_open_seen(&jwks_seen, dir, geteuid(), 022, 0, &dfd, &bad);
+    pthread_mutex_unlock(&cache_lock);
+    if (r < 0) {
+        (void)snprintf(err, errlen,
+                       "%s: %.*s: %s (jwks_dir must be a directory of root's that group and "
+                       "others cannot write, every directory above it root's, no symlinks: run "
+                       "openclawctl check-config)",
+                       dir, (int)bad, dir, strerror(-r));
         return r;
     }
-    if (r < 0) {
-        return r;
+    if (fstatat(dfd, OC_JWKS_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        r = -errno;
+        (void)snprintf(err, errlen, "%s/%s: %s", dir, OC_JWKS_FILE, strerror(-r));
+        goto out;
     }
-    r = oc_jwks_load_file(path, ret_jwks, &reason);
+    pthread_mutex_lock(&cache_lock);
+    if (oc_rootfile_stat_ok(&st, geteuid()) && same_file(cache_jwks, dir, &st, 0)) {
+        cache_jwks->refs++;
+        k = cache_jwks;
+    }
+    pthread_mutex_unlock(&cache_lock);
+    if (k != NULL) {
+        *ret = k;
+        goto out;
+    }
+    r = oc_rootfile_open(dfd, OC_JWKS_FILE, O_RDONLY, geteuid(), false, &fd, &st);
     if (r < 0) {
-        (void)snprintf(why, whylen, "refreshed, but %.120s: %.120s", path,
-                       reason != NULL ? reason : strerror(-r));
+        (void)snprintf(err, errlen, "%s/%s: %s", dir, OC_JWKS_FILE,
+                       r == -EPERM    ? "not root's, or writable by group or others: only "
+                                        "openclaw-sync (root) may write it"
+                       : r == -ELOOP  ? "a symlink: refused"
+                       : r == -EINVAL ? "not a regular file"
+                                      : strerror(-r));
+        goto out;
+    }
+    r = oc_jwks_load_fd(fd, &jwks, &why);
+    if (r < 0) {
+        (void)snprintf(err, errlen, "%s/%s: %s", dir, OC_JWKS_FILE,
+                       why != NULL ? why : strerror(-r));
+        goto out;
+    }
+    k = calloc(1, sizeof(*k));
+    if (k == NULL || (k->path = strdup(dir)) == NULL) {
+        free(k);
+        oc_jwks_free(jwks);
+        r = -ENOMEM;
+        (void)snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    k->obj = jwks;
+    k->free_fn = free_jwks_obj;
+    k->dev = st.st_dev;
+    k->ino = st.st_ino;
+    k->size = st.st_size;
+    k->mtime = st.st_mtim;
+    k->refs = 2; /* the slot's and the caller's */
+    pthread_mutex_lock(&cache_lock);
+    if (cache_jwks != NULL && --cache_jwks->refs == 0) {
+        cached_free(cache_jwks);
+    }
+    cache_jwks = k;
+    pthread_mutex_unlock(&cache_lock);
+    *ret = k;
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (r == 0 && ret_dirfd != NULL) {
+        *ret_dirfd = dfd;
+    } else {
+        close(dfd);
     }
     return r;
+}
+
+static bool stat_changed(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev != b->st_dev || a->st_ino != b->st_ino || a->st_size != b->st_size ||
+           a->st_mtim.tv_sec != b->st_mtim.tv_sec || a->st_mtim.tv_nsec != b->st_mtim.tv_nsec;
+}
+
+/*
+ * Unknown kid: ask root's openclaw-sync for the keys now, by creating the
+ * request file in the checked jwks_dir (openclaw-sync.path starts it; it
+ * fetches at most every OC_JWKS_REFRESH_MIN seconds), and wait up to
+ * OC_JWKS_REFRESH_WAIT_MS for a new keys.json, loaded past the module's
+ * cache. 0 with *ret_jwks, else a negative errno with why filled in.
+ */
+static int refresh_keys(struct ctx *c, int dfd, struct oc_jwks **ret_jwks, char *why, size_t whylen)
+{
+    const char *dir = c->cfg->global.jwks_dir;
+    const struct timespec step = {0, 50 * 1000 * 1000};
+    const char *reason = NULL;
+    struct stat before, now;
+    bool had = fstatat(dfd, OC_JWKS_FILE, &before, AT_SYMLINK_NOFOLLOW) == 0;
+    int64_t t = oc_now();
+    struct stat rq;
+    int fd, r;
+
+    /* No wait where none can help: keys fetched within the rate limit, or
+     * an earlier request that nothing took. A flood of unknown kids costs
+     * a wait of at most OC_JWKS_REFRESH_WAIT_MS once per pending request. */
+    if (had && t - (int64_t)before.st_mtime >= 0 &&
+        t - (int64_t)before.st_mtime < OC_JWKS_REFRESH_MIN) {
+        (void)snprintf(why, whylen,
+                       "%s was fetched %llds ago; openclaw-sync fetches again on request after "
+                       "%ds",
+                       OC_JWKS_FILE, (long long)(t - (int64_t)before.st_mtime),
+                       OC_JWKS_REFRESH_MIN);
+        return -EAGAIN;
+    }
+    if (fstatat(dfd, OC_JWKS_REQUEST_FILE, &rq, AT_SYMLINK_NOFOLLOW) == 0 &&
+        t - (int64_t)rq.st_mtime > OC_JWKS_REFRESH_WAIT_MS / 1000 + 1) {
+        (void)snprintf(why, whylen,
+                       "a refresh requested %llds ago is still pending: nothing runs "
+                       "openclaw-sync (systemctl enable --now openclaw-sync.path)",
+                       (long long)(t - (int64_t)rq.st_mtime));
+        return -ETIMEDOUT;
+    }
+    fd = openat(dfd, OC_JWKS_REQUEST_FILE,
+                O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
+    if (fd < 0) {
+        r = -errno;
+        (void)snprintf(why, whylen, "cannot ask openclaw-sync for new keys: %.200s/%s: %s", dir,
+                       OC_JWKS_REQUEST_FILE, strerror(-r));
+        return r;
+    }
+    close(fd);
+    for (unsigned waited = 0; waited < OC_JWKS_REFRESH_WAIT_MS; waited += 50) {
+        (void)nanosleep(&step, NULL);
+        if (fstatat(dfd, OC_JWKS_FILE, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+            (!had || stat_changed(&before, &now))) {
+            fd = -1;
+            r = oc_rootfile_open(dfd, OC_JWKS_FILE, O_RDONLY, geteuid(), false, &fd, NULL);
+            if (r == 0) {
+                r = oc_jwks_load_fd(fd, ret_jwks, &reason);
+                close(fd);
+            }
+            if (r < 0) {
+                (void)snprintf(why, whylen, "refreshed, but %s: %.80s", OC_JWKS_FILE,
+                               reason != NULL ? reason : strerror(-r));
+            }
+            return r;
+        }
+        if (waited >= 200 && faccessat(dfd, OC_JWKS_REQUEST_FILE, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
+            errno == ENOENT) {
+            (void)snprintf(why, whylen,
+                           "openclaw-sync took the request but wrote no new keys (it fetches at "
+                           "most every %ds)",
+                           OC_JWKS_REFRESH_MIN);
+            return -EAGAIN;
+        }
+    }
+    (void)snprintf(why, whylen,
+                   "openclaw-sync wrote no new keys within %u ms of the request (systemctl "
+                   "status openclaw-sync.path openclaw-sync.service)",
+                   (unsigned)OC_JWKS_REFRESH_WAIT_MS);
+    return -ETIMEDOUT;
 }
 
 /* The token: PAM_AUTHTOK (first_pass modes) or the chunked conversation. */
@@ -1213,8 +1294,8 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
     struct oc_verify_result *res = NULL;
     struct oc_verify_report report;
     struct oc_hostpolicy_verdict v;
-    char path[OC_CONFIG_PATH_MAX + 32];
-    char err[OC_CONFIG_PATH_MAX + 200];
+    char err[OC_CONFIG_PATH_MAX + 300];
+    int jwks_fd = -1;
     char *tok = NULL;
     size_t len = 0;
     const char *reason = NULL;
@@ -1254,13 +1335,11 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
         goto out;
     }
 
-    (void)snprintf(path, sizeof(path), "%s/%s", cfg->global.jwks_dir, OC_JWKS_FILE);
-    r = cache_get(&cache_jwks, path, 0, false, load_jwks_obj, free_jwks_obj, &jref, err,
-                  sizeof(err));
+    r = keys_get(c, &jref, &jwks_fd, err, sizeof(err));
     if (r < 0) {
         pam_syslog(c->pamh, LOG_ERR,
-                   "cannot use the signing keys: %s (openclawd keeps that file fresh; an admin "
-                   "can fetch the tenant's /discovery/v2.0/keys there)",
+                   "cannot use the signing keys: %s (openclaw-sync, as root, keeps that file "
+                   "fresh: systemctl start openclaw-sync)",
                    err);
         audit(c, event, "error", "jwks", NULL, NULL, NULL, err);
         ret = r == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
@@ -1283,21 +1362,21 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
     char why[OC_HC_WHY_MAX + 64];
     char kid_detail[sizeof(why) + 128];
     if (r == -ENOKEY) {
-        /* Unknown kid: one refresh through openclawd, then one more try. */
-        int rr = refresh_keys(c, path, &fresh, why, sizeof(why));
+        /* Unknown kid: one refresh by openclaw-sync, then one more try. */
+        int rr = refresh_keys(c, jwks_fd, &fresh, why, sizeof(why));
         if (rr == 0) {
             oc_verify_result_free(res);
             res = NULL;
             memset(&report, 0, sizeof(report));
             r = oc_verify_token(tok, len, fresh, &pol, &res, &report);
-            debug(c, "token for %s: openclawd refreshed the keys; verified again: %s", c->user,
+            debug(c, "token for %s: openclaw-sync refreshed the keys; verified again: %s", c->user,
                   r == 0 ? "ok" : "refused");
         } else if (rr == -ENOMEM) {
             r = -ENOMEM;
         } else {
             pam_syslog(c->pamh, LOG_NOTICE,
                        "token for %s: no key with the token's kid in the JWKS cache, and "
-                       "openclawd could not refresh the keys: %s; decided from the cache",
+                       "no new keys came: %s; decided from the keys on file",
                        c->user, why);
         }
     }
@@ -1314,11 +1393,11 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
     if (r == -ENOKEY) {
         reason = "kid";
         if (fresh != NULL) {
-            detail = "no key with the token's kid, even after openclawd refreshed the keys";
+            detail = "no key with the token's kid, even after openclaw-sync refreshed the keys";
         } else {
             (void)snprintf(kid_detail, sizeof(kid_detail),
-                           "no key with the token's kid in the JWKS cache, and openclawd could "
-                           "not refresh the keys (%s): decided from the cache",
+                           "no key with the token's kid in the JWKS cache, and no new keys "
+                           "came (%s): decided from the keys on file",
                            why);
             detail = kid_detail;
         }
@@ -1450,6 +1529,9 @@ out:
     }
     oc_verify_result_free(res);
     cache_put(jref);
+    if (jwks_fd >= 0) {
+        close(jwks_fd);
+    }
     return ret;
 }
 

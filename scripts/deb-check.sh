@@ -116,6 +116,12 @@ check_dir /var/lib/openclaw openclaw 755
 check_dir /var/lib/openclaw/jwks openclaw 755
 check_dir /var/lib/openclaw/keys openclaw 700
 check_dir /var/lib/openclaw-pam root 700
+check_dir /var/lib/openclaw-trust root 755
+check_dir /var/lib/openclaw-trust/jwks root 755
+[ -x /usr/sbin/openclaw-sync ] || bad "no /usr/sbin/openclaw-sync"
+for u in openclaw-sync.service openclaw-sync.timer openclaw-sync.path; do
+    [ -f "/lib/systemd/system/$u" ] || bad "no systemd unit $u"
+done
 [ -f /usr/lib/tmpfiles.d/openclaw.conf ] || bad "no tmpfiles snippet"
 [ -f /lib/systemd/system/openclawd.service ] || bad "no systemd unit"
 ls /etc/systemd/system/*.wants/openclawd.service >/dev/null 2>&1 && bad "openclawd.service enabled"
@@ -137,7 +143,7 @@ grep -q pam_openclaw /etc/pam.d/common-auth || bad "pam-auth-update --enable ope
 apt-get purge -y openclaw libpam-openclaw libnss-openclaw >/tmp/purge.log 2>&1 ||
     { tail -n 20 /tmp/purge.log; bad "apt-get purge"; }
 grep -l pam_openclaw /etc/pam.d/* 2>/dev/null && bad "a PAM stack still names pam_openclaw after removal"
-for p in /var/lib/openclaw /var/lib/openclaw-pam /etc/openclaw /usr/sbin/openclawd /usr/share/pam-configs/openclaw \
+for p in /var/lib/openclaw /var/lib/openclaw-pam /var/lib/openclaw-trust /etc/openclaw /usr/sbin/openclawd /usr/share/pam-configs/openclaw \
     /usr/lib/tmpfiles.d/openclaw.conf; do
     [ -e "$p" ] && bad "$p left after purge"
 done

@@ -130,7 +130,7 @@ if [ "${1:-}" != --inner ]; then
         {
             ns_host_fingerprint
             sha256sum /etc/nsswitch.conf /etc/hosts
-            ls -la --time-style=full-iso /etc/openclaw /var/lib/openclaw /run/openclaw /home \
+            ls -la --time-style=full-iso /etc/openclaw /var/lib/openclaw /var/lib/openclaw-trust /run/openclaw /home \
                 /usr/sbin /usr/bin /etc/sudoers.d
         } 2>&1 || true
     }
@@ -309,7 +309,7 @@ say "# swtpm socket --tpm2 --tpmstate dir=$work/tpm --server type=unixio,path=$w
 say "TCTI $TCTI"
 
 step "The host's configuration: $CONF (root-owned, no secrets)"
-install -d -m 0755 /etc/openclaw /var/lib/openclaw /run/openclaw
+install -d -m 0755 /etc/openclaw /var/lib/openclaw /var/lib/openclaw-trust /run/openclaw
 install -d -m 0700 /var/lib/openclaw/keys /run/openclaw/tally
 # the directory reader's credential: the admin app's client secret, 0600
 # (on a real host: a TPM-bound certificate or a managed identity)
@@ -418,6 +418,11 @@ import json, sys
 d = json.load(sys.stdin)
 t = d.pop("token", None) or d.pop("access_token", None)
 print(json.dumps(d), "+ a %d-byte token" % len(t or ""))' | indent || die "openclaw-token"
+step "openclaw-sync, as root: the tenant's signing keys into root's jwks_dir (what pam_openclaw trusts)"
+say "(on a host openclaw-sync.timer runs it hourly, and openclaw-sync.path when pam_openclaw meets a"
+say " key it does not know; openclawd, the daemon account, cannot write there)"
+run openclaw-sync || die "openclaw-sync"
+ls -ld /var/lib/openclaw-trust/jwks /var/lib/openclaw-trust/jwks/*.json | indent
 run openclawctl status || die "openclawctl status"
 
 # ---------------------------------------------------------------- 3. NSS

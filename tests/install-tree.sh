@@ -40,10 +40,10 @@ writable=$(find "$dest" -perm -0002 ! -type l -print)
 [ -f "$dest$pamlibdir/pam_openclaw.so" ] || bad "no pam_openclaw.so in $pamlibdir"
 las=$(find "$dest" -name '*.la' -print)
 [ -z "$las" ] || bad "libtool archives installed: $las"
-for p in "$sbindir/openclawctl" "$sbindir/openclawd" "$bindir/openclaw-token" "$bindir/openclaw-askpass"; do
+for p in "$sbindir/openclawctl" "$sbindir/openclawd" "$sbindir/openclaw-sync" "$bindir/openclaw-token" "$bindir/openclaw-askpass"; do
     [ -x "$dest$p" ] || bad "missing program $p"
 done
-for m in man5/openclaw.conf.5 man8/openclawctl.8 man8/openclawd.8 man8/pam_openclaw.8 \
+for m in man5/openclaw.conf.5 man8/openclawctl.8 man8/openclawd.8 man8/openclaw-sync.8 man8/pam_openclaw.8 \
     man8/nss_openclaw.8 man1/openclaw-token.1; do
     [ -f "$dest$mandir/$m" ] || bad "missing manual page $m"
 done
@@ -65,6 +65,28 @@ else
     bad "no systemd unit $unitdir/openclawd.service"
 fi
 
+# openclaw-sync: root's one-shot writer of the keys, hardened, its timer
+# and the path unit pam_openclaw's refresh requests start it through
+unit=$dest$unitdir/openclaw-sync.service
+if [ -f "$unit" ]; then
+    [ "$(mode "$unit")" = 644 ] || bad "$unitdir/openclaw-sync.service: mode $(mode "$unit"), not 644"
+    grep -qx "ExecStart=$sbindir/openclaw-sync --config $sysconfdir/openclaw/openclaw.conf" "$unit" ||
+        bad "openclaw-sync.service: ExecStart does not name $sbindir/openclaw-sync and $sysconfdir/openclaw/openclaw.conf"
+    grep -q "^User=" "$unit" && bad "openclaw-sync.service: runs as another user than root"
+    for want in "Type=oneshot" "ProtectSystem=strict" "ReadWritePaths=/var/lib/openclaw-trust" \
+        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX" "SystemCallFilter=@system-service" \
+        "CapabilityBoundingSet=" "NoNewPrivileges=yes" "PrivateDevices=yes"; do
+        grep -qx "$want" "$unit" || bad "openclaw-sync.service: no '$want'"
+    done
+else
+    bad "no systemd unit $unitdir/openclaw-sync.service"
+fi
+for u in openclaw-sync.timer openclaw-sync.path; do
+    [ "$(mode "$dest$unitdir/$u")" = 644 ] || bad "$unitdir/$u: missing or not 0644"
+done
+grep -qx "PathExists=/var/lib/openclaw-trust/jwks/refresh-requested" "$dest$unitdir/openclaw-sync.path" ||
+    bad "openclaw-sync.path does not watch jwks_dir's refresh-requested"
+
 # sysusers.d: the system user openclaw, member of tss (the TPM device's group)
 su=$dest$sysusersdir/openclaw.conf
 if [ -f "$su" ]; then
@@ -79,7 +101,8 @@ tf=$dest$tmpfilesdir/openclaw.conf
 if [ -f "$tf" ]; then
     for want in "/var/lib/openclaw 0755 openclaw openclaw" "/var/lib/openclaw/jwks 0755 openclaw openclaw" \
         "/var/lib/openclaw/keys 0700 openclaw openclaw" "/run/openclaw 0755 openclaw openclaw" \
-        "/var/lib/openclaw-pam 0700 root root"; do
+        "/var/lib/openclaw-pam 0700 root root" "/var/lib/openclaw-trust 0755 root root" \
+        "/var/lib/openclaw-trust/jwks 0755 root root"; do
         awk -v w="$want" '$1 == "d" && ($2 " " $3 " " $4 " " $5) == w { f = 1 } END { exit !f }' "$tf" ||
             bad "tmpfiles.d/openclaw.conf: no 'd $want' line"
     done

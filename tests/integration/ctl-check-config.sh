@@ -17,6 +17,9 @@ trap 'rm -rf "$work"' EXIT
 st="$work/state"
 install -d -m 0755 "$st" "$st/jwks" "$work/run"
 install -d -m 0700 "$st/keys" "$work/run/tally"
+# root's keys, as openclaw-sync writes them
+install -d -m 0755 "$work/trust" "$work/trust/jwks"
+install -m 0644 "$top_srcdir/tests/unit/fixtures/jwks-tenant.json" "$work/trust/jwks/keys.json"
 mkdir -p "$work/pam.d"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/x.key" -out "$st/keys/a.crt" \
     -subj /CN=a -days 30 2>/dev/null
@@ -52,6 +55,7 @@ write_good() {
 tenant_id = 5f0e2c1a-7b3d-4e8f-9a1c-2d3e4f5a6b7c
 audiences = api://openclaw-host
 state_dir = $st
+jwks_dir = $work/trust/jwks
 runtime_dir = $work/run
 tally_dir = $work/run/tally
 uid_min = 200000
@@ -145,6 +149,34 @@ mv "$work/run/tally.real" "$work/run/tally"
 out=$(run 2>&1)
 rc=$?
 expect_rc "tally_dir back in root's directories: clean again" 0
+
+# the keys pam_openclaw trusts: root's directory and file only
+chown nobody "$work/trust/jwks"
+out=$(run 2>&1)
+rc=$?
+expect_rc "jwks_dir owned by another account: exit 1" 1
+expect "jwks_dir owned by another account: named with the chown" \
+    "error: jwks_dir $work/trust/jwks is owned by uid $(id -u nobody), not root: chown root"
+chown root "$work/trust/jwks"
+chown nobody "$work/trust"
+out=$(run 2>&1)
+expect "jwks_dir below a directory of another account: that directory named" \
+    "error: jwks_dir $work/trust/jwks: $work/trust above it is owned by uid $(id -u nobody), not root"
+chown root "$work/trust"
+chown nobody "$work/trust/jwks/keys.json"
+out=$(run 2>&1)
+expect "keys.json not root's: openclaw-sync named as its writer" \
+    "error: $work/trust/jwks/keys.json is not a regular file of root's .*run openclaw-sync"
+chown root "$work/trust/jwks/keys.json"
+mv "$work/trust/jwks/keys.json" "$work/keys.json.saved"
+out=$(run 2>&1)
+rc=$?
+expect "no keys.json yet: a warning that says how openclaw-sync fetches them" \
+    "warning: $work/trust/jwks/keys.json does not exist yet: .*openclaw-sync.timer"
+mv "$work/keys.json.saved" "$work/trust/jwks/keys.json"
+out=$(run 2>&1)
+rc=$?
+expect_rc "jwks_dir and keys.json root's again: clean again" 0
 
 # break many things at once
 chmod 0644 "$st/keys/a.tpmkey"

@@ -76,7 +76,8 @@ fi
 [ "$(printf '%s\n' "$t" | wc -l)" -eq 1 ] && tap_ok "the token alone on one line of standard output" ||
     tap_fail "the token alone on one line" "$t"
 wait_for 10 test -s "$work/state/jwks/keys.json"
-if printf '%s' "$t" | "$CTL" verify-token "${C[@]}" --user agent-alpha >"$work/verify.out" 2>&1; then
+# the keys: openclawd's own copy (the test has no root-written jwks_dir)
+if printf '%s' "$t" | "$CTL" verify-token "${C[@]}" --jwks "$work/state/jwks/keys.json" --user agent-alpha >"$work/verify.out" 2>&1; then
     tap_ok "openclawctl verify-token accepts it for user agent-alpha"
 else
     tap_fail "verify-token accepts it for user agent-alpha" "$(tail -5 "$work/verify.out")"

@@ -198,7 +198,7 @@ else
     tap_fail "agent-identity token" "$(cat "$work/one.err" "$work/main.log")"
 fi
 printf '%s' "$t1" >"$work/one.jwt"
-out=$("$CTL" verify-token --config "$work/main.conf" --user agent-one --json <"$work/one.jwt" 2>&1)
+out=$("$CTL" verify-token --config "$work/main.conf" --jwks "$work/state/jwks/keys.json" --user agent-one --json <"$work/one.jwt" 2>&1)
 rc=$?
 [ $rc -eq 0 ] && tap_ok "agent-identity: openclawctl verify-token accepts it for user agent-one" ||
     tap_fail "verify-token accepts the agent identity token" "rc=$rc $out"

@@ -2,8 +2,8 @@
 # pam_openclaw together with openclawd: the module (PAM applications under
 # pam_wrapper, as root) and the real daemon (--allow-root) against the
 # local test tenant. Checks: the daemon absent or hung never blocks a login
-# for long; an unknown kid makes the module ask for refresh-jwks and retry
-# once; mode=helper gates sudo by the live role (granted and revoked in the
+# for long; an unknown kid makes the module ask root's openclaw-sync for the
+# keys (the request file openclaw-sync.path watches) and retry once; mode=helper gates sudo by the live role (granted and revoked in the
 # tenant, no config change); session-open/close counted by the daemon, its
 # environment exported; agent-lock/unlock (persisted over a restart,
 # openclawctl agent unlock); a PAM lockout reported as an anomaly; every
@@ -49,6 +49,7 @@ PAM_WORK=$work
 HELPER_PID_main=""
 HANG_PID=""
 cleanup() {
+    trust_watch_stop
     helper_stop "$HELPER_PID_main"
     [ -n "$HANG_PID" ] && kill "$HANG_PID" 2>/dev/null && wait "$HANG_PID" 2>/dev/null
     tenant_stop
@@ -58,13 +59,14 @@ trap cleanup EXIT
 tenant_start "$work/tenant" || tap_setup_fail "the local tenant did not start"
 
 mkdir -p "$work/state/jwks" "$work/run" "$work/svc"
+install -d -m 0755 "$work/trust"
 printf '%s\n' "$ALPHA_SECRET" >"$work/alpha.secret"
 printf '%s\n' "$BETA_SECRET" >"$work/beta.secret"
 chmod 600 "$work/alpha.secret" "$work/beta.secret"
 S=$work/run/openclawd.sock
 conf=$work/openclaw.conf
 {
-    conf_global "$work/state" "$S" "$ISSUER_V2_LINE" "jwks_dir = $work/state/jwks" \
+    conf_global "$work/state" "$S" "$ISSUER_V2_LINE" "jwks_dir = $work/trust/jwks" \
         "tally_dir = $work/tally" "runtime_dir = $work/run" "allow_insecure_credentials = yes" \
         "uid_min = 1879048192" "uid_max = 2147352575"
     conf_section "service sshd" "require_role = Host.Login"
@@ -148,10 +150,8 @@ token_requests() { # CLIENT_ID: token endpoint calls in the tenant's log
 import json, sys
 print(sum(1 for r in json.load(sys.stdin)["requests"] if r.get("client_id") == sys.argv[1]))' "$1"
 }
-jwks_file() {
-    tenant_get "/$TENANT_ID/discovery/v2.0/keys" >"$work/state/jwks/keys.json.tmp" &&
-        mv "$work/state/jwks/keys.json.tmp" "$work/state/jwks/keys.json"
-}
+# root's keys, as openclaw-sync.timer fetches them
+jwks_file() { trust_sync "$conf" || tap_setup_fail "openclaw-sync fetched no keys: $(tail -3 "$work/sync.log")"; }
 tk=$work/tokens
 mkdir -p "$tk"
 : >"$tk/empty"
@@ -182,10 +182,15 @@ fi
 
 tenant_ctl POST rotate-keys '{}' >/dev/null
 tenant_token "$ALPHA_APP" "$ALPHA_SECRET" "$RESOURCE_URI/.default" >"$tk/rotated1"
-expect refused "unknown kid without openclawd" kid sshd agent-alpha "$tk/rotated1" authenticate
-audit_has "openclawd could not refresh the keys (openclawd is not running" &&
-    tap_ok "unknown kid without openclawd: the audit says openclawd could not refresh" ||
-    tap_fail "unknown kid without openclawd: the audit says why" "$(cat "$OPENCLAW_TEST_AUDIT_FILE")"
+# keys fetched a minute ago: past the rate limit, the module asks and waits
+touch -d "@$(($(date +%s) - 60))" "$work/trust/jwks/keys.json"
+expect refused "unknown kid, openclaw-sync.path not running" kid sshd agent-alpha "$tk/rotated1" authenticate
+audit_has "no new keys came (openclaw-sync wrote no new keys within 2000 ms" &&
+    tap_ok "unknown kid, nothing takes the request: the audit says openclaw-sync wrote no new keys" ||
+    tap_fail "unknown kid, nothing takes the request: the audit says why" "$(cat "$OPENCLAW_TEST_AUDIT_FILE")"
+rm -f "$work/trust/jwks/refresh-requested"
+# the timer's next run: root's keys hold the rotated key from here on
+jwks_file
 
 # A daemon that accepts nothing and never answers: the deadlines hold.
 "$PY" -c '
@@ -442,8 +447,9 @@ else
 fi
 unlock_all
 
-# --- unknown kid with openclawd: refresh-jwks, then one retry ------------------------
-# openclawd fetched the JWKS at start; refresh-jwks is allowed 30 s later.
+# --- unknown kid: root's openclaw-sync refreshes, then one retry ---------------------
+# openclaw-sync fetched the keys at start; on request it fetches again 30 s
+# later. openclaw-sync.path, as the test runs it: trust_watch_start.
 left=$((started + 31 - $(date +%s)))
 [ "$left" -gt 0 ] && [ "$left" -le 31 ] && sleep "$left"
 tenant_ctl POST rotate-keys '{}' >/dev/null
@@ -452,21 +458,23 @@ kid=$("$PY" -c '
 import base64, json, sys
 h = open(sys.argv[1]).read().split(".")[0]
 print(json.loads(base64.urlsafe_b64decode(h + "=" * (-len(h) % 4)))["kid"])' "$tk/rotated2")
-grep -q "\"$kid\"" "$work/state/jwks/keys.json" &&
+grep -q "\"$kid\"" "$work/trust/jwks/keys.json" &&
     tap_fail "the new key is not in the JWKS file yet" ||
     tap_ok "the new key is not in the JWKS file yet"
-expect ok "unknown kid: the module has openclawd refresh the keys and logs in" - sshd agent-alpha \
+trust_watch_start "$conf"
+expect ok "unknown kid: the module has openclaw-sync refresh the keys and logs in" - sshd agent-alpha \
     "$tk/rotated2" authenticate acct_mgmt
-grep -q "\"$kid\"" "$work/state/jwks/keys.json" && grep -q "audit: uid 0 pid [0-9]* asked for a JWKS refresh" "$work/main.log" &&
-    tap_ok "the JWKS file holds the new key; the daemon logged the refresh" ||
-    tap_fail "the JWKS file holds the new key"
+grep -q "\"$kid\"" "$work/trust/jwks/keys.json" && grep -q "refresh requested (an unknown kid" "$work/sync.log" &&
+    tap_ok "the JWKS file holds the new key; openclaw-sync logged the request" ||
+    tap_fail "the JWKS file holds the new key" "$(tail -3 "$work/sync.log")"
 tenant_ctl POST rotate-keys '{}' >/dev/null
 tenant_token "$ALPHA_APP" "$ALPHA_SECRET" "$RESOURCE_URI/.default" >"$tk/rotated3"
-expect refused "unknown kid again within 30 s: openclawd rate-limits" kid sshd agent-alpha \
+expect refused "unknown kid again within 30 s: openclaw-sync rate-limits" kid sshd agent-alpha \
     "$tk/rotated3" authenticate
-audit_has "could not refresh the keys (openclawd did not refresh the keys: rate-limited" &&
-    tap_ok "rate-limited: the audit says openclawd could not refresh" ||
+audit_has "keys.json was fetched [0-9]*s ago; openclaw-sync fetches again on request after 30s" &&
+    tap_ok "rate-limited: refused at once, the audit says when the keys were fetched" ||
     tap_fail "rate-limited: the audit says why" "$(cat "$OPENCLAW_TEST_AUDIT_FILE")"
+trust_watch_stop
 
 # --- openclawd stops: the session still closes at once -----------------------------
 helper_stop "$HELPER_PID_main"

@@ -80,3 +80,47 @@ for k, v in json.loads(sys.argv[2]).items():
 print(json.dumps({"claims": c, "x5t": True}))' "$file" "$changes")
     tenant_ctl POST sign "$body" | json_get token
 }
+
+# --- root's keys (openclaw-sync) -------------------------------------------
+#   trust_conf_lines            the [global] lines openclaw-sync needs to
+#                               reach the local tenant (authority, CA, issuer)
+#   trust_conf FILE             adds them to FILE's [global] section
+#   trust_sync FILE             openclaw-sync --force on config FILE, as
+#                               root (what the timer does); its output goes
+#                               to $PAM_WORK/sync.log
+#   trust_watch_start FILE      what openclaw-sync.path does: runs
+#                               openclaw-sync whenever jwks_dir holds
+#                               refresh-requested (bounded: 10 min, polls
+#                               every 0.1 s); trust_watch_stop ends it by PID
+trust_conf_lines() {
+    printf 'authority = %s\nca_file = %s\nissuer_v2 = https://login.microsoftonline.com/{tenantid}/v2.0\n' \
+        "$TENANT_URL" "$TENANT_CA"
+}
+trust_conf() {
+    trust_conf_lines >"$1.trust"
+    sed -i "/^\[global\]\$/r $1.trust" "$1"
+    rm -f "$1.trust"
+}
+trust_sync() {
+    "$top_builddir/helper/openclaw-sync" --config "$1" --force >>"${TRUST_LOG:-$PAM_WORK/sync.log}" 2>&1
+}
+TRUST_WATCH_PID=
+trust_watch_start() {
+    local conf=$1 dir
+    dir=$(sed -n 's/^jwks_dir = //p' "$conf" | head -n1)
+    (
+        for _ in $(seq 1 6000); do
+            if [ -e "$dir/refresh-requested" ]; then
+                "$top_builddir/helper/openclaw-sync" --config "$conf" >>"${TRUST_LOG:-$PAM_WORK/sync.log}" 2>&1
+            fi
+            sleep 0.1
+        done
+    ) &
+    TRUST_WATCH_PID=$!
+}
+trust_watch_stop() {
+    [ -n "$TRUST_WATCH_PID" ] || return 0
+    kill "$TRUST_WATCH_PID" 2>/dev/null
+    wait "$TRUST_WATCH_PID" 2>/dev/null
+    TRUST_WATCH_PID=
+}

@@ -2,23 +2,25 @@
 # SPDX-License-Identifier: MIT
 # Load with faults: PAM authentications through libpam and pam_openclaw.so
 # from 16 threads of one process (pam-load), valid and invalid tokens mixed,
-# in rounds of 1000, while the tenant rotates its signing keys, openclawd
-# rewrites the JWKS file under the readers, and openclawd is killed
+# in rounds of 1000, while the tenant rotates its signing keys, root's
+# openclaw-sync rewrites the JWKS file under the readers (as its timer or
+# path unit does), and openclawd is killed
 # (SIGKILL and SIGTERM) and started again: OC_LOAD_FAULTS (default 12)
 # faults in turn, so at least 3 of each kind, every one with decisions made
 # across it (the driver's progress count grew from just before the fault to
 # just after the restart). What this measures: PAM's offline verification
-# from the keys.json openclawd keeps, under rotation and daemon restarts;
-# the valid cases never ask openclawd (PAM needs no daemon to decide), only
-# the unknown kid asks it for a refresh. Every decision must be the
+# from the keys.json openclaw-sync keeps, under rotation and daemon
+# restarts; no case asks openclawd (PAM needs no daemon to decide), the
+# unknown kid asks openclaw-sync at most (refused at once while the keys
+# are fresh). Every decision must be the
 # expected one, the driver's fds must not grow and its memory must settle
 # after the warm-up. Then one burst: 1000 threads, one authentication
 # each, let go together through a gate. OC_LOAD_ROUNDS / OC_LOAD_FAULTS make
 # the rounds longer (make soak). Then two negative controls, each breaking
 # on purpose what a check claims and requiring that same check to fail:
 # faults injected with no load running (no decisions across them), and one
-# round of the load with openclawd stopped and keys.json frozen at its
-# first version, without the rotated key (valid tokens signed with that key
+# round of the load with keys.json frozen at openclaw-sync's first
+# version, without the rotated key (valid tokens signed with that key
 # must be refused: wrong decisions). Prints TAP.
 set -u
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -60,6 +62,8 @@ cleanup() {
 trap cleanup EXIT
 tenant_start "$work/tenant" || tap_setup_fail "the local tenant did not start"
 mkdir -p "$work/state/jwks" "$work/tally" "$work/run" "$work/svc" "$work/tok"
+install -d -m 0755 "$work/trust"
+TRUST_LOG=$work/sync.log
 chmod 700 "$work/tally"
 printf '%s\n' "$ALPHA_SECRET" >"$work/alpha.secret"
 chmod 600 "$work/alpha.secret"
@@ -72,7 +76,7 @@ authority = $TENANT_URL
 audiences = $RESOURCE_URI, $RESOURCE_V2_APP
 issuer_v2 = https://login.microsoftonline.com/{tenantid}/v2.0
 state_dir = $work/state
-jwks_dir = $work/state/jwks
+jwks_dir = $work/trust/jwks
 tally_dir = $work/tally
 runtime_dir = $work/run
 socket = $S
@@ -103,9 +107,9 @@ printf 'auth required %s config=%s nodelay\naccount required %s config=%s\n' \
     "$MOD" "$conf" "$MOD" "$conf" >"$work/svc/sshd"
 
 helper_start main "$conf" --no-token-store || tap_setup_fail "openclawd did not start: $(tail -n 3 "$work/main.log")"
-wait_for 20 test -s "$work/state/jwks/keys.json" || tap_fail "openclawd wrote keys.json"
+trust_sync "$conf" || tap_setup_fail "openclaw-sync fetched no keys: $(tail -n 3 "$work/sync.log")"
 # the first keys.json, before any rotation: the negative control's frozen file
-cp -p "$work/state/jwks/keys.json" "$work/keys-frozen.json"
+cp -p "$work/trust/jwks/keys.json" "$work/keys-frozen.json"
 
 # --- the cases ---------------------------------------------------------------
 tk=$work/tok
@@ -130,20 +134,15 @@ hdr.pop("x5t", None)
 open(d + "/beta-unknownkid", "w").write(b64u(json.dumps(hdr).encode()) + "." + p + "." + s)
 open(d + "/garbage", "w").write("x.y.z")
 PY
-# openclawd fetches every published key when it starts: restart it so that
-# keys.json holds K0 and K1 before the load (an unknown kid right after a
-# fetch is rate-limited by design and would be refused, rightly, with "kid")
-helper_stop "$HELPER_PID_main" >/dev/null
-rm -f "$work/state/jwks/keys.json"
-helper_start main "$conf" --no-token-store || tap_fail "openclawd restarts" "$(tail -n 3 "$work/main.log")"
+# openclaw-sync fetches every published key (what its timer does): keys.json
+# holds K0 and K1 before the load (an unknown kid right after a fetch is
+# rate-limited by design and would be refused, rightly, with "kid")
+trust_sync "$conf" || tap_fail "openclaw-sync fetched the rotated keys" "$(tail -n 3 "$work/sync.log")"
 k1=$("$OC_PY" -c 'import base64, json, sys
 h = open(sys.argv[1]).read().split(".")[0]
 print(json.loads(base64.urlsafe_b64decode(h + "=" * (-len(h) % 4)))["kid"])' "$tk/alpha-k1")
-# The fetch starts when openclawd listens; a failed one is retried after
-# 60 s (OC_JWKS_RETRY), so the wait covers one retry on a loaded machine.
-wait_for 80 grep -q "$k1" "$work/state/jwks/keys.json" ||
-    tap_fail "keys.json holds the second key before the load" \
-        "openclawd's log: $(grep -E 'JWKS|listening' "$work/main.log" | tail -n 4 | tr '\n' ' ')"
+grep -q "$k1" "$work/trust/jwks/keys.json" ||
+    tap_fail "keys.json holds the second key before the load" "$(tail -n 3 "$work/sync.log")"
 cat >"$work/cases" <<LIST
 ok agent-alpha $tk/alpha-k0
 ok agent-alpha $tk/alpha-k0-v2
@@ -183,11 +182,9 @@ inject_fault() {
     before=$(progress)
     case $((i % 3)) in
     1)
-        # a new signing key at the tenant; openclawd rewrites keys.json under the readers
+        # a new signing key at the tenant; openclaw-sync rewrites keys.json under the readers
         tenant_ctl POST rotate-keys '{}' >/dev/null && rotations=$((rotations + 1))
-        case $(req "$S" '{"type":"refresh-jwks"}') in
-        *'"ok":true'* | *'"ok": true'*) refreshes=$((refreshes + 1)) ;;
-        esac
+        trust_sync "$conf" && refreshes=$((refreshes + 1))
         ;;
     2)
         kill -KILL "$HELPER_PID_main" 2>/dev/null && kills=$((kills + 1))
@@ -237,7 +234,7 @@ val() { printf '%s\n' "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 decisions=$(val decisions)
 wrong=$(val wrong)
 echo "# $line"
-echo "# faults: $rotations key rotations ($refreshes JWKS refreshes), $kills SIGKILL + $terms SIGTERM restarts of openclawd"
+echo "# faults: $rotations key rotations ($refreshes openclaw-sync runs), $kills SIGKILL + $terms SIGTERM restarts of openclawd"
 echo "# faults with decisions across: $(across_figures)"
 echo "# cases: $n_ok valid, $n_fail invalid, 16 threads"
 
@@ -288,7 +285,7 @@ esac
 # a gate, then let go together (up to 1000 in flight at the same moment),
 # the same valid and invalid cases, right after a key rotation.
 tenant_ctl POST rotate-keys '{}' >/dev/null
-req "$S" '{"type":"refresh-jwks"}' >/dev/null
+trust_sync "$conf"
 MALLOC_ARENA_MAX=1 timeout 300 "$LOAD" -d "$work/svc" -s sshd -t 16 -b 1000 "$work/cases" \
     >"$work/burst.out" 2>"$work/burst.err"
 burst_rc=$?
@@ -327,14 +324,14 @@ else
     tap_fail "negative control: faults with no decisions across them are caught" \
         "$(across_figures) failed restarts=$restarts_failed $(tail -n 3 "$work/main.log")"
 fi
-# 2. keys.json frozen at openclawd's first version, without the rotated
-# key K1, and openclawd stopped so that nothing writes a newer one: one
+# 2. keys.json frozen at openclaw-sync's first version, without the
+# rotated key K1 (nothing writes a newer one; openclawd stopped too): one
 # round of the same cases, where the valid tokens signed with K1 must be
 # refused (wrong decisions, each a valid token refused), and the decisions
 # check must say "wrong".
 helper_stop "$HELPER_PID_main" >/dev/null
 HELPER_PID_main=""
-cp -p "$work/keys-frozen.json" "$work/state/jwks/keys.json"
+cp -p "$work/keys-frozen.json" "$work/trust/jwks/keys.json"
 MALLOC_ARENA_MAX=1 timeout 120 "$LOAD" -d "$work/svc" -s sshd -t 16 -n $((20 * (n_ok + n_fail))) "$work/cases" \
     >"$work/control.out" 2>"$work/control.err"
 control_rc=$?

@@ -89,7 +89,8 @@ static void test_minimal_config_defaults(void **state)
     assert_string_equal(g->home, "/home/%u");
     assert_string_equal(g->shell, "/bin/sh");
     assert_string_equal(g->state_dir, "/var/lib/openclaw");
-    assert_string_equal(g->jwks_dir, "/var/lib/openclaw/jwks");
+    /* root's keys, written by openclaw-sync, never in the daemon's state_dir */
+    assert_string_equal(g->jwks_dir, "/var/lib/openclaw-trust/jwks");
     assert_string_equal(g->nss_cache, "/var/lib/openclaw/nss.cache");
     assert_string_equal(g->keys_dir, "/var/lib/openclaw/keys");
     assert_string_equal(g->runtime_dir, "/run/openclaw");
@@ -167,7 +168,8 @@ static void test_derived_defaults_follow_their_base(void **state)
     struct oc_config *cfg = ok(MINIMAL "state_dir = /srv/oc\nruntime_dir = /run/x\n"
                                        "authority = https://login.chinacloudapi.cn/\n");
 
-    assert_string_equal(cfg->global.jwks_dir, "/srv/oc/jwks");
+    /* root's keys never follow the daemon's state_dir */
+    assert_string_equal(cfg->global.jwks_dir, "/var/lib/openclaw-trust/jwks");
     assert_string_equal(cfg->global.nss_cache, "/srv/oc/nss.cache");
     assert_string_equal(cfg->global.keys_dir, "/srv/oc/keys");
     assert_string_equal(cfg->global.socket, "/run/x/openclawd.sock");
