@@ -418,7 +418,9 @@ static int p_tcti(struct ctx *c, const struct keydef *k, const char *value, void
     return store_string(c, value, field);
 }
 
-/* mi_endpoint: 127.x.y.z:PORT or [::1]:PORT, loopback only, port 1-65535. */
+/* mi_endpoint: 127.x.y.z:PORT or [::1]:PORT, loopback only, port 1-65535;
+ * or "imds": Azure IMDS's own 169.254.169.254:80, on lo, the socket from
+ * systemd (docs/mi-endpoint.md). */
 static int p_mi_endpoint(struct ctx *c, const struct keydef *k, const char *value, void *field)
 {
     struct oc_mi_endpoint ep = {.set = true};
@@ -426,11 +428,20 @@ static int p_mi_endpoint(struct ctx *c, const struct keydef *k, const char *valu
     const char *end, *port;
     uint32_t n;
 
+    if (strcmp(value, "imds") == 0) {
+        ep.imds = true;
+        (void)inet_pton(AF_INET, OC_MI_IMDS_ADDR, ep.addr);
+        ep.port = OC_MI_IMDS_PORT;
+        (void)snprintf(ep.text, sizeof(ep.text), "%s:%u", OC_MI_IMDS_ADDR,
+                       (unsigned)OC_MI_IMDS_PORT);
+        *(struct oc_mi_endpoint *)field = ep;
+        return 0;
+    }
     ep.ipv6 = value[0] == '[';
     end = ep.ipv6 ? strchr(value, ']') : strchr(value, ':');
     port = end == NULL ? NULL : (ep.ipv6 ? (end[1] == ':' ? end + 2 : NULL) : end + 1);
     if (port == NULL || (size_t)(end - value) - ep.ipv6 >= sizeof(host)) {
-        return fail_value(c, k, value, "must be 127.0.0.1:PORT or [::1]:PORT");
+        return fail_value(c, k, value, "must be 127.0.0.1:PORT, [::1]:PORT or imds");
     }
     memcpy(host, value + ep.ipv6, (size_t)(end - value) - ep.ipv6);
     host[(size_t)(end - value) - ep.ipv6] = '\0';

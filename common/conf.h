@@ -99,9 +99,13 @@ bool oc_strlist_contains(const struct oc_strlist *list, const char *s);
 
 /* [global] mi_endpoint: the loopback address of openclawd's managed-identity
  * endpoint (docs/mi-endpoint.md). */
-#define OC_MI_ENDPOINT_TEXT_MAX 32 /* "127.255.255.255:65535", "[::1]:65535" */
+#define OC_MI_ENDPOINT_TEXT_MAX 32                /* "127.255.255.255:65535", "[::1]:65535" */
+#define OC_MI_IMDS_ADDR         "169.254.169.254" /* mi_endpoint = imds: Azure IMDS's own address */
+#define OC_MI_IMDS_PORT         80
 struct oc_mi_endpoint {
     bool set;                           /* false: the endpoint is off (the default) */
+    bool imds;                          /* mi_endpoint = imds: 169.254.169.254:80 on lo, the
+                                         * socket handed over by systemd (openclawd-imds.socket) */
     bool ipv6;                          /* ::1, else an address in 127.0.0.0/8 */
     uint8_t addr[16];                   /* network order; the first 4 bytes for IPv4 */
     uint16_t port;                      /* 1..65535 */

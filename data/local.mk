@@ -9,6 +9,7 @@
 # build, not the /usr ones data/openclawd.service is written with.
 OC_UNIT_SED = sed -e 's|/usr/sbin/openclawd|$(sbindir)/openclawd|g' \
 	-e 's|/usr/sbin/openclaw-sync|$(sbindir)/openclaw-sync|g' \
+	-e 's|/usr/sbin/openclawctl|$(sbindir)/openclawctl|g' \
 	-e 's|/etc/openclaw/|$(sysconfdir)/openclaw/|g'
 
 install-data-local: install-oc-system-files
@@ -25,6 +26,10 @@ install-oc-system-files:
 		'$(DESTDIR)$(systemdsystemunitdir)/openclaw-sync.service'
 	$(INSTALL_DATA) '$(srcdir)/data/openclaw-sync.timer' '$(srcdir)/data/openclaw-sync.path' \
 		'$(DESTDIR)$(systemdsystemunitdir)/'
+	$(OC_UNIT_SED) '$(srcdir)/data/openclawd-imds.socket' >'$(DESTDIR)$(systemdsystemunitdir)/openclawd-imds.socket.tmp'
+	chmod 0644 '$(DESTDIR)$(systemdsystemunitdir)/openclawd-imds.socket.tmp'
+	mv -f '$(DESTDIR)$(systemdsystemunitdir)/openclawd-imds.socket.tmp' \
+		'$(DESTDIR)$(systemdsystemunitdir)/openclawd-imds.socket'
 	$(INSTALL_DATA) '$(srcdir)/data/openclaw.sysusers' '$(DESTDIR)$(sysusersdir)/openclaw.conf'
 	$(INSTALL_DATA) '$(srcdir)/data/openclaw.tmpfiles' '$(DESTDIR)$(tmpfilesdir)/openclaw.conf'
 	$(INSTALL_DATA) '$(srcdir)/data/pam-configs/openclaw' '$(DESTDIR)$(pamconfigsdir)/openclaw'
@@ -34,6 +39,7 @@ uninstall-local:
 		'$(DESTDIR)$(systemdsystemunitdir)/openclaw-sync.service' \
 		'$(DESTDIR)$(systemdsystemunitdir)/openclaw-sync.timer' \
 		'$(DESTDIR)$(systemdsystemunitdir)/openclaw-sync.path' \
+		'$(DESTDIR)$(systemdsystemunitdir)/openclawd-imds.socket' \
 		'$(DESTDIR)$(sysusersdir)/openclaw.conf' '$(DESTDIR)$(tmpfilesdir)/openclaw.conf' \
 		'$(DESTDIR)$(pamconfigsdir)/openclaw'
 	@f='$(DESTDIR)$(sysconfdir)/openclaw/openclaw.conf'; \

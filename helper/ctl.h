@@ -25,6 +25,7 @@ int ctl_test_login(int argc, char **argv);
 int ctl_audit(int argc, char **argv);
 int ctl_seal(int argc, char **argv);
 int ctl_token(int argc, char **argv);
+int ctl_imds_address(int argc, char **argv);
 /* agent list | agent show NAME (argv[0] is the verb), called by ctl_agent(). */
 int ctl_agent_info(int argc, char **argv, const char *config, unsigned cflags, bool json);
 

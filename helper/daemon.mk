@@ -54,7 +54,7 @@ helper_openclaw_token_LDADD = common/libocproto.la common/libocverify.la common/
 
 dist_man_MANS += man/openclawd.8 man/openclaw-token.1 man/openclaw-sync.8
 EXTRA_DIST += data/openclawd.service data/openclaw-sync.service data/openclaw-sync.timer \
-	data/openclaw-sync.path docs/helper.md docs/tokenstore.md
+	data/openclaw-sync.path data/openclawd-imds.socket docs/helper.md docs/tokenstore.md
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_proto tests/unit/test_graphutil
@@ -97,8 +97,8 @@ endif
 
 # The managed-identity endpoint with the real Azure SDK (tests/node, npm ci),
 # and openclaw-token --keyring in a headless session (gnome-keyring).
-TESTS += tests/integration/helper-mi.sh tests/integration/helper-keyring.sh
-EXTRA_DIST += tests/integration/helper-mi.sh tests/integration/helper-keyring.sh tests/node/package.json tests/node/package-lock.json \
+TESTS += tests/integration/helper-mi.sh tests/integration/helper-mi-imds.sh tests/integration/helper-keyring.sh
+EXTRA_DIST += tests/integration/helper-mi.sh tests/integration/helper-mi-imds.sh tests/integration/socket_activate.py tests/integration/helper-keyring.sh tests/node/package.json tests/node/package-lock.json \
 	tests/node/mi-token.js tests/node/check-engines.js tests/fuzz/fuzz_mihttp.c tests/fuzz/corpus/mihttp
 
 # The real daemon against the local tenant, clients under several uids.

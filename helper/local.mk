@@ -13,7 +13,7 @@ helper_openclawctl_LDADD = $(CTL_EXTRA_LIBS) common/libocverify.la common/libocb
 # Admin experience: enroll (TPM + Graph), check-config, audit.
 helper_openclawctl_SOURCES += helper/ctl_enroll.c helper/ctl_graph.c helper/ctl_graph.h \
 	helper/ctl_tpm.h helper/ctl_agent_info.c helper/ctl_checkconfig.c helper/ctl_localdb.c helper/ctl_localdb.h helper/ctl_testlogin.c helper/ctl_audit.c helper/auditlog.c \
-	helper/auditlog.h helper/auditjournal.c helper/auditjournal.h
+	helper/auditlog.h helper/auditjournal.c helper/auditjournal.h helper/ctl_imds.c
 helper_openclawctl_CFLAGS += $(CURL_CFLAGS)
 helper_openclawctl_LDADD += $(CURL_LIBS)
 

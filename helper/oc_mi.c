@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -109,6 +110,61 @@ static int listen_on(const struct oc_mi_endpoint *ep, oc_mi_log_fn log)
     return fd;
 }
 
+/*
+ * mi_endpoint = imds: the listening socket systemd made and passed
+ * (openclawd-imds.socket: socket activation, LISTEN_PID = this process,
+ * LISTEN_FDS from fd 3), bound to 169.254.169.254:80, which it put on lo.
+ * openclawd needs no privilege for port 80 or for the address. The other
+ * passed descriptors are closed; the variables are removed.
+ */
+static int take_activated(const struct oc_mi_endpoint *ep, oc_mi_log_fn log)
+{
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    uint32_t p = 0, n = 0;
+    int found = -1;
+
+    if (pid == NULL || fds == NULL || oc_parse_u32(pid, 1, UINT32_MAX, &p) < 0 ||
+        p != (uint32_t)getpid() || oc_parse_u32(fds, 1, 64, &n) < 0) {
+        log("mi_endpoint = imds: systemd passed no socket: systemctl enable --now "
+            "openclawd-imds.socket (it puts %s on lo and hands the listening socket to "
+            "openclawd), then systemctl restart openclawd",
+            OC_MI_IMDS_ADDR);
+        return -ENOTSOCK;
+    }
+    for (int fd = 3; fd < 3 + (int)n; fd++) {
+        struct sockaddr_in sa;
+        socklen_t sl = sizeof(sa);
+        int type = 0, acc = 0;
+        socklen_t il = sizeof(int);
+        if (found < 0 && getsockname(fd, (struct sockaddr *)&sa, &sl) == 0 &&
+            sa.sin_family == AF_INET && sl == sizeof(sa) &&
+            memcmp(&sa.sin_addr, ep->addr, 4) == 0 && ntohs(sa.sin_port) == ep->port &&
+            getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &il) == 0 && type == SOCK_STREAM &&
+            getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &il) == 0 && acc != 0) {
+            found = fd;
+        } else {
+            (void)close(fd);
+        }
+    }
+    (void)unsetenv("LISTEN_PID");
+    (void)unsetenv("LISTEN_FDS");
+    (void)unsetenv("LISTEN_FDNAMES");
+    if (found < 0) {
+        log("mi_endpoint = imds: none of the %u socket(s) systemd passed listens on %s: "
+            "openclawd-imds.socket must have ListenStream=%s",
+            (unsigned)n, ep->text, ep->text);
+        return -EADDRNOTAVAIL;
+    }
+    int fl = fcntl(found, F_GETFL);
+    if (fl < 0 || fcntl(found, F_SETFL, fl | O_NONBLOCK) < 0 ||
+        fcntl(found, F_SETFD, FD_CLOEXEC) < 0) {
+        int e = -errno;
+        close(found);
+        return e;
+    }
+    return found;
+}
+
 int oc_mi_open(const struct oc_config *config, const struct oc_idmap_entry *ids, size_t n_ids,
                struct oc_tokens *tokens, struct oc_decide *decide, oc_mi_log_fn log,
                struct oc_mi **ret_mi)
@@ -142,15 +198,21 @@ int oc_mi_open(const struct oc_config *config, const struct oc_idmap_entry *ids,
         free(mi);
         return r;
     }
-    mi->listen_fd = listen_on(ep, log);
+    mi->listen_fd = ep->imds ? take_activated(ep, log) : listen_on(ep, log);
     if (mi->listen_fd < 0) {
         r = mi->listen_fd;
         close(mi->nl_fd);
         free(mi);
         return r;
     }
-    log("managed-identity endpoint on http://%s (sessions: %s=http://%s)", ep->text, OC_MI_ENV_NAME,
-        ep->text);
+    if (ep->imds) {
+        log("managed-identity endpoint on http://%s, Azure IMDS's own address on lo (the socket "
+            "from openclawd-imds.socket; sessions need no variable)",
+            ep->text);
+    } else {
+        log("managed-identity endpoint on http://%s (sessions: %s=http://%s)", ep->text,
+            OC_MI_ENV_NAME, ep->text);
+    }
     *ret_mi = mi;
     return 0;
 }

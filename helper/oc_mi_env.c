@@ -17,8 +17,8 @@ int oc_mi_session_env(const struct oc_config *config, const char **ret_name, cha
     const struct oc_mi_endpoint *ep = &config->global.mi_endpoint;
     int n;
 
-    if (!ep->set) {
-        return -ENOENT;
+    if (!ep->set || ep->imds) {
+        return -ENOENT; /* imds: the SDKs' default address is the endpoint */
     }
     n = snprintf(value, len, "http://%s", ep->text);
     if (n < 0 || (size_t)n >= len) {

@@ -39,11 +39,15 @@ int oc_sockdiag_open(void)
     return fd;
 }
 
+/* 127.0.0.0/8, ::1, or 169.254.169.254: Azure IMDS's address, which
+ * mi_endpoint = imds puts on lo (a packet from elsewhere cannot carry a
+ * local source address; the exact lookup below finds only local sockets). */
 static bool is_loopback(const struct sockaddr_storage *ss)
 {
     if (ss->ss_family == AF_INET) {
         const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
-        return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+        uint32_t a = ntohl(s4->sin_addr.s_addr);
+        return (a >> 24) == 127 || a == 0xa9fea9feu; /* 169.254.169.254 */
     }
     if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;

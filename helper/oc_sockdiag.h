@@ -28,7 +28,8 @@ int oc_sockdiag_open(void);
 
 /*
  * The uid owning the peer socket of conn_fd, a TCP connection whose both
- * ends are loopback addresses (127.0.0.0/8, ::1). seq numbers the request
+ * ends are loopback addresses (127.0.0.0/8, ::1, or 169.254.169.254 as
+ * mi_endpoint = imds puts it on lo). seq numbers the request
  * (use a new one per call). Returns 0, or:
  *   -EAFNOSUPPORT  not an AF_INET/AF_INET6 socket, or the families differ
  *   -EPERM         an end is not a loopback address

@@ -36,6 +36,8 @@ static const struct ctl_command commands[] = {
         {"check-config", ctl_check_config, "every problem of the configuration, with the fix"},
         {"test-login", ctl_test_login, "USER SERVICE: what pam_openclaw decides, without a token"},
         {"audit", ctl_audit, "summary of the audit log: logins, refusals, lockouts"},
+        {"imds-address", ctl_imds_address,
+         "check|add|remove: 169.254.169.254 on lo, for mi_endpoint = imds"},
 };
 
 int ctl_config_load(const char *who, const char *path, unsigned cflags, struct oc_config **ret_cfg)

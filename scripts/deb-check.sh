@@ -119,7 +119,7 @@ check_dir /var/lib/openclaw-pam root 700
 check_dir /var/lib/openclaw-trust root 755
 check_dir /var/lib/openclaw-trust/jwks root 755
 [ -x /usr/sbin/openclaw-sync ] || bad "no /usr/sbin/openclaw-sync"
-for u in openclaw-sync.service openclaw-sync.timer openclaw-sync.path; do
+for u in openclaw-sync.service openclaw-sync.timer openclaw-sync.path openclawd-imds.socket; do
     [ -f "/lib/systemd/system/$u" ] || bad "no systemd unit $u"
 done
 [ -f /usr/lib/tmpfiles.d/openclaw.conf ] || bad "no tmpfiles snippet"

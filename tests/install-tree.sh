@@ -86,6 +86,17 @@ for u in openclaw-sync.timer openclaw-sync.path; do
 done
 grep -qx "PathExists=/var/lib/openclaw-trust/jwks/refresh-requested" "$dest$unitdir/openclaw-sync.path" ||
     bad "openclaw-sync.path does not watch jwks_dir's refresh-requested"
+# mi_endpoint = imds: root's socket unit adds the address and binds port 80
+unit=$dest$unitdir/openclawd-imds.socket
+if [ "$(mode "$unit")" = 644 ]; then
+    for want in "ExecStartPre=$sbindir/openclawctl imds-address add" \
+        "ExecStopPost=$sbindir/openclawctl imds-address remove" "ListenStream=169.254.169.254:80" \
+        "IPAddressDeny=any" "Service=openclawd.service"; do
+        grep -qx "$want" "$unit" || bad "openclawd-imds.socket: no '$want'"
+    done
+else
+    bad "no systemd unit $unitdir/openclawd-imds.socket (0644)"
+fi
 
 # sysusers.d: the system user openclaw, member of tss (the TPM device's group)
 su=$dest$sysusersdir/openclaw.conf

@@ -55,9 +55,10 @@ libs=("")
 for lib in "${libs[@]}"; do
     w=${lib:+" (with bash-completion)"}
     expect "$lib" "openclawctl: every subcommand$w" "openclawctl " status verify-token agent tpm \
-        seal token cache enroll check-config test-login audit
+        seal token cache enroll check-config test-login audit imds-address
     expect_only "$lib" "openclawctl: a prefix completes to its subcommand$w" "openclawctl check" check-config
     expect "$lib" "openclawctl agent: its verbs$w" "openclawctl agent " list show status lock unlock
+    expect "$lib" "openclawctl imds-address: its verbs$w" "openclawctl imds-address " check add remove
     expect "$lib" "openclawctl agent unlock: agent names from --config$w" \
         "openclawctl agent --config $work/openclaw.conf unlock " build-bot deploy-bot
     expect "$lib" "openclawctl check-config: its options$w" "openclawctl check-config --" \

@@ -438,6 +438,17 @@ static void test_mi_endpoint(void **state)
     assert_string_equal(cfg->global.mi_endpoint.text, "[::1]:1");
     oc_config_free(cfg);
 
+    /* imds: Azure IMDS's own address and port, not written as an address */
+    cfg = ok(MINIMAL "mi_endpoint = imds\n");
+    assert_true(cfg->global.mi_endpoint.set);
+    assert_true(cfg->global.mi_endpoint.imds);
+    assert_false(cfg->global.mi_endpoint.ipv6);
+    assert_int_equal(cfg->global.mi_endpoint.port, 80);
+    assert_string_equal(cfg->global.mi_endpoint.text, "169.254.169.254:80");
+    oc_config_free(cfg);
+    bad(MINIMAL "mi_endpoint = 169.254.169.254:80\n", 4, "must be a loopback address");
+    bad(MINIMAL "mi_endpoint = IMDS\n", 4, "or imds");
+
     bad(MINIMAL "mi_endpoint = 10.0.0.1:8400\n", 4, "must be a loopback address");
     bad(MINIMAL "mi_endpoint = 0.0.0.0:8400\n", 4, "must be a loopback address");
     bad(MINIMAL "mi_endpoint = [::]:8400\n", 4, "must be a loopback address");
@@ -446,16 +457,16 @@ static void test_mi_endpoint(void **state)
     bad(MINIMAL "mi_endpoint = localhost:8400\n", 4, "not a host name");
     bad(MINIMAL "mi_endpoint = 127.1:8400\n", 4, "not a host name");
     bad(MINIMAL "mi_endpoint = ::1:8400\n", 4, "not a host name");
-    bad(MINIMAL "mi_endpoint = 127.0.0.1\n", 4, "must be 127.0.0.1:PORT or [::1]:PORT");
-    bad(MINIMAL "mi_endpoint = [::1]\n", 4, "must be 127.0.0.1:PORT or [::1]:PORT");
-    bad(MINIMAL "mi_endpoint = [::1]8400\n", 4, "must be 127.0.0.1:PORT or [::1]:PORT");
+    bad(MINIMAL "mi_endpoint = 127.0.0.1\n", 4, "must be 127.0.0.1:PORT, [::1]:PORT or imds");
+    bad(MINIMAL "mi_endpoint = [::1]\n", 4, "must be 127.0.0.1:PORT, [::1]:PORT or imds");
+    bad(MINIMAL "mi_endpoint = [::1]8400\n", 4, "must be 127.0.0.1:PORT, [::1]:PORT or imds");
     bad(MINIMAL "mi_endpoint = 127.0.0.1:0\n", 4, "port between 1 and 65535");
     bad(MINIMAL "mi_endpoint = 127.0.0.1:65536\n", 4, "port between 1 and 65535");
     bad(MINIMAL "mi_endpoint = 127.0.0.1:84x\n", 4, "port between 1 and 65535");
     bad(MINIMAL "mi_endpoint = 127.0.0.1:\n", 4, "port between 1 and 65535");
     bad(MINIMAL "mi_endpoint = 127.0.0.1:1:2\n", 4, "port between 1 and 65535");
     bad(MINIMAL "mi_endpoint = [::1111111111111111111111111111111111111111111111]:1\n", 4,
-        "must be 127.0.0.1:PORT or [::1]:PORT");
+        "must be 127.0.0.1:PORT, [::1]:PORT or imds");
     bad(MINIMAL "mi_endpoint = 127.0.0.1:8400\nmi_endpoint = 127.0.0.1:8401\n", 5, "");
 }
 
