@@ -1174,8 +1174,9 @@ def test_throttling(own_tenant):
     path = "/servicePrincipals/" + HOST_SP
     for _ in range(30):
         assert graph(t, "GET", path, admin).status == 200
-    assert t.control("graph-throttle", {"enabled": True, "limit": 6, "window_seconds": 3,
-                                        "write_limit": 2, "write_window_seconds": 60}
+    # budgets refill slowly enough here that a loaded machine cannot refill them
+    assert t.control("graph-throttle", {"enabled": True, "limit": 6, "window_seconds": 120,
+                                        "write_limit": 2, "write_window_seconds": 120}
                      )["effective_limit"] == 6
     statuses = [graph(t, "GET", path, admin).status for _ in range(6)]
     r = graph(t, "GET", path, admin)
@@ -1198,7 +1199,7 @@ def test_throttling(own_tenant):
     patch = [graph(t, "PATCH", path, admin, {"tags": []}).status for _ in range(3)]
     assert patch == [204, 204, 429]
     # costs: a getByIds is 3 resource units, less 1 with $select
-    t.control("graph-throttle", {"limit": 5, "window_seconds": 100})
+    t.control("graph-throttle", {"limit": 5, "window_seconds": 200})
     assert t.control("graph-stats/reset", {})["clients"] == []
     t.control("assignments", {"principalAppId": ADMIN["appId"], "resourceAppId": GRAPH_APP_ID,
                               "appRole": "Directory.Read.All"})
@@ -1210,8 +1211,12 @@ def test_throttling(own_tenant):
     assert graph(t, "GET", path, admin).status == 429
     # refilled after Retry-After (a short window keeps the wait short)
     t.control("graph-throttle", {"limit": 2, "window_seconds": 1})
-    assert [graph(t, "GET", path, admin).status for _ in range(3)] == [200, 200, 429]
-    time.sleep(1.1)
+    for _ in range(20):
+        r = graph(t, "GET", path, admin)
+        if r.status == 429:
+            break
+    assert r.status == 429 and r.headers["Retry-After"] == "1"
+    time.sleep(1.05)
     assert graph(t, "GET", path, admin).status == 200
     t.control("graph-throttle", {"enabled": False})
     assert all(graph(t, "GET", path, admin).status == 200 for _ in range(5))
