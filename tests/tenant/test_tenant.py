@@ -1029,6 +1029,21 @@ def test_delta_service_principals(fleet):
     fleet.control("disable-sp", {"id": a})
     assert set(delta_round(fleet, flink, admin)[0]) == {a}
     assert set(delta_round(fleet, latest, admin)[0]) == {a, fleet.agents[6]}
+    # Graph promises "at least" the changed properties of an update: imitated on demand
+    fleet.control("graph-settings", {"delta_changed_only": True})
+    try:
+        _, _, link = delta_round(fleet, "/servicePrincipals/delta?$deltatoken=latest&$select="
+                                 + SP_SELECT, admin)
+        fleet.control("enable-sp", {"id": a})
+        assert graph(fleet, "PATCH", "/servicePrincipals/" + b, admin,
+                     {"tags": ["x"], "displayName": "b2"}).status == 204
+        late = fleet.control("seed-agents", {"count": 1})["ids"][0]
+        changes, _, _ = delta_round(fleet, link, admin)
+        assert changes[a] == {"id": a, "accountEnabled": True}
+        assert changes[b] == {"id": b, "displayName": "b2"}  # tags: not selected
+        assert set(changes[late]) == set(SP_SELECT.split(","))  # new: whole
+    finally:
+        fleet.control("graph-settings", {"delta_changed_only": False})
     r = graph(fleet, "GET", "/servicePrincipals/delta?$filter=" + urllib.parse.quote(
         "displayName eq 'x'"), admin)
     assert r.status == 400 and r.json()["error"]["code"] == "Request_UnsupportedQuery"
@@ -1158,11 +1173,15 @@ def test_batch(fleet):
     many = [{"id": str(i), "method": "GET", "url": "/servicePrincipals/" + agent}
             for i in range(21)]
     for bad in (many, many[:2] + [dict(many[0])], [], [{"id": "1", "url": "/x"}],
-                [{"id": "1", "method": "GET", "url": "/x", "dependsOn": ["9"]}]):
+                [{"id": "1", "method": "GET", "url": "/x", "dependsOn": ["9"]}],
+                [{"id": "1", "method": "GET", "url": "/x", "dependsOn": 1}],
+                [{"id": "1", "method": "GET", "url": "/x", "headers": ["a"]}]):
         r = batch(fleet, fleet.admin, bad)
         assert r.status == 400 and r.json()["error"]["code"] == "BadRequest", bad
     assert batch(fleet, fleet.admin, many[:20]).status == 200
     assert batch(fleet, None, many[:1]).status == 401
+    assert fleet.request("GET", GRAPH_PREFIX + "/$batch",
+                         headers={"Authorization": "Bearer " + fleet.admin}).status == 405
 
 
 def test_throttling(own_tenant):

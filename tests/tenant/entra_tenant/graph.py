@@ -38,6 +38,8 @@ OBJECT = re.compile(r"^/v1\.0/(applications|servicePrincipals)"
 COLLECTION = re.compile(r"^/v1\.0/(applications|servicePrincipals)/?$")
 APP_PATCHABLE = {"displayName", "keyCredentials", "identifierUris", "appRoles", "tags",
                  "api", "signInAudience", "description", "notes"}
+# application properties -> the service principal's properties they show as
+APP_TO_SP = {"displayName": "appDisplayName", "identifierUris": "servicePrincipalNames"}
 SP_PATCHABLE = {"accountEnabled", "displayName", "tags", "appRoleAssignmentRequired",
                 "description", "notes"}
 
@@ -230,7 +232,7 @@ class GraphApi:
             self._patch_application(app, data)
             sp = tenant.sp_by_app_id(app["appId"])
             if sp is not None:  # its appRoles, names... show on the service principal
-                tenant.touch_sp(sp["id"])
+                tenant.touch_sp(sp["id"], props={APP_TO_SP.get(k, k) for k in data})
             return 204, None
         if rest == "" and method == "DELETE":
             self._require(roles, WRITE)
@@ -386,7 +388,7 @@ class GraphApi:
             if "accountEnabled" in data and not isinstance(data["accountEnabled"], bool):
                 raise _bad_request("accountEnabled must be a boolean.")
             sp.update(data)
-            tenant.touch_sp(sp["id"])
+            tenant.touch_sp(sp["id"], props=data.keys())
             return 204, None
         context = CONTEXT + "servicePrincipals('%s')%s" % (sp["id"], rest)
         if rest in ("/appRoleAssignedTo", "/appRoleAssignments") and method == "GET":

@@ -37,15 +37,21 @@ class GraphSettings:
         self.page_size = None  # list pages without $top: None = everything (as before)
         self.delta_page_size = 100
         self.delta_token_lifetime = DELTA_TOKEN_LIFETIME
+        self.delta_changed_only = False
 
     def describe(self):
         return {"page_size": self.page_size, "delta_page_size": self.delta_page_size,
-                "delta_token_lifetime": self.delta_token_lifetime}
+                "delta_token_lifetime": self.delta_token_lifetime,
+                "delta_changed_only": self.delta_changed_only}
 
     def update(self, data):
         for key in data:
-            if key not in ("page_size", "delta_page_size", "delta_token_lifetime"):
+            if key not in ("page_size", "delta_page_size", "delta_token_lifetime",
+                           "delta_changed_only"):
                 raise ValueError("unknown Graph setting %s" % key)
+        if not isinstance(data.get("delta_changed_only", False), bool):
+            raise ValueError("delta_changed_only must be true or false")
+        self.delta_changed_only = data.get("delta_changed_only", self.delta_changed_only)
         page = data.get("page_size", self.page_size)
         delta = data.get("delta_page_size", self.delta_page_size)
         life = data.get("delta_token_lifetime", self.delta_token_lifetime)
@@ -292,7 +298,13 @@ class DeltaQueries:
             if reason:
                 value.append({"id": sp_id, "@removed": {"reason": reason}})
             else:
-                value.append(render_sp(tenant, tenant.service_principals[sp_id], state["s"]))
+                obj = render_sp(tenant, tenant.service_principals[sp_id], state["s"])
+                if state["r"] and self.settings.delta_changed_only and \
+                        tenant.sp_created.get(sp_id, 0) <= state["a"]:
+                    # an update: Graph promises only the id and the changed properties
+                    changed = tenant.sp_props.get(sp_id, ())
+                    obj = {k: v for k, v in obj.items() if k == "id" or k in changed}
+                value.append(obj)
         out = {"@odata.context": CONTEXT + "servicePrincipals", "value": value}
         common = {"g": self.generation, "t": tenant.id, "i": now, "s": state["s"],
                   "f": state["f"], "n": state["n"]}

@@ -327,6 +327,8 @@ class Tenant:
         self.change_seq = 0
         self.sp_seq = {}
         self.sp_removed = {}
+        self.sp_created = {}  # id -> sequence number of its creation
+        self.sp_props = {}    # id -> properties changed since its creation
         self._log_seq = []
         self._log_id = []
         self.seeded_agents = 0
@@ -461,7 +463,7 @@ class Tenant:
         if self.sp_by_id(sp["id"]):
             raise ValueError("an object with id %s already exists" % sp["id"])
         self.service_principals[sp["id"]] = sp
-        self.touch_sp(sp["id"])
+        self.touch_sp(sp["id"], created=True)
         return sp
 
     def add_assignment(self, raw, now):
@@ -512,12 +514,17 @@ class Tenant:
         return mi
 
     # -- change tracking (servicePrincipals/delta)
-    def touch_sp(self, sp_id, removed=None):
-        """Record a change of a service principal: created or changed (removed
-        None), or removed with Graph's reason "changed" (soft-deleted,
-        restorable) or "deleted" (gone for good)."""
+    def touch_sp(self, sp_id, removed=None, props=(), created=False):
+        """Record a change of a service principal: created, or changed
+        (`props`: the properties that changed), or removed with Graph's reason
+        "changed" (soft-deleted, restorable) or "deleted" (gone for good)."""
         self.change_seq += 1
         self.sp_seq[sp_id] = self.change_seq
+        if created:
+            self.sp_created[sp_id] = self.change_seq
+            self.sp_props.pop(sp_id, None)
+        elif props:
+            self.sp_props.setdefault(sp_id, set()).update(props)
         if removed:
             self.sp_removed[sp_id] = removed
         else:
@@ -595,7 +602,7 @@ class Tenant:
             if blueprint_app_id:
                 sp["agentIdentityOf"] = blueprint_app_id
             sps[sp_id] = sp
-            self.touch_sp(sp_id)
+            self.touch_sp(sp_id, created=True)
             for role_id in role_ids:
                 aid = new_assignment_id()
                 assignments[aid] = {"id": aid, "appRoleId": role_id, "createdDateTime": created,

@@ -303,7 +303,8 @@ class TenantApp:
             return Response.json(400, exc.body(req.headers.get("client-request-id")))
 
         if req.method != "POST":
-            return bad("The $batch endpoint only accepts POST.")
+            exc = GraphError(405, "Request_BadRequest", "The $batch endpoint only accepts POST.")
+            return Response.json(405, exc.body(req.headers.get("client-request-id")))
         try:
             with self.lock:
                 tenant, app_id = self.graph.caller(req.headers)
@@ -326,6 +327,10 @@ class TenantApp:
                     not isinstance(sub.get("url"), str):
                 return bad("Invalid batch payload format: each request needs the strings id, "
                            "method and url.")
+            if not isinstance(sub.get("headers") or {}, dict) or \
+                    not isinstance(sub.get("dependsOn") or [], list):
+                return bad("Invalid batch payload format: headers must be an object and "
+                           "dependsOn a list of ids.")
             if sub["id"].lower() in ids:
                 return bad("Request id '%s' is used twice in the batch." % sub["id"])
             for dep in sub.get("dependsOn") or []:
@@ -599,7 +604,7 @@ class TenantApp:
         tenant = self._tenant_of(data)
         sp = self._sp_of(tenant, data)
         sp["accountEnabled"] = enabled
-        tenant.touch_sp(sp["id"])
+        tenant.touch_sp(sp["id"], props=("accountEnabled",))
         return Response.json(200, tenant.graph_service_principal(sp))
 
     def _control_seed_agents(self, data):
