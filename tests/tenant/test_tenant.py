@@ -1263,6 +1263,10 @@ def test_fleet_of_100000_agents(own_tenant):
     r = graph(t, "POST", "/directoryObjects/getByIds", admin,
               {"ids": ids, "types": ["servicePrincipal"]})
     assert len(r.json()["value"]) == 1000
+    # the resource lookup the product makes, in a directory of 100 000
+    found = graph(t, "GET", "/servicePrincipals?$filter=" + urllib.parse.quote(
+        "servicePrincipalNames/any(x:x eq 'api://openclaw-host')"), admin).json()["value"]
+    assert [sp["id"] for sp in found] == [HOST_SP]
     t.control("disable-sp", {"id": ids[0]})
     changes, _, _ = delta_round(t, link, admin)
     assert changes == {ids[0]: {"id": ids[0], "accountEnabled": False}}

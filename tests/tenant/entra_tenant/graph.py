@@ -163,8 +163,9 @@ class GraphApi:
                          flt) if kind != "applications" else None
             if n:
                 value = n.group(2).replace("''", "'")
-                items = [o for o in items
-                         if value.lower() in (x.lower() for x in tenant.sp_names(o))]
+                apps = tenant.apps_by_app_id()
+                items = [o for o in items if value.lower() in (
+                    x.lower() for x in tenant.sp_names(o, apps.get(str(o["appId"]).lower(), {})))]
             elif not m:
                 raise GraphError(400, "Request_UnsupportedQuery",
                                  "Unsupported or invalid query filter clause specified.")
