@@ -912,3 +912,365 @@ def test_fault_validation(tenant):
     assert r.status == 400
     r = tenant.request("POST", "/_control/nothing", body={})
     assert r.status == 404
+
+
+# ---------------------------------------------------------------- Graph at fleet scale
+
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+HOST_SP = _sp_id(HOST["appId"])
+SP_SELECT = "id,appId,displayName,accountEnabled"
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    """A tenant of its own with 25 seeded agents; the admin also holds
+    Directory.Read.All (getByIds)."""
+    proc = TenantProc(tmp_path_factory.mktemp("fleet") / "state")
+    proc.agents = proc.control("seed-agents", {"count": 25, "seed": "fleet"})["ids"]
+    proc.control("assignments", {"principalAppId": ADMIN["appId"],
+                                 "resourceAppId": GRAPH_APP_ID, "appRole": "Directory.Read.All"})
+    proc.admin = proc.access_token(ADMIN["appId"], ADMIN_SECRET, GRAPH + "/.default")
+    yield proc
+    proc.stop()
+
+
+def follow(tenant, path, token, limit=1000):
+    """GET path and every @odata.nextLink: (objects, pages, last page)."""
+    url, items, pages = GRAPH_PREFIX + path, [], 0
+    while pages < limit:
+        r = tenant.request("GET", url, headers={"Authorization": "Bearer " + token}, timeout=60)
+        assert r.status == 200, r.body
+        body = r.json()
+        items += body["value"]
+        pages += 1
+        assert not ("@odata.nextLink" in body and "@odata.deltaLink" in body)
+        if "@odata.nextLink" not in body:
+            return items, pages, body
+        assert body["@odata.nextLink"].startswith(tenant.url + "/v1.0/")
+        url = body["@odata.nextLink"]
+    raise AssertionError("more than %d pages" % limit)
+
+
+def delta_round(tenant, link, token):
+    items, pages, last = follow(tenant, link[len(tenant.url + GRAPH_PREFIX):]
+                                if link.startswith("https://") else link, token)
+    assert last["@odata.deltaLink"].startswith(tenant.url + "/v1.0/servicePrincipals/delta?")
+    return {o["id"]: o for o in items}, pages, last["@odata.deltaLink"]
+
+
+def test_graph_paging_top_and_select(fleet):
+    path = "/servicePrincipals/%s/appRoleAssignedTo" % HOST_SP
+    whole = graph(fleet, "GET", path, fleet.admin).json()
+    assert "@odata.nextLink" not in whole and len(whole["value"]) >= 25  # no $top: one answer
+    items, pages, _ = follow(fleet, path + "?$top=10&$select=principalId,appRoleId", fleet.admin)
+    assert pages == (len(whole["value"]) + 9) // 10
+    assert [i["id"] for i in items] == [a["id"] for a in whole["value"]]
+    assert set(items[0]) == {"id", "principalId", "appRoleId"}
+    sps, pages, _ = follow(fleet, "/servicePrincipals?$top=7&$select=" + SP_SELECT, fleet.admin)
+    assert len(sps) == len(graph(fleet, "GET", "/servicePrincipals", fleet.admin)
+                           .json()["value"]) and pages == (len(sps) + 6) // 7
+    assert set(sps[0]) == set(SP_SELECT.split(","))
+    for top in ("1000", "0", "x"):
+        r = graph(fleet, "GET", path + "?$top=" + top, fleet.admin)
+        assert r.status == 400 and r.json()["error"]["code"] == "Request_UnsupportedQuery"
+    r = graph(fleet, "GET", "/servicePrincipals/%s?$select=appId" % fleet.agents[0], fleet.admin)
+    assert set(r.json()) == {"@odata.context", "id", "appId"}
+    # a page size for lists without $top (Graph's default is 100; off by default)
+    fleet.control("graph-settings", {"page_size": 20})
+    try:
+        body = graph(fleet, "GET", "/servicePrincipals", fleet.admin).json()
+        assert len(body["value"]) == 20 and "$skiptoken=" in body["@odata.nextLink"]
+    finally:
+        fleet.control("graph-settings", {"page_size": None})
+
+
+def test_delta_service_principals(fleet):
+    admin = fleet.admin
+    first, pages, link = delta_round(fleet, "/servicePrincipals/delta?$select=%s&$top=10"
+                                     % SP_SELECT, admin)
+    assert set(fleet.agents) <= set(first) and pages == (len(first) + 9) // 10
+    assert set(first[fleet.agents[0]]) == set(SP_SELECT.split(","))
+    assert not any("@removed" in o for o in first.values())
+    same, _, link = delta_round(fleet, link, admin)
+    assert same == {}  # nothing changed
+
+    a, b, c, d = fleet.agents[:4]
+    fleet.control("disable-sp", {"id": a})
+    assert graph(fleet, "PATCH", "/servicePrincipals/" + b, admin,
+                 {"displayName": "renamed"}).status == 204
+    assert graph(fleet, "DELETE", "/servicePrincipals/" + c, admin).status == 204
+    fleet.control("delete-sp", {"id": d, "permanent": True})
+    new = fleet.control("seed-agents", {"count": 2, "displayNamePrefix": "late-"})["ids"]
+    # app role assignments are not properties of the service principal: not tracked
+    fleet.control("assignments/remove", {"principalId": fleet.agents[5],
+                                         "resourceId": HOST_SP})
+    changes, _, link = delta_round(fleet, link, admin)
+    assert set(changes) == {a, b, c, d} | set(new)
+    assert changes[a]["accountEnabled"] is False
+    assert changes[b]["displayName"] == "renamed" and set(changes[b]) == set(SP_SELECT.split(","))
+    assert changes[c] == {"id": c, "@removed": {"reason": "changed"}}
+    assert changes[d] == {"id": d, "@removed": {"reason": "deleted"}}
+    assert graph(fleet, "GET", "/servicePrincipals/" + c, admin).status == 404
+    fleet.control("delete-sp", {"id": c, "permanent": True})  # purged from the recycle bin
+    fleet.control("enable-sp", {"id": a})
+    changes, _, link = delta_round(fleet, link, admin)
+    assert changes == {c: {"id": c, "@removed": {"reason": "deleted"}},
+                       a: dict(first[a], accountEnabled=True)}
+
+    # a new round: removed objects never show; $filter by id; sync from now
+    again, _, _ = delta_round(fleet, "/servicePrincipals/delta?$select=id", admin)
+    assert c not in again and d not in again and set(new) <= set(again)
+    flt = urllib.parse.quote("id eq '%s' or id eq '%s'" % (a, b))
+    only, _, flink = delta_round(fleet, "/servicePrincipals/delta?$filter=" + flt, admin)
+    assert set(only) == {a, b}
+    _, _, latest = delta_round(fleet, "/servicePrincipals/delta?$deltatoken=latest", admin)
+    assert delta_round(fleet, latest, admin)[0] == {}
+    fleet.control("disable-sp", {"id": fleet.agents[6]})
+    fleet.control("disable-sp", {"id": a})
+    assert set(delta_round(fleet, flink, admin)[0]) == {a}
+    assert set(delta_round(fleet, latest, admin)[0]) == {a, fleet.agents[6]}
+    # Graph promises "at least" the changed properties of an update: imitated on demand
+    fleet.control("graph-settings", {"delta_changed_only": True})
+    try:
+        _, _, link = delta_round(fleet, "/servicePrincipals/delta?$deltatoken=latest&$select="
+                                 + SP_SELECT, admin)
+        fleet.control("enable-sp", {"id": a})
+        assert graph(fleet, "PATCH", "/servicePrincipals/" + b, admin,
+                     {"tags": ["x"], "displayName": "b2"}).status == 204
+        late = fleet.control("seed-agents", {"count": 1})["ids"][0]
+        changes, _, _ = delta_round(fleet, link, admin)
+        assert changes[a] == {"id": a, "accountEnabled": True}
+        assert changes[b] == {"id": b, "displayName": "b2"}  # tags: not selected
+        assert set(changes[late]) == set(SP_SELECT.split(","))  # new: whole
+    finally:
+        fleet.control("graph-settings", {"delta_changed_only": False})
+    r = graph(fleet, "GET", "/servicePrincipals/delta?$filter=" + urllib.parse.quote(
+        "displayName eq 'x'"), admin)
+    assert r.status == 400 and r.json()["error"]["code"] == "Request_UnsupportedQuery"
+    beta = fleet.access_token(BETA["appId"], BETA_SECRET, GRAPH + "/.default")
+    assert graph(fleet, "GET", "/servicePrincipals/delta", beta).status == 403
+
+
+def test_delta_token_expiry(own_tenant):
+    t = own_tenant()
+    admin = t.access_token(ADMIN["appId"], ADMIN_SECRET, GRAPH + "/.default")
+    _, _, link = delta_round(t, "/servicePrincipals/delta?$select=id,accountEnabled", admin)
+    first = graph(t, "GET", "/servicePrincipals/delta?$top=2", admin).json()["@odata.nextLink"]
+    for bad in ("garbage", link.split("$deltatoken=")[1][:-3] + "AAA"):
+        r = graph(t, "GET", "/servicePrincipals/delta?$deltatoken=" + bad, admin)
+        assert r.status == 410 and r.json()["error"]["code"] == "syncStateNotFound"
+    assert t.control("delta-tokens/expire", {})["code"] == "syncStateNotFound"
+    for stale in (link, first):
+        r = t.request("GET", stale, headers={"Authorization": "Bearer " + admin})
+        assert r.status == 410, r.body
+        assert r.json()["error"]["code"] == "syncStateNotFound"
+        assert r.json()["error"]["message"].startswith("The sync state generation is not found")
+    assert r.headers["Location"].startswith(t.url + "/v1.0/servicePrincipals/delta")
+    _, _, link = delta_round(t, "/servicePrincipals/delta?$select=id,accountEnabled", admin)
+    t.control("delta-tokens/expire", {"code": "resyncRequired"})
+    r = t.request("GET", link, headers={"Authorization": "Bearer " + admin})
+    assert r.status == 410 and r.json()["error"]["code"] == "resyncRequired"
+    assert r.headers["Location"] == t.url + \
+        "/v1.0/servicePrincipals/delta?$select=id,accountEnabled"
+    # Graph keeps delta tokens of directory objects for 7 days (tenant clock)
+    _, _, old = delta_round(t, "/servicePrincipals/delta", admin)
+    t.control("clock", {"offset": 6 * 86400})
+    admin = t.access_token(ADMIN["appId"], ADMIN_SECRET, GRAPH + "/.default")
+    _, _, new = delta_round(t, old, admin)
+    t.control("clock", {"offset": 7 * 86400 + 10})
+    admin = t.access_token(ADMIN["appId"], ADMIN_SECRET, GRAPH + "/.default")
+    r = t.request("GET", old, headers={"Authorization": "Bearer " + admin})
+    assert r.status == 410 and r.json()["error"]["code"] == "syncStateNotFound"
+    assert t.request("GET", new, headers={"Authorization": "Bearer " + admin}).status == 200
+
+
+def test_get_by_ids(fleet):
+    ids = fleet.agents[10:13] + [HOST["id"], str(uuid.uuid4()), fleet.agents[10].upper()]
+    r = graph(fleet, "POST", "/directoryObjects/getByIds", fleet.admin,
+              {"ids": ids, "types": ["servicePrincipal", "application"]})
+    assert r.status == 200, r.body
+    value = r.json()["value"]
+    assert [o["id"] for o in value] == fleet.agents[10:13] + [HOST["id"]]
+    assert [o["@odata.type"] for o in value] == ["#microsoft.graph.servicePrincipal"] * 3 + \
+        ["#microsoft.graph.application"]
+    assert value[0]["agentIdentityOf"] == BLUEPRINT["appId"]
+    r = graph(fleet, "POST", "/directoryObjects/getByIds?$select=id,accountEnabled", fleet.admin,
+              {"ids": ids, "types": ["ServicePrincipal"]})
+    assert [set(o) for o in r.json()["value"]] == [{"id", "accountEnabled", "@odata.type"}] * 3
+    assert graph(fleet, "POST", "/directoryObjects/getByIds", fleet.admin,
+                 {"ids": ids, "types": ["user", "group"]}).json()["value"] == []
+    ok = graph(fleet, "POST", "/directoryObjects/getByIds", fleet.admin,
+               {"ids": [str(uuid.uuid4()) for _ in range(1000)]})
+    assert ok.status == 200 and ok.json()["value"] == []
+    for body in ({"ids": [str(uuid.uuid4()) for _ in range(1001)]}, {"ids": []},
+                 {"ids": ["not-a-guid"]}, {"ids": ids, "types": ["spaceship"]}, {}):
+        r = graph(fleet, "POST", "/directoryObjects/getByIds", fleet.admin, body)
+        assert r.status == 400 and r.json()["error"]["code"] == "Request_BadRequest", body
+    # application permission: Directory.Read.All only, as Graph documents it
+    plain = fleet.access_token(ADMIN["appId"], ADMIN_SECRET, GRAPH + "/.default")
+    fleet.control("assignments/remove", {"principalAppId": ADMIN["appId"],
+                                         "resourceAppId": GRAPH_APP_ID,
+                                         "appRole": "Directory.Read.All"})
+    try:
+        plain = fleet.access_token(ADMIN["appId"], ADMIN_SECRET, GRAPH + "/.default")
+        assert graph(fleet, "POST", "/directoryObjects/getByIds", plain,
+                     {"ids": ids}).status == 403
+    finally:
+        fleet.control("assignments", {"principalAppId": ADMIN["appId"],
+                                      "resourceAppId": GRAPH_APP_ID,
+                                      "appRole": "Directory.Read.All"})
+
+
+def batch(tenant, token, requests, headers=None):
+    h = {"Authorization": "Bearer " + token} if token else {}
+    h.update(headers or {})
+    return tenant.request("POST", GRAPH_PREFIX + "/$batch", body={"requests": requests},
+                          headers=h)
+
+
+def test_batch(fleet):
+    fleet.request("DELETE", "/_control/graph-stats")
+    fleet.request("DELETE", "/_control/requests")
+    agent = fleet.agents[20]
+    reqs = [{"id": "1", "method": "GET", "url": "/servicePrincipals/%s?$select=displayName"
+             % agent},
+            {"id": "2", "method": "GET", "url": "servicePrincipals/%s" % uuid.uuid4()},
+            {"id": "3", "method": "PATCH", "url": "/servicePrincipals/" + agent,
+             "body": {"tags": ["batched"]}, "headers": {"Content-Type": "application/json"}},
+            {"id": "4", "method": "GET", "url": "/servicePrincipals/" + agent, "dependsOn": ["3"]},
+            {"id": "5", "method": "POST", "url": "/directoryObjects/getByIds",
+             "body": {"ids": [agent]}, "headers": {"Content-Type": "application/json"}},
+            {"id": "6", "method": "GET", "url": "/servicePrincipals/%s" % agent,
+             "dependsOn": ["2"]},
+            {"id": "7", "method": "PATCH", "url": "/servicePrincipals/" + agent,
+             "body": {"tags": []}},
+            {"id": "8", "method": "POST", "url": "/$batch", "body": {"requests": []},
+             "headers": {"Content-Type": "application/json"}}]
+    r = batch(fleet, fleet.admin, reqs)
+    assert r.status == 200, r.body
+    out = {x["id"]: x for x in r.json()["responses"]}
+    assert [out[i]["status"] for i in "12345678"] == [200, 404, 204, 200, 200, 424, 400, 400]
+    assert out["1"]["body"] == {"@odata.context": out["1"]["body"]["@odata.context"],
+                                "id": agent, "displayName": "fleet-agent-000020"}
+    assert out["2"]["body"]["error"]["code"] == "Request_ResourceNotFound"
+    assert "body" not in out["3"] and out["4"]["body"]["tags"] == ["batched"]
+    assert out["5"]["body"]["value"][0]["id"] == agent
+    assert out["4"]["headers"]["OData-Version"] == "4.0"
+    stats = fleet.control("graph-stats")["clients"]
+    admin = next(c for c in stats if c["appId"] == ADMIN["appId"])
+    assert admin["batches"] == 1 and admin["requests"] == admin["batched_requests"] == 5
+    assert admin["routes"]["PATCH servicePrincipals/{id}"] == 1
+    log = fleet.control("requests?path=/servicePrincipals/")["requests"]
+    assert sorted(e["batch"] for e in log if e.get("batch")) == ["1", "2", "3", "4", "6", "7"]
+
+    # a fault hits one request of a batch, not the others
+    fleet.control("faults", {"path": "/servicePrincipals/" + agent, "kind": "429",
+                             "retry_after": 3})
+    r = batch(fleet, fleet.admin, reqs[:1] + [dict(reqs[0], id="b")])
+    statuses = [(x["status"], x["headers"].get("Retry-After")) for x in r.json()["responses"]]
+    assert statuses == [(429, "3"), (200, None)]
+    # whole-batch refusals
+    many = [{"id": str(i), "method": "GET", "url": "/servicePrincipals/" + agent}
+            for i in range(21)]
+    for bad in (many, many[:2] + [dict(many[0])], [], [{"id": "1", "url": "/x"}],
+                [{"id": "1", "method": "GET", "url": "/x", "dependsOn": ["9"]}],
+                [{"id": "1", "method": "GET", "url": "/x", "dependsOn": 1}],
+                [{"id": "1", "method": "GET", "url": "/x", "headers": ["a"]}]):
+        r = batch(fleet, fleet.admin, bad)
+        assert r.status == 400 and r.json()["error"]["code"] == "BadRequest", bad
+    assert batch(fleet, fleet.admin, many[:20]).status == 200
+    assert batch(fleet, None, many[:1]).status == 401
+    assert fleet.request("GET", GRAPH_PREFIX + "/$batch",
+                         headers={"Authorization": "Bearer " + fleet.admin}).status == 405
+
+
+def test_throttling(own_tenant):
+    t = own_tenant()
+    admin = t.access_token(ADMIN["appId"], ADMIN_SECRET, GRAPH + "/.default")
+    alpha = t.access_token(ALPHA["appId"], ALPHA_SECRET, GRAPH + "/.default")
+    assert t.control("graph-throttle")["enabled"] is False  # off by default
+    assert t.control("graph-throttle")["effective_limit"] == 3500
+    path = "/servicePrincipals/" + HOST_SP
+    for _ in range(30):
+        assert graph(t, "GET", path, admin).status == 200
+    # budgets refill slowly enough here that a loaded machine cannot refill them
+    assert t.control("graph-throttle", {"enabled": True, "limit": 6, "window_seconds": 120,
+                                        "write_limit": 2, "write_window_seconds": 120}
+                     )["effective_limit"] == 6
+    statuses = [graph(t, "GET", path, admin).status for _ in range(6)]
+    r = graph(t, "GET", path, admin)
+    assert statuses == [200] * 6 and r.status == 429, r.body
+    assert r.json()["error"]["code"] == "TooManyRequests"
+    assert int(r.headers["Retry-After"]) >= 1
+    assert r.headers["x-ms-throttle-scope"] == "Tenant_Application/ReadWrite/%s/%s" % (
+        ADMIN["appId"], TID)
+    assert graph(t, "GET", path, alpha).status in (200, 403)  # another app, its own budget
+    # sub-requests of a batch count one by one
+    reqs = [{"id": str(i), "method": "GET", "url": path} for i in range(4)]
+    r = batch(t, admin, reqs)
+    assert r.status == 200 and {x["status"] for x in r.json()["responses"]} == {429}
+    assert all(x["headers"]["Retry-After"] for x in r.json()["responses"])
+    stats = {c["appId"]: c for c in t.control("graph-stats")["clients"]}
+    assert stats[ADMIN["appId"]]["requests"] == 30 + 6 + 1 + 4
+    assert stats[ADMIN["appId"]]["throttled"] == 5
+    # the write budget
+    t.control("graph-throttle", {"limit": 100})
+    patch = [graph(t, "PATCH", path, admin, {"tags": []}).status for _ in range(3)]
+    assert patch == [204, 204, 429]
+    # costs: a getByIds is 3 resource units, less 1 with $select
+    t.control("graph-throttle", {"limit": 5, "window_seconds": 200})
+    assert t.control("graph-stats/reset", {})["clients"] == []
+    t.control("assignments", {"principalAppId": ADMIN["appId"], "resourceAppId": GRAPH_APP_ID,
+                              "appRole": "Directory.Read.All"})
+    admin = t.access_token(ADMIN["appId"], ADMIN_SECRET, GRAPH + "/.default")
+    r = graph(t, "POST", "/directoryObjects/getByIds", admin, {"ids": [HOST_SP]})
+    assert r.status == 200 and r.headers["x-ms-resource-unit"] == "3"
+    assert graph(t, "GET", path + "?$select=id", admin).headers["x-ms-resource-unit"] == "1"
+    assert graph(t, "GET", path, admin).status == 200
+    assert graph(t, "GET", path, admin).status == 429
+    # refilled after Retry-After (a short window keeps the wait short)
+    t.control("graph-throttle", {"limit": 2, "window_seconds": 1})
+    for _ in range(20):
+        r = graph(t, "GET", path, admin)
+        if r.status == 429:
+            break
+    assert r.status == 429 and r.headers["Retry-After"] == "1"
+    time.sleep(1.05)
+    assert graph(t, "GET", path, admin).status == 200
+    t.control("graph-throttle", {"enabled": False})
+    assert all(graph(t, "GET", path, admin).status == 200 for _ in range(5))
+
+
+def test_fleet_of_100000_agents(own_tenant):
+    """100 000 agents seeded in seconds and read back through Graph with
+    delta, $top=999 pages and getByIds (budget: well under 20 s)."""
+    started = time.monotonic()
+    t = own_tenant()
+    seeded = t.control("seed-agents", {"count": 100000, "disabledEvery": 1000})
+    assert seeded["count"] == 100000 and "ids" not in seeded
+    assert seeded["seconds"] < 8
+    t.control("assignments", {"principalAppId": ADMIN["appId"], "resourceAppId": GRAPH_APP_ID,
+                              "appRole": "Directory.Read.All"})
+    admin = t.access_token(ADMIN["appId"], ADMIN_SECRET, GRAPH + "/.default")
+    sps, pages, link = delta_round(t, "/servicePrincipals/delta?$select=id,accountEnabled"
+                                   "&$top=999", admin)
+    assert len(sps) == seeded["servicePrincipals"] and pages == (len(sps) + 998) // 999
+    assert sum(1 for o in sps.values() if o["accountEnabled"] is False) == 100
+    held, pages, _ = follow(t, "/servicePrincipals/%s/appRoleAssignedTo?$top=999"
+                            "&$select=principalId,appRoleId" % HOST_SP, admin)
+    assert len(held) >= 100000 and pages == (len(held) + 998) // 999
+    ids = [a["principalId"] for a in held[-1000:]]
+    r = graph(t, "POST", "/directoryObjects/getByIds", admin,
+              {"ids": ids, "types": ["servicePrincipal"]})
+    assert len(r.json()["value"]) == 1000
+    # the resource lookup the product makes, in a directory of 100 000
+    found = graph(t, "GET", "/servicePrincipals?$filter=" + urllib.parse.quote(
+        "servicePrincipalNames/any(x:x eq 'api://openclaw-host')"), admin).json()["value"]
+    assert [sp["id"] for sp in found] == [HOST_SP]
+    t.control("disable-sp", {"id": ids[0]})
+    changes, _, _ = delta_round(t, link, admin)
+    assert changes == {ids[0]: {"id": ids[0], "accountEnabled": False}}
+    with open("/proc/%d/status" % t.proc.pid) as handle:
+        rss_kib = int(next(line for line in handle if line.startswith("VmRSS:")).split()[1])
+    assert rss_kib < 400 * 1024, "tenant RSS %d KiB" % rss_kib
+    assert time.monotonic() - started < 30

@@ -43,11 +43,12 @@ class AadError(Exception):
 class GraphError(Exception):
     """An error of Microsoft Graph."""
 
-    def __init__(self, status, code, message):
+    def __init__(self, status, code, message, headers=None):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers or {}
 
     def body(self, client_request_id=None) -> dict:
         request_id = str(uuid.uuid4())

@@ -60,10 +60,10 @@ class FaultQueue:
             self._faults.append(fault)
         return fault.describe()
 
-    def take(self, method, path):
+    def take(self, method, path, kinds=None):
         with self._lock:
             for fault in self._faults:
-                if fault.matches(method, path):
+                if fault.matches(method, path) and (kinds is None or fault.kind in kinds):
                     fault.count -= 1
                     fault.hits += 1
                     if fault.count <= 0:

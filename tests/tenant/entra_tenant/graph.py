@@ -7,8 +7,11 @@ import re
 
 from . import jose
 from .errors import GraphError
+from .graph_scale import DeltaQueries, GraphSettings, apply_select, get_by_ids, page_of, \
+    parse_select, render_assignment, render_sp
 from .model import (GRAPH_APP_ID, is_current, key_credential_cert, normalize_app_role,
                     normalize_key_credential, normalize_password_credential, same_guid)
+from .throttle import Meter
 
 CONTEXT = "https://graph.microsoft.com/v1.0/$metadata#"
 GRAPH_AUDIENCES = ("https://graph.microsoft.com", "https://graph.microsoft.com/",
@@ -21,6 +24,12 @@ SKEW = 300
 READ = {"Application.Read.All", "Application.ReadWrite.All",
         "Application.ReadWrite.OwnedBy", "Directory.Read.All",
         "AppRoleAssignment.ReadWrite.All"}
+# servicePrincipal: delta and directoryObject: getByIds, as Graph documents
+# their application permissions.
+DELTA_READ = {"Application.Read.All", "Application.ReadWrite.All",
+              "Application.ReadWrite.OwnedBy", "Directory.Read.All"}
+GET_BY_IDS_READ = {"Directory.Read.All"}
+DELTA_PATH = re.compile(r"^/v1\.0/servicePrincipals/(?:microsoft\.graph\.)?delta(?:\(\))?/?$")
 WRITE = {"Application.ReadWrite.All"}
 ASSIGN = {"AppRoleAssignment.ReadWrite.All"}
 
@@ -29,6 +38,8 @@ OBJECT = re.compile(r"^/v1\.0/(applications|servicePrincipals)"
 COLLECTION = re.compile(r"^/v1\.0/(applications|servicePrincipals)/?$")
 APP_PATCHABLE = {"displayName", "keyCredentials", "identifierUris", "appRoles", "tags",
                  "api", "signInAudience", "description", "notes"}
+# application properties -> the service principal's properties they show as
+APP_TO_SP = {"displayName": "appDisplayName", "identifierUris": "servicePrincipalNames"}
 SP_PATCHABLE = {"accountEnabled", "displayName", "tags", "appRoleAssignmentRequired",
                 "description", "notes"}
 
@@ -53,13 +64,25 @@ class GraphApi:
         self.directory = directory
         self.tokens = tokens
         self.config = config
+        self.settings = GraphSettings()
+        self.meter = Meter()
+        self.delta = DeltaQueries(config, self.settings)
+        self.response_headers = {}  # set by handle(), read by the caller under its lock
 
     # ------------------------------------------------------------ plumbing
-    def handle(self, method, path, query, headers, body):
+    def caller(self, headers):
+        """(tenant, client appId) of a request's bearer token; raises 401."""
+        tenant, claims = self._authorize(headers)
+        return tenant, claims.get("appid") or claims.get("azp")
+
+    def handle(self, method, path, query, headers, body, in_batch=False):
         """Returns (status, json object or None)."""
+        self.response_headers = {}
         tenant, claims = self._authorize(headers)
         roles = set(claims.get("roles") or [])
         caller_app_id = claims.get("appid") or claims.get("azp")
+        self.response_headers = self.meter.charge(tenant.id, caller_app_id, method, path,
+                                                  query, in_batch)
         data = None
         if method in ("POST", "PATCH"):
             try:
@@ -68,6 +91,18 @@ class GraphApi:
                 raise _bad_request("Unable to read JSON request payload.")
             if not isinstance(data, dict):
                 raise _bad_request("The request payload must be a JSON object.")
+
+        if DELTA_PATH.match(path):
+            if method != "GET":
+                raise GraphError(405, "Request_BadRequest", "Method not allowed.")
+            self._require(roles, DELTA_READ)
+            return 200, self.delta.service_principals(tenant, query)
+        if path in ("/v1.0/directoryObjects/getByIds",
+                    "/v1.0/directoryObjects/microsoft.graph.getByIds"):
+            if method != "POST":
+                raise GraphError(405, "Request_BadRequest", "Method not allowed.")
+            self._require(roles, GET_BY_IDS_READ)
+            return 200, get_by_ids(tenant, data, query)
 
         match = COLLECTION.match(path)
         if match:
@@ -98,7 +133,7 @@ class GraphApi:
         if kind == "applications":
             return self._application_op(tenant, obj, method, rest, data, roles, caller_app_id,
                                         query)
-        return self._service_principal_op(tenant, obj, method, rest, data, roles)
+        return self._service_principal_op(tenant, obj, method, rest, data, roles, query)
 
     def _authorize(self, headers):
         auth = headers.get("Authorization") or ""
@@ -118,6 +153,7 @@ class GraphApi:
     def _list(self, tenant, kind, query):
         items = list(tenant.applications.values()) if kind == "applications" \
             else list(tenant.service_principals.values())
+        select = parse_select(query)
         flt = query.get("$filter")
         if flt:
             m = re.match(r"^\s*(appId|displayName|id)\s+eq\s+'((?:[^']|'')*)'\s*$", flt)
@@ -127,22 +163,33 @@ class GraphApi:
                          flt) if kind != "applications" else None
             if n:
                 value = n.group(2).replace("''", "'")
-                items = [o for o in items
-                         if value.lower() in (x.lower() for x in
-                                              tenant.graph_service_principal(o)
-                                              .get("servicePrincipalNames", []))]
+                apps = tenant.apps_by_app_id()
+                items = [o for o in items if value.lower() in (
+                    x.lower() for x in tenant.sp_names(o, apps.get(str(o["appId"]).lower(), {})))]
             elif not m:
                 raise GraphError(400, "Request_UnsupportedQuery",
                                  "Unsupported or invalid query filter clause specified.")
+            elif kind != "applications" and m.group(1) in ("id", "appId"):
+                # the same answer as the scan below, from the table's index
+                prop, value = m.group(1), m.group(2).replace("''", "'")
+                sp = tenant.sp_by_id(value) if prop == "id" else tenant.sp_by_app_id(value)
+                items = [sp] if sp is not None else []
             else:
                 prop, value = m.group(1), m.group(2).replace("''", "'")
                 items = [o for o in items if (same_guid(o[prop], value) if prop != "displayName"
                                               else o[prop] == value)]
         if kind == "applications":
-            value = [tenant.graph_application(a) for a in items if not a.get("firstParty")]
+            items = [a for a in items if not a.get("firstParty")]
+        items, next_link = page_of(items, query, self.settings, self.config.base_url,
+                                   "/v1.0/" + kind)
+        if kind == "applications":
+            value = [apply_select(tenant.graph_application(a), select) for a in items]
         else:
-            value = [tenant.graph_service_principal(s) for s in items]
-        return {"@odata.context": CONTEXT + kind, "value": value}
+            value = [render_sp(tenant, s, select) for s in items]
+        out = {"@odata.context": CONTEXT + kind, "value": value}
+        if next_link:
+            out["@odata.nextLink"] = next_link
+        return out
 
     def _create(self, tenant, kind, data):
         now = self.config.now()
@@ -184,6 +231,9 @@ class GraphApi:
         if rest == "" and method == "PATCH":
             self._require(roles, WRITE)
             self._patch_application(app, data)
+            sp = tenant.sp_by_app_id(app["appId"])
+            if sp is not None:  # its appRoles, names... show on the service principal
+                tenant.touch_sp(sp["id"], props={APP_TO_SP.get(k, k) for k in data})
             return 204, None
         if rest == "" and method == "DELETE":
             self._require(roles, WRITE)
@@ -319,12 +369,16 @@ class GraphApi:
         return out
 
     # ------------------------------------------------------------ service principals
-    def _service_principal_op(self, tenant, sp, method, rest, data, roles):
+    def _service_principal_op(self, tenant, sp, method, rest, data, roles, query):
         if rest == "" and method == "GET":
             self._require(roles, READ)
-            out = tenant.graph_service_principal(sp)
+            out = render_sp(tenant, sp, parse_select(query))
             out["@odata.context"] = CONTEXT + "servicePrincipals/$entity"
             return 200, out
+        if rest == "" and method == "DELETE":
+            self._require(roles, WRITE)
+            tenant.delete_sp(sp)
+            return 204, None
         if rest == "" and method == "PATCH":
             self._require(roles, WRITE)
             unknown = set(data) - SP_PATCHABLE
@@ -335,14 +389,21 @@ class GraphApi:
             if "accountEnabled" in data and not isinstance(data["accountEnabled"], bool):
                 raise _bad_request("accountEnabled must be a boolean.")
             sp.update(data)
+            tenant.touch_sp(sp["id"], props=data.keys())
             return 204, None
         context = CONTEXT + "servicePrincipals('%s')%s" % (sp["id"], rest)
         if rest in ("/appRoleAssignedTo", "/appRoleAssignments") and method == "GET":
             self._require(roles, READ)
             field = "resourceId" if rest == "/appRoleAssignedTo" else "principalId"
-            value = [tenant.graph_assignment(a) for a in tenant.assignments.values()
-                     if same_guid(a[field], sp["id"])]
-            return 200, {"@odata.context": context, "value": value}
+            select = parse_select(query)
+            items, next_link = page_of(tenant.assignments.view_of(field, sp["id"]), query,
+                                       self.settings, self.config.base_url,
+                                       "/v1.0/servicePrincipals/%s%s" % (sp["id"], rest))
+            value = [render_assignment(tenant, a, select) for a in items]
+            out = {"@odata.context": context, "value": value}
+            if next_link:
+                out["@odata.nextLink"] = next_link
+            return 200, out
         if rest == "/appRoleAssignedTo" and method == "POST":
             self._require(roles, ASSIGN)
             if data.get("resourceId") and not same_guid(data["resourceId"], sp["id"]):

@@ -4,9 +4,11 @@ Microsoft Graph property names so that Graph responses are simple copies."""
 
 import base64
 import binascii
+import bisect
 import copy
 import datetime
 import hashlib
+import itertools
 import secrets
 import uuid
 
@@ -174,6 +176,138 @@ def normalize_app_role(raw: dict) -> dict:
     }
 
 
+# ---------------------------------------------------------------- indexed tables
+
+def _lower(value):
+    """value.lower(), sharing the string when it is lower case already (ids
+    are, mostly): indexes of 100 000 objects hold no second copy of them."""
+    low = str(value).lower()
+    return value if low == value else low
+
+
+class ServicePrincipalTable(dict):
+    """object id -> service principal, with case-insensitive indexes by object
+    id and appId, so that lookups stay O(1) in a directory of 100 000 agents.
+    A service principal's id and appId never change once stored."""
+
+    def __init__(self):
+        super().__init__()
+        self.by_id = {}      # lower-case object id -> key
+        self.by_app_id = {}  # lower-case appId -> key
+
+    def __setitem__(self, key, sp):
+        if key in self:
+            self._unindex(key)
+        super().__setitem__(key, sp)
+        self.by_id[_lower(key)] = key
+        self.by_app_id[_lower(sp.get("appId"))] = key
+
+    def __delitem__(self, key):
+        self._unindex(key)
+        super().__delitem__(key)
+
+    def pop(self, key, *default):
+        if key in self:
+            self._unindex(key)
+        return super().pop(key, *default)
+
+    def _unindex(self, key):
+        sp = dict.__getitem__(self, key)
+        self.by_id.pop(str(key).lower(), None)
+        self.by_app_id.pop(str(sp.get("appId")).lower(), None)
+
+    def lookup(self, index, value):
+        if not isinstance(value, str):
+            return None
+        key = index.get(value.lower())
+        return None if key is None else dict.__getitem__(self, key)
+
+
+class AssignmentTable(dict):
+    """assignment id -> app role assignment, indexed by resource and by
+    principal: lower-case object id -> the assignment id, or an ordered set
+    (dict) of them when there are several (most agents hold one role)."""
+
+    def __init__(self):
+        super().__init__()
+        self.by_resource = {}
+        self.by_principal = {}
+
+    def __setitem__(self, key, assignment):
+        if key in self:
+            self._unindex(key)
+        super().__setitem__(key, assignment)
+        for index, field in ((self.by_resource, "resourceId"), (self.by_principal, "principalId")):
+            low = _lower(assignment[field])
+            ids = index.get(low)
+            if ids is None:
+                index[low] = key
+            elif isinstance(ids, dict):
+                ids[key] = None
+            else:
+                index[low] = {ids: None, key: None}
+
+    def __delitem__(self, key):
+        self._unindex(key)
+        super().__delitem__(key)
+
+    def pop(self, key, *default):
+        if key in self:
+            self._unindex(key)
+        return super().pop(key, *default)
+
+    def _unindex(self, key):
+        a = dict.__getitem__(self, key)
+        for index, field in ((self.by_resource, "resourceId"), (self.by_principal, "principalId")):
+            low = str(a[field]).lower()
+            ids = index.get(low)
+            if isinstance(ids, dict):
+                ids.pop(key, None)
+                if len(ids) == 1:
+                    index[low] = next(iter(ids))
+            elif ids == key:
+                del index[low]
+
+    def view_of(self, field, object_id):
+        """Like of(), as a sequence sliced lazily (pages of 100 000 assignments)."""
+        index = self.by_resource if field == "resourceId" else self.by_principal
+        ids = index.get(object_id.lower()) if isinstance(object_id, str) else None
+        return _AssignmentView(self, () if ids is None else
+                               ids if isinstance(ids, dict) else (ids,))
+
+    def of(self, field, object_id):
+        """The assignments whose field (resourceId or principalId) is object_id,
+        in insertion order."""
+        if not isinstance(object_id, str):
+            return []
+        index = self.by_resource if field == "resourceId" else self.by_principal
+        ids = index.get(object_id.lower())
+        if ids is None:
+            return []
+        if not isinstance(ids, dict):
+            return [dict.__getitem__(self, ids)]
+        return [dict.__getitem__(self, k) for k in ids]
+
+
+class _AssignmentView:
+    def __init__(self, table, ids):
+        self._table = table
+        self._ids = ids
+
+    def __len__(self):
+        return len(self._ids)
+
+    def __iter__(self):
+        return iter(self[:])
+
+    def __getitem__(self, part):
+        if not isinstance(part, slice) or part.step not in (None, 1):
+            raise TypeError("only slices of an assignment view")
+        start, stop, _ = part.indices(len(self._ids))
+        return [dict.__getitem__(self._table, k)
+                for k in itertools.islice(self._ids, start, stop)]
+
+
 # ---------------------------------------------------------------- tenant
 
 class Tenant:
@@ -183,9 +317,21 @@ class Tenant:
         self.domains = list(domains) or ["%s.onmicrosoft.com" % name.replace(" ", "")]
         self.region = region
         self.applications = {}        # object id -> application
-        self.service_principals = {}  # object id -> service principal
-        self.assignments = {}         # assignment id -> app role assignment
+        self.service_principals = ServicePrincipalTable()  # object id -> service principal
+        self.assignments = AssignmentTable()  # assignment id -> app role assignment
         self.managed_identities = []  # dicts with type, client_id, object_id, msi_res_id
+        # Change tracking of service principals (servicePrincipals/delta): every
+        # change takes the next sequence number; sp_seq holds each object's last
+        # one, sp_removed the removal reason of deleted objects, and the log
+        # (sequence, id) pairs in order, stale pairs skipped, for bisection.
+        self.change_seq = 0
+        self.sp_seq = {}
+        self.sp_removed = {}
+        self.sp_created = {}  # id -> sequence number of its creation
+        self.sp_props = {}    # id -> properties changed since its creation
+        self._log_seq = []
+        self._log_id = []
+        self.seeded_agents = 0
 
     # -- lookups
     def app_by_id(self, object_id):
@@ -201,16 +347,21 @@ class Tenant:
         return FIRST_PARTY.get((app_id or "").lower())
 
     def sp_by_id(self, object_id):
-        for sp in self.service_principals.values():
-            if same_guid(sp["id"], object_id):
-                return sp
-        return None
+        table = self.service_principals
+        return table.lookup(table.by_id, object_id)
 
     def sp_by_app_id(self, app_id):
-        for sp in self.service_principals.values():
-            if same_guid(sp["appId"], app_id):
-                return sp
-        return None
+        table = self.service_principals
+        return table.lookup(table.by_app_id, app_id)
+
+    def apps_by_app_id(self):
+        """lower-case appId -> what app_by_app_id() finds, for every application
+        (one pass instead of one scan per service principal)."""
+        out = {k: v for k, v in FIRST_PARTY.items()}
+        for app in reversed(list(self.applications.values())):
+            if isinstance(app.get("appId"), str):
+                out[app["appId"].lower()] = app
+        return out
 
     def app_for_sp(self, sp):
         return self.app_by_app_id(sp["appId"]) if sp else None
@@ -238,18 +389,16 @@ class Tenant:
         app = self.app_for_sp(resource_sp)
         roles = {r["id"].lower(): r for r in (app or {}).get("appRoles", [])}
         values = []
-        for a in self.assignments.values():
-            if same_guid(a["principalId"], principal_id) and \
-                    same_guid(a["resourceId"], resource_sp["id"]):
+        for a in self.assignments.of("principalId", principal_id):
+            if same_guid(a["resourceId"], resource_sp["id"]):
                 role = roles.get(a["appRoleId"].lower())
                 if role and role.get("isEnabled", True) and role["value"] not in values:
                     values.append(role["value"])
         return values
 
     def has_assignment(self, principal_id, resource_sp):
-        return any(same_guid(a["principalId"], principal_id)
-                   and same_guid(a["resourceId"], resource_sp["id"])
-                   for a in self.assignments.values())
+        return any(same_guid(a["resourceId"], resource_sp["id"])
+                   for a in self.assignments.of("principalId", principal_id))
 
     def find_managed_identity(self, client_id=None, object_id=None, msi_res_id=None):
         for mi in self.managed_identities:
@@ -323,6 +472,7 @@ class Tenant:
         if self.sp_by_id(sp["id"]):
             raise ValueError("an object with id %s already exists" % sp["id"])
         self.service_principals[sp["id"]] = sp
+        self.touch_sp(sp["id"], created=True)
         return sp
 
     def add_assignment(self, raw, now):
@@ -337,9 +487,8 @@ class Tenant:
         if role_id != DEFAULT_ROLE_ID and not any(
                 same_guid(r["id"], role_id) for r in app.get("appRoles", [])):
             raise ValueError("appRoleId %s does not exist on the resource" % role_id)
-        for a in self.assignments.values():
-            if same_guid(a["principalId"], principal["id"]) and \
-                    same_guid(a["resourceId"], resource["id"]) and \
+        for a in self.assignments.of("principalId", principal["id"]):
+            if same_guid(a["resourceId"], resource["id"]) and \
                     same_guid(a["appRoleId"], role_id):
                 raise ValueError("Permission being assigned already exists on the object")
         assignment = {
@@ -373,6 +522,105 @@ class Tenant:
         self.managed_identities.append(mi)
         return mi
 
+    # -- change tracking (servicePrincipals/delta)
+    def touch_sp(self, sp_id, removed=None, props=(), created=False):
+        """Record a change of a service principal: created, or changed
+        (`props`: the properties that changed), or removed with Graph's reason
+        "changed" (soft-deleted, restorable) or "deleted" (gone for good)."""
+        self.change_seq += 1
+        self.sp_seq[sp_id] = self.change_seq
+        if created:
+            self.sp_created[sp_id] = self.change_seq
+            self.sp_props.pop(sp_id, None)
+        elif props:
+            self.sp_props.setdefault(sp_id, set()).update(props)
+        if removed:
+            self.sp_removed[sp_id] = removed
+        else:
+            self.sp_removed.pop(sp_id, None)
+        self._log_seq.append(self.change_seq)
+        self._log_id.append(sp_id)
+        if len(self._log_seq) > 2 * len(self.sp_seq) + 1024:
+            live = [(s, i) for s, i in zip(self._log_seq, self._log_id)
+                    if self.sp_seq.get(i) == s]
+            self._log_seq = [s for s, _ in live]
+            self._log_id = [i for _, i in live]
+
+    def changes(self, after, upto, limit, ids=None, removed=True):
+        """Up to `limit` service principals whose last change has a sequence
+        number in (after, upto], in that order, as (seq, id, removal reason or
+        None); plus whether more follow.  `ids`: a set of lower-case ids to
+        keep; removed=False leaves out removed objects."""
+        out = []
+        i = bisect.bisect_right(self._log_seq, after)
+        log_seq, log_id = self._log_seq, self._log_id
+        while i < len(log_seq) and log_seq[i] <= upto:
+            seq, sp_id = log_seq[i], log_id[i]
+            i += 1
+            if self.sp_seq.get(sp_id) != seq or (ids is not None and sp_id.lower() not in ids):
+                continue
+            reason = self.sp_removed.get(sp_id)
+            if reason and not removed:
+                continue
+            if len(out) == limit:
+                return out, True
+            out.append((seq, sp_id, reason))
+        return out, False
+
+    def delete_sp(self, sp, permanent=False):
+        """Delete a service principal and the app role assignments it holds or
+        grants (Entra removes them with it)."""
+        for field in ("principalId", "resourceId"):
+            for a in self.assignments.of(field, sp["id"]):
+                self.assignments.pop(a["id"], None)
+        del self.service_principals[sp["id"]]
+        self.touch_sp(sp["id"], "deleted" if permanent else "changed")
+
+    def purge_deleted_sp(self, object_id):
+        """Turn a soft-deleted service principal into a permanently deleted one."""
+        sp_id = next((i for i in self.sp_removed if same_guid(i, object_id)), None)
+        if sp_id is None:
+            return None
+        self.touch_sp(sp_id, "deleted")
+        return sp_id
+
+    def seed_agents(self, count, now, resource_sp, role_ids, blueprint_app_id=None,
+                    name_prefix="fleet-agent-", id_seed=None, disabled=()):
+        """Create `count` agent identities (service principals without an
+        application, as Entra Agent ID makes them) each holding every role of
+        `role_ids` on `resource_sp`, without the per-object checks of
+        add_service_principal (ids are fresh GUIDs).  Returns their ids."""
+        created = iso(now)
+        ids = []
+        start = self.seeded_agents
+        sps, assignments = self.service_principals, self.assignments
+        for n in range(start, start + count):
+            if id_seed is None:
+                sp_id = str(uuid.uuid4())
+            else:
+                sp_id = str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                       "openclaw-fleet:%s:%s:%d" % (self.id, id_seed, n)))
+            if sp_id in sps or sp_id in self.sp_seq:
+                raise ValueError("an object with id %s already exists (seed reused?)" % sp_id)
+            name = "%s%06d" % (name_prefix, n)
+            sp = {"id": sp_id, "appId": sp_id, "displayName": name,
+                  "accountEnabled": n - start not in disabled, "alternativeNames": [],
+                  "appOwnerOrganizationId": self.id, "appRoleAssignmentRequired": False,
+                  "createdDateTime": created, "servicePrincipalType": "ServiceIdentity",
+                  "tags": []}
+            if blueprint_app_id:
+                sp["agentIdentityOf"] = blueprint_app_id
+            sps[sp_id] = sp
+            self.touch_sp(sp_id, created=True)
+            for role_id in role_ids:
+                aid = new_assignment_id()
+                assignments[aid] = {"id": aid, "appRoleId": role_id, "createdDateTime": created,
+                                    "principalId": sp_id, "principalType": "ServicePrincipal",
+                                    "resourceId": resource_sp["id"]}
+            ids.append(sp_id)
+        self.seeded_agents = start + count
+        return ids
+
     def ensure_first_party(self, now):
         for app in FIRST_PARTY.values():
             if self.sp_by_app_id(app["appId"]) is None:
@@ -394,10 +642,15 @@ class Tenant:
         app = self.app_for_sp(sp) or {}
         out["appDisplayName"] = app.get("displayName", sp["displayName"])
         out["appRoles"] = copy.deepcopy(app.get("appRoles", []))
-        out["servicePrincipalNames"] = list(app.get("identifierUris", [])) + [sp["appId"]]
+        out["servicePrincipalNames"] = self.sp_names(sp, app)
         out["keyCredentials"] = []
         out["passwordCredentials"] = []
         return out
+
+    def sp_names(self, sp, app=None):
+        """servicePrincipalNames: the app's identifier URIs and its appId."""
+        app = (self.app_for_sp(sp) or {}) if app is None else app
+        return list(app.get("identifierUris", [])) + [sp["appId"]]
 
     def graph_assignment(self, assignment):
         out = dict(assignment)

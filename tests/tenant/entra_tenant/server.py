@@ -16,6 +16,7 @@ import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from . import jose
 from .errors import AadError, ControlError, GraphError, ImdsError
 from .faults import FaultQueue, RequestLog
 from .graph import GraphApi
@@ -24,6 +25,9 @@ from .model import normalize_key_credential, normalize_password_credential, \
 from .tokens import TokenService
 
 MAX_BODY = 1 << 20
+BATCH_MAX = 20  # Graph's limit of requests in one JSON batch
+SEED_AGENTS_MAX = 200000
+BATCH_PATHS = ("/v1.0/$batch", "/v1.0/%24batch")
 HANDSHAKE_TIMEOUT = 10
 ARC_KEY_VALIDITY = 600
 META_TENANTS = ("common", "organizations", "consumers")
@@ -63,6 +67,17 @@ class Request:
         if not isinstance(data, dict):
             raise ControlError(400, "body must be a JSON object")
         return data
+
+
+class _Headers(dict):
+    """Case-insensitive get() over a plain dict, like the request headers of
+    http.server, for the requests of a batch."""
+
+    def get(self, key, default=None):
+        for k, v in self.items():
+            if k.lower() == key.lower():
+                return v
+        return default
 
 
 class Response:
@@ -249,16 +264,24 @@ class TenantApp:
             return Response.json(exc.status, exc.body(correlation), headers)
 
     # ------------------------------------------------------------ Graph
-    def graph_request(self, req):
+    def graph_request(self, req, in_batch=False):
+        if req.path in BATCH_PATHS and not in_batch:
+            return self.graph_batch(req)
         client_request_id = req.headers.get("client-request-id")
         headers = {"request-id": str(uuid.uuid4()), "Cache-Control": "no-cache"}
         if client_request_id:
             headers["client-request-id"] = client_request_id
         try:
             with self.lock:
-                status, obj = self.graph.handle(req.method, req.path, req.query,
-                                                req.headers, req.body)
+                if req.path in BATCH_PATHS:
+                    raise GraphError(400, "BadRequest", "A batch cannot contain a batch.")
+                try:
+                    status, obj = self.graph.handle(req.method, req.path, req.query,
+                                                    req.headers, req.body, in_batch)
+                finally:
+                    headers.update(self.graph.response_headers)
         except GraphError as exc:
+            headers.update(exc.headers)
             if exc.status == 401:
                 headers["WWW-Authenticate"] = 'Bearer realm="", ' \
                     'authorization_uri="https://login.microsoftonline.com/common/oauth2/' \
@@ -270,6 +293,107 @@ class TenantApp:
         return Response(status, json.dumps(obj).encode("utf-8"), headers,
                         "application/json;odata.metadata=minimal;odata.streaming=true;"
                         "IEEE754Compatible=false;charset=utf-8")
+
+    def graph_batch(self, req):
+        """POST /v1.0/$batch: up to 20 requests, each run through graph_request
+        (so through every Graph route, the throttle and the counters) and
+        answered with its own status, headers and body."""
+        def bad(message):
+            exc = GraphError(400, "BadRequest", message)
+            return Response.json(400, exc.body(req.headers.get("client-request-id")))
+
+        if req.method != "POST":
+            exc = GraphError(405, "Request_BadRequest", "The $batch endpoint only accepts POST.")
+            return Response.json(405, exc.body(req.headers.get("client-request-id")))
+        try:
+            with self.lock:
+                tenant, app_id = self.graph.caller(req.headers)
+        except GraphError as exc:
+            return Response.json(exc.status, exc.body(req.headers.get("client-request-id")))
+        try:
+            data = json.loads(req.body or b"")
+        except ValueError:
+            return bad("Invalid batch payload format: the body is not JSON.")
+        requests = data.get("requests") if isinstance(data, dict) else None
+        if not isinstance(requests, list) or not requests:
+            return bad("Invalid batch payload format: requests must be a non-empty list.")
+        if len(requests) > BATCH_MAX:
+            return bad("The number of requests in the batch (%d) exceeds the limit of %d."
+                       % (len(requests), BATCH_MAX))
+        ids = []
+        for sub in requests:
+            if not isinstance(sub, dict) or not isinstance(sub.get("id"), str) or \
+                    not sub["id"] or not isinstance(sub.get("method"), str) or \
+                    not isinstance(sub.get("url"), str):
+                return bad("Invalid batch payload format: each request needs the strings id, "
+                           "method and url.")
+            if not isinstance(sub.get("headers") or {}, dict) or \
+                    not isinstance(sub.get("dependsOn") or [], list):
+                return bad("Invalid batch payload format: headers must be an object and "
+                           "dependsOn a list of ids.")
+            if sub["id"].lower() in ids:
+                return bad("Request id '%s' is used twice in the batch." % sub["id"])
+            for dep in sub.get("dependsOn") or []:
+                if not isinstance(dep, str) or dep.lower() not in ids:
+                    return bad("dependsOn of request '%s' names no earlier request."
+                               % sub["id"])
+            ids.append(sub["id"].lower())
+        with self.lock:
+            self.graph.meter.count_batch(tenant.id, app_id)
+        statuses, responses = {}, []
+        for sub in requests:
+            resp = self._batch_one(req, sub, statuses)
+            statuses[sub["id"].lower()] = resp.status
+            out = {"id": sub["id"], "status": resp.status,
+                   "headers": {k: v for k, v in resp.headers.items()}}
+            if resp.body:
+                try:
+                    out["body"] = json.loads(resp.body)
+                except ValueError:
+                    out["body"] = jose.b64url(resp.body)
+            responses.append(out)
+        return Response.json(200, {"responses": responses},
+                             {"request-id": str(uuid.uuid4()), "Cache-Control": "no-cache",
+                              "OData-Version": "4.0"})
+
+    def _batch_one(self, envelope, sub, statuses):
+        method = sub["method"].upper()
+        headers = {str(k): str(v) for k, v in (sub.get("headers") or {}).items()}
+        lower = {k.lower(): v for k, v in headers.items()}
+        headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+        headers["Authorization"] = envelope.headers.get("Authorization") or ""
+        split = urllib.parse.urlsplit(sub["url"])
+        path = "/v1.0/" + split.path.lstrip("/")
+        query = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
+        entry = {"method": method, "path": path, "query": query, "client_id": None,
+                 "grant_type": None, "scope": None,
+                 "user_agent": envelope.headers.get("User-Agent"),
+                 "client_request_id": lower.get("client-request-id"), "fault": None,
+                 "batch": sub["id"]}
+        body = b""
+        if "body" in sub and sub["body"] is not None:
+            body = json.dumps(sub["body"]).encode("utf-8")
+        if any(statuses.get(d.lower(), 200) >= 400 for d in sub.get("dependsOn") or []):
+            resp = Response.json(424, GraphError(424, "FailedDependency",
+                                                 "A request this one depends on failed.")
+                                 .body(lower.get("client-request-id")))
+        elif body and "content-type" not in lower:
+            resp = Response.json(400, GraphError(
+                400, "BadRequest", "A request with a body needs a Content-Type header.")
+                .body(lower.get("client-request-id")))
+        else:
+            fault = self.faults.take(method, path, kinds=("status", "429", "latency"))
+            entry["fault"] = fault.kind if fault else None
+            if fault and fault.kind == "latency":
+                time.sleep(fault.latency_ms / 1000.0)
+            if fault and fault.kind in ("status", "429"):
+                resp = Handler.fault_response(fault)
+            else:
+                resp = self.graph_request(Request(method, path, query, _Headers(headers), body,
+                                                  envelope.client_ip), in_batch=True)
+        entry["status"] = resp.status
+        self.log.add(entry)
+        return resp
 
     # ------------------------------------------------------------ managed identity
     def imds(self, req, arc):
@@ -376,6 +500,14 @@ class TenantApp:
                     except (ValueError, TypeError, re.error) as exc:
                         raise ControlError(400, str(exc))
                     return Response.json(200, {"added": added})
+            if op == "graph-stats" and method in ("GET", "DELETE"):
+                if method == "DELETE":
+                    self.graph.meter.reset()
+                return Response.json(200, self.graph.meter.stats())
+            if op == "graph-throttle" and method == "GET":
+                return Response.json(200, self.graph.meter.describe())
+            if op == "graph-settings" and method == "GET":
+                return Response.json(200, self.graph.settings.describe())
             if method == "DELETE" and op.startswith("assignments/"):
                 return self._control_remove_assignment({"id": op.split("/", 1)[1]})
             if method != "POST":
@@ -395,6 +527,14 @@ class TenantApp:
                 "key-credentials": self._control_key_credential,
                 "password-credentials": self._control_password_credential,
                 "sign": self._control_sign,
+                "seed-agents": self._control_seed_agents,
+                "delete-sp": self._control_delete_sp,
+                "delta-tokens/expire": lambda d: Response.json(
+                    200, self.graph.delta.expire_all(d.get("code") or "syncStateNotFound")),
+                "graph-throttle": lambda d: Response.json(200, self.graph.meter.configure(d)),
+                "graph-settings": lambda d: Response.json(200, self.graph.settings.update(d)),
+                "graph-stats/reset": lambda d: (self.graph.meter.reset(), Response.json(
+                    200, self.graph.meter.stats()))[1],
             }.get(op)
             if handler is None:
                 raise ControlError(404, "unknown control operation POST %s" % op)
@@ -464,7 +604,60 @@ class TenantApp:
         tenant = self._tenant_of(data)
         sp = self._sp_of(tenant, data)
         sp["accountEnabled"] = enabled
+        tenant.touch_sp(sp["id"], props=("accountEnabled",))
         return Response.json(200, tenant.graph_service_principal(sp))
+
+    def _control_seed_agents(self, data):
+        """Create many agent identities with app role assignments at once."""
+        started = time.monotonic()
+        tenant = self._tenant_of(data)
+        count = data.get("count")
+        if not isinstance(count, int) or not 1 <= count <= SEED_AGENTS_MAX:
+            raise ControlError(400, "count must be an integer 1..%d" % SEED_AGENTS_MAX)
+        if data.get("resourceId") or data.get("resourceAppId"):
+            resource = self._sp_of(tenant, data, "resource")
+        else:
+            found = tenant.resolve_resource(data.get("resource") or "api://openclaw-host")
+            resource = found[1] if found else None
+            if resource is None:
+                raise ControlError(404, "resource not found: name it by resource (identifier "
+                                        "URI or appId), resourceId or resourceAppId")
+        app = tenant.app_for_sp(resource) or {}
+        role_ids = []
+        for value in data.get("appRoles", ["Host.Login"]):
+            role = next((r for r in app.get("appRoles", []) if r["value"] == value), None)
+            if role is None:
+                raise ControlError(400, "no app role %s on the resource" % value)
+            role_ids.append(role["id"])
+        blueprint = data.get("blueprintAppId")
+        if blueprint is None:
+            blueprint = next((a["appId"] for a in tenant.applications.values()
+                              if a.get("isAgentBlueprint")), None)
+        disabled_every = int(data.get("disabledEvery") or 0)
+        disabled = set(range(0, count, disabled_every)) if disabled_every > 0 else ()
+        ids = tenant.seed_agents(count, self.config.now(), resource, role_ids, blueprint or None,
+                                 str(data.get("displayNamePrefix") or "fleet-agent-"),
+                                 data.get("seed"), disabled)
+        out = {"count": len(ids), "resourceId": resource["id"], "appRoleIds": role_ids,
+               "blueprintAppId": blueprint, "servicePrincipals": len(tenant.service_principals),
+               "assignments": len(tenant.assignments), "first": ids[0], "last": ids[-1],
+               "seconds": round(time.monotonic() - started, 3)}
+        if data.get("returnIds") or count <= 1000:
+            out["ids"] = ids
+        return Response.json(201, out)
+
+    def _control_delete_sp(self, data):
+        tenant = self._tenant_of(data)
+        permanent = bool(data.get("permanent"))
+        if permanent and data.get("id") and tenant.sp_by_id(data["id"]) is None:
+            purged = tenant.purge_deleted_sp(data["id"])
+            if purged is None:
+                raise ControlError(404, "service principal not found")
+            return Response.json(200, {"deleted": purged, "reason": "deleted"})
+        sp = self._sp_of(tenant, data)
+        tenant.delete_sp(sp, permanent)
+        return Response.json(200, {"deleted": sp["id"],
+                                   "reason": "deleted" if permanent else "changed"})
 
     def _control_lifetime(self, data):
         seconds = data.get("seconds")
@@ -607,7 +800,7 @@ class Handler(BaseHTTPRequestHandler):
             self._reset()
             return
         if fault and fault.kind in ("status", "429"):
-            resp = self._fault_response(fault)
+            resp = self.fault_response(fault)
         else:
             if fault and fault.kind == "latency":
                 time.sleep(fault.latency_ms / 1000.0)
@@ -625,7 +818,7 @@ class Handler(BaseHTTPRequestHandler):
         self._send(resp)
 
     @staticmethod
-    def _fault_response(fault):
+    def fault_response(fault):
         headers = {}
         if fault.kind == "429":
             headers["Retry-After"] = fault.retry_after
