@@ -43,6 +43,8 @@ fi
 . "$top_srcdir/tests/lib/tenant.sh"
 . "$top_srcdir/tests/integration/helper-lib.sh"
 ip link set lo up
+AZ=$(command -v az)
+NODE=$(command -v node)
 CTL=$top_builddir/helper/openclawctl
 [ -x "$OCD" ] && [ -x "$CTL" ] || tap_skip_all "openclawd or openclawctl not built"
 
@@ -234,7 +236,7 @@ x=$(py_client "$UID_B" mi "$ALPHA_APP")
 node_client() { # UID [CLIENT_ID]
     local u=$1
     shift
-    client_as "$u" node "$work/node/mi-token.js" "$SCOPE" "$@" 2>>"$work/node.err"
+    client_as "$u" "$NODE" "$work/node/mi-token.js" "$SCOPE" "$@" 2>>"$work/node.err"
 }
 for u in "$UID_A" "$UID_B"; do
     n=$(node_client "$u")
@@ -257,10 +259,10 @@ n=$(node_client "$UID_B" "$ALPHA_APP")
 az_as() { # UID ARGS...: az as UID; stdout only, errors to $work/az.err.UID
     local u=$1
     shift
-    client_as "$u" AZURE_CORE_COLLECT_TELEMETRY=no REQUESTS_CA_BUNDLE="$TENANT_CA" az "$@" \
+    client_as "$u" AZURE_CORE_COLLECT_TELEMETRY=no REQUESTS_CA_BUNDLE="$TENANT_CA" "$AZ" "$@" \
         2>"$work/az.err.$u"
 }
-echo "# azure-cli $(az version --query '"azure-cli"' -o tsv 2>/dev/null)"
+echo "# azure-cli $("$AZ" version --query '"azure-cli"' -o tsv 2>/dev/null)"
 
 # Azure's own cloud (AzureCloud, az's default): login asks IMDS for Azure
 # Resource Manager's resource, then ARM itself. The local tenant is taught
