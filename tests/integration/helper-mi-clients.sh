@@ -11,10 +11,12 @@
 #    az account get-access-token --resource (a cloud registered with
 #    az cloud register names the local tenant's resource and a stand-in
 #    Azure Resource Manager that lists no subscription, as ARM does for an
-#    identity without a role assignment); az login -u another agent's id;
+#    identity without a role assignment); az login --username with the
+#    agent's own id and with another agent's; in AzureCloud, what az
+#    needs from ARM;
 #  - Debian 12's python3-azure: ManagedIdentityCredential and
-#    DefaultAzureCredential (the whole chain), and another agent's
-#    client_id;
+#    DefaultAzureCredential (the whole chain), the agent's own client_id
+#    and another agent's;
 #  - @azure/identity (tests/node) without AZURE_POD_IDENTITY_AUTHORITY_HOST,
 #    and another agent's client_id.
 # Each agent gets its own token (appid, oid) and only its own; the human
@@ -227,6 +229,10 @@ h=$(py_client "$UID_HUMAN" default)
     field "$h" message | grep -q "ManagedIdentityCredential: ManagedIdentityCredential authentication unavailable" &&
     tap_ok "python3-azure DefaultAzureCredential as a human's uid: every credential of the chain unavailable, no token ($(field "$h" seconds) s)" ||
     tap_fail "python3-azure DefaultAzureCredential as a human's uid: refused" "$h"
+x=$(py_client "$UID_A" mi "$ALPHA_APP")
+own_token "$x" "$UID_A" &&
+    tap_ok "python3-azure ManagedIdentityCredential(client_id=its own) as agent-alpha's uid: its own token" ||
+    tap_fail "python3-azure naming its own client_id as agent-alpha's uid: its token" "$x"
 x=$(py_client "$UID_B" mi "$ALPHA_APP")
 [ "$(field "$x" ok)" = false ] && field "$x" message | grep -q "The requested identity has not been assigned to this resource" &&
     tap_ok "python3-azure ManagedIdentityCredential(client_id=agent-alpha's) as agent-beta's uid: no token" ||
@@ -332,6 +338,15 @@ o=$(az_as "$UID_B" account get-access-token --resource "$RESOURCE_URI")
 [ "$(jwt_claim "$(field "$o" accessToken)" appid)" = "$BETA_APP" ] &&
     tap_ok "agent-beta's az account after that: still beta's own token" ||
     tap_fail "agent-beta's az account after the refused login" "$(cat "$work/az.err.$UID_B")"
+
+# naming its own identity, as for a user-assigned identity on a VM
+o=$(az_as "$UID_A" login --identity --username "$ALPHA_APP" --allow-no-subscriptions)
+rc=$?
+t=$(field "$(az_as "$UID_A" account get-access-token --resource "$RESOURCE_URI")" accessToken)
+[ "$rc" -eq 0 ] && [ "$(field "$o" 0.user.assignedIdentityInfo)" = "MSIClient-$ALPHA_APP" ] &&
+    [ "$(jwt_claim "$t" appid)" = "$ALPHA_APP" ] &&
+    tap_ok "az login --identity --username its own client id as agent-alpha's uid: a user-assigned account, its own token" ||
+    tap_fail "az login naming its own client id as agent-alpha's uid" "rc=$rc $o $(cat "$work/az.err.$UID_A")"
 
 grep -q "eyJ" "$work/imds.log" && tap_fail "no token in openclawd's log" "$(grep -c eyJ "$work/imds.log")" ||
     tap_ok "no token in openclawd's log"
