@@ -350,5 +350,8 @@ t=$(field "$(az_as "$UID_A" account get-access-token --resource "$RESOURCE_URI")
 
 grep -q "eyJ" "$work/imds.log" && tap_fail "no token in openclawd's log" "$(grep -c eyJ "$work/imds.log")" ||
     tap_ok "no token in openclawd's log"
+helper_stop "$HELPER_PID_imds" && tap_ok "openclawd exits cleanly" ||
+    tap_fail "openclawd exits cleanly" "$(tail -5 "$work/imds.log")"
+HELPER_PID_imds=""
 echo "# run time ${SECONDS} s"
 tap_done
