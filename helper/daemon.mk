@@ -96,9 +96,13 @@ tests_unit_test_sockdiag_LDADD = $(CMOCKA_LIBS)
 endif
 
 # The managed-identity endpoint with the real Azure SDK (tests/node, npm ci),
-# and openclaw-token --keyring in a headless session (gnome-keyring).
-TESTS += tests/integration/helper-mi.sh tests/integration/helper-mi-imds.sh tests/integration/helper-keyring.sh
-EXTRA_DIST += tests/integration/helper-mi.sh tests/integration/helper-mi-imds.sh tests/integration/socket_activate.py tests/integration/helper-keyring.sh tests/node/package.json tests/node/package-lock.json \
+# the real clients at IMDS's own address (azure-cli, python3-azure,
+# @azure/identity), and openclaw-token --keyring in a headless session
+# (gnome-keyring).
+TESTS += tests/integration/helper-mi.sh tests/integration/helper-mi-imds.sh tests/integration/helper-mi-clients.sh \
+	tests/integration/helper-keyring.sh
+EXTRA_DIST += tests/integration/helper-mi.sh tests/integration/helper-mi-imds.sh tests/integration/helper-mi-clients.sh \
+	tests/integration/azure_identity_client.py tests/integration/socket_activate.py tests/integration/helper-keyring.sh tests/node/package.json tests/node/package-lock.json \
 	tests/node/mi-token.js tests/node/check-engines.js tests/fuzz/fuzz_mihttp.c tests/fuzz/corpus/mihttp
 
 # The real daemon against the local tenant, clients under several uids.

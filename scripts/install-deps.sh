@@ -27,6 +27,12 @@ done
 # systemd-journald in a private namespace and reads it with journalctl (a
 # fresh container image has neither; installing the package starts no
 # service where systemd is not init). tzdata: that test's non-UTC time zone.
+# azure-cli (2.45) and python3-azure (azure.identity 1.13): the real Azure
+# clients tests/integration/helper-mi-clients.sh runs, unmodified, against
+# the managed-identity endpoint at IMDS's own address (az login --identity,
+# ManagedIdentityCredential, DefaultAzureCredential); test-only, about
+# 19 MB to download and 670 MB installed with their dependencies
+# (python3-azure is the whole SDK), none of which openclaw itself uses.
 PKGS="
 build-essential autoconf automake libtool pkg-config make gcc clang
 libclang-rt-14-dev llvm
@@ -41,6 +47,7 @@ openssl clang-format
 dbus gnome-keyring libsecret-tools
 debhelper lintian fakeroot dpkg-dev
 systemd tzdata
+azure-cli python3-azure
 "
 
 if [ "$(id -u)" -ne 0 ]; then
