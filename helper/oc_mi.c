@@ -312,6 +312,14 @@ static bool entra_refused(const struct oc_token_entry *e)
            e->last_status != 429 && e->last_entra_code[0] != '\0';
 }
 
+/* Entra answered 429 or 5xx with its own error: IMDS passes those on. */
+static bool entra_transient(const struct oc_token_entry *e)
+{
+    return (e->last_status == 429 || e->last_status == 500 || e->last_status == 502 ||
+            e->last_status == 503 || e->last_status == 504) &&
+           e->last_entra_code[0] != '\0';
+}
+
 /* The IMDS answer for entry e (every member a string), or why there is none. */
 static int answer_token(struct oc_mi *mi, struct mi_conn *c, const struct oc_token_entry *e)
 {
@@ -326,6 +334,15 @@ static int answer_token(struct oc_mi *mi, struct mi_conn *c, const struct oc_tok
          * own error and description, at once; the client's retry gets the
          * same answer until openclawd's next attempt (oc_tokens.h). */
         return answer_error(c, 400, e->last_entra_code, e->last_entra_desc, -1);
+    }
+    if (tok == NULL && entra_transient(e)) {
+        /* As IMDS: Entra's 429 and 5xx come through with their status and
+         * Entra's own error ("5xx: a transient error of the managed identity
+         * subsystem or Entra; retry after at least 1 s"), and a Retry-After
+         * of openclawd's next attempt. */
+        int64_t ra = e->next_attempt > now ? e->next_attempt - now : 1;
+        return answer_error(c, (int)e->last_status, e->last_entra_code, e->last_entra_desc,
+                            ra < OC_MI_RETRY_AFTER_MAX ? ra : OC_MI_RETRY_AFTER_MAX);
     }
     if (tok == NULL) {
         int64_t ra = e->next_attempt > now ? e->next_attempt - now : 1;

@@ -309,6 +309,33 @@ imds_case "a resource Entra does not know" "400 invalid_resource" "?api-version=
 grep -q 'AADSTS500011: The resource principal named api://does-not-exist.* was not found in the tenant named .*wrong tenant' "$O/table.openclawd.json" &&
     tap_ok "Entra's 4xx: the whole AADSTS500011 description comes through" ||
     tap_fail "Entra's 4xx: the whole AADSTS500011 description comes through" "$(cat "$O/table.openclawd.json")"
+# Entra's 429 and 5xx: IMDS passes on Entra's status and error (retry after
+# at least 1 s); a fault injected at the tenant's token endpoint reaches both
+# servers (the tenant's IMDS asks its token endpoint as IMDS asks Entra's).
+# Each row a resource neither server has a token for yet.
+imds_upstream_case() { # NAME "STATUS ERROR" FAULT_JSON RESOURCE
+    local name=$1 want=$2 fault=$3 res=$4 t o ra
+    tenant_ctl DELETE faults >/dev/null
+    tenant_ctl POST faults "$fault" >/dev/null
+    t=$(imds_answer tenant -H 'Metadata: true' "$TENANT_URL$MI_PATH?api-version=2018-02-01&resource=$res")
+    tenant_ctl DELETE faults >/dev/null
+    tenant_ctl POST faults "$fault" >/dev/null
+    o=$(imds_answer openclawd -D "$O/table.headers" -H 'Metadata: true' "http://$EP$MI_PATH?api-version=2018-02-01&resource=$res")
+    tenant_ctl DELETE faults >/dev/null
+    ra=$(sed -n 's/^Retry-After: *\([0-9]*\).*/\1/Ip' "$O/table.headers" 2>/dev/null | tr -d '\r')
+    echo "# imds table | $name | tenant IMDS: $t | openclawd: $o (Retry-After ${ra:-none}) |"
+    if [ "$t" = "$want" ] && [ "$o" = "$want" ] && [ -n "$ra" ]; then
+        tap_ok "IMDS table: $name: both servers answer $want (openclawd: Retry-After $ra)"
+    else
+        tap_fail "IMDS table: $name: both servers answer $want, with Retry-After" "tenant IMDS: $t; openclawd: $o; Retry-After ${ra:-none}; $(head -c 400 "$O/table.openclawd.json" 2>/dev/null)"
+    fi
+}
+imds_upstream_case "Entra answers 503" "503 temporarily_unavailable" \
+    '{"path":"/oauth2/v2.0/token","kind":"status","status":503,"count":5}' "$RESOURCE_V2_URI"
+imds_upstream_case "Entra answers 500" "500 temporarily_unavailable" \
+    '{"path":"/oauth2/v2.0/token","kind":"status","status":500,"count":5}' "6c2f8a41-3d5e-4b7a-8c9d-0e1f2a3b4c5d"
+imds_upstream_case "Entra answers 429 (Retry-After 7)" "429 too_many_requests" \
+    '{"path":"/oauth2/v2.0/token","kind":"429","retry_after":7,"count":5}' "https://graph.microsoft.com"
 # the client's retry gets the same answer at once, and the agent's other
 # resources are not held back by it
 t0=$(date +%s%N)

@@ -773,6 +773,23 @@ def test_imds(tenant):
     assert r.status == 400 and r.json()["error"] == "invalid_request"
 
 
+def test_imds_passes_entra_transient_errors(tenant):
+    """A fault at the token endpoint reaches the IMDS caller as IMDS passes
+    Entra's 429 and 5xx on: Entra's status and error, Retry-After if any."""
+    path = "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=" + \
+        urllib.parse.quote("api://openclaw-host")
+    tenant.control("faults", {"path": "/oauth2/v2.0/token", "kind": "status", "status": 503})
+    r = tenant.request("GET", path, headers={"Metadata": "true"})
+    assert r.status == 503 and r.json()["error"] == "temporarily_unavailable", r.body
+    tenant.control("faults", {"path": "/oauth2/v2.0/token", "kind": "429", "retry_after": 9})
+    r = tenant.request("GET", path, headers={"Metadata": "true"})
+    assert r.status == 429 and r.json()["error"] == "too_many_requests", r.body
+    assert r.headers.get("Retry-After") == "9"
+    assert tenant.control("faults")["faults"] == []
+    r = tenant.request("GET", path, headers={"Metadata": "true"})
+    assert r.status == 200, r.body
+
+
 def test_arc_challenge(tenant):
     path = "/arc/metadata/identity/oauth2/token?api-version=2020-06-01&resource=" + \
         urllib.parse.quote("api://openclaw-host")

@@ -441,8 +441,30 @@ class TenantApp:
                     mi = user[0] if user and not arc else None
             if mi is None:
                 raise ImdsError(400, "invalid_request", "Identity not found")
+            self._imds_upstream(tenant)
             body = self.tokens.managed_identity_token(tenant, mi, resource)
         return Response.json(200, body, {"Cache-Control": "no-store"})
+
+    def _imds_upstream(self, tenant):
+        """IMDS asks Entra's token endpoint for the identity's token: a fault
+        injected there (status, 429) reaches the IMDS caller as IMDS passes
+        it on: Entra's status (429 or 5xx, "a transient error of the managed
+        identities subsystem or Entra: retry after at least 1 s") and Entra's
+        own error, with Retry-After when Entra gave one."""
+        fault = self.faults.take("POST", "/%s/oauth2/v2.0/token" % tenant.id,
+                                 kinds=("status", "429"))
+        if fault is None:
+            return
+        resp = Handler.fault_response(fault)
+        try:
+            entra = json.loads(resp.body.decode("utf-8"))
+        except ValueError:
+            entra = {}
+        headers = {"Retry-After": resp.headers["Retry-After"]} \
+            if "Retry-After" in resp.headers else {}
+        raise ImdsError(fault.status, entra.get("error") or "unknown_error",
+                        entra.get("error_description") or "Entra answered HTTP %d"
+                        % fault.status, headers)
 
     def _arc_authenticate(self, req):
         now = time.time()
