@@ -93,6 +93,10 @@ enum {
 /* A record and its strings start on a cache line when that saves one: a
  * hit then touches its bucket and one or two lines in one page. */
 #define OC_NSSC_LINE 64u
+/* Up to this many supplementary groups' refs go right after the user's
+ * record; more go after its strings, so they never push the strings off
+ * the record's lines. */
+#define OC_NSSC_GIDS_NEAR 8u
 
 _Static_assert(H_REPLACED + 4 == OC_NSSC_HEADER_SIZE, "header layout");
 _Static_assert(H_CHECKSUM == OC_NSSC_CHECKSUM_OFFSET, "checksum offset");
@@ -197,11 +201,21 @@ static inline uint64_t name_hash(const uint8_t *seed, const char *name, size_t l
     return keyed_hash(seed, name, len);
 }
 
+/* An id's hash: a multiply-xorshift mix keyed by the seed, about a tenth
+ * of SipHash's instructions. An id is not chosen by whoever could want
+ * ids to collide (an agent's uid derives from its Entra object id, an
+ * override or a group's gid comes from root's config), so the mix has to
+ * spread ids (sequential ones included) over the slots, not to keep
+ * collisions unguessable as the names' SipHash does. */
 static inline uint32_t id_hash(const uint8_t *seed, uint32_t id)
 {
-    uint8_t b[4];
-    st32(b, id);
-    return (uint32_t)keyed_hash(seed, b, sizeof(b));
+    uint64_t h = (uint64_t)id ^ ld64(seed);
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h ^= ld64(seed + 8);
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return (uint32_t)h;
 }
 
 /*
@@ -523,6 +537,15 @@ static inline void prefetch_next_line(const uint8_t *r)
     __builtin_prefetch((const void *)(((uintptr_t)r | (OC_NSSC_LINE - 1)) + 1));
 }
 
+/* For a group record, also the line before: a user private group's
+ * record follows its name (the user's). */
+static inline void prefetch_lines_around(const uint8_t *r)
+{
+    prefetch_next_line(r);
+    __builtin_prefetch(
+            (const void *)(((uintptr_t)r & ~(uintptr_t)(OC_NSSC_LINE - 1)) - OC_NSSC_LINE));
+}
+
 /* Find a user by name (name != NULL) or by uid. Only a record whose slot
  * holds the key is read: the uid itself, or 32 bits of the name's hash
  * (another name with those bits is compared and passed over). A probe
@@ -576,6 +599,7 @@ static int group_find(const struct oc_nssc *c, const char *name, uint32_t gid,
         if (r == NULL) {
             return -EBADMSG;
         }
+        prefetch_lines_around(r);
         if (name != NULL) {
             int eq = str_eq(c, ld32(r + G_NAME), name, len);
             if (eq < 0) {
@@ -1151,28 +1175,8 @@ int oc_nssc_build(const struct oc_nssc_user_in *users, size_t n_users,
     for (size_t i = 0; i < n_users; i++) {
         const struct oc_nssc_user_in *u = b.users[i];
         uint32_t *rec = b.user_rec + i * (U_SIZE / 4);
-        /* the record, the record of the user private group (whose name is
-         * the user's), then the user's name, gecos and home (the shell is
-         * usually shared); field_ok bounded the lengths */
-        size_t gi;
-        bool upg = find_group(&b, n_groups, u->name, &gi) != NULL;
-        size_t block = U_SIZE + strlen(u->name) + 1 + (u->gecos ? strlen(u->gecos) : 0) + 1 +
-                       strlen(u->dir) + 1;
-        if ((r = strtab_record(&b.st, U_SIZE, block, &b.user_ref[i])) < 0 ||
-            (r = strtab_add(&b.st, u->name, &rec[U_NAME / 4])) < 0 ||
-            (r = strtab_add(&b.st, u->gecos, &rec[U_GECOS / 4])) < 0 ||
-            (r = strtab_add(&b.st, u->dir, &rec[U_DIR / 4])) < 0 ||
-            (upg && (r = strtab_record(&b.st, G_SIZE, 0, &b.group_ref[gi])) < 0) ||
-            (r = strtab_add(&b.st, u->shell, &rec[U_SHELL / 4])) < 0) {
-            goto out;
-        }
-        rec[U_UID / 4] = u->uid;
-        rec[U_GID / 4] = u->gid;
-        rec[U_FLAGS / 4] = u->enabled ? OC_NSSC_USER_ENABLED : 0;
-
         /* supplementary groups, sorted by gid (pairs are sorted by user,
-         * then gid): room for the refs of their records, next to the
-         * user's strings (filled in once every group record has its place) */
+         * then gid) */
         uint32_t ng = 0;
         b.user_pair[i] = pi;
         for (; pi < n_pairs && (b.pairs[pi] >> 32) == i; pi++) {
@@ -1186,9 +1190,32 @@ int oc_nssc_build(const struct oc_nssc_user_in *users, size_t n_users,
             ng++;
         }
         rec[U_N_GIDS / 4] = ng;
-        if (ng > 0 && (r = strtab_record(&b.st, 4 * (size_t)ng, 0, &rec[U_GIDS / 4])) < 0) {
+        /* The user's block: the record, the refs of its supplementary
+         * groups' records when there are few (filled in once every group
+         * record has its place: initgroups finds them on the record's
+         * line), the user's name, gecos and home (the shell is usually
+         * shared), the record of the user private group (whose name is the
+         * user's, just above), then the refs of many groups. field_ok
+         * bounded the lengths. */
+        size_t gi;
+        bool upg = find_group(&b, n_groups, u->name, &gi) != NULL;
+        bool gids_first = ng > 0 && ng <= OC_NSSC_GIDS_NEAR;
+        size_t block = U_SIZE + (gids_first ? 4 * (size_t)ng : 0) + strlen(u->name) + 1 +
+                       (u->gecos ? strlen(u->gecos) : 0) + 1 + strlen(u->dir) + 1;
+        if ((r = strtab_record(&b.st, U_SIZE, block, &b.user_ref[i])) < 0 ||
+            (gids_first && (r = strtab_record(&b.st, 4 * (size_t)ng, 0, &rec[U_GIDS / 4])) < 0) ||
+            (r = strtab_add(&b.st, u->name, &rec[U_NAME / 4])) < 0 ||
+            (r = strtab_add(&b.st, u->gecos, &rec[U_GECOS / 4])) < 0 ||
+            (r = strtab_add(&b.st, u->dir, &rec[U_DIR / 4])) < 0 ||
+            (upg && (r = strtab_record(&b.st, G_SIZE, 0, &b.group_ref[gi])) < 0) ||
+            (r = strtab_add(&b.st, u->shell, &rec[U_SHELL / 4])) < 0 ||
+            (ng > 0 && !gids_first &&
+             (r = strtab_record(&b.st, 4 * (size_t)ng, 0, &rec[U_GIDS / 4])) < 0)) {
             goto out;
         }
+        rec[U_UID / 4] = u->uid;
+        rec[U_GID / 4] = u->gid;
+        rec[U_FLAGS / 4] = u->enabled ? OC_NSSC_USER_ENABLED : 0;
         r = refs_push_strings(&b, &n_refs, &cap_refs, u->roles, u->n_roles, &rec[U_ROLES / 4],
                               &rec[U_N_ROLES / 4]);
         if (r < 0) {
