@@ -91,7 +91,7 @@ enum {
 };
 
 /* A record and its strings start on a cache line when that saves one: a
- * hit then touches its bucket and one or two lines in one page. */
+ * hit then touches one line of slots and one or two lines of data. */
 #define OC_NSSC_LINE 64u
 /* Up to this many supplementary groups' refs go right after the user's
  * record; more go after its strings, so they never push the strings off
