@@ -537,83 +537,80 @@ static inline void prefetch_next_line(const uint8_t *r)
     __builtin_prefetch((const void *)(((uintptr_t)r | (OC_NSSC_LINE - 1)) + 1));
 }
 
-/* For a group record, also the line before: a user private group's
- * record follows its name (the user's). */
-static inline void prefetch_lines_around(const uint8_t *r)
+/* The line before the one a record starts on. */
+static inline void prefetch_line_before(const uint8_t *r)
 {
-    prefetch_next_line(r);
     __builtin_prefetch(
             (const void *)(((uintptr_t)r & ~(uintptr_t)(OC_NSSC_LINE - 1)) - OC_NSSC_LINE));
 }
+/* One kind of record's tables and fields, for find(). */
+struct kind {
+    uint32_t n, slots, name_off, id_off; /* records, slots, the two tables */
+    uint32_t size, name_field, id_field; /* the record */
+    bool name_before;                    /* its name may be on the line before */
+};
 
-/* Find a user by name (name != NULL) or by uid. Only a record whose slot
- * holds the key is read: the uid itself, or 32 bits of the name's hash
+/* Find a record by name (name != NULL) or by id. Only a record whose slot
+ * holds the key is read: the id itself, or 32 bits of the name's hash
  * (another name with those bits is compared and passed over). A probe
  * longer than the table, a ref or string offset out of range, or an id
  * slot whose record has another id is corruption (-EBADMSG). */
-static int user_find(const struct oc_nssc *c, const char *name, uint32_t uid,
-                     struct oc_nssc_pw *ret)
+static inline __attribute__((always_inline)) int find(const struct oc_nssc *c, const struct kind *k,
+                                                      const char *name, uint32_t id,
+                                                      const uint8_t **ret)
 {
     struct probe p;
     size_t len = name != NULL ? strlen(name) : 0;
 
-    if (c->n_users == 0) {
+    if (k->n == 0) {
         return -ENOENT;
     }
-    probe_start(&p, c, c->user_slots, c->pw_name_off, c->pw_uid_off, name, len, uid);
+    probe_start(&p, c, k->slots, k->name_off, k->id_off, name, len, id);
     for (uint32_t e; (e = probe_next(&p)) != 0;) {
-        const uint8_t *r = rec_at(c, e, U_SIZE);
+        const uint8_t *r = rec_at(c, e, k->size);
         if (r == NULL) {
             return -EBADMSG;
         }
         prefetch_next_line(r);
+        if (k->name_before) {
+            prefetch_line_before(r);
+        }
         if (name != NULL) {
-            int eq = str_eq(c, ld32(r + U_NAME), name, len);
+            int eq = str_eq(c, ld32(r + k->name_field), name, len);
             if (eq < 0) {
                 return eq;
             }
             if (eq == 0) {
                 continue;
             }
-        } else if (ld32(r + U_UID) != uid) {
+        } else if (ld32(r + k->id_field) != id) {
             return -EBADMSG;
         }
-        return read_user(c, r, ret);
+        *ret = r;
+        return 0;
     }
     return -ENOENT;
 }
 
-/* The same for groups: by name or by gid. */
+static int user_find(const struct oc_nssc *c, const char *name, uint32_t uid,
+                     struct oc_nssc_pw *ret)
+{
+    const struct kind k = {c->n_users, c->user_slots, c->pw_name_off, c->pw_uid_off,
+                           U_SIZE,     U_NAME,        U_UID,          false};
+    const uint8_t *r;
+    int e = find(c, &k, name, uid, &r);
+    return e < 0 ? e : read_user(c, r, ret);
+}
+
+/* A user private group's record follows its name (the user's). */
 static int group_find(const struct oc_nssc *c, const char *name, uint32_t gid,
                       struct oc_nssc_gr *ret)
 {
-    struct probe p;
-    size_t len = name != NULL ? strlen(name) : 0;
-
-    if (c->n_groups == 0) {
-        return -ENOENT;
-    }
-    probe_start(&p, c, c->group_slots, c->gr_name_off, c->gr_gid_off, name, len, gid);
-    for (uint32_t e; (e = probe_next(&p)) != 0;) {
-        const uint8_t *r = rec_at(c, e, G_SIZE);
-        if (r == NULL) {
-            return -EBADMSG;
-        }
-        prefetch_lines_around(r);
-        if (name != NULL) {
-            int eq = str_eq(c, ld32(r + G_NAME), name, len);
-            if (eq < 0) {
-                return eq;
-            }
-            if (eq == 0) {
-                continue;
-            }
-        } else if (ld32(r + G_GID) != gid) {
-            return -EBADMSG;
-        }
-        return read_group(c, r, ret);
-    }
-    return -ENOENT;
+    const struct kind k = {c->n_groups, c->group_slots, c->gr_name_off, c->gr_gid_off,
+                           G_SIZE,      G_NAME,         G_GID,          true};
+    const uint8_t *r;
+    int e = find(c, &k, name, gid, &r);
+    return e < 0 ? e : read_group(c, r, ret);
 }
 
 int oc_nssc_pw_by_name(const struct oc_nssc *c, const char *name, struct oc_nssc_pw *ret)
