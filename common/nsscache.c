@@ -29,8 +29,8 @@ enum {
     H_BYTE_ORDER = 48,
     H_N_USERS = 52,
     H_N_GROUPS = 56,
-    H_USER_BUCKETS = 60,
-    H_GROUP_BUCKETS = 64,
+    H_USER_SLOTS = 60,
+    H_GROUP_SLOTS = 64,
     H_USERS_OFF = 68,
     H_GROUPS_OFF = 72,
     H_PW_NAME_OFF = 76,
@@ -47,12 +47,24 @@ enum {
 /*
  * Records live in the data area (H_STRINGS_OFF), each followed by its own
  * strings, and are named by their byte offset in that area (a "ref"; 0,
- * the empty string, names none). Buckets and chain links hold refs; the
- * index tables (H_USERS_OFF, H_GROUPS_OFF) hold one ref per record in name
- * order, for enumeration.
+ * the empty string, names none). The index tables (H_USERS_OFF,
+ * H_GROUPS_OFF) hold one ref per record in name order, for enumeration.
  *
- * User record: 14 u32 fields.
+ * The four hash tables are open-addressed (linear probing) arrays of
+ * slots: a key and a ref. The key is the uid or gid itself in the id
+ * tables, the upper 32 bits of the name's 64-bit keyed hash in the name
+ * tables (whose lower bits choose the first slot), so a probe reads
+ * only the record it will most likely return: no chain through other
+ * records. A slot with ref 0 ends the probe; every table has more slots
+ * than records.
  */
+enum {
+    S_KEY = 0,
+    S_REF = 4,
+    S_SIZE = 8,
+};
+
+/* User record: 11 u32 fields. */
 enum {
     U_NAME = 0,
     U_GECOS = 4,
@@ -65,28 +77,26 @@ enum {
     U_N_ROLES = 32,
     U_GIDS = 36,
     U_N_GIDS = 40,
-    U_NEXT_NAME = 44,
-    U_NEXT_UID = 48,
-    U_INDEX = 52, /* its position in the index table */
-    U_SIZE = 56,
+    U_SIZE = 44,
 };
 
-/* Group record: 8 u32 fields. */
+/* Group record: 5 u32 fields. */
 enum {
     G_NAME = 0,
     G_GID = 4,
     G_FLAGS = 8,
     G_MEMBERS = 12,
     G_N_MEMBERS = 16,
-    G_NEXT_NAME = 20,
-    G_NEXT_GID = 24,
-    G_INDEX = 28,
-    G_SIZE = 32,
+    G_SIZE = 20,
 };
 
 /* A record and its strings start on a cache line when that saves one: a
- * hit then touches its bucket and one or two lines in one page. */
+ * hit then touches one line of slots and one or two lines of data. */
 #define OC_NSSC_LINE 64u
+/* Up to this many supplementary groups' refs go right after the user's
+ * record; more go after its strings, so they never push the strings off
+ * the record's lines. */
+#define OC_NSSC_GIDS_NEAR 8u
 
 _Static_assert(H_REPLACED + 4 == OC_NSSC_HEADER_SIZE, "header layout");
 _Static_assert(H_CHECKSUM == OC_NSSC_CHECKSUM_OFFSET, "checksum offset");
@@ -184,16 +194,28 @@ static uint64_t keyed_hash(const uint8_t seed[OC_NSSC_SEED_SIZE], const void *da
     return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
 }
 
-static inline uint32_t name_hash(const uint8_t *seed, const char *name)
+/* A name's hash: the lower bits choose its first slot, the upper 32 are
+ * the key stored in the slot. */
+static inline uint64_t name_hash(const uint8_t *seed, const char *name, size_t len)
 {
-    return (uint32_t)keyed_hash(seed, name, strlen(name));
+    return keyed_hash(seed, name, len);
 }
 
+/* An id's hash: a multiply-xorshift mix keyed by the seed, about a tenth
+ * of SipHash's instructions. An id is not chosen by whoever could want
+ * ids to collide (an agent's uid derives from its Entra object id, an
+ * override or a group's gid comes from root's config), so the mix has to
+ * spread ids (sequential ones included) over the slots, not to keep
+ * collisions unguessable as the names' SipHash does. */
 static inline uint32_t id_hash(const uint8_t *seed, uint32_t id)
 {
-    uint8_t b[4];
-    st32(b, id);
-    return (uint32_t)keyed_hash(seed, b, sizeof(b));
+    uint64_t h = (uint64_t)id ^ ld64(seed);
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h ^= ld64(seed + 8);
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return (uint32_t)h;
 }
 
 /*
@@ -274,13 +296,8 @@ static bool range_ok(uint64_t off, uint64_t count, uint64_t elem, uint64_t lo, u
     if (off < lo || off > size || (off & 3) != 0) {
         return false;
     }
-    /* count <= 2^26, elem <= 52: no overflow in 64 bits. */
+    /* count <= 2^26, elem <= 8: no overflow in 64 bits. */
     return count * elem <= size - off;
-}
-
-static bool pow2(uint32_t v)
-{
-    return v != 0 && (v & (v - 1)) == 0;
 }
 
 int oc_nssc_open(const void *buf, size_t len, struct oc_nssc *ret)
@@ -313,7 +330,7 @@ int oc_nssc_open(const void *buf, size_t len, struct oc_nssc *ret)
     memcpy(c.seed, p + H_SEED, OC_NSSC_SEED_SIZE);
     c.n_users = ld32(p + H_N_USERS);
     c.n_groups = ld32(p + H_N_GROUPS);
-    uint32_t ub = ld32(p + H_USER_BUCKETS), gb = ld32(p + H_GROUP_BUCKETS);
+    uint32_t ub = ld32(p + H_USER_SLOTS), gb = ld32(p + H_GROUP_SLOTS);
     c.users_off = ld32(p + H_USERS_OFF);
     c.groups_off = ld32(p + H_GROUPS_OFF);
     c.pw_name_off = ld32(p + H_PW_NAME_OFF);
@@ -330,17 +347,19 @@ int oc_nssc_open(const void *buf, size_t len, struct oc_nssc *ret)
         gb > 2 * OC_NSSC_ENTRIES_MAX) {
         return -EFBIG;
     }
-    if (!pow2(ub) || !pow2(gb)) {
-        return -EBADMSG;
+    if (ub <= c.n_users || gb <= c.n_groups) {
+        return -EBADMSG; /* a full table would leave no empty slot to end a probe */
     }
-    c.user_mask = ub - 1;
-    c.group_mask = gb - 1;
+    c.user_slots = ub;
+    c.group_slots = gb;
 
     const uint64_t lo = OC_NSSC_HEADER_SIZE;
     if (!range_ok(c.users_off, c.n_users, 4, lo, len) ||
         !range_ok(c.groups_off, c.n_groups, 4, lo, len) ||
-        !range_ok(c.pw_name_off, ub, 4, lo, len) || !range_ok(c.pw_uid_off, ub, 4, lo, len) ||
-        !range_ok(c.gr_name_off, gb, 4, lo, len) || !range_ok(c.gr_gid_off, gb, 4, lo, len) ||
+        !range_ok(c.pw_name_off, ub, S_SIZE, lo, len) ||
+        !range_ok(c.pw_uid_off, ub, S_SIZE, lo, len) ||
+        !range_ok(c.gr_name_off, gb, S_SIZE, lo, len) ||
+        !range_ok(c.gr_gid_off, gb, S_SIZE, lo, len) ||
         !range_ok(c.refs_off, c.n_refs, 4, lo, len)) {
         return -EBADMSG;
     }
@@ -366,6 +385,19 @@ static int str_at(const struct oc_nssc *c, uint32_t off, const char **ret)
     return 0;
 }
 
+/* 1 when the string at off is name (len bytes), 0 when not, -EBADMSG
+ * when off is out of range. Reads no byte past the data area. */
+static inline int str_eq(const struct oc_nssc *c, uint32_t off, const char *name, size_t len)
+{
+    if (off >= c->strings_size) {
+        return -EBADMSG;
+    }
+    if (c->strings_size - off <= len) {
+        return 0; /* no room for len bytes and a NUL */
+    }
+    return memcmp(c->base + c->strings_off + off, name, len + 1) == 0;
+}
+
 static bool list_ok(const struct oc_nssc *c, uint32_t first, uint32_t n)
 {
     return n <= OC_NSSC_LIST_MAX && (uint64_t)first + n <= c->n_refs;
@@ -389,15 +421,10 @@ static bool refs_ok(const struct oc_nssc *c, uint32_t off, uint32_t n)
 
 static int read_user(const struct oc_nssc *c, const uint8_t *r, struct oc_nssc_pw *pw)
 {
-    uint32_t idx = ld32(r + U_INDEX);
-    if (idx >= c->n_users) {
-        return -EBADMSG;
-    }
     struct oc_nssc_pw u = {
             .uid = ld32(r + U_UID),
             .gid = ld32(r + U_GID),
             .flags = ld32(r + U_FLAGS),
-            .index = idx,
             .roles = ld32(r + U_ROLES),
             .n_roles = ld32(r + U_N_ROLES),
             .gids = ld32(r + U_GIDS),
@@ -416,14 +443,9 @@ static int read_user(const struct oc_nssc *c, const uint8_t *r, struct oc_nssc_p
 
 static int read_group(const struct oc_nssc *c, const uint8_t *r, struct oc_nssc_gr *gr)
 {
-    uint32_t idx = ld32(r + G_INDEX);
-    if (idx >= c->n_groups) {
-        return -EBADMSG;
-    }
     struct oc_nssc_gr g = {
             .gid = ld32(r + G_GID),
             .flags = ld32(r + G_FLAGS),
-            .index = idx,
             .members = ld32(r + G_MEMBERS),
             .n_members = ld32(r + G_N_MEMBERS),
     };
@@ -454,93 +476,161 @@ int oc_nssc_gr_at(const struct oc_nssc *c, uint32_t index, struct oc_nssc_gr *re
     return r != NULL ? read_group(c, r, ret) : -EBADMSG;
 }
 
-/* Walk one hash chain of users: the name chain (name != NULL) or the uid
- * chain. Each step reads only the key and the link (the name follows its
- * record, so both are on the same line or the next); the whole record is
- * read (and checked) once, for the match. A chain longer than the table,
- * or a ref or string offset out of range, is corruption (-EBADMSG), never
- * a loop. */
-static int user_chain(const struct oc_nssc *c, const char *name, uint32_t uid,
-                      struct oc_nssc_pw *ret)
+/* One probe of an open-addressed table: the slots from i on that hold
+ * key, up to the first empty one. */
+struct probe {
+    const uint8_t *tab;
+    uint32_t slots, i, key, steps;
+};
+
+/* The first slot of a hash among n: the hash's 32 bits scaled to [0, n)
+ * (a multiply and a shift; n needs not be a power of two). */
+static inline uint32_t slot_of(uint32_t h, uint32_t n)
 {
-    if (c->n_users == 0) {
+    return (uint32_t)(((uint64_t)h * n) >> 32);
+}
+
+/* The ref of the next slot that holds the key; 0 when an empty slot ends
+ * the probe; UINT32_MAX (never a valid ref) when the probe went round the
+ * whole table without one (corruption: the writer always leaves one). */
+static inline uint32_t probe_next(struct probe *p)
+{
+    while (p->steps++ < p->slots) {
+        const uint8_t *s = p->tab + S_SIZE * (size_t)p->i;
+        uint32_t ref = ld32(s + S_REF);
+        p->i = p->i + 1 < p->slots ? p->i + 1 : 0;
+        if (ref == 0) {
+            return 0;
+        }
+        if (ld32(s + S_KEY) == p->key) {
+            return ref;
+        }
+    }
+    return UINT32_MAX;
+}
+
+/* Start a probe for name (len bytes) or for the id. */
+static inline void probe_start(struct probe *p, const struct oc_nssc *c, uint32_t slots,
+                               uint32_t name_off, uint32_t id_off, const char *name, size_t len,
+                               uint32_t id)
+{
+    p->slots = slots;
+    p->steps = 0;
+    if (name != NULL) {
+        uint64_t h = name_hash(c->seed, name, len);
+        p->tab = c->base + name_off;
+        p->i = slot_of((uint32_t)h, slots);
+        p->key = (uint32_t)(h >> 32);
+    } else {
+        p->tab = c->base + id_off;
+        p->i = slot_of(id_hash(c->seed, id), slots);
+        p->key = id;
+    }
+}
+
+/* The line after the one a record starts on: the writer keeps a record
+ * and its strings on as few lines as their size allows, so a hit that
+ * needs two asks for both at once instead of one after the other.
+ * (A prefetch never faults, past the end of the mapping included.) */
+static inline void prefetch_next_line(const uint8_t *r)
+{
+    __builtin_prefetch((const void *)(((uintptr_t)r | (OC_NSSC_LINE - 1)) + 1));
+}
+
+/* The line before the one a record starts on. */
+static inline void prefetch_line_before(const uint8_t *r)
+{
+    __builtin_prefetch(
+            (const void *)(((uintptr_t)r & ~(uintptr_t)(OC_NSSC_LINE - 1)) - OC_NSSC_LINE));
+}
+/* One kind of record's tables and fields, for find(). */
+struct kind {
+    uint32_t n, slots, name_off, id_off; /* records, slots, the two tables */
+    uint32_t size, name_field, id_field; /* the record */
+    bool name_before;                    /* its name may be on the line before */
+};
+
+/* Find a record by name (name != NULL) or by id. Only a record whose slot
+ * holds the key is read: the id itself, or 32 bits of the name's hash
+ * (another name with those bits is compared and passed over). A probe
+ * longer than the table, a ref or string offset out of range, or an id
+ * slot whose record has another id is corruption (-EBADMSG). */
+static inline __attribute__((always_inline)) int find(const struct oc_nssc *c, const struct kind *k,
+                                                      const char *name, uint32_t id,
+                                                      const uint8_t **ret)
+{
+    struct probe p;
+    size_t len = name != NULL ? strlen(name) : 0;
+
+    if (k->n == 0) {
         return -ENOENT;
     }
-    uint32_t b = (name != NULL ? name_hash(c->seed, name) : id_hash(c->seed, uid)) & c->user_mask;
-    uint32_t e = ld32(c->base + (name != NULL ? c->pw_name_off : c->pw_uid_off) + 4 * (size_t)b);
-    for (uint32_t steps = 0; e != 0; steps++) {
-        const uint8_t *r = rec_at(c, e, U_SIZE);
-        if (steps >= c->n_users || r == NULL) {
+    probe_start(&p, c, k->slots, k->name_off, k->id_off, name, len, id);
+    for (uint32_t e; (e = probe_next(&p)) != 0;) {
+        const uint8_t *r = rec_at(c, e, k->size);
+        if (r == NULL) {
             return -EBADMSG;
         }
-        bool match;
+        prefetch_next_line(r);
+        if (k->name_before) {
+            prefetch_line_before(r);
+        }
         if (name != NULL) {
-            const char *n;
-            if (str_at(c, ld32(r + U_NAME), &n) < 0) {
-                return -EBADMSG;
+            int eq = str_eq(c, ld32(r + k->name_field), name, len);
+            if (eq < 0) {
+                return eq;
             }
-            match = strcmp(n, name) == 0;
-        } else {
-            match = ld32(r + U_UID) == uid;
+            if (eq == 0) {
+                continue;
+            }
+        } else if (ld32(r + k->id_field) != id) {
+            return -EBADMSG;
         }
-        if (match) {
-            return read_user(c, r, ret);
-        }
-        e = ld32(r + (name != NULL ? U_NEXT_NAME : U_NEXT_UID));
+        *ret = r;
+        return 0;
     }
     return -ENOENT;
 }
 
-/* The same for groups: the name chain or the gid chain. */
-static int group_chain(const struct oc_nssc *c, const char *name, uint32_t gid,
-                       struct oc_nssc_gr *ret)
+static int user_find(const struct oc_nssc *c, const char *name, uint32_t uid,
+                     struct oc_nssc_pw *ret)
 {
-    if (c->n_groups == 0) {
-        return -ENOENT;
-    }
-    uint32_t b = (name != NULL ? name_hash(c->seed, name) : id_hash(c->seed, gid)) & c->group_mask;
-    uint32_t e = ld32(c->base + (name != NULL ? c->gr_name_off : c->gr_gid_off) + 4 * (size_t)b);
-    for (uint32_t steps = 0; e != 0; steps++) {
-        const uint8_t *r = rec_at(c, e, G_SIZE);
-        if (steps >= c->n_groups || r == NULL) {
-            return -EBADMSG;
-        }
-        bool match;
-        if (name != NULL) {
-            const char *n;
-            if (str_at(c, ld32(r + G_NAME), &n) < 0) {
-                return -EBADMSG;
-            }
-            match = strcmp(n, name) == 0;
-        } else {
-            match = ld32(r + G_GID) == gid;
-        }
-        if (match) {
-            return read_group(c, r, ret);
-        }
-        e = ld32(r + (name != NULL ? G_NEXT_NAME : G_NEXT_GID));
-    }
-    return -ENOENT;
+    const struct kind k = {c->n_users, c->user_slots, c->pw_name_off, c->pw_uid_off,
+                           U_SIZE,     U_NAME,        U_UID,          false};
+    const uint8_t *r;
+    int e = find(c, &k, name, uid, &r);
+    return e < 0 ? e : read_user(c, r, ret);
+}
+
+/* A user private group's record follows its name (the user's). */
+static int group_find(const struct oc_nssc *c, const char *name, uint32_t gid,
+                      struct oc_nssc_gr *ret)
+{
+    const struct kind k = {c->n_groups, c->group_slots, c->gr_name_off, c->gr_gid_off,
+                           G_SIZE,      G_NAME,         G_GID,          true};
+    const uint8_t *r;
+    int e = find(c, &k, name, gid, &r);
+    return e < 0 ? e : read_group(c, r, ret);
 }
 
 int oc_nssc_pw_by_name(const struct oc_nssc *c, const char *name, struct oc_nssc_pw *ret)
 {
-    return name != NULL ? user_chain(c, name, 0, ret) : -ENOENT;
+    return name != NULL ? user_find(c, name, 0, ret) : -ENOENT;
 }
 
 int oc_nssc_pw_by_uid(const struct oc_nssc *c, uint32_t uid, struct oc_nssc_pw *ret)
 {
-    return user_chain(c, NULL, uid, ret);
+    return user_find(c, NULL, uid, ret);
 }
 
 int oc_nssc_gr_by_name(const struct oc_nssc *c, const char *name, struct oc_nssc_gr *ret)
 {
-    return name != NULL ? group_chain(c, name, 0, ret) : -ENOENT;
+    return name != NULL ? group_find(c, name, 0, ret) : -ENOENT;
 }
 
 int oc_nssc_gr_by_gid(const struct oc_nssc *c, uint32_t gid, struct oc_nssc_gr *ret)
 {
-    return group_chain(c, NULL, gid, ret);
+    return group_find(c, NULL, gid, ret);
 }
 
 static int ref_at(const struct oc_nssc *c, uint32_t first, uint32_t n, uint32_t i, uint32_t *ret)
@@ -788,13 +878,17 @@ static int cmp_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static uint32_t buckets_for(size_t n)
+static uint64_t line_up(uint64_t off)
 {
-    uint32_t b = 1;
-    while (b < n) {
-        b <<= 1;
-    }
-    return b;
+    return (off + OC_NSSC_LINE - 1) & ~(uint64_t)(OC_NSSC_LINE - 1);
+}
+
+/* Slots of a table for n records: n + n/4 + 1, so that the load stays
+ * at 0.8 (a hit reads 3 slots on average, 24 bytes, mostly on one line)
+ * and at least one slot is empty. */
+static uint32_t slots_for(size_t n)
+{
+    return (uint32_t)(n + n / 4 + 1);
 }
 
 /* Everything the writer allocates, freed in one place. */
@@ -872,46 +966,50 @@ static const struct oc_nssc_group_in *find_group(struct build *b, size_t n, cons
     return NULL;
 }
 
+/* Put (key, ref) in the first free slot from i on (there is one: a table
+ * has more slots than records). */
+static void slot_put(uint8_t *tab, uint32_t slots, uint32_t i, uint32_t key, uint32_t ref)
+{
+    while (ld32(tab + S_SIZE * (size_t)i + S_REF) != 0) {
+        i = i + 1 < slots ? i + 1 : 0;
+    }
+    st32(tab + S_SIZE * (size_t)i + S_KEY, key);
+    st32(tab + S_SIZE * (size_t)i + S_REF, ref);
+}
+
+/* The four hash tables for seed; records are inserted in name order, so
+ * the same input gives the same slots. */
 static void fill_tables(uint8_t *img, const uint8_t *seed)
 {
-    struct oc_nssc c;
-    c.base = img;
-    c.n_users = ld32(img + H_N_USERS);
-    c.n_groups = ld32(img + H_N_GROUPS);
-    c.user_mask = ld32(img + H_USER_BUCKETS) - 1;
-    c.group_mask = ld32(img + H_GROUP_BUCKETS) - 1;
-    c.users_off = ld32(img + H_USERS_OFF);
-    c.groups_off = ld32(img + H_GROUPS_OFF);
-    c.strings_off = ld32(img + H_STRINGS_OFF);
+    uint32_t n_users = ld32(img + H_N_USERS), n_groups = ld32(img + H_N_GROUPS);
+    uint32_t us = ld32(img + H_USER_SLOTS), gs = ld32(img + H_GROUP_SLOTS);
+    uint32_t users_off = ld32(img + H_USERS_OFF), groups_off = ld32(img + H_GROUPS_OFF);
+    const uint8_t *data = img + ld32(img + H_STRINGS_OFF);
     memcpy(img + H_SEED, seed, OC_NSSC_SEED_SIZE);
 
     uint8_t *pwn = img + ld32(img + H_PW_NAME_OFF), *pwu = img + ld32(img + H_PW_UID_OFF);
     uint8_t *grn = img + ld32(img + H_GR_NAME_OFF), *grg = img + ld32(img + H_GR_GID_OFF);
-    memset(pwn, 0, 4 * ((size_t)c.user_mask + 1));
-    memset(pwu, 0, 4 * ((size_t)c.user_mask + 1));
-    memset(grn, 0, 4 * ((size_t)c.group_mask + 1));
-    memset(grg, 0, 4 * ((size_t)c.group_mask + 1));
-    for (uint32_t i = 0; i < c.n_users; i++) {
-        uint32_t ref = ld32(img + c.users_off + 4 * (size_t)i);
-        uint8_t *r = img + c.strings_off + ref;
-        const char *name = (const char *)img + c.strings_off + ld32(r + U_NAME);
-        uint32_t b = name_hash(seed, name) & c.user_mask;
-        st32(r + U_NEXT_NAME, ld32(pwn + 4 * (size_t)b));
-        st32(pwn + 4 * (size_t)b, ref);
-        b = id_hash(seed, ld32(r + U_UID)) & c.user_mask;
-        st32(r + U_NEXT_UID, ld32(pwu + 4 * (size_t)b));
-        st32(pwu + 4 * (size_t)b, ref);
+    memset(pwn, 0, S_SIZE * (size_t)us);
+    memset(pwu, 0, S_SIZE * (size_t)us);
+    memset(grn, 0, S_SIZE * (size_t)gs);
+    memset(grg, 0, S_SIZE * (size_t)gs);
+    for (uint32_t i = 0; i < n_users; i++) {
+        uint32_t ref = ld32(img + users_off + 4 * (size_t)i);
+        const uint8_t *r = data + ref;
+        const char *name = (const char *)data + ld32(r + U_NAME);
+        uint64_t h = name_hash(seed, name, strlen(name));
+        uint32_t uid = ld32(r + U_UID);
+        slot_put(pwn, us, slot_of((uint32_t)h, us), (uint32_t)(h >> 32), ref);
+        slot_put(pwu, us, slot_of(id_hash(seed, uid), us), uid, ref);
     }
-    for (uint32_t i = 0; i < c.n_groups; i++) {
-        uint32_t ref = ld32(img + c.groups_off + 4 * (size_t)i);
-        uint8_t *r = img + c.strings_off + ref;
-        const char *name = (const char *)img + c.strings_off + ld32(r + G_NAME);
-        uint32_t b = name_hash(seed, name) & c.group_mask;
-        st32(r + G_NEXT_NAME, ld32(grn + 4 * (size_t)b));
-        st32(grn + 4 * (size_t)b, ref);
-        b = id_hash(seed, ld32(r + G_GID)) & c.group_mask;
-        st32(r + G_NEXT_GID, ld32(grg + 4 * (size_t)b));
-        st32(grg + 4 * (size_t)b, ref);
+    for (uint32_t i = 0; i < n_groups; i++) {
+        uint32_t ref = ld32(img + groups_off + 4 * (size_t)i);
+        const uint8_t *r = data + ref;
+        const char *name = (const char *)data + ld32(r + G_NAME);
+        uint64_t h = name_hash(seed, name, strlen(name));
+        uint32_t gid = ld32(r + G_GID);
+        slot_put(grn, gs, slot_of((uint32_t)h, gs), (uint32_t)(h >> 32), ref);
+        slot_put(grg, gs, slot_of(id_hash(seed, gid), gs), gid, ref);
     }
 }
 
@@ -1074,25 +1172,8 @@ int oc_nssc_build(const struct oc_nssc_user_in *users, size_t n_users,
     for (size_t i = 0; i < n_users; i++) {
         const struct oc_nssc_user_in *u = b.users[i];
         uint32_t *rec = b.user_rec + i * (U_SIZE / 4);
-        /* the record, then its name, gecos and home (the shell is usually
-         * shared); field_ok bounded the lengths */
-        size_t block = U_SIZE + strlen(u->name) + 1 + (u->gecos ? strlen(u->gecos) : 0) + 1 +
-                       strlen(u->dir) + 1;
-        if ((r = strtab_record(&b.st, U_SIZE, block, &b.user_ref[i])) < 0 ||
-            (r = strtab_add(&b.st, u->name, &rec[U_NAME / 4])) < 0 ||
-            (r = strtab_add(&b.st, u->gecos, &rec[U_GECOS / 4])) < 0 ||
-            (r = strtab_add(&b.st, u->dir, &rec[U_DIR / 4])) < 0 ||
-            (r = strtab_add(&b.st, u->shell, &rec[U_SHELL / 4])) < 0) {
-            goto out;
-        }
-        rec[U_UID / 4] = u->uid;
-        rec[U_GID / 4] = u->gid;
-        rec[U_FLAGS / 4] = u->enabled ? OC_NSSC_USER_ENABLED : 0;
-        rec[U_INDEX / 4] = (uint32_t)i;
-
         /* supplementary groups, sorted by gid (pairs are sorted by user,
-         * then gid): room for the refs of their records, next to the
-         * user's strings (filled in once every group record has its place) */
+         * then gid) */
         uint32_t ng = 0;
         b.user_pair[i] = pi;
         for (; pi < n_pairs && (b.pairs[pi] >> 32) == i; pi++) {
@@ -1106,17 +1187,32 @@ int oc_nssc_build(const struct oc_nssc_user_in *users, size_t n_users,
             ng++;
         }
         rec[U_N_GIDS / 4] = ng;
-        if (ng > 0 && (r = strtab_record(&b.st, 4 * (size_t)ng, 0, &rec[U_GIDS / 4])) < 0) {
-            goto out;
-        }
-        /* the user private group's record right after (its name is the
-         * user's, just above) */
+        /* The user's block: the record, the refs of its supplementary
+         * groups' records when there are few (filled in once every group
+         * record has its place: initgroups finds them on the record's
+         * line), the user's name, gecos and home (the shell is usually
+         * shared), the record of the user private group (whose name is the
+         * user's, just above), then the refs of many groups. field_ok
+         * bounded the lengths. */
         size_t gi;
-        if (find_group(&b, n_groups, u->name, &gi) != NULL &&
-            (r = strtab_record(&b.st, G_SIZE, 0, &b.group_ref[gi])) < 0) {
+        bool upg = find_group(&b, n_groups, u->name, &gi) != NULL;
+        bool gids_first = ng > 0 && ng <= OC_NSSC_GIDS_NEAR;
+        size_t block = U_SIZE + (gids_first ? 4 * (size_t)ng : 0) + strlen(u->name) + 1 +
+                       (u->gecos ? strlen(u->gecos) : 0) + 1 + strlen(u->dir) + 1;
+        if ((r = strtab_record(&b.st, U_SIZE, block, &b.user_ref[i])) < 0 ||
+            (gids_first && (r = strtab_record(&b.st, 4 * (size_t)ng, 0, &rec[U_GIDS / 4])) < 0) ||
+            (r = strtab_add(&b.st, u->name, &rec[U_NAME / 4])) < 0 ||
+            (r = strtab_add(&b.st, u->gecos, &rec[U_GECOS / 4])) < 0 ||
+            (r = strtab_add(&b.st, u->dir, &rec[U_DIR / 4])) < 0 ||
+            (upg && (r = strtab_record(&b.st, G_SIZE, 0, &b.group_ref[gi])) < 0) ||
+            (r = strtab_add(&b.st, u->shell, &rec[U_SHELL / 4])) < 0 ||
+            (ng > 0 && !gids_first &&
+             (r = strtab_record(&b.st, 4 * (size_t)ng, 0, &rec[U_GIDS / 4])) < 0)) {
             goto out;
         }
-
+        rec[U_UID / 4] = u->uid;
+        rec[U_GID / 4] = u->gid;
+        rec[U_FLAGS / 4] = u->enabled ? OC_NSSC_USER_ENABLED : 0;
         r = refs_push_strings(&b, &n_refs, &cap_refs, u->roles, u->n_roles, &rec[U_ROLES / 4],
                               &rec[U_N_ROLES / 4]);
         if (r < 0) {
@@ -1133,7 +1229,6 @@ int oc_nssc_build(const struct oc_nssc_user_in *users, size_t n_users,
             (r = strtab_add(&b.st, g->name, &rec[G_NAME / 4])) < 0) {
             goto out;
         }
-        rec[G_INDEX / 4] = (uint32_t)i;
         rec[G_GID / 4] = g->gid;
         rec[G_FLAGS / 4] = g->local ? OC_NSSC_GROUP_LOCAL : 0;
         r = refs_push_strings(&b, &n_refs, &cap_refs, g->members, g->n_members, &rec[G_MEMBERS / 4],
@@ -1144,23 +1239,21 @@ int oc_nssc_build(const struct oc_nssc_user_in *users, size_t n_users,
     }
 
     /* Layout. */
-    uint32_t ub = buckets_for(n_users), gb = buckets_for(n_groups);
+    uint32_t ub = slots_for(n_users), gb = slots_for(n_groups);
     uint64_t off = OC_NSSC_HEADER_SIZE;
     uint64_t users_off = off;
     off += 4ull * n_users;
     uint64_t groups_off = off;
     off += 4ull * n_groups;
-    uint64_t pwn_off = off;
-    off += 4ull * ub;
-    uint64_t pwu_off = off;
-    off += 4ull * ub;
-    uint64_t grn_off = off;
-    off += 4ull * gb;
-    uint64_t grg_off = off;
-    off += 4ull * gb;
+    /* each table starts on a line, so that a probe's slots share lines */
+    uint64_t pwn_off = line_up(off);
+    uint64_t pwu_off = line_up(pwn_off + (uint64_t)S_SIZE * ub);
+    uint64_t grn_off = line_up(pwu_off + (uint64_t)S_SIZE * ub);
+    uint64_t grg_off = line_up(grn_off + (uint64_t)S_SIZE * gb);
+    off = grg_off + (uint64_t)S_SIZE * gb;
     uint64_t refs_off = off;
     off += 4ull * n_refs;
-    uint64_t strings_off = (off + OC_NSSC_LINE - 1) & ~(uint64_t)(OC_NSSC_LINE - 1);
+    uint64_t strings_off = line_up(off);
     off = strings_off + b.st.len;
     uint64_t total = (off + 7) & ~7ull;
     if (total > OC_NSSC_FILE_MAX) {
@@ -1184,8 +1277,8 @@ int oc_nssc_build(const struct oc_nssc_user_in *users, size_t n_users,
     st32(img + H_BYTE_ORDER, OC_NSSC_BYTE_ORDER);
     st32(img + H_N_USERS, (uint32_t)n_users);
     st32(img + H_N_GROUPS, (uint32_t)n_groups);
-    st32(img + H_USER_BUCKETS, ub);
-    st32(img + H_GROUP_BUCKETS, gb);
+    st32(img + H_USER_SLOTS, ub);
+    st32(img + H_GROUP_SLOTS, gb);
     st32(img + H_USERS_OFF, (uint32_t)users_off);
     st32(img + H_GROUPS_OFF, (uint32_t)groups_off);
     st32(img + H_PW_NAME_OFF, (uint32_t)pwn_off);

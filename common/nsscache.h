@@ -14,8 +14,8 @@
  * look at the path again. A file at the path has it 0.
  *
  * The reader (oc_nssc_open() and the lookups) trusts nothing in the image:
- * the header, the checksum and every offset, count, index and chain are
- * checked before use, and a chain walk is bounded by the record count. It
+ * the header, the checksum and every offset, count, slot and ref are
+ * checked before use, and a probe is bounded by the table's slots. It
  * works on any byte buffer (a read-only mapping, or fuzzer input) and never
  * allocates. The reader does NOT apply the uid range policy: that is the
  * NSS module's job (the cache is not a trust root).
@@ -27,9 +27,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define OC_NSSC_MAGIC      "OCNSSC\r\n" /* 8 bytes, no NUL */
-#define OC_NSSC_MAGIC_LEN  8
-#define OC_NSSC_VERSION    3u          /* 2: the replaced word; 3: records next to their strings */
+#define OC_NSSC_MAGIC     "OCNSSC\r\n" /* 8 bytes, no NUL */
+#define OC_NSSC_MAGIC_LEN 8
+/* 2: the replaced word; 3: records next to their strings; 4: hash tables of
+ * open-addressed slots that hold the key next to the ref */
+#define OC_NSSC_VERSION    4u
 #define OC_NSSC_BYTE_ORDER 0x01020304u /* written in host order; a foreign file fails */
 
 /* Caps on what a file may hold (the reader refuses anything larger). */
@@ -119,7 +121,7 @@ struct oc_nssc {
     size_t size;
     uint8_t seed[OC_NSSC_SEED_SIZE];
     uint32_t n_users, n_groups;
-    uint32_t user_mask, group_mask; /* buckets - 1 */
+    uint32_t user_slots, group_slots; /* slots of each hash table (more than records) */
     uint32_t users_off, groups_off;
     uint32_t pw_name_off, pw_uid_off, gr_name_off, gr_gid_off;
     uint32_t refs_off, n_refs;
@@ -129,7 +131,6 @@ struct oc_nssc {
 struct oc_nssc_pw {
     const char *name, *gecos, *dir, *shell; /* point into the image */
     uint32_t uid, gid, flags;
-    uint32_t index;          /* record index, for enumeration */
     uint32_t roles, n_roles; /* list slots: string offsets */
     uint32_t gids, n_gids;   /* data area: refs of the supplementary groups' records */
 };
@@ -137,7 +138,6 @@ struct oc_nssc_pw {
 struct oc_nssc_gr {
     const char *name;
     uint32_t gid, flags;
-    uint32_t index;
     uint32_t members, n_members; /* list slots: string offsets of user names */
 };
 

@@ -9,6 +9,10 @@
  * checksum) is driven through its states: whatever the input holds, 0
  * (live), 1 (replaced once), the top of the counter, and back; the image
  * must stay valid and the word must read back as stored.
+ *
+ * Whatever the slots of the hash tables hold (keys, refs, no empty slot),
+ * a lookup that answers returns the entry asked for: the name it was
+ * given, or the uid or gid (a slot's key only says which record to read).
  */
 #include "config.h"
 
@@ -21,6 +25,43 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Lookups that never answer with another entry than the one asked for. */
+static int pw_name(const struct oc_nssc *c, const char *name, struct oc_nssc_pw *pw)
+{
+    int r = oc_nssc_pw_by_name(c, name, pw);
+    if (r == 0 && strcmp(pw->name, name) != 0) {
+        __builtin_trap();
+    }
+    return r;
+}
+
+static int pw_uid(const struct oc_nssc *c, uint32_t uid, struct oc_nssc_pw *pw)
+{
+    int r = oc_nssc_pw_by_uid(c, uid, pw);
+    if (r == 0 && pw->uid != uid) {
+        __builtin_trap();
+    }
+    return r;
+}
+
+static int gr_name(const struct oc_nssc *c, const char *name, struct oc_nssc_gr *gr)
+{
+    int r = oc_nssc_gr_by_name(c, name, gr);
+    if (r == 0 && strcmp(gr->name, name) != 0) {
+        __builtin_trap();
+    }
+    return r;
+}
+
+static int gr_gid(const struct oc_nssc *c, uint32_t gid, struct oc_nssc_gr *gr)
+{
+    int r = oc_nssc_gr_by_gid(c, gid, gr);
+    if (r == 0 && gr->gid != gid) {
+        __builtin_trap();
+    }
+    return r;
+}
+
 static void walk_user(const struct oc_nssc *c, const struct oc_nssc_pw *pw)
 {
     uint32_t gid;
@@ -30,14 +71,14 @@ static void walk_user(const struct oc_nssc *c, const struct oc_nssc_pw *pw)
 
     for (uint32_t i = 0; i < pw->n_gids && i < 64; i++) {
         if (oc_nssc_pw_gid(c, pw, i, &gid) == 0) {
-            (void)oc_nssc_gr_by_gid(c, gid, &gr);
+            (void)gr_gid(c, gid, &gr);
         }
     }
     for (uint32_t i = 0; i < pw->n_roles && i < 64; i++) {
         (void)oc_nssc_pw_role(c, pw, i, &s);
     }
-    (void)oc_nssc_pw_by_name(c, pw->name, &again);
-    (void)oc_nssc_pw_by_uid(c, pw->uid, &again);
+    (void)pw_name(c, pw->name, &again);
+    (void)pw_uid(c, pw->uid, &again);
     (void)strlen(pw->gecos);
     (void)strlen(pw->dir);
     (void)strlen(pw->shell);
@@ -51,11 +92,11 @@ static void walk_group(const struct oc_nssc *c, const struct oc_nssc_gr *gr)
 
     for (uint32_t i = 0; i < gr->n_members && i < 64; i++) {
         if (oc_nssc_gr_member(c, gr, i, &m) == 0) {
-            (void)oc_nssc_pw_by_name(c, m, &pw);
+            (void)pw_name(c, m, &pw);
         }
     }
-    (void)oc_nssc_gr_by_name(c, gr->name, &again);
-    (void)oc_nssc_gr_by_gid(c, gr->gid, &again);
+    (void)gr_name(c, gr->name, &again);
+    (void)gr_gid(c, gr->gid, &again);
 }
 
 /* Every state of the replaced word keeps a valid image valid. */
@@ -96,15 +137,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         replaced_states(buf, size, &c);
         static const char *const names[] = {"alice", "bob", "build-bot", "root", "", "x"};
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-            if (oc_nssc_pw_by_name(&c, names[i], &pw) == 0) {
+            if (pw_name(&c, names[i], &pw) == 0) {
                 walk_user(&c, &pw);
             }
-            (void)oc_nssc_gr_by_name(&c, names[i], &gr);
+            (void)gr_name(&c, names[i], &gr);
         }
         static const uint32_t ids[] = {0, 1, 1000, 1879048300, 0xffffffffu};
         for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-            (void)oc_nssc_pw_by_uid(&c, ids[i], &pw);
-            (void)oc_nssc_gr_by_gid(&c, ids[i], &gr);
+            (void)pw_uid(&c, ids[i], &pw);
+            (void)gr_gid(&c, ids[i], &gr);
         }
         for (uint32_t i = 0; i < c.n_users && i < 256; i++) {
             if (oc_nssc_pw_at(&c, i, &pw) == 0) {

@@ -848,6 +848,98 @@ static void test_uid0_refused(void **state)
 }
 
 /* Replacement is noticed on the next call; so is a narrower uid range. */
+/* The VmFlags and FilePmdMapped (kB) of this process's mapping of the
+ * cache path (not a deleted one); false when there is none. */
+static bool cache_mapping(char *ret_flags, size_t flags_len, long *ret_pmd_kb)
+{
+    char line[512];
+    bool in = false, found = false;
+    FILE *f = fopen("/proc/self/smaps", "r");
+    assert_non_null(f);
+    size_t pl = strlen(cache_path);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        size_t n = strlen(line);
+        if (n > 0 && line[n - 1] == '\n') {
+            line[--n] = '\0';
+        }
+        const char *sp = strchr(line, ' ');
+        if (sp != NULL && sp > line && sp[-1] != ':') { /* "start-end perms ... path" */
+            in = n >= pl && strcmp(line + n - pl, cache_path) == 0;
+            continue;
+        }
+        if (in && strncmp(line, "FilePmdMapped:", 14) == 0) {
+            *ret_pmd_kb = atol(line + 14);
+        } else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+            snprintf(ret_flags, flags_len, "%s ", line + 8);
+            found = true;
+            in = false;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/* A large cache (2 MB and more) is mapped with the advice for huge pages
+ * before it is populated, so that a cache read back from disk is still
+ * mapped with 2 MB pages; a small one is not advised. */
+static void test_large_cache_huge_pages(void **state)
+{
+    enum { N = 20000 };
+    struct oc_nssc_user_in *u = calloc(N, sizeof(*u));
+    char(*names)[16] = calloc(N, 16);
+    char(*homes)[32] = calloc(N, 32);
+    struct passwd pw;
+    char buf[1024], flags[600];
+    int err = 0;
+    long pmd_kb = -1;
+    void *img;
+    size_t len;
+
+    (void)state;
+    NEED_ROOT();
+    if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) != 0) {
+        print_message("# SKIP no transparent huge pages in this kernel\n");
+        skip();
+    }
+    assert_non_null(u);
+    assert_non_null(names);
+    assert_non_null(homes);
+    for (unsigned i = 0; i < N; i++) {
+        snprintf(names[i], 16, "agent-%05u", i);
+        snprintf(homes[i], 32, "/home/agents/%s", names[i]);
+        u[i] = (struct oc_nssc_user_in){.name = names[i],
+                                        .uid = UMIN + 10 + i,
+                                        .gid = UMIN + 10 + i,
+                                        .gecos = "An agent of the test",
+                                        .dir = homes[i],
+                                        .shell = "/bin/sh",
+                                        .enabled = true};
+    }
+    assert_int_equal(oc_nssc_build(u, N, NULL, 0, NULL, &img, &len), 0);
+    assert_true(len >= 2u * 1024u * 1024u);
+    assert_int_equal(oc_nssc_write_file(cache_path, img, len), 0);
+    free(img);
+    /* as if read back from disk: its pages leave the page cache */
+    int fd = open(cache_path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(fdatasync(fd), 0);
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    close(fd);
+    assert_int_equal(m.getpwnam("agent-12345", &pw, buf, sizeof(buf), &err), NSS_STATUS_SUCCESS);
+    assert_int_equal(pw.pw_uid, UMIN + 10 + 12345);
+    assert_true(cache_mapping(flags, sizeof(flags), &pmd_kb));
+    print_message("# %zu-byte cache: VmFlags %s; FilePmdMapped %ld kB\n", len, flags, pmd_kb);
+    assert_non_null(strstr(flags, " hg "));
+
+    write_cache("Alice Agent"); /* small again */
+    assert_int_equal(m.getpwnam("alice", &pw, buf, sizeof(buf), &err), NSS_STATUS_SUCCESS);
+    assert_true(cache_mapping(flags, sizeof(flags), &pmd_kb));
+    assert_null(strstr(flags, " hg "));
+    free(u);
+    free(names);
+    free(homes);
+}
+
 static void test_replacement_noticed(void **state)
 {
     struct passwd pw;
@@ -976,6 +1068,7 @@ int main(void)
             cmocka_unit_test_setup(test_corrupt_cache, setup),
             cmocka_unit_test_setup(test_uid0_refused, setup),
             cmocka_unit_test_setup(test_replacement_noticed, setup),
+            cmocka_unit_test_setup(test_large_cache_huge_pages, setup),
             cmocka_unit_test_setup(test_fork, setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -80,8 +80,10 @@ static void test_roundtrip(void **state)
     assert_int_equal(pw.uid, UMIN + 1);
     assert_int_equal(pw.gid, UMIN + 1);
     assert_int_equal(pw.flags & OC_NSSC_USER_ENABLED, OC_NSSC_USER_ENABLED);
-    assert_int_equal(pw.index, 0);   /* sorted by name */
     assert_int_equal(pw.n_roles, 2); /* duplicates dropped */
+    struct oc_nssc_pw first;
+    assert_int_equal(oc_nssc_pw_at(&c, 0, &first), 0); /* sorted by name */
+    assert_ptr_equal(first.name, pw.name);
     assert_int_equal(oc_nssc_pw_role(&c, &pw, 0, &s), 0);
     assert_string_equal(s, "Host.Login");
     assert_int_equal(oc_nssc_pw_role(&c, &pw, 1, &s), 0);
@@ -297,36 +299,114 @@ static void test_corrupt_structure(void **state)
     free(img);
 }
 
-/* A hash chain that loops is reported, not followed forever. */
-static void test_chain_loop(void **state)
+/* A probe never runs forever and never trusts a slot: a table with no
+ * empty slot (the writer always leaves one) is reported after one round;
+ * a slot whose key matches but whose record has another id, or whose ref
+ * points outside the data area, is corruption; a name slot whose key
+ * matches another name's record is passed over. */
+static void fix_checksum(uint8_t *p, size_t len)
+{
+    uint64_t ck = oc_nssc_checksum(p, len);
+    memcpy(p + OC_NSSC_CHECKSUM_OFFSET, &ck, 8);
+}
+
+static void test_probe_bounds(void **state)
 {
     void *img;
     size_t len;
     struct oc_nssc c;
     struct oc_nssc_pw pw;
+    struct oc_nssc_gr gr;
 
     (void)state;
     build_fix(&img, &len);
     uint8_t *p = img;
     assert_int_equal(oc_nssc_open(p, len, &c), 0);
-    /* Point every record's next-by-name at itself, every bucket at the
-     * first record (records are named by their offset in the data area,
-     * the index table lists them; next-by-name is the record's 12th word). */
-    uint32_t first;
-    for (uint32_t i = 0; i < c.n_users; i++) {
-        uint32_t self;
-        memcpy(&self, p + c.users_off + 4 * i, 4);
-        memcpy(p + c.strings_off + self + 44, &self, 4);
+    assert_true(c.user_slots > c.n_users && c.group_slots > c.n_groups);
+    uint8_t *save = malloc(len);
+    assert_non_null(save);
+    memcpy(save, p, len);
+
+    /* Every slot of both user tables filled with alice's ref and a key
+     * nobody has: a miss goes round once and stops (-EBADMSG). */
+    uint32_t alice;
+    memcpy(&alice, p + c.users_off, 4); /* the index table is in name order */
+    for (uint32_t i = 0; i < c.user_slots; i++) {
+        uint32_t key = 0xdeadbeefu;
+        memcpy(p + c.pw_name_off + 8 * i, &key, 4);
+        memcpy(p + c.pw_name_off + 8 * i + 4, &alice, 4);
+        memcpy(p + c.pw_uid_off + 8 * i, &key, 4);
+        memcpy(p + c.pw_uid_off + 8 * i + 4, &alice, 4);
     }
-    memcpy(&first, p + c.users_off, 4);
-    for (uint32_t b = 0; b <= c.user_mask; b++) {
-        memcpy(p + c.pw_name_off + 4 * b, &first, 4);
-    }
-    uint64_t ck = oc_nssc_checksum(p, len);
-    memcpy(p + OC_NSSC_CHECKSUM_OFFSET, &ck, 8);
+    fix_checksum(p, len);
     assert_int_equal(oc_nssc_open(p, len, &c), 0);
     assert_int_equal(oc_nssc_pw_by_name(&c, "nobody-here", &pw), -EBADMSG);
-    assert_int_equal(oc_nssc_pw_by_name(&c, "alice", &pw), 0);
+    assert_int_equal(oc_nssc_pw_by_name(&c, "alice", &pw), -EBADMSG);
+    assert_int_equal(oc_nssc_pw_by_uid(&c, 4242, &pw), -EBADMSG);
+
+    /* The key of bob's uid in every uid slot, pointing at alice: a key
+     * that does not match its record is corruption, not an answer. */
+    memcpy(p, save, len);
+    assert_int_equal(oc_nssc_open(p, len, &c), 0);
+    assert_int_equal(oc_nssc_pw_by_name(&c, "bob", &pw), 0);
+    uint32_t bob_uid = pw.uid;
+    for (uint32_t i = 0; i < c.user_slots; i++) {
+        memcpy(p + c.pw_uid_off + 8 * i, &bob_uid, 4);
+        memcpy(p + c.pw_uid_off + 8 * i + 4, &alice, 4);
+    }
+    fix_checksum(p, len);
+    assert_int_equal(oc_nssc_open(p, len, &c), 0);
+    assert_int_equal(oc_nssc_pw_by_uid(&c, bob_uid, &pw), -EBADMSG);
+
+    /* A name slot with the right key and a ref past the data area. */
+    memcpy(p, save, len);
+    assert_int_equal(oc_nssc_open(p, len, &c), 0);
+    for (uint32_t i = 0; i < c.group_slots; i++) {
+        uint32_t ref;
+        memcpy(&ref, p + c.gr_name_off + 8 * i + 4, 4);
+        if (ref != 0) {
+            ref = c.strings_size; /* just past the end */
+            memcpy(p + c.gr_name_off + 8 * i + 4, &ref, 4);
+        }
+    }
+    fix_checksum(p, len);
+    assert_int_equal(oc_nssc_open(p, len, &c), 0);
+    assert_int_equal(oc_nssc_gr_by_name(&c, "devs", &gr), -EBADMSG);
+
+    /* Every name slot holding bob's key and ref: looking up a name whose
+     * key differs reads no record; alice's key is not there, so no alice
+     * (-ENOENT is impossible without an empty slot: -EBADMSG), and bob is
+     * found at the first slot. */
+    memcpy(p, save, len);
+    assert_int_equal(oc_nssc_open(p, len, &c), 0);
+    uint32_t bob_key = 0, bob_ref = 0;
+    for (uint32_t i = 0; i < c.user_slots; i++) {
+        uint32_t ref;
+        memcpy(&ref, p + c.pw_name_off + 8 * i + 4, 4);
+        if (ref != 0 && ref != alice) {
+            memcpy(&bob_key, p + c.pw_name_off + 8 * i, 4);
+            bob_ref = ref;
+        }
+    }
+    assert_int_not_equal(bob_ref, 0);
+    for (uint32_t i = 0; i < c.user_slots; i++) {
+        memcpy(p + c.pw_name_off + 8 * i, &bob_key, 4);
+        memcpy(p + c.pw_name_off + 8 * i + 4, &bob_ref, 4);
+    }
+    fix_checksum(p, len);
+    assert_int_equal(oc_nssc_open(p, len, &c), 0);
+    assert_int_equal(oc_nssc_pw_by_name(&c, "bob", &pw), 0);
+    assert_string_equal(pw.name, "bob");
+    assert_int_equal(oc_nssc_pw_by_name(&c, "alice", &pw), -EBADMSG);
+
+    /* Slot counts the reader refuses: no more slots than records. */
+    memcpy(p, save, len);
+    uint32_t n;
+    memcpy(&n, p + 52, 4); /* users */
+    memcpy(p + 60, &n, 4); /* user slots = users: no empty slot */
+    fix_checksum(p, len);
+    assert_int_equal(oc_nssc_open(p, len, &c), -EBADMSG);
+    free(save);
     free(img);
 }
 
@@ -468,10 +548,11 @@ static void test_replaced_states(void **state)
     free(img);
 }
 
-/* What a hit reads lies together: each user's record, its own strings and
- * the refs of its groups in one run of the data area that touches no more
- * cache lines than its size needs, its private group's record right after;
- * a group read through a user's list is the group of that gid. */
+/* What a hit reads lies together: each user's record, the refs of its
+ * few groups and its own strings in one run of the data area that touches
+ * no more cache lines than its size needs, then its private group's record;
+ * a group read through a user's list is the group of that gid. The hash
+ * tables hold the key in the slot: uid and gid themselves. */
 static void test_hit_locality(void **state)
 {
     enum { N = 3000, TEAM = 100 };
@@ -516,8 +597,12 @@ static void test_hit_locality(void **state)
         struct oc_nssc_gr gr;
         uint32_t rec;
         assert_int_equal(oc_nssc_pw_by_uid(&c, UMIN + i, &pw), 0);
-        memcpy(&rec, p + c.users_off + 4 * pw.index, 4);
-        size_t at = c.strings_off + rec, end = at + 56; /* the record */
+        memcpy(&rec, p + c.users_off + 4 * i, 4);       /* names sort like uids here */
+        size_t at = c.strings_off + rec, end = at + 44; /* the record */
+        /* the group refs right after the record */
+        assert_int_equal(pw.n_gids, 1);
+        assert_int_equal(c.strings_off + pw.gids, end);
+        end += 4;
         assert_ptr_equal(pw.name, (const char *)p + end);
         end += strlen(pw.name) + 1;
         assert_ptr_equal(pw.gecos, (const char *)p + end);
@@ -526,16 +611,34 @@ static void test_hit_locality(void **state)
         end += strlen(pw.dir) + 1;
         size_t lines = (end - at + 63) / 64;
         assert_true((at % 64) + (end - at) <= lines * 64);
-        /* the group refs right after the strings, then the private group */
-        assert_int_equal(pw.n_gids, 1);
-        assert_true(c.strings_off + pw.gids >= end && c.strings_off + pw.gids < end + 4 + 11);
+        /* the private group's record right after the strings (4-aligned) */
+        size_t grp = (end + 3) & ~(size_t)3;
         assert_int_equal(oc_nssc_pw_group(&c, &pw, 0, &gr), 0);
         assert_int_equal(gr.gid, UMIN + N + i / TEAM);
         assert_string_equal(gr.name, teams[i / TEAM]);
         assert_int_equal(oc_nssc_gr_by_gid(&c, UMIN + i, &gr), 0);
         assert_ptr_equal(gr.name, pw.name);
-        memcpy(&rec, p + c.groups_off + 4 * gr.index, 4);
-        assert_int_equal(c.strings_off + rec, c.strings_off + pw.gids + 4);
+        memcpy(&rec, p + c.groups_off + 4 * i, 4); /* agent-* sort before team-* */
+        assert_int_equal(c.strings_off + rec, grp);
+    }
+    /* Every uid and gid is its own slot's key, and the slot's ref is its
+     * record. */
+    for (uint32_t t = 0; t < 2; t++) {
+        uint32_t slots = t == 0 ? c.user_slots : c.group_slots, used = 0;
+        const uint8_t *tab = p + (t == 0 ? c.pw_uid_off : c.gr_gid_off);
+        for (uint32_t i = 0; i < slots; i++) {
+            uint32_t key, ref, id;
+            memcpy(&key, tab + 8 * i, 4);
+            memcpy(&ref, tab + 8 * i + 4, 4);
+            if (ref == 0) {
+                continue;
+            }
+            used++;
+            memcpy(&id, p + c.strings_off + ref + (t == 0 ? 16 : 4), 4); /* uid, gid */
+            assert_int_equal(key, id);
+        }
+        assert_int_equal(used, t == 0 ? c.n_users : c.n_groups);
+        assert_true(slots > used && slots <= used + used / 4 + 1);
     }
     free(img);
     free(u);
@@ -545,6 +648,53 @@ static void test_hit_locality(void **state)
     free(gecos);
     free(teams);
     free(members);
+}
+
+/* A user in many groups keeps its strings next to its record: more
+ * than 8 group refs go after the strings, up to 8 right after the record. */
+static void test_many_groups(void **state)
+{
+    static const char *const names[] = {"alice", "bob"};
+    struct oc_nssc_user_in u[2];
+    struct oc_nssc_group_in g[9];
+    char gname[9][8];
+    const char *both[] = {"alice", "bob"};
+    void *img;
+    size_t len;
+    struct oc_nssc c;
+    struct oc_nssc_pw pw;
+
+    (void)state;
+    for (unsigned i = 0; i < 2; i++) {
+        u[i] = (struct oc_nssc_user_in){.name = names[i],
+                                        .uid = UMIN + i + 1,
+                                        .gid = UMIN + i + 1,
+                                        .dir = "/home/x",
+                                        .shell = "/bin/sh"};
+    }
+    for (unsigned k = 0; k < 9; k++) {
+        snprintf(gname[k], sizeof(gname[k]), "g%u", k);
+        /* alice is in all nine, bob in the first eight */
+        g[k] = (struct oc_nssc_group_in){.name = gname[k],
+                                         .gid = UMIN + 100 + k,
+                                         .members = both,
+                                         .n_members = k < 8 ? 2 : 1};
+    }
+    assert_int_equal(oc_nssc_build(u, 2, g, 9, NULL, &img, &len), 0);
+    assert_int_equal(oc_nssc_open(img, len, &c), 0);
+    const char *base = (const char *)img + c.strings_off;
+    assert_int_equal(oc_nssc_pw_by_name(&c, "alice", &pw), 0);
+    assert_int_equal(pw.n_gids, 9);
+    assert_true(base + pw.gids > pw.dir);
+    for (uint32_t k = 0; k < 9; k++) {
+        uint32_t gid;
+        assert_int_equal(oc_nssc_pw_gid(&c, &pw, k, &gid), 0);
+        assert_int_equal(gid, UMIN + 100 + k);
+    }
+    assert_int_equal(oc_nssc_pw_by_name(&c, "bob", &pw), 0);
+    assert_int_equal(pw.n_gids, 8);
+    assert_ptr_equal(base + pw.gids + 4 * 8, pw.name); /* record, refs, name */
+    free(img);
 }
 
 /* Many entries: all found, sizes sane (the cache must stay compact). */
@@ -589,6 +739,22 @@ static void test_many(void **state)
     }
     print_message("# %d agents: cache %zu bytes, raw passwd+group %zu bytes (%.2fx)\n", N, len, raw,
                   (double)len / (double)raw);
+    /* Sequential ids and similar names spread over the slots: no long run
+     * of occupied slots (a probe that reads them all would be slow). At a
+     * load of 0.8 random keys give runs of a few dozen. */
+    const uint8_t *p = img;
+    const uint32_t offs[] = {c.pw_name_off, c.pw_uid_off, c.gr_name_off, c.gr_gid_off};
+    for (size_t t = 0; t < 4; t++) {
+        uint32_t slots = t < 2 ? c.user_slots : c.group_slots, run = 0, longest = 0;
+        for (uint32_t i = 0; i < slots; i++) {
+            uint32_t ref;
+            memcpy(&ref, p + offs[t] + 8 * (size_t)i + 4, 4);
+            run = ref != 0 ? run + 1 : 0;
+            longest = run > longest ? run : longest;
+        }
+        print_message("# table %zu: longest run of occupied slots %u of %u\n", t, longest, slots);
+        assert_true(longest < 200);
+    }
     assert_true(len <= 2 * raw);
     free(img);
     free(u);
@@ -600,12 +766,12 @@ static void test_many(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_roundtrip),       cmocka_unit_test(test_deterministic),
-            cmocka_unit_test(test_empty),           cmocka_unit_test(test_writer_refuses),
-            cmocka_unit_test(test_reader_refuses),  cmocka_unit_test(test_corrupt_structure),
-            cmocka_unit_test(test_chain_loop),      cmocka_unit_test(test_write_file),
-            cmocka_unit_test(test_replaced_states), cmocka_unit_test(test_many),
-            cmocka_unit_test(test_hit_locality),
+            cmocka_unit_test(test_roundtrip),      cmocka_unit_test(test_deterministic),
+            cmocka_unit_test(test_empty),          cmocka_unit_test(test_writer_refuses),
+            cmocka_unit_test(test_reader_refuses), cmocka_unit_test(test_corrupt_structure),
+            cmocka_unit_test(test_probe_bounds),   cmocka_unit_test(test_many_groups),
+            cmocka_unit_test(test_write_file),     cmocka_unit_test(test_replaced_states),
+            cmocka_unit_test(test_many),           cmocka_unit_test(test_hit_locality),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
