@@ -846,10 +846,12 @@ static const struct keydef keytab[] = {
         {SEC_GLOBAL, "shell", p_path, G(shell), 0, 0, "", "shell = /bin/sh", false},
         {SEC_GLOBAL, "state_dir", p_path, G(state_dir), 0, 0, "",
          "state_dir = " OC_DEFAULT_STATE_DIR, false},
+        {SEC_GLOBAL, "trust_dir", p_path, G(trust_dir), 0, 0, "",
+         "trust_dir = " OC_DEFAULT_TRUST_DIR, false},
         {SEC_GLOBAL, "jwks_dir", p_path, G(jwks_dir), 0, 0, "", "jwks_dir = " OC_DEFAULT_JWKS_DIR,
          false},
         {SEC_GLOBAL, "nss_cache", p_path, G(nss_cache), 0, 0, "",
-         "nss_cache = " OC_DEFAULT_STATE_DIR "/nss.cache", false},
+         "nss_cache = " OC_DEFAULT_TRUST_DIR "/nss.cache", false},
         {SEC_GLOBAL, "keys_dir", p_path, G(keys_dir), 0, 0, "",
          "keys_dir = " OC_DEFAULT_STATE_DIR "/keys", false},
         {SEC_GLOBAL, "ssh_namespaces", p_namespaces, G(ssh_namespaces), 0, 0, "",
@@ -1596,8 +1598,9 @@ static int global_defaults(struct ctx *c)
     r = r < 0 ? r : set_default(&g->home, OC_DEFAULT_HOME);
     r = r < 0 ? r : set_default(&g->shell, OC_DEFAULT_SHELL);
     r = r < 0 ? r : set_default(&g->state_dir, OC_DEFAULT_STATE_DIR);
-    r = r < 0 ? r : set_default(&g->jwks_dir, OC_DEFAULT_JWKS_DIR);
-    r = r < 0 ? r : set_default_join(&g->nss_cache, g->state_dir, "nss.cache");
+    r = r < 0 ? r : set_default(&g->trust_dir, OC_DEFAULT_TRUST_DIR);
+    r = r < 0 ? r : set_default_join(&g->jwks_dir, g->trust_dir, "jwks");
+    r = r < 0 ? r : set_default_join(&g->nss_cache, g->trust_dir, "nss.cache");
     r = r < 0 ? r : set_default_join(&g->keys_dir, g->state_dir, "keys");
     r = r < 0 ? r : set_default(&g->runtime_dir, OC_DEFAULT_RUNTIME_DIR);
     r = r < 0 ? r : set_default_join(&g->socket, g->runtime_dir, "openclawd.sock");
@@ -2066,6 +2069,7 @@ void oc_config_free(struct oc_config *cfg)
     free(g->runtime_dir);
     free(g->socket);
     free(g->tally_dir);
+    free(g->trust_dir);
     free(g->tcti);
     free(g->ca_file);
     for (i = 0; i < cfg->n_services; i++) {

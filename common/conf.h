@@ -52,7 +52,8 @@
 #define OC_DEFAULT_RUNTIME_DIR "/run/openclaw"
 #define OC_DEFAULT_TALLY_DIR   "/var/lib/openclaw-pam" /* root's, kept across reboots */
 /* root's, written by openclaw-sync only (docs/security.md, "The trust boundary") */
-#define OC_DEFAULT_JWKS_DIR      "/var/lib/openclaw-trust/jwks"
+#define OC_DEFAULT_TRUST_DIR     "/var/lib/openclaw-trust"
+#define OC_DEFAULT_JWKS_DIR      OC_DEFAULT_TRUST_DIR "/jwks"
 #define OC_DEFAULT_TCTI          "device:/dev/tpmrm0"
 #define OC_DEFAULT_DENY          5
 #define OC_DENY_MAX              1000
@@ -131,6 +132,9 @@ struct oc_global {
     char *runtime_dir;
     char *socket;
     char *tally_dir;
+    /* root's: directory.json, names.json, the NSS cache and jwks/ (written
+     * by openclaw-sync only; docs/security.md, "The trust boundary") */
+    char *trust_dir;
     char *tcti;
     char *ca_file; /* NULL: system trust store */
     bool allow_software_keys;

@@ -399,10 +399,9 @@ fail:
     return r;
 }
 
-int oc_dir_load_file(const char *path, uint32_t uid_min, uint32_t uid_max, struct oc_dir **ret,
-                     const char **ret_why)
+int oc_dir_load_fd(int fd, uint32_t uid_min, uint32_t uid_max, struct oc_dir **ret,
+                   const char **ret_why)
 {
-    _cleanup_close_ int fd = -1;
     struct stat st;
     char *buf;
     size_t off;
@@ -410,10 +409,6 @@ int oc_dir_load_file(const char *path, uint32_t uid_min, uint32_t uid_max, struc
 
     if (ret_why != NULL) {
         *ret_why = "cannot read the file";
-    }
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
-        return -errno;
     }
     if (fstat(fd, &st) < 0) {
         return -errno;
@@ -426,7 +421,7 @@ int oc_dir_load_file(const char *path, uint32_t uid_min, uint32_t uid_max, struc
     }
     if ((st.st_mode & 0022) != 0) {
         if (ret_why != NULL) {
-            *ret_why = "writable by group or others (openclawd writes it 0644)";
+            *ret_why = "writable by group or others (openclaw-sync writes it 0644)";
         }
         return -EPERM;
     }
@@ -449,6 +444,21 @@ int oc_dir_load_file(const char *path, uint32_t uid_min, uint32_t uid_max, struc
     r = oc_dir_parse(buf, off, uid_min, uid_max, ret, ret_why);
     free(buf);
     return r;
+}
+
+int oc_dir_load_file(const char *path, uint32_t uid_min, uint32_t uid_max, struct oc_dir **ret,
+                     const char **ret_why)
+{
+    _cleanup_close_ int fd = -1;
+
+    if (ret_why != NULL) {
+        *ret_why = "cannot read the file";
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        return -errno;
+    }
+    return oc_dir_load_fd(fd, uid_min, uid_max, ret, ret_why);
 }
 
 void oc_dir_free(struct oc_dir *d)

@@ -23,8 +23,12 @@
 
 #include "util.h"
 
-#define OC_DIR_VERSION        1
-#define OC_DIR_FILE_NAME      "directory.json"
+#define OC_DIR_VERSION   1
+#define OC_DIR_FILE_NAME "directory.json"
+/* In trust_dir: one empty file per agent that pam_openclaw locked out, for
+ * root's openclaw-sync to disable its service principal through Graph
+ * (on_anomaly = disable-service-principal; openclaw-sync.path starts it). */
+#define OC_ANOMALY_DIR_NAME   "anomalies"
 #define OC_DIR_FILE_MAX       (32u * 1024u * 1024u) /* bytes in the file */
 #define OC_DIR_AGENTS_MAX     4096                  /* agents in the file */
 #define OC_DIR_ROLES_MAX      64                    /* roles of one agent */
@@ -89,6 +93,10 @@ int oc_dir_parse(const char *buf, size_t len, uint32_t uid_min, uint32_t uid_max
  * others (-EPERM), at most OC_DIR_FILE_MAX. */
 int oc_dir_load_file(const char *path, uint32_t uid_min, uint32_t uid_max, struct oc_dir **ret,
                      const char **ret_why);
+/* The same from an open descriptor (pam_openclaw: a file of root's opened
+ * relative to its checked directory, rootdir.h). */
+int oc_dir_load_fd(int fd, uint32_t uid_min, uint32_t uid_max, struct oc_dir **ret,
+                   const char **ret_why);
 
 void oc_dir_free(struct oc_dir *d);
 

@@ -10,7 +10,7 @@
 #include "helper/auditlog.h"
 
 /* The tags (syslog identifiers) openclaw logs under. */
-static const char *const our_tags[] = {"pam_openclaw", "openclawd", "openclawctl"};
+static const char *const our_tags[] = {"pam_openclaw", "openclawd", "openclawctl", "openclaw-sync"};
 
 /* The fixed keys of audit.h, in order. */
 static const char *const fixed_keys[] = {"event",        "service",   "user",

@@ -165,10 +165,11 @@ static int by_count(const void *x, const void *y)
     return r != 0 ? r : strcmp(a->d, b->d);
 }
 
-/* openclawd's own records (audit.h's caller fields) */
+/* openclawd's own records and openclaw-sync's (audit.h's caller fields):
+ * the directory changes are root's openclaw-sync's since it syncs */
 static bool is_daemon(const struct oc_auditlog_rec *r)
 {
-    return strcmp(r->service, "openclawd") == 0;
+    return strcmp(r->service, "openclawd") == 0 || strcmp(r->service, "openclaw-sync") == 0;
 }
 
 static bool is_event_of_note(const struct oc_auditlog_rec *r)
@@ -636,7 +637,7 @@ static void print_text(const struct summary *s, const char *source, const struct
             printf("\n");
         }
     }
-    printf("\nopenclawd decisions by event, path, result and reason:\n");
+    printf("\nopenclawd and openclaw-sync decisions by event, path, result and reason:\n");
     if (s->daemon.n == 0) {
         printf("  (none)\n");
     }

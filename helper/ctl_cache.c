@@ -6,9 +6,9 @@
  * rebuild builds the NSS cache file from the config's static [agent]
  * sections and [roles] groups, and replaces the file atomically. The same
  * config (and the same local groups) always gives the same bytes. See
- * docs/nss.md. sync asks a running openclawd (root's cache-rebuild
- * request) for a directory sync now and waits for its result: how an admin
- * makes a revocation in Entra take effect at once (docs/ssh.md).
+ * docs/nss.md. sync runs root's openclaw-sync now (--force) and waits for
+ * it: how an admin makes a revocation in Entra take effect at once
+ * (docs/ssh.md).
  * The builder (groups, gids) is helper/oc_cachebuild.c, shared with
  * openclawd's directory sync.
  */
@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -32,9 +33,6 @@
 #include "pam_openclaw/helperclient.h"
 #include "util.h"
 
-/* openclawd answers a sync request within 60 s (then "started" only). */
-#define CTL_SYNC_TIMEOUT_MS 65000
-
 static void cache_usage(FILE *f)
 {
     fprintf(f, "Usage: openclawctl cache rebuild [--config FILE] [--output FILE]\n"
@@ -42,9 +40,9 @@ static void cache_usage(FILE *f)
                "rebuild: build the NSS cache file from the [agent] sections and [roles] of\n"
                "the config and replace it atomically (default output: nss_cache from the\n"
                "config). The same input always gives the same file.\n"
-               "sync (root): ask openclawd for a directory sync from Entra now and wait for\n"
-               "it (at most about a minute), so that a certificate, role or service\n"
-               "principal removed in Entra stops new logins at once.\n");
+               "sync (root): run openclaw-sync now: the directory from Entra, its NSS cache\n"
+               "and the keys, as root, so that a certificate, role or service principal\n"
+               "removed in Entra stops new logins at once.\n");
 }
 
 /* The options of both subcommands: --config, --help, and --output when
@@ -166,16 +164,38 @@ out:
     return ret;
 }
 
+/* openclaw-sync: the one next to this openclawctl (a build tree, a
+ * prefix), else the installed one. */
+static void sync_program(char *buf, size_t len)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+    char *slash;
+
+    if (n > 0 && (size_t)n < len - 16) {
+        buf[n] = '\0';
+        slash = strrchr(buf, '/');
+        if (slash != NULL) {
+            (void)snprintf(slash + 1, len - (size_t)(slash + 1 - buf), "openclaw-sync");
+            if (access(buf, X_OK) == 0) {
+                return;
+            }
+        }
+    }
+    (void)snprintf(buf, len, "%s/openclaw-sync", SBINDIR);
+}
+
+/*
+ * cache sync: root's openclaw-sync, now (--force): the directory from
+ * Entra (or the static sections), its NSS cache and the keys, written as
+ * root into trust_dir, waited for. What openclawd (the daemon account) no
+ * longer does (docs/security.md, "The trust boundary").
+ */
 static int cache_sync(int argc, char **argv)
 {
     const char *config_path = OC_CONFIG_PATH;
-    struct oc_config *cfg = NULL;
-    struct oc_config_error err;
-    char msg[1024], *answer = NULL;
-    size_t len = 0;
-    cJSON *o = NULL;
-    const cJSON *ok, *finished, *agents, *why;
-    int ret = CTL_EXIT_USAGE, c, r;
+    char prog[4096];
+    pid_t pid;
+    int c, status = 0;
 
     c = cache_options(argc, argv, &config_path, NULL);
     if (c >= 0) {
@@ -183,58 +203,40 @@ static int cache_sync(int argc, char **argv)
     }
     if (geteuid() != 0) {
         fprintf(stderr,
-                "openclawctl cache sync: only root may ask openclawd for a sync (uid %u "
-                "is not root)\n",
+                "openclawctl cache sync: only root may sync what root trusts (uid %u is not "
+                "root)\n",
                 (unsigned)geteuid());
         return CTL_EXIT_REFUSED;
     }
-    r = oc_config_load(config_path, 0, &cfg, &err);
-    if (r < 0) {
-        (void)oc_config_error_format(&err, msg, sizeof(msg));
-        fprintf(stderr, "openclawctl: %s\n", msg);
-        goto out;
+    sync_program(prog, sizeof(prog));
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "openclawctl cache sync: fork: %s\n", strerror(errno));
+        return CTL_EXIT_REFUSED;
     }
-    if (cfg->directory == NULL) {
-        fprintf(stderr, "openclawctl cache sync: note: no [directory] section: openclawd "
-                        "rewrites the cache from the static [agent] sections only\n");
+    if (pid == 0) {
+        execl(prog, "openclaw-sync", "--config", config_path, "--force", (char *)NULL);
+        fprintf(stderr, "openclawctl cache sync: cannot run %s: %s\n", prog, strerror(errno));
+        _exit(127);
     }
-    ret = CTL_EXIT_REFUSED;
-    r = oc_hc_call(cfg->global.socket, "{\"type\":\"cache-rebuild\"}", CTL_SYNC_TIMEOUT_MS, &answer,
-                   &len);
-    if (r < 0) {
-        fprintf(stderr, "openclawctl cache sync: %s (%s)%s\n", oc_hc_strerror(r),
-                cfg->global.socket,
-                r == -ENOENT || r == -ECONNREFUSED ? ": start it with systemctl start openclawd"
-                                                   : "");
-        goto out;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            fprintf(stderr, "openclawctl cache sync: waitpid: %s\n", strerror(errno));
+            return CTL_EXIT_REFUSED;
+        }
     }
-    o = cJSON_ParseWithLength(answer, len);
-    ok = cJSON_GetObjectItemCaseSensitive(o, "ok");
-    finished = cJSON_GetObjectItemCaseSensitive(o, "finished");
-    agents = cJSON_GetObjectItemCaseSensitive(o, "agents");
-    why = cJSON_GetObjectItemCaseSensitive(o, "message");
-    if (!cJSON_IsTrue(ok)) {
-        fprintf(stderr,
-                "openclawctl cache sync: the sync failed: %s (the last good directory data "
-                "stays in force; openclawctl status shows the sync's age and error)\n",
-                cJSON_IsString(why) ? why->valuestring : "no reason given");
-        goto out;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        printf("directory sync finished: the directory data, the NSS cache and the keys are "
+               "root's and current (openclaw-sync)\n");
+        return CTL_EXIT_OK;
     }
-    if (!cJSON_IsTrue(finished)) {
-        fprintf(stderr, "openclawctl cache sync: the sync started but did not finish within a "
-                        "minute; openclawctl status shows when it does\n");
-        goto out;
-    }
-    printf("directory sync finished: %d agents in the NSS cache and directory data\n",
-           cJSON_IsNumber(agents) ? agents->valueint : 0);
-    ret = CTL_EXIT_OK;
-out:
-    cJSON_Delete(o);
-    if (answer != NULL) {
-        oc_free_wipe(answer, len + 1);
-    }
-    oc_config_free(cfg);
-    return ret;
+    fprintf(stderr,
+            "openclawctl cache sync: the sync failed (openclaw-sync %s %d, above); the last good "
+            "directory data stays in force\n",
+            WIFEXITED(status) ? "exited with" : "killed by signal",
+            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    return CTL_EXIT_REFUSED;
 }
 
 int ctl_cache(int argc, char **argv)

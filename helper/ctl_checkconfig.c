@@ -407,6 +407,7 @@ static void check_dirs(struct check *c, const struct oc_config *cfg)
     const char *du = c->daemon_user;
 
     check_dir(c, "state_dir", g->state_dir, du, 0755);
+    check_root_dir(c, "trust_dir", g->trust_dir, 0755, OC_DEFAULT_TRUST_DIR);
     check_root_dir(c, "jwks_dir", g->jwks_dir, 0755, OC_DEFAULT_JWKS_DIR);
     check_keys_file(c, g->jwks_dir);
     check_dir(c, "keys_dir", g->keys_dir, du, 0700);
@@ -469,6 +470,40 @@ static void check_agents(struct check *c, const struct oc_config *cfg)
     }
 }
 
+/*
+ * The [directory] credential is root's: openclaw-sync (root) syncs and
+ * disables service principals with it; the daemon account must not be
+ * able to read it (docs/security.md, "The trust boundary").
+ */
+static void check_directory_credential(struct check *c, const struct oc_config *cfg)
+{
+    const struct oc_agent *a;
+    const char *files[] = {NULL, NULL, NULL};
+    const char *what[] = {"key_file", "secret_file", "sealed_file"};
+    struct stat st;
+
+    if (cfg->directory == NULL) {
+        return;
+    }
+    a = &cfg->directory->agent;
+    files[0] = a->key_file;
+    files[1] = a->secret_file;
+    files[2] = a->sealed_file;
+    for (size_t i = 0; i < 3; i++) {
+        if (files[i] == NULL || lstat(files[i], &st) < 0) {
+            continue;
+        }
+        if (st.st_uid != 0 || (st.st_mode & 077) != 0) {
+            problem(c, c->path, cfg->directory->line,
+                    "[directory] %s %s is not root's alone (uid %u, mode %04o): the [directory] "
+                    "credential is root's (openclaw-sync syncs with it; openclawd never needs it): "
+                    "chown root:root %s && chmod 0600 %s",
+                    what[i], files[i], (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+                    files[i], files[i]);
+        }
+    }
+}
+
 /* Agents of the directory data (with [directory]) named like a local user or group. */
 static void check_dir_agents(struct check *c, const struct oc_config *cfg)
 {
@@ -479,7 +514,7 @@ static void check_dir_agents(struct check *c, const struct oc_config *cfg)
     if (cfg->directory == NULL) {
         return;
     }
-    (void)snprintf(path, sizeof(path), "%s/%s", cfg->global.state_dir, OC_DIR_FILE_NAME);
+    (void)snprintf(path, sizeof(path), "%s/%s", cfg->global.trust_dir, OC_DIR_FILE_NAME);
     if (oc_dir_load_file(path, cfg->global.uid_min, cfg->global.uid_max, &d, &why) < 0) {
         return; /* not synced yet, or openclawctl status says why */
     }
@@ -492,14 +527,14 @@ static void check_dir_agents(struct check *c, const struct oc_config *cfg)
                     "user wins and the agent is refused; rename the local user, or pin the "
                     "agent another name in %s/names.json (docs/directory.md)",
                     a->name, a->app_id, c->db.passwd_path, le->line, (unsigned)le->id,
-                    cfg->global.state_dir);
+                    cfg->global.trust_dir);
         } else if ((le = ctl_localdb_group(&c->db, a->name)) != NULL) {
             problem(c, path, 0,
                     "agent %s (app %s) has the name of a local group (%s:%u, gid %u): its "
                     "private group would be confused with it; rename the group, or pin the "
                     "agent another name in %s/names.json (docs/directory.md)",
                     a->name, a->app_id, c->db.group_path, le->line, (unsigned)le->id,
-                    cfg->global.state_dir);
+                    cfg->global.trust_dir);
         }
     }
     oc_dir_free(d);
@@ -1248,6 +1283,7 @@ int ctl_check_config(int argc, char **argv)
         check_range(&c, cfg);
         check_agents(&c, cfg);
         check_dir_agents(&c, cfg);
+        check_directory_credential(&c, cfg);
         check_roles(&c, cfg);
         check_uids(&c, cfg);
     }

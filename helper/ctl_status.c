@@ -131,8 +131,9 @@ static void nss_state(const char *path, int64_t now, struct file_state *st)
     memset(st, 0, sizeof(*st));
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
-        snprintf(st->detail, sizeof(st->detail), "%s: %s (openclawctl cache rebuild writes it)",
-                 path, strerror(errno));
+        snprintf(st->detail, sizeof(st->detail),
+                 "%s: %s (openclaw-sync writes it, as root; or openclawctl cache rebuild)", path,
+                 strerror(errno));
         return;
     }
     struct stat sb;

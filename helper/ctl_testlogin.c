@@ -460,7 +460,7 @@ int ctl_test_login(int argc, char **argv)
             uid_from = "its [agent] section";
         }
         if (cfg->directory != NULL) {
-            (void)snprintf(dir_path, sizeof(dir_path), "%s/%s", cfg->global.state_dir,
+            (void)snprintf(dir_path, sizeof(dir_path), "%s/%s", cfg->global.trust_dir,
                            OC_DIR_FILE_NAME);
             r = oc_dir_load_file(dir_path, lo, hi, &dir, &dir_why);
             if (r < 0 && dir_why == NULL) {

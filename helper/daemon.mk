@@ -20,10 +20,7 @@ helper_openclawd_SOURCES = helper/openclawd.c \
 	helper/oc_cred.c helper/oc_cred.h helper/oc_discovery.c \
 	helper/oc_credparse.c helper/oc_credparse.h \
 	helper/oc_agentstate.c helper/oc_agentstate.h \
-	helper/oc_decide.c helper/oc_decide.h \
-	helper/oc_cachebuild.c helper/oc_cachebuild.h \
-	helper/oc_graph.c helper/oc_graph.h \
-	helper/oc_graphutil.c helper/oc_graphutil.h
+	helper/oc_decide.c helper/oc_decide.h
 helper_openclawd_SOURCES += helper/oc_mi.c helper/oc_mi.h helper/oc_mi_env.c helper/oc_mihttp.c helper/oc_mihttp.h \
 	helper/oc_sockdiag.c helper/oc_sockdiag.h
 helper_openclawd_SOURCES += helper/oc_sshsign.c helper/oc_sshsign.h helper/oc_sshwire.c \
@@ -32,16 +29,19 @@ helper_openclawd_CFLAGS = $(ocd_cflags)
 helper_openclawd_LDADD = common/libocpam.la common/libocproto.la tpm/liboctpm.la common/libocverify.la \
 	common/libocbase.la $(CURL_LIBS) $(TSS2_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
 
-# openclaw-sync: root's one-shot writer of the keys pam_openclaw trusts
-# (docs/security.md, "The trust boundary"); the fetch code is openclawd's.
+# openclaw-sync: root's one-shot writer of what pam_openclaw and
+# nss_openclaw trust (docs/security.md, "The trust boundary"): keys,
+# directory, NSS cache; the fetch and sync code is the one openclawd had.
 sbin_PROGRAMS += helper/openclaw-sync
 helper_openclaw_sync_SOURCES = helper/openclaw-sync.c \
 	helper/oc_fetch.c helper/oc_fetch.h \
+	helper/oc_graph.c helper/oc_graph.h helper/oc_graphutil.c helper/oc_graphutil.h \
+	helper/oc_cachebuild.c helper/oc_cachebuild.h helper/oc_sweep.c helper/oc_sweep.h \
 	helper/oc_cred.c helper/oc_cred.h helper/oc_discovery.c \
 	helper/oc_credparse.c helper/oc_credparse.h \
 	helper/oc_sealed.c helper/oc_sealed.h
 helper_openclaw_sync_CFLAGS = $(ocd_cflags)
-helper_openclaw_sync_LDADD = tpm/liboctpm.la common/libocverify.la common/libocbase.la \
+helper_openclaw_sync_LDADD = common/libocpam.la tpm/liboctpm.la common/libocverify.la common/libocbase.la \
 	$(CURL_LIBS) $(TSS2_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
 
 bin_PROGRAMS += helper/openclaw-token

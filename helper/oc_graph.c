@@ -1024,7 +1024,7 @@ static void change_record(const struct oc_graph *g, const char *event, const cha
     }
     g->audit(&(const struct oc_audit){
             .event = event,
-            .service = "openclawd",
+            .service = "openclaw-sync",
             .user = name,
             .agent_app_id = app_id,
             .agent_oid = oid,
@@ -1360,7 +1360,7 @@ out:
 /* ------------------------------------------------------------------ */
 
 /* The cache file at path exists and names another format version. */
-static bool cache_of_older_format(const char *path)
+bool oc_graph_cache_other_format(const char *path)
 {
     uint64_t head[(OC_NSSC_HEADER_SIZE + 7) / 8]; /* aligned, as oc_nssc_open wants */
     struct oc_nssc c;
@@ -1395,7 +1395,7 @@ int oc_graph_new(const struct oc_config *cfg, struct oc_fetch_ctx *fetch, const 
         return -ENAMETOOLONG;
     }
     g->next = cfg->directory != NULL ? 0 : INT64_MAX;
-    if (cfg->directory == NULL && cache_of_older_format(cfg->global.nss_cache)) {
+    if (cfg->directory == NULL && oc_graph_cache_other_format(cfg->global.nss_cache)) {
         /* Static agents only: nothing else rewrites the file until an
          * admin's cache rebuild, so a cache an older release wrote (after
          * an upgrade) is written again at start, from the config alone. */
@@ -1522,6 +1522,11 @@ static void anomaly_next(struct oc_graph *g)
         anomaly_record(g, false, err.msg);
         anomaly_pop(g);
     }
+}
+
+bool oc_graph_anomaly_busy(const struct oc_graph *g)
+{
+    return g->anomaly_busy || g->n_anomaly > 0;
 }
 
 int oc_graph_disable_sp(struct oc_graph *g, const char *name, const char *object_id)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * oc_graph.h: openclawd's directory sync (docs/directory.md).
+ * oc_graph.h: the directory sync (docs/directory.md), run by root's
+ * openclaw-sync (it was openclawd's).
  *
  * With a [directory] section the daemon reads, through Microsoft Graph
  * with the [directory] credential, the service principals holding an
@@ -81,6 +82,13 @@ void oc_graph_job_done(struct oc_graph *g, struct oc_fetch_result *res);
  */
 #define OC_GRAPH_ANOMALY_QUEUE 16
 int oc_graph_disable_sp(struct oc_graph *g, const char *name, const char *object_id);
+
+/* An anomaly response is queued or in flight. */
+bool oc_graph_anomaly_busy(const struct oc_graph *g);
+
+/* path holds an NSS cache of another format version than this release's
+ * (an upgrade's): it must be written again. */
+bool oc_graph_cache_other_format(const char *path);
 
 /* The "directory" member of the status answer. */
 cJSON *oc_graph_status(const struct oc_graph *g, int64_t now);

@@ -149,7 +149,7 @@ int main(int argc, char **argv)
         rc = 0;
         goto out;
     }
-    (void)snprintf(path, sizeof(path), "%s/%s", cfg->global.state_dir, OC_DIR_FILE_NAME);
+    (void)snprintf(path, sizeof(path), "%s/%s", cfg->global.trust_dir, OC_DIR_FILE_NAME);
     r = oc_dir_load_file(path, cfg->global.uid_min, cfg->global.uid_max, &dir, &why);
     if (r < 0) {
         fprintf(stderr,

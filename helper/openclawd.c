@@ -41,7 +41,6 @@
 #include "oc_decide.h"
 #include "oc_cred.h"
 #include "oc_fetch.h"
-#include "oc_graph.h"
 #include "oc_mi.h"
 #include "oc_request.h"
 #include "oc_sshsign.h"
@@ -65,7 +64,6 @@
 #define OC_OUTBUF_MAX         (OC_PROTO_HEADER + OC_PROTO_FRAME_MAX)
 #define OC_LISTEN_BACKLOG     512
 #define OC_JWKS_JOB           UINT64_MAX /* job id of the JWKS request */
-#define OC_SYNC_WAIT          60         /* cache-rebuild waits this long, then "started" */
 
 struct client {
     int fd;
@@ -78,8 +76,6 @@ struct client {
     ssize_t wait_entry; /* waiting for this token entry's request, or -1 */
     bool wait_jwks;     /* waiting for the JWKS request */
     bool wait_fresh;    /* get-token max_age: only a token of the request awaited will do */
-    bool wait_sync;     /* cache-rebuild: waiting for the directory sync */
-    uint64_t sync_gen;  /* ...until oc_graph_generation() reaches this */
     struct oc_proto_reader reader;
     uint8_t *out;
     size_t out_len;
@@ -100,7 +96,6 @@ struct daemon {
     int64_t jwks_next;
     bool jwks_in_flight;
     char jwks_error[OC_FETCH_ERR_MAX];
-    struct oc_graph *graph; /* directory sync (oc_graph.c) */
     const char *graph_state_dir;
     int listen_fd;
     int root_fd; /* root's own socket (socket + OC_ROOT_SOCKET_SUFFIX, 0600) */
@@ -385,6 +380,24 @@ static cJSON *agent_status(const struct daemon *d, size_t a, int64_t now)
     return o;
 }
 
+/* The "directory" member of the status answer: root's openclaw-sync
+ * syncs; the daemon reports the age of the file it reads. */
+static cJSON *directory_status(const struct daemon *d, int64_t now)
+{
+    char path[OC_CONFIG_PATH_MAX + 32];
+    cJSON *o = cJSON_CreateObject();
+    struct stat st;
+
+    cJSON_AddBoolToObject(o, "graph", d->config->directory != NULL);
+    cJSON_AddStringToObject(o, "synced_by", "openclaw-sync");
+    (void)snprintf(path, sizeof(path), "%s/%s", d->graph_state_dir, OC_DIR_FILE_NAME);
+    if (stat(path, &st) == 0) {
+        cJSON_AddNumberToObject(o, "last_sync", (double)st.st_mtime);
+        cJSON_AddNumberToObject(o, "age", (double)(now - (int64_t)st.st_mtime));
+    }
+    return o;
+}
+
 static int do_status(struct daemon *d, struct client *c)
 {
     int64_t now = oc_now();
@@ -402,7 +415,7 @@ static int do_status(struct daemon *d, struct client *c)
     }
     cJSON_AddItemToObject(o, "jwks", j);
     cJSON_AddItemToObject(o, "discovery", oc_discovery_status(&d->fetch, now));
-    cJSON_AddItemToObject(o, "directory", oc_graph_status(d->graph, now));
+    cJSON_AddItemToObject(o, "directory", directory_status(d, now));
     /* the TPM as the daemon uses it: its TCTI, and whether a context is open
      * (opened on first use of a TPM credential) */
     cJSON *tpm = cJSON_AddObjectToObject(o, "tpm");
@@ -722,48 +735,23 @@ static int do_agent_request(struct daemon *d, struct client *c, const struct oc_
     return client_send_json(c, o);
 }
 
-/* The answer to cache-rebuild once the sync finished (or the wait ended). */
-static int reply_sync(struct daemon *d, struct client *c, bool finished)
-{
-    const char *err = oc_graph_last_error(d->graph);
-    cJSON *o;
-
-    if (finished && err != NULL) {
-        return send_error(c, "unavailable", err, -1);
-    }
-    o = cJSON_CreateObject();
-    cJSON_AddBoolToObject(o, "ok", 1);
-    cJSON_AddBoolToObject(o, "started", 1);
-    cJSON_AddBoolToObject(o, "finished", finished);
-    if (finished) {
-        cJSON_AddNumberToObject(o, "agents", (double)oc_graph_agents(d->graph));
-    }
-    return client_send_json(c, o);
-}
-
+/* The directory, its NSS cache and the keys are root's, synced by
+ * openclaw-sync (docs/security.md, "The trust boundary"): the daemon
+ * account syncs nothing that root trusts. */
 static int do_cache_rebuild(struct daemon *d, struct client *c)
 {
-    int64_t now = oc_now();
-
-    bool was_running = oc_graph_running(d->graph);
-
-    logmsg("audit: uid %u pid %d asked for a directory sync (cache-rebuild)", c->uid, c->pid);
-    (void)oc_graph_start(d->graph);
-    if (!oc_graph_running(d->graph)) {
-        return reply_sync(d, c, true);
-    }
-    /* A sync already running may have read Graph before this request: the
-     * answer waits for the one queued after it. */
-    c->wait_sync = true;
-    c->sync_gen = oc_graph_generation(d->graph) + (was_running ? 2 : 1);
-    c->deadline = now + OC_SYNC_WAIT;
-    return 0;
+    (void)d;
+    return send_error(c, "unavailable",
+                      "the directory is synced by openclaw-sync, as root: run openclawctl cache "
+                      "sync (or systemctl start openclaw-sync)",
+                      -1);
 }
 
 /*
  * anomaly {agent}: an agent was locked out (PAM, as root). Always one
  * audit line; with on_anomaly = disable-service-principal its service
- * principal is disabled through Graph (oc_graph_disable_sp).
+ * principal is disabled through Graph by root's openclaw-sync, on
+ * pam_openclaw's request (trust_dir/anomalies): not here.
  */
 static int do_anomaly(struct daemon *d, struct client *c, const struct oc_request *req)
 {
@@ -808,24 +796,18 @@ static int do_anomaly(struct daemon *d, struct client *c, const struct oc_reques
          * the longest unlock_time: no token or signature while locked out. */
         oc_decide_lockout(&d->decide, (size_t)ai, oc_now());
     }
-    r = act ? oc_graph_disable_sp(d->graph, req->agent, oid) : 0;
-    if (r < 0) {
-        logmsg("audit: anomaly: agent %s: the service principal is NOT disabled: %s", req->agent,
-               r == -ENOSPC ? "too many anomaly responses queued" : strerror(-r));
-    }
-    /* The Graph answer to the PATCH comes later: event=sp-disable (oc_graph.c). */
+    /* The tenant-wide response is root's: pam_openclaw asked openclaw-sync,
+     * which holds the [directory] credential; the daemon account never does
+     * (docs/security.md, "The trust boundary"). */
+    (void)r;
     (void)snprintf(path, sizeof(path), "object id %s; on_anomaly = %s", oid,
-                   !act     ? "none: the service principal is not disabled"
-                   : r == 0 ? "disable-service-principal: disabling the service principal"
-                            : "disable-service-principal: NOT disabled, the queue is full");
-    audit_client(d, c, "anomaly", req->agent, r == 0 ? "success" : "error",
-                 r == 0 ? "lockout" : "sp-disable", path);
+                   !act ? "none: the service principal is not disabled"
+                        : "disable-service-principal: openclaw-sync (root) disables the service "
+                          "principal");
+    audit_client(d, c, "anomaly", req->agent, "success", "lockout", path);
     o = cJSON_CreateObject();
     cJSON_AddBoolToObject(o, "ok", 1);
     cJSON_AddStringToObject(o, "action", act ? "disable-service-principal" : "none");
-    if (act) {
-        cJSON_AddBoolToObject(o, "started", r == 0);
-    }
     return client_send_json(c, o);
 }
 
@@ -996,7 +978,7 @@ static int client_read(struct daemon *d, struct client *c)
     if (n <= 0) {
         return -1;
     }
-    while (off < (size_t)n && !c->closing && c->wait_entry < 0 && !c->wait_jwks && !c->wait_sync) {
+    while (off < (size_t)n && !c->closing && c->wait_entry < 0 && !c->wait_jwks) {
         uint8_t *body = NULL;
         size_t used = 0, len = 0;
         int r = oc_proto_reader_feed(&c->reader, buf + off, (size_t)n - off, &used, &body, &len);
@@ -1015,7 +997,7 @@ static int client_read(struct daemon *d, struct client *c)
                 oc_wipe(buf, sizeof(buf));
                 return -1;
             }
-            if (c->wait_entry < 0 && !c->wait_jwks && !c->wait_sync) {
+            if (c->wait_entry < 0 && !c->wait_jwks) {
                 c->deadline = oc_now() + OC_CLIENT_TIMEOUT;
             }
         }
@@ -1072,29 +1054,9 @@ static int listen_socket(const char *path, mode_t mode)
     return fd;
 }
 
-/* Answer the cache-rebuild clients whose sync has finished. */
-static void answer_sync_waiters(struct daemon *d)
-{
-    for (size_t i = 0; !oc_graph_running(d->graph) && i < d->n_clients; i++) {
-        struct client *c = &d->clients[i];
-        if (c->wait_sync && oc_graph_generation(d->graph) >= c->sync_gen) {
-            c->wait_sync = false;
-            c->deadline = oc_now() + OC_CLIENT_TIMEOUT;
-            if (reply_sync(d, c, true) < 0) {
-                c->closing = true;
-            }
-        }
-    }
-}
-
 /* A finished HTTP job: record it and answer the clients waiting for it. */
 static void job_done(struct daemon *d, struct oc_fetch_result *res)
 {
-    if (!res->jwks && (res->id & OC_GRAPH_JOB_FLAG) != 0) {
-        oc_graph_job_done(d->graph, res);
-        answer_sync_waiters(d);
-        return;
-    }
     if (res->jwks) {
         d->jwks_in_flight = false;
         if (res->result < 0) {
@@ -1147,13 +1109,6 @@ static int run(struct daemon *d)
 
         /* Timeouts of idle or slow clients. */
         for (size_t i = 0; i < d->n_clients;) {
-            if (d->clients[i].wait_sync && d->clients[i].deadline <= now) {
-                /* A long sync: say it runs, and let the client go. */
-                d->clients[i].wait_sync = false;
-                d->clients[i].closing = true;
-                d->clients[i].deadline = now + OC_CLIENT_TIMEOUT;
-                (void)reply_sync(d, &d->clients[i], false);
-            }
             if (d->clients[i].deadline <= now) {
                 client_close(d, i);
             } else {
@@ -1168,13 +1123,6 @@ static int run(struct daemon *d)
         }
         if (d->jwks_next - now < wait) {
             wait = d->jwks_next - now;
-        }
-        if (oc_graph_next(d->graph) <= now) {
-            (void)oc_graph_start(d->graph);
-            answer_sync_waiters(d); /* a start that failed at once */
-        }
-        if (oc_graph_next(d->graph) - now < wait) {
-            wait = oc_graph_next(d->graph) - now;
         }
         if (wait < 0) {
             wait = 0;
@@ -1227,11 +1175,10 @@ static int run(struct daemon *d)
             if (re & CURL_WAIT_POLLIN) {
                 /* A client that waits or is being closed sends nothing more:
                  * readable means it hung up or broke the one-request rule. */
-                drop = c->closing || c->wait_entry >= 0 || c->wait_jwks || c->wait_sync ||
-                       client_read(d, c) < 0;
+                drop = c->closing || c->wait_entry >= 0 || c->wait_jwks || client_read(d, c) < 0;
             }
             if (!drop && (c->out_off < c->out_len || c->closing) && c->wait_entry < 0 &&
-                !c->wait_jwks && !c->wait_sync) {
+                !c->wait_jwks) {
                 drop = client_flush(c) < 0;
             }
             if (drop) {
@@ -1451,11 +1398,8 @@ int main(int argc, char **argv)
     } else {
         logmsg("--no-token-store: tokens are kept in memory only");
     }
-    d.graph_state_dir = state != NULL ? state : d.config->global.state_dir;
-    if (oc_graph_new(d.config, &d.fetch, d.graph_state_dir, logmsg, audit_record, &d.graph) < 0) {
-        logmsg("out of memory");
-        goto out;
-    }
+    /* root's directory data (openclaw-sync writes it; the daemon reads it) */
+    d.graph_state_dir = d.config->global.trust_dir;
 
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
@@ -1483,18 +1427,10 @@ int main(int argc, char **argv)
     {
         /* files a killed predecessor was writing (never those readers use) */
         static const char *const jwks_names[] = {"keys.json", "openid-configuration.json"};
-        static const char *const state_names[] = {"tokens.db", "directory.json", "names.json",
-                                                  "locked-agents"};
+        static const char *const state_names[] = {"tokens.db", "locked-agents"};
         const char *sdir = state != NULL ? state : d.config->global.state_dir;
-        char cdir[OC_CONFIG_PATH_MAX];
-        const char *cbase = strrchr(d.config->global.nss_cache, '/');
         size_t swept =
-                oc_sweep_temp(d.jwks_dir, jwks_names, 2) + oc_sweep_temp(sdir, state_names, 4);
-        if (cbase != NULL && (size_t)(cbase - d.config->global.nss_cache) < sizeof(cdir)) {
-            memcpy(cdir, d.config->global.nss_cache, (size_t)(cbase - d.config->global.nss_cache));
-            cdir[cbase - d.config->global.nss_cache] = '\0';
-            swept += oc_sweep_temp(cdir[0] != '\0' ? cdir : "/", &(const char *){cbase + 1}, 1);
-        }
+                oc_sweep_temp(d.jwks_dir, jwks_names, 2) + oc_sweep_temp(sdir, state_names, 2);
         if (swept > 0) {
             logmsg("removed %zu temporary file(s) left by an earlier run", swept);
         }
@@ -1535,7 +1471,6 @@ out:
     oc_store_close(d.store);
     oc_mi_close(d.mi);
     oc_tokens_free(&d.tokens);
-    oc_graph_free(d.graph);
     if (d.fetch.keys != NULL) {
         oc_fetch_done(&d.fetch);
     }

@@ -290,12 +290,11 @@ static int owner_only(const struct stat *st)
     return (st->st_mode & (S_IWGRP | S_IWOTH)) == 0 ? 0 : -EPERM;
 }
 
-/* The directory that holds path must be writable by its owner alone, and
- * the file owned by root or by that same owner (the account that writes the
- * cache into its own directory). Until root writes the cache into a
- * root-owned directory (docs/nss.md, "Who may write the cache"), the daemon
- * account that owns the state directory is trusted with it, as before; any
- * other owner, or a directory others can write, is refused. */
+/* The cache and the directory that holds it must be root's, and writable
+ * by root alone (openclaw-sync writes it, as root, into trust_dir:
+ * docs/security.md, "The trust boundary"): whoever else could write or
+ * truncate the mapped file could crash every reader with SIGBUS, or
+ * rename an older cache over it. Anything else is refused. */
 static int dir_allows(const char *path, const struct stat *file)
 {
     char dir[PATH_MAX];
@@ -314,10 +313,10 @@ static int dir_allows(const char *path, const struct stat *file)
     if (!S_ISDIR(st.st_mode)) {
         return -ENOTDIR;
     }
-    if (owner_only(&st) < 0) {
+    if (owner_only(&st) < 0 || st.st_uid != 0) {
         return -EPERM;
     }
-    return file->st_uid == 0 || file->st_uid == st.st_uid ? 0 : -EPERM;
+    return file->st_uid == 0 ? 0 : -EPERM;
 }
 
 /*
@@ -352,7 +351,7 @@ static int map_cache(struct snap *s)
     int fd;
     struct stat st;
     do {
-        fd = open(s->cache_path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        fd = open(s->cache_path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
     } while (fd < 0 && errno == EINTR);
     if (fd < 0) {
         return -errno;
@@ -369,8 +368,7 @@ static int map_cache(struct snap *s)
         goto out;
     }
     /* Whoever may write (or truncate) the mapped file could crash every
-     * reader with SIGBUS: only its owner may, and only the directory's
-     * owner may rename another file over it (dir_allows). */
+     * reader with SIGBUS: root only, in a directory of root's (dir_allows). */
     if ((r = owner_only(&st)) < 0 || (r = dir_allows(s->cache_path, &st)) < 0) {
         goto out;
     }

@@ -58,8 +58,10 @@ TESTS += tests/integration/pam-lockout-signed.sh tests/integration/askpass-login
 EXTRA_DIST += tests/integration/pam-lockout-signed.sh tests/integration/askpass-login-only.sh
 # Root's own files (tally, uti.db) out of other accounts' reach: the symlink
 # swap during the prompt, unsafe directories, linked files (docs/security.md).
-TESTS += tests/integration/pam-tally-trust.sh tests/integration/pam-keys-trust.sh
-EXTRA_DIST += tests/integration/pam-tally-trust.sh tests/integration/pam-keys-trust.sh
+TESTS += tests/integration/pam-tally-trust.sh tests/integration/pam-keys-trust.sh \
+	tests/integration/trust-daemon-reach.sh
+EXTRA_DIST += tests/integration/pam-tally-trust.sh tests/integration/pam-keys-trust.sh \
+	tests/integration/trust-daemon-reach.sh
 # ssh by agent identity between two hosts (network namespaces): sshd's
 # AuthorizedKeysCommand, the TPM-backed ssh-agent, revocation, sudo, su.
 TESTS += tests/system/ssh-two-hosts.sh

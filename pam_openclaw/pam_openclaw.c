@@ -136,6 +136,39 @@ static void cached_free(struct cached *c)
     free(c);
 }
 
+/* A new entry for obj, parsed from the file st describes (path: its key);
+ * NULL (obj freed) when out of memory. Two references: the slot's and the
+ * caller's. */
+static struct cached *cached_new(const char *path, void *obj, void (*free_fn)(void *),
+                                 const struct stat *st, unsigned flags)
+{
+    struct cached *c = calloc(1, sizeof(*c));
+
+    if (c == NULL || (c->path = strdup(path)) == NULL) {
+        free(c);
+        free_fn(obj);
+        return NULL;
+    }
+    c->obj = obj;
+    c->free_fn = free_fn;
+    c->dev = st->st_dev;
+    c->ino = st->st_ino;
+    c->size = st->st_size;
+    c->mtime = st->st_mtim;
+    c->flags = flags;
+    c->refs = 2;
+    return c;
+}
+
+/* c replaces the slot's entry (under cache_lock). */
+static void cached_install(struct cached **slot, struct cached *c)
+{
+    if (*slot != NULL && --(*slot)->refs == 0) {
+        cached_free(*slot);
+    }
+    *slot = c;
+}
+
 static bool same_file(const struct cached *c, const char *path, const struct stat *st,
                       unsigned flags)
 {
@@ -202,26 +235,13 @@ static int cache_get(struct cached **slot, const char *path, unsigned flags, boo
     if (r < 0) {
         goto out;
     }
-    c = calloc(1, sizeof(*c));
-    if (c == NULL || (c->path = strdup(path)) == NULL) {
-        free(c);
-        free_fn(obj);
+    c = cached_new(path, obj, free_fn, &st, flags);
+    if (c == NULL) {
         r = -ENOMEM;
         (void)snprintf(err, errlen, "out of memory");
         goto out;
     }
-    c->obj = obj;
-    c->free_fn = free_fn;
-    c->dev = st.st_dev;
-    c->ino = st.st_ino;
-    c->size = st.st_size;
-    c->mtime = st.st_mtim;
-    c->flags = flags;
-    c->refs = 2; /* the slot's and the caller's */
-    if (*slot != NULL && --(*slot)->refs == 0) {
-        cached_free(*slot);
-    }
-    *slot = c;
+    cached_install(slot, c);
     *ret = c;
     r = 0;
 out:
@@ -461,21 +481,128 @@ static void free_dir_obj(void *p)
     oc_dir_free(p);
 }
 
-static int load_dir_obj(const char *path, unsigned flags, void **ret_obj, char *err, size_t errlen)
-{
-    struct oc_dir *d = NULL;
-    const char *why = NULL;
-    int r;
+/*
+ * The directories that a full walk (rootdir.h: every ancestor checked) last
+ * accepted in this process, by path and identity: a later call skips the
+ * walk only when opening the path gives that very directory again
+ * (oc_rootdir_open_seen). Under cache_lock.
+ */
+static struct oc_rootdir_seen tally_seen, jwks_seen, trust_seen;
 
-    (void)flags;
+/* A parser of a file of root's, from its open descriptor. */
+typedef int (*fd_loader_fn)(const struct ctx *c, int fd, void **ret_obj, const char **ret_why);
+
+static int load_keys_fd(const struct ctx *c, int fd, void **ret_obj, const char **ret_why)
+{
+    (void)c;
+    return oc_jwks_load_fd(fd, (struct oc_jwks **)ret_obj, ret_why);
+}
+
+static int load_dir_fd(const struct ctx *c, int fd, void **ret_obj, const char **ret_why)
+{
+    (void)c;
     /* Any non-zero uid here; the config's uid range is applied on lookup. */
-    r = oc_dir_load_file(path, OC_UID_MIN_FLOOR, UINT32_MAX - 1, &d, &why);
+    return oc_dir_load_fd(fd, OC_UID_MIN_FLOOR, UINT32_MAX - 1, (struct oc_dir **)ret_obj, ret_why);
+}
+
+/*
+ * name in dir, a directory of root's that no other account may write
+ * (rootdir.h; openclaw-sync writes it as root), opened relative to the
+ * checked directory and parsed once while the file stays the same (slot).
+ * key names the config key of dir in messages. *ret_dirfd (may be NULL):
+ * the checked directory, which the caller closes.
+ */
+static int trusted_get(const char *key, const char *dir, const char *name,
+                       struct oc_rootdir_seen *seen, struct cached **slot, const struct ctx *c,
+                       fd_loader_fn load, void (*free_fn)(void *), struct cached **ret,
+                       int *ret_dirfd, char *err, size_t errlen)
+{
+    char path[OC_CONFIG_PATH_MAX + 64];
+    const char *why = NULL;
+    struct cached *k = NULL;
+    void *obj = NULL;
+    struct stat st;
+    size_t bad = 0;
+    int dfd = -1, fd = -1, r;
+
+    /* The same file as parsed before (same device, inode, size and mtime,
+     * still root's and writable by root alone): its content was read
+     * through the checked directory then, and only root can have changed
+     * the path since. One lstat, as before the trust checks. */
+    if (ret_dirfd == NULL && snprintf(path, sizeof(path), "%s/%s", dir, name) < (int)sizeof(path) &&
+        lstat(path, &st) == 0 && oc_rootfile_stat_ok(&st, geteuid())) {
+        pthread_mutex_lock(&cache_lock);
+        if (same_file(*slot, dir, &st, 0)) {
+            (*slot)->refs++;
+            k = *slot;
+        }
+        pthread_mutex_unlock(&cache_lock);
+        if (k != NULL) {
+            *ret = k;
+            return 0;
+        }
+    }
+    pthread_mutex_lock(&cache_lock);
+    r = oc_rootdir_open_seen(seen, dir, geteuid(), 022, 0, &dfd, &bad);
+    pthread_mutex_unlock(&cache_lock);
     if (r < 0) {
-        (void)snprintf(err, errlen, "%s: %s", path, why != NULL ? why : strerror(-r));
+        (void)snprintf(err, errlen,
+                       "%s: %.*s: %s (%s must be a directory of root's that group and others "
+                       "cannot write, every directory above it root's, no symlinks: run "
+                       "openclawctl check-config)",
+                       dir, (int)bad, dir, strerror(-r), key);
         return r;
     }
-    *ret_obj = d;
-    return 0;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        r = -errno;
+        (void)snprintf(err, errlen, "%s/%s: %s", dir, name, strerror(-r));
+        goto out;
+    }
+    pthread_mutex_lock(&cache_lock);
+    if (oc_rootfile_stat_ok(&st, geteuid()) && same_file(*slot, dir, &st, 0)) {
+        (*slot)->refs++;
+        k = *slot;
+    }
+    pthread_mutex_unlock(&cache_lock);
+    if (k != NULL) {
+        *ret = k;
+        goto out;
+    }
+    r = oc_rootfile_open(dfd, name, O_RDONLY, geteuid(), false, &fd, &st);
+    if (r < 0) {
+        (void)snprintf(err, errlen, "%s/%s: %s", dir, name,
+                       r == -EPERM    ? "not root's, or writable by group or others: only "
+                                        "openclaw-sync (root) may write it"
+                       : r == -ELOOP  ? "a symlink: refused"
+                       : r == -EINVAL ? "not a regular file"
+                                      : strerror(-r));
+        goto out;
+    }
+    r = load(c, fd, &obj, &why);
+    if (r < 0) {
+        (void)snprintf(err, errlen, "%s/%s: %s", dir, name, why != NULL ? why : strerror(-r));
+        goto out;
+    }
+    k = cached_new(dir, obj, free_fn, &st, 0);
+    if (k == NULL) {
+        r = -ENOMEM;
+        (void)snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    pthread_mutex_lock(&cache_lock);
+    cached_install(slot, k);
+    pthread_mutex_unlock(&cache_lock);
+    *ret = k;
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (r == 0 && ret_dirfd != NULL) {
+        *ret_dirfd = dfd;
+    } else {
+        close(dfd);
+    }
+    return r;
 }
 
 /*
@@ -495,9 +622,9 @@ static int dir_init(struct ctx *c)
     char pwmem[4096];
     int r;
 
-    (void)snprintf(path, sizeof(path), "%s/%s", g->state_dir, OC_DIR_FILE_NAME);
-    r = cache_get(&cache_dir, path, 0, true, load_dir_obj, free_dir_obj, &c->dir_ref, err,
-                  sizeof(err));
+    (void)snprintf(path, sizeof(path), "%s/%s", g->trust_dir, OC_DIR_FILE_NAME);
+    r = trusted_get("trust_dir", g->trust_dir, OC_DIR_FILE_NAME, &trust_seen, &cache_dir, c,
+                    load_dir_fd, free_dir_obj, &c->dir_ref, NULL, err, sizeof(err));
     if (r == 0) {
         e = oc_dir_by_name(c->dir_ref->obj, c->user);
         if (e != NULL && (e->uid < g->uid_min || e->uid > g->uid_max)) {
@@ -522,7 +649,7 @@ static int dir_init(struct ctx *c)
         if (pw != NULL && pw->pw_uid >= g->uid_min && pw->pw_uid <= g->uid_max) {
             pam_syslog(c->pamh, LOG_ERR,
                        "user %s has an agent uid but the directory data is unusable (%s): "
-                       "refused; check that openclawd runs and syncs (openclawctl status)",
+                       "refused; check that openclaw-sync runs (openclawctl status)",
                        c->user, err);
             audit(c, c->phase, "error", "directory", NULL, NULL, NULL, err);
             return r == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
@@ -718,14 +845,6 @@ static int save_result(struct ctx *c, const struct oc_verify_result *res, uint32
 }
 
 /*
- * The directories that a full walk (rootdir.h: every ancestor checked) last
- * accepted in this process, by path and identity: a later call skips the
- * walk only when opening the path gives that very directory again
- * (oc_rootdir_open_seen). Under cache_lock.
- */
-static struct oc_rootdir_seen tally_seen, jwks_seen;
-
-/*
  * The tally directory of this call: opened (created when it alone is
  * missing) and checked on first use, every ancestor included, then held.
  * On failure one log line says what to fix; the error is kept, so the
@@ -757,6 +876,60 @@ static int tally_dir(struct ctx *c, int *ret_fd)
     }
     *ret_fd = c->tally_fd;
     return 0;
+}
+
+/*
+ * on_anomaly = disable-service-principal: the tenant-wide response is
+ * root's. An empty file trust_dir/anomalies/NAME (root's, through the
+ * checked trust_dir) asks openclaw-sync (openclaw-sync.path) to disable
+ * the agent's service principal with the [directory] credential, which the
+ * daemon account never holds. Only a lockout by signed tokens gets here.
+ */
+static void request_sp_disable(struct ctx *c)
+{
+    const char *dir = c->cfg->global.trust_dir;
+    struct stat st;
+    size_t bad = 0;
+    int dfd = -1, afd = -1, fd, r;
+
+    pthread_mutex_lock(&cache_lock);
+    r = oc_rootdir_open_seen(&trust_seen, dir, geteuid(), 022, 0, &dfd, &bad);
+    pthread_mutex_unlock(&cache_lock);
+    if (r == 0 && mkdirat(dfd, OC_ANOMALY_DIR_NAME, 0700) < 0 && errno != EEXIST) {
+        r = -errno;
+    }
+    if (r == 0) {
+        afd = openat(dfd, OC_ANOMALY_DIR_NAME, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        r = afd < 0                                             ? -errno
+            : fstat(afd, &st) < 0                               ? -errno
+            : st.st_uid != geteuid() || (st.st_mode & 022) != 0 ? -EPERM
+                                                                : 0;
+    }
+    if (r == 0) {
+        fd = openat(afd, c->agent->name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+                    0600);
+        r = fd < 0 ? -errno : 0;
+        if (fd >= 0) {
+            close(fd);
+        }
+    }
+    if (afd >= 0) {
+        close(afd);
+    }
+    if (dfd >= 0) {
+        close(dfd);
+    }
+    if (r < 0) {
+        pam_syslog(c->pamh, LOG_ERR,
+                   "cannot ask openclaw-sync to disable the service principal of %s: %s/%s: %s "
+                   "(trust_dir must be root's; openclawctl check-config)",
+                   c->agent->name, dir, OC_ANOMALY_DIR_NAME, strerror(-r));
+        return;
+    }
+    pam_syslog(c->pamh, LOG_NOTICE,
+               "asked openclaw-sync to disable the service principal of %s in Entra "
+               "(on_anomaly = disable-service-principal)",
+               c->agent->name);
 }
 
 /* Count one failure for the agent; a lock raises an anomaly event. */
@@ -801,6 +974,9 @@ static void count_failure(struct ctx *c, const struct oc_service *svc)
         if (r < 0) {
             pam_syslog(c->pamh, LOG_NOTICE, "could not report the lockout of %s to openclawd: %s",
                        c->agent->name, why);
+        }
+        if (c->cfg->directory != NULL && c->cfg->directory->on_anomaly == OC_ANOMALY_DISABLE_SP) {
+            request_sp_disable(c);
         }
     }
 }
@@ -1040,97 +1216,11 @@ static int helper_token(struct ctx *c, const char *event, int code, char **ret_t
     return PAM_SUCCESS;
 }
 
-/*
- * The signing keys: keys.json in jwks_dir, a directory of root's that no
- * other account may write (rootdir.h; openclaw-sync writes it as root),
- * opened relative to the checked directory and parsed once while the file
- * stays the same. *ret_dirfd: that directory, for a refresh (the caller
- * closes it).
- */
-static int keys_get(struct ctx *c, struct cached **ret, int *ret_dirfd, char *err, size_t errlen)
+/* The signing keys: keys.json in jwks_dir (root's). */
+static int keys_get(struct ctx *c, struct cached **ret, char *err, size_t errlen)
 {
-    const char *dir = c->cfg->global.jwks_dir;
-    struct oc_jwks *jwks = NULL;
-    const char *why = NULL;
-    struct cached *k = NULL;
-    struct stat st;
-    size_t bad = 0;
-    int dfd = -1, fd = -1, r;
-
-    pthread_mutex_lock(&cache_lock);
-    r = oc_rootdir_open_seen(&jwks_seen, dir, geteuid(), 022, 0, &dfd, &bad);
-    pthread_mutex_unlock(&cache_lock);
-    if (r < 0) {
-        (void)snprintf(err, errlen,
-                       "%s: %.*s: %s (jwks_dir must be a directory of root's that group and "
-                       "others cannot write, every directory above it root's, no symlinks: run "
-                       "openclawctl check-config)",
-                       dir, (int)bad, dir, strerror(-r));
-        return r;
-    }
-    if (fstatat(dfd, OC_JWKS_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-        r = -errno;
-        (void)snprintf(err, errlen, "%s/%s: %s", dir, OC_JWKS_FILE, strerror(-r));
-        goto out;
-    }
-    pthread_mutex_lock(&cache_lock);
-    if (oc_rootfile_stat_ok(&st, geteuid()) && same_file(cache_jwks, dir, &st, 0)) {
-        cache_jwks->refs++;
-        k = cache_jwks;
-    }
-    pthread_mutex_unlock(&cache_lock);
-    if (k != NULL) {
-        *ret = k;
-        goto out;
-    }
-    r = oc_rootfile_open(dfd, OC_JWKS_FILE, O_RDONLY, geteuid(), false, &fd, &st);
-    if (r < 0) {
-        (void)snprintf(err, errlen, "%s/%s: %s", dir, OC_JWKS_FILE,
-                       r == -EPERM    ? "not root's, or writable by group or others: only "
-                                        "openclaw-sync (root) may write it"
-                       : r == -ELOOP  ? "a symlink: refused"
-                       : r == -EINVAL ? "not a regular file"
-                                      : strerror(-r));
-        goto out;
-    }
-    r = oc_jwks_load_fd(fd, &jwks, &why);
-    if (r < 0) {
-        (void)snprintf(err, errlen, "%s/%s: %s", dir, OC_JWKS_FILE,
-                       why != NULL ? why : strerror(-r));
-        goto out;
-    }
-    k = calloc(1, sizeof(*k));
-    if (k == NULL || (k->path = strdup(dir)) == NULL) {
-        free(k);
-        oc_jwks_free(jwks);
-        r = -ENOMEM;
-        (void)snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    k->obj = jwks;
-    k->free_fn = free_jwks_obj;
-    k->dev = st.st_dev;
-    k->ino = st.st_ino;
-    k->size = st.st_size;
-    k->mtime = st.st_mtim;
-    k->refs = 2; /* the slot's and the caller's */
-    pthread_mutex_lock(&cache_lock);
-    if (cache_jwks != NULL && --cache_jwks->refs == 0) {
-        cached_free(cache_jwks);
-    }
-    cache_jwks = k;
-    pthread_mutex_unlock(&cache_lock);
-    *ret = k;
-out:
-    if (fd >= 0) {
-        close(fd);
-    }
-    if (r == 0 && ret_dirfd != NULL) {
-        *ret_dirfd = dfd;
-    } else {
-        close(dfd);
-    }
-    return r;
+    return trusted_get("jwks_dir", c->cfg->global.jwks_dir, OC_JWKS_FILE, &jwks_seen, &cache_jwks,
+                       c, load_keys_fd, free_jwks_obj, ret, NULL, err, errlen);
 }
 
 static bool stat_changed(const struct stat *a, const struct stat *b)
@@ -1146,7 +1236,8 @@ static bool stat_changed(const struct stat *a, const struct stat *b)
  * OC_JWKS_REFRESH_WAIT_MS for a new keys.json, loaded past the module's
  * cache. 0 with *ret_jwks, else a negative errno with why filled in.
  */
-static int refresh_keys(struct ctx *c, int dfd, struct oc_jwks **ret_jwks, char *why, size_t whylen)
+static int refresh_keys_at(struct ctx *c, int dfd, struct oc_jwks **ret_jwks, char *why,
+                           size_t whylen)
 {
     const char *dir = c->cfg->global.jwks_dir;
     const struct timespec step = {0, 50 * 1000 * 1000};
@@ -1216,6 +1307,25 @@ static int refresh_keys(struct ctx *c, int dfd, struct oc_jwks **ret_jwks, char 
                    "status openclaw-sync.path openclaw-sync.service)",
                    (unsigned)OC_JWKS_REFRESH_WAIT_MS);
     return -ETIMEDOUT;
+}
+
+/* refresh_keys_at() in jwks_dir, opened and checked here (a rare path). */
+static int refresh_keys(struct ctx *c, struct oc_jwks **ret_jwks, char *why, size_t whylen)
+{
+    const char *dir = c->cfg->global.jwks_dir;
+    size_t bad = 0;
+    int dfd = -1, r;
+
+    pthread_mutex_lock(&cache_lock);
+    r = oc_rootdir_open_seen(&jwks_seen, dir, geteuid(), 022, 0, &dfd, &bad);
+    pthread_mutex_unlock(&cache_lock);
+    if (r < 0) {
+        (void)snprintf(why, whylen, "%.200s is not a directory of root's: %s", dir, strerror(-r));
+        return r;
+    }
+    r = refresh_keys_at(c, dfd, ret_jwks, why, whylen);
+    close(dfd);
+    return r;
 }
 
 /* The token: PAM_AUTHTOK (first_pass modes) or the chunked conversation. */
@@ -1295,7 +1405,6 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
     struct oc_verify_report report;
     struct oc_hostpolicy_verdict v;
     char err[OC_CONFIG_PATH_MAX + 300];
-    int jwks_fd = -1;
     char *tok = NULL;
     size_t len = 0;
     const char *reason = NULL;
@@ -1335,7 +1444,7 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
         goto out;
     }
 
-    r = keys_get(c, &jref, &jwks_fd, err, sizeof(err));
+    r = keys_get(c, &jref, err, sizeof(err));
     if (r < 0) {
         pam_syslog(c->pamh, LOG_ERR,
                    "cannot use the signing keys: %s (openclaw-sync, as root, keeps that file "
@@ -1363,7 +1472,7 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
     char kid_detail[sizeof(why) + 128];
     if (r == -ENOKEY) {
         /* Unknown kid: one refresh by openclaw-sync, then one more try. */
-        int rr = refresh_keys(c, jwks_fd, &fresh, why, sizeof(why));
+        int rr = refresh_keys(c, &fresh, why, sizeof(why));
         if (rr == 0) {
             oc_verify_result_free(res);
             res = NULL;
@@ -1529,9 +1638,6 @@ out:
     }
     oc_verify_result_free(res);
     cache_put(jref);
-    if (jwks_fd >= 0) {
-        close(jwks_fd);
-    }
     return ret;
 }
 

@@ -389,28 +389,35 @@ RES_SP=$(printf '%s' "$url" | sed -n 's|.*/servicePrincipals/\([^/]*\)/appRoleAs
 graph POST "$url" "$body" >"$work/login-assignment.json" || die "the Host.Login assignment"
 say "assignment $(json_get id <"$work/login-assignment.json"): appRoleId $(json_get appRoleId <"$work/login-assignment.json") (Host.Login)"
 
-step "openclawd starts: the JWKS, the directory sync, $NAME's token (TPM-signed assertion)"
-say "(--allow-root is for this demo only: on a host openclawd runs as the user 'openclaw')"
-say "# openclawd --foreground --allow-root &"
-openclawd --foreground --allow-root >"$work/openclawd.log" 2>&1 &
-OCD_PID=$!
-track "$OCD_PID"
-synced() { grep -Eq "\"name\":[[:space:]]*\"$NAME\"" /var/lib/openclaw/directory.json; }
-wait_for 30 test -S /run/openclaw/openclawd.sock || die "openclawd did not start"
-wait_for 60 synced || die "the directory sync did not list $NAME"
-grep -E "directory sync" "$work/openclawd.log" | indent
+step "openclaw-sync, as root: the tenant's signing keys and the directory, into root's trust_dir"
+say "(what pam_openclaw and nss_openclaw trust: on a host openclaw-sync.timer runs it every minute and"
+say " it does what is due; openclaw-sync.path when pam_openclaw asks; openclawd, the daemon account,"
+say " cannot write there)"
+run openclaw-sync || die "openclaw-sync"
+ls -ld /var/lib/openclaw-trust /var/lib/openclaw-trust/jwks /var/lib/openclaw-trust/*.json \
+    /var/lib/openclaw-trust/nss.cache /var/lib/openclaw-trust/jwks/*.json | indent
+synced() { grep -Eq "\"name\":[[:space:]]*\"$NAME\"" /var/lib/openclaw-trust/directory.json; }
+synced || die "the directory sync did not list $NAME"
 say "directory.json, $NAME's entry (synced from Graph; keys = the certificates on its application):"
 /usr/bin/python3 -c '
 import json, sys
-for a in json.load(open("/var/lib/openclaw/directory.json"))["agents"]:
+for a in json.load(open("/var/lib/openclaw-trust/directory.json"))["agents"]:
     if a["name"] == sys.argv[1]:
         for k in a["keys"]:
             k["ssh"] = k.get("ssh", "")[:40] + "..."
         print(json.dumps(a, indent=2))' "$NAME" | indent
 AGENT_UID=$(/usr/bin/python3 -c '
 import json, sys
-print([a["uid"] for a in json.load(open("/var/lib/openclaw/directory.json"))["agents"] if a["name"] == sys.argv[1]][0])' "$NAME")
+print([a["uid"] for a in json.load(open("/var/lib/openclaw-trust/directory.json"))["agents"] if a["name"] == sys.argv[1]][0])' "$NAME")
 AGENT_HOME=/
+
+step "openclawd starts: $NAME's token (TPM-signed assertion); it syncs nothing root trusts"
+say "(--allow-root is for this demo only: on a host openclawd runs as the user 'openclaw')"
+say "# openclawd --foreground --allow-root &"
+openclawd --foreground --allow-root >"$work/openclawd.log" 2>&1 &
+OCD_PID=$!
+track "$OCD_PID"
+wait_for 30 test -S /run/openclaw/openclawd.sock || die "openclawd did not start"
 say "$NAME (uid $AGENT_UID) asks for its token; openclawd gets it with a client assertion signed in the TPM:"
 printf '   %s$ openclaw-token --json     (shown without the token itself)\n' "$NAME" >&3
 as_agent_q openclaw-token --json | /usr/bin/python3 -c '
@@ -418,11 +425,6 @@ import json, sys
 d = json.load(sys.stdin)
 t = d.pop("token", None) or d.pop("access_token", None)
 print(json.dumps(d), "+ a %d-byte token" % len(t or ""))' | indent || die "openclaw-token"
-step "openclaw-sync, as root: the tenant's signing keys into root's jwks_dir (what pam_openclaw trusts)"
-say "(on a host openclaw-sync.timer runs it hourly, and openclaw-sync.path when pam_openclaw meets a"
-say " key it does not know; openclawd, the daemon account, cannot write there)"
-run openclaw-sync || die "openclaw-sync"
-ls -ld /var/lib/openclaw-trust/jwks /var/lib/openclaw-trust/jwks/*.json | indent
 run openclawctl status || die "openclawctl status"
 
 # ---------------------------------------------------------------- 3. NSS

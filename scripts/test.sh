@@ -118,6 +118,22 @@ if [ "${OC_SKIP_INSTALL:-0}" != 1 ]; then
     }
 fi
 
+# The host's own openclaw paths, before any suite: the tests never change
+# them (every test works in its own directories and namespaces); compared
+# at the end (host-untouched).
+OC_HOST_PATHS="/etc/openclaw /var/lib/openclaw /var/lib/openclaw-pam /var/lib/openclaw-trust /run/openclaw"
+host_paths() {
+    local p
+    for p in $OC_HOST_PATHS; do
+        if [ -e "$p" ]; then
+            find "$p" -printf '%p %U %m %s %T@\n' 2>/dev/null | sort
+        else
+            echo "$p absent"
+        fi
+    done
+}
+host_paths >"$logs/host-paths.before"
+
 # 2. bootstrap
 step autoreconf autoreconf -fi || {
     echo "$passed passed, 1 failed"
@@ -368,6 +384,13 @@ reliability_summary() {
     fi
     echo "| humans locked out by an openclaw fault (login, su, sudo, sshd, cron, passwd) | ${lockout:-not run} |"
 }
+# the host's openclaw paths are as they were before the suites
+host_untouched() {
+    host_paths >"$logs/host-paths.after"
+    diff "$logs/host-paths.before" "$logs/host-paths.after"
+}
+step host-untouched host_untouched
+
 if [ -d "$out/gcc/tests/reliability" ]; then
     echo
     reliability_summary "$out/gcc" | tee "$logs/reliability-summary.md"

@@ -75,7 +75,7 @@ if [ -f "$unit" ]; then
     grep -q "^User=" "$unit" && bad "openclaw-sync.service: runs as another user than root"
     for want in "Type=oneshot" "ProtectSystem=strict" "ReadWritePaths=/var/lib/openclaw-trust" \
         "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX" "SystemCallFilter=@system-service" \
-        "CapabilityBoundingSet=" "NoNewPrivileges=yes" "PrivateDevices=yes"; do
+        "CapabilityBoundingSet=" "NoNewPrivileges=yes" "DevicePolicy=closed"; do
         grep -qx "$want" "$unit" || bad "openclaw-sync.service: no '$want'"
     done
 else

@@ -342,7 +342,9 @@ elif ! command -v curl >/dev/null || ! "$OC_PY" -c 'import cryptography' 2>/dev/
 elif [ -z "${TENANT_DIR:-}" ] || ! kill -0 "$(cat "$TENANT_DIR/pid" 2>/dev/null)" 2>/dev/null; then
     tenant_start "$w/tenant" || ocd_why="the local tenant did not start"
 fi
-ND=0 # openclawd's records
+ND=0 # openclawd's and openclaw-sync's records
+NS=0
+NDD=0
 WANT_DAEMON='{}'
 ocd_req() { # JSON: one request as root on the daemon's socket
     req "$work/oc.sock" "$1"
@@ -356,15 +358,23 @@ ocd_mi() { # UID: the MI endpoint's status code for UID
     as_uid "$1" curl -sS -o /dev/null -w '%{http_code}' -H 'Metadata: true' \
         "http://127.0.0.1:$MIPORT/metadata/identity/oauth2/token?api-version=2018-02-01&resource=$RESOURCE_URI" 2>/dev/null
 }
-# the daemon's records in the journal: N of them (bounded: 10 s)
+# the records in the journal of openclawd (the daemon user) and of root's
+# openclaw-sync (the directory changes): N of them (bounded: 10 s)
 ocd_records() {
-    "$JOURNALCTL" SYSLOG_FACILITY=10 SYSLOG_IDENTIFIER=openclawd _UID="$DU" --output=json \
-        --no-pager --quiet 2>/dev/null | "$PY" -c '
+    { "$JOURNALCTL" SYSLOG_FACILITY=10 SYSLOG_IDENTIFIER=openclawd _UID="$DU" --output=json \
+        --no-pager --quiet 2>/dev/null
+      "$JOURNALCTL" SYSLOG_FACILITY=10 SYSLOG_IDENTIFIER=openclaw-sync _UID=0 --output=json \
+        --no-pager --quiet 2>/dev/null; } | "$PY" -c '
 import json, sys
 for l in sys.stdin:
     m = json.loads(l).get("MESSAGE")
     if isinstance(m, str) and m.startswith("event="):
         print(m)'
+}
+# a directory sync: root's openclaw-sync (what its timer and `openclawctl
+# cache sync` run), logging into this namespace's journal
+ocd_sync() { # OUT
+    "$top_builddir/helper/openclaw-sync" --config "$work/oc.conf" --force >"$1" 2>&1 && echo finished >>"$1"
 }
 wait_records() { # PATTERN N
     local i n
@@ -389,7 +399,8 @@ if [ -z "$ocd_why" ]; then
     MIPORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     {
         conf_global "$work/state" "$work/oc.sock" "$ISSUER_V2_LINE" "runtime_dir = $work/run" \
-            "allow_insecure_credentials = yes" "mi_endpoint = 127.0.0.1:$MIPORT"
+            "allow_insecure_credentials = yes" "mi_endpoint = 127.0.0.1:$MIPORT" \
+            "trust_dir = $w/trust"
         conf_agent agent-alpha "$ALPHA_APP" "$ALPHA_OID" "uid = $UA" \
             "credential = secret-file" "secret_file = $work/alpha.secret"
         conf_section "directory" "resource = $RESOURCE_APP" "graph_url = $TENANT_URL" \
@@ -404,10 +415,10 @@ if [ -z "$ocd_why" ]; then
     if OCD_WRAPPER="setpriv --reuid=$DU --regid=$DU --clear-groups" helper_start ocd "$work/oc.conf"; then
         tap_ok "openclawd runs as the daemon user (uid $DU) in the namespace"
         # 1. a directory sync: every agent of the first sync is added
-        ocd_req '{"type":"cache-rebuild"}' >"$work/sync1.out"
+        ocd_sync "$work/sync1.out"
         NADD=$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["agents"]))' \
-            "$work/state/directory.json" 2>/dev/null)
-        grep -q '"finished": *true' "$work/sync1.out" && [ "${NADD:-0}" -ge 2 ] ||
+            "$w/trust/directory.json" 2>/dev/null)
+        grep -q '^finished$' "$work/sync1.out" && [ "${NADD:-0}" -ge 2 ] ||
             tap_fail "the first directory sync finishes" "$(cat "$work/sync1.out"; tail -5 "$work/ocd.log")"
         # 2. tokens handed out (socket, MI endpoint) and refused to a uid without an agent
         ocd_check "get-token as agent-alpha's uid: handed out" TOKEN "$(ocd_token $UA)"
@@ -425,12 +436,16 @@ if [ -z "$ocd_why" ]; then
         ocd_req '{"type":"anomaly","agent":"agent-alpha"}' >"$work/anomaly.out"
         grep -q '"action": *"disable-service-principal"' "$work/anomaly.out" ||
             tap_fail "the anomaly response starts" "$(cat "$work/anomaly.out")"
+        # pam_openclaw's request to root's openclaw-sync, which disables it
+        install -d -m 0700 "$w/trust/anomalies"
+        install -m 0600 /dev/null "$w/trust/anomalies/agent-alpha"
+        ocd_sync "$work/sync-anomaly.out"
         wait_records '^event=sp-disable ' 1 ||
             tap_fail "the anomaly response's outcome is recorded" "$(tail -5 "$work/ocd.log")"
         ocd_check "get-token after the anomaly: refused" REFUSED:locked-out "$(ocd_token $UA)"
         # 6. a second service principal disabled in Entra, seen by the next sync
         tenant_ctl POST disable-sp "{\"appId\":\"$ONE_APP\"}" >/dev/null
-        ocd_req '{"type":"cache-rebuild"}' >"$work/sync2.out"
+        ocd_sync "$work/sync2.out"
         wait_records '^event=agent-disabled ' 2 ||
             tap_fail "the sync records both disabled service principals" "$(cat "$work/sync2.out"; ocd_records | tail -5)"
         # 7. Entra grants roles (a new agent, a second role) and enables again, then withdraws
@@ -438,19 +453,21 @@ if [ -z "$ocd_why" ]; then
         g2=$(tenant_ctl POST assignments "{\"principalAppId\":\"$TWO_APP\",\"resourceAppId\":\"$HOST_APP\",\"appRole\":\"Host.Login\"}" | json_get id)
         g1=$(tenant_ctl POST assignments "{\"principalAppId\":\"$ONE_APP\",\"resourceAppId\":\"$HOST_APP\",\"appRole\":\"Host.Sudo\"}" | json_get id)
         tenant_ctl POST enable-sp "{\"appId\":\"$ONE_APP\"}" >/dev/null
-        ocd_req '{"type":"cache-rebuild"}' >"$work/sync3.out"
+        ocd_sync "$work/sync3.out"
         wait_records '^event=role-granted ' 1 && wait_records '^event=agent-enabled ' 1 ||
             tap_fail "the sync records the granted role and the enabled agent" "$(cat "$work/sync3.out"; ocd_records | tail -5)"
         for id in $g2 $g1; do
             tenant_ctl POST assignments/remove "{\"id\":\"$id\"}" >/dev/null
         done
-        ocd_req '{"type":"cache-rebuild"}' >"$work/sync4.out"
+        ocd_sync "$work/sync4.out"
         wait_records '^event=role-withdrawn ' 1 && wait_records '^event=agent-removed ' 1 ||
             tap_fail "the sync records the withdrawn role and the removed agent" "$(cat "$work/sync4.out"; ocd_records | tail -5)"
         helper_stop "$HELPER_PID_ocd" >/dev/null
         # what the daemon wrote, one record per decision:
         # (event, via, result, reason): count
         ND=$((NADD + 19))
+        NS=$((NADD + 8)) # of them root's openclaw-sync's: the directory changes, sp-disable
+        NDD=$((ND - NS)) # and openclawd's
         WANT_DAEMON="{('agent-added', 'sync', 'success', 'sync'): $((NADD + 1)),
  ('role-granted', 'sync', 'success', 'sync'): 1, ('agent-enabled', 'sync', 'success', 'sync'): 1,
  ('role-withdrawn', 'sync', 'success', 'sync'): 1, ('agent-removed', 'sync', 'success', 'sync'): 1,
@@ -475,7 +492,8 @@ for line in open(sys.argv[1]):
     assert list(f)[:13] == ["event", "service", "user", "agent_app_id", "agent_oid", "token_uti",
                             "rhost", "result", "reason", "caller_uid", "caller_pid", "via",
                             "scope"], line
-    assert f["service"] == "openclawd", line
+    # the directory's changes are root's openclaw-sync's; the rest openclawd's
+    assert f["service"] == ("openclaw-sync" if f["via"] == "sync" else "openclawd"), line
     recs.append(f)
 got = {}
 for f in recs:
@@ -594,7 +612,7 @@ else
     WANT_LOGINS=$HALF2_LOGINS
     WANT_REFUSALS='{}'
 fi
-export WANT_RECORDS WANT_LOGINS WANT_REFUSALS HALF2 HALF2_LOGINS SOURCE t0 tmid t1 DU FU ND NA \
+export WANT_RECORDS WANT_LOGINS WANT_REFUSALS HALF2 HALF2_LOGINS SOURCE t0 tmid t1 DU FU ND NA NS NDD \
     WANT_EVENTS ALPHA_EVENTS WANT_DAEMON
 
 out=$("$ctl" audit 2>&1)
@@ -614,7 +632,7 @@ if [ "$ND" -gt 0 ]; then
     has "text: openclawd's table: the sync's disabled agents" '^ *2  agent-disabled  via=sync  success  sync$'
     has "text: the daemon's anomaly is listed" 'event=anomaly agent=agent-alpha service=openclawd result=success reason=lockout'
 else
-    has "text: no openclawd decisions" '^openclawd decisions by event, path, result and reason:$'
+    has "text: no openclawd decisions" '^openclawd and openclaw-sync decisions by event, path, result and reason:$'
 fi
 has "text: the admin unlock is listed" 'event=unlock agent=agent-beta service=openclawctl result=success reason=admin'
 has "text: forged and damaged lines counted as malformed" ', 4 MALFORMED'
@@ -694,12 +712,12 @@ check_json "--agent: untrusted look-alikes are counted whatever the agent" '
 assert d["records"] == 2 and d["untrusted"] == 4, d
 assert logins(d) == [("agent-mallory", "helper", 1), ("agent-mallory", "sshd", 1)], d
 ' --since "@$tmid" --agent agent-mallory
-check_json "--daemon-user another user: the daemon's records are untrusted too" '
-ND = int(E["ND"])
-assert d["records"] == int(E["WANT_RECORDS"]) - ND, d
-assert d["untrusted"] == 4 + ND and d["trusted_uids"] == [0], d
-assert sorted((x["uid"], x["count"]) for x in d["untrusted_senders"]) == sorted([(int(E["FU"]), 3), (int(E["DU"]), 1 + ND)]), d
-assert d["openclawd"] == [], d
+check_json "--daemon-user another user: the daemon's records are untrusted too (root's openclaw-sync's stay)" '
+NDD, NS = int(E["NDD"]), int(E["NS"])
+assert d["records"] == int(E["WANT_RECORDS"]) - NDD, d
+assert d["untrusted"] == 4 + NDD and d["trusted_uids"] == [0], d
+assert sorted((x["uid"], x["count"]) for x in d["untrusted_senders"]) == sorted([(int(E["FU"]), 3), (int(E["DU"]), 1 + NDD)]), d
+assert sum(x["count"] for x in d["openclawd"]) == NS and all(x["via"] == "sync" for x in d["openclawd"]), d
 ' --daemon-user oc-no-such-user
 out=$("$ctl" audit --daemon-user oc-no-such-user 2>&1)
 has "text: a missing daemon user is named" "^senders: *records counted only from uid 0 (no user oc-no-such-user here"

@@ -55,6 +55,7 @@ write_good() {
 tenant_id = 5f0e2c1a-7b3d-4e8f-9a1c-2d3e4f5a6b7c
 audiences = api://openclaw-host
 state_dir = $st
+trust_dir = $work/trust
 jwks_dir = $work/trust/jwks
 runtime_dir = $work/run
 tally_dir = $work/run/tally
@@ -308,16 +309,16 @@ dagent() { # NAME UID N
 }
 printf '{"version":1,"tenant_id":"5f0e2c1a-7b3d-4e8f-9a1c-2d3e4f5a6b7c","synced_at":1,"source":"https://graph.example","agents":[%s,%s,%s]}\n' \
     "$(dagent ocuser 200001 1)" "$(dagent ocgroup 200002 2)" "$(dagent fine-bot 200003 3)" \
-    >"$st/directory.json"
+    >"$work/trust/directory.json"
 out=$(run 2>&1)
 rc=$?
 expect_rc "synced agents named like local ones: exit 1" 1
 expect "a synced agent named like a local user, with the fix" \
-    "^$st/directory.json: error: agent ocuser (app .*) has the name of a local user ($work/passwd:4, uid 1001).*names.json"
+    "^$work/trust/directory.json: error: agent ocuser (app .*) has the name of a local user ($work/passwd:4, uid 1001).*names.json"
 expect "a synced agent named like a local group, with the fix" \
-    "^$st/directory.json: error: agent ocgroup (app .*) has the name of a local group ($work/group:5, gid 1002)"
+    "^$work/trust/directory.json: error: agent ocgroup (app .*) has the name of a local group ($work/group:5, gid 1002)"
 expect_not "a synced agent with its own name: nothing" "agent fine-bot"
-rm -f "$st/directory.json"
+rm -f "$work/trust/directory.json"
 
 # warnings only: exit 3; [service default] covers every PAM service
 write_good

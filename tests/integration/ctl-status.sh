@@ -17,6 +17,7 @@ cat >"$conf" <<CONF
 tenant_id = 5f0e2c1a-7b3d-4e8f-9a1c-2d3e4f5a6b7c
 audiences = api://openclaw-host
 state_dir = $work
+trust_dir = $work
 jwks_dir = $work/jwks
 runtime_dir = $work/run
 allow_software_keys = yes
@@ -52,7 +53,7 @@ else
     tap_fail "fresh host: caches missing, helper not running, exit 0" "rc=$rc $out"
 fi
 human=$("$ctl" status "${flags[@]}")
-if printf '%s\n' "$human" | grep -q 'openclawctl cache rebuild writes it' &&
+if printf '%s\n' "$human" | grep -q 'openclaw-sync writes it, as root' &&
     printf '%s\n' "$human" | grep -q 'openclaw-sync fetches it, as root'; then
     tap_ok "missing files are reported with what writes them"
 else
@@ -194,6 +195,7 @@ tenant_id = $TENANT_ID
 authority = $TENANT_URL
 audiences = $RESOURCE_URI
 state_dir = $d/state
+trust_dir = $d/trust
 jwks_dir = $d/trust/jwks
 keys_dir = $d/keys
 socket = $S
@@ -247,10 +249,10 @@ CONF2
     "$ctl" token agent-beta --config "$c2" >/dev/null 2>"$d/beta.err"
     "$ctl" agent lock agent-gamma --config "$c2" >/dev/null 2>&1
     wait_for 20 test -s "$d/state/jwks/keys.json"
-    # root's keys, as openclaw-sync.timer writes them
+    # root's keys and directory, as openclaw-sync.timer writes them
     install -d -m 0755 "$d/trust"
     "$top_builddir/helper/openclaw-sync" --config "$c2" --quiet >>"$work/st.log" 2>&1 ||
-        tap_fail "openclaw-sync fetched the keys" "$(tail -3 "$work/st.log")"
+        tap_fail "openclaw-sync fetched the keys and synced the directory" "$(tail -3 "$work/st.log")"
     st() { "$ctl" status --config "$c2" --json; }
     dir_synced() { st | field helper.directory.age >/dev/null 2>&1; }
     # the first sync, or its automatic retry on a loaded machine

@@ -27,6 +27,7 @@ cat >"$conf" <<CONF
 tenant_id = 5f0e2c1a-7b3d-4e8f-9a1c-2d3e4f5a6b7c
 audiences = api://openclaw-host
 state_dir = $work/state
+trust_dir = $work/state
 tally_dir = $work/tally
 uid_min = 200000
 uid_max = 299999

@@ -74,7 +74,7 @@ expect_all() {
 }
 
 # the first sync, so that the directory data exists
-req "$S" '{"type":"cache-rebuild"}' >"$work/sync1.out"
+sync_now "$C" && cp "$work/sync.log" "$work/sync1.out"
 expect_all "agent-alpha, enabled and not locked" ok
 
 # 1. the admin lock (openclawctl agent lock)
@@ -100,14 +100,15 @@ expect_all "after openclawctl agent unlock (agent-unlock)" ok
 
 # 3. the service principal disabled in Entra (accountEnabled false at the sync)
 tenant_ctl POST disable-sp "{\"appId\":\"$ALPHA_APP\"}" >/dev/null
-req "$S" '{"type":"cache-rebuild"}' >"$work/sync2.out"
-if grep -q '"enabled":[[:space:]]*false' "$work/state/directory.json" 2>/dev/null; then
+sync_now "$C"
+cp "$work/sync.log" "$work/sync2.out"
+if grep -q '"enabled":[[:space:]]*false' "$work/state-trust/directory.json" 2>/dev/null; then
     expect_all "service principal disabled in the directory data" refused
 else
-    tap_fail "the sync saw the disabled service principal" "$(cat "$work/sync2.out"; head -c 1500 "$work/state/directory.json"; grep -i "sync\|directory" "$LOG" | tail -5)"
+    tap_fail "the sync saw the disabled service principal" "$(cat "$work/sync2.out"; head -c 1500 "$work/state-trust/directory.json"; grep -i "sync\|directory" "$LOG" | tail -5)"
 fi
 tenant_ctl POST enable-sp "{\"appId\":\"$ALPHA_APP\"}" >/dev/null
-req "$S" '{"type":"cache-rebuild"}' >/dev/null
+sync_now "$C"
 expect_all "service principal enabled again" ok
 
 # 4. the agent's scopes hold on every token path

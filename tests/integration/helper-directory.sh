@@ -1,12 +1,14 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# helper-directory.sh: openclawd's directory sync against the local test
-# tenant. The daemon reads the service principals holding a role on the
+# helper-directory.sh: the directory sync against the local test tenant.
+# Root's openclaw-sync (the directory is root's: docs/security.md, "The
+# trust boundary") reads the service principals holding a role on the
 # host's resource application through Graph and writes nss.cache and
-# directory.json; checked through nss_wrapper + libnss_openclaw (getent),
-# the files themselves, the daemon's status, and pam_openclaw's account
-# phase (pamtester under pam_wrapper) for a service our auth did not run
-# in. Also: certificate keys as ssh keys, a disabled service principal
+# directory.json into trust_dir; openclawd (the daemon account) syncs
+# nothing and refuses cache-rebuild, naming openclaw-sync; checked through
+# nss_wrapper + libnss_openclaw (getent), the files themselves, the
+# daemon's status, and pam_openclaw's account phase (pamtester under
+# pam_wrapper) for a service our auth did not run in. Also: certificate keys as ssh keys, a disabled service principal
 # leaving NSS, a removed role, Graph down (files kept), hostile display
 # names (fallback names), name pinning across renames. Prints TAP.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -84,8 +86,9 @@ C=$work/openclaw.conf
         "app_id = $ADMIN_APP" "secret_file = $work/admin.secret"
 } >"$C"
 chmod 644 "$C"
-D=$work/state/directory.json
-N=$work/state/nss.cache
+D=$work/state-trust/directory.json
+N=$work/state-trust/nss.cache
+OCS=$top_builddir/helper/openclaw-sync
 
 # The daemon sees a local user "alice" (nss_wrapper): a display name equal
 # to it must not become an agent's name.
@@ -130,8 +133,22 @@ else:
     print("ABSENT")' "$D" "$1" "$2"
 }
 
-rebuild() { # cache-rebuild as root; prints the answer
-    req "$S" '{"type":"cache-rebuild"}'
+# rebuild: root's openclaw-sync now (what `openclawctl cache sync` and the
+# timer run), seeing the local user "alice" through nss_wrapper; prints
+# "finished" or "failed: <its last line>".
+rebuild() {
+    local o
+    o=$(mktemp "$work/sync.XXXXXX")
+    if { if [ -n "$SAN" ]; then "$OCS" --config "$C" --force; else
+        env LD_PRELOAD="$NSSW" NSS_WRAPPER_PASSWD="$work/passwd" NSS_WRAPPER_GROUP="$work/group" \
+            "$OCS" --config "$C" --force
+    fi; } >"$o" 2>&1; then
+        echo finished
+    else
+        echo "failed: $(tail -n 1 "$o")"
+    fi
+    cat "$o" >>"$work/sync.log"
+    mv -f "$o" "$work/sync1.out"
 }
 
 # --- a certificate on agent-alpha's application ---------------------------
@@ -148,27 +165,22 @@ want_rsa=$(ssh-keygen -i -m PKCS8 -f "$work/alpha-rsa.pub" 2>/dev/null)
 cert_b64=$(sed '/-----/d' "$work/alpha-rsa.crt" | tr -d '\n')
 tenant_ctl POST key-credentials "{\"appId\":\"$ALPHA_APP\",\"certificate\":\"$cert_b64\"}" >/dev/null
 
-# --- first sync at start ----------------------------------------------------
-[ -z "$SAN" ] && export LD_PRELOAD="$NSSW" NSS_WRAPPER_PASSWD="$work/passwd" \
-    NSS_WRAPPER_GROUP="$work/group"
+# --- the first sync: root's openclaw-sync; the daemon syncs nothing -----------
 if helper_start dir "$C"; then
     tap_ok "openclawd starts with [directory]"
 else
     tap_fail "openclawd starts with [directory]" "$(cat "$work/dir.log")"
 fi
-unset LD_PRELOAD NSS_WRAPPER_PASSWD NSS_WRAPPER_GROUP
-# 60 s: under valgrind on a loaded machine the first token request may time
-# out; the automatic retry (30 s, jittered) must then write the file.
-if wait_for 60 test -s "$D"; then
-    tap_ok "directory.json written by the first sync (or its automatic retry)"
+sleep 1
+tap_check "openclawd (the daemon account) writes no directory data" test ! -e "$D" -a ! -e "$N"
+out=$(rebuild)
+if [ "$out" = finished ] && test -s "$D"; then
+    tap_ok "directory.json written by the first openclaw-sync run"
 else
-    tap_fail "directory.json written by the first sync" "$(cat "$work/dir.log")"
-    # Go on from a sync on request, so one slow start does not fail everything after.
-    rebuild >/dev/null
-    wait_for 30 test -s "$D"
+    tap_fail "directory.json written by the first openclaw-sync run" "$out $(cat "$work/sync.log")"
 fi
-tap_check "directory.json and nss.cache are mode 0644" \
-    test "$(stat -c %a "$D")" = 644 -a "$(stat -c %a "$N")" = 644
+tap_check "directory.json and nss.cache are root's, mode 0644, in root's 0755 trust_dir" \
+    test "$(stat -c '%u %a' "$D" "$N" "$work/state-trust" | tr '\n' ' ')" = "0 644 0 644 0 755 "
 
 alpha_uid=$(expect_uid "$ALPHA_OID")
 out=$(wrap getent passwd agent-alpha)
@@ -217,7 +229,7 @@ tap_check "agent identity (no application): synced without keys" \
     test "$(dir_get "$AGENT1_OID" keys)" = '[]' -a "$(dir_get "$AGENT1_OID" name)" = agent-identity-one
 tap_check "static agent-beta without assignment: source config, no roles" \
     test "$(dir_get "$BETA_APP" source)" = config -a "$(dir_get "$BETA_APP" roles)" = '[]'
-tap_check "names.json pins the synced names" grep -q '"agent-alpha"' "$work/state/names.json"
+tap_check "names.json pins the synced names" grep -q '"agent-alpha"' "$work/state-trust/names.json"
 
 st=$(req "$S" '{"type":"status"}')
 age=$(echo "$st" | json_get directory.age 2>/dev/null)
@@ -226,6 +238,9 @@ tap_check "status shows the directory sync age" test -n "$age" -a "${age:-x}" -g
 # --- who may ask ------------------------------------------------------------
 out=$(as_uid 4242 "$PY" "$CLIENT" "$S" json '{"type":"cache-rebuild"}' 2>&1)
 tap_check "cache-rebuild from a non-root uid: connection closed" test "$out" = CLOSED
+out=$(req "$S" '{"type":"cache-rebuild"}')
+tap_check "cache-rebuild to openclawd from root: refused, naming openclaw-sync (the daemon syncs nothing root trusts)" \
+    sh -c "echo \"\$1\" | grep -q 'the directory is synced by openclaw-sync, as root: run openclawctl cache sync'" _ "$out"
 
 # --- the PAM account phase from the directory data ----------------------------
 pam_account() { # USER: pamtester acct_mgmt for service sudo-test (no auth from us)
@@ -284,8 +299,7 @@ tenant_ctl POST assignments \
     "{\"principalAppId\":\"$ALPHA_APP\",\"resourceAppId\":\"$RESOURCE_APP\",\"appRole\":\"Host.Sudo\"}" >/dev/null
 out=$(rebuild)
 echo "# $out"
-tap_check "cache-rebuild answers when the sync finished" \
-    test "$(echo "$out" | json_get finished)" = true
+tap_check "openclaw-sync finishes" test "$out" = finished
 tap_check "a new assignment: Host.Sudo in agent-alpha's roles" \
     test "$(dir_get "$ALPHA_APP" roles)" = '["Host.Login", "Host.Sudo"]'
 if [ -n "$pam_ok" ]; then
@@ -301,11 +315,11 @@ fi
 tenant_ctl POST assignments/remove \
     "{\"principalAppId\":\"$ALPHA_APP\",\"resourceAppId\":\"$RESOURCE_APP\",\"appRole\":\"Host.Sudo\"}" >/dev/null
 # the admin's way to make it take effect at once
-out=$("$top_builddir/helper/openclawctl" cache sync --config "$C" 2>&1)
+out=$(wrap "$top_builddir/helper/openclawctl" cache sync --config "$C" 2>&1)
 rc=$?
 echo "# $out"
-tap_check "openclawctl cache sync: exit 0, says the sync finished" \
-    sh -c "[ $rc -eq 0 ] && echo \"\$1\" | grep -q '^directory sync finished: [0-9]* agents'" _ "$out"
+tap_check "openclawctl cache sync (runs openclaw-sync): exit 0, says the sync finished" \
+    sh -c "[ $rc -eq 0 ] && echo \"\$1\" | grep -q '^directory sync finished: .*(openclaw-sync)'" _ "$out"
 tap_check "role assignment removed: agent-alpha's roles updated" \
     test "$(dir_get "$ALPHA_APP" roles)" = '["Host.Login"]'
 out=$(as_uid 4242 "$CTL" cache sync --config "$C" 2>&1)
@@ -328,9 +342,9 @@ else
     tap_skip "PAM account: static agent refused" "pam_wrapper, pamtester or the module missing"
 fi
 
-# --- a change made while a sync runs: cache-rebuild waits for a sync that sees it
-# The running sync has read the assignments before the change; the request
-# made after the change must not be answered with that sync's result.
+# --- a change made while a sync runs: a run started after it sees it ---------
+# The running sync has read the assignments before the change; a run
+# started after the change waits for the lock and reads them again.
 tenant_ctl POST assignments \
     "{\"principalAppId\":\"$ALPHA_APP\",\"resourceAppId\":\"$RESOURCE_APP\",\"appRole\":\"Host.Sudo\"}" >/dev/null
 rebuild >/dev/null
@@ -347,8 +361,8 @@ roles=$(dir_get "$ALPHA_APP" roles)
 wait "$rebuild_pid"
 tenant_ctl DELETE faults >/dev/null
 echo "# in flight: $(cat "$work/rebuild1.out"); after the change: $out; roles $roles"
-tap_check "cache-rebuild during a running sync: answered after a sync that saw the change (role gone)" \
-    test "$(echo "$out" | json_get finished 2>/dev/null)" = true -a "$roles" = '["Host.Login"]'
+tap_check "openclaw-sync started during a running one: waits for it, then sees the change (role gone)" \
+    test "$out" = finished -a "$roles" = '["Host.Login"]'
 
 # --- a disabled service principal leaves NSS ----------------------------------
 tenant_ctl POST disable-sp "{\"appId\":\"$ALPHA_APP\"}" >/dev/null
@@ -446,43 +460,48 @@ tap_check "anomaly: answered with the configured action" \
     test "$(echo "$out" | json_get action)" = disable-service-principal
 sp5_disabled() { test "$(sp_enabled 00000005-0000-4000-8000-eeeeeeeeeeee)" = false; }
 sp5_gone() { ! wrap getent passwd oc-00000005 >/dev/null; }
-tap_check "anomaly: the service principal is disabled in Entra (PATCH accountEnabled false)" \
-    wait_for 10 sp5_disabled
-nss_check "anomaly: after the sync that follows, the agent is gone from NSS" wait_for 10 sp5_gone
-tap_check "anomaly: audit lines in the log" \
-    sh -c "grep -q 'audit: anomaly: uid 0 .* reports agent oc-00000005' '$work/dir.log' && grep -q 'audit: anomaly: service principal 00000005-0000-4000-8000-eeeeeeeeeeee of agent oc-00000005 disabled' '$work/dir.log'"
+sleep 1
+tap_check "anomaly: openclawd (the daemon account) does not touch Entra: the service principal stays enabled" \
+    test "$(sp_enabled 00000005-0000-4000-8000-eeeeeeeeeeee)" = true
+# what pam_openclaw's lockout writes (root's request), then what
+# openclaw-sync.path starts: root's openclaw-sync with the [directory] credential
+install -d -m 0700 "$work/state-trust/anomalies"
+install -m 0600 /dev/null "$work/state-trust/anomalies/oc-00000005"
+rebuild >/dev/null
+tap_check "anomaly: openclaw-sync disables the service principal in Entra (PATCH accountEnabled false)" \
+    sp5_disabled
+tap_check "anomaly: the request is taken (removed)" test ! -e "$work/state-trust/anomalies/oc-00000005"
+nss_check "anomaly: after the sync that follows in the same run, the agent is gone from NSS" sp5_gone
+tap_check "anomaly: audit lines in the logs" \
+    sh -c "grep -q 'audit: anomaly: uid 0 .* reports agent oc-00000005' '$work/dir.log' && grep -q 'audit: anomaly: service principal 00000005-0000-4000-8000-eeeeeeeeeeee of agent oc-00000005 disabled' '$work/sync.log'"
 
 # --- Graph down: the last good files stay ------------------------------------------
-# first let any sync in flight end (cache-rebuild answers when it has),
-# so that nothing but the failing one can write after the snapshot
 rebuild >/dev/null
 cp "$D" "$work/dir.before"
 cp "$N" "$work/nss.before"
 tenant_ctl POST faults '{"path":"/v1.0/","kind":"status","status":503,"count":20}' >/dev/null
 out=$(rebuild)
 echo "# $out"
-tap_check "Graph down: cache-rebuild reports the failure" \
-    test "$(echo "$out" | json_get error 2>/dev/null)" = unavailable
-out=$("$top_builddir/helper/openclawctl" cache sync --config "$C" 2>&1)
+tap_check "Graph down: openclaw-sync fails (exit 1), keeping the last good files" \
+    sh -c "echo \"\$1\" | grep -q '^failed: ' && grep -q 'directory sync failed: .*last good files are kept' '$work/sync1.out'" _ "$out"
+out=$(wrap "$top_builddir/helper/openclawctl" cache sync --config "$C" 2>&1)
 rc=$?
 echo "# $out"
 tap_check "Graph down: openclawctl cache sync exits 1 and says the last good data stays" \
-    sh -c "[ $rc -eq 1 ] && echo \"\$1\" | grep -q 'the sync failed: .*last good directory data stays'" _ "$out"
+    sh -c "[ $rc -eq 1 ] && echo \"\$1\" | grep -q 'the sync failed .*last good directory data stays'" _ "$out"
 tap_check "Graph down: directory.json and nss.cache unchanged" \
     sh -c "cmp -s '$D' '$work/dir.before' && cmp -s '$N' '$work/nss.before'"
-err=$(req "$S" '{"type":"status"}' | json_get directory.last_error 2>/dev/null)
-echo "# $err"
-tap_check "Graph down: status shows the last error" sh -c "echo '$err' | grep -q 'HTTP 503'"
+tap_check "Graph down: openclaw-sync says what Graph answered (HTTP 503)" grep -q 'HTTP 503' "$work/sync1.out"
 out=$(wrap getent passwd agent-alpha | cut -d: -f1)
 nss_check "Graph down: agents still resolve from the last good cache" test "$out" = agent-alpha
 tenant_ctl DELETE faults >/dev/null
 out=$(rebuild)
-tap_check "Graph back: the sync succeeds again" test "$(echo "$out" | json_get finished)" = true
+tap_check "Graph back: the sync succeeds again" test "$out" = finished
 
 # --- hygiene -------------------------------------------------------------------------
-grep "directory sync" "$work/dir.log" | sed "s/^/# /"
-tap_check "no secret or token in the log" \
-    sh -c "! grep -qE 'aDm8Q|eyJ' '$work/dir.log'"
+grep "directory sync" "$work/sync.log" | sed "s/^/# /"
+tap_check "no secret or token in the daemon's or openclaw-sync's log" \
+    sh -c "! grep -qE 'aDm8Q|eyJ' '$work/dir.log' '$work/sync.log'"
 helper_stop "$HELPER_PID_dir"
 rc=$?
 HELPER_PID_dir=""

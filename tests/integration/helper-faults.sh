@@ -33,6 +33,7 @@ HELPER_PID_main=""
 cleanup() {
     helper_stop "$HELPER_PID_main"
     [ -n "${kpid:-}" ] && kill -KILL "$kpid" 2>/dev/null
+    [ -n "${spid:-}" ] && kill -KILL "$spid" 2>/dev/null
     tenant_stop
     [ -n "${OC_KEEP_WORK:-}" ] && echo "# kept $work" || rm -rf "$work"
 }
@@ -55,6 +56,7 @@ authority = $TENANT_URL
 issuer_v2 = https://login.microsoftonline.com/{tenantid}/v2.0
 audiences = api://openclaw-host
 state_dir = $work/state
+trust_dir = $work/trust
 socket = $S
 ca_file = $TENANT_CA
 allow_insecure_credentials = yes
@@ -75,8 +77,9 @@ secret_file = $work/admin.secret
 CONF
 chmod 644 "$work/main.conf"
 J=$work/state/jwks/keys.json
-NC=$work/state/nss.cache
-DJ=$work/state/directory.json
+NC=$work/trust/nss.cache
+DJ=$work/trust/directory.json
+OCS=$top_builddir/helper/openclaw-sync
 
 alive() { req "$S" '{"type":"ping"}' | grep -q '"pong"'; }
 get_token() { # SCOPE (as root, for agent-alpha)
@@ -202,10 +205,11 @@ HELPER_PID_main=""
 tenant_ctl DELETE faults >/dev/null
 
 # --- SIGKILL while writing, $KILLS times ----------------------------------------
-# Each round starts the daemon (at start it fetches and writes the JWKS and
-# the discovery document, syncs the directory and writes nss.cache,
-# directory.json and names.json), waits a pseudo-random 0..199 ms, and kills
-# it with SIGKILL. The tenant rotates its keys and flips agent-beta's role
+# Each round starts both writers: the daemon (at start it fetches and writes
+# its own copy of the JWKS and the discovery document, and its state) and
+# root's openclaw-sync --force (the keys, the directory sync, nss.cache,
+# directory.json and names.json in trust_dir), waits a pseudo-random
+# 0..199 ms, and kills both with SIGKILL. The tenant rotates its keys and flips agent-beta's role
 # assignment every 10 rounds so that writes really replace the content.
 #
 # Data lost: before each kill the content hash of every file the daemon
@@ -224,13 +228,14 @@ tenant_ctl DELETE faults >/dev/null
 # sweeps it: "removed N temporary file(s)"). The same loop with a writer
 # that removes the file before the rename (",unlink-first") must report
 # data lost: the check's negative control.
-wait_for 15 test -s "$NC" || tap_fail "before the kills: openclawd wrote nss.cache" "$(tail -3 "$work/main.log")"
-wait_for 15 test -s "$DJ" || tap_fail "before the kills: openclawd wrote directory.json" "$(tail -3 "$work/main.log")"
+"$OCS" --config "$work/main.conf" --force >>"$work/sync.log" 2>&1
+test -s "$NC" || tap_fail "before the kills: openclaw-sync wrote nss.cache" "$(tail -3 "$work/sync.log")"
+test -s "$DJ" || tap_fail "before the kills: openclaw-sync wrote directory.json" "$(tail -3 "$work/sync.log")"
 HOOKS=
 grep -q OPENCLAW_TEST_WRITE_HOOK "$OCD" && HOOKS=yes
 cat >"$work/versions.py" <<'PY'
-# versions.py STATE MANIFEST TENANT_KEYS CTL CONF: compare the files under
-# STATE with MANIFEST (path, sha256 per line: the versions before the
+# versions.py STATE[:STATE...] MANIFEST TENANT_KEYS CTL CONF: compare the
+# files under each STATE with MANIFEST (path, sha256 per line: the versions before the
 # kill), print "lost PATH" / "torn PATH WHY" / "new PATH", write the new
 # manifest. Files are everything the daemon wrote (its temporary files
 # and the socket aside).
@@ -243,7 +248,7 @@ if os.path.exists(manifest):
         p, h = line.split()
         prev[p] = h
 now = {}
-for d, _, names in os.walk(state):
+for d, _, names in (w for root in state.split(":") for w in os.walk(root)):
     for n in names:
         p = os.path.join(d, n)
         if tmp.match(n) or not os.path.isfile(p) or os.path.islink(p):
@@ -285,7 +290,7 @@ PY
 wait_for_temp() { # SECS: until a new temporary file (not one an earlier round left) appears
     local j
     for j in $(seq 1 $(($1 * 100))); do
-        find "$work/state" -name '.*.??????' 2>/dev/null | sort | comm -13 "$work/temps.before" - |
+        find "$work/state" "$work/trust" -name '.*.??????' 2>/dev/null | sort | comm -13 "$work/temps.before" - |
             grep -q . && return 0
         sleep 0.01
     done
@@ -297,8 +302,8 @@ kill_loop() {
     local n=$1 hook=$2 tag=$3 i out
     lost=0 torn=0 mid=0 new_versions=0
     : >"$work/$tag.details"
-    find "$work/state" -name '.*.??????' | sort >"$work/temps.before"
-    "$PY" "$work/versions.py" "$work/state" "$work/$tag.manifest" "$work/tenant-now.json" \
+    find "$work/state" "$work/trust" -name '.*.??????' | sort >"$work/temps.before"
+    "$PY" "$work/versions.py" "$work/state:$work/trust" "$work/$tag.manifest" "$work/tenant-now.json" \
         "$CTL" "$work/main.conf" >/dev/null 2>&1
     i=1
     while [ "$i" -le "$n" ]; do
@@ -314,6 +319,9 @@ kill_loop() {
         OPENCLAW_TEST_WRITE_HOOK=$hook "$OCD" --config "$work/main.conf" --foreground --allow-root \
             >>"$work/$tag.log" 2>&1 &
         kpid=$!
+        OPENCLAW_TEST_WRITE_HOOK=$hook "$OCS" --config "$work/main.conf" --force \
+            >>"$work/$tag.log" 2>&1 &
+        spid=$!
         if [ -n "$hook" ] && [ $((i % 2)) -eq 1 ]; then
             # every other round (test builds): kill as soon as a write is
             # seen in progress (a temporary file), whatever the build's speed
@@ -321,17 +329,18 @@ kill_loop() {
         else
             sleep "0.$(printf '%03d' $(((i * 7919) % 200)))"
         fi
-        kill -KILL "$kpid" 2>/dev/null
+        kill -KILL "$kpid" "$spid" 2>/dev/null
         wait "$kpid" 2>/dev/null
-        kpid=""
+        wait "$spid" 2>/dev/null
+        kpid="" spid=""
         # a temporary file this round's daemon left (not one an earlier
         # round left that this one was killed before sweeping)
-        find "$work/state" -name '.*.??????' | sort >"$work/temps.now"
+        find "$work/state" "$work/trust" -name '.*.??????' | sort >"$work/temps.now"
         if [ -n "$(comm -13 "$work/temps.before" "$work/temps.now")" ]; then
             mid=$((mid + 1))
         fi
         mv "$work/temps.now" "$work/temps.before"
-        out=$("$PY" "$work/versions.py" "$work/state" "$work/$tag.manifest" "$work/tenant-now.json" \
+        out=$("$PY" "$work/versions.py" "$work/state:$work/trust" "$work/$tag.manifest" "$work/tenant-now.json" \
             "$CTL" "$work/main.conf" 2>&1)
         printf '%s\n' "$out" | sed "s/^/round $i: /" >>"$work/$tag.details"
         lost=$((lost + $(printf '%s\n' "$out" | grep -c '^lost ')))
@@ -393,7 +402,9 @@ fi
 # JWKS refresh) when we look, so its own live temporary file can be seen for
 # a moment; a file left by a killed run stays for good. Look until none is
 # seen, for at most 10 s.
-no_temps() { [ -z "$(find "$work/state" -name '.*.??????')" ]; }
+"$OCS" --config "$work/main.conf" --force >>"$work/sync.log" 2>&1 ||
+    tap_fail "openclaw-sync after the kills" "$(tail -3 "$work/sync.log")"
+no_temps() { [ -z "$(find "$work/state" "$work/trust" -name '.*.??????')" ]; }
 if wait_for 10 no_temps; then
     tap_ok "no temporary file left in the state directory after the restart"
 else

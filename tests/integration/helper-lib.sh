@@ -133,6 +133,13 @@ conf_global() {
     printf '[global]\ntenant_id = %s\nauthority = %s\n' "$TENANT_ID" "$TENANT_URL"
     printf 'audiences = %s\nstate_dir = %s\nsocket = %s\nca_file = %s\n' \
         "$RESOURCE_URI" "$state" "$sock" "$TENANT_CA"
+    # root's trust_dir (openclaw-sync writes the directory, the NSS cache and
+    # the keys there) next to the daemon's state_dir, never the host's,
+    # unless a LINE names one
+    case " $* " in
+    *" trust_dir = "*) ;;
+    *) printf 'trust_dir = %s-trust\n' "$state" ;;
+    esac
     [ $# -eq 0 ] || printf '%s\n' "$@"
     echo
 }
@@ -152,4 +159,11 @@ conf_section() {
     shift
     [ $# -eq 0 ] || printf '%s\n' "$@"
     echo
+}
+
+# sync_now CONF: root's openclaw-sync --force on CONF (what its timer, or
+# `openclawctl cache sync`, does): the directory, the NSS cache and the keys
+# into trust_dir. Its output goes to $work/sync.log.
+sync_now() {
+    "$top_builddir/helper/openclaw-sync" --config "$1" --force >>"$work/sync.log" 2>&1
 }

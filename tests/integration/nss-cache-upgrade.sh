@@ -1,9 +1,9 @@
 #!/bin/bash
 # An upgrade that changes the NSS cache format: with static agents only
-# (no [directory], so no sync rewrites the file), openclawd writes the
-# cache again at start when the file on disk names an older format
-# version, from the config alone; a cache of the current format is left
-# as it is. Prints TAP.
+# (no [directory]), root's openclaw-sync (its timer's run, nothing forced)
+# writes the cache again when the file on disk names an older format
+# version, from the config alone; a cache of the current format, newer than
+# the config, is left as it is. Prints TAP.
 set -u
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
@@ -42,30 +42,30 @@ version() { # the format version in the file's header (bytes 8..11, little endia
 }
 current=$(version "$work/state/nss.cache")
 
-# 1. a cache of the current format: openclawd leaves it alone
+OCS=$top_builddir/helper/openclaw-sync
+timer_run() { "$OCS" --config "$C" >"$work/main.log" 2>&1; } # what openclaw-sync.timer runs
+# 1. a cache of the current format: openclaw-sync leaves it alone
 ino=$(stat -c %i "$work/state/nss.cache")
-helper_start main "$C" --no-token-store || tap_setup_fail "openclawd did not start" "$(cat "$work/main.log")"
-sleep 1 # the loop's first turn, where a rewrite would happen
+timer_run || tap_setup_fail "openclaw-sync failed" "$(cat "$work/main.log")"
 if [ "$(stat -c %i "$work/state/nss.cache")" = "$ino" ] && ! grep -q "older format" "$work/main.log"; then
-    tap_ok "a cache of the current format (version $current) is left as it is at start"
+    tap_ok "a cache of the current format (version $current) is left as it is by openclaw-sync's run"
 else
-    tap_fail "a cache of the current format is left as it is at start" "$(tail -n 5 "$work/main.log")"
+    tap_fail "a cache of the current format is left as it is" "$(tail -n 5 "$work/main.log")"
 fi
-helper_stop "$HELPER_PID_main" >/dev/null
 
 # 2. the same cache marked as an older format (what an upgrade finds)
 printf "$(printf '\\%03o' $((current - 1)))" | dd of="$work/state/nss.cache" bs=1 seek=8 count=1 conv=notrunc status=none
 old=$(version "$work/state/nss.cache")
 [ "$old" = $((current - 1)) ] || tap_setup_fail "marking the cache as version $((current - 1))" "version $old"
-helper_start main "$C" --no-token-store || tap_setup_fail "openclawd did not start" "$(cat "$work/main.log")"
-if wait_for 10 sh -c "[ \"\$(od -An -tu4 -j8 -N4 '$work/state/nss.cache' | tr -d ' ')\" = $current ]"; then
-    tap_ok "a cache of an older format (version $old) is written again at start (version $current)"
+timer_run || tap_fail "openclaw-sync's run" "$(cat "$work/main.log")"
+if [ "$(version "$work/state/nss.cache")" = "$current" ]; then
+    tap_ok "a cache of an older format (version $old) is written again by openclaw-sync's next run (version $current)"
 else
-    tap_fail "a cache of an older format is written again at start" "version $(version "$work/state/nss.cache"); $(tail -n 5 "$work/main.log")"
+    tap_fail "a cache of an older format is written again" "version $(version "$work/state/nss.cache"); $(tail -n 5 "$work/main.log")"
 fi
 grep -q "has an older format than this release reads: written again from the config" "$work/main.log" &&
-    tap_ok "openclawd says so in its log" ||
-    tap_fail "openclawd says so in its log" "$(tail -n 5 "$work/main.log")"
+    tap_ok "openclaw-sync says so in its log" ||
+    tap_fail "openclaw-sync says so in its log" "$(tail -n 5 "$work/main.log")"
 # what it wrote is the cache the admin's rebuild writes (the same agents)
 "$CTL" cache rebuild --config "$C" --output "$work/fresh.cache" >/dev/null 2>&1
 if [ "$(stat -c %s "$work/state/nss.cache")" = "$(stat -c %s "$work/fresh.cache")" ]; then

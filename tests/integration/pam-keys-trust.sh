@@ -107,7 +107,7 @@ require_role = Host.Sudo
 
 [service $name-gate]
 require_role = Host.Login"
-    sed -i "s|^jwks_dir = .*|jwks_dir = $dir|; s|^tally_dir = .*|tally_dir = $PAM_WORK/tally|" "$conf"
+    sed -i "s|^jwks_dir = .*|jwks_dir = $dir|; s|^tally_dir = .*|tally_dir = $PAM_WORK/tally|; s|^trust_dir = .*|trust_dir = $PAM_WORK/trust-$name|" "$conf"
     trust_conf "$conf"
     printf 'auth required %s config=%s nodelay\naccount required %s config=%s\n' \
         "$mod" "$conf" "$mod" "$conf" >"$PAM_WORK/svc/$name"

@@ -27,6 +27,7 @@ pam_write_config() {
 [global]
 tenant_id = $TENANT_ID
 audiences = $RESOURCE_URI
+trust_dir = $PAM_WORK/trust
 jwks_dir = $PAM_WORK/jwks
 tally_dir = $PAM_WORK/tally
 runtime_dir = $PAM_WORK/run

@@ -5,8 +5,9 @@
 #     clear reason, the daemon stays up; swtpm started again on the same
 #     state: the daemon reopens the TPM and signs again, no restart;
 #   - the state directory on a full tmpfs: a new token is still served
-#     (the store says it keeps tokens in memory), a directory rebuild fails
-#     with ENOSPC, tokens.db and nss.cache stay whole and unchanged; once
+#     (the store says it keeps tokens in memory), a directory rebuild (root's
+#     openclaw-sync) fails with ENOSPC, tokens.db and nss.cache stay whole
+#     and unchanged; once
 #     space returns both are written again, and a restart restores the
 #     tokens from the store.
 # Prints TAP.
@@ -123,7 +124,15 @@ grep -q "the TPM connection failed; it is closed and opened again" "$work/main.l
     tap_fail "the log says the TPM connection is reopened" "$(tail -n 4 "$work/main.log")"
 
 # ---------------------------------------------------------------- disk full
-out=$(req "$S" '{"type":"cache-rebuild"}')
+# the directory rebuild: root's openclaw-sync (what `openclawctl cache sync` runs)
+rebuild() {
+    if "$top_builddir/helper/openclaw-sync" --config "$conf" --force >>"$work/sync.log" 2>&1; then
+        echo '"ok":true'
+    else
+        echo '"ok":false' "$(tail -n 2 "$work/sync.log")"
+    fi
+}
+out=$(rebuild)
 is_ok "$out" && [ -s "$work/state/nss.cache" ] && [ -s "$work/state/tokens.db" ] &&
     tap_ok "before: nss.cache and tokens.db written on the tmpfs" ||
     tap_fail "before: nss.cache and tokens.db written" "$out $(ls -l "$work/state")"
@@ -141,7 +150,7 @@ is_ok "$out" && tap_ok "disk full: a new token is still served" || tap_fail "dis
 grep -q "token store: cannot write .*tokens.db (No space left on device)" "$work/main.log" &&
     tap_ok "disk full: the log says tokens.db cannot be written (ENOSPC) and tokens stay in memory" ||
     tap_fail "disk full: the token store says ENOSPC" "$(grep 'token store' "$work/main.log" | tail -n 3)"
-out=$(req "$S" '{"type":"cache-rebuild"}')
+out=$(rebuild)
 case $out in
 *'"ok":false'*) tap_ok "disk full: the directory rebuild reports its failure" ;;
 *) tap_fail "disk full: the directory rebuild reports its failure" "$out" ;;
@@ -164,7 +173,7 @@ wait_for 5 no_temps && tap_ok "disk full: no temporary file left behind" ||
 alive && tap_ok "disk full: openclawd stays up" || tap_fail "disk full: openclawd stays up"
 
 rm -f "$work/state/filler" "$work/state/filler2"
-out=$(req "$S" '{"type":"cache-rebuild"}')
+out=$(rebuild)
 is_ok "$out" && [ -s "$work/state/nss.cache" ] && tap_ok "space back: the directory rebuild succeeds" ||
     tap_fail "space back: the directory rebuild succeeds" "$out"
 out=$(token)

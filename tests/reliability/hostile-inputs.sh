@@ -50,7 +50,7 @@ cleanup() {
 }
 trap cleanup EXIT
 tenant_start "$work/tenant" || tap_setup_fail "the local tenant did not start"
-mkdir -p "$work/jwks" "$work/svc" "$work/run" "$work/tally" "$work/pamdir" "$work/state"
+mkdir -p "$work/jwks" "$work/svc" "$work/run" "$work/tally" "$work/pamdir" "$work/state" "$work/trust"
 chmod 700 "$work/tally"
 tenant_get "/$TENANT_ID/discovery/v2.0/keys" >"$work/jwks/keys.json"
 export TZ=UTC OPENCLAW_TEST_AUDIT_FILE="$work/audit.log"

@@ -76,6 +76,7 @@ authority = $TENANT_URL
 audiences = $RESOURCE_URI, $RESOURCE_V2_APP
 issuer_v2 = https://login.microsoftonline.com/{tenantid}/v2.0
 state_dir = $work/state
+trust_dir = $work/trust
 jwks_dir = $work/trust/jwks
 tally_dir = $work/tally
 runtime_dir = $work/run

@@ -303,7 +303,7 @@ CONF
 }
 common_conf A >"$work/A/openclaw.conf"
 {
-    common_conf B "jwks_dir = $work/B/state/jwks
+    common_conf B "trust_dir = $work/B/trust
 tally_dir = $work/B/tally"
     cat <<CONF
 
@@ -338,17 +338,31 @@ wrapper=$OCD_WRAPPER
 OCD_WRAPPER="nsenter -t $B_PID --mount $wrapper"
 helper_start B "$work/B/openclaw.conf"
 OCD_WRAPPER=$wrapper
-D=$work/B/state/directory.json
+D=$work/B/trust/directory.json
 BSOCK=$work/B/run/openclawd.sock
-if [ -n "$HELPER_PID_B" ] && wait_for 30 test -s "$D" && wait_for 10 test -s "$work/B/state/jwks/keys.json"; then
-    tap_ok "host B: openclawd synced the directory from Graph and wrote the JWKS"
+# B's directory sync now: root's openclaw-sync in B (what its timer does
+# every sync_interval); prints true when it finished
+rebuild() {
+    nsenter -t "$B_PID" --mount "$top_builddir/helper/openclaw-sync" --config "$work/B/openclaw.conf" \
+        --force >>"$work/B/sync.log" 2>&1 && echo true
+}
+if [ -n "$HELPER_PID_B" ] && [ "$(rebuild)" = true ] && test -s "$D" && test -s "$work/B/trust/jwks/keys.json"; then
+    tap_ok "host B: openclaw-sync (root) synced the directory from Graph and wrote the JWKS"
 else
-    tap_fail "host B: openclawd synced the directory" "$(cat "$work/B.log")"
+    tap_fail "host B: openclaw-sync synced the directory" "$(cat "$work/B.log" "$work/B/sync.log")"
     exit 1
 fi
-rebuild() { # B's directory sync now (what sync_interval does on its own)
-    req "$BSOCK" '{"type":"cache-rebuild"}' | json_get finished 2>/dev/null
-}
+# openclaw-sync.timer on B, as the test runs it: a run every 5 s (the
+# unit's is a minute) that syncs when directory.json is sync_interval old;
+# bounded (20 min), stopped by PID at the end
+(
+    for _ in $(seq 1 240); do
+        nsenter -t "$B_PID" --mount "$top_builddir/helper/openclaw-sync" \
+            --config "$work/B/openclaw.conf" >>"$work/B/sync.log" 2>&1
+        sleep 5
+    done
+) &
+other_pids="$other_pids $!"
 ALPHA_UID=$("$PY" -c '
 import json, sys
 for a in json.load(open(sys.argv[1]))["agents"]:
@@ -562,9 +576,10 @@ graph() { # METHOD PATH [JSON]
 }
 APP_OBJ=$(graph GET "/applications(appId='$ALPHA_APP')?\$select=id" | json_get id)
 # 1. A's certificate removed from the application (Graph PATCH keyCredentials)
-# (no sync request here: B's own periodic sync, sync_interval = 30, must
-# take the key away within 30 s + 10 % jitter + the duration of a sync,
-# perhaps one already running with the old data: at most 45 s here)
+# (no sync request here: B's timer runs of openclaw-sync, sync_interval =
+# 30, must take the key away within 30 s + the timer's period (5 s here) +
+# the duration of a sync, perhaps one already running with the old data:
+# at most 45 s here)
 graph PATCH "/applications/$APP_OBJ" "{\"keyCredentials\":[{\"keyId\":\"$KEYID_B\"}]}" >/dev/null
 t0=$(date +%s)
 keyA_gone() { ! ak agent-alpha | grep -qF "$keyA"; }
@@ -580,9 +595,9 @@ login_refused "certificate removed: ssh agent-alpha@B refused"
 t2=$(date +%s.%N)
 graph PATCH "/applications/$APP_OBJ" "{\"keyCredentials\":[]}" >/dev/null
 r=$(rebuild)
-login_refused "no certificate left on the application: refused right after a cache-rebuild request"
+login_refused "no certificate left on the application: refused right after openclaw-sync --force (openclawctl cache sync)"
 t3=$(date +%s.%N)
-echo "# revocation: periodic sync $((t1 - t0)) s; after a cache-rebuild request $(awk "BEGIN { printf \"%.2f\", $t3 - $t2 }") s to a refused login (answer $r)"
+echo "# revocation: periodic sync $((t1 - t0)) s; after openclaw-sync --force $(awk "BEGIN { printf \"%.2f\", $t3 - $t2 }") s to a refused login (answer $r)"
 for h in A B; do
     kid=
     eval "kid=\$KEYID_$h"

@@ -91,7 +91,8 @@ static void test_minimal_config_defaults(void **state)
     assert_string_equal(g->state_dir, "/var/lib/openclaw");
     /* root's keys, written by openclaw-sync, never in the daemon's state_dir */
     assert_string_equal(g->jwks_dir, "/var/lib/openclaw-trust/jwks");
-    assert_string_equal(g->nss_cache, "/var/lib/openclaw/nss.cache");
+    assert_string_equal(g->trust_dir, "/var/lib/openclaw-trust");
+    assert_string_equal(g->nss_cache, "/var/lib/openclaw-trust/nss.cache");
     assert_string_equal(g->keys_dir, "/var/lib/openclaw/keys");
     assert_string_equal(g->runtime_dir, "/run/openclaw");
     assert_string_equal(g->socket, "/run/openclaw/openclawd.sock");
@@ -168,10 +169,18 @@ static void test_derived_defaults_follow_their_base(void **state)
     struct oc_config *cfg = ok(MINIMAL "state_dir = /srv/oc\nruntime_dir = /run/x\n"
                                        "authority = https://login.chinacloudapi.cn/\n");
 
-    /* root's keys never follow the daemon's state_dir */
+    /* root's keys and cache never follow the daemon's state_dir */
     assert_string_equal(cfg->global.jwks_dir, "/var/lib/openclaw-trust/jwks");
-    assert_string_equal(cfg->global.nss_cache, "/srv/oc/nss.cache");
+    assert_string_equal(cfg->global.nss_cache, "/var/lib/openclaw-trust/nss.cache");
     assert_string_equal(cfg->global.keys_dir, "/srv/oc/keys");
+    oc_config_free(cfg);
+    /* ...they follow trust_dir */
+    cfg = ok(MINIMAL "trust_dir = /srv/trust\n");
+    assert_string_equal(cfg->global.jwks_dir, "/srv/trust/jwks");
+    assert_string_equal(cfg->global.nss_cache, "/srv/trust/nss.cache");
+    oc_config_free(cfg);
+    cfg = ok(MINIMAL "state_dir = /srv/oc\nruntime_dir = /run/x\n"
+                     "authority = https://login.chinacloudapi.cn/\n");
     assert_string_equal(cfg->global.socket, "/run/x/openclawd.sock");
     /* root's tally never follows the daemon's runtime_dir */
     assert_string_equal(cfg->global.tally_dir, "/var/lib/openclaw-pam");
