@@ -50,6 +50,7 @@
 
 #include "conf.h"
 #include "nsscache.h"
+#include "rootdir.h"
 #include "nss_openclaw/nss_openclaw.h"
 
 /* Caps */
@@ -290,35 +291,6 @@ static int owner_only(const struct stat *st)
     return (st->st_mode & (S_IWGRP | S_IWOTH)) == 0 ? 0 : -EPERM;
 }
 
-/* The cache and the directory that holds it must be root's, and writable
- * by root alone (openclaw-sync writes it, as root, into trust_dir:
- * docs/security.md, "The trust boundary"): whoever else could write or
- * truncate the mapped file could crash every reader with SIGBUS, or
- * rename an older cache over it. Anything else is refused. */
-static int dir_allows(const char *path, const struct stat *file)
-{
-    char dir[PATH_MAX];
-    struct stat st;
-    const char *slash = strrchr(path, '/');
-    size_t n = slash == NULL ? 0 : (size_t)(slash - path);
-
-    if (slash == NULL || n >= sizeof(dir)) {
-        return -EPERM; /* the path comes from the config: always absolute */
-    }
-    memcpy(dir, path, n);
-    dir[n] = '\0';
-    if (stat(n == 0 ? "/" : dir, &st) < 0) {
-        return -errno;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        return -ENOTDIR;
-    }
-    if (owner_only(&st) < 0 || st.st_uid != 0) {
-        return -EPERM;
-    }
-    return file->st_uid == 0 ? 0 : -EPERM;
-}
-
 /*
  * Map the cache read-only, every page at once (the checksum reads them all
  * anyway). A large cache (100 000 agents: 18 MB) is read at random: asked
@@ -348,15 +320,32 @@ static void *map_file(int fd, size_t len)
 
 static int map_cache(struct snap *s)
 {
-    int fd;
+    char dir[PATH_MAX];
+    const char *slash = strrchr(s->cache_path, '/');
+    size_t n = slash == NULL ? 0 : (size_t)(slash - s->cache_path);
+    int fd, dfd = -1;
     struct stat st;
-    do {
-        fd = open(s->cache_path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
-    } while (fd < 0 && errno == EINTR);
-    if (fd < 0) {
-        return -errno;
+
+    /* The directory walked from "/" (O_NOFOLLOW, fstat: every directory on
+     * the way root's, the last one writable by root alone), the file opened
+     * relative to it: no path walked again between the check and the use. */
+    if (slash == NULL || n >= sizeof(dir)) {
+        return -EPERM; /* the path comes from the config: always absolute */
     }
-    int r = 0;
+    memcpy(dir, s->cache_path, n);
+    dir[n] = '\0';
+    int r = oc_rootdir_open(n == 0 ? "/" : dir, 0, 022, 0, &dfd, NULL);
+    if (r < 0) {
+        return r == -ENOENT ? -ENOENT : -EPERM;
+    }
+    do {
+        fd = openat(dfd, slash + 1, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
+    } while (fd < 0 && errno == EINTR);
+    r = fd < 0 ? -errno : 0;
+    close(dfd);
+    if (fd < 0) {
+        return r;
+    }
     if (fstat(fd, &st) < 0) {
         r = -errno;
         goto out;
@@ -368,8 +357,10 @@ static int map_cache(struct snap *s)
         goto out;
     }
     /* Whoever may write (or truncate) the mapped file could crash every
-     * reader with SIGBUS: root only, in a directory of root's (dir_allows). */
-    if ((r = owner_only(&st)) < 0 || (r = dir_allows(s->cache_path, &st)) < 0) {
+     * reader with SIGBUS: root only (openclaw-sync writes it), in root's
+     * directory (above). */
+    if ((r = owner_only(&st)) < 0 || st.st_uid != 0) {
+        r = -EPERM;
         goto out;
     }
     if (st.st_size < (off_t)OC_NSSC_HEADER_SIZE || (uint64_t)st.st_size > OC_NSSC_FILE_MAX) {

@@ -181,6 +181,20 @@ else
         "exit $rc (135/-7: SIGBUS) $(cat "$work/lookups.out")"
 fi
 
+# a root-owned cache in a root-owned directory below the daemon account's
+# directory: that account could rename the directory away (an older cache
+# in its place): refused too
+install -d -m 0755 "$O/sub"
+install -m 0644 "$work/nss.good" "$O/sub/nss.cache"
+sed "s|^trust_dir = .*|trust_dir = $O/sub|" "$work/old.conf" >"$work/below.conf"
+chmod 0644 "$work/below.conf"
+lookups "$work/below.conf" agent-alpha >"$work/below.out" 2>&1
+if grep -q "^agent-alpha " "$work/below.out" && ! grep -q "^agent-alpha 1 " "$work/below.out"; then
+    tap_ok "(b) root's cache in root's directory below the daemon account's directory: not used ($(cat "$work/below.out"))"
+else
+    tap_fail "(b) a cache below the daemon account's directory is not used" "$(cat "$work/below.out")"
+fi
+
 # --- (c) root's layout: every write the daemon's uid can think of -------------
 T=$work/trust
 cp -p "$D" "$work/dir.before"
