@@ -154,8 +154,12 @@ int oc_decide(struct oc_decide *d, const struct oc_issue *is, const char **ret_c
     if (code == NULL && is->path == OC_ISSUE_PREFETCH) {
         return 0;
     }
-    d->log("audit: %s: agent %s for uid %u pid %d%s%s%s%s: %s%s%s", oc_issue_path_name(is->path),
-           ag->name, is->uid, is->pid, is->scope != NULL ? ", scope " : "",
+    char pid[16] = "-"; /* the MI endpoint's callers: TCP gives no pid */
+    if (is->pid > 0) {
+        (void)snprintf(pid, sizeof(pid), "%d", (int)is->pid);
+    }
+    d->log("audit: %s: agent %s for uid %u pid %s%s%s%s%s: %s%s%s", oc_issue_path_name(is->path),
+           ag->name, is->uid, pid, is->scope != NULL ? ", scope " : "",
            is->scope != NULL ? is->scope : "", is->what != NULL ? ", " : "",
            is->what != NULL ? is->what : "", code == NULL ? "allowed" : "refused (",
            code == NULL ? "" : code, code == NULL ? "" : ")");
