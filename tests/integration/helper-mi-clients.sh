@@ -38,8 +38,8 @@ if [ "${1:-}" != --inner ]; then
         tap_skip_all "python3-azure missing (scripts/install-deps.sh)"
     [ -f "$NODE_DIR/node_modules/@azure/identity/package.json" ] ||
         tap_skip_all "@azure/identity not installed: run scripts/install-deps.sh (npm ci in tests/node)"
-    unshare --net true 2>/dev/null || tap_skip_all "unshare --net not permitted here"
-    exec unshare --net bash "$0" --inner
+    unshare --net --mount --propagation private true 2>/dev/null || tap_skip_all "unshare --net --mount not permitted here"
+    exec unshare --net --mount --propagation private bash "$0" --inner
 fi
 
 . "$top_srcdir/tests/lib/tenant.sh"

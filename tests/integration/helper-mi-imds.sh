@@ -1,6 +1,7 @@
 #!/bin/bash
 # mi_endpoint = imds (docs/mi-endpoint.md, "Azure IMDS's own address"), in
-# network namespaces the test made (the host's loopback is never touched):
+# private network and mount namespaces the test made (the host's loopback
+# is never touched):
 #  - openclawctl imds-address add puts 169.254.169.254/32 on lo, scope
 #    host (again: still there once), remove takes it off;
 #  - add is refused (exit 1, the message) where a fake IMDS answers on
@@ -28,8 +29,8 @@ if [ "${1:-}" != --inner ]; then
         command -v "$t" >/dev/null 2>&1 || tap_skip_all "$t missing (scripts/install-deps.sh)"
     done
     /usr/bin/python3 -c 'import cryptography' 2>/dev/null || tap_skip_all "python3-cryptography missing"
-    unshare --net true 2>/dev/null || tap_skip_all "unshare --net not permitted here"
-    exec unshare --net bash "$0" --inner
+    unshare --net --mount --propagation private true 2>/dev/null || tap_skip_all "unshare --net --mount not permitted here"
+    exec unshare --net --mount --propagation private bash "$0" --inner
 fi
 
 . "$top_srcdir/tests/lib/tenant.sh"
