@@ -217,15 +217,20 @@ cat >"$work/systemctl" <<'FAKE'
 #!/bin/bash
 # Test double of systemctl for deb-check's throwaway root, where no
 # systemd runs: enough of it for the maintainer scripts and the test, for
-# openclawd.service only (any other unit: nothing to do).
+# openclawd.service only (any other unit: nothing to do; a call naming
+# several units acts on openclawd.service among them).
 set -u
 args=()
 for a in "$@"; do
     case $a in -*) ;; *) args+=("$a") ;; esac
 done
 act=${args[0]:-}
-unit=${args[1]:-}
-unit=${unit%.service}
+# maintainer scripts name several units at once (openclaw-sync's too):
+# act on openclawd.service when it is one of them
+unit=
+for u in "${args[@]:1}"; do
+    [ "${u%.service}" = openclawd ] && unit=openclawd
+done
 file=/lib/systemd/system/openclawd.service
 wants=/etc/systemd/system/multi-user.target.wants/openclawd.service
 pidf=/run/oc-fake-systemd/openclawd.pid

@@ -344,7 +344,7 @@ reliability_summary() {
     echo "| faults survived (TPM restart, disk full, outage, SIGKILL loops) | $faults |"
     # the attack regression tests of the one-policy work: TAP checks held;
     # a missing, skipped or bailed-out log is "not run", never held
-    local alogs="pam-lockout-signed helper-decide helper-ssh-only helper-flood askpass-login-only helper-ssh-bind pam-tally-trust"
+    local alogs="pam-lockout-signed helper-decide helper-ssh-only helper-flood askpass-login-only helper-ssh-bind pam-tally-trust pam-keys-trust trust-daemon-reach helper-mi-imds"
     local a aok=0 aall=0 askip=0 amissing="" attacks
     for a in $alogs; do
         f=$d/integration/$a.log
@@ -359,7 +359,7 @@ reliability_summary() {
     if [ "$aall" -eq 0 ]; then
         attacks="attacks: not run"
     else
-        attacks="attacks: $aok of $aall checks held (garbage-token lockout, locked agent on every path, ssh-sign forgery, local flood, askpass, forged session-bind and destinations, tally directory swapped by the daemon account)"
+        attacks="attacks: $aok of $aall checks held (garbage-token lockout, locked agent on every path, ssh-sign forgery, local flood, askpass, forged session-bind and destinations, tally directory swapped by the daemon account, keys, directory and NSS cache of the daemon account, its writes against root's trust_dir, the IMDS address from another namespace)"
         [ "$askip" -eq 0 ] || attacks="$attacks ($askip skipped, not counted as held)"
         [ -z "$amissing" ] || attacks="$attacks; not run:$amissing"
     fi
