@@ -17,7 +17,7 @@
 set -u
 top_srcdir='%%TOP_SRCDIR%%'
 top_builddir='%%TOP_BUILDDIR%%'
-OCD=$top_builddir/helper/openclawd
+OCD=$top_builddir/helper/daemon/openclawd
 LOAD=$top_builddir/bench/helper-load
 PY=/usr/bin/python3
 CLIENT=$top_srcdir/tests/integration/helper_client.py

@@ -8,7 +8,7 @@ bench_helper_load_LDADD = -lpthread
 OC_BENCHES += bench/helper
 CLEANFILES += bench/helper
 EXTRA_DIST += bench/helper.sh
-bench/helper: $(srcdir)/bench/helper.sh Makefile bench/helper-load$(EXEEXT) helper/openclawd$(EXEEXT)
+bench/helper: $(srcdir)/bench/helper.sh Makefile bench/helper-load$(EXEEXT) helper/daemon/openclawd$(EXEEXT)
 	$(AM_V_GEN)$(MKDIR_P) bench && \
 	sed -e 's|%%TOP_SRCDIR%%|$(abs_top_srcdir)|g' \
 	    -e 's|%%TOP_BUILDDIR%%|$(abs_top_builddir)|g' $(srcdir)/bench/helper.sh >$@.tmp && \

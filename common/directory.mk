@@ -22,10 +22,3 @@ tests_fuzz_fuzz_directory_LDADD = common/libocbase.la $(CJSON_LIBS) -lm
 endif
 EXTRA_DIST += tests/fuzz/fuzz_directory.c tests/fuzz/corpus/directory
 
-# sshd's AuthorizedKeysCommand: the agent's registered keys from directory.json.
-sbin_PROGRAMS += helper/openclaw-authorized-keys
-helper_openclaw_authorized_keys_SOURCES = helper/openclaw-authorized-keys.c
-helper_openclaw_authorized_keys_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS)
-helper_openclaw_authorized_keys_LDADD = common/libocverify.la common/libocbase.la $(CJSON_LIBS) \
-	$(CRYPTO_LIBS)
-dist_man_MANS += man/openclaw-authorized-keys.8

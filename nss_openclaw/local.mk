@@ -20,9 +20,6 @@ EXTRA_DIST += nss_openclaw/nss_openclaw.map nss_openclaw/README.md
 nss_openclaw_libnss_openclaw_la_DEPENDENCIES = common/libocbase.la \
 	$(top_srcdir)/nss_openclaw/nss_openclaw.map
 
-# openclawctl cache rebuild
-helper_openclawctl_SOURCES += helper/ctl_cache.c
-
 # Where the tests find the built module.
 OC_NSS_MODULE = $(abs_top_builddir)/nss_openclaw/.libs/libnss_openclaw.so.2
 

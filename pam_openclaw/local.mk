@@ -1,13 +1,5 @@
 # pam_openclaw: build fragment, included from the top-level Makefile.am
-#
-# common/libocpam.la: the host policy, failure tally and audit formatting
-# shared by the PAM module and openclawctl (libc only).
-noinst_LTLIBRARIES += common/libocpam.la
-common_libocpam_la_SOURCES = \
-	common/hostpolicy.c common/hostpolicy.h \
-	common/tally.c common/tally.h \
-	common/audit.c common/audit.h \
-	common/pamargs.c common/pamargs.h
+# (libocpam, which it links, is defined in common/pam.mk).
 
 pamlib_LTLIBRARIES += pam_openclaw/pam_openclaw.la
 pam_openclaw_pam_openclaw_la_SOURCES = \
@@ -29,17 +21,6 @@ pam_openclaw_pam_openclaw_la_LDFLAGS = -module -avoid-version -shared \
 pam_openclaw_pam_openclaw_la_LIBADD = common/libocpam.la common/libocproto.la common/libocverify.la \
 	common/libocbase.la $(PAM_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)
 EXTRA_DIST += pam_openclaw/pam_openclaw.map pam_openclaw/README.md
-
-# openclawctl agent status|unlock NAME
-helper_openclawctl_SOURCES += helper/ctl_agent.c pam_openclaw/helperclient.c \
-	pam_openclaw/helperclient.h
-# openclawctl token NAME (get-token naming the agent, root only)
-helper_openclawctl_SOURCES += helper/ctl_token.c
-CTL_EXTRA_LIBS += common/libocpam.la common/libocproto.la
-
-# openclaw-askpass: SSH_ASKPASS answerer for the chunked token prompts
-dist_bin_SCRIPTS = helper/openclaw-askpass
-dist_man_MANS += man/openclaw-askpass.1
 
 # Integration tests (pamtester under pam_wrapper, the local tenant) and
 # system tests (root, private mount namespace, real sshd, su and sudo).

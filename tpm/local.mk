@@ -9,13 +9,6 @@ tpm_liboctpm_la_LIBADD = $(TSS2_LIBS) $(CRYPTO_LIBS)
 # tpm.c writes blob files with oc_replace_file() (common/util.c): a program
 # linking liboctpm.la links common/libocbase.la after it.
 
-# openclawctl tpm ...
-helper_openclawctl_SOURCES += helper/ctl_tpm.c
-# openclawctl seal NAME (an agent's client secret, sealed with ctl_tpm.c)
-helper_openclawctl_SOURCES += helper/ctl_seal.c
-helper_openclawctl_CFLAGS += $(TSS2_CFLAGS)
-CTL_EXTRA_LIBS += tpm/liboctpm.la $(TSS2_LIBS)
-
 EXTRA_DIST += tpm/README.md
 
 # Unit test of the blob format (no TPM needed)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target for openclawd's lock file, STATE_DIR/locked-agents
- * (helper/oc_agentstate.c): admin locks and reported lockouts. Whatever
+ * (helper/daemon/oc_agentstate.c): admin locks and reported lockouts. Whatever
  * the parser makes of the input, the text written for that state must
  * parse back to the same state and be written again byte for byte.
  */
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "helper/oc_agentstate.h"
+#include "helper/daemon/oc_agentstate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

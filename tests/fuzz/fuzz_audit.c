@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target for the audit readers of `openclawctl audit`: every
- * input is one syslog line (helper/auditlog.c) and one journal entry as
- * journalctl --output=json prints it (helper/auditjournal.c, through the
+ * input is one syslog line (helper/ctl/auditlog.c) and one journal entry as
+ * journalctl --output=json prints it (helper/ctl/auditjournal.c, through the
  * strict JSON front end and the shared record parser, then the trust
  * rule), parsed exactly as the command does, and also tried as a --since
  * time. A parsed record must hold NUL-terminated fields within their caps.
@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "helper/auditjournal.h"
-#include "helper/auditlog.h"
+#include "helper/ctl/auditjournal.h"
+#include "helper/ctl/auditlog.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "helper/oc_credparse.h"
+#include "helper/creds/oc_credparse.h"
 
 #define FUZZ_DIR       "/var/opt/azcmagent/tokens"
 #define FUZZ_AUTHORITY "https://login.example.test:8443"

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "helper/oc_mihttp.h"
+#include "helper/daemon/oc_mihttp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,7 +6,7 @@
  * and each message goes through the strict parser, exactly as the agent
  * does. A parsed sign request must point inside its message; a parsed
  * session-bind@openssh.com goes through the host key signature check
- * (helper/sshkey_verify.c), which must say why when it refuses.
+ * (helper/client/sshkey_verify.c), which must say why when it refuses.
  */
 #include "config.h"
 
@@ -14,8 +14,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "helper/sshagent.h"
-#include "helper/sshkey_verify.h"
+#include "helper/client/sshagent.h"
+#include "helper/client/sshkey_verify.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target for openclawd's tokens.db (helper/oc_tokenstore.c).
+ * libFuzzer target for openclawd's tokens.db (helper/daemon/oc_tokenstore.c).
  * The first byte picks what the rest of the input is:
  *   0: a whole file for the header parser;
  *   1: a decrypted payload for the payload parser; whatever it accepts
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "helper/oc_tokenstore.h"
+#include "helper/daemon/oc_tokenstore.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

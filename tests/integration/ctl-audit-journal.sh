@@ -43,7 +43,7 @@ set -u
 . "$top_srcdir/tests/integration/pam-lib.sh"
 . "$top_srcdir/tests/integration/helper-lib.sh"
 
-ctl="$top_builddir/helper/openclawctl"
+ctl="$top_builddir/helper/ctl/openclawctl"
 JOURNALD=/lib/systemd/systemd-journald
 JOURNALCTL=/usr/bin/journalctl # the path openclawctl runs
 SOURCE="journal (journalctl --facility=authpriv)"
@@ -374,7 +374,7 @@ for l in sys.stdin:
 # a directory sync: root's openclaw-sync (what its timer and `openclawctl
 # cache sync` run), logging into this namespace's journal
 ocd_sync() { # OUT
-    "$top_builddir/helper/openclaw-sync" --config "$work/oc.conf" --force >"$1" 2>&1 && echo finished >>"$1"
+    "$top_builddir/helper/sync/openclaw-sync" --config "$work/oc.conf" --force >"$1" 2>&1 && echo finished >>"$1"
 }
 wait_records() { # PATTERN N
     local i n

@@ -5,7 +5,7 @@
 # escapes, over-long lines) are never counted as records.
 set -u
 . "$top_srcdir/tests/lib/tap.sh"
-ctl="$top_builddir/helper/openclawctl"
+ctl="$top_builddir/helper/ctl/openclawctl"
 [ -x "$ctl" ] || tap_skip_all "openclawctl not built"
 PY=/usr/bin/python3
 

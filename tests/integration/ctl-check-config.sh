@@ -8,7 +8,7 @@
 # the host's own are never read.
 set -u
 . "$top_srcdir/tests/lib/tap.sh"
-ctl="$top_builddir/helper/openclawctl"
+ctl="$top_builddir/helper/ctl/openclawctl"
 [ -x "$ctl" ] || tap_skip_all "openclawctl not built"
 [ "$(id -u)" -eq 0 ] || tap_skip_all "needs root (configuration and files owned by root)"
 

@@ -15,7 +15,7 @@ top_builddir=${top_builddir:-$top_srcdir}
 command -v setpriv >/dev/null 2>&1 || tap_skip_all "setpriv (util-linux) missing"
 SWTPM=${SWTPM:-$(command -v swtpm 2>/dev/null || true)}
 [ -n "$SWTPM" ] && [ -x "$SWTPM" ] || tap_skip_all "swtpm not installed"
-[ -x "$OCD" ] && [ -x "$OCT" ] && [ -x "$top_builddir/helper/openclawctl" ] ||
+[ -x "$OCD" ] && [ -x "$OCT" ] && [ -x "$top_builddir/helper/ctl/openclawctl" ] ||
     tap_skip_all "openclawd/openclawctl not built"
 "$PY" -c 'import cryptography' 2>/dev/null || tap_skip_all "python3-cryptography missing"
 

@@ -4,7 +4,7 @@
 set -u
 . "$top_srcdir/tests/lib/tap.sh"
 OC_PY=/usr/bin/python3
-ctl="$top_builddir/helper/openclawctl"
+ctl="$top_builddir/helper/ctl/openclawctl"
 [ -x "$ctl" ] || tap_skip_all "openclawctl not built"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/oc-status.XXXXXX")
@@ -251,7 +251,7 @@ CONF2
     wait_for 20 test -s "$d/state/jwks/keys.json"
     # root's keys and directory, as openclaw-sync.timer writes them
     install -d -m 0755 "$d/trust"
-    "$top_builddir/helper/openclaw-sync" --config "$c2" --quiet >>"$work/st.log" 2>&1 ||
+    "$top_builddir/helper/sync/openclaw-sync" --config "$c2" --quiet >>"$work/st.log" 2>&1 ||
         tap_fail "openclaw-sync fetched the keys and synced the directory" "$(tail -3 "$work/st.log")"
     st() { "$ctl" status --config "$c2" --json; }
     dir_synced() { st | field helper.directory.age >/dev/null 2>&1; }
@@ -325,7 +325,7 @@ for a in json.load(sys.stdin)["agents"]:
         tap_ok "helper stopped: not running" || tap_fail "helper stopped: not running" "$out"
 }
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1 &&
-    [ -x "$top_builddir/helper/openclawd" ] && "$OC_PY" -c 'import cryptography' 2>/dev/null; then
+    [ -x "$top_builddir/helper/daemon/openclawd" ] && "$OC_PY" -c 'import cryptography' 2>/dev/null; then
     daemon_part
 else
     tap_skip "status with openclawd running" "needs root, setpriv, openclawd and python3-cryptography"

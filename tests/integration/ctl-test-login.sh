@@ -7,7 +7,7 @@
 # local users come from --passwd, the name service from nss_wrapper.
 set -u
 . "$top_srcdir/tests/lib/tap.sh"
-ctl="$top_builddir/helper/openclawctl"
+ctl="$top_builddir/helper/ctl/openclawctl"
 [ -x "$ctl" ] || tap_skip_all "openclawctl not built"
 [ "$(id -u)" -eq 0 ] || tap_skip_all "needs root (a configuration owned by root)"
 NW=$(for d in /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib; do

@@ -10,7 +10,7 @@ top_builddir=${top_builddir:-$top_srcdir}
 . "$top_srcdir/tests/lib/tenant.sh"
 . "$top_srcdir/tests/integration/helper-lib.sh"
 
-CTL="$top_builddir/helper/openclawctl"
+CTL="$top_builddir/helper/ctl/openclawctl"
 [ "$(id -u)" = 0 ] || tap_skip_all "needs root (openclawctl token is root only; clients under other uids)"
 command -v setpriv >/dev/null 2>&1 || tap_skip_all "setpriv (util-linux) missing"
 [ -x "$OCD" ] && [ -x "$CTL" ] || tap_skip_all "openclawd/openclawctl not built"

@@ -8,7 +8,7 @@
 # LOG, config C). What runs as the agent's uid is copied into $work/bin
 # (uid_copies): CLIENT, OCT and SC (ssh_sign_client.py). Skips the suite
 # when something it needs is missing.
-CTL="$top_builddir/helper/openclawctl"
+CTL="$top_builddir/helper/ctl/openclawctl"
 [ "$(id -u)" = 0 ] || tap_skip_all "needs root (clients run under the agent's uid with setpriv)"
 command -v setpriv >/dev/null 2>&1 || tap_skip_all "setpriv (util-linux) missing"
 command -v curl >/dev/null 2>&1 || tap_skip_all "curl missing"

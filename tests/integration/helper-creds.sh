@@ -17,7 +17,7 @@ command -v curl >/dev/null 2>&1 || tap_skip_all "curl missing"
 [ -x "$OCD" ] && [ -x "$OCT" ] || tap_skip_all "openclawd not built"
 "$PY" -c 'import cryptography' 2>/dev/null || tap_skip_all "python3-cryptography missing"
 
-CTL="$top_builddir/helper/openclawctl"
+CTL="$top_builddir/helper/ctl/openclawctl"
 UID_ARC=1879048310
 UID_ONE=1879048311
 UID_TWO=1879048312

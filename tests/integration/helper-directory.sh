@@ -88,7 +88,7 @@ C=$work/openclaw.conf
 chmod 644 "$C"
 D=$work/state-trust/directory.json
 N=$work/state-trust/nss.cache
-OCS=$top_builddir/helper/openclaw-sync
+OCS=$top_builddir/helper/sync/openclaw-sync
 
 # The daemon sees a local user "alice" (nss_wrapper): a display name equal
 # to it must not become an agent's name.
@@ -201,7 +201,7 @@ tap_check "the registered EC certificate appears as agent-alpha's ssh key" \
 tap_check "the registered RSA certificate appears as agent-alpha's ssh-rsa key" \
     sh -c "test -n '$want_rsa' && echo '$got_ssh' | grep -qxF '$want_rsa'"
 # --- openclaw-authorized-keys: sshd's AuthorizedKeysCommand ------------------
-AK=$top_builddir/helper/openclaw-authorized-keys
+AK=$top_builddir/helper/client/openclaw-authorized-keys
 ak_out=$(wrap "$AK" --config "$C" agent-alpha 2>"$work/ak.err")
 echo "# $ak_out"
 nss_check "authorized-keys: agent-alpha gets its two registered keys, tagged with the agent" \
@@ -315,7 +315,7 @@ fi
 tenant_ctl POST assignments/remove \
     "{\"principalAppId\":\"$ALPHA_APP\",\"resourceAppId\":\"$RESOURCE_APP\",\"appRole\":\"Host.Sudo\"}" >/dev/null
 # the admin's way to make it take effect at once
-out=$(wrap "$top_builddir/helper/openclawctl" cache sync --config "$C" 2>&1)
+out=$(wrap "$top_builddir/helper/ctl/openclawctl" cache sync --config "$C" 2>&1)
 rc=$?
 echo "# $out"
 tap_check "openclawctl cache sync (runs openclaw-sync): exit 0, says the sync finished" \
@@ -484,7 +484,7 @@ out=$(rebuild)
 echo "# $out"
 tap_check "Graph down: openclaw-sync fails (exit 1), keeping the last good files" \
     sh -c "echo \"\$1\" | grep -q '^failed: ' && grep -q 'directory sync failed: .*last good files are kept' '$work/sync1.out'" _ "$out"
-out=$(wrap "$top_builddir/helper/openclawctl" cache sync --config "$C" 2>&1)
+out=$(wrap "$top_builddir/helper/ctl/openclawctl" cache sync --config "$C" 2>&1)
 rc=$?
 echo "# $out"
 tap_check "Graph down: openclawctl cache sync exits 1 and says the last good data stays" \

@@ -15,7 +15,7 @@ top_builddir=${top_builddir:-$top_srcdir}
 command -v setpriv >/dev/null 2>&1 || tap_skip_all "setpriv (util-linux) missing"
 [ -x "$OCD" ] && [ -x "$OCT" ] || tap_skip_all "openclawd not built"
 "$PY" -c 'import cryptography' 2>/dev/null || tap_skip_all "python3-cryptography missing"
-CTL=$top_builddir/helper/openclawctl
+CTL=$top_builddir/helper/ctl/openclawctl
 KILLS=${OC_KILL_LOOPS:-100}
 
 UID_A=1879048193
@@ -79,7 +79,7 @@ chmod 644 "$work/main.conf"
 J=$work/state/jwks/keys.json
 NC=$work/trust/nss.cache
 DJ=$work/trust/directory.json
-OCS=$top_builddir/helper/openclaw-sync
+OCS=$top_builddir/helper/sync/openclaw-sync
 
 alive() { req "$S" '{"type":"ping"}' | grep -q '"pong"'; }
 get_token() { # SCOPE (as root, for agent-alpha)

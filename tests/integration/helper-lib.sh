@@ -14,8 +14,8 @@
 #                                       test against the local tenant, plus LINEs
 #   conf_agent NAME APP_ID OBJECT_ID [LINE...]  prints an [agent NAME] section
 #   conf_section HEADER [LINE...]       prints [HEADER] and its LINEs
-OCD="$top_builddir/helper/openclawd"
-OCT="$top_builddir/helper/openclaw-token"
+OCD="$top_builddir/helper/daemon/openclawd"
+OCT="$top_builddir/helper/client/openclaw-token"
 CLIENT="$top_srcdir/tests/integration/helper_client.py"
 PY=${PYTHON3:-/usr/bin/python3}
 OCD_WRAPPER=${OCD_WRAPPER:-}
@@ -75,8 +75,8 @@ uid_copies() {
     local dir=$1 f mode
     shift
     install -d -m 0755 "$dir" || uid_copies_failed "$dir"
-    for f in "$top_builddir/helper/openclawd" "$top_builddir/helper/openclaw-token" \
-        "$top_builddir/helper/openclawctl" "$top_srcdir/helper/openclaw-askpass" \
+    for f in "$top_builddir/helper/daemon/openclawd" "$top_builddir/helper/client/openclaw-token" \
+        "$top_builddir/helper/ctl/openclawctl" "$top_srcdir/helper/client/openclaw-askpass" \
         "$top_srcdir/tests/integration/helper_client.py" "$@"; do
         case $f in
         "$top_builddir"/helper/* | "$top_srcdir"/helper/*) [ -f "$f" ] || continue ;;
@@ -165,5 +165,5 @@ conf_section() {
 # `openclawctl cache sync`, does): the directory, the NSS cache and the keys
 # into trust_dir. Its output goes to $work/sync.log.
 sync_now() {
-    "$top_builddir/helper/openclaw-sync" --config "$1" --force >>"$work/sync.log" 2>&1
+    "$top_builddir/helper/sync/openclaw-sync" --config "$1" --force >>"$work/sync.log" 2>&1
 }

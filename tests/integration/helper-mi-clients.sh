@@ -47,7 +47,7 @@ fi
 ip link set lo up
 AZ=$(command -v az)
 NODE=$(command -v node)
-CTL=$top_builddir/helper/openclawctl
+CTL=$top_builddir/helper/ctl/openclawctl
 [ -x "$OCD" ] && [ -x "$CTL" ] || tap_skip_all "openclawd or openclawctl not built"
 
 IMDS=169.254.169.254

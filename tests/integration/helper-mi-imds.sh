@@ -36,7 +36,7 @@ fi
 . "$top_srcdir/tests/lib/tenant.sh"
 . "$top_srcdir/tests/integration/helper-lib.sh"
 ip link set lo up
-CTL=$top_builddir/helper/openclawctl
+CTL=$top_builddir/helper/ctl/openclawctl
 [ -x "$OCD" ] && [ -x "$CTL" ] || tap_skip_all "openclawd or openclawctl not built"
 
 IMDS=169.254.169.254

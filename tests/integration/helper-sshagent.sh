@@ -25,7 +25,7 @@ export top_srcdir top_builddir
 . "$top_srcdir/tests/integration/helper-ssh-lib.sh"
 
 SWTPM=${SWTPM:-$(command -v swtpm 2>/dev/null || true)}
-CTL="$top_builddir/helper/openclawctl"
+CTL="$top_builddir/helper/ctl/openclawctl"
 SSHD=${SSHD:-/usr/sbin/sshd}
 
 if [ "${1:-}" != --inner ]; then

@@ -10,7 +10,7 @@ top_builddir=${top_builddir:-$top_srcdir}
 . "$top_srcdir/tests/integration/helper-lib.sh"
 
 SWTPM=${SWTPM:-$(command -v swtpm 2>/dev/null || true)}
-CTL="$top_builddir/helper/openclawctl"
+CTL="$top_builddir/helper/ctl/openclawctl"
 [ "$(id -u)" = 0 ] || tap_skip_all "needs root (clients run under other uids with setpriv)"
 command -v setpriv >/dev/null 2>&1 || tap_skip_all "setpriv (util-linux) missing"
 [ -n "$SWTPM" ] && [ -x "$SWTPM" ] || tap_skip_all "swtpm not installed"

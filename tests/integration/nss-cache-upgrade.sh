@@ -12,7 +12,7 @@ top_builddir=${top_builddir:-$top_srcdir}
 . "$top_srcdir/tests/integration/helper-lib.sh"
 
 [ "$(id -u)" = 0 ] || tap_skip_all "needs root (openclawd --allow-root, root-owned config)"
-CTL="$top_builddir/helper/openclawctl"
+CTL="$top_builddir/helper/ctl/openclawctl"
 [ -x "$OCD" ] && [ -x "$CTL" ] || tap_skip_all "openclawd or openclawctl not built"
 command -v curl >/dev/null || tap_skip_all "curl missing (scripts/install-deps.sh)"
 
@@ -42,7 +42,7 @@ version() { # the format version in the file's header (bytes 8..11, little endia
 }
 current=$(version "$work/state/nss.cache")
 
-OCS=$top_builddir/helper/openclaw-sync
+OCS=$top_builddir/helper/sync/openclaw-sync
 timer_run() { "$OCS" --config "$C" >"$work/main.log" 2>&1; } # what openclaw-sync.timer runs
 # 1. a cache of the current format: openclaw-sync leaves it alone
 ino=$(stat -c %i "$work/state/nss.cache")

@@ -8,7 +8,7 @@ set -u
 
 : "${top_builddir:?}"
 MODULE="$top_builddir/nss_openclaw/.libs/libnss_openclaw.so.2"
-CTL="$top_builddir/helper/openclawctl"
+CTL="$top_builddir/helper/ctl/openclawctl"
 
 n=0
 fails=0

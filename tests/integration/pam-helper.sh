@@ -21,7 +21,7 @@ command -v setpriv >/dev/null 2>&1 || tap_skip_all "setpriv (util-linux) missing
 [ -x "$OCD" ] || tap_skip_all "openclawd not built"
 mod=$(pam_module)
 conv="$top_builddir/tests/integration/pam-askpass-conv"
-ctl="$top_builddir/helper/openclawctl"
+ctl="$top_builddir/helper/ctl/openclawctl"
 wrapper=$(ls /usr/lib/*/libpam_wrapper.so /usr/lib/libpam_wrapper.so 2>/dev/null | head -n1)
 [ -f "$mod" ] || tap_skip_all "pam_openclaw.so not built"
 [ -x "$conv" ] || tap_skip_all "pam-askpass-conv not built (make check builds it)"

@@ -25,7 +25,7 @@ set -u
 . "$top_srcdir/tests/integration/pam-lib.sh"
 
 mod=$(pam_module)
-sync=$top_builddir/helper/openclaw-sync
+sync=$top_builddir/helper/sync/openclaw-sync
 wrapper=$(ls /usr/lib/*/libpam_wrapper.so /usr/lib/libpam_wrapper.so 2>/dev/null | head -n1)
 [ -f "$mod" ] || tap_skip_all "pam_openclaw.so not built"
 [ -x "$sync" ] || tap_skip_all "openclaw-sync not built"

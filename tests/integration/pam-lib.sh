@@ -103,7 +103,7 @@ trust_conf() {
     rm -f "$1.trust"
 }
 trust_sync() {
-    "$top_builddir/helper/openclaw-sync" --config "$1" --force >>"${TRUST_LOG:-$PAM_WORK/sync.log}" 2>&1
+    "$top_builddir/helper/sync/openclaw-sync" --config "$1" --force >>"${TRUST_LOG:-$PAM_WORK/sync.log}" 2>&1
 }
 TRUST_WATCH_PID=
 trust_watch_start() {
@@ -112,7 +112,7 @@ trust_watch_start() {
     (
         for _ in $(seq 1 6000); do
             if [ -e "$dir/refresh-requested" ]; then
-                "$top_builddir/helper/openclaw-sync" --config "$conf" >>"${TRUST_LOG:-$PAM_WORK/sync.log}" 2>&1
+                "$top_builddir/helper/sync/openclaw-sync" --config "$conf" >>"${TRUST_LOG:-$PAM_WORK/sync.log}" 2>&1
             fi
             sleep 0.1
         done

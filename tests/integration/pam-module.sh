@@ -8,9 +8,9 @@ set -u
 . "$top_srcdir/tests/lib/tenant.sh"
 . "$top_srcdir/tests/integration/pam-lib.sh"
 
-ctl="$top_builddir/helper/openclawctl"
+ctl="$top_builddir/helper/ctl/openclawctl"
 [ "$(id -u)" -eq 0 ] || ctl_flags=--insecure-config
-ctl() { "$top_builddir/helper/openclawctl" "$@" ${ctl_flags:-}; }
+ctl() { "$top_builddir/helper/ctl/openclawctl" "$@" ${ctl_flags:-}; }
 mod=$(pam_module)
 wrapper=$(ls /usr/lib/*/libpam_wrapper.so /usr/lib/libpam_wrapper.so 2>/dev/null | head -n1)
 conv="$top_builddir/tests/integration/pam-askpass-conv"
@@ -258,7 +258,7 @@ expect_refused "application that is not a configured agent" agent sshd agent-alp
 expect_refused "empty answer" no-token sshd agent-alpha "$tk/empty"
 
 # --- the chunked continuation protocol, answered like ssh + openclaw-askpass ---
-askpass="$top_srcdir/helper/openclaw-askpass"
+askpass="$top_srcdir/helper/client/openclaw-askpass"
 svc chunked
 # (re)sign alpha's claims with filler so the token is > 2 KB, as tokens with many roles are
 resign_token "$tk/alpha" "{\"xms_filler\": \"$(head -c 900 /dev/zero | tr '\0' x)\"}" >"$tk/big"

@@ -5,7 +5,7 @@
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
 SWTPM=${SWTPM:-$(command -v swtpm 2>/dev/null || true)}
-CTL="$top_builddir/helper/openclawctl"
+CTL="$top_builddir/helper/ctl/openclawctl"
 PY=${PYTHON3:-/usr/bin/python3}
 # tpm2-tss prints failed commands itself; the tests read our messages
 TSS2_LOG=${TSS2_LOG:-all+none}

@@ -31,7 +31,7 @@ top_builddir=${top_builddir:-$top_srcdir}
 
 MOD=$top_builddir/pam_openclaw/.libs/pam_openclaw.so
 NSSM=$top_builddir/nss_openclaw/.libs/libnss_openclaw.so.2
-OCS=$top_builddir/helper/openclaw-sync
+OCS=$top_builddir/helper/sync/openclaw-sync
 PAMW=$(ls /usr/lib/*/libpam_wrapper.so /usr/lib/libpam_wrapper.so 2>/dev/null | head -n1)
 NSSW=$(ls /usr/lib/*/libnss_wrapper.so /usr/lib/libnss_wrapper.so 2>/dev/null | head -n1)
 [ "$(id -u)" -eq 0 ] || tap_skip_all "needs root (root's files, another uid through setpriv)"

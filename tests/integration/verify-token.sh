@@ -5,7 +5,7 @@ set -u
 . "$top_srcdir/tests/lib/tap.sh"
 . "$top_srcdir/tests/lib/tenant.sh"
 
-ctl="$top_builddir/helper/openclawctl"
+ctl="$top_builddir/helper/ctl/openclawctl"
 command -v curl >/dev/null || tap_skip_all "curl missing (scripts/install-deps.sh)"
 "$OC_PY" -c 'import cryptography' 2>/dev/null || tap_skip_all "python3-cryptography missing"
 

@@ -20,7 +20,7 @@ export top_srcdir top_builddir
 . "$top_srcdir/tests/integration/helper-lib.sh"
 
 SWTPM=${SWTPM:-$(command -v swtpm 2>/dev/null || true)}
-CTL="$top_builddir/helper/openclawctl"
+CTL="$top_builddir/helper/ctl/openclawctl"
 
 if [ "${1:-}" != --inner ]; then
     [ "$(id -u)" = 0 ] || tap_skip_all "needs root (a tmpfs in a private mount namespace)"
@@ -126,7 +126,7 @@ grep -q "the TPM connection failed; it is closed and opened again" "$work/main.l
 # ---------------------------------------------------------------- disk full
 # the directory rebuild: root's openclaw-sync (what `openclawctl cache sync` runs)
 rebuild() {
-    if "$top_builddir/helper/openclaw-sync" --config "$conf" --force >>"$work/sync.log" 2>&1; then
+    if "$top_builddir/helper/sync/openclaw-sync" --config "$conf" --force >>"$work/sync.log" 2>&1; then
         echo '"ok":true'
     else
         echo '"ok":false' "$(tail -n 2 "$work/sync.log")"

@@ -22,7 +22,7 @@ export top_srcdir top_builddir
 . "$top_srcdir/tests/integration/pam-lib.sh"
 . "$top_srcdir/tests/integration/helper-lib.sh"
 
-CTL="$top_builddir/helper/openclawctl"
+CTL="$top_builddir/helper/ctl/openclawctl"
 CONV="$top_builddir/tests/integration/pam-askpass-conv"
 PROBE="$top_builddir/tests/reliability/nss-probe"
 GEN="$top_srcdir/tests/reliability/hostile_inputs.py"

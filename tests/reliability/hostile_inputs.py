@@ -611,7 +611,7 @@ def frames(outdir):
     expression over its answer and the log lines it wrote for the frame):
     its answer's error, or its log line "uid U pid P: ...; connection
     closed". The members are the protocol's own (type, agent, scope,
-    max_age; key, data, flags for ssh-sign: helper/oc_request.c), so each
+    max_age; key, data, flags for ssh-sign: helper/daemon/oc_request.c), so each
     frame reaches the check it is named for. EOF: the frame never completes
     (the peer ends the connection inside it): no answer and no log line, as
     nothing was ever a request."""

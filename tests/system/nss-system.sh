@@ -11,7 +11,7 @@ set -u
 
 : "${top_builddir:?}"
 MODULE="$top_builddir/nss_openclaw/.libs/libnss_openclaw.so.2"
-CTL="$top_builddir/helper/openclawctl"
+CTL="$top_builddir/helper/ctl/openclawctl"
 TESTS="getent passwd NAME|getent passwd UID|getent group|role group members|enumeration has files and openclaw users|id NAME|id has the configured local group (initgroups_dyn)|ls -l shows the agent name|miss: getent exit 2|module loaded from the multiarch dir|host nsswitch.conf unchanged|no libnss_openclaw in the host lib dir|host config dir unchanged"
 
 skip_all() {

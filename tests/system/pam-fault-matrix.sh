@@ -487,7 +487,7 @@ fi
 . "$top_srcdir/tests/integration/pam-lib.sh"
 mod=$(pam_module)
 nssmod="$top_builddir/nss_openclaw/.libs/libnss_openclaw.so.2"
-ctl="$top_builddir/helper/openclawctl"
+ctl="$top_builddir/helper/ctl/openclawctl"
 [ -f "$mod" ] && [ -f "$nssmod" ] || tap_skip_all "pam_openclaw.so or libnss_openclaw.so.2 not built"
 [ -n "$(pam_sanitizer_preload)" ] && tap_skip_all "sanitizer build: system programs cannot load an ASan-instrumented module"
 [ "$(id -u)" -eq 0 ] || tap_skip_all "needs root (private mount namespace)"
@@ -535,7 +535,7 @@ ALPHA_UID=$("$ctl" verify-token --config "$PAM_WORK/uid.conf" --json --user agen
 
 NS_RESULTS=$PAM_WORK/results
 export NS_RESULTS NS_WORK=$PAM_WORK NS_MODULE=$mod NS_NSS_MODULE=$nssmod NS_CTL=$ctl NS_CONF=$conf \
-    NS_ASKPASS=$top_srcdir/helper/openclaw-askpass ALPHA_UID ALPHA_APP ALPHA_OID TENANT_ID RESOURCE_URI \
+    NS_ASKPASS=$top_srcdir/helper/client/openclaw-askpass ALPHA_UID ALPHA_APP ALPHA_OID TENANT_ID RESOURCE_URI \
     top_srcdir top_builddir
 timeout 900 unshare --mount --propagation private --net bash "$0" --inner
 ns_report

@@ -112,7 +112,7 @@ ns_nss_setup() {
     mkdir -p "$w/nsstop/lib/security" "$w/nsstop/etc"
     sed "s|^\[global\]\$|[global]\nnss_cache = $NS_NSS_CACHE\nhome = /tmp\nshell = /bin/sh|" "$conf" >"$w/nss.conf"
     chmod 0644 "$w/nss.conf"
-    "${NS_CTL:-$(dirname "$NS_MODULE")/../../helper/openclawctl}" cache rebuild \
+    "${NS_CTL:-$(dirname "$NS_MODULE")/../../helper/ctl/openclawctl}" cache rebuild \
         --config "$w/nss.conf" --output "$NS_NSS_CACHE" >/dev/null || return 1
     chmod 0644 "$NS_NSS_CACHE"
     # the modules in the real multiarch dir (sessions load them from there)

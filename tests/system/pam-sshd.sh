@@ -158,7 +158,7 @@ fi
 # ---------------- on the host ----------------
 . "$top_srcdir/tests/integration/pam-lib.sh"
 mod=$(pam_module)
-ctl="$top_builddir/helper/openclawctl"
+ctl="$top_builddir/helper/ctl/openclawctl"
 [ -f "$mod" ] || tap_skip_all "pam_openclaw.so not built"
 [ -n "$(pam_sanitizer_preload)" ] && tap_skip_all "sanitizer build: sshd cannot load an ASan-instrumented module"
 [ "$(id -u)" -eq 0 ] || tap_skip_all "needs root (private mount namespace)"
@@ -195,7 +195,7 @@ BETA_UID=$(uid_of agent-beta "$PAM_WORK/beta" 2>/dev/null)
 [ -n "$BETA_UID" ] || BETA_UID=$((ALPHA_UID + 1))
 
 NS_RESULTS=$PAM_WORK/results
-export NS_RESULTS NS_WORK=$PAM_WORK NS_MODULE=$mod NS_ASKPASS=$top_srcdir/helper/openclaw-askpass
+export NS_RESULTS NS_WORK=$PAM_WORK NS_MODULE=$mod NS_ASKPASS=$top_srcdir/helper/client/openclaw-askpass
 export ALPHA_UID BETA_UID top_srcdir top_builddir
 export OPENCLAW_TEST_AUDIT_FILE=$PAM_WORK/audit.log
 timeout 300 unshare --mount --propagation private --net bash "$0" --inner

@@ -137,7 +137,7 @@ fi
 # ---------------- on the host ----------------
 . "$top_srcdir/tests/integration/pam-lib.sh"
 mod=$(pam_module)
-ctl="$top_builddir/helper/openclawctl"
+ctl="$top_builddir/helper/ctl/openclawctl"
 [ -f "$mod" ] || tap_skip_all "pam_openclaw.so not built"
 [ -n "$(pam_sanitizer_preload)" ] && tap_skip_all "sanitizer build: su and sudo cannot load an ASan-instrumented module"
 [ "$(id -u)" -eq 0 ] || tap_skip_all "needs root (private mount namespace)"

@@ -41,11 +41,11 @@ SELF=$(readlink -f "$0")
 . "$top_srcdir/tests/system/pam-ns.sh"
 
 SWTPM=${SWTPM:-$(command -v swtpm 2>/dev/null || true)}
-CTL="$top_builddir/helper/openclawctl"
-AK="$top_builddir/helper/openclaw-authorized-keys"
+CTL="$top_builddir/helper/ctl/openclawctl"
+AK="$top_builddir/helper/client/openclaw-authorized-keys"
 NSSMOD="$top_builddir/nss_openclaw/.libs/libnss_openclaw.so.2"
 PAMMOD=$(pam_module)
-ASKPASS="$top_srcdir/helper/openclaw-askpass"
+ASKPASS="$top_srcdir/helper/client/openclaw-askpass"
 SSHD=${SSHD:-/usr/sbin/sshd}
 RESOURCE_APP=6c2f8a41-3d5e-4b7a-8c9d-0e1f2a3b4c5d
 ADMIN_APP=c1d3e5f7-9b2a-4c6d-8e0f-1c3d5e7f9a2b
@@ -343,7 +343,7 @@ BSOCK=$work/B/run/openclawd.sock
 # B's directory sync now: root's openclaw-sync in B (what its timer does
 # every sync_interval); prints true when it finished
 rebuild() {
-    nsenter -t "$B_PID" --mount "$top_builddir/helper/openclaw-sync" --config "$work/B/openclaw.conf" \
+    nsenter -t "$B_PID" --mount "$top_builddir/helper/sync/openclaw-sync" --config "$work/B/openclaw.conf" \
         --force >>"$work/B/sync.log" 2>&1 && echo true
 }
 if [ -n "$HELPER_PID_B" ] && [ "$(rebuild)" = true ] && test -s "$D" && test -s "$work/B/trust/jwks/keys.json"; then
@@ -357,7 +357,7 @@ fi
 # bounded (20 min), stopped by PID at the end
 (
     for _ in $(seq 1 240); do
-        nsenter -t "$B_PID" --mount "$top_builddir/helper/openclaw-sync" \
+        nsenter -t "$B_PID" --mount "$top_builddir/helper/sync/openclaw-sync" \
             --config "$work/B/openclaw.conf" >>"$work/B/sync.log" 2>&1
         sleep 5
     done

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of openclawd's lock file (helper/oc_agentstate.c): admin locks
+/* Unit tests of openclawd's lock file (helper/daemon/oc_agentstate.c): admin locks
  * and reported lockouts survive a restart, bad lines are ignored. */
 #include "config.h"
 
@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "clock.h"
-#include "helper/oc_agentstate.h"
+#include "helper/daemon/oc_agentstate.h"
 
 static char dir[] = "/tmp/oc-agentstate.XXXXXX";
 static char file[sizeof(dir) + 32];

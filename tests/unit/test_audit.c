@@ -2,7 +2,7 @@
 /*
  * Unit tests for openclawd's audit records: the caller fields of
  * common/audit.c (caller_uid, caller_pid, via, scope) and their reading
- * back by openclawctl audit's parser (helper/auditlog.c).
+ * back by openclawctl audit's parser (helper/ctl/auditlog.c).
  */
 #include "config.h"
 
@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "audit.h"
-#include "helper/auditlog.h"
+#include "helper/ctl/auditlog.h"
 
 #define A_APP "a1f3c5e7-9b2d-4f6a-8c0e-1a3b5c7d9e2f"
 #define A_OID "a3d5f7b9-1c4e-4a8b-8d2f-3c5e7a9b1d4f"

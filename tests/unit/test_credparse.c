@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for helper/oc_credparse.c: the Azure Arc challenge and realm
+/* Unit tests for helper/creds/oc_credparse.c: the Azure Arc challenge and realm
  * path checks, and the OIDC discovery validator. */
 #include "config.h"
 
@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "helper/oc_credparse.h"
+#include "helper/creds/oc_credparse.h"
 
 #define DIR  "/var/opt/azcmagent/tokens"
 #define AUTH "https://login.microsoftonline.com"

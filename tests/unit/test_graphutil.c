@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for helper/oc_graphutil.c: OData filters, Graph times, synced agent names. */
+/* Unit tests for helper/sync/oc_graphutil.c: OData filters, Graph times, synced agent names. */
 #include "config.h"
 
 #include <errno.h>
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "helper/oc_graphutil.h"
+#include "helper/sync/oc_graphutil.h"
 
 static void test_odata_filter_escapes_quotes_then_url_encodes(void **state)
 {

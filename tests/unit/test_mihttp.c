@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of helper/oc_mihttp.c (the managed-identity endpoint's HTTP)
- * and helper/oc_mi_env.c (the session environment).
+ * Unit tests of helper/daemon/oc_mihttp.c (the managed-identity endpoint's HTTP)
+ * and helper/daemon/oc_mi_env.c (the session environment).
  */
 #include "config.h"
 
@@ -17,8 +17,8 @@
 #include <cmocka.h>
 
 #include "conf.h"
-#include "helper/oc_mi.h"
-#include "helper/oc_mihttp.h"
+#include "helper/daemon/oc_mi.h"
+#include "helper/daemon/oc_mihttp.h"
 
 /* What the Azure SDK for JS (@azure/identity 4.13, msal-node 5) sends. */
 #define SDK_REQUEST                                                                                \

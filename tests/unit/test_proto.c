@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include "helper/oc_request.h"
+#include "helper/daemon/oc_request.h"
 #include "pam_openclaw/helperclient.h"
 #include "proto.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of helper/oc_sockdiag.c against the running kernel: the owner
+ * Unit tests of helper/daemon/oc_sockdiag.c against the running kernel: the owner
  * uid of the peer of a loopback TCP connection, IPv4 and IPv6, a peer
  * under another uid (when the test runs as root), an unprivileged caller,
  * a peer that already closed, and sockets that are not loopback TCP.
@@ -24,7 +24,7 @@
 
 #include <cmocka.h>
 
-#include "helper/oc_sockdiag.h"
+#include "helper/daemon/oc_sockdiag.h"
 
 #define OTHER_UID 65534u /* nobody: a peer under another uid */
 

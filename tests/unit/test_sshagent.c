@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "helper/sshagent.h"
+#include "helper/client/sshagent.h"
 
 static void put32(uint8_t *p, uint32_t v)
 {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of helper/sshkey_verify.c, the check of the host key's
+ * Unit tests of helper/client/sshkey_verify.c, the check of the host key's
  * signature in OpenSSH's session-bind@openssh.com: keys made with
  * libcrypto here, their ssh blobs and signatures built by hand from the
  * wire format (RFC 4253, 5656, 8332, 8709), then known-good signatures,
@@ -23,7 +23,7 @@
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 
-#include "helper/sshkey_verify.h"
+#include "helper/client/sshkey_verify.h"
 
 struct buf {
     uint8_t p[4096];

@@ -16,7 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
-#include "helper/oc_sshwire.h"
+#include "helper/lib/oc_sshwire.h"
 
 static const uint8_t *want_string(const uint8_t *p, const void *want, size_t n)
 {

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "helper/oc_tokenstore.h"
+#include "helper/daemon/oc_tokenstore.h"
 
 #define TENANT "5f0e2c1a-7b3d-4e8f-9a1c-2d3e4f5a6b7c"
 #define APP_A  "a1f3c5e7-9b2d-4f6a-8c0e-1a3b5c7d9e2f"

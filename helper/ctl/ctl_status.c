@@ -1,0 +1,689 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * openclawctl status: what this host's openclaw looks like right now, read
+ * from local files (no network, no TPM command): the config, the JWKS and
+ * NSS cache files and their age, whether software keys are allowed, and
+ * per agent its uid, credential kind, whether its key is TPM-bound or
+ * software, and its lockout state; and, when openclawd answers a status
+ * request on its socket (2 s at most), what the daemon reports: JWKS,
+ * discovery and directory sync age and last error, and per agent the
+ * state and expiry of its tokens and the last refresh error.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "clock.h"
+#include "conf.h"
+#include "helper/ctl/ctl.h"
+#include "hostpolicy.h"
+#include "jwks.h"
+#include "rootdir.h"
+#include "nsscache.h"
+#include "proto.h"
+#include "tally.h"
+#include "tpm/blob.h"
+#include "util.h"
+
+/* The keys pam_openclaw trusts: keys.json in jwks_dir (root's, written by
+ * openclaw-sync). */
+#define STATUS_JWKS_FILE OC_JWKS_FILE
+
+static void status_usage(FILE *f)
+{
+    fprintf(f, "Usage: openclawctl status [--config FILE] [--json] [--insecure-config]\n\n"
+               "Shows, from local files: the tenant, the JWKS and NSS cache files and their\n"
+               "age, whether software keys are allowed, and per agent: uid, credential,\n"
+               "TPM-bound or software key, lockout. When openclawd answers on its socket,\n"
+               "also what it reports: JWKS/discovery/directory sync age and last error, and\n"
+               "per agent the token state, expiry and last refresh error.\n");
+}
+
+/* "3m12s" style age, or "in the future" for clock trouble. */
+static void fmt_age(int64_t secs, char *buf, size_t len)
+{
+    if (secs < 0) {
+        snprintf(buf, len, "in the future (check the clock)");
+    } else if (secs < 120) {
+        snprintf(buf, len, "%llds", (long long)secs);
+    } else if (secs < 7200) {
+        snprintf(buf, len, "%lldm%llds", (long long)(secs / 60), (long long)(secs % 60));
+    } else if (secs < 172800) {
+        snprintf(buf, len, "%lldh%lldm", (long long)(secs / 3600), (long long)((secs % 3600) / 60));
+    } else {
+        snprintf(buf, len, "%lldd", (long long)(secs / 86400));
+    }
+}
+
+struct file_state {
+    bool present;
+    bool ok;
+    int64_t age;
+    char detail[OC_CONFIG_PATH_MAX + 256];
+};
+
+/* keys.json as pam_openclaw reads it: through the checked directory, a
+ * file of root's that nobody else can write (rootdir.h). */
+static void jwks_state(const char *dir, int64_t now, struct file_state *st)
+{
+    char path[OC_CONFIG_PATH_MAX + 32];
+    struct oc_jwks *keys = NULL;
+    const char *why = NULL;
+    struct stat sb;
+    int dfd = -1, fd = -1, r;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, STATUS_JWKS_FILE);
+    memset(st, 0, sizeof(*st));
+    if (stat(path, &sb) < 0) {
+        snprintf(st->detail, sizeof(st->detail), "%s: %s (openclaw-sync fetches it, as root)", path,
+                 strerror(errno));
+        return;
+    }
+    st->present = true;
+    st->age = now - (int64_t)sb.st_mtime;
+    r = oc_rootdir_open(dir, 0, 022, 0, &dfd, NULL);
+    if (r == 0) {
+        r = oc_rootfile_open(dfd, STATUS_JWKS_FILE, O_RDONLY, 0, false, &fd, NULL);
+        close(dfd);
+        if (r < 0) {
+            why = r == -EPERM ? "not root's, or writable by others: pam_openclaw refuses it "
+                                "(only openclaw-sync may write it)"
+                              : NULL;
+        }
+    } else {
+        why = r == -EPERM || r == -ELOOP ? "jwks_dir is not a directory of root's that only "
+                                           "root can write: pam_openclaw refuses it "
+                                           "(openclawctl check-config)"
+                                         : NULL;
+    }
+    if (r == 0) {
+        r = oc_jwks_load_fd(fd, &keys, &why);
+        close(fd);
+    }
+    if (r < 0) {
+        snprintf(st->detail, sizeof(st->detail), "%s: unusable: %s", path,
+                 why != NULL ? why : strerror(-r));
+        return;
+    }
+    st->ok = true;
+    snprintf(st->detail, sizeof(st->detail), "%s: %zu usable key(s)", path, keys->n_keys);
+    oc_jwks_free(keys);
+}
+
+static void nss_state(const char *path, int64_t now, struct file_state *st)
+{
+    memset(st, 0, sizeof(*st));
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        snprintf(st->detail, sizeof(st->detail),
+                 "%s: %s (openclaw-sync writes it, as root; or openclawctl cache rebuild)", path,
+                 strerror(errno));
+        return;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size <= 0) {
+        snprintf(st->detail, sizeof(st->detail), "%s: not a regular, non-empty file", path);
+        close(fd);
+        return;
+    }
+    st->present = true;
+    st->age = now - (int64_t)sb.st_mtime;
+    void *map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) {
+        snprintf(st->detail, sizeof(st->detail), "%s: cannot map: %s", path, strerror(errno));
+        return;
+    }
+    struct oc_nssc c;
+    int r = oc_nssc_open(map, (size_t)sb.st_size, &c);
+    if (r < 0) {
+        snprintf(st->detail, sizeof(st->detail),
+                 "%s: corrupt or another version (%s): NSS answers UNAVAIL; rebuild it", path,
+                 strerror(-r));
+    } else {
+        st->ok = true;
+        snprintf(st->detail, sizeof(st->detail), "%s: %u user(s), %u group(s)", path, c.n_users,
+                 c.n_groups);
+    }
+    munmap(map, (size_t)sb.st_size);
+}
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read exactly len bytes before the deadline (poll-bounded). 0 or -1. */
+static int read_full(int fd, uint8_t *buf, size_t len, int64_t deadline_ms)
+{
+    size_t have = 0;
+    while (have < len) {
+        int64_t left = deadline_ms - monotonic_ms();
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
+            return -1;
+        }
+        ssize_t n = read(fd, buf + have, len - have);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        have += (size_t)n;
+    }
+    return 0;
+}
+
+/*
+ * Ask openclawd for its status over its socket: true when something
+ * accepts connections there; *ret_status is the parsed answer (root sees
+ * every agent) or NULL when the daemon did not answer within 2 s.
+ */
+static bool helper_status(const char *path, cJSON **ret_status)
+{
+    static const char req[] = "{\"type\":\"status\"}";
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    uint8_t hdr[OC_PROTO_HEADER];
+    uint8_t *body = NULL;
+    bool up = false;
+    int fd;
+
+    *ret_status = NULL;
+    if (oc_strscpy(sa.sun_path, sizeof(sa.sun_path), path) < 0) {
+        return false;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return false;
+    }
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        goto out;
+    }
+    up = true;
+    int64_t deadline = monotonic_ms() + 2000;
+    if (oc_proto_header(hdr, sizeof(req) - 1) < 0 ||
+        send(fd, hdr, sizeof(hdr), MSG_NOSIGNAL) != (ssize_t)sizeof(hdr) ||
+        send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(req) - 1) ||
+        read_full(fd, hdr, sizeof(hdr), deadline) < 0) {
+        goto out;
+    }
+    size_t len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
+    if (len == 0 || len > OC_PROTO_FRAME_MAX || (body = malloc(len + 1)) == NULL ||
+        read_full(fd, body, len, deadline) < 0) {
+        goto out;
+    }
+    body[len] = '\0';
+    cJSON *o = cJSON_ParseWithLength((const char *)body, len);
+    if (o != NULL && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "ok"))) {
+        *ret_status = o;
+    } else {
+        cJSON_Delete(o);
+    }
+out:
+    free(body);
+    close(fd);
+    return up;
+}
+
+/* The daemon's status entry of agent name, or NULL. */
+static const cJSON *daemon_agent(const cJSON *st, const char *name)
+{
+    const cJSON *a;
+    cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(st, "agents"))
+    {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(a, "name");
+        if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0) {
+            return a;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * One short text for the tokens the daemon holds for an agent: the state
+ * of the first scope ("fresh, expires in 52m", "STALE: <error>", ...).
+ */
+static void token_text(const cJSON *agent, int64_t now, char *buf, size_t len)
+{
+    const cJSON *t = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(agent, "tokens"), 0);
+    const cJSON *state = cJSON_GetObjectItemCaseSensitive(t, "state");
+    const cJSON *exp = cJSON_GetObjectItemCaseSensitive(t, "expires_on");
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(t, "last_error");
+    char age[48] = "";
+
+    if (!cJSON_IsString(state)) {
+        snprintf(buf, len, "none requested yet");
+        return;
+    }
+    if (cJSON_IsNumber(exp)) {
+        fmt_age((int64_t)exp->valuedouble - now, age, sizeof(age));
+    }
+    if (strcmp(state->valuestring, "fresh") == 0) {
+        snprintf(buf, len, "fresh, expires in %s", age);
+    } else if (strcmp(state->valuestring, "stale") == 0) {
+        snprintf(buf, len, "STALE (served until it expires in %s; refresh failing: %s)", age,
+                 cJSON_IsString(err) ? err->valuestring : "?");
+    } else if (strcmp(state->valuestring, "failing") == 0) {
+        snprintf(buf, len, "FAILING: %s", cJSON_IsString(err) ? err->valuestring : "?");
+    } else {
+        snprintf(buf, len, "%s", state->valuestring);
+    }
+}
+
+/* "age 3m12s" or "never" plus ", last error: ..." for a daemon section. */
+static void section_text(const cJSON *sec, char *buf, size_t len)
+{
+    const cJSON *age = cJSON_GetObjectItemCaseSensitive(sec, "age");
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(sec, "last_error");
+    char a[48] = "never";
+    if (cJSON_IsNumber(age)) {
+        fmt_age((int64_t)age->valuedouble, a, sizeof(a));
+    }
+    snprintf(buf, len, "%s%s%s%s", cJSON_IsNumber(age) ? "age " : "", a,
+             cJSON_IsString(err) ? ", last error: " : "",
+             cJSON_IsString(err) ? err->valuestring : "");
+}
+
+/* "tpm", "software", "missing" or "unreadable: why" for a key blob file. */
+static void key_kind(const char *path, char *buf, size_t len)
+{
+    uint8_t *blob = NULL;
+    size_t n = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        snprintf(buf, len, errno == ENOENT ? "missing" : "unreadable");
+        return;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size <= 0 ||
+        (uint64_t)sb.st_size > OC_TPMBLOB_FILE_MAX) {
+        close(fd);
+        snprintf(buf, len, "unreadable");
+        return;
+    }
+    blob = malloc((size_t)sb.st_size);
+    if (blob != NULL) {
+        ssize_t got = read(fd, blob, (size_t)sb.st_size);
+        n = got > 0 ? (size_t)got : 0;
+    }
+    close(fd);
+    struct oc_tpmblob b;
+    const char *why = NULL;
+    if (blob == NULL || oc_tpmblob_parse(blob, n, &b, &why) < 0) {
+        snprintf(buf, len, "unreadable: %s", why != NULL ? why : "read error");
+    } else if (b.type == OC_TPMBLOB_SOFTWARE_KEY) {
+        snprintf(buf, len, "software");
+    } else if (b.type == OC_TPMBLOB_SIGNING_KEY) {
+        snprintf(buf, len, "tpm");
+    } else {
+        snprintf(buf, len, "sealed secret");
+    }
+    free(blob);
+}
+
+/*
+ * The TPM the configuration names, without a TPM command: the TCTI's
+ * backend ("device", "swtpm", "mssim", "tabrmd" or "other") and whether
+ * it is there (the device node, or a simulator's Unix socket accepting a
+ * connection). Other backends are not probed: present stays -1.
+ */
+struct tpm_state {
+    char backend[16];
+    int present; /* 1 there, 0 not there, -1 not probed */
+    char detail[OC_CONFIG_PATH_MAX + 128];
+};
+
+static const char *tcti_arg(const char *tcti, const char *name)
+{
+    size_t n = strlen(name);
+    if (strncmp(tcti, name, n) != 0 || (tcti[n] != ':' && tcti[n] != '\0')) {
+        return NULL;
+    }
+    return tcti[n] == ':' ? tcti + n + 1 : "";
+}
+
+static void tpm_state(const char *tcti, struct tpm_state *t)
+{
+    const char *arg;
+    char path[OC_CONFIG_PATH_MAX + 1] = "";
+    struct stat sb;
+
+    memset(t, 0, sizeof(*t));
+    t->present = -1;
+    if ((arg = tcti_arg(tcti, "device")) != NULL) {
+        snprintf(t->backend, sizeof(t->backend), "device");
+        (void)oc_strscpy(path, sizeof(path), arg[0] != '\0' ? arg : "/dev/tpmrm0");
+        errno = 0;
+        if (stat(path, &sb) == 0 && S_ISCHR(sb.st_mode)) {
+            t->present = 1;
+            snprintf(t->detail, sizeof(t->detail), "device %s present", path);
+        } else {
+            t->present = 0;
+            snprintf(t->detail, sizeof(t->detail),
+                     "device %s: %s (no TPM, or the kernel's TPM driver is not loaded)", path,
+                     errno != 0 ? strerror(errno) : "not a character device");
+        }
+        return;
+    }
+    if ((arg = tcti_arg(tcti, "swtpm")) != NULL) {
+        const char *p = strstr(arg, "path=");
+        snprintf(t->backend, sizeof(t->backend), "swtpm");
+        if (p == NULL) {
+            snprintf(t->detail, sizeof(t->detail), "software TPM over TCP (not probed)");
+            return;
+        }
+        (void)oc_strnscpy(path, sizeof(path), p + 5, strcspn(p + 5, ","));
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        int fd = -1;
+        t->present = 0;
+        errno = ENAMETOOLONG;
+        if (oc_strscpy(sa.sun_path, sizeof(sa.sun_path), path) == 0 &&
+            (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0 &&
+            connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+            t->present = 1;
+        }
+        snprintf(t->detail, sizeof(t->detail), "software TPM (swtpm) at %s: %s", path,
+                 t->present == 1 ? "answering" : strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return;
+    }
+    snprintf(t->backend, sizeof(t->backend), "%s",
+             tcti_arg(tcti, "mssim") != NULL    ? "mssim"
+             : tcti_arg(tcti, "tabrmd") != NULL ? "tabrmd"
+                                                : "other");
+    snprintf(t->detail, sizeof(t->detail), "TCTI %s (not probed)", tcti);
+}
+
+/* The first token error the daemon reports for an agent, or why it cannot serve it. */
+static const char *agent_last_error(const cJSON *da)
+{
+    const cJSON *t, *u = cJSON_GetObjectItemCaseSensitive(da, "unusable");
+    if (cJSON_IsString(u)) {
+        return u->valuestring;
+    }
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(da, "tokens"))
+    {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(t, "last_error");
+        if (cJSON_IsString(e)) {
+            return e->valuestring;
+        }
+    }
+    return NULL;
+}
+
+/* The latest expiry among the agent's tokens the daemon holds, or 0. */
+static int64_t agent_expiry(const cJSON *da)
+{
+    const cJSON *t;
+    int64_t best = 0;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(da, "tokens"))
+    {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(t, "expires_on");
+        if (cJSON_IsNumber(e) && (int64_t)e->valuedouble > best) {
+            best = (int64_t)e->valuedouble;
+        }
+    }
+    return best;
+}
+
+int ctl_status(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+            {"config", required_argument, NULL, 'c'},
+            {"json", no_argument, NULL, 'j'},
+            {"insecure-config", no_argument, NULL, 'i'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0},
+    };
+    const char *config_path = OC_CONFIG_PATH;
+    bool json = false, insecure = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'i':
+            insecure = true;
+            break;
+        case 'h':
+            status_usage(stdout);
+            return CTL_EXIT_OK;
+        default:
+            status_usage(stderr);
+            return CTL_EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        status_usage(stderr);
+        return CTL_EXIT_USAGE;
+    }
+
+    struct oc_config *cfg = NULL;
+    struct oc_config_error err;
+    int r = oc_config_load(config_path, insecure ? OC_CONFIG_INSECURE_OK : 0, &cfg, &err);
+    if (r < 0) {
+        char msg[1024];
+        oc_config_error_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "status: %s\n", msg);
+        return CTL_EXIT_USAGE;
+    }
+    const struct oc_global *g = &cfg->global;
+    int64_t now = oc_now();
+    struct file_state jw, ns;
+    jwks_state(g->jwks_dir, now, &jw);
+    nss_state(g->nss_cache, now, &ns);
+    cJSON *dst = NULL;
+    bool up = helper_status(g->socket, &dst);
+    struct tpm_state tpm;
+    tpm_state(g->tcti, &tpm);
+    char jage[48] = "", nage[48] = "";
+    fmt_age(jw.age, jage, sizeof(jage));
+    fmt_age(ns.age, nage, sizeof(nage));
+
+    cJSON *root = json ? cJSON_CreateObject() : NULL;
+    cJSON *agents = NULL;
+    if (json) {
+        if (root == NULL) {
+            oc_config_free(cfg);
+            return CTL_EXIT_USAGE;
+        }
+        cJSON_AddStringToObject(root, "config", config_path);
+        cJSON_AddStringToObject(root, "tenant_id", g->tenant_id);
+        cJSON_AddStringToObject(root, "authority", g->authority);
+        cJSON *j = cJSON_AddObjectToObject(root, "jwks");
+        cJSON_AddBoolToObject(j, "ok", jw.ok);
+        cJSON_AddStringToObject(j, "detail", jw.detail);
+        if (jw.present) {
+            cJSON_AddNumberToObject(j, "age_seconds", (double)jw.age);
+        }
+        cJSON *n = cJSON_AddObjectToObject(root, "nss_cache");
+        cJSON_AddBoolToObject(n, "ok", ns.ok);
+        cJSON_AddStringToObject(n, "detail", ns.detail);
+        if (ns.present) {
+            cJSON_AddNumberToObject(n, "age_seconds", (double)ns.age);
+        }
+        cJSON_AddBoolToObject(root, "helper_up", up);
+        if (dst != NULL) {
+            cJSON_AddItemToObject(root, "helper", cJSON_Duplicate(dst, 1));
+        }
+        cJSON_AddStringToObject(root, "tcti", g->tcti);
+        cJSON *tj = cJSON_AddObjectToObject(root, "tpm");
+        cJSON_AddStringToObject(tj, "tcti", g->tcti);
+        cJSON_AddStringToObject(tj, "backend", tpm.backend);
+        if (tpm.present >= 0) {
+            cJSON_AddBoolToObject(tj, "present", tpm.present == 1);
+        } else {
+            cJSON_AddNullToObject(tj, "present");
+        }
+        cJSON_AddStringToObject(tj, "detail", tpm.detail);
+        const cJSON *dt = cJSON_GetObjectItemCaseSensitive(dst, "tpm");
+        if (cJSON_IsObject(dt)) {
+            cJSON_AddBoolToObject(tj, "open_in_openclawd",
+                                  cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dt, "open")));
+        }
+        cJSON_AddBoolToObject(root, "allow_software_keys", g->allow_software_keys);
+        agents = cJSON_AddArrayToObject(root, "agents");
+    } else {
+        printf("config:          %s\n", config_path);
+        printf("tenant:          %s (%s)\n", g->tenant_id, g->authority);
+        printf("jwks cache:      %s%s%s%s\n", jw.detail, jw.present ? ", age " : "",
+               jw.present ? jage : "", jw.present && !jw.ok ? " -- PAM cannot verify tokens" : "");
+        printf("nss cache:       %s%s%s\n", ns.detail, ns.present ? ", age " : "",
+               ns.present ? nage : "");
+        printf("openclawd:       %s (%s)\n",
+               dst != NULL ? "answering"
+               : up        ? "accepts connections but does not answer status (check its log)"
+                           : "not running",
+               g->socket);
+        if (dst != NULL) {
+            static const char *const secs[] = {"jwks", "discovery", "directory"};
+            for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
+                const cJSON *sec = cJSON_GetObjectItemCaseSensitive(dst, secs[i]);
+                char t[700];
+                if (cJSON_IsObject(sec)) {
+                    section_text(sec, t, sizeof(t));
+                    printf("  %-14s %s\n", secs[i], t);
+                }
+            }
+        }
+        const cJSON *dt = cJSON_GetObjectItemCaseSensitive(dst, "tpm");
+        printf("tpm:             %s, backend %s: %s%s%s; software keys %s\n", g->tcti, tpm.backend,
+               tpm.present == 1   ? "present"
+               : tpm.present == 0 ? "NOT PRESENT"
+                                  : "not probed",
+               tpm.present == 1 ? "" : " -- ", tpm.present == 1 ? "" : tpm.detail,
+               g->allow_software_keys ? "ALLOWED (allow_software_keys = yes)" : "refused");
+        if (cJSON_IsObject(dt)) {
+            printf("  %-14s %s\n", "openclawd",
+                   cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dt, "open"))
+                           ? "has the TPM open"
+                           : "has not opened the TPM (opened on first use of a TPM credential)");
+        }
+        printf("agents:          %zu\n", cfg->n_agents);
+        if (cfg->n_agents > 0) {
+            printf("  %-20s %-10s %-8s %-18s %-14s %-22s %s\n", "NAME", "UID", "ENABLED",
+                   "CREDENTIAL", "KEY", "LOCK", "TOKEN (openclawd); LAST ERROR");
+        }
+    }
+
+    for (size_t i = 0; i < cfg->n_agents; i++) {
+        const struct oc_agent *a = &cfg->agents[i];
+        uint32_t uid = 0;
+        bool pinned = false;
+        char uidtxt[16] = "?";
+        if (oc_hostpolicy_agent_uid(cfg, a, &uid, &pinned) == 0) {
+            snprintf(uidtxt, sizeof(uidtxt), "%u", uid);
+        }
+        const char *cred = oc_credential_name(a->credential);
+        char key[96] = "-";
+        if (a->credential == OC_CRED_TPM_CERTIFICATE && a->key_file != NULL) {
+            key_kind(a->key_file, key, sizeof(key));
+        } else if (a->credential == OC_CRED_TPM_SEALED_SECRET && a->sealed_file != NULL) {
+            key_kind(a->sealed_file, key, sizeof(key));
+        }
+        struct oc_tally_status ts;
+        char lock[96] = "-";
+        bool locked = false;
+        if (oc_tally_status(g->tally_dir, a->name, now, &ts) == 0) {
+            locked = ts.locked;
+            if (ts.locked) {
+                snprintf(lock, sizeof(lock), "LOCKED (%u failures)", ts.n_records);
+            } else if (ts.n_records > 0) {
+                snprintf(lock, sizeof(lock), "%u failure(s)", ts.n_records);
+            }
+        }
+        const cJSON *da = dst != NULL ? daemon_agent(dst, a->name) : NULL;
+        bool tally_locked = locked;
+        bool admin_locked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(da, "locked"));
+        const char *last_error = da != NULL ? agent_last_error(da) : NULL;
+        int64_t expires_on = da != NULL ? agent_expiry(da) : 0;
+        char tok[1400] = "-";
+        if (da != NULL) {
+            token_text(da, now, tok, sizeof(tok));
+            const cJSON *u = cJSON_GetObjectItemCaseSensitive(da, "unusable");
+            if (cJSON_IsString(u)) {
+                size_t tl = strlen(tok);
+                snprintf(tok + tl, sizeof(tok) - tl, "; UNUSABLE: %s", u->valuestring);
+            }
+        } else if (dst == NULL) {
+            snprintf(tok, sizeof(tok), "unknown (openclawd not answering)");
+        }
+        if (admin_locked) {
+            /* openclawctl agent lock: openclawd hands out no token */
+            locked = true;
+            if (strcmp(lock, "-") == 0) {
+                snprintf(lock, sizeof(lock), "LOCKED by admin");
+            } else {
+                size_t ll = strlen(lock);
+                snprintf(lock + ll, sizeof(lock) - ll, ", LOCKED by admin");
+            }
+        }
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", a->name);
+            cJSON_AddNumberToObject(o, "uid", uid);
+            cJSON_AddBoolToObject(o, "enabled", a->enabled);
+            cJSON_AddStringToObject(o, "credential", cred != NULL ? cred : "none");
+            cJSON_AddStringToObject(o, "key", key);
+            cJSON_AddBoolToObject(o, "locked", locked);
+            cJSON_AddBoolToObject(o, "tally_locked", tally_locked);
+            if (da != NULL) {
+                cJSON_AddBoolToObject(o, "admin_locked", admin_locked);
+                if (expires_on > 0) {
+                    cJSON_AddNumberToObject(o, "token_expires_on", (double)expires_on);
+                } else {
+                    cJSON_AddNullToObject(o, "token_expires_on");
+                }
+                if (last_error != NULL) {
+                    cJSON_AddStringToObject(o, "last_error", last_error);
+                } else {
+                    cJSON_AddNullToObject(o, "last_error");
+                }
+                cJSON_AddItemToObject(
+                        o, "tokens",
+                        cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(da, "tokens"), 1));
+            }
+            cJSON_AddItemToArray(agents, o);
+        } else {
+            printf("  %-20s %-10s %-8s %-18s %-14s %-22s %s\n", a->name, uidtxt,
+                   a->enabled ? "yes" : "no", cred != NULL ? cred : "none", key, lock, tok);
+        }
+    }
+    if (json) {
+        char *s = cJSON_Print(root);
+        if (s != NULL) {
+            printf("%s\n", s);
+            free(s);
+        }
+        cJSON_Delete(root);
+    }
+    cJSON_Delete(dst);
+    oc_config_free(cfg);
+    return CTL_EXIT_OK;
+}

@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: MIT */
+/* oc_sshwire.c: ssh public key and signature blobs, fingerprints (see oc_sshwire.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "helper/lib/oc_sshwire.h"
+
+/* ---- ssh wire format (RFC 4251 5) ---- */
+
+struct wbuf {
+    uint8_t *p;
+    size_t cap;
+    size_t len;
+    bool overflow;
+};
+
+static void put_bytes(struct wbuf *w, const void *d, size_t n)
+{
+    if (w->overflow || n > w->cap - w->len) {
+        w->overflow = true;
+        return;
+    }
+    memcpy(w->p + w->len, d, n);
+    w->len += n;
+}
+
+static void put_u32(struct wbuf *w, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    put_bytes(w, b, sizeof(b));
+}
+
+static void put_string(struct wbuf *w, const void *d, size_t n)
+{
+    if (n > UINT32_MAX) {
+        w->overflow = true;
+        return;
+    }
+    put_u32(w, (uint32_t)n);
+    put_bytes(w, d, n);
+}
+
+static void put_cstring(struct wbuf *w, const char *s)
+{
+    put_string(w, s, strlen(s));
+}
+
+/* An unsigned big-endian integer as an mpint: no leading zero bytes, one
+ * zero byte in front when the high bit is set, zero as the empty string. */
+static void put_mpint(struct wbuf *w, const uint8_t *d, size_t n)
+{
+    while (n > 0 && d[0] == 0) {
+        d++;
+        n--;
+    }
+    if (n > 0 && (d[0] & 0x80) != 0) {
+        put_u32(w, (uint32_t)n + 1);
+        put_bytes(w, "", 1);
+        put_bytes(w, d, n);
+    } else {
+        put_string(w, d, n);
+    }
+}
+
+static int put_bn_param(struct wbuf *w, EVP_PKEY *pkey, const char *name)
+{
+    BIGNUM *bn = NULL;
+    uint8_t b[1024];
+    int n;
+
+    if (EVP_PKEY_get_bn_param(pkey, name, &bn) != 1) {
+        return -EINVAL;
+    }
+    n = BN_num_bytes(bn);
+    if (n < 0 || (size_t)n > sizeof(b) || BN_bn2bin(bn, b) != n) {
+        BN_free(bn);
+        return -EOVERFLOW;
+    }
+    BN_free(bn);
+    put_mpint(w, b, (size_t)n);
+    return 0;
+}
+
+int oc_ssh_pubkey_blob(EVP_PKEY *pkey, uint8_t *buf, size_t cap, size_t *ret_len)
+{
+    struct wbuf w = {.p = buf, .cap = cap};
+    int r;
+
+    if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA) {
+        put_cstring(&w, OC_SSH_ALG_RSA);
+        r = put_bn_param(&w, pkey, OSSL_PKEY_PARAM_RSA_E);
+        r = r < 0 ? r : put_bn_param(&w, pkey, OSSL_PKEY_PARAM_RSA_N);
+        if (r < 0) {
+            return r;
+        }
+    } else if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_EC) {
+        char group[64];
+        uint8_t point[65];
+        size_t plen = 0;
+
+        if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                           NULL) != 1 ||
+            strcmp(group, "prime256v1") != 0) {
+            return -EOPNOTSUPP;
+        }
+        if (EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
+                                            sizeof(point), &plen) != 1 ||
+            plen != sizeof(point) || point[0] != 0x04) {
+            return -EINVAL;
+        }
+        put_cstring(&w, OC_SSH_ALG_P256);
+        put_cstring(&w, OC_SSH_CURVE_P256);
+        put_string(&w, point, plen);
+    } else {
+        return -EOPNOTSUPP;
+    }
+    if (w.overflow) {
+        return -ENOBUFS;
+    }
+    *ret_len = w.len;
+    return 0;
+}
+
+int oc_ssh_fingerprint(const uint8_t *blob, size_t len, char ret_fp[OC_SSH_FP_SIZE])
+{
+    uint8_t md[SHA256_DIGEST_LENGTH];
+    unsigned char b64[48];
+    int n;
+
+    SHA256(blob, len, md);
+    n = EVP_EncodeBlock(b64, md, sizeof(md));
+    if (n != 44) {
+        return -EINVAL;
+    }
+    /* ssh-keygen prints it unpadded */
+    snprintf(ret_fp, OC_SSH_FP_SIZE, "SHA256:%.43s", (const char *)b64);
+    return 0;
+}
+
+int oc_ssh_sig_blob(const char *algo, const uint8_t *raw, size_t raw_len, uint8_t *buf, size_t cap,
+                    size_t *ret_len)
+{
+    struct wbuf w = {.p = buf, .cap = cap};
+
+    put_cstring(&w, algo);
+    if (strcmp(algo, OC_SSH_ALG_P256) == 0) {
+        uint8_t inner[2 * (4 + 33)];
+        struct wbuf iw = {.p = inner, .cap = sizeof(inner)};
+
+        if (raw_len != 64) {
+            return -EINVAL;
+        }
+        put_mpint(&iw, raw, 32);
+        put_mpint(&iw, raw + 32, 32);
+        if (iw.overflow) {
+            return -ENOBUFS;
+        }
+        put_string(&w, inner, iw.len);
+    } else if (strcmp(algo, OC_SSH_ALG_RSA_SHA256) == 0 ||
+               strcmp(algo, OC_SSH_ALG_RSA_SHA512) == 0) {
+        if (raw_len == 0 || raw_len > OC_SSH_RAW_SIG_MAX) {
+            return -EINVAL;
+        }
+        put_string(&w, raw, raw_len);
+    } else {
+        return -EOPNOTSUPP;
+    }
+    if (w.overflow) {
+        return -ENOBUFS;
+    }
+    *ret_len = w.len;
+    return 0;
+}
+
+/* ---- what ssh-sign may sign ---- */
+
+struct rbuf {
+    const uint8_t *p;
+    size_t len;
+    size_t off;
+};
+
+static bool get_string(struct rbuf *r, const uint8_t **ret, size_t *ret_len)
+{
+    uint32_t n;
+
+    if (r->len - r->off < 4) {
+        return false;
+    }
+    n = (uint32_t)r->p[r->off] << 24 | (uint32_t)r->p[r->off + 1] << 16 |
+        (uint32_t)r->p[r->off + 2] << 8 | (uint32_t)r->p[r->off + 3];
+    if (n > r->len - r->off - 4) {
+        return false;
+    }
+    *ret = r->p + r->off + 4;
+    *ret_len = n;
+    r->off += 4 + (size_t)n;
+    return true;
+}
+
+static bool string_is(const uint8_t *s, size_t n, const char *want)
+{
+    return n == strlen(want) && memcmp(s, want, n) == 0;
+}
+
+static void copy_printable(char *dst, size_t cap, const uint8_t *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n && i + 1 < cap; i++) {
+        dst[i] = s[i] >= 0x20 && s[i] < 0x7f ? (char)s[i] : '?';
+    }
+    dst[i] = '\0';
+}
+
+static int refuse(const char **ret_why, const char *why)
+{
+    *ret_why = why;
+    return -EPERM;
+}
+
+static int check_userauth(struct rbuf *r, const uint8_t *key, size_t key_len, const char *algo,
+                          struct oc_ssh_signable *out, const char **ret_why)
+{
+    const uint8_t *s;
+    size_t n;
+
+    if (!get_string(r, &s, &n) || n == 0 || n > OC_SSH_SESSION_ID_MAX) {
+        return refuse(ret_why, "neither an ssh userauth request nor an SSHSIG blob");
+    }
+    memcpy(out->session_id, s, n);
+    out->session_id_len = n;
+    if (r->off >= r->len || r->p[r->off] != OC_SSH_MSG_USERAUTH_REQUEST) {
+        return refuse(ret_why, "neither an ssh userauth request nor an SSHSIG blob");
+    }
+    r->off++;
+    if (!get_string(r, &s, &n)) {
+        return refuse(ret_why, "userauth request: no user");
+    }
+    copy_printable(out->user, sizeof(out->user), s, n);
+    if (!get_string(r, &s, &n) || !string_is(s, n, OC_SSH_USERAUTH_SERVICE)) {
+        return refuse(ret_why, "userauth request: service is not ssh-connection");
+    }
+    if (!get_string(r, &s, &n)) {
+        return refuse(ret_why, "userauth request: no method");
+    }
+    if (string_is(s, n, OC_SSH_METHOD_HOSTBOUND)) {
+        out->hostbound = true;
+    } else if (!string_is(s, n, OC_SSH_METHOD_PUBLICKEY)) {
+        return refuse(ret_why, "userauth request: method is not publickey");
+    }
+    if (r->off >= r->len || r->p[r->off] != 1) {
+        return refuse(ret_why, "userauth request: not a signature request (flag is not TRUE)");
+    }
+    r->off++;
+    if (!get_string(r, &s, &n) || algo == NULL || !string_is(s, n, algo)) {
+        return refuse(ret_why, "userauth request: its algorithm is not the one signed with");
+    }
+    if (!get_string(r, &s, &n) || n != key_len || memcmp(s, key, n) != 0) {
+        return refuse(ret_why, "userauth request: for another key than the agent's");
+    }
+    if (out->hostbound && (!get_string(r, &s, &n) || n == 0)) {
+        return refuse(ret_why, "userauth request: hostbound without a host key");
+    }
+    return 0;
+}
+
+static int check_sshsig(struct rbuf *r, const char *const *namespaces, size_t n_namespaces,
+                        struct oc_ssh_signable *out, const char **ret_why)
+{
+    const uint8_t *s;
+    size_t n, want;
+    bool allowed = false;
+
+    r->off = sizeof(OC_SSHSIG_MAGIC) - 1;
+    if (!get_string(r, &s, &n) || n == 0 || n > OC_SSH_NAMESPACE_MAX) {
+        return refuse(ret_why, "SSHSIG: no namespace");
+    }
+    copy_printable(out->ns, sizeof(out->ns), s, n);
+    for (size_t i = 0; i < n_namespaces; i++) {
+        allowed = allowed || string_is(s, n, namespaces[i]);
+    }
+    if (!allowed) {
+        return refuse(ret_why, "SSHSIG: namespace not allowed (ssh_namespaces in openclaw.conf)");
+    }
+    if (!get_string(r, &s, &n) || n != 0) {
+        return refuse(ret_why, "SSHSIG: reserved field not empty");
+    }
+    if (!get_string(r, &s, &n)) {
+        return refuse(ret_why, "SSHSIG: no hash algorithm");
+    }
+    want = string_is(s, n, "sha256") ? 32 : string_is(s, n, "sha512") ? 64 : 0;
+    if (want == 0) {
+        return refuse(ret_why, "SSHSIG: hash algorithm is not sha256 or sha512");
+    }
+    if (!get_string(r, &s, &n) || n != want) {
+        return refuse(ret_why, "SSHSIG: digest length does not match the hash");
+    }
+    out->sshsig = true;
+    return 0;
+}
+
+int oc_ssh_signable_check(const uint8_t *data, size_t len, const uint8_t *key, size_t key_len,
+                          const char *algo, const char *const *namespaces, size_t n_namespaces,
+                          struct oc_ssh_signable *ret, const char **ret_why)
+{
+    static const char *const defaults[] = {OC_SSH_NAMESPACES_DEFAULT};
+    struct oc_ssh_signable out;
+    struct rbuf r = {.p = data, .len = len, .off = 0};
+    int rc;
+
+    memset(&out, 0, sizeof(out));
+    if (data == NULL || key == NULL || ret == NULL || ret_why == NULL) {
+        return -EINVAL;
+    }
+    if (n_namespaces == 0) {
+        namespaces = defaults;
+        n_namespaces = sizeof(defaults) / sizeof(defaults[0]);
+    }
+    if (len >= sizeof(OC_SSHSIG_MAGIC) - 1 &&
+        memcmp(data, OC_SSHSIG_MAGIC, sizeof(OC_SSHSIG_MAGIC) - 1) == 0) {
+        rc = check_sshsig(&r, namespaces, n_namespaces, &out, ret_why);
+    } else {
+        rc = check_userauth(&r, key, key_len, algo, &out, ret_why);
+    }
+    if (rc == 0 && r.off != r.len) {
+        rc = refuse(ret_why, "trailing bytes after an ssh userauth request or SSHSIG blob");
+    }
+    if (rc == 0) {
+        *ret = out;
+    }
+    return rc;
+}

@@ -1,0 +1,1677 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * oc_graph.c: openclawd's directory sync through Microsoft Graph (see
+ * oc_graph.h and docs/directory.md).
+ *
+ * One sync is a small state machine driven by finished fetch jobs:
+ *   token      client credentials with the [directory] credential, scope
+ *              <graph_url>/.default (kept until shortly before it expires)
+ *   resource   GET servicePrincipals?$filter=appId eq '...' (or by
+ *              servicePrincipalNames for an app ID URI): its id and appRoles
+ *   assigned   GET servicePrincipals/{id}/appRoleAssignedTo (+ nextLink pages)
+ *   principals per assigned service principal, GET servicePrincipals/{id},
+ *              then for applications GET applications(appId='...')
+ *              ?$select=keyCredentials (certificate public keys)
+ *   write      merge with the static [agent] sections, pin names, compute
+ *              uids, write nss.cache, directory.json and names.json
+ * Any failure before "write" leaves every file as it was.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "clock.h"
+#include "directory.h"
+#include "helper/lib/oc_cachebuild.h"
+#include "helper/sync/oc_graph.h"
+#include "helper/sync/oc_graphutil.h"
+#include "idmap.h"
+#include "json.h"
+#include "nsscache.h"
+#include "util.h"
+
+#define IDX_TOKEN    0xFFFFFFFEu /* job index of the token request */
+#define IDX_PHASE    0xFFFFFFFDu /* job index of the resource / assignments request */
+#define IDX_A_TOKEN  0xFFFFFFFCu /* anomaly response: its token request */
+#define IDX_A_PATCH  0xFFFFFFFBu /* anomaly response: the PATCH */
+#define URL_MAX      (OC_CONFIG_PATH_MAX + 1024)
+#define CERT_DER_MAX (16 * 1024)
+#define TOKEN_MARGIN 120 /* seconds: a Graph token is renewed this long before it expires */
+#define ERR_MAX      OC_FETCH_ERR_MAX
+
+enum phase {
+    PH_IDLE = 0,
+    PH_TOKEN,
+    PH_RESOURCE,
+    PH_ASSIGNED,
+    PH_PRINCIPALS,
+};
+
+enum pstep {
+    PS_SP = 0,   /* GET servicePrincipals/{id} to do */
+    PS_SP_WAIT,  /* in flight */
+    PS_APP,      /* GET applications(appId=...) to do */
+    PS_APP_WAIT, /* in flight */
+    PS_DONE,     /* complete */
+    PS_GONE,     /* deleted meanwhile: skipped */
+};
+
+struct principal {
+    char id[OC_GUID_SIZE];
+    char app_id[OC_GUID_SIZE];
+    char *display_name;
+    bool enabled;
+    char **roles;
+    size_t n_roles;
+    struct oc_dir_key *keys;
+    size_t n_keys;
+    enum pstep step;
+};
+
+struct role_def {
+    char id[OC_GUID_SIZE];
+    char *value; /* NULL: disabled or unusable value */
+};
+
+struct oc_graph {
+    const struct oc_config *cfg;
+    struct oc_fetch_ctx *fetch;
+    char state_dir[OC_CONFIG_PATH_MAX + 1];
+    oc_graph_log_fn log;
+    oc_audit_sink_fn audit; /* NULL: no records */
+
+    /* Graph token */
+    char *token;
+    int64_t token_expires;
+
+    /* The sync in progress */
+    enum phase phase;
+    uint32_t gen; /* ids of jobs of older syncs are ignored */
+    char resource_id[OC_GUID_SIZE];
+    struct role_def *role_defs;
+    size_t n_role_defs;
+    struct principal *pr;
+    size_t n_pr;
+    size_t in_flight;
+    unsigned pages;
+
+    /* Anomaly responses: queued (name, object id), the head one in flight */
+    struct {
+        char name[OC_USER_NAME_MAX + 1];
+        char oid[OC_GUID_SIZE];
+    } anomaly[OC_GRAPH_ANOMALY_QUEUE];
+    size_t n_anomaly;
+    bool anomaly_busy;
+    bool resync; /* sync again as soon as the running one ends */
+
+    /* Results */
+    uint64_t generation;
+    int64_t last_attempt, last_ok, next;
+    unsigned failures;
+    size_t agents;
+    char last_error[ERR_MAX];
+};
+
+static void sync_failed(struct oc_graph *g, int64_t retry_after, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------------------ */
+/* Small helpers                                                      */
+/* ------------------------------------------------------------------ */
+
+static void principals_free(struct oc_graph *g)
+{
+    for (size_t i = 0; i < g->n_pr; i++) {
+        struct principal *p = &g->pr[i];
+
+        free(p->display_name);
+        for (size_t j = 0; j < p->n_roles; j++) {
+            free(p->roles[j]);
+        }
+        free(p->roles);
+        for (size_t j = 0; j < p->n_keys; j++) {
+            free(p->keys[j].ssh);
+        }
+        free(p->keys);
+    }
+    free(g->pr);
+    g->pr = NULL;
+    g->n_pr = 0;
+    for (size_t i = 0; i < g->n_role_defs; i++) {
+        free(g->role_defs[i].value);
+    }
+    free(g->role_defs);
+    g->role_defs = NULL;
+    g->n_role_defs = 0;
+}
+
+static uint64_t job_id(const struct oc_graph *g, uint32_t idx)
+{
+    return OC_GRAPH_JOB_FLAG | ((uint64_t)(g->gen & 0xFFFFFu) << 32) | idx;
+}
+
+static int64_t jitter(int64_t base, unsigned percent)
+{
+    uint32_t span = (uint32_t)(base * percent / 100);
+
+    return span == 0 ? base : base - span + (int64_t)arc4random_uniform(2 * span + 1);
+}
+
+/* Log-safe copy of server text: printable ASCII only, one line. */
+static void safe_text(const char *in, char *out, size_t len)
+{
+    oc_dir_gecos(in, out, len);
+}
+
+static void sync_end(struct oc_graph *g)
+{
+    principals_free(g);
+    g->phase = PH_IDLE;
+    g->in_flight = 0;
+    g->gen++;
+    g->generation++;
+    if (g->resync) {
+        g->resync = false;
+        g->next = oc_now();
+    }
+}
+
+static void sync_failed(struct oc_graph *g, int64_t retry_after, const char *fmt, ...)
+{
+    int64_t now = oc_now(), wait = OC_GRAPH_RETRY_BASE;
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(g->last_error, sizeof(g->last_error), fmt, ap);
+    va_end(ap);
+    for (unsigned i = 0; i < g->failures && wait < OC_GRAPH_RETRY_MAX; i++) {
+        wait *= 2;
+    }
+    if (wait > OC_GRAPH_RETRY_MAX) {
+        wait = OC_GRAPH_RETRY_MAX;
+    }
+    wait = jitter(wait, 20);
+    if (retry_after > wait) {
+        wait = retry_after;
+    }
+    g->failures++;
+    g->next = now + wait;
+    g->log("directory sync failed: %s; the last good nss.cache and directory.json are kept; "
+           "retrying in %llds",
+           g->last_error, (long long)wait);
+    sync_end(g);
+}
+
+/* One line from a Graph error answer: HTTP status, code, message, what to do. */
+static void graph_refused(struct oc_graph *g, const char *what, const struct oc_fetch_result *res)
+{
+    cJSON *o = NULL;
+    const char *code = NULL, *msg = NULL;
+    char c[96] = "", m[200] = "";
+    const char *hint = "check graph_url and the tenant";
+
+    if (res->body != NULL && oc_json_parse_object(res->body, res->body_len, &o, NULL) == 0) {
+        const cJSON *e = oc_json_member(o, "error");
+        (void)oc_json_get_string(e, "code", 256, &code);
+        (void)oc_json_get_string(e, "message", 4096, &msg);
+        safe_text(code, c, sizeof(c));
+        safe_text(msg, m, sizeof(m));
+    }
+    if (res->http_status == 401) {
+        hint = "the Graph token was refused: check the [directory] credential and graph_url";
+    } else if (res->http_status == 403) {
+        hint = "grant the [directory] application the Graph application permission "
+               "Application.Read.All (admin consent)";
+    } else if (res->http_status == 429 || res->http_status >= 500) {
+        hint = "Graph is unavailable; retrying with backoff";
+    }
+    sync_failed(g, res->err.retry_after, "Microsoft Graph refused %s (HTTP %ld%s%s%s%s); %s", what,
+                res->http_status, c[0] != '\0' ? " " : "", c, m[0] != '\0' ? ": " : "", m, hint);
+    cJSON_Delete(o);
+}
+
+static int graph_get(struct oc_graph *g, const char *url, uint32_t idx)
+{
+    struct oc_fetch_error err;
+    int r = oc_fetch_graph_start(g->fetch, "GET", url, g->token, NULL, job_id(g, idx), &err);
+
+    if (r < 0) {
+        sync_failed(g, -1, "%s", err.msg);
+        return r;
+    }
+    g->in_flight++;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Certificates -> keys                                               */
+/* ------------------------------------------------------------------ */
+
+struct sshbuf {
+    unsigned char *p;
+    size_t len, cap;
+};
+
+static int sb_put(struct sshbuf *b, const void *data, size_t n)
+{
+    if (b->len + 4 + n > b->cap) {
+        size_t nc = (b->len + 4 + n) * 2;
+        unsigned char *p = realloc(b->p, nc);
+        if (p == NULL) {
+            return -ENOMEM;
+        }
+        b->p = p;
+        b->cap = nc;
+    }
+    b->p[b->len++] = (unsigned char)(n >> 24);
+    b->p[b->len++] = (unsigned char)(n >> 16);
+    b->p[b->len++] = (unsigned char)(n >> 8);
+    b->p[b->len++] = (unsigned char)n;
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+    return 0;
+}
+
+/* An SSH mpint: big-endian, a leading zero when the top bit is set. */
+static int sb_put_bn(struct sshbuf *b, const BIGNUM *bn)
+{
+    int n = BN_num_bytes(bn);
+    unsigned char *tmp = calloc(1, (size_t)n + 1);
+    int r;
+
+    if (tmp == NULL) {
+        return -ENOMEM;
+    }
+    BN_bn2bin(bn, tmp + 1);
+    r = (n > 0 && (tmp[1] & 0x80) != 0) ? sb_put(b, tmp, (size_t)n + 1)
+                                        : sb_put(b, tmp + 1, (size_t)n);
+    free(tmp);
+    return r;
+}
+
+/* The certificate's public key as an authorized_keys line, or NULL if unsupported. */
+static char *ssh_public_key(X509 *x)
+{
+    EVP_PKEY *pk = X509_get0_pubkey(x);
+    struct sshbuf b = {0};
+    const char *type = NULL;
+    char *out = NULL;
+    int r = -EINVAL;
+
+    if (pk == NULL) {
+        return NULL;
+    }
+    if (EVP_PKEY_is_a(pk, "RSA")) {
+        BIGNUM *n = NULL, *e = NULL;
+        type = "ssh-rsa";
+        if (EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_N, &n) == 1 &&
+            EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_E, &e) == 1) {
+            r = sb_put(&b, type, strlen(type));
+            r = r < 0 ? r : sb_put_bn(&b, e);
+            r = r < 0 ? r : sb_put_bn(&b, n);
+        }
+        BN_free(n);
+        BN_free(e);
+    } else if (EVP_PKEY_is_a(pk, "EC")) {
+        char group[64];
+        unsigned char pt[256];
+        size_t glen = 0, plen = 0;
+        const char *curve = NULL;
+
+        if (EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                           &glen) == 1) {
+            if (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0) {
+                type = "ecdsa-sha2-nistp256", curve = "nistp256";
+            } else if (strcmp(group, "secp384r1") == 0 || strcmp(group, "P-384") == 0) {
+                type = "ecdsa-sha2-nistp384", curve = "nistp384";
+            } else if (strcmp(group, "secp521r1") == 0 || strcmp(group, "P-521") == 0) {
+                type = "ecdsa-sha2-nistp521", curve = "nistp521";
+            }
+        }
+        /* The uncompressed point (OpenSSL's default encoding), as OpenSSH writes it. */
+        if (curve != NULL &&
+            EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, sizeof(pt),
+                                            &plen) == 1 &&
+            plen > 0 && pt[0] == 0x04) {
+            r = sb_put(&b, type, strlen(type));
+            r = r < 0 ? r : sb_put(&b, curve, strlen(curve));
+            r = r < 0 ? r : sb_put(&b, pt, plen);
+        }
+    }
+    if (r == 0 && b.len > 0 && b.len < OC_DIR_SSH_KEY_MAX / 2) {
+        size_t tl = strlen(type), n = 4 * ((b.len + 2) / 3);
+        out = malloc(tl + 1 + n + 1);
+        if (out != NULL) {
+            memcpy(out, type, tl);
+            out[tl] = ' ';
+            EVP_EncodeBlock((unsigned char *)out + tl + 1, b.p, (int)b.len);
+        }
+    }
+    free(b.p);
+    return out;
+}
+
+static void hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char h[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = h[in[i] >> 4];
+        out[2 * i + 1] = h[in[i] & 0xf];
+    }
+    out[2 * n] = '\0';
+}
+
+/* One keyCredential: a current or future certificate with its key. 1 kept, 0 skipped. */
+static int key_from_credential(const cJSON *kc, struct oc_dir_key *k)
+{
+    const char *type = NULL, *key = NULL, *kid = NULL, *start = NULL, *end = NULL;
+    unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
+    const unsigned char *pp;
+    unsigned mdlen = 0;
+    size_t klen;
+    X509 *x = NULL;
+    int n, ret = 0;
+
+    memset(k, 0, sizeof(*k));
+    if (oc_json_get_string(kc, "type", 64, &type) < 0 || strcmp(type, "AsymmetricX509Cert") != 0 ||
+        oc_json_get_string(kc, "key", CERT_DER_MAX * 2, &key) < 0 ||
+        oc_json_get_string(kc, "keyId", OC_GUID_LEN, &kid) < 0 ||
+        oc_guid_normalize(kid, k->key_id) < 0 ||
+        oc_json_get_string(kc, "startDateTime", 64, &start) < 0 ||
+        oc_json_get_string(kc, "endDateTime", 64, &end) < 0 ||
+        oc_graph_time(start, &k->not_before) < 0 || oc_graph_time(end, &k->not_after) < 0) {
+        return 0;
+    }
+    klen = strlen(key);
+    if (klen == 0 || klen % 4 != 0) {
+        return 0;
+    }
+    der = malloc(klen / 4 * 3 + 1);
+    if (der == NULL) {
+        return -ENOMEM;
+    }
+    n = EVP_DecodeBlock(der, (const unsigned char *)key, (int)klen);
+    if (n > 0) {
+        /* EVP_DecodeBlock counts the padding as zero bytes. */
+        n -= (key[klen - 1] == '=') + (key[klen - 2] == '=');
+        pp = der;
+        x = d2i_X509(NULL, &pp, n);
+    }
+    if (x != NULL && X509_digest(x, EVP_sha1(), md, &mdlen) == 1 && mdlen == 20) {
+        hex(md, 20, k->sha1);
+        if (X509_digest(x, EVP_sha256(), md, &mdlen) == 1 && mdlen == 32) {
+            hex(md, 32, k->sha256);
+            k->ssh = ssh_public_key(x);
+            ret = 1;
+        }
+    }
+    X509_free(x);
+    free(der);
+    return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* The steps                                                          */
+/* ------------------------------------------------------------------ */
+
+static void pump(struct oc_graph *g);
+
+static int start_token(struct oc_graph *g)
+{
+    char scope[OC_CONFIG_PATH_MAX + 16];
+    struct oc_fetch_error err;
+    int r;
+
+    g->phase = PH_TOKEN;
+    (void)snprintf(scope, sizeof(scope), "%s/.default", g->cfg->directory->graph_resource);
+    r = oc_fetch_token_start(g->fetch, g->cfg->n_agents, scope, job_id(g, IDX_TOKEN), &err);
+    if (r < 0) {
+        sync_failed(g, err.permanent ? 600 : -1, "cannot get a Microsoft Graph token: %s", err.msg);
+        return r;
+    }
+    g->in_flight++;
+    return 0;
+}
+
+static int start_resource(struct oc_graph *g)
+{
+    const struct oc_directory *d = g->cfg->directory;
+    char filter[1200], url[URL_MAX];
+    int r;
+
+    g->phase = PH_RESOURCE;
+    if (oc_is_guid(d->resource)) {
+        r = oc_odata_eq_filter("appId", d->resource, filter, sizeof(filter));
+        if (r == 0) {
+            (void)snprintf(url, sizeof(url), "%s/v1.0/servicePrincipals?$filter=%s", d->graph_url,
+                           filter);
+        }
+    } else {
+        /* servicePrincipalNames/any(x:x eq '<uri>') */
+        r = oc_odata_eq_filter("x", d->resource, filter, sizeof(filter));
+        if (r == 0) {
+            (void)snprintf(url, sizeof(url),
+                           "%s/v1.0/servicePrincipals?$filter=servicePrincipalNames%%2Fany%%28x%%"
+                           "3A%s%%29",
+                           d->graph_url, filter);
+        }
+    }
+    if (r < 0) {
+        sync_failed(g, 600, "resource = %s is too long for a Graph filter", d->resource);
+        return r;
+    }
+    return graph_get(g, url, IDX_PHASE);
+}
+
+static int resource_done(struct oc_graph *g, const struct oc_fetch_result *res)
+{
+    const char *resource = g->cfg->directory->resource;
+    cJSON *o = NULL;
+    const cJSON *arr, *sp, *roles, *it;
+    const char *id = NULL;
+    char url[URL_MAX];
+
+    if (res->http_status != 200) {
+        graph_refused(g, "the resource service principal lookup", res);
+        return -EIO;
+    }
+    if (oc_json_parse_object(res->body, res->body_len, &o, NULL) < 0 ||
+        !cJSON_IsArray(arr = oc_json_member(o, "value"))) {
+        cJSON_Delete(o);
+        sync_failed(g, -1, "the resource lookup answer from Graph is not a list");
+        return -EBADMSG;
+    }
+    if (cJSON_GetArraySize(arr) != 1) {
+        int n = cJSON_GetArraySize(arr);
+        cJSON_Delete(o);
+        sync_failed(g, 600, "%s service principal%s for resource = %s in the tenant: %s",
+                    n == 0 ? "no" : "several", n == 0 ? "" : "s", resource,
+                    n == 0 ? "check resource (the host's application appId or app ID URI) and "
+                             "that the application has a service principal"
+                           : "name the application by its appId");
+        return -ENOENT;
+    }
+    sp = cJSON_GetArrayItem(arr, 0);
+    if (oc_json_get_string(sp, "id", OC_GUID_LEN, &id) < 0 ||
+        oc_guid_normalize(id, g->resource_id) < 0) {
+        cJSON_Delete(o);
+        sync_failed(g, -1, "the resource service principal from Graph has no valid id");
+        return -EBADMSG;
+    }
+    roles = oc_json_member(sp, "appRoles");
+    if (cJSON_IsArray(roles) && cJSON_GetArraySize(roles) > 0) {
+        g->role_defs = calloc((size_t)cJSON_GetArraySize(roles), sizeof(*g->role_defs));
+        if (g->role_defs == NULL) {
+            cJSON_Delete(o);
+            sync_failed(g, -1, "out of memory");
+            return -ENOMEM;
+        }
+        cJSON_ArrayForEach(it, roles)
+        {
+            const char *rid = NULL, *value = NULL;
+            bool enabled = false;
+            struct role_def *rd = &g->role_defs[g->n_role_defs];
+
+            if (oc_json_get_string(it, "id", OC_GUID_LEN, &rid) < 0 ||
+                oc_guid_normalize(rid, rd->id) < 0) {
+                continue;
+            }
+            if (oc_json_get_bool(it, "isEnabled", &enabled) == 0 && enabled &&
+                oc_json_get_string(it, "value", OC_DIR_ROLE_MAX, &value) == 0 &&
+                oc_dir_valid_role(value)) {
+                rd->value = strdup(value);
+            }
+            g->n_role_defs++;
+        }
+    }
+    cJSON_Delete(o);
+    g->phase = PH_ASSIGNED;
+    g->pages = 0;
+    (void)snprintf(url, sizeof(url), "%s/v1.0/servicePrincipals/%s/appRoleAssignedTo",
+                   g->cfg->directory->graph_url, g->resource_id);
+    return graph_get(g, url, IDX_PHASE);
+}
+
+static const char *role_value(const struct oc_graph *g, const char *role_id)
+{
+    for (size_t i = 0; i < g->n_role_defs; i++) {
+        if (oc_guid_equal(g->role_defs[i].id, role_id)) {
+            return g->role_defs[i].value;
+        }
+    }
+    return NULL;
+}
+
+static struct principal *principal_get(struct oc_graph *g, const char *id)
+{
+    struct principal *p;
+
+    for (size_t i = 0; i < g->n_pr; i++) {
+        if (strcmp(g->pr[i].id, id) == 0) {
+            return &g->pr[i];
+        }
+    }
+    if (g->n_pr >= OC_DIR_AGENTS_MAX) {
+        return NULL;
+    }
+    if (g->n_pr % 64 == 0) {
+        p = realloc(g->pr, (g->n_pr + 64) * sizeof(*p));
+        if (p == NULL) {
+            return NULL;
+        }
+        g->pr = p;
+    }
+    p = &g->pr[g->n_pr++];
+    memset(p, 0, sizeof(*p));
+    oc_strscpy(p->id, sizeof(p->id), id);
+    return p;
+}
+
+static int add_role(struct principal *p, const char *value)
+{
+    char **r;
+
+    for (size_t i = 0; i < p->n_roles; i++) {
+        if (strcmp(p->roles[i], value) == 0) {
+            return 0;
+        }
+    }
+    if (p->n_roles >= OC_DIR_ROLES_MAX) {
+        return 0;
+    }
+    r = realloc(p->roles, (p->n_roles + 1) * sizeof(*r));
+    if (r == NULL) {
+        return -ENOMEM;
+    }
+    p->roles = r;
+    p->roles[p->n_roles] = strdup(value);
+    if (p->roles[p->n_roles] == NULL) {
+        return -ENOMEM;
+    }
+    p->n_roles++;
+    return 0;
+}
+
+static int assigned_done(struct oc_graph *g, const struct oc_fetch_result *res)
+{
+    const char *graph_url = g->cfg->directory->graph_url;
+    cJSON *o = NULL;
+    const cJSON *arr, *it;
+    const char *next = NULL;
+    bool capped = false;
+    int r;
+
+    if (res->http_status != 200) {
+        graph_refused(g, "the app role assignments of the resource", res);
+        return -EIO;
+    }
+    if (oc_json_parse_object(res->body, res->body_len, &o, NULL) < 0 ||
+        !cJSON_IsArray(arr = oc_json_member(o, "value"))) {
+        cJSON_Delete(o);
+        sync_failed(g, -1, "the appRoleAssignedTo answer from Graph is not a list");
+        return -EBADMSG;
+    }
+    cJSON_ArrayForEach(it, arr)
+    {
+        const char *pid = NULL, *ptype = NULL, *rid = NULL, *value;
+        char id[OC_GUID_SIZE];
+        struct principal *p;
+
+        if (oc_json_get_string(it, "principalType", 64, &ptype) < 0 ||
+            strcmp(ptype, "ServicePrincipal") != 0 ||
+            oc_json_get_string(it, "principalId", OC_GUID_LEN, &pid) < 0 ||
+            oc_guid_normalize(pid, id) < 0) {
+            continue; /* users and groups are not agents */
+        }
+        p = principal_get(g, id);
+        if (p == NULL) {
+            capped = true;
+            continue;
+        }
+        value = oc_json_get_string(it, "appRoleId", OC_GUID_LEN, &rid) == 0 ? role_value(g, rid)
+                                                                            : NULL;
+        if (value != NULL && add_role(p, value) < 0) {
+            cJSON_Delete(o);
+            sync_failed(g, -1, "out of memory");
+            return -ENOMEM;
+        }
+    }
+    if (capped) {
+        g->log("directory sync: more than %d service principals hold roles on the resource; the "
+               "rest are ignored",
+               OC_DIR_AGENTS_MAX);
+    }
+    r = oc_json_get_string(o, "@odata.nextLink", URL_MAX - 1, &next);
+    if (r == 0) {
+        size_t gl = strlen(graph_url);
+        char url[URL_MAX];
+
+        /* The bearer token goes only to graph_url, never where a page points elsewhere. */
+        if (strncmp(next, graph_url, gl) != 0 || next[gl] != '/' ||
+            ++g->pages >= OC_GRAPH_PAGES_MAX) {
+            cJSON_Delete(o);
+            sync_failed(g, -1,
+                        "Graph's @odata.nextLink leaves graph_url or pages too often: "
+                        "refused");
+            return -EBADMSG;
+        }
+        oc_strscpy(url, sizeof(url), next);
+        cJSON_Delete(o);
+        return graph_get(g, url, IDX_PHASE);
+    }
+    cJSON_Delete(o);
+    g->phase = PH_PRINCIPALS;
+    pump(g);
+    return 0;
+}
+
+static void principal_sp_done(struct oc_graph *g, struct principal *p,
+                              const struct oc_fetch_result *res)
+{
+    cJSON *o = NULL;
+    const char *app_id = NULL, *dn = NULL, *type = NULL;
+    bool enabled = false;
+
+    if (res->http_status == 404) {
+        p->step = PS_GONE;
+        return;
+    }
+    if (res->http_status != 200) {
+        graph_refused(g, "a service principal", res);
+        return;
+    }
+    if (oc_json_parse_object(res->body, res->body_len, &o, NULL) < 0 ||
+        oc_json_get_string(o, "appId", OC_GUID_LEN, &app_id) < 0 ||
+        oc_guid_normalize(app_id, p->app_id) < 0 ||
+        oc_json_get_bool(o, "accountEnabled", &enabled) < 0) {
+        cJSON_Delete(o);
+        sync_failed(g, -1, "service principal %s from Graph lacks appId or accountEnabled", p->id);
+        return;
+    }
+    p->enabled = enabled;
+    if (oc_json_get_string(o, "displayName", 4096, &dn) < 0) {
+        dn = "";
+    }
+    p->display_name = strndup(dn, OC_DIR_DISPLAY_MAX);
+    if (p->display_name != NULL) {
+        size_t bad = 0;
+
+        /* A cut inside a UTF-8 sequence would make directory.json unparseable. */
+        if (!oc_utf8_valid(p->display_name, strlen(p->display_name), &bad)) {
+            p->display_name[bad] = '\0';
+        }
+    }
+    /* Only applications have key credentials; agent and managed identities do not. */
+    if (oc_json_get_string(o, "servicePrincipalType", 64, &type) == 0 &&
+        strcmp(type, "Application") == 0) {
+        p->step = PS_APP;
+    } else {
+        p->step = PS_DONE;
+    }
+    cJSON_Delete(o);
+    if (p->display_name == NULL) {
+        sync_failed(g, -1, "out of memory");
+    }
+}
+
+static void principal_app_done(struct oc_graph *g, struct principal *p,
+                               const struct oc_fetch_result *res)
+{
+    cJSON *o = NULL;
+    const cJSON *arr, *it;
+
+    p->step = PS_DONE;
+    if (res->http_status == 404) {
+        return; /* an application of another tenant, or deleted: no keys */
+    }
+    if (res->http_status != 200) {
+        graph_refused(g, "an application's key credentials", res);
+        return;
+    }
+    if (oc_json_parse_object(res->body, res->body_len, &o, NULL) < 0) {
+        sync_failed(g, -1, "the application answer from Graph is not valid JSON");
+        return;
+    }
+    arr = oc_json_member(o, "keyCredentials");
+    if (cJSON_IsArray(arr)) {
+        p->keys = calloc(OC_DIR_KEYS_MAX, sizeof(*p->keys));
+        if (p->keys == NULL) {
+            cJSON_Delete(o);
+            sync_failed(g, -1, "out of memory");
+            return;
+        }
+        cJSON_ArrayForEach(it, arr)
+        {
+            if (p->n_keys >= OC_DIR_KEYS_MAX) {
+                break;
+            }
+            if (key_from_credential(it, &p->keys[p->n_keys]) == 1) {
+                p->n_keys++;
+            }
+        }
+    }
+    cJSON_Delete(o);
+}
+
+static int write_files(struct oc_graph *g, bool synced);
+
+/* Start what can start; finish when everything is done. */
+static void pump(struct oc_graph *g)
+{
+    const char *graph_url = g->cfg->directory->graph_url;
+    bool all_done = true;
+
+    for (size_t i = 0; i < g->n_pr && g->phase == PH_PRINCIPALS; i++) {
+        struct principal *p = &g->pr[i];
+        char url[URL_MAX];
+
+        if (p->step == PS_SP || p->step == PS_APP) {
+            if (g->in_flight >= OC_GRAPH_PARALLEL) {
+                all_done = false;
+                continue;
+            }
+            if (p->step == PS_SP) {
+                (void)snprintf(url, sizeof(url), "%s/v1.0/servicePrincipals/%s", graph_url, p->id);
+            } else {
+                (void)snprintf(url, sizeof(url),
+                               "%s/v1.0/applications(appId='%s')?$select=keyCredentials", graph_url,
+                               p->app_id);
+            }
+            p->step = p->step == PS_SP ? PS_SP_WAIT : PS_APP_WAIT;
+            if (graph_get(g, url, (uint32_t)i) < 0) {
+                return;
+            }
+        }
+        if (p->step != PS_DONE && p->step != PS_GONE) {
+            all_done = false;
+        }
+    }
+    if (g->phase == PH_PRINCIPALS && all_done && g->in_flight == 0) {
+        (void)write_files(g, true);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Names                                                              */
+/* ------------------------------------------------------------------ */
+
+struct names {
+    char (*oid)[OC_GUID_SIZE];
+    char (*name)[OC_USER_NAME_MAX + 1];
+    size_t n, cap;
+};
+
+static const char *names_get(const struct names *m, const char *oid)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        if (strcmp(m->oid[i], oid) == 0) {
+            return m->name[i];
+        }
+    }
+    return NULL;
+}
+
+static bool names_taken(const struct names *m, const char *name, const char *not_oid)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        if (strcmp(m->name[i], name) == 0 && strcmp(m->oid[i], not_oid) != 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int names_add(struct names *m, const char *oid, const char *name)
+{
+    if (m->n == m->cap) {
+        size_t nc = m->cap == 0 ? 64 : m->cap * 2;
+        void *a = realloc(m->oid, nc * sizeof(*m->oid));
+        if (a == NULL) {
+            return -ENOMEM;
+        }
+        m->oid = a;
+        a = realloc(m->name, nc * sizeof(*m->name));
+        if (a == NULL) {
+            return -ENOMEM;
+        }
+        m->name = a;
+        m->cap = nc;
+    }
+    oc_strscpy(m->oid[m->n], OC_GUID_SIZE, oid);
+    oc_strscpy(m->name[m->n], OC_USER_NAME_MAX + 1, name);
+    m->n++;
+    return 0;
+}
+
+static void names_free(struct names *m)
+{
+    free(m->oid);
+    free(m->name);
+    memset(m, 0, sizeof(*m));
+}
+
+/* names.json: {"version":1,"names":{"<object id>":"<name>",...}}; a bad file is an error. */
+static int names_load(const char *path, struct names *m)
+{
+    FILE *f = fopen(path, "re");
+    char *buf;
+    size_t len;
+    cJSON *o = NULL;
+    const cJSON *names, *it;
+    int64_t v = 0;
+    int r = 0;
+
+    if (f == NULL) {
+        return errno == ENOENT ? 0 : -errno;
+    }
+    buf = malloc(OC_DIR_FILE_MAX + 1);
+    if (buf == NULL) {
+        fclose(f);
+        return -ENOMEM;
+    }
+    len = fread(buf, 1, OC_DIR_FILE_MAX + 1, f);
+    fclose(f);
+    if (len > OC_DIR_FILE_MAX || oc_json_parse_object(buf, len, &o, NULL) < 0 ||
+        oc_json_get_int64(o, "version", 1, 1, &v) < 0 ||
+        !cJSON_IsObject(names = oc_json_member(o, "names"))) {
+        free(buf);
+        cJSON_Delete(o);
+        return -EBADMSG;
+    }
+    free(buf);
+    cJSON_ArrayForEach(it, names)
+    {
+        char oid[OC_GUID_SIZE];
+
+        if (it->string == NULL || oc_guid_normalize(it->string, oid) < 0 || !cJSON_IsString(it) ||
+            !oc_valid_user_name(it->valuestring) || names_get(m, oid) != NULL ||
+            m->n >= 4 * OC_DIR_AGENTS_MAX) {
+            r = -EBADMSG;
+            break;
+        }
+        r = names_add(m, oid, it->valuestring);
+        if (r < 0) {
+            break;
+        }
+    }
+    cJSON_Delete(o);
+    return r;
+}
+
+static int names_write(const char *path, const struct names *m)
+{
+    cJSON *o = cJSON_CreateObject(), *names = cJSON_CreateObject();
+    char *text;
+    int r;
+
+    if (o == NULL || names == NULL) {
+        cJSON_Delete(o);
+        cJSON_Delete(names);
+        return -ENOMEM;
+    }
+    cJSON_AddNumberToObject(o, "version", 1);
+    cJSON_AddItemToObject(o, "names", names);
+    for (size_t i = 0; i < m->n; i++) {
+        cJSON_AddStringToObject(names, m->oid[i], m->name[i]);
+    }
+    text = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (text == NULL) {
+        return -ENOMEM;
+    }
+    r = oc_nssc_write_file(path, text, strlen(text));
+    free(text);
+    return r;
+}
+
+/*
+ * Whether name may be (or stay) the name of the synced agent with uid:
+ * not reserved, not a static agent, not another synced agent, and no
+ * local user or group of that name other than this agent itself (the
+ * daemon's getpwnam also sees the NSS cache it wrote).
+ */
+static const char *name_refused(const struct oc_config *cfg, const char *name, uint32_t uid,
+                                const struct names *taken, const char *oid)
+{
+    char own[OC_USER_NAME_MAX + 1];
+    struct passwd *pw;
+    struct group *gr;
+
+    if (!oc_valid_user_name(name)) {
+        return "not a valid user name";
+    }
+    oc_dir_fallback_name(oid, own);
+    /* "oc-" names are reserved for the fallback name of this very object id. */
+    if (oc_dir_reserved_name(name) && strcmp(name, own) != 0) {
+        return "a reserved name";
+    }
+    if (oc_config_agent_by_name(cfg, name) != NULL) {
+        return "the name of a static [agent]";
+    }
+    if (names_taken(taken, name, oid)) {
+        return "the name of another synced agent";
+    }
+    errno = 0;
+    pw = getpwnam(name);
+    if (pw != NULL && pw->pw_uid != uid) {
+        return "the name of an existing local user";
+    }
+    gr = getgrnam(name);
+    if (gr != NULL && gr->gr_gid != uid) {
+        return "the name of an existing local group";
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Merge and write                                                    */
+/* ------------------------------------------------------------------ */
+
+static struct principal *principal_by_app(struct oc_graph *g, const char *app_id)
+{
+    for (size_t i = 0; i < g->n_pr; i++) {
+        if (g->pr[i].step == PS_DONE && oc_guid_equal(g->pr[i].app_id, app_id)) {
+            return &g->pr[i];
+        }
+    }
+    return NULL;
+}
+
+static bool uid_used(const struct oc_dir *d, uint32_t uid)
+{
+    for (size_t i = 0; i < d->n_agents; i++) {
+        if (d->agents[i].uid == uid) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void dir_agent_fill(struct oc_dir_agent *a, const struct principal *p)
+{
+    /* Borrowed pointers: the caller never frees them through a. */
+    a->roles = p->roles;
+    a->n_roles = p->n_roles;
+    a->keys = p->keys;
+    a->n_keys = p->n_keys;
+}
+
+/* ------------------------------------------------------------------ */
+/* Audit records of directory changes                                 */
+/* ------------------------------------------------------------------ */
+
+static void change_record(const struct oc_graph *g, const char *event, const char *name,
+                          const char *app_id, const char *oid, const char *result,
+                          const char *reason, const char *detail)
+{
+    if (g->audit == NULL) {
+        return;
+    }
+    g->audit(&(const struct oc_audit){
+            .event = event,
+            .service = "openclaw-sync",
+            .user = name,
+            .agent_app_id = app_id,
+            .agent_oid = oid,
+            .result = result,
+            .reason = reason,
+            .via = "sync",
+            .caller_uid = -1,
+            .caller_pid = -1,
+            .detail = detail,
+    });
+}
+
+static const struct oc_dir_agent *dir_by_oid(const struct oc_dir *d, const char *oid)
+{
+    for (size_t i = 0; d != NULL && i < d->n_agents; i++) {
+        if (oc_guid_equal(d->agents[i].object_id, oid)) {
+            return &d->agents[i];
+        }
+    }
+    return NULL;
+}
+
+static void agent_record(const struct oc_graph *g, const char *event, const struct oc_dir_agent *a,
+                         const char *detail)
+{
+    change_record(g, event, a->name, a->app_id, a->object_id, "success", "sync", detail);
+}
+
+/* The roles of a in one detail text ("uid N; roles A,B"). */
+static void added_detail(const struct oc_dir_agent *a, char *buf, size_t len)
+{
+    size_t n = (size_t)snprintf(buf, len, "uid %u; roles ", a->uid);
+
+    for (size_t i = 0; i < a->n_roles && n < len; i++) {
+        n += (size_t)snprintf(buf + n, len - n, "%s%s", i > 0 ? "," : "", a->roles[i]);
+    }
+    if (a->n_roles == 0 && n < len) {
+        (void)snprintf(buf + n, len - n, "none");
+    }
+}
+
+/* roles of a that b lacks: one record each */
+static void role_records(const struct oc_graph *g, const char *event, const struct oc_dir_agent *a,
+                         const struct oc_dir_agent *b)
+{
+    char detail[OC_DIR_ROLE_MAX + 8];
+
+    for (size_t i = 0; i < a->n_roles; i++) {
+        if (!oc_dir_agent_has_role(b, a->roles[i])) {
+            (void)snprintf(detail, sizeof(detail), "role %s", a->roles[i]);
+            agent_record(g, event, a, detail);
+        }
+    }
+}
+
+/*
+ * One record per change from old (the directory.json a sync replaces;
+ * NULL: none, the first sync) to new, matched by object id (immutable).
+ */
+static void directory_changes(const struct oc_graph *g, const struct oc_dir *old,
+                              const struct oc_dir *new)
+{
+    char detail[512];
+
+    for (size_t i = 0; i < new->n_agents; i++) {
+        const struct oc_dir_agent *n = &new->agents[i];
+        const struct oc_dir_agent *o = dir_by_oid(old, n->object_id);
+
+        if (o == NULL) {
+            added_detail(n, detail, sizeof(detail));
+            agent_record(g, "agent-added", n, detail);
+            if (!n->enabled) {
+                agent_record(g, "agent-disabled", n, "disabled when added");
+            }
+            continue;
+        }
+        if (o->enabled != n->enabled) {
+            agent_record(g, n->enabled ? "agent-enabled" : "agent-disabled", n,
+                         n->enabled ? "enabled again" : "accountEnabled false or enabled = no");
+        }
+        role_records(g, "role-granted", n, o);
+        role_records(g, "role-withdrawn", o, n);
+    }
+    for (size_t i = 0; old != NULL && i < old->n_agents; i++) {
+        const struct oc_dir_agent *o = &old->agents[i];
+
+        if (dir_by_oid(new, o->object_id) == NULL) {
+            agent_record(g, "agent-removed", o, "no longer holds a role on the resource");
+        }
+    }
+}
+
+static int write_files(struct oc_graph *g, bool synced)
+{
+    const struct oc_config *cfg = g->cfg;
+    const struct oc_global *gl = &cfg->global;
+    struct oc_idmap_entry *ids = NULL;
+    size_t n_ids = 0, n_cb = 0, n_groups = 0;
+    struct oc_dir dir = {.version = OC_DIR_VERSION};
+    struct oc_cb_agent *cb = NULL;
+    const char ***nssroles = NULL;
+    char(*gecos)[OC_DIR_DISPLAY_MAX + 1] = NULL;
+    struct names names = {0};
+    char path[OC_CONFIG_PATH_MAX + 32], err[1024];
+    void *img = NULL;
+    size_t img_len = 0;
+    uint8_t seed[OC_NSSC_SEED_SIZE];
+    bool names_changed = false, old_ok = false;
+    struct oc_dir *old_dir = NULL;
+    int r;
+
+    r = oc_idmap_assign(cfg, &ids, &n_ids, err, sizeof(err));
+    if (r < 0) {
+        sync_failed(g, 600, "%s", err);
+        return r;
+    }
+    (void)snprintf(path, sizeof(path), "%s/%s", g->state_dir, OC_GRAPH_NAMES_FILE);
+    r = names_load(path, &names);
+    if (r < 0) {
+        free(ids);
+        names_free(&names);
+        sync_failed(g, 600,
+                    "%s is unreadable or malformed (%s): it pins the names of synced agents; "
+                    "restore it from a backup rather than deleting it",
+                    path, strerror(-r));
+        return r;
+    }
+    dir.agents = calloc(n_ids + g->n_pr + 1, sizeof(*dir.agents));
+    cb = calloc(n_ids + g->n_pr + 1, sizeof(*cb));
+    nssroles = calloc(n_ids + g->n_pr + 1, sizeof(*nssroles));
+    gecos = calloc(n_ids + g->n_pr + 1, sizeof(*gecos));
+    if (dir.agents == NULL || cb == NULL || nssroles == NULL || gecos == NULL) {
+        r = -ENOMEM;
+        sync_failed(g, -1, "out of memory");
+        goto out;
+    }
+    oc_strscpy(dir.tenant_id, sizeof(dir.tenant_id), gl->tenant_id);
+    dir.synced_at = oc_now();
+    dir.source = synced ? cfg->directory->graph_url : (char *)"config";
+
+    /* Static agents: name and uid from the config; roles and state from Graph when assigned. */
+    for (size_t i = 0; i < n_ids; i++) {
+        const struct oc_agent *a = &cfg->agents[ids[i].agent];
+        struct principal *p = synced ? principal_by_app(g, a->app_id) : NULL;
+        struct oc_dir_agent *da = &dir.agents[dir.n_agents++];
+
+        oc_strscpy(da->name, sizeof(da->name), ids[i].name);
+        oc_strscpy(da->app_id, sizeof(da->app_id), a->app_id);
+        oc_strscpy(da->object_id, sizeof(da->object_id), a->object_id);
+        da->uid = ids[i].uid;
+        da->enabled = a->enabled && (p == NULL || p->enabled);
+        da->display_name = a->display_name != NULL ? a->display_name
+                           : p != NULL             ? p->display_name
+                                                   : (char *)"";
+        da->source = p != NULL ? OC_DIR_SRC_GRAPH : OC_DIR_SRC_CONFIG;
+        if (p != NULL) {
+            if (!oc_guid_equal(p->id, a->object_id)) {
+                g->log("directory sync: [agent %s] has object_id %s but Graph has %s for its "
+                       "app_id: fix object_id in openclaw.conf",
+                       a->name, a->object_id, p->id);
+            }
+            dir_agent_fill(da, p);
+            p->step = PS_GONE; /* consumed */
+        }
+    }
+    /* Synced agents: pinned or new names, uid from the object id. */
+    for (size_t i = 0; synced && i < g->n_pr; i++) {
+        struct principal *p = &g->pr[i];
+        const char *pinned, *why;
+        char name[OC_USER_NAME_MAX + 1];
+        uint32_t uid;
+        struct oc_dir_agent *da;
+
+        if (p->step != PS_DONE) {
+            continue;
+        }
+        uid = oc_idmap_uid(gl->tenant_id, p->id, gl->uid_min, gl->uid_max);
+        if (uid_used(&dir, uid)) {
+            g->log("directory sync: service principal %s (%s) maps to uid %u, which another agent "
+                   "has: refused; pin it with an [agent NAME] section (app_id, object_id, uid =)",
+                   p->id, p->app_id, uid);
+            continue;
+        }
+        pinned = names_get(&names, p->id);
+        if (pinned != NULL) {
+            why = name_refused(cfg, pinned, uid, &names, p->id);
+            if (why != NULL) {
+                g->log("directory sync: the pinned name %s of service principal %s is now %s: "
+                       "agent refused until that is resolved (names never change once pinned)",
+                       pinned, p->id, why);
+                continue;
+            }
+            oc_strscpy(name, sizeof(name), pinned);
+        } else {
+            char dn[96];
+
+            why = oc_dir_slug(p->display_name, name) < 0 ? "not a plain name" : NULL;
+            why = why != NULL ? why : name_refused(cfg, name, uid, &names, p->id);
+            if (why != NULL) {
+                safe_text(p->display_name, dn, sizeof(dn));
+                oc_dir_fallback_name(p->id, name);
+                g->log("directory sync: display name \"%s\" of service principal %s is %s: "
+                       "named %s instead",
+                       dn, p->id, why, name);
+                why = name_refused(cfg, name, uid, &names, p->id);
+                if (why != NULL) {
+                    g->log("directory sync: the fallback name %s is %s too: service principal "
+                           "%s refused; add an [agent NAME] section for it",
+                           name, why, p->id);
+                    continue;
+                }
+            }
+            if (names_add(&names, p->id, name) < 0) {
+                r = -ENOMEM;
+                sync_failed(g, -1, "out of memory");
+                goto out;
+            }
+            names_changed = true;
+            g->log("directory sync: service principal %s (%s) pinned as %s, uid %u", p->id,
+                   p->app_id, name, uid);
+        }
+        da = &dir.agents[dir.n_agents++];
+        oc_strscpy(da->name, sizeof(da->name), name);
+        oc_strscpy(da->app_id, sizeof(da->app_id), p->app_id);
+        oc_strscpy(da->object_id, sizeof(da->object_id), p->id);
+        da->uid = uid;
+        da->enabled = p->enabled;
+        da->display_name = p->display_name;
+        da->source = OC_DIR_SRC_GRAPH;
+        dir_agent_fill(da, p);
+    }
+    /* NSS: disabled service principals are left out entirely. */
+    for (size_t i = 0; i < dir.n_agents; i++) {
+        const struct oc_dir_agent *da = &dir.agents[i];
+        const struct oc_agent *sa = oc_config_agent_by_name(cfg, da->name);
+        size_t k = 0;
+
+        if (!da->enabled && (sa == NULL || sa->enabled)) {
+            continue; /* disabled in Entra */
+        }
+        nssroles[n_cb] = calloc(da->n_roles + 1, sizeof(char *));
+        if (nssroles[n_cb] == NULL) {
+            r = -ENOMEM;
+            sync_failed(g, -1, "out of memory");
+            goto out;
+        }
+        for (size_t j = 0; j < da->n_roles; j++) {
+            if (strchr(da->roles[j], ':') == NULL) { /* not representable in the cache */
+                nssroles[n_cb][k++] = da->roles[j];
+            }
+        }
+        oc_dir_gecos(da->display_name, gecos[n_cb], sizeof(gecos[n_cb]));
+        cb[n_cb] = (struct oc_cb_agent){
+                .name = da->name,
+                .uid = da->uid,
+                .gecos = gecos[n_cb],
+                .enabled = da->enabled,
+                .groups = sa != NULL ? &sa->groups : NULL,
+                .roles = nssroles[n_cb],
+                .n_roles = k,
+        };
+        n_cb++;
+    }
+    if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
+        r = -EIO;
+        sync_failed(g, -1, "getrandom failed");
+        goto out;
+    }
+    r = oc_cachebuild(cfg, cb, n_cb, seed, &img, &img_len, &n_groups, err, sizeof(err));
+    if (r < 0) {
+        sync_failed(g, 600, "cannot build the NSS cache: %s", err);
+        goto out;
+    }
+    (void)mkdir(g->state_dir, 0755);
+    /* names.json first: a name is pinned before anything serves it. */
+    if (names_changed) {
+        (void)snprintf(path, sizeof(path), "%s/%s", g->state_dir, OC_GRAPH_NAMES_FILE);
+        r = names_write(path, &names);
+        if (r < 0) {
+            sync_failed(g, -1, "cannot write %s: %s", path, strerror(-r));
+            goto out;
+        }
+    }
+    (void)snprintf(path, sizeof(path), "%s/%s", g->state_dir, OC_DIR_FILE_NAME);
+    /* the data this sync replaces, for its change records */
+    r = oc_dir_load_file(path, gl->uid_min, gl->uid_max, &old_dir, NULL);
+    if (r < 0 && r != -ENOENT) {
+        g->log("directory sync: %s unreadable (%s): this sync's changes are not audited one by "
+               "one",
+               path, strerror(-r));
+    }
+    old_ok = r == 0 || r == -ENOENT;
+    r = oc_dir_write_file(path, &dir);
+    if (r < 0) {
+        sync_failed(g, -1, "cannot write %s: %s", path, strerror(-r));
+        goto out;
+    }
+    if (old_ok) {
+        directory_changes(g, old_dir, &dir);
+    }
+    r = oc_nssc_write_file(gl->nss_cache, img, img_len);
+    if (r < 0) {
+        sync_failed(g, -1, "cannot write %s: %s (check that the directory exists and is writable)",
+                    gl->nss_cache, strerror(-r));
+        goto out;
+    }
+    g->agents = dir.n_agents;
+    g->last_ok = oc_now();
+    g->failures = 0;
+    g->last_error[0] = '\0';
+    g->next = synced ? g->last_ok + jitter(cfg->directory->sync_interval, 10) : INT64_MAX;
+    g->log("directory sync: %zu agents (%zu in NSS, %zu groups) written to %s and %s/%s",
+           dir.n_agents, n_cb, n_groups, gl->nss_cache, g->state_dir, OC_DIR_FILE_NAME);
+    sync_end(g);
+    r = 0;
+out:
+    for (size_t i = 0; nssroles != NULL && i < n_cb + 1; i++) {
+        free(nssroles[i]);
+    }
+    free(nssroles);
+    free(gecos);
+    free(cb);
+    free(dir.agents);
+    free(img);
+    free(ids);
+    names_free(&names);
+    oc_dir_free(old_dir);
+    return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* Entry points                                                       */
+/* ------------------------------------------------------------------ */
+
+/* The cache file at path exists and names another format version. */
+bool oc_graph_cache_other_format(const char *path)
+{
+    uint64_t head[(OC_NSSC_HEADER_SIZE + 7) / 8]; /* aligned, as oc_nssc_open wants */
+    struct oc_nssc c;
+    ssize_t n;
+    int fd;
+
+    if (path == NULL || (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+        return false;
+    }
+    do {
+        n = pread(fd, head, OC_NSSC_HEADER_SIZE, 0);
+    } while (n < 0 && errno == EINTR);
+    close(fd);
+    return n == (ssize_t)OC_NSSC_HEADER_SIZE &&
+           oc_nssc_open(head, OC_NSSC_HEADER_SIZE, &c) == -EPROTONOSUPPORT;
+}
+
+int oc_graph_new(const struct oc_config *cfg, struct oc_fetch_ctx *fetch, const char *state_dir,
+                 oc_graph_log_fn log, oc_audit_sink_fn audit, struct oc_graph **ret)
+{
+    struct oc_graph *g = calloc(1, sizeof(*g));
+
+    if (g == NULL) {
+        return -ENOMEM;
+    }
+    g->cfg = cfg;
+    g->fetch = fetch;
+    g->log = log;
+    g->audit = audit;
+    if (oc_strscpy(g->state_dir, sizeof(g->state_dir), state_dir) < 0) {
+        free(g);
+        return -ENAMETOOLONG;
+    }
+    g->next = cfg->directory != NULL ? 0 : INT64_MAX;
+    if (cfg->directory == NULL && oc_graph_cache_other_format(cfg->global.nss_cache)) {
+        /* Static agents only: nothing else rewrites the file until an
+         * admin's cache rebuild, so a cache an older release wrote (after
+         * an upgrade) is written again at start, from the config alone. */
+        g->log("%s has an older format than this release reads: written again from the config",
+               cfg->global.nss_cache);
+        g->next = 0;
+    }
+    *ret = g;
+    return 0;
+}
+
+void oc_graph_free(struct oc_graph *g)
+{
+    if (g == NULL) {
+        return;
+    }
+    principals_free(g);
+    oc_free_wipe_str(g->token);
+    free(g);
+}
+
+int oc_graph_start(struct oc_graph *g)
+{
+    int64_t now = oc_now();
+
+    if (g->phase != PH_IDLE) {
+        g->resync = true;
+        return 0;
+    }
+    g->last_attempt = now;
+    g->next = INT64_MAX;
+    if (g->cfg->directory == NULL) {
+        return write_files(g, false);
+    }
+    if (g->token != NULL && g->token_expires - TOKEN_MARGIN > now) {
+        return start_resource(g);
+    }
+    return start_token(g);
+}
+
+int64_t oc_graph_next(const struct oc_graph *g)
+{
+    return g->phase == PH_IDLE ? g->next : INT64_MAX;
+}
+
+bool oc_graph_running(const struct oc_graph *g)
+{
+    return g->phase != PH_IDLE;
+}
+
+uint64_t oc_graph_generation(const struct oc_graph *g)
+{
+    return g->generation;
+}
+
+const char *oc_graph_last_error(const struct oc_graph *g)
+{
+    return g->last_error[0] != '\0' ? g->last_error : NULL;
+}
+
+size_t oc_graph_agents(const struct oc_graph *g)
+{
+    return g->agents;
+}
+
+static void anomaly_next(struct oc_graph *g);
+
+/* The outcome of the head anomaly response: its audit record. */
+static void anomaly_record(const struct oc_graph *g, bool disabled, const char *detail)
+{
+    const struct oc_agent *a = oc_config_agent_by_name(g->cfg, g->anomaly[0].name);
+
+    change_record(g, "sp-disable", g->anomaly[0].name, a != NULL ? a->app_id : NULL,
+                  g->anomaly[0].oid, disabled ? "success" : "error", disabled ? "anomaly" : "graph",
+                  detail);
+}
+
+/* The head of the anomaly queue is done (either way): drop it, start the next. */
+static void anomaly_pop(struct oc_graph *g)
+{
+    g->anomaly_busy = false;
+    if (g->n_anomaly > 0) {
+        memmove(&g->anomaly[0], &g->anomaly[1], (g->n_anomaly - 1) * sizeof(g->anomaly[0]));
+        g->n_anomaly--;
+    }
+    anomaly_next(g);
+}
+
+static void anomaly_patch(struct oc_graph *g)
+{
+    char url[URL_MAX];
+    struct oc_fetch_error err;
+
+    (void)snprintf(url, sizeof(url), "%s/v1.0/servicePrincipals/%s", g->cfg->directory->graph_url,
+                   g->anomaly[0].oid);
+    if (oc_fetch_graph_start(g->fetch, "PATCH", url, g->token, "{\"accountEnabled\":false}",
+                             OC_GRAPH_JOB_FLAG | IDX_A_PATCH, &err) < 0) {
+        g->log("audit: anomaly: cannot disable the service principal %s of agent %s: %s",
+               g->anomaly[0].oid, g->anomaly[0].name, err.msg);
+        anomaly_record(g, false, err.msg);
+        anomaly_pop(g);
+    }
+}
+
+static void anomaly_next(struct oc_graph *g)
+{
+    char scope[OC_CONFIG_PATH_MAX + 16];
+    struct oc_fetch_error err;
+
+    if (g->anomaly_busy || g->n_anomaly == 0) {
+        return;
+    }
+    g->anomaly_busy = true;
+    if (g->token != NULL && g->token_expires - TOKEN_MARGIN > oc_now()) {
+        anomaly_patch(g);
+        return;
+    }
+    (void)snprintf(scope, sizeof(scope), "%s/.default", g->cfg->directory->graph_resource);
+    if (oc_fetch_token_start(g->fetch, g->cfg->n_agents, scope, OC_GRAPH_JOB_FLAG | IDX_A_TOKEN,
+                             &err) < 0) {
+        g->log("audit: anomaly: cannot disable the service principal %s of agent %s: no Graph "
+               "token: %s",
+               g->anomaly[0].oid, g->anomaly[0].name, err.msg);
+        anomaly_record(g, false, err.msg);
+        anomaly_pop(g);
+    }
+}
+
+bool oc_graph_anomaly_busy(const struct oc_graph *g)
+{
+    return g->anomaly_busy || g->n_anomaly > 0;
+}
+
+int oc_graph_disable_sp(struct oc_graph *g, const char *name, const char *object_id)
+{
+    if (g->cfg->directory == NULL) {
+        return -ENOTSUP;
+    }
+    if (g->n_anomaly >= OC_GRAPH_ANOMALY_QUEUE) {
+        return -ENOSPC;
+    }
+    oc_strscpy(g->anomaly[g->n_anomaly].name, sizeof(g->anomaly[0].name), name);
+    oc_strscpy(g->anomaly[g->n_anomaly].oid, sizeof(g->anomaly[0].oid), object_id);
+    g->n_anomaly++;
+    anomaly_next(g);
+    return 0;
+}
+
+/* A finished job of the anomaly response. */
+static void anomaly_done(struct oc_graph *g, uint32_t idx, struct oc_fetch_result *res)
+{
+    if (!g->anomaly_busy || g->n_anomaly == 0) {
+        return;
+    }
+    if (idx == IDX_A_TOKEN) {
+        if (res->result < 0) {
+            g->log("audit: anomaly: cannot disable the service principal %s of agent %s: no "
+                   "Graph token: %s",
+                   g->anomaly[0].oid, g->anomaly[0].name, res->err.msg);
+            anomaly_record(g, false, res->err.msg);
+            anomaly_pop(g);
+            return;
+        }
+        oc_free_wipe_str(g->token);
+        g->token = res->token.access_token;
+        g->token_expires = res->token.expires_on;
+        res->token.access_token = NULL;
+        anomaly_patch(g);
+        return;
+    }
+    if (res->result == 0 && (res->http_status == 204 || res->http_status == 200)) {
+        g->log("audit: anomaly: service principal %s of agent %s disabled in Entra "
+               "(accountEnabled false, on_anomaly = disable-service-principal)",
+               g->anomaly[0].oid, g->anomaly[0].name);
+        anomaly_record(g, true, "accountEnabled false in Entra");
+        /* The next sync takes the agent out of NSS; run it now. */
+        g->next = 0;
+        g->resync = g->phase != PH_IDLE;
+    } else {
+        char detail[256];
+
+        if (res->result < 0) {
+            oc_strscpy(detail, sizeof(detail), res->err.msg);
+        } else {
+            (void)snprintf(detail, sizeof(detail),
+                           "Graph answered HTTP %ld (the [directory] application needs "
+                           "Application.ReadWrite.All)",
+                           res->http_status);
+        }
+        g->log("audit: anomaly: disabling the service principal %s of agent %s failed: %s",
+               g->anomaly[0].oid, g->anomaly[0].name, detail);
+        anomaly_record(g, false, detail);
+    }
+    anomaly_pop(g);
+}
+
+void oc_graph_job_done(struct oc_graph *g, struct oc_fetch_result *res)
+{
+    uint32_t idx = (uint32_t)(res->id & 0xFFFFFFFFu);
+    uint32_t gen = (uint32_t)((res->id >> 32) & 0xFFFFFu);
+
+    if (idx == IDX_A_TOKEN || idx == IDX_A_PATCH) {
+        anomaly_done(g, idx, res);
+        goto out;
+    }
+    if (g->phase == PH_IDLE || gen != (g->gen & 0xFFFFFu)) {
+        goto out; /* a job of an aborted sync */
+    }
+    g->in_flight--;
+    if (idx == IDX_TOKEN) {
+        if (res->result < 0) {
+            sync_failed(g, res->err.permanent ? 600 : res->err.retry_after,
+                        "cannot get a Microsoft Graph token: %s", res->err.msg);
+            goto out;
+        }
+        oc_free_wipe_str(g->token);
+        g->token = res->token.access_token;
+        g->token_expires = res->token.expires_on;
+        res->token.access_token = NULL;
+        (void)start_resource(g);
+        goto out;
+    }
+    if (res->result < 0 || (res->http_status == 0 && res->err.msg[0] != '\0')) {
+        sync_failed(g, res->err.retry_after, "%s", res->err.msg);
+        goto out;
+    }
+    if (res->http_status == 401) {
+        /* An expired or revoked token: fetch a new one next time. */
+        oc_free_wipe_str(g->token);
+        g->token = NULL;
+    }
+    if (idx == IDX_PHASE) {
+        if (g->phase == PH_RESOURCE) {
+            (void)resource_done(g, res);
+        } else if (g->phase == PH_ASSIGNED) {
+            (void)assigned_done(g, res);
+        }
+        goto out;
+    }
+    if (idx < g->n_pr && g->phase == PH_PRINCIPALS) {
+        struct principal *p = &g->pr[idx];
+
+        if (p->step == PS_SP_WAIT) {
+            principal_sp_done(g, p, res);
+        } else if (p->step == PS_APP_WAIT) {
+            principal_app_done(g, p, res);
+        }
+        if (g->phase == PH_PRINCIPALS) {
+            pump(g);
+        }
+    }
+out:
+    if (res->body != NULL) {
+        oc_free_wipe(res->body, res->body_len);
+        res->body = NULL;
+    }
+    oc_token_clear(&res->token);
+}
+
+cJSON *oc_graph_status(const struct oc_graph *g, int64_t now)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    cJSON_AddBoolToObject(o, "graph", g->cfg->directory != NULL);
+    cJSON_AddBoolToObject(o, "running", g->phase != PH_IDLE);
+    if (g->last_ok > 0) {
+        cJSON_AddNumberToObject(o, "last_sync", (double)g->last_ok);
+        cJSON_AddNumberToObject(o, "age", (double)(now - g->last_ok));
+        cJSON_AddNumberToObject(o, "agents", (double)g->agents);
+    }
+    if (g->last_error[0] != '\0') {
+        cJSON_AddStringToObject(o, "last_error", g->last_error);
+        cJSON_AddNumberToObject(o, "failures", g->failures);
+    }
+    if (g->phase == PH_IDLE && g->next != INT64_MAX) {
+        cJSON_AddNumberToObject(o, "next_attempt", (double)g->next);
+    }
+    return o;
+}
