@@ -6,8 +6,7 @@ pam_openclaw_pam_openclaw_la_SOURCES = \
 	pam_openclaw/pam_openclaw.c \
 	pam_openclaw/prompt.c pam_openclaw/prompt.h \
 	pam_openclaw/replay.c pam_openclaw/replay.h \
-	pam_openclaw/whois.c pam_openclaw/whois.h \
-	pam_openclaw/helperclient.c pam_openclaw/helperclient.h
+	pam_openclaw/whois.c pam_openclaw/whois.h
 pam_openclaw_pam_openclaw_la_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS)
 # -z defs: every symbol resolved at link time, except in sanitizer builds
 # (clang leaves the ASan runtime to the executable that loads the module).

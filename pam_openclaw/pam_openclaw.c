@@ -52,7 +52,7 @@
 #include "jwt.h"
 #include "pamargs.h"
 #include "rootdir.h"
-#include "pam_openclaw/helperclient.h"
+#include "helperclient.h"
 #include "pam_openclaw/prompt.h"
 #include "pam_openclaw/replay.h"
 #include "pam_openclaw/whois.h"

@@ -49,6 +49,7 @@ if FUZZING
 FUZZ_TARGETS += tests/fuzz/fuzz_sshagent
 noinst_PROGRAMS += tests/fuzz/fuzz_sshagent
 tests_fuzz_fuzz_sshagent_SOURCES = tests/fuzz/fuzz_sshagent.c helper/client/sshagent.c common/proto.c \
+	common/protocall.c \
 	helper/client/sshkey_verify.c helper/lib/oc_sshwire.c \
 	$(oc_verify_sources)
 tests_fuzz_fuzz_sshagent_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS) $(FUZZ_CFLAGS)

@@ -30,6 +30,7 @@
 #include "json.h"
 #include "helper/client/oc_keyring.h"
 #include "proto.h"
+#include "protocall.h"
 #include "helper/client/sshagent.h"
 #include "util.h"
 
@@ -62,47 +63,6 @@ static void usage(FILE *f)
             "                    lists (.pub or known_hosts lines), every forwarding hop too\n");
 }
 
-/* Read one frame (bounded wait). */
-static int read_frame(int fd, uint8_t **ret_body, size_t *ret_len)
-{
-    struct oc_proto_reader rd;
-    uint8_t buf[4096];
-
-    oc_proto_reader_init(&rd);
-    for (;;) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        ssize_t n;
-        size_t off = 0;
-        int r = poll(&p, 1, REPLY_TIMEOUT_MS);
-
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r <= 0) {
-            oc_proto_reader_reset(&rd);
-            return r == 0 ? -ETIMEDOUT : -errno;
-        }
-        n = recv(fd, buf, sizeof(buf), 0);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            oc_proto_reader_reset(&rd);
-            return n == 0 ? -ECONNRESET : -errno;
-        }
-        while (off < (size_t)n) {
-            size_t used = 0;
-            r = oc_proto_reader_feed(&rd, buf + off, (size_t)n - off, &used, ret_body, ret_len);
-            off += used;
-            if (r != 0) {
-                oc_wipe(buf, sizeof(buf));
-                oc_proto_reader_reset(&rd);
-                return r < 0 ? r : 0;
-            }
-        }
-    }
-}
-
 /*
  * One get-token request. 0 with the parsed answer (*ret_resp, cJSON_Delete)
  * and its text (*ret_body, oc_free_wipe(len + 1)), or 2 (message printed).
@@ -110,17 +70,11 @@ static int read_frame(int fd, uint8_t **ret_body, size_t *ret_len)
 static int request_token(const char *path, const char *scope, const char *agent, cJSON **ret_resp,
                          uint8_t **ret_body, size_t *ret_len)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    uint8_t hdr[OC_PROTO_HEADER], *body = NULL;
     cJSON *req, *resp = NULL;
+    char *text, *body = NULL;
     size_t len = 0;
-    char *text;
-    int fd, r;
+    int r;
 
-    if (oc_strscpy(sa.sun_path, sizeof(sa.sun_path), path) < 0) {
-        fprintf(stderr, "openclaw-token: socket path too long\n");
-        return 2;
-    }
     req = cJSON_CreateObject();
     cJSON_AddStringToObject(req, "type", "get-token");
     if (scope != NULL) {
@@ -131,39 +85,34 @@ static int request_token(const char *path, const char *scope, const char *agent,
     }
     text = cJSON_PrintUnformatted(req);
     cJSON_Delete(req);
-    if (text == NULL || oc_proto_header(hdr, strlen(text)) < 0) {
-        free(text);
+    if (text == NULL) {
         fprintf(stderr, "openclaw-token: cannot build the request\n");
         return 2;
     }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        fprintf(stderr, "openclaw-token: cannot reach openclawd at %s: %s (is it running?)\n", path,
-                strerror(errno));
-        free(text);
-        if (fd >= 0) {
-            close(fd);
-        }
+    r = oc_proto_call(path, text, REPLY_TIMEOUT_MS, &body, &len);
+    free(text);
+    if (r == -ENAMETOOLONG) {
+        fprintf(stderr, "openclaw-token: socket path too long\n");
         return 2;
     }
-    r = oc_send_all(fd, hdr, sizeof(hdr));
-    r = r < 0 ? r : oc_send_all(fd, (const uint8_t *)text, strlen(text));
-    free(text);
-    r = r < 0 ? r : read_frame(fd, &body, &len);
-    close(fd);
+    if (!oc_proto_call_connected(r)) {
+        fprintf(stderr, "openclaw-token: cannot reach openclawd at %s: %s (is it running?)\n", path,
+                strerror(-r));
+        return 2;
+    }
     if (r < 0) {
         fprintf(stderr, "openclaw-token: no answer from openclawd: %s\n",
                 r == -ECONNRESET ? "connection closed" : strerror(-r));
         return 2;
     }
-    r = oc_json_parse_object((const char *)body, len, &resp, NULL);
+    r = oc_json_parse_object(body, len, &resp, NULL);
     if (r < 0) {
         oc_free_wipe(body, len + 1);
         fprintf(stderr, "openclaw-token: openclawd sent an invalid answer\n");
         return 2;
     }
     *ret_resp = resp;
-    *ret_body = body;
+    *ret_body = (uint8_t *)body;
     *ret_len = len;
     return 0;
 }

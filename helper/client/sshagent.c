@@ -23,6 +23,7 @@
 #include "json.h"
 #include "helper/lib/oc_sshwire.h"
 #include "proto.h"
+#include "protocall.h"
 #include "helper/client/sshagent.h"
 #include "helper/client/sshkey_verify.h"
 #include "util.h"
@@ -430,66 +431,17 @@ bool oc_sshagent_dest_listed(const struct oc_sshagent_dests *d, const uint8_t *k
 /* One request to openclawd, one parsed answer (bounded wait). */
 static int daemon_call(const char *path, cJSON *req, cJSON **ret_answer)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    struct oc_proto_reader rd;
-    uint8_t hdr[OC_PROTO_HEADER], buf[4096], *body = NULL;
+    char *text = cJSON_PrintUnformatted(req), *body = NULL;
     size_t len = 0;
-    char *text = cJSON_PrintUnformatted(req);
-    int fd = -1, r;
+    int r;
 
     if (text == NULL) {
         return -ENOMEM;
     }
-    r = oc_proto_header(hdr, strlen(text));
-    if (r == 0 && oc_strscpy(sa.sun_path, sizeof(sa.sun_path), path) < 0) {
-        r = -ENAMETOOLONG;
-    }
-    if (r == 0) {
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-            r = -errno;
-        }
-    }
-    r = r < 0 ? r : oc_send_all(fd, hdr, sizeof(hdr));
-    r = r < 0 ? r : oc_send_all(fd, (const uint8_t *)text, strlen(text));
+    r = oc_proto_call(path, text, DAEMON_TIMEOUT_MS, &body, &len);
     free(text);
-    oc_proto_reader_init(&rd);
-    while (r == 0 && body == NULL) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        ssize_t n;
-        size_t off = 0;
-        int k = poll(&p, 1, DAEMON_TIMEOUT_MS);
-
-        if (k < 0 && errno == EINTR) {
-            continue;
-        }
-        if (k <= 0) {
-            r = k == 0 ? -ETIMEDOUT : -errno;
-            break;
-        }
-        n = recv(fd, buf, sizeof(buf), 0);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            r = n == 0 ? -ECONNRESET : -errno;
-            break;
-        }
-        while (off < (size_t)n && body == NULL && r == 0) {
-            size_t used = 0;
-            k = oc_proto_reader_feed(&rd, buf + off, (size_t)n - off, &used, &body, &len);
-            off += used;
-            r = k < 0 ? k : 0;
-        }
-    }
-    oc_proto_reader_reset(&rd);
-    if (fd >= 0) {
-        close(fd);
-    }
     if (r == 0) {
-        r = oc_json_parse_object((const char *)body, len, ret_answer, NULL);
-    }
-    if (body != NULL) {
+        r = oc_json_parse_object(body, len, ret_answer, NULL);
         oc_free_wipe(body, len + 1);
     }
     return r;

@@ -23,7 +23,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "helper/ctl/ctl.h"
-#include "pam_openclaw/helperclient.h"
+#include "helperclient.h"
 #include "tally.h"
 #include "util.h"
 

@@ -30,7 +30,7 @@
 #include "helper/lib/oc_cachebuild.h"
 #include "idmap.h"
 #include "nsscache.h"
-#include "pam_openclaw/helperclient.h"
+#include "helperclient.h"
 #include "util.h"
 
 static void cache_usage(FILE *f)

@@ -37,6 +37,7 @@
 #include "rootdir.h"
 #include "nsscache.h"
 #include "proto.h"
+#include "protocall.h"
 #include "tally.h"
 #include "tpm/blob.h"
 #include "util.h"
@@ -164,35 +165,6 @@ static void nss_state(const char *path, int64_t now, struct file_state *st)
     munmap(map, (size_t)sb.st_size);
 }
 
-static int64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Read exactly len bytes before the deadline (poll-bounded). 0 or -1. */
-static int read_full(int fd, uint8_t *buf, size_t len, int64_t deadline_ms)
-{
-    size_t have = 0;
-    while (have < len) {
-        int64_t left = deadline_ms - monotonic_ms();
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
-            return -1;
-        }
-        ssize_t n = read(fd, buf + have, len - have);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return -1;
-        }
-        have += (size_t)n;
-    }
-    return 0;
-}
-
 /*
  * Ask openclawd for its status over its socket: true when something
  * accepts connections there; *ret_status is the parsed answer (root sees
@@ -200,48 +172,22 @@ static int read_full(int fd, uint8_t *buf, size_t len, int64_t deadline_ms)
  */
 static bool helper_status(const char *path, cJSON **ret_status)
 {
-    static const char req[] = "{\"type\":\"status\"}";
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    uint8_t hdr[OC_PROTO_HEADER];
-    uint8_t *body = NULL;
-    bool up = false;
-    int fd;
+    char *body = NULL;
+    size_t len = 0;
+    int r = oc_proto_call(path, "{\"type\":\"status\"}", 2000, &body, &len);
 
     *ret_status = NULL;
-    if (oc_strscpy(sa.sun_path, sizeof(sa.sun_path), path) < 0) {
-        return false;
+    if (r < 0) {
+        return oc_proto_call_connected(r);
     }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return false;
-    }
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        goto out;
-    }
-    up = true;
-    int64_t deadline = monotonic_ms() + 2000;
-    if (oc_proto_header(hdr, sizeof(req) - 1) < 0 ||
-        send(fd, hdr, sizeof(hdr), MSG_NOSIGNAL) != (ssize_t)sizeof(hdr) ||
-        send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(req) - 1) ||
-        read_full(fd, hdr, sizeof(hdr), deadline) < 0) {
-        goto out;
-    }
-    size_t len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
-    if (len == 0 || len > OC_PROTO_FRAME_MAX || (body = malloc(len + 1)) == NULL ||
-        read_full(fd, body, len, deadline) < 0) {
-        goto out;
-    }
-    body[len] = '\0';
-    cJSON *o = cJSON_ParseWithLength((const char *)body, len);
+    cJSON *o = cJSON_ParseWithLength(body, len);
     if (o != NULL && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "ok"))) {
         *ret_status = o;
     } else {
         cJSON_Delete(o);
     }
-out:
     free(body);
-    close(fd);
-    return up;
+    return true;
 }
 
 /* The daemon's status entry of agent name, or NULL. */

@@ -21,7 +21,7 @@
 #include "conf.h"
 #include "helper/ctl/ctl.h"
 #include "hostpolicy.h"
-#include "pam_openclaw/helperclient.h"
+#include "helperclient.h"
 #include "proto.h"
 #include "util.h"
 

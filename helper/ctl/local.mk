@@ -10,8 +10,7 @@ helper_ctl_openclawctl_SOURCES = helper/ctl/openclawctl.c helper/ctl/ctl.h \
 	helper/ctl/auditjournal.c helper/ctl/auditjournal.h helper/ctl/ctl_imds.c \
 	helper/ctl/ctl_cache.c \
 	helper/ctl/ctl_tpm.c helper/ctl/ctl_tpm.h helper/ctl/ctl_seal.c \
-	helper/ctl/ctl_agent.c helper/ctl/ctl_token.c \
-	pam_openclaw/helperclient.c pam_openclaw/helperclient.h
+	helper/ctl/ctl_agent.c helper/ctl/ctl_token.c
 helper_ctl_openclawctl_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS) $(CURL_CFLAGS) \
 	$(TSS2_CFLAGS)
 helper_ctl_openclawctl_LDADD = helper/lib/libochelper.la tpm/liboctpm.la $(TSS2_LIBS) \

@@ -23,8 +23,7 @@ EXTRA_DIST += helper/daemon/README.md data/openclawd.service data/openclawd-imds
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_proto
 TESTS += tests/unit/test_proto
-tests_unit_test_proto_SOURCES = tests/unit/test_proto.c helper/daemon/oc_request.c helper/daemon/oc_request.h \
-	pam_openclaw/helperclient.c pam_openclaw/helperclient.h
+tests_unit_test_proto_SOURCES = tests/unit/test_proto.c helper/daemon/oc_request.c helper/daemon/oc_request.h
 tests_unit_test_proto_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CJSON_CFLAGS)
 tests_unit_test_proto_LDADD = common/libocproto.la common/libocverify.la common/libocbase.la \
 	$(CMOCKA_LIBS) $(CJSON_LIBS) $(CRYPTO_LIBS)

@@ -21,7 +21,7 @@
 #include <cmocka.h>
 
 #include "helper/daemon/oc_request.h"
-#include "pam_openclaw/helperclient.h"
+#include "helperclient.h"
 #include "proto.h"
 
 static size_t frame(uint8_t *out, const char *body)

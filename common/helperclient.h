@@ -1,22 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * helperclient.h: a small client of openclawd for pam_openclaw and
- * openclawctl: one connection, one request, one answer, close.
- *
- * It runs inside sshd, sudo and su as root, so it must never block long
- * and never crash when the daemon is absent: the connect is
- * non-blocking and the whole exchange (connect, send, answer) has one
- * hard deadline given by the caller. Frames are common/proto.h's; the
- * answer is parsed strictly (common/json.h). No logging: every function
- * returns 0 or a negative errno and writes a short text into why.
- *
- *   -ENOENT        no socket: openclawd is not running
- *   -ECONNREFUSED  a socket but nobody listening (openclawd stopped)
- *   -ETIMEDOUT     no answer within the deadline
- *   -ECONNRESET    openclawd closed the connection without an answer
- *                  (it ends connections of peers that may not send a request)
- *   -EPROTO        an answer that does not parse
- *   -EREMOTEIO     openclawd answered {"ok":false,...} (code and message in why)
+ * helperclient.h: the typed requests of pam_openclaw and openclawctl to
+ * openclawd, each one oc_proto_call (common/protocall.h): one connection,
+ * one request, one answer, close, within one hard deadline. The answer is
+ * parsed strictly (common/json.h). No logging: every function returns 0 or
+ * a negative errno (oc_proto_call's, or -EREMOTEIO when openclawd answered
+ * {"ok":false,...}: code and message in why) and writes a short text into
+ * why.
  */
 #ifndef OC_HELPERCLIENT_H
 #define OC_HELPERCLIENT_H
@@ -35,18 +25,6 @@
 #define OC_HC_ENV_NAME_MAX  64   /* bytes of a name */
 #define OC_HC_ENV_VALUE_MAX 1024 /* bytes of a value */
 #define OC_HC_WHY_MAX       256
-
-/*
- * Send request (a JSON object, NUL-terminated) to the daemon at
- * socket_path and read one answer frame within timeout_ms. *ret_answer is
- * malloc'd, NUL-terminated, *ret_len bytes; it may hold a token: free it
- * with oc_free_wipe(answer, len + 1).
- */
-int oc_hc_call(const char *socket_path, const char *request, int timeout_ms, char **ret_answer,
-               size_t *ret_len);
-
-/* A short English text for a negative return of oc_hc_call. */
-const char *oc_hc_strerror(int r);
 
 /*
  * refresh-jwks. 0: the daemon wrote a fresh JWKS file; -EAGAIN: rate-limited
