@@ -1389,33 +1389,50 @@ static int get_token(struct ctx *c, char **ret_tok, size_t *ret_len, const char 
 }
 
 /*
- * The token check of auth: the presented token (mode=token) or the one
- * openclawd fetches for the agent (mode=helper), verified the same way.
- * event is "auth", or "account" when mode=helper's account phase runs it
- * without an auth result (e.g. sudo with NOPASSWD).
+ * One run of auth's token check: what its stages share. Stages return
+ * AUTH_NEXT (go on), AUTH_REFUSED (reason and detail set: the refusal is
+ * audited and counted by auth_refuse) or AUTH_DONE (ret holds the PAM
+ * answer, already logged).
  */
-static int do_authenticate(struct ctx *c, int flags, const char *event)
-{
-    bool is_auth = strcmp(event, "auth") == 0;
-    struct oc_jwks *fresh = NULL;
-    const struct oc_config *cfg = c->cfg;
-    const struct oc_service *svc = oc_config_service(cfg, c->service);
-    struct cached *jref = NULL;
-    struct oc_verify_result *res = NULL;
+enum { AUTH_NEXT, AUTH_REFUSED, AUTH_DONE };
+struct auth_run {
+    const char *event; /* "auth", or "account" (mode=helper without an auth result) */
+    bool is_auth;
+    const struct oc_service *svc; /* the service's rules; the verdict's once the policy passed */
+    char *tok;                    /* the token, until verified (then wiped) */
+    size_t len;
+    struct cached *jref; /* root's keys */
+    struct oc_jwks *fresh;
+    struct oc_verify_policy pol;
+    struct oc_verify_result *res;
     struct oc_verify_report report;
-    struct oc_hostpolicy_verdict v;
-    char err[OC_CONFIG_PATH_MAX + 300];
-    char *tok = NULL;
-    size_t len = 0;
-    const char *reason = NULL;
-    const char *detail = NULL;
-    bool agents_own = false; /* signed by the tenant and the agent's own */
-    int ret, r;
+    const char *reason, *detail;
+    bool agents_own; /* signed by the tenant and the agent's own */
+    int ret;
+    char why[OC_HC_WHY_MAX + 64];
+    char kid_detail[OC_HC_WHY_MAX + 64 + 128];
+};
 
-    if (!c->o.nodelay && is_auth) {
+static void auth_release(struct auth_run *a)
+{
+    oc_jwks_free(a->fresh);
+    if (a->tok != NULL) {
+        oc_free_wipe(a->tok, a->len);
+    }
+    oc_verify_result_free(a->res);
+    cache_put(a->jref);
+}
+
+/* The lock, the caller (mode=helper) and the token: PAM_SUCCESS with
+ * a->tok, or the answer (logged, audited, counted). */
+static int auth_token(struct ctx *c, int flags, struct auth_run *a)
+{
+    int ret;
+
+    if (!c->o.nodelay && a->is_auth) {
         (void)pam_fail_delay(c->pamh, OC_FAIL_DELAY_US);
     }
-    if (is_auth) {
+    if (a->is_auth) {
         ret = check_lock(c, "auth", PAM_AUTH_ERR);
         if (ret != PAM_SUCCESS) {
             if (ret == PAM_AUTH_ERR && (flags & PAM_SILENT) == 0) {
@@ -1425,37 +1442,42 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
         }
     }
     if (c->o.mode_helper) {
-        ret = check_helper_caller(c, event, is_auth ? PAM_AUTH_ERR : PAM_PERM_DENIED);
+        ret = check_helper_caller(c, a->event, a->is_auth ? PAM_AUTH_ERR : PAM_PERM_DENIED);
         if (ret != PAM_SUCCESS) {
             return ret;
         }
-        ret = helper_token(c, event, is_auth ? PAM_AUTHINFO_UNAVAIL : PAM_PERM_DENIED, &tok, &len);
-        if (ret != PAM_SUCCESS) {
-            return ret;
-        }
-    } else {
-        ret = get_token(c, &tok, &len, &reason);
+        return helper_token(c, a->event, a->is_auth ? PAM_AUTHINFO_UNAVAIL : PAM_PERM_DENIED,
+                            &a->tok, &a->len);
     }
+    ret = get_token(c, &a->tok, &a->len, &a->reason);
     if (ret != PAM_SUCCESS) {
-        audit(c, "auth", ret == PAM_AUTH_ERR ? "failure" : "error", reason, NULL, NULL, NULL, NULL);
+        audit(c, "auth", ret == PAM_AUTH_ERR ? "failure" : "error", a->reason, NULL, NULL, NULL,
+              NULL);
         if (ret == PAM_AUTH_ERR) {
-            count_unsigned(c, svc); /* no token at all: nothing Entra signed */
+            count_unsigned(c, a->svc); /* no token at all: nothing Entra signed */
         }
-        goto out;
     }
+    return ret;
+}
 
-    r = keys_get(c, &jref, err, sizeof(err));
+/* The token verified against root's keys; on an unknown kid, one refresh
+ * by openclaw-sync and one more try. The token is wiped either way. */
+static int auth_verify(struct ctx *c, struct auth_run *a)
+{
+    const struct oc_config *cfg = c->cfg;
+    char err[OC_CONFIG_PATH_MAX + 300];
+    int r = keys_get(c, &a->jref, err, sizeof(err));
+
     if (r < 0) {
         pam_syslog(c->pamh, LOG_ERR,
                    "cannot use the signing keys: %s (openclaw-sync, as root, keeps that file "
                    "fresh: systemctl start openclaw-sync)",
                    err);
-        audit(c, event, "error", "jwks", NULL, NULL, NULL, err);
-        ret = r == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
-        goto out;
+        audit(c, a->event, "error", "jwks", NULL, NULL, NULL, err);
+        a->ret = r == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
+        return AUTH_DONE;
     }
-
-    struct oc_verify_policy pol = {
+    a->pol = (struct oc_verify_policy){
             .tenant_id = cfg->global.tenant_id,
             .issuer_v1 = cfg->global.issuer_v1,
             .issuer_v2 = cfg->global.issuer_v2,
@@ -1464,20 +1486,17 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
             .alg_mask = cfg->global.algorithms,
             .now = oc_now(),
             .clock_skew = cfg->global.clock_skew,
-            .max_token_age = svc != NULL ? svc->max_token_age : 0,
+            .max_token_age = a->svc != NULL ? a->svc->max_token_age : 0,
     };
-    memset(&report, 0, sizeof(report));
-    r = oc_verify_token(tok, len, jref->obj, &pol, &res, &report);
-    char why[OC_HC_WHY_MAX + 64];
-    char kid_detail[sizeof(why) + 128];
+    memset(&a->report, 0, sizeof(a->report));
+    r = oc_verify_token(a->tok, a->len, a->jref->obj, &a->pol, &a->res, &a->report);
     if (r == -ENOKEY) {
-        /* Unknown kid: one refresh by openclaw-sync, then one more try. */
-        int rr = refresh_keys(c, &fresh, why, sizeof(why));
+        int rr = refresh_keys(c, &a->fresh, a->why, sizeof(a->why));
         if (rr == 0) {
-            oc_verify_result_free(res);
-            res = NULL;
-            memset(&report, 0, sizeof(report));
-            r = oc_verify_token(tok, len, fresh, &pol, &res, &report);
+            oc_verify_result_free(a->res);
+            a->res = NULL;
+            memset(&a->report, 0, sizeof(a->report));
+            r = oc_verify_token(a->tok, a->len, a->fresh, &a->pol, &a->res, &a->report);
             debug(c, "token for %s: openclaw-sync refreshed the keys; verified again: %s", c->user,
                   r == 0 ? "ok" : "refused");
         } else if (rr == -ENOMEM) {
@@ -1486,45 +1505,51 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
             pam_syslog(c->pamh, LOG_NOTICE,
                        "token for %s: no key with the token's kid in the JWKS cache, and "
                        "no new keys came: %s; decided from the keys on file",
-                       c->user, why);
+                       c->user, a->why);
         }
     }
     if (r == -EACCES && !c->o.mode_helper) {
-        agents_own = signed_by_agent(c, tok, len, &report);
+        a->agents_own = signed_by_agent(c, a->tok, a->len, &a->report);
     }
     /* Verified or not, this copy of the token is no longer needed. */
-    oc_free_wipe(tok, len);
-    tok = NULL;
+    oc_free_wipe(a->tok, a->len);
+    a->tok = NULL;
     if (r == -ENOMEM) {
-        ret = PAM_BUF_ERR;
-        goto out;
+        a->ret = PAM_BUF_ERR;
+        return AUTH_DONE;
     }
     if (r == -ENOKEY) {
-        reason = "kid";
-        if (fresh != NULL) {
-            detail = "no key with the token's kid, even after openclaw-sync refreshed the keys";
+        a->reason = "kid";
+        if (a->fresh != NULL) {
+            a->detail = "no key with the token's kid, even after openclaw-sync refreshed the keys";
         } else {
-            (void)snprintf(kid_detail, sizeof(kid_detail),
+            (void)snprintf(a->kid_detail, sizeof(a->kid_detail),
                            "no key with the token's kid in the JWKS cache, and no new keys "
                            "came (%s): decided from the keys on file",
-                           why);
-            detail = kid_detail;
+                           a->why);
+            a->detail = a->kid_detail;
         }
-        goto refused;
+        return AUTH_REFUSED;
     }
     if (r < 0) {
-        reason = oc_verify_report_failed(&report);
-        if (reason[0] == '\0') {
-            reason = "token";
+        a->reason = oc_verify_report_failed(&a->report);
+        if (a->reason[0] == '\0') {
+            a->reason = "token";
         }
-        for (size_t i = 0; i < report.n; i++) {
-            if (!report.checks[i].ok) {
-                detail = report.checks[i].detail;
+        for (size_t i = 0; i < a->report.n; i++) {
+            if (!a->report.checks[i].ok) {
+                a->detail = a->report.checks[i].detail;
             }
         }
-        goto refused;
+        return AUTH_REFUSED;
     }
+    return AUTH_NEXT;
+}
 
+/* The directory's enabled state and the host policy (identity, role). */
+static int auth_policy(struct ctx *c, struct auth_run *a, struct oc_hostpolicy_verdict *v)
+{
+    const struct oc_verify_result *res = a->res;
     struct oc_hostpolicy_input in = {
             .app_id = res->appid,
             .object_id = res->oid,
@@ -1534,66 +1559,84 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
             .user = c->user,
             .service = c->service,
             .rhost = c->rhost,
-            .now = pol.now,
+            .now = a->pol.now,
             .require_role = c->o.has_require_role ? &c->o.require_role : NULL,
             .synced = c->is_synced ? &c->synced : NULL,
     };
+    int r;
+
     if (c->dir_entry != NULL && !c->dir_entry->enabled) {
-        reason = "agent";
-        detail = "the agent's service principal is disabled in Entra (directory data)";
-        goto refused;
+        a->reason = "agent";
+        a->detail = "the agent's service principal is disabled in Entra (directory data)";
+        return AUTH_REFUSED;
     }
-    r = oc_hostpolicy_check(cfg, &in, OC_HP_IDENTITY | OC_HP_ROLE, &v);
+    r = oc_hostpolicy_check(c->cfg, &in, OC_HP_IDENTITY | OC_HP_ROLE, v);
     if (r == -ENOMEM) {
-        ret = PAM_BUF_ERR;
-        goto out;
+        a->ret = PAM_BUF_ERR;
+        return AUTH_DONE;
     }
     if (r < 0) {
-        reason = v.failed != NULL ? v.failed : "policy";
-        detail = v.detail;
-        goto refused;
+        a->reason = v->failed != NULL ? v->failed : "policy";
+        a->detail = v->detail;
+        return AUTH_REFUSED;
     }
-    svc = v.svc;
-    /* A token of openclawd's cache is reused by design: one-time use is
-     * about presented tokens. */
-    if (svc->one_time_tokens && !c->o.mode_helper) {
-        if (res->log_id == NULL) {
-            reason = "no-uti";
-            detail = "one_time_tokens needs a uti or jti claim";
-            goto refused;
-        }
-        int dfd = -1;
-        r = tally_dir(c, &dfd);
-        if (r == 0) {
-            /* Kept as long as the verifier would still accept the token. */
-            r = oc_replay_use(dfd, res->log_id, res->exp + (int64_t)cfg->global.clock_skew,
-                              pol.now);
-        }
-        if (r == -EEXIST) {
-            reason = "replay";
-            detail = "one_time_tokens: this token was already used";
-            goto refused;
-        }
-        if (r < 0) {
-            pam_syslog(c->pamh, LOG_ERR,
-                       "one-time token store %s/" OC_REPLAY_FILE ": %s; refusing%s",
-                       cfg->global.tally_dir, strerror(-r),
-                       r == -ENOSPC ? ""
-                                    : " (it must be a regular file owned by root with one link, "
-                                      "never a symlink)");
-            reason = r == -ENOSPC ? "replay-store-full" : "replay-store";
-            audit(c, event, "error", reason, res->appid, res->oid, res->log_id, NULL);
-            ret = PAM_AUTHINFO_UNAVAIL;
-            goto out;
-        }
+    a->svc = v->svc;
+    return AUTH_NEXT;
+}
+
+/* one_time_tokens: a presented token is used once. A token of openclawd's
+ * cache is reused by design: one-time use is about presented tokens. */
+static int auth_one_time(struct ctx *c, struct auth_run *a)
+{
+    const struct oc_config *cfg = c->cfg;
+    int dfd = -1, r;
+
+    if (!a->svc->one_time_tokens || c->o.mode_helper) {
+        return AUTH_NEXT;
     }
-    ret = save_result(c, res, v.uid);
+    if (a->res->log_id == NULL) {
+        a->reason = "no-uti";
+        a->detail = "one_time_tokens needs a uti or jti claim";
+        return AUTH_REFUSED;
+    }
+    r = tally_dir(c, &dfd);
+    if (r == 0) {
+        /* Kept as long as the verifier would still accept the token. */
+        r = oc_replay_use(dfd, a->res->log_id, a->res->exp + (int64_t)cfg->global.clock_skew,
+                          a->pol.now);
+    }
+    if (r == -EEXIST) {
+        a->reason = "replay";
+        a->detail = "one_time_tokens: this token was already used";
+        return AUTH_REFUSED;
+    }
+    if (r < 0) {
+        pam_syslog(c->pamh, LOG_ERR, "one-time token store %s/" OC_REPLAY_FILE ": %s; refusing%s",
+                   cfg->global.tally_dir, strerror(-r),
+                   r == -ENOSPC ? ""
+                                : " (it must be a regular file owned by root with one link, "
+                                  "never a symlink)");
+        a->reason = r == -ENOSPC ? "replay-store-full" : "replay-store";
+        audit(c, a->event, "error", a->reason, a->res->appid, a->res->oid, a->res->log_id, NULL);
+        a->ret = PAM_AUTHINFO_UNAVAIL;
+        return AUTH_DONE;
+    }
+    return AUTH_NEXT;
+}
+
+/* Every check passed: the result saved for account, the failures
+ * cleared, the success audited. */
+static int auth_success(struct ctx *c, struct auth_run *a, const struct oc_hostpolicy_verdict *v)
+{
+    const struct oc_verify_result *res = a->res;
+    char held[OC_CONFIG_ROLE_MAX + 32];
+    int ret = save_result(c, res, v->uid), r = 0;
+
     if (ret != PAM_SUCCESS) {
-        goto out;
+        return ret;
     }
     /* A success clears the failures (nothing to do when there were none);
      * not a mode=helper success: it proves nothing about presented tokens. */
-    r = 0;
     if (c->tally_records > 0 && !c->o.mode_helper) {
         int dfd = -1;
         r = tally_dir(c, &dfd);
@@ -1603,41 +1646,62 @@ static int do_authenticate(struct ctx *c, int flags, const char *event)
         pam_syslog(c->pamh, LOG_ERR, "cannot reset the failure tally of %s: %s", c->agent->name,
                    strerror(-r));
     }
-    char held[OC_CONFIG_ROLE_MAX + 16];
-    (void)snprintf(held, sizeof(held), "role %s", v.role != NULL ? v.role : "(none required)");
-    if (c->o.mode_helper) {
-        (void)snprintf(held, sizeof(held), "role %s (live, from openclawd)",
-                       v.role != NULL ? v.role : "(none required)");
-    }
-    audit(c, event, "success", "ok", res->appid, res->oid, res->log_id, held);
-    ret = PAM_SUCCESS;
-    goto out;
+    (void)snprintf(held, sizeof(held), "role %s%s", v->role != NULL ? v->role : "(none required)",
+                   c->o.mode_helper ? " (live, from openclawd)" : "");
+    audit(c, a->event, "success", "ok", res->appid, res->oid, res->log_id, held);
+    return PAM_SUCCESS;
+}
 
-refused:
-    audit(c, event, "failure", reason, res != NULL ? res->appid : NULL,
-          res != NULL ? res->oid : NULL, res != NULL ? res->log_id : NULL, detail);
-    /* mode=helper presents no credential, so nothing can be guessed:
-     * its refusals (a missing role) do not count toward a lockout. Only
-     * the agent's own Entra-signed token counts toward its lockout;
-     * anything else is charged to the source (count_unsigned). */
+/* A refusal: audited, and counted toward a lockout only when the token
+ * was the agent's own, Entra-signed. mode=helper presents no credential,
+ * so nothing can be guessed: its refusals (a missing role) do not count.
+ * Anything else is charged to the source (count_unsigned). */
+static int auth_refuse(struct ctx *c, struct auth_run *a)
+{
+    const struct oc_verify_result *res = a->res;
+
+    audit(c, a->event, "failure", a->reason, res != NULL ? res->appid : NULL,
+          res != NULL ? res->oid : NULL, res != NULL ? res->log_id : NULL, a->detail);
     if (res != NULL) {
-        agents_own = is_agents_identity(c, res->appid, res->oid);
+        a->agents_own = is_agents_identity(c, res->appid, res->oid);
     }
     if (!c->o.mode_helper) {
-        if (agents_own) {
-            count_failure(c, svc);
+        if (a->agents_own) {
+            count_failure(c, a->svc);
         } else {
-            count_unsigned(c, svc);
+            count_unsigned(c, a->svc);
         }
     }
-    ret = is_auth ? PAM_AUTH_ERR : PAM_PERM_DENIED;
-out:
-    oc_jwks_free(fresh);
-    if (tok != NULL) {
-        oc_free_wipe(tok, len);
+    return a->is_auth ? PAM_AUTH_ERR : PAM_PERM_DENIED;
+}
+
+/*
+ * The token check of auth: the presented token (mode=token) or the one
+ * openclawd fetches for the agent (mode=helper), verified the same way.
+ * event is "auth", or "account" when mode=helper's account phase runs it
+ * without an auth result (e.g. sudo with NOPASSWD). Stages, in order:
+ * token, verification, policy, one-time use; then success or refusal.
+ */
+static int do_authenticate(struct ctx *c, int flags, const char *event)
+{
+    struct auth_run a = {
+            .event = event,
+            .is_auth = strcmp(event, "auth") == 0,
+            .svc = oc_config_service(c->cfg, c->service),
+    };
+    struct oc_hostpolicy_verdict v;
+    int ret, s;
+
+    ret = auth_token(c, flags, &a);
+    if (ret == PAM_SUCCESS) {
+        s = auth_verify(c, &a);
+        s = s != AUTH_NEXT ? s : auth_policy(c, &a, &v);
+        s = s != AUTH_NEXT ? s : auth_one_time(c, &a);
+        ret = s == AUTH_NEXT      ? auth_success(c, &a, &v)
+              : s == AUTH_REFUSED ? auth_refuse(c, &a)
+                                  : a.ret;
     }
-    oc_verify_result_free(res);
-    cache_put(jref);
+    auth_release(&a);
     return ret;
 }
 
