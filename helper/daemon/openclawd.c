@@ -1254,7 +1254,14 @@ static const char *arc_from_env(void)
     return OC_ARC_DEFAULT;
 }
 
-int main(int argc, char **argv)
+/* openclawd's command line. */
+struct options {
+    const char *config_path, *state, *imds, *arc, *arc_dir;
+    bool foreground, allow_root, token_store;
+};
+
+/* -1: go on; else the exit status (usage printed). */
+static int parse_args(int argc, char **argv, struct options *o)
 {
     static const struct option opts[] = {
             {"config", required_argument, NULL, 'c'},
@@ -1268,44 +1275,35 @@ int main(int argc, char **argv)
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
     };
-    const char *config_path = OC_CONFIG_PATH, *state = NULL, *imds = NULL, *arc = NULL;
-    const char *arc_dir = OC_ARC_TOKEN_DIR;
-    bool foreground = false, allow_root = false, token_store = true;
-    struct oc_config_error cerr;
-    static struct daemon d;
-    char errbuf[1024], jwks_dir[OC_CONFIG_PATH_MAX + 8];
-    static char arc_base[OC_CONFIG_PATH_MAX], arc_tokens[OC_CONFIG_PATH_MAX];
-    sigset_t mask;
-    int opt, r, rc = 1;
+    int opt;
 
-    d.listen_fd = -1;
-    d.root_fd = -1;
-    d.signal_fd = -1;
+    *o = (struct options){
+            .config_path = OC_CONFIG_PATH, .arc_dir = OC_ARC_TOKEN_DIR, .token_store = true};
     while ((opt = getopt_long(argc, argv, "c:fs:i:a:A:RNh", opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
-            config_path = optarg;
+            o->config_path = optarg;
             break;
         case 'f':
-            foreground = true;
+            o->foreground = true;
             break;
         case 's':
-            state = optarg;
+            o->state = optarg;
             break;
         case 'i':
-            imds = optarg;
+            o->imds = optarg;
             break;
         case 'a':
-            arc = optarg;
+            o->arc = optarg;
             break;
         case 'A':
-            arc_dir = optarg;
+            o->arc_dir = optarg;
             break;
         case 'R':
-            allow_root = true;
+            o->allow_root = true;
             break;
         case 'N':
-            token_store = false;
+            o->token_store = false;
             break;
         case 'h':
             usage(stdout);
@@ -1315,73 +1313,81 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind != argc || !foreground) {
+    if (optind != argc || !o->foreground) {
         usage(stderr);
-        if (!foreground) {
+        if (!o->foreground) {
             fprintf(stderr, "openclawd: --foreground is required (the service manager runs "
                             "openclawd; it never forks itself)\n");
         }
         return 2;
     }
-    harden_process();
-    openlog("openclawd", LOG_PID, LOG_AUTHPRIV);
-    if (geteuid() == 0 && !allow_root) {
-        logmsg("refusing to run as root: run as the user openclaw (see openclawd(8)); "
-               "--allow-root exists for tests only");
-        return 2;
-    }
-    r = oc_config_load(config_path, 0, &d.config, &cerr);
+    return -1;
+}
+
+/* The config, the agents' uids and their locks. 0; 2: no usable config
+ * (nothing held); 1: the locks cannot be read (logged). */
+static int load_config(struct daemon *d, const struct options *o)
+{
+    struct oc_config_error cerr;
+    char errbuf[1024];
+    int r = oc_config_load(o->config_path, 0, &d->config, &cerr);
+
     if (r < 0) {
         oc_config_error_format(&cerr, errbuf, sizeof(errbuf));
         logmsg("%s", errbuf);
         return 2;
     }
-    r = oc_idmap_assign(d.config, &d.ids, &d.n_ids, errbuf, sizeof(errbuf));
+    r = oc_idmap_assign(d->config, &d->ids, &d->n_ids, errbuf, sizeof(errbuf));
     if (r < 0) {
         logmsg("%s", errbuf);
-        oc_config_free(d.config);
+        oc_config_free(d->config);
+        d->config = NULL;
         return 2;
     }
-    /* The daemon's own copy of discovery and keys (its token endpoint, its
-     * status), never the config's jwks_dir: the keys pam_openclaw trusts
-     * are root's, written by openclaw-sync (docs/security.md). */
-    snprintf(jwks_dir, sizeof(jwks_dir), "%s/jwks",
-             state != NULL ? state : d.config->global.state_dir);
-    d.jwks_dir = jwks_dir;
-    for (size_t i = 0; i < d.config->n_agents; i++) {
-        const char *why = oc_agent_unusable(d.config, &d.config->agents[i]);
+    for (size_t i = 0; i < d->config->n_agents; i++) {
+        const char *why = oc_agent_unusable(d->config, &d->config->agents[i]);
         if (why != NULL) {
-            logmsg("agent %s: no tokens: %s", d.config->agents[i].name, why);
-        } else if (d.config->agents[i].credential == OC_CRED_SECRET_FILE) {
+            logmsg("agent %s: no tokens: %s", d->config->agents[i].name, why);
+        } else if (d->config->agents[i].credential == OC_CRED_SECRET_FILE) {
             logmsg("agent %s: WARNING: insecure credential secret-file in use "
                    "(allow_insecure_credentials = yes)",
-                   d.config->agents[i].name);
+                   d->config->agents[i].name);
         }
     }
-    r = oc_agentstate_init(&d.agents, d.config, state != NULL ? state : d.config->global.state_dir,
-                           errbuf, sizeof(errbuf));
+    r = oc_agentstate_init(&d->agents, d->config,
+                           o->state != NULL ? o->state : d->config->global.state_dir, errbuf,
+                           sizeof(errbuf));
     if (r < 0) {
         logmsg("cannot read the agent locks: %s (fix or remove the file; openclawd does not "
                "start rather than forget a lock)",
                errbuf);
-        goto out;
+        return 1;
     }
-    for (size_t i = 0; i < d.config->n_agents; i++) {
-        if (d.agents.locked[i]) {
+    for (size_t i = 0; i < d->config->n_agents; i++) {
+        if (d->agents.locked[i]) {
             logmsg("agent %s is locked (%s): no tokens until openclawctl agent unlock %s",
-                   d.config->agents[i].name, d.agents.lock_file, d.config->agents[i].name);
+                   d->config->agents[i].name, d->agents.lock_file, d->config->agents[i].name);
         }
     }
-    if (oc_fetch_init(&d.fetch, d.config, imds != NULL ? imds : imds_from_env()) < 0) {
+    return 0;
+}
+
+/* The token fetcher (its Arc and IMDS addresses) and the token cache,
+ * loaded from the store. 0 or -1 (logged). */
+static int setup_tokens(struct daemon *d, const struct options *o, const char *state_dir)
+{
+    static char arc_base[OC_CONFIG_PATH_MAX], arc_tokens[OC_CONFIG_PATH_MAX];
+
+    if (oc_fetch_init(&d->fetch, d->config, o->imds != NULL ? o->imds : imds_from_env()) < 0) {
         logmsg("out of memory");
-        goto out;
+        return -1;
     }
-    if (oc_strscpy(arc_base, sizeof(arc_base), arc != NULL ? arc : arc_from_env()) < 0 ||
-        oc_strscpy(arc_tokens, sizeof(arc_tokens), arc_dir) < 0 || arc_tokens[0] != '/') {
+    if (oc_strscpy(arc_base, sizeof(arc_base), o->arc != NULL ? o->arc : arc_from_env()) < 0 ||
+        oc_strscpy(arc_tokens, sizeof(arc_tokens), o->arc_dir) < 0 || arc_tokens[0] != '/') {
         logmsg("--arc and --arc-token-dir: an URL and an absolute directory, each at most %d "
                "bytes",
                OC_CONFIG_PATH_MAX - 1);
-        goto out;
+        return -1;
     }
     for (size_t n = strlen(arc_base); n > 0 && arc_base[n - 1] == '/';) {
         arc_base[--n] = '\0';
@@ -1389,17 +1395,27 @@ int main(int argc, char **argv)
     for (size_t n = strlen(arc_tokens); n > 1 && arc_tokens[n - 1] == '/';) {
         arc_tokens[--n] = '\0';
     }
-    d.fetch.arc_base = arc_base;
-    d.fetch.arc_token_dir = arc_tokens;
-    oc_tokens_init(&d.tokens, &d.fetch);
-    if (token_store) {
-        oc_store_open(d.config, state != NULL ? state : d.config->global.state_dir, &d.store);
-        oc_store_load(d.store, &d.tokens);
+    d->fetch.arc_base = arc_base;
+    d->fetch.arc_token_dir = arc_tokens;
+    oc_tokens_init(&d->tokens, &d->fetch);
+    if (o->token_store) {
+        oc_store_open(d->config, state_dir, &d->store);
+        oc_store_load(d->store, &d->tokens);
     } else {
         logmsg("--no-token-store: tokens are kept in memory only");
     }
-    /* root's directory data (openclaw-sync writes it; the daemon reads it) */
-    d.graph_state_dir = d.config->global.trust_dir;
+    return 0;
+}
+
+/* Signals through a signalfd, the main and root sockets, and the sweep of
+ * temporary files a killed predecessor was writing (never those readers
+ * use). 0 or -1 (logged). */
+static int setup_io(struct daemon *d, const char *state_dir)
+{
+    static const char *const jwks_names[] = {"keys.json", "openid-configuration.json"};
+    static const char *const state_names[] = {"tokens.db", "locked-agents"};
+    sigset_t mask;
+    size_t swept;
 
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
@@ -1407,33 +1423,99 @@ int main(int argc, char **argv)
     sigaddset(&mask, SIGHUP);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
-    d.signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (d.signal_fd < 0) {
+    d->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (d->signal_fd < 0) {
         logmsg("signalfd: %s", strerror(errno));
-        goto out;
+        return -1;
     }
-    d.listen_fd = listen_socket(d.config->global.socket, 0666);
-    if (d.listen_fd < 0) {
-        goto out;
+    d->listen_fd = listen_socket(d->config->global.socket, 0666);
+    if (d->listen_fd < 0) {
+        return -1;
     }
-    (void)snprintf(d.root_path, sizeof(d.root_path), "%s%s", d.config->global.socket,
+    (void)snprintf(d->root_path, sizeof(d->root_path), "%s%s", d->config->global.socket,
                    OC_ROOT_SOCKET_SUFFIX);
-    d.root_fd = listen_socket(d.root_path, 0600);
-    if (d.root_fd < 0) {
+    d->root_fd = listen_socket(d->root_path, 0600);
+    if (d->root_fd < 0) {
         logmsg("no root socket %s: root and pam_openclaw share the main socket (and its "
                "limits)",
-               d.root_path);
+               d->root_path);
     }
-    {
-        /* files a killed predecessor was writing (never those readers use) */
-        static const char *const jwks_names[] = {"keys.json", "openid-configuration.json"};
-        static const char *const state_names[] = {"tokens.db", "locked-agents"};
-        const char *sdir = state != NULL ? state : d.config->global.state_dir;
-        size_t swept =
-                oc_sweep_temp(d.jwks_dir, jwks_names, 2) + oc_sweep_temp(sdir, state_names, 2);
-        if (swept > 0) {
-            logmsg("removed %zu temporary file(s) left by an earlier run", swept);
-        }
+    swept = oc_sweep_temp(d->jwks_dir, jwks_names, 2) + oc_sweep_temp(state_dir, state_names, 2);
+    if (swept > 0) {
+        logmsg("removed %zu temporary file(s) left by an earlier run", swept);
+    }
+    return 0;
+}
+
+static void daemon_free(struct daemon *d)
+{
+    while (d->n_clients > 0) {
+        client_close(d, d->n_clients - 1);
+    }
+    if (d->listen_fd >= 0) {
+        close(d->listen_fd);
+        unlink(d->config->global.socket);
+    }
+    if (d->root_fd >= 0) {
+        close(d->root_fd);
+        unlink(d->root_path);
+    }
+    if (d->signal_fd >= 0) {
+        close(d->signal_fd);
+    }
+    oc_store_flush(d->store, &d->tokens);
+    oc_store_close(d->store);
+    oc_mi_close(d->mi);
+    oc_tokens_free(&d->tokens);
+    if (d->fetch.keys != NULL) {
+        oc_fetch_done(&d->fetch);
+    }
+    oc_decide_free(&d->decide);
+    oc_agentstate_free(&d->agents);
+    free(d->ids);
+    oc_config_free(d->config);
+}
+
+int main(int argc, char **argv)
+{
+    static struct daemon d;
+    struct options o;
+    char jwks_dir[OC_CONFIG_PATH_MAX + 8];
+    const char *state_dir;
+    int rc;
+
+    d.listen_fd = -1;
+    d.root_fd = -1;
+    d.signal_fd = -1;
+    rc = parse_args(argc, argv, &o);
+    if (rc >= 0) {
+        return rc;
+    }
+    harden_process();
+    openlog("openclawd", LOG_PID, LOG_AUTHPRIV);
+    if (geteuid() == 0 && !o.allow_root) {
+        logmsg("refusing to run as root: run as the user openclaw (see openclawd(8)); "
+               "--allow-root exists for tests only");
+        return 2;
+    }
+    rc = load_config(&d, &o);
+    if (rc == 2) {
+        return rc;
+    }
+    if (rc != 0) {
+        goto out;
+    }
+    rc = 1;
+    state_dir = o.state != NULL ? o.state : d.config->global.state_dir;
+    /* The daemon's own copy of discovery and keys (its token endpoint, its
+     * status), never the config's jwks_dir: the keys pam_openclaw trusts
+     * are root's, written by openclaw-sync (docs/security.md). */
+    snprintf(jwks_dir, sizeof(jwks_dir), "%s/jwks", state_dir);
+    d.jwks_dir = jwks_dir;
+    /* root's directory data (openclaw-sync writes it; the daemon reads it) */
+    d.graph_state_dir = d.config->global.trust_dir;
+    if (setup_tokens(&d, &o, state_dir) < 0 || setup_io(&d, state_dir) < 0) {
+        goto out;
     }
     if (d.config->directory != NULL) {
         (void)snprintf(d.dir_file, sizeof(d.dir_file), "%s/%s", d.graph_state_dir,
@@ -1453,31 +1535,7 @@ int main(int argc, char **argv)
     (void)jwks_start(&d);
     rc = run(&d) < 0 ? 1 : 0;
 out:
-    while (d.n_clients > 0) {
-        client_close(&d, d.n_clients - 1);
-    }
-    if (d.listen_fd >= 0) {
-        close(d.listen_fd);
-        unlink(d.config->global.socket);
-    }
-    if (d.root_fd >= 0) {
-        close(d.root_fd);
-        unlink(d.root_path);
-    }
-    if (d.signal_fd >= 0) {
-        close(d.signal_fd);
-    }
-    oc_store_flush(d.store, &d.tokens);
-    oc_store_close(d.store);
-    oc_mi_close(d.mi);
-    oc_tokens_free(&d.tokens);
-    if (d.fetch.keys != NULL) {
-        oc_fetch_done(&d.fetch);
-    }
-    oc_decide_free(&d.decide);
-    oc_agentstate_free(&d.agents);
-    free(d.ids);
-    oc_config_free(d.config);
+    daemon_free(&d);
     closelog();
     return rc;
 }
