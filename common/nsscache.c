@@ -427,8 +427,7 @@ static bool refs_ok(const struct oc_nssc *c, uint32_t off, uint32_t n)
 }
 
 static inline __attribute__((always_inline)) int read_user(const struct oc_nssc *c,
-                                                            const uint8_t *r,
-                                                            struct oc_nssc_pw *pw)
+                                                           const uint8_t *r, struct oc_nssc_pw *pw)
 {
     struct oc_nssc_pw u = {
             .uid = ld32(r + U_UID),
@@ -451,8 +450,7 @@ static inline __attribute__((always_inline)) int read_user(const struct oc_nssc 
 }
 
 static inline __attribute__((always_inline)) int read_group(const struct oc_nssc *c,
-                                                             const uint8_t *r,
-                                                             struct oc_nssc_gr *gr)
+                                                            const uint8_t *r, struct oc_nssc_gr *gr)
 {
     struct oc_nssc_gr g = {
             .gid = ld32(r + G_GID),
@@ -567,8 +565,8 @@ struct kind {
  * longer than the table, a ref or string offset out of range, or an id
  * slot whose record has another id is corruption (-EBADMSG). */
 static inline __attribute__((always_inline)) int find(const struct oc_nssc *c, const struct kind *k,
-                                                      const char *name, size_t len,
-                                                      uint32_t id, const uint8_t **ret)
+                                                      const char *name, size_t len, uint32_t id,
+                                                      const uint8_t **ret)
 {
     struct probe p;
 

@@ -556,9 +556,8 @@ static inline int lookup_begin(struct lookup *l)
 {
     /* thread_snap is set only after module_init ran (acquire) */
     struct snap *s = thread_snap;
-    if (__builtin_expect(s != NULL && s->usable &&
-                                 snap_fresh(s, coarse_ms(), oc_nssc_replaced(&s->c)),
-                         1)) {
+    if (__builtin_expect(
+                s != NULL && s->usable && snap_fresh(s, coarse_ms(), oc_nssc_replaced(&s->c)), 1)) {
         l->s = s;
         l->owned = false;
         return 0;
@@ -873,9 +872,8 @@ static inline size_t name_len(const char *name)
 /* One passwd lookup in the current snapshot: by name (name != NULL, len
  * bytes) or by uid; the record must pass the policy and is copied into
  * buf. */
-static inline __attribute__((always_inline)) int pw_lookup(const char *name, size_t len, uid_t uid,
-                                                           struct passwd *pw, char *buf,
-                                                           size_t buflen)
+static inline __attribute__((always_inline)) int
+pw_lookup(const char *name, size_t len, uid_t uid, struct passwd *pw, char *buf, size_t buflen)
 {
     struct lookup l;
     struct oc_nssc_pw u;
@@ -901,9 +899,8 @@ static inline __attribute__((always_inline)) int pw_lookup(const char *name, siz
 }
 
 /* The same for groups: by name (name != NULL, len bytes) or by gid. */
-static inline __attribute__((always_inline)) int gr_lookup(const char *name, size_t len, gid_t gid,
-                                                           struct group *gr, char *buf,
-                                                           size_t buflen)
+static inline __attribute__((always_inline)) int
+gr_lookup(const char *name, size_t len, gid_t gid, struct group *gr, char *buf, size_t buflen)
 {
     struct lookup l;
     struct oc_nssc_gr g;

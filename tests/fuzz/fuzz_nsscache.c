@@ -35,10 +35,10 @@ static int pw_name(const struct oc_nssc *c, const char *name, struct oc_nssc_pw 
         __builtin_trap();
     }
     if (oc_nssc_pw_by_name_n(c, name, strlen(name), &n) != r ||
-        (r == 0 && (n.name != pw->name || n.gecos != pw->gecos || n.dir != pw->dir ||
-                    n.shell != pw->shell || n.uid != pw->uid || n.gid != pw->gid ||
-                    n.flags != pw->flags || n.roles != pw->roles || n.n_roles != pw->n_roles ||
-                    n.gids != pw->gids || n.n_gids != pw->n_gids))) {
+        (r == 0 &&
+         (n.name != pw->name || n.gecos != pw->gecos || n.dir != pw->dir || n.shell != pw->shell ||
+          n.uid != pw->uid || n.gid != pw->gid || n.flags != pw->flags || n.roles != pw->roles ||
+          n.n_roles != pw->n_roles || n.gids != pw->gids || n.n_gids != pw->n_gids))) {
         __builtin_trap();
     }
     return r;
