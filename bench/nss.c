@@ -32,8 +32,9 @@
  * bind-mounted over /etc/nsswitch.conf, and the modules found through
  * LD_LIBRARY_PATH. They measure getpwnam_r, getpwuid_r, getgrnam_r,
  * getgrouplist (initgroups_dyn) and a getpwnam_r miss in interleaved
- * rounds (the median is reported), and strace -f -c counts the system
- * calls of 1 000 lookups (minus those of a run without them).
+ * rounds (the median is reported; the goals are judged by the median of
+ * openclaw - floor paired within each round), and strace -f -c counts
+ * the system calls of 1 000 lookups (minus those of a run without them).
  *
  * Not a test: "make bench" runs it. The figures are ratios measured on the
  * same machine in the same run.
@@ -1150,7 +1151,7 @@ static void glibc_rows(unsigned n, struct gchild *sss, const struct sssd_result 
         } else {
             snprintf(goal, sizeof(goal), "≤ floor + 500 ns: %s", floor_ok ? "met" : "not met");
         }
-        bench_row("NSS", "%s | %s ns (floor + %s ns) | %s | %s | %s", fig,
+        bench_row("NSS", "%s | %s ns (floor + %s ns, paired by round) | %s | %s | %s", fig,
                   bench_num(a, sizeof(a), o),
                   bench_num(c, sizeof(c), isnan(d_floor[op]) ? 0 : d_floor[op]), peer, ratio, goal);
     }
