@@ -32,8 +32,9 @@
  * bind-mounted over /etc/nsswitch.conf, and the modules found through
  * LD_LIBRARY_PATH. They measure getpwnam_r, getpwuid_r, getgrnam_r,
  * getgrouplist (initgroups_dyn) and a getpwnam_r miss in interleaved
- * rounds (the median is reported), and strace -f -c counts the system
- * calls of 1 000 lookups (minus those of a run without them).
+ * rounds (the median is reported; the goals are judged by the median of
+ * openclaw - floor paired within each round), and strace -f -c counts
+ * the system calls of 1 000 lookups (minus those of a run without them).
  *
  * Not a test: "make bench" runs it. The figures are ratios measured on the
  * same machine in the same run.
@@ -54,6 +55,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -653,7 +655,7 @@ static const char *const gop_names[G_NOPS] = {"getpwnam_r", "getpwuid_r", "getgr
 enum gbe { B_FLOOR, B_OPENCLAW, B_SSSD, B_FILES, B_N };
 static const char *const gbe_module[B_N] = {"ocnoop", "openclaw", "sss", "files"};
 static const char *const gbe_label[B_N] = {"glibc floor", "openclaw", "SSSD memory cache", "files"};
-#define G_ROUNDS        15
+#define G_ROUNDS        31
 #define G_ROUND_NS      10000000ull /* one measurement of one backend in one round */
 #define G_COUNT_LOOKUPS 1000u
 #define G_WARMUP        20u
@@ -1016,6 +1018,21 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The median over the rounds of x[r] - y[r] (both measured in round r);
+ * NAN when a round of either is missing. */
+static double paired_median(const double *x, const double *y)
+{
+    double d[G_ROUNDS];
+    for (int r = 0; r < G_ROUNDS; r++) {
+        if (x[r] < 0 || y[r] < 0) {
+            return NAN;
+        }
+        d[r] = x[r] - y[r];
+    }
+    qsort(d, G_ROUNDS, sizeof(double), cmp_double);
+    return d[G_ROUNDS / 2];
+}
+
 /* The glibc-path rows for n agents: interleaved rounds over every backend
  * that runs, medians, system calls per lookup. sss: the SSSD process
  * (already running, or !up) and its strace counts. */
@@ -1025,6 +1042,10 @@ static void glibc_rows(unsigned n, struct gchild *sss, const struct sssd_result 
     struct gchild g[B_N];
     static double samples[B_N][G_NOPS][G_ROUNDS];
     double med[B_N][G_NOPS], sys[B_N][G_NOPS];
+    /* medians over the rounds of openclaw - floor and openclaw - SSSD taken
+     * in the same round (a burst of load on the shared machine hits both
+     * alike): what the goals are judged by; NAN when not measured */
+    double d_floor[G_NOPS], d_sssd[G_NOPS];
     char a[32], b[32], c[32];
 
     memset(g, 0, sizeof(g));
@@ -1051,6 +1072,10 @@ static void glibc_rows(unsigned n, struct gchild *sss, const struct sssd_result 
                 samples[be][op][r] = g[be].up ? gchild_measure(&g[be], (enum gop)op) : -1;
             }
         }
+    }
+    for (int op = 0; op < G_NOPS; op++) {
+        d_floor[op] = paired_median(samples[B_OPENCLAW][op], samples[B_FLOOR][op]);
+        d_sssd[op] = paired_median(samples[B_OPENCLAW][op], samples[B_SSSD][op]);
     }
     for (int be = 0; be < B_N; be++) {
         for (int op = 0; op < G_NOPS; op++) {
@@ -1081,7 +1106,7 @@ static void glibc_rows(unsigned n, struct gchild *sss, const struct sssd_result 
     for (int be = 0; be < B_N; be++) {
         printf("  %17s", gbe_label[be]);
     }
-    printf("\n");
+    printf("  %14s  %13s\n", "openclaw-floor", "openclaw-SSSD");
     for (int op = 0; op < G_NOPS; op++) {
         printf("%8u  %-16s", n, gop_names[op]);
         for (int be = 0; be < B_N; be++) {
@@ -1095,7 +1120,8 @@ static void glibc_rows(unsigned n, struct gchild *sss, const struct sssd_result 
             }
             printf("  %17s", cell);
         }
-        printf("\n");
+        /* paired in each round, see d_floor */
+        printf("  %+11.0f ns  %+10.0f ns\n", d_floor[op], d_sssd[op]);
     }
 
     for (int op = 0; op < G_NOPS; op++) {
@@ -1115,18 +1141,19 @@ static void glibc_rows(unsigned n, struct gchild *sss, const struct sssd_result 
             snprintf(peer, sizeof(peer), "floor %s ns; SSSD memory cache: %s",
                      bench_num(b, sizeof(b), fl), sssd_note);
         }
-        bool floor_ok = fl >= 0 && o <= fl + 500;
+        bool floor_ok = !isnan(d_floor[op]) && d_floor[op] <= 500;
+        bool sssd_ok = !isnan(d_sssd[op]) && d_sssd[op] < 0;
         if (op == G_GRNAM) {
             snprintf(goal, sizeof(goal), "–");
         } else if (ss >= 0) {
             snprintf(goal, sizeof(goal), "≤ floor + 500 ns: %s; faster than SSSD: %s",
-                     floor_ok ? "met" : "not met", o < ss ? "met" : "not met");
+                     floor_ok ? "met" : "not met", sssd_ok ? "met" : "not met");
         } else {
             snprintf(goal, sizeof(goal), "≤ floor + 500 ns: %s", floor_ok ? "met" : "not met");
         }
-        bench_row("NSS", "%s | %s ns (floor + %s ns) | %s | %s | %s", fig,
-                  bench_num(a, sizeof(a), o), bench_num(c, sizeof(c), fl >= 0 ? o - fl : 0), peer,
-                  ratio, goal);
+        bench_row("NSS", "%s | %s ns (floor + %s ns, paired by round) | %s | %s | %s", fig,
+                  bench_num(a, sizeof(a), o),
+                  bench_num(c, sizeof(c), isnan(d_floor[op]) ? 0 : d_floor[op]), peer, ratio, goal);
     }
     for (int op = 0; op < G_NOPS; op++) {
         if (op != G_PWNAM && op != G_INITGROUPS && op != G_MISS) {

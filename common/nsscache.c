@@ -180,9 +180,16 @@ static uint64_t keyed_hash(const uint8_t seed[OC_NSSC_SEED_SIZE], const void *da
         sip_round(&s);
         s.v0 ^= m;
     }
+    /* The last len % 8 bytes, little-endian, in at most three loads that
+     * stay inside the input (overlapping ones OR the same byte twice). */
+    const uint8_t *q = p + full;
+    size_t t = len & 7;
     uint64_t last = (uint64_t)(len & 0xff) << 56;
-    for (size_t i = 0; i < (len & 7); i++) {
-        last |= (uint64_t)p[full + i] << (8 * i);
+    if (t >= 4) {
+        last |= (uint64_t)ld32(q) | (uint64_t)ld32(q + t - 4) << (8 * (t - 4));
+    } else if (t > 0) {
+        last |= (uint64_t)q[0] | (uint64_t)q[t / 2] << (8 * (t / 2)) |
+                (uint64_t)q[t - 1] << (8 * (t - 1));
     }
     s.v3 ^= last;
     sip_round(&s);
@@ -419,7 +426,8 @@ static bool refs_ok(const struct oc_nssc *c, uint32_t off, uint32_t n)
     return n <= OC_NSSC_LIST_MAX && (off & 3) == 0 && (uint64_t)off + 4ull * n <= c->strings_size;
 }
 
-static int read_user(const struct oc_nssc *c, const uint8_t *r, struct oc_nssc_pw *pw)
+static inline __attribute__((always_inline)) int read_user(const struct oc_nssc *c,
+                                                           const uint8_t *r, struct oc_nssc_pw *pw)
 {
     struct oc_nssc_pw u = {
             .uid = ld32(r + U_UID),
@@ -441,7 +449,8 @@ static int read_user(const struct oc_nssc *c, const uint8_t *r, struct oc_nssc_p
     return 0;
 }
 
-static int read_group(const struct oc_nssc *c, const uint8_t *r, struct oc_nssc_gr *gr)
+static inline __attribute__((always_inline)) int read_group(const struct oc_nssc *c,
+                                                            const uint8_t *r, struct oc_nssc_gr *gr)
 {
     struct oc_nssc_gr g = {
             .gid = ld32(r + G_GID),
@@ -550,17 +559,16 @@ struct kind {
     bool name_before;                    /* its name may be on the line before */
 };
 
-/* Find a record by name (name != NULL) or by id. Only a record whose slot
+/* Find a record by name (name != NULL, len bytes) or by id. Only a record whose slot
  * holds the key is read: the id itself, or 32 bits of the name's hash
  * (another name with those bits is compared and passed over). A probe
  * longer than the table, a ref or string offset out of range, or an id
  * slot whose record has another id is corruption (-EBADMSG). */
 static inline __attribute__((always_inline)) int find(const struct oc_nssc *c, const struct kind *k,
-                                                      const char *name, uint32_t id,
+                                                      const char *name, size_t len, uint32_t id,
                                                       const uint8_t **ret)
 {
     struct probe p;
-    size_t len = name != NULL ? strlen(name) : 0;
 
     if (k->n == 0) {
         return -ENOENT;
@@ -592,45 +600,57 @@ static inline __attribute__((always_inline)) int find(const struct oc_nssc *c, c
     return -ENOENT;
 }
 
-static int user_find(const struct oc_nssc *c, const char *name, uint32_t uid,
+static int user_find(const struct oc_nssc *c, const char *name, size_t len, uint32_t uid,
                      struct oc_nssc_pw *ret)
 {
     const struct kind k = {c->n_users, c->user_slots, c->pw_name_off, c->pw_uid_off,
                            U_SIZE,     U_NAME,        U_UID,          false};
     const uint8_t *r;
-    int e = find(c, &k, name, uid, &r);
+    int e = find(c, &k, name, len, uid, &r);
     return e < 0 ? e : read_user(c, r, ret);
 }
 
 /* A user private group's record follows its name (the user's). */
-static int group_find(const struct oc_nssc *c, const char *name, uint32_t gid,
+static int group_find(const struct oc_nssc *c, const char *name, size_t len, uint32_t gid,
                       struct oc_nssc_gr *ret)
 {
     const struct kind k = {c->n_groups, c->group_slots, c->gr_name_off, c->gr_gid_off,
                            G_SIZE,      G_NAME,         G_GID,          true};
     const uint8_t *r;
-    int e = find(c, &k, name, gid, &r);
+    int e = find(c, &k, name, len, gid, &r);
     return e < 0 ? e : read_group(c, r, ret);
 }
 
 int oc_nssc_pw_by_name(const struct oc_nssc *c, const char *name, struct oc_nssc_pw *ret)
 {
-    return name != NULL ? user_find(c, name, 0, ret) : -ENOENT;
+    return name != NULL ? user_find(c, name, strlen(name), 0, ret) : -ENOENT;
+}
+
+int oc_nssc_pw_by_name_n(const struct oc_nssc *c, const char *name, size_t len,
+                         struct oc_nssc_pw *ret)
+{
+    return name != NULL ? user_find(c, name, len, 0, ret) : -ENOENT;
 }
 
 int oc_nssc_pw_by_uid(const struct oc_nssc *c, uint32_t uid, struct oc_nssc_pw *ret)
 {
-    return user_find(c, NULL, uid, ret);
+    return user_find(c, NULL, 0, uid, ret);
 }
 
 int oc_nssc_gr_by_name(const struct oc_nssc *c, const char *name, struct oc_nssc_gr *ret)
 {
-    return name != NULL ? group_find(c, name, 0, ret) : -ENOENT;
+    return name != NULL ? group_find(c, name, strlen(name), 0, ret) : -ENOENT;
+}
+
+int oc_nssc_gr_by_name_n(const struct oc_nssc *c, const char *name, size_t len,
+                         struct oc_nssc_gr *ret)
+{
+    return name != NULL ? group_find(c, name, len, 0, ret) : -ENOENT;
 }
 
 int oc_nssc_gr_by_gid(const struct oc_nssc *c, uint32_t gid, struct oc_nssc_gr *ret)
 {
-    return group_find(c, NULL, gid, ret);
+    return group_find(c, NULL, 0, gid, ret);
 }
 
 static int ref_at(const struct oc_nssc *c, uint32_t first, uint32_t n, uint32_t i, uint32_t *ret)
@@ -659,6 +679,18 @@ int oc_nssc_pw_gid(const struct oc_nssc *c, const struct oc_nssc_pw *pw, uint32_
         return -EBADMSG;
     }
     *ret_gid = ld32(r + G_GID);
+    return 0;
+}
+
+int oc_nssc_pw_group_id(const struct oc_nssc *c, const struct oc_nssc_pw *pw, uint32_t i,
+                        uint32_t *ret_gid, uint32_t *ret_flags)
+{
+    const uint8_t *r = pw_group_rec(c, pw, i);
+    if (r == NULL) {
+        return -EBADMSG;
+    }
+    *ret_gid = ld32(r + G_GID);
+    *ret_flags = ld32(r + G_FLAGS);
     return 0;
 }
 

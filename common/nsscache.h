@@ -162,9 +162,15 @@ static inline uint32_t oc_nssc_replaced(const struct oc_nssc *c)
 
 /* Lookups: 0, -ENOENT (no such entry) or -EBADMSG (the image is corrupt). */
 int oc_nssc_pw_by_name(const struct oc_nssc *c, const char *name, struct oc_nssc_pw *ret);
+/* The same for a name of len bytes (name[len] is its NUL), for a caller that
+ * has measured it already. */
+int oc_nssc_pw_by_name_n(const struct oc_nssc *c, const char *name, size_t len,
+                         struct oc_nssc_pw *ret);
 int oc_nssc_pw_by_uid(const struct oc_nssc *c, uint32_t uid, struct oc_nssc_pw *ret);
 int oc_nssc_pw_at(const struct oc_nssc *c, uint32_t index, struct oc_nssc_pw *ret);
 int oc_nssc_gr_by_name(const struct oc_nssc *c, const char *name, struct oc_nssc_gr *ret);
+int oc_nssc_gr_by_name_n(const struct oc_nssc *c, const char *name, size_t len,
+                         struct oc_nssc_gr *ret);
 int oc_nssc_gr_by_gid(const struct oc_nssc *c, uint32_t gid, struct oc_nssc_gr *ret);
 int oc_nssc_gr_at(const struct oc_nssc *c, uint32_t index, struct oc_nssc_gr *ret);
 
@@ -175,6 +181,10 @@ int oc_nssc_pw_role(const struct oc_nssc *c, const struct oc_nssc_pw *pw, uint32
                     const char **ret_role);
 int oc_nssc_gr_member(const struct oc_nssc *c, const struct oc_nssc_gr *gr, uint32_t i,
                       const char **ret_member);
+/* The gid and flags of the user's i-th supplementary group (i < n_gids),
+ * without its name or members (initgroups): 0 or -EBADMSG. */
+int oc_nssc_pw_group_id(const struct oc_nssc *c, const struct oc_nssc_pw *pw, uint32_t i,
+                        uint32_t *ret_gid, uint32_t *ret_flags);
 /* The user's i-th supplementary group itself (i < n_gids): 0 or -EBADMSG. */
 int oc_nssc_pw_group(const struct oc_nssc *c, const struct oc_nssc_pw *pw, uint32_t i,
                      struct oc_nssc_gr *ret);

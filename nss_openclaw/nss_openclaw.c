@@ -82,6 +82,7 @@ struct snap {
     bool conf_missing;
     atomic_llong checked_ms;   /* coarse monotonic time of the last stat of both files */
     atomic_uint seen_replaced; /* the cache's replaced word when the path was last checked */
+    bool usable;               /* conf_err == 0 && cache_err == 0, set once built */
     int conf_err;              /* 0, or why the config is unusable */
     uint32_t uid_min, uid_max;
     char *cache_path;
@@ -106,6 +107,10 @@ static struct snap *cur_snap;
 /* Recursion guard: initial-exec TLS needs no helper from the dynamic
  * loader, so the module keeps libc.so.6 as its only dependency. */
 static __thread int in_module __attribute__((tls_model("initial-exec")));
+/* The snapshot this thread's key holds a reference to (NULL: none), read
+ * by a lookup without a call to pthread_getspecific. Only this thread
+ * writes it, always together with the key. */
+static __thread struct snap *thread_snap __attribute__((tls_model("initial-exec")));
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
@@ -131,8 +136,7 @@ static void after_fork_child(void)
     pthread_mutex_init(&pw_ent.lock, NULL);
     pthread_mutex_init(&gr_ent.lock, NULL);
     /* Every snapshot this thread can still reach. */
-    struct snap *reach[4] = {cur_snap, pw_ent.s, gr_ent.s,
-                             thread_key_ok ? pthread_getspecific(thread_key) : NULL};
+    struct snap *reach[4] = {cur_snap, pw_ent.s, gr_ent.s, thread_snap};
     for (size_t i = 0; i < 4; i++) {
         if (reach[i] != NULL) {
             pthread_mutex_init(&reach[i]->etc_lock, NULL);
@@ -423,6 +427,7 @@ static struct snap *snap_build(const char *cpath)
     if (s->conf_err == 0) {
         s->cache_err = map_cache(s);
     }
+    s->usable = s->conf_err == 0 && s->cache_err == 0;
     return s;
 }
 
@@ -453,15 +458,19 @@ static bool conf_unchanged(const struct snap *s, const char *cpath)
  * snapshot has no usable config or cache (the admin who just fixed it
  * should not wait).
  */
+static inline bool snap_fresh(struct snap *s, int64_t now, uint32_t word)
+{
+    return word == atomic_load_explicit(&s->seen_replaced, memory_order_relaxed) &&
+           now - atomic_load_explicit(&s->checked_ms, memory_order_relaxed) < OC_NSS_RECHECK_MS;
+}
+
 static bool snap_current(struct snap *s, const char *cpath)
 {
     int64_t now = coarse_ms();
-    bool usable = s->conf_err == 0 && s->cache_err == 0;
     uint32_t word = 0;
-    if (usable) {
+    if (s->usable) {
         word = oc_nssc_replaced(&s->c);
-        if (word == atomic_load_explicit(&s->seen_replaced, memory_order_relaxed) &&
-            now - atomic_load_explicit(&s->checked_ms, memory_order_relaxed) < OC_NSS_RECHECK_MS) {
+        if (snap_fresh(s, now, word)) {
             return true;
         }
     }
@@ -487,7 +496,7 @@ static int acquire(struct snap **ret)
     (void)pthread_once(&init_once, module_init);
     /* Fast path: this thread's snapshot is still current. Only this
      * thread can drop the reference the key holds, so s stays valid. */
-    s = thread_key_ok ? pthread_getspecific(thread_key) : NULL;
+    s = thread_snap;
     if (s != NULL && snap_current(s, cpath)) {
         atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
     } else {
@@ -510,6 +519,7 @@ static int acquire(struct snap **ret)
         if (!thread_key_ok || pthread_setspecific(thread_key, s) != 0) {
             snap_put(s);
         } else {
+            thread_snap = s;
             snap_put(old);
         }
     }
@@ -531,19 +541,28 @@ struct lookup {
     bool owned;
 };
 
-static int lookup_begin(struct lookup *l)
+/* The rest of lookup_begin(), out of the common path: it may stat, open,
+ * map and parse, so it keeps the caller's errno. */
+static __attribute__((noinline)) int lookup_slow(struct lookup *l)
 {
-    struct snap *s = NULL;
-    if (__builtin_expect(pthread_once(&init_once, module_init) == 0 && thread_key_ok, 1)) {
-        s = pthread_getspecific(thread_key);
-    }
-    if (s != NULL && s->conf_err == 0 && s->cache_err == 0 && snap_current(s, conf_path_buf)) {
+    int saved = errno;
+    l->owned = true;
+    int r = acquire(&l->s);
+    errno = saved;
+    return r;
+}
+
+static inline int lookup_begin(struct lookup *l)
+{
+    /* thread_snap is set only after module_init ran (acquire) */
+    struct snap *s = thread_snap;
+    if (__builtin_expect(
+                s != NULL && s->usable && snap_fresh(s, coarse_ms(), oc_nssc_replaced(&s->c)), 1)) {
         l->s = s;
         l->owned = false;
         return 0;
     }
-    l->owned = true;
-    return acquire(&l->s);
+    return lookup_slow(l);
 }
 
 static void lookup_end(struct lookup *l)
@@ -707,21 +726,35 @@ static char *put_str(char **p, const char *s, size_t n)
     return d;
 }
 
-static int fill_pw(const struct oc_nssc_pw *u, struct passwd *pw, char *buf, size_t buflen)
+/* ln: the size of u->name with its NUL, when the caller knows it (a
+ * lookup by name: the record's name is the one asked for), else 0. */
+static int fill_pw(const struct oc_nssc_pw *u, size_t ln, struct passwd *pw, char *buf,
+                   size_t buflen)
 {
-    size_t ln = strlen(u->name) + 1, lg = strlen(u->gecos) + 1, ld = strlen(u->dir) + 1,
-           ls = strlen(u->shell) + 1;
-    if (buf == NULL || buflen < ln + 2 + lg + ld + ls) {
+    if (ln == 0) {
+        ln = strlen(u->name) + 1;
+    }
+    size_t lg = strlen(u->gecos) + 1, ld = strlen(u->dir) + 1, ls = strlen(u->shell) + 1;
+    if (buf == NULL || buflen < ln + lg + ld + 2 + ls) {
         return -ERANGE;
     }
     char *p = buf;
-    pw->pw_name = put_str(&p, u->name, ln);
+    if (u->gecos == u->name + ln && u->dir == u->gecos + lg) {
+        /* The writer's layout: name, gecos and home in a row after the
+         * record (all inside the data area, each NUL-terminated), so one
+         * copy; a shared gecos (the empty one) takes the general path. */
+        pw->pw_name = put_str(&p, u->name, ln + lg + ld);
+        pw->pw_gecos = pw->pw_name + ln;
+        pw->pw_dir = pw->pw_gecos + lg;
+    } else {
+        pw->pw_name = put_str(&p, u->name, ln);
+        pw->pw_gecos = put_str(&p, u->gecos, lg);
+        pw->pw_dir = put_str(&p, u->dir, ld);
+    }
     pw->pw_passwd = put_str(&p, "*", 2);
+    pw->pw_shell = put_str(&p, u->shell, ls);
     pw->pw_uid = u->uid;
     pw->pw_gid = u->gid;
-    pw->pw_gecos = put_str(&p, u->gecos, lg);
-    pw->pw_dir = put_str(&p, u->dir, ld);
-    pw->pw_shell = put_str(&p, u->shell, ls);
     return 0;
 }
 
@@ -764,14 +797,10 @@ static int fill_gr(const struct oc_nssc *c, const struct oc_nssc_gr *g, struct g
 /* Entry points                                                     */
 /* ---------------------------------------------------------------- */
 
-/* Map an internal result to the NSS status, setting *errnop and errno on
- * failure and restoring the caller's errno on success. */
-static enum nss_status finish(int r, int saved_errno, int *errnop)
+/* Map a failure to the NSS status, setting *errnop and errno. */
+static enum nss_status fail(int r, int *errnop)
 {
     switch (r) {
-    case 0:
-        errno = saved_errno;
-        return NSS_STATUS_SUCCESS;
     case -ENOENT:
         *errnop = ENOENT;
         errno = ENOENT;
@@ -796,6 +825,25 @@ static enum nss_status finish(int r, int saved_errno, int *errnop)
     }
 }
 
+/* Map an internal result to the NSS status, setting *errnop and errno on
+ * failure and restoring the caller's errno on success. */
+static enum nss_status finish(int r, int saved_errno, int *errnop)
+{
+    if (r == 0) {
+        errno = saved_errno;
+        return NSS_STATUS_SUCCESS;
+    }
+    return fail(r, errnop);
+}
+
+/* The same for the by-name and by-id lookups, whose success path leaves
+ * errno alone (only lookup_slow() calls anything that may set it, and it
+ * restores it). */
+static inline enum nss_status result(int r, int *errnop)
+{
+    return __builtin_expect(r == 0, 1) ? NSS_STATUS_SUCCESS : fail(r, errnop);
+}
+
 /* Error of acquire() as a lookup result: a missing cache or config. */
 static int unavail(int r)
 {
@@ -813,15 +861,19 @@ static int unavail(int r)
     } while (0)
 #define GUARD_LEAVE() (in_module = 0)
 
-static bool name_plausible(const char *name)
+/* The length of a name worth looking up (1 to OC_NSSC_STRING_MAX bytes),
+ * or 0. */
+static inline size_t name_len(const char *name)
 {
-    return name != NULL && *name != '\0' &&
-           strnlen(name, OC_NSSC_STRING_MAX + 1) <= OC_NSSC_STRING_MAX;
+    size_t n = name != NULL ? strnlen(name, OC_NSSC_STRING_MAX + 1) : 0;
+    return n <= OC_NSSC_STRING_MAX ? n : 0;
 }
 
-/* One passwd lookup in the current snapshot: by name (name != NULL) or by
- * uid; the record must pass the policy and is copied into buf. */
-static int pw_lookup(const char *name, uid_t uid, struct passwd *pw, char *buf, size_t buflen)
+/* One passwd lookup in the current snapshot: by name (name != NULL, len
+ * bytes) or by uid; the record must pass the policy and is copied into
+ * buf. */
+static inline __attribute__((always_inline)) int
+pw_lookup(const char *name, size_t len, uid_t uid, struct passwd *pw, char *buf, size_t buflen)
 {
     struct lookup l;
     struct oc_nssc_pw u;
@@ -832,7 +884,7 @@ static int pw_lookup(const char *name, uid_t uid, struct passwd *pw, char *buf, 
     }
     const struct snap *s = l.s;
     if (name != NULL) {
-        r = oc_nssc_pw_by_name(&s->c, name, &u);
+        r = oc_nssc_pw_by_name_n(&s->c, name, len, &u);
     } else {
         r = id_ok(s, uid) ? oc_nssc_pw_by_uid(&s->c, uid, &u) : -ENOENT;
     }
@@ -840,14 +892,15 @@ static int pw_lookup(const char *name, uid_t uid, struct passwd *pw, char *buf, 
         r = -ENOENT;
     }
     if (r == 0) {
-        r = fill_pw(&u, pw, buf, buflen);
+        r = fill_pw(&u, name != NULL ? len + 1 : 0, pw, buf, buflen);
     }
     lookup_end(&l);
     return r;
 }
 
-/* The same for groups: by name (name != NULL) or by gid. */
-static int gr_lookup(const char *name, gid_t gid, struct group *gr, char *buf, size_t buflen)
+/* The same for groups: by name (name != NULL, len bytes) or by gid. */
+static inline __attribute__((always_inline)) int
+gr_lookup(const char *name, size_t len, gid_t gid, struct group *gr, char *buf, size_t buflen)
 {
     struct lookup l;
     struct oc_nssc_gr g;
@@ -858,7 +911,7 @@ static int gr_lookup(const char *name, gid_t gid, struct group *gr, char *buf, s
     }
     const struct snap *s = l.s;
     if (name != NULL) {
-        r = oc_nssc_gr_by_name(&s->c, name, &g);
+        r = oc_nssc_gr_by_name_n(&s->c, name, len, &g);
     } else {
         r = id_ok(s, gid) ? oc_nssc_gr_by_gid(&s->c, gid, &g) : -ENOENT;
     }
@@ -875,45 +928,47 @@ static int gr_lookup(const char *name, gid_t gid, struct group *gr, char *buf, s
 enum nss_status _nss_openclaw_getpwnam_r(const char *name, struct passwd *pw, char *buf,
                                          size_t buflen, int *errnop)
 {
-    int saved = errno, r;
+    int r;
 
     GUARD_ENTER(errnop);
-    r = name_plausible(name) ? pw_lookup(name, 0, pw, buf, buflen) : -ENOENT;
+    size_t len = name_len(name);
+    r = len != 0 ? pw_lookup(name, len, 0, pw, buf, buflen) : -ENOENT;
     GUARD_LEAVE();
-    return finish(r, saved, errnop);
+    return result(r, errnop);
 }
 
 enum nss_status _nss_openclaw_getpwuid_r(uid_t uid, struct passwd *pw, char *buf, size_t buflen,
                                          int *errnop)
 {
-    int saved = errno, r;
+    int r;
 
     GUARD_ENTER(errnop);
-    r = uid != 0 ? pw_lookup(NULL, uid, pw, buf, buflen) : -ENOENT;
+    r = uid != 0 ? pw_lookup(NULL, 0, uid, pw, buf, buflen) : -ENOENT;
     GUARD_LEAVE();
-    return finish(r, saved, errnop);
+    return result(r, errnop);
 }
 
 enum nss_status _nss_openclaw_getgrnam_r(const char *name, struct group *gr, char *buf,
                                          size_t buflen, int *errnop)
 {
-    int saved = errno, r;
+    int r;
 
     GUARD_ENTER(errnop);
-    r = name_plausible(name) ? gr_lookup(name, 0, gr, buf, buflen) : -ENOENT;
+    size_t len = name_len(name);
+    r = len != 0 ? gr_lookup(name, len, 0, gr, buf, buflen) : -ENOENT;
     GUARD_LEAVE();
-    return finish(r, saved, errnop);
+    return result(r, errnop);
 }
 
 enum nss_status _nss_openclaw_getgrgid_r(gid_t gid, struct group *gr, char *buf, size_t buflen,
                                          int *errnop)
 {
-    int saved = errno, r;
+    int r;
 
     GUARD_ENTER(errnop);
-    r = gid != 0 ? gr_lookup(NULL, gid, gr, buf, buflen) : -ENOENT;
+    r = gid != 0 ? gr_lookup(NULL, 0, gid, gr, buf, buflen) : -ENOENT;
     GUARD_LEAVE();
-    return finish(r, saved, errnop);
+    return result(r, errnop);
 }
 
 /* Append gid to the caller's array unless present; grows it (never past
@@ -964,28 +1019,37 @@ enum nss_status _nss_openclaw_initgroups_dyn(const char *user, gid_t group, long
     struct oc_nssc_pw u;
 
     GUARD_ENTER(errnop);
-    if (!name_plausible(user) || start == NULL || size == NULL || groupsp == NULL || *start < 0 ||
+    size_t len = name_len(user);
+    if (len == 0 || start == NULL || size == NULL || groupsp == NULL || *start < 0 ||
         *size < *start) {
         r = -ENOENT;
     } else if ((r = lookup_begin(&l)) < 0) {
         r = unavail(r);
     } else {
         struct snap *s = l.s;
-        r = oc_nssc_pw_by_name(&s->c, user, &u);
+        r = oc_nssc_pw_by_name_n(&s->c, user, len, &u);
         if (r == 0 && !pw_ok(s, &u)) {
             r = -ENOENT;
         }
         for (uint32_t i = 0; r == 0 && i < u.n_gids; i++) {
             struct oc_nssc_gr g;
-            /* the group's record itself (the list holds refs to them) */
-            if ((r = oc_nssc_pw_group(&s->c, &u, i, &g)) < 0) {
+            uint32_t gid, flags;
+            /* the group's record itself (the list holds refs to them); its
+             * name only for a local group */
+            if ((r = oc_nssc_pw_group_id(&s->c, &u, i, &gid, &flags)) < 0) {
                 break;
             }
-            uint32_t gid = g.gid;
             if (gid == group || gid == 0) {
                 continue; /* the primary group is the caller's */
             }
-            bool ok = (g.flags & OC_NSSC_GROUP_LOCAL) ? local_ok(s, &g) : id_ok(s, gid);
+            bool ok;
+            if ((flags & OC_NSSC_GROUP_LOCAL) == 0) {
+                ok = id_ok(s, gid);
+            } else if ((r = oc_nssc_pw_group(&s->c, &u, i, &g)) < 0) {
+                break;
+            } else {
+                ok = local_ok(s, &g);
+            }
             if (ok) {
                 r = add_gid(gid, start, size, groupsp, limit);
             }
@@ -1086,7 +1150,7 @@ enum nss_status _nss_openclaw_getpwent_r(struct passwd *pw, char *buf, size_t bu
             pw_ent.idx++;
             continue;
         }
-        r = fill_pw(&u, pw, buf, buflen);
+        r = fill_pw(&u, 0, pw, buf, buflen);
         if (r == 0) {
             pw_ent.idx++; /* advance only on success: ERANGE retries this entry */
         }

@@ -28,8 +28,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Lookups that never answer with another entry than the one asked for. */
 static int pw_name(const struct oc_nssc *c, const char *name, struct oc_nssc_pw *pw)
 {
+    struct oc_nssc_pw n;
     int r = oc_nssc_pw_by_name(c, name, pw);
+    /* the measured-name form the NSS module calls answers the same */
     if (r == 0 && strcmp(pw->name, name) != 0) {
+        __builtin_trap();
+    }
+    if (oc_nssc_pw_by_name_n(c, name, strlen(name), &n) != r ||
+        (r == 0 &&
+         (n.name != pw->name || n.gecos != pw->gecos || n.dir != pw->dir || n.shell != pw->shell ||
+          n.uid != pw->uid || n.gid != pw->gid || n.flags != pw->flags || n.roles != pw->roles ||
+          n.n_roles != pw->n_roles || n.gids != pw->gids || n.n_gids != pw->n_gids))) {
         __builtin_trap();
     }
     return r;
@@ -46,8 +55,13 @@ static int pw_uid(const struct oc_nssc *c, uint32_t uid, struct oc_nssc_pw *pw)
 
 static int gr_name(const struct oc_nssc *c, const char *name, struct oc_nssc_gr *gr)
 {
+    struct oc_nssc_gr n;
     int r = oc_nssc_gr_by_name(c, name, gr);
     if (r == 0 && strcmp(gr->name, name) != 0) {
+        __builtin_trap();
+    }
+    if (oc_nssc_gr_by_name_n(c, name, strlen(name), &n) != r ||
+        (r == 0 && memcmp(&n, gr, sizeof(n)) != 0)) {
         __builtin_trap();
     }
     return r;
@@ -70,7 +84,17 @@ static void walk_user(const struct oc_nssc *c, const struct oc_nssc_pw *pw)
     struct oc_nssc_pw again;
 
     for (uint32_t i = 0; i < pw->n_gids && i < 64; i++) {
+        uint32_t gid2, flags;
+        int r = oc_nssc_pw_group_id(c, pw, i, &gid2, &flags);
+        /* initgroups' accessor reads the same record as the full one */
+        if (r == 0 && oc_nssc_pw_group(c, pw, i, &gr) == 0 &&
+            (gr.gid != gid2 || gr.flags != flags)) {
+            __builtin_trap();
+        }
         if (oc_nssc_pw_gid(c, pw, i, &gid) == 0) {
+            if (r != 0 || gid != gid2) {
+                __builtin_trap();
+            }
             (void)gr_gid(c, gid, &gr);
         }
     }

@@ -312,6 +312,30 @@ static void test_getpw_every_buffer_size(void **state)
     }
     /* "alice" "*" "Alice Agent" "/home/alice" "/bin/sh" */
     assert_int_equal(fits, 6 + 2 + 12 + 12 + 8);
+    /* bob's gecos is the empty string the cache shares: his strings are
+     * not in a row, so they are copied one by one; the same contract */
+    fits = 0;
+    for (size_t n = 0; n < 64; n++) {
+        char *buf = n ? malloc(n) : NULL;
+        err = 0;
+        enum nss_status st = m.getpwnam("bob", &pw, buf, n, &err);
+        if (st == NSS_STATUS_TRYAGAIN) {
+            assert_int_equal(err, ERANGE);
+            assert_int_equal(fits, 0);
+        } else {
+            assert_int_equal(st, NSS_STATUS_SUCCESS);
+            fits = fits ? fits : n;
+            assert_string_equal(pw.pw_name, "bob");
+            assert_string_equal(pw.pw_passwd, "*");
+            assert_string_equal(pw.pw_gecos, "");
+            assert_string_equal(pw.pw_dir, "/home/bob");
+            assert_string_equal(pw.pw_shell, "/bin/bash");
+            assert_true(pw.pw_shell >= buf && pw.pw_shell + 10 <= buf + n);
+        }
+        free(buf);
+    }
+    /* "bob" "*" "" "/home/bob" "/bin/bash" */
+    assert_int_equal(fits, 4 + 2 + 1 + 10 + 10);
 }
 
 /* --- group --------------------------------------------------------- */

@@ -94,6 +94,23 @@ static void test_roundtrip(void **state)
     assert_int_equal(oc_nssc_pw_gid(&c, &pw, 1, &gid), 0);
     assert_int_equal(gid, UMIN + 50);
     assert_int_equal(oc_nssc_pw_gid(&c, &pw, 2, &gid), -EBADMSG);
+    /* initgroups' accessor reads the same records: gid and local flag */
+    uint32_t gflags;
+    assert_int_equal(oc_nssc_pw_group_id(&c, &pw, 0, &gid, &gflags), 0);
+    assert_int_equal(gid, 998);
+    assert_int_equal(gflags, OC_NSSC_GROUP_LOCAL);
+    assert_int_equal(oc_nssc_pw_group_id(&c, &pw, 1, &gid, &gflags), 0);
+    assert_int_equal(gid, UMIN + 50);
+    assert_int_equal(gflags, 0);
+    assert_int_equal(oc_nssc_pw_group_id(&c, &pw, 2, &gid, &gflags), -EBADMSG);
+    /* a name whose length the caller measured: the same record */
+    struct oc_nssc_pw byn;
+    assert_int_equal(oc_nssc_pw_by_name_n(&c, "alice", 5, &byn), 0);
+    assert_ptr_equal(byn.name, pw.name);
+    assert_ptr_equal(byn.dir, pw.dir);
+    assert_int_equal(oc_nssc_pw_by_name_n(&c, "carol", 5, &byn), -ENOENT);
+    assert_int_equal(oc_nssc_gr_by_name_n(&c, "devs", 4, &gr), 0);
+    assert_int_equal(gr.gid, UMIN + 50);
 
     assert_int_equal(oc_nssc_pw_by_uid(&c, UMIN + 2, &pw), 0);
     assert_string_equal(pw.name, "bob");
