@@ -107,13 +107,14 @@ EXTRA_DIST += tests/integration/helper-mi.sh tests/integration/helper-mi-imds.sh
 
 # The real daemon against the local tenant, clients under several uids.
 TESTS += tests/integration/helper-daemon.sh tests/integration/helper-tpm.sh \
-	tests/integration/helper-faults.sh tests/integration/helper-directory.sh
+	tests/integration/helper-faults.sh tests/integration/helper-directory.sh \
+	tests/integration/helper-directory-delta.sh
 # azure-arc, agent-identity and OIDC discovery, against the tenant and a hostile Arc fake.
 TESTS += tests/integration/helper-creds.sh
 EXTRA_DIST += tests/integration/helper-creds.sh tests/integration/arc_fake.py
 EXTRA_DIST += tests/integration/helper-daemon.sh tests/integration/helper-tpm.sh \
 	tests/integration/helper-faults.sh tests/integration/helper-lib.sh \
-	tests/integration/helper-directory.sh \
+	tests/integration/helper-directory.sh tests/integration/helper-directory-delta.sh \
 	tests/integration/helper_client.py tests/fuzz/corpus/proto
 
 # TPM in the daemon: tpm-sealed-secret, tokens at rest (tokens.db), software-key warning.

@@ -493,9 +493,10 @@ int main(int argc, char **argv)
         /* files a killed predecessor was writing (never those readers use) */
         static const char *const jwks_names[] = {OC_JWKS_FILE, "openid-configuration.json"};
         static const char *const trust_names[] = {OC_DIR_FILE_NAME, OC_GRAPH_NAMES_FILE,
-                                                  "nss.cache"};
+                                                  "nss.cache", OC_GRAPH_STATE_FILE,
+                                                  OC_GRAPH_BUDGET_FILE};
         size_t swept = oc_sweep_temp(cfg->global.jwks_dir, jwks_names, 2) +
-                       oc_sweep_temp(cfg->global.trust_dir, trust_names, 3);
+                       oc_sweep_temp(cfg->global.trust_dir, trust_names, 5);
         if (swept > 0) {
             logmsg(LOG_INFO, "removed %zu temporary file(s) left by an earlier run", swept);
         }
