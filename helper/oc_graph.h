@@ -8,7 +8,8 @@
  * app role on the host's resource application, merges them with the
  * static [agent] sections, and writes the NSS cache and
  * <state_dir>/directory.json atomically. Every request runs in the
- * daemon's curl multi loop (never blocking it). On any Graph failure the
+ * caller's curl multi loop (never blocking it); incrementally from the
+ * Graph delta state when it can (oc_graph.c). On any Graph failure the
  * last good files stay untouched and the sync is retried with backoff.
  * Without [directory], a sync rebuilds the NSS cache from the static
  * sections only (no network).
