@@ -100,10 +100,10 @@ struct principal {
     size_t n_keys;
     enum pstep step;
     unsigned char tries; /* throttled answers inside a $batch */
-    bool app;      /* servicePrincipalType Application: it has key credentials */
-    bool have;     /* appId, accountEnabled and displayName are known */
-    bool assigned; /* in the assignments read (or kept) by this sync */
-    bool consumed; /* merged into a static [agent] by write_files() */
+    bool app;            /* servicePrincipalType Application: it has key credentials */
+    bool have;           /* appId, accountEnabled and displayName are known */
+    bool assigned;       /* in the assignments read (or kept) by this sync */
+    bool consumed;       /* merged into a static [agent] by write_files() */
 };
 
 /* One Graph request of the queue: waiting (its turn, the budget or a
@@ -1027,7 +1027,10 @@ static int principal_sp_apply(struct principal *p, const cJSON *o)
         p->enabled = enabled;
         got_on = true;
     }
-    if (oc_json_get_string(o, "displayName", 4096, &dn) == 0 || (!p->have && (dn = "") != NULL)) {
+    if (oc_json_get_string(o, "displayName", 4096, &dn) < 0) {
+        dn = p->have ? NULL : ""; /* absent: unchanged, or empty for a new one */
+    }
+    if (dn != NULL) {
         char *copy = strndup(dn, OC_DIR_DISPLAY_MAX);
         size_t bad = 0;
 
@@ -1159,8 +1162,7 @@ static int delta_done(struct oc_graph *g, const struct oc_fetch_result *res)
         char id[OC_GUID_SIZE];
         struct principal *p;
 
-        if (oc_json_get_string(it, "id", OC_GUID_LEN, &sid) < 0 ||
-            oc_guid_normalize(sid, id) < 0) {
+        if (oc_json_get_string(it, "id", OC_GUID_LEN, &sid) < 0 || oc_guid_normalize(sid, id) < 0) {
             continue;
         }
         if (!g->full) {
@@ -1191,8 +1193,9 @@ static int delta_done(struct oc_graph *g, const struct oc_fetch_result *res)
     if (oc_json_get_string(o, "@odata.nextLink", LINK_MAX, &next) == 0) {
         if (!link_ok(g, next) || ++g->pages >= OC_GRAPH_PAGES_MAX) {
             cJSON_Delete(o);
-            sync_failed(g, -1, "Graph's delta @odata.nextLink leaves graph_url or pages too "
-                               "often: refused");
+            sync_failed(g, -1,
+                        "Graph's delta @odata.nextLink leaves graph_url or pages too "
+                        "often: refused");
             return -EBADMSG;
         }
         free(g->delta_url);
@@ -1206,8 +1209,9 @@ static int delta_done(struct oc_graph *g, const struct oc_fetch_result *res)
     }
     if (oc_json_get_string(o, "@odata.deltaLink", LINK_MAX, &dlink) < 0 || !link_ok(g, dlink)) {
         cJSON_Delete(o);
-        sync_failed(g, -1, "the last servicePrincipals/delta page from Graph has no usable "
-                           "@odata.deltaLink");
+        sync_failed(g, -1,
+                    "the last servicePrincipals/delta page from Graph has no usable "
+                    "@odata.deltaLink");
         return -EBADMSG;
     }
     free(g->delta_new);
@@ -1234,15 +1238,15 @@ static int batch_member(struct oc_graph *g, struct principal *p, bool app, long 
         char *end = NULL;
 
         if (p->tries >= OC_GRAPH_TRIES_MAX) {
-            sync_failed(g, -1, "Microsoft Graph kept answering HTTP %ld to requests in a $batch; "
-                               "retrying later",
+            sync_failed(g, -1,
+                        "Microsoft Graph kept answering HTTP %ld to requests in a $batch; "
+                        "retrying later",
                         st);
             return -EAGAIN;
         }
         if (oc_json_get_string(headers, "Retry-After", 16, &ra) == 0) {
             long v = strtol(ra, &end, 10);
-            if (end != ra && *end == '\0' && v >= 0 && v <= OC_RETRY_AFTER_MAX &&
-                v * 1000 > wait) {
+            if (end != ra && *end == '\0' && v >= 0 && v <= OC_RETRY_AFTER_MAX && v * 1000 > wait) {
                 wait = v * 1000;
             }
         }
@@ -1369,8 +1373,8 @@ static int batch_send(struct oc_graph *g, uint32_t j)
             (void)snprintf(url, sizeof(url), "/servicePrincipals/%s?$select=%s", p->id,
                            DELTA_SELECT);
         } else {
-            (void)snprintf(url, sizeof(url),
-                           "/applications(appId='%s')?$select=keyCredentials", p->app_id);
+            (void)snprintf(url, sizeof(url), "/applications(appId='%s')?$select=keyCredentials",
+                           p->app_id);
         }
         (void)snprintf(id, sizeof(id), "%zu", b->n);
         r = cJSON_CreateObject();
@@ -1853,7 +1857,8 @@ static int state_key(const cJSON *ko, struct oc_dir_key *k)
     memset(k, 0, sizeof(*k));
     if (oc_json_get_string(ko, "key_id", OC_GUID_LEN, &kid) < 0 ||
         oc_guid_normalize(kid, k->key_id) < 0 ||
-        oc_json_get_int64(ko, "not_before", -OC_JSON_INT_MAX, OC_JSON_INT_MAX, &k->not_before) < 0 ||
+        oc_json_get_int64(ko, "not_before", -OC_JSON_INT_MAX, OC_JSON_INT_MAX, &k->not_before) <
+                0 ||
         oc_json_get_int64(ko, "not_after", -OC_JSON_INT_MAX, OC_JSON_INT_MAX, &k->not_after) < 0 ||
         oc_json_get_string(ko, "sha1", 40, &sha1) < 0 || strlen(sha1) != 40 ||
         oc_json_get_string(ko, "sha256", 64, &sha256) < 0 || strlen(sha256) != 64) {

@@ -27,19 +27,19 @@
 #include "conf.h"
 #include "oc_fetch.h"
 
-#define OC_GRAPH_JOB_FLAG   (UINT64_C(1) << 62) /* job ids of the sync */
-#define OC_GRAPH_PARALLEL   4                   /* Graph requests in flight at once */
-#define OC_GRAPH_PAGES_MAX  1024                /* @odata.nextLink pages followed (999 each) */
-#define OC_GRAPH_RETRY_BASE 30                  /* seconds, first retry after a failure */
-#define OC_GRAPH_RETRY_MAX  900                 /* seconds */
-#define OC_GRAPH_NAMES_FILE "names.json"
-#define OC_GRAPH_STATE_FILE "graph-state.json" /* deltaLink + the assigned principals */
-#define OC_GRAPH_BUDGET_FILE "graph-budget"    /* the request budget across runs */
-#define OC_GRAPH_STATE_MAX  (64u * 1024u * 1024u) /* bytes of graph-state.json */
-#define OC_GRAPH_BATCH_MAX  20                  /* requests in one JSON $batch (Graph's limit) */
-#define OC_GRAPH_TOP        999                 /* page size asked for ($top, Graph's maximum) */
-#define OC_GRAPH_TRIES_MAX  6                   /* attempts of one request on 429, 503, 5xx */
-#define OC_GRAPH_BACKOFF_MS 1000                /* first backoff without Retry-After */
+#define OC_GRAPH_JOB_FLAG       (UINT64_C(1) << 62) /* job ids of the sync */
+#define OC_GRAPH_PARALLEL       4                   /* Graph requests in flight at once */
+#define OC_GRAPH_PAGES_MAX      1024                /* @odata.nextLink pages followed (999 each) */
+#define OC_GRAPH_RETRY_BASE     30                  /* seconds, first retry after a failure */
+#define OC_GRAPH_RETRY_MAX      900                 /* seconds */
+#define OC_GRAPH_NAMES_FILE     "names.json"
+#define OC_GRAPH_STATE_FILE     "graph-state.json"    /* deltaLink + the assigned principals */
+#define OC_GRAPH_BUDGET_FILE    "graph-budget"        /* the request budget across runs */
+#define OC_GRAPH_STATE_MAX      (64u * 1024u * 1024u) /* bytes of graph-state.json */
+#define OC_GRAPH_BATCH_MAX      20   /* requests in one JSON $batch (Graph's limit) */
+#define OC_GRAPH_TOP            999  /* page size asked for ($top, Graph's maximum) */
+#define OC_GRAPH_TRIES_MAX      6    /* attempts of one request on 429, 503, 5xx */
+#define OC_GRAPH_BACKOFF_MS     1000 /* first backoff without Retry-After */
 #define OC_GRAPH_BACKOFF_MAX_MS 32000
 
 struct oc_graph;

@@ -855,8 +855,7 @@ static void test_directory_errors(void **state)
         7, "full_sync_interval = 300 is shorter than sync_interval = 600");
     bad(MINIMAL "[directory]\nfull_sync_interval = 518401\n", 5, "full_sync_interval");
     bad(MINIMAL "[directory]\nmax_requests_per_minute = 9\n", 5, "max_requests_per_minute");
-    bad(MINIMAL "[directory]\nmax_requests_per_minute = 100001\n", 5,
-        "max_requests_per_minute");
+    bad(MINIMAL "[directory]\nmax_requests_per_minute = 100001\n", 5, "max_requests_per_minute");
     bad(MINIMAL "[directory]\ngraph_url = http://graph.microsoft.com\n", 5, "https://");
     bad(MINIMAL "[directory]\non_anomaly = lock\n", 5, "none or disable-service-principal");
     bad(MINIMAL "[directory]\nresource = not a uri\n", 5, "neither a GUID nor a URI");
