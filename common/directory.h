@@ -29,8 +29,8 @@
  * root's openclaw-sync to disable its service principal through Graph
  * (on_anomaly = disable-service-principal; openclaw-sync.path starts it). */
 #define OC_ANOMALY_DIR_NAME   "anomalies"
-#define OC_DIR_FILE_MAX       (32u * 1024u * 1024u) /* bytes in the file */
-#define OC_DIR_AGENTS_MAX     4096                  /* agents in the file */
+#define OC_DIR_FILE_MAX       (64u * 1024u * 1024u) /* bytes in the file */
+#define OC_DIR_AGENTS_MAX     100000                /* agents in the file */
 #define OC_DIR_ROLES_MAX      64                    /* roles of one agent */
 #define OC_DIR_ROLE_MAX       256                   /* bytes in a role value */
 #define OC_DIR_KEYS_MAX       16                    /* certificate keys of one agent */

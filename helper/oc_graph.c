@@ -1434,17 +1434,43 @@ static void pump(struct oc_graph *g)
 /* Names                                                              */
 /* ------------------------------------------------------------------ */
 
+/* The pinned names, with two hash indexes (object id, name) so that
+ * 100 000 agents cost no quadratic time. Slots hold index + 1. */
 struct names {
     char (*oid)[OC_GUID_SIZE];
     char (*name)[OC_USER_NAME_MAX + 1];
     size_t n, cap;
+    size_t *h_oid, *h_name, hcap;
 };
+
+static size_t str_hash(const char *s)
+{
+    return (size_t)oc_fnv1a64(s, strlen(s));
+}
+
+static void names_index(struct names *m, size_t i)
+{
+    size_t k = str_hash(m->oid[i]) & (m->hcap - 1);
+
+    while (m->h_oid[k] != 0) {
+        k = (k + 1) & (m->hcap - 1);
+    }
+    m->h_oid[k] = i + 1;
+    k = str_hash(m->name[i]) & (m->hcap - 1);
+    while (m->h_name[k] != 0) {
+        k = (k + 1) & (m->hcap - 1);
+    }
+    m->h_name[k] = i + 1;
+}
 
 static const char *names_get(const struct names *m, const char *oid)
 {
-    for (size_t i = 0; i < m->n; i++) {
-        if (strcmp(m->oid[i], oid) == 0) {
-            return m->name[i];
+    if (m->hcap == 0) {
+        return NULL;
+    }
+    for (size_t k = str_hash(oid) & (m->hcap - 1); m->h_oid[k] != 0; k = (k + 1) & (m->hcap - 1)) {
+        if (strcmp(m->oid[m->h_oid[k] - 1], oid) == 0) {
+            return m->name[m->h_oid[k] - 1];
         }
     }
     return NULL;
@@ -1452,7 +1478,12 @@ static const char *names_get(const struct names *m, const char *oid)
 
 static bool names_taken(const struct names *m, const char *name, const char *not_oid)
 {
-    for (size_t i = 0; i < m->n; i++) {
+    if (m->hcap == 0) {
+        return false;
+    }
+    for (size_t k = str_hash(name) & (m->hcap - 1); m->h_name[k] != 0;
+         k = (k + 1) & (m->hcap - 1)) {
+        size_t i = m->h_name[k] - 1;
         if (strcmp(m->name[i], name) == 0 && strcmp(m->oid[i], not_oid) != 0) {
             return true;
         }
@@ -1479,6 +1510,27 @@ static int names_add(struct names *m, const char *oid, const char *name)
     oc_strscpy(m->oid[m->n], OC_GUID_SIZE, oid);
     oc_strscpy(m->name[m->n], OC_USER_NAME_MAX + 1, name);
     m->n++;
+    if (2 * m->n > m->hcap) {
+        size_t nc = m->hcap == 0 ? 128 : 2 * m->hcap;
+        size_t *ho = calloc(nc, sizeof(*ho)), *hn = calloc(nc, sizeof(*hn));
+
+        if (ho == NULL || hn == NULL) {
+            free(ho);
+            free(hn);
+            m->n--;
+            return -ENOMEM;
+        }
+        free(m->h_oid);
+        free(m->h_name);
+        m->h_oid = ho;
+        m->h_name = hn;
+        m->hcap = nc;
+        for (size_t i = 0; i < m->n; i++) {
+            names_index(m, i);
+        }
+    } else {
+        names_index(m, m->n - 1);
+    }
     return 0;
 }
 
@@ -1486,6 +1538,8 @@ static void names_free(struct names *m)
 {
     free(m->oid);
     free(m->name);
+    free(m->h_oid);
+    free(m->h_name);
     memset(m, 0, sizeof(*m));
 }
 
@@ -1643,14 +1697,31 @@ static struct principal *principal_by_app(struct oc_graph *g, const char *app_id
     return NULL;
 }
 
-static bool uid_used(const struct oc_dir *d, uint32_t uid)
+/* The uids given so far (open addressing; 0, never an agent's uid, is empty). */
+struct uidset {
+    uint32_t *v;
+    size_t cap;
+};
+
+static bool uid_used(const struct uidset *u, uint32_t uid)
 {
-    for (size_t i = 0; i < d->n_agents; i++) {
-        if (d->agents[i].uid == uid) {
+    for (size_t k = (size_t)((uid * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (u->cap - 1);
+         u->v[k] != 0; k = (k + 1) & (u->cap - 1)) {
+        if (u->v[k] == uid) {
             return true;
         }
     }
     return false;
+}
+
+static void uid_add(struct uidset *u, uint32_t uid)
+{
+    size_t k = (size_t)((uid * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (u->cap - 1);
+
+    while (u->v[k] != 0 && u->v[k] != uid) {
+        k = (k + 1) & (u->cap - 1);
+    }
+    u->v[k] = uid;
 }
 
 static void dir_agent_fill(struct oc_dir_agent *a, const struct principal *p)
@@ -1688,14 +1759,37 @@ static void change_record(const struct oc_graph *g, const char *event, const cha
     });
 }
 
-static const struct oc_dir_agent *dir_by_oid(const struct oc_dir *d, const char *oid)
+static int by_oid(const void *x, const void *y)
 {
-    for (size_t i = 0; d != NULL && i < d->n_agents; i++) {
-        if (oc_guid_equal(d->agents[i].object_id, oid)) {
-            return &d->agents[i];
-        }
+    return strcasecmp((*(const struct oc_dir_agent *const *)x)->object_id,
+                      (*(const struct oc_dir_agent *const *)y)->object_id);
+}
+
+/* The agents of d sorted by object id (NULL for none or out of memory). */
+static const struct oc_dir_agent **dir_sorted(const struct oc_dir *d)
+{
+    const struct oc_dir_agent **v;
+
+    if (d == NULL || d->n_agents == 0 || (v = malloc(d->n_agents * sizeof(*v))) == NULL) {
+        return NULL;
     }
-    return NULL;
+    for (size_t i = 0; i < d->n_agents; i++) {
+        v[i] = &d->agents[i];
+    }
+    qsort(v, d->n_agents, sizeof(*v), by_oid);
+    return v;
+}
+
+static const struct oc_dir_agent *dir_by_oid(const struct oc_dir_agent **sorted, size_t n,
+                                             const struct oc_dir_agent *key)
+{
+    const struct oc_dir_agent **hit;
+
+    if (sorted == NULL) {
+        return NULL;
+    }
+    hit = bsearch(&key, sorted, n, sizeof(*sorted), by_oid);
+    return hit != NULL ? *hit : NULL;
 }
 
 static void agent_record(const struct oc_graph *g, const char *event, const struct oc_dir_agent *a,
@@ -1738,11 +1832,19 @@ static void role_records(const struct oc_graph *g, const char *event, const stru
 static void directory_changes(const struct oc_graph *g, const struct oc_dir *old,
                               const struct oc_dir *new)
 {
+    const struct oc_dir_agent **so = dir_sorted(old), **sn = dir_sorted(new);
+    size_t n_old = old != NULL ? old->n_agents : 0;
     char detail[512];
 
+    if ((so == NULL && n_old > 0) || (sn == NULL && new->n_agents > 0)) {
+        g->log("directory sync: out of memory: this sync's changes are not audited one by one");
+        free(so);
+        free(sn);
+        return;
+    }
     for (size_t i = 0; i < new->n_agents; i++) {
         const struct oc_dir_agent *n = &new->agents[i];
-        const struct oc_dir_agent *o = dir_by_oid(old, n->object_id);
+        const struct oc_dir_agent *o = dir_by_oid(so, n_old, n);
 
         if (o == NULL) {
             added_detail(n, detail, sizeof(detail));
@@ -1762,10 +1864,12 @@ static void directory_changes(const struct oc_graph *g, const struct oc_dir *old
     for (size_t i = 0; old != NULL && i < old->n_agents; i++) {
         const struct oc_dir_agent *o = &old->agents[i];
 
-        if (dir_by_oid(new, o->object_id) == NULL) {
+        if (dir_by_oid(sn, new->n_agents, o) == NULL) {
             agent_record(g, "agent-removed", o, "no longer holds a role on the resource");
         }
     }
+    free(so);
+    free(sn);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2007,6 +2111,7 @@ static int write_files(struct oc_graph *g, bool synced)
     uint8_t seed[OC_NSSC_SEED_SIZE];
     bool names_changed = false, old_ok = false;
     struct oc_dir *old_dir = NULL;
+    struct uidset uids = {0};
     int r;
 
     r = oc_idmap_assign(cfg, &ids, &n_ids, err, sizeof(err));
@@ -2025,11 +2130,14 @@ static int write_files(struct oc_graph *g, bool synced)
                     path, strerror(-r));
         return r;
     }
+    for (uids.cap = 64; uids.cap < 2 * (n_ids + g->n_pr + 1); uids.cap *= 2) {
+    }
+    uids.v = calloc(uids.cap, sizeof(*uids.v));
     dir.agents = calloc(n_ids + g->n_pr + 1, sizeof(*dir.agents));
     cb = calloc(n_ids + g->n_pr + 1, sizeof(*cb));
     nssroles = calloc(n_ids + g->n_pr + 1, sizeof(*nssroles));
     gecos = calloc(n_ids + g->n_pr + 1, sizeof(*gecos));
-    if (dir.agents == NULL || cb == NULL || nssroles == NULL || gecos == NULL) {
+    if (dir.agents == NULL || cb == NULL || nssroles == NULL || gecos == NULL || uids.v == NULL) {
         r = -ENOMEM;
         sync_failed(g, -1, "out of memory");
         goto out;
@@ -2048,6 +2156,7 @@ static int write_files(struct oc_graph *g, bool synced)
         oc_strscpy(da->app_id, sizeof(da->app_id), a->app_id);
         oc_strscpy(da->object_id, sizeof(da->object_id), a->object_id);
         da->uid = ids[i].uid;
+        uid_add(&uids, da->uid);
         da->enabled = a->enabled && (p == NULL || p->enabled);
         da->display_name = a->display_name != NULL ? a->display_name
                            : p != NULL             ? p->display_name
@@ -2075,7 +2184,7 @@ static int write_files(struct oc_graph *g, bool synced)
             continue;
         }
         uid = oc_idmap_uid(gl->tenant_id, p->id, gl->uid_min, gl->uid_max);
-        if (uid_used(&dir, uid)) {
+        if (uid_used(&uids, uid)) {
             g->log("directory sync: service principal %s (%s) maps to uid %u, which another agent "
                    "has: refused; pin it with an [agent NAME] section (app_id, object_id, uid =)",
                    p->id, p->app_id, uid);
@@ -2120,6 +2229,7 @@ static int write_files(struct oc_graph *g, bool synced)
                    p->app_id, name, uid);
         }
         da = &dir.agents[dir.n_agents++];
+        uid_add(&uids, uid);
         oc_strscpy(da->name, sizeof(da->name), name);
         oc_strscpy(da->app_id, sizeof(da->app_id), p->app_id);
         oc_strscpy(da->object_id, sizeof(da->object_id), p->id);
@@ -2237,6 +2347,7 @@ out:
     free(gecos);
     free(cb);
     free(dir.agents);
+    free(uids.v);
     free(img);
     free(ids);
     names_free(&names);
