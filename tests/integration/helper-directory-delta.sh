@@ -323,4 +323,6 @@ tap_check "the next run completes the change (the service principal disabled mea
     test "$(dir_get "$A_PATCHED" enabled)" = false
 
 tap_check "no secret in openclaw-sync's output" sh -c "! grep -qF '$ADMIN_SECRET' '$work/sync.log'"
+tap_check "no sanitizer report in openclaw-sync's output" \
+    sh -c "! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error' '$work/sync.log'"
 tap_done
