@@ -169,6 +169,8 @@ struct oc_graph {
     struct greq q[OC_GRAPH_PARALLEL + 1];
     struct batch batches[OC_GRAPH_PARALLEL + 1];
     int64_t hold_until_ms; /* a 429 inside a batch: no new request before */
+    int64_t hold_wall_ms;  /* a Retry-After, kept across runs (wall clock) */
+    int64_t deadline_ms;   /* the run's end (monotonic; 0: none) */
     double budget_tokens;
     int64_t budget_stamp_ms;
     unsigned n_requests, n_throttled, n_retries;
@@ -360,9 +362,14 @@ static void budget_load(struct oc_graph *g)
     if (f != NULL) {
         double t;
         int64_t now = wall_ms();
-        if (fscanf(f, "%lf %lld", &t, &stamp) == 2 && t >= -cap && t <= cap && stamp > 0 &&
-            stamp <= now) {
+        long long hold = 0;
+        int n = fscanf(f, "%lf %lld %lld", &t, &stamp, &hold);
+
+        if (n >= 2 && t >= -cap && t <= cap && stamp > 0 && stamp <= now) {
             tokens = t + (double)(now - stamp) * cap / 60000.0;
+        }
+        if (n == 3 && hold > now && hold <= now + (int64_t)OC_RETRY_AFTER_MAX * 1000) {
+            g->hold_wall_ms = hold;
         }
         fclose(f);
     }
@@ -381,8 +388,8 @@ static void budget_save(const struct oc_graph *g)
     }
     cap = g->cfg->directory->max_requests_per_minute;
     tokens = g->budget_tokens + (double)(mono_ms() - g->budget_stamp_ms) * cap / 60000.0;
-    n = snprintf(line, sizeof(line), "%.3f %lld\n", tokens > cap ? cap : tokens,
-                 (long long)wall_ms());
+    n = snprintf(line, sizeof(line), "%.3f %lld %lld\n", tokens > cap ? cap : tokens,
+                 (long long)wall_ms(), (long long)g->hold_wall_ms);
     (void)snprintf(path, sizeof(path), "%s/%s", g->state_dir, OC_GRAPH_BUDGET_FILE);
     (void)oc_nssc_write_file(path, line, (size_t)n);
 }
@@ -399,6 +406,27 @@ static int64_t backoff_ms(unsigned tries)
         w = OC_GRAPH_BACKOFF_MAX_MS;
     }
     return w / 2 + (int64_t)arc4random_uniform((uint32_t)(w / 2) + 1);
+}
+
+/*
+ * Graph answered st and the request waits wait_ms (told: Graph's own
+ * Retry-After, which is kept across runs in the budget file). A wait
+ * beyond this run's end fails the sync at once: a later run retries, not
+ * before that time. 0, or -ETIMEDOUT (the sync has failed).
+ */
+static int graph_wait(struct oc_graph *g, int64_t wait_ms, bool told, long st)
+{
+    if (told && wall_ms() + wait_ms > g->hold_wall_ms) {
+        g->hold_wall_ms = wall_ms() + wait_ms;
+    }
+    if (g->deadline_ms > 0 && mono_ms() + wait_ms > g->deadline_ms) {
+        sync_failed(g, (wait_ms + 999) / 1000,
+                    "Microsoft Graph answered HTTP %ld and asked to wait %llds, beyond this run: "
+                    "a later run retries after that",
+                    st, (long long)((wait_ms + 999) / 1000));
+        return -ETIMEDOUT;
+    }
+    return 0;
 }
 
 static void q_free(struct oc_graph *g, struct greq *q)
@@ -428,7 +456,8 @@ static int q_try(struct oc_graph *g, struct greq *q, int64_t now_ms)
     struct oc_fetch_error err;
     int r;
 
-    if (q->flying || now_ms < q->not_before_ms || now_ms < g->hold_until_ms) {
+    if (q->flying || now_ms < q->not_before_ms || now_ms < g->hold_until_ms ||
+        wall_ms() < g->hold_wall_ms) {
         return 0;
     }
     budget_refill(g, now_ms);
@@ -1254,6 +1283,9 @@ static int batch_member(struct oc_graph *g, struct principal *p, bool app, long 
             g->n_throttled++;
         }
         g->n_retries++;
+        if (graph_wait(g, wait, ra != NULL, st) < 0) {
+            return -ETIMEDOUT;
+        }
         if (mono_ms() + wait > g->hold_until_ms) {
             g->hold_until_ms = mono_ms() + wait;
         }
@@ -2460,10 +2492,26 @@ int oc_graph_start(struct oc_graph *g)
             g->delta_url = NULL;
         }
     }
+    if (g->hold_wall_ms > wall_ms()) {
+        int64_t left = g->hold_wall_ms - wall_ms();
+
+        if (g->deadline_ms > 0 && mono_ms() + left > g->deadline_ms) {
+            sync_failed(g, (left + 999) / 1000,
+                        "Microsoft Graph asked this host to wait (Retry-After) %llds more: no "
+                        "request before that",
+                        (long long)((left + 999) / 1000));
+            return -EAGAIN;
+        }
+    }
     if (g->token != NULL && g->token_expires - TOKEN_MARGIN > now) {
         return g->full ? start_resource(g) : start_delta(g);
     }
     return start_token(g);
+}
+
+void oc_graph_set_deadline(struct oc_graph *g, int64_t seconds)
+{
+    g->deadline_ms = mono_ms() + seconds * 1000;
 }
 
 void oc_graph_set_full(struct oc_graph *g, bool full)
@@ -2723,6 +2771,9 @@ void oc_graph_job_done(struct oc_graph *g, struct oc_fetch_result *res)
 
             if (res->err.retry_after >= 0 && res->err.retry_after * 1000 > wait) {
                 wait = res->err.retry_after * 1000;
+            }
+            if (graph_wait(g, wait, res->err.retry_after >= 0, st) < 0) {
+                goto out;
             }
             q->not_before_ms = mono_ms() + wait;
             g->n_retries++;

@@ -73,6 +73,13 @@ int oc_graph_start(struct oc_graph *g);
 void oc_graph_set_full(struct oc_graph *g, bool full);
 
 /*
+ * The run ends in seconds: a wait Graph asks for (Retry-After) beyond that
+ * fails the sync at once instead of waiting, and is kept (in
+ * OC_GRAPH_BUDGET_FILE) so that no later run sends a request before it.
+ */
+void oc_graph_set_deadline(struct oc_graph *g, int64_t seconds);
+
+/*
  * Start the queued Graph requests whose time has come (a Retry-After or a
  * backoff passed, the budget refilled). Call it at least every second
  * while oc_graph_running().

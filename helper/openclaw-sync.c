@@ -301,6 +301,7 @@ static int run_engine(const struct oc_config *cfg, bool keys, bool dir, bool ful
             sync_due = false;
         } else {
             oc_graph_set_full(g, full);
+            oc_graph_set_deadline(g, SYNC_DEADLINE - 5);
         }
     }
     /* the anomaly responses first, then the sync that sees them */

@@ -322,6 +322,29 @@ inc
 tap_check "the next run completes the change (the service principal disabled meanwhile)" \
     test "$(dir_get "$A_PATCHED" enabled)" = false
 
+# --- a Retry-After longer than the run: fail now, and no request before it ----------------------
+tenant_ctl POST faults '[{"path": "/servicePrincipals/delta", "kind": "429", "retry_after": 200, "count": 1}]' >/dev/null
+stats_reset
+t0=$(date +%s)
+inc
+rc=$?
+t1=$(date +%s)
+c=$(stat_of requests)
+# (the tenant's fault answers before its counters: the 429 is not counted)
+tap_check "Retry-After 200 s (beyond the run): the sync fails at once ($((t1 - t0)) s)" \
+    test "$rc" = 1 -a $((t1 - t0)) -le 10 -a "$c" -le 1
+tap_check "... saying when a later run retries" grep -q "asked to wait 200s" "$work/last.out"
+stats_reset
+inc
+rc=$?
+c=$(stat_of requests)
+tap_check "the next run sends no request before that time (rc $rc, $c requests)" \
+    test "$rc" = 1 -a "$c" = 0
+tap_check "... and says so" grep -q "asked this host to wait (Retry-After)" "$work/last.out"
+tenant_ctl DELETE faults >/dev/null
+printf '600.000 %s 0\n' "$(($(date +%s) * 1000))" >"$T/graph-budget"
+tap_check "once the time has come, the sync runs again" inc
+
 tap_check "no secret in openclaw-sync's output" sh -c "! grep -qF '$ADMIN_SECRET' '$work/sync.log'"
 tap_check "no sanitizer report in openclaw-sync's output" \
     sh -c "! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error' '$work/sync.log'"
