@@ -121,7 +121,7 @@ static bool only_members(const cJSON *o, const char *const *names, size_t n)
     return true;
 }
 
-static int parse_key(const cJSON *o, struct oc_dir_key *k, const char **why)
+int oc_dir_key_from_json(const cJSON *o, struct oc_dir_key *k, const char **why)
 {
     static const char *const names[] = {"key_id", "not_before", "not_after",
                                         "sha1",   "sha256",     "ssh"};
@@ -257,7 +257,7 @@ static int parse_agent(const cJSON *o, uint32_t uid_min, uint32_t uid_max, struc
     }
     cJSON_ArrayForEach(it, arr)
     {
-        r = parse_key(it, &a->keys[a->n_keys], why);
+        r = oc_dir_key_from_json(it, &a->keys[a->n_keys], why);
         if (r < 0) {
             free(a->keys[a->n_keys].ssh);
             a->keys[a->n_keys].ssh = NULL;
@@ -525,6 +525,24 @@ void oc_dir_free(struct oc_dir *d)
     free(d);
 }
 
+cJSON *oc_dir_key_to_json(const struct oc_dir_key *k)
+{
+    cJSON *ko = cJSON_CreateObject();
+
+    if (ko == NULL) {
+        return NULL;
+    }
+    cJSON_AddStringToObject(ko, "key_id", k->key_id);
+    cJSON_AddNumberToObject(ko, "not_before", (double)k->not_before);
+    cJSON_AddNumberToObject(ko, "not_after", (double)k->not_after);
+    cJSON_AddStringToObject(ko, "sha1", k->sha1);
+    cJSON_AddStringToObject(ko, "sha256", k->sha256);
+    if (k->ssh != NULL) {
+        cJSON_AddStringToObject(ko, "ssh", k->ssh);
+    }
+    return ko;
+}
+
 static cJSON *format_agent(const struct oc_dir_agent *a)
 {
     cJSON *o = cJSON_CreateObject(), *roles = cJSON_CreateArray(), *keys = cJSON_CreateArray();
@@ -547,19 +565,10 @@ static cJSON *format_agent(const struct oc_dir_agent *a)
     cJSON_AddItemToObject(o, "roles", roles);
     cJSON_AddStringToObject(o, "source", a->source == OC_DIR_SRC_GRAPH ? "graph" : "config");
     for (size_t i = 0; i < a->n_keys; i++) {
-        const struct oc_dir_key *k = &a->keys[i];
-        cJSON *ko = cJSON_CreateObject();
+        cJSON *ko = oc_dir_key_to_json(&a->keys[i]);
 
         if (ko == NULL) {
             break;
-        }
-        cJSON_AddStringToObject(ko, "key_id", k->key_id);
-        cJSON_AddNumberToObject(ko, "not_before", (double)k->not_before);
-        cJSON_AddNumberToObject(ko, "not_after", (double)k->not_after);
-        cJSON_AddStringToObject(ko, "sha1", k->sha1);
-        cJSON_AddStringToObject(ko, "sha256", k->sha256);
-        if (k->ssh != NULL) {
-            cJSON_AddStringToObject(ko, "ssh", k->ssh);
         }
         cJSON_AddItemToArray(keys, ko);
     }

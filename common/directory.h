@@ -100,6 +100,14 @@ int oc_dir_load_fd(int fd, uint32_t uid_min, uint32_t uid_max, struct oc_dir **r
 
 void oc_dir_free(struct oc_dir *d);
 
+/* One key as the file holds it (also graph-state.json's, helper/oc_graph.c):
+ * to a new JSON object (NULL: out of memory), and back, as strictly as
+ * the file's parser (0, or -EINVAL/-E2BIG/-ENOMEM with *why set; k->ssh
+ * is allocated). */
+struct cJSON;
+struct cJSON *oc_dir_key_to_json(const struct oc_dir_key *k);
+int oc_dir_key_from_json(const struct cJSON *o, struct oc_dir_key *k, const char **why);
+
 /* Serialize d (which must be valid for the parser) into a malloc'd NUL-terminated string. */
 int oc_dir_format(const struct oc_dir *d, char **ret_text, size_t *ret_len);
 

@@ -1959,21 +1959,12 @@ static int state_save(const struct oc_graph *g, const char *path)
             cJSON_AddItemToArray(roles, cJSON_CreateString(p->roles[j]));
         }
         for (size_t j = 0; j < p->n_keys; j++) {
-            const struct oc_dir_key *k = &p->keys[j];
-            cJSON *ko = cJSON_CreateObject();
+            cJSON *ko = oc_dir_key_to_json(&p->keys[j]);
 
             if (ko == NULL) {
                 goto out;
             }
             cJSON_AddItemToArray(keys, ko);
-            cJSON_AddStringToObject(ko, "key_id", k->key_id);
-            cJSON_AddNumberToObject(ko, "not_before", (double)k->not_before);
-            cJSON_AddNumberToObject(ko, "not_after", (double)k->not_after);
-            cJSON_AddStringToObject(ko, "sha1", k->sha1);
-            cJSON_AddStringToObject(ko, "sha256", k->sha256);
-            if (k->ssh != NULL) {
-                cJSON_AddStringToObject(ko, "ssh", k->ssh);
-            }
         }
     }
     text = cJSON_PrintUnformatted(o);
@@ -1984,29 +1975,6 @@ static int state_save(const struct oc_graph *g, const char *path)
 out:
     cJSON_Delete(o);
     return r;
-}
-
-static int state_key(const cJSON *ko, struct oc_dir_key *k)
-{
-    const char *kid = NULL, *sha1 = NULL, *sha256 = NULL, *ssh = NULL;
-
-    memset(k, 0, sizeof(*k));
-    if (oc_json_get_string(ko, "key_id", OC_GUID_LEN, &kid) < 0 ||
-        oc_guid_normalize(kid, k->key_id) < 0 ||
-        oc_json_get_int64(ko, "not_before", -OC_JSON_INT_MAX, OC_JSON_INT_MAX, &k->not_before) <
-                0 ||
-        oc_json_get_int64(ko, "not_after", -OC_JSON_INT_MAX, OC_JSON_INT_MAX, &k->not_after) < 0 ||
-        oc_json_get_string(ko, "sha1", 40, &sha1) < 0 || strlen(sha1) != 40 ||
-        oc_json_get_string(ko, "sha256", 64, &sha256) < 0 || strlen(sha256) != 64) {
-        return -EBADMSG;
-    }
-    memcpy(k->sha1, sha1, 41);
-    memcpy(k->sha256, sha256, 65);
-    if (oc_json_get_string(ko, "ssh", OC_DIR_SSH_KEY_MAX, &ssh) == 0 &&
-        (k->ssh = strdup(ssh)) == NULL) {
-        return -ENOMEM;
-    }
-    return 0;
 }
 
 /* One principal of the state file into g. */
@@ -2060,9 +2028,13 @@ static int state_principal(struct oc_graph *g, const cJSON *e)
     }
     cJSON_ArrayForEach(it, keys)
     {
-        int r = state_key(it, &p->keys[p->n_keys]);
+        const char *why = NULL;
+        int r = oc_dir_key_from_json(it, &p->keys[p->n_keys], &why);
+
         if (r < 0) {
-            return r;
+            free(p->keys[p->n_keys].ssh);
+            p->keys[p->n_keys].ssh = NULL;
+            return r == -ENOMEM ? r : -EBADMSG;
         }
         p->n_keys++;
     }

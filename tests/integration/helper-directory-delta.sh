@@ -110,6 +110,18 @@ set -- $ids
 [ $# -eq 8 ] || tap_setup_fail "seed-agents gave no ids: $seeded"
 A_DISABLE=$1 A_DELETE=$2 A_ROLE=$3 A_ROLE2=$4 A_PATCHED=$5
 
+# a certificate on agent-alpha's application: its key survives incremental syncs
+command -v openssl >/dev/null 2>&1 || tap_skip_all "openssl missing"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/alpha.key" \
+    -out "$work/alpha.crt" -days 30 -subj /CN=agent-alpha >/dev/null 2>&1
+cert_b64=$(sed '/-----/d' "$work/alpha.crt" | tr -d '\n')
+tenant_ctl POST key-credentials "{\"appId\":\"$ALPHA_APP\",\"certificate\":\"$cert_b64\"}" >/dev/null
+alpha_key() { "$PY" -c '
+import json, sys
+for a in json.load(open(sys.argv[1]))["agents"]:
+    if a["object_id"] == sys.argv[2]:
+        print(" ".join(k["sha256"] + "/" + k.get("ssh", "")[:40] for k in a["keys"]))' "$D" "$ALPHA_OID"; }
+
 # --- a full sync -------------------------------------------------------------
 stats_reset
 t0=$(date +%s)
@@ -130,6 +142,10 @@ tap_check "graph-state.json: root's, 0644, with the deltaLink" \
 tap_check "names.json (version 2, an array) holds more than 256 names" \
     "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["version"]==2 and len(d["names"])>256' "$T/names.json"
 
+key_full=$(alpha_key)
+tap_check "agent-alpha's certificate key read in the full sync (\$batch of keyCredentials)" \
+    sh -c "echo '$key_full' | grep -q '/ecdsa-sha2-nistp256'"
+
 # --- steady state: nothing changed ---------------------------------------------
 worst=0
 okrun=yes
@@ -145,6 +161,7 @@ tap_check "steady state: $worst Graph request(s) per sync interval (<= 2) with $
     test "$worst" -le 2
 tap_check "the sync says it was incremental" grep -q "directory sync (incremental)" "$work/last.out"
 tap_check "an incremental sync keeps directory.json's agents" test "$(agents)" = "$n"
+tap_check "... and agent-alpha's key, from graph-state.json" test "$(alpha_key)" = "$key_full"
 
 # --- a disabled service principal ------------------------------------------------
 tenant_ctl POST disable-sp "{\"id\": \"$A_DISABLE\"}" >/dev/null
