@@ -934,6 +934,10 @@ static const struct keydef keytab[] = {
          "graph_resource = " OC_DEFAULT_GRAPH_URL, false},
         {SEC_DIRECTORY, "sync_interval", p_u32, D(sync_interval), OC_SYNC_INTERVAL_MIN,
          OC_SYNC_INTERVAL_MAX, " seconds", "sync_interval = 300", false},
+        {SEC_DIRECTORY, "full_sync_interval", p_u32, D(full_sync_interval), OC_SYNC_INTERVAL_MIN,
+         OC_FULL_SYNC_INTERVAL_MAX, " seconds", "full_sync_interval = 86400", false},
+        {SEC_DIRECTORY, "max_requests_per_minute", p_u32, D(max_requests_per_minute),
+         OC_GRAPH_BUDGET_MIN, OC_GRAPH_BUDGET_MAX, "", "max_requests_per_minute = 600", false},
         {SEC_DIRECTORY, "on_anomaly", p_on_anomaly, D(on_anomaly), 0, 0, "",
          "on_anomaly = disable-service-principal", false},
         {SEC_DIRECTORY, "credential", p_credential, DA(credential), 0, 0, "",
@@ -1761,6 +1765,19 @@ static int check_directory(struct ctx *c)
     }
     if (c->directory_seen[key_index(SEC_DIRECTORY, "sync_interval")] == 0) {
         d->sync_interval = OC_DEFAULT_SYNC_INTERVAL;
+    }
+    if (c->directory_seen[key_index(SEC_DIRECTORY, "max_requests_per_minute")] == 0) {
+        d->max_requests_per_minute = OC_DEFAULT_GRAPH_BUDGET;
+    }
+    if (c->directory_seen[key_index(SEC_DIRECTORY, "full_sync_interval")] == 0) {
+        d->full_sync_interval = d->sync_interval > OC_DEFAULT_FULL_SYNC_INTERVAL
+                                        ? d->sync_interval
+                                        : OC_DEFAULT_FULL_SYNC_INTERVAL;
+    } else if (d->full_sync_interval < d->sync_interval) {
+        return fail(c, c->directory_seen[key_index(SEC_DIRECTORY, "full_sync_interval")],
+                    "[directory]: full_sync_interval = %u is shorter than sync_interval = %u: "
+                    "set it to sync_interval or more",
+                    d->full_sync_interval, d->sync_interval);
     }
     if (d->agent.credential == OC_CRED_SECRET_FILE && !cfg->global.allow_insecure_credentials) {
         return fail(c, c->directory_seen[i_cred],

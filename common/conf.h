@@ -64,6 +64,14 @@
 #define OC_DEFAULT_SYNC_INTERVAL 300
 #define OC_SYNC_INTERVAL_MIN     30
 #define OC_SYNC_INTERVAL_MAX     86400
+/* [directory] full_sync_interval: every principal and assignment read again
+ * (below Graph's 7-day life of a delta token) */
+#define OC_DEFAULT_FULL_SYNC_INTERVAL 86400
+#define OC_FULL_SYNC_INTERVAL_MAX     (6 * 86400)
+/* [directory] max_requests_per_minute: this host's Graph request budget */
+#define OC_DEFAULT_GRAPH_BUDGET 600
+#define OC_GRAPH_BUDGET_MIN     10
+#define OC_GRAPH_BUDGET_MAX     100000
 
 /* Placeholder kept literally in issuer templates. */
 #define OC_TENANT_PLACEHOLDER "{tenantid}"
@@ -201,6 +209,8 @@ struct oc_directory {
     char *graph_url;      /* https URL, no trailing slash */
     char *graph_resource; /* token audience for Graph; default graph_url */
     uint32_t sync_interval;
+    uint32_t full_sync_interval;      /* seconds; >= sync_interval */
+    uint32_t max_requests_per_minute; /* Graph requests of this host */
     enum oc_on_anomaly on_anomaly;
     struct oc_agent agent; /* the Graph credential */
     unsigned line;         /* line of the section header */

@@ -121,7 +121,7 @@ static bool only_members(const cJSON *o, const char *const *names, size_t n)
     return true;
 }
 
-static int parse_key(const cJSON *o, struct oc_dir_key *k, const char **why)
+int oc_dir_key_from_json(const cJSON *o, struct oc_dir_key *k, const char **why)
 {
     static const char *const names[] = {"key_id", "not_before", "not_after",
                                         "sha1",   "sha256",     "ssh"};
@@ -257,7 +257,7 @@ static int parse_agent(const cJSON *o, uint32_t uid_min, uint32_t uid_max, struc
     }
     cJSON_ArrayForEach(it, arr)
     {
-        r = parse_key(it, &a->keys[a->n_keys], why);
+        r = oc_dir_key_from_json(it, &a->keys[a->n_keys], why);
         if (r < 0) {
             free(a->keys[a->n_keys].ssh);
             a->keys[a->n_keys].ssh = NULL;
@@ -268,29 +268,70 @@ static int parse_agent(const cJSON *o, uint32_t uid_min, uint32_t uid_max, struc
     return 0;
 }
 
+/* Sorting agents by one field, to find duplicates in O(n log n). */
+static int by_name(const void *x, const void *y)
+{
+    return strcmp((*(const struct oc_dir_agent *const *)x)->name,
+                  (*(const struct oc_dir_agent *const *)y)->name);
+}
+
+static int by_uid(const void *x, const void *y)
+{
+    uint32_t a = (*(const struct oc_dir_agent *const *)x)->uid;
+    uint32_t b = (*(const struct oc_dir_agent *const *)y)->uid;
+
+    return a < b ? -1 : a > b;
+}
+
+static int by_app_id(const void *x, const void *y)
+{
+    return strcmp((*(const struct oc_dir_agent *const *)x)->app_id,
+                  (*(const struct oc_dir_agent *const *)y)->app_id);
+}
+
+static int by_object_id(const void *x, const void *y)
+{
+    return strcmp((*(const struct oc_dir_agent *const *)x)->object_id,
+                  (*(const struct oc_dir_agent *const *)y)->object_id);
+}
+
 static int check_unique(const struct oc_dir *d, const char **why)
 {
+    static const struct {
+        int (*cmp)(const void *, const void *);
+        const char *why;
+    } keys[] = {
+            {by_name, "two agents have the same name"},
+            {by_uid, "two agents have the same uid"},
+            {by_app_id, "two agents have the same app_id or object_id"},
+            {by_object_id, "two agents have the same app_id or object_id"},
+    };
+    const struct oc_dir_agent **v;
+    int r = 0;
+
+    if (d->n_agents < 2) {
+        return 0;
+    }
+    v = malloc(d->n_agents * sizeof(*v));
+    if (v == NULL) {
+        *why = "out of memory";
+        return -ENOMEM;
+    }
     for (size_t i = 0; i < d->n_agents; i++) {
-        const struct oc_dir_agent *a = &d->agents[i];
-
-        for (size_t j = 0; j < i; j++) {
-            const struct oc_dir_agent *b = &d->agents[j];
-
-            if (strcmp(a->name, b->name) == 0) {
-                *why = "two agents have the same name";
-                return -EINVAL;
-            }
-            if (a->uid == b->uid) {
-                *why = "two agents have the same uid";
-                return -EINVAL;
-            }
-            if (strcmp(a->app_id, b->app_id) == 0 || strcmp(a->object_id, b->object_id) == 0) {
-                *why = "two agents have the same app_id or object_id";
-                return -EINVAL;
+        v[i] = &d->agents[i];
+    }
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]) && r == 0; k++) {
+        qsort(v, d->n_agents, sizeof(*v), keys[k].cmp);
+        for (size_t i = 1; i < d->n_agents; i++) {
+            if (keys[k].cmp(&v[i - 1], &v[i]) == 0) {
+                *why = keys[k].why;
+                r = -EINVAL;
+                break;
             }
         }
     }
-    return 0;
+    free(v);
+    return r;
 }
 
 int oc_dir_parse(const char *buf, size_t len, uint32_t uid_min, uint32_t uid_max,
@@ -484,6 +525,24 @@ void oc_dir_free(struct oc_dir *d)
     free(d);
 }
 
+cJSON *oc_dir_key_to_json(const struct oc_dir_key *k)
+{
+    cJSON *ko = cJSON_CreateObject();
+
+    if (ko == NULL) {
+        return NULL;
+    }
+    cJSON_AddStringToObject(ko, "key_id", k->key_id);
+    cJSON_AddNumberToObject(ko, "not_before", (double)k->not_before);
+    cJSON_AddNumberToObject(ko, "not_after", (double)k->not_after);
+    cJSON_AddStringToObject(ko, "sha1", k->sha1);
+    cJSON_AddStringToObject(ko, "sha256", k->sha256);
+    if (k->ssh != NULL) {
+        cJSON_AddStringToObject(ko, "ssh", k->ssh);
+    }
+    return ko;
+}
+
 static cJSON *format_agent(const struct oc_dir_agent *a)
 {
     cJSON *o = cJSON_CreateObject(), *roles = cJSON_CreateArray(), *keys = cJSON_CreateArray();
@@ -506,19 +565,10 @@ static cJSON *format_agent(const struct oc_dir_agent *a)
     cJSON_AddItemToObject(o, "roles", roles);
     cJSON_AddStringToObject(o, "source", a->source == OC_DIR_SRC_GRAPH ? "graph" : "config");
     for (size_t i = 0; i < a->n_keys; i++) {
-        const struct oc_dir_key *k = &a->keys[i];
-        cJSON *ko = cJSON_CreateObject();
+        cJSON *ko = oc_dir_key_to_json(&a->keys[i]);
 
         if (ko == NULL) {
             break;
-        }
-        cJSON_AddStringToObject(ko, "key_id", k->key_id);
-        cJSON_AddNumberToObject(ko, "not_before", (double)k->not_before);
-        cJSON_AddNumberToObject(ko, "not_after", (double)k->not_after);
-        cJSON_AddStringToObject(ko, "sha1", k->sha1);
-        cJSON_AddStringToObject(ko, "sha256", k->sha256);
-        if (k->ssh != NULL) {
-            cJSON_AddStringToObject(ko, "ssh", k->ssh);
         }
         cJSON_AddItemToArray(keys, ko);
     }

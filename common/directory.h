@@ -29,8 +29,8 @@
  * root's openclaw-sync to disable its service principal through Graph
  * (on_anomaly = disable-service-principal; openclaw-sync.path starts it). */
 #define OC_ANOMALY_DIR_NAME   "anomalies"
-#define OC_DIR_FILE_MAX       (32u * 1024u * 1024u) /* bytes in the file */
-#define OC_DIR_AGENTS_MAX     4096                  /* agents in the file */
+#define OC_DIR_FILE_MAX       (64u * 1024u * 1024u) /* bytes in the file */
+#define OC_DIR_AGENTS_MAX     100000                /* agents in the file */
 #define OC_DIR_ROLES_MAX      64                    /* roles of one agent */
 #define OC_DIR_ROLE_MAX       256                   /* bytes in a role value */
 #define OC_DIR_KEYS_MAX       16                    /* certificate keys of one agent */
@@ -99,6 +99,14 @@ int oc_dir_load_fd(int fd, uint32_t uid_min, uint32_t uid_max, struct oc_dir **r
                    const char **ret_why);
 
 void oc_dir_free(struct oc_dir *d);
+
+/* One key as the file holds it (also graph-state.json's, helper/sync/oc_graph.c):
+ * to a new JSON object (NULL: out of memory), and back, as strictly as
+ * the file's parser (0, or -EINVAL/-E2BIG/-ENOMEM with *why set; k->ssh
+ * is allocated). */
+struct cJSON;
+struct cJSON *oc_dir_key_to_json(const struct oc_dir_key *k);
+int oc_dir_key_from_json(const struct cJSON *o, struct oc_dir_key *k, const char **why);
 
 /* Serialize d (which must be valid for the parser) into a malloc'd NUL-terminated string. */
 int oc_dir_format(const struct oc_dir *d, char **ret_text, size_t *ret_len);

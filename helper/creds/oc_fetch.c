@@ -173,7 +173,8 @@ struct oc_fetch_job {
     struct http_resp resp;
     char errbuf[CURL_ERROR_SIZE];
     char url[OC_CONFIG_PATH_MAX + 2 * (OC_PROTO_SCOPE_MAX + 1) + 256];
-    char *graph_body; /* Graph request body (PATCH), or NULL */
+    char *graph_body; /* Graph request body (PATCH, POST), or NULL */
+    bool graph_post;  /* POST (a JSON $batch) rather than PATCH */
     enum job_kind kind;
     bool imds;
     size_t agent;
@@ -264,7 +265,9 @@ static int job_start(struct oc_fetch_ctx *ctx, struct oc_fetch_job *j, char *for
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
     }
     if (j->graph_body != NULL) {
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PATCH");
+        if (!j->graph_post) {
+            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PATCH");
+        }
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, j->graph_body);
     }
     if (curl_multi_add_handle(ctx->multi, c) != CURLM_OK) {
@@ -1011,7 +1014,8 @@ int oc_fetch_graph_start(struct oc_fetch_ctx *ctx, const char *method, const cha
         set_err(err, 0, true, "Graph URL too long");
         return -ENOBUFS;
     }
-    if (strcmp(method, "PATCH") == 0) {
+    if (strcmp(method, "PATCH") == 0 || strcmp(method, "POST") == 0) {
+        j->graph_post = method[1] == 'O';
         j->graph_body = strdup(body != NULL ? body : "{}");
         j->hdrs = curl_slist_append(j->hdrs, "Content-Type: application/json");
         if (j->graph_body == NULL) {

@@ -111,8 +111,8 @@ int oc_fetch_jwks_start(struct oc_fetch_ctx *ctx, const char *dir, uint64_t id,
                         struct oc_fetch_error *err);
 
 /*
- * Start a Microsoft Graph request (directory sync): method "GET" or
- * "PATCH", url an https URL, bearer the Graph access token, body a JSON
+ * Start a Microsoft Graph request (directory sync): method "GET",
+ * "PATCH" or "POST" (a JSON $batch), url an https URL, bearer the Graph access token, body a JSON
  * text or NULL. The answer (any HTTP status) arrives through
  * oc_fetch_next() with graph set and the body in result.body.
  */

@@ -22,6 +22,11 @@ tests_unit_test_graphutil_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_graphutil_LDADD = common/libocbase.la $(CMOCKA_LIBS)
 endif
 
+# Delta sync: steady-state and full-sync request counts, removals, 410
+# Gone, $batch failures, 429 storms, the budget, the splay, kills mid-sync.
+TESTS += tests/integration/helper-directory-delta.sh
+EXTRA_DIST += tests/integration/helper-directory-delta.sh
+
 # An NSS cache of an older format replaced on upgrade.
 TESTS += tests/integration/nss-cache-upgrade.sh
 EXTRA_DIST += tests/integration/nss-cache-upgrade.sh

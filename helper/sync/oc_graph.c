@@ -3,17 +3,31 @@
  * oc_graph.c: openclawd's directory sync through Microsoft Graph (see
  * oc_graph.h and docs/directory.md).
  *
- * One sync is a small state machine driven by finished fetch jobs:
+ * One sync is a small state machine driven by finished fetch jobs. A
+ * full sync (the first, --force, every full_sync_interval, or after Graph
+ * lost the delta state):
  *   token      client credentials with the [directory] credential, scope
  *              <graph_url>/.default (kept until shortly before it expires)
  *   resource   GET servicePrincipals?$filter=appId eq '...' (or by
  *              servicePrincipalNames for an app ID URI): its id and appRoles
- *   assigned   GET servicePrincipals/{id}/appRoleAssignedTo (+ nextLink pages)
- *   principals per assigned service principal, GET servicePrincipals/{id},
- *              then for applications GET applications(appId='...')
- *              ?$select=keyCredentials (certificate public keys)
+ *   assigned   GET servicePrincipals/{id}/appRoleAssignedTo?$top=999 (+ pages)
+ *   delta      GET servicePrincipals/delta?$select=...&$top=999, a new round
+ *              (+ pages): the assigned principals' properties, and the
+ *              @odata.deltaLink kept in graph-state.json for the next run
+ *   fetch      JSON $batch (20 requests each) of what the delta did not give:
+ *              GET servicePrincipals/{id} of a principal it lacked and, for
+ *              applications, GET applications(appId='...')?$select=keyCredentials
  *   write      merge with the static [agent] sections, pin names, compute
- *              uids, write nss.cache, directory.json and names.json
+ *              uids, write nss.cache, directory.json, names.json, graph-state.json
+ * An incremental sync loads graph-state.json and starts at "delta" with the
+ * deltaLink (usually one request, no change); it reads "resource" and
+ * "assigned" again only when the delta names the resource service
+ * principal, an assigned principal, or one this host does not know (a new
+ * agent may hold an assignment), then "fetch" for what is new or changed.
+ * Graph's 410 Gone on the deltaLink turns it into a full sync.
+ * Every Graph request goes through one queue: at most OC_GRAPH_PARALLEL in
+ * flight, within the host's budget of requests per minute, and retried on
+ * 429, 503 and 5xx after Retry-After or an exponential backoff with jitter.
  * Any failure before "write" leaves every file as it was.
  */
 #include "config.h"
@@ -52,12 +66,17 @@
 #define CERT_DER_MAX (16 * 1024)
 #define TOKEN_MARGIN 120 /* seconds: a Graph token is renewed this long before it expires */
 #define ERR_MAX      OC_FETCH_ERR_MAX
+#define IDX_BATCH0   0xFFFFFF00u /* job index of $batch j: IDX_BATCH0 + j */
+#define LINK_MAX     3072        /* a nextLink or deltaLink Graph gives (fits the fetch URL) */
+/* What is read of a service principal (delta, GET, $batch). */
+#define DELTA_SELECT "id,appId,displayName,accountEnabled,servicePrincipalType"
 
 enum phase {
     PH_IDLE = 0,
     PH_TOKEN,
     PH_RESOURCE,
     PH_ASSIGNED,
+    PH_DELTA,
     PH_PRINCIPALS,
 };
 
@@ -67,7 +86,7 @@ enum pstep {
     PS_APP,      /* GET applications(appId=...) to do */
     PS_APP_WAIT, /* in flight */
     PS_DONE,     /* complete */
-    PS_GONE,     /* deleted meanwhile: skipped */
+    PS_GONE,     /* deleted meanwhile, or no longer assigned: skipped */
 };
 
 struct principal {
@@ -80,6 +99,30 @@ struct principal {
     struct oc_dir_key *keys;
     size_t n_keys;
     enum pstep step;
+    unsigned char tries; /* throttled answers inside a $batch */
+    bool app;            /* servicePrincipalType Application: it has key credentials */
+    bool have;           /* appId, accountEnabled and displayName are known */
+    bool assigned;       /* in the assignments read (or kept) by this sync */
+    bool consumed;       /* merged into a static [agent] by write_files() */
+};
+
+/* One Graph request of the queue: waiting (its turn, the budget or a
+ * retry time) or in flight. */
+struct greq {
+    bool used, flying;
+    uint32_t idx;
+    char method[8];
+    char *url;
+    char *body;
+    unsigned tries;
+    int64_t not_before_ms; /* monotonic */
+};
+
+/* A $batch in flight: which principal and which request each member is. */
+struct batch {
+    size_t pr[OC_GRAPH_BATCH_MAX];
+    bool app[OC_GRAPH_BATCH_MAX];
+    size_t n;
 };
 
 struct role_def {
@@ -106,8 +149,31 @@ struct oc_graph {
     size_t n_role_defs;
     struct principal *pr;
     size_t n_pr;
+    size_t *hash; /* open addressing: principal index + 1, 0 empty */
+    size_t hash_cap;
     size_t in_flight;
     unsigned pages;
+
+    /* Incremental sync */
+    bool want_full;  /* the caller asked for a full sync (--force) */
+    bool full;       /* this sync is a full one */
+    bool reassign;   /* the delta asks for the assignments to be read again */
+    char *delta_url; /* the next delta request (deltaLink or nextLink) */
+    char *delta_new; /* the deltaLink this sync ends with */
+    int64_t full_at; /* when the last full sync was written */
+    unsigned delta_changes;
+    size_t n_todo; /* principals with a request still to make */
+    size_t scan;   /* where the next $batch starts looking */
+
+    /* The request queue */
+    struct greq q[OC_GRAPH_PARALLEL + 1];
+    struct batch batches[OC_GRAPH_PARALLEL + 1];
+    int64_t hold_until_ms; /* a 429 inside a batch: no new request before */
+    int64_t hold_wall_ms;  /* a Retry-After, kept across runs (wall clock) */
+    int64_t deadline_ms;   /* the run's end (monotonic; 0: none) */
+    double budget_tokens;
+    int64_t budget_stamp_ms;
+    unsigned n_requests, n_throttled, n_retries;
 
     /* Anomaly responses: queued (name, object id), the head one in flight */
     struct {
@@ -133,24 +199,21 @@ static void sync_failed(struct oc_graph *g, int64_t retry_after, const char *fmt
 /* Small helpers                                                      */
 /* ------------------------------------------------------------------ */
 
+static void principal_clear(struct principal *p);
+static void roles_clear(struct principal *p);
+static void q_clear(struct oc_graph *g);
+
 static void principals_free(struct oc_graph *g)
 {
     for (size_t i = 0; i < g->n_pr; i++) {
-        struct principal *p = &g->pr[i];
-
-        free(p->display_name);
-        for (size_t j = 0; j < p->n_roles; j++) {
-            free(p->roles[j]);
-        }
-        free(p->roles);
-        for (size_t j = 0; j < p->n_keys; j++) {
-            free(p->keys[j].ssh);
-        }
-        free(p->keys);
+        principal_clear(&g->pr[i]);
     }
     free(g->pr);
     g->pr = NULL;
     g->n_pr = 0;
+    free(g->hash);
+    g->hash = NULL;
+    g->hash_cap = 0;
     for (size_t i = 0; i < g->n_role_defs; i++) {
         free(g->role_defs[i].value);
     }
@@ -177,11 +240,22 @@ static void safe_text(const char *in, char *out, size_t len)
     oc_dir_gecos(in, out, len);
 }
 
+static void budget_save(const struct oc_graph *g);
+
 static void sync_end(struct oc_graph *g)
 {
     principals_free(g);
+    q_clear(g);
+    free(g->delta_url);
+    free(g->delta_new);
+    g->delta_url = NULL;
+    g->delta_new = NULL;
+    g->hold_until_ms = 0;
+    memset(g->batches, 0, sizeof(g->batches));
+    g->reassign = false;
+    g->delta_changes = 0;
+    budget_save(g);
     g->phase = PH_IDLE;
-    g->in_flight = 0;
     g->gen++;
     g->generation++;
     if (g->resync) {
@@ -244,17 +318,197 @@ static void graph_refused(struct oc_graph *g, const char *what, const struct oc_
     cJSON_Delete(o);
 }
 
-static int graph_get(struct oc_graph *g, const char *url, uint32_t idx)
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The budget of Graph requests: a bucket of max_requests_per_minute,
+ * refilled continuously, carried across runs in OC_GRAPH_BUDGET_FILE. */
+static void budget_refill(struct oc_graph *g, int64_t now_ms)
+{
+    double cap = g->cfg->directory->max_requests_per_minute;
+
+    if (now_ms > g->budget_stamp_ms) {
+        g->budget_tokens += (double)(now_ms - g->budget_stamp_ms) * cap / 60000.0;
+        g->budget_stamp_ms = now_ms;
+    }
+    if (g->budget_tokens > cap) {
+        g->budget_tokens = cap;
+    }
+}
+
+/* The bucket as the last run left it ("TOKENS WALL_MS"), refilled since. */
+static void budget_load(struct oc_graph *g)
+{
+    double cap = g->cfg->directory->max_requests_per_minute, tokens = cap;
+    char path[OC_CONFIG_PATH_MAX + 32];
+    long long stamp = 0;
+    FILE *f;
+
+    (void)snprintf(path, sizeof(path), "%s/%s", g->state_dir, OC_GRAPH_BUDGET_FILE);
+    f = fopen(path, "re");
+    if (f != NULL) {
+        double t;
+        int64_t now = wall_ms();
+        long long hold = 0;
+        int n = fscanf(f, "%lf %lld %lld", &t, &stamp, &hold);
+
+        if (n >= 2 && t >= -cap && t <= cap && stamp > 0 && stamp <= now) {
+            tokens = t + (double)(now - stamp) * cap / 60000.0;
+        }
+        if (n == 3 && hold > now && hold <= now + (int64_t)OC_RETRY_AFTER_MAX * 1000) {
+            g->hold_wall_ms = hold;
+        }
+        fclose(f);
+    }
+    g->budget_tokens = tokens > cap ? cap : tokens;
+    g->budget_stamp_ms = mono_ms();
+}
+
+static void budget_save(const struct oc_graph *g)
+{
+    char path[OC_CONFIG_PATH_MAX + 32], line[64];
+    double cap, tokens;
+    int n;
+
+    if (g->cfg->directory == NULL) {
+        return;
+    }
+    cap = g->cfg->directory->max_requests_per_minute;
+    tokens = g->budget_tokens + (double)(mono_ms() - g->budget_stamp_ms) * cap / 60000.0;
+    n = snprintf(line, sizeof(line), "%.3f %lld %lld\n", tokens > cap ? cap : tokens,
+                 (long long)wall_ms(), (long long)g->hold_wall_ms);
+    (void)snprintf(path, sizeof(path), "%s/%s", g->state_dir, OC_GRAPH_BUDGET_FILE);
+    (void)oc_nssc_write_file(path, line, (size_t)n);
+}
+
+/* Wait after the tries-th failed attempt: exponential, with jitter (half to all of it). */
+static int64_t backoff_ms(unsigned tries)
+{
+    int64_t w = OC_GRAPH_BACKOFF_MS;
+
+    for (unsigned i = 1; i < tries && w < OC_GRAPH_BACKOFF_MAX_MS; i++) {
+        w *= 2;
+    }
+    if (w > OC_GRAPH_BACKOFF_MAX_MS) {
+        w = OC_GRAPH_BACKOFF_MAX_MS;
+    }
+    return w / 2 + (int64_t)arc4random_uniform((uint32_t)(w / 2) + 1);
+}
+
+/*
+ * Graph answered st and the request waits wait_ms (told: Graph's own
+ * Retry-After, which is kept across runs in the budget file). A wait
+ * beyond this run's end fails the sync at once: a later run retries, not
+ * before that time. 0, or -ETIMEDOUT (the sync has failed).
+ */
+static int graph_wait(struct oc_graph *g, int64_t wait_ms, bool told, long st)
+{
+    if (told && wall_ms() + wait_ms > g->hold_wall_ms) {
+        g->hold_wall_ms = wall_ms() + wait_ms;
+    }
+    if (g->deadline_ms > 0 && mono_ms() + wait_ms > g->deadline_ms) {
+        sync_failed(g, (wait_ms + 999) / 1000,
+                    "Microsoft Graph answered HTTP %ld and asked to wait %llds, beyond this run: "
+                    "a later run retries after that",
+                    st, (long long)((wait_ms + 999) / 1000));
+        return -ETIMEDOUT;
+    }
+    return 0;
+}
+
+static void q_free(struct oc_graph *g, struct greq *q)
+{
+    free(q->url);
+    free(q->body);
+    memset(q, 0, sizeof(*q));
+    if (g->in_flight > 0) {
+        g->in_flight--;
+    }
+}
+
+static void q_clear(struct oc_graph *g)
+{
+    for (size_t i = 0; i < sizeof(g->q) / sizeof(g->q[0]); i++) {
+        free(g->q[i].url);
+        free(g->q[i].body);
+        memset(&g->q[i], 0, sizeof(g->q[i]));
+    }
+    g->in_flight = 0;
+}
+
+/* Start q when its time has come and the budget has room. 0, or < 0 when
+ * it could not start (the sync has failed). */
+static int q_try(struct oc_graph *g, struct greq *q, int64_t now_ms)
 {
     struct oc_fetch_error err;
-    int r = oc_fetch_graph_start(g->fetch, "GET", url, g->token, NULL, job_id(g, idx), &err);
+    int r;
 
+    if (q->flying || now_ms < q->not_before_ms || now_ms < g->hold_until_ms ||
+        wall_ms() < g->hold_wall_ms) {
+        return 0;
+    }
+    budget_refill(g, now_ms);
+    if (g->budget_tokens < 1.0) {
+        return 0; /* oc_graph_tick() starts it when the bucket has refilled */
+    }
+    r = oc_fetch_graph_start(g->fetch, q->method, q->url, g->token, q->body, job_id(g, q->idx),
+                             &err);
     if (r < 0) {
         sync_failed(g, -1, "%s", err.msg);
         return r;
     }
-    g->in_flight++;
+    g->budget_tokens -= 1.0;
+    g->n_requests++;
+    q->flying = true;
     return 0;
+}
+
+/* Queue a Graph request (body is taken); it starts at once when it may. */
+static int graph_send(struct oc_graph *g, const char *method, const char *url, char *body,
+                      uint32_t idx)
+{
+    struct greq *q = NULL;
+
+    for (size_t i = 0; i < sizeof(g->q) / sizeof(g->q[0]) && q == NULL; i++) {
+        if (!g->q[i].used) {
+            q = &g->q[i];
+        }
+    }
+    if (q == NULL) {
+        free(body);
+        sync_failed(g, -1, "internal error: too many Graph requests queued");
+        return -EBUSY;
+    }
+    memset(q, 0, sizeof(*q));
+    q->used = true;
+    q->idx = idx;
+    oc_strscpy(q->method, sizeof(q->method), method);
+    q->url = strdup(url);
+    q->body = body;
+    g->in_flight++;
+    if (q->url == NULL) {
+        sync_failed(g, -1, "out of memory");
+        return -ENOMEM;
+    }
+    return q_try(g, q, mono_ms());
+}
+
+static int graph_get(struct oc_graph *g, const char *url, uint32_t idx)
+{
+    return graph_send(g, "GET", url, NULL, idx);
 }
 
 /* ------------------------------------------------------------------ */
@@ -430,6 +684,8 @@ static int key_from_credential(const cJSON *kc, struct oc_dir_key *k)
 /* ------------------------------------------------------------------ */
 
 static void pump(struct oc_graph *g);
+static int start_delta(struct oc_graph *g);
+static void to_principals(struct oc_graph *g);
 
 static int start_token(struct oc_graph *g)
 {
@@ -540,10 +796,17 @@ static int resource_done(struct oc_graph *g, const struct oc_fetch_result *res)
         }
     }
     cJSON_Delete(o);
+    /* the assignments read now replace every principal's roles */
+    for (size_t i = 0; i < g->n_pr; i++) {
+        g->pr[i].assigned = false;
+        roles_clear(&g->pr[i]);
+    }
     g->phase = PH_ASSIGNED;
     g->pages = 0;
-    (void)snprintf(url, sizeof(url), "%s/v1.0/servicePrincipals/%s/appRoleAssignedTo",
-                   g->cfg->directory->graph_url, g->resource_id);
+    (void)snprintf(url, sizeof(url),
+                   "%s/v1.0/servicePrincipals/%s/appRoleAssignedTo?$top=%d"
+                   "&$select=principalId,principalType,appRoleId",
+                   g->cfg->directory->graph_url, g->resource_id, OC_GRAPH_TOP);
     return graph_get(g, url, IDX_PHASE);
 }
 
@@ -557,14 +820,53 @@ static const char *role_value(const struct oc_graph *g, const char *role_id)
     return NULL;
 }
 
+static size_t id_hash(const char *id)
+{
+    return (size_t)oc_fnv1a64(id, strlen(id));
+}
+
+static int hash_rebuild(struct oc_graph *g, size_t cap)
+{
+    size_t *h = calloc(cap, sizeof(*h));
+
+    if (h == NULL) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < g->n_pr; i++) {
+        size_t k = id_hash(g->pr[i].id) & (cap - 1);
+        while (h[k] != 0) {
+            k = (k + 1) & (cap - 1);
+        }
+        h[k] = i + 1;
+    }
+    free(g->hash);
+    g->hash = h;
+    g->hash_cap = cap;
+    return 0;
+}
+
+static struct principal *principal_find(struct oc_graph *g, const char *id)
+{
+    if (g->hash_cap == 0) {
+        return NULL;
+    }
+    for (size_t k = id_hash(id) & (g->hash_cap - 1); g->hash[k] != 0;
+         k = (k + 1) & (g->hash_cap - 1)) {
+        if (strcmp(g->pr[g->hash[k] - 1].id, id) == 0) {
+            return &g->pr[g->hash[k] - 1];
+        }
+    }
+    return NULL;
+}
+
+/* The principal with this (normalized) id, added when new; NULL at the cap
+ * or out of memory. */
 static struct principal *principal_get(struct oc_graph *g, const char *id)
 {
-    struct principal *p;
+    struct principal *p = principal_find(g, id);
 
-    for (size_t i = 0; i < g->n_pr; i++) {
-        if (strcmp(g->pr[i].id, id) == 0) {
-            return &g->pr[i];
-        }
+    if (p != NULL) {
+        return p;
     }
     if (g->n_pr >= OC_DIR_AGENTS_MAX) {
         return NULL;
@@ -579,7 +881,58 @@ static struct principal *principal_get(struct oc_graph *g, const char *id)
     p = &g->pr[g->n_pr++];
     memset(p, 0, sizeof(*p));
     oc_strscpy(p->id, sizeof(p->id), id);
+    if (2 * g->n_pr > g->hash_cap) {
+        if (hash_rebuild(g, g->hash_cap == 0 ? 256 : 2 * g->hash_cap) < 0) {
+            g->n_pr--;
+            return NULL;
+        }
+    } else {
+        size_t k = id_hash(id) & (g->hash_cap - 1);
+        while (g->hash[k] != 0) {
+            k = (k + 1) & (g->hash_cap - 1);
+        }
+        g->hash[k] = g->n_pr;
+    }
     return p;
+}
+
+static void principal_clear(struct principal *p)
+{
+    free(p->display_name);
+    for (size_t j = 0; j < p->n_roles; j++) {
+        free(p->roles[j]);
+    }
+    free(p->roles);
+    for (size_t j = 0; j < p->n_keys; j++) {
+        free(p->keys[j].ssh);
+    }
+    free(p->keys);
+}
+
+static void roles_clear(struct principal *p)
+{
+    for (size_t j = 0; j < p->n_roles; j++) {
+        free(p->roles[j]);
+    }
+    free(p->roles);
+    p->roles = NULL;
+    p->n_roles = 0;
+}
+
+/* Drop the principals no longer assigned (or gone); the index is rebuilt. */
+static int principals_compact(struct oc_graph *g)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < g->n_pr; i++) {
+        if (g->pr[i].assigned && g->pr[i].step != PS_GONE) {
+            g->pr[n++] = g->pr[i];
+        } else {
+            principal_clear(&g->pr[i]);
+        }
+    }
+    g->n_pr = n;
+    return hash_rebuild(g, g->hash_cap == 0 ? 256 : g->hash_cap);
 }
 
 static int add_role(struct principal *p, const char *value)
@@ -643,6 +996,7 @@ static int assigned_done(struct oc_graph *g, const struct oc_fetch_result *res)
             capped = true;
             continue;
         }
+        p->assigned = true;
         value = oc_json_get_string(it, "appRoleId", OC_GUID_LEN, &rid) == 0 ? role_value(g, rid)
                                                                             : NULL;
         if (value != NULL && add_role(p, value) < 0) {
@@ -675,133 +1029,435 @@ static int assigned_done(struct oc_graph *g, const struct oc_fetch_result *res)
         return graph_get(g, url, IDX_PHASE);
     }
     cJSON_Delete(o);
-    g->phase = PH_PRINCIPALS;
-    pump(g);
+    if (g->full) {
+        return start_delta(g);
+    }
+    to_principals(g);
     return 0;
 }
 
-static void principal_sp_done(struct oc_graph *g, struct principal *p,
-                              const struct oc_fetch_result *res)
+/*
+ * A service principal's properties from Graph (a delta entry, a GET or a
+ * $batch answer): the members present are applied (a delta entry may
+ * carry only the changed ones). Its next step follows. 0 or -ENOMEM.
+ */
+static int principal_sp_apply(struct principal *p, const cJSON *o)
 {
-    cJSON *o = NULL;
     const char *app_id = NULL, *dn = NULL, *type = NULL;
-    bool enabled = false;
+    char aid[OC_GUID_SIZE];
+    bool enabled = false, got_app = false, got_on = false;
 
-    if (res->http_status == 404) {
-        p->step = PS_GONE;
-        return;
+    if (oc_json_get_string(o, "appId", OC_GUID_LEN, &app_id) == 0 &&
+        oc_guid_normalize(app_id, aid) == 0) {
+        oc_strscpy(p->app_id, sizeof(p->app_id), aid);
+        got_app = true;
     }
-    if (res->http_status != 200) {
-        graph_refused(g, "a service principal", res);
-        return;
+    if (oc_json_get_bool(o, "accountEnabled", &enabled) == 0) {
+        p->enabled = enabled;
+        got_on = true;
     }
-    if (oc_json_parse_object(res->body, res->body_len, &o, NULL) < 0 ||
-        oc_json_get_string(o, "appId", OC_GUID_LEN, &app_id) < 0 ||
-        oc_guid_normalize(app_id, p->app_id) < 0 ||
-        oc_json_get_bool(o, "accountEnabled", &enabled) < 0) {
-        cJSON_Delete(o);
-        sync_failed(g, -1, "service principal %s from Graph lacks appId or accountEnabled", p->id);
-        return;
-    }
-    p->enabled = enabled;
     if (oc_json_get_string(o, "displayName", 4096, &dn) < 0) {
-        dn = "";
+        dn = p->have ? NULL : ""; /* absent: unchanged, or empty for a new one */
     }
-    p->display_name = strndup(dn, OC_DIR_DISPLAY_MAX);
-    if (p->display_name != NULL) {
+    if (dn != NULL) {
+        char *copy = strndup(dn, OC_DIR_DISPLAY_MAX);
         size_t bad = 0;
 
-        /* A cut inside a UTF-8 sequence would make directory.json unparseable. */
-        if (!oc_utf8_valid(p->display_name, strlen(p->display_name), &bad)) {
-            p->display_name[bad] = '\0';
+        if (copy == NULL) {
+            return -ENOMEM;
         }
+        /* A cut inside a UTF-8 sequence would make directory.json unparseable. */
+        if (!oc_utf8_valid(copy, strlen(copy), &bad)) {
+            copy[bad] = '\0';
+        }
+        free(p->display_name);
+        p->display_name = copy;
     }
     /* Only applications have key credentials; agent and managed identities do not. */
-    if (oc_json_get_string(o, "servicePrincipalType", 64, &type) == 0 &&
-        strcmp(type, "Application") == 0) {
-        p->step = PS_APP;
-    } else {
-        p->step = PS_DONE;
+    if (oc_json_get_string(o, "servicePrincipalType", 64, &type) == 0) {
+        p->app = strcmp(type, "Application") == 0;
     }
-    cJSON_Delete(o);
-    if (p->display_name == NULL) {
-        sync_failed(g, -1, "out of memory");
+    if (got_app && got_on) {
+        p->have = true;
     }
+    p->step = !p->have ? PS_SP : p->app ? PS_APP : PS_DONE;
+    return 0;
 }
 
-static void principal_app_done(struct oc_graph *g, struct principal *p,
-                               const struct oc_fetch_result *res)
+/* An application's keyCredentials (the answer to $select=keyCredentials). */
+static int principal_keys_apply(struct principal *p, const cJSON *o)
 {
-    cJSON *o = NULL;
-    const cJSON *arr, *it;
+    const cJSON *arr = oc_json_member(o, "keyCredentials"), *it;
 
-    p->step = PS_DONE;
-    if (res->http_status == 404) {
-        return; /* an application of another tenant, or deleted: no keys */
+    for (size_t j = 0; j < p->n_keys; j++) {
+        free(p->keys[j].ssh);
     }
-    if (res->http_status != 200) {
-        graph_refused(g, "an application's key credentials", res);
-        return;
+    free(p->keys);
+    p->keys = NULL;
+    p->n_keys = 0;
+    if (!cJSON_IsArray(arr)) {
+        return 0;
     }
-    if (oc_json_parse_object(res->body, res->body_len, &o, NULL) < 0) {
-        sync_failed(g, -1, "the application answer from Graph is not valid JSON");
-        return;
+    p->keys = calloc(OC_DIR_KEYS_MAX, sizeof(*p->keys));
+    if (p->keys == NULL) {
+        return -ENOMEM;
     }
-    arr = oc_json_member(o, "keyCredentials");
-    if (cJSON_IsArray(arr)) {
-        p->keys = calloc(OC_DIR_KEYS_MAX, sizeof(*p->keys));
-        if (p->keys == NULL) {
-            cJSON_Delete(o);
-            sync_failed(g, -1, "out of memory");
-            return;
+    cJSON_ArrayForEach(it, arr)
+    {
+        if (p->n_keys >= OC_DIR_KEYS_MAX) {
+            break;
         }
-        cJSON_ArrayForEach(it, arr)
-        {
-            if (p->n_keys >= OC_DIR_KEYS_MAX) {
-                break;
-            }
-            if (key_from_credential(it, &p->keys[p->n_keys]) == 1) {
-                p->n_keys++;
-            }
+        if (key_from_credential(it, &p->keys[p->n_keys]) == 1) {
+            p->n_keys++;
         }
     }
-    cJSON_Delete(o);
+    return 0;
 }
 
 static int write_files(struct oc_graph *g, bool synced);
 
+/* The delta round: a new one (full sync) or from the kept deltaLink. */
+static int start_delta(struct oc_graph *g)
+{
+    char url[URL_MAX];
+
+    g->phase = PH_DELTA;
+    g->pages = 0;
+    if (g->full || g->delta_url == NULL) {
+        (void)snprintf(url, sizeof(url), "%s/v1.0/servicePrincipals/delta?$select=%s&$top=%d",
+                       g->cfg->directory->graph_url, DELTA_SELECT, OC_GRAPH_TOP);
+        return graph_get(g, url, IDX_PHASE);
+    }
+    return graph_get(g, g->delta_url, IDX_PHASE);
+}
+
+/* A link Graph gave (nextLink, deltaLink): only under graph_url, where
+ * the bearer token may go. */
+static bool link_ok(const struct oc_graph *g, const char *link)
+{
+    const char *base = g->cfg->directory->graph_url;
+    size_t n = strlen(base);
+
+    return strncmp(link, base, n) == 0 && link[n] == '/' && strlen(link) < LINK_MAX;
+}
+
+static void to_principals(struct oc_graph *g)
+{
+    if (principals_compact(g) < 0) {
+        sync_failed(g, -1, "out of memory");
+        return;
+    }
+    g->n_todo = 0;
+    for (size_t i = 0; i < g->n_pr; i++) {
+        if (g->pr[i].step != PS_DONE) {
+            g->n_todo++;
+        }
+    }
+    g->scan = 0;
+    g->phase = PH_PRINCIPALS;
+    pump(g);
+}
+
+static int delta_done(struct oc_graph *g, const struct oc_fetch_result *res)
+{
+    cJSON *o = NULL;
+    const cJSON *arr, *it;
+    const char *next = NULL, *dlink = NULL;
+
+    if (res->http_status == 410 && !g->full) {
+        /* The state token expired or Graph reset it (syncStateNotFound,
+         * resyncRequired): everything is read again. */
+        g->log("directory sync: Graph no longer knows this host's delta state (HTTP 410): a "
+               "full sync follows");
+        principals_free(g);
+        free(g->delta_url);
+        g->delta_url = NULL;
+        g->full = true;
+        return start_resource(g);
+    }
+    if (res->http_status != 200) {
+        graph_refused(g, "the service principal delta", res);
+        return -EIO;
+    }
+    if (oc_json_parse_object(res->body, res->body_len, &o, NULL) < 0 ||
+        !cJSON_IsArray(arr = oc_json_member(o, "value"))) {
+        cJSON_Delete(o);
+        sync_failed(g, -1, "the servicePrincipals/delta answer from Graph is not a list");
+        return -EBADMSG;
+    }
+    cJSON_ArrayForEach(it, arr)
+    {
+        const char *sid = NULL;
+        char id[OC_GUID_SIZE];
+        struct principal *p;
+
+        if (oc_json_get_string(it, "id", OC_GUID_LEN, &sid) < 0 || oc_guid_normalize(sid, id) < 0) {
+            continue;
+        }
+        if (!g->full) {
+            g->delta_changes++;
+        }
+        if (strcmp(id, g->resource_id) == 0) {
+            g->reassign = true; /* its roles may have changed */
+            continue;
+        }
+        p = principal_find(g, id);
+        if (p == NULL) {
+            /* not assigned when last read; a new agent may be now */
+            g->reassign = g->reassign || (!g->full && oc_json_member(it, "@removed") == NULL);
+            continue;
+        }
+        if (oc_json_member(it, "@removed") != NULL) {
+            p->step = PS_GONE;
+            p->assigned = false;
+            continue;
+        }
+        if (principal_sp_apply(p, it) < 0) {
+            cJSON_Delete(o);
+            sync_failed(g, -1, "out of memory");
+            return -ENOMEM;
+        }
+        g->reassign = g->reassign || !g->full;
+    }
+    if (oc_json_get_string(o, "@odata.nextLink", LINK_MAX, &next) == 0) {
+        if (!link_ok(g, next) || ++g->pages >= OC_GRAPH_PAGES_MAX) {
+            cJSON_Delete(o);
+            sync_failed(g, -1,
+                        "Graph's delta @odata.nextLink leaves graph_url or pages too "
+                        "often: refused");
+            return -EBADMSG;
+        }
+        free(g->delta_url);
+        g->delta_url = strdup(next);
+        cJSON_Delete(o);
+        if (g->delta_url == NULL) {
+            sync_failed(g, -1, "out of memory");
+            return -ENOMEM;
+        }
+        return graph_get(g, g->delta_url, IDX_PHASE);
+    }
+    if (oc_json_get_string(o, "@odata.deltaLink", LINK_MAX, &dlink) < 0 || !link_ok(g, dlink)) {
+        cJSON_Delete(o);
+        sync_failed(g, -1,
+                    "the last servicePrincipals/delta page from Graph has no usable "
+                    "@odata.deltaLink");
+        return -EBADMSG;
+    }
+    free(g->delta_new);
+    g->delta_new = strdup(dlink);
+    cJSON_Delete(o);
+    if (g->delta_new == NULL) {
+        sync_failed(g, -1, "out of memory");
+        return -ENOMEM;
+    }
+    if (!g->full && g->reassign) {
+        return start_resource(g);
+    }
+    to_principals(g);
+    return 0;
+}
+
+/* The principal of member k of batch b answered: its status and body. */
+static int batch_member(struct oc_graph *g, struct principal *p, bool app, long st,
+                        const cJSON *body, const cJSON *headers)
+{
+    if (st == 429 || st == 503 || st == 500 || st == 502 || st == 504) {
+        const char *ra = NULL;
+        int64_t wait = backoff_ms(++p->tries);
+        char *end = NULL;
+
+        if (p->tries >= OC_GRAPH_TRIES_MAX) {
+            sync_failed(g, -1,
+                        "Microsoft Graph kept answering HTTP %ld to requests in a $batch; "
+                        "retrying later",
+                        st);
+            return -EAGAIN;
+        }
+        if (oc_json_get_string(headers, "Retry-After", 16, &ra) == 0) {
+            long v = strtol(ra, &end, 10);
+            if (end != ra && *end == '\0' && v >= 0 && v <= OC_RETRY_AFTER_MAX && v * 1000 > wait) {
+                wait = v * 1000;
+            }
+        }
+        if (st == 429) {
+            g->n_throttled++;
+        }
+        g->n_retries++;
+        if (graph_wait(g, wait, ra != NULL, st) < 0) {
+            return -ETIMEDOUT;
+        }
+        if (mono_ms() + wait > g->hold_until_ms) {
+            g->hold_until_ms = mono_ms() + wait;
+        }
+        p->step = app ? PS_APP : PS_SP;
+        g->scan = 0;
+        return 0;
+    }
+    if (st == 404) {
+        /* a service principal deleted meanwhile; an application of another
+         * tenant, or deleted: no keys */
+        if (!app) {
+            p->step = PS_GONE;
+        } else {
+            p->step = PS_DONE;
+        }
+        g->n_todo--;
+        return 0;
+    }
+    if (st != 200 || !cJSON_IsObject(body)) {
+        sync_failed(g, -1,
+                    "Microsoft Graph refused %s in a $batch (HTTP %ld); check the tenant and "
+                    "the [directory] application's permissions (Application.Read.All)",
+                    app ? "an application's key credentials" : "a service principal", st);
+        return -EIO;
+    }
+    if (app ? principal_keys_apply(p, body) < 0 : principal_sp_apply(p, body) < 0) {
+        sync_failed(g, -1, "out of memory");
+        return -ENOMEM;
+    }
+    if (app) {
+        p->step = PS_DONE;
+    } else if (!p->have) {
+        sync_failed(g, -1, "service principal %s from Graph lacks appId or accountEnabled", p->id);
+        return -EBADMSG;
+    }
+    if (p->step == PS_DONE) {
+        g->n_todo--;
+    }
+    return 0;
+}
+
+static void batch_done(struct oc_graph *g, uint32_t j, const struct oc_fetch_result *res)
+{
+    struct batch *b = &g->batches[j];
+    bool seen[OC_GRAPH_BATCH_MAX] = {false};
+    cJSON *o = NULL;
+    const cJSON *arr, *it;
+
+    if (res->http_status != 200) {
+        graph_refused(g, "a $batch", res);
+        return;
+    }
+    if (oc_json_parse_object(res->body, res->body_len, &o, NULL) < 0 ||
+        !cJSON_IsArray(arr = oc_json_member(o, "responses"))) {
+        cJSON_Delete(o);
+        sync_failed(g, -1, "the $batch answer from Graph has no responses");
+        return;
+    }
+    cJSON_ArrayForEach(it, arr)
+    {
+        const char *rid = NULL;
+        int64_t st = 0;
+        char *end = NULL;
+        unsigned long k;
+
+        if (oc_json_get_string(it, "id", 8, &rid) < 0 ||
+            oc_json_get_int64(it, "status", 100, 599, &st) < 0) {
+            continue;
+        }
+        k = strtoul(rid, &end, 10);
+        if (end == rid || *end != '\0' || k >= b->n || seen[k]) {
+            continue;
+        }
+        seen[k] = true;
+        if (batch_member(g, &g->pr[b->pr[k]], b->app[k], (long)st, oc_json_member(it, "body"),
+                         oc_json_member(it, "headers")) < 0) {
+            cJSON_Delete(o);
+            return;
+        }
+    }
+    cJSON_Delete(o);
+    /* a request the answer left out is asked again */
+    for (size_t k = 0; k < b->n; k++) {
+        struct principal *p = &g->pr[b->pr[k]];
+        if (!seen[k] && (p->step == PS_SP_WAIT || p->step == PS_APP_WAIT)) {
+            p->step = b->app[k] ? PS_APP : PS_SP;
+            g->scan = 0;
+        }
+    }
+    b->n = 0;
+}
+
+/* One $batch of up to OC_GRAPH_BATCH_MAX principals still to read. 1 sent,
+ * 0 nothing to send, < 0 failed. */
+static int batch_send(struct oc_graph *g, uint32_t j)
+{
+    const struct oc_directory *d = g->cfg->directory;
+    struct batch *b = &g->batches[j];
+    cJSON *body = cJSON_CreateObject(), *reqs = cJSON_AddArrayToObject(body, "requests");
+    char url[URL_MAX], id[16];
+    char *text;
+
+    b->n = 0;
+    if (reqs == NULL) {
+        cJSON_Delete(body);
+        sync_failed(g, -1, "out of memory");
+        return -ENOMEM;
+    }
+    for (; g->scan < g->n_pr && b->n < OC_GRAPH_BATCH_MAX; g->scan++) {
+        struct principal *p = &g->pr[g->scan];
+        cJSON *r;
+
+        if (p->step != PS_SP && p->step != PS_APP) {
+            continue;
+        }
+        if (p->step == PS_SP) {
+            (void)snprintf(url, sizeof(url), "/servicePrincipals/%s?$select=%s", p->id,
+                           DELTA_SELECT);
+        } else {
+            (void)snprintf(url, sizeof(url), "/applications(appId='%s')?$select=keyCredentials",
+                           p->app_id);
+        }
+        (void)snprintf(id, sizeof(id), "%zu", b->n);
+        r = cJSON_CreateObject();
+        if (r == NULL || cJSON_AddStringToObject(r, "id", id) == NULL ||
+            cJSON_AddStringToObject(r, "method", "GET") == NULL ||
+            cJSON_AddStringToObject(r, "url", url) == NULL) {
+            cJSON_Delete(r);
+            cJSON_Delete(body);
+            sync_failed(g, -1, "out of memory");
+            return -ENOMEM;
+        }
+        cJSON_AddItemToArray(reqs, r);
+        b->pr[b->n] = g->scan;
+        b->app[b->n] = p->step == PS_APP;
+        p->step = p->step == PS_SP ? PS_SP_WAIT : PS_APP_WAIT;
+        b->n++;
+    }
+    if (b->n == 0) {
+        cJSON_Delete(body);
+        return 0;
+    }
+    text = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    if (text == NULL) {
+        sync_failed(g, -1, "out of memory");
+        return -ENOMEM;
+    }
+    (void)snprintf(url, sizeof(url), "%s/v1.0/$batch", d->graph_url);
+    return graph_send(g, "POST", url, text, IDX_BATCH0 + j) < 0 ? -EIO : 1;
+}
+
 /* Start what can start; finish when everything is done. */
 static void pump(struct oc_graph *g)
 {
-    const char *graph_url = g->cfg->directory->graph_url;
-    bool all_done = true;
+    while (g->phase == PH_PRINCIPALS && g->in_flight < OC_GRAPH_PARALLEL &&
+           mono_ms() >= g->hold_until_ms) {
+        uint32_t j = 0;
+        int r;
 
-    for (size_t i = 0; i < g->n_pr && g->phase == PH_PRINCIPALS; i++) {
-        struct principal *p = &g->pr[i];
-        char url[URL_MAX];
-
-        if (p->step == PS_SP || p->step == PS_APP) {
-            if (g->in_flight >= OC_GRAPH_PARALLEL) {
-                all_done = false;
-                continue;
-            }
-            if (p->step == PS_SP) {
-                (void)snprintf(url, sizeof(url), "%s/v1.0/servicePrincipals/%s", graph_url, p->id);
-            } else {
-                (void)snprintf(url, sizeof(url),
-                               "%s/v1.0/applications(appId='%s')?$select=keyCredentials", graph_url,
-                               p->app_id);
-            }
-            p->step = p->step == PS_SP ? PS_SP_WAIT : PS_APP_WAIT;
-            if (graph_get(g, url, (uint32_t)i) < 0) {
-                return;
-            }
+        while (j < OC_GRAPH_PARALLEL && g->batches[j].n > 0) {
+            j++;
         }
-        if (p->step != PS_DONE && p->step != PS_GONE) {
-            all_done = false;
+        if (j == OC_GRAPH_PARALLEL) {
+            break;
+        }
+        r = batch_send(g, j);
+        if (r <= 0) {
+            break;
         }
     }
-    if (g->phase == PH_PRINCIPALS && all_done && g->in_flight == 0) {
+    if (g->phase == PH_PRINCIPALS && g->n_todo == 0 && g->in_flight == 0) {
         (void)write_files(g, true);
     }
 }
@@ -810,17 +1466,43 @@ static void pump(struct oc_graph *g)
 /* Names                                                              */
 /* ------------------------------------------------------------------ */
 
+/* The pinned names, with two hash indexes (object id, name) so that
+ * 100 000 agents cost no quadratic time. Slots hold index + 1. */
 struct names {
     char (*oid)[OC_GUID_SIZE];
     char (*name)[OC_USER_NAME_MAX + 1];
     size_t n, cap;
+    size_t *h_oid, *h_name, hcap;
 };
+
+static size_t str_hash(const char *s)
+{
+    return (size_t)oc_fnv1a64(s, strlen(s));
+}
+
+static void names_index(struct names *m, size_t i)
+{
+    size_t k = str_hash(m->oid[i]) & (m->hcap - 1);
+
+    while (m->h_oid[k] != 0) {
+        k = (k + 1) & (m->hcap - 1);
+    }
+    m->h_oid[k] = i + 1;
+    k = str_hash(m->name[i]) & (m->hcap - 1);
+    while (m->h_name[k] != 0) {
+        k = (k + 1) & (m->hcap - 1);
+    }
+    m->h_name[k] = i + 1;
+}
 
 static const char *names_get(const struct names *m, const char *oid)
 {
-    for (size_t i = 0; i < m->n; i++) {
-        if (strcmp(m->oid[i], oid) == 0) {
-            return m->name[i];
+    if (m->hcap == 0) {
+        return NULL;
+    }
+    for (size_t k = str_hash(oid) & (m->hcap - 1); m->h_oid[k] != 0; k = (k + 1) & (m->hcap - 1)) {
+        if (strcmp(m->oid[m->h_oid[k] - 1], oid) == 0) {
+            return m->name[m->h_oid[k] - 1];
         }
     }
     return NULL;
@@ -828,7 +1510,12 @@ static const char *names_get(const struct names *m, const char *oid)
 
 static bool names_taken(const struct names *m, const char *name, const char *not_oid)
 {
-    for (size_t i = 0; i < m->n; i++) {
+    if (m->hcap == 0) {
+        return false;
+    }
+    for (size_t k = str_hash(name) & (m->hcap - 1); m->h_name[k] != 0;
+         k = (k + 1) & (m->hcap - 1)) {
+        size_t i = m->h_name[k] - 1;
         if (strcmp(m->name[i], name) == 0 && strcmp(m->oid[i], not_oid) != 0) {
             return true;
         }
@@ -855,6 +1542,27 @@ static int names_add(struct names *m, const char *oid, const char *name)
     oc_strscpy(m->oid[m->n], OC_GUID_SIZE, oid);
     oc_strscpy(m->name[m->n], OC_USER_NAME_MAX + 1, name);
     m->n++;
+    if (2 * m->n > m->hcap) {
+        size_t nc = m->hcap == 0 ? 128 : 2 * m->hcap;
+        size_t *ho = calloc(nc, sizeof(*ho)), *hn = calloc(nc, sizeof(*hn));
+
+        if (ho == NULL || hn == NULL) {
+            free(ho);
+            free(hn);
+            m->n--;
+            return -ENOMEM;
+        }
+        free(m->h_oid);
+        free(m->h_name);
+        m->h_oid = ho;
+        m->h_name = hn;
+        m->hcap = nc;
+        for (size_t i = 0; i < m->n; i++) {
+            names_index(m, i);
+        }
+    } else {
+        names_index(m, m->n - 1);
+    }
     return 0;
 }
 
@@ -862,10 +1570,30 @@ static void names_free(struct names *m)
 {
     free(m->oid);
     free(m->name);
+    free(m->h_oid);
+    free(m->h_name);
     memset(m, 0, sizeof(*m));
 }
 
-/* names.json: {"version":1,"names":{"<object id>":"<name>",...}}; a bad file is an error. */
+/* One pinned name of names.json into m. */
+static int names_entry(struct names *m, const char *oid_text, const cJSON *name)
+{
+    char oid[OC_GUID_SIZE];
+
+    if (oid_text == NULL || oc_guid_normalize(oid_text, oid) < 0 || !cJSON_IsString(name) ||
+        !oc_valid_user_name(name->valuestring) || names_get(m, oid) != NULL ||
+        m->n >= 4 * OC_DIR_AGENTS_MAX) {
+        return -EBADMSG;
+    }
+    return names_add(m, oid, name->valuestring);
+}
+
+/*
+ * names.json: {"version":2,"names":[{"id":"<object id>","name":"<name>"},...]}
+ * (version 1 held an object keyed by object id, which the strict JSON
+ * parser caps at 256 members: read, and written as version 2). A bad file
+ * is an error.
+ */
 static int names_load(const char *path, struct names *m)
 {
     FILE *f = fopen(path, "re");
@@ -887,8 +1615,9 @@ static int names_load(const char *path, struct names *m)
     len = fread(buf, 1, OC_DIR_FILE_MAX + 1, f);
     fclose(f);
     if (len > OC_DIR_FILE_MAX || oc_json_parse_object(buf, len, &o, NULL) < 0 ||
-        oc_json_get_int64(o, "version", 1, 1, &v) < 0 ||
-        !cJSON_IsObject(names = oc_json_member(o, "names"))) {
+        oc_json_get_int64(o, "version", 1, 2, &v) < 0 ||
+        !(v == 1 ? cJSON_IsObject(names = oc_json_member(o, "names"))
+                 : cJSON_IsArray(names = oc_json_member(o, "names")))) {
         free(buf);
         cJSON_Delete(o);
         return -EBADMSG;
@@ -896,15 +1625,16 @@ static int names_load(const char *path, struct names *m)
     free(buf);
     cJSON_ArrayForEach(it, names)
     {
-        char oid[OC_GUID_SIZE];
+        const char *oid = NULL;
 
-        if (it->string == NULL || oc_guid_normalize(it->string, oid) < 0 || !cJSON_IsString(it) ||
-            !oc_valid_user_name(it->valuestring) || names_get(m, oid) != NULL ||
-            m->n >= 4 * OC_DIR_AGENTS_MAX) {
+        if (v == 1) {
+            r = names_entry(m, it->string, it);
+        } else if (!cJSON_IsObject(it) || cJSON_GetArraySize(it) != 2 ||
+                   oc_json_get_string(it, "id", OC_GUID_LEN, &oid) < 0) {
             r = -EBADMSG;
-            break;
+        } else {
+            r = names_entry(m, oid, oc_json_member(it, "name"));
         }
-        r = names_add(m, oid, it->valuestring);
         if (r < 0) {
             break;
         }
@@ -915,7 +1645,7 @@ static int names_load(const char *path, struct names *m)
 
 static int names_write(const char *path, const struct names *m)
 {
-    cJSON *o = cJSON_CreateObject(), *names = cJSON_CreateObject();
+    cJSON *o = cJSON_CreateObject(), *names = cJSON_CreateArray();
     char *text;
     int r;
 
@@ -924,10 +1654,17 @@ static int names_write(const char *path, const struct names *m)
         cJSON_Delete(names);
         return -ENOMEM;
     }
-    cJSON_AddNumberToObject(o, "version", 1);
+    cJSON_AddNumberToObject(o, "version", 2);
     cJSON_AddItemToObject(o, "names", names);
     for (size_t i = 0; i < m->n; i++) {
-        cJSON_AddStringToObject(names, m->oid[i], m->name[i]);
+        cJSON *e = cJSON_CreateObject();
+        if (e == NULL) {
+            cJSON_Delete(o);
+            return -ENOMEM;
+        }
+        cJSON_AddItemToArray(names, e);
+        cJSON_AddStringToObject(e, "id", m->oid[i]);
+        cJSON_AddStringToObject(e, "name", m->name[i]);
     }
     text = cJSON_Print(o);
     cJSON_Delete(o);
@@ -992,14 +1729,31 @@ static struct principal *principal_by_app(struct oc_graph *g, const char *app_id
     return NULL;
 }
 
-static bool uid_used(const struct oc_dir *d, uint32_t uid)
+/* The uids given so far (open addressing; 0, never an agent's uid, is empty). */
+struct uidset {
+    uint32_t *v;
+    size_t cap;
+};
+
+static bool uid_used(const struct uidset *u, uint32_t uid)
 {
-    for (size_t i = 0; i < d->n_agents; i++) {
-        if (d->agents[i].uid == uid) {
+    for (size_t k = (size_t)((uid * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (u->cap - 1);
+         u->v[k] != 0; k = (k + 1) & (u->cap - 1)) {
+        if (u->v[k] == uid) {
             return true;
         }
     }
     return false;
+}
+
+static void uid_add(struct uidset *u, uint32_t uid)
+{
+    size_t k = (size_t)((uid * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (u->cap - 1);
+
+    while (u->v[k] != 0 && u->v[k] != uid) {
+        k = (k + 1) & (u->cap - 1);
+    }
+    u->v[k] = uid;
 }
 
 static void dir_agent_fill(struct oc_dir_agent *a, const struct principal *p)
@@ -1037,14 +1791,37 @@ static void change_record(const struct oc_graph *g, const char *event, const cha
     });
 }
 
-static const struct oc_dir_agent *dir_by_oid(const struct oc_dir *d, const char *oid)
+static int by_oid(const void *x, const void *y)
 {
-    for (size_t i = 0; d != NULL && i < d->n_agents; i++) {
-        if (oc_guid_equal(d->agents[i].object_id, oid)) {
-            return &d->agents[i];
-        }
+    return strcasecmp((*(const struct oc_dir_agent *const *)x)->object_id,
+                      (*(const struct oc_dir_agent *const *)y)->object_id);
+}
+
+/* The agents of d sorted by object id (NULL for none or out of memory). */
+static const struct oc_dir_agent **dir_sorted(const struct oc_dir *d)
+{
+    const struct oc_dir_agent **v;
+
+    if (d == NULL || d->n_agents == 0 || (v = malloc(d->n_agents * sizeof(*v))) == NULL) {
+        return NULL;
     }
-    return NULL;
+    for (size_t i = 0; i < d->n_agents; i++) {
+        v[i] = &d->agents[i];
+    }
+    qsort(v, d->n_agents, sizeof(*v), by_oid);
+    return v;
+}
+
+static const struct oc_dir_agent *dir_by_oid(const struct oc_dir_agent **sorted, size_t n,
+                                             const struct oc_dir_agent *key)
+{
+    const struct oc_dir_agent **hit;
+
+    if (sorted == NULL) {
+        return NULL;
+    }
+    hit = bsearch(&key, sorted, n, sizeof(*sorted), by_oid);
+    return hit != NULL ? *hit : NULL;
 }
 
 static void agent_record(const struct oc_graph *g, const char *event, const struct oc_dir_agent *a,
@@ -1087,11 +1864,19 @@ static void role_records(const struct oc_graph *g, const char *event, const stru
 static void directory_changes(const struct oc_graph *g, const struct oc_dir *old,
                               const struct oc_dir *new)
 {
+    const struct oc_dir_agent **so = dir_sorted(old), **sn = dir_sorted(new);
+    size_t n_old = old != NULL ? old->n_agents : 0;
     char detail[512];
 
+    if ((so == NULL && n_old > 0) || (sn == NULL && new->n_agents > 0)) {
+        g->log("directory sync: out of memory: this sync's changes are not audited one by one");
+        free(so);
+        free(sn);
+        return;
+    }
     for (size_t i = 0; i < new->n_agents; i++) {
         const struct oc_dir_agent *n = &new->agents[i];
-        const struct oc_dir_agent *o = dir_by_oid(old, n->object_id);
+        const struct oc_dir_agent *o = dir_by_oid(so, n_old, n);
 
         if (o == NULL) {
             added_detail(n, detail, sizeof(detail));
@@ -1111,10 +1896,206 @@ static void directory_changes(const struct oc_graph *g, const struct oc_dir *old
     for (size_t i = 0; old != NULL && i < old->n_agents; i++) {
         const struct oc_dir_agent *o = &old->agents[i];
 
-        if (dir_by_oid(new, o->object_id) == NULL) {
+        if (dir_by_oid(sn, new->n_agents, o) == NULL) {
             agent_record(g, "agent-removed", o, "no longer holds a role on the resource");
         }
     }
+    free(so);
+    free(sn);
+}
+
+/* ------------------------------------------------------------------ */
+/* graph-state.json: what an incremental sync starts from             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * {"version":1,"graph_url":...,"resource":...,"resource_id":...,
+ *  "delta_link":...,"full_at":N,"principals":[{"id","app_id",
+ *  "display_name","enabled","app","roles":[...],"keys":[{"key_id",
+ *  "not_before","not_after","sha1","sha256","ssh"}]}]}
+ * Root's, 0644 (no secret: a deltaLink is useless without a Graph token),
+ * replaced atomically after the directory files.
+ */
+static int state_save(const struct oc_graph *g, const char *path)
+{
+    const struct oc_directory *d = g->cfg->directory;
+    cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "principals");
+    char *text;
+    int r = -ENOMEM;
+
+    if (arr == NULL || g->delta_new == NULL) {
+        cJSON_Delete(o);
+        return g->delta_new == NULL ? -EINVAL : -ENOMEM;
+    }
+    cJSON_AddNumberToObject(o, "version", 1);
+    cJSON_AddStringToObject(o, "graph_url", d->graph_url);
+    cJSON_AddStringToObject(o, "resource", d->resource);
+    cJSON_AddStringToObject(o, "resource_id", g->resource_id);
+    cJSON_AddStringToObject(o, "delta_link", g->delta_new);
+    cJSON_AddNumberToObject(o, "full_at", (double)(g->full ? oc_now() : g->full_at));
+    for (size_t i = 0; i < g->n_pr; i++) {
+        const struct principal *p = &g->pr[i];
+        cJSON *e, *roles, *keys;
+
+        if (p->step != PS_DONE || !p->assigned) {
+            continue;
+        }
+        e = cJSON_CreateObject();
+        if (e == NULL) {
+            goto out;
+        }
+        cJSON_AddItemToArray(arr, e);
+        cJSON_AddStringToObject(e, "id", p->id);
+        cJSON_AddStringToObject(e, "app_id", p->app_id);
+        cJSON_AddStringToObject(e, "display_name", p->display_name != NULL ? p->display_name : "");
+        cJSON_AddBoolToObject(e, "enabled", p->enabled);
+        cJSON_AddBoolToObject(e, "app", p->app);
+        roles = cJSON_AddArrayToObject(e, "roles");
+        keys = cJSON_AddArrayToObject(e, "keys");
+        if (roles == NULL || keys == NULL) {
+            goto out;
+        }
+        for (size_t j = 0; j < p->n_roles; j++) {
+            cJSON_AddItemToArray(roles, cJSON_CreateString(p->roles[j]));
+        }
+        for (size_t j = 0; j < p->n_keys; j++) {
+            cJSON *ko = oc_dir_key_to_json(&p->keys[j]);
+
+            if (ko == NULL) {
+                goto out;
+            }
+            cJSON_AddItemToArray(keys, ko);
+        }
+    }
+    text = cJSON_PrintUnformatted(o);
+    if (text != NULL) {
+        r = oc_nssc_write_file(path, text, strlen(text));
+        free(text);
+    }
+out:
+    cJSON_Delete(o);
+    return r;
+}
+
+/* One principal of the state file into g. */
+static int state_principal(struct oc_graph *g, const cJSON *e)
+{
+    const char *id = NULL, *app_id = NULL, *dn = NULL;
+    char oid[OC_GUID_SIZE];
+    const cJSON *roles, *keys, *it;
+    struct principal *p;
+    bool enabled = false, app = false;
+
+    if (oc_json_get_string(e, "id", OC_GUID_LEN, &id) < 0 || oc_guid_normalize(id, oid) < 0 ||
+        oc_json_get_string(e, "app_id", OC_GUID_LEN, &app_id) < 0 ||
+        oc_json_get_string(e, "display_name", OC_DIR_DISPLAY_MAX, &dn) < 0 ||
+        oc_json_get_bool(e, "enabled", &enabled) < 0 || oc_json_get_bool(e, "app", &app) < 0 ||
+        !cJSON_IsArray(roles = oc_json_member(e, "roles")) ||
+        !cJSON_IsArray(keys = oc_json_member(e, "keys")) ||
+        cJSON_GetArraySize(keys) > OC_DIR_KEYS_MAX || principal_find(g, oid) != NULL) {
+        return -EBADMSG;
+    }
+    p = principal_get(g, oid);
+    if (p == NULL) {
+        return -ENOMEM;
+    }
+    if (oc_guid_normalize(app_id, p->app_id) < 0) {
+        return -EBADMSG;
+    }
+    p->display_name = strdup(dn);
+    p->enabled = enabled;
+    p->app = app;
+    p->have = true;
+    p->assigned = true;
+    p->step = PS_DONE;
+    if (p->display_name == NULL) {
+        return -ENOMEM;
+    }
+    cJSON_ArrayForEach(it, roles)
+    {
+        if (!cJSON_IsString(it) || !oc_dir_valid_role(it->valuestring)) {
+            return -EBADMSG;
+        }
+        if (add_role(p, it->valuestring) < 0) {
+            return -ENOMEM;
+        }
+    }
+    if (cJSON_GetArraySize(keys) > 0) {
+        p->keys = calloc(OC_DIR_KEYS_MAX, sizeof(*p->keys));
+        if (p->keys == NULL) {
+            return -ENOMEM;
+        }
+    }
+    cJSON_ArrayForEach(it, keys)
+    {
+        const char *why = NULL;
+        int r = oc_dir_key_from_json(it, &p->keys[p->n_keys], &why);
+
+        if (r < 0) {
+            free(p->keys[p->n_keys].ssh);
+            p->keys[p->n_keys].ssh = NULL;
+            return r == -ENOMEM ? r : -EBADMSG;
+        }
+        p->n_keys++;
+    }
+    return 0;
+}
+
+/* Load graph-state.json for an incremental sync: 0, -ENOENT (none),
+ * -ESTALE (written for another graph_url or resource), -EBADMSG. */
+static int state_load(struct oc_graph *g, const char *path)
+{
+    const struct oc_directory *d = g->cfg->directory;
+    FILE *f = fopen(path, "re");
+    const char *gu = NULL, *res = NULL, *rid = NULL, *link = NULL;
+    const cJSON *arr, *it;
+    cJSON *o = NULL;
+    char *buf;
+    size_t len;
+    int64_t v = 0, full_at = 0;
+    int r = 0;
+
+    if (f == NULL) {
+        return -errno;
+    }
+    buf = malloc(OC_GRAPH_STATE_MAX + 1);
+    if (buf == NULL) {
+        fclose(f);
+        return -ENOMEM;
+    }
+    len = fread(buf, 1, OC_GRAPH_STATE_MAX + 1, f);
+    fclose(f);
+    if (len > OC_GRAPH_STATE_MAX || oc_json_parse_object(buf, len, &o, NULL) < 0 ||
+        oc_json_get_int64(o, "version", 1, 1, &v) < 0 ||
+        oc_json_get_string(o, "graph_url", OC_CONFIG_PATH_MAX, &gu) < 0 ||
+        oc_json_get_string(o, "resource", OC_CONFIG_PATH_MAX, &res) < 0 ||
+        oc_json_get_string(o, "resource_id", OC_GUID_LEN, &rid) < 0 ||
+        oc_json_get_string(o, "delta_link", LINK_MAX - 1, &link) < 0 ||
+        oc_json_get_int64(o, "full_at", 0, OC_JSON_INT_MAX, &full_at) < 0 ||
+        !cJSON_IsArray(arr = oc_json_member(o, "principals"))) {
+        r = -EBADMSG;
+        goto out;
+    }
+    if (strcmp(gu, d->graph_url) != 0 || strcmp(res, d->resource) != 0 || !link_ok(g, link)) {
+        r = -ESTALE;
+        goto out;
+    }
+    if (oc_guid_normalize(rid, g->resource_id) < 0 || (g->delta_url = strdup(link)) == NULL) {
+        r = g->delta_url == NULL ? -ENOMEM : -EBADMSG;
+        goto out;
+    }
+    g->full_at = full_at;
+    cJSON_ArrayForEach(it, arr)
+    {
+        r = state_principal(g, it);
+        if (r < 0) {
+            break;
+        }
+    }
+out:
+    free(buf);
+    cJSON_Delete(o);
+    return r;
 }
 
 static int write_files(struct oc_graph *g, bool synced)
@@ -1134,6 +2115,7 @@ static int write_files(struct oc_graph *g, bool synced)
     uint8_t seed[OC_NSSC_SEED_SIZE];
     bool names_changed = false, old_ok = false;
     struct oc_dir *old_dir = NULL;
+    struct uidset uids = {0};
     int r;
 
     r = oc_idmap_assign(cfg, &ids, &n_ids, err, sizeof(err));
@@ -1152,11 +2134,14 @@ static int write_files(struct oc_graph *g, bool synced)
                     path, strerror(-r));
         return r;
     }
+    for (uids.cap = 64; uids.cap < 2 * (n_ids + g->n_pr + 1); uids.cap *= 2) {
+    }
+    uids.v = calloc(uids.cap, sizeof(*uids.v));
     dir.agents = calloc(n_ids + g->n_pr + 1, sizeof(*dir.agents));
     cb = calloc(n_ids + g->n_pr + 1, sizeof(*cb));
     nssroles = calloc(n_ids + g->n_pr + 1, sizeof(*nssroles));
     gecos = calloc(n_ids + g->n_pr + 1, sizeof(*gecos));
-    if (dir.agents == NULL || cb == NULL || nssroles == NULL || gecos == NULL) {
+    if (dir.agents == NULL || cb == NULL || nssroles == NULL || gecos == NULL || uids.v == NULL) {
         r = -ENOMEM;
         sync_failed(g, -1, "out of memory");
         goto out;
@@ -1175,6 +2160,7 @@ static int write_files(struct oc_graph *g, bool synced)
         oc_strscpy(da->app_id, sizeof(da->app_id), a->app_id);
         oc_strscpy(da->object_id, sizeof(da->object_id), a->object_id);
         da->uid = ids[i].uid;
+        uid_add(&uids, da->uid);
         da->enabled = a->enabled && (p == NULL || p->enabled);
         da->display_name = a->display_name != NULL ? a->display_name
                            : p != NULL             ? p->display_name
@@ -1187,7 +2173,7 @@ static int write_files(struct oc_graph *g, bool synced)
                        a->name, a->object_id, p->id);
             }
             dir_agent_fill(da, p);
-            p->step = PS_GONE; /* consumed */
+            p->consumed = true;
         }
     }
     /* Synced agents: pinned or new names, uid from the object id. */
@@ -1198,11 +2184,11 @@ static int write_files(struct oc_graph *g, bool synced)
         uint32_t uid;
         struct oc_dir_agent *da;
 
-        if (p->step != PS_DONE) {
+        if (p->step != PS_DONE || p->consumed) {
             continue;
         }
         uid = oc_idmap_uid(gl->tenant_id, p->id, gl->uid_min, gl->uid_max);
-        if (uid_used(&dir, uid)) {
+        if (uid_used(&uids, uid)) {
             g->log("directory sync: service principal %s (%s) maps to uid %u, which another agent "
                    "has: refused; pin it with an [agent NAME] section (app_id, object_id, uid =)",
                    p->id, p->app_id, uid);
@@ -1247,6 +2233,7 @@ static int write_files(struct oc_graph *g, bool synced)
                    p->app_id, name, uid);
         }
         da = &dir.agents[dir.n_agents++];
+        uid_add(&uids, uid);
         oc_strscpy(da->name, sizeof(da->name), name);
         oc_strscpy(da->app_id, sizeof(da->app_id), p->app_id);
         oc_strscpy(da->object_id, sizeof(da->object_id), p->id);
@@ -1331,11 +2318,27 @@ static int write_files(struct oc_graph *g, bool synced)
                     gl->nss_cache, strerror(-r));
         goto out;
     }
+    if (synced) {
+        (void)snprintf(path, sizeof(path), "%s/%s", g->state_dir, OC_GRAPH_STATE_FILE);
+        r = state_save(g, path);
+        if (r < 0) {
+            /* an older state would bring back what this sync replaced */
+            (void)unlink(path);
+            g->log("directory sync: cannot write %s (%s): the next sync is a full one", path,
+                   strerror(-r));
+        }
+    }
     g->agents = dir.n_agents;
     g->last_ok = oc_now();
     g->failures = 0;
     g->last_error[0] = '\0';
     g->next = synced ? g->last_ok + jitter(cfg->directory->sync_interval, 10) : INT64_MAX;
+    if (synced) {
+        g->log("directory sync (%s): %u Graph requests (%u throttled, %u retried), %u delta "
+               "entries%s",
+               g->full ? "full" : "incremental", g->n_requests, g->n_throttled, g->n_retries,
+               g->delta_changes, g->reassign ? ", assignments read again" : "");
+    }
     g->log("directory sync: %zu agents (%zu in NSS, %zu groups) written to %s and %s/%s",
            dir.n_agents, n_cb, n_groups, gl->nss_cache, g->state_dir, OC_DIR_FILE_NAME);
     sync_end(g);
@@ -1348,6 +2351,7 @@ out:
     free(gecos);
     free(cb);
     free(dir.agents);
+    free(uids.v);
     free(img);
     free(ids);
     names_free(&names);
@@ -1395,6 +2399,9 @@ int oc_graph_new(const struct oc_config *cfg, struct oc_fetch_ctx *fetch, const 
         return -ENAMETOOLONG;
     }
     g->next = cfg->directory != NULL ? 0 : INT64_MAX;
+    if (cfg->directory != NULL) {
+        budget_load(g);
+    }
     if (cfg->directory == NULL && oc_graph_cache_other_format(cfg->global.nss_cache)) {
         /* Static agents only: nothing else rewrites the file until an
          * admin's cache rebuild, so a cache an older release wrote (after
@@ -1430,10 +2437,105 @@ int oc_graph_start(struct oc_graph *g)
     if (g->cfg->directory == NULL) {
         return write_files(g, false);
     }
+    g->n_requests = g->n_throttled = g->n_retries = 0;
+    g->full = g->want_full;
+    if (!g->full) {
+        char path[OC_CONFIG_PATH_MAX + 32];
+        int r;
+
+        (void)snprintf(path, sizeof(path), "%s/%s", g->state_dir, OC_GRAPH_STATE_FILE);
+        r = state_load(g, path);
+        if (r < 0) {
+            if (r != -ENOENT) {
+                g->log("directory sync: %s is %s: a full sync", path,
+                       r == -ESTALE ? "for another graph_url or resource" : "unusable");
+            }
+            g->full = true;
+        } else if (now - g->full_at >= (int64_t)g->cfg->directory->full_sync_interval ||
+                   now < g->full_at) {
+            g->log("directory sync: the last full sync is older than full_sync_interval (%us): "
+                   "a full sync",
+                   g->cfg->directory->full_sync_interval);
+            g->full = true;
+        }
+        if (g->full) {
+            principals_free(g);
+            free(g->delta_url);
+            g->delta_url = NULL;
+        }
+    }
+    if (g->hold_wall_ms > wall_ms()) {
+        int64_t left = g->hold_wall_ms - wall_ms();
+
+        if (g->deadline_ms > 0 && mono_ms() + left > g->deadline_ms) {
+            sync_failed(g, (left + 999) / 1000,
+                        "Microsoft Graph asked this host to wait (Retry-After) %llds more: no "
+                        "request before that",
+                        (long long)((left + 999) / 1000));
+            return -EAGAIN;
+        }
+    }
     if (g->token != NULL && g->token_expires - TOKEN_MARGIN > now) {
-        return start_resource(g);
+        return g->full ? start_resource(g) : start_delta(g);
     }
     return start_token(g);
+}
+
+void oc_graph_set_deadline(struct oc_graph *g, int64_t seconds)
+{
+    g->deadline_ms = mono_ms() + seconds * 1000;
+}
+
+void oc_graph_set_full(struct oc_graph *g, bool full)
+{
+    g->want_full = full;
+}
+
+void oc_graph_tick(struct oc_graph *g)
+{
+    int64_t now = mono_ms();
+    uint32_t gen = g->gen;
+
+    for (size_t i = 0; i < sizeof(g->q) / sizeof(g->q[0]); i++) {
+        if (g->phase == PH_IDLE || g->gen != gen) {
+            return;
+        }
+        if (g->q[i].used && !g->q[i].flying && q_try(g, &g->q[i], now) < 0) {
+            return;
+        }
+    }
+    if (g->phase == PH_PRINCIPALS) {
+        pump(g);
+    }
+}
+
+uint32_t oc_graph_splay(uint32_t interval)
+{
+    char id[256] = "";
+    size_t n = 0;
+    FILE *f;
+
+    if (interval == 0) {
+        return 0;
+    }
+    f = fopen("/etc/machine-id", "re");
+    if (f != NULL) {
+        n = fread(id, 1, sizeof(id) - 1, f);
+        fclose(f);
+    }
+    while (n > 0 && (id[n - 1] == '\n' || id[n - 1] == ' ')) {
+        n--;
+    }
+    id[n] = '\0';
+    if (n == 0 && gethostname(id, sizeof(id) - 1) < 0) {
+        id[0] = '\0';
+    }
+    /* "openclaw-sync:" + the id: not the machine id's own hash elsewhere */
+    uint64_t h = oc_fnv1a64("openclaw-sync:", 14);
+    for (size_t i = 0; id[i] != '\0'; i++) {
+        h = (h ^ (unsigned char)id[i]) * UINT64_C(0x100000001b3);
+    }
+    return (uint32_t)(h % interval);
 }
 
 int64_t oc_graph_next(const struct oc_graph *g)
@@ -1596,6 +2698,7 @@ void oc_graph_job_done(struct oc_graph *g, struct oc_fetch_result *res)
 {
     uint32_t idx = (uint32_t)(res->id & 0xFFFFFFFFu);
     uint32_t gen = (uint32_t)((res->id >> 32) & 0xFFFFFu);
+    struct greq *q = NULL;
 
     if (idx == IDX_A_TOKEN || idx == IDX_A_PATCH) {
         anomaly_done(g, idx, res);
@@ -1604,8 +2707,8 @@ void oc_graph_job_done(struct oc_graph *g, struct oc_fetch_result *res)
     if (g->phase == PH_IDLE || gen != (g->gen & 0xFFFFFu)) {
         goto out; /* a job of an aborted sync */
     }
-    g->in_flight--;
     if (idx == IDX_TOKEN) {
+        g->in_flight--;
         if (res->result < 0) {
             sync_failed(g, res->err.permanent ? 600 : res->err.retry_after,
                         "cannot get a Microsoft Graph token: %s", res->err.msg);
@@ -1615,12 +2718,52 @@ void oc_graph_job_done(struct oc_graph *g, struct oc_fetch_result *res)
         g->token = res->token.access_token;
         g->token_expires = res->token.expires_on;
         res->token.access_token = NULL;
-        (void)start_resource(g);
+        (void)(g->full ? start_resource(g) : start_delta(g));
         goto out;
     }
-    if (res->result < 0 || (res->http_status == 0 && res->err.msg[0] != '\0')) {
-        sync_failed(g, res->err.retry_after, "%s", res->err.msg);
+    for (size_t i = 0; i < sizeof(g->q) / sizeof(g->q[0]) && q == NULL; i++) {
+        if (g->q[i].used && g->q[i].flying && g->q[i].idx == idx) {
+            q = &g->q[i];
+        }
+    }
+    if (q == NULL) {
         goto out;
+    }
+    q->flying = false;
+    {
+        long st = res->http_status;
+        bool transport = res->result < 0 || (st == 0 && res->err.msg[0] != '\0');
+        bool again = transport || st == 429 || st == 500 || st == 502 || st == 503 || st == 504;
+
+        if (st == 429) {
+            g->n_throttled++;
+        }
+        if (again && q->tries + 1 < OC_GRAPH_TRIES_MAX) {
+            int64_t wait = backoff_ms(++q->tries);
+
+            if (res->err.retry_after >= 0 && res->err.retry_after * 1000 > wait) {
+                wait = res->err.retry_after * 1000;
+            }
+            if (graph_wait(g, wait, res->err.retry_after >= 0, st) < 0) {
+                goto out;
+            }
+            q->not_before_ms = mono_ms() + wait;
+            g->n_retries++;
+            if (transport) {
+                g->log("directory sync: %s; retried in %lld ms (attempt %u of %d)", res->err.msg,
+                       (long long)wait, q->tries + 1, OC_GRAPH_TRIES_MAX);
+            } else {
+                g->log("directory sync: Graph answered HTTP %ld; retried in %lld ms (attempt %u "
+                       "of %d)",
+                       st, (long long)wait, q->tries + 1, OC_GRAPH_TRIES_MAX);
+            }
+            goto out; /* oc_graph_tick() sends it again */
+        }
+        q_free(g, q);
+        if (transport) {
+            sync_failed(g, res->err.retry_after, "%s", res->err.msg);
+            goto out;
+        }
     }
     if (res->http_status == 401) {
         /* An expired or revoked token: fetch a new one next time. */
@@ -1632,17 +2775,13 @@ void oc_graph_job_done(struct oc_graph *g, struct oc_fetch_result *res)
             (void)resource_done(g, res);
         } else if (g->phase == PH_ASSIGNED) {
             (void)assigned_done(g, res);
+        } else if (g->phase == PH_DELTA) {
+            (void)delta_done(g, res);
         }
         goto out;
     }
-    if (idx < g->n_pr && g->phase == PH_PRINCIPALS) {
-        struct principal *p = &g->pr[idx];
-
-        if (p->step == PS_SP_WAIT) {
-            principal_sp_done(g, p, res);
-        } else if (p->step == PS_APP_WAIT) {
-            principal_app_done(g, p, res);
-        }
+    if (idx >= IDX_BATCH0 && idx < IDX_BATCH0 + OC_GRAPH_PARALLEL && g->phase == PH_PRINCIPALS) {
+        batch_done(g, idx - IDX_BATCH0, res);
         if (g->phase == PH_PRINCIPALS) {
             pump(g);
         }

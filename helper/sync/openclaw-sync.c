@@ -21,6 +21,8 @@
  *
  * One run, then exit: openclaw-sync.timer starts it every minute and it
  * does what is due: the keys hourly, the directory every sync_interval
+ * at this host's splay offset (incremental: a Graph delta query; a full
+ * sync every full_sync_interval or with --force)
  * (the static cache when the config changed or the cache is missing or of
  * another format); openclaw-sync.path starts it when pam_openclaw meets an
  * unknown kid and creates jwks/refresh-requested (keys at most every
@@ -111,7 +113,8 @@ static void usage(FILE *f)
             "Fetch the tenant's OIDC discovery document and signing keys (JWKS), as\n"
             "root, into jwks_dir, the directory pam_openclaw trusts.\n"
             "  --config FILE  configuration (default " OC_CONFIG_PATH ")\n"
-            "  --force        fetch even when a requested refresh came within %ds\n"
+            "  --force        fetch even when a requested refresh came within %ds, and\n"
+            "                 sync the directory now, in full (not from the delta state)\n"
             "  --quiet        only warnings and errors\n",
             OC_JWKS_REFRESH_MIN);
 }
@@ -163,8 +166,13 @@ static bool directory_due(const struct oc_config *cfg, const char *config_path, 
         return true;
     }
     if (cfg->directory != NULL) {
-        int64_t age = age_of(tfd, OC_DIR_FILE_NAME);
-        return age < 0 || age >= (int64_t)cfg->directory->sync_interval ||
+        /* Due once per interval, at this host's own offset in it (the
+         * splay), so that a fleet started together spreads its syncs:
+         * when the last sync is older than the latest such point. */
+        uint32_t iv = cfg->directory->sync_interval, off = oc_graph_splay(iv);
+        int64_t now = oc_now(), age = age_of(tfd, OC_DIR_FILE_NAME);
+        int64_t point = now - (((now - off) % iv) + iv) % iv;
+        return age < 0 || now - age < point || age >= (int64_t)iv ||
                oc_graph_cache_other_format(cfg->global.nss_cache);
     }
     /* static agents: when the config changed, or the cache is missing or
@@ -256,8 +264,8 @@ static void anomalies_done(int tfd, const struct anomaly *v, size_t n)
  * directory sync (or the static rebuild) into trust_dir when dir. 0, or
  * -EIO when one of them failed (said on stderr; the last good files stay).
  */
-static int run_engine(const struct oc_config *cfg, bool keys, bool dir, const struct anomaly *anom,
-                      size_t n_anom)
+static int run_engine(const struct oc_config *cfg, bool keys, bool dir, bool full,
+                      const struct anomaly *anom, size_t n_anom)
 {
     const char *jdir = cfg->global.jwks_dir;
     struct oc_fetch_ctx fetch;
@@ -291,6 +299,9 @@ static int run_engine(const struct oc_config *cfg, bool keys, bool dir, const st
             logmsg(LOG_ERR, "directory sync not started: %s", strerror(-r));
             failed = true;
             sync_due = false;
+        } else {
+            oc_graph_set_full(g, full);
+            oc_graph_set_deadline(g, SYNC_DEADLINE - 5);
         }
     }
     /* the anomaly responses first, then the sync that sees them */
@@ -318,9 +329,12 @@ static int run_engine(const struct oc_config *cfg, bool keys, bool dir, const st
             failed = true;
             break;
         }
-        if (oc_fetch_wait(&fetch, NULL, 0, 1000) < 0) {
+        if (oc_fetch_wait(&fetch, NULL, 0, 200) < 0) {
             failed = true;
             break;
+        }
+        if (g != NULL) {
+            oc_graph_tick(g); /* retries after Retry-After, the budget refilled */
         }
         while (oc_fetch_next(&fetch, &res) > 0) {
             if (!res.jwks && (res.id & OC_GRAPH_JOB_FLAG) != 0 && g != NULL) {
@@ -480,9 +494,10 @@ int main(int argc, char **argv)
         /* files a killed predecessor was writing (never those readers use) */
         static const char *const jwks_names[] = {OC_JWKS_FILE, "openid-configuration.json"};
         static const char *const trust_names[] = {OC_DIR_FILE_NAME, OC_GRAPH_NAMES_FILE,
-                                                  "nss.cache"};
+                                                  "nss.cache", OC_GRAPH_STATE_FILE,
+                                                  OC_GRAPH_BUDGET_FILE};
         size_t swept = oc_sweep_temp(cfg->global.jwks_dir, jwks_names, 2) +
-                       oc_sweep_temp(cfg->global.trust_dir, trust_names, 3);
+                       oc_sweep_temp(cfg->global.trust_dir, trust_names, 5);
         if (swept > 0) {
             logmsg(LOG_INFO, "removed %zu temporary file(s) left by an earlier run", swept);
         }
@@ -496,7 +511,7 @@ int main(int argc, char **argv)
     if (!keys && !dir) {
         goto out;
     }
-    if (run_engine(cfg, keys, dir, anom, n_anom) < 0) {
+    if (run_engine(cfg, keys, dir, force, anom, n_anom) < 0) {
         rc = 1;
     }
     anomalies_done(tfd, anom, n_anom);

@@ -794,6 +794,8 @@ static void test_directory_section(void **state)
     assert_string_equal(d->graph_url, "https://graph.microsoft.com");
     assert_string_equal(d->graph_resource, "https://graph.microsoft.com");
     assert_int_equal(d->sync_interval, 300);
+    assert_int_equal(d->full_sync_interval, 86400);
+    assert_int_equal(d->max_requests_per_minute, 600);
     assert_int_equal(d->on_anomaly, OC_ANOMALY_NONE);
     assert_string_equal(d->agent.name, "directory");
     assert_string_equal(d->agent.app_id, "c1d3e5f7-9b2a-4c6d-8e0f-1c3d5e7f9a2b");
@@ -814,6 +816,7 @@ static void test_directory_section(void **state)
     assert_string_equal(d->graph_url, "https://graph.microsoft.us");
     assert_string_equal(d->graph_resource, "https://graph.microsoft.us");
     assert_int_equal(d->sync_interval, 30);
+    assert_int_equal(d->full_sync_interval, 86400);
     assert_int_equal(d->on_anomaly, OC_ANOMALY_DISABLE_SP);
     assert_string_equal(d->agent.secret_file, "/etc/s");
     assert_int_equal(cfg->n_agents, 1);
@@ -822,6 +825,16 @@ static void test_directory_section(void **state)
     cfg = ok(MINIMAL "[directory]\ncredential = managed-identity\n"
                      "mi_client_id = 0c3d4e5f-6a7b-4c8d-8e9f-1a3b2c4d5e6f\n");
     assert_int_equal(cfg->directory->agent.credential, OC_CRED_MANAGED_IDENTITY);
+    oc_config_free(cfg);
+
+    /* the incremental sync's keys */
+    cfg = ok(MINIMAL "[directory]\ncredential = managed-identity\nsync_interval = 600\n"
+                     "full_sync_interval = 600\nmax_requests_per_minute = 10\n");
+    assert_int_equal(cfg->directory->full_sync_interval, 600);
+    assert_int_equal(cfg->directory->max_requests_per_minute, 10);
+    oc_config_free(cfg);
+    cfg = ok(MINIMAL "[directory]\ncredential = managed-identity\nsync_interval = 86400\n");
+    assert_int_equal(cfg->directory->full_sync_interval, 86400);
     oc_config_free(cfg);
 }
 
@@ -837,6 +850,12 @@ static void test_directory_errors(void **state)
         5, "allow_insecure_credentials");
     bad(MINIMAL "[directory]\nsync_interval = 29\n", 5, "sync_interval");
     bad(MINIMAL "[directory]\nsync_interval = 86401\n", 5, "sync_interval");
+    bad(MINIMAL "[directory]\ncredential = managed-identity\nsync_interval = 600\n"
+                "full_sync_interval = 300\n",
+        7, "full_sync_interval = 300 is shorter than sync_interval = 600");
+    bad(MINIMAL "[directory]\nfull_sync_interval = 518401\n", 5, "full_sync_interval");
+    bad(MINIMAL "[directory]\nmax_requests_per_minute = 9\n", 5, "max_requests_per_minute");
+    bad(MINIMAL "[directory]\nmax_requests_per_minute = 100001\n", 5, "max_requests_per_minute");
     bad(MINIMAL "[directory]\ngraph_url = http://graph.microsoft.com\n", 5, "https://");
     bad(MINIMAL "[directory]\non_anomaly = lock\n", 5, "none or disable-service-principal");
     bad(MINIMAL "[directory]\nresource = not a uri\n", 5, "neither a GUID nor a URI");
