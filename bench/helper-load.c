@@ -365,6 +365,9 @@ static int run_serve(const char *path, size_t answer_bytes)
 
 int main(int argc, char **argv)
 {
+    /* a connection openclawd refused (over its per-uid or total limit) is
+     * closed at once: a write to it must fail, not kill the load */
+    signal(SIGPIPE, SIG_IGN);
     if (argc == 6 && strcmp(argv[1], "client") == 0) {
         return run_client(argv[2], (unsigned)strtoul(argv[3], NULL, 10),
                           (unsigned)strtoul(argv[4], NULL, 10), argv[5]);
