@@ -21,6 +21,7 @@
 #include "proto.h"
 #include "helper/creds/oc_cred.h"
 #include "helper/creds/oc_fetch.h"
+#include "helper/lib/oc_privfile.h"
 #include "helper/creds/oc_sealed.h"
 #include "tpm/tpm.h"
 #include "util.h"
@@ -410,46 +411,34 @@ const char *oc_agent_unusable(const struct oc_config *config, const struct oc_ag
     }
 }
 
-/* Read a secret file: regular, not a symlink, owner-only, capped. */
+/* Read a secret file: regular, not a symlink, owner-only, capped. The
+ * secret goes into a buffer of SECRET_FILE_MAX + 1 bytes (wiped whole by
+ * its users), line ends stripped. */
 static int read_secret(const char *path, char **ret_secret)
 {
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    struct stat st;
+    uint8_t *raw = NULL;
+    size_t size = 0, len;
     char *buf;
-    size_t len;
-    int r;
+    int r = oc_private_file_read(path, SECRET_FILE_MAX, OC_PF_OWNER_ONLY, &raw, &size);
 
-    if (fd < 0) {
-        return -errno;
-    }
-    if (fstat(fd, &st) < 0) {
-        return -errno;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        return -EINVAL;
-    }
-    if ((st.st_mode & 0077) != 0) {
-        return -EPERM;
-    }
-    if (st.st_size > SECRET_FILE_MAX) {
-        return -EFBIG;
-    }
-    buf = malloc(SECRET_FILE_MAX + 1);
-    if (buf == NULL) {
-        return -ENOMEM;
-    }
-    r = oc_read_full(fd, buf, SECRET_FILE_MAX, &len);
     if (r < 0) {
-        oc_free_wipe(buf, SECRET_FILE_MAX + 1);
         return r;
     }
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) {
+    len = size;
+    while (len > 0 && (raw[len - 1] == '\n' || raw[len - 1] == '\r')) {
         len--;
     }
-    buf[len] = 0;
     if (len == 0) {
-        oc_free_wipe(buf, SECRET_FILE_MAX + 1);
+        oc_free_wipe(raw, size + 1);
         return -ENODATA;
+    }
+    buf = calloc(1, SECRET_FILE_MAX + 1);
+    if (buf != NULL) {
+        memcpy(buf, raw, len);
+    }
+    oc_free_wipe(raw, size + 1);
+    if (buf == NULL) {
+        return -ENOMEM;
     }
     *ret_secret = buf;
     return 0;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "helper/creds/oc_sealed.h"
+#include "helper/lib/oc_privfile.h"
 #include "tpm/tpm.h"
 #include "util.h"
 
@@ -18,45 +19,8 @@
  * it and reach the TPM could unseal it), capped. */
 static int read_sealed_file(const char *path, uint8_t **ret_buf, size_t *ret_len)
 {
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    struct stat st;
-    uint8_t *buf;
-    size_t len;
-    int r;
-
-    if (fd < 0) {
-        return -errno;
-    }
-    if (fstat(fd, &st) < 0) {
-        return -errno;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        return -EINVAL;
-    }
-    if ((st.st_mode & 0077) != 0) {
-        return -EPERM;
-    }
-    if (st.st_size <= 0) {
-        return -ENODATA;
-    }
-    if ((uint64_t)st.st_size > OC_TPMBLOB_FILE_MAX) {
-        return -EFBIG;
-    }
-    buf = malloc((size_t)st.st_size);
-    if (buf == NULL) {
-        return -ENOMEM;
-    }
-    r = oc_read_full(fd, buf, (size_t)st.st_size, &len);
-    if (r == 0 && len < (size_t)st.st_size) {
-        r = -EIO; /* shrank while read */
-    }
-    if (r < 0) {
-        free(buf);
-        return r;
-    }
-    *ret_buf = buf;
-    *ret_len = len;
-    return 0;
+    return oc_private_file_read(path, OC_TPMBLOB_FILE_MAX, OC_PF_OWNER_ONLY | OC_PF_NONEMPTY,
+                                ret_buf, ret_len);
 }
 
 static const char *file_error(int r)

@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "helper/daemon/oc_store.h"
+#include "helper/lib/oc_privfile.h"
 #include "helper/daemon/oc_tokenstore.h"
 #include "tpm/tpm.h"
 #include "util.h"
@@ -173,39 +174,7 @@ void oc_store_close(struct oc_store *s)
 /* tokens.db: regular, not a symlink, capped. 0, -ENOENT, or another -errno. */
 static int read_db(const char *path, uint8_t **ret_buf, size_t *ret_len)
 {
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    struct stat st;
-    uint8_t *buf;
-    size_t len;
-    int r;
-
-    if (fd < 0) {
-        return -errno;
-    }
-    if (fstat(fd, &st) < 0) {
-        return -errno;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        return -EINVAL;
-    }
-    if ((uint64_t)st.st_size > OC_TOKENSTORE_FILE_MAX) {
-        return -EFBIG;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL) {
-        return -ENOMEM;
-    }
-    r = oc_read_full(fd, buf, (size_t)st.st_size, &len);
-    if (r == 0 && len < (size_t)st.st_size) {
-        r = -EIO; /* shrank while read */
-    }
-    if (r < 0) {
-        oc_free_wipe(buf, (size_t)st.st_size + 1);
-        return r;
-    }
-    *ret_buf = buf;
-    *ret_len = len;
-    return 0;
+    return oc_private_file_read(path, OC_TOKENSTORE_FILE_MAX, 0, ret_buf, ret_len);
 }
 
 static const char *decrypt_error(int r)

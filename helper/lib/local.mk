@@ -1,10 +1,12 @@
 # helper/lib/local.mk: libochelper, what more than one helper program needs
 # (helper/lib/README.md): the one ssh wire encoder, the NSS cache writer,
-# the sweep of temporary files a killed writer left behind.
+# the sweep of temporary files a killed writer left behind, the one reader
+# of private files.
 noinst_LTLIBRARIES += helper/lib/libochelper.la
 helper_lib_libochelper_la_SOURCES = helper/lib/oc_sshwire.c helper/lib/oc_sshwire.h \
 	helper/lib/oc_cachebuild.c helper/lib/oc_cachebuild.h \
-	helper/lib/oc_sweep.c helper/lib/oc_sweep.h
+	helper/lib/oc_sweep.c helper/lib/oc_sweep.h \
+	helper/lib/oc_privfile.c helper/lib/oc_privfile.h
 helper_lib_libochelper_la_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS)
 EXTRA_DIST += helper/lib/README.md
 
