@@ -102,22 +102,38 @@ int oc_ssh_pubkey_blob(EVP_PKEY *pkey, uint8_t *buf, size_t cap, size_t *ret_len
             return r;
         }
     } else if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_EC) {
+        static const struct {
+            const char *group, *alt, *alg, *curve;
+            size_t point; /* uncompressed: 0x04 || X || Y */
+        } curves[] = {
+                {"prime256v1", "P-256", OC_SSH_ALG_P256, OC_SSH_CURVE_P256, 65},
+                {"secp384r1", "P-384", "ecdsa-sha2-nistp384", "nistp384", 97},
+                {"secp521r1", "P-521", "ecdsa-sha2-nistp521", "nistp521", 133},
+        };
         char group[64];
-        uint8_t point[65];
-        size_t plen = 0;
+        uint8_t point[133];
+        size_t plen = 0, c;
 
         if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
-                                           NULL) != 1 ||
-            strcmp(group, "prime256v1") != 0) {
+                                           NULL) != 1) {
             return -EOPNOTSUPP;
         }
+        for (c = 0; c < sizeof(curves) / sizeof(curves[0]); c++) {
+            if (strcmp(group, curves[c].group) == 0 || strcmp(group, curves[c].alt) == 0) {
+                break;
+            }
+        }
+        if (c == sizeof(curves) / sizeof(curves[0])) {
+            return -EOPNOTSUPP;
+        }
+        /* The uncompressed point (OpenSSL's default encoding), as OpenSSH writes it. */
         if (EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
                                             sizeof(point), &plen) != 1 ||
-            plen != sizeof(point) || point[0] != 0x04) {
+            plen != curves[c].point || point[0] != 0x04) {
             return -EINVAL;
         }
-        put_cstring(&w, OC_SSH_ALG_P256);
-        put_cstring(&w, OC_SSH_CURVE_P256);
+        put_cstring(&w, curves[c].alg);
+        put_cstring(&w, curves[c].curve);
         put_string(&w, point, plen);
     } else {
         return -EOPNOTSUPP;
@@ -127,6 +143,30 @@ int oc_ssh_pubkey_blob(EVP_PKEY *pkey, uint8_t *buf, size_t cap, size_t *ret_len
     }
     *ret_len = w.len;
     return 0;
+}
+
+int oc_ssh_pubkey_line(EVP_PKEY *pkey, size_t blob_max, char **ret_line)
+{
+    uint8_t *blob = malloc(blob_max);
+    size_t len = 0, tl;
+    char *line = NULL;
+    int r = blob == NULL ? -ENOMEM : oc_ssh_pubkey_blob(pkey, blob, blob_max, &len);
+
+    if (r == 0) {
+        /* the blob starts with its key type, a string */
+        tl = (size_t)blob[0] << 24 | (size_t)blob[1] << 16 | (size_t)blob[2] << 8 | blob[3];
+        line = malloc(tl + 1 + 4 * ((len + 2) / 3) + 1);
+        if (line == NULL) {
+            r = -ENOMEM;
+        } else {
+            memcpy(line, blob + 4, tl);
+            line[tl] = ' ';
+            EVP_EncodeBlock((unsigned char *)line + tl + 1, blob, (int)len);
+            *ret_line = line;
+        }
+    }
+    free(blob);
+    return r;
 }
 
 int oc_ssh_fingerprint(const uint8_t *blob, size_t len, char ret_fp[OC_SSH_FP_SIZE])

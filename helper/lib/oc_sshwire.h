@@ -28,8 +28,14 @@
 #define OC_SSH_FP_SIZE 51u
 
 /* The ssh wire-format public key blob of pkey: "ssh-rsa" (e, n) or
- * "ecdsa-sha2-nistp256" (curve, Q). -EOPNOTSUPP for other keys, -ENOBUFS. */
+ * "ecdsa-sha2-nistp256/384/521" (curve, Q). -EOPNOTSUPP for other keys,
+ * -ENOBUFS when it is over cap bytes. */
 int oc_ssh_pubkey_blob(EVP_PKEY *pkey, uint8_t *buf, size_t cap, size_t *ret_len);
+
+/* pkey as an authorized_keys line without a comment, "TYPE BASE64"
+ * (malloc'd), its blob at most blob_max bytes. As oc_ssh_pubkey_blob, or
+ * -ENOMEM. */
+int oc_ssh_pubkey_line(EVP_PKEY *pkey, size_t blob_max, char **ret_line);
 
 /* "SHA256:<unpadded base64 of SHA-256(blob)>". */
 int oc_ssh_fingerprint(const uint8_t *blob, size_t len, char ret_fp[OC_SSH_FP_SIZE]);

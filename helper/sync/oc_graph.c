@@ -51,6 +51,7 @@
 #include "clock.h"
 #include "directory.h"
 #include "helper/lib/oc_cachebuild.h"
+#include "helper/lib/oc_sshwire.h"
 #include "helper/sync/oc_graph.h"
 #include "helper/sync/oc_graphutil.h"
 #include "idmap.h"
@@ -515,108 +516,17 @@ static int graph_get(struct oc_graph *g, const char *url, uint32_t idx)
 /* Certificates -> keys                                               */
 /* ------------------------------------------------------------------ */
 
-struct sshbuf {
-    unsigned char *p;
-    size_t len, cap;
-};
-
-static int sb_put(struct sshbuf *b, const void *data, size_t n)
-{
-    if (b->len + 4 + n > b->cap) {
-        size_t nc = (b->len + 4 + n) * 2;
-        unsigned char *p = realloc(b->p, nc);
-        if (p == NULL) {
-            return -ENOMEM;
-        }
-        b->p = p;
-        b->cap = nc;
-    }
-    b->p[b->len++] = (unsigned char)(n >> 24);
-    b->p[b->len++] = (unsigned char)(n >> 16);
-    b->p[b->len++] = (unsigned char)(n >> 8);
-    b->p[b->len++] = (unsigned char)n;
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-    return 0;
-}
-
-/* An SSH mpint: big-endian, a leading zero when the top bit is set. */
-static int sb_put_bn(struct sshbuf *b, const BIGNUM *bn)
-{
-    int n = BN_num_bytes(bn);
-    unsigned char *tmp = calloc(1, (size_t)n + 1);
-    int r;
-
-    if (tmp == NULL) {
-        return -ENOMEM;
-    }
-    BN_bn2bin(bn, tmp + 1);
-    r = (n > 0 && (tmp[1] & 0x80) != 0) ? sb_put(b, tmp, (size_t)n + 1)
-                                        : sb_put(b, tmp + 1, (size_t)n);
-    free(tmp);
-    return r;
-}
-
-/* The certificate's public key as an authorized_keys line, or NULL if unsupported. */
+/* The certificate's public key as an authorized_keys line, or NULL if
+ * unsupported (helper/lib/oc_sshwire.c, the one ssh wire encoder). */
 static char *ssh_public_key(X509 *x)
 {
     EVP_PKEY *pk = X509_get0_pubkey(x);
-    struct sshbuf b = {0};
-    const char *type = NULL;
-    char *out = NULL;
-    int r = -EINVAL;
+    char *line = NULL;
 
-    if (pk == NULL) {
+    if (pk == NULL || oc_ssh_pubkey_line(pk, OC_DIR_SSH_KEY_MAX / 2 - 1, &line) < 0) {
         return NULL;
     }
-    if (EVP_PKEY_is_a(pk, "RSA")) {
-        BIGNUM *n = NULL, *e = NULL;
-        type = "ssh-rsa";
-        if (EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_N, &n) == 1 &&
-            EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_E, &e) == 1) {
-            r = sb_put(&b, type, strlen(type));
-            r = r < 0 ? r : sb_put_bn(&b, e);
-            r = r < 0 ? r : sb_put_bn(&b, n);
-        }
-        BN_free(n);
-        BN_free(e);
-    } else if (EVP_PKEY_is_a(pk, "EC")) {
-        char group[64];
-        unsigned char pt[256];
-        size_t glen = 0, plen = 0;
-        const char *curve = NULL;
-
-        if (EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
-                                           &glen) == 1) {
-            if (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0) {
-                type = "ecdsa-sha2-nistp256", curve = "nistp256";
-            } else if (strcmp(group, "secp384r1") == 0 || strcmp(group, "P-384") == 0) {
-                type = "ecdsa-sha2-nistp384", curve = "nistp384";
-            } else if (strcmp(group, "secp521r1") == 0 || strcmp(group, "P-521") == 0) {
-                type = "ecdsa-sha2-nistp521", curve = "nistp521";
-            }
-        }
-        /* The uncompressed point (OpenSSL's default encoding), as OpenSSH writes it. */
-        if (curve != NULL &&
-            EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, sizeof(pt),
-                                            &plen) == 1 &&
-            plen > 0 && pt[0] == 0x04) {
-            r = sb_put(&b, type, strlen(type));
-            r = r < 0 ? r : sb_put(&b, curve, strlen(curve));
-            r = r < 0 ? r : sb_put(&b, pt, plen);
-        }
-    }
-    if (r == 0 && b.len > 0 && b.len < OC_DIR_SSH_KEY_MAX / 2) {
-        size_t tl = strlen(type), n = 4 * ((b.len + 2) / 3);
-        out = malloc(tl + 1 + n + 1);
-        if (out != NULL) {
-            memcpy(out, type, tl);
-            out[tl] = ' ';
-            EVP_EncodeBlock((unsigned char *)out + tl + 1, b.p, (int)b.len);
-        }
-    }
-    free(b.p);
-    return out;
+    return line;
 }
 
 static void hex(const unsigned char *in, size_t n, char *out)

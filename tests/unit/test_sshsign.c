@@ -105,7 +105,33 @@ static void test_pubkey_blob_ecdsa(void **state)
     assert_int_equal(n, 104);
     assert_int_equal(oc_ssh_pubkey_blob(k, blob, 50, &n), -ENOBUFS);
     EVP_PKEY_free(k);
-    k = EVP_EC_gen("P-384");
+    /* the directory's certificate keys may be P-384 and P-521 too */
+    static const struct {
+        const char *curve, *alg, *name;
+        size_t point;
+    } more[] = {{"P-384", "ecdsa-sha2-nistp384", "nistp384", 97},
+                {"P-521", "ecdsa-sha2-nistp521", "nistp521", 133}};
+    for (size_t i = 0; i < 2; i++) {
+        uint8_t pt[133];
+        char *line = NULL;
+        k = EVP_EC_gen(more[i].curve);
+        assert_non_null(k);
+        assert_int_equal(EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt,
+                                                         sizeof(pt), &pl),
+                         1);
+        assert_int_equal(oc_ssh_pubkey_blob(k, blob, sizeof(blob), &n), 0);
+        p = want_string(blob, more[i].alg, 19);
+        p = want_string(p, more[i].name, 8);
+        p = want_string(p, pt, more[i].point);
+        assert_int_equal((size_t)(p - blob), n);
+        assert_int_equal(oc_ssh_pubkey_line(k, sizeof(blob), &line), 0);
+        assert_int_equal(strncmp(line, more[i].alg, 19), 0);
+        assert_int_equal(line[19], ' ');
+        assert_int_equal(strlen(line + 20), 4 * ((n + 2) / 3));
+        free(line);
+        EVP_PKEY_free(k);
+    }
+    k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
     assert_non_null(k);
     assert_int_equal(oc_ssh_pubkey_blob(k, blob, sizeof(blob), &n), -EOPNOTSUPP);
     EVP_PKEY_free(k);
