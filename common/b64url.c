@@ -121,10 +121,42 @@ int oc_b64url_decode(const char *in, size_t len, uint8_t **ret_buf, size_t *ret_
     return 0;
 }
 
+int oc_b64url_encode_into(const uint8_t *in, size_t len, char *out, size_t cap)
+{
+    size_t o = 0, i = 0;
+
+    if ((in == NULL && len > 0) || out == NULL) {
+        return -EINVAL;
+    }
+    if (len > (SIZE_MAX / 4) - 4 || cap < OC_B64URL_ENCODED_LEN(len) + 1) {
+        return -ENOBUFS;
+    }
+    for (; i + 3 <= len; i += 3) {
+        uint32_t v = ((uint32_t)in[i] << 16) | ((uint32_t)in[i + 1] << 8) | in[i + 2];
+        out[o++] = enc_table[(v >> 18) & 63];
+        out[o++] = enc_table[(v >> 12) & 63];
+        out[o++] = enc_table[(v >> 6) & 63];
+        out[o++] = enc_table[v & 63];
+    }
+    if (len - i == 1) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        out[o++] = enc_table[(v >> 18) & 63];
+        out[o++] = enc_table[(v >> 12) & 63];
+    } else if (len - i == 2) {
+        uint32_t v = ((uint32_t)in[i] << 16) | ((uint32_t)in[i + 1] << 8);
+        out[o++] = enc_table[(v >> 18) & 63];
+        out[o++] = enc_table[(v >> 12) & 63];
+        out[o++] = enc_table[(v >> 6) & 63];
+    }
+    out[o] = '\0';
+    return 0;
+}
+
 int oc_b64url_encode(const uint8_t *in, size_t len, char **ret_str)
 {
-    size_t olen, o = 0, i = 0;
+    size_t olen;
     char *s;
+    int r;
 
     if ((in == NULL && len > 0) || ret_str == NULL) {
         return -EINVAL;
@@ -137,24 +169,11 @@ int oc_b64url_encode(const uint8_t *in, size_t len, char **ret_str)
     if (s == NULL) {
         return -ENOMEM;
     }
-    for (; i + 3 <= len; i += 3) {
-        uint32_t v = ((uint32_t)in[i] << 16) | ((uint32_t)in[i + 1] << 8) | in[i + 2];
-        s[o++] = enc_table[(v >> 18) & 63];
-        s[o++] = enc_table[(v >> 12) & 63];
-        s[o++] = enc_table[(v >> 6) & 63];
-        s[o++] = enc_table[v & 63];
+    r = oc_b64url_encode_into(in, len, s, olen + 1);
+    if (r < 0) {
+        free(s);
+        return r;
     }
-    if (len - i == 1) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        s[o++] = enc_table[(v >> 18) & 63];
-        s[o++] = enc_table[(v >> 12) & 63];
-    } else if (len - i == 2) {
-        uint32_t v = ((uint32_t)in[i] << 16) | ((uint32_t)in[i + 1] << 8);
-        s[o++] = enc_table[(v >> 18) & 63];
-        s[o++] = enc_table[(v >> 12) & 63];
-        s[o++] = enc_table[(v >> 6) & 63];
-    }
-    s[o] = '\0';
     *ret_str = s;
     return 0;
 }

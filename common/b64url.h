@@ -31,4 +31,8 @@ int oc_b64url_valid(const char *in, size_t len);
 /* Encode into a new NUL-terminated string; free(). */
 int oc_b64url_encode(const uint8_t *in, size_t len, char **ret_str);
 
+/* Encode into out (cap bytes, NUL-terminated): -ENOBUFS when it does not
+ * fit. The one base64url encoder (tpm/ signs JWS with it too). */
+int oc_b64url_encode_into(const uint8_t *in, size_t len, char *out, size_t cap);
+
 #endif

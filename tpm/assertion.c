@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "b64url.h"
 #include "tpm/tpm-internal.h"
 
 /* Upper bound of the JSON escaping of a field: \u00XX is 6 bytes per byte. */
@@ -124,8 +125,8 @@ int oc_tpm_client_assertion(struct oc_tpm_key *key, X509 *cert,
     if (h64 == NULL || c64 == NULL) {
         goto out;
     }
-    if (oc_tpm_b64url((const uint8_t *)header, hl, h64, hl * 4 / 3 + 4) < 0 ||
-        oc_tpm_b64url((const uint8_t *)claims, cl, c64, cl * 4 / 3 + 4) < 0) {
+    if (oc_b64url_encode_into((const uint8_t *)header, hl, h64, hl * 4 / 3 + 4) < 0 ||
+        oc_b64url_encode_into((const uint8_t *)claims, cl, c64, cl * 4 / 3 + 4) < 0) {
         r = -EIO;
         goto out;
     }
@@ -143,7 +144,7 @@ int oc_tpm_client_assertion(struct oc_tpm_key *key, X509 *cert,
     if (r < 0) {
         goto out;
     }
-    if (oc_tpm_b64url(sig, sig_len, sig64, sizeof(sig64)) < 0) {
+    if (oc_b64url_encode_into(sig, sig_len, sig64, sizeof(sig64)) < 0) {
         r = -EIO;
         goto out;
     }

@@ -25,41 +25,11 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "b64url.h"
 #include "tpm/tpm-internal.h"
 
 #define CERT_CN_MAX   64 /* the X.520 upper bound of commonName */
 #define CERT_DAYS_MAX 3650
-
-int oc_tpm_b64url(const uint8_t *in, size_t len, char *out, size_t cap)
-{
-    static const char alphabet[] =
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t need = (len / 3) * 4 + (len % 3 == 0 ? 0 : len % 3 + 1) + 1;
-    size_t o = 0, i = 0;
-
-    if (cap < need) {
-        return -ENOBUFS;
-    }
-    for (; i + 3 <= len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-        out[o++] = alphabet[(v >> 18) & 63];
-        out[o++] = alphabet[(v >> 12) & 63];
-        out[o++] = alphabet[(v >> 6) & 63];
-        out[o++] = alphabet[v & 63];
-    }
-    if (len - i == 1) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        out[o++] = alphabet[(v >> 18) & 63];
-        out[o++] = alphabet[(v >> 12) & 63];
-    } else if (len - i == 2) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-        out[o++] = alphabet[(v >> 18) & 63];
-        out[o++] = alphabet[(v >> 12) & 63];
-        out[o++] = alphabet[(v >> 6) & 63];
-    }
-    out[o] = '\0';
-    return 0;
-}
 
 int oc_cert_thumbprints(X509 *cert, char ret_x5t[OC_X5T_SIZE], char ret_x5t_s256[OC_X5T_S256_SIZE])
 {
@@ -74,8 +44,8 @@ int oc_cert_thumbprints(X509 *cert, char ret_x5t[OC_X5T_SIZE], char ret_x5t_s256
     }
     if (EVP_Digest(der, (size_t)len, sha1, &n1, EVP_sha1(), NULL) == 1 &&
         EVP_Digest(der, (size_t)len, sha256, &n2, EVP_sha256(), NULL) == 1 &&
-        oc_tpm_b64url(sha1, n1, ret_x5t, OC_X5T_SIZE) == 0 &&
-        oc_tpm_b64url(sha256, n2, ret_x5t_s256, OC_X5T_S256_SIZE) == 0) {
+        oc_b64url_encode_into(sha1, n1, ret_x5t, OC_X5T_SIZE) == 0 &&
+        oc_b64url_encode_into(sha256, n2, ret_x5t_s256, OC_X5T_S256_SIZE) == 0) {
         r = 0;
     }
     OPENSSL_free(der);

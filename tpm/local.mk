@@ -6,8 +6,9 @@ tpm_liboctpm_la_SOURCES = tpm/blob.c tpm/blob.h tpm/tpm.c tpm/tpm.h tpm/tpm-inte
 	tpm/seal.c tpm/cert.c tpm/assertion.c tpm/software.c tpm/sign_sha512.c
 tpm_liboctpm_la_CFLAGS = $(AM_CFLAGS) $(TSS2_CFLAGS) $(CRYPTO_CFLAGS)
 tpm_liboctpm_la_LIBADD = $(TSS2_LIBS) $(CRYPTO_LIBS)
-# tpm.c writes blob files with oc_replace_file() (common/util.c): a program
-# linking liboctpm.la links common/libocbase.la after it.
+# tpm.c writes blob files with oc_replace_file() (common/util.c) and JWS
+# parts are base64url-encoded by common/b64url.c: a program linking
+# liboctpm.la links common/libocverify.la and common/libocbase.la after it.
 
 EXTRA_DIST += tpm/README.md
 
@@ -17,7 +18,7 @@ check_PROGRAMS += tests/unit/test_tpm_blob
 TESTS += tests/unit/test_tpm_blob
 tests_unit_test_tpm_blob_SOURCES = tests/unit/test_tpm_blob.c
 tests_unit_test_tpm_blob_CFLAGS = $(AM_CFLAGS) $(TSS2_CFLAGS) $(CRYPTO_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_tpm_blob_LDADD = tpm/liboctpm.la common/libocbase.la $(TSS2_LIBS) $(CRYPTO_LIBS) $(CMOCKA_LIBS)
+tests_unit_test_tpm_blob_LDADD = tpm/liboctpm.la common/libocverify.la common/libocbase.la $(TSS2_LIBS) $(CRYPTO_LIBS) $(CMOCKA_LIBS)
 endif
 
 # Integration tests against swtpm instances the tests start themselves.
@@ -25,7 +26,7 @@ endif
 check_PROGRAMS += tests/integration/tpm_ops
 tests_integration_tpm_ops_SOURCES = tests/integration/tpm_ops.c
 tests_integration_tpm_ops_CFLAGS = $(AM_CFLAGS) $(TSS2_CFLAGS) $(CRYPTO_CFLAGS)
-tests_integration_tpm_ops_LDADD = tpm/liboctpm.la common/libocbase.la $(TSS2_LIBS) $(CRYPTO_LIBS)
+tests_integration_tpm_ops_LDADD = tpm/liboctpm.la common/libocverify.la common/libocbase.la $(TSS2_LIBS) $(CRYPTO_LIBS)
 TESTS += tests/integration/tpm-swtpm.sh tests/integration/tpm-tenant.sh \
 	tests/integration/tpm-software.sh
 EXTRA_DIST += tests/integration/tpm-swtpm.sh tests/integration/tpm-tenant.sh \
@@ -50,4 +51,4 @@ OC_BENCHES += bench/tpm
 bench_tpm_SOURCES = bench/tpm.c
 bench_tpm_CPPFLAGS = $(AM_CPPFLAGS) -DOC_SWTPM='"$(SWTPM)"'
 bench_tpm_CFLAGS = $(AM_CFLAGS) $(TSS2_CFLAGS) $(CRYPTO_CFLAGS)
-bench_tpm_LDADD = tpm/liboctpm.la common/libocbase.la $(TSS2_LIBS) $(CRYPTO_LIBS)
+bench_tpm_LDADD = tpm/liboctpm.la common/libocverify.la common/libocbase.la $(TSS2_LIBS) $(CRYPTO_LIBS)

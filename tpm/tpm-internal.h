@@ -59,7 +59,4 @@ int oc_soft_key_load(struct oc_tpm *tpm, const struct oc_tpmblob *b, struct oc_t
 int oc_soft_key_sign(struct oc_tpm_key *key, enum oc_jws_alg alg, const uint8_t digest[32],
                      uint8_t sig[OC_TPM_SIG_MAX], size_t *ret_len);
 
-/* base64url without padding into out (cap bytes incl. NUL). 0 or -ENOBUFS. */
-int oc_tpm_b64url(const uint8_t *in, size_t len, char *out, size_t cap);
-
 #endif /* OC_TPM_INTERNAL_H */

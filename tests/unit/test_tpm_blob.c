@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
+#include "b64url.h"
 #include "tpm/blob.h"
 #include "tpm/tpm-internal.h"
 
@@ -292,17 +293,17 @@ static void base64url_vectors(void **state)
     char out[16];
 
     /* RFC 4648 section 10 vectors, unpadded */
-    assert_int_equal(oc_tpm_b64url((const uint8_t *)"", 0, out, sizeof(out)), 0);
+    assert_int_equal(oc_b64url_encode_into((const uint8_t *)"", 0, out, sizeof(out)), 0);
     assert_string_equal(out, "");
-    assert_int_equal(oc_tpm_b64url((const uint8_t *)"f", 1, out, sizeof(out)), 0);
+    assert_int_equal(oc_b64url_encode_into((const uint8_t *)"f", 1, out, sizeof(out)), 0);
     assert_string_equal(out, "Zg");
-    assert_int_equal(oc_tpm_b64url((const uint8_t *)"fo", 2, out, sizeof(out)), 0);
+    assert_int_equal(oc_b64url_encode_into((const uint8_t *)"fo", 2, out, sizeof(out)), 0);
     assert_string_equal(out, "Zm8");
-    assert_int_equal(oc_tpm_b64url((const uint8_t *)"foobar", 6, out, sizeof(out)), 0);
+    assert_int_equal(oc_b64url_encode_into((const uint8_t *)"foobar", 6, out, sizeof(out)), 0);
     assert_string_equal(out, "Zm9vYmFy");
-    assert_int_equal(oc_tpm_b64url((const uint8_t *)"\xfb\xff", 2, out, sizeof(out)), 0);
+    assert_int_equal(oc_b64url_encode_into((const uint8_t *)"\xfb\xff", 2, out, sizeof(out)), 0);
     assert_string_equal(out, "-_8");
-    assert_int_equal(oc_tpm_b64url((const uint8_t *)"foobar", 6, out, 8), -ENOBUFS);
+    assert_int_equal(oc_b64url_encode_into((const uint8_t *)"foobar", 6, out, 8), -ENOBUFS);
 }
 
 /* ---- software keys (type 3) ---- */
