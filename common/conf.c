@@ -1188,12 +1188,200 @@ static int end_section(struct ctx *c)
     return 0;
 }
 
-static int begin_section(struct ctx *c, char *inner)
+/* [global] or [roles]: no name, once each. */
+static int begin_global_or_roles(struct ctx *c, const char *word, const char *arg)
 {
-    char *word = oc_strstrip(inner), *arg;
+    struct oc_config *cfg = c->cfg;
+
+    bool global = word[0] == 'g';
+
+    if (*arg != '\0') {
+        return fail(c, c->line, "[%s] takes no name: write [%s]", word, word);
+    }
+    if (global ? c->global_line != 0 : c->roles_line != 0) {
+        return fail(c, c->line, "[%s] appears twice (first on line %u): merge the two sections",
+                    word, global ? c->global_line : c->roles_line);
+    }
+    if (global) {
+        c->global_line = c->line;
+        c->header_line = c->line;
+        c->seen = c->global_seen;
+        c->sec = SEC_GLOBAL;
+        c->obj = &cfg->global;
+        (void)snprintf(c->title, sizeof(c->title), "[global]");
+    } else {
+        c->roles_line = c->line;
+        c->header_line = c->line;
+        c->seen = NULL;
+        c->sec = SEC_ROLES;
+        c->obj = NULL;
+        (void)snprintf(c->title, sizeof(c->title), "[roles]");
+    }
+    return 0;
+}
+
+/* [service NAME]: a PAM service name, once each. */
+static int begin_service(struct ctx *c, const char *arg)
+{
     struct oc_config *cfg = c->cfg;
     size_t i;
     int r;
+
+    struct oc_service *s;
+
+    if (*arg == '\0') {
+        return fail(c, c->line,
+                    "[service] needs the PAM service name: write e.g. [service sshd] or "
+                    "[service default]");
+    }
+    if (!valid_service_name(arg)) {
+        return fail(c, c->line,
+                    "[service %.64s]: a PAM service name has only letters, digits, '.', '_' "
+                    "and '-' (at most %d): write e.g. [service sshd]",
+                    arg, OC_CONFIG_SERVICE_NAME_MAX);
+    }
+    for (i = 0; i < cfg->n_services; i++) {
+        if (strcmp(cfg->services[i].name, arg) == 0) {
+            return fail(c, c->line,
+                        "[service %s] appears twice (first on line %u): merge the two sections",
+                        arg, cfg->services[i].line);
+        }
+    }
+    r = grow((void **)&cfg->services, &c->services_cap, cfg->n_services, sizeof(*cfg->services),
+             OC_CONFIG_SERVICES_MAX);
+    if (r == 0) {
+        r = grow((void **)&c->service_seen, &c->service_seen_cap, cfg->n_services,
+                 sizeof(unsigned *), OC_CONFIG_SERVICES_MAX);
+    }
+    if (r == -E2BIG) {
+        return fail(c, c->line, "more than %d [service] sections", OC_CONFIG_SERVICES_MAX);
+    }
+    if (r < 0) {
+        return r;
+    }
+    c->service_seen[cfg->n_services] = seen_new();
+    if (c->service_seen[cfg->n_services] == NULL) {
+        return -ENOMEM;
+    }
+    s = &cfg->services[cfg->n_services];
+    service_init(s);
+    s->line = c->line;
+    s->name = xstrdup(arg);
+    cfg->n_services++;
+    if (s->name == NULL) {
+        return -ENOMEM;
+    }
+    c->seen = c->service_seen[cfg->n_services - 1];
+    c->header_line = c->line;
+    c->sec = SEC_SERVICE;
+    c->obj = s;
+    (void)snprintf(c->title, sizeof(c->title), "[service %s]", arg);
+    return 0;
+}
+
+/* [agent NAME]: the agent's Unix user name, once each. */
+static int begin_agent(struct ctx *c, const char *arg)
+{
+    struct oc_config *cfg = c->cfg;
+    size_t i;
+    int r;
+
+    struct oc_agent *a;
+
+    if (*arg == '\0') {
+        return fail(c, c->line,
+                    "[agent] needs the agent's Unix user name: write e.g. [agent build-bot]");
+    }
+    if (!oc_valid_user_name(arg)) {
+        char slug[OC_USER_NAME_MAX + 1];
+
+        if (oc_idmap_slug(arg, "", slug, sizeof(slug)) < 0) {
+            (void)oc_strscpy(slug, sizeof(slug), "build-bot");
+        }
+        return fail(c, c->line,
+                    "[agent %.64s]: the agent name is its Unix user name: lowercase letters, "
+                    "digits, '_' and '-', starting with a letter or '_', at most %d characters "
+                    "(e.g. [agent %s])",
+                    arg, OC_USER_NAME_MAX, slug);
+    }
+    for (i = 0; i < cfg->n_agents; i++) {
+        if (strcmp(cfg->agents[i].name, arg) == 0) {
+            return fail(c, c->line,
+                        "[agent %s] appears twice (first on line %u): merge the two sections", arg,
+                        cfg->agents[i].line);
+        }
+    }
+    r = grow((void **)&cfg->agents, &c->agents_cap, cfg->n_agents, sizeof(*cfg->agents),
+             OC_CONFIG_AGENTS_MAX);
+    if (r == 0) {
+        r = grow((void **)&c->agent_seen, &c->agent_seen_cap, cfg->n_agents, sizeof(unsigned *),
+                 OC_CONFIG_AGENTS_MAX);
+    }
+    if (r == -E2BIG) {
+        return fail(c, c->line, "more than %d [agent] sections", OC_CONFIG_AGENTS_MAX);
+    }
+    if (r < 0) {
+        return r;
+    }
+    c->agent_seen[cfg->n_agents] = seen_new();
+    if (c->agent_seen[cfg->n_agents] == NULL) {
+        return -ENOMEM;
+    }
+    a = &cfg->agents[cfg->n_agents];
+    agent_init(a);
+    a->line = c->line;
+    a->name = xstrdup(arg);
+    cfg->n_agents++;
+    if (a->name == NULL) {
+        return -ENOMEM;
+    }
+    c->seen = c->agent_seen[cfg->n_agents - 1];
+    c->header_line = c->line;
+    c->sec = SEC_AGENT;
+    c->obj = a;
+    (void)snprintf(c->title, sizeof(c->title), "[agent %s]", arg);
+    return 0;
+}
+
+/* [directory]: no name, once. */
+static int begin_directory(struct ctx *c, const char *arg)
+{
+    struct oc_config *cfg = c->cfg;
+
+    struct oc_directory *d;
+
+    if (*arg != '\0') {
+        return fail(c, c->line, "[directory] takes no name: write [directory]");
+    }
+    if (c->directory_line != 0) {
+        return fail(c, c->line,
+                    "[directory] appears twice (first on line %u): merge the two sections",
+                    c->directory_line);
+    }
+    d = calloc(1, sizeof(*d));
+    if (d == NULL) {
+        return -ENOMEM;
+    }
+    cfg->directory = d;
+    agent_init(&d->agent);
+    d->line = c->line;
+    d->agent.line = c->line;
+    d->agent.name = xstrdup("directory");
+    if (d->agent.name == NULL) {
+        return -ENOMEM;
+    }
+    c->directory_line = c->line;
+    c->header_line = c->line;
+    c->seen = c->directory_seen;
+    c->sec = SEC_DIRECTORY;
+    c->obj = d;
+    (void)snprintf(c->title, sizeof(c->title), "[directory]");
+    return 0;
+}
+
+static int begin_section(struct ctx *c, char *inner)
+{
+    char *word = oc_strstrip(inner), *arg;
 
     arg = word;
     while (*arg != '\0' && *arg != ' ' && *arg != '\t') {
@@ -1203,178 +1391,18 @@ static int begin_section(struct ctx *c, char *inner)
         *arg++ = '\0';
         arg = oc_strstrip(arg);
     }
-
     if (strcmp(word, "global") == 0 || strcmp(word, "roles") == 0) {
-        bool global = word[0] == 'g';
-
-        if (*arg != '\0') {
-            return fail(c, c->line, "[%s] takes no name: write [%s]", word, word);
-        }
-        if (global ? c->global_line != 0 : c->roles_line != 0) {
-            return fail(c, c->line, "[%s] appears twice (first on line %u): merge the two sections",
-                        word, global ? c->global_line : c->roles_line);
-        }
-        if (global) {
-            c->global_line = c->line;
-            c->header_line = c->line;
-            c->seen = c->global_seen;
-            c->sec = SEC_GLOBAL;
-            c->obj = &cfg->global;
-            (void)snprintf(c->title, sizeof(c->title), "[global]");
-        } else {
-            c->roles_line = c->line;
-            c->header_line = c->line;
-            c->seen = NULL;
-            c->sec = SEC_ROLES;
-            c->obj = NULL;
-            (void)snprintf(c->title, sizeof(c->title), "[roles]");
-        }
-        return 0;
+        return begin_global_or_roles(c, word, arg);
     }
-
     if (strcmp(word, "service") == 0) {
-        struct oc_service *s;
-
-        if (*arg == '\0') {
-            return fail(c, c->line,
-                        "[service] needs the PAM service name: write e.g. [service sshd] or "
-                        "[service default]");
-        }
-        if (!valid_service_name(arg)) {
-            return fail(c, c->line,
-                        "[service %.64s]: a PAM service name has only letters, digits, '.', '_' "
-                        "and '-' (at most %d): write e.g. [service sshd]",
-                        arg, OC_CONFIG_SERVICE_NAME_MAX);
-        }
-        for (i = 0; i < cfg->n_services; i++) {
-            if (strcmp(cfg->services[i].name, arg) == 0) {
-                return fail(c, c->line,
-                            "[service %s] appears twice (first on line %u): merge the two sections",
-                            arg, cfg->services[i].line);
-            }
-        }
-        r = grow((void **)&cfg->services, &c->services_cap, cfg->n_services, sizeof(*cfg->services),
-                 OC_CONFIG_SERVICES_MAX);
-        if (r == 0) {
-            r = grow((void **)&c->service_seen, &c->service_seen_cap, cfg->n_services,
-                     sizeof(unsigned *), OC_CONFIG_SERVICES_MAX);
-        }
-        if (r == -E2BIG) {
-            return fail(c, c->line, "more than %d [service] sections", OC_CONFIG_SERVICES_MAX);
-        }
-        if (r < 0) {
-            return r;
-        }
-        c->service_seen[cfg->n_services] = seen_new();
-        if (c->service_seen[cfg->n_services] == NULL) {
-            return -ENOMEM;
-        }
-        s = &cfg->services[cfg->n_services];
-        service_init(s);
-        s->line = c->line;
-        s->name = xstrdup(arg);
-        cfg->n_services++;
-        if (s->name == NULL) {
-            return -ENOMEM;
-        }
-        c->seen = c->service_seen[cfg->n_services - 1];
-        c->header_line = c->line;
-        c->sec = SEC_SERVICE;
-        c->obj = s;
-        (void)snprintf(c->title, sizeof(c->title), "[service %s]", arg);
-        return 0;
+        return begin_service(c, arg);
     }
-
     if (strcmp(word, "agent") == 0) {
-        struct oc_agent *a;
-
-        if (*arg == '\0') {
-            return fail(c, c->line,
-                        "[agent] needs the agent's Unix user name: write e.g. [agent build-bot]");
-        }
-        if (!oc_valid_user_name(arg)) {
-            char slug[OC_USER_NAME_MAX + 1];
-
-            if (oc_idmap_slug(arg, "", slug, sizeof(slug)) < 0) {
-                (void)oc_strscpy(slug, sizeof(slug), "build-bot");
-            }
-            return fail(c, c->line,
-                        "[agent %.64s]: the agent name is its Unix user name: lowercase letters, "
-                        "digits, '_' and '-', starting with a letter or '_', at most %d characters "
-                        "(e.g. [agent %s])",
-                        arg, OC_USER_NAME_MAX, slug);
-        }
-        for (i = 0; i < cfg->n_agents; i++) {
-            if (strcmp(cfg->agents[i].name, arg) == 0) {
-                return fail(c, c->line,
-                            "[agent %s] appears twice (first on line %u): merge the two sections",
-                            arg, cfg->agents[i].line);
-            }
-        }
-        r = grow((void **)&cfg->agents, &c->agents_cap, cfg->n_agents, sizeof(*cfg->agents),
-                 OC_CONFIG_AGENTS_MAX);
-        if (r == 0) {
-            r = grow((void **)&c->agent_seen, &c->agent_seen_cap, cfg->n_agents, sizeof(unsigned *),
-                     OC_CONFIG_AGENTS_MAX);
-        }
-        if (r == -E2BIG) {
-            return fail(c, c->line, "more than %d [agent] sections", OC_CONFIG_AGENTS_MAX);
-        }
-        if (r < 0) {
-            return r;
-        }
-        c->agent_seen[cfg->n_agents] = seen_new();
-        if (c->agent_seen[cfg->n_agents] == NULL) {
-            return -ENOMEM;
-        }
-        a = &cfg->agents[cfg->n_agents];
-        agent_init(a);
-        a->line = c->line;
-        a->name = xstrdup(arg);
-        cfg->n_agents++;
-        if (a->name == NULL) {
-            return -ENOMEM;
-        }
-        c->seen = c->agent_seen[cfg->n_agents - 1];
-        c->header_line = c->line;
-        c->sec = SEC_AGENT;
-        c->obj = a;
-        (void)snprintf(c->title, sizeof(c->title), "[agent %s]", arg);
-        return 0;
+        return begin_agent(c, arg);
     }
-
     if (strcmp(word, "directory") == 0) {
-        struct oc_directory *d;
-
-        if (*arg != '\0') {
-            return fail(c, c->line, "[directory] takes no name: write [directory]");
-        }
-        if (c->directory_line != 0) {
-            return fail(c, c->line,
-                        "[directory] appears twice (first on line %u): merge the two sections",
-                        c->directory_line);
-        }
-        d = calloc(1, sizeof(*d));
-        if (d == NULL) {
-            return -ENOMEM;
-        }
-        cfg->directory = d;
-        agent_init(&d->agent);
-        d->line = c->line;
-        d->agent.line = c->line;
-        d->agent.name = xstrdup("directory");
-        if (d->agent.name == NULL) {
-            return -ENOMEM;
-        }
-        c->directory_line = c->line;
-        c->header_line = c->line;
-        c->seen = c->directory_seen;
-        c->sec = SEC_DIRECTORY;
-        c->obj = d;
-        (void)snprintf(c->title, sizeof(c->title), "[directory]");
-        return 0;
+        return begin_directory(c, arg);
     }
-
     return fail(c, c->line,
                 "unknown section [%.64s]: sections are [global], [service NAME], [agent NAME], "
                 "[roles] and [directory]",
