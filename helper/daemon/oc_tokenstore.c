@@ -377,11 +377,107 @@ static char *dupn(const uint8_t *s, size_t n)
     return d;
 }
 
+/* One entry at *off: added to ts. 0, -EBADMSG (*why says what) or -ENOMEM. */
+static int parse_entry(const uint8_t *payload, size_t len, size_t *off, struct oc_tokenstore *ts,
+                       const char **why)
+{
+    const uint8_t *q;
+    int r;
+    char name[OC_USER_NAME_MAX + 1], app[OC_GUID_SIZE];
+    char *scope = NULL, *token = NULL;
+    const uint8_t *sp, *tp;
+    size_t nl, sl, tl;
+    int64_t exp, got;
+
+    *why = "an entry is truncated";
+    if ((q = take(payload, len, off, 1)) == NULL) {
+        return -EBADMSG;
+    }
+    nl = q[0];
+    if (nl == 0 || nl > OC_USER_NAME_MAX || (q = take(payload, len, off, nl)) == NULL) {
+        *why = nl == 0 || nl > OC_USER_NAME_MAX ? "an agent name length is out of range" : *why;
+        return -EBADMSG;
+    }
+    memcpy(name, q, nl);
+    name[nl] = '\0';
+    if (memchr(name, 0, nl) != NULL || !oc_valid_user_name(name)) {
+        *why = "an agent name is not a valid user name";
+        return -EBADMSG;
+    }
+    if ((q = take(payload, len, off, OC_TOKENSTORE_GUID_LEN)) == NULL) {
+        return -EBADMSG;
+    }
+    if (!guid_ok(q)) {
+        *why = "an app id is not a GUID";
+        return -EBADMSG;
+    }
+    memcpy(app, q, OC_TOKENSTORE_GUID_LEN);
+    app[OC_TOKENSTORE_GUID_LEN] = '\0';
+    if ((q = take(payload, len, off, 2)) == NULL) {
+        return -EBADMSG;
+    }
+    sl = get16(q);
+    if (sl == 0 || sl > OC_TOKENSTORE_SCOPE_MAX) {
+        *why = "a scope length is out of range";
+        return -EBADMSG;
+    }
+    if ((sp = take(payload, len, off, sl)) == NULL) {
+        return -EBADMSG;
+    }
+    if (!printable(sp, sl)) {
+        *why = "a scope is not printable ASCII";
+        return -EBADMSG;
+    }
+    if ((q = take(payload, len, off, 2)) == NULL) {
+        return -EBADMSG;
+    }
+    tl = get16(q);
+    if (tl == 0 || tl > OC_TOKENSTORE_TOKEN_MAX) {
+        *why = "a token length is out of range";
+        return -EBADMSG;
+    }
+    if ((tp = take(payload, len, off, tl)) == NULL) {
+        return -EBADMSG;
+    }
+    if (!printable(tp, tl)) {
+        *why = "a token is not printable ASCII";
+        return -EBADMSG;
+    }
+    if ((q = take(payload, len, off, 16)) == NULL) {
+        return -EBADMSG;
+    }
+    exp = (int64_t)get64(q);
+    got = (int64_t)get64(q + 8);
+    if (!times_ok(exp, got)) {
+        *why = "an entry's times are impossible";
+        return -EBADMSG;
+    }
+    for (size_t j = 0; j < ts->n; j++) {
+        if (strcmp(ts->items[j].agent, name) == 0 && strlen(ts->items[j].scope) == sl &&
+            memcmp(ts->items[j].scope, sp, sl) == 0) {
+            *why = "an (agent, scope) pair appears twice";
+            return -EBADMSG;
+        }
+    }
+    scope = dupn(sp, sl);
+    token = dupn(tp, tl);
+    r = scope == NULL || token == NULL ? -ENOMEM
+                                       : oc_tokenstore_add(ts, name, app, scope, token, exp, got);
+    free(scope);
+    if (token != NULL) {
+        oc_free_wipe(token, tl + 1);
+    }
+    if (r < 0) {
+        *why = r == -ENOMEM ? "out of memory" : "an entry is refused";
+        return r == -ENOMEM ? -ENOMEM : -EBADMSG;
+    }
+    return 0;
+}
+
 int oc_tokenstore_parse(const uint8_t *payload, size_t len, struct oc_tokenstore *ret,
                         const char **why)
 {
     struct oc_tokenstore ts;
-    const uint8_t *q;
     size_t off = 0;
     uint32_t n;
     int r = -EBADMSG;
@@ -405,98 +501,12 @@ int oc_tokenstore_parse(const uint8_t *payload, size_t len, struct oc_tokenstore
     ts.written = (int64_t)get64(payload + 4 + OC_TOKENSTORE_GUID_LEN);
     off = PAYLOAD_FIXED;
     for (uint32_t i = 0; i < n; i++) {
-        char name[OC_USER_NAME_MAX + 1], app[OC_GUID_SIZE];
-        char *scope = NULL, *token = NULL;
-        const uint8_t *sp, *tp;
-        size_t nl, sl, tl;
-        int64_t exp, got;
-
-        *why = "an entry is truncated";
-        if ((q = take(payload, len, &off, 1)) == NULL) {
-            goto fail;
-        }
-        nl = q[0];
-        if (nl == 0 || nl > OC_USER_NAME_MAX || (q = take(payload, len, &off, nl)) == NULL) {
-            *why = nl == 0 || nl > OC_USER_NAME_MAX ? "an agent name length is out of range" : *why;
-            goto fail;
-        }
-        memcpy(name, q, nl);
-        name[nl] = '\0';
-        if (memchr(name, 0, nl) != NULL || !oc_valid_user_name(name)) {
-            *why = "an agent name is not a valid user name";
-            goto fail;
-        }
-        if ((q = take(payload, len, &off, OC_TOKENSTORE_GUID_LEN)) == NULL) {
-            goto fail;
-        }
-        if (!guid_ok(q)) {
-            *why = "an app id is not a GUID";
-            goto fail;
-        }
-        memcpy(app, q, OC_TOKENSTORE_GUID_LEN);
-        app[OC_TOKENSTORE_GUID_LEN] = '\0';
-        if ((q = take(payload, len, &off, 2)) == NULL) {
-            goto fail;
-        }
-        sl = get16(q);
-        if (sl == 0 || sl > OC_TOKENSTORE_SCOPE_MAX) {
-            *why = "a scope length is out of range";
-            goto fail;
-        }
-        if ((sp = take(payload, len, &off, sl)) == NULL) {
-            goto fail;
-        }
-        if (!printable(sp, sl)) {
-            *why = "a scope is not printable ASCII";
-            goto fail;
-        }
-        if ((q = take(payload, len, &off, 2)) == NULL) {
-            goto fail;
-        }
-        tl = get16(q);
-        if (tl == 0 || tl > OC_TOKENSTORE_TOKEN_MAX) {
-            *why = "a token length is out of range";
-            goto fail;
-        }
-        if ((tp = take(payload, len, &off, tl)) == NULL) {
-            goto fail;
-        }
-        if (!printable(tp, tl)) {
-            *why = "a token is not printable ASCII";
-            goto fail;
-        }
-        if ((q = take(payload, len, &off, 16)) == NULL) {
-            goto fail;
-        }
-        exp = (int64_t)get64(q);
-        got = (int64_t)get64(q + 8);
-        if (!times_ok(exp, got)) {
-            *why = "an entry's times are impossible";
-            goto fail;
-        }
-        for (size_t j = 0; j < ts.n; j++) {
-            if (strcmp(ts.items[j].agent, name) == 0 && strlen(ts.items[j].scope) == sl &&
-                memcmp(ts.items[j].scope, sp, sl) == 0) {
-                *why = "an (agent, scope) pair appears twice";
-                goto fail;
-            }
-        }
-        scope = dupn(sp, sl);
-        token = dupn(tp, tl);
-        r = scope == NULL || token == NULL
-                    ? -ENOMEM
-                    : oc_tokenstore_add(&ts, name, app, scope, token, exp, got);
-        free(scope);
-        if (token != NULL) {
-            oc_free_wipe(token, tl + 1);
-        }
+        r = parse_entry(payload, len, &off, &ts, why);
         if (r < 0) {
-            *why = r == -ENOMEM ? "out of memory" : "an entry is refused";
-            r = r == -ENOMEM ? -ENOMEM : -EBADMSG;
             goto fail;
         }
-        r = -EBADMSG;
     }
+    r = -EBADMSG;
     if (off != len) {
         *why = "bytes after the last entry";
         goto fail;
