@@ -417,6 +417,106 @@ static bool selector_matches(const struct oc_agent *ag, const struct oc_mihttp_q
     return true;
 }
 
+/* The HTTP request as IMDS takes it: parsed, for this endpoint, not
+ * forwarded, GET of the token path with Metadata: true, a valid query.
+ * false: *ret is the answer (or a negative: end the connection). */
+static bool request_ok(struct oc_mi *mi, struct mi_conn *c, size_t len,
+                       struct oc_mihttp_request *req, struct oc_mihttp_query *q, int *ret)
+{
+    const char *why = NULL;
+
+    if (oc_mihttp_parse(c->in, len, req, &why) < 0) {
+        mi->log("mi endpoint: uid %u (port %u): malformed HTTP request (%s); connection closed",
+                c->uid, c->peer_port, why != NULL ? why : "?");
+        *ret = -EPROTO;
+        return false;
+    }
+    if (!host_ok(mi, req)) {
+        mi->log("mi endpoint: uid %u (port %u): Host does not name this endpoint; refused", c->uid,
+                c->peer_port);
+        *ret = answer_error(c, 400, "invalid_request",
+                            "Host does not name this endpoint (use the address in "
+                            "AZURE_POD_IDENTITY_AUTHORITY_HOST)",
+                            -1);
+        return false;
+    }
+    if (req->forwarded) {
+        *ret = answer_error(c, 400, "invalid_request",
+                            "Request contains a forwarding header (X-Forwarded-For, "
+                            "Forwarded): this endpoint serves local callers directly, never "
+                            "through a proxy",
+                            -1);
+        return false;
+    }
+    /* MSAL's URL handling adds a trailing slash; IMDS accepts both. */
+    if (strcmp(req->path, OC_MIHTTP_TOKEN_PATH) != 0 &&
+        strcmp(req->path, OC_MIHTTP_TOKEN_PATH "/") != 0) {
+        *ret = answer_error(c, 404, "not_found", "Only " OC_MIHTTP_TOKEN_PATH " is served here",
+                            -1);
+        return false;
+    }
+    if (strcmp(req->method, "GET") != 0) {
+        *ret = answer_error(c, 405, "invalid_request", "Method not allowed: use GET", -1);
+        return false;
+    }
+    if (req->metadata != 1) {
+        /* IMDS's own code for a missing or false Metadata header */
+        *ret = answer_error(c, 400, "bad_request_102", "Required metadata header not specified",
+                            -1);
+        return false;
+    }
+    if (oc_mihttp_query_parse(req->query, q, &why) < 0) {
+        *ret = answer_error(c, 400, "invalid_request", why, -1);
+        return false;
+    }
+    return true;
+}
+
+/* The caller's agent: the one mapped to its uid (never root), and the
+ * identity the query names must be its own. -1: refused, *ret the answer. */
+static ssize_t caller_agent(struct oc_mi *mi, struct mi_conn *c, const struct oc_mihttp_query *q,
+                            struct oc_issue *is, int *ret)
+{
+    const struct oc_agent *ag;
+    ssize_t a;
+
+    if (c->uid == 0) {
+        mi->log("mi endpoint: root (port %u) asked for a token here; refused (root uses "
+                "openclaw-token --agent NAME on the socket, which is audited)",
+                c->peer_port);
+        oc_decide_refused(mi->decide, is, NULL, "denied", "root gets no token here");
+        *ret = answer_error(c, 403, "access_denied",
+                            "root gets agent tokens from the openclawd socket "
+                            "(openclaw-token --agent NAME), not from this endpoint",
+                            -1);
+        return -1;
+    }
+    a = agent_of_uid(mi, c->uid);
+    if (a < 0) {
+        mi->log("denied: uid %u (port %u) asked the mi endpoint for a token; no agent is "
+                "mapped to this uid",
+                c->uid, c->peer_port);
+        oc_decide_refused(mi->decide, is, NULL, "denied", "no agent is mapped to this uid");
+        *ret = answer_error(c, 400, "invalid_request",
+                            "Identity not found: no agent is mapped to the uid of this caller", -1);
+        return -1;
+    }
+    ag = &mi->config->agents[a];
+    if (!selector_matches(ag, q)) {
+        mi->log("denied: uid %u (agent %s, port %u) asked the mi endpoint for an identity that "
+                "is not its agent's",
+                c->uid, ag->name, c->peer_port);
+        oc_decide_refused(mi->decide, is, ag->name, "denied",
+                          "client_id, object_id or mi_res_id of another identity");
+        *ret = answer_error(c, 400, "invalid_request",
+                            "Identity not found: this caller may get only the token of the "
+                            "agent mapped to its uid",
+                            -1);
+        return -1;
+    }
+    return a;
+}
+
 /* A complete head. Negative: end the connection without an answer. */
 static int handle_request(struct oc_mi *mi, struct mi_conn *c, size_t len)
 {
@@ -430,78 +530,18 @@ static int handle_request(struct oc_mi *mi, struct mi_conn *c, size_t len)
     ssize_t a;
     int r;
 
-    if (oc_mihttp_parse(c->in, len, &req, &why) < 0) {
-        mi->log("mi endpoint: uid %u (port %u): malformed HTTP request (%s); connection closed",
-                c->uid, c->peer_port, why != NULL ? why : "?");
-        return -EPROTO;
-    }
-    if (!host_ok(mi, &req)) {
-        mi->log("mi endpoint: uid %u (port %u): Host does not name this endpoint; refused", c->uid,
-                c->peer_port);
-        return answer_error(c, 400, "invalid_request",
-                            "Host does not name this endpoint (use the address in "
-                            "AZURE_POD_IDENTITY_AUTHORITY_HOST)",
-                            -1);
-    }
-    if (req.forwarded) {
-        return answer_error(c, 400, "invalid_request",
-                            "Request contains a forwarding header (X-Forwarded-For, "
-                            "Forwarded): this endpoint serves local callers directly, never "
-                            "through a proxy",
-                            -1);
-    }
-    /* MSAL's URL handling adds a trailing slash; IMDS accepts both. */
-    if (strcmp(req.path, OC_MIHTTP_TOKEN_PATH) != 0 &&
-        strcmp(req.path, OC_MIHTTP_TOKEN_PATH "/") != 0) {
-        return answer_error(c, 404, "not_found", "Only " OC_MIHTTP_TOKEN_PATH " is served here",
-                            -1);
-    }
-    if (strcmp(req.method, "GET") != 0) {
-        return answer_error(c, 405, "invalid_request", "Method not allowed: use GET", -1);
-    }
-    if (req.metadata != 1) {
-        /* IMDS's own code for a missing or false Metadata header */
-        return answer_error(c, 400, "bad_request_102", "Required metadata header not specified",
-                            -1);
-    }
-    if (oc_mihttp_query_parse(req.query, &q, &why) < 0) {
-        return answer_error(c, 400, "invalid_request", why, -1);
+    if (!request_ok(mi, c, len, &req, &q, &r)) {
+        return r;
     }
     struct oc_issue is = {.path = OC_ISSUE_MI_TOKEN,
                           .uid = c->uid,
                           .pid = 0, /* TCP: the kernel gives the uid, not the pid */
                           .scope = NULL};
-    if (c->uid == 0) {
-        mi->log("mi endpoint: root (port %u) asked for a token here; refused (root uses "
-                "openclaw-token --agent NAME on the socket, which is audited)",
-                c->peer_port);
-        oc_decide_refused(mi->decide, &is, NULL, "denied", "root gets no token here");
-        return answer_error(c, 403, "access_denied",
-                            "root gets agent tokens from the openclawd socket "
-                            "(openclaw-token --agent NAME), not from this endpoint",
-                            -1);
-    }
-    a = agent_of_uid(mi, c->uid);
+    a = caller_agent(mi, c, &q, &is, &r);
     if (a < 0) {
-        mi->log("denied: uid %u (port %u) asked the mi endpoint for a token; no agent is "
-                "mapped to this uid",
-                c->uid, c->peer_port);
-        oc_decide_refused(mi->decide, &is, NULL, "denied", "no agent is mapped to this uid");
-        return answer_error(c, 400, "invalid_request",
-                            "Identity not found: no agent is mapped to the uid of this caller", -1);
+        return r;
     }
     ag = &mi->config->agents[a];
-    if (!selector_matches(ag, &q)) {
-        mi->log("denied: uid %u (agent %s, port %u) asked the mi endpoint for an identity that "
-                "is not its agent's",
-                c->uid, ag->name, c->peer_port);
-        oc_decide_refused(mi->decide, &is, ag->name, "denied",
-                          "client_id, object_id or mi_res_id of another identity");
-        return answer_error(c, 400, "invalid_request",
-                            "Identity not found: this caller may get only the token of the "
-                            "agent mapped to its uid",
-                            -1);
-    }
     r = snprintf(scope, sizeof(scope), "%s/.default", q.resource);
     if (r < 0 || (size_t)r >= sizeof(scope)) {
         return answer_error(c, 400, "invalid_request", "resource is too long", -1);
