@@ -132,6 +132,54 @@ static const char *sign_algo(enum oc_tpm_key_alg alg, uint32_t flags)
     return NULL; /* ssh-rsa (SHA-1) is never signed */
 }
 
+/* The signature itself: the digest of args->data signed with the TPM key
+ * (algo decides SHA-256 or SHA-512), as an ssh signature blob, base64url.
+ * 0 with *ret_b64, or -1 with *ret_err the answer (NULL: out of memory). */
+static int make_signature(struct oc_fetch_ctx *fetch, struct oc_tpm_key *key,
+                          const struct oc_agent *a, const char *algo,
+                          const struct oc_ssh_args *args, uint32_t peer_uid, int32_t peer_pid,
+                          oc_sshsign_log_fn log, char **ret_b64, cJSON **ret_err)
+{
+    uint8_t digest[SHA512_DIGEST_LENGTH], raw[OC_TPM_SIG_MAX], sig[OC_SSH_SIG_BLOB_MAX];
+    size_t raw_len = 0, sig_len = 0;
+    int r;
+
+    if (strcmp(algo, OC_SSH_ALG_RSA_SHA512) == 0) {
+        SHA512(args->data, args->data_len, digest);
+        r = oc_tpm_key_sign_rsa_sha512(key, digest, raw, &raw_len);
+    } else {
+        SHA256(args->data, args->data_len, digest);
+        r = oc_tpm_key_sign(key, oc_tpm_key_default_alg(key), digest, raw, &raw_len);
+    }
+    if (r == -EOPNOTSUPP) {
+        log("agent %s: ssh signature for uid %u pid %d refused: this TPM does not sign with "
+            "SHA-512; clients must use rsa-sha2-256 (ssh -o PubkeyAcceptedAlgorithms=rsa-sha2-256) "
+            "or an ECC key",
+            a->name, peer_uid, peer_pid);
+        *ret_err =
+                error_answer("unsupported", "this TPM cannot sign rsa-sha2-512; use rsa-sha2-256");
+        return -1;
+    }
+    if (r < 0) {
+        log("agent %s: the TPM could not make the ssh signature for uid %u pid %d: %s", a->name,
+            peer_uid, peer_pid, oc_tpm_strerror(fetch->tpm));
+        oc_fetch_tpm_failed(fetch, r);
+        *ret_err = error_answer("unusable", "the TPM could not sign; see the openclawd log");
+        return -1;
+    }
+    r = oc_ssh_sig_blob(algo, raw, raw_len, sig, sizeof(sig), &sig_len);
+    oc_wipe(raw, sizeof(raw));
+    if (r < 0) {
+        *ret_err = error_answer("unusable", "cannot encode the ssh signature");
+        return -1;
+    }
+    if (oc_b64url_encode(sig, sig_len, ret_b64) < 0) {
+        *ret_err = NULL; /* out of memory */
+        return -1;
+    }
+    return 0;
+}
+
 cJSON *oc_sshsign_sign(struct oc_fetch_ctx *fetch, struct oc_decide *decide, ssize_t agent,
                        uint32_t peer_uid, int32_t peer_pid, const struct oc_ssh_args *args,
                        oc_sshsign_log_fn log, bool *ret_close)
@@ -139,12 +187,11 @@ cJSON *oc_sshsign_sign(struct oc_fetch_ctx *fetch, struct oc_decide *decide, ssi
     const struct oc_agent *a;
     struct oc_fetch_error err;
     struct oc_tpm_key *key = NULL;
-    uint8_t blob[OC_SSH_KEY_BLOB_MAX], digest[SHA512_DIGEST_LENGTH];
-    uint8_t raw[OC_TPM_SIG_MAX], sig[OC_SSH_SIG_BLOB_MAX];
-    size_t len = 0, raw_len = 0, sig_len = 0;
+    uint8_t blob[OC_SSH_KEY_BLOB_MAX];
+    size_t len = 0;
     char fp[OC_SSH_FP_SIZE], *b64 = NULL;
     const char *algo;
-    cJSON *o;
+    cJSON *o = NULL;
     int r;
 
     struct oc_issue is = {.path = OC_ISSUE_SSH_SIGN, .uid = peer_uid, .pid = peer_pid};
@@ -203,30 +250,8 @@ cJSON *oc_sshsign_sign(struct oc_fetch_ctx *fetch, struct oc_decide *decide, ssi
     if (oc_decide(decide, &is, &code, &why) < 0) {
         return error_answer(code, why);
     }
-    if (strcmp(algo, OC_SSH_ALG_RSA_SHA512) == 0) {
-        SHA512(args->data, args->data_len, digest);
-        r = oc_tpm_key_sign_rsa_sha512(key, digest, raw, &raw_len);
-    } else {
-        SHA256(args->data, args->data_len, digest);
-        r = oc_tpm_key_sign(key, oc_tpm_key_default_alg(key), digest, raw, &raw_len);
-    }
-    if (r == -EOPNOTSUPP) {
-        log("agent %s: ssh signature for uid %u pid %d refused: this TPM does not sign with "
-            "SHA-512; clients must use rsa-sha2-256 (ssh -o PubkeyAcceptedAlgorithms=rsa-sha2-256) "
-            "or an ECC key",
-            a->name, peer_uid, peer_pid);
-        return error_answer("unsupported", "this TPM cannot sign rsa-sha2-512; use rsa-sha2-256");
-    }
-    if (r < 0) {
-        log("agent %s: the TPM could not make the ssh signature for uid %u pid %d: %s", a->name,
-            peer_uid, peer_pid, oc_tpm_strerror(fetch->tpm));
-        oc_fetch_tpm_failed(fetch, r);
-        return error_answer("unusable", "the TPM could not sign; see the openclawd log");
-    }
-    r = oc_ssh_sig_blob(algo, raw, raw_len, sig, sizeof(sig), &sig_len);
-    oc_wipe(raw, sizeof(raw));
-    if (r < 0 || oc_b64url_encode(sig, sig_len, &b64) < 0) {
-        return r < 0 ? error_answer("unusable", "cannot encode the ssh signature") : NULL;
+    if (make_signature(fetch, key, a, algo, args, peer_uid, peer_pid, log, &b64, &o) < 0) {
+        return o;
     }
     log("audit: ssh signature by agent %s for uid %u pid %d: key %s, %s, %zu bytes signed%s",
         a->name, peer_uid, peer_pid, fp, algo, args->data_len,
