@@ -490,7 +490,7 @@ int oc_dir_load_fd(int fd, uint32_t uid_min, uint32_t uid_max, struct oc_dir **r
 int oc_dir_load_file(const char *path, uint32_t uid_min, uint32_t uid_max, struct oc_dir **ret,
                      const char **ret_why)
 {
-    _cleanup_close_ int fd = -1;
+    int fd, r;
 
     if (ret_why != NULL) {
         *ret_why = "cannot read the file";
@@ -499,7 +499,9 @@ int oc_dir_load_file(const char *path, uint32_t uid_min, uint32_t uid_max, struc
     if (fd < 0) {
         return -errno;
     }
-    return oc_dir_load_fd(fd, uid_min, uid_max, ret, ret_why);
+    r = oc_dir_load_fd(fd, uid_min, uid_max, ret, ret_why);
+    close(fd);
+    return r;
 }
 
 void oc_dir_free(struct oc_dir *d)

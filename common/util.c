@@ -177,31 +177,6 @@ void oc_free_wipe_str(char *s)
     oc_free_wipe(s, strlen(s));
 }
 
-void oc_freep(void *p)
-{
-    void **pp = p;
-
-    free(*pp);
-    *pp = NULL;
-}
-
-void oc_closep(int *fd)
-{
-    if (*fd >= 0) {
-        /* close() is not retried on EINTR: on Linux the fd is gone anyway. */
-        (void)close(*fd);
-        *fd = -1;
-    }
-}
-
-void oc_fclosep(FILE **f)
-{
-    if (*f != NULL) {
-        (void)fclose(*f);
-        *f = NULL;
-    }
-}
-
 int oc_strnscpy(char *dst, size_t dstlen, const char *src, size_t n)
 {
     size_t len;

@@ -25,11 +25,6 @@
 /* Longest number text accepted by the oc_parse_* functions. */
 #define OC_NUMBER_TEXT_MAX 32
 
-#define _cleanup_(f)     __attribute__((cleanup(f)))
-#define _cleanup_free_   _cleanup_(oc_freep)
-#define _cleanup_close_  _cleanup_(oc_closep)
-#define _cleanup_fclose_ _cleanup_(oc_fclosep)
-
 #define OC_ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 
 /*
@@ -75,11 +70,6 @@ int oc_read_full(int fd, void *buf, size_t cap, size_t *ret_len);
  * 0, -EINVAL (empty PATH, PATH ending in '/'), -ENAMETOOLONG, or -errno. */
 int oc_replace_file(const char *path, const char *tmp_suffix, const void *buf, size_t len,
                     mode_t mode, uid_t uid, gid_t gid);
-
-/* Cleanup helpers for __attribute__((cleanup)). */
-void oc_freep(void *p);
-void oc_closep(int *fd);
-void oc_fclosep(FILE **f);
 
 /*
  * Copy src into dst (size dstlen), always NUL-terminated when dstlen > 0.

@@ -181,40 +181,14 @@ static int openat2_nofollow(const char *path)
     return f >= 0 ? f : -errno;
 }
 
-/*
- * Read the key file an Arc challenge names, after checking its path:
- * canonical, no symlink in any component, directly in dir, *.key, a
- * regular file of at most OC_ARC_KEY_MAX bytes of printable ASCII. The
- * content (a secret) goes to *ret_key, to be wiped by the caller.
- */
-static int arc_read_key(const char *path, const char *dir, char **ret_key, const char **ret_why)
+/* arc_read_key's file, open: regular, capped, one line of printable ASCII. */
+static int arc_read_open_key(int fd, char **ret_key, const char **ret_why)
 {
-    char real[PATH_MAX];
-    _cleanup_close_ int fd = -1;
     struct stat st;
     char *buf;
     size_t len;
     int r;
 
-    r = oc_arc_realm_check(path, dir, ret_why);
-    if (r < 0) {
-        return r;
-    }
-    if (realpath(path, real) == NULL) {
-        *ret_why = errno == ENOENT ? "the realm file does not exist"
-                                   : "the realm path cannot be resolved";
-        return -errno;
-    }
-    if (strcmp(real, path) != 0) {
-        *ret_why = "the realm path goes through a symbolic link";
-        return -EPERM;
-    }
-    fd = openat2_nofollow(path);
-    if (fd < 0) {
-        *ret_why = fd == -ELOOP || fd == -EXDEV ? "the realm path goes through a symbolic link"
-                                                : "the realm file cannot be opened";
-        return fd;
-    }
     if (fstat(fd, &st) < 0) {
         *ret_why = "the realm file cannot be examined";
         return -errno;
@@ -265,6 +239,41 @@ static int arc_read_key(const char *path, const char *dir, char **ret_key, const
     }
     *ret_key = buf;
     return 0;
+}
+
+/*
+ * Read the key file an Arc challenge names, after checking its path:
+ * canonical, no symlink in any component, directly in dir, *.key, a
+ * regular file of at most OC_ARC_KEY_MAX bytes of printable ASCII. The
+ * content (a secret) goes to *ret_key, to be wiped by the caller.
+ */
+static int arc_read_key(const char *path, const char *dir, char **ret_key, const char **ret_why)
+{
+    char real[PATH_MAX];
+    int fd, r;
+
+    r = oc_arc_realm_check(path, dir, ret_why);
+    if (r < 0) {
+        return r;
+    }
+    if (realpath(path, real) == NULL) {
+        *ret_why = errno == ENOENT ? "the realm file does not exist"
+                                   : "the realm path cannot be resolved";
+        return -errno;
+    }
+    if (strcmp(real, path) != 0) {
+        *ret_why = "the realm path goes through a symbolic link";
+        return -EPERM;
+    }
+    fd = openat2_nofollow(path);
+    if (fd < 0) {
+        *ret_why = fd == -ELOOP || fd == -EXDEV ? "the realm path goes through a symbolic link"
+                                                : "the realm file cannot be opened";
+        return fd;
+    }
+    r = arc_read_open_key(fd, ret_key, ret_why);
+    close(fd);
+    return r;
 }
 
 static int arc_challenge_done(struct oc_fetch_ctx *ctx, struct oc_step *st,

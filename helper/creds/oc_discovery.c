@@ -93,22 +93,17 @@ static int validate(const struct oc_fetch_ctx *ctx, const char *buf, size_t len,
     return oc_discovery_parse(buf, len, issuer, ctx->config->global.authority, ret, ret_why);
 }
 
-/* The cached document, once, when nothing better is known: same checks. */
-static void load_cache(struct oc_fetch_ctx *ctx, struct oc_discovery_ctx *d, const char *dir)
+/* load_cache's file, open: a regular file of at most OC_DISCOVERY_MAX bytes. */
+static void load_cache_fd(struct oc_fetch_ctx *ctx, struct oc_discovery_ctx *d, int fd,
+                          const char *path)
 {
-    char path[OC_CONFIG_PATH_MAX + 64], *buf = NULL;
-    _cleanup_close_ int fd = -1;
     struct oc_discovery doc;
     const char *why = NULL;
     struct stat st;
+    char *buf = NULL;
     size_t len = 0;
 
-    d->cache_tried = true;
-    if (snprintf(path, sizeof(path), "%s/" OC_DISCOVERY_FILE, dir) >= (int)sizeof(path)) {
-        return;
-    }
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > OC_DISCOVERY_MAX) {
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > OC_DISCOVERY_MAX) {
         return;
     }
     buf = malloc(OC_DISCOVERY_MAX + 1);
@@ -134,6 +129,23 @@ static void load_cache(struct oc_fetch_ctx *ctx, struct oc_discovery_ctx *d, con
                 why != NULL ? why : "larger than 64 KiB");
     }
     free(buf);
+}
+
+/* The cached document, once, when nothing better is known: same checks. */
+static void load_cache(struct oc_fetch_ctx *ctx, struct oc_discovery_ctx *d, const char *dir)
+{
+    char path[OC_CONFIG_PATH_MAX + 64];
+    int fd;
+
+    d->cache_tried = true;
+    if (snprintf(path, sizeof(path), "%s/" OC_DISCOVERY_FILE, dir) >= (int)sizeof(path)) {
+        return;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd >= 0) {
+        load_cache_fd(ctx, d, fd, path);
+        close(fd);
+    }
 }
 
 int oc_discovery_start(struct oc_fetch_ctx *ctx, const char *dir, uint64_t id,

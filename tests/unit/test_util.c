@@ -135,33 +135,6 @@ static void test_wipe_and_free_wipe(void **state)
     oc_free_wipe_str(NULL);
 }
 
-static void test_cleanup_helpers_release(void **state)
-{
-    int fd_seen;
-
-    {
-        _cleanup_free_ char *p = strdup("x");
-        _cleanup_close_ int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        _cleanup_fclose_ FILE *f = fopen("/dev/null", "re");
-
-        assert_non_null(p);
-        assert_true(fd >= 0);
-        assert_non_null(f);
-        fd_seen = fd;
-    }
-    /* The descriptor was closed at scope exit. */
-    assert_int_equal(fcntl(fd_seen, F_GETFD), -1);
-    {
-        _cleanup_close_ int none = -1;
-        _cleanup_fclose_ FILE *nf = NULL;
-        _cleanup_free_ char *np = NULL;
-
-        (void)none;
-        (void)nf;
-        (void)np;
-    }
-}
-
 static void test_strscpy_truncates_and_reports(void **state)
 {
     char small[4];
@@ -419,7 +392,6 @@ int main(void)
             cmocka_unit_test(test_parse_i64_edges),
             cmocka_unit_test(test_parse_bool_words),
             cmocka_unit_test(test_wipe_and_free_wipe),
-            cmocka_unit_test(test_cleanup_helpers_release),
             cmocka_unit_test(test_strscpy_truncates_and_reports),
             cmocka_unit_test(test_strstrip_and_nocase),
             cmocka_unit_test(test_utf8_validation),
