@@ -17,4 +17,11 @@ TESTS += tests/unit/test_sshsign
 tests_unit_test_sshsign_SOURCES = tests/unit/test_sshsign.c helper/lib/oc_sshwire.c helper/lib/oc_sshwire.h
 tests_unit_test_sshsign_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CRYPTO_CFLAGS)
 tests_unit_test_sshsign_LDADD = $(CMOCKA_LIBS) $(CRYPTO_LIBS)
+# the one private-file reader: symlink, FIFO, mode, size, empty
+check_PROGRAMS += tests/unit/test_privfile
+TESTS += tests/unit/test_privfile
+tests_unit_test_privfile_SOURCES = tests/unit/test_privfile.c helper/lib/oc_privfile.c \
+	helper/lib/oc_privfile.h
+tests_unit_test_privfile_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_privfile_LDADD = common/libocbase.la $(CMOCKA_LIBS)
 endif

@@ -14,7 +14,9 @@
 int oc_private_file_read(const char *path, size_t max, unsigned flags, uint8_t **ret_buf,
                          size_t *ret_len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    /* O_NONBLOCK: a FIFO put in the file's place must not hang the daemon
+     * in open(); it is refused by the fstat below */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
     struct stat st;
     uint8_t *buf = NULL;
     size_t len = 0, size;

@@ -15,7 +15,8 @@
 #define OC_PF_NONEMPTY   2u /* an empty file: -ENODATA */
 
 /*
- * Read the file at path, at most max bytes. 0 with *ret_buf (malloc'd,
+ * Read the file at path (a FIFO or device in its place is refused, never
+ * waited on), at most max bytes. 0 with *ret_buf (malloc'd,
  * NUL-terminated after *ret_len bytes: free it with oc_free_wipe(buf,
  * len + 1) when it may hold a secret), or -errno of open/fstat/read,
  * -EINVAL (not a regular file, a symlink gives -ELOOP), -EFBIG (over max),
