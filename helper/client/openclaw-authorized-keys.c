@@ -23,16 +23,19 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "conf.h"
 #include "directory.h"
+#include "rootdir.h"
 #include "util.h"
 
 #define AK_FROM_MAX 4096
@@ -95,6 +98,39 @@ static bool plain_key(const char *s)
     return true;
 }
 
+/* root's directory.json, as pam_openclaw reads it: trust_dir walked from
+ * "/" (root's all the way, no symlink), the file opened relative to it and
+ * accepted only as root's, not writable by others (docs/security.md, "The
+ * trust boundary"). sshd runs this as AuthorizedKeysCommandUser, often
+ * nobody: the keys it prints let a login in. */
+static int load_directory(const struct oc_config *cfg, struct oc_dir **ret, const char **ret_why)
+{
+    int dfd = -1, fd = -1, r;
+
+    *ret_why = NULL;
+    r = oc_rootdir_open(cfg->global.trust_dir, 0, 022, 0, &dfd, NULL);
+    if (r < 0) {
+        *ret_why = r == -EPERM   ? "trust_dir or a directory above it is not root's, or is "
+                                   "writable by others"
+                   : r == -ELOOP ? "a symlink in trust_dir's path"
+                                 : NULL;
+        return r;
+    }
+    r = oc_rootfile_open(dfd, OC_DIR_FILE_NAME, O_RDONLY, 0, false, &fd, NULL);
+    close(dfd);
+    if (r < 0) {
+        *ret_why = r == -EPERM    ? "not root's, or writable by group or others: only "
+                                    "openclaw-sync (root) may write it"
+                   : r == -ELOOP  ? "a symlink: refused"
+                   : r == -EINVAL ? "not a regular file"
+                                  : NULL;
+        return r;
+    }
+    r = oc_dir_load_fd(fd, cfg->global.uid_min, cfg->global.uid_max, ret, ret_why);
+    close(fd);
+    return r;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -150,11 +186,11 @@ int main(int argc, char **argv)
         goto out;
     }
     (void)snprintf(path, sizeof(path), "%s/%s", cfg->global.trust_dir, OC_DIR_FILE_NAME);
-    r = oc_dir_load_file(path, cfg->global.uid_min, cfg->global.uid_max, &dir, &why);
+    r = load_directory(cfg, &dir, &why);
     if (r < 0) {
         fprintf(stderr,
-                "openclaw-authorized-keys: cannot use %s: %s (is openclawd syncing? see "
-                "openclawctl status)\n",
+                "openclaw-authorized-keys: cannot use %s: %s (openclaw-sync, as root, writes it: "
+                "see openclawctl status)\n",
                 path, why != NULL ? why : strerror(-r));
         goto out;
     }

@@ -222,6 +222,14 @@ ak_s=$(env LD_PRELOAD="$NSSW" NSS_WRAPPER_PASSWD="$work/passwd.ak" NSS_WRAPPER_G
     NSS_WRAPPER_MODULE_SO_PATH="$MODULE" NSS_WRAPPER_MODULE_FN_PREFIX=openclaw \
     OPENCLAW_CONFIG="$C" "$AK" --config "$C" agent-alpha 2>/dev/null)
 nss_check "authorized-keys: a local user named like the agent gets no agent key" test -z "$ak_s"
+# root's file only (docs/security.md, "The trust boundary"): a directory.json
+# of another account (the daemon's, say) gives no key, and says why
+chown 65534 "$D"
+ak_o=$(wrap "$AK" --config "$C" agent-alpha 2>"$work/ak-owner.err")
+chown 0 "$D"
+echo "# $(cat "$work/ak-owner.err")"
+tap_check "authorized-keys: a directory.json that is not root's gives no key and names the fix" \
+    sh -c "test -z '$ak_o' && grep -q 'only openclaw-sync (root) may write it' '$work/ak-owner.err'"
 sha256=$(openssl x509 -in "$work/alpha.crt" -outform DER | sha256sum | cut -d' ' -f1)
 tap_check "the key's SHA-256 thumbprint matches the certificate" \
     grep -q "\"sha256\":[[:space:]]*\"$sha256\"" "$D"
