@@ -231,7 +231,6 @@ else
     tap_done
     exit 1
 fi
-started=$(date +%s)
 
 # --- authorization matrix of the new requests ---------------------------------
 for r in '{"type":"session-open","agent":"agent-alpha"}' '{"type":"session-close","agent":"agent-alpha"}' \
@@ -409,7 +408,6 @@ audit_has "openclawd answered locked" && tap_ok "the module's audit says the age
 helper_stop "$HELPER_PID_main"
 HELPER_PID_main=""
 helper_start main "$conf" || tap_fail "openclawd restarts" "$(cat "$work/main.log")"
-started=$(date +%s)
 case $(as_uid $UID_A "$PY" "$CLIENT" "$S" json '{"type":"get-token"}') in
 *'"error":"locked"'*) tap_ok "the lock survives a restart of openclawd" ;;
 *) tap_fail "the lock survives a restart of openclawd" ;;
@@ -448,9 +446,11 @@ fi
 unlock_all
 
 # --- unknown kid: root's openclaw-sync refreshes, then one retry ---------------------
-# openclaw-sync fetched the keys at start; on request it fetches again 30 s
-# later. openclaw-sync.path, as the test runs it: trust_watch_start.
-left=$((started + 31 - $(date +%s)))
+# On request openclaw-sync fetches again only when keys.json is 30 s old:
+# wait for that age, measured as openclaw-sync does (the file's mtime; a
+# sync after the start may have written it later than the start).
+# openclaw-sync.path, as the test runs it: trust_watch_start.
+left=$(($(stat -c %Y "$work/trust/jwks/keys.json") + 31 - $(date +%s)))
 [ "$left" -gt 0 ] && [ "$left" -le 31 ] && sleep "$left"
 tenant_ctl POST rotate-keys '{}' >/dev/null
 tenant_token "$ALPHA_APP" "$ALPHA_SECRET" "$RESOURCE_URI/.default" >"$tk/rotated2"
