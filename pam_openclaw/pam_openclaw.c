@@ -1293,14 +1293,16 @@ static int refresh_keys_at(struct ctx *c, int dfd, struct oc_jwks **ret_jwks, ch
             }
             return r;
         }
-        if (waited >= 200 && faccessat(dfd, OC_JWKS_REQUEST_FILE, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
-            errno == ENOENT) {
-            (void)snprintf(why, whylen,
-                           "openclaw-sync took the request but wrote no new keys (it fetches at "
-                           "most every %ds)",
-                           OC_JWKS_REFRESH_MIN);
-            return -EAGAIN;
-        }
+        /* A request taken is not an answer: openclaw-sync takes it before
+         * it fetches (a request made meanwhile starts another run), so the
+         * keys may still come; only the deadline ends the wait. */
+    }
+    if (faccessat(dfd, OC_JWKS_REQUEST_FILE, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
+        (void)snprintf(why, whylen,
+                       "openclaw-sync took the request but wrote no new keys within %u ms (a "
+                       "fetch that failed or is slow: journalctl -u openclaw-sync)",
+                       (unsigned)OC_JWKS_REFRESH_WAIT_MS);
+        return -EAGAIN;
     }
     (void)snprintf(why, whylen,
                    "openclaw-sync wrote no new keys within %u ms of the request (systemctl "

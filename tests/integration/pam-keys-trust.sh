@@ -274,5 +274,20 @@ if [ "$rc" -ne 0 ] && audit_has "reason=kid .*keys.json was fetched [0-9]+s ago;
 else
     tap_fail "(e) a second unknown kid within 30 s: answered without a fetch" "rc=$rc $(cat "$OPENCLAW_TEST_AUDIT_FILE"; tail -3 "$PAM_WORK/sync.log")"
 fi
+# openclaw-sync takes the request before it fetches: a slow fetch (the
+# tenant's keys answer after 700 ms) must still be waited for, not read as
+# "taken, no new keys" (the module once gave up 200 ms after the take)
+tenant_ctl POST rotate-keys '{}' >/dev/null
+tenant_token "$ALPHA_APP" "$ALPHA_SECRET" "$RESOURCE_URI/.default" >"$tk/rotated-slow"
+touch -d "@$(($(date +%s) - 60))" "$R/jwks/keys.json"
+tenant_ctl POST faults '{"path": "/discovery/v2.0/keys", "kind": "latency", "ms": 700}' >/dev/null
+fresh_audit
+pt rootlayout-gate agent-alpha "$tk/rotated-slow"
+if [ "$rc" -eq 0 ] && audit_has "user=agent-alpha .*result=success"; then
+    tap_ok "(e) a rotated key whose fetch takes 700 ms: the module waits for it after openclaw-sync took the request, the token verifies"
+else
+    tap_fail "(e) a slow fetch after the request was taken: the token verifies" \
+        "rc=$rc $(cat "$OPENCLAW_TEST_AUDIT_FILE"; tail -5 "$PAM_WORK/sync.log")"
+fi
 trust_watch_stop
 tap_done
