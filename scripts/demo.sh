@@ -149,7 +149,7 @@ if [ "${1:-}" != --inner ]; then
     host_state >"$work/host.after"
     diff "$work/host.before" "$work/host.after" >&2 ||
         die "the host changed: /etc, /usr, /var, /home or the PAM directory differ"
-    left=$(ps -eo pid=,args= | grep -F "$work" | grep -v grep || true)
+    left=$(ps -eo pid=,args= | grep -F -- "$work" | grep -v grep || true)
     [ -z "$left" ] || die "processes left behind: $left"
     printf '   (the namespace part took %d s; afterwards the host'"'"'s /etc, /usr, /var, /home and PAM\n' \
         "$(($(date +%s) - t0))"
@@ -568,7 +568,7 @@ for i in 1 2 3 4 5; do
     say "attempt $i with a tampered token: $(printf '%s\n' "$out" | grep -m1 -i 'denied' || echo refused)"
 done
 out=$(ssh_token "" 'id -u' 2>&1) || die "five tampered tokens locked $NAME out: $out"
-grep -qx "$AGENT_UID" <<<"$out" || die "the ssh session is not $NAME's: $out"
+grep -qx -- "$AGENT_UID" <<<"$out" || die "the ssh session is not $NAME's: $out"
 say "then its real token (from openclawd) logs in: uid $AGENT_UID -- the tampered tokens were"
 say "charged to their source (127.0.0.1, now throttled), not to $NAME"
 # The agent's own token, signed by the tenant, for another resource

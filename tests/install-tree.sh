@@ -76,7 +76,7 @@ if [ -f "$unit" ]; then
     for want in "Type=oneshot" "ProtectSystem=strict" "ReadWritePaths=/var/lib/openclaw-trust" \
         "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX" "SystemCallFilter=@system-service" \
         "CapabilityBoundingSet=" "NoNewPrivileges=yes" "DevicePolicy=closed"; do
-        grep -qx "$want" "$unit" || bad "openclaw-sync.service: no '$want'"
+        grep -qx -- "$want" "$unit" || bad "openclaw-sync.service: no '$want'"
     done
 else
     bad "no systemd unit $unitdir/openclaw-sync.service"
@@ -92,7 +92,7 @@ if [ "$(mode "$unit")" = 644 ]; then
     for want in "ExecStartPre=$sbindir/openclawctl imds-address add" \
         "ExecStopPost=$sbindir/openclawctl imds-address remove" "ListenStream=169.254.169.254:80" \
         "IPAddressDeny=any" "Service=openclawd.service"; do
-        grep -qx "$want" "$unit" || bad "openclawd-imds.socket: no '$want'"
+        grep -qx -- "$want" "$unit" || bad "openclawd-imds.socket: no '$want'"
     done
 else
     bad "no systemd unit $unitdir/openclawd-imds.socket (0644)"

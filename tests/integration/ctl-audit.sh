@@ -67,7 +67,7 @@ if printf '%s\n' "$out" | grep -q 'agent-evil'; then
 else
     tap_ok "no hostile record is summarised"
 fi
-if printf '%s' "$out" | grep -q "$(printf '\033')"; then
+if printf '%s' "$out" | grep -q -- "$(printf '\033')"; then
     tap_fail "terminal escapes from the log never reach the terminal" "$out"
 else
     tap_ok "terminal escapes from the log never reach the terminal"

@@ -161,7 +161,7 @@ enroll beta-bot --app-id "$BETA_APP" --print-config >"$work/e3.out" 2>"$work/e3.
 rc=$?
 beta=$(graph_get /v1.0/applications --data-urlencode "\$filter=appId eq '$BETA_APP'")
 new_thumb=$(sha1_of "$keys/beta-bot.crt" 2>/dev/null)
-if [ "$rc" -eq 0 ] && printf '%s' "$beta" | grep -qi "$new_thumb" && printf '%s' "$beta" | grep -qi "$old_thumb"; then
+if [ "$rc" -eq 0 ] && printf '%s' "$beta" | grep -qi -- "$new_thumb" && printf '%s' "$beta" | grep -qi -- "$old_thumb"; then
     ok "--app-id adds the certificate to agent-beta and keeps its existing one"
 else
     not_ok "--app-id adds the certificate to agent-beta and keeps its existing one (exit $rc)"
@@ -187,7 +187,7 @@ enroll beta-two --app-id "$BETA_APP" --proof-key "$keys/beta-bot.tpmkey" \
 rc=$?
 beta=$(graph_get /v1.0/applications --data-urlencode "\$filter=appId eq '$BETA_APP'")
 t2=$(sha1_of "$keys/beta-two.crt" 2>/dev/null)
-if [ "$rc" -eq 0 ] && printf '%s' "$beta" | grep -qi "$t2" && printf '%s' "$beta" | grep -qi "$new_thumb" &&
+if [ "$rc" -eq 0 ] && printf '%s' "$beta" | grep -qi -- "$t2" && printf '%s' "$beta" | grep -qi -- "$new_thumb" &&
     tenant_ctl GET 'requests?path=addKey' | grep -q '"status": 200'; then
     ok "--proof-key adds the certificate through addKey, keeping the others"
 else

@@ -97,7 +97,7 @@ if [ "$(stat -c '%a %u' "$SEALED" 2>/dev/null)" = "600 $duid" ] && [ -f "$SEALED
 else
     tap_fail "the sealed_file's mode and owner" "$(ls -la "$work/keys")"
 fi
-if ! grep -qF "$ALPHA_SECRET" "$SEALED" "$work/seal.out" "$work/seal.err" &&
+if ! grep -qF -- "$ALPHA_SECRET" "$SEALED" "$work/seal.out" "$work/seal.err" &&
     "$CTL" tpm unseal --in "$SEALED" --check --tcti "$TCTI_A" >/dev/null 2>&1; then
     tap_ok "the file holds a sealed blob (not the secret) that unseals on swtpm A"
 else
@@ -197,7 +197,7 @@ if [ $rc -eq 1 ] && [ -z "$out" ] && grep -q "sealed on another TPM" "$work/tB.e
 else
     tap_fail "a blob sealed on another swtpm is refused" "rc=$rc $(cat "$work/tB.err"; tail -3 "$work/main.log")"
 fi
-if ! grep -qF "$ALPHA_SECRET" "$work/main.log"; then
+if ! grep -qF -- "$ALPHA_SECRET" "$work/main.log"; then
     tap_ok "the secret is not in openclawd's log"
 else
     tap_fail "the secret is not in openclawd's log"

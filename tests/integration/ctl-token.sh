@@ -150,7 +150,7 @@ else
 fi
 
 # --- never logged -----------------------------------------------------------
-if ! grep -qF "$t" "$work/main.log" && ! grep -qF "$t" "$work"/*.err; then
+if ! grep -qF -- "$t" "$work/main.log" && ! grep -qF -- "$t" "$work"/*.err; then
     tap_ok "the token is neither in openclawd's log nor on stderr"
 else
     tap_fail "the token leaked into a log"

@@ -182,9 +182,9 @@ sys.exit(0 if [x["status"] for x in r] == [401, 200] else 1)' &&
     tap_fail "azure-arc: two requests" "$(requests_json)"
 leaked=no
 for k in "$TENANT_DIR"/arc-tokens/*.key; do
-    [ -f "$k" ] && grep -qF "$(cat "$k")" "$work/main.log" && leaked=yes
+    [ -f "$k" ] && grep -qF -- "$(cat "$k")" "$work/main.log" && leaked=yes
 done
-[ $leaked = no ] && ! grep -qF "$ta" "$work/main.log" &&
+[ $leaked = no ] && ! grep -qF -- "$ta" "$work/main.log" &&
     tap_ok "azure-arc: neither the key nor the token reaches the log" ||
     tap_fail "azure-arc: key or token in the log"
 
@@ -360,7 +360,7 @@ arc_case() {
     out=$("$OCT" --socket "$work/fake.sock" --agent arc-agent --scope "api://$mode/.default" 2>/dev/null)
     if [ -z "$out" ] &&
         [ "$(grep -c "^$mode auth=yes" "$work/arc-fake.log")" = "$before" ] &&
-        grep "agent arc-agent" "$work/fake.log" | grep -q "$want"; then
+        grep "agent arc-agent" "$work/fake.log" | grep -q -- "$want"; then
         tap_ok "hostile Arc: $desc: refused, no key sent"
     else
         tap_fail "hostile Arc: $desc" "out=$out $(tail -3 "$work/fake.log"; tail -3 "$work/arc-fake.log")"
@@ -472,7 +472,7 @@ if [ -n "$HELPER_PID_tpmbp" ]; then
         tt=$(as_uid $UID_ONE "$OCT" --socket "$work/sealbp.sock" 2>"$work/sealbp.err")
         if [ -n "$tt" ] && [ "$(jwt_claim "$tt" appid)" = "$AGENT_ONE_APP" ] &&
             [ "$(jwt_claim "$tt" xms_par_app_azp)" = "$BLUEPRINT_APP" ] &&
-            ! grep -q "$BLUEPRINT_SECRET" "$work/sealbp.conf" "$work/tpmbp.log"; then
+            ! grep -q -- "$BLUEPRINT_SECRET" "$work/sealbp.conf" "$work/tpmbp.log"; then
             tap_ok "agent-identity: blueprint_credential = tpm-sealed-secret: T1 with the unsealed secret"
         else
             tap_fail "agent-identity with a sealed blueprint secret" \

@@ -346,7 +346,7 @@ HELPER_PID_main=""
 grep -q "Sanitizer\|runtime error" "$work/main.log" &&
     tap_fail "no sanitizer report from the daemon" "$(grep -A5 'Sanitizer\|runtime error' "$work/main.log")" ||
     tap_ok "no sanitizer report from the daemon"
-grep -q "$ALPHA_SECRET" "$work/main.log" && tap_fail "no secret in the log" ||
+grep -q -- "$ALPHA_SECRET" "$work/main.log" && tap_fail "no secret in the log" ||
     tap_ok "no secret in the log"
 grep -q "eyJ" "$work/main.log" && tap_fail "no token in the log" || tap_ok "no token in the log"
 

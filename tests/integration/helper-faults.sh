@@ -445,7 +445,7 @@ helper_stop "$HELPER_PID_main"
 rc=$?
 HELPER_PID_main=""
 [ "$rc" -eq 0 ] && tap_ok "SIGTERM: clean exit" || tap_fail "SIGTERM: clean exit" "rc=$rc"
-if grep -q "$ALPHA_SECRET" "$work"/*.log; then
+if grep -q -- "$ALPHA_SECRET" "$work"/*.log; then
     tap_fail "no secret in any log"
 else
     tap_ok "no secret in any log"

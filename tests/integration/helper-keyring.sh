@@ -168,7 +168,7 @@ fi
 [ "$(cat "$OA/keyring.rc" 2>/dev/null)" = 0 ] && [ ! -s "$OA/after.tok" ] &&
     tap_ok "SIGTERM: exit 0 and the item is removed from the keyring" ||
     tap_fail "SIGTERM: exit 0, item removed" "rc=$(cat "$OA/keyring.rc" 2>/dev/null) $(tail -5 "$work/session-$UID_A.out" "$OA/keyring.err" 2>&1)"
-grep -qF "$(printf '%s' "$first" | cut -d. -f3)" "$OA/keyring.err" "$work/main.log" &&
+grep -qF -- "$(printf '%s' "$first" | cut -d. -f3)" "$OA/keyring.err" "$work/main.log" &&
     tap_fail "no token on openclaw-token's stderr or in the daemon log" ||
     tap_ok "no token on openclaw-token's stderr or in the daemon log"
 

@@ -501,7 +501,7 @@ rc=$?
 HELPER_PID_mi=""
 [ $rc -eq 0 ] && tap_ok "SIGTERM: clean exit" || tap_fail "SIGTERM: clean exit" "status $rc"
 sig=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["access_token"].split(".")[2])' "$O/ok.json" 2>/dev/null)
-if [ -n "$sig" ] && ! grep -qF -- "$sig" "$LOG" && ! grep -qF "$ALPHA_SECRET" "$LOG" &&
+if [ -n "$sig" ] && ! grep -qF -- "$sig" "$LOG" && ! grep -qF -- "$ALPHA_SECRET" "$LOG" &&
     ! grep -q 'eyJ' "$LOG"; then
     tap_ok "no token or secret in the daemon's log"
 else

@@ -257,7 +257,7 @@ tenant_ctl DELETE faults >/dev/null
 # --- tpm-sealed-secret: the blob on another TPM -------------------------------
 # --- (b) the state directory copied to another TPM ----------------------------
 cp -a "$work/stateA" "$work/stateB"
-if grep -q "eyJ" "$work/stateB/tokens.db" || grep -qF "$(printf '%s' "$ta" | cut -c 1-40)" "$work/stateB/tokens.db"; then
+if grep -q "eyJ" "$work/stateB/tokens.db" || grep -qF -- "$(printf '%s' "$ta" | cut -c 1-40)" "$work/stateB/tokens.db"; then
     tap_fail "the copied tokens.db holds no token in clear"
 else
     tap_ok "the copied tokens.db holds no token in clear"
@@ -291,7 +291,7 @@ restart_fresh() {
     local before
     before=$(token_requests "$BETA_APP")
     start "$1" "$work/B.conf" "$work/stateB"
-    if grep -q "$2" "$work/$1.log" && [ -n "$(get $UID_B)" ] &&
+    if grep -q -- "$2" "$work/$1.log" && [ -n "$(get $UID_B)" ] &&
         [ "$(token_requests "$BETA_APP")" = $((before + 1)) ] && stop; then
         return 0
     fi
@@ -331,7 +331,7 @@ start n1 "$work/none.conf" "$work/stateN"
 
 # --- (d) logs -------------------------------------------------------------------
 logs=$(ls "$work"/*.log)
-grep -qF "$ALPHA_SECRET" $logs && tap_fail "no secret in any log" || tap_ok "no secret in any log"
+grep -qF -- "$ALPHA_SECRET" $logs && tap_fail "no secret in any log" || tap_ok "no secret in any log"
 grep -q "eyJ" $logs && tap_fail "no token in any log" || tap_ok "no token in any log"
 grep -q "Sanitizer\|runtime error" $logs &&
     tap_fail "no sanitizer report from the daemon" "$(grep -h -A5 'Sanitizer\|runtime error' $logs)" ||

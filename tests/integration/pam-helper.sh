@@ -495,6 +495,6 @@ grep -q "Sanitizer\|runtime error" "$work/main.log" "$work/all.out" &&
     tap_ok "no sanitizer report"
 grep -q "eyJ" "$work/main.log" "$OPENCLAW_TEST_AUDIT_FILE" && tap_fail "no token in the logs" ||
     tap_ok "no token in the logs"
-grep -q "$ALPHA_SECRET" "$work/main.log" && tap_fail "no secret in the log" || tap_ok "no secret in the log"
+grep -q -- "$ALPHA_SECRET" "$work/main.log" && tap_fail "no secret in the log" || tap_ok "no secret in the log"
 
 tap_done

@@ -487,7 +487,7 @@ else
         # pam_wrapper leaves its /tmp/pam.X copies behind under valgrind:
         # remove the ones holding this run's service files
         for d in /tmp/pam.?; do
-            [ -f "$d/badarg" ] && grep -qs "$PAM_WORK" "$d/sshd" && rm -rf "$d"
+            [ -f "$d/badarg" ] && grep -qs -- "$PAM_WORK" "$d/sshd" && rm -rf "$d"
         done
     done
     $vg_ok && tap_ok "valgrind over pamtester: no errors and no leaks from the module (5 runs)"

@@ -142,7 +142,7 @@ trust_sync "$conf" || tap_fail "openclaw-sync fetched the rotated keys" "$(tail 
 k1=$("$OC_PY" -c 'import base64, json, sys
 h = open(sys.argv[1]).read().split(".")[0]
 print(json.loads(base64.urlsafe_b64decode(h + "=" * (-len(h) % 4)))["kid"])' "$tk/alpha-k1")
-grep -q "$k1" "$work/trust/jwks/keys.json" ||
+grep -qF -- "$k1" "$work/trust/jwks/keys.json" ||
     tap_fail "keys.json holds the second key before the load" "$(tail -n 3 "$work/sync.log")"
 cat >"$work/cases" <<LIST
 ok agent-alpha $tk/alpha-k0
@@ -342,7 +342,7 @@ line=$(cat "$work/control.out")
 # the uncounted warm-up's too)
 want_wrong=$((20 * $(grep -c '^ok .*-k1$' "$work/cases")))
 echo "# negative control: keys.json frozen without the rotated key: $line"
-if ! grep -q "$k1" "$work/keys-frozen.json" && [ "$(val wrong)" -ge 1 ] 2>/dev/null &&
+if ! grep -qF -- "$k1" "$work/keys-frozen.json" && [ "$(val wrong)" -ge 1 ] 2>/dev/null &&
     [ "$(val wrong)" = "$want_wrong" ] && ! grep -q 'wrong decision: expected refusal' "$work/control.err" &&
     ! all_as_expected "$control_rc" "$(val wrong)"; then
     tap_ok "negative control: keys.json frozen without the rotated key, $(val wrong) wrong decisions caught in $(val decisions) (the valid tokens of the rotated key, refused each time)"

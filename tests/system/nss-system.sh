@@ -135,7 +135,7 @@ r "enumeration has files and openclaw users" 'echo "$all" | grep -q "^root:" && 
 idout=$(id build-bot)
 echo "# $idout" >>"$res"
 r "id NAME" 'echo "$idout" | grep -q "^uid=1879048300(build-bot) gid=1879048300(build-bot)"'
-r "id has the configured local group (initgroups_dyn)" 'echo "$idout" | grep -q "$lgid($local_group)" && echo "$idout" | grep -q "(builders)"'
+r "id has the configured local group (initgroups_dyn)" 'echo "$idout" | grep -q -- "$lgid($local_group)" && echo "$idout" | grep -q "(builders)"'
 : >"$tmp/owned"
 chown 1879048300:1879048300 "$tmp/owned"
 ls=$(ls -l "$tmp/owned")

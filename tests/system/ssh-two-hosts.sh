@@ -489,7 +489,7 @@ login_refused() { # DESC [SSHD-LOG-PATTERN]: refused, by sshd's log when given
     ssh_b "$AGENT_SOCK" agent-alpha 'id -u'
     if [ "$rc" -ne 0 ] && [ -z "$out" ] &&
         if [ -n "${2:-}" ]; then
-            tail -n +"$((mark + 1))" "$work/B/sshd.log" | grep -q "$2"
+            tail -n +"$((mark + 1))" "$work/B/sshd.log" | grep -q -- "$2"
         else
             grep -q "Permission denied" "$work/ssh.err"
         fi; then
@@ -582,11 +582,11 @@ APP_OBJ=$(graph GET "/applications(appId='$ALPHA_APP')?\$select=id" | json_get i
 # at most 45 s here)
 graph PATCH "/applications/$APP_OBJ" "{\"keyCredentials\":[{\"keyId\":\"$KEYID_B\"}]}" >/dev/null
 t0=$(date +%s)
-keyA_gone() { ! ak agent-alpha | grep -qF "$keyA"; }
+keyA_gone() { ! ak agent-alpha | grep -qF -- "$keyA"; }
 wait_for 60 keyA_gone
 t1=$(date +%s)
 out_ak=$(ak agent-alpha)
-if ! echo "$out_ak" | grep -qF "$keyA" && echo "$out_ak" | grep -qF "$keyB" && [ $((t1 - t0)) -le 45 ]; then
+if ! echo "$out_ak" | grep -qF -- "$keyA" && echo "$out_ak" | grep -qF -- "$keyB" && [ $((t1 - t0)) -le 45 ]; then
     tap_ok "certificate removed in Entra: B's periodic sync (sync_interval = 30) dropped A's key after $((t1 - t0)) s; B's key still listed"
 else
     tap_fail "certificate removed: B's periodic sync drops A's key within the interval" "$((t1 - t0)) s: $out_ak"
