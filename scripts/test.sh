@@ -30,22 +30,47 @@ note() { printf '==> %s\n' "$*"; }
 
 # step NAME CMD...: a single pass/fail unit
 step() {
-    local name=$1
+    local name=$1 t0 rc
     shift
-    local log="$logs/$name.log" t0 t1
     t0=$(date +%s)
-    if "$@" >"$log" 2>&1; then
-        t1=$(date +%s)
+    "$@" >"$logs/$name.log" 2>&1
+    rc=$?
+    step_end "$name" "$rc" "$t0" "$(date +%s)"
+}
+
+# step_end NAME RC T0 T1: count the step NAME that ended with status RC
+step_end() {
+    local name=$1 rc=$2 t0=$3 t1=$4 log="$logs/$1.log"
+    if [ "$rc" -eq 0 ]; then
         note "$name: ok ($((t1 - t0)) s)"
         passed=$((passed + 1))
         return 0
     fi
-    t1=$(date +%s)
     note "$name: FAILED ($((t1 - t0)) s), last lines of $log:"
     tail -n 40 "$log" | sed 's/^/    /'
     failed=$((failed + 1))
     failed_steps+=("$name")
     return 1
+}
+
+# step_bg NAME CMD...: start the step in the background (its status goes to
+# $logs/NAME.status); step_wait NAME PID counts it as step does
+step_bg() {
+    local name=$1
+    shift
+    (
+        t0=$(date +%s)
+        "$@" >"$logs/$name.log" 2>&1
+        echo "$? $t0 $(date +%s)" >"$logs/$name.status"
+    ) &
+}
+step_wait() {
+    local name=$1 rc=1 t0 t1
+    wait "$2"
+    t0=$(date +%s) t1=$t0
+    [ -s "$logs/$name.status" ] && read -r rc t0 t1 <"$logs/$name.status"
+    rm -f "$logs/$name.status"
+    step_end "$name" "$rc" "$t0" "$t1"
 }
 
 # suite NAME BUILDDIR TARGET [VAR=VALUE...]: run a check target with that
@@ -214,11 +239,23 @@ if step configure-fuzz configure_in "$out/fuzz" CC=clang --enable-fuzzing --enab
     step build-fuzz build_fuzz_targets "$out/fuzz"; then
     step fuzz-instrumented "$top/tests/fuzz/check-instrumented.sh" "$out/fuzz"
     step fuzz-negative-control fuzz_negative_control "$out/fuzz"
+    # one target per core at a time (each is one process on one core)
     targets=$(cd "$out/fuzz" && make -s print-fuzz-targets)
-    for t in $targets; do
-        step "fuzz-$(basename "$t")" env top_srcdir="$top" FUZZ_ARTIFACTS="$logs" \
-            "$top/tests/fuzz/run-fuzz.sh" "$out/fuzz/$t" "$fuzz_seconds"
-        grep '^fuzz ' "$logs/fuzz-$(basename "$t").log" | sed 's/^/    /'
+    set -- $targets
+    while [ $# -gt 0 ]; do
+        names=() pids=()
+        for _ in $(seq 1 "$jobs"); do
+            [ $# -gt 0 ] || break
+            names+=("fuzz-$(basename "$1")")
+            step_bg "fuzz-$(basename "$1")" env top_srcdir="$top" FUZZ_ARTIFACTS="$logs" \
+                "$top/tests/fuzz/run-fuzz.sh" "$out/fuzz/$1" "$fuzz_seconds"
+            pids+=("$!")
+            shift
+        done
+        for i in "${!names[@]}"; do
+            step_wait "${names[$i]}" "${pids[$i]}"
+            grep '^fuzz ' "$logs/${names[$i]}.log" | sed 's/^/    /'
+        done
     done
 fi
 
