@@ -2008,69 +2008,93 @@ out:
     return r;
 }
 
-static int write_files(struct oc_graph *g, bool synced)
+/*
+ * What one write of the files builds: the directory (static agents, then
+ * synced ones), the NSS cache's agents, and what they point into. Freed
+ * by files_free().
+ */
+struct files {
+    struct oc_idmap_entry *ids; /* the static agents' names and uids */
+    size_t n_ids;
+    struct oc_dir dir;
+    struct oc_cb_agent *cb; /* the NSS cache's agents */
+    size_t n_cb, n_groups;
+    const char ***nssroles;                /* per cb entry */
+    char (*gecos)[OC_DIR_DISPLAY_MAX + 1]; /* per cb entry */
+    struct names names;                    /* names.json */
+    bool names_changed;
+    struct uidset uids;
+    void *img; /* the NSS cache image */
+    size_t img_len;
+};
+
+static void files_free(struct files *f)
 {
-    const struct oc_config *cfg = g->cfg;
-    const struct oc_global *gl = &cfg->global;
-    struct oc_idmap_entry *ids = NULL;
-    size_t n_ids = 0, n_cb = 0, n_groups = 0;
-    struct oc_dir dir = {.version = OC_DIR_VERSION};
-    struct oc_cb_agent *cb = NULL;
-    const char ***nssroles = NULL;
-    char(*gecos)[OC_DIR_DISPLAY_MAX + 1] = NULL;
-    struct names names = {0};
+    for (size_t i = 0; f->nssroles != NULL && i < f->n_cb + 1; i++) {
+        free(f->nssroles[i]);
+    }
+    free(f->nssroles);
+    free(f->gecos);
+    free(f->cb);
+    free(f->dir.agents);
+    free(f->uids.v);
+    free(f->img);
+    free(f->ids);
+    names_free(&f->names);
+}
+
+/* The static agents' ids, names.json and the arrays for every agent. */
+static int files_begin(struct oc_graph *g, struct files *f)
+{
     char path[OC_CONFIG_PATH_MAX + 32], err[1024];
-    void *img = NULL;
-    size_t img_len = 0;
-    uint8_t seed[OC_NSSC_SEED_SIZE];
-    bool names_changed = false, old_ok = false;
-    struct oc_dir *old_dir = NULL;
-    struct uidset uids = {0};
+    size_t n;
     int r;
 
-    r = oc_idmap_assign(cfg, &ids, &n_ids, err, sizeof(err));
+    r = oc_idmap_assign(g->cfg, &f->ids, &f->n_ids, err, sizeof(err));
     if (r < 0) {
         sync_failed(g, 600, "%s", err);
         return r;
     }
     (void)snprintf(path, sizeof(path), "%s/%s", g->state_dir, OC_GRAPH_NAMES_FILE);
-    r = names_load(path, &names);
+    r = names_load(path, &f->names);
     if (r < 0) {
-        free(ids);
-        names_free(&names);
         sync_failed(g, 600,
                     "%s is unreadable or malformed (%s): it pins the names of synced agents; "
                     "restore it from a backup rather than deleting it",
                     path, strerror(-r));
         return r;
     }
-    for (uids.cap = 64; uids.cap < 2 * (n_ids + g->n_pr + 1); uids.cap *= 2) {
+    n = f->n_ids + g->n_pr + 1;
+    for (f->uids.cap = 64; f->uids.cap < 2 * n; f->uids.cap *= 2) {
     }
-    uids.v = calloc(uids.cap, sizeof(*uids.v));
-    dir.agents = calloc(n_ids + g->n_pr + 1, sizeof(*dir.agents));
-    cb = calloc(n_ids + g->n_pr + 1, sizeof(*cb));
-    nssroles = calloc(n_ids + g->n_pr + 1, sizeof(*nssroles));
-    gecos = calloc(n_ids + g->n_pr + 1, sizeof(*gecos));
-    if (dir.agents == NULL || cb == NULL || nssroles == NULL || gecos == NULL || uids.v == NULL) {
-        r = -ENOMEM;
+    f->uids.v = calloc(f->uids.cap, sizeof(*f->uids.v));
+    f->dir.agents = calloc(n, sizeof(*f->dir.agents));
+    f->cb = calloc(n, sizeof(*f->cb));
+    f->nssroles = calloc(n, sizeof(*f->nssroles));
+    f->gecos = calloc(n, sizeof(*f->gecos));
+    if (f->dir.agents == NULL || f->cb == NULL || f->nssroles == NULL || f->gecos == NULL ||
+        f->uids.v == NULL) {
         sync_failed(g, -1, "out of memory");
-        goto out;
+        return -ENOMEM;
     }
-    oc_strscpy(dir.tenant_id, sizeof(dir.tenant_id), gl->tenant_id);
-    dir.synced_at = oc_now();
-    dir.source = synced ? cfg->directory->graph_url : (char *)"config";
+    return 0;
+}
 
-    /* Static agents: name and uid from the config; roles and state from Graph when assigned. */
-    for (size_t i = 0; i < n_ids; i++) {
-        const struct oc_agent *a = &cfg->agents[ids[i].agent];
+/* Static agents: name and uid from the config; roles and state from Graph when assigned. */
+static void files_static_agents(struct oc_graph *g, struct files *f, bool synced)
+{
+    const struct oc_config *cfg = g->cfg;
+
+    for (size_t i = 0; i < f->n_ids; i++) {
+        const struct oc_agent *a = &cfg->agents[f->ids[i].agent];
         struct principal *p = synced ? principal_by_app(g, a->app_id) : NULL;
-        struct oc_dir_agent *da = &dir.agents[dir.n_agents++];
+        struct oc_dir_agent *da = &f->dir.agents[f->dir.n_agents++];
 
-        oc_strscpy(da->name, sizeof(da->name), ids[i].name);
+        oc_strscpy(da->name, sizeof(da->name), f->ids[i].name);
         oc_strscpy(da->app_id, sizeof(da->app_id), a->app_id);
         oc_strscpy(da->object_id, sizeof(da->object_id), a->object_id);
-        da->uid = ids[i].uid;
-        uid_add(&uids, da->uid);
+        da->uid = f->ids[i].uid;
+        uid_add(&f->uids, da->uid);
         da->enabled = a->enabled && (p == NULL || p->enabled);
         da->display_name = a->display_name != NULL ? a->display_name
                            : p != NULL             ? p->display_name
@@ -2086,64 +2110,88 @@ static int write_files(struct oc_graph *g, bool synced)
             p->consumed = true;
         }
     }
-    /* Synced agents: pinned or new names, uid from the object id. */
-    for (size_t i = 0; synced && i < g->n_pr; i++) {
+}
+
+/*
+ * The name of synced principal p (uid uid) into name: its pinned name, or
+ * a new one from its display name (else the fallback), pinned now. 1 with
+ * the name, 0 when p is refused (logged), -ENOMEM.
+ */
+static int files_name(struct oc_graph *g, struct files *f, const struct principal *p,
+                      uint32_t uid, char name[OC_USER_NAME_MAX + 1])
+{
+    const struct oc_config *cfg = g->cfg;
+    const char *pinned = names_get(&f->names, p->id), *why;
+    char dn[96];
+
+    if (pinned != NULL) {
+        why = name_refused(cfg, pinned, uid, &f->names, p->id);
+        if (why != NULL) {
+            g->log("directory sync: the pinned name %s of service principal %s is now %s: "
+                   "agent refused until that is resolved (names never change once pinned)",
+                   pinned, p->id, why);
+            return 0;
+        }
+        oc_strscpy(name, OC_USER_NAME_MAX + 1, pinned);
+        return 1;
+    }
+    why = oc_dir_slug(p->display_name, name) < 0 ? "not a plain name" : NULL;
+    why = why != NULL ? why : name_refused(cfg, name, uid, &f->names, p->id);
+    if (why != NULL) {
+        safe_text(p->display_name, dn, sizeof(dn));
+        oc_dir_fallback_name(p->id, name);
+        g->log("directory sync: display name \"%s\" of service principal %s is %s: "
+               "named %s instead",
+               dn, p->id, why, name);
+        why = name_refused(cfg, name, uid, &f->names, p->id);
+        if (why != NULL) {
+            g->log("directory sync: the fallback name %s is %s too: service principal "
+                   "%s refused; add an [agent NAME] section for it",
+                   name, why, p->id);
+            return 0;
+        }
+    }
+    if (names_add(&f->names, p->id, name) < 0) {
+        sync_failed(g, -1, "out of memory");
+        return -ENOMEM;
+    }
+    f->names_changed = true;
+    g->log("directory sync: service principal %s (%s) pinned as %s, uid %u", p->id, p->app_id,
+           name, uid);
+    return 1;
+}
+
+/* Synced agents: pinned or new names, uid from the object id. */
+static int files_synced_agents(struct oc_graph *g, struct files *f)
+{
+    const struct oc_global *gl = &g->cfg->global;
+
+    for (size_t i = 0; i < g->n_pr; i++) {
         struct principal *p = &g->pr[i];
-        const char *pinned, *why;
         char name[OC_USER_NAME_MAX + 1];
-        uint32_t uid;
         struct oc_dir_agent *da;
+        uint32_t uid;
+        int r;
 
         if (p->step != PS_DONE || p->consumed) {
             continue;
         }
         uid = oc_idmap_uid(gl->tenant_id, p->id, gl->uid_min, gl->uid_max);
-        if (uid_used(&uids, uid)) {
+        if (uid_used(&f->uids, uid)) {
             g->log("directory sync: service principal %s (%s) maps to uid %u, which another agent "
                    "has: refused; pin it with an [agent NAME] section (app_id, object_id, uid =)",
                    p->id, p->app_id, uid);
             continue;
         }
-        pinned = names_get(&names, p->id);
-        if (pinned != NULL) {
-            why = name_refused(cfg, pinned, uid, &names, p->id);
-            if (why != NULL) {
-                g->log("directory sync: the pinned name %s of service principal %s is now %s: "
-                       "agent refused until that is resolved (names never change once pinned)",
-                       pinned, p->id, why);
-                continue;
+        r = files_name(g, f, p, uid, name);
+        if (r <= 0) {
+            if (r < 0) {
+                return r;
             }
-            oc_strscpy(name, sizeof(name), pinned);
-        } else {
-            char dn[96];
-
-            why = oc_dir_slug(p->display_name, name) < 0 ? "not a plain name" : NULL;
-            why = why != NULL ? why : name_refused(cfg, name, uid, &names, p->id);
-            if (why != NULL) {
-                safe_text(p->display_name, dn, sizeof(dn));
-                oc_dir_fallback_name(p->id, name);
-                g->log("directory sync: display name \"%s\" of service principal %s is %s: "
-                       "named %s instead",
-                       dn, p->id, why, name);
-                why = name_refused(cfg, name, uid, &names, p->id);
-                if (why != NULL) {
-                    g->log("directory sync: the fallback name %s is %s too: service principal "
-                           "%s refused; add an [agent NAME] section for it",
-                           name, why, p->id);
-                    continue;
-                }
-            }
-            if (names_add(&names, p->id, name) < 0) {
-                r = -ENOMEM;
-                sync_failed(g, -1, "out of memory");
-                goto out;
-            }
-            names_changed = true;
-            g->log("directory sync: service principal %s (%s) pinned as %s, uid %u", p->id,
-                   p->app_id, name, uid);
+            continue;
         }
-        da = &dir.agents[dir.n_agents++];
-        uid_add(&uids, uid);
+        da = &f->dir.agents[f->dir.n_agents++];
+        uid_add(&f->uids, uid);
         oc_strscpy(da->name, sizeof(da->name), name);
         oc_strscpy(da->app_id, sizeof(da->app_id), p->app_id);
         oc_strscpy(da->object_id, sizeof(da->object_id), p->id);
@@ -2153,56 +2201,79 @@ static int write_files(struct oc_graph *g, bool synced)
         da->source = OC_DIR_SRC_GRAPH;
         dir_agent_fill(da, p);
     }
-    /* NSS: disabled service principals are left out entirely. */
-    for (size_t i = 0; i < dir.n_agents; i++) {
-        const struct oc_dir_agent *da = &dir.agents[i];
+    return 0;
+}
+
+/* The NSS cache image of the directory: disabled service principals are left out entirely. */
+static int files_nss_image(struct oc_graph *g, struct files *f)
+{
+    const struct oc_config *cfg = g->cfg;
+    uint8_t seed[OC_NSSC_SEED_SIZE];
+    char err[1024];
+    int r;
+
+    for (size_t i = 0; i < f->dir.n_agents; i++) {
+        const struct oc_dir_agent *da = &f->dir.agents[i];
         const struct oc_agent *sa = oc_config_agent_by_name(cfg, da->name);
         size_t k = 0;
 
         if (!da->enabled && (sa == NULL || sa->enabled)) {
             continue; /* disabled in Entra */
         }
-        nssroles[n_cb] = calloc(da->n_roles + 1, sizeof(char *));
-        if (nssroles[n_cb] == NULL) {
-            r = -ENOMEM;
+        f->nssroles[f->n_cb] = calloc(da->n_roles + 1, sizeof(char *));
+        if (f->nssroles[f->n_cb] == NULL) {
             sync_failed(g, -1, "out of memory");
-            goto out;
+            return -ENOMEM;
         }
         for (size_t j = 0; j < da->n_roles; j++) {
             if (strchr(da->roles[j], ':') == NULL) { /* not representable in the cache */
-                nssroles[n_cb][k++] = da->roles[j];
+                f->nssroles[f->n_cb][k++] = da->roles[j];
             }
         }
-        oc_dir_gecos(da->display_name, gecos[n_cb], sizeof(gecos[n_cb]));
-        cb[n_cb] = (struct oc_cb_agent){
+        oc_dir_gecos(da->display_name, f->gecos[f->n_cb], sizeof(f->gecos[f->n_cb]));
+        f->cb[f->n_cb] = (struct oc_cb_agent){
                 .name = da->name,
                 .uid = da->uid,
-                .gecos = gecos[n_cb],
+                .gecos = f->gecos[f->n_cb],
                 .enabled = da->enabled,
                 .groups = sa != NULL ? &sa->groups : NULL,
-                .roles = nssroles[n_cb],
+                .roles = f->nssroles[f->n_cb],
                 .n_roles = k,
         };
-        n_cb++;
+        f->n_cb++;
     }
     if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
-        r = -EIO;
         sync_failed(g, -1, "getrandom failed");
-        goto out;
+        return -EIO;
     }
-    r = oc_cachebuild(cfg, cb, n_cb, seed, &img, &img_len, &n_groups, err, sizeof(err));
+    r = oc_cachebuild(cfg, f->cb, f->n_cb, seed, &f->img, &f->img_len, &f->n_groups, err,
+                      sizeof(err));
     if (r < 0) {
         sync_failed(g, 600, "cannot build the NSS cache: %s", err);
-        goto out;
     }
+    return r;
+}
+
+/*
+ * Write names.json (first: a name is pinned before anything serves it),
+ * directory.json (audited against the file it replaces), the NSS cache,
+ * and after a Graph sync its state.
+ */
+static int files_write(struct oc_graph *g, struct files *f, bool synced)
+{
+    const struct oc_global *gl = &g->cfg->global;
+    char path[OC_CONFIG_PATH_MAX + 32];
+    struct oc_dir *old_dir = NULL;
+    bool old_ok;
+    int r;
+
     (void)mkdir(g->state_dir, 0755);
-    /* names.json first: a name is pinned before anything serves it. */
-    if (names_changed) {
+    if (f->names_changed) {
         (void)snprintf(path, sizeof(path), "%s/%s", g->state_dir, OC_GRAPH_NAMES_FILE);
-        r = names_write(path, &names);
+        r = names_write(path, &f->names);
         if (r < 0) {
             sync_failed(g, -1, "cannot write %s: %s", path, strerror(-r));
-            goto out;
+            return r;
         }
     }
     (void)snprintf(path, sizeof(path), "%s/%s", g->state_dir, OC_DIR_FILE_NAME);
@@ -2214,19 +2285,21 @@ static int write_files(struct oc_graph *g, bool synced)
                path, strerror(-r));
     }
     old_ok = r == 0 || r == -ENOENT;
-    r = oc_dir_write_file(path, &dir);
+    r = oc_dir_write_file(path, &f->dir);
     if (r < 0) {
         sync_failed(g, -1, "cannot write %s: %s", path, strerror(-r));
-        goto out;
+        oc_dir_free(old_dir);
+        return r;
     }
     if (old_ok) {
-        directory_changes(g, old_dir, &dir);
+        directory_changes(g, old_dir, &f->dir);
     }
-    r = oc_nssc_write_file(gl->nss_cache, img, img_len);
+    oc_dir_free(old_dir);
+    r = oc_nssc_write_file(gl->nss_cache, f->img, f->img_len);
     if (r < 0) {
         sync_failed(g, -1, "cannot write %s: %s (check that the directory exists and is writable)",
                     gl->nss_cache, strerror(-r));
-        goto out;
+        return r;
     }
     if (synced) {
         (void)snprintf(path, sizeof(path), "%s/%s", g->state_dir, OC_GRAPH_STATE_FILE);
@@ -2238,7 +2311,28 @@ static int write_files(struct oc_graph *g, bool synced)
                    strerror(-r));
         }
     }
-    g->agents = dir.n_agents;
+    return 0;
+}
+
+static int write_files(struct oc_graph *g, bool synced)
+{
+    const struct oc_config *cfg = g->cfg;
+    struct files f = {.dir = {.version = OC_DIR_VERSION}};
+    int r;
+
+    r = files_begin(g, &f);
+    if (r < 0) {
+        goto out;
+    }
+    oc_strscpy(f.dir.tenant_id, sizeof(f.dir.tenant_id), cfg->global.tenant_id);
+    f.dir.synced_at = oc_now();
+    f.dir.source = synced ? cfg->directory->graph_url : (char *)"config";
+    files_static_agents(g, &f, synced);
+    r = synced ? files_synced_agents(g, &f) : 0;
+    if (r < 0 || (r = files_nss_image(g, &f)) < 0 || (r = files_write(g, &f, synced)) < 0) {
+        goto out;
+    }
+    g->agents = f.dir.n_agents;
     g->last_ok = oc_now();
     g->failures = 0;
     g->last_error[0] = '\0';
@@ -2250,22 +2344,12 @@ static int write_files(struct oc_graph *g, bool synced)
                g->delta_changes, g->reassign ? ", assignments read again" : "");
     }
     g->log("directory sync: %zu agents (%zu in NSS, %zu groups) written to %s and %s/%s",
-           dir.n_agents, n_cb, n_groups, gl->nss_cache, g->state_dir, OC_DIR_FILE_NAME);
+           f.dir.n_agents, f.n_cb, f.n_groups, cfg->global.nss_cache, g->state_dir,
+           OC_DIR_FILE_NAME);
     sync_end(g);
     r = 0;
 out:
-    for (size_t i = 0; nssroles != NULL && i < n_cb + 1; i++) {
-        free(nssroles[i]);
-    }
-    free(nssroles);
-    free(gecos);
-    free(cb);
-    free(dir.agents);
-    free(uids.v);
-    free(img);
-    free(ids);
-    names_free(&names);
-    oc_dir_free(old_dir);
+    files_free(&f);
     return r;
 }
 
