@@ -121,7 +121,7 @@ static bool only_members(const cJSON *o, const char *const *names, size_t n)
     return true;
 }
 
-int oc_dir_key_from_json(const cJSON *o, struct oc_dir_key *k, const char **why)
+int oc_dir_key_from_json(const cJSON *o, struct oc_dir_key *k, const char **ret_why)
 {
     static const char *const names[] = {"key_id", "not_before", "not_after",
                                         "sha1",   "sha256",     "ssh"};
@@ -129,27 +129,27 @@ int oc_dir_key_from_json(const cJSON *o, struct oc_dir_key *k, const char **why)
     int r;
 
     if (!cJSON_IsObject(o) || !only_members(o, names, OC_ELEMENTSOF(names))) {
-        *why = "a key is not an object of key_id, not_before, not_after, sha1, sha256, ssh";
+        *ret_why = "a key is not an object of key_id, not_before, not_after, sha1, sha256, ssh";
         return -EINVAL;
     }
     if (get_guid(o, "key_id", k->key_id) < 0) {
-        *why = "a key's key_id is not a lowercase GUID";
+        *ret_why = "a key's key_id is not a lowercase GUID";
         return -EINVAL;
     }
     if (oc_json_get_int64(o, "not_before", 0, TIME_MAX, &k->not_before) < 0 ||
         oc_json_get_int64(o, "not_after", 0, TIME_MAX, &k->not_after) < 0) {
-        *why = "a key's not_before or not_after is not a time";
+        *ret_why = "a key's not_before or not_after is not a time";
         return -EINVAL;
     }
     if (oc_json_get_string(o, "sha1", OC_DIR_SHA1_HEX_LEN, &s) < 0 ||
         !is_lower_hex(s, OC_DIR_SHA1_HEX_LEN)) {
-        *why = "a key's sha1 is not 40 lowercase hex digits";
+        *ret_why = "a key's sha1 is not 40 lowercase hex digits";
         return -EINVAL;
     }
     memcpy(k->sha1, s, OC_DIR_SHA1_HEX_LEN + 1);
     if (oc_json_get_string(o, "sha256", OC_DIR_SHA256_HEX_LEN, &s) < 0 ||
         !is_lower_hex(s, OC_DIR_SHA256_HEX_LEN)) {
-        *why = "a key's sha256 is not 64 lowercase hex digits";
+        *ret_why = "a key's sha256 is not 64 lowercase hex digits";
         return -EINVAL;
     }
     memcpy(k->sha256, s, OC_DIR_SHA256_HEX_LEN + 1);
@@ -158,7 +158,7 @@ int oc_dir_key_from_json(const cJSON *o, struct oc_dir_key *k, const char **why)
         return 0;
     }
     if (r < 0 || !valid_ssh_key(s)) {
-        *why = "a key's ssh is not an authorized_keys public key (TYPE BASE64)";
+        *ret_why = "a key's ssh is not an authorized_keys public key (TYPE BASE64)";
         return r == -E2BIG ? -E2BIG : -EINVAL;
     }
     k->ssh = strdup(s);
@@ -166,7 +166,7 @@ int oc_dir_key_from_json(const cJSON *o, struct oc_dir_key *k, const char **why)
 }
 
 static int parse_agent(const cJSON *o, uint32_t uid_min, uint32_t uid_max, struct oc_dir_agent *a,
-                       const char **why)
+                       const char **ret_why)
 {
     static const char *const names[] = {"name",         "app_id", "object_id", "uid", "enabled",
                                         "display_name", "roles",  "source",    "keys"};
@@ -176,31 +176,31 @@ static int parse_agent(const cJSON *o, uint32_t uid_min, uint32_t uid_max, struc
     int r;
 
     if (!cJSON_IsObject(o) || !only_members(o, names, OC_ELEMENTSOF(names))) {
-        *why = "an agent is not an object of the known members";
+        *ret_why = "an agent is not an object of the known members";
         return -EINVAL;
     }
     if (oc_json_get_string(o, "name", OC_USER_NAME_MAX, &s) < 0 || !oc_valid_user_name(s)) {
-        *why = "an agent's name is not a valid user name";
+        *ret_why = "an agent's name is not a valid user name";
         return -EINVAL;
     }
     (void)oc_strscpy(a->name, sizeof(a->name), s);
     if (get_guid(o, "app_id", a->app_id) < 0 || get_guid(o, "object_id", a->object_id) < 0) {
-        *why = "an agent's app_id or object_id is not a lowercase GUID";
+        *ret_why = "an agent's app_id or object_id is not a lowercase GUID";
         return -EINVAL;
     }
     r = oc_json_get_int64(o, "uid", 1, UINT32_MAX, &uid);
     if (r < 0 || uid == 0 || uid < uid_min || uid > uid_max) {
-        *why = "an agent's uid is missing or outside uid_min .. uid_max of the config";
+        *ret_why = "an agent's uid is missing or outside uid_min .. uid_max of the config";
         return -ERANGE;
     }
     a->uid = (uint32_t)uid;
     if (oc_json_get_bool(o, "enabled", &a->enabled) < 0) {
-        *why = "an agent's enabled is not a boolean";
+        *ret_why = "an agent's enabled is not a boolean";
         return -EINVAL;
     }
     r = oc_json_get_string(o, "display_name", OC_DIR_DISPLAY_MAX, &s);
     if (r < 0) {
-        *why = "an agent's display_name is missing or too long";
+        *ret_why = "an agent's display_name is missing or too long";
         return -EINVAL;
     }
     a->display_name = strdup(s);
@@ -208,7 +208,7 @@ static int parse_agent(const cJSON *o, uint32_t uid_min, uint32_t uid_max, struc
         return -ENOMEM;
     }
     if (oc_json_get_string(o, "source", 16, &s) < 0) {
-        *why = "an agent's source is missing";
+        *ret_why = "an agent's source is missing";
         return -EINVAL;
     }
     if (strcmp(s, "graph") == 0) {
@@ -216,12 +216,12 @@ static int parse_agent(const cJSON *o, uint32_t uid_min, uint32_t uid_max, struc
     } else if (strcmp(s, "config") == 0) {
         a->source = OC_DIR_SRC_CONFIG;
     } else {
-        *why = "an agent's source is neither graph nor config";
+        *ret_why = "an agent's source is neither graph nor config";
         return -EINVAL;
     }
     arr = oc_json_member(o, "roles");
     if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > OC_DIR_ROLES_MAX) {
-        *why = "an agent's roles is not an array of at most 64 role values";
+        *ret_why = "an agent's roles is not an array of at most 64 role values";
         return -EINVAL;
     }
     a->roles = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(char *));
@@ -231,12 +231,12 @@ static int parse_agent(const cJSON *o, uint32_t uid_min, uint32_t uid_max, struc
     cJSON_ArrayForEach(it, arr)
     {
         if (!cJSON_IsString(it) || !oc_dir_valid_role(it->valuestring)) {
-            *why = "an agent's roles holds something that is not a role value";
+            *ret_why = "an agent's roles holds something that is not a role value";
             return -EINVAL;
         }
         for (size_t i = 0; i < a->n_roles; i++) {
             if (strcmp(a->roles[i], it->valuestring) == 0) {
-                *why = "an agent's roles holds a role twice";
+                *ret_why = "an agent's roles holds a role twice";
                 return -EINVAL;
             }
         }
@@ -248,7 +248,7 @@ static int parse_agent(const cJSON *o, uint32_t uid_min, uint32_t uid_max, struc
     }
     arr = oc_json_member(o, "keys");
     if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > OC_DIR_KEYS_MAX) {
-        *why = "an agent's keys is not an array of at most 16 keys";
+        *ret_why = "an agent's keys is not an array of at most 16 keys";
         return -EINVAL;
     }
     a->keys = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*a->keys));
@@ -257,7 +257,7 @@ static int parse_agent(const cJSON *o, uint32_t uid_min, uint32_t uid_max, struc
     }
     cJSON_ArrayForEach(it, arr)
     {
-        r = oc_dir_key_from_json(it, &a->keys[a->n_keys], why);
+        r = oc_dir_key_from_json(it, &a->keys[a->n_keys], ret_why);
         if (r < 0) {
             free(a->keys[a->n_keys].ssh);
             a->keys[a->n_keys].ssh = NULL;
@@ -295,7 +295,7 @@ static int by_object_id(const void *x, const void *y)
                   (*(const struct oc_dir_agent *const *)y)->object_id);
 }
 
-static int check_unique(const struct oc_dir *d, const char **why)
+static int check_unique(const struct oc_dir *d, const char **ret_why)
 {
     static const struct {
         int (*cmp)(const void *, const void *);
@@ -314,7 +314,7 @@ static int check_unique(const struct oc_dir *d, const char **why)
     }
     v = malloc(d->n_agents * sizeof(*v));
     if (v == NULL) {
-        *why = "out of memory";
+        *ret_why = "out of memory";
         return -ENOMEM;
     }
     for (size_t i = 0; i < d->n_agents; i++) {
@@ -324,7 +324,7 @@ static int check_unique(const struct oc_dir *d, const char **why)
         qsort(v, d->n_agents, sizeof(*v), keys[k].cmp);
         for (size_t i = 1; i < d->n_agents; i++) {
             if (keys[k].cmp(&v[i - 1], &v[i]) == 0) {
-                *why = keys[k].why;
+                *ret_why = keys[k].why;
                 r = -EINVAL;
                 break;
             }

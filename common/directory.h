@@ -106,7 +106,7 @@ void oc_dir_free(struct oc_dir *d);
  * is allocated). */
 struct cJSON;
 struct cJSON *oc_dir_key_to_json(const struct oc_dir_key *k);
-int oc_dir_key_from_json(const struct cJSON *o, struct oc_dir_key *k, const char **why);
+int oc_dir_key_from_json(const struct cJSON *o, struct oc_dir_key *k, const char **ret_why);
 
 /* Serialize d (which must be valid for the parser) into a malloc'd NUL-terminated string. */
 int oc_dir_format(const struct oc_dir *d, char **ret_text, size_t *ret_len);

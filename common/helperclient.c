@@ -36,7 +36,7 @@ __attribute__((format(printf, 3, 4))) static void set_why(char *why, size_t whyl
 
 /* Build {"type":type[,"agent":agent][,"scope":scope][,"max_age":N]}, send, parse. */
 static int request(const char *socket_path, const char *type, const char *agent, const char *scope,
-                   int64_t max_age, int timeout_ms, cJSON **ret_obj, char *why, size_t whylen)
+                   int64_t max_age, int timeout_ms, cJSON **ret_obj, char *why, size_t why_len)
 {
     cJSON *req = cJSON_CreateObject(), *obj = NULL;
     char *text = NULL, *answer = NULL;
@@ -51,21 +51,21 @@ static int request(const char *socket_path, const char *type, const char *agent,
         (max_age >= 0 && cJSON_AddNumberToObject(req, "max_age", (double)max_age) == NULL) ||
         (text = cJSON_PrintUnformatted(req)) == NULL) {
         cJSON_Delete(req);
-        set_why(why, whylen, "out of memory");
+        set_why(why, why_len, "out of memory");
         return -ENOMEM;
     }
     cJSON_Delete(req);
     r = oc_proto_call(socket_path, text, timeout_ms, &answer, &alen);
     free(text);
     if (r < 0) {
-        set_why(why, whylen, "%s", oc_proto_call_strerror(r));
+        set_why(why, why_len, "%s", oc_proto_call_strerror(r));
         return r;
     }
     r = oc_json_parse_object(answer, alen, &obj, &reason);
     oc_free_wipe(answer, alen + 1);
     if (r < 0 || oc_json_get_bool(obj, "ok", &ok) < 0) {
         cJSON_Delete(obj);
-        set_why(why, whylen, "%s", oc_proto_call_strerror(-EPROTO));
+        set_why(why, why_len, "%s", oc_proto_call_strerror(-EPROTO));
         return -EPROTO;
     }
     if (!ok) {
@@ -73,7 +73,7 @@ static int request(const char *socket_path, const char *type, const char *agent,
         (void)oc_json_get_string(obj, "error", 64, &s);
         /* a long message (a token fetch's last error) is cut by set_why, not dropped */
         (void)oc_json_get_string(obj, "message", OC_PROTO_FRAME_MAX, &msg);
-        set_why(why, whylen, "openclawd answered %s: %s", s != NULL ? s : "an error",
+        set_why(why, why_len, "openclawd answered %s: %s", s != NULL ? s : "an error",
                 msg != NULL ? msg : "-");
         cJSON_Delete(obj);
         return -EREMOTEIO;
@@ -115,20 +115,20 @@ int oc_hc_refresh_jwks(const char *socket_path, int timeout_ms, int64_t *ret_ret
 }
 
 int oc_hc_get_token(const char *socket_path, const char *agent, const char *scope, int64_t max_age,
-                    int timeout_ms, char **ret_token, size_t *ret_len, char *why, size_t whylen)
+                    int timeout_ms, char **ret_token, size_t *ret_len, char *why, size_t why_len)
 {
     return oc_hc_get_token_info(socket_path, agent, scope, max_age, timeout_ms, ret_token, ret_len,
-                                NULL, why, whylen);
+                                NULL, why, why_len);
 }
 
 int oc_hc_get_token_info(const char *socket_path, const char *agent, const char *scope,
                          int64_t max_age, int timeout_ms, char **ret_token, size_t *ret_len,
-                         struct oc_hc_token_info *ret_info, char *why, size_t whylen)
+                         struct oc_hc_token_info *ret_info, char *why, size_t why_len)
 {
     cJSON *o = NULL, *t;
     size_t len;
     char *tok;
-    int r = request(socket_path, "get-token", agent, scope, max_age, timeout_ms, &o, why, whylen);
+    int r = request(socket_path, "get-token", agent, scope, max_age, timeout_ms, &o, why, why_len);
 
     if (r < 0) {
         return r;
@@ -137,10 +137,10 @@ int oc_hc_get_token_info(const char *socket_path, const char *agent, const char 
     if (!cJSON_IsString(t) || t->valuestring == NULL || t->valuestring[0] == '\0' ||
         (len = strlen(t->valuestring)) > OC_TOKEN_MAX) {
         r = -EPROTO;
-        set_why(why, whylen, "openclawd's answer holds no usable access_token");
+        set_why(why, why_len, "openclawd's answer holds no usable access_token");
     } else if ((tok = malloc(len + 1)) == NULL) {
         r = -ENOMEM;
-        set_why(why, whylen, "out of memory");
+        set_why(why, why_len, "out of memory");
     } else {
         memcpy(tok, t->valuestring, len + 1);
         *ret_token = tok;
@@ -218,13 +218,13 @@ void oc_hc_env_free(char **env, size_t n)
 }
 
 int oc_hc_session_open(const char *socket_path, const char *agent, int timeout_ms, char ***ret_env,
-                       size_t *ret_n, size_t *ret_rejected, char *why, size_t whylen)
+                       size_t *ret_n, size_t *ret_rejected, char *why, size_t why_len)
 {
     cJSON *o = NULL;
     const cJSON *env, *m;
     char **out = NULL;
     size_t n = 0, rejected = 0;
-    int r = request(socket_path, "session-open", agent, NULL, -1, timeout_ms, &o, why, whylen);
+    int r = request(socket_path, "session-open", agent, NULL, -1, timeout_ms, &o, why, why_len);
 
     if (r < 0) {
         return r;
@@ -232,7 +232,7 @@ int oc_hc_session_open(const char *socket_path, const char *agent, int timeout_m
     env = oc_json_member(o, "env");
     if (env != NULL && !cJSON_IsObject(env)) {
         cJSON_Delete(o);
-        set_why(why, whylen, "openclawd's \"env\" is not an object");
+        set_why(why, why_len, "openclawd's \"env\" is not an object");
         return -EPROTO;
     }
     out = calloc(OC_HC_ENV_MAX, sizeof(*out));
@@ -263,10 +263,10 @@ int oc_hc_session_open(const char *socket_path, const char *agent, int timeout_m
 }
 
 int oc_hc_agent_request(const char *socket_path, const char *type, const char *agent,
-                        int timeout_ms, char *why, size_t whylen)
+                        int timeout_ms, char *why, size_t why_len)
 {
     cJSON *o = NULL;
-    int r = request(socket_path, type, agent, NULL, -1, timeout_ms, &o, why, whylen);
+    int r = request(socket_path, type, agent, NULL, -1, timeout_ms, &o, why, why_len);
 
     cJSON_Delete(o);
     return r;

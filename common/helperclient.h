@@ -38,7 +38,7 @@ int oc_hc_refresh_jwks(const char *socket_path, int timeout_ms, int64_t *ret_ret
  * token is malloc'd into *ret_token (*ret_len bytes, NUL-terminated): wipe it.
  */
 int oc_hc_get_token(const char *socket_path, const char *agent, const char *scope, int64_t max_age,
-                    int timeout_ms, char **ret_token, size_t *ret_len, char *why, size_t whylen);
+                    int timeout_ms, char **ret_token, size_t *ret_len, char *why, size_t why_len);
 
 /* What openclawd says about a token besides the token itself. */
 #define OC_HC_SCOPE_MAX 1024
@@ -53,7 +53,7 @@ struct oc_hc_token_info {
 /* get-token as above, and (info not NULL) the token's expiry, scope and agent. */
 int oc_hc_get_token_info(const char *socket_path, const char *agent, const char *scope,
                          int64_t max_age, int timeout_ms, char **ret_token, size_t *ret_len,
-                         struct oc_hc_token_info *ret_info, char *why, size_t whylen);
+                         struct oc_hc_token_info *ret_info, char *why, size_t why_len);
 
 /*
  * session-open: the daemon's "env" object as "NAME=value" strings that
@@ -61,7 +61,7 @@ int oc_hc_get_token_info(const char *socket_path, const char *agent, const char 
  * others). Free with oc_hc_env_free.
  */
 int oc_hc_session_open(const char *socket_path, const char *agent, int timeout_ms, char ***ret_env,
-                       size_t *ret_n, size_t *ret_rejected, char *why, size_t whylen);
+                       size_t *ret_n, size_t *ret_rejected, char *why, size_t why_len);
 void oc_hc_env_free(char **env, size_t n);
 
 /* May NAME=value go into a PAM environment? Names: A-Z, 0-9, _, not
@@ -72,6 +72,6 @@ bool oc_hc_env_valid(const char *name, const char *value);
 /* A request that names an agent and whose answer is only ok or not:
  * session-close, agent-lock, agent-unlock, anomaly. */
 int oc_hc_agent_request(const char *socket_path, const char *type, const char *agent,
-                        int timeout_ms, char *why, size_t whylen);
+                        int timeout_ms, char *why, size_t why_len);
 
 #endif /* OC_HELPERCLIENT_H */

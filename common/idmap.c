@@ -105,7 +105,7 @@ static bool free_uid(const struct slot *slots, size_t n, uint32_t min, uint32_t 
 }
 
 int oc_idmap_assign(const struct oc_config *cfg, struct oc_idmap_entry **ret_entries, size_t *ret_n,
-                    char *errbuf, size_t errlen)
+                    char *why, size_t why_len)
 {
     struct oc_idmap_entry *e = NULL;
     struct slot *slots = NULL;
@@ -113,8 +113,8 @@ int oc_idmap_assign(const struct oc_config *cfg, struct oc_idmap_entry **ret_ent
     size_t i, n;
     int r;
 
-    if (errbuf != NULL && errlen > 0) {
-        errbuf[0] = '\0';
+    if (why != NULL && why_len > 0) {
+        why[0] = '\0';
     }
     if (cfg == NULL || ret_entries == NULL || ret_n == NULL) {
         return -EINVAL;
@@ -154,7 +154,7 @@ int oc_idmap_assign(const struct oc_config *cfg, struct oc_idmap_entry **ret_ent
         b = &e[slots[i].idx];
         /* Ask to pin the one that is not pinned yet (the later one if neither). */
         fix = !b->pinned ? b : a;
-        if (errbuf != NULL && errlen > 0) {
+        if (why != NULL && why_len > 0) {
             char part[64] = "";
 
             if (a->pinned && b->pinned) {
@@ -162,13 +162,13 @@ int oc_idmap_assign(const struct oc_config *cfg, struct oc_idmap_entry **ret_ent
             }
             if (free_uid(slots, n, g->uid_min, g->uid_max, a->uid, &suggestion)) {
                 (void)snprintf(
-                        errbuf, errlen,
+                        why, why_len,
                         "agents %s and %s both map to uid %u (and gid %u): %spin one of them "
                         "with 'uid = N' in its [agent NAME] section, e.g. 'uid = %u' in "
                         "[agent %s]",
                         a->name, b->name, a->uid, a->gid, part, suggestion, fix->name);
             } else {
-                (void)snprintf(errbuf, errlen,
+                (void)snprintf(why, why_len,
                                "agents %s and %s both map to uid %u (and gid %u): %sthe range "
                                "uid_min..uid_max is full: widen it, then pin one of them with "
                                "'uid = N' in [agent %s]",

@@ -56,7 +56,7 @@ struct oc_idmap_entry {
  * *ret_entries (free()) holds *ret_n entries in config order.
  */
 int oc_idmap_assign(const struct oc_config *config, struct oc_idmap_entry **ret_entries,
-                    size_t *ret_n, char *errbuf, size_t errlen);
+                    size_t *ret_n, char *why, size_t why_len);
 
 /*
  * Derive a first-seen Unix name from a display name: ASCII lowercase,

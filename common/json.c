@@ -132,7 +132,7 @@ static size_t number_len(const uint8_t *p, size_t avail)
     return i;
 }
 
-int oc_json_validate(const char *buf, size_t len, const char **ret_reason)
+int oc_json_validate(const char *buf, size_t len, const char **ret_why)
 {
     const uint8_t *p = (const uint8_t *)buf;
     const char *reason = NULL;
@@ -286,8 +286,8 @@ int oc_json_validate(const char *buf, size_t len, const char **ret_reason)
     }
     return 0;
 fail:
-    if (ret_reason != NULL) {
-        *ret_reason = reason;
+    if (ret_why != NULL) {
+        *ret_why = reason;
     }
     return -EINVAL;
 }
@@ -301,7 +301,7 @@ static int cmp_names(const void *a, const void *b)
 
 /* Refuses duplicate member names anywhere; depth is bounded by the validator
  * and members per object by OC_JSON_MAX_MEMBERS, so the work is bounded. */
-static int check_duplicates(const cJSON *node, const char **ret_reason)
+static int check_duplicates(const cJSON *node, const char **ret_why)
 {
     const char *small[SMALL_OBJECT];
     const char **names = small;
@@ -310,7 +310,7 @@ static int check_duplicates(const cJSON *node, const char **ret_reason)
 
     for (const cJSON *c = node->child; c != NULL; c = c->next) {
         if (c->child != NULL) {
-            r = check_duplicates(c, ret_reason);
+            r = check_duplicates(c, ret_why);
             if (r < 0) {
                 return r;
             }
@@ -321,20 +321,20 @@ static int check_duplicates(const cJSON *node, const char **ret_reason)
         return 0;
     }
     if (n > OC_JSON_MAX_MEMBERS) {
-        *ret_reason = "object has too many members";
+        *ret_why = "object has too many members";
         return -EINVAL;
     }
     if (n > SMALL_OBJECT) {
         names = malloc(n * sizeof(*names));
         if (names == NULL) {
-            *ret_reason = "out of memory";
+            *ret_why = "out of memory";
             return -ENOMEM;
         }
     }
     n = 0;
     for (const cJSON *c = node->child; c != NULL; c = c->next) {
         if (c->string == NULL) {
-            *ret_reason = "member without a name";
+            *ret_why = "member without a name";
             r = -EINVAL;
             goto out;
         }
@@ -344,7 +344,7 @@ static int check_duplicates(const cJSON *node, const char **ret_reason)
         for (size_t a = 1; a < n; a++) {
             for (size_t b = 0; b < a; b++) {
                 if (names[a][0] == names[b][0] && strcmp(names[a], names[b]) == 0) {
-                    *ret_reason = "duplicate member name";
+                    *ret_why = "duplicate member name";
                     r = -EINVAL;
                     goto out;
                 }
@@ -354,7 +354,7 @@ static int check_duplicates(const cJSON *node, const char **ret_reason)
         qsort(names, n, sizeof(names[0]), cmp_names);
         for (size_t k = 1; k < n; k++) {
             if (strcmp(names[k - 1], names[k]) == 0) {
-                *ret_reason = "duplicate member name";
+                *ret_why = "duplicate member name";
                 r = -EINVAL;
                 goto out;
             }
@@ -370,7 +370,7 @@ out:
 /* Validate, parse, check duplicates. buf[len] must be a readable NUL when
  * terminated is true (saves a copy); otherwise a terminated copy is made. */
 static int parse_object(const char *buf, size_t len, bool terminated, cJSON **ret_obj,
-                        const char **ret_reason)
+                        const char **ret_why)
 {
     const char *reason = NULL;
     char *copy = NULL;
@@ -417,23 +417,23 @@ static int parse_object(const char *buf, size_t len, bool terminated, cJSON **re
 fail:
     cJSON_Delete(root);
     free(copy);
-    if (ret_reason != NULL) {
-        *ret_reason = reason;
+    if (ret_why != NULL) {
+        *ret_why = reason;
     }
     return r;
 }
 
-int oc_json_parse_object(const char *buf, size_t len, cJSON **ret_obj, const char **ret_reason)
+int oc_json_parse_object(const char *buf, size_t len, cJSON **ret_obj, const char **ret_why)
 {
-    return parse_object(buf, len, false, ret_obj, ret_reason);
+    return parse_object(buf, len, false, ret_obj, ret_why);
 }
 
-int oc_json_parse_object_nt(const char *buf, size_t len, cJSON **ret_obj, const char **ret_reason)
+int oc_json_parse_object_nt(const char *buf, size_t len, cJSON **ret_obj, const char **ret_why)
 {
     if (buf == NULL || buf[len] != '\0') {
         return -EINVAL;
     }
-    return parse_object(buf, len, true, ret_obj, ret_reason);
+    return parse_object(buf, len, true, ret_obj, ret_why);
 }
 
 const cJSON *oc_json_member(const cJSON *obj, const char *name)

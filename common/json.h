@@ -29,16 +29,16 @@
 
 /* Validate only (no allocation). Returns 0 or -EINVAL with *ret_reason (a
  * static string) set; ret_reason may be NULL. */
-int oc_json_validate(const char *buf, size_t len, const char **ret_reason);
+int oc_json_validate(const char *buf, size_t len, const char **ret_why);
 
 /* Validate + parse a document whose top level must be an object. buf need
  * not be NUL-terminated. Returns 0 with a tree to free with cJSON_Delete(),
  * -EINVAL (reason set), or -ENOMEM. */
-int oc_json_parse_object(const char *buf, size_t len, cJSON **ret_obj, const char **ret_reason);
+int oc_json_parse_object(const char *buf, size_t len, cJSON **ret_obj, const char **ret_why);
 
 /* The same for a buffer whose byte buf[len] is a readable NUL (as
  * oc_b64url_decode() produces): no copy is made. -EINVAL if it is not. */
-int oc_json_parse_object_nt(const char *buf, size_t len, cJSON **ret_obj, const char **ret_reason);
+int oc_json_parse_object_nt(const char *buf, size_t len, cJSON **ret_obj, const char **ret_why);
 
 /* Getters on an object's member. All return:
  *   0        found and valid (output set)

@@ -369,7 +369,7 @@ void oc_jwks_free(struct oc_jwks *jwks)
     free(jwks);
 }
 
-int oc_jwks_parse(const char *buf, size_t len, struct oc_jwks **ret_jwks, const char **ret_reason)
+int oc_jwks_parse(const char *buf, size_t len, struct oc_jwks **ret_jwks, const char **ret_why)
 {
     const char *reason = NULL;
     struct oc_jwks *jwks = NULL;
@@ -447,15 +447,15 @@ out:
     if (r == -ENOMEM && reason == NULL) {
         reason = "out of memory";
     }
-    if (r < 0 && ret_reason != NULL) {
-        *ret_reason = reason;
+    if (r < 0 && ret_why != NULL) {
+        *ret_why = reason;
     }
     oc_jwks_free(jwks);
     cJSON_Delete(root);
     return r;
 }
 
-int oc_jwks_load_fd(int fd, struct oc_jwks **ret_jwks, const char **ret_reason)
+int oc_jwks_load_fd(int fd, struct oc_jwks **ret_jwks, const char **ret_why)
 {
     struct stat st;
     char *buf = NULL;
@@ -466,14 +466,14 @@ int oc_jwks_load_fd(int fd, struct oc_jwks **ret_jwks, const char **ret_reason)
         return -EINVAL;
     }
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        if (ret_reason != NULL) {
-            *ret_reason = "JWKS path is not a regular file";
+        if (ret_why != NULL) {
+            *ret_why = "JWKS path is not a regular file";
         }
         return -EINVAL;
     }
     if (st.st_size > OC_JWKS_MAX_BYTES) {
-        if (ret_reason != NULL) {
-            *ret_reason = "JWKS document is larger than 256 KiB";
+        if (ret_why != NULL) {
+            *ret_why = "JWKS document is larger than 256 KiB";
         }
         return -EFBIG;
     }
@@ -498,22 +498,22 @@ int oc_jwks_load_fd(int fd, struct oc_jwks **ret_jwks, const char **ret_reason)
         have += (size_t)n;
     }
     if (r < 0) {
-        if (ret_reason != NULL) {
-            *ret_reason = "cannot read the JWKS file";
+        if (ret_why != NULL) {
+            *ret_why = "cannot read the JWKS file";
         }
     } else if (have > OC_JWKS_MAX_BYTES) {
         r = -EFBIG;
-        if (ret_reason != NULL) {
-            *ret_reason = "JWKS document is larger than 256 KiB";
+        if (ret_why != NULL) {
+            *ret_why = "JWKS document is larger than 256 KiB";
         }
     } else {
-        r = oc_jwks_parse(buf, have, ret_jwks, ret_reason);
+        r = oc_jwks_parse(buf, have, ret_jwks, ret_why);
     }
     free(buf);
     return r;
 }
 
-int oc_jwks_load_file(const char *path, struct oc_jwks **ret_jwks, const char **ret_reason)
+int oc_jwks_load_file(const char *path, struct oc_jwks **ret_jwks, const char **ret_why)
 {
     int fd, r;
 
@@ -523,12 +523,12 @@ int oc_jwks_load_file(const char *path, struct oc_jwks **ret_jwks, const char **
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         r = -errno;
-        if (ret_reason != NULL) {
-            *ret_reason = "cannot open the JWKS file";
+        if (ret_why != NULL) {
+            *ret_why = "cannot open the JWKS file";
         }
         return r;
     }
-    r = oc_jwks_load_fd(fd, ret_jwks, ret_reason);
+    r = oc_jwks_load_fd(fd, ret_jwks, ret_why);
     close(fd);
     return r;
 }

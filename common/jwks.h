@@ -73,11 +73,11 @@ struct oc_jwks {
  * OC_JWKS_MAX_BYTES), -EINVAL (malformed, more than OC_JWKS_MAX_KEYS
  * entries, or no usable key; *ret_reason, a static string, says which) or
  * -ENOMEM. ret_reason may be NULL. */
-int oc_jwks_parse(const char *buf, size_t len, struct oc_jwks **ret_jwks, const char **ret_reason);
+int oc_jwks_parse(const char *buf, size_t len, struct oc_jwks **ret_jwks, const char **ret_why);
 
 /* Reads (O_CLOEXEC, size-capped) and parses a JWKS file. -errno of the
  * I/O, -EFBIG when larger than OC_JWKS_MAX_BYTES, or as oc_jwks_parse(). */
-int oc_jwks_load_file(const char *path, struct oc_jwks **ret_jwks, const char **ret_reason);
+int oc_jwks_load_file(const char *path, struct oc_jwks **ret_jwks, const char **ret_why);
 /* In jwks_dir (root's, written by openclaw-sync): the key set, and the file
  * whose existence asks openclaw-sync (openclaw-sync.path) for a refresh;
  * it fetches at most every OC_JWKS_REFRESH_MIN seconds on request, and
@@ -89,7 +89,7 @@ int oc_jwks_load_file(const char *path, struct oc_jwks **ret_jwks, const char **
 
 /* The same from an open descriptor (pam_openclaw: a file opened relative to
  * its checked directory, rootdir.h). */
-int oc_jwks_load_fd(int fd, struct oc_jwks **ret_jwks, const char **ret_reason);
+int oc_jwks_load_fd(int fd, struct oc_jwks **ret_jwks, const char **ret_why);
 
 /* Finds a usable key by kid (a key matches on its kid, or on its x5t when
  * the token only had an x5t). NULL when absent. */

@@ -57,7 +57,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *userdata)
 }
 
 /* The admin token: a regular file of ours, 0600 or stricter, one line. */
-static int read_token(const char *path, char **ret, size_t *ret_len, char *err, size_t errlen)
+static int read_token(const char *path, char **ret, size_t *ret_len, char *why, size_t why_len)
 {
     struct stat st;
     char *buf = NULL;
@@ -67,17 +67,17 @@ static int read_token(const char *path, char **ret, size_t *ret_len, char *err, 
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
     if (fd < 0) {
         r = -errno;
-        (void)snprintf(err, errlen, "cannot open the admin token file %s: %s%s", path,
+        (void)snprintf(why, why_len, "cannot open the admin token file %s: %s%s", path,
                        strerror(errno), errno == ELOOP ? " (a symbolic link is refused)" : "");
         return r;
     }
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        (void)snprintf(err, errlen, "the admin token file %s is not a regular file", path);
+        (void)snprintf(why, why_len, "the admin token file %s is not a regular file", path);
         close(fd);
         return -EINVAL;
     }
     if (st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
-        (void)snprintf(err, errlen,
+        (void)snprintf(why, why_len,
                        "the admin token file %s must be owned by you (uid %u) with mode 0600: "
                        "run chown %u %s && chmod 0600 %s",
                        path, (unsigned)geteuid(), (unsigned)geteuid(), path, path);
@@ -121,7 +121,7 @@ static int read_token(const char *path, char **ret, size_t *ret_len, char *err, 
         r = -EINVAL;
     }
     if (r < 0) {
-        (void)snprintf(err, errlen,
+        (void)snprintf(why, why_len,
                        "the admin token file %s does not hold one access token (%s): write only "
                        "the access_token value of a token for https://graph.microsoft.com",
                        path, r == -EFBIG ? "larger than 16 KiB" : "unexpected content");
@@ -135,14 +135,14 @@ static int read_token(const char *path, char **ret, size_t *ret_len, char *err, 
 }
 
 int ctl_graph_open(const char *base, const char *ca_file, const char *token_file,
-                   struct ctl_graph **ret, char *err, size_t errlen)
+                   struct ctl_graph **ret, char *why, size_t why_len)
 {
     struct ctl_graph *g;
     size_t bl;
     int r;
 
     if (strncmp(base, "https://", 8) != 0 || strlen(base) > 1024 || strlen(base) <= 8) {
-        (void)snprintf(err, errlen, "--graph must be an https:// URL (got %s)", base);
+        (void)snprintf(why, why_len, "--graph must be an https:// URL (got %s)", base);
         return -EINVAL;
     }
     g = calloc(1, sizeof(*g));
@@ -159,13 +159,13 @@ int ctl_graph_open(const char *base, const char *ca_file, const char *token_file
     while (bl > 8 && g->base[bl - 1] == '/') {
         g->base[--bl] = '\0';
     }
-    r = read_token(token_file, &g->token, &g->token_len, err, errlen);
+    r = read_token(token_file, &g->token, &g->token_len, why, why_len);
     if (r < 0) {
         ctl_graph_close(g);
         return r;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || (g->curl = curl_easy_init()) == NULL) {
-        (void)snprintf(err, errlen, "cannot initialise libcurl");
+        (void)snprintf(why, why_len, "cannot initialise libcurl");
         ctl_graph_close(g);
         return -ENOMEM;
     }
@@ -190,7 +190,7 @@ void ctl_graph_close(struct ctl_graph *g)
 }
 
 int ctl_graph_call(struct ctl_graph *g, const char *method, const char *path, const char *body,
-                   long *ret_status, cJSON **ret_json, char *err, size_t errlen)
+                   long *ret_status, cJSON **ret_json, char *why, size_t why_len)
 {
     struct curl_slist *hdrs = NULL, *h;
     struct resp resp = {0};
@@ -250,13 +250,13 @@ int ctl_graph_call(struct ctl_graph *g, const char *method, const char *path, co
     cc = curl_easy_perform(c);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     if (resp.too_big) {
-        (void)snprintf(err, errlen, "%s %s: the answer is larger than %d bytes (refused)", method,
+        (void)snprintf(why, why_len, "%s %s: the answer is larger than %d bytes (refused)", method,
                        path, CTL_GRAPH_RESPONSE_MAX);
         r = -EFBIG;
         goto out;
     }
     if (cc != CURLE_OK) {
-        (void)snprintf(err, errlen, "%s %s: %s%s", method, url,
+        (void)snprintf(why, why_len, "%s %s: %s%s", method, url,
                        errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc),
                        cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE
                                ? " (give the CA with --ca-file or ca_file in the configuration)"
@@ -268,11 +268,11 @@ int ctl_graph_call(struct ctl_graph *g, const char *method, const char *path, co
     *ret_status = status;
     *ret_json = NULL;
     if (resp.len > 0) {
-        const char *why = NULL;
+        const char *bad = NULL;
         cJSON *j = NULL;
-        if (oc_json_parse_object_nt(resp.buf, resp.len, &j, &why) < 0) {
-            (void)snprintf(err, errlen, "%s %s: HTTP %ld with a body that is not JSON (%s)", method,
-                           path, status, why != NULL ? why : "invalid");
+        if (oc_json_parse_object_nt(resp.buf, resp.len, &j, &bad) < 0) {
+            (void)snprintf(why, why_len, "%s %s: HTTP %ld with a body that is not JSON (%s)", method,
+                           path, status, bad != NULL ? bad : "invalid");
             r = -EBADMSG;
             goto out;
         }

@@ -28,7 +28,7 @@ struct ctl_graph;
  * system trust store. Returns 0 or a negative errno with err filled.
  */
 int ctl_graph_open(const char *base, const char *ca_file, const char *token_file,
-                   struct ctl_graph **ret, char *err, size_t errlen);
+                   struct ctl_graph **ret, char *why, size_t why_len);
 void ctl_graph_close(struct ctl_graph *g);
 
 /*
@@ -37,7 +37,7 @@ void ctl_graph_close(struct ctl_graph *g);
  * (NULL when empty). Transport failures: negative errno, err filled.
  */
 int ctl_graph_call(struct ctl_graph *g, const char *method, const char *path, const char *body,
-                   long *ret_status, cJSON **ret_json, char *err, size_t errlen);
+                   long *ret_status, cJSON **ret_json, char *why, size_t why_len);
 
 /*
  * The one line an admin reads for a refused Graph request ("what" says

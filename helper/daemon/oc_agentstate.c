@@ -114,7 +114,7 @@ static int load_locks(struct oc_agentstate *s, const struct oc_config *cfg, char
 }
 
 int oc_agentstate_init(struct oc_agentstate *s, const struct oc_config *cfg, const char *state_dir,
-                       char *err, size_t errlen)
+                       char *why, size_t why_len)
 {
     size_t n = cfg->n_agents > 0 ? cfg->n_agents : 1;
     int r;
@@ -128,10 +128,10 @@ int oc_agentstate_init(struct oc_agentstate *s, const struct oc_config *cfg, con
         asprintf(&s->lock_file, "%s/%s", state_dir, OC_AGENTSTATE_FILE) < 0) {
         s->lock_file = NULL;
         oc_agentstate_free(s);
-        (void)snprintf(err, errlen, "out of memory");
+        (void)snprintf(why, why_len, "out of memory");
         return -ENOMEM;
     }
-    r = load_locks(s, cfg, err, errlen);
+    r = load_locks(s, cfg, why, why_len);
     if (r < 0) {
         oc_agentstate_free(s);
     }

@@ -44,7 +44,7 @@ struct oc_agentstate {
  * file that cannot be read must not silently unlock anybody).
  */
 int oc_agentstate_init(struct oc_agentstate *s, const struct oc_config *cfg, const char *state_dir,
-                       char *err, size_t errlen);
+                       char *why, size_t why_len);
 void oc_agentstate_free(struct oc_agentstate *s);
 
 /* Lock or unlock agent index a: in memory at once, then the file is

@@ -9,10 +9,10 @@
 #include "helper/daemon/oc_mihttp.h"
 #include "util.h"
 
-static int fail(const char **ret_reason, const char *why)
+static int fail(const char **ret_why, const char *why)
 {
-    if (ret_reason != NULL) {
-        *ret_reason = why;
+    if (ret_why != NULL) {
+        *ret_why = why;
     }
     return -EINVAL;
 }
@@ -69,7 +69,7 @@ static const char *line_end(const char *p, const char *end)
 }
 
 static int parse_request_line(const char *p, const char *eol, struct oc_mihttp_request *req,
-                              const char **ret_reason)
+                              const char **ret_why)
 {
     const char *sp, *q;
     size_t n;
@@ -78,19 +78,19 @@ static int parse_request_line(const char *p, const char *eol, struct oc_mihttp_r
     }
     n = (size_t)(sp - p);
     if (n == 0 || n > OC_MIHTTP_METHOD_MAX || sp == eol || *sp != ' ') {
-        return fail(ret_reason, "bad method");
+        return fail(ret_why, "bad method");
     }
     memcpy(req->method, p, n);
     req->method[n] = '\0';
     p = sp + 1;
     for (sp = p; sp < eol && *sp != ' '; sp++) {
         if ((unsigned char)*sp <= 0x20 || (unsigned char)*sp >= 0x7f || *sp == '#') {
-            return fail(ret_reason, "bad character in the request target");
+            return fail(ret_why, "bad character in the request target");
         }
     }
     n = (size_t)(sp - p);
     if (n == 0 || *p != '/' || n > OC_MIHTTP_TARGET_MAX || sp == eol) {
-        return fail(ret_reason, "request target is not an absolute path");
+        return fail(ret_why, "request target is not an absolute path");
     }
     q = memchr(p, '?', n);
     if (q != NULL) {
@@ -105,14 +105,14 @@ static int parse_request_line(const char *p, const char *eol, struct oc_mihttp_r
     }
     p = sp + 1;
     if (eol - p != 8 || memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1')) {
-        return fail(ret_reason, "not HTTP/1.0 or HTTP/1.1");
+        return fail(ret_why, "not HTTP/1.0 or HTTP/1.1");
     }
     req->minor = (unsigned)(p[7] - '0');
     return 0;
 }
 
 int oc_mihttp_parse(const char *head, size_t len, struct oc_mihttp_request *ret_req,
-                    const char **ret_reason)
+                    const char **ret_why)
 {
     struct oc_mihttp_request req;
     const char *p = head, *end = head + len, *eol;
@@ -123,13 +123,13 @@ int oc_mihttp_parse(const char *head, size_t len, struct oc_mihttp_request *ret_
     memset(&req, 0, sizeof(req));
     req.metadata = -1;
     if (len < 4 || len > OC_MIHTTP_HEAD_MAX || memcmp(end - 4, "\r\n\r\n", 4) != 0) {
-        return fail(ret_reason, "incomplete head");
+        return fail(ret_why, "incomplete head");
     }
     eol = line_end(p, end);
     if (eol == NULL) {
-        return fail(ret_reason, "bad line ending");
+        return fail(ret_why, "bad line ending");
     }
-    r = parse_request_line(p, eol, &req, ret_reason);
+    r = parse_request_line(p, eol, &req, ret_why);
     if (r < 0) {
         return r;
     }
@@ -139,23 +139,23 @@ int oc_mihttp_parse(const char *head, size_t len, struct oc_mihttp_request *ret_
 
         eol = line_end(p, end);
         if (eol == NULL) {
-            return fail(ret_reason, "bad line ending");
+            return fail(ret_why, "bad line ending");
         }
         if (eol == p) {
             break; /* the blank line */
         }
         if (eol + 2 == end) {
-            return fail(ret_reason, "incomplete head");
+            return fail(ret_why, "incomplete head");
         }
         if (++fields > OC_MIHTTP_FIELDS_MAX) {
-            return fail(ret_reason, "too many header fields");
+            return fail(ret_why, "too many header fields");
         }
         while (p < eol && is_tchar((unsigned char)*p)) {
             p++;
         }
         nlen = (size_t)(p - name);
         if (nlen == 0 || p == eol || *p != ':') {
-            return fail(ret_reason, "bad header field name");
+            return fail(ret_why, "bad header field name");
         }
         for (v = p + 1; v < eol && (*v == ' ' || *v == '\t'); v++) {
         }
@@ -163,35 +163,35 @@ int oc_mihttp_parse(const char *head, size_t len, struct oc_mihttp_request *ret_
         }
         for (const char *c = v; c < ve; c++) {
             if (((unsigned char)*c < 0x20 && *c != '\t') || (unsigned char)*c >= 0x7f) {
-                return fail(ret_reason, "bad character in a header field value");
+                return fail(ret_why, "bad character in a header field value");
             }
         }
         vlen = (size_t)(ve - v);
         if (name_is(name, nlen, "host")) {
             if (req.has_host || vlen == 0 || vlen > OC_MIHTTP_HOST_MAX) {
-                return fail(ret_reason, "bad or repeated Host");
+                return fail(ret_why, "bad or repeated Host");
             }
             memcpy(req.host, v, vlen);
             req.host[vlen] = '\0';
             req.has_host = true;
         } else if (name_is(name, nlen, "metadata")) {
             if (req.metadata != -1) {
-                return fail(ret_reason, "repeated Metadata");
+                return fail(ret_why, "repeated Metadata");
             }
             req.metadata = name_is(v, vlen, "true") ? 1 : 0;
         } else if (name_is(name, nlen, "content-length")) {
             if (seen_cl || vlen != 1 || *v != '0') {
-                return fail(ret_reason, "a request body is not allowed");
+                return fail(ret_why, "a request body is not allowed");
             }
             seen_cl = true;
         } else if (name_is(name, nlen, "transfer-encoding")) {
-            return fail(ret_reason, "a request body is not allowed");
+            return fail(ret_why, "a request body is not allowed");
         } else if (name_is(name, nlen, "x-forwarded-for") || name_is(name, nlen, "forwarded")) {
             req.forwarded = true;
         }
     }
     if (req.minor == 1 && !req.has_host) {
-        return fail(ret_reason, "HTTP/1.1 request without Host");
+        return fail(ret_why, "HTTP/1.1 request without Host");
     }
     *ret_req = req;
     return 0;
@@ -277,7 +277,7 @@ static bool api_version_valid(const char *s)
     return s[10] == '\0' || strcmp(s + 10, "-preview") == 0;
 }
 
-int oc_mihttp_query_parse(const char *query, struct oc_mihttp_query *ret_q, const char **ret_reason)
+int oc_mihttp_query_parse(const char *query, struct oc_mihttp_query *ret_q, const char **ret_why)
 {
     char value[OC_MIHTTP_VALUE_MAX + 1];
     struct oc_mihttp_query q;
@@ -293,7 +293,7 @@ int oc_mihttp_query_parse(const char *query, struct oc_mihttp_query *ret_q, cons
 
         eq = memchr(p, '=', n);
         if (n == 0 || eq == NULL) {
-            return fail(ret_reason, "Malformed query: expected name=value pairs joined by '&'");
+            return fail(ret_why, "Malformed query: expected name=value pairs joined by '&'");
         }
         nlen = (size_t)(eq - p);
         for (int i = 0; i < Q_N; i++) {
@@ -302,21 +302,21 @@ int oc_mihttp_query_parse(const char *query, struct oc_mihttp_query *ret_q, cons
             }
         }
         if (which < 0) {
-            return fail(ret_reason, "Unknown query parameter");
+            return fail(ret_why, "Unknown query parameter");
         }
         if (seen[which]) {
-            return fail(ret_reason, "A query parameter is given twice");
+            return fail(ret_why, "A query parameter is given twice");
         }
         seen[which] = true;
         if (decode_value(eq + 1, n - nlen - 1, value, sizeof(value)) < 0) {
-            return fail(ret_reason, "A query parameter value is empty, too long, badly "
+            return fail(ret_why, "A query parameter value is empty, too long, badly "
                                     "percent-encoded or not printable ASCII");
         }
         switch (which) {
         case Q_API_VERSION:
             if (oc_strscpy(q.api_version, sizeof(q.api_version), value) < 0 ||
                 !api_version_valid(q.api_version)) {
-                return fail(ret_reason, "Invalid version");
+                return fail(ret_why, "Invalid version");
             }
             break;
         case Q_RESOURCE:
@@ -331,7 +331,7 @@ int oc_mihttp_query_parse(const char *query, struct oc_mihttp_query *ret_q, cons
         case Q_MSI_RES_ID:
         case Q_MI_RES_ID:
             if (q.res_id[0] != '\0') {
-                return fail(ret_reason, "A query parameter is given twice");
+                return fail(ret_why, "A query parameter is given twice");
             }
             (void)oc_strscpy(q.res_id, sizeof(q.res_id), value);
             break;
@@ -342,19 +342,19 @@ int oc_mihttp_query_parse(const char *query, struct oc_mihttp_query *ret_q, cons
         if (*p == '&') {
             p++;
             if (*p == '\0') {
-                return fail(ret_reason, "Malformed query: expected name=value pairs joined by '&'");
+                return fail(ret_why, "Malformed query: expected name=value pairs joined by '&'");
             }
         }
     }
     if (!seen[Q_API_VERSION]) {
-        return fail(ret_reason, "Required query variable 'api-version' is missing");
+        return fail(ret_why, "Required query variable 'api-version' is missing");
     }
     if (!seen[Q_RESOURCE]) {
-        return fail(ret_reason, "Required query variable 'resource' is missing");
+        return fail(ret_why, "Required query variable 'resource' is missing");
     }
     selectors = (q.client_id[0] != '\0') + (q.object_id[0] != '\0') + (q.res_id[0] != '\0');
     if (selectors > 1) {
-        return fail(ret_reason, "Only one of client_id, object_id and msi_res_id may be given");
+        return fail(ret_why, "Only one of client_id, object_id and msi_res_id may be given");
     }
     *ret_q = q;
     return 0;

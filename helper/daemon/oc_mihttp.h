@@ -59,7 +59,7 @@ ssize_t oc_mihttp_head_len(const char *buf, size_t len);
 /* Parse a complete head of len bytes. 0, or -EINVAL with *ret_reason
  * (a static string, for the log) set. */
 int oc_mihttp_parse(const char *head, size_t len, struct oc_mihttp_request *ret_req,
-                    const char **ret_reason);
+                    const char **ret_why);
 
 /* The parameters of an IMDS token request. Identity selectors are "" when absent. */
 struct oc_mihttp_query {
@@ -81,7 +81,7 @@ struct oc_mihttp_query {
  * with *ret_reason set to an IMDS-style error description (static).
  */
 int oc_mihttp_query_parse(const char *query, struct oc_mihttp_query *ret_q,
-                          const char **ret_reason);
+                          const char **ret_why);
 
 /*
  * A complete response: status line, Content-Type: application/json,

@@ -33,10 +33,10 @@ bool oc_request_needs_agent(enum oc_proto_type type)
     }
 }
 
-static int fail(const char **ret_reason, const char *why)
+static int fail(const char **ret_why, const char *why)
 {
-    if (ret_reason != NULL) {
-        *ret_reason = why;
+    if (ret_why != NULL) {
+        *ret_why = why;
     }
     return -EINVAL;
 }
@@ -94,7 +94,7 @@ static int ssh_args_parse(const cJSON *obj, const struct oc_proto_request_def *d
 }
 
 int oc_request_parse(const char *body, size_t len, struct oc_request *ret_req,
-                     const char **ret_reason)
+                     const char **ret_why)
 {
     struct oc_request req;
     cJSON *obj = NULL;
@@ -106,7 +106,7 @@ int oc_request_parse(const char *body, size_t len, struct oc_request *ret_req,
     req.max_age = -1;
     r = oc_json_parse_object(body, len, &obj, &why);
     if (r < 0) {
-        return r == -ENOMEM ? r : fail(ret_reason, why != NULL ? why : "not a JSON object");
+        return r == -ENOMEM ? r : fail(ret_why, why != NULL ? why : "not a JSON object");
     }
     cJSON_ArrayForEach(m, obj)
     {
@@ -114,56 +114,56 @@ int oc_request_parse(const char *body, size_t len, struct oc_request *ret_req,
             strcmp(m->string, "agent") != 0 && strcmp(m->string, "max_age") != 0 &&
             !ssh_member(m->string)) {
             cJSON_Delete(obj);
-            return fail(ret_reason, "unknown member in request");
+            return fail(ret_why, "unknown member in request");
         }
     }
     if (oc_json_get_string(obj, "type", OC_PROTO_TYPE_MAX, &s) < 0) {
         cJSON_Delete(obj);
-        return fail(ret_reason, "type missing or not a short string");
+        return fail(ret_why, "type missing or not a short string");
     }
     req.def = oc_proto_request_lookup(s, strlen(s));
     if (req.def == NULL) {
         cJSON_Delete(obj);
-        return fail(ret_reason, "unknown request type");
+        return fail(ret_why, "unknown request type");
     }
     r = oc_json_get_string(obj, "scope", OC_PROTO_SCOPE_MAX, &s);
     if (r == 0) {
         if (*s == '\0' || !scope_valid(s)) {
             cJSON_Delete(obj);
-            return fail(ret_reason, "scope empty or with spaces or control characters");
+            return fail(ret_why, "scope empty or with spaces or control characters");
         }
         oc_strscpy(req.scope, sizeof(req.scope), s);
     } else if (r != -ENOENT) {
         cJSON_Delete(obj);
-        return fail(ret_reason, "scope not a string or too long");
+        return fail(ret_why, "scope not a string or too long");
     }
     r = oc_json_get_string(obj, "agent", OC_USER_NAME_MAX, &s);
     if (r == 0) {
         if (!oc_valid_user_name(s)) {
             cJSON_Delete(obj);
-            return fail(ret_reason, "agent is not a valid user name");
+            return fail(ret_why, "agent is not a valid user name");
         }
         oc_strscpy(req.agent, sizeof(req.agent), s);
     } else if (r != -ENOENT) {
         cJSON_Delete(obj);
-        return fail(ret_reason, "agent not a string or too long");
+        return fail(ret_why, "agent not a string or too long");
     }
     if (req.agent[0] == '\0' && oc_request_needs_agent(req.def->type)) {
         cJSON_Delete(obj);
-        return fail(ret_reason, "this request type needs an agent");
+        return fail(ret_why, "this request type needs an agent");
     }
     r = oc_json_get_int64(obj, "max_age", 0, OC_PROTO_MAX_AGE_MAX, &req.max_age);
     if (r == 0 && req.def->type != OC_REQ_GET_TOKEN) {
         cJSON_Delete(obj);
-        return fail(ret_reason, "max_age is only for get-token");
+        return fail(ret_why, "max_age is only for get-token");
     } else if (r < 0 && r != -ENOENT) {
         cJSON_Delete(obj);
-        return fail(ret_reason, "max_age not an integer in [0, 86400]");
+        return fail(ret_why, "max_age not an integer in [0, 86400]");
     }
     r = ssh_args_parse(obj, req.def, &req.ssh, &why);
     cJSON_Delete(obj);
     if (r < 0) {
-        return fail(ret_reason, why);
+        return fail(ret_why, why);
     }
     *ret_req = req;
     return 0;

@@ -61,6 +61,6 @@ bool oc_request_needs_agent(enum oc_proto_type type);
 
 /* 0, or -EINVAL with *ret_reason (static string) set. */
 int oc_request_parse(const char *body, size_t len, struct oc_request *ret_req,
-                     const char **ret_reason);
+                     const char **ret_why);
 
 #endif

@@ -51,43 +51,43 @@ static uint64_t get64(const uint8_t *p)
 }
 
 int oc_tokenstore_header_parse(const uint8_t *file, size_t len,
-                               struct oc_tokenstore_header *ret_header, const char **why)
+                               struct oc_tokenstore_header *ret_header, const char **ret_why)
 {
     struct oc_tokenstore_header h;
 
     if (len < OC_TOKENSTORE_HEADER_SIZE + OC_TOKENSTORE_TAG_SIZE) {
-        *why = "shorter than a header and a tag (truncated)";
+        *ret_why = "shorter than a header and a tag (truncated)";
         return -EINVAL;
     }
     if (memcmp(file, OC_TOKENSTORE_MAGIC, 4) != 0) {
-        *why = "no OCTS magic: not a token store";
+        *ret_why = "no OCTS magic: not a token store";
         return -EINVAL;
     }
     h.version = get16(file + 4);
     if (h.version != OC_TOKENSTORE_VERSION) {
-        *why = "another format version";
+        *ret_why = "another format version";
         return -EPROTONOSUPPORT;
     }
     if (get16(file + 6) != OC_TOKENSTORE_HEADER_SIZE) {
-        *why = "wrong header size";
+        *ret_why = "wrong header size";
         return -EINVAL;
     }
     h.flags = get32(file + 8);
     if (h.flags != 0) {
-        *why = "unknown flags";
+        *ret_why = "unknown flags";
         return -EINVAL;
     }
     h.ciphertext_len = get32(file + 12);
     if (h.ciphertext_len > OC_TOKENSTORE_PAYLOAD_MAX) {
-        *why = "payload length over the cap";
+        *ret_why = "payload length over the cap";
         return -EINVAL;
     }
     if (get32(file + 36) != 0) {
-        *why = "reserved bytes are not zero";
+        *ret_why = "reserved bytes are not zero";
         return -EINVAL;
     }
     if (len != (size_t)OC_TOKENSTORE_HEADER_SIZE + h.ciphertext_len + OC_TOKENSTORE_TAG_SIZE) {
-        *why = len < (size_t)OC_TOKENSTORE_HEADER_SIZE + h.ciphertext_len + OC_TOKENSTORE_TAG_SIZE
+        *ret_why = len < (size_t)OC_TOKENSTORE_HEADER_SIZE + h.ciphertext_len + OC_TOKENSTORE_TAG_SIZE
                        ? "shorter than its header says (truncated)"
                        : "bytes after the tag";
         return -EINVAL;
@@ -149,20 +149,20 @@ out:
 }
 
 int oc_tokenstore_decrypt(const uint8_t key[OC_TOKENSTORE_KEY_SIZE], const uint8_t *file,
-                          size_t len, uint8_t **ret_payload, size_t *ret_len, const char **why)
+                          size_t len, uint8_t **ret_payload, size_t *ret_len, const char **ret_why)
 {
     struct oc_tokenstore_header h;
     uint8_t id[OC_TOKENSTORE_KEYID_SIZE], tag[OC_TOKENSTORE_TAG_SIZE];
     uint8_t *out;
     int r;
 
-    r = oc_tokenstore_header_parse(file, len, &h, why);
+    r = oc_tokenstore_header_parse(file, len, &h, ret_why);
     if (r < 0) {
         return r;
     }
     oc_tokenstore_key_id(key, id);
     if (memcmp(id, h.key_id, sizeof(id)) != 0) {
-        *why = "written under another data key";
+        *ret_why = "written under another data key";
         return -EKEYREJECTED;
     }
     out = malloc(h.ciphertext_len + 1);
@@ -174,7 +174,7 @@ int oc_tokenstore_decrypt(const uint8_t key[OC_TOKENSTORE_KEY_SIZE], const uint8
             h.ciphertext_len, out, tag);
     if (r < 0) {
         oc_free_wipe(out, h.ciphertext_len + 1);
-        *why = r == -EBADMSG ? "the authentication tag does not verify (modified or corrupt)"
+        *ret_why = r == -EBADMSG ? "the authentication tag does not verify (modified or corrupt)"
                              : "out of memory";
         return r;
     }
@@ -379,7 +379,7 @@ static char *dupn(const uint8_t *s, size_t n)
 
 /* One entry at *off: added to ts. 0, -EBADMSG (*why says what) or -ENOMEM. */
 static int parse_entry(const uint8_t *payload, size_t len, size_t *off, struct oc_tokenstore *ts,
-                       const char **why)
+                       const char **ret_why)
 {
     const uint8_t *q;
     int r;
@@ -389,26 +389,26 @@ static int parse_entry(const uint8_t *payload, size_t len, size_t *off, struct o
     size_t nl, sl, tl;
     int64_t exp, got;
 
-    *why = "an entry is truncated";
+    *ret_why = "an entry is truncated";
     if ((q = take(payload, len, off, 1)) == NULL) {
         return -EBADMSG;
     }
     nl = q[0];
     if (nl == 0 || nl > OC_USER_NAME_MAX || (q = take(payload, len, off, nl)) == NULL) {
-        *why = nl == 0 || nl > OC_USER_NAME_MAX ? "an agent name length is out of range" : *why;
+        *ret_why = nl == 0 || nl > OC_USER_NAME_MAX ? "an agent name length is out of range" : *ret_why;
         return -EBADMSG;
     }
     memcpy(name, q, nl);
     name[nl] = '\0';
     if (memchr(name, 0, nl) != NULL || !oc_valid_user_name(name)) {
-        *why = "an agent name is not a valid user name";
+        *ret_why = "an agent name is not a valid user name";
         return -EBADMSG;
     }
     if ((q = take(payload, len, off, OC_TOKENSTORE_GUID_LEN)) == NULL) {
         return -EBADMSG;
     }
     if (!guid_ok(q)) {
-        *why = "an app id is not a GUID";
+        *ret_why = "an app id is not a GUID";
         return -EBADMSG;
     }
     memcpy(app, q, OC_TOKENSTORE_GUID_LEN);
@@ -418,14 +418,14 @@ static int parse_entry(const uint8_t *payload, size_t len, size_t *off, struct o
     }
     sl = get16(q);
     if (sl == 0 || sl > OC_TOKENSTORE_SCOPE_MAX) {
-        *why = "a scope length is out of range";
+        *ret_why = "a scope length is out of range";
         return -EBADMSG;
     }
     if ((sp = take(payload, len, off, sl)) == NULL) {
         return -EBADMSG;
     }
     if (!printable(sp, sl)) {
-        *why = "a scope is not printable ASCII";
+        *ret_why = "a scope is not printable ASCII";
         return -EBADMSG;
     }
     if ((q = take(payload, len, off, 2)) == NULL) {
@@ -433,14 +433,14 @@ static int parse_entry(const uint8_t *payload, size_t len, size_t *off, struct o
     }
     tl = get16(q);
     if (tl == 0 || tl > OC_TOKENSTORE_TOKEN_MAX) {
-        *why = "a token length is out of range";
+        *ret_why = "a token length is out of range";
         return -EBADMSG;
     }
     if ((tp = take(payload, len, off, tl)) == NULL) {
         return -EBADMSG;
     }
     if (!printable(tp, tl)) {
-        *why = "a token is not printable ASCII";
+        *ret_why = "a token is not printable ASCII";
         return -EBADMSG;
     }
     if ((q = take(payload, len, off, 16)) == NULL) {
@@ -449,13 +449,13 @@ static int parse_entry(const uint8_t *payload, size_t len, size_t *off, struct o
     exp = (int64_t)get64(q);
     got = (int64_t)get64(q + 8);
     if (!times_ok(exp, got)) {
-        *why = "an entry's times are impossible";
+        *ret_why = "an entry's times are impossible";
         return -EBADMSG;
     }
     for (size_t j = 0; j < ts->n; j++) {
         if (strcmp(ts->items[j].agent, name) == 0 && strlen(ts->items[j].scope) == sl &&
             memcmp(ts->items[j].scope, sp, sl) == 0) {
-            *why = "an (agent, scope) pair appears twice";
+            *ret_why = "an (agent, scope) pair appears twice";
             return -EBADMSG;
         }
     }
@@ -468,14 +468,14 @@ static int parse_entry(const uint8_t *payload, size_t len, size_t *off, struct o
         oc_free_wipe(token, tl + 1);
     }
     if (r < 0) {
-        *why = r == -ENOMEM ? "out of memory" : "an entry is refused";
+        *ret_why = r == -ENOMEM ? "out of memory" : "an entry is refused";
         return r == -ENOMEM ? -ENOMEM : -EBADMSG;
     }
     return 0;
 }
 
 int oc_tokenstore_parse(const uint8_t *payload, size_t len, struct oc_tokenstore *ret,
-                        const char **why)
+                        const char **ret_why)
 {
     struct oc_tokenstore ts;
     size_t off = 0;
@@ -484,16 +484,16 @@ int oc_tokenstore_parse(const uint8_t *payload, size_t len, struct oc_tokenstore
 
     memset(&ts, 0, sizeof(ts));
     if (len < PAYLOAD_FIXED || len > OC_TOKENSTORE_PAYLOAD_MAX) {
-        *why = len < PAYLOAD_FIXED ? "payload too short" : "payload over the cap";
+        *ret_why = len < PAYLOAD_FIXED ? "payload too short" : "payload over the cap";
         return -EBADMSG;
     }
     n = get32(payload);
     if (n > OC_TOKENSTORE_ENTRIES_MAX) {
-        *why = "more entries than the cap";
+        *ret_why = "more entries than the cap";
         return -EBADMSG;
     }
     if (!guid_ok(payload + 4)) {
-        *why = "the tenant id is not a GUID";
+        *ret_why = "the tenant id is not a GUID";
         return -EBADMSG;
     }
     memcpy(ts.tenant_id, payload + 4, OC_TOKENSTORE_GUID_LEN);
@@ -501,14 +501,14 @@ int oc_tokenstore_parse(const uint8_t *payload, size_t len, struct oc_tokenstore
     ts.written = (int64_t)get64(payload + 4 + OC_TOKENSTORE_GUID_LEN);
     off = PAYLOAD_FIXED;
     for (uint32_t i = 0; i < n; i++) {
-        r = parse_entry(payload, len, &off, &ts, why);
+        r = parse_entry(payload, len, &off, &ts, ret_why);
         if (r < 0) {
             goto fail;
         }
     }
     r = -EBADMSG;
     if (off != len) {
-        *why = "bytes after the last entry";
+        *ret_why = "bytes after the last entry";
         goto fail;
     }
     *ret = ts;

@@ -83,7 +83,7 @@ struct oc_tokenstore {
  * version). why receives a short reason.
  */
 int oc_tokenstore_header_parse(const uint8_t *file, size_t len,
-                               struct oc_tokenstore_header *ret_header, const char **why);
+                               struct oc_tokenstore_header *ret_header, const char **ret_why);
 
 /* The key id of a data key (stored in the header to tell "another key" from corruption). */
 void oc_tokenstore_key_id(const uint8_t key[OC_TOKENSTORE_KEY_SIZE],
@@ -96,7 +96,7 @@ void oc_tokenstore_key_id(const uint8_t key[OC_TOKENSTORE_KEY_SIZE],
  * (oc_free_wipe(p, len) it).
  */
 int oc_tokenstore_decrypt(const uint8_t key[OC_TOKENSTORE_KEY_SIZE], const uint8_t *file,
-                          size_t len, uint8_t **ret_payload, size_t *ret_len, const char **why);
+                          size_t len, uint8_t **ret_payload, size_t *ret_len, const char **ret_why);
 
 /* Encrypt a payload into a whole file (fresh random nonce); free() the result. */
 int oc_tokenstore_encrypt(const uint8_t key[OC_TOKENSTORE_KEY_SIZE], const uint8_t *payload,
@@ -110,7 +110,7 @@ int oc_tokenstore_encrypt(const uint8_t key[OC_TOKENSTORE_KEY_SIZE], const uint8
  * why, or -ENOMEM. Free the result with oc_tokenstore_free().
  */
 int oc_tokenstore_parse(const uint8_t *payload, size_t len, struct oc_tokenstore *ret,
-                        const char **why);
+                        const char **ret_why);
 
 /* Serialize (the entries are checked as the parser would). oc_free_wipe(p, len) the result. */
 int oc_tokenstore_build(const struct oc_tokenstore *ts, uint8_t **ret_payload, size_t *ret_len);
