@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* oc_sshwire.c: ssh public key and signature blobs, fingerprints (see oc_sshwire.h). */
+/* oc_sshwire.c: the ssh wire writer, ssh public key and signature blobs, fingerprints
+ * (see oc_sshwire.h). */
 #include "config.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -15,62 +17,150 @@
 
 /* ---- ssh wire format (RFC 4251 5) ---- */
 
-struct wbuf {
-    uint8_t *p;
-    size_t cap;
-    size_t len;
-    bool overflow;
-};
+/* A growing buffer's first allocation. */
+#define WBUF_FIRST 256u
 
-static void put_bytes(struct wbuf *w, const void *d, size_t n)
+void oc_ssh_wbuf_fixed(struct oc_ssh_wbuf *w, uint8_t *buf, size_t cap)
 {
-    if (w->overflow || n > w->cap - w->len) {
-        w->overflow = true;
+    *w = (struct oc_ssh_wbuf){.p = buf, .cap = cap};
+}
+
+void oc_ssh_wbuf_alloc(struct oc_ssh_wbuf *w, size_t max)
+{
+    *w = (struct oc_ssh_wbuf){.max = max};
+}
+
+/* Room for n more bytes: in the caller's buffer, or by growing ours. */
+static bool wbuf_room(struct oc_ssh_wbuf *w, size_t n)
+{
+    size_t cap;
+    uint8_t *p;
+
+    if (w->err != 0) {
+        return false;
+    }
+    if (n <= w->cap - w->len) {
+        return true;
+    }
+    if (w->max == 0 || n > w->max - w->len) {
+        w->err = -ENOBUFS;
+        return false;
+    }
+    cap = w->cap;
+    if (cap == 0) {
+        cap = WBUF_FIRST < w->max ? WBUF_FIRST : w->max;
+    }
+    while (cap < w->len + n) {
+        cap = cap > w->max / 2 ? w->max : cap * 2;
+    }
+    p = realloc(w->p, cap);
+    if (p == NULL) {
+        w->err = -ENOMEM;
+        return false;
+    }
+    w->p = p;
+    w->cap = cap;
+    return true;
+}
+
+int oc_ssh_wbuf_take(struct oc_ssh_wbuf *w, uint8_t **ret_buf, size_t *ret_len)
+{
+    int r = w->err;
+
+    if (r == 0 && w->p == NULL) {
+        r = wbuf_room(w, 1) ? 0 : w->err; /* nothing written: still a buffer to free() */
+    }
+    if (r < 0) {
+        if (w->max > 0) {
+            free(w->p); /* ours, never the caller's buffer */
+        }
+    } else {
+        *ret_buf = w->p;
+        *ret_len = w->len;
+    }
+    *w = (struct oc_ssh_wbuf){0};
+    return r;
+}
+
+void oc_ssh_put_bytes(struct oc_ssh_wbuf *w, const void *d, size_t n)
+{
+    if (n == 0 || !wbuf_room(w, n)) {
         return;
     }
     memcpy(w->p + w->len, d, n);
     w->len += n;
 }
 
-static void put_u32(struct wbuf *w, uint32_t v)
+void oc_ssh_put_u8(struct oc_ssh_wbuf *w, uint8_t v)
+{
+    oc_ssh_put_bytes(w, &v, 1);
+}
+
+void oc_ssh_put_u32(struct oc_ssh_wbuf *w, uint32_t v)
 {
     uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-    put_bytes(w, b, sizeof(b));
+    oc_ssh_put_bytes(w, b, sizeof(b));
 }
 
-static void put_string(struct wbuf *w, const void *d, size_t n)
+void oc_ssh_put_string(struct oc_ssh_wbuf *w, const void *d, size_t n)
 {
     if (n > UINT32_MAX) {
-        w->overflow = true;
+        w->err = w->err != 0 ? w->err : -ENOBUFS;
         return;
     }
-    put_u32(w, (uint32_t)n);
-    put_bytes(w, d, n);
+    oc_ssh_put_u32(w, (uint32_t)n);
+    oc_ssh_put_bytes(w, d, n);
 }
 
-static void put_cstring(struct wbuf *w, const char *s)
+void oc_ssh_put_cstring(struct oc_ssh_wbuf *w, const char *s)
 {
-    put_string(w, s, strlen(s));
+    oc_ssh_put_string(w, s, strlen(s));
 }
 
 /* An unsigned big-endian integer as an mpint: no leading zero bytes, one
  * zero byte in front when the high bit is set, zero as the empty string. */
-static void put_mpint(struct wbuf *w, const uint8_t *d, size_t n)
+void oc_ssh_put_mpint(struct oc_ssh_wbuf *w, const uint8_t *d, size_t n)
 {
     while (n > 0 && d[0] == 0) {
         d++;
         n--;
     }
     if (n > 0 && (d[0] & 0x80) != 0) {
-        put_u32(w, (uint32_t)n + 1);
-        put_bytes(w, "", 1);
-        put_bytes(w, d, n);
+        oc_ssh_put_u32(w, (uint32_t)n + 1);
+        oc_ssh_put_u8(w, 0);
+        oc_ssh_put_bytes(w, d, n);
     } else {
-        put_string(w, d, n);
+        oc_ssh_put_string(w, d, n);
     }
 }
 
-static int put_bn_param(struct wbuf *w, EVP_PKEY *pkey, const char *name)
+size_t oc_ssh_string_begin(struct oc_ssh_wbuf *w)
+{
+    size_t at = w->len;
+
+    oc_ssh_put_u32(w, 0);
+    return at;
+}
+
+void oc_ssh_string_end(struct oc_ssh_wbuf *w, size_t at)
+{
+    size_t n;
+
+    if (w->err != 0 || at > w->len || w->len - at < 4) {
+        return;
+    }
+    n = w->len - at - 4;
+    if (n > UINT32_MAX) {
+        w->err = -ENOBUFS;
+        return;
+    }
+    w->p[at] = (uint8_t)(n >> 24);
+    w->p[at + 1] = (uint8_t)(n >> 16);
+    w->p[at + 2] = (uint8_t)(n >> 8);
+    w->p[at + 3] = (uint8_t)n;
+}
+
+static int put_bn_param(struct oc_ssh_wbuf *w, EVP_PKEY *pkey, const char *name)
 {
     BIGNUM *bn = NULL;
     uint8_t b[1024];
@@ -85,17 +175,18 @@ static int put_bn_param(struct wbuf *w, EVP_PKEY *pkey, const char *name)
         return -EOVERFLOW;
     }
     BN_free(bn);
-    put_mpint(w, b, (size_t)n);
+    oc_ssh_put_mpint(w, b, (size_t)n);
     return 0;
 }
 
 int oc_ssh_pubkey_blob(EVP_PKEY *pkey, uint8_t *buf, size_t cap, size_t *ret_len)
 {
-    struct wbuf w = {.p = buf, .cap = cap};
+    struct oc_ssh_wbuf w;
     int r;
 
+    oc_ssh_wbuf_fixed(&w, buf, cap);
     if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA) {
-        put_cstring(&w, OC_SSH_ALG_RSA);
+        oc_ssh_put_cstring(&w, OC_SSH_ALG_RSA);
         r = put_bn_param(&w, pkey, OSSL_PKEY_PARAM_RSA_E);
         r = r < 0 ? r : put_bn_param(&w, pkey, OSSL_PKEY_PARAM_RSA_N);
         if (r < 0) {
@@ -132,13 +223,13 @@ int oc_ssh_pubkey_blob(EVP_PKEY *pkey, uint8_t *buf, size_t cap, size_t *ret_len
             plen != curves[c].point || point[0] != 0x04) {
             return -EINVAL;
         }
-        put_cstring(&w, curves[c].alg);
-        put_cstring(&w, curves[c].curve);
-        put_string(&w, point, plen);
+        oc_ssh_put_cstring(&w, curves[c].alg);
+        oc_ssh_put_cstring(&w, curves[c].curve);
+        oc_ssh_put_string(&w, point, plen);
     } else {
         return -EOPNOTSUPP;
     }
-    if (w.overflow) {
+    if (w.err != 0) {
         return -ENOBUFS;
     }
     *ret_len = w.len;
@@ -188,32 +279,31 @@ int oc_ssh_fingerprint(const uint8_t *blob, size_t len, char ret_fp[OC_SSH_FP_SI
 int oc_ssh_sig_blob(const char *algo, const uint8_t *raw, size_t raw_len, uint8_t *buf, size_t cap,
                     size_t *ret_len)
 {
-    struct wbuf w = {.p = buf, .cap = cap};
+    struct oc_ssh_wbuf w;
 
-    put_cstring(&w, algo);
+    oc_ssh_wbuf_fixed(&w, buf, cap);
+    oc_ssh_put_cstring(&w, algo);
     if (strcmp(algo, OC_SSH_ALG_P256) == 0) {
-        uint8_t inner[2 * (4 + 33)];
-        struct wbuf iw = {.p = inner, .cap = sizeof(inner)};
+        size_t at;
 
         if (raw_len != 64) {
             return -EINVAL;
         }
-        put_mpint(&iw, raw, 32);
-        put_mpint(&iw, raw + 32, 32);
-        if (iw.overflow) {
-            return -ENOBUFS;
-        }
-        put_string(&w, inner, iw.len);
+        /* string (mpint r, mpint s) */
+        at = oc_ssh_string_begin(&w);
+        oc_ssh_put_mpint(&w, raw, 32);
+        oc_ssh_put_mpint(&w, raw + 32, 32);
+        oc_ssh_string_end(&w, at);
     } else if (strcmp(algo, OC_SSH_ALG_RSA_SHA256) == 0 ||
                strcmp(algo, OC_SSH_ALG_RSA_SHA512) == 0) {
         if (raw_len == 0 || raw_len > OC_SSH_RAW_SIG_MAX) {
             return -EINVAL;
         }
-        put_string(&w, raw, raw_len);
+        oc_ssh_put_string(&w, raw, raw_len);
     } else {
         return -EOPNOTSUPP;
     }
-    if (w.overflow) {
+    if (w.err != 0) {
         return -ENOBUFS;
     }
     *ret_len = w.len;
