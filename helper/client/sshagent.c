@@ -43,41 +43,17 @@
 /* Codec                                                              */
 /* ------------------------------------------------------------------ */
 
-static uint32_t get_u32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-/* A string field at *off: bounds-checked, advances *off. */
-static int get_string(const uint8_t *msg, size_t len, size_t *off, const uint8_t **ret,
-                      size_t *ret_len)
-{
-    uint32_t n;
-
-    if (len - *off < 4) {
-        return -EINVAL;
-    }
-    n = get_u32(msg + *off);
-    *off += 4;
-    if (n > len - *off) {
-        return -EINVAL;
-    }
-    *ret = msg + *off;
-    *ret_len = n;
-    *off += n;
-    return 0;
-}
-
 int oc_sshagent_parse(const uint8_t *msg, size_t len, struct oc_sshagent_msg *ret)
 {
     struct oc_sshagent_msg m;
-    size_t off = 1;
+    struct oc_ssh_rbuf r = {.p = msg, .len = len};
+    uint8_t fwd;
 
     if (msg == NULL || len == 0 || len > OC_SSHAGENT_MSG_MAX) {
         return -EINVAL;
     }
     memset(&m, 0, sizeof(m));
-    m.type = msg[0];
+    (void)oc_ssh_get_u8(&r, &m.type);
     switch (m.type) {
     case OC_SSH_AGENTC_REQUEST_IDENTITIES:
         if (len != 1) {
@@ -85,31 +61,27 @@ int oc_sshagent_parse(const uint8_t *msg, size_t len, struct oc_sshagent_msg *re
         }
         break;
     case OC_SSH_AGENTC_SIGN_REQUEST:
-        if (get_string(msg, len, &off, &m.key, &m.key_len) < 0 ||
-            get_string(msg, len, &off, &m.data, &m.data_len) < 0 || len - off != 4) {
-            return -EINVAL;
-        }
-        m.flags = get_u32(msg + off);
-        if (m.key_len == 0) {
+        if (!oc_ssh_get_string(&r, &m.key, &m.key_len) ||
+            !oc_ssh_get_string(&r, &m.data, &m.data_len) || !oc_ssh_get_u32(&r, &m.flags) ||
+            r.off != len || m.key_len == 0) {
             return -EINVAL;
         }
         break;
     case OC_SSH_AGENTC_EXTENSION: {
         const uint8_t *name;
         size_t name_len;
-        if (get_string(msg, len, &off, &name, &name_len) < 0 ||
-            name_len != strlen(OC_SSH_SESSION_BIND) ||
+        if (!oc_ssh_get_string(&r, &name, &name_len) || name_len != strlen(OC_SSH_SESSION_BIND) ||
             memcmp(name, OC_SSH_SESSION_BIND, name_len) != 0) {
             break; /* another extension: answered SSH_AGENT_FAILURE */
         }
-        if (get_string(msg, len, &off, &m.hostkey, &m.hostkey_len) < 0 ||
-            get_string(msg, len, &off, &m.session_id, &m.session_id_len) < 0 ||
-            get_string(msg, len, &off, &m.signature, &m.signature_len) < 0 || len - off != 1 ||
-            msg[off] > 1 || m.hostkey_len == 0 || m.session_id_len == 0 ||
+        if (!oc_ssh_get_string(&r, &m.hostkey, &m.hostkey_len) ||
+            !oc_ssh_get_string(&r, &m.session_id, &m.session_id_len) ||
+            !oc_ssh_get_string(&r, &m.signature, &m.signature_len) || !oc_ssh_get_u8(&r, &fwd) ||
+            r.off != len || fwd > 1 || m.hostkey_len == 0 || m.session_id_len == 0 ||
             m.session_id_len > OC_SSH_SESSION_ID_MAX || m.signature_len == 0) {
             return -EINVAL;
         }
-        m.forwarding = msg[off] == 1;
+        m.forwarding = fwd == 1;
         m.session_bind = true;
         break;
     }
@@ -148,7 +120,10 @@ int oc_sshagent_reader_feed(struct oc_sshagent_reader *r, const uint8_t *data, s
             *ret_used = used;
             return 0;
         }
-        r->body_len = get_u32(r->hdr);
+        struct oc_ssh_rbuf h = {.p = r->hdr, .len = sizeof(r->hdr)};
+        uint32_t body_len = 0;
+        (void)oc_ssh_get_u32(&h, &body_len);
+        r->body_len = body_len;
         if (r->body_len == 0 || r->body_len > OC_SSHAGENT_MSG_MAX) {
             *ret_used = used;
             return -EMSGSIZE;
@@ -731,28 +706,25 @@ static int session_bind(struct agent_client *c, const struct oc_sshagent_msg *m)
 static int userauth_fields(const uint8_t *d, size_t len, const uint8_t **ret_sid,
                            size_t *ret_sid_len, const uint8_t **ret_hostkey, size_t *ret_hk_len)
 {
+    struct oc_ssh_rbuf r = {.p = d, .len = len};
     const uint8_t *s;
-    size_t n, off = 0;
+    size_t n;
+    uint8_t type, flag;
 
     *ret_hostkey = NULL;
     *ret_hk_len = 0;
-    if (get_string(d, len, &off, ret_sid, ret_sid_len) < 0 || off >= len ||
-        d[off] != OC_SSH_MSG_USERAUTH_REQUEST) {
+    if (!oc_ssh_get_string(&r, ret_sid, ret_sid_len) || !oc_ssh_get_u8(&r, &type) ||
+        type != OC_SSH_MSG_USERAUTH_REQUEST) {
         return -EINVAL;
     }
-    off++;
-    if (get_string(d, len, &off, &s, &n) < 0 || get_string(d, len, &off, &s, &n) < 0 ||
-        get_string(d, len, &off, &s, &n) < 0) {
+    if (!oc_ssh_get_string(&r, &s, &n) || !oc_ssh_get_string(&r, &s, &n) ||
+        !oc_ssh_get_string(&r, &s, &n)) {
         return -EINVAL; /* user, service, method */
     }
     if (bytes_eq(s, n, (const uint8_t *)OC_SSH_METHOD_HOSTBOUND, strlen(OC_SSH_METHOD_HOSTBOUND))) {
-        if (off >= len) {
-            return -EINVAL;
-        }
-        off++; /* TRUE */
-        if (get_string(d, len, &off, &s, &n) < 0 || get_string(d, len, &off, &s, &n) < 0 ||
-            get_string(d, len, &off, ret_hostkey, ret_hk_len) < 0) {
-            return -EINVAL; /* algorithm, key, host key */
+        if (!oc_ssh_get_u8(&r, &flag) || !oc_ssh_get_string(&r, &s, &n) ||
+            !oc_ssh_get_string(&r, &s, &n) || !oc_ssh_get_string(&r, ret_hostkey, ret_hk_len)) {
+            return -EINVAL; /* TRUE, algorithm, key, host key */
         }
     }
     return 0;

@@ -310,31 +310,43 @@ int oc_ssh_sig_blob(const char *algo, const uint8_t *raw, size_t raw_len, uint8_
     return 0;
 }
 
-/* ---- what ssh-sign may sign ---- */
+/* ---- the field reader ---- */
 
-struct rbuf {
-    const uint8_t *p;
-    size_t len;
-    size_t off;
-};
-
-static bool get_string(struct rbuf *r, const uint8_t **ret, size_t *ret_len)
+bool oc_ssh_get_u8(struct oc_ssh_rbuf *r, uint8_t *ret)
 {
-    uint32_t n;
+    if (r->off >= r->len) {
+        return false;
+    }
+    *ret = r->p[r->off++];
+    return true;
+}
 
+bool oc_ssh_get_u32(struct oc_ssh_rbuf *r, uint32_t *ret)
+{
     if (r->len - r->off < 4) {
         return false;
     }
-    n = (uint32_t)r->p[r->off] << 24 | (uint32_t)r->p[r->off + 1] << 16 |
-        (uint32_t)r->p[r->off + 2] << 8 | (uint32_t)r->p[r->off + 3];
-    if (n > r->len - r->off - 4) {
-        return false;
-    }
-    *ret = r->p + r->off + 4;
-    *ret_len = n;
-    r->off += 4 + (size_t)n;
+    *ret = (uint32_t)r->p[r->off] << 24 | (uint32_t)r->p[r->off + 1] << 16 |
+           (uint32_t)r->p[r->off + 2] << 8 | (uint32_t)r->p[r->off + 3];
+    r->off += 4;
     return true;
 }
+
+bool oc_ssh_get_string(struct oc_ssh_rbuf *r, const uint8_t **ret, size_t *ret_len)
+{
+    struct oc_ssh_rbuf at = *r;
+    uint32_t n;
+
+    if (!oc_ssh_get_u32(&at, &n) || n > at.len - at.off) {
+        return false;
+    }
+    *ret = at.p + at.off;
+    *ret_len = n;
+    r->off = at.off + (size_t)n;
+    return true;
+}
+
+/* ---- what ssh-sign may sign ---- */
 
 static bool string_is(const uint8_t *s, size_t n, const char *want)
 {
@@ -357,13 +369,13 @@ static int refuse(const char **ret_why, const char *why)
     return -EPERM;
 }
 
-static int check_userauth(struct rbuf *r, const uint8_t *key, size_t key_len, const char *algo,
-                          struct oc_ssh_signable *out, const char **ret_why)
+static int check_userauth(struct oc_ssh_rbuf *r, const uint8_t *key, size_t key_len,
+                          const char *algo, struct oc_ssh_signable *out, const char **ret_why)
 {
     const uint8_t *s;
     size_t n;
 
-    if (!get_string(r, &s, &n) || n == 0 || n > OC_SSH_SESSION_ID_MAX) {
+    if (!oc_ssh_get_string(r, &s, &n) || n == 0 || n > OC_SSH_SESSION_ID_MAX) {
         return refuse(ret_why, "neither an ssh userauth request nor an SSHSIG blob");
     }
     memcpy(out->session_id, s, n);
@@ -372,14 +384,14 @@ static int check_userauth(struct rbuf *r, const uint8_t *key, size_t key_len, co
         return refuse(ret_why, "neither an ssh userauth request nor an SSHSIG blob");
     }
     r->off++;
-    if (!get_string(r, &s, &n)) {
+    if (!oc_ssh_get_string(r, &s, &n)) {
         return refuse(ret_why, "userauth request: no user");
     }
     copy_printable(out->user, sizeof(out->user), s, n);
-    if (!get_string(r, &s, &n) || !string_is(s, n, OC_SSH_USERAUTH_SERVICE)) {
+    if (!oc_ssh_get_string(r, &s, &n) || !string_is(s, n, OC_SSH_USERAUTH_SERVICE)) {
         return refuse(ret_why, "userauth request: service is not ssh-connection");
     }
-    if (!get_string(r, &s, &n)) {
+    if (!oc_ssh_get_string(r, &s, &n)) {
         return refuse(ret_why, "userauth request: no method");
     }
     if (string_is(s, n, OC_SSH_METHOD_HOSTBOUND)) {
@@ -391,19 +403,19 @@ static int check_userauth(struct rbuf *r, const uint8_t *key, size_t key_len, co
         return refuse(ret_why, "userauth request: not a signature request (flag is not TRUE)");
     }
     r->off++;
-    if (!get_string(r, &s, &n) || algo == NULL || !string_is(s, n, algo)) {
+    if (!oc_ssh_get_string(r, &s, &n) || algo == NULL || !string_is(s, n, algo)) {
         return refuse(ret_why, "userauth request: its algorithm is not the one signed with");
     }
-    if (!get_string(r, &s, &n) || n != key_len || memcmp(s, key, n) != 0) {
+    if (!oc_ssh_get_string(r, &s, &n) || n != key_len || memcmp(s, key, n) != 0) {
         return refuse(ret_why, "userauth request: for another key than the agent's");
     }
-    if (out->hostbound && (!get_string(r, &s, &n) || n == 0)) {
+    if (out->hostbound && (!oc_ssh_get_string(r, &s, &n) || n == 0)) {
         return refuse(ret_why, "userauth request: hostbound without a host key");
     }
     return 0;
 }
 
-static int check_sshsig(struct rbuf *r, const char *const *namespaces, size_t n_namespaces,
+static int check_sshsig(struct oc_ssh_rbuf *r, const char *const *namespaces, size_t n_namespaces,
                         struct oc_ssh_signable *out, const char **ret_why)
 {
     const uint8_t *s;
@@ -411,7 +423,7 @@ static int check_sshsig(struct rbuf *r, const char *const *namespaces, size_t n_
     bool allowed = false;
 
     r->off = sizeof(OC_SSHSIG_MAGIC) - 1;
-    if (!get_string(r, &s, &n) || n == 0 || n > OC_SSH_NAMESPACE_MAX) {
+    if (!oc_ssh_get_string(r, &s, &n) || n == 0 || n > OC_SSH_NAMESPACE_MAX) {
         return refuse(ret_why, "SSHSIG: no namespace");
     }
     copy_printable(out->ns, sizeof(out->ns), s, n);
@@ -421,17 +433,17 @@ static int check_sshsig(struct rbuf *r, const char *const *namespaces, size_t n_
     if (!allowed) {
         return refuse(ret_why, "SSHSIG: namespace not allowed (ssh_namespaces in openclaw.conf)");
     }
-    if (!get_string(r, &s, &n) || n != 0) {
+    if (!oc_ssh_get_string(r, &s, &n) || n != 0) {
         return refuse(ret_why, "SSHSIG: reserved field not empty");
     }
-    if (!get_string(r, &s, &n)) {
+    if (!oc_ssh_get_string(r, &s, &n)) {
         return refuse(ret_why, "SSHSIG: no hash algorithm");
     }
     want = string_is(s, n, "sha256") ? 32 : string_is(s, n, "sha512") ? 64 : 0;
     if (want == 0) {
         return refuse(ret_why, "SSHSIG: hash algorithm is not sha256 or sha512");
     }
-    if (!get_string(r, &s, &n) || n != want) {
+    if (!oc_ssh_get_string(r, &s, &n) || n != want) {
         return refuse(ret_why, "SSHSIG: digest length does not match the hash");
     }
     out->sshsig = true;
@@ -444,7 +456,7 @@ int oc_ssh_signable_check(const uint8_t *data, size_t len, const uint8_t *key, s
 {
     static const char *const defaults[] = {OC_SSH_NAMESPACES_DEFAULT};
     struct oc_ssh_signable out;
-    struct rbuf r = {.p = data, .len = len, .off = 0};
+    struct oc_ssh_rbuf r = {.p = data, .len = len, .off = 0};
     int rc;
 
     memset(&out, 0, sizeof(out));

@@ -3,8 +3,9 @@
  * oc_sshwire.h: the project's one ssh wire encoder: the field writer
  * (RFC 4251 5: byte, uint32, string, mpint) that every ssh message and
  * blob built in openclaw goes through (ssh-sign in openclawd, the
- * ssh-agent of openclaw-token, the directory sync's ssh keys), public
- * key blobs (RFC 4253 6.6, RFC 5656 3.1), signature blobs (RFC 4253 6.6,
+ * ssh-agent of openclaw-token, the directory sync's ssh keys) and the
+ * matching field reader (the ssh-agent's requests, what ssh-sign may
+ * sign), public key blobs (RFC 4253 6.6, RFC 5656 3.1), signature blobs (RFC 4253 6.6,
  * RFC 5656 3.1.2, RFC 8332 3) and SHA-256 fingerprints as ssh-keygen -l
  * prints them. OpenSSL only; no TPM, no I/O, no logging.
  */
@@ -66,6 +67,21 @@ void oc_ssh_put_mpint(struct oc_ssh_wbuf *w, const uint8_t *d, size_t n);
  * and returns where it is; end sets it to the bytes written since. */
 size_t oc_ssh_string_begin(struct oc_ssh_wbuf *w);
 void oc_ssh_string_end(struct oc_ssh_wbuf *w, size_t at);
+
+/* ---- the field reader (RFC 4251 5) ---- */
+
+/* Fields read one after the other from len bytes at p, from off on. A
+ * getter that finds too few bytes left returns false and reads nothing. */
+struct oc_ssh_rbuf {
+    const uint8_t *p;
+    size_t len;
+    size_t off;
+};
+
+bool oc_ssh_get_u8(struct oc_ssh_rbuf *r, uint8_t *ret);
+bool oc_ssh_get_u32(struct oc_ssh_rbuf *r, uint32_t *ret);
+/* *ret points into the buffer (not NUL-terminated). */
+bool oc_ssh_get_string(struct oc_ssh_rbuf *r, const uint8_t **ret, size_t *ret_len);
 
 /* ---- keys, signatures, fingerprints ---- */
 
