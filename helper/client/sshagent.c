@@ -1041,6 +1041,22 @@ static int agent_loop(struct agent *a)
     }
 }
 
+/* Not fatal: the agent may start before openclawd (or its key); say so
+ * now, when the admin is looking. */
+static void warn_without_keys(const char *daemon_socket)
+{
+    struct oc_sshagent_identity ids[OC_SSHAGENT_IDS_MAX];
+    size_t n = 0;
+
+    if (fetch_identities(daemon_socket, ids, &n) == 0 && n == 0) {
+        fprintf(stderr,
+                "openclaw-token --ssh-agent: warning: openclawd has no ssh key for "
+                "uid %u (is it an agent with credential = tpm-certificate?)\n",
+                (unsigned)getuid());
+    }
+    identities_free(ids);
+}
+
 int oc_sshagent_run(const struct oc_sshagent_options *opt)
 {
     struct agent a;
@@ -1090,18 +1106,7 @@ int oc_sshagent_run(const struct oc_sshagent_options *opt)
         agent_cleanup(&a);
         return 1;
     }
-    /* Not fatal: the agent may start before openclawd; say so now. */
-    {
-        struct oc_sshagent_identity ids[OC_SSHAGENT_IDS_MAX];
-        size_t n = 0;
-        if (fetch_identities(opt->daemon_socket, ids, &n) == 0 && n == 0) {
-            fprintf(stderr,
-                    "openclaw-token --ssh-agent: warning: openclawd has no ssh key for "
-                    "uid %u (is it an agent with credential = tpm-certificate?)\n",
-                    (unsigned)getuid());
-        }
-        identities_free(ids);
-    }
+    warn_without_keys(opt->daemon_socket);
     fflush(stdout);
     pid = opt->foreground ? getpid() : fork();
     if (pid < 0) {
