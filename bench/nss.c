@@ -62,6 +62,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "helper/lib/oc_nsscwrite.h"
 #include "nsscache.h"
 #include "table.h"
 

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * nsscache.h: the NSS cache file (writer and reader). Libc only.
+ * nsscache.h: the NSS cache file: its reader, and its atomic replacement.
+ * Libc only.
  *
  * One immutable binary file holds the passwd and group entries of the
- * agents (docs/nss.md describes every byte). It is written whole by
- * oc_nssc_build() + oc_nssc_write_file() (temporary file in the same
+ * agents (docs/nss.md describes every byte; nsscache_layout.h holds the
+ * byte layout). It is written whole by oc_nssc_build()
+ * (helper/lib/oc_nsscwrite.h: never part of the NSS module) and
+ * oc_nssc_write_file() (temporary file in the same
  * directory, fsync, rename, mode 0644) and never modified in place, so a
  * reader that maps it sees either the old or the new file, never a mix.
  * The one exception is the "replaced" word in the header (outside the
@@ -54,43 +57,8 @@
 #define OC_NSSC_GROUP_LOCAL 0x1u
 
 /* ---------------------------------------------------------------- */
-/* Writer                                                           */
+/* Atomic replacement                                               */
 /* ---------------------------------------------------------------- */
-
-struct oc_nssc_user_in {
-    const char *name; /* user name (oc_valid_user_name) */
-    uint32_t uid;
-    uint32_t gid;      /* primary group (openclaw: the user private group, gid = uid) */
-    const char *gecos; /* display name; NULL: "" */
-    const char *dir;   /* home directory */
-    const char *shell;
-    bool enabled;
-    const char *const *roles; /* app role values (informational) */
-    size_t n_roles;
-};
-
-struct oc_nssc_group_in {
-    const char *name;
-    uint32_t gid;
-    bool local;                 /* existing local group: OC_NSSC_GROUP_LOCAL */
-    const char *const *members; /* user names; each must be a user of the same build */
-    size_t n_members;
-};
-
-/*
- * Build a cache image in memory. Input order does not matter: records,
- * lists and strings are laid out sorted, so the same input gives the same
- * bytes. seed: OC_NSSC_SEED_SIZE bytes for the hash tables (use random
- * bytes when names can be chosen by others), or NULL to derive it from the
- * input (deterministic; fine for a config written by root).
- * Refuses (-EINVAL) invalid names, strings with ':', newline or NUL-only
- * trouble, duplicate names/uids/gids, uid or gid 0, members that are not
- * users, over-long lists; -E2BIG beyond the caps; -ENOMEM.
- * On success *ret_buf is malloc'd (free it) and *ret_len its size.
- */
-int oc_nssc_build(const struct oc_nssc_user_in *users, size_t n_users,
-                  const struct oc_nssc_group_in *groups, size_t n_groups, const uint8_t *seed,
-                  void **ret_buf, size_t *ret_len);
 
 /*
  * Replace path atomically with buf: a new file in the same directory,

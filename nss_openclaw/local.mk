@@ -29,13 +29,14 @@ TESTS += tests/unit/test_nsscache tests/unit/test_nss_module
 
 tests_unit_test_nsscache_SOURCES = tests/unit/test_nsscache.c
 tests_unit_test_nsscache_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_nsscache_LDADD = common/libocbase.la $(CMOCKA_LIBS)
+tests_unit_test_nsscache_LDADD = helper/lib/libochelper.la common/libocbase.la $(CMOCKA_LIBS)
 
 tests_unit_test_nss_module_SOURCES = tests/unit/test_nss_module.c
 tests_unit_test_nss_module_CPPFLAGS = $(AM_CPPFLAGS) -DOC_NSS_MODULE_PATH='"$(OC_NSS_MODULE)"'
 tests_unit_test_nss_module_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_nss_module_LDADD = common/libocbase.la $(CMOCKA_LIBS)
-tests_unit_test_nss_module_DEPENDENCIES = common/libocbase.la nss_openclaw/libnss_openclaw.la
+tests_unit_test_nss_module_LDADD = helper/lib/libochelper.la common/libocbase.la $(CMOCKA_LIBS)
+tests_unit_test_nss_module_DEPENDENCIES = helper/lib/libochelper.la common/libocbase.la \
+	nss_openclaw/libnss_openclaw.la
 endif
 
 # Threaded stress: 16 threads x 100k lookups while the cache is replaced.
@@ -43,8 +44,9 @@ check_PROGRAMS += tests/integration/nss-stress
 TESTS += tests/integration/nss-stress
 tests_integration_nss_stress_SOURCES = tests/integration/nss-stress.c
 tests_integration_nss_stress_CPPFLAGS = $(AM_CPPFLAGS) -DOC_NSS_MODULE_PATH='"$(OC_NSS_MODULE)"'
-tests_integration_nss_stress_LDADD = common/libocbase.la
-tests_integration_nss_stress_DEPENDENCIES = common/libocbase.la nss_openclaw/libnss_openclaw.la
+tests_integration_nss_stress_LDADD = helper/lib/libochelper.la common/libocbase.la
+tests_integration_nss_stress_DEPENDENCIES = helper/lib/libochelper.la common/libocbase.la \
+	nss_openclaw/libnss_openclaw.la
 
 # Through nss_wrapper (getent, id), and the real system in a namespace.
 # Both need the module built; neither runs in the sanitizer build (the
@@ -67,8 +69,8 @@ noinst_PROGRAMS += bench/nss
 OC_BENCHES += bench/nss
 bench_nss_SOURCES = bench/nss.c
 bench_nss_CPPFLAGS = $(AM_CPPFLAGS) -DOC_NSS_MODULE_PATH='"$(OC_NSS_MODULE)"'
-bench_nss_LDADD = common/libocbase.la
-bench_nss_DEPENDENCIES = common/libocbase.la nss_openclaw/libnss_openclaw.la \
+bench_nss_LDADD = helper/lib/libochelper.la common/libocbase.la
+bench_nss_DEPENDENCIES = helper/lib/libochelper.la common/libocbase.la nss_openclaw/libnss_openclaw.la \
 	bench/libnss_ocnoop.la
 # the glibc floor: a no-op NSS module (never installed; -rpath makes it shared)
 noinst_LTLIBRARIES += bench/libnss_ocnoop.la

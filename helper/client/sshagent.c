@@ -43,49 +43,17 @@
 /* Codec                                                              */
 /* ------------------------------------------------------------------ */
 
-static uint32_t get_u32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static void set_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-/* A string field at *off: bounds-checked, advances *off. */
-static int get_string(const uint8_t *msg, size_t len, size_t *off, const uint8_t **ret,
-                      size_t *ret_len)
-{
-    uint32_t n;
-
-    if (len - *off < 4) {
-        return -EINVAL;
-    }
-    n = get_u32(msg + *off);
-    *off += 4;
-    if (n > len - *off) {
-        return -EINVAL;
-    }
-    *ret = msg + *off;
-    *ret_len = n;
-    *off += n;
-    return 0;
-}
-
 int oc_sshagent_parse(const uint8_t *msg, size_t len, struct oc_sshagent_msg *ret)
 {
     struct oc_sshagent_msg m;
-    size_t off = 1;
+    struct oc_ssh_rbuf r = {.p = msg, .len = len};
+    uint8_t fwd;
 
     if (msg == NULL || len == 0 || len > OC_SSHAGENT_MSG_MAX) {
         return -EINVAL;
     }
     memset(&m, 0, sizeof(m));
-    m.type = msg[0];
+    (void)oc_ssh_get_u8(&r, &m.type);
     switch (m.type) {
     case OC_SSH_AGENTC_REQUEST_IDENTITIES:
         if (len != 1) {
@@ -93,31 +61,27 @@ int oc_sshagent_parse(const uint8_t *msg, size_t len, struct oc_sshagent_msg *re
         }
         break;
     case OC_SSH_AGENTC_SIGN_REQUEST:
-        if (get_string(msg, len, &off, &m.key, &m.key_len) < 0 ||
-            get_string(msg, len, &off, &m.data, &m.data_len) < 0 || len - off != 4) {
-            return -EINVAL;
-        }
-        m.flags = get_u32(msg + off);
-        if (m.key_len == 0) {
+        if (!oc_ssh_get_string(&r, &m.key, &m.key_len) ||
+            !oc_ssh_get_string(&r, &m.data, &m.data_len) || !oc_ssh_get_u32(&r, &m.flags) ||
+            r.off != len || m.key_len == 0) {
             return -EINVAL;
         }
         break;
     case OC_SSH_AGENTC_EXTENSION: {
         const uint8_t *name;
         size_t name_len;
-        if (get_string(msg, len, &off, &name, &name_len) < 0 ||
-            name_len != strlen(OC_SSH_SESSION_BIND) ||
+        if (!oc_ssh_get_string(&r, &name, &name_len) || name_len != strlen(OC_SSH_SESSION_BIND) ||
             memcmp(name, OC_SSH_SESSION_BIND, name_len) != 0) {
             break; /* another extension: answered SSH_AGENT_FAILURE */
         }
-        if (get_string(msg, len, &off, &m.hostkey, &m.hostkey_len) < 0 ||
-            get_string(msg, len, &off, &m.session_id, &m.session_id_len) < 0 ||
-            get_string(msg, len, &off, &m.signature, &m.signature_len) < 0 || len - off != 1 ||
-            msg[off] > 1 || m.hostkey_len == 0 || m.session_id_len == 0 ||
+        if (!oc_ssh_get_string(&r, &m.hostkey, &m.hostkey_len) ||
+            !oc_ssh_get_string(&r, &m.session_id, &m.session_id_len) ||
+            !oc_ssh_get_string(&r, &m.signature, &m.signature_len) || !oc_ssh_get_u8(&r, &fwd) ||
+            r.off != len || fwd > 1 || m.hostkey_len == 0 || m.session_id_len == 0 ||
             m.session_id_len > OC_SSH_SESSION_ID_MAX || m.signature_len == 0) {
             return -EINVAL;
         }
-        m.forwarding = msg[off] == 1;
+        m.forwarding = fwd == 1;
         m.session_bind = true;
         break;
     }
@@ -156,7 +120,10 @@ int oc_sshagent_reader_feed(struct oc_sshagent_reader *r, const uint8_t *data, s
             *ret_used = used;
             return 0;
         }
-        r->body_len = get_u32(r->hdr);
+        struct oc_ssh_rbuf h = {.p = r->hdr, .len = sizeof(r->hdr)};
+        uint32_t body_len = 0;
+        (void)oc_ssh_get_u32(&h, &body_len);
+        r->body_len = body_len;
         if (r->body_len == 0 || r->body_len > OC_SSHAGENT_MSG_MAX) {
             *ret_used = used;
             return -EMSGSIZE;
@@ -184,39 +151,46 @@ int oc_sshagent_reader_feed(struct oc_sshagent_reader *r, const uint8_t *data, s
     return 1;
 }
 
-/* A message of body_len bytes: length field set, type byte written. */
-static uint8_t *msg_new(uint8_t type, size_t body_len)
+/* Start a message in a buffer that grows up to the largest one: its
+ * length field (a string's: set by msg_end) and its type. */
+static size_t msg_begin(struct oc_ssh_wbuf *w, uint8_t type)
 {
-    uint8_t *p;
+    size_t at;
 
-    if (body_len == 0 || body_len > OC_SSHAGENT_MSG_MAX) {
-        return NULL;
-    }
-    p = malloc(4 + body_len);
-    if (p != NULL) {
-        set_u32(p, (uint32_t)body_len);
-        p[4] = type;
-    }
-    return p;
+    oc_ssh_wbuf_alloc(w, 4 + OC_SSHAGENT_MSG_MAX);
+    at = oc_ssh_string_begin(w);
+    oc_ssh_put_u8(w, type);
+    return at;
+}
+
+/* The message complete, length field included, handed over. */
+static int msg_end(struct oc_ssh_wbuf *w, size_t at, uint8_t **ret_msg, size_t *ret_len)
+{
+    oc_ssh_string_end(w, at);
+    return oc_ssh_wbuf_take(w, ret_msg, ret_len);
+}
+
+/* A message that is its type alone (SSH_AGENT_FAILURE, SSH_AGENT_SUCCESS). */
+static int build_bare(uint8_t type, uint8_t **ret_msg, size_t *ret_len)
+{
+    struct oc_ssh_wbuf w;
+    size_t at = msg_begin(&w, type);
+
+    return msg_end(&w, at, ret_msg, ret_len);
 }
 
 int oc_sshagent_build_failure(uint8_t **ret_msg, size_t *ret_len)
 {
-    uint8_t *p = msg_new(OC_SSH_AGENT_FAILURE, 1);
-
-    if (p == NULL) {
-        return -ENOMEM;
-    }
-    *ret_msg = p;
-    *ret_len = 5;
-    return 0;
+    return build_bare(OC_SSH_AGENT_FAILURE, ret_msg, ret_len);
 }
 
+/* SSH_AGENT_IDENTITIES_ANSWER: uint32 count, then per key string blob,
+ * string comment. */
 int oc_sshagent_build_identities(const struct oc_sshagent_identity *ids, size_t n,
                                  uint8_t **ret_msg, size_t *ret_len)
 {
-    size_t body = 1 + 4, off;
-    uint8_t *p;
+    struct oc_ssh_wbuf w;
+    size_t at;
 
     if (n > OC_SSHAGENT_IDS_MAX) {
         return -E2BIG;
@@ -225,45 +199,29 @@ int oc_sshagent_build_identities(const struct oc_sshagent_identity *ids, size_t 
         if (ids[i].blob_len > KEY_BLOB_MAX) {
             return -E2BIG;
         }
-        body += 4 + ids[i].blob_len + 4 + strlen(ids[i].comment);
     }
-    p = msg_new(OC_SSH_AGENT_IDENTITIES_ANSWER, body);
-    if (p == NULL) {
-        return -ENOMEM;
-    }
-    set_u32(p + 5, (uint32_t)n);
-    off = 9;
+    at = msg_begin(&w, OC_SSH_AGENT_IDENTITIES_ANSWER);
+    oc_ssh_put_u32(&w, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
-        size_t cl = strlen(ids[i].comment);
-        set_u32(p + off, (uint32_t)ids[i].blob_len);
-        memcpy(p + off + 4, ids[i].blob, ids[i].blob_len);
-        off += 4 + ids[i].blob_len;
-        set_u32(p + off, (uint32_t)cl);
-        memcpy(p + off + 4, ids[i].comment, cl);
-        off += 4 + cl;
+        oc_ssh_put_string(&w, ids[i].blob, ids[i].blob_len);
+        oc_ssh_put_cstring(&w, ids[i].comment);
     }
-    *ret_msg = p;
-    *ret_len = 4 + body;
-    return 0;
+    return msg_end(&w, at, ret_msg, ret_len);
 }
 
+/* SSH_AGENT_SIGN_RESPONSE: string signature (the blob openclawd built). */
 int oc_sshagent_build_sign_response(const uint8_t *sig, size_t sig_len, uint8_t **ret_msg,
                                     size_t *ret_len)
 {
-    uint8_t *p;
+    struct oc_ssh_wbuf w;
+    size_t at;
 
     if (sig_len == 0 || sig_len > SIGNATURE_MAX) {
         return -EINVAL;
     }
-    p = msg_new(OC_SSH_AGENT_SIGN_RESPONSE, 1 + 4 + sig_len);
-    if (p == NULL) {
-        return -ENOMEM;
-    }
-    set_u32(p + 5, (uint32_t)sig_len);
-    memcpy(p + 9, sig, sig_len);
-    *ret_msg = p;
-    *ret_len = 4 + 1 + 4 + sig_len;
-    return 0;
+    at = msg_begin(&w, OC_SSH_AGENT_SIGN_RESPONSE);
+    oc_ssh_put_string(&w, sig, sig_len);
+    return msg_end(&w, at, ret_msg, ret_len);
 }
 
 /* ------------------------------------------------------------------ */
@@ -456,16 +414,24 @@ static void warn_daemon(const cJSON *answer)
     fprintf(stderr, "openclaw-token --ssh-agent: openclawd: %s: %s\n", code, msg);
 }
 
-/* SSH_AGENTC_REQUEST_IDENTITIES → the answer message (possibly empty). */
-static int do_identities(const char *path, uint8_t **ret_msg, size_t *ret_len)
+static void identities_free(struct oc_sshagent_identity *ids)
 {
-    struct oc_sshagent_identity ids[OC_SSHAGENT_IDS_MAX];
+    for (size_t i = 0; i < OC_SSHAGENT_IDS_MAX; i++) {
+        free(ids[i].blob);
+    }
+}
+
+/* openclawd's ssh identities for our uid: 0 with ids[0..*ret_n) (possibly
+ * none); ids is cleared first, so identities_free() may always follow. */
+static int fetch_identities(const char *path, struct oc_sshagent_identity *ids, size_t *ret_n)
+{
     cJSON *req = cJSON_CreateObject(), *ans = NULL;
     const cJSON *arr, *it;
     size_t n = 0;
     bool ok = false;
     int r;
 
+    memset(ids, 0, OC_SSHAGENT_IDS_MAX * sizeof(*ids));
     if (req == NULL) {
         return -ENOMEM;
     }
@@ -487,7 +453,6 @@ static int do_identities(const char *path, uint8_t **ret_msg, size_t *ret_len)
         cJSON_Delete(ans);
         return -EBADMSG;
     }
-    memset(ids, 0, sizeof(ids));
     cJSON_ArrayForEach(it, arr)
     {
         const char *k = NULL, *c = "";
@@ -503,11 +468,22 @@ static int do_identities(const char *path, uint8_t **ret_msg, size_t *ret_len)
     }
     cJSON_Delete(ans);
     if (r == 0) {
+        *ret_n = n;
+    }
+    return r;
+}
+
+/* SSH_AGENTC_REQUEST_IDENTITIES → the answer message (possibly empty). */
+static int do_identities(const char *path, uint8_t **ret_msg, size_t *ret_len)
+{
+    struct oc_sshagent_identity ids[OC_SSHAGENT_IDS_MAX];
+    size_t n = 0;
+    int r = fetch_identities(path, ids, &n);
+
+    if (r == 0) {
         r = oc_sshagent_build_identities(ids, n, ret_msg, ret_len);
     }
-    for (size_t i = 0; i < OC_SSHAGENT_IDS_MAX; i++) {
-        free(ids[i].blob);
-    }
+    identities_free(ids);
     return r;
 }
 
@@ -730,28 +706,25 @@ static int session_bind(struct agent_client *c, const struct oc_sshagent_msg *m)
 static int userauth_fields(const uint8_t *d, size_t len, const uint8_t **ret_sid,
                            size_t *ret_sid_len, const uint8_t **ret_hostkey, size_t *ret_hk_len)
 {
+    struct oc_ssh_rbuf r = {.p = d, .len = len};
     const uint8_t *s;
-    size_t n, off = 0;
+    size_t n;
+    uint8_t type, flag;
 
     *ret_hostkey = NULL;
     *ret_hk_len = 0;
-    if (get_string(d, len, &off, ret_sid, ret_sid_len) < 0 || off >= len ||
-        d[off] != OC_SSH_MSG_USERAUTH_REQUEST) {
+    if (!oc_ssh_get_string(&r, ret_sid, ret_sid_len) || !oc_ssh_get_u8(&r, &type) ||
+        type != OC_SSH_MSG_USERAUTH_REQUEST) {
         return -EINVAL;
     }
-    off++;
-    if (get_string(d, len, &off, &s, &n) < 0 || get_string(d, len, &off, &s, &n) < 0 ||
-        get_string(d, len, &off, &s, &n) < 0) {
+    if (!oc_ssh_get_string(&r, &s, &n) || !oc_ssh_get_string(&r, &s, &n) ||
+        !oc_ssh_get_string(&r, &s, &n)) {
         return -EINVAL; /* user, service, method */
     }
     if (bytes_eq(s, n, (const uint8_t *)OC_SSH_METHOD_HOSTBOUND, strlen(OC_SSH_METHOD_HOSTBOUND))) {
-        if (off >= len) {
-            return -EINVAL;
-        }
-        off++; /* TRUE */
-        if (get_string(d, len, &off, &s, &n) < 0 || get_string(d, len, &off, &s, &n) < 0 ||
-            get_string(d, len, &off, ret_hostkey, ret_hk_len) < 0) {
-            return -EINVAL; /* algorithm, key, host key */
+        if (!oc_ssh_get_u8(&r, &flag) || !oc_ssh_get_string(&r, &s, &n) ||
+            !oc_ssh_get_string(&r, &s, &n) || !oc_ssh_get_string(&r, ret_hostkey, ret_hk_len)) {
+            return -EINVAL; /* TRUE, algorithm, key, host key */
         }
     }
     return 0;
@@ -773,7 +746,8 @@ static bool sign_permitted(const struct agent *a, const struct agent_client *c,
                            const struct oc_sshagent_msg *m)
 {
     const struct agent_hop *last = c->n_hops > 0 ? &c->hops[c->n_hops - 1] : NULL;
-    bool sshsig = m->data_len >= 6 && memcmp(m->data, OC_SSHSIG_MAGIC, 6) == 0;
+    bool sshsig = m->data_len >= sizeof(OC_SSHSIG_MAGIC) - 1 &&
+                  memcmp(m->data, OC_SSHSIG_MAGIC, sizeof(OC_SSHSIG_MAGIC) - 1) == 0;
     bool dest = a->dests.n > 0;
     const uint8_t *sid = NULL, *hk = NULL;
     size_t sid_len = 0, hk_len = 0;
@@ -868,9 +842,7 @@ static int handle_msg(struct agent *a, struct agent_client *c, const uint8_t *bo
     } else if (m.session_bind) {
         r = session_bind(c, &m);
         if (r == 0) {
-            out = msg_new(OC_SSH_AGENT_SUCCESS, 1);
-            out_len = 5;
-            r = out != NULL ? 0 : -ENOMEM;
+            r = build_bare(OC_SSH_AGENT_SUCCESS, &out, &out_len);
         }
     } else {
         r = -EOPNOTSUPP;
@@ -1069,6 +1041,22 @@ static int agent_loop(struct agent *a)
     }
 }
 
+/* Not fatal: the agent may start before openclawd (or its key); say so
+ * now, when the admin is looking. */
+static void warn_without_keys(const char *daemon_socket)
+{
+    struct oc_sshagent_identity ids[OC_SSHAGENT_IDS_MAX];
+    size_t n = 0;
+
+    if (fetch_identities(daemon_socket, ids, &n) == 0 && n == 0) {
+        fprintf(stderr,
+                "openclaw-token --ssh-agent: warning: openclawd has no ssh key for "
+                "uid %u (is it an agent with credential = tpm-certificate?)\n",
+                (unsigned)getuid());
+    }
+    identities_free(ids);
+}
+
 int oc_sshagent_run(const struct oc_sshagent_options *opt)
 {
     struct agent a;
@@ -1118,18 +1106,7 @@ int oc_sshagent_run(const struct oc_sshagent_options *opt)
         agent_cleanup(&a);
         return 1;
     }
-    /* Not fatal: the agent may start before openclawd; say so now. */
-    {
-        uint8_t *m = NULL;
-        size_t ml = 0;
-        if (do_identities(opt->daemon_socket, &m, &ml) == 0 && ml == 9) {
-            fprintf(stderr,
-                    "openclaw-token --ssh-agent: warning: openclawd has no ssh key for "
-                    "uid %u (is it an agent with credential = tpm-certificate?)\n",
-                    (unsigned)getuid());
-        }
-        free(m);
-    }
+    warn_without_keys(opt->daemon_socket);
     fflush(stdout);
     pid = opt->foreground ? getpid() : fork();
     if (pid < 0) {

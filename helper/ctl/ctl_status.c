@@ -393,7 +393,34 @@ static int64_t agent_expiry(const cJSON *da)
     return best;
 }
 
-int ctl_status(int argc, char **argv)
+/* What status reports, collected before anything is printed. */
+struct status {
+    const char *config_path;
+    bool json;
+    const struct oc_config *cfg;
+    int64_t now;
+    struct file_state jw, ns; /* keys.json, the NSS cache */
+    cJSON *dst;               /* openclawd's status answer, or NULL */
+    bool up;                  /* something accepts connections on its socket */
+    struct tpm_state tpm;
+};
+
+/* One agent's line (or JSON object). */
+struct agent_row {
+    uint32_t uid;
+    char uidtxt[16];
+    const char *cred;
+    char key[96];
+    char lock[96];
+    bool locked, tally_locked, admin_locked;
+    const cJSON *da; /* the daemon's entry for the agent, or NULL */
+    const char *last_error;
+    int64_t expires_on;
+    char tok[1400];
+};
+
+/* The command line: -1 to go on, else the exit status (help, usage). */
+static int status_options(int argc, char **argv, struct status *s, bool *ret_insecure)
 {
     static const struct option longopts[] = {
             {"config", required_argument, NULL, 'c'},
@@ -402,20 +429,18 @@ int ctl_status(int argc, char **argv)
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
     };
-    const char *config_path = OC_CONFIG_PATH;
-    bool json = false, insecure = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
-            config_path = optarg;
+            s->config_path = optarg;
             break;
         case 'j':
-            json = true;
+            s->json = true;
             break;
         case 'i':
-            insecure = true;
+            *ret_insecure = true;
             break;
         case 'h':
             status_usage(stdout);
@@ -429,207 +454,252 @@ int ctl_status(int argc, char **argv)
         status_usage(stderr);
         return CTL_EXIT_USAGE;
     }
+    return -1;
+}
 
+/* The host's part of the JSON answer; the agents' array, to fill. */
+static cJSON *status_json_head(const struct status *s, cJSON *root)
+{
+    const struct oc_global *g = &s->cfg->global;
+
+    cJSON_AddStringToObject(root, "config", s->config_path);
+    cJSON_AddStringToObject(root, "tenant_id", g->tenant_id);
+    cJSON_AddStringToObject(root, "authority", g->authority);
+    cJSON *j = cJSON_AddObjectToObject(root, "jwks");
+    cJSON_AddBoolToObject(j, "ok", s->jw.ok);
+    cJSON_AddStringToObject(j, "detail", s->jw.detail);
+    if (s->jw.present) {
+        cJSON_AddNumberToObject(j, "age_seconds", (double)s->jw.age);
+    }
+    cJSON *n = cJSON_AddObjectToObject(root, "nss_cache");
+    cJSON_AddBoolToObject(n, "ok", s->ns.ok);
+    cJSON_AddStringToObject(n, "detail", s->ns.detail);
+    if (s->ns.present) {
+        cJSON_AddNumberToObject(n, "age_seconds", (double)s->ns.age);
+    }
+    cJSON_AddBoolToObject(root, "helper_up", s->up);
+    if (s->dst != NULL) {
+        cJSON_AddItemToObject(root, "helper", cJSON_Duplicate(s->dst, 1));
+    }
+    cJSON_AddStringToObject(root, "tcti", g->tcti);
+    cJSON *tj = cJSON_AddObjectToObject(root, "tpm");
+    cJSON_AddStringToObject(tj, "tcti", g->tcti);
+    cJSON_AddStringToObject(tj, "backend", s->tpm.backend);
+    if (s->tpm.present >= 0) {
+        cJSON_AddBoolToObject(tj, "present", s->tpm.present == 1);
+    } else {
+        cJSON_AddNullToObject(tj, "present");
+    }
+    cJSON_AddStringToObject(tj, "detail", s->tpm.detail);
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(s->dst, "tpm");
+    if (cJSON_IsObject(dt)) {
+        cJSON_AddBoolToObject(tj, "open_in_openclawd",
+                              cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dt, "open")));
+    }
+    cJSON_AddBoolToObject(root, "allow_software_keys", g->allow_software_keys);
+    return cJSON_AddArrayToObject(root, "agents");
+}
+
+/* The host's part of the text answer, up to the agents' table header. */
+static void status_text_head(const struct status *s)
+{
+    const struct oc_global *g = &s->cfg->global;
+    const struct file_state *jw = &s->jw, *ns = &s->ns;
+    const struct tpm_state *tpm = &s->tpm;
+    char jage[48] = "", nage[48] = "";
+
+    fmt_age(jw->age, jage, sizeof(jage));
+    fmt_age(ns->age, nage, sizeof(nage));
+    printf("config:          %s\n", s->config_path);
+    printf("tenant:          %s (%s)\n", g->tenant_id, g->authority);
+    printf("jwks cache:      %s%s%s%s\n", jw->detail, jw->present ? ", age " : "",
+           jw->present ? jage : "", jw->present && !jw->ok ? " -- PAM cannot verify tokens" : "");
+    printf("nss cache:       %s%s%s\n", ns->detail, ns->present ? ", age " : "",
+           ns->present ? nage : "");
+    printf("openclawd:       %s (%s)\n",
+           s->dst != NULL ? "answering"
+           : s->up        ? "accepts connections but does not answer status (check its log)"
+                          : "not running",
+           g->socket);
+    if (s->dst != NULL) {
+        static const char *const secs[] = {"jwks", "discovery", "directory"};
+        for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
+            const cJSON *sec = cJSON_GetObjectItemCaseSensitive(s->dst, secs[i]);
+            char t[700];
+            if (cJSON_IsObject(sec)) {
+                section_text(sec, t, sizeof(t));
+                printf("  %-14s %s\n", secs[i], t);
+            }
+        }
+    }
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(s->dst, "tpm");
+    printf("tpm:             %s, backend %s: %s%s%s; software keys %s\n", g->tcti, tpm->backend,
+           tpm->present == 1   ? "present"
+           : tpm->present == 0 ? "NOT PRESENT"
+                               : "not probed",
+           tpm->present == 1 ? "" : " -- ", tpm->present == 1 ? "" : tpm->detail,
+           g->allow_software_keys ? "ALLOWED (allow_software_keys = yes)" : "refused");
+    if (cJSON_IsObject(dt)) {
+        printf("  %-14s %s\n", "openclawd",
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dt, "open"))
+                       ? "has the TPM open"
+                       : "has not opened the TPM (opened on first use of a TPM credential)");
+    }
+    printf("agents:          %zu\n", s->cfg->n_agents);
+    if (s->cfg->n_agents > 0) {
+        printf("  %-20s %-10s %-8s %-18s %-14s %-22s %s\n", "NAME", "UID", "ENABLED", "CREDENTIAL",
+               "KEY", "LOCK", "TOKEN (openclawd); LAST ERROR");
+    }
+}
+
+/* The agent's lockout: the failure tally here, then an admin's lock in
+ * openclawd (openclawctl agent lock: it hands out no token). */
+static void agent_lock(const struct status *s, const struct oc_agent *a, struct agent_row *row)
+{
+    struct oc_tally_status ts;
+
+    snprintf(row->lock, sizeof(row->lock), "-");
+    if (oc_tally_status(s->cfg->global.tally_dir, a->name, s->now, &ts) == 0) {
+        row->locked = ts.locked;
+        if (ts.locked) {
+            snprintf(row->lock, sizeof(row->lock), "LOCKED (%u failures)", ts.n_records);
+        } else if (ts.n_records > 0) {
+            snprintf(row->lock, sizeof(row->lock), "%u failure(s)", ts.n_records);
+        }
+    }
+    row->tally_locked = row->locked;
+    row->admin_locked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(row->da, "locked"));
+    if (row->admin_locked) {
+        row->locked = true;
+        if (strcmp(row->lock, "-") == 0) {
+            snprintf(row->lock, sizeof(row->lock), "LOCKED by admin");
+        } else {
+            size_t ll = strlen(row->lock);
+            snprintf(row->lock + ll, sizeof(row->lock) - ll, ", LOCKED by admin");
+        }
+    }
+}
+
+/* Everything status says about one agent. */
+static void agent_row_fill(const struct status *s, const struct oc_agent *a, struct agent_row *row)
+{
+    bool pinned = false;
+
+    memset(row, 0, sizeof(*row));
+    snprintf(row->uidtxt, sizeof(row->uidtxt), "?");
+    if (oc_hostpolicy_agent_uid(s->cfg, a, &row->uid, &pinned) == 0) {
+        snprintf(row->uidtxt, sizeof(row->uidtxt), "%u", row->uid);
+    }
+    row->cred = oc_credential_name(a->credential);
+    snprintf(row->key, sizeof(row->key), "-");
+    if (a->credential == OC_CRED_TPM_CERTIFICATE && a->key_file != NULL) {
+        key_kind(a->key_file, row->key, sizeof(row->key));
+    } else if (a->credential == OC_CRED_TPM_SEALED_SECRET && a->sealed_file != NULL) {
+        key_kind(a->sealed_file, row->key, sizeof(row->key));
+    }
+    row->da = s->dst != NULL ? daemon_agent(s->dst, a->name) : NULL;
+    agent_lock(s, a, row);
+    row->last_error = row->da != NULL ? agent_last_error(row->da) : NULL;
+    row->expires_on = row->da != NULL ? agent_expiry(row->da) : 0;
+    snprintf(row->tok, sizeof(row->tok), "-");
+    if (row->da != NULL) {
+        token_text(row->da, s->now, row->tok, sizeof(row->tok));
+        const cJSON *u = cJSON_GetObjectItemCaseSensitive(row->da, "unusable");
+        if (cJSON_IsString(u)) {
+            size_t tl = strlen(row->tok);
+            snprintf(row->tok + tl, sizeof(row->tok) - tl, "; UNUSABLE: %s", u->valuestring);
+        }
+    } else if (s->dst == NULL) {
+        snprintf(row->tok, sizeof(row->tok), "unknown (openclawd not answering)");
+    }
+}
+
+static void agent_row_json(const struct oc_agent *a, const struct agent_row *row, cJSON *agents)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", a->name);
+    cJSON_AddNumberToObject(o, "uid", row->uid);
+    cJSON_AddBoolToObject(o, "enabled", a->enabled);
+    cJSON_AddStringToObject(o, "credential", row->cred != NULL ? row->cred : "none");
+    cJSON_AddStringToObject(o, "key", row->key);
+    cJSON_AddBoolToObject(o, "locked", row->locked);
+    cJSON_AddBoolToObject(o, "tally_locked", row->tally_locked);
+    if (row->da != NULL) {
+        cJSON_AddBoolToObject(o, "admin_locked", row->admin_locked);
+        if (row->expires_on > 0) {
+            cJSON_AddNumberToObject(o, "token_expires_on", (double)row->expires_on);
+        } else {
+            cJSON_AddNullToObject(o, "token_expires_on");
+        }
+        if (row->last_error != NULL) {
+            cJSON_AddStringToObject(o, "last_error", row->last_error);
+        } else {
+            cJSON_AddNullToObject(o, "last_error");
+        }
+        cJSON_AddItemToObject(
+                o, "tokens",
+                cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(row->da, "tokens"), 1));
+    }
+    cJSON_AddItemToArray(agents, o);
+}
+
+int ctl_status(int argc, char **argv)
+{
+    struct status s = {.config_path = OC_CONFIG_PATH};
     struct oc_config *cfg = NULL;
     struct oc_config_error err;
-    int r = oc_config_load(config_path, insecure ? OC_CONFIG_INSECURE_OK : 0, &cfg, &err);
+    bool insecure = false;
+    int r = status_options(argc, argv, &s, &insecure);
+    if (r >= 0) {
+        return r;
+    }
+    r = oc_config_load(s.config_path, insecure ? OC_CONFIG_INSECURE_OK : 0, &cfg, &err);
     if (r < 0) {
         char msg[1024];
         oc_config_error_format(&err, msg, sizeof(msg));
         fprintf(stderr, "status: %s\n", msg);
         return CTL_EXIT_USAGE;
     }
-    const struct oc_global *g = &cfg->global;
-    int64_t now = oc_now();
-    struct file_state jw, ns;
-    jwks_state(g->jwks_dir, now, &jw);
-    nss_state(g->nss_cache, now, &ns);
-    cJSON *dst = NULL;
-    bool up = helper_status(g->socket, &dst);
-    struct tpm_state tpm;
-    tpm_state(g->tcti, &tpm);
-    char jage[48] = "", nage[48] = "";
-    fmt_age(jw.age, jage, sizeof(jage));
-    fmt_age(ns.age, nage, sizeof(nage));
+    s.cfg = cfg;
+    s.now = oc_now();
+    jwks_state(cfg->global.jwks_dir, s.now, &s.jw);
+    nss_state(cfg->global.nss_cache, s.now, &s.ns);
+    s.up = helper_status(cfg->global.socket, &s.dst);
+    tpm_state(cfg->global.tcti, &s.tpm);
 
-    cJSON *root = json ? cJSON_CreateObject() : NULL;
+    cJSON *root = s.json ? cJSON_CreateObject() : NULL;
     cJSON *agents = NULL;
-    if (json) {
-        if (root == NULL) {
-            oc_config_free(cfg);
-            return CTL_EXIT_USAGE;
-        }
-        cJSON_AddStringToObject(root, "config", config_path);
-        cJSON_AddStringToObject(root, "tenant_id", g->tenant_id);
-        cJSON_AddStringToObject(root, "authority", g->authority);
-        cJSON *j = cJSON_AddObjectToObject(root, "jwks");
-        cJSON_AddBoolToObject(j, "ok", jw.ok);
-        cJSON_AddStringToObject(j, "detail", jw.detail);
-        if (jw.present) {
-            cJSON_AddNumberToObject(j, "age_seconds", (double)jw.age);
-        }
-        cJSON *n = cJSON_AddObjectToObject(root, "nss_cache");
-        cJSON_AddBoolToObject(n, "ok", ns.ok);
-        cJSON_AddStringToObject(n, "detail", ns.detail);
-        if (ns.present) {
-            cJSON_AddNumberToObject(n, "age_seconds", (double)ns.age);
-        }
-        cJSON_AddBoolToObject(root, "helper_up", up);
-        if (dst != NULL) {
-            cJSON_AddItemToObject(root, "helper", cJSON_Duplicate(dst, 1));
-        }
-        cJSON_AddStringToObject(root, "tcti", g->tcti);
-        cJSON *tj = cJSON_AddObjectToObject(root, "tpm");
-        cJSON_AddStringToObject(tj, "tcti", g->tcti);
-        cJSON_AddStringToObject(tj, "backend", tpm.backend);
-        if (tpm.present >= 0) {
-            cJSON_AddBoolToObject(tj, "present", tpm.present == 1);
-        } else {
-            cJSON_AddNullToObject(tj, "present");
-        }
-        cJSON_AddStringToObject(tj, "detail", tpm.detail);
-        const cJSON *dt = cJSON_GetObjectItemCaseSensitive(dst, "tpm");
-        if (cJSON_IsObject(dt)) {
-            cJSON_AddBoolToObject(tj, "open_in_openclawd",
-                                  cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dt, "open")));
-        }
-        cJSON_AddBoolToObject(root, "allow_software_keys", g->allow_software_keys);
-        agents = cJSON_AddArrayToObject(root, "agents");
-    } else {
-        printf("config:          %s\n", config_path);
-        printf("tenant:          %s (%s)\n", g->tenant_id, g->authority);
-        printf("jwks cache:      %s%s%s%s\n", jw.detail, jw.present ? ", age " : "",
-               jw.present ? jage : "", jw.present && !jw.ok ? " -- PAM cannot verify tokens" : "");
-        printf("nss cache:       %s%s%s\n", ns.detail, ns.present ? ", age " : "",
-               ns.present ? nage : "");
-        printf("openclawd:       %s (%s)\n",
-               dst != NULL ? "answering"
-               : up        ? "accepts connections but does not answer status (check its log)"
-                           : "not running",
-               g->socket);
-        if (dst != NULL) {
-            static const char *const secs[] = {"jwks", "discovery", "directory"};
-            for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
-                const cJSON *sec = cJSON_GetObjectItemCaseSensitive(dst, secs[i]);
-                char t[700];
-                if (cJSON_IsObject(sec)) {
-                    section_text(sec, t, sizeof(t));
-                    printf("  %-14s %s\n", secs[i], t);
-                }
-            }
-        }
-        const cJSON *dt = cJSON_GetObjectItemCaseSensitive(dst, "tpm");
-        printf("tpm:             %s, backend %s: %s%s%s; software keys %s\n", g->tcti, tpm.backend,
-               tpm.present == 1   ? "present"
-               : tpm.present == 0 ? "NOT PRESENT"
-                                  : "not probed",
-               tpm.present == 1 ? "" : " -- ", tpm.present == 1 ? "" : tpm.detail,
-               g->allow_software_keys ? "ALLOWED (allow_software_keys = yes)" : "refused");
-        if (cJSON_IsObject(dt)) {
-            printf("  %-14s %s\n", "openclawd",
-                   cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dt, "open"))
-                           ? "has the TPM open"
-                           : "has not opened the TPM (opened on first use of a TPM credential)");
-        }
-        printf("agents:          %zu\n", cfg->n_agents);
-        if (cfg->n_agents > 0) {
-            printf("  %-20s %-10s %-8s %-18s %-14s %-22s %s\n", "NAME", "UID", "ENABLED",
-                   "CREDENTIAL", "KEY", "LOCK", "TOKEN (openclawd); LAST ERROR");
-        }
+    if (s.json && root == NULL) {
+        cJSON_Delete(s.dst);
+        oc_config_free(cfg);
+        return CTL_EXIT_USAGE;
     }
-
+    if (s.json) {
+        agents = status_json_head(&s, root);
+    } else {
+        status_text_head(&s);
+    }
     for (size_t i = 0; i < cfg->n_agents; i++) {
         const struct oc_agent *a = &cfg->agents[i];
-        uint32_t uid = 0;
-        bool pinned = false;
-        char uidtxt[16] = "?";
-        if (oc_hostpolicy_agent_uid(cfg, a, &uid, &pinned) == 0) {
-            snprintf(uidtxt, sizeof(uidtxt), "%u", uid);
-        }
-        const char *cred = oc_credential_name(a->credential);
-        char key[96] = "-";
-        if (a->credential == OC_CRED_TPM_CERTIFICATE && a->key_file != NULL) {
-            key_kind(a->key_file, key, sizeof(key));
-        } else if (a->credential == OC_CRED_TPM_SEALED_SECRET && a->sealed_file != NULL) {
-            key_kind(a->sealed_file, key, sizeof(key));
-        }
-        struct oc_tally_status ts;
-        char lock[96] = "-";
-        bool locked = false;
-        if (oc_tally_status(g->tally_dir, a->name, now, &ts) == 0) {
-            locked = ts.locked;
-            if (ts.locked) {
-                snprintf(lock, sizeof(lock), "LOCKED (%u failures)", ts.n_records);
-            } else if (ts.n_records > 0) {
-                snprintf(lock, sizeof(lock), "%u failure(s)", ts.n_records);
-            }
-        }
-        const cJSON *da = dst != NULL ? daemon_agent(dst, a->name) : NULL;
-        bool tally_locked = locked;
-        bool admin_locked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(da, "locked"));
-        const char *last_error = da != NULL ? agent_last_error(da) : NULL;
-        int64_t expires_on = da != NULL ? agent_expiry(da) : 0;
-        char tok[1400] = "-";
-        if (da != NULL) {
-            token_text(da, now, tok, sizeof(tok));
-            const cJSON *u = cJSON_GetObjectItemCaseSensitive(da, "unusable");
-            if (cJSON_IsString(u)) {
-                size_t tl = strlen(tok);
-                snprintf(tok + tl, sizeof(tok) - tl, "; UNUSABLE: %s", u->valuestring);
-            }
-        } else if (dst == NULL) {
-            snprintf(tok, sizeof(tok), "unknown (openclawd not answering)");
-        }
-        if (admin_locked) {
-            /* openclawctl agent lock: openclawd hands out no token */
-            locked = true;
-            if (strcmp(lock, "-") == 0) {
-                snprintf(lock, sizeof(lock), "LOCKED by admin");
-            } else {
-                size_t ll = strlen(lock);
-                snprintf(lock + ll, sizeof(lock) - ll, ", LOCKED by admin");
-            }
-        }
-        if (json) {
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "name", a->name);
-            cJSON_AddNumberToObject(o, "uid", uid);
-            cJSON_AddBoolToObject(o, "enabled", a->enabled);
-            cJSON_AddStringToObject(o, "credential", cred != NULL ? cred : "none");
-            cJSON_AddStringToObject(o, "key", key);
-            cJSON_AddBoolToObject(o, "locked", locked);
-            cJSON_AddBoolToObject(o, "tally_locked", tally_locked);
-            if (da != NULL) {
-                cJSON_AddBoolToObject(o, "admin_locked", admin_locked);
-                if (expires_on > 0) {
-                    cJSON_AddNumberToObject(o, "token_expires_on", (double)expires_on);
-                } else {
-                    cJSON_AddNullToObject(o, "token_expires_on");
-                }
-                if (last_error != NULL) {
-                    cJSON_AddStringToObject(o, "last_error", last_error);
-                } else {
-                    cJSON_AddNullToObject(o, "last_error");
-                }
-                cJSON_AddItemToObject(
-                        o, "tokens",
-                        cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(da, "tokens"), 1));
-            }
-            cJSON_AddItemToArray(agents, o);
+        struct agent_row row;
+        agent_row_fill(&s, a, &row);
+        if (s.json) {
+            agent_row_json(a, &row, agents);
         } else {
-            printf("  %-20s %-10s %-8s %-18s %-14s %-22s %s\n", a->name, uidtxt,
-                   a->enabled ? "yes" : "no", cred != NULL ? cred : "none", key, lock, tok);
+            printf("  %-20s %-10s %-8s %-18s %-14s %-22s %s\n", a->name, row.uidtxt,
+                   a->enabled ? "yes" : "no", row.cred != NULL ? row.cred : "none", row.key,
+                   row.lock, row.tok);
         }
     }
-    if (json) {
-        char *s = cJSON_Print(root);
-        if (s != NULL) {
-            printf("%s\n", s);
-            free(s);
+    if (s.json) {
+        char *out = cJSON_Print(root);
+        if (out != NULL) {
+            printf("%s\n", out);
+            free(out);
         }
         cJSON_Delete(root);
     }
-    cJSON_Delete(dst);
+    cJSON_Delete(s.dst);
     oc_config_free(cfg);
     return CTL_EXIT_OK;
 }

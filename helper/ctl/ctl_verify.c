@@ -156,23 +156,83 @@ static int read_token(char **ret_buf, size_t *ret_len, bool *ret_over)
     return 0;
 }
 
+enum {
+    OPT_CONFIG = 256,
+    OPT_JWKS,
+    OPT_TENANT,
+    OPT_AUDIENCE,
+    OPT_ISS1,
+    OPT_ISS2,
+    OPT_NOW,
+    OPT_USER,
+    OPT_SERVICE,
+    OPT_RHOST,
+    OPT_JSON,
+    OPT_SHOW,
+    OPT_INSECURE,
+};
+
+/* An option that takes a value: 0, or -EINVAL with the reason printed. */
+static int take_value(struct opts *o, int c, const char *arg)
+{
+    switch (c) {
+    case OPT_CONFIG:
+        o->config = arg;
+        break;
+    case OPT_JWKS:
+        o->jwks = arg;
+        break;
+    case OPT_TENANT:
+        if (!oc_is_guid(arg)) {
+            fprintf(stderr,
+                    "verify-token: --tenant %s: not a GUID (e.g. "
+                    "11111111-2222-3333-4444-555555555555)\n",
+                    arg);
+            return -EINVAL;
+        }
+        o->tenant = arg;
+        break;
+    case OPT_AUDIENCE:
+        if (o->n_audiences >= CTL_AUDIENCES_MAX) {
+            fprintf(stderr, "verify-token: at most %d --audience options\n", CTL_AUDIENCES_MAX);
+            return -EINVAL;
+        }
+        o->audiences[o->n_audiences++] = arg;
+        break;
+    case OPT_ISS1:
+        o->issuer_v1 = arg;
+        break;
+    case OPT_ISS2:
+        o->issuer_v2 = arg;
+        break;
+    case OPT_NOW:
+        if (oc_parse_i64(arg, 0, INT64_C(253402300799), &o->now) < 0) {
+            fprintf(stderr,
+                    "verify-token: --now %s: seconds since the epoch expected "
+                    "(e.g. --now 1767225600)\n",
+                    arg);
+            return -EINVAL;
+        }
+        o->has_now = true;
+        break;
+    case OPT_USER:
+        o->user = arg;
+        break;
+    case OPT_SERVICE:
+        o->service = arg;
+        break;
+    case OPT_RHOST:
+        o->rhost = arg;
+        break;
+    default:
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* 0: go on; 1: help printed; -EINVAL: usage error (printed). */
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-    enum {
-        OPT_CONFIG = 256,
-        OPT_JWKS,
-        OPT_TENANT,
-        OPT_AUDIENCE,
-        OPT_ISS1,
-        OPT_ISS2,
-        OPT_NOW,
-        OPT_USER,
-        OPT_SERVICE,
-        OPT_RHOST,
-        OPT_JSON,
-        OPT_SHOW,
-        OPT_INSECURE,
-    };
     static const struct option longopts[] = {
             {"config", required_argument, NULL, OPT_CONFIG},
             {"jwks", required_argument, NULL, OPT_JWKS},
@@ -193,68 +253,20 @@ static int parse_args(int argc, char **argv, struct opts *o)
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case OPT_CONFIG:
-            o->config = optarg;
-            break;
-        case OPT_JWKS:
-            o->jwks = optarg;
-            break;
-        case OPT_TENANT:
-            if (!oc_is_guid(optarg)) {
-                fprintf(stderr,
-                        "verify-token: --tenant %s: not a GUID (e.g. "
-                        "11111111-2222-3333-4444-555555555555)\n",
-                        optarg);
+        if (c >= OPT_CONFIG && c <= OPT_RHOST) {
+            if (take_value(o, c, optarg) < 0) {
                 return -EINVAL;
             }
-            o->tenant = optarg;
-            break;
-        case OPT_AUDIENCE:
-            if (o->n_audiences >= CTL_AUDIENCES_MAX) {
-                fprintf(stderr, "verify-token: at most %d --audience options\n", CTL_AUDIENCES_MAX);
-                return -EINVAL;
-            }
-            o->audiences[o->n_audiences++] = optarg;
-            break;
-        case OPT_ISS1:
-            o->issuer_v1 = optarg;
-            break;
-        case OPT_ISS2:
-            o->issuer_v2 = optarg;
-            break;
-        case OPT_NOW:
-            if (oc_parse_i64(optarg, 0, INT64_C(253402300799), &o->now) < 0) {
-                fprintf(stderr,
-                        "verify-token: --now %s: seconds since the epoch expected "
-                        "(e.g. --now 1767225600)\n",
-                        optarg);
-                return -EINVAL;
-            }
-            o->has_now = true;
-            break;
-        case OPT_USER:
-            o->user = optarg;
-            break;
-        case OPT_SERVICE:
-            o->service = optarg;
-            break;
-        case OPT_RHOST:
-            o->rhost = optarg;
-            break;
-        case OPT_JSON:
+        } else if (c == OPT_JSON) {
             o->json = true;
-            break;
-        case OPT_SHOW:
+        } else if (c == OPT_SHOW) {
             o->show_claims = true;
-            break;
-        case OPT_INSECURE:
+        } else if (c == OPT_INSECURE) {
             o->insecure_config = true;
-            break;
-        case 'h':
+        } else if (c == 'h') {
             usage(stdout);
             return 1;
-        default:
+        } else {
             usage(stderr);
             return -EINVAL;
         }
@@ -400,215 +412,282 @@ static cJSON *agent_json(const struct oc_verify_result *res, const struct oc_age
     return a;
 }
 
-int ctl_verify_token(int argc, char **argv)
+/* Everything verify-token holds, released by verify_free(). */
+struct verify {
+    struct opts o;
+    struct oc_config *cfg; /* NULL: no config (--tenant, --audience, --jwks) */
+    struct oc_verify_policy pol;
+    char *v2_default;
+    struct oc_jwks *jwks;
+    char *tok; /* CTL_STDIN_MAX + 1 bytes, wiped */
+    size_t tok_len;
+    bool over; /* more than CTL_STDIN_MAX bytes on standard input */
+    char hash[17];
+    struct oc_verify_result *res;
+    struct verdict v;
+    const struct oc_agent *agent;
+    uint32_t uid;
+};
+
+static void verify_free(struct verify *x)
 {
-    struct opts o = {0};
-    int r = parse_args(argc, argv, &o);
-    if (r != 0) {
-        return r > 0 ? CTL_EXIT_OK : CTL_EXIT_USAGE;
+    if (x->tok != NULL) {
+        oc_free_wipe(x->tok, CTL_STDIN_MAX + 1);
     }
+    free(x->v2_default);
+    oc_verify_result_free(x->res);
+    oc_jwks_free(x->jwks);
+    oc_config_free(x->cfg);
+}
 
-    int rc = CTL_EXIT_USAGE;
-    struct oc_config *cfg = NULL;
-    struct oc_jwks *jwks = NULL;
-    struct oc_verify_result *res = NULL;
-    char *tok = NULL;
-    size_t tok_len = 0;
-    char *v2_default = NULL;
-    char jwks_path[OC_CONFIG_PATH_MAX + 32];
-    struct verdict v = {0};
-    struct oc_verify_report report = {.explain = true};
-
-    const char *config_path = o.config;
-    if (config_path == NULL && o.tenant == NULL) {
+/* The config: --config, or the default one unless --tenant stands in for
+ * it. 0, or -1 with the reason printed. */
+static int load_config(struct verify *x)
+{
+    const char *config_path = x->o.config;
+    if (config_path == NULL && x->o.tenant == NULL) {
         config_path = OC_CONFIG_PATH;
     }
     if (config_path != NULL) {
         struct oc_config_error err;
-        r = oc_config_load(config_path, o.insecure_config ? OC_CONFIG_INSECURE_OK : 0, &cfg, &err);
+        int r = oc_config_load(config_path, x->o.insecure_config ? OC_CONFIG_INSECURE_OK : 0,
+                               &x->cfg, &err);
         if (r < 0) {
             char msg[1024];
             oc_config_error_format(&err, msg, sizeof(msg));
             fprintf(stderr, "verify-token: %s\n", msg);
-            goto out;
+            return -1;
         }
     }
-    if (cfg == NULL && (o.user != NULL || o.service != NULL)) {
+    if (x->cfg == NULL && (x->o.user != NULL || x->o.service != NULL)) {
         fprintf(stderr, "verify-token: --user and --service need --config\n");
-        goto out;
+        return -1;
     }
+    return 0;
+}
 
-    struct oc_verify_policy pol = {0};
-    pol.tenant_id = o.tenant != NULL ? o.tenant : (cfg != NULL ? cfg->global.tenant_id : NULL);
-    if (pol.tenant_id == NULL) {
+/* The verification policy, from the options over the config over the
+ * defaults. 0, or -1 with the reason printed. */
+static int build_policy(struct verify *x)
+{
+    const struct opts *o = &x->o;
+    const struct oc_config *cfg = x->cfg;
+    struct oc_verify_policy *pol = &x->pol;
+
+    pol->tenant_id = o->tenant != NULL ? o->tenant : (cfg != NULL ? cfg->global.tenant_id : NULL);
+    if (pol->tenant_id == NULL) {
         fprintf(stderr, "verify-token: no tenant: give --tenant ID or --config FILE\n");
-        goto out;
+        return -1;
     }
-    pol.issuer_v1 = o.issuer_v1 != NULL
-                            ? o.issuer_v1
-                            : (cfg != NULL ? cfg->global.issuer_v1 : OC_DEFAULT_ISSUER_V1);
-    if (o.issuer_v2 != NULL) {
-        pol.issuer_v2 = o.issuer_v2;
+    pol->issuer_v1 = o->issuer_v1 != NULL
+                             ? o->issuer_v1
+                             : (cfg != NULL ? cfg->global.issuer_v1 : OC_DEFAULT_ISSUER_V1);
+    if (o->issuer_v2 != NULL) {
+        pol->issuer_v2 = o->issuer_v2;
     } else if (cfg != NULL) {
-        pol.issuer_v2 = cfg->global.issuer_v2;
+        pol->issuer_v2 = cfg->global.issuer_v2;
     } else {
-        if (asprintf(&v2_default, "%s/{tenantid}/v2.0", OC_DEFAULT_AUTHORITY) < 0) {
-            v2_default = NULL;
+        if (asprintf(&x->v2_default, "%s/{tenantid}/v2.0", OC_DEFAULT_AUTHORITY) < 0) {
+            x->v2_default = NULL;
             fprintf(stderr, "verify-token: out of memory\n");
-            goto out;
+            return -1;
         }
-        pol.issuer_v2 = v2_default;
+        pol->issuer_v2 = x->v2_default;
     }
-    if (o.n_audiences > 0) {
-        pol.audiences = o.audiences;
-        pol.n_audiences = o.n_audiences;
+    if (o->n_audiences > 0) {
+        pol->audiences = o->audiences;
+        pol->n_audiences = o->n_audiences;
     } else if (cfg != NULL) {
-        pol.audiences = (const char *const *)cfg->global.audiences.items;
-        pol.n_audiences = cfg->global.audiences.n;
+        pol->audiences = (const char *const *)cfg->global.audiences.items;
+        pol->n_audiences = cfg->global.audiences.n;
     }
-    if (pol.n_audiences == 0) {
+    if (pol->n_audiences == 0) {
         fprintf(stderr, "verify-token: no audience: give --audience AUD or --config FILE\n");
-        goto out;
+        return -1;
     }
-    pol.alg_mask = cfg != NULL ? cfg->global.algorithms : OC_ALG_ALL;
-    pol.clock_skew = cfg != NULL ? cfg->global.clock_skew : OC_DEFAULT_CLOCK_SKEW;
-    pol.now = o.has_now ? o.now : oc_now();
-    if (cfg != NULL && o.service != NULL) {
-        const struct oc_service *svc = oc_config_service(cfg, o.service);
+    pol->alg_mask = cfg != NULL ? cfg->global.algorithms : OC_ALG_ALL;
+    pol->clock_skew = cfg != NULL ? cfg->global.clock_skew : OC_DEFAULT_CLOCK_SKEW;
+    pol->now = o->has_now ? o->now : oc_now();
+    if (cfg != NULL && o->service != NULL) {
+        const struct oc_service *svc = oc_config_service(cfg, o->service);
         if (svc != NULL) {
-            pol.max_token_age = svc->max_token_age;
+            pol->max_token_age = svc->max_token_age;
         }
     }
+    return 0;
+}
 
-    const char *jp = o.jwks;
+/* The signing keys: --jwks, or keys.json in the config's jwks_dir. 0, or
+ * -1 with the reason printed. */
+static int load_keys(struct verify *x)
+{
+    char jwks_path[OC_CONFIG_PATH_MAX + 32];
+    const char *jp = x->o.jwks, *why = NULL;
+
     if (jp == NULL) {
-        if (cfg == NULL) {
+        if (x->cfg == NULL) {
             fprintf(stderr, "verify-token: no keys: give --jwks FILE or --config FILE\n");
-            goto out;
+            return -1;
         }
-        snprintf(jwks_path, sizeof(jwks_path), "%s/%s", cfg->global.jwks_dir, CTL_JWKS_FILE);
+        snprintf(jwks_path, sizeof(jwks_path), "%s/%s", x->cfg->global.jwks_dir, CTL_JWKS_FILE);
         jp = jwks_path;
     }
-    const char *why = NULL;
-    r = oc_jwks_load_file(jp, &jwks, &why);
+    int r = oc_jwks_load_file(jp, &x->jwks, &why);
     if (r < 0) {
         fprintf(stderr,
                 "verify-token: cannot use the signing keys in %s: %s (is openclawd refreshing "
                 "them? or give --jwks FILE)\n",
                 jp, why != NULL ? why : strerror(-r));
-        goto out;
+        return -1;
     }
+    return 0;
+}
 
-    bool over = false;
-    r = read_token(&tok, &tok_len, &over);
+/* The token from standard input, and its fingerprint. 0, or -1 with the
+ * reason printed. */
+static int read_input(struct verify *x)
+{
+    int r = read_token(&x->tok, &x->tok_len, &x->over);
     if (r < 0) {
         fprintf(stderr, "verify-token: cannot read the token from standard input: %s\n",
                 strerror(-r));
-        goto out;
+        return -1;
     }
-    if (tok_len == 0) {
+    if (x->tok_len == 0) {
         fprintf(stderr, "verify-token: no token on standard input\n");
-        goto out;
+        return -1;
     }
+    (void)oc_token_fingerprint(x->tok, x->tok_len, x->hash);
+    return 0;
+}
 
-    char hash[17] = "";
-    (void)oc_token_fingerprint(tok, tok_len, hash);
+/* Every check, as the PAM module runs them: the token's own (the
+ * library's report), then the agent's and the host policy's. 0, or -1
+ * when out of memory (printed). */
+static int run_checks(struct verify *x)
+{
+    struct oc_verify_report report = {.explain = true};
+    struct verdict *v = &x->v;
+    const struct oc_verify_result *res;
 
-    if (over) {
-        add_check(&v, "size", false, "more than %d bytes on standard input (limit %d)",
+    if (x->over) {
+        add_check(v, "size", false, "more than %d bytes on standard input (limit %d)",
                   CTL_STDIN_MAX, OC_TOKEN_MAX);
     } else {
-        r = oc_verify_token(tok, tok_len, jwks, &pol, &res, &report);
+        int r = oc_verify_token(x->tok, x->tok_len, x->jwks, &x->pol, &x->res, &report);
         for (size_t i = 0; i < report.n; i++) {
-            add_check(&v, report.checks[i].name, report.checks[i].ok, "%s",
-                      report.checks[i].detail);
+            add_check(v, report.checks[i].name, report.checks[i].ok, "%s", report.checks[i].detail);
         }
         if (r == -ENOMEM) {
             fprintf(stderr, "verify-token: out of memory\n");
-            goto out;
+            return -1;
         }
-        if (r < 0 && v.failed == NULL) {
-            add_check(&v,
+        if (r < 0 && v->failed == NULL) {
+            add_check(v,
                       oc_verify_report_failed(&report)[0] != '\0' ? oc_verify_report_failed(&report)
                                                                   : "policy",
                       false, "refused (%s)", strerror(-r));
         }
     }
-
-    const struct oc_agent *agent = NULL;
-    uint32_t uid = 0;
+    res = x->res;
     if (res != NULL) {
         if (res->is_agent_identity) {
-            add_check(&v, "agent-id", true,
+            add_check(v, "agent-id", true,
                       "Entra Agent ID (facets act \"%s\" sub \"%s\"), blueprint %s",
                       res->xms_act_fct != NULL ? res->xms_act_fct : "",
                       res->xms_sub_fct != NULL ? res->xms_sub_fct : "",
                       res->xms_par_app_azp != NULL ? res->xms_par_app_azp : "unknown");
         }
-        if (cfg != NULL) {
-            check_host_policy(&o, cfg, res, pol.now, &v, &agent, &uid);
+        if (x->cfg != NULL) {
+            check_host_policy(&x->o, x->cfg, res, x->pol.now, v, &x->agent, &x->uid);
         }
     }
-    bool valid = res != NULL && v.failed == NULL;
+    return 0;
+}
 
-    if (o.json) {
-        cJSON *root = cJSON_CreateObject();
-        if (root == NULL) {
+/* The verdict as JSON. -1 when out of memory (nothing printed). */
+static int print_json(const struct verify *x, bool valid)
+{
+    const struct verdict *v = &x->v;
+    cJSON *root = cJSON_CreateObject();
+    if (root == NULL) {
+        return -1;
+    }
+    cJSON_AddBoolToObject(root, "valid", valid);
+    if (v->failed != NULL) {
+        cJSON_AddStringToObject(root, "failed", v->failed);
+    }
+    cJSON_AddStringToObject(root, "token_sha256_prefix", x->hash);
+    cJSON *checks = cJSON_AddArrayToObject(root, "checks");
+    for (size_t i = 0; checks != NULL && i < v->n; i++) {
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddStringToObject(c, "name", v->checks[i].name);
+        cJSON_AddBoolToObject(c, "ok", v->checks[i].ok);
+        cJSON_AddStringToObject(c, "detail", v->checks[i].detail);
+        cJSON_AddItemToArray(checks, c);
+    }
+    if (x->res != NULL) {
+        cJSON_AddItemToObject(root, "agent", agent_json(x->res, x->agent, x->uid));
+    } else {
+        cJSON_AddNullToObject(root, "agent");
+    }
+    if (x->o.show_claims) {
+        print_claims(x->tok, x->tok_len, true, root);
+    }
+    char *s = cJSON_Print(root);
+    if (s != NULL) {
+        printf("%s\n", s);
+        free(s);
+    }
+    cJSON_Delete(root);
+    return 0;
+}
+
+/* The verdict as text: one line a check, then the result. */
+static void print_text(const struct verify *x, bool valid)
+{
+    const struct verdict *v = &x->v;
+    const char *id = x->res != NULL ? x->res->log_id : NULL;
+
+    printf("token: sha256 %s…%s%s\n", x->hash, id != NULL ? ", id " : "", id != NULL ? id : "");
+    for (size_t i = 0; i < v->n; i++) {
+        printf("  %-4s %-13s %s\n", v->checks[i].ok ? "ok" : "FAIL", v->checks[i].name,
+               v->checks[i].detail);
+    }
+    if (x->o.show_claims) {
+        print_claims(x->tok, x->tok_len, false, NULL);
+    }
+    if (valid) {
+        printf("result: VALID%s%s\n", x->agent != NULL ? " for agent " : "",
+               x->agent != NULL ? x->agent->name : "");
+    } else {
+        printf("result: REFUSED at check '%s'\n", v->failed != NULL ? v->failed : "?");
+    }
+}
+
+int ctl_verify_token(int argc, char **argv)
+{
+    struct verify x = {0};
+    bool valid = false;
+    int rc = CTL_EXIT_USAGE;
+    int r = parse_args(argc, argv, &x.o);
+    if (r != 0) {
+        return r > 0 ? CTL_EXIT_OK : CTL_EXIT_USAGE;
+    }
+    if (load_config(&x) < 0 || build_policy(&x) < 0 || load_keys(&x) < 0 || read_input(&x) < 0 ||
+        run_checks(&x) < 0) {
+        goto out;
+    }
+    valid = x.res != NULL && x.v.failed == NULL;
+    if (x.o.json) {
+        if (print_json(&x, valid) < 0) {
             goto out;
         }
-        cJSON_AddBoolToObject(root, "valid", valid);
-        if (v.failed != NULL) {
-            cJSON_AddStringToObject(root, "failed", v.failed);
-        }
-        cJSON_AddStringToObject(root, "token_sha256_prefix", hash);
-        cJSON *checks = cJSON_AddArrayToObject(root, "checks");
-        for (size_t i = 0; checks != NULL && i < v.n; i++) {
-            cJSON *c = cJSON_CreateObject();
-            cJSON_AddStringToObject(c, "name", v.checks[i].name);
-            cJSON_AddBoolToObject(c, "ok", v.checks[i].ok);
-            cJSON_AddStringToObject(c, "detail", v.checks[i].detail);
-            cJSON_AddItemToArray(checks, c);
-        }
-        if (res != NULL) {
-            cJSON_AddItemToObject(root, "agent", agent_json(res, agent, uid));
-        } else {
-            cJSON_AddNullToObject(root, "agent");
-        }
-        if (o.show_claims) {
-            print_claims(tok, tok_len, true, root);
-        }
-        char *s = cJSON_Print(root);
-        if (s != NULL) {
-            printf("%s\n", s);
-            free(s);
-        }
-        cJSON_Delete(root);
     } else {
-        printf("token: sha256 %s…%s%s\n", hash, res != NULL && res->log_id != NULL ? ", id " : "",
-               res != NULL && res->log_id != NULL ? res->log_id : "");
-        for (size_t i = 0; i < v.n; i++) {
-            printf("  %-4s %-13s %s\n", v.checks[i].ok ? "ok" : "FAIL", v.checks[i].name,
-                   v.checks[i].detail);
-        }
-        if (o.show_claims) {
-            print_claims(tok, tok_len, false, NULL);
-        }
-        if (valid) {
-            printf("result: VALID%s%s\n", agent != NULL ? " for agent " : "",
-                   agent != NULL ? agent->name : "");
-        } else {
-            printf("result: REFUSED at check '%s'\n", v.failed != NULL ? v.failed : "?");
-        }
+        print_text(&x, valid);
     }
     rc = valid ? CTL_EXIT_OK : CTL_EXIT_REFUSED;
-
 out:
-    if (tok != NULL) {
-        oc_free_wipe(tok, CTL_STDIN_MAX + 1);
-    }
-    free(v2_default);
-    oc_verify_result_free(res);
-    oc_jwks_free(jwks);
-    oc_config_free(cfg);
+    verify_free(&x);
     return rc;
 }

@@ -1,9 +1,12 @@
 # helper/lib/local.mk: libochelper, what more than one helper program needs
-# (helper/lib/README.md): the one ssh wire encoder, the NSS cache writer,
-# the sweep of temporary files a killed writer left behind, the one reader
-# of private files.
+# (helper/lib/README.md): the one ssh wire encoder, the NSS cache writer
+# (oc_nsscwrite: the image; oc_cachebuild: its users and groups from the
+# config and directory.json), the sweep of temporary files a killed writer
+# left behind, the one reader of private files. The NSS cache tests and
+# bench/nss link it for the writer (nss_openclaw/local.mk).
 noinst_LTLIBRARIES += helper/lib/libochelper.la
 helper_lib_libochelper_la_SOURCES = helper/lib/oc_sshwire.c helper/lib/oc_sshwire.h \
+	helper/lib/oc_nsscwrite.c helper/lib/oc_nsscwrite.h \
 	helper/lib/oc_cachebuild.c helper/lib/oc_cachebuild.h \
 	helper/lib/oc_sweep.c helper/lib/oc_sweep.h \
 	helper/lib/oc_privfile.c helper/lib/oc_privfile.h

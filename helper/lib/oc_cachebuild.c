@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "helper/lib/oc_cachebuild.h"
+#include "helper/lib/oc_nsscwrite.h"
 #include "idmap.h"
 #include "nsscache.h"
 

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* oc_sshwire.c: ssh public key and signature blobs, fingerprints (see oc_sshwire.h). */
+/* oc_sshwire.c: the ssh wire writer, ssh public key and signature blobs, fingerprints
+ * (see oc_sshwire.h). */
 #include "config.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -15,62 +17,150 @@
 
 /* ---- ssh wire format (RFC 4251 5) ---- */
 
-struct wbuf {
-    uint8_t *p;
-    size_t cap;
-    size_t len;
-    bool overflow;
-};
+/* A growing buffer's first allocation. */
+#define WBUF_FIRST 256u
 
-static void put_bytes(struct wbuf *w, const void *d, size_t n)
+void oc_ssh_wbuf_fixed(struct oc_ssh_wbuf *w, uint8_t *buf, size_t cap)
 {
-    if (w->overflow || n > w->cap - w->len) {
-        w->overflow = true;
+    *w = (struct oc_ssh_wbuf){.p = buf, .cap = cap};
+}
+
+void oc_ssh_wbuf_alloc(struct oc_ssh_wbuf *w, size_t max)
+{
+    *w = (struct oc_ssh_wbuf){.max = max};
+}
+
+/* Room for n more bytes: in the caller's buffer, or by growing ours. */
+static bool wbuf_room(struct oc_ssh_wbuf *w, size_t n)
+{
+    size_t cap;
+    uint8_t *p;
+
+    if (w->err != 0) {
+        return false;
+    }
+    if (n <= w->cap - w->len) {
+        return true;
+    }
+    if (w->max == 0 || n > w->max - w->len) {
+        w->err = -ENOBUFS;
+        return false;
+    }
+    cap = w->cap;
+    if (cap == 0) {
+        cap = WBUF_FIRST < w->max ? WBUF_FIRST : w->max;
+    }
+    while (cap < w->len + n) {
+        cap = cap > w->max / 2 ? w->max : cap * 2;
+    }
+    p = realloc(w->p, cap);
+    if (p == NULL) {
+        w->err = -ENOMEM;
+        return false;
+    }
+    w->p = p;
+    w->cap = cap;
+    return true;
+}
+
+int oc_ssh_wbuf_take(struct oc_ssh_wbuf *w, uint8_t **ret_buf, size_t *ret_len)
+{
+    int r = w->err;
+
+    if (r == 0 && w->p == NULL) {
+        r = wbuf_room(w, 1) ? 0 : w->err; /* nothing written: still a buffer to free() */
+    }
+    if (r < 0) {
+        if (w->max > 0) {
+            free(w->p); /* ours, never the caller's buffer */
+        }
+    } else {
+        *ret_buf = w->p;
+        *ret_len = w->len;
+    }
+    *w = (struct oc_ssh_wbuf){0};
+    return r;
+}
+
+void oc_ssh_put_bytes(struct oc_ssh_wbuf *w, const void *d, size_t n)
+{
+    if (n == 0 || !wbuf_room(w, n)) {
         return;
     }
     memcpy(w->p + w->len, d, n);
     w->len += n;
 }
 
-static void put_u32(struct wbuf *w, uint32_t v)
+void oc_ssh_put_u8(struct oc_ssh_wbuf *w, uint8_t v)
+{
+    oc_ssh_put_bytes(w, &v, 1);
+}
+
+void oc_ssh_put_u32(struct oc_ssh_wbuf *w, uint32_t v)
 {
     uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-    put_bytes(w, b, sizeof(b));
+    oc_ssh_put_bytes(w, b, sizeof(b));
 }
 
-static void put_string(struct wbuf *w, const void *d, size_t n)
+void oc_ssh_put_string(struct oc_ssh_wbuf *w, const void *d, size_t n)
 {
     if (n > UINT32_MAX) {
-        w->overflow = true;
+        w->err = w->err != 0 ? w->err : -ENOBUFS;
         return;
     }
-    put_u32(w, (uint32_t)n);
-    put_bytes(w, d, n);
+    oc_ssh_put_u32(w, (uint32_t)n);
+    oc_ssh_put_bytes(w, d, n);
 }
 
-static void put_cstring(struct wbuf *w, const char *s)
+void oc_ssh_put_cstring(struct oc_ssh_wbuf *w, const char *s)
 {
-    put_string(w, s, strlen(s));
+    oc_ssh_put_string(w, s, strlen(s));
 }
 
 /* An unsigned big-endian integer as an mpint: no leading zero bytes, one
  * zero byte in front when the high bit is set, zero as the empty string. */
-static void put_mpint(struct wbuf *w, const uint8_t *d, size_t n)
+void oc_ssh_put_mpint(struct oc_ssh_wbuf *w, const uint8_t *d, size_t n)
 {
     while (n > 0 && d[0] == 0) {
         d++;
         n--;
     }
     if (n > 0 && (d[0] & 0x80) != 0) {
-        put_u32(w, (uint32_t)n + 1);
-        put_bytes(w, "", 1);
-        put_bytes(w, d, n);
+        oc_ssh_put_u32(w, (uint32_t)n + 1);
+        oc_ssh_put_u8(w, 0);
+        oc_ssh_put_bytes(w, d, n);
     } else {
-        put_string(w, d, n);
+        oc_ssh_put_string(w, d, n);
     }
 }
 
-static int put_bn_param(struct wbuf *w, EVP_PKEY *pkey, const char *name)
+size_t oc_ssh_string_begin(struct oc_ssh_wbuf *w)
+{
+    size_t at = w->len;
+
+    oc_ssh_put_u32(w, 0);
+    return at;
+}
+
+void oc_ssh_string_end(struct oc_ssh_wbuf *w, size_t at)
+{
+    size_t n;
+
+    if (w->err != 0 || at > w->len || w->len - at < 4) {
+        return;
+    }
+    n = w->len - at - 4;
+    if (n > UINT32_MAX) {
+        w->err = -ENOBUFS;
+        return;
+    }
+    w->p[at] = (uint8_t)(n >> 24);
+    w->p[at + 1] = (uint8_t)(n >> 16);
+    w->p[at + 2] = (uint8_t)(n >> 8);
+    w->p[at + 3] = (uint8_t)n;
+}
+
+static int put_bn_param(struct oc_ssh_wbuf *w, EVP_PKEY *pkey, const char *name)
 {
     BIGNUM *bn = NULL;
     uint8_t b[1024];
@@ -85,17 +175,18 @@ static int put_bn_param(struct wbuf *w, EVP_PKEY *pkey, const char *name)
         return -EOVERFLOW;
     }
     BN_free(bn);
-    put_mpint(w, b, (size_t)n);
+    oc_ssh_put_mpint(w, b, (size_t)n);
     return 0;
 }
 
 int oc_ssh_pubkey_blob(EVP_PKEY *pkey, uint8_t *buf, size_t cap, size_t *ret_len)
 {
-    struct wbuf w = {.p = buf, .cap = cap};
+    struct oc_ssh_wbuf w;
     int r;
 
+    oc_ssh_wbuf_fixed(&w, buf, cap);
     if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA) {
-        put_cstring(&w, OC_SSH_ALG_RSA);
+        oc_ssh_put_cstring(&w, OC_SSH_ALG_RSA);
         r = put_bn_param(&w, pkey, OSSL_PKEY_PARAM_RSA_E);
         r = r < 0 ? r : put_bn_param(&w, pkey, OSSL_PKEY_PARAM_RSA_N);
         if (r < 0) {
@@ -132,13 +223,13 @@ int oc_ssh_pubkey_blob(EVP_PKEY *pkey, uint8_t *buf, size_t cap, size_t *ret_len
             plen != curves[c].point || point[0] != 0x04) {
             return -EINVAL;
         }
-        put_cstring(&w, curves[c].alg);
-        put_cstring(&w, curves[c].curve);
-        put_string(&w, point, plen);
+        oc_ssh_put_cstring(&w, curves[c].alg);
+        oc_ssh_put_cstring(&w, curves[c].curve);
+        oc_ssh_put_string(&w, point, plen);
     } else {
         return -EOPNOTSUPP;
     }
-    if (w.overflow) {
+    if (w.err != 0) {
         return -ENOBUFS;
     }
     *ret_len = w.len;
@@ -188,63 +279,74 @@ int oc_ssh_fingerprint(const uint8_t *blob, size_t len, char ret_fp[OC_SSH_FP_SI
 int oc_ssh_sig_blob(const char *algo, const uint8_t *raw, size_t raw_len, uint8_t *buf, size_t cap,
                     size_t *ret_len)
 {
-    struct wbuf w = {.p = buf, .cap = cap};
+    struct oc_ssh_wbuf w;
 
-    put_cstring(&w, algo);
+    oc_ssh_wbuf_fixed(&w, buf, cap);
+    oc_ssh_put_cstring(&w, algo);
     if (strcmp(algo, OC_SSH_ALG_P256) == 0) {
-        uint8_t inner[2 * (4 + 33)];
-        struct wbuf iw = {.p = inner, .cap = sizeof(inner)};
+        size_t at;
 
         if (raw_len != 64) {
             return -EINVAL;
         }
-        put_mpint(&iw, raw, 32);
-        put_mpint(&iw, raw + 32, 32);
-        if (iw.overflow) {
-            return -ENOBUFS;
-        }
-        put_string(&w, inner, iw.len);
+        /* string (mpint r, mpint s) */
+        at = oc_ssh_string_begin(&w);
+        oc_ssh_put_mpint(&w, raw, 32);
+        oc_ssh_put_mpint(&w, raw + 32, 32);
+        oc_ssh_string_end(&w, at);
     } else if (strcmp(algo, OC_SSH_ALG_RSA_SHA256) == 0 ||
                strcmp(algo, OC_SSH_ALG_RSA_SHA512) == 0) {
         if (raw_len == 0 || raw_len > OC_SSH_RAW_SIG_MAX) {
             return -EINVAL;
         }
-        put_string(&w, raw, raw_len);
+        oc_ssh_put_string(&w, raw, raw_len);
     } else {
         return -EOPNOTSUPP;
     }
-    if (w.overflow) {
+    if (w.err != 0) {
         return -ENOBUFS;
     }
     *ret_len = w.len;
     return 0;
 }
 
-/* ---- what ssh-sign may sign ---- */
+/* ---- the field reader ---- */
 
-struct rbuf {
-    const uint8_t *p;
-    size_t len;
-    size_t off;
-};
-
-static bool get_string(struct rbuf *r, const uint8_t **ret, size_t *ret_len)
+bool oc_ssh_get_u8(struct oc_ssh_rbuf *r, uint8_t *ret)
 {
-    uint32_t n;
+    if (r->off >= r->len) {
+        return false;
+    }
+    *ret = r->p[r->off++];
+    return true;
+}
 
+bool oc_ssh_get_u32(struct oc_ssh_rbuf *r, uint32_t *ret)
+{
     if (r->len - r->off < 4) {
         return false;
     }
-    n = (uint32_t)r->p[r->off] << 24 | (uint32_t)r->p[r->off + 1] << 16 |
-        (uint32_t)r->p[r->off + 2] << 8 | (uint32_t)r->p[r->off + 3];
-    if (n > r->len - r->off - 4) {
-        return false;
-    }
-    *ret = r->p + r->off + 4;
-    *ret_len = n;
-    r->off += 4 + (size_t)n;
+    *ret = (uint32_t)r->p[r->off] << 24 | (uint32_t)r->p[r->off + 1] << 16 |
+           (uint32_t)r->p[r->off + 2] << 8 | (uint32_t)r->p[r->off + 3];
+    r->off += 4;
     return true;
 }
+
+bool oc_ssh_get_string(struct oc_ssh_rbuf *r, const uint8_t **ret, size_t *ret_len)
+{
+    struct oc_ssh_rbuf at = *r;
+    uint32_t n;
+
+    if (!oc_ssh_get_u32(&at, &n) || n > at.len - at.off) {
+        return false;
+    }
+    *ret = at.p + at.off;
+    *ret_len = n;
+    r->off = at.off + (size_t)n;
+    return true;
+}
+
+/* ---- what ssh-sign may sign ---- */
 
 static bool string_is(const uint8_t *s, size_t n, const char *want)
 {
@@ -267,13 +369,13 @@ static int refuse(const char **ret_why, const char *why)
     return -EPERM;
 }
 
-static int check_userauth(struct rbuf *r, const uint8_t *key, size_t key_len, const char *algo,
-                          struct oc_ssh_signable *out, const char **ret_why)
+static int check_userauth(struct oc_ssh_rbuf *r, const uint8_t *key, size_t key_len,
+                          const char *algo, struct oc_ssh_signable *out, const char **ret_why)
 {
     const uint8_t *s;
     size_t n;
 
-    if (!get_string(r, &s, &n) || n == 0 || n > OC_SSH_SESSION_ID_MAX) {
+    if (!oc_ssh_get_string(r, &s, &n) || n == 0 || n > OC_SSH_SESSION_ID_MAX) {
         return refuse(ret_why, "neither an ssh userauth request nor an SSHSIG blob");
     }
     memcpy(out->session_id, s, n);
@@ -282,14 +384,14 @@ static int check_userauth(struct rbuf *r, const uint8_t *key, size_t key_len, co
         return refuse(ret_why, "neither an ssh userauth request nor an SSHSIG blob");
     }
     r->off++;
-    if (!get_string(r, &s, &n)) {
+    if (!oc_ssh_get_string(r, &s, &n)) {
         return refuse(ret_why, "userauth request: no user");
     }
     copy_printable(out->user, sizeof(out->user), s, n);
-    if (!get_string(r, &s, &n) || !string_is(s, n, OC_SSH_USERAUTH_SERVICE)) {
+    if (!oc_ssh_get_string(r, &s, &n) || !string_is(s, n, OC_SSH_USERAUTH_SERVICE)) {
         return refuse(ret_why, "userauth request: service is not ssh-connection");
     }
-    if (!get_string(r, &s, &n)) {
+    if (!oc_ssh_get_string(r, &s, &n)) {
         return refuse(ret_why, "userauth request: no method");
     }
     if (string_is(s, n, OC_SSH_METHOD_HOSTBOUND)) {
@@ -301,19 +403,19 @@ static int check_userauth(struct rbuf *r, const uint8_t *key, size_t key_len, co
         return refuse(ret_why, "userauth request: not a signature request (flag is not TRUE)");
     }
     r->off++;
-    if (!get_string(r, &s, &n) || algo == NULL || !string_is(s, n, algo)) {
+    if (!oc_ssh_get_string(r, &s, &n) || algo == NULL || !string_is(s, n, algo)) {
         return refuse(ret_why, "userauth request: its algorithm is not the one signed with");
     }
-    if (!get_string(r, &s, &n) || n != key_len || memcmp(s, key, n) != 0) {
+    if (!oc_ssh_get_string(r, &s, &n) || n != key_len || memcmp(s, key, n) != 0) {
         return refuse(ret_why, "userauth request: for another key than the agent's");
     }
-    if (out->hostbound && (!get_string(r, &s, &n) || n == 0)) {
+    if (out->hostbound && (!oc_ssh_get_string(r, &s, &n) || n == 0)) {
         return refuse(ret_why, "userauth request: hostbound without a host key");
     }
     return 0;
 }
 
-static int check_sshsig(struct rbuf *r, const char *const *namespaces, size_t n_namespaces,
+static int check_sshsig(struct oc_ssh_rbuf *r, const char *const *namespaces, size_t n_namespaces,
                         struct oc_ssh_signable *out, const char **ret_why)
 {
     const uint8_t *s;
@@ -321,7 +423,7 @@ static int check_sshsig(struct rbuf *r, const char *const *namespaces, size_t n_
     bool allowed = false;
 
     r->off = sizeof(OC_SSHSIG_MAGIC) - 1;
-    if (!get_string(r, &s, &n) || n == 0 || n > OC_SSH_NAMESPACE_MAX) {
+    if (!oc_ssh_get_string(r, &s, &n) || n == 0 || n > OC_SSH_NAMESPACE_MAX) {
         return refuse(ret_why, "SSHSIG: no namespace");
     }
     copy_printable(out->ns, sizeof(out->ns), s, n);
@@ -331,17 +433,17 @@ static int check_sshsig(struct rbuf *r, const char *const *namespaces, size_t n_
     if (!allowed) {
         return refuse(ret_why, "SSHSIG: namespace not allowed (ssh_namespaces in openclaw.conf)");
     }
-    if (!get_string(r, &s, &n) || n != 0) {
+    if (!oc_ssh_get_string(r, &s, &n) || n != 0) {
         return refuse(ret_why, "SSHSIG: reserved field not empty");
     }
-    if (!get_string(r, &s, &n)) {
+    if (!oc_ssh_get_string(r, &s, &n)) {
         return refuse(ret_why, "SSHSIG: no hash algorithm");
     }
     want = string_is(s, n, "sha256") ? 32 : string_is(s, n, "sha512") ? 64 : 0;
     if (want == 0) {
         return refuse(ret_why, "SSHSIG: hash algorithm is not sha256 or sha512");
     }
-    if (!get_string(r, &s, &n) || n != want) {
+    if (!oc_ssh_get_string(r, &s, &n) || n != want) {
         return refuse(ret_why, "SSHSIG: digest length does not match the hash");
     }
     out->sshsig = true;
@@ -354,7 +456,7 @@ int oc_ssh_signable_check(const uint8_t *data, size_t len, const uint8_t *key, s
 {
     static const char *const defaults[] = {OC_SSH_NAMESPACES_DEFAULT};
     struct oc_ssh_signable out;
-    struct rbuf r = {.p = data, .len = len, .off = 0};
+    struct oc_ssh_rbuf r = {.p = data, .len = len, .off = 0};
     int rc;
 
     memset(&out, 0, sizeof(out));

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * oc_sshwire.h: the ssh wire formats openclawd builds for ssh-sign: public
- * key blobs (RFC 4253 6.6, RFC 5656 3.1), signature blobs (RFC 4253 6.6,
+ * oc_sshwire.h: the project's one ssh wire encoder: the field writer
+ * (RFC 4251 5: byte, uint32, string, mpint) that every ssh message and
+ * blob built in openclaw goes through (ssh-sign in openclawd, the
+ * ssh-agent of openclaw-token, the directory sync's ssh keys) and the
+ * matching field reader (the ssh-agent's requests, what ssh-sign may
+ * sign), public key blobs (RFC 4253 6.6, RFC 5656 3.1), signature blobs (RFC 4253 6.6,
  * RFC 5656 3.1.2, RFC 8332 3) and SHA-256 fingerprints as ssh-keygen -l
  * prints them. OpenSSL only; no TPM, no I/O, no logging.
  */
@@ -26,6 +30,60 @@
 #define OC_SSH_SIG_BLOB_MAX 512u
 /* "SHA256:" + 43 base64 characters + NUL, as ssh-keygen -l prints it. */
 #define OC_SSH_FP_SIZE 51u
+
+/* ---- the field writer (RFC 4251 5) ---- */
+
+/*
+ * Fields written one after the other into the caller's buffer (cap bytes:
+ * oc_ssh_wbuf_fixed) or into one that grows up to max bytes
+ * (oc_ssh_wbuf_alloc; not for secrets: growing leaves old copies
+ * unwiped). The first field that does not fit sets err and every later one
+ * is dropped, so a builder checks once, at the end. No offset is ever
+ * computed by hand: a length known only afterwards (an ssh-agent message,
+ * a signature's inner string) is a string_begin/string_end pair.
+ */
+struct oc_ssh_wbuf {
+    uint8_t *p;
+    size_t len, cap;
+    size_t max; /* growing buffer: most bytes; 0: the caller's buffer */
+    int err;    /* 0, -ENOBUFS (over cap or max) or -ENOMEM */
+};
+
+void oc_ssh_wbuf_fixed(struct oc_ssh_wbuf *w, uint8_t *buf, size_t cap);
+void oc_ssh_wbuf_alloc(struct oc_ssh_wbuf *w, size_t max);
+/* A growing buffer handed over: 0 with *ret_buf (free() it) and *ret_len,
+ * or its err (the buffer freed). w is empty afterwards either way. */
+int oc_ssh_wbuf_take(struct oc_ssh_wbuf *w, uint8_t **ret_buf, size_t *ret_len);
+
+void oc_ssh_put_bytes(struct oc_ssh_wbuf *w, const void *d, size_t n);
+void oc_ssh_put_u8(struct oc_ssh_wbuf *w, uint8_t v);
+void oc_ssh_put_u32(struct oc_ssh_wbuf *w, uint32_t v);
+void oc_ssh_put_string(struct oc_ssh_wbuf *w, const void *d, size_t n);
+void oc_ssh_put_cstring(struct oc_ssh_wbuf *w, const char *s);
+/* An unsigned big-endian integer of n bytes as an mpint (leading zeros
+ * dropped, a zero byte in front when the high bit is set). */
+void oc_ssh_put_mpint(struct oc_ssh_wbuf *w, const uint8_t *d, size_t n);
+/* A string whose content is written next: begin writes its length field
+ * and returns where it is; end sets it to the bytes written since. */
+size_t oc_ssh_string_begin(struct oc_ssh_wbuf *w);
+void oc_ssh_string_end(struct oc_ssh_wbuf *w, size_t at);
+
+/* ---- the field reader (RFC 4251 5) ---- */
+
+/* Fields read one after the other from len bytes at p, from off on. A
+ * getter that finds too few bytes left returns false and reads nothing. */
+struct oc_ssh_rbuf {
+    const uint8_t *p;
+    size_t len;
+    size_t off;
+};
+
+bool oc_ssh_get_u8(struct oc_ssh_rbuf *r, uint8_t *ret);
+bool oc_ssh_get_u32(struct oc_ssh_rbuf *r, uint32_t *ret);
+/* *ret points into the buffer (not NUL-terminated). */
+bool oc_ssh_get_string(struct oc_ssh_rbuf *r, const uint8_t **ret, size_t *ret_len);
+
+/* ---- keys, signatures, fingerprints ---- */
 
 /* The ssh wire-format public key blob of pkey: "ssh-rsa" (e, n) or
  * "ecdsa-sha2-nistp256/384/521" (curve, Q). -EOPNOTSUPP for other keys,

@@ -48,6 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "helper/lib/oc_nsscwrite.h"
 #include "nsscache.h"
 
 #ifndef OC_NSS_MODULE_PATH

@@ -3,7 +3,8 @@
 # nss-wrapper.sh: libnss_openclaw.so.2 as built, through nss_wrapper
 # (getent passwd|group, id), with a cache made by "openclawctl cache
 # rebuild". Also checks the module's ELF: libc.so.6 is its only NEEDED
-# entry and it exports nothing but _nss_openclaw_*. Prints TAP.
+# entry, it exports nothing but _nss_openclaw_*, and it carries the cache
+# reader but not the writer. Prints TAP.
 set -u
 
 : "${top_builddir:?}"
@@ -44,6 +45,17 @@ exports=$(readelf --dyn-syms -W "$MODULE" | awk '$7 != "UND" && ($5 == "GLOBAL" 
 check "exports only _nss_openclaw_* (other: '$exports')" test -z "$exports"
 soname=$(readelf -d "$MODULE" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 check "SONAME is libnss_openclaw.so.2" test "$soname" = "libnss_openclaw.so.2"
+# The module maps a cache and never builds one: the writer
+# (helper/lib/oc_nsscwrite.c, libochelper) is not linked in. Read from the
+# full symbol table, which a module built in the tree keeps.
+funcs=$(readelf -s -W "$MODULE" | awk '$4 == "FUNC" {print $8}')
+if ! printf '%s\n' "$funcs" | grep -qx 'oc_nssc_open'; then
+    skip "the module carries no cache writer" "no symbol table (a stripped module)"
+elif printf '%s\n' "$funcs" | grep -qx 'oc_nssc_build'; then
+    notok "the module carries the cache reader, not the writer (oc_nssc_build is in it)"
+else
+    ok "the module carries the cache reader, not the writer (oc_nssc_build)"
+fi
 
 # --- through nss_wrapper ----------------------------------------------
 WRAPPER=

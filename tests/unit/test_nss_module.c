@@ -32,6 +32,7 @@
 
 #include <cmocka.h>
 
+#include "helper/lib/oc_nsscwrite.h"
 #include "nsscache.h"
 
 #ifndef OC_NSS_MODULE_PATH

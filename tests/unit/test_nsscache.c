@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "helper/lib/oc_nsscwrite.h"
 #include "nsscache.h"
 
 #define UMIN 100000u

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of the ssh wire formats openclawd builds for ssh-sign (no TPM). */
+/* Unit tests of the ssh wire encoder and of the formats openclawd builds for ssh-sign
+ * (no TPM). */
 #include "config.h"
 
 #include <errno.h>
@@ -312,6 +313,55 @@ static void test_signable_refuses_a_jws(void **state)
                      -EPERM);
 }
 
+/* The field writer: a string whose length is set afterwards, the caller's
+ * buffer refusing what does not fit, a growing one up to its cap. */
+static void test_wbuf_fields(void **state)
+{
+    static const uint8_t want[] = {0, 0, 0, 7, 14, 0, 0, 0, 2, 'a', 'b', 0, 0, 0, 1, 0x80};
+    static const uint8_t mp[] = {0, 0, 0x80};
+    uint8_t fixed[8], *m = NULL, big[600];
+    struct oc_ssh_wbuf w;
+    size_t n = 0, at;
+    (void)state;
+
+    oc_ssh_wbuf_alloc(&w, 64);
+    at = oc_ssh_string_begin(&w);
+    oc_ssh_put_u8(&w, 14);
+    oc_ssh_put_cstring(&w, "ab");
+    oc_ssh_string_end(&w, at);
+    oc_ssh_put_u32(&w, 1);
+    oc_ssh_put_u8(&w, 0x80);
+    assert_int_equal(oc_ssh_wbuf_take(&w, &m, &n), 0);
+    assert_int_equal(n, sizeof(want));
+    assert_memory_equal(m, want, n);
+    free(m);
+
+    /* the caller's buffer: the field that does not fit and every later one dropped */
+    oc_ssh_wbuf_fixed(&w, fixed, sizeof(fixed));
+    oc_ssh_put_mpint(&w, mp, sizeof(mp)); /* 00 00 00 02 00 80 */
+    assert_int_equal(w.err, 0);
+    assert_int_equal(w.len, 6);
+    assert_memory_equal(fixed, "\0\0\0\x02\0\x80", 6);
+    oc_ssh_put_u32(&w, 7);
+    assert_int_equal(w.err, -ENOBUFS);
+    oc_ssh_put_u8(&w, 1);
+    assert_int_equal(w.len, 6);
+
+    /* a growing buffer: past its first allocation, and refused over its cap */
+    memset(big, 0x5a, sizeof(big));
+    oc_ssh_wbuf_alloc(&w, 4 + sizeof(big));
+    oc_ssh_put_string(&w, big, sizeof(big));
+    assert_int_equal(oc_ssh_wbuf_take(&w, &m, &n), 0);
+    assert_int_equal(n, 4 + sizeof(big));
+    want_string(m, big, sizeof(big));
+    free(m);
+    oc_ssh_wbuf_alloc(&w, 3 + sizeof(big));
+    oc_ssh_put_string(&w, big, sizeof(big));
+    m = NULL;
+    assert_int_equal(oc_ssh_wbuf_take(&w, &m, &n), -ENOBUFS);
+    assert_null(m);
+}
+
 static void test_fingerprint(void **state)
 {
     char fp[OC_SSH_FP_SIZE];
@@ -329,6 +379,7 @@ int main(void)
             cmocka_unit_test(test_pubkey_blob_ecdsa), cmocka_unit_test(test_pubkey_blob_rsa),
             cmocka_unit_test(test_fingerprint),       cmocka_unit_test(test_signable_userauth),
             cmocka_unit_test(test_signable_sshsig),   cmocka_unit_test(test_signable_refuses_a_jws),
+            cmocka_unit_test(test_wbuf_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
