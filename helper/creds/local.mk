@@ -1,11 +1,17 @@
 # helper/creds/local.mk: libocreds, a token for a credential: the HTTP
-# transport, the credential kinds, OIDC discovery, the credential files
-# (helper/creds/README.md). Linked by openclawd and openclaw-sync.
+# transport, one file per credential kind, OIDC discovery, the JWKS and
+# Graph requests, the credential files (helper/creds/README.md). Linked by
+# openclawd and openclaw-sync.
 ocd_cflags = $(AM_CFLAGS) $(CURL_CFLAGS) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS) $(TSS2_CFLAGS)
 
 noinst_LTLIBRARIES += helper/creds/libocreds.la
-helper_creds_libocreds_la_SOURCES = helper/creds/oc_fetch.c helper/creds/oc_fetch.h \
-	helper/creds/oc_cred.c helper/creds/oc_cred.h helper/creds/oc_discovery.c \
+helper_creds_libocreds_la_SOURCES = helper/creds/oc_http.c helper/creds/oc_http.h \
+	helper/creds/oc_fetch.c helper/creds/oc_fetch.h \
+	helper/creds/oc_credkit.c helper/creds/oc_credkit.h helper/creds/oc_credtpm.c \
+	helper/creds/oc_cred_client.c helper/creds/oc_cred_mi.c helper/creds/oc_cred_arc.c \
+	helper/creds/oc_cred_agentid.c \
+	helper/creds/oc_discovery.c helper/creds/oc_discovery.h \
+	helper/creds/oc_fetch_jwks.c helper/creds/oc_fetch_graph.c \
 	helper/creds/oc_credparse.c helper/creds/oc_credparse.h \
 	helper/creds/oc_sealed.c helper/creds/oc_sealed.h
 helper_creds_libocreds_la_CFLAGS = $(ocd_cflags)

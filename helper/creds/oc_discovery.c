@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * oc_discovery.c: OIDC discovery of the authority's endpoints (see
- * oc_cred.h). Fetched before every JWKS refresh; a document that passes
+ * oc_discovery.h). Fetched before every JWKS refresh; a document that passes
  * oc_discovery_parse() is written to <jwks_dir>/openid-configuration.json
  * (public data, 0644, atomic) and its token_endpoint and jwks_uri are used
  * from then on. Discovery down: the last good document (in memory, else
@@ -19,7 +19,9 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "helper/creds/oc_cred.h"
+#include "helper/creds/oc_credparse.h"
+#include "helper/creds/oc_discovery.h"
+#include "helper/creds/oc_http.h"
 #include "util.h"
 
 enum disc_source {
@@ -28,52 +30,48 @@ enum disc_source {
     DISC_FETCHED,  /* fetched by this process */
 };
 
-struct oc_discovery_ctx {
+struct oc_discovery_state {
     struct oc_discovery doc; /* valid unless source == DISC_NONE */
     enum disc_source source;
     int64_t fetched_at; /* when doc was fetched (the file's mtime for DISC_CACHED) */
     bool cache_tried;
-    bool chained; /* discovery just ended: the next JWKS start is its own */
     char last_error[OC_FETCH_ERR_MAX];
 };
 
-static struct oc_discovery_ctx *disc(struct oc_fetch_ctx *ctx)
+/* A discovery request in flight. */
+struct disc_job {
+    struct oc_fetch_ctx *ctx;
+    char dir[OC_CONFIG_PATH_MAX + 8]; /* the JWKS directory */
+    oc_discovery_done_fn done;
+    void *arg;
+};
+
+static struct oc_discovery_state *disc(struct oc_fetch_ctx *ctx)
 {
-    if (ctx->disc == NULL) {
-        ctx->disc = calloc(1, sizeof(*ctx->disc));
+    if (ctx->discovery == NULL) {
+        ctx->discovery = calloc(1, sizeof(*ctx->discovery));
     }
-    return ctx->disc;
+    return ctx->discovery;
 }
 
 void oc_discovery_free(struct oc_fetch_ctx *ctx)
 {
-    free(ctx->disc);
-    ctx->disc = NULL;
+    free(ctx->discovery);
+    ctx->discovery = NULL;
 }
 
 const char *oc_discovery_token_endpoint(const struct oc_fetch_ctx *ctx)
 {
-    return ctx->disc != NULL && ctx->disc->source != DISC_NONE ? ctx->disc->doc.token_endpoint
-                                                               : NULL;
+    const struct oc_discovery_state *d = ctx->discovery;
+
+    return d != NULL && d->source != DISC_NONE ? d->doc.token_endpoint : NULL;
 }
 
 const char *oc_discovery_jwks_uri(const struct oc_fetch_ctx *ctx)
 {
-    return ctx->disc != NULL && ctx->disc->source != DISC_NONE ? ctx->disc->doc.jwks_uri : NULL;
-}
+    const struct oc_discovery_state *d = ctx->discovery;
 
-bool oc_discovery_due(struct oc_fetch_ctx *ctx)
-{
-    struct oc_discovery_ctx *d = disc(ctx);
-
-    if (d == NULL) {
-        return false; /* out of memory: the constructed URLs */
-    }
-    if (d->chained) {
-        d->chained = false;
-        return false;
-    }
-    return true;
+    return d != NULL && d->source != DISC_NONE ? d->doc.jwks_uri : NULL;
 }
 
 static int expected_issuer(const struct oc_config *cfg, char *buf, size_t len)
@@ -94,7 +92,7 @@ static int validate(const struct oc_fetch_ctx *ctx, const char *buf, size_t len,
 }
 
 /* load_cache's file, open: a regular file of at most OC_DISCOVERY_MAX bytes. */
-static void load_cache_fd(struct oc_fetch_ctx *ctx, struct oc_discovery_ctx *d, int fd,
+static void load_cache_fd(struct oc_fetch_ctx *ctx, struct oc_discovery_state *d, int fd,
                           const char *path)
 {
     struct oc_discovery doc;
@@ -132,7 +130,7 @@ static void load_cache_fd(struct oc_fetch_ctx *ctx, struct oc_discovery_ctx *d, 
 }
 
 /* The cached document, once, when nothing better is known: same checks. */
-static void load_cache(struct oc_fetch_ctx *ctx, struct oc_discovery_ctx *d, const char *dir)
+static void load_cache(struct oc_fetch_ctx *ctx, struct oc_discovery_state *d, const char *dir)
 {
     char path[OC_CONFIG_PATH_MAX + 64];
     int fd;
@@ -148,60 +146,80 @@ static void load_cache(struct oc_fetch_ctx *ctx, struct oc_discovery_ctx *d, con
     }
 }
 
-int oc_discovery_start(struct oc_fetch_ctx *ctx, const char *dir, uint64_t id,
-                       struct oc_fetch_error *err)
+static void discovery_done(void *arg, struct oc_http_answer *a);
+
+int oc_discovery_start(struct oc_fetch_ctx *ctx, const char *dir, oc_discovery_done_fn done,
+                       void *arg)
 {
-    struct oc_discovery_ctx *d = disc(ctx);
+    struct oc_discovery_state *d = disc(ctx);
+    struct oc_http_request req = {.done = discovery_done};
     char url[OC_CONFIG_PATH_MAX + 128];
-    struct oc_step *st;
+    struct disc_job *dj;
+    const char *why = NULL;
     int n, r;
 
     if (d == NULL) {
-        return -ENOMEM; /* not reached: oc_discovery_due() said no */
+        return -ENOMEM; /* out of memory: the constructed URLs */
     }
     if (!d->cache_tried) {
         load_cache(ctx, d, dir);
     }
     n = snprintf(url, sizeof(url), "%s/%s/v2.0/.well-known/openid-configuration",
                  ctx->config->global.authority, ctx->config->global.tenant_id);
-    st = calloc(1, sizeof(*st));
-    r = st == NULL ? -ENOMEM : n < 0 || (size_t)n >= sizeof(url) ? -ENOBUFS : 0;
-    if (r == 0 && oc_strscpy(st->dir, sizeof(st->dir), dir) < 0) {
+    dj = calloc(1, sizeof(*dj));
+    r = dj == NULL ? -ENOMEM : n < 0 || (size_t)n >= sizeof(url) ? -ENOBUFS : 0;
+    if (r == 0 && oc_strscpy(dj->dir, sizeof(dj->dir), dir) < 0) {
         r = -ENOBUFS;
     }
     if (r == 0) {
-        st->kind = OC_STEP_DISCOVERY;
-        st->id = id;
-        r = oc_fetch_step_start(ctx, st, url, false, NULL, NULL, 0, err);
+        dj->ctx = ctx;
+        dj->done = done;
+        dj->arg = arg;
+        req.url = url;
+        req.arg = dj;
+        r = oc_http_start(ctx->http, &req, &why);
     }
     if (r < 0) {
-        free(st);
+        free(dj);
         snprintf(d->last_error, sizeof(d->last_error), "discovery not started: %s", strerror(-r));
-        d->chained = true;
-        return oc_fetch_jwks_start(ctx, dir, id, err);
     }
-    return 0;
+    return r;
 }
 
-int oc_discovery_step_done(struct oc_fetch_ctx *ctx, struct oc_step *st,
-                           const struct oc_step_answer *a, struct oc_fetch_result *ret)
+/* dir/OC_DISCOVERY_FILE, replaced atomically, mode 0644. */
+static int write_document(const char *dir, const char *data, size_t len)
 {
-    struct oc_discovery_ctx *d = ctx->disc;
+    char path[OC_CONFIG_PATH_MAX + 64];
+    int n = snprintf(path, sizeof(path), "%s/%s", dir, OC_DISCOVERY_FILE);
+
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        return -ENAMETOOLONG;
+    }
+    return oc_replace_file(path, NULL, data, len, 0644, (uid_t)-1, (gid_t)-1);
+}
+
+static void discovery_done(void *arg, struct oc_http_answer *a)
+{
+    struct disc_job *dj = arg;
+    struct oc_fetch_ctx *ctx = dj->ctx;
+    struct oc_discovery_state *d = ctx->discovery;
+    const char *body = a->body != NULL ? a->body : "";
     struct oc_discovery doc;
     const char *why = NULL;
-    uint64_t id = st->id;
-    char dir[sizeof(st->dir)];
     int r;
 
-    oc_strscpy(dir, sizeof(dir), st->dir);
-    free(st);
+    if (a->cancelled) {
+        dj->done(dj->arg, true);
+        free(dj);
+        return;
+    }
     if (!a->transport_ok) {
         snprintf(d->last_error, sizeof(d->last_error), "OIDC discovery unreachable: %s",
                  a->transport_error);
     } else if (a->status != 200) {
         snprintf(d->last_error, sizeof(d->last_error), "OIDC discovery answered HTTP %ld",
                  a->status);
-    } else if (validate(ctx, a->body, a->len, &doc, &why) < 0) {
+    } else if (validate(ctx, body, a->len, &doc, &why) < 0) {
         snprintf(d->last_error, sizeof(d->last_error),
                  "OIDC discovery document refused (%s); the previous %s is kept", why,
                  OC_DISCOVERY_FILE);
@@ -210,12 +228,12 @@ int oc_discovery_step_done(struct oc_fetch_ctx *ctx, struct oc_step *st,
         d->source = DISC_FETCHED;
         d->fetched_at = oc_now();
         d->last_error[0] = '\0';
-        (void)mkdir(dir, 0755);
-        r = oc_fetch_write_public(dir, OC_DISCOVERY_FILE, a->body, a->len);
+        (void)mkdir(dj->dir, 0755);
+        r = write_document(dj->dir, body, a->len);
         if (r < 0) {
             snprintf(d->last_error, sizeof(d->last_error),
                      "OIDC discovery: cannot write %.300s/%s: %s (the document is used anyway)",
-                     dir, OC_DISCOVERY_FILE, strerror(-r));
+                     dj->dir, OC_DISCOVERY_FILE, strerror(-r));
         }
     }
     if (d->last_error[0] != '\0') {
@@ -225,20 +243,13 @@ int oc_discovery_step_done(struct oc_fetch_ctx *ctx, struct oc_step *st,
                                            : "using the endpoints built from authority and "
                                              "tenant_id");
     }
-    d->chained = true;
-    r = oc_fetch_jwks_start(ctx, dir, id, &ret->err);
-    if (r < 0) {
-        ret->jwks = true;
-        ret->id = id;
-        ret->result = r;
-        return 1;
-    }
-    return 0;
+    dj->done(dj->arg, false);
+    free(dj);
 }
 
 cJSON *oc_discovery_status(const struct oc_fetch_ctx *ctx, int64_t now)
 {
-    const struct oc_discovery_ctx *d = ctx->disc;
+    const struct oc_discovery_state *d = ctx->discovery;
     cJSON *o = cJSON_CreateObject();
     enum disc_source src = d != NULL ? d->source : DISC_NONE;
 

@@ -1,14 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * oc_fetch.h: openclawd's HTTPS client (libcurl) and the token and JWKS
- * requests made with it.
- *
- * TLS is always verified (ca_file from the config when set, else the
- * system store); no redirects are followed; connect and total timeouts
- * are bounded; responses are capped; proxy variables (https_proxy,
- * no_proxy) are honoured as libcurl does by default, except for IMDS
- * and Azure Arc, which are never proxied. Plain http is allowed only for
- * those two local endpoints.
+ * oc_fetch.h: libocreds for its callers (openclawd, openclaw-sync): a
+ * token for an agent's credential, the tenant's JWKS, a Microsoft Graph
+ * request. Each job is started with its own completion callback and
+ * argument; the requests run in the transport's multi handle
+ * (oc_http.h), never blocking the caller's event loop.
  */
 #ifndef OC_FETCH_H
 #define OC_FETCH_H
@@ -17,16 +13,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
 #include <curl/curl.h>
 
 #include "conf.h"
+#include "helper/creds/oc_http.h"
 #include "jwt.h" /* OC_TOKEN_MAX */
 
-#define OC_HTTP_BODY_MAX        (256u * 1024u) /* any response body */
-#define OC_HTTP_CONNECT_TIMEOUT 5L             /* seconds */
-#define OC_HTTP_TOTAL_TIMEOUT   15L            /* seconds */
-#define OC_RETRY_AFTER_MAX      3600           /* Retry-After honoured up to this */
-#define OC_FETCH_ERR_MAX        512
+#define OC_FETCH_ERR_MAX 512
 /* Entra's own error code and description, kept whole for the MI endpoint
  * (which answers them as IMDS does). */
 #define OC_FETCH_ENTRA_CODE_MAX 64
@@ -38,25 +32,29 @@
 /* IMDS: the well-known address, used when neither --imds nor the
  * environment names another endpoint. */
 #define OC_IMDS_DEFAULT "http://169.254.169.254"
+/* Azure Arc: the Connected Machine agent and its challenge key files. */
+#define OC_ARC_DEFAULT   "http://localhost:40342"
+#define OC_ARC_TOKEN_DIR "/var/opt/azcmagent/tokens"
 
 struct oc_tpm;
 struct oc_agent_keys;
-struct oc_fetch_job;
-struct oc_cred_ctx;
-struct oc_discovery_ctx;
+struct oc_t1_cache;
+struct oc_discovery_state;
 
+/* Callers read config and tpm (status, ssh signatures); the rest belongs
+ * to helper/creds/. */
 struct oc_fetch_ctx {
     const struct oc_config *config;
-    const char *imds_base;      /* no trailing slash */
-    struct oc_tpm *tpm;         /* opened on first use of a TPM credential */
-    struct oc_agent_keys *keys; /* per agent, loaded once */
-    CURLM *multi;               /* every HTTP request runs here, never blocking */
-    struct oc_fetch_job *jobs;  /* in flight */
-    size_t in_flight;
-    const char *arc_base;          /* azure-arc endpoint base, no trailing slash */
-    const char *arc_token_dir;     /* Arc challenge key files must be directly in here */
-    struct oc_cred_ctx *cred;      /* T1 cache (oc_cred.c) */
-    struct oc_discovery_ctx *disc; /* OIDC discovery (oc_discovery.c) */
+    struct oc_tpm *tpm; /* opened on first use of a TPM credential (oc_credtpm.c) */
+
+    struct oc_http *http;                 /* every request runs here (oc_http.h) */
+    const char *imds_base;                /* no trailing slash */
+    const char *arc_base;                 /* azure-arc endpoint base, no trailing slash */
+    const char *arc_token_dir;            /* Arc challenge key files must be directly in here */
+    struct oc_agent_keys *keys;           /* per [agent], loaded once (oc_credtpm.c) */
+    struct oc_agent_keys *dir_keys;       /* the [directory] credential's */
+    struct oc_t1_cache *t1;               /* agent-identity's T1 cache (oc_cred_agentid.c) */
+    struct oc_discovery_state *discovery; /* OIDC discovery (oc_discovery.c) */
 };
 
 struct oc_fetch_error {
@@ -76,7 +74,29 @@ struct oc_token {
     int64_t lifetime;   /* expires_in as returned */
 };
 
+/* The outcome of a job, handed to its callback. */
+struct oc_fetch_result {
+    /* The context is being freed (oc_fetch_done): release the job's own
+     * state, nothing else; every other field is empty. */
+    bool cancelled;
+    int result;            /* 0 or a negative errno */
+    struct oc_token token; /* token jobs, on success: the callback may take it */
+    long http_status;      /* Graph jobs: the answer's status (any) */
+    char *body;            /* Graph jobs: the body (NULL when empty); the callback may take it */
+    size_t body_len;
+    struct oc_fetch_error err;
+};
+
+/* Called exactly once per started job, from oc_fetch_dispatch() (or with
+ * res->cancelled from oc_fetch_done()). What the callback does not take
+ * out of res is wiped and freed after it returns. */
+typedef void (*oc_fetch_done_fn)(void *arg, struct oc_fetch_result *res);
+
 int oc_fetch_init(struct oc_fetch_ctx *ctx, const struct oc_config *config, const char *imds_base);
+/* The Azure Arc endpoint and key directory (openclawd's --arc,
+ * --arc-token-dir): NULL for the defaults; kept by reference. */
+void oc_fetch_set_arc(struct oc_fetch_ctx *ctx, const char *arc_base, const char *arc_token_dir);
+/* Every job still running is cancelled; safe after a failed init. */
 void oc_fetch_done(struct oc_fetch_ctx *ctx);
 
 void oc_token_clear(struct oc_token *t);
@@ -95,51 +115,37 @@ const char *oc_agent_unusable(const struct oc_config *config, const struct oc_ag
 const char *oc_fetch_key_kind(const struct oc_fetch_ctx *ctx, size_t agent_index);
 
 /*
- * agent_index: an index into config->agents, or config->n_agents for the
- * [directory] Graph credential (when the config has that section).
- * Start acquiring a token for agent and scope; the answer arrives through
- * oc_fetch_next() with the same id. Reading a secret file and signing an
- * assertion in the TPM happen here (fast, local); the HTTP request runs
- * in the multi handle. 0, or a negative errno with err filled.
+ * Start acquiring a token for agent (an [agent] section of the config, or
+ * the [directory] credential) and scope; done(arg, result) is called when
+ * it ends. Reading a secret file and signing an assertion in the TPM
+ * happen here (fast, local); the HTTP requests run in the multi handle.
+ * 0, or a negative errno with err filled (done is then never called).
  */
-int oc_fetch_token_start(struct oc_fetch_ctx *ctx, size_t agent_index, const char *scope,
-                         uint64_t id, struct oc_fetch_error *err);
+int oc_fetch_token_start(struct oc_fetch_ctx *ctx, const struct oc_agent *agent, const char *scope,
+                         oc_fetch_done_fn done, void *arg, struct oc_fetch_error *err);
 
-/* Start fetching the tenant's JWKS; on completion it is validated and
- * written to <dir>/keys.json atomically (0644). */
-int oc_fetch_jwks_start(struct oc_fetch_ctx *ctx, const char *dir, uint64_t id,
+/* Start fetching the tenant's JWKS (OIDC discovery first); on completion
+ * it is validated and written to <dir>/keys.json atomically (0644), then
+ * done is called. */
+int oc_fetch_jwks_start(struct oc_fetch_ctx *ctx, const char *dir, oc_fetch_done_fn done, void *arg,
                         struct oc_fetch_error *err);
 
 /*
  * Start a Microsoft Graph request (directory sync): method "GET",
- * "PATCH" or "POST" (a JSON $batch), url an https URL, bearer the Graph access token, body a JSON
- * text or NULL. The answer (any HTTP status) arrives through
- * oc_fetch_next() with graph set and the body in result.body.
+ * "PATCH" or "POST" (a JSON $batch), url an https URL, bearer the Graph
+ * access token, body a JSON text or NULL. done gets any HTTP status with
+ * the body; result < 0 only when there was no HTTP answer.
  */
 int oc_fetch_graph_start(struct oc_fetch_ctx *ctx, const char *method, const char *url,
-                         const char *bearer, const char *body, uint64_t id,
+                         const char *bearer, const char *body, oc_fetch_done_fn done, void *arg,
                          struct oc_fetch_error *err);
 
 /* Poll the extra fds and every transfer (curl_multi_poll), then drive the
  * transfers. revents of extra are set. 0 or -EIO. */
 int oc_fetch_wait(struct oc_fetch_ctx *ctx, struct curl_waitfd *extra, unsigned n, int timeout_ms);
 
-struct oc_fetch_result {
-    uint64_t id;
-    bool jwks; /* a JWKS job; else a token job of agent */
-
-    bool graph; /* a Graph job: http_status and body (caller frees) */
-    long http_status;
-    char *body;
-    size_t body_len;
-    size_t agent;
-    int result;            /* 0 or a negative errno */
-    struct oc_token token; /* token jobs, on success: the caller owns it */
-    struct oc_fetch_error err;
-};
-
-/* 1 with a finished job in *ret, 0 when none. */
-int oc_fetch_next(struct oc_fetch_ctx *ctx, struct oc_fetch_result *ret);
+/* Call the callback of every job that has finished. */
+void oc_fetch_dispatch(struct oc_fetch_ctx *ctx);
 
 /* The TPM key of a tpm-certificate agent, loaded on first use and kept, as
  * for client assertions (ssh signatures use it too); owned by ctx.
@@ -156,5 +162,8 @@ int oc_fetch_agent_key(struct oc_fetch_ctx *ctx, size_t agent_index, struct oc_t
  * blob, so openclawd recovers without a restart. Other errors: no-op.
  */
 void oc_fetch_tpm_failed(struct oc_fetch_ctx *ctx, int r);
+
+/* For status: {"source":..., "age":..., "file":..., "last_error":...}. */
+cJSON *oc_fetch_discovery_status(const struct oc_fetch_ctx *ctx, int64_t now);
 
 #endif

@@ -11,10 +11,13 @@
 #include "helper/daemon/oc_tokens.h"
 #include "util.h"
 
-void oc_tokens_init(struct oc_tokens *t, struct oc_fetch_ctx *fetch)
+void oc_tokens_init(struct oc_tokens *t, struct oc_fetch_ctx *fetch, oc_tokens_done_fn done,
+                    void *done_arg)
 {
     memset(t, 0, sizeof(*t));
     t->fetch = fetch;
+    t->done = done;
+    t->done_arg = done_arg;
 }
 
 void oc_tokens_free(struct oc_tokens *t)
@@ -150,8 +153,36 @@ static void record(struct oc_token_entry *e, int r, struct oc_token tok,
                                             : "");
 }
 
+/* A job in flight: the entry it is for (entries move when they grow). */
+struct token_job {
+    struct oc_tokens *t;
+    size_t idx;
+};
+
+static void token_job_done(void *arg, struct oc_fetch_result *res)
+{
+    struct token_job *tj = arg;
+    struct oc_tokens *t = tj->t;
+    size_t idx = tj->idx;
+
+    free(tj);
+    if (res->cancelled || idx >= t->n) {
+        return; /* the daemon is shutting down */
+    }
+    record(&t->entries[idx], res->result, res->token, &res->err);
+    memset(&res->token, 0, sizeof(res->token)); /* moved into the entry */
+    if (res->result == 0) {
+        t->dirty = true; /* the token store writes it (oc_store_flush) */
+    }
+    if (t->done != NULL) {
+        t->done(t->done_arg, idx, res);
+    }
+}
+
 int oc_tokens_start(struct oc_tokens *t, struct oc_token_entry *e)
 {
+    const struct oc_config *cfg = t->fetch->config;
+    struct token_job *tj;
     struct oc_fetch_error err;
     struct oc_token none = {0};
     int r;
@@ -160,26 +191,23 @@ int oc_tokens_start(struct oc_tokens *t, struct oc_token_entry *e)
         return 0;
     }
     e->fetches++;
-    r = oc_fetch_token_start(t->fetch, e->agent, e->scope, (uint64_t)(e - t->entries), &err);
+    tj = malloc(sizeof(*tj));
+    if (tj == NULL) {
+        memset(&err, 0, sizeof(err));
+        err.retry_after = -1;
+        oc_strscpy(err.msg, sizeof(err.msg), "out of memory");
+        record(e, -ENOMEM, none, &err);
+        return -ENOMEM;
+    }
+    *tj = (struct token_job){.t = t, .idx = (size_t)(e - t->entries)};
+    r = oc_fetch_token_start(t->fetch, &cfg->agents[e->agent], e->scope, token_job_done, tj, &err);
     if (r < 0) {
+        free(tj);
         record(e, r, none, &err);
         return r;
     }
     e->in_flight = true;
     return 0;
-}
-
-void oc_tokens_complete(struct oc_tokens *t, size_t idx, struct oc_fetch_result *res)
-{
-    if (idx >= t->n) {
-        oc_token_clear(&res->token);
-        return;
-    }
-    record(&t->entries[idx], res->result, res->token, &res->err);
-    memset(&res->token, 0, sizeof(res->token)); /* moved into the entry */
-    if (res->result == 0) {
-        t->dirty = true; /* the token store writes it (oc_store_flush) */
-    }
 }
 
 int64_t oc_tokens_tick(struct oc_tokens *t, int64_t now, int64_t max_wait)

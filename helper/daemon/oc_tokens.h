@@ -47,14 +47,20 @@ struct oc_token_entry {
     char last_entra_desc[OC_FETCH_ENTRA_DESC_MAX];
 };
 
+/* Called after entry idx's job ended and the entry recorded its result. */
+typedef void (*oc_tokens_done_fn)(void *arg, size_t idx, const struct oc_fetch_result *res);
+
 struct oc_tokens {
     struct oc_fetch_ctx *fetch;
+    oc_tokens_done_fn done;
+    void *done_arg;
     struct oc_token_entry *entries;
     size_t n;
     bool dirty; /* a token was obtained since the store last wrote (oc_store.h) */
 };
 
-void oc_tokens_init(struct oc_tokens *t, struct oc_fetch_ctx *fetch);
+void oc_tokens_init(struct oc_tokens *t, struct oc_fetch_ctx *fetch, oc_tokens_done_fn done,
+                    void *done_arg);
 void oc_tokens_free(struct oc_tokens *t);
 
 /* The entry for (agent, scope), created when absent. -ENOSPC past the caps. */
@@ -67,9 +73,6 @@ const char *oc_tokens_valid(const struct oc_token_entry *e, int64_t now);
 /* Start a fetch for e unless one is in flight (logs on failure). 0 or a
  * negative errno (the failure is already recorded in e). */
 int oc_tokens_start(struct oc_tokens *t, struct oc_token_entry *e);
-
-/* Record the result of the job started for entry index idx. */
-void oc_tokens_complete(struct oc_tokens *t, size_t idx, struct oc_fetch_result *res);
 
 /* Put a token read back from the store (oc_store.h) into the (agent, scope)
  * entry, refreshed on the normal schedule from obtained. On success the

@@ -39,7 +39,6 @@
 #include "idmap.h"
 #include "helper/daemon/oc_agentstate.h"
 #include "helper/daemon/oc_decide.h"
-#include "helper/creds/oc_cred.h"
 #include "helper/creds/oc_fetch.h"
 #include "helper/daemon/oc_mi.h"
 #include "helper/daemon/oc_request.h"
@@ -63,7 +62,6 @@
 #define OC_JWKS_RETRY         60      /* after a failed JWKS refresh */
 #define OC_OUTBUF_MAX         (OC_PROTO_HEADER + OC_PROTO_FRAME_MAX)
 #define OC_LISTEN_BACKLOG     512
-#define OC_JWKS_JOB           UINT64_MAX /* job id of the JWKS request */
 
 struct client {
     int fd;
@@ -226,6 +224,8 @@ static void jwks_failed(struct daemon *d, const struct oc_fetch_error *err)
     logmsg("JWKS refresh failed: %s (PAM keeps using the cached file)", err->msg);
 }
 
+static void jwks_done(void *arg, struct oc_fetch_result *res);
+
 /* Start a JWKS request unless one runs. */
 static int jwks_start(struct daemon *d)
 {
@@ -236,7 +236,7 @@ static int jwks_start(struct daemon *d)
         return 0;
     }
     d->jwks_last_attempt = oc_now();
-    r = oc_fetch_jwks_start(&d->fetch, d->jwks_dir, OC_JWKS_JOB, &err);
+    r = oc_fetch_jwks_start(&d->fetch, d->jwks_dir, jwks_done, d, &err);
     if (r < 0) {
         jwks_failed(d, &err);
         return r;
@@ -414,7 +414,7 @@ static int do_status(struct daemon *d, struct client *c)
         cJSON_AddStringToObject(j, "last_error", d->jwks_error);
     }
     cJSON_AddItemToObject(o, "jwks", j);
-    cJSON_AddItemToObject(o, "discovery", oc_discovery_status(&d->fetch, now));
+    cJSON_AddItemToObject(o, "discovery", oc_fetch_discovery_status(&d->fetch, now));
     cJSON_AddItemToObject(o, "directory", directory_status(d, now));
     /* the TPM as the daemon uses it: its TCTI, and whether a context is open
      * (opened on first use of a TPM credential) */
@@ -1054,42 +1054,51 @@ static int listen_socket(const char *path, mode_t mode)
     return fd;
 }
 
-/* A finished HTTP job: record it and answer the clients waiting for it. */
-static void job_done(struct daemon *d, struct oc_fetch_result *res)
+/* The JWKS job ended: record it and answer the clients waiting for it. */
+static void jwks_done(void *arg, struct oc_fetch_result *res)
 {
-    if (res->jwks) {
-        d->jwks_in_flight = false;
-        if (res->result < 0) {
-            jwks_failed(d, &res->err);
-        } else {
-            d->jwks_error[0] = '\0';
-            d->jwks_last_ok = oc_now();
-            d->jwks_next = d->jwks_last_ok + OC_JWKS_INTERVAL;
-            logmsg("JWKS written to %s/keys.json", d->jwks_dir);
-        }
-        for (size_t i = 0; i < d->n_clients; i++) {
-            struct client *c = &d->clients[i];
-            if (c->wait_jwks) {
-                c->wait_jwks = false;
-                c->deadline = oc_now() + OC_CLIENT_TIMEOUT;
-                if (reply_jwks(d, c) < 0) {
-                    c->closing = true;
-                }
-            }
-        }
+    struct daemon *d = arg;
+
+    if (res->cancelled) {
         return;
     }
-    oc_tokens_complete(&d->tokens, (size_t)res->id, res);
-    oc_mi_token_done(d->mi, (size_t)res->id);
+    d->jwks_in_flight = false;
+    if (res->result < 0) {
+        jwks_failed(d, &res->err);
+    } else {
+        d->jwks_error[0] = '\0';
+        d->jwks_last_ok = oc_now();
+        d->jwks_next = d->jwks_last_ok + OC_JWKS_INTERVAL;
+        logmsg("JWKS written to %s/keys.json", d->jwks_dir);
+    }
     for (size_t i = 0; i < d->n_clients; i++) {
         struct client *c = &d->clients[i];
-        if (c->wait_entry >= 0 && (uint64_t)c->wait_entry == res->id) {
+        if (c->wait_jwks) {
+            c->wait_jwks = false;
+            c->deadline = oc_now() + OC_CLIENT_TIMEOUT;
+            if (reply_jwks(d, c) < 0) {
+                c->closing = true;
+            }
+        }
+    }
+}
+
+/* Token entry idx's job ended (oc_tokens recorded it): answer the
+ * clients waiting for it. */
+static void token_done(void *arg, size_t idx, const struct oc_fetch_result *res)
+{
+    struct daemon *d = arg;
+
+    oc_mi_token_done(d->mi, idx);
+    for (size_t i = 0; i < d->n_clients; i++) {
+        struct client *c = &d->clients[i];
+        if (c->wait_entry >= 0 && (size_t)c->wait_entry == idx) {
             c->wait_entry = -1;
             c->deadline = oc_now() + OC_CLIENT_TIMEOUT;
             if (res->result == 0) {
                 c->wait_fresh = false; /* this is the new token it waited for */
             }
-            if (reply_token(d, c, &d->tokens.entries[res->id]) < 0) {
+            if (reply_token(d, c, &d->tokens.entries[idx]) < 0) {
                 c->closing = true;
             }
             c->wait_fresh = false;
@@ -1100,7 +1109,6 @@ static void job_done(struct daemon *d, struct oc_fetch_result *res)
 static int run(struct daemon *d)
 {
     struct curl_waitfd pfd[3 + OC_CLIENTS_MAX + OC_MI_POLLFDS_MAX];
-    struct oc_fetch_result res;
 
     for (;;) {
         int64_t now = oc_now(), wait;
@@ -1150,9 +1158,7 @@ static int run(struct daemon *d)
             logmsg("curl_multi_poll failed");
             return -EIO;
         }
-        while (oc_fetch_next(&d->fetch, &res) == 1) {
-            job_done(d, &res);
-        }
+        oc_fetch_dispatch(&d->fetch);         /* jwks_done, token_done */
         oc_store_flush(d->store, &d->tokens); /* at most one write per iteration */
         if (pfd[0].revents & CURL_WAIT_POLLIN) {
             struct signalfd_siginfo si;
@@ -1395,9 +1401,8 @@ static int setup_tokens(struct daemon *d, const struct options *o, const char *s
     for (size_t n = strlen(arc_tokens); n > 1 && arc_tokens[n - 1] == '/';) {
         arc_tokens[--n] = '\0';
     }
-    d->fetch.arc_base = arc_base;
-    d->fetch.arc_token_dir = arc_tokens;
-    oc_tokens_init(&d->tokens, &d->fetch);
+    oc_fetch_set_arc(&d->fetch, arc_base, arc_tokens);
+    oc_tokens_init(&d->tokens, &d->fetch, token_done, d);
     if (o->token_store) {
         oc_store_open(d->config, state_dir, &d->store);
         oc_store_load(d->store, &d->tokens);
@@ -1467,9 +1472,7 @@ static void daemon_free(struct daemon *d)
     oc_store_close(d->store);
     oc_mi_close(d->mi);
     oc_tokens_free(&d->tokens);
-    if (d->fetch.keys != NULL) {
-        oc_fetch_done(&d->fetch);
-    }
+    oc_fetch_done(&d->fetch); /* no-op when it was never set up */
     oc_decide_free(&d->decide);
     oc_agentstate_free(&d->agents);
     free(d->ids);

@@ -223,9 +223,71 @@ static void principals_free(struct oc_graph *g)
     g->n_role_defs = 0;
 }
 
-static uint64_t job_id(const struct oc_graph *g, uint32_t idx)
+/* A job in flight: which request of which sync (g->gen) it is. */
+struct graph_job {
+    struct oc_graph *g;
+    uint32_t gen;
+    uint32_t idx;
+};
+
+static void job_done(struct oc_graph *g, uint32_t gen, uint32_t idx, struct oc_fetch_result *res);
+
+static void graph_job_done(void *arg, struct oc_fetch_result *res)
 {
-    return OC_GRAPH_JOB_FLAG | ((uint64_t)(g->gen & 0xFFFFFu) << 32) | idx;
+    struct graph_job gj = *(struct graph_job *)arg;
+
+    free(arg);
+    if (!res->cancelled) {
+        job_done(gj.g, gj.gen, gj.idx, res);
+    }
+}
+
+/* The callback argument of a job idx of this sync; NULL with err filled. */
+static struct graph_job *graph_job_new(struct oc_graph *g, uint32_t idx, struct oc_fetch_error *err)
+{
+    struct graph_job *gj = malloc(sizeof(*gj));
+
+    if (gj == NULL) {
+        memset(err, 0, sizeof(*err));
+        err->retry_after = -1;
+        oc_strscpy(err->msg, sizeof(err->msg), "out of memory");
+        return NULL;
+    }
+    *gj = (struct graph_job){.g = g, .gen = g->gen, .idx = idx};
+    return gj;
+}
+
+/* Start a Graph request as job idx. 0, or < 0 with err filled. */
+static int graph_job_request(struct oc_graph *g, uint32_t idx, const char *method, const char *url,
+                             const char *body, struct oc_fetch_error *err)
+{
+    struct graph_job *gj = graph_job_new(g, idx, err);
+    int r = gj == NULL ? -ENOMEM
+                       : oc_fetch_graph_start(g->fetch, method, url, g->token, body, graph_job_done,
+                                              gj, err);
+
+    if (r < 0) {
+        free(gj);
+    }
+    return r;
+}
+
+/* Start the [directory] credential's Graph token as job idx. 0, or < 0
+ * with err filled. */
+static int graph_job_token(struct oc_graph *g, uint32_t idx, struct oc_fetch_error *err)
+{
+    char scope[OC_CONFIG_PATH_MAX + 16];
+    struct graph_job *gj = graph_job_new(g, idx, err);
+    int r;
+
+    (void)snprintf(scope, sizeof(scope), "%s/.default", g->cfg->directory->graph_resource);
+    r = gj == NULL ? -ENOMEM
+                   : oc_fetch_token_start(g->fetch, &g->cfg->directory->agent, scope,
+                                          graph_job_done, gj, err);
+    if (r < 0) {
+        free(gj);
+    }
+    return r;
 }
 
 static int64_t jitter(int64_t base, unsigned percent)
@@ -465,8 +527,7 @@ static int q_try(struct oc_graph *g, struct greq *q, int64_t now_ms)
     if (g->budget_tokens < 1.0) {
         return 0; /* oc_graph_tick() starts it when the bucket has refilled */
     }
-    r = oc_fetch_graph_start(g->fetch, q->method, q->url, g->token, q->body, job_id(g, q->idx),
-                             &err);
+    r = graph_job_request(g, q->idx, q->method, q->url, q->body, &err);
     if (r < 0) {
         sync_failed(g, -1, "%s", err.msg);
         return r;
@@ -599,13 +660,11 @@ static void to_principals(struct oc_graph *g);
 
 static int start_token(struct oc_graph *g)
 {
-    char scope[OC_CONFIG_PATH_MAX + 16];
     struct oc_fetch_error err;
     int r;
 
     g->phase = PH_TOKEN;
-    (void)snprintf(scope, sizeof(scope), "%s/.default", g->cfg->directory->graph_resource);
-    r = oc_fetch_token_start(g->fetch, g->cfg->n_agents, scope, job_id(g, IDX_TOKEN), &err);
+    r = graph_job_token(g, IDX_TOKEN, &err);
     if (r < 0) {
         sync_failed(g, err.permanent ? 600 : -1, "cannot get a Microsoft Graph token: %s", err.msg);
         return r;
@@ -2587,8 +2646,7 @@ static void anomaly_patch(struct oc_graph *g)
 
     (void)snprintf(url, sizeof(url), "%s/v1.0/servicePrincipals/%s", g->cfg->directory->graph_url,
                    g->anomaly[0].oid);
-    if (oc_fetch_graph_start(g->fetch, "PATCH", url, g->token, "{\"accountEnabled\":false}",
-                             OC_GRAPH_JOB_FLAG | IDX_A_PATCH, &err) < 0) {
+    if (graph_job_request(g, IDX_A_PATCH, "PATCH", url, "{\"accountEnabled\":false}", &err) < 0) {
         g->log("audit: anomaly: cannot disable the service principal %s of agent %s: %s",
                g->anomaly[0].oid, g->anomaly[0].name, err.msg);
         anomaly_record(g, false, err.msg);
@@ -2598,7 +2656,6 @@ static void anomaly_patch(struct oc_graph *g)
 
 static void anomaly_next(struct oc_graph *g)
 {
-    char scope[OC_CONFIG_PATH_MAX + 16];
     struct oc_fetch_error err;
 
     if (g->anomaly_busy || g->n_anomaly == 0) {
@@ -2609,9 +2666,7 @@ static void anomaly_next(struct oc_graph *g)
         anomaly_patch(g);
         return;
     }
-    (void)snprintf(scope, sizeof(scope), "%s/.default", g->cfg->directory->graph_resource);
-    if (oc_fetch_token_start(g->fetch, g->cfg->n_agents, scope, OC_GRAPH_JOB_FLAG | IDX_A_TOKEN,
-                             &err) < 0) {
+    if (graph_job_token(g, IDX_A_TOKEN, &err) < 0) {
         g->log("audit: anomaly: cannot disable the service principal %s of agent %s: no Graph "
                "token: %s",
                g->anomaly[0].oid, g->anomaly[0].name, err.msg);
@@ -2688,17 +2743,16 @@ static void anomaly_done(struct oc_graph *g, uint32_t idx, struct oc_fetch_resul
     anomaly_pop(g);
 }
 
-void oc_graph_job_done(struct oc_graph *g, struct oc_fetch_result *res)
+/* A finished job idx of sync gen (or of the anomaly response). */
+static void job_done(struct oc_graph *g, uint32_t gen, uint32_t idx, struct oc_fetch_result *res)
 {
-    uint32_t idx = (uint32_t)(res->id & 0xFFFFFFFFu);
-    uint32_t gen = (uint32_t)((res->id >> 32) & 0xFFFFFu);
     struct greq *q = NULL;
 
     if (idx == IDX_A_TOKEN || idx == IDX_A_PATCH) {
         anomaly_done(g, idx, res);
         goto out;
     }
-    if (g->phase == PH_IDLE || gen != (g->gen & 0xFFFFFu)) {
+    if (g->phase == PH_IDLE || gen != g->gen) {
         goto out; /* a job of an aborted sync */
     }
     if (idx == IDX_TOKEN) {

@@ -8,7 +8,8 @@
  * app role on the host's resource application, merges them with the
  * static [agent] sections, and writes the NSS cache and
  * <state_dir>/directory.json atomically. Every request runs in the
- * caller's curl multi loop (never blocking it); incrementally from the
+ * caller's curl multi loop (never blocking it), its answer handed back
+ * through its own callback (oc_fetch_dispatch()); incrementally from the
  * Graph delta state when it can (oc_graph.c). On any Graph failure the
  * last good files stay untouched and the sync is retried with backoff.
  * Without [directory], a sync rebuilds the NSS cache from the static
@@ -27,11 +28,10 @@
 #include "conf.h"
 #include "helper/creds/oc_fetch.h"
 
-#define OC_GRAPH_JOB_FLAG       (UINT64_C(1) << 62) /* job ids of the sync */
-#define OC_GRAPH_PARALLEL       4                   /* Graph requests in flight at once */
-#define OC_GRAPH_PAGES_MAX      1024                /* @odata.nextLink pages followed (999 each) */
-#define OC_GRAPH_RETRY_BASE     30                  /* seconds, first retry after a failure */
-#define OC_GRAPH_RETRY_MAX      900                 /* seconds */
+#define OC_GRAPH_PARALLEL       4    /* Graph requests in flight at once */
+#define OC_GRAPH_PAGES_MAX      1024 /* @odata.nextLink pages followed (999 each) */
+#define OC_GRAPH_RETRY_BASE     30   /* seconds, first retry after a failure */
+#define OC_GRAPH_RETRY_MAX      900  /* seconds */
 #define OC_GRAPH_NAMES_FILE     "names.json"
 #define OC_GRAPH_STATE_FILE     "graph-state.json"    /* deltaLink + the assigned principals */
 #define OC_GRAPH_BUDGET_FILE    "graph-budget"        /* the request budget across runs */
@@ -99,9 +99,6 @@ const char *oc_graph_last_error(const struct oc_graph *g);
 
 /* Agents written by the last successful sync. */
 size_t oc_graph_agents(const struct oc_graph *g);
-
-/* A finished fetch job whose id has OC_GRAPH_JOB_FLAG. Frees res->body. */
-void oc_graph_job_done(struct oc_graph *g, struct oc_fetch_result *res);
 
 /*
  * The anomaly response (on_anomaly = disable-service-principal): PATCH

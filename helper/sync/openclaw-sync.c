@@ -259,6 +259,28 @@ static void anomalies_done(int tfd, const struct anomaly *v, size_t n)
     }
 }
 
+/* The JWKS refresh of a run (its job's callback argument). */
+struct keys_job {
+    const char *jdir;
+    bool busy;
+    bool failed;
+};
+
+static void keys_done(void *arg, struct oc_fetch_result *res)
+{
+    struct keys_job *kj = arg;
+
+    if (res->cancelled) {
+        return;
+    }
+    kj->busy = false;
+    if (res->result < 0) {
+        logmsg(LOG_ERR, "JWKS refresh failed: %s; the last good %s/%s is kept", res->err.msg,
+               kj->jdir, OC_JWKS_FILE);
+        kj->failed = true;
+    }
+}
+
 /*
  * One run of the fetch engine: the keys into jwks_dir when keys, the
  * directory sync (or the static rebuild) into trust_dir when dir. 0, or
@@ -270,10 +292,10 @@ static int run_engine(const struct oc_config *cfg, bool keys, bool dir, bool ful
     const char *jdir = cfg->global.jwks_dir;
     struct oc_fetch_ctx fetch;
     struct oc_fetch_error err;
-    struct oc_fetch_result res;
+    struct keys_job kj = {.jdir = jdir};
     struct oc_graph *g = NULL;
     int64_t deadline = oc_now() + SYNC_DEADLINE;
-    bool keys_busy = false, failed = false;
+    bool failed = false;
     int r;
 
     memset(&err, 0, sizeof(err));
@@ -284,12 +306,12 @@ static int run_engine(const struct oc_config *cfg, bool keys, bool dir, bool ful
         return -EIO;
     }
     if (keys) {
-        r = oc_fetch_jwks_start(&fetch, jdir, 1, &err);
+        r = oc_fetch_jwks_start(&fetch, jdir, keys_done, &kj, &err);
         if (r < 0) {
             logmsg(LOG_ERR, "JWKS refresh failed: %s", err.msg);
             failed = true;
         } else {
-            keys_busy = true;
+            kj.busy = true;
         }
     }
     bool sync_due = dir;
@@ -314,7 +336,7 @@ static int run_engine(const struct oc_config *cfg, bool keys, bool dir, bool ful
                                  : strerror(-r));
         }
     }
-    while (keys_busy ||
+    while (kj.busy ||
            (g != NULL && (oc_graph_anomaly_busy(g) || oc_graph_running(g) || sync_due))) {
         if (sync_due && !oc_graph_anomaly_busy(g)) {
             sync_due = false;
@@ -325,7 +347,7 @@ static int run_engine(const struct oc_config *cfg, bool keys, bool dir, bool ful
         }
         if (oc_now() > deadline) {
             logmsg(LOG_ERR, "%s did not finish within %ds; the last good files are kept",
-                   keys_busy ? "the JWKS refresh" : "the directory sync", SYNC_DEADLINE);
+                   kj.busy ? "the JWKS refresh" : "the directory sync", SYNC_DEADLINE);
             failed = true;
             break;
         }
@@ -336,23 +358,9 @@ static int run_engine(const struct oc_config *cfg, bool keys, bool dir, bool ful
         if (g != NULL) {
             oc_graph_tick(g); /* retries after Retry-After, the budget refilled */
         }
-        while (oc_fetch_next(&fetch, &res) > 0) {
-            if (!res.jwks && (res.id & OC_GRAPH_JOB_FLAG) != 0 && g != NULL) {
-                oc_graph_job_done(g, &res); /* frees the body, takes the token */
-                continue;
-            }
-            free(res.body);
-            oc_token_clear(&res.token);
-            if (res.jwks) {
-                keys_busy = false;
-                if (res.result < 0) {
-                    logmsg(LOG_ERR, "JWKS refresh failed: %s; the last good %s/%s is kept",
-                           res.err.msg, jdir, OC_JWKS_FILE);
-                    failed = true;
-                }
-            }
-        }
+        oc_fetch_dispatch(&fetch); /* keys_done, the sync's own callbacks */
     }
+    failed = failed || kj.failed;
     if (g != NULL && dir) {
         const char *e = oc_graph_running(g) ? "did not finish" : oc_graph_last_error(g);
         if (e != NULL) {

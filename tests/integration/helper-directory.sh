@@ -505,6 +505,23 @@ nss_check "Graph down: agents still resolve from the last good cache" test "$out
 tenant_ctl DELETE faults >/dev/null
 out=$(rebuild)
 tap_check "Graph back: the sync succeeds again" test "$out" = finished
+cp "$D" "$work/dir.after-ok"
+
+# --- the [directory] credential is its own section, not one past the agents ------
+# An azure-arc [directory] credential (no Arc agent on this host): the Graph
+# token fails, and the error names the credential "directory" (its name was
+# once read one past the end of the [agent] sections).
+C2=$work/openclaw-arc.conf
+sed '/^\[directory\]/,$ { s/^credential = .*/credential = azure-arc/; /^secret_file = /d; }' \
+    "$C" >"$C2"
+chmod 644 "$C2"
+"$OCS" --config "$C2" --force >"$work/sync-arc.out" 2>&1
+rc=$?
+sed 's/^/# /' "$work/sync-arc.out"
+tap_check "[directory] credential = azure-arc: the sync fails, the error names agent directory" \
+    sh -c "[ $rc -ne 0 ] && grep -q 'Graph token: agent directory: the Azure Arc endpoint' '$work/sync-arc.out'"
+tap_check "[directory] credential = azure-arc: the last good files are kept" \
+    sh -c "cmp -s '$D' '$work/dir.after-ok' && test -s '$N'"
 
 # --- hygiene -------------------------------------------------------------------------
 grep "directory sync" "$work/sync.log" | sed "s/^/# /"
