@@ -41,11 +41,11 @@ static const char *file_error(int r)
     }
 }
 
-static int unseal_error(const struct oc_agent *a, int r, const char *tpmerr, char *err,
-                        size_t errlen, bool *ret_permanent)
+static int unseal_error(const struct oc_agent *a, int r, const char *tpmerr, char *why,
+                        size_t why_len, bool *ret_permanent)
 {
     if (r == -EKEYREJECTED) {
-        snprintf(err, errlen,
+        snprintf(why, why_len,
                  "agent %s: sealed_file %s was sealed on another TPM (or this TPM was cleared) "
                  "and cannot be unsealed here; what to do: reseal the client secret on this "
                  "host (openclawctl seal %s); the TPM said: %s",
@@ -53,19 +53,19 @@ static int unseal_error(const struct oc_agent *a, int r, const char *tpmerr, cha
         return r;
     }
     *ret_permanent = r != -ENODEV && r != -ENOSPC && r != -ENOMEM && r != -EPROTO;
-    snprintf(err, errlen, "agent %s: cannot unseal sealed_file %s: %s", a->name, a->sealed_file,
+    snprintf(why, why_len, "agent %s: cannot unseal sealed_file %s: %s", a->name, a->sealed_file,
              tpmerr);
     return r;
 }
 
 int oc_sealed_secret_read(struct oc_tpm **tpm, const struct oc_config *config,
-                          const struct oc_agent *a, char **ret_secret, char *err, size_t errlen,
+                          const struct oc_agent *a, char **ret_secret, char *why, size_t why_len,
                           bool *ret_permanent)
 {
     struct oc_tpmblob b;
     uint8_t *blob = NULL, *secret = NULL;
     size_t len = 0, secret_len = 0, used;
-    const char *why = NULL;
+    const char *bad = NULL;
     char tpmerr[512];
     char *out;
     int r;
@@ -73,24 +73,24 @@ int oc_sealed_secret_read(struct oc_tpm **tpm, const struct oc_config *config,
     *ret_permanent = true;
     r = read_sealed_file(a->sealed_file, &blob, &len);
     if (r < 0) {
-        snprintf(err, errlen, "agent %s: cannot use sealed_file %s: %s%s", a->name, a->sealed_file,
+        snprintf(why, why_len, "agent %s: cannot use sealed_file %s: %s%s", a->name, a->sealed_file,
                  file_error(r),
                  r == -ENOENT ? " (seal the client secret on this host: openclawctl seal AGENT)"
                               : "");
         return r;
     }
-    r = oc_tpmblob_parse(blob, len, &b, &why);
+    r = oc_tpmblob_parse(blob, len, &b, &bad);
     if (r < 0 || b.type != OC_TPMBLOB_SEALED) {
         free(blob);
-        snprintf(err, errlen,
+        snprintf(why, why_len,
                  "agent %s: sealed_file %s is not a sealed secret (%s): seal the client secret "
                  "with openclawctl tpm seal",
-                 a->name, a->sealed_file, r < 0 ? why : "it holds a key");
+                 a->name, a->sealed_file, r < 0 ? bad : "it holds a key");
         return r < 0 ? r : -EINVAL;
     }
     if ((b.flags & OC_TPMBLOB_F_AUTH) != 0) {
         free(blob);
-        snprintf(err, errlen,
+        snprintf(why, why_len,
                  "agent %s: sealed_file %s needs an auth value, which openclawd cannot supply: "
                  "reseal the secret without --auth-file (a PCR policy is fine)",
                  a->name, a->sealed_file);
@@ -115,7 +115,7 @@ int oc_sealed_secret_read(struct oc_tpm **tpm, const struct oc_config *config,
         if (r < 0) {
             free(blob);
             *ret_permanent = false;
-            snprintf(err, errlen, "agent %s: %s", a->name, tpmerr);
+            snprintf(why, why_len, "agent %s: %s", a->name, tpmerr);
             return r;
         }
         r = oc_tpm_unseal(own, blob, len, NULL, 0, &secret, &secret_len);
@@ -129,12 +129,12 @@ int oc_sealed_secret_read(struct oc_tpm **tpm, const struct oc_config *config,
         }
         if (!keep && r < 0) {
             free(blob);
-            return unseal_error(a, r, tpmerr, err, errlen, ret_permanent);
+            return unseal_error(a, r, tpmerr, why, why_len, ret_permanent);
         }
     }
     free(blob);
     if (r < 0) {
-        return unseal_error(a, r, oc_tpm_strerror(*tpm), err, errlen, ret_permanent);
+        return unseal_error(a, r, oc_tpm_strerror(*tpm), why, why_len, ret_permanent);
     }
     used = secret_len; /* the whole buffer is wiped, whatever is trimmed */
     while (used > 0 && (secret[used - 1] == '\n' || secret[used - 1] == '\r')) {
@@ -142,7 +142,7 @@ int oc_sealed_secret_read(struct oc_tpm **tpm, const struct oc_config *config,
     }
     if (used == 0 || used >= OC_SEALED_SECRET_BUF || memchr(secret, 0, used) != NULL) {
         oc_tpm_secret_free(secret, secret_len);
-        snprintf(err, errlen,
+        snprintf(why, why_len,
                  "agent %s: the secret sealed in %s is empty, longer than %d bytes or holds a NUL "
                  "byte: reseal the client secret itself",
                  a->name, a->sealed_file, OC_SEALED_SECRET_BUF - 1);
@@ -152,7 +152,7 @@ int oc_sealed_secret_read(struct oc_tpm **tpm, const struct oc_config *config,
     if (out == NULL) {
         oc_tpm_secret_free(secret, secret_len);
         *ret_permanent = false;
-        snprintf(err, errlen, "out of memory");
+        snprintf(why, why_len, "out of memory");
         return -ENOMEM;
     }
     memcpy(out, secret, used);

@@ -26,7 +26,7 @@ struct oc_tpm;
  * and *ret_permanent whether retrying soon can help (false) or not (true).
  */
 int oc_sealed_secret_read(struct oc_tpm **tpm, const struct oc_config *config,
-                          const struct oc_agent *a, char **ret_secret, char *err, size_t errlen,
+                          const struct oc_agent *a, char **ret_secret, char *why, size_t why_len,
                           bool *ret_permanent);
 
 #endif

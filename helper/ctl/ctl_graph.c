@@ -271,8 +271,8 @@ int ctl_graph_call(struct ctl_graph *g, const char *method, const char *path, co
         const char *bad = NULL;
         cJSON *j = NULL;
         if (oc_json_parse_object_nt(resp.buf, resp.len, &j, &bad) < 0) {
-            (void)snprintf(why, why_len, "%s %s: HTTP %ld with a body that is not JSON (%s)", method,
-                           path, status, bad != NULL ? bad : "invalid");
+            (void)snprintf(why, why_len, "%s %s: HTTP %ld with a body that is not JSON (%s)",
+                           method, path, status, bad != NULL ? bad : "invalid");
             r = -EBADMSG;
             goto out;
         }

@@ -310,7 +310,7 @@ int oc_mihttp_query_parse(const char *query, struct oc_mihttp_query *ret_q, cons
         seen[which] = true;
         if (decode_value(eq + 1, n - nlen - 1, value, sizeof(value)) < 0) {
             return fail(ret_why, "A query parameter value is empty, too long, badly "
-                                    "percent-encoded or not printable ASCII");
+                                 "percent-encoded or not printable ASCII");
         }
         switch (which) {
         case Q_API_VERSION:

@@ -80,8 +80,7 @@ struct oc_mihttp_query {
  * Decoded values must be printable ASCII without spaces. 0, or -EINVAL
  * with *ret_reason set to an IMDS-style error description (static).
  */
-int oc_mihttp_query_parse(const char *query, struct oc_mihttp_query *ret_q,
-                          const char **ret_why);
+int oc_mihttp_query_parse(const char *query, struct oc_mihttp_query *ret_q, const char **ret_why);
 
 /*
  * A complete response: status line, Content-Type: application/json,

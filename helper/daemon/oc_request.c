@@ -93,8 +93,7 @@ static int ssh_args_parse(const cJSON *obj, const struct oc_proto_request_def *d
     return 0;
 }
 
-int oc_request_parse(const char *body, size_t len, struct oc_request *ret_req,
-                     const char **ret_why)
+int oc_request_parse(const char *body, size_t len, struct oc_request *ret_req, const char **ret_why)
 {
     struct oc_request req;
     cJSON *obj = NULL;

@@ -87,9 +87,10 @@ int oc_tokenstore_header_parse(const uint8_t *file, size_t len,
         return -EINVAL;
     }
     if (len != (size_t)OC_TOKENSTORE_HEADER_SIZE + h.ciphertext_len + OC_TOKENSTORE_TAG_SIZE) {
-        *ret_why = len < (size_t)OC_TOKENSTORE_HEADER_SIZE + h.ciphertext_len + OC_TOKENSTORE_TAG_SIZE
-                       ? "shorter than its header says (truncated)"
-                       : "bytes after the tag";
+        *ret_why =
+                len < (size_t)OC_TOKENSTORE_HEADER_SIZE + h.ciphertext_len + OC_TOKENSTORE_TAG_SIZE
+                        ? "shorter than its header says (truncated)"
+                        : "bytes after the tag";
         return -EINVAL;
     }
     memcpy(h.key_id, file + 16, OC_TOKENSTORE_KEYID_SIZE);
@@ -175,7 +176,7 @@ int oc_tokenstore_decrypt(const uint8_t key[OC_TOKENSTORE_KEY_SIZE], const uint8
     if (r < 0) {
         oc_free_wipe(out, h.ciphertext_len + 1);
         *ret_why = r == -EBADMSG ? "the authentication tag does not verify (modified or corrupt)"
-                             : "out of memory";
+                                 : "out of memory";
         return r;
     }
     *ret_payload = out;
@@ -395,7 +396,8 @@ static int parse_entry(const uint8_t *payload, size_t len, size_t *off, struct o
     }
     nl = q[0];
     if (nl == 0 || nl > OC_USER_NAME_MAX || (q = take(payload, len, off, nl)) == NULL) {
-        *ret_why = nl == 0 || nl > OC_USER_NAME_MAX ? "an agent name length is out of range" : *ret_why;
+        *ret_why = nl == 0 || nl > OC_USER_NAME_MAX ? "an agent name length is out of range"
+                                                    : *ret_why;
         return -EBADMSG;
     }
     memcpy(name, q, nl);

@@ -133,7 +133,7 @@ static uint32_t group_gid(const struct oc_config *cfg, const char *name)
 
 /* Resolve a group name that is not an agent's private group. */
 static int resolve_group(struct cache_build *b, const struct oc_config *cfg, const char *name,
-                         struct grp_build **ret, char *errbuf, size_t errlen)
+                         struct grp_build **ret, char *why, size_t why_len)
 {
     struct grp_build *g = find_group(b, name);
     if (g != NULL) {
@@ -145,14 +145,14 @@ static int resolve_group(struct cache_build *b, const struct oc_config *cfg, con
     bool local = gr != NULL && gr->gr_gid != 0 &&
                  (gr->gr_gid < cfg->global.uid_min || gr->gr_gid > cfg->global.uid_max);
     if (gr != NULL && gr->gr_gid == 0) {
-        snprintf(errbuf, errlen,
+        snprintf(why, why_len,
                  "group '%s' is gid 0: openclaw never grants it; remove it from the config", name);
         return -EPERM;
     }
     uint32_t gid = local ? (uint32_t)gr->gr_gid : group_gid(cfg, name);
     for (size_t i = 0; i < b->n_groups; i++) {
         if (b->groups[i].gid == gid) {
-            snprintf(errbuf, errlen,
+            snprintf(why, why_len,
                      "group '%s' would get gid %u, already used by '%s': rename one of them (or "
                      "pin the agent with \"uid =\")",
                      name, gid, b->groups[i].name);
@@ -169,7 +169,7 @@ static int resolve_group(struct cache_build *b, const struct oc_config *cfg, con
 
 int oc_cachebuild(const struct oc_config *cfg, const struct oc_cb_agent *agents, size_t n,
                   const uint8_t *seed, void **ret_img, size_t *ret_len, size_t *ret_groups,
-                  char *errbuf, size_t errlen)
+                  char *why, size_t why_len)
 {
     struct cache_build b = {0};
     struct oc_nssc_user_in *users = NULL;
@@ -177,7 +177,7 @@ int oc_cachebuild(const struct oc_config *cfg, const struct oc_cb_agent *agents,
     char **homes = NULL;
     int r = -ENOMEM;
 
-    snprintf(errbuf, errlen, "out of memory");
+    snprintf(why, why_len, "out of memory");
     users = calloc(n + 1, sizeof(*users));
     homes = calloc(n + 1, sizeof(*homes));
     if (users == NULL || homes == NULL) {
@@ -193,7 +193,7 @@ int oc_cachebuild(const struct oc_config *cfg, const struct oc_cb_agent *agents,
             goto out;
         }
         if (oc_config_home(cfg, a->name, homes[i], CACHE_HOME_MAX) < 0) {
-            snprintf(errbuf, errlen, "agent %s: the home template gives an invalid path", a->name);
+            snprintf(why, why_len, "agent %s: the home template gives an invalid path", a->name);
             r = -EINVAL;
             goto out;
         }
@@ -209,7 +209,7 @@ int oc_cachebuild(const struct oc_config *cfg, const struct oc_cb_agent *agents,
                 .n_roles = a->n_roles,
         };
         if (find_group(&b, a->name) != NULL) {
-            snprintf(errbuf, errlen, "agent name '%s' appears twice", a->name);
+            snprintf(why, why_len, "agent name '%s' appears twice", a->name);
             r = -EEXIST;
             goto out;
         }
@@ -223,7 +223,7 @@ int oc_cachebuild(const struct oc_config *cfg, const struct oc_cb_agent *agents,
         struct grp_build *g;
 
         for (size_t j = 0; a->groups != NULL && j < a->groups->n; j++) {
-            if ((r = resolve_group(&b, cfg, a->groups->items[j], &g, errbuf, errlen)) < 0) {
+            if ((r = resolve_group(&b, cfg, a->groups->items[j], &g, why, why_len)) < 0) {
                 goto out;
             }
             if ((r = add_member(g, a->name)) < 0) {
@@ -236,7 +236,7 @@ int oc_cachebuild(const struct oc_config *cfg, const struct oc_cb_agent *agents,
             if (gname == NULL) {
                 continue;
             }
-            if ((r = resolve_group(&b, cfg, gname, &g, errbuf, errlen)) < 0) {
+            if ((r = resolve_group(&b, cfg, gname, &g, why, why_len)) < 0) {
                 goto out;
             }
             if ((r = add_member(g, a->name)) < 0) {
@@ -246,7 +246,7 @@ int oc_cachebuild(const struct oc_config *cfg, const struct oc_cb_agent *agents,
     }
     for (size_t i = 0; i < cfg->n_roles; i++) {
         struct grp_build *g;
-        if ((r = resolve_group(&b, cfg, cfg->roles[i].group, &g, errbuf, errlen)) < 0) {
+        if ((r = resolve_group(&b, cfg, cfg->roles[i].group, &g, why, why_len)) < 0) {
             goto out;
         }
     }
@@ -266,13 +266,13 @@ int oc_cachebuild(const struct oc_config *cfg, const struct oc_cb_agent *agents,
     }
     r = oc_nssc_build(users, n, groups, b.n_groups, seed, ret_img, ret_len);
     if (r < 0) {
-        snprintf(errbuf, errlen, "cannot build the cache: %s", strerror(-r));
+        snprintf(why, why_len, "cannot build the cache: %s", strerror(-r));
         goto out;
     }
     if (ret_groups != NULL) {
         *ret_groups = b.n_groups;
     }
-    errbuf[0] = '\0';
+    why[0] = '\0';
 out:
     for (size_t i = 0; homes != NULL && i < n; i++) {
         free(homes[i]);

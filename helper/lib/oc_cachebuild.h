@@ -40,6 +40,6 @@ struct oc_cb_agent {
  */
 int oc_cachebuild(const struct oc_config *cfg, const struct oc_cb_agent *agents, size_t n,
                   const uint8_t *seed, void **ret_img, size_t *ret_len, size_t *ret_groups,
-                  char *errbuf, size_t errlen);
+                  char *why, size_t why_len);
 
 #endif

@@ -2176,8 +2176,8 @@ static void files_static_agents(struct oc_graph *g, struct files *f, bool synced
  * a new one from its display name (else the fallback), pinned now. 1 with
  * the name, 0 when p is refused (logged), -ENOMEM.
  */
-static int files_name(struct oc_graph *g, struct files *f, const struct principal *p,
-                      uint32_t uid, char name[OC_USER_NAME_MAX + 1])
+static int files_name(struct oc_graph *g, struct files *f, const struct principal *p, uint32_t uid,
+                      char name[OC_USER_NAME_MAX + 1])
 {
     const struct oc_config *cfg = g->cfg;
     const char *pinned = names_get(&f->names, p->id), *why;
@@ -2215,8 +2215,8 @@ static int files_name(struct oc_graph *g, struct files *f, const struct principa
         return -ENOMEM;
     }
     f->names_changed = true;
-    g->log("directory sync: service principal %s (%s) pinned as %s, uid %u", p->id, p->app_id,
-           name, uid);
+    g->log("directory sync: service principal %s (%s) pinned as %s, uid %u", p->id, p->app_id, name,
+           uid);
     return 1;
 }
 
