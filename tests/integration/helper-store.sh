@@ -10,6 +10,7 @@
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 . "$top_srcdir/tests/lib/tap.sh"
+. "$top_srcdir/tests/lib/bytes.sh"
 . "$top_srcdir/tests/lib/tenant.sh"
 . "$top_srcdir/tests/integration/helper-lib.sh"
 
@@ -301,7 +302,7 @@ restart_fresh() {
 }
 db=$work/stateB/tokens.db
 size=$(stat -c %s "$db")
-printf '\377' | dd of="$db" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+flip_byte "$db" $((size / 2))
 restart_fresh c1 "tokens.db is unreadable: it fails authentication (modified or corrupt).*acquired fresh" &&
     tap_ok "a flipped byte in tokens.db: one clear line, a fresh token, clean exit" ||
     tap_fail "a flipped byte in tokens.db"

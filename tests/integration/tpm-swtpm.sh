@@ -5,6 +5,7 @@
 # policy and auth values, the binding to one TPM, refused blobs, lockout
 # reporting, and no TPM handle left behind after 1 000 operations.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/tpm-lib.sh"
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/bytes.sh"
 
 [ -n "$SWTPM" ] && [ -x "$SWTPM" ] || skip_all "swtpm not installed (apt-get install swtpm)"
 [ -x "$CTL" ] || skip_all "openclawctl not built"
@@ -133,7 +134,7 @@ fi
 len=$(wc -c <key-ecc)
 head -c $((len - 1)) key-ecc >trunc
 head -c 20 key-ecc >trunc-header
-cp key-ecc flipped && printf '\x55' | dd of=flipped bs=1 seek=$((len / 2)) conv=notrunc 2>/dev/null
+cp key-ecc flipped && flip_byte flipped $((len / 2))
 cp key-ecc wrongver && printf '\x09' | dd of=wrongver bs=1 seek=5 conv=notrunc 2>/dev/null
 : >empty
 head -c 100000 /dev/urandom >garbage
