@@ -1230,6 +1230,8 @@ def test_throttling(own_tenant):
     stats = {c["appId"]: c for c in t.control("graph-stats")["clients"]}
     assert stats[ADMIN["appId"]]["requests"] == 30 + 6 + 1 + 4
     assert stats[ADMIN["appId"]]["throttled"] == 5
+    # the most HTTP requests in any minute: the batch is one (all within a minute here)
+    assert stats[ADMIN["appId"]]["minute_max"] == 30 + 6 + 1 + 1
     # the write budget
     t.control("graph-throttle", {"limit": 100})
     patch = [graph(t, "PATCH", path, admin, {"tags": []}).status for _ in range(3)]

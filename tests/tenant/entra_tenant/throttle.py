@@ -3,6 +3,7 @@ budget per application+tenant pair, counted in Graph's resource units, and
 per-client request counters for tests.  See README.md ("Throttling") for the
 numbers and where they come from."""
 
+import collections
 import math
 import re
 import threading
@@ -123,14 +124,27 @@ class Meter:
             entry = self._stats[key] = {
                 "tenantId": tid, "appId": app_id, "requests": 0, "resource_units": 0,
                 "write_units": 0, "throttled": 0, "batches": 0, "batched_requests": 0,
-                "routes": {}, "first": time.time(), "last": None}
+                "routes": {}, "first": time.time(), "last": None, "minute_max": 0,
+                "_recent": collections.deque()}
         return entry
+
+    @staticmethod
+    def _http_request(entry):
+        """One HTTP request of the client (a $batch is one): its most in any
+        60 s window, `minute_max` (what a per-host budget is checked by)."""
+        now = time.monotonic()
+        recent = entry["_recent"]
+        recent.append(now)
+        while recent and recent[0] <= now - 60:
+            recent.popleft()
+        entry["minute_max"] = max(entry["minute_max"], len(recent))
 
     def count_batch(self, tid, app_id):
         with self._lock:
             entry = self._entry(tid, app_id)
             entry["batches"] += 1
             entry["last"] = time.time()
+            self._http_request(entry)
 
     def charge(self, tid, app_id, method, path, query, in_batch=False):
         """Count one request; raise GraphError 429 when it is over budget.
@@ -141,6 +155,8 @@ class Meter:
             entry = self._entry(tid, app_id)
             entry["requests"] += 1
             entry["batched_requests"] += 1 if in_batch else 0
+            if not in_batch:
+                self._http_request(entry)
             entry["resource_units"] += units
             entry["write_units"] += write
             entry["last"] = time.time()
@@ -174,7 +190,7 @@ class Meter:
         with self._lock:
             clients = []
             for entry in self._stats.values():
-                out = dict(entry)
+                out = {k: v for k, v in entry.items() if not k.startswith("_")}
                 out["routes"] = dict(entry["routes"])
                 clients.append(out)
         return {"clients": clients, "throttle": self.describe()}
