@@ -27,6 +27,11 @@ endif
 TESTS += tests/integration/helper-directory-delta.sh
 EXTRA_DIST += tests/integration/helper-directory-delta.sh
 
+# When a timer run syncs: at this host's splay point, waited for when it
+# is within 70 s; a request ends the wait; a point further away is left.
+TESTS += tests/integration/sync-splay.sh
+EXTRA_DIST += tests/integration/sync-splay.sh
+
 # An NSS cache of an older format replaced on upgrade.
 TESTS += tests/integration/nss-cache-upgrade.sh
 EXTRA_DIST += tests/integration/nss-cache-upgrade.sh

@@ -65,6 +65,10 @@
 #define SYNC_KEYS_INTERVAL 3600 /* the keys are fetched again after this (seconds) */
 #define SYNC_LOCK_FILE     ".lock"
 #define SYNC_LOCK_WAIT     100 /* seconds to wait for a run in progress */
+/* A run that finds this host's splay point this close ahead waits for it
+ * rather than leave it to the next timer run, up to a minute later: the
+ * timer's period (1 min, AccuracySec 5 s) plus a margin. */
+#define SYNC_LOOKAHEAD 70
 
 static bool quiet;
 
@@ -181,6 +185,69 @@ static bool directory_due(const struct oc_config *cfg, const char *config_path, 
            cs.st_mtim.tv_sec > ns.st_mtim.tv_sec ||
            (cs.st_mtim.tv_sec == ns.st_mtim.tv_sec && cs.st_mtim.tv_nsec >= ns.st_mtim.tv_nsec) ||
            oc_graph_cache_other_format(cfg->global.nss_cache);
+}
+
+/*
+ * Seconds until this host's next splay point when the directory is not due
+ * now but will be within SYNC_LOOKAHEAD; 0 otherwise. Waiting for it keeps
+ * a sync at the splay point itself, not up to a timer period after it, so
+ * a revocation is seen within sync_interval plus the run.
+ */
+static int64_t directory_wait(const struct oc_config *cfg, const char *config_path, int tfd)
+{
+    if (cfg->directory == NULL || directory_due(cfg, config_path, tfd, false)) {
+        return 0;
+    }
+    uint32_t iv = cfg->directory->sync_interval, off = oc_graph_splay(iv);
+    int64_t now = oc_now();
+    int64_t next = now - (((now - off) % iv) + iv) % iv + iv;
+    return next - now <= SYNC_LOOKAHEAD ? next - now : 0;
+}
+
+/* Something asked for a run now: pam_openclaw's unknown kid or a lockout. */
+static bool run_requested(int tfd, int jfd)
+{
+    struct dirent *e;
+    bool any = false;
+    DIR *d;
+    int afd;
+
+    if (faccessat(jfd, OC_JWKS_REQUEST_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+        return true;
+    }
+    afd = openat(tfd, OC_ANOMALY_DIR_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (afd < 0 || (d = fdopendir(afd)) == NULL) {
+        if (afd >= 0) {
+            close(afd);
+        }
+        return false;
+    }
+    while (!any && (e = readdir(d)) != NULL) {
+        any = e->d_name[0] != '.';
+    }
+    closedir(d);
+    return any;
+}
+
+/* Sleep until the splay point (directory_wait), in steps of a second, and
+ * stop early when a request arrives. */
+static void wait_for_splay(const struct oc_config *cfg, const char *config_path, int tfd, int jfd)
+{
+    int64_t left = directory_wait(cfg, config_path, tfd);
+
+    if (left <= 0 || run_requested(tfd, jfd)) {
+        return;
+    }
+    logmsg(LOG_INFO,
+           "the directory sync is due in %llds (this host's offset in sync_interval): "
+           "waiting for it",
+           (long long)left);
+    /* bounded in count too: oc_now() may be a fixed test clock */
+    int64_t end = oc_now() + left;
+    for (int i = 0; i <= SYNC_LOOKAHEAD && oc_now() < end && !run_requested(tfd, jfd); i++) {
+        struct timespec one = {.tv_sec = 1};
+        (void)nanosleep(&one, NULL);
+    }
 }
 
 /* The service principals pam_openclaw asked to disable (anomalies/NAME). */
@@ -492,6 +559,9 @@ int main(int argc, char **argv)
     if (open_root_dir("trust_dir", cfg->global.trust_dir, &tfd) < 0 ||
         open_root_dir("jwks_dir", cfg->global.jwks_dir, &jfd) < 0) {
         goto out;
+    }
+    if (!force) {
+        wait_for_splay(cfg, config_path, tfd, jfd);
     }
     lfd = take_lock(tfd, cfg->global.trust_dir);
     if (lfd < 0) {

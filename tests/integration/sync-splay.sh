@@ -1,0 +1,156 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# sync-splay.sh: when root's openclaw-sync syncs the directory
+# (docs/directory.md, "Throttling, budget and splay"). Due once per
+# sync_interval at this host's splay offset; a timer run that finds the
+# point within 70 s waits for it (so a revocation is seen within
+# sync_interval plus the run, not up to a timer period later); a request
+# (pam_openclaw's unknown kid) ends the wait at once; a point further away
+# is left to a later timer run (nothing asked of Graph). Against the local
+# tenant. Prints TAP.
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+. "$top_srcdir/tests/lib/tap.sh"
+. "$top_srcdir/tests/lib/tenant.sh"
+. "$top_srcdir/tests/integration/helper-lib.sh"
+
+OCS=$top_builddir/helper/sync/openclaw-sync
+[ "$(id -u)" = 0 ] || tap_skip_all "needs root (openclaw-sync runs as root only)"
+[ -x "$OCS" ] || tap_skip_all "openclaw-sync not built"
+"$PY" -c 'import cryptography' 2>/dev/null || tap_skip_all "python3-cryptography missing"
+
+RESOURCE_APP=6c2f8a41-3d5e-4b7a-8c9d-0e1f2a3b4c5d
+ADMIN_APP=c1d3e5f7-9b2a-4c6d-8e0f-1c3d5e7f9a2b
+ADMIN_SECRET='aDm8Q~openclaw-demo-admin-secret.00000001'
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/oc-splay.XXXXXX")
+chmod 755 "$work"
+BG=""
+cleanup() {
+    if [ -n "$BG" ]; then
+        kill -KILL "$BG" 2>/dev/null
+        wait "$BG" 2>/dev/null
+    fi
+    tenant_stop
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+tenant_start "$work/tenant" || tap_setup_fail "the local tenant does not start"
+printf '%s\n' "$ADMIN_SECRET" >"$work/admin.secret"
+chmod 600 "$work/admin.secret"
+mkdir -p "$work/state"
+T=$work/state-trust
+D=$T/directory.json
+C=$work/openclaw.conf
+
+write_conf() { # SYNC_INTERVAL
+    {
+        conf_global "$work/state" "$work/openclawd.sock" "allow_insecure_credentials = yes"
+        conf_section "directory" "resource = $RESOURCE_APP" "graph_url = $TENANT_URL" \
+            "graph_resource = https://graph.microsoft.com" "sync_interval = $1" \
+            "credential = secret-file" "app_id = $ADMIN_APP" "secret_file = $work/admin.secret"
+    } >"$C"
+    chmod 644 "$C"
+}
+requests() {
+    tenant_ctl GET graph-stats | "$PY" -c '
+import json, sys
+print(sum(c["requests"] - c["batched_requests"] + c["batches"]
+          for c in json.load(sys.stdin)["clients"] if (c["appId"] or "").lower() == sys.argv[1]))' "$ADMIN_APP"
+}
+# this host's offset in an interval, as openclaw-sync computes it
+offset() {
+    "$PY" -c '
+import os, socket, sys
+mid = open("/etc/machine-id").read().strip() if os.path.exists("/etc/machine-id") else ""
+mid = mid or socket.gethostname()
+h = 0xcbf29ce484222325
+for b in ("openclaw-sync:" + mid).encode():
+    h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+print(h % int(sys.argv[1]))' "$1"
+}
+# next_point IV: the next splay point after now
+next_point() {
+    local off now
+    off=$(offset "$1")
+    now=$(date +%s)
+    echo $((now - ((now - off) % $1) + $1))
+}
+
+write_conf 30
+if "$OCS" --config "$C" --force >"$work/first.out" 2>&1 && [ -s "$D" ]; then
+    tap_ok "a first (forced) sync writes directory.json"
+else
+    tap_fail "a first (forced) sync writes directory.json" "$(tail -n 5 "$work/first.out")"
+    exit 1
+fi
+
+# --- a point within 70 s: the run waits for it, then syncs -----------------
+# (sync_interval 30: the next point is always within 70 s; at least 8 s
+#  ahead so that "at the point" and "at once" are told apart)
+p=$(next_point 30)
+if [ $((p - $(date +%s))) -lt 8 ]; then
+    sleep $((p - $(date +%s) + 1))
+    p=$(next_point 30)
+fi
+tenant_ctl POST graph-stats/reset '{}' >/dev/null
+"$OCS" --config "$C" >"$work/wait.out" 2>&1
+rc=$?
+t_end=$(date +%s)
+m=$(stat -c %Y "$D")
+echo "# next point $p, run ended $t_end, directory.json written at $m"
+tap_check "a timer run before the splay point succeeds (exit $rc)" test "$rc" = 0
+tap_check "it says it waits for this host's offset" grep -q "due in .*waiting for it" "$work/wait.out"
+tap_check "it synced at the point, not before ($m >= $p)" test "$m" -ge "$p"
+tap_check "... and not long after it (ended $((t_end - p)) s after it, <= 10)" test "$t_end" -le $((p + 10))
+tap_check "the sync asked Graph ($(requests) requests)" test "$(requests)" -ge 1
+
+# --- a request ends the wait at once ---------------------------------------
+p=$(next_point 30)
+if [ $((p - $(date +%s))) -lt 12 ]; then
+    sleep $((p - $(date +%s) + 1))
+    p=$(next_point 30)
+fi
+mkdir -p "$T/jwks"
+"$OCS" --config "$C" >"$work/req.out" 2>&1 &
+BG=$!
+sleep 2
+: >"$T/jwks/refresh-requested"
+i=0
+while kill -0 "$BG" 2>/dev/null && [ "$i" -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+t_end=$(date +%s)
+wait "$BG"
+rc=$?
+BG=""
+echo "# next point $p, the run asked for keys ended at $t_end"
+tap_check "pam_openclaw's refresh request ends the wait (exit $rc, $((p - t_end)) s before the point)" \
+    test "$rc" = 0 -a "$t_end" -lt "$p"
+tap_check "... and the keys are fetched" grep -q "refresh requested" "$work/req.out"
+
+# --- a point further away: nothing now --------------------------------------
+iv=""
+for cand in 3600 7200 86400; do
+    if [ $(($(next_point "$cand") - $(date +%s))) -gt 90 ]; then
+        iv=$cand
+        break
+    fi
+done
+if [ -z "$iv" ]; then
+    tap_fail "an interval whose next point is over 90 s away" "3600, 7200 and 86400 all within 90 s"
+else
+    write_conf "$iv"
+    touch "$D"
+    tenant_ctl POST graph-stats/reset '{}' >/dev/null
+    t0=$(date +%s)
+    "$OCS" --config "$C" >"$work/far.out" 2>&1
+    rc=$?
+    t1=$(date +%s)
+    tap_check "sync_interval $iv, point over 90 s away: the run ends at once ($((t1 - t0)) s, exit $rc)" \
+        test "$rc" = 0 -a $((t1 - t0)) -le 5
+    tap_check "... without a Graph request" test "$(requests)" = 0
+fi
+tap_done
