@@ -14,6 +14,16 @@ bench/helper: $(srcdir)/bench/helper.sh Makefile bench/helper-load$(EXEEXT) help
 	    -e 's|%%TOP_BUILDDIR%%|$(abs_top_builddir)|g' $(srcdir)/bench/helper.sh >$@.tmp && \
 	chmod +x $@.tmp && mv $@.tmp $@
 
+# bench/fleet: the directory sync of H hosts against the local tenant
+# (make bench-fleet; not in OC_BENCHES: it takes about 30 minutes).
+CLEANFILES += bench/fleet
+EXTRA_DIST += bench/fleet.sh bench/fleet.py
+bench/fleet: $(srcdir)/bench/fleet.sh Makefile helper/sync/openclaw-sync$(EXEEXT) helper/ctl/openclawctl$(EXEEXT)
+	$(AM_V_GEN)$(MKDIR_P) bench && \
+	sed -e 's|%%TOP_SRCDIR%%|$(abs_top_srcdir)|g' \
+	    -e 's|%%TOP_BUILDDIR%%|$(abs_top_builddir)|g' $(srcdir)/bench/fleet.sh >$@.tmp && \
+	chmod +x $@.tmp && mv $@.tmp $@
+
 # bench/table.h: rows of the combined table (bench/run); bench/run itself.
 noinst_HEADERS += bench/table.h
 EXTRA_DIST += bench/run

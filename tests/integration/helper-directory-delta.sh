@@ -304,13 +304,10 @@ stats_reset
 touch -d "@$((point - 1))" "$D"
 sync
 a=$(stat_of requests)
-stats_reset
-touch -d "@$point" "$D"
-[ "$point" -le "$(date +%s)" ] && sync
-b=$(stat_of requests)
-echo "# splay offset $off s of 30: before the point $a request(s), after it $b"
+echo "# splay offset $off s of 30: before the point $a request(s)"
 tap_check "splay: due when the last sync is older than this host's point in the interval" test "$a" -ge 1
-tap_check "splay: not due again after it (same interval)" test "$b" = 0
+# (after the point, a run waits for the next one when it is within 70 s,
+#  and leaves it otherwise: tests/integration/sync-splay.sh)
 
 # --- openclaw-sync killed mid-sync: every file as it was ----------------------------------------
 # kill_mid PATH DESC: an incremental sync whose request to PATH the tenant
