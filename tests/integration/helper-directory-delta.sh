@@ -439,6 +439,22 @@ c=$(stat_of requests)
 tap_check "... then incremental again ($c requests <= 2)" \
     sh -c "grep -q 'directory sync (incremental)' '$work/last.out' && test $c -le 2"
 
+# assignment_delta = no: today's behaviour (one request in the steady state,
+# nothing about assignments in graph-state.json); back to auto, a state
+# without the assignment deltaLink (as an older release wrote) means a full sync
+write_conf "assignment_delta = no"
+sync --force
+stats_reset
+inc
+c=$(stat_of requests)
+tap_check "assignment_delta = no: no assignment delta ($c request, nothing kept for it)" \
+    sh -c "test $c = 1 && ! grep -q '\"assignment_' '$GS'"
+write_conf
+inc
+tap_check "back to auto: a graph-state.json without the assignment deltaLink makes a full sync" \
+    sh -c "grep -q 'no app role assignment deltaLink yet' '$work/last.out' && grep -q 'directory sync (full)' '$work/last.out'"
+tap_check "... which keeps it" grep -q '"assignment_delta_link":"https' "$GS"
+
 tap_check "no secret in openclaw-sync's output" sh -c "! grep -qF '$ADMIN_SECRET' '$work/sync.log'"
 tap_check "no sanitizer report in openclaw-sync's output" \
     sh -c "! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error' '$work/sync.log'"
