@@ -631,8 +631,7 @@ static int p_on_anomaly(struct ctx *c, const struct keydef *k, const char *value
 }
 
 /* [directory] assignment_delta: auto (the default) or no */
-static int p_assignment_delta(struct ctx *c, const struct keydef *k, const char *value,
-                              void *field)
+static int p_assignment_delta(struct ctx *c, const struct keydef *k, const char *value, void *field)
 {
     if (strcmp(value, "auto") == 0) {
         *(bool *)field = true;

@@ -74,8 +74,8 @@
 /* directoryObjects/delta tracks app role assignments only with this filter
  * (percent-encoded): isof('microsoft.graph.appRoleAssignment') or
  * isof('microsoft.graph.user') */
-#define ADELTA_FILTER                                                                      \
-    "isof%28%27microsoft.graph.appRoleAssignment%27%29%20or%20isof%28%27microsoft.graph." \
+#define ADELTA_FILTER                                                                              \
+    "isof%28%27microsoft.graph.appRoleAssignment%27%29%20or%20isof%28%27microsoft.graph."          \
     "user%27%29"
 #define AID_MAX 128 /* characters of an app role assignment id kept (Graph's: 43) */
 
@@ -177,6 +177,8 @@ struct oc_graph {
     char *delta_new; /* the deltaLink this sync ends with */
     int64_t full_at; /* when the last full sync was written */
     unsigned delta_changes;
+    size_t n_todo; /* principals with a request still to make */
+    size_t scan;   /* where the next $batch starts looking */
 
     /* The app role assignment delta (assignment_delta = auto) */
     char *adelta_url;   /* the kept assignment deltaLink, then the next page */
@@ -184,8 +186,6 @@ struct oc_graph {
     bool adelta_denied; /* Graph answered 403: not asked before the next full sync */
     bool adelta_all;    /* $deltatoken=latest refused: the whole round is read */
     struct idset aids;  /* the resource's assignments to service principals */
-    size_t n_todo;      /* principals with a request still to make */
-    size_t scan;   /* where the next $batch starts looking */
 
     /* The request queue */
     struct greq q[OC_GRAPH_PARALLEL + 1];
