@@ -377,7 +377,7 @@ if sync --force; then
 else
     tap_fail "assignment delta without User.Read.All: the full sync succeeds" "$(tail -n 3 "$work/last.out")"
 fi
-tap_check "... and says once what to do" test "$(grep -c "$DENIED" "$work/last.out")" = 1
+tap_check "... and says once what to do" test "$(grep -c -- "$DENIED" "$work/last.out")" = 1
 tap_check "... remembered in graph-state.json" grep -q '"assignment_denied":true' "$GS"
 stats_reset
 inc
