@@ -630,6 +630,21 @@ static int p_on_anomaly(struct ctx *c, const struct keydef *k, const char *value
     return 0;
 }
 
+/* [directory] assignment_delta: auto (the default) or no */
+static int p_assignment_delta(struct ctx *c, const struct keydef *k, const char *value, void *field)
+{
+    if (strcmp(value, "auto") == 0) {
+        *(bool *)field = true;
+    } else if (strcmp(value, "no") == 0) {
+        *(bool *)field = false;
+    } else {
+        return fail_value(c, k, value,
+                          "must be auto (follow app role assignments through Graph's "
+                          "directoryObjects/delta) or no");
+    }
+    return 0;
+}
+
 static int p_agent_uid(struct ctx *c, const struct keydef *k, const char *value, void *field)
 {
     struct oc_agent *a = c->obj;
@@ -940,6 +955,8 @@ static const struct keydef keytab[] = {
          OC_GRAPH_BUDGET_MIN, OC_GRAPH_BUDGET_MAX, "", "max_requests_per_minute = 600", false},
         {SEC_DIRECTORY, "on_anomaly", p_on_anomaly, D(on_anomaly), 0, 0, "",
          "on_anomaly = disable-service-principal", false},
+        {SEC_DIRECTORY, "assignment_delta", p_assignment_delta, D(assignment_delta), 0, 0, "",
+         "assignment_delta = no", false},
         {SEC_DIRECTORY, "credential", p_credential, DA(credential), 0, 0, "",
          "credential = tpm-certificate", true},
         {SEC_DIRECTORY, "app_id", p_guid, DA(app_id), 0, 0, "", "app_id = " EX_GUID, false},
@@ -1796,6 +1813,9 @@ static int check_directory(struct ctx *c)
     }
     if (c->directory_seen[key_index(SEC_DIRECTORY, "max_requests_per_minute")] == 0) {
         d->max_requests_per_minute = OC_DEFAULT_GRAPH_BUDGET;
+    }
+    if (c->directory_seen[key_index(SEC_DIRECTORY, "assignment_delta")] == 0) {
+        d->assignment_delta = true;
     }
     if (c->directory_seen[key_index(SEC_DIRECTORY, "full_sync_interval")] == 0) {
         d->full_sync_interval = d->sync_interval > OC_DEFAULT_FULL_SYNC_INTERVAL

@@ -212,6 +212,7 @@ struct oc_directory {
     uint32_t full_sync_interval;      /* seconds; >= sync_interval */
     uint32_t max_requests_per_minute; /* Graph requests of this host */
     enum oc_on_anomaly on_anomaly;
+    bool assignment_delta; /* auto (true): follow assignments by directoryObjects/delta */
     struct oc_agent agent; /* the Graph credential */
     unsigned line;         /* line of the section header */
 };

@@ -71,6 +71,13 @@
 #define LINK_MAX     3072        /* a nextLink or deltaLink Graph gives (fits the fetch URL) */
 /* What is read of a service principal (delta, GET, $batch). */
 #define DELTA_SELECT "id,appId,displayName,accountEnabled,servicePrincipalType"
+/* directoryObjects/delta tracks app role assignments only with this filter
+ * (percent-encoded): isof('microsoft.graph.appRoleAssignment') or
+ * isof('microsoft.graph.user') */
+#define ADELTA_FILTER                                                                              \
+    "isof%28%27microsoft.graph.appRoleAssignment%27%29%20or%20isof%28%27microsoft.graph."          \
+    "user%27%29"
+#define AID_MAX 128 /* characters of an app role assignment id kept (Graph's: 43) */
 
 enum phase {
     PH_IDLE = 0,
@@ -79,6 +86,7 @@ enum phase {
     PH_ASSIGNED,
     PH_DELTA,
     PH_PRINCIPALS,
+    PH_ADELTA, /* the app role assignment delta (directoryObjects/delta) */
 };
 
 enum pstep {
@@ -131,6 +139,12 @@ struct role_def {
     char *value; /* NULL: disabled or unusable value */
 };
 
+/* A set of strings (app role assignment ids), open addressing. */
+struct idset {
+    char **v;
+    size_t n, cap;
+};
+
 struct oc_graph {
     const struct oc_config *cfg;
     struct oc_fetch_ctx *fetch;
@@ -165,6 +179,13 @@ struct oc_graph {
     unsigned delta_changes;
     size_t n_todo; /* principals with a request still to make */
     size_t scan;   /* where the next $batch starts looking */
+
+    /* The app role assignment delta (assignment_delta = auto) */
+    char *adelta_url;   /* the kept assignment deltaLink, then the next page */
+    char *adelta_new;   /* the assignment deltaLink this sync ends with */
+    bool adelta_denied; /* Graph answered 403: not asked before the next full sync */
+    bool adelta_all;    /* $deltatoken=latest refused: the whole round is read */
+    struct idset aids;  /* the resource's assignments to service principals */
 
     /* The request queue */
     struct greq q[OC_GRAPH_PARALLEL + 1];
@@ -305,6 +326,80 @@ static void safe_text(const char *in, char *out, size_t len)
 
 static void budget_save(const struct oc_graph *g);
 
+static void idset_free(struct idset *s)
+{
+    for (size_t i = 0; i < s->cap; i++) {
+        free(s->v[i]);
+    }
+    free(s->v);
+    memset(s, 0, sizeof(*s));
+}
+
+static bool idset_has(const struct idset *s, const char *id)
+{
+    if (s->cap == 0) {
+        return false;
+    }
+    for (size_t k = (size_t)oc_fnv1a64(id, strlen(id)) & (s->cap - 1); s->v[k] != NULL;
+         k = (k + 1) & (s->cap - 1)) {
+        if (strcmp(s->v[k], id) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Add id (copied) to s: 0 or -ENOMEM. */
+static int idset_add(struct idset *s, const char *id)
+{
+    size_t k;
+
+    if (idset_has(s, id)) {
+        return 0;
+    }
+    if (2 * (s->n + 1) > s->cap) {
+        struct idset t = {.cap = s->cap == 0 ? 256 : 2 * s->cap};
+
+        t.v = calloc(t.cap, sizeof(*t.v));
+        if (t.v == NULL) {
+            return -ENOMEM;
+        }
+        for (size_t i = 0; i < s->cap; i++) {
+            if (s->v[i] != NULL) {
+                k = (size_t)oc_fnv1a64(s->v[i], strlen(s->v[i])) & (t.cap - 1);
+                while (t.v[k] != NULL) {
+                    k = (k + 1) & (t.cap - 1);
+                }
+                t.v[k] = s->v[i];
+            }
+        }
+        t.n = s->n;
+        free(s->v);
+        *s = t;
+    }
+    k = (size_t)oc_fnv1a64(id, strlen(id)) & (s->cap - 1);
+    while (s->v[k] != NULL) {
+        k = (k + 1) & (s->cap - 1);
+    }
+    s->v[k] = strdup(id);
+    if (s->v[k] == NULL) {
+        return -ENOMEM;
+    }
+    s->n++;
+    return 0;
+}
+
+/* Forget the assignment delta state of this sync (not the denial). */
+static void adelta_clear(struct oc_graph *g)
+{
+    free(g->adelta_url);
+    free(g->adelta_new);
+    g->adelta_url = NULL;
+    g->adelta_new = NULL;
+    g->adelta_all = false;
+    idset_free(&g->aids);
+}
+
 static void sync_end(struct oc_graph *g)
 {
     principals_free(g);
@@ -313,6 +408,7 @@ static void sync_end(struct oc_graph *g)
     free(g->delta_new);
     g->delta_url = NULL;
     g->delta_new = NULL;
+    adelta_clear(g);
     g->hold_until_ms = 0;
     memset(g->batches, 0, sizeof(g->batches));
     g->reassign = false;
@@ -765,7 +861,8 @@ static int resource_done(struct oc_graph *g, const struct oc_fetch_result *res)
         }
     }
     cJSON_Delete(o);
-    /* the assignments read now replace every principal's roles */
+    /* the assignments read now replace every principal's roles (and ids) */
+    idset_free(&g->aids);
     for (size_t i = 0; i < g->n_pr; i++) {
         g->pr[i].assigned = false;
         roles_clear(&g->pr[i]);
@@ -774,7 +871,7 @@ static int resource_done(struct oc_graph *g, const struct oc_fetch_result *res)
     g->pages = 0;
     (void)snprintf(url, sizeof(url),
                    "%s/v1.0/servicePrincipals/%s/appRoleAssignedTo?$top=%d"
-                   "&$select=principalId,principalType,appRoleId",
+                   "&$select=id,principalId,principalType,appRoleId",
                    g->cfg->directory->graph_url, g->resource_id, OC_GRAPH_TOP);
     return graph_get(g, url, IDX_PHASE);
 }
@@ -929,6 +1026,20 @@ static int add_role(struct principal *p, const char *value)
     return 0;
 }
 
+/* With assignment_delta: the id of an assignment of the resource, so that
+ * the assignment delta's @removed (which carries only the id) is known as
+ * ours. 0 or -ENOMEM. */
+static int aid_keep(struct oc_graph *g, const cJSON *assignment)
+{
+    const char *aid = NULL;
+
+    if (!g->cfg->directory->assignment_delta ||
+        oc_json_get_string(assignment, "id", AID_MAX, &aid) < 0 || aid[0] == '\0') {
+        return 0;
+    }
+    return idset_add(&g->aids, aid);
+}
+
 static int assigned_done(struct oc_graph *g, const struct oc_fetch_result *res)
 {
     const char *graph_url = g->cfg->directory->graph_url;
@@ -968,7 +1079,7 @@ static int assigned_done(struct oc_graph *g, const struct oc_fetch_result *res)
         p->assigned = true;
         value = oc_json_get_string(it, "appRoleId", OC_GUID_LEN, &rid) == 0 ? role_value(g, rid)
                                                                             : NULL;
-        if (value != NULL && add_role(p, value) < 0) {
+        if ((value != NULL && add_role(p, value) < 0) || aid_keep(g, it) < 0) {
             cJSON_Delete(o);
             sync_failed(g, -1, "out of memory");
             return -ENOMEM;
@@ -1108,6 +1219,155 @@ static bool link_ok(const struct oc_graph *g, const char *link)
     size_t n = strlen(base);
 
     return strncmp(link, base, n) == 0 && link[n] == '/' && strlen(link) < LINK_MAX;
+}
+
+/* A page of the app role assignment delta. */
+static int start_adelta(struct oc_graph *g, const char *url)
+{
+    g->phase = PH_ADELTA;
+    return graph_get(g, url, IDX_PHASE);
+}
+
+/*
+ * A full sync: with assignment_delta, first a new assignment delta round
+ * at the current state ($deltatoken=latest), before the assignments are
+ * read, so that no change made in between is lost; then the resource.
+ */
+static int start_full(struct oc_graph *g)
+{
+    char url[URL_MAX];
+
+    adelta_clear(g);
+    g->adelta_denied = false;
+    g->pages = 0;
+    if (!g->cfg->directory->assignment_delta) {
+        return start_resource(g);
+    }
+    (void)snprintf(url, sizeof(url), "%s/v1.0/directoryObjects/delta?$filter=%s&$deltatoken=latest",
+                   g->cfg->directory->graph_url, ADELTA_FILTER);
+    return start_adelta(g, url);
+}
+
+/* After the token: a full sync, or an incremental one from the kept
+ * deltaLinks (the assignments', unless Graph refused it, then the
+ * service principals'). */
+static int start_sync(struct oc_graph *g)
+{
+    if (g->full) {
+        return start_full(g);
+    }
+    if (g->cfg->directory->assignment_delta && !g->adelta_denied && g->adelta_url != NULL) {
+        g->pages = 0;
+        return start_adelta(g, g->adelta_url);
+    }
+    return start_delta(g);
+}
+
+/* One item of the assignment delta of an incremental sync: whether it
+ * changes the resource's assignments (ours), so that they are read again. */
+static bool adelta_ours(const struct oc_graph *g, const cJSON *it)
+{
+    const char *aid = NULL, *type = NULL, *rid = NULL;
+    char res[OC_GUID_SIZE];
+
+    if (oc_json_get_string(it, "id", AID_MAX, &aid) < 0) {
+        return false;
+    }
+    if (oc_json_member(it, "@removed") != NULL) {
+        /* a removed item carries its id only */
+        return idset_has(&g->aids, aid);
+    }
+    return oc_json_get_string(it, "@odata.type", 128, &type) == 0 &&
+           strcmp(type, "#microsoft.graph.appRoleAssignment") == 0 &&
+           oc_json_get_string(it, "resourceId", OC_GUID_LEN, &rid) == 0 &&
+           oc_guid_normalize(rid, res) == 0 && strcmp(res, g->resource_id) == 0;
+}
+
+static int adelta_done(struct oc_graph *g, const struct oc_fetch_result *res)
+{
+    cJSON *o = NULL;
+    const cJSON *arr, *it;
+    const char *next = NULL, *dlink = NULL;
+
+    if (res->http_status == 410 && !g->full) {
+        g->log("directory sync: Graph no longer knows this host's app role assignment delta "
+               "state (HTTP 410): a full sync follows");
+        principals_free(g);
+        free(g->delta_url);
+        g->delta_url = NULL;
+        g->full = true;
+        return start_full(g);
+    }
+    if (res->http_status == 403) {
+        /* remembered in graph-state.json: not asked again before the next full sync */
+        g->log("directory sync: Microsoft Graph refused the app role assignment delta (HTTP "
+               "403): grant the [directory] application User.Read.All to see a withdrawn role "
+               "within sync_interval; until then it is seen at the full sync "
+               "(full_sync_interval)");
+        adelta_clear(g);
+        g->adelta_denied = true;
+        return g->full ? start_resource(g) : start_delta(g);
+    }
+    if (res->http_status == 400 && g->full && !g->adelta_all) {
+        char url[URL_MAX];
+
+        g->log("directory sync: Graph refused $deltatoken=latest for the app role assignment "
+               "delta: this full sync reads the whole round to its deltaLink");
+        g->adelta_all = true;
+        (void)snprintf(url, sizeof(url), "%s/v1.0/directoryObjects/delta?$filter=%s",
+                       g->cfg->directory->graph_url, ADELTA_FILTER);
+        return start_adelta(g, url);
+    }
+    if (res->http_status != 200) {
+        graph_refused(g, "the app role assignment delta", res);
+        return -EIO;
+    }
+    if (oc_json_parse_object(res->body, res->body_len, &o, NULL) < 0 ||
+        !cJSON_IsArray(arr = oc_json_member(o, "value"))) {
+        cJSON_Delete(o);
+        sync_failed(g, -1, "the directoryObjects/delta answer from Graph is not a list");
+        return -EBADMSG;
+    }
+    cJSON_ArrayForEach(it, arr)
+    {
+        /* users and other resources' assignments change nothing here */
+        if (!g->full && adelta_ours(g, it)) {
+            g->delta_changes++;
+            g->reassign = true;
+        }
+    }
+    if (oc_json_get_string(o, "@odata.nextLink", LINK_MAX, &next) == 0) {
+        if (!link_ok(g, next) || ++g->pages >= OC_GRAPH_PAGES_MAX) {
+            cJSON_Delete(o);
+            sync_failed(g, -1,
+                        "Graph's assignment delta @odata.nextLink leaves graph_url or pages too "
+                        "often: refused");
+            return -EBADMSG;
+        }
+        free(g->adelta_url);
+        g->adelta_url = strdup(next);
+        cJSON_Delete(o);
+        if (g->adelta_url == NULL) {
+            sync_failed(g, -1, "out of memory");
+            return -ENOMEM;
+        }
+        return start_adelta(g, g->adelta_url);
+    }
+    if (oc_json_get_string(o, "@odata.deltaLink", LINK_MAX, &dlink) < 0 || !link_ok(g, dlink)) {
+        cJSON_Delete(o);
+        sync_failed(g, -1,
+                    "the last directoryObjects/delta page from Graph has no usable "
+                    "@odata.deltaLink");
+        return -EBADMSG;
+    }
+    free(g->adelta_new);
+    g->adelta_new = strdup(dlink);
+    cJSON_Delete(o);
+    if (g->adelta_new == NULL) {
+        sync_failed(g, -1, "out of memory");
+        return -ENOMEM;
+    }
+    return g->full ? start_resource(g) : start_delta(g);
 }
 
 static void to_principals(struct oc_graph *g)
@@ -1882,9 +2142,80 @@ static void directory_changes(const struct oc_graph *g, const struct oc_dir *old
  *  "delta_link":...,"full_at":N,"principals":[{"id","app_id",
  *  "display_name","enabled","app","roles":[...],"keys":[{"key_id",
  *  "not_before","not_after","sha1","sha256","ssh"}]}]}
+ * and with assignment_delta = auto: "assignment_delta_link" (the
+ * directoryObjects/delta deltaLink; absent when Graph refused it),
+ * "assignment_denied" (Graph answered 403: not asked before the next full
+ * sync) and "assignment_ids" (the resource's assignments to service
+ * principals). A file without them (an older release's) makes the next
+ * sync a full one.
  * Root's, 0644 (no secret: a deltaLink is useless without a Graph token),
  * replaced atomically after the directory files.
  */
+/* The assignment delta members of graph-state.json. 0 or -ENOMEM. */
+static int state_save_adelta(const struct oc_graph *g, cJSON *o)
+{
+    cJSON *ids;
+
+    if (cJSON_AddBoolToObject(o, "assignment_denied", g->adelta_denied) == NULL ||
+        (g->adelta_new != NULL &&
+         cJSON_AddStringToObject(o, "assignment_delta_link", g->adelta_new) == NULL) ||
+        (ids = cJSON_AddArrayToObject(o, "assignment_ids")) == NULL) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; !g->adelta_denied && i < g->aids.cap; i++) {
+        cJSON *id;
+
+        if (g->aids.v[i] == NULL) {
+            continue;
+        }
+        id = cJSON_CreateString(g->aids.v[i]);
+        if (id == NULL || !cJSON_AddItemToArray(ids, id)) {
+            cJSON_Delete(id);
+            return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* The assignment delta members of graph-state.json (all optional). 0,
+ * -EBADMSG or -ENOMEM. */
+static int state_load_adelta(struct oc_graph *g, const cJSON *o)
+{
+    const cJSON *ids = oc_json_member(o, "assignment_ids"), *it;
+    const char *link = NULL;
+    bool denied = false;
+
+    if (oc_json_member(o, "assignment_denied") != NULL &&
+        oc_json_get_bool(o, "assignment_denied", &denied) < 0) {
+        return -EBADMSG;
+    }
+    g->adelta_denied = denied;
+    if (oc_json_member(o, "assignment_delta_link") != NULL) {
+        if (oc_json_get_string(o, "assignment_delta_link", LINK_MAX - 1, &link) < 0 ||
+            !link_ok(g, link)) {
+            return -EBADMSG;
+        }
+        g->adelta_url = strdup(link);
+        if (g->adelta_url == NULL) {
+            return -ENOMEM;
+        }
+    }
+    if (ids != NULL && !cJSON_IsArray(ids)) {
+        return -EBADMSG;
+    }
+    cJSON_ArrayForEach(it, ids)
+    {
+        if (!cJSON_IsString(it) || strlen(it->valuestring) > AID_MAX ||
+            it->valuestring[0] == '\0') {
+            return -EBADMSG;
+        }
+        if (idset_add(&g->aids, it->valuestring) < 0) {
+            return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
 static int state_save(const struct oc_graph *g, const char *path)
 {
     const struct oc_directory *d = g->cfg->directory;
@@ -1902,6 +2233,9 @@ static int state_save(const struct oc_graph *g, const char *path)
     cJSON_AddStringToObject(o, "resource_id", g->resource_id);
     cJSON_AddStringToObject(o, "delta_link", g->delta_new);
     cJSON_AddNumberToObject(o, "full_at", (double)(g->full ? oc_now() : g->full_at));
+    if (d->assignment_delta && state_save_adelta(g, o) < 0) {
+        goto out;
+    }
     for (size_t i = 0; i < g->n_pr; i++) {
         const struct principal *p = &g->pr[i];
         cJSON *e, *roles, *keys;
@@ -2054,6 +2388,9 @@ static int state_load(struct oc_graph *g, const char *path)
         goto out;
     }
     g->full_at = full_at;
+    if (d->assignment_delta && (r = state_load_adelta(g, o)) < 0) {
+        goto out;
+    }
     cJSON_ArrayForEach(it, arr)
     {
         r = state_principal(g, it);
@@ -2473,6 +2810,9 @@ void oc_graph_free(struct oc_graph *g)
         return;
     }
     principals_free(g);
+    adelta_clear(g);
+    free(g->delta_url);
+    free(g->delta_new);
     oc_free_wipe_str(g->token);
     free(g);
 }
@@ -2510,6 +2850,12 @@ int oc_graph_start(struct oc_graph *g)
                    "a full sync",
                    g->cfg->directory->full_sync_interval);
             g->full = true;
+        } else if (g->cfg->directory->assignment_delta && g->adelta_url == NULL &&
+                   !g->adelta_denied) {
+            /* written by a release without it, or with assignment_delta = no */
+            g->log("directory sync: %s has no app role assignment deltaLink yet: a full sync",
+                   path);
+            g->full = true;
         }
         if (g->full) {
             principals_free(g);
@@ -2529,7 +2875,7 @@ int oc_graph_start(struct oc_graph *g)
         }
     }
     if (g->token != NULL && g->token_expires - TOKEN_MARGIN > now) {
-        return g->full ? start_resource(g) : start_delta(g);
+        return start_sync(g);
     }
     return start_token(g);
 }
@@ -2766,7 +3112,7 @@ static void job_done(struct oc_graph *g, uint32_t gen, uint32_t idx, struct oc_f
         g->token = res->token.access_token;
         g->token_expires = res->token.expires_on;
         res->token.access_token = NULL;
-        (void)(g->full ? start_resource(g) : start_delta(g));
+        (void)start_sync(g);
         goto out;
     }
     for (size_t i = 0; i < sizeof(g->q) / sizeof(g->q[0]) && q == NULL; i++) {
@@ -2825,6 +3171,8 @@ static void job_done(struct oc_graph *g, uint32_t gen, uint32_t idx, struct oc_f
             (void)assigned_done(g, res);
         } else if (g->phase == PH_DELTA) {
             (void)delta_done(g, res);
+        } else if (g->phase == PH_ADELTA) {
+            (void)adelta_done(g, res);
         }
         goto out;
     }

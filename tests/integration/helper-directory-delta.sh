@@ -10,6 +10,12 @@
 # principal changes, or at full_sync_interval), Graph's 410 Gone (a full
 # sync), $batch members answering 429 and 404, a 429 storm, the request
 # budget, the splay, and openclaw-sync killed mid-sync (every file kept).
+# Then the app role assignment delta (directoryObjects/delta): without
+# User.Read.All one log line per full sync and no request at incremental
+# syncs; with it, a steady state of 2 requests, a role withdrawn from a
+# principal that did not change gone at the next incremental sync, other
+# resources' assignments costing nothing more, and 410 Gone on its
+# deltaLink making a full sync.
 # Prints TAP.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
@@ -108,7 +114,7 @@ seeded=$(tenant_ctl POST seed-agents "{\"count\": $NSEED, \"seed\": \"delta\", \
 ids=$(echo "$seeded" | "$PY" -c 'import json,sys; print(" ".join(json.load(sys.stdin)["ids"][:8]))')
 set -- $ids
 [ $# -eq 8 ] || tap_setup_fail "seed-agents gave no ids: $seeded"
-A_DISABLE=$1 A_DELETE=$2 A_ROLE=$3 A_ROLE2=$4 A_PATCHED=$5
+A_DISABLE=$1 A_DELETE=$2 A_ROLE=$3 A_ROLE2=$4 A_PATCHED=$5 A_WD=$6 A_OTHER=$7
 
 # a certificate on agent-alpha's application: its key survives incremental syncs
 command -v openssl >/dev/null 2>&1 || tap_skip_all "openssl missing"
@@ -358,6 +364,93 @@ tap_check "... and says so" grep -q "asked this host to wait (Retry-After)" "$wo
 tenant_ctl DELETE faults >/dev/null
 printf '600.000 %s 0\n' "$(($(date +%s) * 1000))" >"$T/graph-budget"
 tap_check "once the time has come, the sync runs again" inc
+
+# --- the app role assignment delta: without User.Read.All -------------------------------
+DENIED="refused the app role assignment delta (HTTP 403): grant the \[directory\] application User.Read.All"
+GRAPH_APP=00000003-0000-0000-c000-000000000000
+stats_reset
+if sync --force; then
+    tap_ok "assignment delta without User.Read.All: the full sync succeeds"
+else
+    tap_fail "assignment delta without User.Read.All: the full sync succeeds" "$(tail -n 3 "$work/last.out")"
+fi
+tap_check "... and says once what to do" test "$(grep -c -- "$DENIED" "$work/last.out")" = 1
+tap_check "... remembered in graph-state.json" grep -q '"assignment_denied":true' "$GS"
+stats_reset
+inc
+rc=$?
+c=$(stat_of requests)
+tap_check "the next incremental sync does not ask again (rc $rc, $c request, no log line)" \
+    sh -c "test $rc = 0 -a $c = 1 && ! grep -q 'HTTP 403' '$work/last.out'"
+
+# --- with User.Read.All granted to the [directory] application ---------------------------
+tenant_ctl POST assignments "{\"principalAppId\": \"$ADMIN_APP\", \"resourceAppId\": \"$GRAPH_APP\", \"appRole\": \"User.Read.All\"}" >/dev/null
+sync --force
+tap_check "User.Read.All granted: a full sync keeps the assignment deltaLink" \
+    grep -q '"assignment_delta_link":"https' "$GS"
+tap_check "... and the resource's assignment ids" \
+    "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["assignment_ids"]) >= int(sys.argv[2]) and not d["assignment_denied"]' "$GS" "$NSEED"
+worst=0
+for i in 1 2 3; do
+    stats_reset
+    inc
+    c=$(stat_of requests)
+    [ "$c" -le "$worst" ] || worst=$c
+done
+echo "# steady state with the assignment delta: at most $worst Graph requests per sync"
+tap_check "steady state with the assignment delta: $worst requests (the two deltaLinks, <= 2)" \
+    test "$worst" -le 2
+tap_check "... incremental" grep -q "directory sync (incremental)" "$work/last.out"
+tenant_ctl POST assignments/remove "{\"principalId\": \"$A_WD\", \"resourceAppId\": \"$RESOURCE_APP\"}" >/dev/null
+stats_reset
+inc
+c=$(stat_of requests)
+echo "# role withdrawn, assignment delta: $c Graph requests"
+tap_check "role withdrawn from a principal that did not change: gone at the next incremental sync" \
+    test "$(dir_get "$A_WD" name)" = ABSENT
+tap_check "... an incremental one ($c requests <= N/999 + 6)" \
+    sh -c "grep -q 'directory sync (incremental)' '$work/last.out' && test $c -le $((n / 999 + 6))"
+tenant_ctl POST assignments "{\"principalId\": \"$A_OTHER\", \"resourceAppId\": \"6d3a9b52-4e6f-4c8b-9d0e-1f2a3b4c5d6e\", \"appRole\": \"Host.Login\"}" >/dev/null
+stats_reset
+inc
+c=$(stat_of requests)
+tap_check "a role granted on another resource: no re-read ($c requests = 2)" test "$c" = 2
+tenant_ctl POST assignments/remove "{\"principalId\": \"$A_OTHER\", \"resourceAppId\": \"6d3a9b52-4e6f-4c8b-9d0e-1f2a3b4c5d6e\"}" >/dev/null
+stats_reset
+inc
+c=$(stat_of requests)
+tap_check "a role withdrawn on another resource: no re-read ($c requests = 2)" test "$c" = 2
+tap_check "... the agent keeps its role here" test "$(dir_get "$A_OTHER" roles)" = '["Host.Login"]'
+tenant_ctl POST faults '[{"path": "/directoryObjects/delta", "kind": "status", "status": 410, "count": 1}]' >/dev/null
+if inc; then
+    tap_ok "410 Gone on the assignment deltaLink: the sync succeeds"
+else
+    tap_fail "410 Gone on the assignment deltaLink: the sync succeeds" "$(tail -n 3 "$work/last.out")"
+fi
+tenant_ctl DELETE faults >/dev/null
+tap_check "... through a full sync in the same run" sh -c \
+    "grep -q 'assignment delta state (HTTP 410)' '$work/last.out' && grep -q 'directory sync (full)' '$work/last.out'"
+stats_reset
+inc
+c=$(stat_of requests)
+tap_check "... then incremental again ($c requests <= 2)" \
+    sh -c "grep -q 'directory sync (incremental)' '$work/last.out' && test $c -le 2"
+
+# assignment_delta = no: today's behaviour (one request in the steady state,
+# nothing about assignments in graph-state.json); back to auto, a state
+# without the assignment deltaLink (as an older release wrote) means a full sync
+write_conf "assignment_delta = no"
+sync --force
+stats_reset
+inc
+c=$(stat_of requests)
+tap_check "assignment_delta = no: no assignment delta ($c request, nothing kept for it)" \
+    sh -c "test $c = 1 && ! grep -q '\"assignment_' '$GS'"
+write_conf
+inc
+tap_check "back to auto: a graph-state.json without the assignment deltaLink makes a full sync" \
+    sh -c "grep -q 'no app role assignment deltaLink yet' '$work/last.out' && grep -q 'directory sync (full)' '$work/last.out'"
+tap_check "... which keeps it" grep -q '"assignment_delta_link":"https' "$GS"
 
 tap_check "no secret in openclaw-sync's output" sh -c "! grep -qF '$ADMIN_SECRET' '$work/sync.log'"
 tap_check "no sanitizer report in openclaw-sync's output" \

@@ -1101,6 +1101,102 @@ def test_delta_token_expiry(own_tenant):
     assert t.request("GET", new, headers={"Authorization": "Bearer " + admin}).status == 200
 
 
+ASSIGNMENT_DELTA = "/directoryObjects/delta?$filter=" + urllib.parse.quote(
+    "isof('microsoft.graph.appRoleAssignment') or isof('microsoft.graph.user')")
+
+
+def assignment_round(tenant, link, token):
+    items, pages, last = follow(tenant, link[len(tenant.url + GRAPH_PREFIX):]
+                                if link.startswith("https://") else link, token)
+    assert last["@odata.deltaLink"].startswith(tenant.url + "/v1.0/directoryObjects/delta?")
+    return {o["id"]: o for o in items}, pages, last["@odata.deltaLink"]
+
+
+def test_delta_app_role_assignments(own_tenant):
+    t = own_tenant()
+    agents = t.control("seed-agents", {"count": 30, "seed": "adelta"})["ids"]
+    admin = t.access_token(ADMIN["appId"], ADMIN_SECRET, GRAPH + "/.default")
+    # User.Read.All (or Directory.Read.All) is the permission Graph lists for it
+    r = graph(t, "GET", ASSIGNMENT_DELTA, admin)
+    assert r.status == 403 and r.json()["error"]["code"] == "Authorization_RequestDenied"
+    grant = t.control("assignments", {"principalAppId": ADMIN["appId"],
+                                      "resourceAppId": GRAPH_APP_ID, "appRole": "User.Read.All"})
+    admin = t.access_token(ADMIN["appId"], ADMIN_SECRET, GRAPH + "/.default")
+    # only the documented filter
+    for flt in (None, "isof('microsoft.graph.appRoleAssignment')",
+                "isof('microsoft.graph.user') or isof('microsoft.graph.user')"):
+        r = graph(t, "GET", "/directoryObjects/delta" + (
+            "" if flt is None else "?$filter=" + urllib.parse.quote(flt)), admin)
+        assert r.status == 400 and r.json()["error"]["code"] == "Request_UnsupportedQuery"
+    first, pages, link = assignment_round(t, ASSIGNMENT_DELTA + "&$top=7", admin)
+    assert len(first) == len(t.control("state")["tenants"][0]["appRoleAssignments"]) >= 30
+    assert pages == (len(first) + 6) // 7
+    assert grant["id"] in first
+    mine = [a for a in first.values() if a["resourceId"] == HOST_SP]
+    assert {a["principalId"] for a in mine} >= set(agents)
+    assert all(a["@odata.type"] == "#microsoft.graph.appRoleAssignment" for a in first.values())
+    assert assignment_round(t, link, admin)[0] == {}  # nothing changed
+    _, _, latest = assignment_round(t, ASSIGNMENT_DELTA + "&$deltatoken=latest", admin)
+    assert graph(t, "GET", latest[len(t.url + GRAPH_PREFIX):], admin).json()["value"] == []
+
+    gone = next(a for a in mine if a["principalId"] == agents[0])
+    t.control("assignments/remove", {"id": gone["id"]})
+    added = t.control("assignments", {"principalId": agents[0], "resourceId": HOST_SP,
+                                      "appRole": "Host.Sudo"})
+    t.control("delete-sp", {"id": agents[1]})  # its assignments go with it
+    of_1 = [a["id"] for a in mine if a["principalId"] == agents[1]]
+    new = t.control("seed-agents", {"count": 2, "seed": "adelta-late"})["ids"]
+    changes, _, link = assignment_round(t, link, admin)
+    assert changes[gone["id"]] == {"id": gone["id"], "@removed": {"reason": "deleted"}}
+    assert all(changes[i] == {"id": i, "@removed": {"reason": "deleted"}} for i in of_1)
+    assert changes[added["id"]]["principalId"] == agents[0]
+    assert changes[added["id"]]["resourceId"] == HOST_SP
+    assert {a["principalId"] for a in changes.values() if "principalId" in a} == \
+        {agents[0]} | set(new)
+    assert len(changes) == 1 + len(of_1) + 1 + len(new)
+    assert set(assignment_round(t, latest, admin)[0]) == set(changes)
+    assert assignment_round(t, link, admin)[0] == {}
+    # an added then removed assignment shows once, removed; $select applies
+    flip = t.control("assignments", {"principalId": agents[2], "resourceId": HOST_SP,
+                                     "appRole": "Host.Sudo"})
+    t.control("assignments/remove", {"id": flip["id"]})
+    changes, _, link = assignment_round(t, link, admin)
+    assert changes == {flip["id"]: {"id": flip["id"], "@removed": {"reason": "deleted"}}}
+    t.control("assignments", {"principalId": agents[3], "resourceId": HOST_SP,
+                              "appRole": "Host.Sudo"})
+    sel, _, _ = assignment_round(t, link + "&$select=resourceId", admin)
+    assert [set(o) for o in sel.values()] == [{"id", "resourceId", "@odata.type"}]
+    # state tokens: tampered, expired by the control API, too old -> 410 Gone
+    r = graph(t, "GET", "/directoryObjects/delta?$deltatoken=garbage", admin)
+    assert r.status == 410 and r.json()["error"]["code"] == "syncStateNotFound"
+    t.control("delta-tokens/expire", {})
+    r = t.request("GET", link, headers={"Authorization": "Bearer " + admin})
+    assert r.status == 410 and r.json()["error"]["code"] == "syncStateNotFound"
+    assert r.headers["Location"].startswith(t.url + "/v1.0/directoryObjects/delta?$filter=")
+    _, _, link = assignment_round(t, ASSIGNMENT_DELTA + "&$deltatoken=latest", admin)
+    t.control("clock", {"offset": 7 * 86400 + 10})
+    admin = t.access_token(ADMIN["appId"], ADMIN_SECRET, GRAPH + "/.default")
+    assert t.request("GET", link, headers={"Authorization": "Bearer " + admin}).status == 410
+    # a servicePrincipals token is not an assignment token
+    _, _, sp_link = delta_round(t, "/servicePrincipals/delta?$deltatoken=latest", admin)
+    r = graph(t, "GET", "/directoryObjects/delta?" + sp_link.split("?", 1)[1], admin)
+    assert r.status == 410
+
+
+def test_assignment_delta_cost_is_changes(own_tenant):
+    """At many assignments a round from a deltaLink reads only the changes."""
+    t = own_tenant()
+    t.control("seed-agents", {"count": 20000, "seed": "adelta-big"})
+    t.control("assignments", {"principalAppId": ADMIN["appId"],
+                              "resourceAppId": GRAPH_APP_ID, "appRole": "Directory.Read.All"})
+    admin = t.access_token(ADMIN["appId"], ADMIN_SECRET, GRAPH + "/.default")
+    _, _, link = assignment_round(t, ASSIGNMENT_DELTA + "&$deltatoken=latest", admin)
+    started = time.monotonic()
+    for _ in range(20):
+        assert assignment_round(t, link, admin)[0] == {}
+    assert time.monotonic() - started < 5
+
+
 def test_get_by_ids(fleet):
     ids = fleet.agents[10:13] + [HOST["id"], str(uuid.uuid4()), fleet.agents[10].upper()]
     r = graph(fleet, "POST", "/directoryObjects/getByIds", fleet.admin,

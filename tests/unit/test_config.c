@@ -797,6 +797,7 @@ static void test_directory_section(void **state)
     assert_int_equal(d->full_sync_interval, 86400);
     assert_int_equal(d->max_requests_per_minute, 600);
     assert_int_equal(d->on_anomaly, OC_ANOMALY_NONE);
+    assert_true(d->assignment_delta);
     assert_string_equal(d->agent.name, "directory");
     assert_string_equal(d->agent.app_id, "c1d3e5f7-9b2a-4c6d-8e0f-1c3d5e7f9a2b");
     assert_int_equal(d->agent.credential, OC_CRED_TPM_CERTIFICATE);
@@ -832,6 +833,13 @@ static void test_directory_section(void **state)
                      "full_sync_interval = 600\nmax_requests_per_minute = 10\n");
     assert_int_equal(cfg->directory->full_sync_interval, 600);
     assert_int_equal(cfg->directory->max_requests_per_minute, 10);
+    assert_true(cfg->directory->assignment_delta);
+    oc_config_free(cfg);
+    cfg = ok(MINIMAL "[directory]\ncredential = managed-identity\nassignment_delta = no\n");
+    assert_false(cfg->directory->assignment_delta);
+    oc_config_free(cfg);
+    cfg = ok(MINIMAL "[directory]\ncredential = managed-identity\nassignment_delta = auto\n");
+    assert_true(cfg->directory->assignment_delta);
     oc_config_free(cfg);
     cfg = ok(MINIMAL "[directory]\ncredential = managed-identity\nsync_interval = 86400\n");
     assert_int_equal(cfg->directory->full_sync_interval, 86400);
@@ -858,6 +866,7 @@ static void test_directory_errors(void **state)
     bad(MINIMAL "[directory]\nmax_requests_per_minute = 100001\n", 5, "max_requests_per_minute");
     bad(MINIMAL "[directory]\ngraph_url = http://graph.microsoft.com\n", 5, "https://");
     bad(MINIMAL "[directory]\non_anomaly = lock\n", 5, "none or disable-service-principal");
+    bad(MINIMAL "[directory]\nassignment_delta = yes\n", 5, "must be auto");
     bad(MINIMAL "[directory]\nresource = not a uri\n", 5, "neither a GUID nor a URI");
     bad(MINIMAL "[directory x]\n", 4, "[directory] takes no name");
     bad(MINIMAL "[directory]\ncredential = tpm-certificate\n"

@@ -29,6 +29,10 @@ READ = {"Application.Read.All", "Application.ReadWrite.All",
 DELTA_READ = {"Application.Read.All", "Application.ReadWrite.All",
               "Application.ReadWrite.OwnedBy", "Directory.Read.All"}
 GET_BY_IDS_READ = {"Directory.Read.All"}
+# directoryObject: delta of app role assignments (and users)
+OBJECTS_DELTA_READ = {"User.Read.All", "Directory.Read.All"}
+OBJECTS_DELTA_PATH = re.compile(r"^/v1\.0/directoryObjects/(?:microsoft\.graph\.)?delta"
+                                r"(?:\(\))?/?$")
 DELTA_PATH = re.compile(r"^/v1\.0/servicePrincipals/(?:microsoft\.graph\.)?delta(?:\(\))?/?$")
 WRITE = {"Application.ReadWrite.All"}
 ASSIGN = {"AppRoleAssignment.ReadWrite.All"}
@@ -97,6 +101,11 @@ class GraphApi:
                 raise GraphError(405, "Request_BadRequest", "Method not allowed.")
             self._require(roles, DELTA_READ)
             return 200, self.delta.service_principals(tenant, query)
+        if OBJECTS_DELTA_PATH.match(path):
+            if method != "GET":
+                raise GraphError(405, "Request_BadRequest", "Method not allowed.")
+            self._require(roles, OBJECTS_DELTA_READ)
+            return 200, self.delta.directory_objects(tenant, query)
         if path in ("/v1.0/directoryObjects/getByIds",
                     "/v1.0/directoryObjects/microsoft.graph.getByIds"):
             if method != "POST":

@@ -28,6 +28,14 @@ DIRECTORY_TYPES = {"directoryobject": ("sp", "app"), "serviceprincipal": ("sp",)
                    "orgcontact": (), "directoryrole": (), "administrativeunit": (),
                    "directoryroletemplate": ()}
 LINK_SAFE = "'(),:=/@$"
+SP_DELTA_PATH = "/v1.0/servicePrincipals/delta"
+ASSIGNMENT_ROUND = "isof('microsoft.graph.appRoleAssignment') or isof('microsoft.graph.user')"
+OBJECTS_DELTA_PATH = "/v1.0/directoryObjects/delta"
+# directoryObject: delta tracks app role assignments only in this documented
+# form (appRoleAssignment is listed together with user); either order.
+ASSIGNMENT_FILTER = re.compile(
+    r"^\s*isof\('microsoft\.graph\.(appRoleAssignment|user)'\)\s+or\s+"
+    r"isof\('microsoft\.graph\.(appRoleAssignment|user)'\)\s*$")
 
 
 class GraphSettings:
@@ -222,11 +230,14 @@ class DeltaQueries:
         mac = hmac.new(self._key, body.encode(), hashlib.sha256).digest()[:16]
         return body + "." + jose.b64url(mac)
 
-    def _gone(self, code, message, select=None, ids=None):
-        location = self._url([], select, ids)
+    def _gone(self, code, message, select=None, ids=None, path=SP_DELTA_PATH):
+        if path == SP_DELTA_PATH:
+            location = self._url([], select, ids)
+        else:
+            location = _link(self.config.base_url, path, [("$filter", ASSIGNMENT_ROUND)])
         return GraphError(410, code, message, {"Location": location})
 
-    def _decode(self, token, kind, tenant):
+    def _decode(self, token, kind, tenant, path=SP_DELTA_PATH):
         expired = ("The sync state generation is not found. The delta token is expired and "
                    "data must be synchronized again.")
         try:
@@ -238,14 +249,14 @@ class DeltaQueries:
             if state.get("k") != kind or state.get("t") != tenant.id:
                 raise ValueError("not a %s token of this tenant" % kind)
         except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-            raise self._gone("syncStateNotFound", expired)
+            raise self._gone("syncStateNotFound", expired, path=path)
         if state.get("g") != self.generation:
             raise self._gone(self.expired_code, expired if self.expired_code ==
                              "syncStateNotFound" else "Resync required: the delta token is "
                              "no longer valid; start again with a full synchronization.",
-                             state.get("s"), state.get("f"))
+                             state.get("s"), state.get("f"), path)
         if self.config.now() - state.get("i", 0) > self.settings.delta_token_lifetime:
-            raise self._gone("syncStateNotFound", expired, state.get("s"), state.get("f"))
+            raise self._gone("syncStateNotFound", expired, state.get("s"), state.get("f"), path)
         return state
 
     def _url(self, params, select, ids):
@@ -314,6 +325,77 @@ class DeltaQueries:
         else:
             end = dict(common, k="d", a=state["u"])
             out["@odata.deltaLink"] = self._url([("$deltatoken", self._encode(end))], None, None)
+        return out
+
+    def directory_objects(self, tenant, query):
+        """GET /directoryObjects/delta with $filter=isof('microsoft.graph.
+        appRoleAssignment') or isof('microsoft.graph.user'): the app role
+        assignments created since the token (with @odata.type), and those
+        deleted as {"id", "@removed": {"reason": "deleted"}}.  There are no
+        users here.  Tokens work as for servicePrincipals/delta (kinds "as"
+        and "ad")."""
+        skip = query.get("$skiptoken") or query.get("$skipToken")
+        delta = query.get("$deltatoken") or query.get("$deltaToken")
+        table = tenant.assignments
+        if skip and delta:
+            raise _bad_request("$skiptoken and $deltatoken cannot be combined.")
+        now = self.config.now()
+        if skip:
+            for key in ("$select", "$filter", "$top"):
+                if key in query:
+                    raise _bad_request("%s cannot be combined with $skiptoken: follow "
+                                       "@odata.nextLink as it is." % key)
+            state = self._decode(skip, "as", tenant, OBJECTS_DELTA_PATH)
+        else:
+            select = parse_select(query)
+            page = parse_top(query, self.settings.delta_page_size)
+            if delta and delta.lower() != "latest":
+                if "$filter" in query:
+                    raise _bad_request("$filter cannot be changed on a @odata.deltaLink.")
+                old = self._decode(delta, "ad", tenant, OBJECTS_DELTA_PATH)
+                if select is None:
+                    select = old.get("s")
+                if "$top" not in query:
+                    page = old.get("n", page)
+                state = {"a": old["a"], "p": old["a"], "r": 1}
+            else:
+                flt = query.get("$filter")
+                m = ASSIGNMENT_FILTER.match(flt or "")
+                if not m or m.group(1) == m.group(2):
+                    raise _bad_request("Unsupported or invalid query filter clause specified: "
+                                       "directoryObjects/delta tracks app role assignments "
+                                       "only with $filter=isof('microsoft.graph."
+                                       "appRoleAssignment') or isof('microsoft.graph.user').",
+                                       "Request_UnsupportedQuery")
+                if delta:
+                    # "sync from now": no objects, a deltaLink at the current state
+                    end = {"k": "ad", "g": self.generation, "t": tenant.id, "i": now,
+                           "a": table.seq, "s": select, "n": page}
+                    return {"@odata.context": CONTEXT + "directoryObjects", "value": [],
+                            "@odata.deltaLink": _link(self.config.base_url, OBJECTS_DELTA_PATH,
+                                                      [("$deltatoken", self._encode(end))])}
+                state = {"a": 0, "p": 0, "r": 0}
+            state.update({"u": table.seq, "s": select, "n": page})
+        items, more = table.changes(state["p"], state["u"], state["n"], removed=bool(state["r"]))
+        value = []
+        for _, aid, gone in items:
+            if gone:
+                value.append({"id": aid, "@removed": {"reason": "deleted"}})
+            else:
+                obj = render_assignment(tenant, table[aid], state["s"])
+                obj["@odata.type"] = "#microsoft.graph.appRoleAssignment"
+                value.append(obj)
+        out = {"@odata.context": CONTEXT + "directoryObjects", "value": value}
+        common = {"g": self.generation, "t": tenant.id, "i": now, "s": state["s"],
+                  "n": state["n"]}
+        if more:
+            nxt = dict(common, k="as", a=state["a"], u=state["u"], p=items[-1][0], r=state["r"])
+            out["@odata.nextLink"] = _link(self.config.base_url, OBJECTS_DELTA_PATH,
+                                           [("$skiptoken", self._encode(nxt))])
+        else:
+            end = dict(common, k="ad", a=state["u"])
+            out["@odata.deltaLink"] = _link(self.config.base_url, OBJECTS_DELTA_PATH,
+                                            [("$deltatoken", self._encode(end))])
         return out
 
     @staticmethod

@@ -30,6 +30,7 @@ GRAPH_APP_ROLES = [
     ("Application.ReadWrite.OwnedBy", "18a4783c-866b-4cc7-a460-3d5e5662c884"),
     ("AppRoleAssignment.ReadWrite.All", "06b708a9-e830-4db3-a914-8e69da51d44f"),
     ("Directory.Read.All", "7ab1d382-f21e-4acd-a863-ba3e13f7da61"),
+    ("User.Read.All", "df021288-bdef-4463-88db-98f22de89214"),
 ]
 
 
@@ -226,12 +227,58 @@ class ServicePrincipalTable(dict):
 class AssignmentTable(dict):
     """assignment id -> app role assignment, indexed by resource and by
     principal: lower-case object id -> the assignment id, or an ordered set
-    (dict) of them when there are several (most agents hold one role)."""
+    (dict) of them when there are several (most agents hold one role).
+
+    Every addition and removal is logged for directoryObjects/delta, the way
+    the tenant logs service principal changes: each takes the next sequence
+    number; seq_of holds an assignment's last one, removed the ids removed
+    since, and the log (sequence, id) pairs in order (stale pairs skipped),
+    so a round costs O(changes), not O(assignments)."""
 
     def __init__(self):
         super().__init__()
         self.by_resource = {}
         self.by_principal = {}
+        self.seq = 0
+        self.seq_of = {}
+        self.removed = set()
+        self._log_seq = []
+        self._log_id = []
+
+    def _logged(self, key, removed):
+        self.seq += 1
+        self.seq_of[key] = self.seq
+        if removed:
+            self.removed.add(key)
+        else:
+            self.removed.discard(key)
+        self._log_seq.append(self.seq)
+        self._log_id.append(key)
+        if len(self._log_seq) > 2 * len(self.seq_of) + 1024:
+            live = [(s, i) for s, i in zip(self._log_seq, self._log_id)
+                    if self.seq_of.get(i) == s]
+            self._log_seq = [s for s, _ in live]
+            self._log_id = [i for _, i in live]
+
+    def changes(self, after, upto, limit, removed=True):
+        """Up to `limit` assignments whose last change has a sequence number in
+        (after, upto], in that order, as (seq, id, removed or not); plus whether
+        more follow.  removed=False leaves out removed ones (a first round)."""
+        out = []
+        i = bisect.bisect_right(self._log_seq, after)
+        log_seq, log_id = self._log_seq, self._log_id
+        while i < len(log_seq) and log_seq[i] <= upto:
+            seq, key = log_seq[i], log_id[i]
+            i += 1
+            if self.seq_of.get(key) != seq:
+                continue
+            gone = key in self.removed
+            if gone and not removed:
+                continue
+            if len(out) == limit:
+                return out, True
+            out.append((seq, key, gone))
+        return out, False
 
     def __setitem__(self, key, assignment):
         if key in self:
@@ -246,14 +293,17 @@ class AssignmentTable(dict):
                 ids[key] = None
             else:
                 index[low] = {ids: None, key: None}
+        self._logged(key, False)
 
     def __delitem__(self, key):
         self._unindex(key)
         super().__delitem__(key)
+        self._logged(key, True)
 
     def pop(self, key, *default):
         if key in self:
             self._unindex(key)
+            self._logged(key, True)
         return super().pop(key, *default)
 
     def _unindex(self, key):
