@@ -2817,6 +2817,19 @@ void oc_graph_free(struct oc_graph *g)
     free(g);
 }
 
+/*
+ * Seconds after a full sync that the next one is due on this host: between
+ * half and all of full_sync_interval, at a place fixed by the host's splay
+ * hash. A fleet started together (its first syncs full, at once) thus
+ * spreads its next full syncs over half an interval, and they stay apart,
+ * instead of meeting Graph together every full_sync_interval; a host still
+ * syncs in full at least once per full_sync_interval.
+ */
+static int64_t full_sync_due(uint32_t interval)
+{
+    return (int64_t)interval - (interval >= 2 ? (int64_t)oc_graph_splay(interval / 2) : 0);
+}
+
 int oc_graph_start(struct oc_graph *g)
 {
     int64_t now = oc_now();
@@ -2844,10 +2857,12 @@ int oc_graph_start(struct oc_graph *g)
                        r == -ESTALE ? "for another graph_url or resource" : "unusable");
             }
             g->full = true;
-        } else if (now - g->full_at >= (int64_t)g->cfg->directory->full_sync_interval ||
+        } else if (now - g->full_at >= full_sync_due(g->cfg->directory->full_sync_interval) ||
                    now < g->full_at) {
-            g->log("directory sync: the last full sync is older than full_sync_interval (%us): "
-                   "a full sync",
+            g->log("directory sync: the last full sync is %llds old, past this host's %llds of "
+                   "full_sync_interval (%us): a full sync",
+                   (long long)(now - g->full_at),
+                   (long long)full_sync_due(g->cfg->directory->full_sync_interval),
                    g->cfg->directory->full_sync_interval);
             g->full = true;
         } else if (g->cfg->directory->assignment_delta && g->adelta_url == NULL &&

@@ -6,8 +6,9 @@
 # point within 70 s waits for it (so a revocation is seen within
 # sync_interval plus the run, not up to a timer period later); a request
 # (pam_openclaw's unknown kid) ends the wait at once; a point further away
-# is left to a later timer run (nothing asked of Graph). Against the local
-# tenant. Prints TAP.
+# is left to a later timer run (nothing asked of Graph); a full sync falls
+# between half and all of full_sync_interval after the last, at the host's
+# own place. Against the local tenant. Prints TAP.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 . "$top_srcdir/tests/lib/tap.sh"
@@ -44,12 +45,14 @@ T=$work/state-trust
 D=$T/directory.json
 C=$work/openclaw.conf
 
-write_conf() { # SYNC_INTERVAL
+write_conf() { # SYNC_INTERVAL [LINE...]
+    local iv=$1
+    shift
     {
         conf_global "$work/state" "$work/openclawd.sock" "allow_insecure_credentials = yes"
         conf_section "directory" "resource = $RESOURCE_APP" "graph_url = $TENANT_URL" \
-            "graph_resource = https://graph.microsoft.com" "sync_interval = $1" \
-            "credential = secret-file" "app_id = $ADMIN_APP" "secret_file = $work/admin.secret"
+            "graph_resource = https://graph.microsoft.com" "sync_interval = $iv" \
+            "credential = secret-file" "app_id = $ADMIN_APP" "secret_file = $work/admin.secret" "$@"
     } >"$C"
     chmod 644 "$C"
 }
@@ -130,6 +133,26 @@ echo "# next point $p, the run asked for keys ended at $t_end"
 tap_check "pam_openclaw's refresh request ends the wait (exit $rc, $((p - t_end)) s before the point)" \
     test "$rc" = 0 -a "$t_end" -lt "$p"
 tap_check "... and the keys are fetched" grep -q "refresh requested" "$work/req.out"
+
+# --- the full syncs: between half and all of full_sync_interval, at this
+#     host's own place in it (a fleet started together spreads them) ------
+write_conf 30 "full_sync_interval = 600"
+"$OCS" --config "$C" --force >"$work/full.out" 2>&1
+F=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["full_at"])' "$T/graph-state.json")
+due=$((600 - $(offset 300)))
+# inc_at SECONDS: an incremental-or-full sync as if SECONDS after the full one
+inc_at() {
+    touch -d "@$((F + $1 - 120))" "$D"
+    OPENCLAW_TEST_NOW=$((F + $1)) "$OCS" --config "$C" >"$work/at.out" 2>&1
+}
+echo "# this host's full sync falls $due s after the last (full_sync_interval 600)"
+inc_at $((due - 3))
+tap_check "before this host's share of full_sync_interval ($((due - 3)) s): incremental" \
+    grep -q "directory sync (incremental)" "$work/at.out"
+inc_at $((due + 3))
+tap_check "past it ($((due + 3)) s, within the 600 s): a full sync" \
+    grep -q "directory sync (full)" "$work/at.out"
+tap_check "... saying so" grep -q "past this host's ${due}s of full_sync_interval" "$work/at.out"
 
 # --- a point further away: nothing now --------------------------------------
 iv=""
