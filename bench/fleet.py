@@ -260,6 +260,13 @@ def run_config(a, tenant):
                              r[1] - r[0] for h in hosts for r in h.runs[:1]), 2),
                          "limit": a.agents // 500 + 10}
     log("first syncs: %s" % out["first_sync"])
+    # The hosts' first syncs ran a few at a time here; on a fleet each host
+    # makes its own at boot. Take them as made together, now (the last
+    # sync's time is directory.json's mtime), or the hosts synced first
+    # would all be due at once when the timers start.
+    t_boot = time.time()
+    for h in hosts:
+        os.utime(os.path.join(h.trust, "directory.json"), (t_boot, t_boot))
     names = names_of(hosts[0], [x_oid, y_oid])
     if None in names:
         out["error"] = "the agents to revoke are not in host 0's directory.json"

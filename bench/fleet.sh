@@ -58,7 +58,7 @@ for c in $CONFIGS; do
     ura=
     grep -q '"User.Read.All"' "$top_srcdir/tests/tenant/entra_tenant/model.py" && ura=--user-read-all
     echo "# fleet $h hosts x $n agents (sync_interval $INTERVAL s, budget $BUDGET/min)" >&2
-    timeout $((INTERVAL * 3 + 3600)) "$PY" "$top_srcdir/bench/fleet.py" --builddir "$top_builddir" \
+    timeout --foreground $((INTERVAL * 4 + 3600)) "$PY" "$top_srcdir/bench/fleet.py" --builddir "$top_builddir" \
         --work "$work" --tenant-url "$TENANT_URL" --tenant-ca "$TENANT_CA" --hosts "$h" \
         --agents "$n" --interval "$INTERVAL" --budget "$BUDGET" $ura >>"$results" ||
         echo "{\"hosts\": $h, \"agents\": $n, \"error\": \"bench/fleet.py failed (exit $?)\"}" >>"$results"
