@@ -12,7 +12,12 @@
 #   3. CPU seconds per refresh, scaled to one hour of refreshes for 10 000
 #      agents, from a scaled run (OC_BENCH_REFRESH_AGENTS agents, tokens
 #      that live OC_BENCH_LIFETIME s) against the local tenant, next to
-#      curl(1) making the same token request.
+#      curl(1) making the same token request;
+#   4. openclawd's memory with [directory] and the directory.json of
+#      OC_BENCH_DIR_AGENTS (default 100 000; 0: not measured) agents that a
+#      real openclaw-sync wrote from the local tenant, loaded by the daemon
+#      (a decision read it), against the goal 8 MiB + 2 KiB per agent; and
+#      that openclaw-sync run: seconds, peak RSS, Graph requests.
 # Needs root (clients run under the agent's uid with setpriv). Not a test:
 # nothing is asserted; prints one markdown table. Every process it starts
 # is stopped by PID; everything lives in one temporary directory.
@@ -28,8 +33,11 @@ REFRESH_AGENTS=${OC_BENCH_REFRESH_AGENTS:-100}
 LIFETIME=${OC_BENCH_LIFETIME:-40}
 WINDOW=${OC_BENCH_WINDOW:-75}
 RSS_COUNTS=${OC_BENCH_RSS_AGENTS:-"10 1000 4096"}
+DIR_AGENTS=${OC_BENCH_DIR_AGENTS:-100000}
+OCS=$top_builddir/helper/sync/openclaw-sync
 
 . "$top_srcdir/tests/lib/tenant.sh"
+. "$top_srcdir/tests/lib/dirsync.sh"
 
 if [ "$(id -u)" != 0 ]; then
     echo "bench/helper: needs root (clients run under an agent's uid); skipped"
@@ -61,7 +69,7 @@ printf '%s\n' "$ALPHA_SECRET" >"$work/alpha.secret"
 chmod 600 "$work/alpha.secret"
 mkdir -p "$work/state"
 
-global() { # SOCKET
+global() { # SOCKET [LINE...]
     cat <<CONF
 [global]
 tenant_id = $TENANT_ID
@@ -71,8 +79,10 @@ state_dir = $work/state
 socket = $1
 ca_file = $TENANT_CA
 allow_insecure_credentials = yes
-
 CONF
+    shift
+    [ $# -eq 0 ] || printf '%s\n' "$@"
+    echo
 }
 
 start_daemon() { # CONF SOCKET NAME: sets DPID
@@ -270,10 +280,60 @@ curl_cpu=$({ time (for i in $(seq 1 20); do
         --data-urlencode "scope=api://openclaw-host/.default"
 done); } 2>&1 >/dev/null)
 
+# ---------------------------------------------------------------- 4. memory, directory
+# (after the refresh run: the tenant then holds DIR_AGENTS more agents)
+# DIR_AGENTS agent identities holding Host.Login, and agent-alpha, a static
+# [agent], disabled in the tenant: root's openclaw-sync --force writes
+# directory.json into trust_dir; openclawd reads that file when it decides
+# about a static agent (oc_decide.c), so alpha's get-token is refused as
+# "disabled" from it: proof that the daemon holds the directory when VmRSS
+# and private memory are read.
+dir_row=""
+sync_row=""
+if [ "$DIR_AGENTS" -gt 0 ]; then
+    dconf=$work/dir.conf
+    dsock=$work/dir.sock
+    {
+        global "$dsock" "trust_dir = $work/trust" "uid_min = 1879048192" "uid_max = 2147352575"
+        dirsync_section "$work/admin.secret"
+        printf '[agent agent-alpha]\napp_id = %s\nobject_id = %s\ncredential = secret-file\nsecret_file = %s\n' \
+            "$ALPHA_APP" "$ALPHA_OID" "$work/alpha.secret"
+    } >"$dconf"
+    dirsync_seed "$DIR_AGENTS" bench-dir >/dev/null
+    tenant_ctl POST disable-sp "{\"appId\": \"$ALPHA_APP\"}" >/dev/null
+    dirsync_stats_reset
+    dirsync_run "$work/dirsync.out" "$OCS" --config "$dconf" --force
+    dn=$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["agents"]))' \
+        "$work/trust/directory.json" 2>/dev/null)
+    if [ "$DIRSYNC_RC" = 0 ] && [ -n "$dn" ]; then
+        sync_row="$dn $DIRSYNC_SECONDS $DIRSYNC_MAXRSS_KB $(dirsync_requests)"
+        if start_daemon "$dconf" "$dsock" dir; then
+            sleep 0.3
+            priv0=$(awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s}' "/proc/$DPID/smaps_rollup")
+            answer=$("$PY" "$CLIENT" "$dsock" json '{"type":"get-token","agent":"agent-alpha"}')
+            case $answer in
+            *'"disabled"'*)
+                sleep 0.3
+                kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$DPID/status")
+                hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$DPID/status")
+                priv=$(awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s}' "/proc/$DPID/smaps_rollup")
+                dir_row="$dn $kb $priv $priv0 $hwm"
+                ;;
+            *) dir_row="$dn failed: agent-alpha's get-token not refused from directory.json: ${answer:0:200}" ;;
+            esac
+            stop_pid "$DPID"
+        else
+            dir_row="$dn failed:$(head -c 200 "$work/dir.log" | tr '\n' ' ')"
+        fi
+    else
+        sync_row="$DIR_AGENTS failed: openclaw-sync exit $DIRSYNC_RC: $(tail -n 1 "$work/dirsync.out" | head -c 200)"
+    fi
+fi
+
 # ---------------------------------------------------------------- table
 hz=$(getconf CLK_TCK)
 "$PY" - "$d1" "$d56" "$p1" "$p56" "$curl_cpu" "$hz" "$refresh_row" "$REFRESH_AGENTS" \
-    "$LIFETIME" "$WINDOW" "$answer_bytes" "${rss_rows[@]}" <<'EOF'
+    "$LIFETIME" "$WINDOW" "$answer_bytes" "$dir_row" "$sync_row" "${rss_rows[@]}" <<'EOF'
 import os, sys
 def kv(line):
     return dict(x.split("=", 1) for x in line.split() if "=" in x)
@@ -286,7 +346,8 @@ curl_cpu = sum(float(x) for x in sys.argv[5].split("+"))
 hz = int(sys.argv[6])
 refresh = sys.argv[7].split()
 k, lifetime, window, nbytes = sys.argv[8:12]
-rss = [r.split(" ", 1) for r in sys.argv[12:]]
+dir_row, sync_row = sys.argv[12:14]
+rss = [r.split(" ", 1) for r in sys.argv[14:]]
 def ratio(a, b):
     return f"{a / b:.2f}×" if b else "–"
 def met(ok):
@@ -316,6 +377,33 @@ for n, rest in rss:
                      f"{met(priv <= goal_kb)} by private memory"))
     else:
         rows.append((f"VmRSS, {n} agents configured", rest, "", "", ""))
+if dir_row:
+    n, rest = dir_row.split(" ", 1)
+    f = rest.split()
+    what = f"[directory], {num(int(n))} agents in directory.json (a real openclaw-sync), loaded"
+    if len(f) == 4 and all(x.isdigit() for x in f):
+        kb, priv, priv0, hwm = (int(x) for x in f)
+        goal_kb = 8 * 1024 + 2 * int(n)
+        rows.append((f"VmRSS, {what}", f"{kb / 1024:.1f} MiB", f"goal {goal_kb / 1024:.1f} MiB",
+                     f"{ratio(kb, goal_kb)} of goal", f"≤ 8 MiB + 2 KiB/agent: {met(kb <= goal_kb)}"))
+        rows.append((f"private memory, {what}", f"{priv / 1024:.1f} MiB", f"goal {goal_kb / 1024:.1f} MiB",
+                     f"{ratio(priv, goal_kb)} of goal", f"{met(priv <= goal_kb)} by private memory"))
+        rows.append(("private memory, [directory], before the file is read (started, no decision yet)",
+                     f"{priv0 / 1024:.1f} MiB", "", "", ""))
+        rows.append(("peak resident (VmHWM), [directory], reading the file", f"{hwm / 1024:.1f} MiB",
+                     "", "", ""))
+    else:
+        rows.append((f"VmRSS, {what}", rest, "", "", ""))
+if sync_row:
+    f = sync_row.split()
+    if len(f) == 4 and f[0].isdigit() and f[3].isdigit():
+        n = int(f[0])
+        rows.append((f"openclaw-sync --force, {num(n)} agents: wall, peak RSS, Graph requests",
+                     f"{float(f[1]):.1f} s, {int(f[2]) / 1024:.0f} MiB, {f[3]} requests",
+                     "", "", f"≤ 120 s: {met(float(f[1]) <= 120)}; ≤ N/500 + 10 requests: "
+                     f"{met(int(f[3]) <= n // 500 + 10)}"))
+    else:
+        rows.append(("openclaw-sync --force, directory agents", sync_row, "", "", ""))
 if len(refresh) == 2 and int(refresh[0]) > 0:
     n_ref, ticks = int(refresh[0]), int(refresh[1])
     per = ticks / hz / n_ref

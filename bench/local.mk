@@ -8,7 +8,8 @@ bench_helper_load_LDADD = -lpthread
 OC_BENCHES += bench/helper
 CLEANFILES += bench/helper
 EXTRA_DIST += bench/helper.sh
-bench/helper: $(srcdir)/bench/helper.sh Makefile bench/helper-load$(EXEEXT) helper/daemon/openclawd$(EXEEXT)
+bench/helper: $(srcdir)/bench/helper.sh Makefile bench/helper-load$(EXEEXT) helper/daemon/openclawd$(EXEEXT) \
+		helper/sync/openclaw-sync$(EXEEXT)
 	$(AM_V_GEN)$(MKDIR_P) bench && \
 	sed -e 's|%%TOP_SRCDIR%%|$(abs_top_srcdir)|g' \
 	    -e 's|%%TOP_BUILDDIR%%|$(abs_top_builddir)|g' $(srcdir)/bench/helper.sh >$@.tmp && \

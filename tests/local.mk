@@ -12,7 +12,8 @@ endif
 # under ASan: the C side is what is exercised).
 TESTS += tests/integration/verify-token.sh tests/integration/ctl-status.sh
 
-EXTRA_DIST += tests/lib tests/integration/verify-token.sh tests/integration/ctl-status.sh tests/tenant-suite.sh tests/fuzz/run-fuzz.sh tests/tenant \
+EXTRA_DIST += tests/lib tests/integration/verify-token.sh tests/integration/ctl-status.sh tests/tenant-suite.sh \
+	tests/integration/directory-100k.sh tests/fuzz/run-fuzz.sh tests/tenant \
 	tests/fuzz/check-instrumented.sh tests/fuzz/fuzz_planted.c tests/fuzz/corpus/planted tests/skip-allowlist \
 	tests/README.md tests/unit/README.md tests/integration/README.md \
 	tests/system/README.md tests/fuzz/README.md
