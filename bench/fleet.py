@@ -260,13 +260,6 @@ def run_config(a, tenant):
                              r[1] - r[0] for h in hosts for r in h.runs[:1]), 2),
                          "limit": a.agents // 500 + 10}
     log("first syncs: %s" % out["first_sync"])
-    # The hosts' first syncs ran a few at a time here; on a fleet each host
-    # makes its own at boot. Take them as made together, now (the last
-    # sync's time is directory.json's mtime), or the hosts synced first
-    # would all be due at once when the timers start.
-    t_boot = time.time()
-    for h in hosts:
-        os.utime(os.path.join(h.trust, "directory.json"), (t_boot, t_boot))
     names = names_of(hosts[0], [x_oid, y_oid])
     if None in names:
         out["error"] = "the agents to revoke are not in host 0's directory.json"
@@ -276,8 +269,15 @@ def run_config(a, tenant):
     out["allowed_before"] = sum(1 for b in before if b == (True, True))
 
     # --- 2. steady state: the timers, for one sync_interval
+    # The hosts' first syncs ran a few at a time here; on a fleet each host
+    # makes its own at boot. Take them as made together, as the timers start
+    # (the last sync's time is directory.json's mtime): a host synced
+    # earlier whose splay point has passed since would sync at once, and
+    # again at its point within the window.
     heap = []
     now = time.time()
+    for h in hosts:
+        os.utime(os.path.join(h.trust, "directory.json"), (now, now))
     for h in hosts:
         h.next_tick = now + random.uniform(0, TIMER_PERIOD)
         heapq.heappush(heap, (h.next_tick, h.i))
@@ -345,6 +345,12 @@ def run_config(a, tenant):
     t_ss_end = time.time()
     per_host = [http_requests(ss[h.app]) if h.app in ss else 0 for h in hosts]
     runs_ss = [r for h in hosts for r in h.runs]
+    # each steady sync's own requests (openclaw-sync's log line), and the
+    # shortest time between two syncs of one host (once per interval)
+    per_sync = [r[4] for r in runs_ss if r[3] is not None]
+    out["steady_sync"] = {"requests_max": max(per_sync) if per_sync else None,
+                          "requests_median": statistics.median(per_sync) if per_sync else None,
+                          "kinds": sorted({r[3] for r in runs_ss if r[3] is not None})}
     out["steady"] = {"seconds": round(t_ss_end - t_ss, 1),
                      "requests_per_host_interval_median": statistics.median(per_host),
                      "requests_per_host_interval_max": max(per_host),
@@ -354,7 +360,7 @@ def run_config(a, tenant):
                      "runs": len(runs_ss),
                      "failed_runs": sum(1 for r in runs_ss if r[2] != 0),
                      "throttled": sum(ss[h.app]["throttled"] for h in hosts if h.app in ss)}
-    log("steady: %s" % out["steady"])
+    log("steady: %s %s" % (out["steady"], out["steady_sync"]))
 
     # --- 3. revocation, one change at a time (a disabled principal makes every
     #     host read the assignments again, which would hide how a withdrawn
@@ -385,6 +391,11 @@ def run_config(a, tenant):
     out["throttled_total"] = sum(first[h.app]["throttled"] for h in hosts if h.app in first) + \
         sum(st[h.app]["throttled"] for h in hosts if h.app in st)
     out["failed_runs_total"] = sum(1 for r in all_runs if r[2] != 0)
+    gaps = []  # the shortest time between two syncs of one host, every phase since the timers
+    for h in hosts:
+        ends = sorted(r[1] for r in h.runs if r[3] is not None)
+        gaps += [b - e for e, b in zip(ends, ends[1:])]
+    out["steady_sync"]["shortest_gap"] = round(min(gaps), 1) if gaps else None
 
     # stop the runs still going (waiting for their splay point), by PID
     for pid in list(procs):

@@ -17,7 +17,7 @@ bench/helper: $(srcdir)/bench/helper.sh Makefile bench/helper-load$(EXEEXT) help
 
 # bench/fleet: the directory sync of H hosts against the local tenant
 # (make bench-fleet; not in OC_BENCHES: it takes about 30 minutes).
-CLEANFILES += bench/fleet
+CLEANFILES += bench/fleet bench/fleet.jsonl
 EXTRA_DIST += bench/fleet.sh bench/fleet.py
 bench/fleet: $(srcdir)/bench/fleet.sh Makefile helper/sync/openclaw-sync$(EXEEXT) helper/ctl/openclawctl$(EXEEXT)
 	$(AM_V_GEN)$(MKDIR_P) bench && \
