@@ -15,6 +15,8 @@
 #   OC_FLEET_BUDGET    max_requests_per_minute of the hosts (default 30)
 #   OC_BENCH_DOC       the file whose "bench/fleet" section is replaced
 #                      (default docs/performance.md); empty: print only
+#   OC_FLEET_RESULTS   a bench/fleet.jsonl of an earlier run: print (and
+#                      write) its table without running anything
 # Needs root (openclaw-sync runs as root only; each host has its own
 # /etc/machine-id in a private mount namespace). Not a test: nothing is
 # asserted. Every process it starts is stopped by PID; everything lives in
@@ -30,21 +32,28 @@ doc=${OC_BENCH_DOC-$top_srcdir/docs/performance.md}
 
 . "$top_srcdir/tests/lib/tenant.sh"
 
-if [ "$(id -u)" != 0 ]; then
+if [ -n "${OC_FLEET_RESULTS:-}" ]; then
+    :
+elif [ "$(id -u)" != 0 ]; then
     echo "bench/fleet: needs root (openclaw-sync runs as root only); not measured"
     exit 0
 fi
 work=$(mktemp -d /tmp/oc-bench-fleet.XXXXXX) || exit 1
 chmod 755 "$work"
+if [ -n "${OC_FLEET_RESULTS:-}" ]; then
+    CONFIGS=
+    cp "$OC_FLEET_RESULTS" "$work/results.jsonl"
+    started=$(date -u -r "$OC_FLEET_RESULTS" '+%Y-%m-%d %H:%M UTC (ended)')
+fi
 cleanup() {
     tenant_stop
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-started=$(date -u '+%Y-%m-%d %H:%M UTC')
+[ -n "${started:-}" ] || started=$(date -u '+%Y-%m-%d %H:%M UTC')
 results=$work/results.jsonl
-: >"$results"
+[ -n "${OC_FLEET_RESULTS:-}" ] || : >"$results"
 for c in $CONFIGS; do
     h=${c%x*} n=${c#*x}
     # a tenant of its own for each configuration (its counters, its agents)
@@ -90,7 +99,7 @@ for r in rows:
     out.append(
         f"| {num(r['hosts'])} × {num(r['agents'])} | {num(f['requests_median'])} (max "
         f"{num(f['requests_max'])}; limit {num(f['limit'])}) | {num(r['steady_sync']['requests_max'])} "
-        f"({num(s['requests_per_host_hour_median'])}/h) "
+        f"({num(round(r['steady_sync']['requests_max'] * 3600 / r['sync_interval']))}/h) "
         f"| {num(r['throttled_total'])} | {num(max(b['minute_max'], b['minute_max_first_sync']))} "
         f"({num(r['budget_per_minute'])}) | {lat(v['role_removed'], r['hosts'])} | "
         f"{lat(v['disabled'], r['hosts'])} |")
@@ -113,4 +122,4 @@ if doc:
 EOF
 echo "# raw figures: one JSON object per configuration (kept in bench/fleet.jsonl)" >&2
 cat "$results" >&2
-mkdir -p bench && cp "$results" bench/fleet.jsonl
+[ -n "${OC_FLEET_RESULTS:-}" ] || { mkdir -p bench && cp "$results" bench/fleet.jsonl; }
