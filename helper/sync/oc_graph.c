@@ -1414,6 +1414,14 @@ static int delta_done(struct oc_graph *g, const struct oc_fetch_result *res)
         sync_failed(g, -1, "the servicePrincipals/delta answer from Graph is not a list");
         return -EBADMSG;
     }
+    /* With the assignment delta read in this sync, assignments are known
+     * to have changed only when it says so: a changed principal gets its
+     * properties from this answer, and a principal this host does not
+     * know holds no assignment of the resource (it would be in that delta),
+     * so neither makes every assignment be read again. */
+    bool tracked = !g->full && g->cfg->directory->assignment_delta && !g->adelta_denied &&
+                   g->adelta_new != NULL;
+
     cJSON_ArrayForEach(it, arr)
     {
         const char *sid = NULL;
@@ -1433,7 +1441,8 @@ static int delta_done(struct oc_graph *g, const struct oc_fetch_result *res)
         p = principal_find(g, id);
         if (p == NULL) {
             /* not assigned when last read; a new agent may be now */
-            g->reassign = g->reassign || (!g->full && oc_json_member(it, "@removed") == NULL);
+            g->reassign =
+                    g->reassign || (!g->full && !tracked && oc_json_member(it, "@removed") == NULL);
             continue;
         }
         if (oc_json_member(it, "@removed") != NULL) {
@@ -1446,7 +1455,7 @@ static int delta_done(struct oc_graph *g, const struct oc_fetch_result *res)
             sync_failed(g, -1, "out of memory");
             return -ENOMEM;
         }
-        g->reassign = g->reassign || !g->full;
+        g->reassign = g->reassign || (!g->full && !tracked);
     }
     if (oc_json_get_string(o, "@odata.nextLink", LINK_MAX, &next) == 0) {
         if (!link_ok(g, next) || ++g->pages >= OC_GRAPH_PAGES_MAX) {

@@ -114,7 +114,7 @@ seeded=$(tenant_ctl POST seed-agents "{\"count\": $NSEED, \"seed\": \"delta\", \
 ids=$(echo "$seeded" | "$PY" -c 'import json,sys; print(" ".join(json.load(sys.stdin)["ids"][:8]))')
 set -- $ids
 [ $# -eq 8 ] || tap_setup_fail "seed-agents gave no ids: $seeded"
-A_DISABLE=$1 A_DELETE=$2 A_ROLE=$3 A_ROLE2=$4 A_PATCHED=$5 A_WD=$6 A_OTHER=$7
+A_DISABLE=$1 A_DELETE=$2 A_ROLE=$3 A_ROLE2=$4 A_PATCHED=$5 A_WD=$6 A_OTHER=$7 A_DIS2=$8
 
 # a certificate on agent-alpha's application: its key survives incremental syncs
 command -v openssl >/dev/null 2>&1 || tap_skip_all "openssl missing"
@@ -421,6 +421,25 @@ inc
 c=$(stat_of requests)
 tap_check "a role withdrawn on another resource: no re-read ($c requests = 2)" test "$c" = 2
 tap_check "... the agent keeps its role here" test "$(dir_get "$A_OTHER" roles)" = '["Host.Login"]'
+# a changed principal: its properties come with the delta; the assignment
+# delta says whether any assignment changed, so none is read again
+tenant_ctl POST disable-sp "{\"id\": \"$A_DIS2\"}" >/dev/null
+stats_reset
+inc
+c=$(stat_of requests)
+tap_check "a disabled agent, assignment delta: enabled false at the next incremental sync" \
+    test "$(dir_get "$A_DIS2" enabled)" = false
+tap_check "... without reading every assignment again ($c requests = 2)" test "$c" = 2
+ADMIN_SP=c3f5a7b9-1e4c-4b8d-8f2a-3e5a7c9d1f4b # not assigned to the resource
+gt=$(tenant_token "$ADMIN_APP" "$ADMIN_SECRET" https://graph.microsoft.com/.default)
+curl -sS --cacert "$TENANT_CA" -X PATCH -H "Authorization: Bearer $gt" \
+    -H 'Content-Type: application/json' --data '{"displayName": "openclaw-admin-renamed"}' \
+    "$TENANT_URL/v1.0/servicePrincipals/$ADMIN_SP" >/dev/null
+stats_reset
+inc
+c=$(stat_of requests)
+tap_check "a principal this host does not know changed, assignment delta: $c requests (= 2)" \
+    test "$c" = 2
 tenant_ctl POST faults '[{"path": "/directoryObjects/delta", "kind": "status", "status": 410, "count": 1}]' >/dev/null
 if inc; then
     tap_ok "410 Gone on the assignment deltaLink: the sync succeeds"
