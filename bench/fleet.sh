@@ -105,8 +105,9 @@ for r in rows:
         f"{lat(v['disabled'], r['hosts'])} |")
     out.append(f"|  | sync_interval {r['sync_interval']} s (bound {r['sync_interval'] + 30} s); "
                f"both allowed before on {num(r['allowed_before'])} of {num(r['hosts'])} hosts; "
-               f"{num(s['syncs'])} syncs of {num(r['hosts'])} hosts in one interval, a host's two "
-               f"syncs at least {r['steady_sync']['shortest_gap']} s apart; "
+               f"{num(s['syncs'])} syncs of {num(r['hosts'])} hosts in one interval, the ends of a "
+               f"host's two syncs at least {r['steady_sync']['shortest_gap']} s apart (a sync's "
+               f"own duration varies); "
                f"{num(r['failed_runs_total'])} failed runs | | | | | |")
 text = "\n".join(out) + "\n"
 print(text, end="")
