@@ -407,12 +407,7 @@ def run_config(a, tenant):
     while procs and time.time() < deadline:
         reap(0)
         time.sleep(0.1)
-    for pid in list(procs):
-        try:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
+    stop_live()  # what SIGTERM did not end
     out["seconds"] = round(time.time() - t_begin, 1)
     if not a.keep:
         shutil.rmtree(root, ignore_errors=True)

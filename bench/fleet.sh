@@ -99,7 +99,7 @@ for r in rows:
     out.append(
         f"| {num(r['hosts'])} × {num(r['agents'])} | {num(f['requests_median'])} (max "
         f"{num(f['requests_max'])}; limit {num(f['limit'])}) | {num(r['steady_sync']['requests_max'])} "
-        f"({num(round(r['steady_sync']['requests_max'] * 3600 / r['sync_interval']))}/h) "
+        f"({num(None if r['steady_sync']['requests_max'] is None else round(r['steady_sync']['requests_max'] * 3600 / r['sync_interval']))}/h) "
         f"| {num(r['throttled_total'])} | {num(max(b['minute_max'], b['minute_max_first_sync']))} "
         f"({num(r['budget_per_minute'])}) | {lat(v['role_removed'], r['hosts'])} | "
         f"{lat(v['disabled'], r['hosts'])} |")
