@@ -161,6 +161,14 @@ static bool keys_due(int jfd, const char *dir, bool force)
     return force || age < 0 || age >= SYNC_KEYS_INTERVAL;
 }
 
+/* This host's latest splay point at or before now, in an interval of iv s. */
+static int64_t splay_point(uint32_t iv, int64_t now)
+{
+    int64_t off = oc_graph_splay(iv);
+
+    return now - (((now - off) % iv) + iv) % iv;
+}
+
 /* Is the directory (or, without [directory], the static NSS cache) due? */
 static bool directory_due(const struct oc_config *cfg, const char *config_path, int tfd, bool force)
 {
@@ -173,9 +181,9 @@ static bool directory_due(const struct oc_config *cfg, const char *config_path, 
         /* Due once per interval, at this host's own offset in it (the
          * splay), so that a fleet started together spreads its syncs:
          * when the last sync is older than the latest such point. */
-        uint32_t iv = cfg->directory->sync_interval, off = oc_graph_splay(iv);
+        uint32_t iv = cfg->directory->sync_interval;
         int64_t now = oc_now(), age = age_of(tfd, OC_DIR_FILE_NAME);
-        int64_t point = now - (((now - off) % iv) + iv) % iv;
+        int64_t point = splay_point(iv, now);
         return age < 0 || now - age < point || age >= (int64_t)iv ||
                oc_graph_cache_other_format(cfg->global.nss_cache);
     }
@@ -198,9 +206,9 @@ static int64_t directory_wait(const struct oc_config *cfg, const char *config_pa
     if (cfg->directory == NULL || directory_due(cfg, config_path, tfd, false)) {
         return 0;
     }
-    uint32_t iv = cfg->directory->sync_interval, off = oc_graph_splay(iv);
+    uint32_t iv = cfg->directory->sync_interval;
     int64_t now = oc_now();
-    int64_t next = now - (((now - off) % iv) + iv) % iv + iv;
+    int64_t next = splay_point(iv, now) + iv;
     return next - now <= SYNC_LOOKAHEAD ? next - now : 0;
 }
 
